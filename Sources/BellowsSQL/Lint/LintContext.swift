@@ -1,0 +1,38 @@
+/// What the linter knows about the project beyond the file being linted.
+public struct LintContext: Sendable, Hashable {
+    /// The file's name (last path component); derived from the linted path when `nil`.
+    public var fileName: String?
+    /// Lower-cased names (`name` and `schema.name`) of tables created by *earlier*
+    /// migrations. A table created in the linted file itself is never "existing".
+    public var existingTables: Set<String>
+    /// Whether a table that is neither in ``existingTables`` nor created earlier in the file
+    /// is presumed to exist (and hold data). `true` by default, so linting a lone file errs
+    /// on the side of warning; set it to `false` when ``existingTables`` is complete.
+    public var unknownTablesExist: Bool
+    /// Column types declared by earlier migrations: `"table.column"` (lower-cased, table
+    /// unqualified) → type as written, e.g. `"varchar(100)"`. Lets the type-change rule
+    /// tell a widening from a rewrite.
+    public var columnTypes: [String: String]
+    /// `"table.column"` keys whose values are known non-null from earlier migrations: a
+    /// validated `CHECK (column IS NOT NULL)` or a `NOT NULL` column.
+    public var notNullColumns: Set<String>
+    /// Whether the migration has its rollback file; `nil` when unknown (rule silent).
+    public var hasRollbackFile: Bool?
+    /// The file names of all migrations of the project (for numbering rules); empty when
+    /// unknown.
+    public var allMigrationFileNames: [String]
+
+    public init(fileName: String? = nil, existingTables: Set<String> = [], unknownTablesExist: Bool = true,
+                columnTypes: [String: String] = [:], notNullColumns: Set<String> = [],
+                hasRollbackFile: Bool? = nil, allMigrationFileNames: [String] = []) {
+        self.fileName = fileName
+        self.existingTables = existingTables
+        self.unknownTablesExist = unknownTablesExist
+        self.columnTypes = columnTypes
+        self.notNullColumns = notNullColumns
+        self.hasRollbackFile = hasRollbackFile
+        self.allMigrationFileNames = allMigrationFileNames
+    }
+
+    public static let empty = LintContext()
+}

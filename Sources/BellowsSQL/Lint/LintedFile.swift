@@ -1,0 +1,93 @@
+/// A migration file prepared for the rules: its statements, transaction structure and the
+/// tables it creates.
+public struct LintedFile: Sendable {
+    /// The path findings are reported against.
+    public var path: String
+    /// The last path component.
+    public var fileName: String
+    public var analysis: MigrationAnalysis
+    /// Per statement: inside an explicit `BEGIN … COMMIT` block of the file (the block's
+    /// own `BEGIN`/`COMMIT` included).
+    public var inExplicitBlock: [Bool]
+    /// Per statement: runs inside a transaction block, either because the runner wraps the
+    /// (transactional) file or because of an explicit `BEGIN`.
+    public var runsInTransaction: [Bool]
+    /// Per statement: statements with equal numbers run in the same transaction. In a
+    /// transactional file every statement shares one transaction (the runner skips
+    /// explicit `BEGIN`/`COMMIT`); otherwise each statement is its own transaction except
+    /// those inside an explicit block.
+    public var transactionGroup: [Int]
+    /// Per statement: the table a `CREATE TABLE` statement creates.
+    let createdTables: [QualifiedName?]
+
+    public var statements: [SQLStatement] { analysis.statements }
+    public var isTransactional: Bool { analysis.transactionMode.isTransactional }
+
+    public init(path: String, contents: String) {
+        self.init(path: path, analysis: MigrationFile.analyze(contents))
+    }
+
+    public init(path: String, analysis: MigrationAnalysis) {
+        self.path = path
+        self.fileName = String(path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path))
+        self.analysis = analysis
+        let statements = analysis.statements
+        var explicit: [Bool] = []
+        var groups: [Int] = []
+        var open = false
+        var group = 0
+        for s in statements {
+            if MigrationFile.isTransactionStart(s) {
+                if !open { group += 1 }
+                open = true
+                explicit.append(true)
+            } else if MigrationFile.isTransactionEnd(s) {
+                explicit.append(open)
+                open = false
+            } else {
+                explicit.append(open)
+                if !open { group += 1 }
+            }
+            groups.append(group)
+        }
+        inExplicitBlock = explicit
+        if analysis.transactionMode.isTransactional {
+            runsInTransaction = Array(repeating: true, count: statements.count)
+            transactionGroup = Array(repeating: 0, count: statements.count)
+        } else {
+            runsInTransaction = explicit
+            transactionGroup = groups
+        }
+        createdTables = statements.map(Self.createdTable)
+    }
+
+    /// The table a `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name` statement creates.
+    static func createdTable(_ s: SQLStatement) -> QualifiedName? {
+        guard s.matches("CREATE") else { return nil }
+        var i = 1
+        while let t = s[significant: i], ["OR", "REPLACE", "GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED"].contains(t.upper), t.kind == .word {
+            i += 1
+        }
+        guard s.matches(["TABLE"], at: i) else { return nil }
+        return s.qualifiedName(at: s.skippingModifiers(at: i + 1))?.name
+    }
+
+    /// Whether `name` denotes a table that already exists (and may hold data and be in use)
+    /// when statement `index` runs: not created earlier in this file, and either known from
+    /// earlier migrations or presumed (``LintContext/unknownTablesExist``).
+    public func isExistingTable(_ name: QualifiedName, before index: Int, context: LintContext) -> Bool {
+        for created in createdTables.prefix(max(0, min(index, createdTables.count))) {
+            if let created, created.name == name.name, created.schema == nil || name.schema == nil || created.schema == name.schema {
+                return false
+            }
+        }
+        if name.isIn(context.existingTables) { return true }
+        return context.unknownTablesExist
+    }
+
+    /// The transaction description for messages.
+    func transactionPhrase(_ index: Int) -> String {
+        if isTransactional { return "Bellows runs this whole file in one transaction" }
+        return "they run in the same explicit transaction block"
+    }
+}

@@ -1,0 +1,160 @@
+/// A migration file to lint as part of a sequence (see ``Linter/lint(migrations:)``).
+public struct MigrationSource: Sendable, Hashable {
+    public var path: String
+    public var contents: String
+    public var hasRollbackFile: Bool?
+
+    public init(path: String, contents: String, hasRollbackFile: Bool? = nil) {
+        self.path = path
+        self.contents = contents
+        self.hasRollbackFile = hasRollbackFile
+    }
+}
+
+/// Lints SQL migration files. Pure: the caller reads files and builds the context.
+///
+/// Suppression comments:
+/// - `-- bellows:ignore rule-id[, rule-id…]` silences those rules on the statement the
+///   comment precedes or is inside of, and on a statement ending on the comment's line
+///   before it (`ALTER …; -- bellows:ignore drop-column`). `all` silences every rule.
+/// - `-- bellows:ignore-file rule-id[, rule-id…]` silences them for the whole file.
+///
+/// Text after the list is free (`-- bellows:ignore drop-column, rename-column: unused since v2`
+/// — the first item followed by a space ends the list).
+public struct Linter: Sendable {
+    /// Every rule, in documentation order.
+    public static let allRules: [any LintRule.Type] = [
+        ConcurrentInTransactionRule.self,
+        NonConcurrentIndexRule.self,
+        SetNotNullRule.self,
+        ConstraintNotValidRule.self,
+        ValidateInSameTransactionRule.self,
+        ColumnTypeChangeRule.self,
+        VolatileDefaultRule.self,
+        NotNullWithoutDefaultRule.self,
+        UniqueWithoutIndexRule.self,
+        RenameColumnRule.self,
+        RenameTableRule.self,
+        DropColumnRule.self,
+        DropTableRule.self,
+        EnumValueInTransactionRule.self,
+        DMLWithoutWhereRule.self,
+        TransactionControlInDoRule.self,
+        VacuumFullOrClusterRule.self,
+        MissingLockTimeoutRule.self,
+        UnterminatedLiteralRule.self,
+        MissingRollbackRule.self,
+        MigrationFileNameRule.self,
+        DuplicateMigrationNumberRule.self,
+        MigrationNumberGapRule.self,
+        MigrationHeaderMismatchRule.self,
+    ]
+
+    public static var ruleIDs: [String] { allRules.map { $0.id } }
+
+    public static var ruleDescriptions: [LintRuleDescription] {
+        allRules.map { LintRuleDescription(id: $0.id, defaultSeverity: $0.defaultSeverity, summary: $0.summary) }
+    }
+
+    public static func rule(id: String) -> (any LintRule.Type)? {
+        allRules.first { $0.id == id }
+    }
+
+    public static let ignoreDirective = "bellows:ignore"
+    public static let ignoreFileDirective = "bellows:ignore-file"
+
+    public var configuration: LintConfiguration
+
+    public init(configuration: LintConfiguration = .default) {
+        self.configuration = configuration
+    }
+
+    /// Lints one file. Findings are in reading order, located at the offending token.
+    public func lint(path: String, contents: String, context: LintContext = .empty) -> [Finding] {
+        let file = LintedFile(path: path, contents: contents)
+        var findings: [Finding] = []
+        for ruleType in Self.allRules where configuration.isEnabled(ruleType.id) {
+            let rule = ruleType.init()
+            for var finding in rule.check(file, context: context) {
+                finding.severity = configuration.severity(for: ruleType.id, default: finding.severity)
+                findings.append(finding)
+            }
+        }
+        let suppressions = Suppressions(file)
+        return findings.filter { !suppressions.suppresses($0) }.sortedForReading()
+    }
+
+    /// Lints migrations in the given (application) order, each with the context of the ones
+    /// before it: tables they created, column types, validated NOT NULL checks.
+    public func lint(migrations: [MigrationSource], unknownTablesExist: Bool = true) -> [Finding] {
+        var history = SchemaHistory()
+        let names = migrations.map { String($0.path.split(separator: "/").last ?? Substring($0.path)) }
+        var findings: [Finding] = []
+        for (source, name) in zip(migrations, names) {
+            let context = history.context(fileName: name, hasRollbackFile: source.hasRollbackFile,
+                                          allMigrationFileNames: names, unknownTablesExist: unknownTablesExist)
+            findings += lint(path: source.path, contents: source.contents, context: context)
+            history.record(source.contents)
+        }
+        return findings
+    }
+}
+
+/// Parsed `bellows:ignore` / `bellows:ignore-file` comments of a file.
+struct Suppressions {
+    struct Span {
+        var start: (line: Int, column: Int)
+        var end: (line: Int, column: Int)
+        var rules: Set<String>
+    }
+
+    var fileWide: Set<String> = []
+    var spans: [Span] = []
+
+    init(_ file: LintedFile) {
+        let statements = file.statements
+        for comment in file.analysis.tokens where comment.kind == .comment {
+            let body = MigrationFile.commentBody(comment)
+            if body.hasPrefix(Linter.ignoreFileDirective) {
+                fileWide.formUnion(Self.ruleList(body.dropFirst(Linter.ignoreFileDirective.count)))
+                continue
+            }
+            guard body.hasPrefix(Linter.ignoreDirective) else { continue }
+            let rules = Self.ruleList(body.dropFirst(Linter.ignoreDirective.count))
+            for s in statements {
+                guard let first = s.tokens.first else { continue }
+                let endToken = s.terminator ?? s.tokens.last ?? first
+                let start = (first.line, first.column)
+                let end = (endToken.line, endToken.column)
+                let position = (comment.line, comment.column)
+                let inside = start <= position && position <= end
+                let endsOnSameLineBefore = endToken.line == comment.line && end < position
+                if inside || endsOnSameLineBefore {
+                    spans.append(Span(start: start, end: end, rules: rules))
+                }
+            }
+        }
+    }
+
+    /// `rule-a, rule-b: reason` → {rule-a, rule-b}.
+    static func ruleList(_ text: Substring) -> Set<String> {
+        var rules: Set<String> = []
+        for item in text.split(separator: ",") {
+            let words = item.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let first = words.first else { break }
+            let id = String(first.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            if !id.isEmpty { rules.insert(id) }
+            if words.count > 1 || id.count != first.count { break }
+        }
+        return rules
+    }
+
+    func suppresses(_ finding: Finding) -> Bool {
+        if fileWide.contains(finding.rule) || fileWide.contains("all") { return true }
+        let position = (finding.line, finding.column)
+        return spans.contains { span in
+            (span.rules.contains(finding.rule) || span.rules.contains("all"))
+                && span.start <= position && position <= span.end
+        }
+    }
+}

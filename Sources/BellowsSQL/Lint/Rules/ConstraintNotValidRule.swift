@@ -1,0 +1,26 @@
+/// `ADD CONSTRAINT … CHECK/FOREIGN KEY` validated immediately on an existing table.
+public struct ConstraintNotValidRule: LintRule {
+    public static let id = "constraint-without-not-valid"
+    public static let defaultSeverity = Severity.error
+    public static let summary = "CHECK or FOREIGN KEY constraint added to an existing table without NOT VALID (full scan under lock)"
+
+    public init() {}
+
+    public func check(_ file: LintedFile, context: LintContext) -> [Finding] {
+        var findings: [Finding] = []
+        for (i, s) in file.statements.enumerated() {
+            guard let alter = AlterTable(s), file.isExistingTable(alter.table, before: i, context: context) else { continue }
+            for action in alter.actions {
+                guard case .constraint(_, let kind)? = AddAction(action), let kindToken = action[significant: kind],
+                      kindToken.isKeyword("CHECK") || kindToken.isKeyword("FOREIGN"),
+                      action.indexOf("NOT", "VALID") == nil else { continue }
+                let lock = kindToken.isKeyword("FOREIGN")
+                    ? "scans `\(alter.table)` to validate every row while holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table, blocking writes to both"
+                    : "scans the whole table `\(alter.table)` under an ACCESS EXCLUSIVE lock, blocking reads and writes"
+                findings.append(finding(file, at: kindToken,
+                    "adding a \(kindToken.isKeyword("FOREIGN") ? "FOREIGN KEY" : "CHECK") constraint \(lock). Add it with NOT VALID (new rows are checked at once) and run `ALTER TABLE … VALIDATE CONSTRAINT` in a later migration, which takes a lock that lets reads and writes continue"))
+            }
+        }
+        return findings
+    }
+}
