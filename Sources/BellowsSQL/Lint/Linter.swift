@@ -121,17 +121,34 @@ struct Suppressions {
             }
             guard body.hasPrefix(Linter.ignoreDirective) else { continue }
             let rules = Self.ruleList(body.dropFirst(Linter.ignoreDirective.count))
+            let position = (comment.line, comment.column)
+            var targets: [SQLStatement] = []
+            // A comment after a statement on the same line (`…; -- bellows:ignore x`) is about
+            // that statement only.
             for s in statements {
+                let endToken = s.terminator ?? s.significantTokens.last
+                if let endToken, endToken.line == comment.line, (endToken.line, endToken.column) < position,
+                   let first = s.significantTokens.first, (first.line, first.column) <= (endToken.line, endToken.column) {
+                    targets.append(s)
+                } else if let first = s.significantTokens.first, let endToken,
+                          (first.line, first.column) < position && position < (endToken.line, endToken.column) {
+                    targets.append(s)  // inside the statement's own text
+                }
+            }
+            if targets.isEmpty {
+                // Otherwise: the statement the comment is inside of or precedes.
+                for s in statements {
+                    guard let first = s.tokens.first else { continue }
+                    let endToken = s.terminator ?? s.tokens.last ?? first
+                    if (first.line, first.column) <= position && position <= (endToken.line, endToken.column) {
+                        targets.append(s)
+                    }
+                }
+            }
+            for s in targets {
                 guard let first = s.tokens.first else { continue }
                 let endToken = s.terminator ?? s.tokens.last ?? first
-                let start = (first.line, first.column)
-                let end = (endToken.line, endToken.column)
-                let position = (comment.line, comment.column)
-                let inside = start <= position && position <= end
-                let endsOnSameLineBefore = endToken.line == comment.line && end < position
-                if inside || endsOnSameLineBefore {
-                    spans.append(Span(start: start, end: end, rules: rules))
-                }
+                spans.append(Span(start: (first.line, first.column), end: (endToken.line, endToken.column), rules: rules))
             }
         }
     }

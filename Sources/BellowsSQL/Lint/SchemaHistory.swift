@@ -35,7 +35,7 @@ public struct SchemaHistory: Sendable, Hashable {
         } else if statement.matches("DROP", "TABLE") {
             for group in statement.topLevelCommaSeparated(from: statement.skippingModifiers(at: 2)) {
                 let pseudo = SQLStatement(tokens: group, terminator: nil)
-                if let (name, _) = pseudo.qualifiedName(at: 0) { tables.subtract(name.lookupKeys) }
+                if let (name, _) = pseudo.qualifiedName(at: 0) { forget(name) }
             }
         } else if let alter = AlterTable(statement) {
             let table = alter.table.name
@@ -72,9 +72,14 @@ public struct SchemaHistory: Sendable, Hashable {
                   let column = alterColumnName(action) {
             notNullColumns.insert("\(table).\(column)")
         } else if action.matches("RENAME", "TO"), let newName = action[significant: 2]?.identifierValue {
+            let schemas = tables.compactMap { key -> String? in
+                guard let dot = key.lastIndex(of: "."), key[key.index(after: dot)...] == table else { return nil }
+                return String(key[..<dot])
+            }
             tables.subtract(tableName.lookupKeys)
+            tables.subtract(schemas.map { "\($0).\(table)" })
             tables.insert(newName)
-            if let schema = tableName.schema { tables.insert("\(schema).\(newName)") }
+            for schema in Set(schemas + [tableName.schema].compactMap { $0 }) { tables.insert("\(schema).\(newName)") }
             columnTypes = Dictionary(uniqueKeysWithValues: columnTypes.map { key, value in
                 (key.hasPrefix(table + ".") ? newName + key.dropFirst(table.count) : key, value)
             })
@@ -96,6 +101,16 @@ public struct SchemaHistory: Sendable, Hashable {
                 notNullColumns.remove("\(table).\(column)")
             }
         }
+    }
+
+    /// Removes a dropped table and what is known about its columns.
+    private mutating func forget(_ name: QualifiedName) {
+        tables.subtract(name.lookupKeys)
+        if name.schema == nil { tables = tables.filter { !$0.hasSuffix("." + name.name) } }
+        let prefix = name.name + "."
+        columnTypes = columnTypes.filter { !$0.key.hasPrefix(prefix) }
+        notNullColumns = notNullColumns.filter { !$0.hasPrefix(prefix) }
+        pendingNotNullChecks = pendingNotNullChecks.filter { !$0.key.hasPrefix(prefix) }
     }
 
     private mutating func recordColumns(of table: String, in statement: SQLStatement) {
