@@ -23,7 +23,7 @@ public struct MissingLockTimeoutRule: LintRule {
             if sessionTimeout || localTimeoutGroup == group { continue }
             guard let (token, what) = lockingDDL(s, index: i, file: file, context: context) else { continue }
             return [finding(file, at: token,
-                "\(what) waits for an exclusive lock with no lock_timeout: if a long transaction holds the table, the ALTER queues and every query on the table queues behind it — an outage. Start the file with `SET lock_timeout = '2s';` (or `SET LOCAL` inside the transaction) and retry on timeout")]
+                "\(what) waits for an exclusive lock with no lock_timeout: if a long transaction holds the table, this statement queues and every later query on the table queues behind it — an outage. Start the file with `SET lock_timeout = '2s';` (or `SET LOCAL` inside the transaction) and retry on timeout")]
         }
         return []
     }

@@ -20,7 +20,7 @@ public struct ValidateInSameTransactionRule: LintRule {
                           let add = added["\(table).\(name)"], add.group == group, let token = action.significantTokens.first,
                           file.isExistingTable(alter.table, before: i, context: context) {
                     findings.append(finding(file, at: token,
-                        "constraint `\(name)` is validated in the same transaction that added it NOT VALID (line \(add.line)); \(file.transactionPhrase(i)), so the validation scan runs while the ADD's ACCESS EXCLUSIVE lock is still held and NOT VALID gains nothing. Move VALIDATE CONSTRAINT to a later migration"))
+                        "constraint `\(name)` is validated in the same transaction that added it NOT VALID (line \(add.line)); \(file.transactionPhrase(i)), so the validation scan runs while the strong lock taken by the ADD is still held and NOT VALID gains nothing. Move VALIDATE CONSTRAINT to a later migration"))
                 }
             }
         }

@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY idx_purchases_status ON purchases (status);
