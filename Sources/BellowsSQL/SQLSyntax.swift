@@ -109,20 +109,15 @@ enum AddAction {
 
     init?(_ action: SQLStatement) {
         guard action.matches("ADD") else { return nil }
-        var i = 1
-        var constraintName: String?
         if action.matches(["CONSTRAINT"], at: 1) {
-            constraintName = action[significant: 2]?.identifierValue
-            i = 3
-            self = .constraint(name: constraintName, kindIndex: i)
+            self = .constraint(name: action[significant: 2]?.identifierValue, kindIndex: 3)
             return
         }
-        for keyword in ["CHECK", "FOREIGN", "PRIMARY", "UNIQUE", "EXCLUDE"] where action.matches([keyword], at: 1) {
+        if ["CHECK", "FOREIGN", "PRIMARY", "UNIQUE", "EXCLUDE"].contains(where: { action.matches([$0], at: 1) }) {
             self = .constraint(name: nil, kindIndex: 1)
             return
         }
-        if action.matches(["COLUMN"], at: i) { i += 1 }
-        i = action.skippingModifiers(at: i)
+        let i = action.skippingModifiers(at: action.matches(["COLUMN"], at: 1) ? 2 : 1)
         guard let name = action[significant: i]?.identifierValue else { return nil }
         self = .column(name: name, nameIndex: i)
     }

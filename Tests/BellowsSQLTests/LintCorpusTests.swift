@@ -37,6 +37,7 @@ import Testing
         "027_drop_table.sql": ["drop-table"],
         "028_rename_table.sql": ["rename-table"],
         "029-Add-Index.sql": ["migration-file-name"],
+        "030_concurrent_index_with_other_work.sql": ["non-transactional-mixed"],
     ]
 
     static var corpusDirectory: URL {

@@ -21,10 +21,14 @@ public struct LintContext: Sendable, Hashable {
     /// The file names of all migrations of the project (for numbering rules); empty when
     /// unknown.
     public var allMigrationFileNames: [String]
+    /// Set when the migration runner itself sets `lock_timeout` before each file: the
+    /// `missing-lock-timeout` rule is then silent.
+    public var runnerSetsLockTimeout: Bool
 
     public init(fileName: String? = nil, existingTables: Set<String> = [], unknownTablesExist: Bool = true,
                 columnTypes: [String: String] = [:], notNullColumns: Set<String> = [],
-                hasRollbackFile: Bool? = nil, allMigrationFileNames: [String] = []) {
+                hasRollbackFile: Bool? = nil, allMigrationFileNames: [String] = [],
+                runnerSetsLockTimeout: Bool = false) {
         self.fileName = fileName
         self.existingTables = existingTables
         self.unknownTablesExist = unknownTablesExist
@@ -32,6 +36,7 @@ public struct LintContext: Sendable, Hashable {
         self.notNullColumns = notNullColumns
         self.hasRollbackFile = hasRollbackFile
         self.allMigrationFileNames = allMigrationFileNames
+        self.runnerSetsLockTimeout = runnerSetsLockTimeout
     }
 
     public static let empty = LintContext()

@@ -25,6 +25,7 @@ public struct Linter: Sendable {
     /// Every rule, in documentation order.
     public static let allRules: [any LintRule.Type] = [
         ConcurrentInTransactionRule.self,
+        NonTransactionalMixedRule.self,
         NonConcurrentIndexRule.self,
         SetNotNullRule.self,
         ConstraintNotValidRule.self,

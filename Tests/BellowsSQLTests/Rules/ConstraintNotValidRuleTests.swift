@@ -32,3 +32,11 @@ import Testing
         #expect(lint("ALTER TABLE t ADD CONSTRAINT u UNIQUE (x);", only: id).isEmpty)
     }
 }
+
+extension ConstraintNotValidRuleTests {
+    @Test func flagsInlineConstraintsOnANewColumn() {
+        let sql = "ALTER TABLE orders ADD COLUMN customer_id bigint REFERENCES customers (id);\nALTER TABLE orders ADD COLUMN n int CHECK (n > 0);"
+        #expect(positions(lint(sql, only: id)) == ["1:50", "2:37"])
+        #expect(lint("ALTER TABLE orders ADD COLUMN n int;", only: id).isEmpty)
+    }
+}

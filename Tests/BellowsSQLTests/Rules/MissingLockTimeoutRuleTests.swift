@@ -38,3 +38,9 @@ import Testing
         #expect(lint(sql, only: id).isEmpty)
     }
 }
+
+extension MissingLockTimeoutRuleTests {
+    @Test func silentWhenTheRunnerSetsLockTimeout() {
+        #expect(lint("ALTER TABLE users ADD COLUMN x int;", only: id, context: LintContext(runnerSetsLockTimeout: true)).isEmpty)
+    }
+}

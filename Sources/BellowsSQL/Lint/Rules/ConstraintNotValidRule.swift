@@ -11,6 +11,16 @@ public struct ConstraintNotValidRule: LintRule {
         for (i, s) in file.statements.enumerated() {
             guard let alter = AlterTable(s), file.isExistingTable(alter.table, before: i, context: context) else { continue }
             for action in alter.actions {
+                if case .column(let column, let nameIndex)? = AddAction(action) {
+                    // Inline `REFERENCES` / `CHECK` on a new column: validated at once, under the
+                    // ADD COLUMN's ACCESS EXCLUSIVE lock.
+                    guard let k = action.indexOf("REFERENCES", from: nameIndex + 1) ?? action.indexOf("CHECK", from: nameIndex + 1),
+                          let token = action[significant: k] else { continue }
+                    let kind = token.isKeyword("CHECK") ? "CHECK" : "REFERENCES (foreign key)"
+                    findings.append(finding(file, at: token,
+                        "adding column `\(column)` with an inline \(kind) constraint validates it over the whole table `\(alter.table)` while the ADD COLUMN holds its ACCESS EXCLUSIVE lock, blocking reads and writes. Add the column without it, then `ADD CONSTRAINT … NOT VALID` and `VALIDATE CONSTRAINT` in a later migration"))
+                    continue
+                }
                 guard case .constraint(_, let kind)? = AddAction(action), let kindToken = action[significant: kind],
                       kindToken.isKeyword("CHECK") || kindToken.isKeyword("FOREIGN"),
                       action.indexOf("NOT", "VALID") == nil else { continue }

@@ -7,6 +7,7 @@ public struct MissingLockTimeoutRule: LintRule {
     public init() {}
 
     public func check(_ file: LintedFile, context: LintContext) -> [Finding] {
+        if context.runnerSetsLockTimeout { return [] }
         var sessionTimeout = false
         var localTimeoutGroup: Int?
         for (i, s) in file.statements.enumerated() {
