@@ -75,7 +75,7 @@ public struct MissingLockTimeoutRule: LintRule {
         if s.matches("DROP", "INDEX"), !s.matches("DROP", "INDEX", "CONCURRENTLY") { return (first, "DROP INDEX") }
         if s.matches("TRUNCATE") { return existing(at: s.matches("TRUNCATE", "TABLE") ? 2 : 1) ? (first, "TRUNCATE") : nil }
         if s.matches("LOCK") { return existing(at: s.matches("LOCK", "TABLE") ? 2 : 1) ? (first, "LOCK") : nil }
-        if s.matches("CREATE") || s.matches("DROP"), s.indexOf("TRIGGER") != nil, s.indexOf("TRIGGER")! <= 4,
+        if s.matches("CREATE") || s.matches("DROP"), let trigger = s.indexOf("TRIGGER"), trigger <= 4,
            let on = s.indexOf("ON") {
             return existing(at: on + 1) ? (first, "\(first.upper) TRIGGER") : nil
         }
