@@ -1,0 +1,189 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+extension Engine {
+    func backfill(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        if state.phase == .backfilled {
+            report(.info("plan \(plan.id) is already backfilled"))
+            return ["rows_updated": .int(state.backfillRows), "already_done": true]
+        }
+        let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        let sql = PhaseSQL(transition)
+        var failures: [GateFailure] = []
+        if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
+            failures.append(problem)
+        }
+        failures += manualGateFailures(plan, before: .backfill, connection: connection)
+        guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .backfill, phase: state.phase, failures) }
+
+        let settings = plan.backfill
+        var batchSize = options.batchSize ?? settings.batchSize
+        let pause = options.pauseMilliseconds ?? settings.pauseMilliseconds
+        let table = transition.quotedTable
+        let estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
+        let bytesAtStart = try tableBytes(connection, table)
+        var cursor = state.backfillCursor
+        var updatedTotal = state.backfillRows
+        var scannedThisRun = 0
+        var updatedThisRun = 0
+        var sinceVacuum = 0
+        let vacuumEvery = settings.vacuumEveryRows > 0 ? settings.vacuumEveryRows : max(200_000, estimate / 4)
+        let started = Date()
+        var scannedBefore = 0
+        if cursor != nil {
+            // Resume: count what the walk already passed, for honest progress.
+            let keys = transition.key.map { SQLQuote.identifier($0.name) }.joined(separator: ", ")
+            let bound = "(" + transition.key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
+            scannedBefore = try connection.query("SELECT count(*) AS n FROM \(table) WHERE (\(keys)) <= \(bound)", cursor ?? []).first?.int("n") ?? 0
+            report(.info("resuming the backfill of \(plan.id) after key (\((cursor ?? []).joined(separator: ", ")))"))
+        }
+        let lockPolicy = policy(for: plan)
+        var announced = false
+
+        while sql.needsBackfill {
+            if options.shouldStop() {
+                recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
+                              details: ["rows_updated": .int(updatedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
+                throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)")
+            }
+            if let bound = settings.maxReplicaLagMilliseconds, let lag = try replicaLagMilliseconds(connection), lag > Double(bound) {
+                report(.backfill(BackfillProgress(
+                    plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
+                    rowsPerSecond: 0, etaSeconds: nil, batchSize: batchSize, lastBatchMilliseconds: 0,
+                    throttled: String(format: "replica lag %.0f ms > %d ms", lag, bound),
+                    tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart)))
+                Thread.sleep(forTimeInterval: 1)
+                continue
+            }
+            let statement = sql.backfillBatch(first: cursor == nil)
+            if !announced {
+                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch", statement))
+                announced = true
+            }
+            let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + [batchSize]
+            let batchStart = Date()
+            let result = try runBatch(plan, statement: statement, parameters: parameters, fromPhase: state.phase,
+                                      policy: lockPolicy, settings: settings, connection: connection)
+            let elapsed = Date().timeIntervalSince(batchStart) * 1000
+            if result.scanned == 0 { break }
+            cursor = result.lastKey
+            scannedThisRun += result.scanned
+            updatedThisRun += result.updated
+            updatedTotal += result.updated
+            sinceVacuum += result.updated
+
+            // Aim each batch at the target duration; change gradually to ride out noise.
+            if options.batchSize == nil {
+                let ratio = Double(settings.targetBatchMilliseconds) / max(elapsed, 1)
+                let factor = min(2.0, max(0.5, ratio))
+                batchSize = min(50_000, max(10, Int(Double(batchSize) * factor)))
+            }
+            if sinceVacuum >= vacuumEvery {
+                report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
+                _ = try? connection.execute("VACUUM \(table)")
+                sinceVacuum = 0
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
+            let remaining = max(0, estimate - scannedBefore - scannedThisRun)
+            report(.backfill(BackfillProgress(
+                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
+                rowsPerSecond: rate, etaSeconds: rate > 0 ? Double(remaining) / rate : nil, batchSize: batchSize,
+                lastBatchMilliseconds: elapsed, throttled: nil, tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
+            if pause > 0 { Thread.sleep(forTimeInterval: Double(pause) / 1000) }
+        }
+
+        let bytesAtEnd = try tableBytes(connection, table)
+        let details: [String: JSONValue] = [
+            "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),
+            "rows_scanned_this_run": .int(scannedThisRun), "seconds": .double(Date().timeIntervalSince(started)),
+            "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd),
+        ]
+        try step("record the end of the backfill") {
+            try connection.withTransaction {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled, extra: ", backfill_done = true") else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during the backfill (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .backfill, from: state.phase, to: .backfilled, details: details)
+            }
+        }
+        return details
+    }
+
+    struct BatchResult {
+        var scanned: Int
+        var updated: Int
+        var lastKey: [String]?
+    }
+
+    /// One batch and its cursor, committed together; transient errors (lock timeouts,
+    /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
+    /// failed batch was committed.
+    func runBatch(_ plan: Plan, statement: String, parameters: [(any PostgresBindable)?], fromPhase: Phase,
+                  policy: LockPolicy, settings: BackfillSettings, connection: Connection) throws -> BatchResult {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try connection.withTransaction {
+                    try connection.execute("SET LOCAL bellows.backfill = 'on'")
+                    try connection.execute("SET LOCAL lock_timeout = '\(policy.lockTimeoutMilliseconds)ms'")
+                    try connection.execute("SET LOCAL statement_timeout = '\(settings.statementTimeoutMilliseconds)ms'")
+                    guard let row = try connection.query(statement, parameters).first else {
+                        return BatchResult(scanned: 0, updated: 0, lastKey: nil)
+                    }
+                    let result = BatchResult(scanned: try row.int("scanned"), updated: try row.int("updated"),
+                                             lastKey: try row.raw("last_key").map { PostgresArray.parse($0).map { $0 ?? "" } })
+                    if result.scanned > 0 {
+                        let saved = try connection.execute("""
+                            UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()
+                            WHERE id = $1 AND phase = $4
+                            """, [plan.id, PostgresArray.literal(result.lastKey ?? []), result.updated, fromPhase.rawValue])
+                        guard saved.affectedRows == 1 else {
+                            throw PostgresError(kind: .client, message: "plan \(plan.id) left phase \(fromPhase.rawValue) during the backfill")
+                        }
+                    }
+                    return result
+                }
+            } catch let error as PostgresError where (error.sqlState?.isTransient ?? false) || error.kind == .connection {
+                guard attempt <= settings.retries else { throw PhaseFailure(purpose: "run a backfill batch", error: error) }
+                let delay = policy.delay(beforeRetry: attempt)
+                report(.info("backfill batch failed (\(error.sqlState?.rawValue ?? "connection")): \(error.message); retrying in \(delay) ms"))
+                Thread.sleep(forTimeInterval: Double(delay) / 1000)
+                if !connection.isOpen || error.kind == .connection {
+                    throw PhaseFailure(purpose: "run a backfill batch (the connection dropped; run the same command to resume)", error: error)
+                }
+            } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "run a backfill batch", error: error)
+            }
+        }
+    }
+
+    func tableBytes(_ connection: Connection, _ table: String) throws -> Int {
+        try connection.query("SELECT pg_table_size(to_regclass($1)) AS n", [table]).first?.int("n") ?? 0
+    }
+
+    /// The largest replay lag of the streaming replicas, nil when there are none.
+    func replicaLagMilliseconds(_ connection: Connection) throws -> Double? {
+        try connection.query("SELECT (extract(epoch FROM max(replay_lag)) * 1000)::float8 AS lag FROM pg_stat_replication")
+            .first?.optionalDouble("lag")
+    }
+
+    /// Whether the dual-write trigger is installed and enabled on the table.
+    func triggerProblem(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> GateFailure? {
+        let row = try connection.query("""
+            SELECT tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2
+            """, [transition.quotedTable, sql.triggerName]).first
+        guard let row else {
+            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is missing from \(transition.tableName)",
+                               remedy: "writes are no longer synchronised: `bellows rollback \(transition.plan.id)` and expand again")
+        }
+        if try row.string("enabled") == "D" {
+            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is disabled",
+                               remedy: "re-enable it (ALTER TABLE … ENABLE TRIGGER), then verify again: writes made meanwhile are not synchronised")
+        }
+        return nil
+    }
+}

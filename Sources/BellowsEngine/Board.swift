@@ -1,0 +1,119 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// One line of the release manager's board.
+public struct PlanStatus: Sendable {
+    public var id: String
+    public var table: String
+    public var phase: Phase
+    public var expanding: Bool
+    public var backfillRows: Int
+    public var verifiedAt: Date?
+    public var updatedAt: Date?
+    /// The command that moves the plan on, nil when contracted.
+    public var next: String?
+    /// What stops `next` from running now.
+    public var blockers: [GateFailure]
+    public var fileMissing: Bool
+
+    public var json: JSONValue {
+        ["plan": .string(id), "table": .string(table), "phase": .string(phase.rawValue), "expanding": .bool(expanding),
+         "backfill_rows": .int(backfillRows), "next": .optional(next), "file_missing": .bool(fileMissing),
+         "verified_at": verifiedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,
+         "blockers": .array(blockers.map { ["gate": .string($0.gate), "message": .string($0.message), "remedy": .optional($0.remedy)] })]
+    }
+}
+
+extension Engine {
+    /// Every plan of the project and of the state table, its phase, and what blocks it.
+    public func status() throws -> [PlanStatus] {
+        let connection = try connect()
+        defer { connection.close() }
+        do {
+            let states = try StateStore.allPlans(connection)
+            let loaded = project.loadPlans()
+            var board: [PlanStatus] = []
+            for plan in loaded.plans {
+                let state = states.first { $0.id == plan.id }
+                let phase = state?.phase ?? .planned
+                let next = PhaseCommand.next(after: phase)
+                var blockers: [GateFailure] = []
+                if let next {
+                    if next == .expand && !(state?.expanding ?? false) {
+                        blockers += try dependencyFailures(plan, connection: connection)
+                        blockers += try conflictFailures(plan, connection: connection)
+                    }
+                    blockers += manualGateFailures(plan, before: next, connection: connection)
+                    if next == .contract, let expanded = state?.expandChecksum, expanded != plan.checksum {
+                        blockers.append(GateFailure(gate: "checksum", message: "the plan file changed since expand"))
+                    }
+                }
+                board.append(PlanStatus(
+                    id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
+                    backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
+                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false))
+            }
+            for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
+                board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
+                                        backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
+                                        next: nil, blockers: [], fileMissing: true))
+            }
+            return board.sorted { $0.id < $1.id }
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    /// The audit log, for one plan or all.
+    public func history(plan reference: String?) throws -> [PlanEvent] {
+        let id = try reference.map { try project.resolvePlan($0).id }
+        let connection = try connect()
+        defer { connection.close() }
+        do { return try StateStore.events(connection, plan: id) } catch let error as PostgresError { throw BellowsError.database(error) }
+    }
+
+    /// Records a release manager's approval of a manual gate for the plan as it is now.
+    public func approve(plan reference: String, gate: String) throws {
+        let plan = try project.resolvePlan(reference)
+        guard plan.gates.contains(where: { $0.name.value == gate }) else {
+            throw BellowsError.usage("plan \(plan.id) has no gate \"\(gate)\" (gates: \(plan.gates.map(\.name.value).joined(separator: ", ")))")
+        }
+        let connection = try connect()
+        defer { connection.close() }
+        do {
+            let state = try StateStore.register(connection, plan: plan)
+            try connection.withTransaction {
+                try connection.execute("INSERT INTO bellows.approvals (plan_id, gate, checksum, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                       [plan.id, gate, plan.checksum, options.actor])
+                try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "approve", from: state.phase, to: nil,
+                                      outcome: "approved", details: ["gate": .string(gate)])
+            }
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    /// Runs the next phases until `through` (default: just the next one), stopping at the
+    /// first refusal. Returns what ran and the error that stopped it, if any.
+    public func advance(plan reference: String, through: PhaseCommand?) throws -> (outcomes: [PhaseOutcome], stoppedBy: BellowsError?) {
+        let plan = try project.resolvePlan(reference)
+        let connection = try connect()
+        defer { connection.close() }
+        var outcomes: [PhaseOutcome] = []
+        while true {
+            let state: PlanState
+            do { state = try StateStore.register(connection, plan: plan) } catch let e as PostgresError { throw BellowsError.database(e) }
+            guard let next = state.expanding ? .expand : PhaseCommand.next(after: state.phase) else { break }
+            do {
+                outcomes.append(try run(next, plan: plan, connection: connection))
+            } catch let error as BellowsError {
+                return (outcomes, error)
+            }
+            guard let through, through != next, outcomes.last?.to != .contracted else { break }
+            if through.resultingPhase.rank <= (outcomes.last?.to.rank ?? 0) { break }
+        }
+        return (outcomes, nil)
+    }
+}

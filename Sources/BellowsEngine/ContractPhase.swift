@@ -1,0 +1,82 @@
+import BellowsPlan
+import Foundation
+import PGClient
+
+extension Engine {
+    func contract(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        let sql = PhaseSQL(transition)
+        var failures: [GateFailure] = []
+        if let expanded = state.expandChecksum, expanded != plan.checksum {
+            failures.append(GateFailure(gate: "checksum", message: "the plan file changed since expand (sha256 \(expanded.prefix(12))… → \(plan.checksum.prefix(12))…)",
+                                        remedy: "restore the file as it was expanded, or roll back and start again with the new plan"))
+        }
+        if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
+            failures.append(problem)
+        }
+        if let verifiedAt = state.verifiedAt {
+            let age = Date().timeIntervalSince(verifiedAt)
+            if age > options.maxVerificationAgeSeconds {
+                failures.append(GateFailure(gate: "verification-age",
+                                            message: String(format: "the last verification is %.0f s old (limit %.0f s)", age, options.maxVerificationAgeSeconds),
+                                            remedy: "`bellows verify \(plan.id)` again"))
+            }
+        } else {
+            failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
+        }
+        failures += manualGateFailures(plan, before: .contract, connection: connection)
+        if failures.isEmpty {
+            failures += runChecks(plan, connection: connection).failures
+        }
+        guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }
+
+        let statements = sql.contract
+        try step("contract in one transaction") {
+            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                for statement in statements {
+                    announce(plan, .contract, statement)
+                    try connection.execute(statement.sql)
+                }
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: [
+                    "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
+                    "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
+                    "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
+                ])
+            }
+        }
+        return ["statements": .int(statements.count)]
+    }
+
+    func rollback(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        let sql = PhaseSQL(transition)
+        let statements = sql.rollback
+        for statement in statements where statement.mode == .standalone {
+            announce(plan, .rollback, statement)
+            try step(statement.purpose) {
+                try LockSafety.standalone(connection, policy: policy(for: plan), statementTimeoutMilliseconds: options.statementTimeoutMilliseconds,
+                                          table: transition.quotedTable, report: report, statement.sql)
+            }
+        }
+        try step("remove the new shape in one transaction") {
+            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                for statement in statements where statement.mode == .transaction {
+                    announce(plan, .rollback, statement)
+                    try connection.execute(statement.sql)
+                }
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .rolledBack, extra: """
+                    , expanding = false, backfill_cursor = NULL, backfill_rows = 0, backfill_done = false, verified_at = NULL, table_info = NULL
+                    """) else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during rollback (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .rollback, from: state.phase, to: .rolledBack, details: [
+                    "removed_columns": .array(transition.newTargets.map { .string($0.physical) }),
+                ])
+            }
+        }
+        return ["statements": .int(statements.count)]
+    }
+}

@@ -1,0 +1,186 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// Settings for running phases against a database.
+public struct EngineOptions: Sendable {
+    /// libpq conninfo or URI; nil = the `PG*` environment.
+    public var conninfo: String?
+    /// Who runs the command, for the audit trail.
+    public var actor: String
+    /// Overrides the plan's `backfill.lock_timeout_ms` for DDL.
+    public var lockTimeoutMilliseconds: Int?
+    public var statementTimeoutMilliseconds: Int = 30_000
+    /// Limit for concurrent index builds (0 = none: they are long by design and block no writes).
+    public var indexTimeoutMilliseconds: Int = 0
+    public var ddlRetries: Int?
+    /// Contract refuses when the last successful verify is older than this.
+    public var maxVerificationAgeSeconds: Double = 24 * 3600
+    /// Manual gates confirmed on the command line (`--confirm NAME`).
+    public var confirmations: Set<String> = []
+    /// Polled between backfill batches; true stops after the current batch.
+    public var shouldStop: @Sendable () -> Bool = { false }
+    /// Overrides the plan's batch size (rehearsals and tests use small batches).
+    public var batchSize: Int?
+    public var pauseMilliseconds: Int?
+
+    public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
+        self.conninfo = conninfo
+        self.actor = actor
+    }
+
+    public static var defaultActor: String {
+        let env = ProcessInfo.processInfo.environment
+        if let actor = env["BELLOWS_ACTOR"], !actor.isEmpty { return actor }
+        let user = env["USER"] ?? env["LOGNAME"] ?? "unknown"
+        return "\(user)@\(ProcessInfo.processInfo.hostName)"
+    }
+}
+
+/// Moves plans through expand → backfill → verify → contract (and rollback), checking each
+/// phase's gates first, and recording every attempt in the audit log.
+public final class Engine: @unchecked Sendable {
+    public let project: Project
+    public let options: EngineOptions
+    let report: Reporter
+
+    public init(project: Project, options: EngineOptions, reporter: @escaping Reporter = { _ in }) {
+        self.project = project
+        self.options = options
+        self.report = reporter
+    }
+
+    /// Opens a connection with Bellows' session settings and the state schema in place.
+    public func connect() throws -> Connection {
+        do {
+            let connection = try Connection(options.conninfo)
+            try connection.execute("SET application_name = 'bellows'")
+            try StateStore.ensure(connection)
+            return connection
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    func policy(for plan: Plan) -> LockPolicy {
+        LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? plan.backfill.lockTimeoutMilliseconds,
+                   statementTimeoutMilliseconds: options.statementTimeoutMilliseconds,
+                   retries: options.ddlRetries ?? plan.backfill.retries)
+    }
+
+    // MARK: - Running one command
+
+    /// Runs one phase command for a plan (a path, a file stem or a sequence number).
+    @discardableResult
+    public func run(_ command: PhaseCommand, plan reference: String) throws -> PhaseOutcome {
+        let plan = try project.resolvePlan(reference)
+        let connection = try connect()
+        defer { connection.close() }
+        return try run(command, plan: plan, connection: connection)
+    }
+
+    func run(_ command: PhaseCommand, plan: Plan, connection: Connection) throws -> PhaseOutcome {
+        let started = Date()
+        let lock = try connection.query("SELECT pg_try_advisory_lock(hashtext('bellows'), hashtext($1)) AS locked", [plan.id])
+        guard try lock.first?.bool("locked") == true else {
+            let holder = try? connection.query("""
+                SELECT a.pid, a.application_name, a.usename FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.classid = hashtext('bellows')::oid AND l.objid = hashtext($1)::oid AND l.granted LIMIT 1
+                """, [plan.id]).first
+            let who = holder.flatMap { try? "pid \($0.int("pid")) (\($0.optionalString("usename") ?? "?"))" } ?? "another session"
+            let state = try StateStore.register(connection, plan: plan)
+            throw refuse(connection, plan: plan, command: command, phase: state.phase, [GateFailure(
+                gate: "lock", message: "\(who) is already running a command on plan \(plan.id)",
+                remedy: "wait for it to finish, then run `bellows status` to see where the plan stands")])
+        }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext('bellows'), hashtext($1))", [plan.id]) }
+
+        let state: PlanState
+        do { state = try StateStore.register(connection, plan: plan) } catch let e as PostgresError { throw BellowsError.database(e) }
+        let resumingExpand = command == .expand && state.expanding
+        let rollbackOfPartialExpand = command == .rollback && state.expanding
+        guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand else {
+            throw refuse(connection, plan: plan, command: command, phase: state.phase, [phaseGate(command, state.phase, plan: plan)])
+        }
+        do {
+            var details: [String: JSONValue]
+            switch command {
+            case .expand: details = try expand(plan, state: state, connection: connection)
+            case .backfill: details = try backfill(plan, state: state, connection: connection)
+            case .verify: details = try verify(plan, state: state, connection: connection)
+            case .contract: details = try contract(plan, state: state, connection: connection)
+            case .rollback: details = try rollback(plan, state: state, connection: connection)
+            }
+            details["checksum"] = .string(plan.checksum)
+            return PhaseOutcome(plan: plan.id, command: command, from: state.phase, to: command.resultingPhase,
+                                milliseconds: Date().timeIntervalSince(started) * 1000, details: details)
+        } catch let error as PhaseFailure {
+            recordQuietly(connection, plan: plan, command: command, from: state.phase, outcome: "failed",
+                          details: ["step": .string(error.purpose), "error": .string(error.error.description),
+                                    "sqlstate": .optional(error.error.sqlState?.rawValue)])
+            throw BellowsError.failed(plan: plan.id, command: command, purpose: error.purpose, error: error.error)
+        } catch let error as PostgresError {
+            recordQuietly(connection, plan: plan, command: command, from: state.phase, outcome: "failed",
+                          details: ["error": .string(error.description), "sqlstate": .optional(error.sqlState?.rawValue)])
+            throw BellowsError.database(error)
+        }
+    }
+
+    func phaseGate(_ command: PhaseCommand, _ phase: Phase, plan: Plan) -> GateFailure {
+        let needed = command.requiredPhases.map(\.rawValue).joined(separator: " or ")
+        let next = PhaseCommand.next(after: phase)
+        return GateFailure(
+            gate: "phase", message: "\(command.rawValue) needs the plan to be \(needed); it is \(phase.rawValue)",
+            remedy: next.map { "the next step is `bellows \($0.rawValue) \(plan.id)`" }
+                ?? "the plan is contracted; a further change needs a new plan")
+    }
+
+    /// Records a refusal in the audit log and returns the error to throw.
+    func refuse(_ connection: Connection, plan: Plan, command: PhaseCommand, phase: Phase, _ failures: [GateFailure],
+                details: [String: JSONValue] = [:]) -> BellowsError {
+        var all = details
+        all["failures"] = .array(failures.map { ["gate": .string($0.gate), "message": .string($0.message), "remedy": .optional($0.remedy)] })
+        recordQuietly(connection, plan: plan, command: command, from: phase, outcome: "refused", details: all)
+        return .refused(Refusal(plan: plan.id, command: command, phase: phase, failures: failures))
+    }
+
+    func recordQuietly(_ connection: Connection, plan: Plan, command: PhaseCommand, from: Phase, outcome: String, details: [String: JSONValue]) {
+        if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
+        _ = try? StateStore.record(connection, plan: plan.id, actor: options.actor, command: command.rawValue,
+                                   from: from, to: nil, outcome: outcome, details: details)
+    }
+
+    func record(_ connection: Connection, plan: Plan, command: PhaseCommand, from: Phase, to: Phase, details: [String: JSONValue]) throws {
+        try StateStore.record(connection, plan: plan.id, actor: options.actor, command: command.rawValue,
+                              from: from, to: to, outcome: "succeeded", details: details)
+    }
+
+    /// Runs `work`, turning a PostgreSQL error into a failure that names the step.
+    func step<T>(_ purpose: String, _ work: () throws -> T) throws -> T {
+        do { return try work() } catch let error as PostgresError { throw PhaseFailure(purpose: purpose, error: error) }
+    }
+
+    func announce(_ plan: Plan, _ command: PhaseCommand, _ statement: PhaseStatement) {
+        report(.step(plan: plan.id, command: command, purpose: statement.purpose, sql: statement.sql))
+    }
+
+    /// The plan resolved against the table as it was before expand (stored at expand), or as it is now.
+    func transition(for plan: Plan, connection: Connection, storedOnly: Bool) throws -> Transition {
+        var table: TableInfo?
+        if let json = try connection.query("SELECT table_info FROM bellows.plans WHERE id = $1", [plan.id]).first?.optionalString("table_info"),
+           let data = json.data(using: .utf8) {
+            table = try? JSONDecoder().decode(TableInfo.self, from: data)
+        }
+        if table == nil && !storedOnly { table = try CatalogReader.table(connection, plan.table.value) }
+        let compiled = TransitionCompiler.compile(plan, table: table)
+        guard let transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        return transition
+    }
+}
+
+/// A statement of a phase failed; carries which step it was.
+struct PhaseFailure: Error {
+    var purpose: String
+    var error: PostgresError
+}

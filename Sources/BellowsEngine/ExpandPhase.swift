@@ -1,0 +1,161 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+extension Engine {
+    func expand(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let transition: Transition
+        if state.expanding {
+            // A crash between the DDL transaction and the index builds: resume with what was expanded.
+            guard state.expandChecksum == plan.checksum else {
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, [GateFailure(
+                    gate: "checksum", message: "the plan file changed since its interrupted expand",
+                    remedy: "restore the file, or `bellows rollback \(plan.id)` and expand again")])
+            }
+            transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        } else {
+            var failures = try dependencyFailures(plan, connection: connection)
+            failures += try conflictFailures(plan, connection: connection)
+            failures += manualGateFailures(plan, before: .expand, connection: connection)
+            let table = try CatalogReader.table(connection, plan.table.value)
+            let compiled = TransitionCompiler.compile(plan, table: table)
+            failures += compiled.findings.filter { $0.severity == .error }.map {
+                GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")
+            }
+            guard failures.isEmpty, let compiledTransition = compiled.transition, let table else {
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
+            }
+            transition = compiledTransition
+            let sql = PhaseSQL(transition)
+            let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
+            let touched = plan.changes.flatMap(\.touchedColumns)
+            try step("add the new columns, constraints and dual-write trigger") {
+                try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                    for statement in sql.expand where statement.mode == .transaction {
+                        announce(plan, .expand, statement)
+                        try connection.execute(statement.sql)
+                    }
+                    let updated = try connection.execute("""
+                        UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
+                               touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
+                               verified_at = NULL, updated_at = now()
+                        WHERE id = $1 AND phase = $5 AND NOT expanding
+                        """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue])
+                    guard updated.affectedRows == 1 else {
+                        throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
+                    }
+                }
+            }
+        }
+        let sql = PhaseSQL(transition)
+        for index in sql.addedIndexes {
+            try buildIndex(plan, name: index.name, sql: index.sql, transition: transition, connection: connection)
+        }
+        try step("record the expand") {
+            try connection.withTransaction {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .expanded, extra: ", expanding = false") else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .expand, from: state.phase, to: .expanded, details: [
+                    "columns": .array(transition.newTargets.map { .string($0.physical) }),
+                    "trigger": transition.needsTrigger ? .string(sql.triggerName) : .null,
+                    "indexes": .array(sql.addedIndexes.map { .string($0.name) }),
+                    "constraints": .array(sql.addedConstraints.map(JSONValue.string)),
+                    "resumed": .bool(state.expanding),
+                ])
+            }
+        }
+        return ["columns": .array(transition.newTargets.map { .string($0.physical) }),
+                "indexes": .array(sql.addedIndexes.map { .string($0.name) })]
+    }
+
+    /// Builds an index concurrently; an INVALID one left by a crash or a failed build is dropped first.
+    func buildIndex(_ plan: Plan, name: String, sql: String, transition: Transition, connection: Connection) throws {
+        let qualified = SQLQuote.qualified(schema: transition.table.schema, name: name)
+        try step("build index \(name)") {
+            let existing = try connection.query("""
+                SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)
+                """, [qualified]).first
+            if let existing, try existing.bool("valid") { return }
+            if existing != nil {
+                report(.info("index \(name) is INVALID (a build was interrupted): dropping and rebuilding it"))
+                try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)")
+            }
+            announce(plan, .expand, PhaseStatement(.standalone, "build an index without blocking writes", sql))
+            try connection.execute("SET statement_timeout = \(options.indexTimeoutMilliseconds)")
+            defer { _ = try? connection.execute("RESET statement_timeout") }
+            do {
+                try connection.execute(sql)
+            } catch {
+                _ = try? connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)")
+                throw error
+            }
+        }
+    }
+
+    /// Plans this one depends on must be contracted; migrations must be applied.
+    func dependencyFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
+        var failures: [GateFailure] = []
+        let states = try StateStore.allPlans(connection)
+        let planFiles = project.planFiles().map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        for dependency in plan.dependsOn.plans {
+            guard let id = Self.match(dependency.value, in: planFiles) else {
+                failures.append(GateFailure(gate: "dependency", message: "\(dependency.location): plan \(dependency.value) does not exist"))
+                continue
+            }
+            let phase = states.first { $0.id == id }?.phase ?? .planned
+            if phase != .contracted {
+                failures.append(GateFailure(gate: "dependency", message: "plan \(id) must be contracted first; it is \(phase.rawValue)",
+                                            remedy: "`bellows advance \(id) --through contract`"))
+            }
+        }
+        if !plan.dependsOn.migrations.isEmpty {
+            let applied = Set(try connection.query("SELECT name FROM bellows.migrations").map { try $0.string("name") })
+            let files = project.migrationFiles().map(\.name)
+            for dependency in plan.dependsOn.migrations {
+                let id = Self.match(dependency.value, in: files) ?? dependency.value
+                if !applied.contains(id) {
+                    failures.append(GateFailure(gate: "dependency", message: "migration \(id) is not applied",
+                                                remedy: "`bellows migrate` applies pending migrations"))
+                }
+            }
+        }
+        return failures
+    }
+
+    /// Another active plan touching the same columns of the same table blocks this one.
+    func conflictFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
+        let mine = Set(plan.changes.flatMap(\.touchedColumns))
+        return try StateStore.allPlans(connection).compactMap { other in
+            guard other.id != plan.id, other.table == plan.table.value.description,
+                  [.expanded, .backfilled, .verified].contains(other.phase) || other.expanding else { return nil }
+            let shared = mine.intersection(other.touchedColumns)
+            guard !shared.isEmpty else { return nil }
+            return GateFailure(gate: "conflict",
+                               message: "plan \(other.id) is \(other.phase.rawValue) and also changes \(shared.sorted().joined(separator: ", "))",
+                               remedy: "contract or roll back \(other.id) first")
+        }
+    }
+
+    /// Manual gates before `command` not yet confirmed (by `--confirm` or a recorded approval).
+    func manualGateFailures(_ plan: Plan, before command: PhaseCommand, connection: Connection) -> [GateFailure] {
+        let gates = plan.gates(before: command)
+        guard !gates.isEmpty else { return [] }
+        let approved = (try? StateStore.approvals(connection, plan: plan)) ?? []
+        return gates.filter { !options.confirmations.contains($0.name.value) && !approved.contains($0.name.value) }.map { gate in
+            GateFailure(gate: "gate:\(gate.name.value)",
+                        message: "manual gate \"\(gate.name.value)\" is not confirmed" + (gate.description.map { ": \($0)" } ?? ""),
+                        remedy: "confirm it with `bellows \(command.rawValue) \(plan.id) --confirm \(gate.name.value)` or `bellows approve \(plan.id) \(gate.name.value)`")
+        }
+    }
+
+    /// Matches `001` or `001_name` against file stems.
+    static func match(_ reference: String, in stems: [String]) -> String? {
+        if stems.contains(reference) { return reference }
+        if let number = Int(reference) {
+            return stems.first { PlanNaming.sequenceNumber(of: $0) == number }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,116 @@
+import BellowsPlan
+import Foundation
+import PGClient
+
+/// A session holding a lock on the table Bellows waits for.
+public struct Blocker: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var pid: Int
+    public var user: String?
+    public var application: String?
+    public var state: String?
+    public var query: String?
+    public var transactionAgeSeconds: Double?
+    public var lockMode: String
+
+    public var description: String {
+        let age = transactionAgeSeconds.map { String(format: "%.1fs", $0) } ?? "?"
+        return "pid \(pid) (\(user ?? "?")@\(application?.isEmpty == false ? application! : "?"), \(state ?? "?"), transaction open \(age), holds \(lockMode)): \(query ?? "")"
+    }
+
+    public var json: JSONValue {
+        ["pid": .int(pid), "user": .optional(user), "application": .optional(application), "state": .optional(state),
+         "query": .optional(query), "transaction_age_s": transactionAgeSeconds.map(JSONValue.double) ?? .null, "lock_mode": .string(lockMode)]
+    }
+}
+
+/// How DDL waits for locks: a short `lock_timeout`, then bounded retries with jittered
+/// exponential back-off, so application queries never queue behind Bellows for longer than
+/// the timeout.
+public struct LockPolicy: Sendable, Hashable {
+    public var lockTimeoutMilliseconds: Int
+    public var statementTimeoutMilliseconds: Int
+    public var retries: Int
+    public var baseDelayMilliseconds: Int = 200
+    public var maxDelayMilliseconds: Int = 10_000
+
+    public init(lockTimeoutMilliseconds: Int = 2000, statementTimeoutMilliseconds: Int = 30_000, retries: Int = 5) {
+        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+        self.retries = retries
+    }
+
+    /// The delay before attempt `attempt` (1-based retry), with full jitter over the upper half.
+    public func delay(beforeRetry attempt: Int, random: Double = Double.random(in: 0...1)) -> Int {
+        let exponential = min(maxDelayMilliseconds, baseDelayMilliseconds << min(attempt - 1, 16))
+        return exponential / 2 + Int(Double(exponential / 2) * random)
+    }
+}
+
+enum LockSafety {
+    /// Sessions holding granted locks on `table`, other than ours.
+    static func blockers(_ connection: Connection, table: String) -> [Blocker] {
+        let rows = try? connection.query("""
+            SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 300) AS query,
+                   extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS age, string_agg(DISTINCT l.mode, ', ') AS modes
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.granted AND a.pid <> pg_backend_pid()
+            GROUP BY a.pid, a.usename, a.application_name, a.state, a.query, a.xact_start
+            ORDER BY age DESC NULLS LAST
+            """, [table])
+        return (rows ?? []).compactMap { row in
+            guard let pid = try? row.int("pid") else { return nil }
+            return Blocker(pid: pid, user: try? row.optionalString("usename"), application: try? row.optionalString("application_name"),
+                           state: try? row.optionalString("state"), query: try? row.optionalString("query"),
+                           transactionAgeSeconds: try? row.optionalDouble("age"), lockMode: (try? row.optionalString("modes")) ?? "?")
+        }
+    }
+
+    /// Runs `body` in a transaction with the policy's timeouts; on a lock timeout, reports
+    /// who blocks, waits and tries again, up to `policy.retries` times.
+    static func inTransaction<T>(_ connection: Connection, policy: LockPolicy, table: String,
+                                 report: Reporter, _ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try connection.withTransaction {
+                    try connection.execute("SET LOCAL lock_timeout = '\(policy.lockTimeoutMilliseconds)ms'")
+                    try connection.execute("SET LOCAL statement_timeout = '\(policy.statementTimeoutMilliseconds)ms'")
+                    return try body()
+                }
+            } catch let error as PostgresError where error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected {
+                guard attempt <= policy.retries else { throw error }
+                let blockers = blockers(connection, table: table)
+                let delay = policy.delay(beforeRetry: attempt)
+                report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))
+                Thread.sleep(forTimeInterval: Double(delay) / 1000)
+            }
+        }
+    }
+
+    /// Runs one statement outside a transaction block, with the same lock-timeout retries.
+    static func standalone(_ connection: Connection, policy: LockPolicy, statementTimeoutMilliseconds: Int,
+                           table: String, report: Reporter, _ sql: String) throws {
+        try connection.execute("SET lock_timeout = '\(policy.lockTimeoutMilliseconds)ms'")
+        try connection.execute("SET statement_timeout = '\(statementTimeoutMilliseconds)ms'")
+        var failure: Error?
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try connection.execute(sql)
+                break
+            } catch {
+                let retryable = error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected
+                guard retryable, attempt <= policy.retries else { failure = error; break }
+                let blockers = blockers(connection, table: table)
+                let delay = policy.delay(beforeRetry: attempt)
+                report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))
+                Thread.sleep(forTimeInterval: Double(delay) / 1000)
+            }
+        }
+        _ = try? connection.execute("RESET lock_timeout")
+        _ = try? connection.execute("RESET statement_timeout")
+        if let failure { throw failure }
+    }
+}

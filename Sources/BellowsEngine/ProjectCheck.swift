@@ -1,0 +1,106 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+
+/// `bellows check` and `bellows lint`: everything CI can prove without a database.
+public enum ProjectCheck {
+    /// Lints migration files. With no explicit paths, the project's `migrations/` directory.
+    public static func lint(project: Project, paths: [String] = []) -> [Finding] {
+        let (configuration, configFindings) = ProjectConfig.lintConfiguration(path: (project.root as NSString).appendingPathComponent(ProjectConfig.fileName))
+        var sources: [MigrationSource] = []
+        var findings = configFindings
+        let files: [(path: String, rollback: Bool?)]
+        if paths.isEmpty {
+            files = project.migrationFiles().map { ($0.path, $0.rollbackPath != nil) }
+        } else {
+            files = expand(paths, extensions: ["sql"]).map { path in
+                let directory = (path as NSString).deletingLastPathComponent
+                let rollback = ((directory as NSString).appendingPathComponent("rollback") as NSString)
+                    .appendingPathComponent((path as NSString).lastPathComponent)
+                let inRollbackDirectory = (directory as NSString).lastPathComponent == "rollback"
+                return (path, inRollbackDirectory ? nil : FileManager.default.fileExists(atPath: rollback))
+            }
+        }
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file.path), let text = String(data: data, encoding: .utf8) else {
+                findings.append(Finding(file: file.path, line: 1, column: 1, severity: .error, rule: "io-error", message: "cannot read the file as UTF-8 text"))
+                continue
+            }
+            sources.append(MigrationSource(path: file.path, contents: text, hasRollbackFile: file.rollback))
+        }
+        return findings + Linter(configuration: configuration).lint(migrations: sources)
+    }
+
+    /// Loads and validates plans (all of the project's, or `paths`), against the schema the
+    /// migrations build; with `includeLint`, lints the migrations too.
+    public static func check(project: Project, paths: [String] = [], includeLint: Bool = true) -> [Finding] {
+        let planPaths = paths.isEmpty ? project.planFiles() : expand(paths, extensions: ["yaml", "yml"])
+        var findings: [Finding] = []
+        var plans: [Plan] = []
+        for path in planPaths {
+            let result = PlanLoader.load(path: path)
+            findings += result.findings
+            if let plan = result.plan { plans.append(plan) }
+        }
+        let migrations = project.migrationFiles()
+        let catalog = MigrationSchema.catalog(fromMigrations: migrations.compactMap {
+            FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
+        })
+        findings += PlanValidator.validate(plans: plans, migrationNames: migrations.map(\.name), catalog: migrations.isEmpty ? nil : catalog)
+        let sqlPaths = paths.isEmpty ? [] : expand(paths, extensions: ["sql"])
+        if includeLint && (paths.isEmpty || !sqlPaths.isEmpty) {
+            findings += lint(project: project, paths: sqlPaths)
+        }
+        return findings.sortedForReading()
+    }
+
+    /// The offline rendering of one plan: every phase's SQL, against the schema the migrations build.
+    public static func render(project: Project, plan reference: String, phase: PhaseCommand?) throws -> String {
+        let plan = try project.resolvePlan(reference)
+        let catalog = MigrationSchema.catalog(fromMigrations: project.migrationFiles().compactMap {
+            FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
+        })
+        let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
+        guard let transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        return PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases)
+    }
+
+    /// Files under `paths` (files as given, directories searched one level) with one of `extensions`.
+    static func expand(_ paths: [String], extensions: Set<String>) -> [String] {
+        paths.flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                return extensions.contains((path as NSString).pathExtension) ? [path] : []
+            }
+            if isDirectory.boolValue { return Project.files(in: path, extensions: extensions) }
+            return extensions.contains((path as NSString).pathExtension) ? [path] : []
+        }
+    }
+}
+
+/// The human-readable rendering of a transition's phases, as `bellows render` prints it.
+public enum PhaseRendering {
+    public static func text(_ transition: Transition, phases: [PhaseCommand]) -> String {
+        let sql = PhaseSQL(transition)
+        var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
+        for phase in phases {
+            out += "\n-- ===== \(phase.rawValue) =====\n"
+            let statements = sql.statements(for: phase)
+            if statements.isEmpty { out += "-- (nothing to do)\n" }
+            var inTransaction = false
+            for statement in statements {
+                if statement.mode == .transaction && !inTransaction && phase != .backfill && phase != .verify {
+                    out += "BEGIN;\nSET LOCAL lock_timeout = '\(transition.plan.backfill.lockTimeoutMilliseconds)ms';\n"
+                    inTransaction = true
+                }
+                if statement.mode == .standalone && inTransaction { out += "COMMIT;\n"; inTransaction = false }
+                out += "-- \(statement.purpose)\(statement.mode == .standalone ? " (outside a transaction)" : "")\n\(statement.sql);\n"
+            }
+            if inTransaction { out += "COMMIT;\n" }
+            if phase == .backfill, sql.needsBackfill {
+                out += "-- the first batch has no cursor:\n\(sql.backfillBatch(first: true));\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,58 @@
+import BellowsPlan
+import Foundation
+
+/// Backfill progress, reported after every batch.
+public struct BackfillProgress: Sendable, Hashable {
+    public var plan: String
+    /// Rows the keyset walk has passed (this run and earlier runs).
+    public var rowsScanned: Int
+    /// Rows the backfill changed (the rest were already up to date).
+    public var rowsUpdated: Int
+    /// The planner's estimate of the table's rows.
+    public var estimatedTotal: Int
+    public var rowsPerSecond: Double
+    public var etaSeconds: Double?
+    public var batchSize: Int
+    public var lastBatchMilliseconds: Double
+    /// Why the backfill is waiting, when it is.
+    public var throttled: String?
+    public var tableBytes: Int
+    public var tableBytesAtStart: Int
+
+    public var fraction: Double {
+        estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0
+    }
+
+    public var json: JSONValue {
+        ["plan": .string(plan), "rows_scanned": .int(rowsScanned), "rows_updated": .int(rowsUpdated),
+         "estimated_total": .int(estimatedTotal), "rows_per_second": .double(rowsPerSecond),
+         "eta_seconds": etaSeconds.map(JSONValue.double) ?? .null, "batch_size": .int(batchSize),
+         "last_batch_ms": .double(lastBatchMilliseconds), "throttled": .optional(throttled),
+         "table_bytes": .int(tableBytes), "table_bytes_at_start": .int(tableBytesAtStart)]
+    }
+}
+
+/// What the engine tells its caller while it works. The CLI decides how it looks.
+public enum EngineNote: Sendable {
+    case step(plan: String, command: PhaseCommand, purpose: String, sql: String)
+    case lockWait(attempt: Int, of: Int, retryInMilliseconds: Int, blockers: [Blocker])
+    case backfill(BackfillProgress)
+    case info(String)
+}
+
+public typealias Reporter = @Sendable (EngineNote) -> Void
+
+/// The result of a phase command that ran.
+public struct PhaseOutcome: Sendable {
+    public var plan: String
+    public var command: PhaseCommand
+    public var from: Phase
+    public var to: Phase
+    public var milliseconds: Double
+    public var details: [String: JSONValue]
+
+    public var json: JSONValue {
+        ["plan": .string(plan), "command": .string(command.rawValue), "from": .string(from.rawValue),
+         "to": .string(to.rawValue), "duration_ms": .double(milliseconds), "outcome": "succeeded", "details": .object(details)]
+    }
+}

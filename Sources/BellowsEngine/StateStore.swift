@@ -1,0 +1,182 @@
+import BellowsPlan
+import Foundation
+import PGClient
+
+/// A plan's row in `bellows.plans`.
+public struct PlanState: Sendable, Codable, Hashable {
+    public var id: String
+    public var checksum: String
+    public var table: String
+    public var phase: Phase
+    /// The checksum of the plan file when it was expanded; contract refuses if the file changed since.
+    public var expandChecksum: String?
+    /// Set while expand is between its transaction and its concurrent index builds.
+    public var expanding: Bool
+    public var touchedColumns: [String]
+    public var backfillCursor: [String]?
+    public var backfillRows: Int
+    public var backfillDone: Bool
+    public var verifiedAt: Date?
+    public var updatedAt: Date?
+}
+
+/// One entry of the append-only audit log.
+public struct PlanEvent: Sendable, Codable, Hashable {
+    public var id: Int
+    public var planID: String
+    public var actor: String
+    public var command: String
+    public var fromPhase: String?
+    public var toPhase: String?
+    public var outcome: String
+    public var details: String
+    public var at: String
+}
+
+/// The state Bellows keeps in the target database, schema `bellows`: plans and their phase,
+/// the append-only event log, gate approvals and the migration ledger.
+public enum StateStore {
+    static let schemaVersion = 1
+
+    /// Creates the schema and tables if they are missing. Safe to run concurrently.
+    public static func ensure(_ connection: Connection) throws {
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AS ready")
+        if try exists.first?.bool("ready") == true { return }
+        try connection.withTransaction {
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
+            try connection.executeScript(schemaSQL)
+        }
+    }
+
+    static let schemaSQL = """
+    SET LOCAL client_min_messages = warning;
+    CREATE SCHEMA IF NOT EXISTS bellows;
+    CREATE TABLE IF NOT EXISTS bellows.plans (
+        id               text PRIMARY KEY,
+        checksum         text NOT NULL,
+        table_name       text NOT NULL,
+        phase            text NOT NULL DEFAULT 'planned'
+                         CHECK (phase IN ('planned', 'expanded', 'backfilled', 'verified', 'contracted', 'rolled_back')),
+        expand_checksum  text,
+        expanding        boolean NOT NULL DEFAULT false,
+        touched_columns  text[] NOT NULL DEFAULT '{}',
+        backfill_cursor  text[],
+        backfill_rows    bigint NOT NULL DEFAULT 0,
+        backfill_done    boolean NOT NULL DEFAULT false,
+        verified_at      timestamptz,
+        table_info       text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS bellows.events (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        plan_id     text NOT NULL,
+        actor       text NOT NULL,
+        command     text NOT NULL,
+        from_phase  text,
+        to_phase    text,
+        outcome     text NOT NULL CHECK (outcome IN ('succeeded', 'refused', 'failed', 'interrupted', 'approved')),
+        details     jsonb NOT NULL DEFAULT '{}',
+        at          timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX IF NOT EXISTS events_plan_id_idx ON bellows.events (plan_id, id);
+    CREATE OR REPLACE FUNCTION bellows.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+    BEGIN
+      RAISE EXCEPTION 'bellows.events is append-only' USING HINT = 'the audit trail keeps every event';
+    END
+    $f$;
+    DROP TRIGGER IF EXISTS events_append_only ON bellows.events;
+    CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON bellows.events
+        FOR EACH ROW EXECUTE FUNCTION bellows.events_append_only();
+    CREATE TABLE IF NOT EXISTS bellows.approvals (
+        plan_id     text NOT NULL,
+        gate        text NOT NULL,
+        checksum    text NOT NULL,
+        actor       text NOT NULL,
+        at          timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (plan_id, gate, checksum)
+    );
+    CREATE TABLE IF NOT EXISTS bellows.migrations (
+        name         text PRIMARY KEY,
+        checksum     text NOT NULL,
+        applied_by   text NOT NULL,
+        applied_at   timestamptz NOT NULL DEFAULT now(),
+        duration_ms  bigint NOT NULL,
+        transactional boolean NOT NULL DEFAULT true
+    );
+    """
+
+    static let planColumns = """
+    id, checksum, table_name, phase, expand_checksum, expanding, touched_columns, backfill_cursor,
+    backfill_rows, backfill_done, extract(epoch FROM verified_at)::float8 AS verified_at,
+    extract(epoch FROM updated_at)::float8 AS updated_at
+    """
+
+    static func decode(_ row: Row) throws -> PlanState {
+        PlanState(
+            id: try row.string("id"), checksum: try row.string("checksum"), table: try row.string("table_name"),
+            phase: Phase(rawValue: try row.string("phase")) ?? .planned,
+            expandChecksum: try row.optionalString("expand_checksum"), expanding: try row.bool("expanding"),
+            touchedColumns: try row.stringArray("touched_columns"),
+            backfillCursor: try row.raw("backfill_cursor").map { PostgresArray.parse($0).map { $0 ?? "" } },
+            backfillRows: try row.int("backfill_rows"), backfillDone: try row.bool("backfill_done"),
+            verifiedAt: try row.optionalDouble("verified_at").map { Date(timeIntervalSince1970: $0) },
+            updatedAt: try row.optionalDouble("updated_at").map { Date(timeIntervalSince1970: $0) })
+    }
+
+    public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {
+        try connection.query("SELECT \(planColumns) FROM bellows.plans WHERE id = $1\(forUpdate ? " FOR UPDATE" : "")", [id])
+            .first.map(decode)
+    }
+
+    public static func allPlans(_ connection: Connection) throws -> [PlanState] {
+        try connection.query("SELECT \(planColumns) FROM bellows.plans ORDER BY id").map(decode)
+    }
+
+    /// The plan's row, created in phase `planned` when the plan is new.
+    public static func register(_ connection: Connection, plan: Plan) throws -> PlanState {
+        try connection.execute("""
+            INSERT INTO bellows.plans (id, checksum, table_name) VALUES ($1, $2, $3)
+            ON CONFLICT (id) DO NOTHING
+            """, [plan.id, plan.checksum, plan.table.value.description])
+        guard let state = try self.plan(connection, id: plan.id) else {
+            throw PostgresError(kind: .client, message: "plan \(plan.id) vanished from bellows.plans")
+        }
+        return state
+    }
+
+    /// Compare-and-set of the phase: succeeds only if the plan is still in `from`.
+    public static func transition(_ connection: Connection, id: String, from: Phase, to: Phase,
+                                  extra: String = "", _ parameters: [(any PostgresBindable)?] = []) throws -> Bool {
+        let sql = "UPDATE bellows.plans SET phase = $2, updated_at = now()\(extra) WHERE id = $1 AND phase = $3"
+        return try connection.execute(sql, [id, to.rawValue, from.rawValue] + parameters).affectedRows == 1
+    }
+
+    /// Appends to the audit log. `details` is a JSON object.
+    public static func record(_ connection: Connection, plan: String, actor: String, command: String,
+                              from: Phase?, to: Phase?, outcome: String, details: [String: JSONValue]) throws {
+        try connection.execute("""
+            INSERT INTO bellows.events (plan_id, actor, command, from_phase, to_phase, outcome, details)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+            """, [plan, actor, command, from?.rawValue, to?.rawValue, outcome, JSONValue.object(details).serialized])
+    }
+
+    public static func events(_ connection: Connection, plan: String?) throws -> [PlanEvent] {
+        let rows = try connection.query("""
+            SELECT id, plan_id, actor, command, from_phase, to_phase, outcome, details::text AS details,
+                   to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+            FROM bellows.events WHERE $1::text IS NULL OR plan_id = $1 ORDER BY id
+            """, [plan])
+        return try rows.map { row in
+            PlanEvent(id: try row.int("id"), planID: try row.string("plan_id"), actor: try row.string("actor"),
+                      command: try row.string("command"), fromPhase: try row.optionalString("from_phase"),
+                      toPhase: try row.optionalString("to_phase"), outcome: try row.string("outcome"),
+                      details: try row.string("details"), at: try row.string("at"))
+        }
+    }
+
+    public static func approvals(_ connection: Connection, plan: Plan) throws -> Set<String> {
+        Set(try connection.query("SELECT gate FROM bellows.approvals WHERE plan_id = $1 AND checksum = $2", [plan.id, plan.checksum])
+            .map { try $0.string("gate") })
+    }
+}

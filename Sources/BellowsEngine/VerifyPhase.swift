@@ -1,0 +1,129 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// The result of one verification check.
+public struct CheckResult: Sendable, Hashable {
+    public var name: String
+    public var passed: Bool
+    public var message: String
+
+    public var json: JSONValue { ["name": .string(name), "passed": .bool(passed), "message": .string(message)] }
+}
+
+extension Engine {
+    func verify(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        let sql = PhaseSQL(transition)
+        var results: [CheckResult] = []
+        var failures: [GateFailure] = []
+        if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
+            failures.append(problem)
+        }
+        failures += manualGateFailures(plan, before: .verify, connection: connection)
+        if !failures.isEmpty { throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures) }
+
+        // 1. One scan: every row's new shape equals up(old).
+        if let scan = sql.verifyScan {
+            announce(plan, .verify, PhaseStatement(.transaction, "prove every row agrees with up (one scan)", scan))
+            let row = try step("scan the table") {
+                try connection.execute("SET statement_timeout = 0")
+                defer { _ = try? connection.execute("RESET statement_timeout") }
+                return try connection.query(scan).first
+            }
+            for (group, condition) in sql.mismatchConditions {
+                let name = "change_\(group.changeIndex + 1)"
+                let count = try row?.int(name) ?? 0
+                let what = "change \(group.changeIndex + 1) (\(sql.describe(group))) at \(group.location)"
+                if count == 0 {
+                    results.append(CheckResult(name: "mismatch:\(name)", passed: true, message: "\(what): every row agrees with up"))
+                } else {
+                    let samples = try step("sample mismatching rows") {
+                        try connection.query(sql.verifySample(condition: condition)).map { try $0.string("key") }
+                    }
+                    let keys = transition.key.map(\.name).joined(separator: ", ")
+                    let message = "\(what): \(count) row(s) disagree with up; sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
+                    results.append(CheckResult(name: "mismatch:\(name)", passed: false, message: message))
+                    failures.append(GateFailure(gate: "mismatch:\(name)", message: message,
+                        remedy: group.kind == .add ? "run `bellows backfill \(plan.id)` again" : "check up/down at \(group.location): writes through the new column must round-trip through down and up"))
+                }
+            }
+        }
+
+        // 2. Constraints added NOT VALID, validated without blocking writes.
+        for statement in sql.verifyValidations {
+            announce(plan, .verify, statement)
+            do {
+                try LockSafety.standalone(connection, policy: policy(for: plan), statementTimeoutMilliseconds: 0,
+                                          table: transition.quotedTable, report: report, statement.sql)
+                results.append(CheckResult(name: "constraint", passed: true, message: statement.sql))
+            } catch let error as PostgresError {
+                let message = "\(statement.sql) failed: \(error.message)" + (error.detail.map { " (\($0))" } ?? "")
+                results.append(CheckResult(name: "constraint", passed: false, message: message))
+                failures.append(GateFailure(gate: "constraint", message: message, remedy: "fix the offending rows or the plan, then verify again"))
+            }
+        }
+
+        // 3. Indexes built concurrently must be valid.
+        for index in sql.addedIndexes {
+            let qualified = SQLQuote.qualified(schema: transition.table.schema, name: index.name)
+            let valid = try connection.query("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)", [qualified]).first
+            if let valid, try valid.bool("valid") {
+                results.append(CheckResult(name: "index", passed: true, message: "\(index.name) is valid"))
+            } else {
+                let message = "index \(index.name) is \(valid == nil ? "missing" : "INVALID")"
+                results.append(CheckResult(name: "index", passed: false, message: message))
+                failures.append(GateFailure(gate: "index", message: message, remedy: "`bellows rollback \(plan.id)` and expand again"))
+            }
+        }
+
+        // 4. The plan's own checks.
+        let checkResults = runChecks(plan, connection: connection)
+        results += checkResults.results
+        failures += checkResults.failures
+
+        let details: [String: JSONValue] = ["checks": .array(results.map(\.json))]
+        guard failures.isEmpty else {
+            if state.phase == .verified {
+                _ = try? StateStore.transition(connection, id: plan.id, from: .verified, to: .backfilled, extra: ", verified_at = NULL")
+            }
+            throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures, details: details)
+        }
+        try step("record the verification") {
+            try connection.withTransaction {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .verified, extra: ", verified_at = now()") else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during verify (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .verify, from: state.phase, to: .verified, details: details)
+            }
+        }
+        return details
+    }
+
+    /// Runs the plan's checks; each must return exactly its expected value.
+    func runChecks(_ plan: Plan, connection: Connection) -> (results: [CheckResult], failures: [GateFailure]) {
+        var results: [CheckResult] = []
+        var failures: [GateFailure] = []
+        for check in plan.checks {
+            let name = check.name.value
+            do {
+                let rows = try connection.query(check.sql.text)
+                let value = rows.first?.values.first ?? nil
+                if rows.count == 1, rows[0].values.count == 1, value == check.expect.value {
+                    results.append(CheckResult(name: "check:\(name)", passed: true, message: "\(name) returned \(check.expect.value)"))
+                } else {
+                    let got = rows.count == 1 ? (value ?? "NULL") : "\(rows.count) rows"
+                    let message = "check \(name) at \(check.sql.location) returned \(got), expected \(check.expect.value)"
+                    results.append(CheckResult(name: "check:\(name)", passed: false, message: message))
+                    failures.append(GateFailure(gate: "check:\(name)", message: message))
+                }
+            } catch {
+                let message = "check \(name) at \(check.sql.location) failed: \(error.message)" + (error.hint.map { " (hint: \($0))" } ?? "")
+                results.append(CheckResult(name: "check:\(name)", passed: false, message: message))
+                failures.append(GateFailure(gate: "check:\(name)", message: message))
+            }
+        }
+        return (results, failures)
+    }
+}

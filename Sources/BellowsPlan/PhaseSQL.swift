@@ -1,0 +1,420 @@
+import BellowsSQL
+
+/// One statement a phase runs, and how.
+public struct PhaseStatement: Sendable, Hashable {
+    public enum Mode: String, Sendable, Hashable {
+        /// Part of the phase's single transaction, under a short `lock_timeout`.
+        case transaction
+        /// Alone, outside any transaction block (`CONCURRENTLY`, `VALIDATE CONSTRAINT`).
+        case standalone
+    }
+
+    public var mode: Mode
+    public var purpose: String
+    public var sql: String
+
+    public init(_ mode: Mode, _ purpose: String, _ sql: String) {
+        self.mode = mode
+        self.purpose = purpose
+        self.sql = sql
+    }
+}
+
+/// The SQL of each phase of a transition, rendered deterministically: what `bellows render`
+/// prints is what the engine runs.
+public struct PhaseSQL: Sendable {
+    public let transition: Transition
+
+    public init(_ transition: Transition) { self.transition = transition }
+
+    private var table: String { transition.quotedTable }
+    private var tableName: String { transition.table.name }
+    private func q(_ name: String) -> String { SQLQuote.identifier(name) }
+
+    public var triggerName: String { TransitionNames.trigger(for: transition.plan) }
+    public var functionName: String { TransitionNames.function(for: transition.plan) }
+    public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
+
+    // MARK: Names of the constraints and indexes a target gets
+
+    public func checkName(_ t: TransitionTarget) -> (transitional: String, final: String) {
+        (TransitionNames.transitional(t.checkName), t.checkName)
+    }
+
+    public func foreignKeyName(_ t: TransitionTarget) -> (transitional: String, final: String) {
+        (TransitionNames.transitional(t.foreignKeyName), t.foreignKeyName)
+    }
+
+    public func uniqueName(_ t: TransitionTarget) -> (transitional: String, final: String) {
+        (TransitionNames.transitional(t.uniqueName), t.uniqueName)
+    }
+
+    public func notNullCheckName(_ t: TransitionTarget) -> String {
+        TransitionNames.notNullCheck(table: tableName, column: t.final)
+    }
+
+    public func rebuiltIndexName(_ t: TransitionTarget, _ index: IndexInfo) -> (transitional: String, final: String) {
+        let final = index.name.replacingOccurrences(of: index.columns[0], with: t.final) == index.name
+            ? TransitionNames.plainIndex(table: tableName, column: t.final)
+            : TransitionNames.truncated(index.name.replacingOccurrences(of: index.columns[0], with: t.final))
+        return (TransitionNames.transitional(final), final)
+    }
+
+    /// Every constraint the transition adds NOT VALID, by its transitional name.
+    public var addedConstraints: [String] {
+        transition.allTargets.flatMap { t -> [String] in
+            var names: [String] = []
+            if t.addsNotNull { names.append(notNullCheckName(t)) }
+            if t.check != nil { names.append(checkName(t).transitional) }
+            if t.foreignKey != nil { names.append(foreignKeyName(t).transitional) }
+            return names
+        }
+    }
+
+    /// Every index the transition builds concurrently, with its definition.
+    public var addedIndexes: [(name: String, sql: String)] {
+        transition.allTargets.flatMap { t -> [(name: String, sql: String)] in
+            var list: [(name: String, sql: String)] = []
+            if t.unique {
+                let name = uniqueName(t).transitional
+                list.append((name, "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \(q(name)) ON \(table) (\(q(t.physical)))"))
+            }
+            for index in t.rebuiltIndexes {
+                let name = rebuiltIndexName(t, index).transitional
+                list.append((name, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(q(name)) ON \(table) (\(q(t.physical)))"))
+            }
+            return list
+        }
+    }
+
+    // MARK: expand
+
+    public var expand: [PhaseStatement] {
+        var statements: [PhaseStatement] = []
+        var clauses: [String] = []
+        for t in transition.newTargets {
+            clauses.append("ADD COLUMN IF NOT EXISTS \(q(t.physical)) \(t.type)")
+        }
+        for t in transition.allTargets {
+            if t.addsNotNull {
+                clauses.append("ADD CONSTRAINT \(q(notNullCheckName(t))) CHECK (\(q(t.physical)) IS NOT NULL) NOT VALID")
+            }
+            if let check = t.check {
+                clauses.append("ADD CONSTRAINT \(q(checkName(t).transitional)) CHECK (\(check)) NOT VALID")
+            }
+            if let fk = t.foreignKey {
+                clauses.append("ADD CONSTRAINT \(q(foreignKeyName(t).transitional)) \(fk) NOT VALID")
+            }
+        }
+        if !clauses.isEmpty {
+            statements.append(PhaseStatement(.transaction, "add the new shape beside the old",
+                                             "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
+        }
+        if transition.needsTrigger {
+            statements.append(PhaseStatement(.transaction, "the dual-write function", triggerFunction))
+            statements.append(PhaseStatement(.transaction, "the dual-write trigger",
+                "CREATE TRIGGER \(q(triggerName)) BEFORE INSERT OR UPDATE ON \(table)\n  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')\n  EXECUTE FUNCTION \(qualifiedFunction)()"))
+        }
+        for index in addedIndexes {
+            statements.append(PhaseStatement(.standalone, "build an index without blocking writes", index.sql))
+        }
+        return statements
+    }
+
+    /// The plpgsql function behind the dual-write trigger.
+    public var triggerFunction: String {
+        var body: [String] = []
+        for group in transition.groups {
+            let lines = triggerLines(for: group)
+            guard !lines.isEmpty else { continue }
+            body.append("  -- change \(group.changeIndex + 1): \(describe(group))")
+            body.append(contentsOf: lines)
+        }
+        return """
+        CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger
+        LANGUAGE plpgsql AS $bellows$
+        DECLARE
+          bellows_up record;
+        BEGIN
+        \(body.joined(separator: "\n"))
+          RETURN NEW;
+        END
+        $bellows$
+        """
+    }
+
+    public func describe(_ group: SyncGroup) -> String {
+        let sources = group.sources.joined(separator: ", ")
+        let targets = group.targets.map(\.final).joined(separator: ", ")
+        switch group.kind {
+        case .replace: return "\(sources) -> \(targets)"
+        case .inPlace: return "\(sources) in place"
+        case .add: return "add \(targets)"
+        case .drop: return "drop \(sources)"
+        }
+    }
+
+    private func row(_ prefix: String, _ columns: [String]) -> String {
+        "ROW(" + columns.map { "\(prefix).\(q($0))" }.joined(separator: ", ") + ")"
+    }
+
+    private func computeTargets(_ targets: [TransitionTarget], indent: String) -> String {
+        let withUp = targets.filter { $0.up != nil }
+        let values = withUp.map { "(\($0.up ?? "NULL"))::\($0.type)" }.joined(separator: ", ")
+        let into = withUp.map { "NEW.\(q($0.physical))" }.joined(separator: ", ")
+        return "\(indent)SELECT \(values) INTO \(into) FROM (SELECT NEW.*) AS bellows_row;"
+    }
+
+    private func computeDowns(_ group: SyncGroup, indent: String) -> String {
+        guard !group.downs.isEmpty else { return "\(indent)NULL; -- no down: old code does not see this write" }
+        let values = group.downs.map { "(\($0.expression))::\($0.type)" }.joined(separator: ", ")
+        let into = group.downs.map { "NEW.\(q($0.column))" }.joined(separator: ", ")
+        return "\(indent)SELECT \(values) INTO \(into) FROM (SELECT NEW.*) AS bellows_row;"
+    }
+
+    private func triggerLines(for group: SyncGroup) -> [String] {
+        switch group.kind {
+        case .replace:
+            let targets = group.targets.map(\.physical)
+            let ups = group.targets.enumerated().map { "(\($0.element.up ?? "NULL"))::\($0.element.type) AS c\($0.offset)" }.joined(separator: ", ")
+            let upRow = "ROW(" + group.targets.indices.map { "bellows_up.c\($0)" }.joined(separator: ", ") + ")"
+            let newTargets = row("NEW", targets), oldTargets = row("OLD", targets)
+            let compareAndDown = [
+                "    SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
+                "    IF \(newTargets) IS DISTINCT FROM \(upRow) THEN",
+                computeDowns(group, indent: "      "),
+                "    END IF;",
+            ]
+            return [
+                "  IF TG_OP = 'INSERT' THEN",
+                "    IF \(newTargets) IS NULL THEN -- written by old code",
+                computeTargets(group.targets, indent: "      "),
+                "    ELSE -- written by new code",
+                "  " + compareAndDown[0], "  " + compareAndDown[1], "  " + compareAndDown[2], "  " + compareAndDown[3],
+                "    END IF;",
+                "  ELSIF \(row("NEW", group.sources)) IS DISTINCT FROM \(row("OLD", group.sources)) AND \(newTargets) IS NOT DISTINCT FROM \(oldTargets) THEN",
+                computeTargets(group.targets, indent: "    "),
+                "  ELSIF \(newTargets) IS DISTINCT FROM \(oldTargets) THEN",
+            ] + compareAndDown + [
+                "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
+                computeTargets(group.targets, indent: "    "),
+                "  END IF;",
+            ]
+        case .inPlace:
+            guard group.targets.contains(where: { $0.up != nil }) else { return [] }
+            return [computeTargets(group.targets, indent: "  ")]
+        case .add:
+            guard let t = group.targets.first, t.up != nil else { return [] }
+            return [
+                "  IF NEW.\(q(t.physical)) IS NULL THEN",
+                computeTargets(group.targets, indent: "    "),
+                "  END IF;",
+            ]
+        case .drop:
+            guard let down = group.downs.first else { return [] }
+            return [
+                "  IF NEW.\(q(down.column)) IS NULL THEN",
+                computeDowns(group, indent: "    "),
+                "  END IF;",
+            ]
+        }
+    }
+
+    // MARK: backfill
+
+    /// The condition under which a row still needs this group's targets computed.
+    private func pendingCondition(_ group: SyncGroup) -> String? {
+        let withUp = group.targets.filter { $0.up != nil }
+        guard !withUp.isEmpty else { return nil }
+        switch group.kind {
+        case .replace:
+            let targets = "ROW(" + withUp.map { q($0.physical) }.joined(separator: ", ") + ")"
+            let ups = "ROW(" + withUp.map { "(\($0.up ?? "NULL"))::\($0.type)" }.joined(separator: ", ") + ")"
+            return "(\(targets) IS NULL AND NOT \(ups) IS NULL)"
+        case .add:
+            return withUp.map { "(\(q($0.physical)) IS NULL AND (\($0.up ?? "NULL"))::\($0.type) IS NOT NULL)" }.joined(separator: " AND ")
+        case .inPlace:
+            return withUp.map { "\(q($0.physical)) IS DISTINCT FROM (\($0.up ?? "NULL"))::\($0.type)" }.joined(separator: " OR ")
+        case .drop:
+            return nil
+        }
+    }
+
+    public var needsBackfill: Bool { transition.groups.contains { pendingCondition($0) != nil } }
+
+    private var keyAliases: [String] { transition.key.indices.map { "bellows_k\($0 + 1)" } }
+
+    /// One keyset batch. Parameters: the cursor's key values as text (`$1…$n`, omitted when
+    /// `first`), then the batch size. Returns `scanned`, `updated` and `last_key` (text[]).
+    public func backfillBatch(first: Bool) -> String {
+        let key = transition.key
+        let keyList = key.map { q($0.name) }.joined(separator: ", ")
+        let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
+        let cursor = "(" + key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
+        let limit = first ? "$1" : "$\(key.count + 1)"
+        let whereCursor = first ? "" : " WHERE (\(keyList)) > \(cursor)"
+        var sets: [String] = []
+        var conditions: [String] = []
+        for group in transition.groups {
+            guard let condition = pendingCondition(group) else { continue }
+            conditions.append(condition)
+            for t in group.targets where t.up != nil {
+                sets.append("\(q(t.physical)) = CASE WHEN \(condition) THEN (\(t.up ?? "NULL"))::\(t.type) ELSE \(q(t.physical)) END")
+            }
+        }
+        let join = zip(key, keyAliases).map { "bellows_t.\(q($0.name)) = bellows_batch.\($1)" }.joined(separator: " AND ")
+        let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        let order = keyAliases.map { "\($0) DESC" }.joined(separator: ", ")
+        return """
+        WITH bellows_batch AS (
+          SELECT \(select) FROM \(table)\(whereCursor) ORDER BY \(keyList) LIMIT \(limit)
+        ), bellows_updated AS (
+          UPDATE \(table) AS bellows_t SET
+            \(sets.joined(separator: ",\n    "))
+          FROM bellows_batch
+          WHERE \(join)
+            AND (\(conditions.joined(separator: " OR ")))
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+               (SELECT count(*) FROM bellows_updated) AS updated,
+               (SELECT \(lastKey) FROM bellows_batch ORDER BY \(order) LIMIT 1) AS last_key
+        """
+    }
+
+    // MARK: verify
+
+    /// The condition under which a row disagrees with `up`, per group that has one.
+    public var mismatchConditions: [(group: SyncGroup, condition: String)] {
+        transition.groups.compactMap { group in
+            let withUp = group.targets.filter { $0.up != nil }
+            guard !withUp.isEmpty else { return nil }
+            switch group.kind {
+            case .replace:
+                let targets = "ROW(" + withUp.map { q($0.physical) }.joined(separator: ", ") + ")"
+                let ups = "ROW(" + withUp.map { "(\($0.up ?? "NULL"))::\($0.type)" }.joined(separator: ", ") + ")"
+                return (group, "\(targets) IS DISTINCT FROM \(ups)")
+            case .add, .inPlace:
+                return pendingCondition(group).map { (group, $0) }
+            case .drop:
+                return nil
+            }
+        }
+    }
+
+    /// One scan counting, per change, the rows that disagree with `up`.
+    public var verifyScan: String? {
+        let conditions = mismatchConditions
+        guard !conditions.isEmpty else { return nil }
+        let counts = conditions.map { "count(*) FILTER (WHERE \($0.condition)) AS change_\($0.group.changeIndex + 1)" }
+        return "SELECT count(*) AS total,\n       " + counts.joined(separator: ",\n       ") + "\nFROM \(table)"
+    }
+
+    /// A few keys of rows that disagree with `up` for one change, to show the user.
+    public func verifySample(condition: String, limit: Int = 5) -> String {
+        let key = transition.key.map { q($0.name) }
+        let text = "concat_ws(', ', " + key.map { "\($0)::text" }.joined(separator: ", ") + ")"
+        return "SELECT \(text) AS key FROM \(table) WHERE \(condition) ORDER BY \(key.joined(separator: ", ")) LIMIT \(limit)"
+    }
+
+    public var verifyValidations: [PhaseStatement] {
+        addedConstraints.map {
+            PhaseStatement(.standalone, "validate without blocking writes", "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q($0))")
+        }
+    }
+
+    // MARK: contract
+
+    public var contract: [PhaseStatement] {
+        var statements: [PhaseStatement] = []
+        if transition.needsTrigger {
+            statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
+            statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+        }
+        var clauses: [String] = []
+        for column in transition.droppedColumns { clauses.append("DROP COLUMN \(q(column))") }
+        if !clauses.isEmpty {
+            statements.append(PhaseStatement(.transaction, "remove the old shape", "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
+        }
+        for t in transition.allTargets where t.isShadow {
+            statements.append(PhaseStatement(.transaction, "move the new column into place",
+                                             "ALTER TABLE \(table) RENAME COLUMN \(q(t.physical)) TO \(q(t.final))"))
+        }
+        var finishing: [String] = []
+        for t in transition.allTargets {
+            if t.addsNotNull {
+                finishing.append("ALTER COLUMN \(q(t.final)) SET NOT NULL")
+                finishing.append("DROP CONSTRAINT \(q(notNullCheckName(t)))")
+            }
+            if t.dropsNotNull { finishing.append("ALTER COLUMN \(q(t.final)) DROP NOT NULL") }
+            switch t.defaultAtContract {
+            case .set(let value): finishing.append("ALTER COLUMN \(q(t.final)) SET DEFAULT \(value)")
+            case .drop: finishing.append("ALTER COLUMN \(q(t.final)) DROP DEFAULT")
+            case nil: break
+            }
+            if t.unique {
+                let names = uniqueName(t)
+                finishing.append("ADD CONSTRAINT \(q(names.final)) UNIQUE USING INDEX \(q(names.transitional))")
+            }
+        }
+        if !finishing.isEmpty {
+            statements.append(PhaseStatement(.transaction, "final constraints (NOT NULL via the validated check: no scan)",
+                                             "ALTER TABLE \(table)\n  " + finishing.joined(separator: ",\n  ")))
+        }
+        for t in transition.allTargets {
+            if t.check != nil {
+                let names = checkName(t)
+                statements.append(PhaseStatement(.transaction, "final constraint name",
+                                                 "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
+            }
+            if t.foreignKey != nil {
+                let names = foreignKeyName(t)
+                statements.append(PhaseStatement(.transaction, "final constraint name",
+                                                 "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
+            }
+            for index in t.rebuiltIndexes {
+                let names = rebuiltIndexName(t, index)
+                statements.append(PhaseStatement(.transaction, "final index name",
+                    "ALTER INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: names.transitional)) RENAME TO \(q(names.final))"))
+            }
+            if let comment = t.comment {
+                statements.append(PhaseStatement(.transaction, "column comment",
+                                                 "COMMENT ON COLUMN \(table).\(q(t.final)) IS \(SQLQuote.literal(comment))"))
+            }
+        }
+        return statements
+    }
+
+    // MARK: rollback
+
+    public var rollback: [PhaseStatement] {
+        var statements: [PhaseStatement] = []
+        for index in addedIndexes {
+            statements.append(PhaseStatement(.standalone, "drop an index without blocking writes",
+                "DROP INDEX CONCURRENTLY IF EXISTS \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
+        }
+        statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
+        statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+        var clauses = addedConstraints.map { "DROP CONSTRAINT IF EXISTS \(q($0))" }
+        clauses += transition.newTargets.map { "DROP COLUMN IF EXISTS \(q($0.physical))" }
+        if !clauses.isEmpty {
+            statements.append(PhaseStatement(.transaction, "remove the new shape", "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
+        }
+        return statements
+    }
+
+    public func statements(for command: PhaseCommand) -> [PhaseStatement] {
+        switch command {
+        case .expand: return expand
+        case .backfill: return needsBackfill ? [PhaseStatement(.transaction, "one keyset batch (repeated; cursor saved in the same transaction)", backfillBatch(first: false))] : []
+        case .verify:
+            var list: [PhaseStatement] = []
+            if let scan = verifyScan { list.append(PhaseStatement(.transaction, "prove every row agrees with up (one scan)", scan)) }
+            list += verifyValidations
+            list += transition.plan.checks.map { PhaseStatement(.transaction, "check \($0.name.value) must return \($0.expect.value)", $0.sql.text) }
+            return list
+        case .contract: return contract
+        case .rollback: return rollback
+        }
+    }
+}

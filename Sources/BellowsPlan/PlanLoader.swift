@@ -1,0 +1,325 @@
+import BellowsSQL
+import Foundation
+import Yams
+
+/// The outcome of loading one plan file: the plan when it could be built, and every finding.
+public struct PlanLoadResult: Sendable {
+    public var plan: Plan?
+    public var findings: [Finding]
+}
+
+/// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
+/// are all reported with file:line:column, and loading goes on to find the rest.
+public enum PlanLoader {
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill"]
+    static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
+    static let alterKeys = ["alter", "rename_to", "type", "up", "down"] + attributeKeys
+    static let addKeys = ["add", "type", "backfill"] + attributeKeys
+    static let dropKeys = ["drop", "down"]
+    static let splitKeys = ["split", "into", "down"]
+    static let splitTargetKeys = ["column", "type", "up"] + attributeKeys
+    static let mergeKeys = ["merge", "into", "type", "up", "down"] + attributeKeys
+    static let changeKinds = ["alter", "add", "drop", "split", "merge"]
+    static let backfillKeys = ["batch_size", "target_batch_ms", "pause_ms", "lock_timeout_ms",
+                               "statement_timeout_ms", "retries", "max_replica_lag_ms", "vacuum_every_rows"]
+
+    /// Plans larger than this are refused before parsing: no plan is this big, and it keeps
+    /// a garbage or hostile file from costing time.
+    public static let maximumFileSize = 1 << 20
+
+    public static func load(path: String) -> PlanLoadResult {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return PlanLoadResult(plan: nil, findings: [Finding(file: path, line: 1, column: 1, severity: .error,
+                                                                rule: "io-error", message: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return PlanLoadResult(plan: nil, findings: [Finding(file: path, line: 1, column: 1, severity: .error,
+                                                                rule: "plan-yaml-syntax", message: "the file is not valid UTF-8")])
+        }
+        return load(file: path, source: text, bytes: Array(data))
+    }
+
+    public static func load(file: String, source: String) -> PlanLoadResult {
+        load(file: file, source: source, bytes: Array(source.utf8))
+    }
+
+    static func load(file: String, source: String, bytes: [UInt8]) -> PlanLoadResult {
+        let fileName = (file as NSString).lastPathComponent
+        let stem = fileName.hasSuffix(".yaml") ? String(fileName.dropLast(5))
+            : fileName.hasSuffix(".yml") ? String(fileName.dropLast(4)) : fileName
+        if bytes.count > maximumFileSize {
+            return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-too-large",
+                message: "the plan is \(bytes.count) bytes; plans are limited to \(maximumFileSize) bytes")])
+        }
+        if bytes.contains(0) {
+            return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-yaml-syntax",
+                message: "the file contains a NUL byte: it is not a text file")])
+        }
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: source) else {
+                return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error,
+                                                                    rule: "plan-missing-key", message: "the plan is empty; it needs at least 'table' and 'changes'")])
+            }
+            root = node
+        } catch {
+            return PlanLoadResult(plan: nil, findings: [yamlFinding(error, file: file)])
+        }
+
+        var reader = NodeReader(file: file, source: source)
+        guard let top = reader.mapping(root, what: "the plan", allowed: topLevelKeys) else {
+            return PlanLoadResult(plan: nil, findings: reader.findings)
+        }
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        var table: Located<TableName>?
+        if let node = top["table"]?.value, let text = reader.nonEmptyString(node, key: "table") {
+            if let name = TableName(parsing: text.value) {
+                table = Located(name, at: text.location)
+            } else {
+                reader.report(node, "plan-invalid-value", "'table' must be a name or schema.name, found '\(text.value)'")
+            }
+        } else if top["table"] == nil {
+            reader.report(at: start, "plan-missing-key", "the plan needs 'table': the table whose columns change")
+        }
+        let description = top["description"].flatMap { reader.string($0.value, key: "description")?.value }
+
+        var dependencies = PlanDependencies()
+        if let node = top["depends_on"]?.value,
+           let map = reader.mapping(node, what: "'depends_on'", allowed: ["migrations", "plans"]) {
+            dependencies.migrations = reader.stringList(map["migrations"]?.value, key: "migrations")
+            dependencies.plans = reader.stringList(map["plans"]?.value, key: "plans")
+        }
+
+        var changes: [Change] = []
+        if let node = top["changes"]?.value, let items = reader.sequence(node, key: "changes") {
+            if items.isEmpty { reader.report(node, "plan-missing-key", "'changes' is empty; a plan changes at least one column") }
+            for item in items {
+                if let change = readChange(item, reader: &reader) { changes.append(change) }
+            }
+        } else if top["changes"] == nil {
+            reader.report(at: start, "plan-missing-key", "the plan needs 'changes': a list of column changes")
+        }
+
+        var checks: [PlanCheck] = []
+        if let items = reader.sequence(top["checks"]?.value, key: "checks") {
+            for item in items {
+                guard let map = reader.mapping(item, what: "a check", allowed: ["name", "sql", "expect"]) else { continue }
+                let name = reader.nonEmptyString(map["name"]?.value, key: "name")
+                let sql = reader.expression(map["sql"]?.value, key: "sql")
+                let expect = reader.scalarText(map["expect"]?.value, key: "expect")
+                for key in ["name", "sql", "expect"] where map[key] == nil {
+                    reader.report(item, "plan-missing-key", "a check needs '\(key)'")
+                }
+                if let name, let sql, let expect { checks.append(PlanCheck(name: name, sql: sql, expect: expect)) }
+            }
+        }
+
+        var gates: [PlanGate] = []
+        if let items = reader.sequence(top["gates"]?.value, key: "gates") {
+            for item in items {
+                guard let map = reader.mapping(item, what: "a gate", allowed: ["name", "before", "description"]) else { continue }
+                let name = reader.nonEmptyString(map["name"]?.value, key: "name")
+                var before: Located<PhaseCommand>?
+                if let text = reader.nonEmptyString(map["before"]?.value, key: "before"), let node = map["before"]?.value {
+                    let allowed = PhaseCommand.allCases.filter { $0 != .rollback }.map(\.rawValue)
+                    if let command = PhaseCommand(rawValue: text.value), command != .rollback {
+                        before = Located(command, at: text.location)
+                    } else {
+                        var message = "'before' must be one of \(allowed.joined(separator: ", ")), found '\(text.value)'"
+                        if let s = Suggestion.closest(to: text.value, in: allowed) { message += "; did you mean '\(s)'?" }
+                        reader.report(node, "plan-invalid-value", message)
+                    }
+                }
+                for key in ["name", "before"] where map[key] == nil {
+                    reader.report(item, "plan-missing-key", "a gate needs '\(key)'")
+                }
+                let text = map["description"].flatMap { reader.string($0.value, key: "description")?.value }
+                if let name, let before { gates.append(PlanGate(name: name, before: before, description: text)) }
+            }
+        }
+
+        var backfill = BackfillSettings()
+        if let node = top["backfill"]?.value, let map = reader.mapping(node, what: "'backfill'", allowed: backfillKeys) {
+            if let v = reader.int(map["batch_size"]?.value, key: "batch_size", minimum: 1) { backfill.batchSize = v }
+            if let v = reader.int(map["target_batch_ms"]?.value, key: "target_batch_ms", minimum: 1) { backfill.targetBatchMilliseconds = v }
+            if let v = reader.int(map["pause_ms"]?.value, key: "pause_ms") { backfill.pauseMilliseconds = v }
+            if let v = reader.int(map["lock_timeout_ms"]?.value, key: "lock_timeout_ms", minimum: 1) { backfill.lockTimeoutMilliseconds = v }
+            if let v = reader.int(map["statement_timeout_ms"]?.value, key: "statement_timeout_ms", minimum: 1) { backfill.statementTimeoutMilliseconds = v }
+            if let v = reader.int(map["retries"]?.value, key: "retries") { backfill.retries = v }
+            if let v = reader.int(map["max_replica_lag_ms"]?.value, key: "max_replica_lag_ms", minimum: 1) { backfill.maxReplicaLagMilliseconds = v }
+            if let v = reader.int(map["vacuum_every_rows"]?.value, key: "vacuum_every_rows") { backfill.vacuumEveryRows = v }
+        }
+
+        let number = PlanNaming.sequenceNumber(of: stem)
+        guard let table, !changes.isEmpty, !reader.findings.hasErrors else {
+            return PlanLoadResult(plan: nil, findings: reader.findings)
+        }
+        let plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
+                        description: description, dependsOn: dependencies, changes: changes,
+                        checks: checks, gates: gates, backfill: backfill)
+        return PlanLoadResult(plan: plan, findings: reader.findings)
+    }
+
+    // MARK: - Changes
+
+    private static func readChange(_ node: Node, reader: inout NodeReader) -> Change? {
+        guard case .mapping(let mapping) = node else {
+            reader.report(node, "plan-wrong-type", "a change must be a mapping starting with one of \(changeKinds.joined(separator: ", ")), found \(NodeReader.typeName(node))")
+            return nil
+        }
+        let keys = mapping.keys.compactMap { $0.string }
+        let kinds = keys.filter { changeKinds.contains($0) }
+        guard kinds.count == 1, let kind = kinds.first else {
+            if kinds.isEmpty {
+                var message = "a change must say what it does with one of: \(changeKinds.map { "'\($0): COLUMN'" }.joined(separator: ", "))"
+                if let first = keys.first, let s = Suggestion.closest(to: first, in: changeKinds) { message += "; did you mean '\(s)'?" }
+                reader.report(node, "plan-missing-key", message)
+            } else {
+                reader.report(node, "plan-invalid-value", "a change has exactly one kind, found \(kinds.joined(separator: " and ")): write them as separate changes")
+            }
+            return nil
+        }
+        switch kind {
+        case "alter":
+            guard let map = reader.mapping(node, what: "an 'alter' change", allowed: alterKeys),
+                  let column = reader.nonEmptyString(map["alter"]?.value, key: "alter") else { return nil }
+            let change = AlterColumn(
+                column: column,
+                renameTo: reader.nonEmptyString(map["rename_to"]?.value, key: "rename_to"),
+                type: reader.nonEmptyString(map["type"]?.value, key: "type"),
+                up: reader.expression(map["up"]?.value, key: "up"),
+                down: reader.expression(map["down"]?.value, key: "down"),
+                attributes: readAttributes(map, reader: &reader))
+            return .alter(change)
+        case "add":
+            guard let map = reader.mapping(node, what: "an 'add' change", allowed: addKeys),
+                  let column = reader.nonEmptyString(map["add"]?.value, key: "add") else { return nil }
+            guard let type = reader.nonEmptyString(map["type"]?.value, key: "type") else {
+                if map["type"] == nil { reader.report(node, "plan-missing-key", "'add: \(column.value)' needs 'type'") }
+                return nil
+            }
+            return .add(AddColumn(column: column, type: type,
+                                  backfill: reader.expression(map["backfill"]?.value, key: "backfill"),
+                                  attributes: readAttributes(map, reader: &reader)))
+        case "drop":
+            guard let map = reader.mapping(node, what: "a 'drop' change", allowed: dropKeys),
+                  let column = reader.nonEmptyString(map["drop"]?.value, key: "drop") else { return nil }
+            return .drop(DropColumn(column: column, down: reader.expression(map["down"]?.value, key: "down")))
+        case "split":
+            guard let map = reader.mapping(node, what: "a 'split' change", allowed: splitKeys),
+                  let column = reader.nonEmptyString(map["split"]?.value, key: "split") else { return nil }
+            var targets: [SplitTarget] = []
+            if let items = reader.sequence(map["into"]?.value, key: "into") {
+                if items.count < 2 { reader.report(map["into"]!.value, "plan-invalid-value", "'into' of a split needs at least two columns") }
+                for item in items {
+                    guard let t = reader.mapping(item, what: "a split target", allowed: splitTargetKeys) else { continue }
+                    let name = reader.nonEmptyString(t["column"]?.value, key: "column")
+                    let type = reader.nonEmptyString(t["type"]?.value, key: "type")
+                    let up = reader.expression(t["up"]?.value, key: "up")
+                    for key in ["column", "type", "up"] where t[key] == nil {
+                        reader.report(item, "plan-missing-key", "a split target needs '\(key)'")
+                    }
+                    let attributes = readAttributes(t, reader: &reader)
+                    if let name, let type, let up {
+                        targets.append(SplitTarget(column: name, type: type, up: up, attributes: attributes))
+                    }
+                }
+            } else if map["into"] == nil {
+                reader.report(node, "plan-missing-key", "'split: \(column.value)' needs 'into': the new columns")
+            }
+            return .split(SplitColumn(column: column, into: targets, down: reader.expression(map["down"]?.value, key: "down")))
+        default: // merge
+            guard let map = reader.mapping(node, what: "a 'merge' change", allowed: mergeKeys) else { return nil }
+            let columns = reader.stringList(map["merge"]?.value, key: "merge")
+            if let node = map["merge"]?.value, case .sequence(let s) = node, s.count < 2 {
+                reader.report(node, "plan-invalid-value", "'merge' needs at least two columns")
+            }
+            let into = reader.nonEmptyString(map["into"]?.value, key: "into")
+            let type = reader.nonEmptyString(map["type"]?.value, key: "type")
+            let up = reader.expression(map["up"]?.value, key: "up")
+            for key in ["into", "type", "up"] where map[key] == nil {
+                reader.report(node, "plan-missing-key", "a 'merge' change needs '\(key)'")
+            }
+            var downs: [String: PlanExpression] = [:]
+            if let downNode = map["down"]?.value {
+                let names = columns.map(\.value)
+                if let downMap = reader.mapping(downNode, what: "'down' of a merge (old column: expression)", allowed: names) {
+                    for (name, pair) in downMap {
+                        if let e = reader.expression(pair.value, key: "down.\(name)") { downs[name] = e }
+                    }
+                }
+            }
+            let attributes = readAttributes(map, reader: &reader)
+            guard let into, let type, let up, !columns.isEmpty else { return nil }
+            return .merge(MergeColumns(columns: columns, into: into, type: type, up: up, down: downs, attributes: attributes))
+        }
+    }
+
+    private static func readAttributes(_ map: [String: (key: Node, value: Node)], reader: inout NodeReader) -> ColumnAttributes {
+        var attributes = ColumnAttributes()
+        attributes.notNull = reader.bool(map["not_null"]?.value, key: "not_null")
+        attributes.defaultValue = reader.expression(map["default"]?.value, key: "default")
+        attributes.dropDefault = reader.bool(map["drop_default"]?.value, key: "drop_default")
+        attributes.check = reader.expression(map["check"]?.value, key: "check")
+        attributes.unique = reader.bool(map["unique"]?.value, key: "unique")
+        attributes.comment = reader.string(map["comment"]?.value, key: "comment")
+        if let node = map["references"]?.value,
+           let ref = reader.mapping(node, what: "'references'", allowed: ["table", "column", "on_delete"]) {
+            let table = reader.nonEmptyString(ref["table"]?.value, key: "table")
+            let column = reader.nonEmptyString(ref["column"]?.value, key: "column")
+            for key in ["table", "column"] where ref[key] == nil {
+                reader.report(node, "plan-missing-key", "'references' needs '\(key)'")
+            }
+            var action: ReferentialAction?
+            if let text = reader.nonEmptyString(ref["on_delete"]?.value, key: "on_delete"), let actionNode = ref["on_delete"]?.value {
+                action = ReferentialAction(rawValue: text.value.lowercased().replacingOccurrences(of: "_", with: " "))
+                if action == nil {
+                    reader.report(actionNode, "plan-invalid-value",
+                                  "'on_delete' must be one of \(ReferentialAction.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text.value)'")
+                }
+            }
+            if let table, let column {
+                attributes.references = ForeignKeyReference(table: table, column: column, onDelete: action, location: reader.location(node))
+            }
+        }
+        return attributes
+    }
+
+    private static func yamlFinding(_ error: Error, file: String) -> Finding {
+        var line = 1, column = 1
+        var problem = "\(error)"
+        if let yamlError = error as? YamlError {
+            switch yamlError {
+            case .scanner(let context, let text, let mark, _), .parser(let context, let text, let mark, _), .composer(let context, let text, let mark, _):
+                line = mark.line; column = mark.column
+                problem = (context.map { "\($0.text) " } ?? "") + text
+                if let context { problem = "\(text) (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+            case .reader(let text, _, _, _):
+                problem = text
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                line = context.mark.line; column = context.mark.column
+                problem = "duplicate keys: \(duplicates.sorted().joined(separator: ", "))"
+            default:
+                break
+            }
+        }
+        return Finding(file: file, line: line, column: column, severity: .error, rule: "plan-yaml-syntax", message: "invalid YAML: \(problem)")
+    }
+}
+
+/// The `NNN_description` naming of plan and migration files.
+public enum PlanNaming {
+    /// The leading sequence number of `NNN_description`, nil when the stem does not follow it.
+    public static func sequenceNumber(of stem: String) -> Int? {
+        let digits = stem.prefix(while: { $0.isASCII && $0.isNumber })
+        guard digits.count >= 3, stem.dropFirst(digits.count).first == "_" else { return nil }
+        return Int(digits)
+    }
+
+    /// Whether a stem is `NNN_snake_case_description`.
+    public static func isWellFormed(_ stem: String) -> Bool {
+        guard sequenceNumber(of: stem) != nil else { return false }
+        let description = stem.drop(while: { $0.isNumber }).dropFirst()
+        return !description.isEmpty && description.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" }
+    }
+}

@@ -1,0 +1,325 @@
+import BellowsSQL
+
+/// A value read from a plan file together with where it was written.
+public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+    public var value: Value
+    public var location: SourceLocation
+
+    public init(_ value: Value, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+}
+
+/// An SQL expression from a plan (`up`, `down`, `check`, `default`, `backfill`), kept verbatim.
+/// `contentLine`/`contentColumn` locate its first character (inside any YAML quotes).
+public struct PlanExpression: Sendable, Hashable {
+    public var text: String
+    public var location: SourceLocation
+
+    public init(_ text: String, at location: SourceLocation) {
+        self.text = text
+        self.location = location
+    }
+}
+
+/// A table name, optionally schema-qualified.
+public struct TableName: Sendable, Hashable, CustomStringConvertible {
+    public var schema: String?
+    public var name: String
+
+    public init(schema: String?, name: String) {
+        self.schema = schema
+        self.name = name
+    }
+
+    /// Parses `table` or `schema.table` (either part may be double-quoted).
+    public init?(parsing text: String) {
+        var parts: [String] = []
+        var current = ""
+        var quoted = false
+        var iterator = Array(text).makeIterator()
+        var previousWasQuote = false
+        while let c = iterator.next() {
+            if c == "\"" {
+                if quoted { quoted = false; previousWasQuote = true; continue }
+                if previousWasQuote { current.append("\""); quoted = true; previousWasQuote = false; continue }
+                quoted = true; continue
+            }
+            previousWasQuote = false
+            if c == "." && !quoted { parts.append(current); current = ""; continue }
+            current.append(c)
+        }
+        parts.append(current)
+        guard !quoted, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        switch parts.count {
+        case 1: self.init(schema: nil, name: parts[0])
+        case 2: self.init(schema: parts[0], name: parts[1])
+        default: return nil
+        }
+    }
+
+    /// `"schema"."name"`; without a schema, `"name"` (resolved through `search_path`).
+    public var quoted: String { SQLQuote.qualified(schema: schema, name: name) }
+
+    /// The schema to use in catalog look-ups (`public` when not given).
+    public var effectiveSchema: String { schema ?? "public" }
+
+    public var description: String { schema.map { "\($0).\(name)" } ?? name }
+}
+
+public enum ReferentialAction: String, Sendable, Hashable, CaseIterable {
+    case cascade, restrict
+    case setNull = "set null"
+    case setDefault = "set default"
+    case noAction = "no action"
+
+    public var sql: String { rawValue.uppercased() }
+}
+
+/// `references: { table: users, column: id, on_delete: cascade }`.
+public struct ForeignKeyReference: Sendable, Hashable {
+    public var table: Located<String>
+    public var column: Located<String>
+    public var onDelete: ReferentialAction?
+    public var location: SourceLocation
+
+    public var tableName: TableName { TableName(parsing: table.value) ?? TableName(schema: nil, name: table.value) }
+}
+
+/// The constraint-like attributes a change can give its resulting column.
+public struct ColumnAttributes: Sendable, Hashable {
+    /// true: make NOT NULL; false: drop NOT NULL; nil: leave as is.
+    public var notNull: Located<Bool>?
+    public var defaultValue: PlanExpression?
+    public var dropDefault: Located<Bool>?
+    public var check: PlanExpression?
+    public var unique: Located<Bool>?
+    public var references: ForeignKeyReference?
+    public var comment: Located<String>?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        notNull == nil && defaultValue == nil && dropDefault == nil && check == nil
+            && unique == nil && references == nil && comment == nil
+    }
+}
+
+/// An existing column changed in some way: renamed, retyped, constrained.
+public struct AlterColumn: Sendable, Hashable {
+    public var column: Located<String>
+    public var renameTo: Located<String>?
+    public var type: Located<String>?
+    public var up: PlanExpression?
+    public var down: PlanExpression?
+    public var attributes: ColumnAttributes
+
+    /// The column's name once the plan is contracted.
+    public var finalName: String { renameTo?.value ?? column.value }
+}
+
+public struct AddColumn: Sendable, Hashable {
+    public var column: Located<String>
+    public var type: Located<String>
+    public var backfill: PlanExpression?
+    public var attributes: ColumnAttributes
+}
+
+public struct DropColumn: Sendable, Hashable {
+    public var column: Located<String>
+    /// Keeps filling the doomed column for old code while new code no longer writes it.
+    public var down: PlanExpression?
+}
+
+public struct SplitTarget: Sendable, Hashable {
+    public var column: Located<String>
+    public var type: Located<String>
+    public var up: PlanExpression
+    public var attributes: ColumnAttributes
+}
+
+public struct SplitColumn: Sendable, Hashable {
+    public var column: Located<String>
+    public var into: [SplitTarget]
+    public var down: PlanExpression?
+}
+
+public struct MergeColumns: Sendable, Hashable {
+    public var columns: [Located<String>]
+    public var into: Located<String>
+    public var type: Located<String>
+    public var up: PlanExpression
+    /// How each merged column is rebuilt from the merged value, keyed by the old column.
+    public var down: [String: PlanExpression]
+    public var attributes: ColumnAttributes
+}
+
+/// One column change of a plan. All changes of a plan move through the phases together.
+public enum Change: Sendable, Hashable {
+    case alter(AlterColumn)
+    case add(AddColumn)
+    case drop(DropColumn)
+    case split(SplitColumn)
+    case merge(MergeColumns)
+
+    public var kindName: String {
+        switch self {
+        case .alter: return "alter"
+        case .add: return "add"
+        case .drop: return "drop"
+        case .split: return "split"
+        case .merge: return "merge"
+        }
+    }
+
+    /// Where the change starts in the plan file (its `- alter:` key).
+    public var location: SourceLocation {
+        switch self {
+        case .alter(let c): return c.column.location
+        case .add(let c): return c.column.location
+        case .drop(let c): return c.column.location
+        case .split(let c): return c.column.location
+        case .merge(let c): return c.into.location
+        }
+    }
+
+    /// Existing columns the change reads or replaces.
+    public var existingColumns: [String] {
+        switch self {
+        case .alter(let c): return [c.column.value]
+        case .add: return []
+        case .drop(let c): return [c.column.value]
+        case .split(let c): return [c.column.value]
+        case .merge(let c): return c.columns.map(\.value)
+        }
+    }
+
+    /// Columns the change creates (under their final names).
+    public var createdColumns: [String] {
+        switch self {
+        case .alter(let c): return c.renameTo.map { [$0.value] } ?? []
+        case .add(let c): return [c.column.value]
+        case .drop: return []
+        case .split(let c): return c.into.map(\.column.value)
+        case .merge(let c): return [c.into.value]
+        }
+    }
+
+    /// Every column name the change touches, existing or new.
+    public var touchedColumns: [String] { existingColumns + createdColumns }
+}
+
+/// A named SQL query the plan's author asserts, run at verify and again before contract.
+public struct PlanCheck: Sendable, Hashable {
+    public var name: Located<String>
+    public var sql: PlanExpression
+    /// The single value the query must return, compared as text (`0`, `t`, `ok`).
+    public var expect: Located<String>
+}
+
+public enum Phase: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
+    case planned, expanded, backfilled, verified, contracted, rolledBack = "rolled_back"
+
+    /// Order along the forward path; `rolled_back` sorts with `planned`.
+    public var rank: Int {
+        switch self {
+        case .planned, .rolledBack: return 0
+        case .expanded: return 1
+        case .backfilled: return 2
+        case .verified: return 3
+        case .contracted: return 4
+        }
+    }
+
+    public static func < (lhs: Phase, rhs: Phase) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// The phase commands, each moving a plan along the state machine.
+public enum PhaseCommand: String, Sendable, Hashable, CaseIterable, Codable {
+    case expand, backfill, verify, contract, rollback
+
+    /// The phase a plan must be in for the command to run.
+    public var requiredPhases: [Phase] {
+        switch self {
+        case .expand: return [.planned, .rolledBack]
+        case .backfill: return [.expanded, .backfilled]
+        case .verify: return [.backfilled, .verified]
+        case .contract: return [.verified]
+        case .rollback: return [.expanded, .backfilled, .verified]
+        }
+    }
+
+    /// The phase the command leaves the plan in when it succeeds.
+    public var resultingPhase: Phase {
+        switch self {
+        case .expand: return .expanded
+        case .backfill: return .backfilled
+        case .verify: return .verified
+        case .contract: return .contracted
+        case .rollback: return .rolledBack
+        }
+    }
+
+    /// The next forward command for a plan in `phase`, nil when contracted.
+    public static func next(after phase: Phase) -> PhaseCommand? {
+        switch phase {
+        case .planned, .rolledBack: return .expand
+        case .expanded: return .backfill
+        case .backfilled: return .verify
+        case .verified: return .contract
+        case .contracted: return nil
+        }
+    }
+}
+
+/// A manual confirmation a release manager must give before a phase runs.
+public struct PlanGate: Sendable, Hashable {
+    public var name: Located<String>
+    public var before: Located<PhaseCommand>
+    public var description: String?
+}
+
+/// How the backfill paces itself. Every field has a default.
+public struct BackfillSettings: Sendable, Hashable, Codable {
+    public var batchSize: Int = 1000
+    public var targetBatchMilliseconds: Int = 200
+    public var pauseMilliseconds: Int = 0
+    public var lockTimeoutMilliseconds: Int = 2000
+    public var statementTimeoutMilliseconds: Int = 60_000
+    public var retries: Int = 5
+    public var maxReplicaLagMilliseconds: Int? = nil
+    /// Run `VACUUM` on the table after this many updated rows (0 = never).
+    public var vacuumEveryRows: Int = 0
+
+    public init() {}
+}
+
+public struct PlanDependencies: Sendable, Hashable {
+    public var migrations: [Located<String>] = []
+    public var plans: [Located<String>] = []
+    public init() {}
+}
+
+/// One plan file, loaded.
+public struct Plan: Sendable, Hashable {
+    /// The file's stem, e.g. `001_rename_users_email`: the plan's identity in the state table.
+    public var id: String
+    /// The `NNN` sequence number from the file name, nil when the name does not follow the pattern.
+    public var number: Int?
+    public var file: String
+    /// SHA-256 of the file's bytes: contract refuses when it changed since expand.
+    public var checksum: String
+    public var table: Located<TableName>
+    public var description: String?
+    public var dependsOn: PlanDependencies
+    public var changes: [Change]
+    public var checks: [PlanCheck]
+    public var gates: [PlanGate]
+    public var backfill: BackfillSettings
+
+    /// Gates that must be confirmed before `command` runs.
+    public func gates(before command: PhaseCommand) -> [PlanGate] {
+        gates.filter { $0.before.value == command }
+    }
+}

@@ -1,0 +1,246 @@
+import BellowsSQL
+import Foundation
+
+/// Offline consistency checks of plans: each on its own and all together, against the schema
+/// the migrations build. Pure: no database, no file system.
+public enum PlanValidator {
+    /// Functions whose value changes per row: a default built from them rewrites the table.
+    static let volatileFunctions = ["random(", "clock_timestamp(", "gen_random_uuid(", "uuid_generate_v4(", "nextval(", "timeofday(", "txid_current("]
+
+    public static func validate(plans: [Plan], migrationNames: [String], catalog: SchemaCatalog?) -> [Finding] {
+        var findings: [Finding] = []
+        for plan in plans { findings += validate(plan, catalog: catalog) }
+        findings += crossPlan(plans, migrationNames: migrationNames)
+        return findings
+    }
+
+    // MARK: One plan
+
+    public static func validate(_ plan: Plan, catalog: SchemaCatalog?) -> [Finding] {
+        var findings: [Finding] = []
+        func add(_ location: SourceLocation, _ severity: Severity, _ rule: String, _ message: String) {
+            findings.append(Finding(at: location, severity: severity, rule: rule, message: message))
+        }
+        let fileStart = SourceLocation(file: plan.file, line: 1, column: 1)
+        if !PlanNaming.isWellFormed(plan.id) {
+            add(fileStart, .error, "plan-file-name", "plan file \"\(plan.id)\" must be named NNN_description.yaml (three or more digits, then snake_case)")
+        }
+
+        // Identifiers: length, reserved names.
+        var identifiers: [Located<String>] = []
+        identifiers.append(Located(plan.table.value.name, at: plan.table.location))
+        if let schema = plan.table.value.schema {
+            identifiers.append(Located(schema, at: plan.table.location))
+            if schema == "bellows" { add(plan.table.location, .error, "plan-reserved-name", "schema \"bellows\" holds Bellows' own state; plans cannot change it") }
+        }
+        for change in plan.changes {
+            switch change {
+            case .alter(let c): identifiers += [c.column] + (c.renameTo.map { [$0] } ?? [])
+            case .add(let c): identifiers.append(c.column)
+            case .drop(let c): identifiers.append(c.column)
+            case .split(let c): identifiers += [c.column] + c.into.map(\.column)
+            case .merge(let c): identifiers += c.columns + [c.into]
+            }
+        }
+        for identifier in identifiers {
+            let bytes = identifier.value.utf8.count
+            if bytes > TransitionNames.maximumIdentifierBytes {
+                add(identifier.location, .error, "plan-identifier-too-long",
+                    "\"\(identifier.value)\" is \(bytes) bytes; PostgreSQL truncates identifiers to 63 bytes")
+            } else if TransitionNames.reservedPrefix.utf8.count + bytes > TransitionNames.maximumIdentifierBytes {
+                add(identifier.location, .warning, "plan-identifier-too-long",
+                    "\"\(identifier.value)\" leaves no room for Bellows' transition names (\(TransitionNames.reservedPrefix)…, 63 bytes): they will be truncated")
+            }
+            if identifier.value.hasPrefix(TransitionNames.reservedPrefix) {
+                add(identifier.location, .error, "plan-reserved-name",
+                    "names starting with \(TransitionNames.reservedPrefix) are reserved for Bellows' transition columns, triggers and constraints")
+            }
+        }
+
+        // Columns changed twice within the plan.
+        var seen: [String: SourceLocation] = [:]
+        for change in plan.changes {
+            for column in change.touchedColumns {
+                if let first = seen[column] {
+                    add(change.location, .error, "plan-column-conflict", "column \"\(column)\" is already changed at \(first.line):\(first.column) of this plan")
+                } else {
+                    seen[column] = change.location
+                }
+            }
+        }
+
+        // up/down where a change needs them; lossy downs.
+        for change in plan.changes {
+            switch change {
+            case .alter(let c):
+                if c.type != nil && c.up == nil {
+                    add(c.type?.location ?? c.column.location, .error, "plan-missing-up",
+                        "a type change needs 'up': the expression computing the new value from \"\(c.column.value)\"")
+                }
+                let createsColumn = c.renameTo != nil || c.type != nil
+                if createsColumn, c.up != nil, c.down == nil {
+                    add(c.up?.location ?? c.column.location, .error, "plan-missing-down",
+                        "with 'up', give 'down' too: old code reads \"\(c.column.value)\", which writes through \"\(c.finalName)\" must keep filling")
+                }
+                if !createsColumn, c.down != nil {
+                    add(c.down?.location ?? c.column.location, .warning, "plan-unused-down",
+                        "'down' has no effect on an in-place change of \"\(c.column.value)\": there is no second column to fill")
+                }
+                if !createsColumn, let up = c.up {
+                    add(up.location, .info, "plan-one-way", "'up' rewrites \"\(c.column.value)\" in place: rollback restores the table's shape, not the old values")
+                }
+                if c.attributes.notNull?.value == true, !createsColumn, c.up == nil {
+                    add(c.attributes.notNull?.location ?? c.column.location, .warning, "plan-not-null-without-up",
+                        "existing NULLs in \"\(c.column.value)\" will fail verify; give 'up' (e.g. coalesce(\(c.column.value), …)) to fill them")
+                }
+                if let down = c.down, isLossy(down.text) {
+                    add(down.location, .warning, "plan-lossy-down",
+                        "'down' may lose data (it narrows or cuts values): old code will see changed values for writes that do not fit")
+                }
+            case .split(let c):
+                if let down = c.down, isLossy(down.text) {
+                    add(down.location, .warning, "plan-lossy-down", "'down' may lose data (it narrows or cuts values)")
+                }
+            case .merge(let c):
+                for column in c.columns where c.down[column.value] == nil {
+                    add(c.into.location, .error, "plan-missing-down", "a merge needs 'down.\(column.value)' to rebuild \"\(column.value)\" for old code")
+                }
+            case .add, .drop:
+                break
+            }
+        }
+
+        // Every SQL expression: one well-formed expression.
+        for expression in expressions(of: plan) {
+            for problem in ExpressionCheck.problems(in: expression.value.text) {
+                var location = expression.value.location
+                if problem.line > 1 { location.line += problem.line - 1; location.column = problem.column } else { location.column += problem.column - 1 }
+                add(location, .error, "plan-expression", "\(expression.key): \(problem.message)")
+            }
+            if expression.key == "default", volatileFunctions.contains(where: { expression.value.text.lowercased().contains($0) }) {
+                add(expression.value.location, .warning, "plan-volatile-default",
+                    "a volatile default is evaluated per row: give it at contract only, or use a constant")
+            }
+        }
+
+        // Names must be unique among checks and gates.
+        var checkNames: Set<String> = []
+        for check in plan.checks where !checkNames.insert(check.name.value).inserted {
+            add(check.name.location, .error, "plan-duplicate-name", "check \"\(check.name.value)\" is defined twice")
+        }
+        var gateNames: Set<String> = []
+        for gate in plan.gates where !gateNames.insert(gate.name.value).inserted {
+            add(gate.name.location, .error, "plan-duplicate-name", "gate \"\(gate.name.value)\" is defined twice")
+        }
+
+        // Against the schema the migrations build.
+        if let catalog {
+            if let table = catalog.table(plan.table.value) {
+                findings += TransitionCompiler.compile(plan, table: table).findings
+            } else {
+                add(plan.table.location, .warning, "plan-unknown-table",
+                    "no migration creates table \(plan.table.value); it cannot be checked against the schema")
+            }
+        }
+        return findings
+    }
+
+    static func isLossy(_ expression: String) -> Bool {
+        let text = expression.lowercased().replacingOccurrences(of: " ", with: "")
+        if text.contains("left(") || text.contains("substr(") || text.contains("substring(") || text.contains("trunc(") || text.contains("round(") { return true }
+        // A cast to a bounded type: ::varchar(n), ::char(n), ::numeric(p,s), ::smallint, ::int.
+        return text.range(of: #"::(character varying|varchar|char|character|bpchar|numeric|decimal)\(\d+"#, options: .regularExpression) != nil
+            || text.hasSuffix("::smallint") || text.hasSuffix("::int2") || text.hasSuffix("::integer") || text.hasSuffix("::int4")
+    }
+
+    /// Every SQL expression of a plan, with its key.
+    public static func expressions(of plan: Plan) -> [(key: String, value: PlanExpression)] {
+        var result: [(key: String, value: PlanExpression)] = []
+        func attributes(_ a: ColumnAttributes) {
+            if let e = a.defaultValue { result.append(("default", e)) }
+            if let e = a.check { result.append(("check", e)) }
+        }
+        for change in plan.changes {
+            switch change {
+            case .alter(let c):
+                if let e = c.up { result.append(("up", e)) }
+                if let e = c.down { result.append(("down", e)) }
+                attributes(c.attributes)
+            case .add(let c):
+                if let e = c.backfill { result.append(("backfill", e)) }
+                attributes(c.attributes)
+            case .drop(let c):
+                if let e = c.down { result.append(("down", e)) }
+            case .split(let c):
+                for t in c.into { result.append(("up", t.up)); attributes(t.attributes) }
+                if let e = c.down { result.append(("down", e)) }
+            case .merge(let c):
+                result.append(("up", c.up))
+                for (_, e) in c.down.sorted(by: { $0.key < $1.key }) { result.append(("down", e)) }
+                attributes(c.attributes)
+            }
+        }
+        for check in plan.checks { result.append(("sql", check.sql)) }
+        return result
+    }
+
+    // MARK: All plans together
+
+    static func crossPlan(_ plans: [Plan], migrationNames: [String]) -> [Finding] {
+        var findings: [Finding] = []
+        let byNumber = Dictionary(grouping: plans.filter { $0.number != nil }, by: { $0.number ?? 0 })
+        for (number, group) in byNumber where group.count > 1 {
+            for plan in group.dropFirst() {
+                findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .error, rule: "plan-duplicate-number",
+                                        message: "sequence number \(String(format: "%03d", number)) is also used by \(group[0].id)"))
+            }
+        }
+        func resolve(_ reference: String, among stems: [String]) -> String? {
+            if stems.contains(reference) { return reference }
+            if let number = Int(reference) { return stems.first { PlanNaming.sequenceNumber(of: $0) == number } }
+            return nil
+        }
+        let ids = plans.map(\.id)
+        var edges: [String: Set<String>] = [:]
+        for plan in plans {
+            for dependency in plan.dependsOn.plans {
+                guard let target = resolve(dependency.value, among: ids) else {
+                    var message = "plan \"\(dependency.value)\" does not exist"
+                    if let s = Suggestion.closest(to: dependency.value, in: ids) { message += "; did you mean \"\(s)\"?" }
+                    findings.append(Finding(at: dependency.location, severity: .error, rule: "plan-missing-dependency", message: message))
+                    continue
+                }
+                edges[plan.id, default: []].insert(target)
+                if target >= plan.id {
+                    findings.append(Finding(at: dependency.location, severity: .error, rule: "plan-dependency-order",
+                                            message: "plan \(plan.id) depends on \(target), which does not come earlier"))
+                }
+            }
+            for dependency in plan.dependsOn.migrations where resolve(dependency.value, among: migrationNames) == nil {
+                var message = "migration \"\(dependency.value)\" does not exist in migrations/"
+                if let s = Suggestion.closest(to: dependency.value, in: migrationNames) { message += "; did you mean \"\(s)\"?" }
+                findings.append(Finding(at: dependency.location, severity: .error, rule: "plan-missing-dependency", message: message))
+            }
+        }
+        func reaches(_ from: String, _ to: String) -> Bool {
+            var stack = [from], visited: Set<String> = []
+            while let node = stack.popLast() {
+                if node == to { return true }
+                guard visited.insert(node).inserted else { continue }
+                stack += edges[node] ?? []
+            }
+            return false
+        }
+        // Two plans changing the same column must be ordered by a dependency.
+        for (i, a) in plans.enumerated() {
+            for b in plans[(i + 1)...] where a.table.value == b.table.value || a.table.value.name == b.table.value.name && (a.table.value.schema ?? "public") == (b.table.value.schema ?? "public") {
+                let shared = Set(a.changes.flatMap(\.touchedColumns)).intersection(b.changes.flatMap(\.touchedColumns))
+                guard !shared.isEmpty, !reaches(a.id, b.id), !reaches(b.id, a.id) else { continue }
+                let location = b.changes.first { !Set($0.touchedColumns).isDisjoint(with: shared) }?.location ?? b.table.location
+                findings.append(Finding(at: location, severity: .error, rule: "plan-column-conflict",
+                    message: "\(b.id) and \(a.id) both change \(b.table.value).\(shared.sorted().joined(separator: ", ")); make one depend on the other"))
+            }
+        }
+        return findings
+    }
+}

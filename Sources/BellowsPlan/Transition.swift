@@ -1,0 +1,275 @@
+import BellowsSQL
+
+/// Names Bellows gives the objects it creates during a transition. Everything starts with
+/// `_bellows_`, which `bellows check` reserves.
+public enum TransitionNames {
+    public static let reservedPrefix = "_bellows_"
+    public static let maximumIdentifierBytes = 63
+
+    /// Truncates to PostgreSQL's 63-byte identifier limit without splitting a character.
+    public static func truncated(_ name: String) -> String {
+        guard name.utf8.count > maximumIdentifierBytes else { return name }
+        var result = ""
+        for character in name {
+            if result.utf8.count + String(character).utf8.count > maximumIdentifierBytes { break }
+            result.append(character)
+        }
+        return result
+    }
+
+    public static func transitional(_ name: String) -> String { truncated(reservedPrefix + name) }
+    public static func shadowColumn(_ final: String) -> String { transitional(final) }
+    public static func trigger(for plan: Plan) -> String { truncated("\(reservedPrefix)sync_\(plan.id)") }
+    public static func function(for plan: Plan) -> String { truncated("sync_\(plan.id)") }
+    public static func plainIndex(table: String, column: String) -> String { truncated("\(table)_\(column)_idx") }
+    public static func notNullCheck(table: String, column: String) -> String { transitional("\(table)_\(column)_not_null") }
+}
+
+/// A column as it will be once the plan is contracted, and how it is filled meanwhile.
+public struct TransitionTarget: Sendable, Hashable {
+    /// The column's name during the transition (a `_bellows_` shadow when the final name is taken).
+    public var physical: String
+    /// The column's name after contract.
+    public var final: String
+    public var type: String
+    /// Whether the column exists before expand (an in-place alter).
+    public var existing: Bool
+    /// The SQL computing the column from the old columns (old, physical names).
+    public var up: String?
+    public var notNull: Bool
+    /// Whether NOT NULL must be added (a validated CHECK first, then `SET NOT NULL` at contract).
+    public var addsNotNull: Bool
+    public var dropsNotNull: Bool
+    /// The default to set at contract; `nil` leaves it as it is.
+    public var defaultAtContract: DefaultChange?
+    /// CHECK over physical names, added NOT VALID at expand and validated at verify.
+    public var check: String?
+    public var unique: Bool
+    /// `FOREIGN KEY (…) REFERENCES …` for the column, explicit or carried over from the replaced column.
+    public var foreignKey: String?
+    public var comment: String?
+    /// Final names of the constraints this column gets (checked free in the table).
+    public var checkName: String
+    public var foreignKeyName: String
+    public var uniqueName: String
+    /// Plain single-column indexes of the replaced column, rebuilt on this one.
+    public var rebuiltIndexes: [IndexInfo]
+
+    public var isShadow: Bool { physical != final }
+}
+
+public enum DefaultChange: Sendable, Hashable {
+    case set(String)
+    case drop
+}
+
+/// One synchronised pair of shapes: old columns (`sources`) and new ones (`targets`), with
+/// `up` from old to new and `down` from new to old. The dual-write trigger keeps the two
+/// sides equal whichever side a writer uses.
+public struct SyncGroup: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// New columns computed from old ones (rename, retype, split, merge).
+        case replace
+        /// An existing column normalised in place by `up`, or only constrained.
+        case inPlace
+        /// A new column computed from existing ones for existing rows.
+        case add
+        /// An old column kept filled by `down` until contract drops it.
+        case drop
+    }
+
+    public var kind: Kind
+    public var changeIndex: Int
+    public var location: SourceLocation
+    public var sources: [String]
+    public var targets: [TransitionTarget]
+    /// Old column ← expression over physical names of the targets.
+    public var downs: [(column: String, type: String, expression: String)]
+    public var dropsAtContract: [String]
+
+    public static func == (lhs: SyncGroup, rhs: SyncGroup) -> Bool {
+        lhs.kind == rhs.kind && lhs.changeIndex == rhs.changeIndex && lhs.sources == rhs.sources
+            && lhs.targets == rhs.targets && lhs.dropsAtContract == rhs.dropsAtContract
+            && lhs.downs.map { "\($0.column)|\($0.type)|\($0.expression)" } == rhs.downs.map { "\($0.column)|\($0.type)|\($0.expression)" }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind); hasher.combine(changeIndex); hasher.combine(sources); hasher.combine(targets)
+    }
+
+    /// Whether the backfill has anything to compute for this group.
+    public var needsBackfill: Bool { targets.contains { $0.up != nil } }
+}
+
+/// A plan resolved against the table it changes: what exactly expand adds, what the trigger
+/// keeps in sync, what contract drops and renames.
+public struct Transition: Sendable, Hashable {
+    public var plan: Plan
+    public var table: TableInfo
+    public var groups: [SyncGroup]
+    /// The batch key with each column's type.
+    public var key: [ColumnInfo]
+
+    public var tableName: TableName { TableName(schema: table.schema, name: table.name) }
+    public var quotedTable: String { SQLQuote.qualified(schema: table.schema, name: table.name) }
+    public var allTargets: [TransitionTarget] { groups.flatMap(\.targets) }
+    public var newTargets: [TransitionTarget] { allTargets.filter { !$0.existing } }
+    public var droppedColumns: [String] { groups.flatMap(\.dropsAtContract) }
+    public var needsTrigger: Bool {
+        groups.contains { group in
+            switch group.kind {
+            case .replace, .add: return true
+            case .inPlace: return group.targets.contains { $0.up != nil }
+            case .drop: return !group.downs.isEmpty
+            }
+        }
+    }
+}
+
+/// Resolves a plan against a table's catalog, reporting at the plan's locations what does not fit.
+public enum TransitionCompiler {
+    public static func compile(_ plan: Plan, table: TableInfo?) -> (transition: Transition?, findings: [Finding]) {
+        var findings: [Finding] = []
+        func error(_ location: SourceLocation, _ rule: String, _ message: String) {
+            findings.append(Finding(at: location, severity: .error, rule: rule, message: message))
+        }
+        guard let table else {
+            error(plan.table.location, "plan-unknown-table", "table \(plan.table.value) does not exist")
+            return (nil, findings)
+        }
+        let tableName = table.name
+        let replaced = Set(plan.changes.flatMap { change -> [String] in
+            switch change {
+            case .alter(let c): return (c.renameTo != nil || c.type != nil) ? [c.column.value] : []
+            case .drop(let c): return [c.column.value]
+            case .split(let c): return [c.column.value]
+            case .merge(let c): return c.columns.map(\.value)
+            case .add: return []
+            }
+        })
+        func existingColumn(_ name: Located<String>) -> ColumnInfo? {
+            guard let column = table.column(name.value) else {
+                var message = "column \"\(name.value)\" does not exist in \(table.schema).\(tableName)"
+                if let s = Suggestion.closest(to: name.value, in: table.columns.map(\.name)) { message += "; did you mean \"\(s)\"?" }
+                error(name.location, "plan-unknown-column", message)
+                return nil
+            }
+            return column
+        }
+        func newName(_ name: Located<String>) -> String? {
+            if table.column(name.value) != nil && !replaced.contains(name.value) {
+                error(name.location, "plan-column-exists", "column \"\(name.value)\" already exists in \(table.schema).\(tableName)")
+                return nil
+            }
+            return replaced.contains(name.value) ? TransitionNames.shadowColumn(name.value) : name.value
+        }
+        func target(physical: String, final: String, type: String, up: String?, attributes: ColumnAttributes,
+                    inheritFrom old: ColumnInfo?, existing: Bool) -> TransitionTarget {
+            let wantsNotNull = attributes.notNull?.value ?? old?.notNull ?? false
+            let wasNotNull = existing ? (old?.notNull ?? false) : false
+            var defaultChange: DefaultChange?
+            if let value = attributes.defaultValue { defaultChange = .set(value.text) }
+            else if attributes.dropDefault?.value == true { defaultChange = existing ? .drop : nil }
+            else if !existing, let inherited = old?.defaultExpression { defaultChange = .set(inherited) }
+            let renames = physical == final ? [:] : [final: physical]
+            let unique = attributes.unique?.value ?? (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false)
+            let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { $0.isPlain && !$0.isUnique && $0.columns == [o.name] } } ?? [])
+            var foreignKey: String?
+            if let fk = attributes.references, !(existing && table.foreignKey(on: physical) != nil) {
+                foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))) REFERENCES \(fk.tableName.quoted) (\(SQLQuote.identifier(fk.column.value)))"
+                    + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
+            } else if !existing, attributes.references == nil, let old, let inherited = table.foreignKey(on: old.name),
+                      let range = inherited.definition.range(of: ")") {
+                foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
+            }
+            func name(_ base: String) -> String { existing ? table.freeName(base) : TransitionNames.truncated(base) }
+            return TransitionTarget(
+                physical: physical, final: final, type: type, existing: existing, up: up,
+                notNull: wantsNotNull, addsNotNull: wantsNotNull && !wasNotNull, dropsNotNull: existing && wasNotNull && !wantsNotNull,
+                defaultAtContract: defaultChange,
+                check: attributes.check.map { ExpressionRewriter.renameColumns(in: $0.text, renames) },
+                unique: existing ? (attributes.unique?.value == true && table.uniqueIndex(on: physical) == nil) : unique,
+                foreignKey: foreignKey, comment: attributes.comment?.value,
+                checkName: name("\(tableName)_\(final)_check"), foreignKeyName: name("\(tableName)_\(final)_fkey"),
+                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt)
+        }
+
+        var groups: [SyncGroup] = []
+        for (index, change) in plan.changes.enumerated() {
+            switch change {
+            case .alter(let c):
+                guard let old = existingColumn(c.column) else { continue }
+                if c.renameTo != nil || c.type != nil {
+                    guard let physical = newName(c.renameTo ?? c.column) else { continue }
+                    let final = c.finalName
+                    let type = c.type?.value ?? old.type
+                    let up = c.up?.text ?? SQLQuote.identifier(old.name)
+                    let down = c.down.map { ExpressionRewriter.renameColumns(in: $0.text, [final: physical]) } ?? SQLQuote.identifier(physical)
+                    let t = target(physical: physical, final: final, type: type, up: up, attributes: c.attributes, inheritFrom: old, existing: false)
+                    groups.append(SyncGroup(kind: .replace, changeIndex: index, location: c.column.location, sources: [old.name],
+                                            targets: [t], downs: [(old.name, old.type, down)], dropsAtContract: [old.name]))
+                } else {
+                    let t = target(physical: old.name, final: old.name, type: old.type, up: c.up?.text, attributes: c.attributes, inheritFrom: old, existing: true)
+                    groups.append(SyncGroup(kind: .inPlace, changeIndex: index, location: c.column.location, sources: [old.name],
+                                            targets: [t], downs: [], dropsAtContract: []))
+                }
+            case .add(let c):
+                guard let physical = newName(c.column) else { continue }
+                let t = target(physical: physical, final: c.column.value, type: c.type.value, up: c.backfill?.text,
+                               attributes: c.attributes, inheritFrom: nil, existing: false)
+                groups.append(SyncGroup(kind: .add, changeIndex: index, location: c.column.location, sources: [],
+                                        targets: [t], downs: [], dropsAtContract: []))
+            case .drop(let c):
+                guard let old = existingColumn(c.column) else { continue }
+                if old.notNull && old.defaultExpression == nil && c.down == nil {
+                    error(c.column.location, "plan-missing-down",
+                          "\"\(old.name)\" is NOT NULL without a default: new code will not write it, so give 'down' to keep filling it until contract")
+                }
+                groups.append(SyncGroup(kind: .drop, changeIndex: index, location: c.column.location, sources: [old.name], targets: [],
+                                        downs: c.down.map { [(old.name, old.type, $0.text)] } ?? [], dropsAtContract: [old.name]))
+            case .split(let c):
+                guard let old = existingColumn(c.column) else { continue }
+                var targets: [TransitionTarget] = []
+                for into in c.into {
+                    guard let physical = newName(into.column) else { continue }
+                    targets.append(target(physical: physical, final: into.column.value, type: into.type.value, up: into.up.text,
+                                          attributes: into.attributes, inheritFrom: nil, existing: false))
+                }
+                let renames = Dictionary(targets.map { ($0.final, $0.physical) }, uniquingKeysWith: { a, _ in a })
+                let down = c.down.map { ExpressionRewriter.renameColumns(in: $0.text, renames) }
+                if c.down == nil {
+                    error(c.column.location, "plan-missing-down", "a split needs 'down' to rebuild \"\(old.name)\" for old code from the new columns")
+                }
+                groups.append(SyncGroup(kind: .replace, changeIndex: index, location: c.column.location, sources: [old.name], targets: targets,
+                                        downs: down.map { [(old.name, old.type, $0)] } ?? [], dropsAtContract: [old.name]))
+            case .merge(let c):
+                let olds = c.columns.compactMap { existingColumn($0) }
+                guard olds.count == c.columns.count, let physical = newName(c.into) else { continue }
+                let t = target(physical: physical, final: c.into.value, type: c.type.value, up: c.up.text,
+                               attributes: c.attributes, inheritFrom: nil, existing: false)
+                var downs: [(column: String, type: String, expression: String)] = []
+                for old in olds {
+                    if let d = c.down[old.name] {
+                        downs.append((old.name, old.type, ExpressionRewriter.renameColumns(in: d.text, [c.into.value: physical])))
+                    } else {
+                        error(c.into.location, "plan-missing-down", "a merge needs 'down.\(old.name)' to rebuild \"\(old.name)\" for old code")
+                    }
+                }
+                groups.append(SyncGroup(kind: .replace, changeIndex: index, location: c.into.location, sources: olds.map(\.name),
+                                        targets: [t], downs: downs, dropsAtContract: olds.map(\.name)))
+            }
+        }
+        guard let keyNames = table.batchKey else {
+            error(plan.table.location, "plan-no-key",
+                  "\(table.schema).\(tableName) has neither a primary key nor a unique index over NOT NULL columns: backfill batches need one to walk the table")
+            return (nil, findings)
+        }
+        let droppedKey = keyNames.filter { name in groups.contains { $0.dropsAtContract.contains(name) } }
+        if !droppedKey.isEmpty {
+            error(plan.table.location, "plan-changes-key", "the plan replaces \(droppedKey.joined(separator: ", ")), part of the table's key; change the key in its own migration")
+        }
+        let key = keyNames.compactMap { table.column($0) }
+        guard findings.isEmpty else { return (nil, findings) }
+        return (Transition(plan: plan, table: table, groups: groups, key: key), findings)
+    }
+}

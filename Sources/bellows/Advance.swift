@@ -1,0 +1,28 @@
+import ArgumentParser
+import BellowsEngine
+import BellowsPlan
+
+extension PhaseCommand: ExpressibleByArgument {}
+
+struct Advance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the plan's next phase; with --through, keep going and stop at the first closed gate.")
+
+    @OptionGroup var options: PhaseOptions
+
+    @Option(help: "Keep advancing up to this phase (expand, backfill, verify, contract).")
+    var through: PhaseCommand?
+
+    func run() throws {
+        var stop: BellowsError?
+        try runAndRender(format: options.format) {
+            let result = try options.engine().advance(plan: options.plan, through: through)
+            stop = result.stoppedBy
+            return result.outcomes
+        }
+        if let stop {
+            renderError(stop, format: options.format)
+            throw ExitCode(ExitStatus.code(for: stop))
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import BellowsEngine
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a release manager's confirmation of a plan's manual gate (bound to the plan file's checksum).")
+
+    @Argument(help: "The plan.")
+    var plan: String
+
+    @Argument(help: "The gate's name.")
+    var gate: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        do {
+            try Engine(project: connection.projectModel, options: connection.engineOptions()).approve(plan: plan, gate: gate)
+            Terminal.out("approved gate \(gate) of \(plan)")
+        } catch let error as BellowsError {
+            renderError(error, format: .text)
+            throw ExitCode(ExitStatus.code(for: error))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import BellowsEngine
+import BellowsSQL
+
+struct Lint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Lint SQL migrations for statements that lock or rewrite live tables.",
+        discussion: "Suppress a finding with `-- bellows:ignore RULE` before the statement; configure rules in bellows.yaml.")
+
+    @Argument(help: "SQL files or directories (default: migrations/).")
+    var paths: [String] = []
+
+    @Option(help: "Project directory.")
+    var project: String = "."
+
+    @Option(help: "Output format: text, json or github (workflow annotations).")
+    var format: FindingsFormat = .text
+
+    @Flag(help: "List the rules and exit.")
+    var listRules = false
+
+    func run() throws {
+        if listRules {
+            for rule in Linter.ruleDescriptions { Terminal.out("\(rule.id)  [\(rule.defaultSeverity.rawValue)]  \(rule.summary)") }
+            return
+        }
+        let findings = ProjectCheck.lint(project: Project(root: project), paths: paths)
+        Terminal.renderFindings(findings, format: format)
+        if findings.contains(where: { $0.rule == "io-error" }) { throw ExitCode(ExitStatus.usage) }
+        if findings.hasErrors { throw ExitCode(ExitStatus.refused) }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import BellowsEngine
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove everything expand added; the table returns to its original shape.")
+
+    @OptionGroup var options: PhaseOptions
+
+    func run() throws {
+        try runAndRender(format: options.format) { [try options.engine().run(.rollback, plan: options.plan)] }
+    }
+}
