@@ -69,7 +69,7 @@ public struct CatalogSnapshot: Sendable, Hashable, CustomStringConvertible {
             SELECT 'index ' || pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
             FROM t JOIN pg_index i ON i.indrelid = t.oid
             UNION ALL
-            SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' ' || g.tgenabled
+            SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' ' || g.tgenabled::text
             FROM t JOIN pg_trigger g ON g.tgrelid = t.oid WHERE NOT g.tgisinternal
             ORDER BY 1
             """, [table.quoted])
