@@ -215,7 +215,10 @@ public enum TransitionCompiler {
                 }
             case .add(let c):
                 guard let physical = newName(c.column) else { continue }
-                let t = target(physical: physical, final: c.column.value, type: c.type.value, up: c.backfill?.text,
+                // Without `backfill`, existing rows and rows old code inserts get the `default`
+                // (the column itself only gets it at contract, so that `backfill` can tell them apart).
+                let t = target(physical: physical, final: c.column.value, type: c.type.value,
+                               up: c.backfill?.text ?? c.attributes.defaultValue?.text,
                                attributes: c.attributes, inheritFrom: nil, existing: false)
                 groups.append(SyncGroup(kind: .add, changeIndex: index, location: c.column.location, sources: [],
                                         targets: [t], downs: [], dropsAtContract: []))
