@@ -185,6 +185,15 @@ public struct PhaseSQL: Sendable {
                 computeDowns(group, indent: "      "),
                 "    END IF;",
             ]
+            // A write by new code that sets only some targets of a row the backfill has not
+            // reached: the others are still NULL, so fill them from up first, or down would
+            // rebuild the old column from NULLs and lose what the write did not touch.
+            let fillUntouched: [String] = group.targets.count < 2 ? [] : [
+                "    IF \(oldTargets) IS NULL THEN -- a row the backfill has not reached",
+                "      SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
+            ] + group.targets.enumerated().map { index, target in
+                "      IF NEW.\(q(target.physical)) IS NULL THEN NEW.\(q(target.physical)) := bellows_up.c\(index); END IF;"
+            } + ["    END IF;"]
             return [
                 "  IF TG_OP = 'INSERT' THEN",
                 "    IF \(newTargets) IS NULL THEN -- written by old code",
@@ -195,7 +204,7 @@ public struct PhaseSQL: Sendable {
                 "  ELSIF \(row("NEW", group.sources)) IS DISTINCT FROM \(row("OLD", group.sources)) AND \(newTargets) IS NOT DISTINCT FROM \(oldTargets) THEN",
                 computeTargets(group.targets, indent: "    "),
                 "  ELSIF \(newTargets) IS DISTINCT FROM \(oldTargets) THEN",
-            ] + compareAndDown + [
+            ] + fillUntouched + compareAndDown + [
                 "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
                 computeTargets(group.targets, indent: "    "),
                 "  END IF;",
