@@ -1,0 +1,141 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Names that need quoting everywhere, and an expand cut off in its concurrent index build.
+@Suite(needsDatabase)
+struct EdgeCaseTests {
+    @Test func quotedNamesInAnotherSchema() throws {
+        let fixture = try EngineFixture("quoted")
+        defer { fixture.close() }
+        let table = "\"Sales\".\"Order Lines\""
+        try fixture.exec("""
+            CREATE SCHEMA "Sales";
+            CREATE TABLE \(table) ("Line ID" bigint PRIMARY KEY, "Unit Price" integer NOT NULL, "Full Name" text);
+            CREATE INDEX "Order Lines_Unit Price_idx" ON \(table) ("Unit Price");
+            INSERT INTO \(table) SELECT g, g * 3, 'Name ' || g FROM generate_series(1, 500) AS g;
+            """)
+        let id = "001_quoted"
+        try fixture.writePlan(id, """
+            table: '"Sales"."Order Lines"'
+            changes:
+              - alter: Unit Price
+                rename_to: Price (cents)
+                type: bigint
+                up: '"Unit Price"::bigint * 10'
+                down: '("Price (cents)" / 10)::integer'
+                unique: true
+                check: '"Price (cents)" >= 0'
+              - add: Note's
+                type: text
+                default: "'it''s'"
+            """)
+        let original = try fixture.snapshot(table)
+        try fixture.forward(id, through: .verify)
+        try fixture.run(.rollback, id)
+        let restored = try fixture.snapshot(table)
+        #expect(restored == original, "\(original.difference(to: restored))")
+
+        try fixture.run(.expand, id)
+        try fixture.exec("""
+            INSERT INTO \(table) ("Line ID", "Unit Price") VALUES (1001, 7);
+            INSERT INTO \(table) ("Line ID", "Price (cents)") VALUES (1002, 99990);
+            """)
+        #expect(try fixture.rows("SELECT \"Unit Price\" FROM \(table) WHERE \"Line ID\" IN (1001, 1002) ORDER BY 1") == [["7"], ["9999"]])
+        try fixture.run(.backfill, id)
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+
+        #expect(try fixture.int("SELECT count(*) FROM \(table) WHERE \"Price (cents)\" = \"Line ID\" * 30 AND \"Note's\" = 'it''s'") == 500)
+        #expect(try fixture.rows("SELECT \"Price (cents)\", \"Note's\" FROM \(table) WHERE \"Line ID\" IN (1001, 1002) ORDER BY 1")
+                == [["70", "it's"], ["99990", "it's"]])
+        let shape = try fixture.snapshot(table).shape()
+        #expect(!shape.contains { $0.contains("_bellows_") }, "\(shape)")
+        let expected = [
+            "column Price (cents) bigint NOT NULL",
+            "column Note's text NOT NULL DEFAULT 'it''s'::text",
+            "constraint Order Lines_Price (cents)_key UNIQUE (\"Price (cents)\")",
+            "constraint Order Lines_Price (cents)_check CHECK ((\"Price (cents)\" >= 0))",
+            "index CREATE INDEX \"Order Lines_Price (cents)_idx\" ON \"Sales\".\"Order Lines\" USING btree (\"Price (cents)\")",
+        ]
+        // Note's is not NOT NULL: the plan did not ask for it.
+        for line in expected where !line.hasPrefix("column Note's") {
+            #expect(shape.contains(line), "missing \(line) in \(shape)")
+        }
+        #expect(shape.contains("column Note's text DEFAULT 'it''s'::text"), "\(shape)")
+        #expect(!shape.contains { $0.contains("Unit Price") }, "\(shape)")
+    }
+
+    /// An expand whose concurrent index build is cut off leaves the plan `expanding` with an
+    /// INVALID index; rollback removes everything, and a second expand resumes and rebuilds it.
+    @Test func expandCutOffDuringTheIndexBuildResumesOrRollsBack() throws {
+        let fixture = try EngineFixture("cic")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, note text);
+            INSERT INTO accounts SELECT g, 'user' || g || '@example.com', NULL FROM generate_series(1, 2000) AS g;
+            """)
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: email_address
+                unique: true
+            """)
+        let original = try fixture.snapshot("accounts")
+
+        /// Runs expand while an old snapshot holds the concurrent build back, and cuts its connection.
+        func cutOffExpand() throws {
+            let holder = try fixture.db.connect()
+            defer { holder.close() }
+            try holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            _ = try holder.query("SELECT 1") // a snapshot, but no lock on the table
+            let engine = fixture.engine()
+            let failure = Shared<(any Error)?>(nil)
+            let expand = Worker("expand") {
+                do { _ = try engine.run(.expand, plan: id) } catch { failure.update { $0 = error } }
+            }
+            let building = try eventually(30) {
+                try fixture.int("""
+                    SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows'
+                    AND query LIKE 'CREATE UNIQUE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'
+                    """) == 1
+            }
+            #expect(building, "the index build never waited")
+            #expect(try fixture.int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows'") == 1)
+            #expect(expand.join(timeout: 30))
+            try holder.execute("COMMIT")
+            if case .failed(_, let command, _, _)? = failure.current as? BellowsError {
+                #expect(command == .expand)
+            } else {
+                Issue.record("expected the expand to fail, got \(String(describing: failure.current))")
+            }
+            let state = try #require(try fixture.state(id))
+            #expect(state.phase != .expanded && state.expanding)
+            #expect(try fixture.snapshot("accounts").lines.contains { $0.contains("_bellows_accounts_email_address_key") && $0.hasSuffix("(INVALID)") })
+        }
+
+        try cutOffExpand()
+        // A rollback of the interrupted expand removes all of it.
+        try fixture.run(.rollback, id)
+        let afterRollback = try fixture.snapshot("accounts")
+        #expect(afterRollback == original, "\(original.difference(to: afterRollback))")
+        #expect(try fixture.state(id)?.expanding == false)
+
+        try cutOffExpand()
+        // The same command resumes: the INVALID index is dropped and rebuilt.
+        let resumed = try fixture.run(.expand, id)
+        #expect(resumed.to == .expanded)
+        #expect(try fixture.state(id)?.expanding == false)
+        let lines = try fixture.snapshot("accounts").lines
+        #expect(!lines.contains { $0.hasSuffix("(INVALID)") }, "\(lines)")
+        let events = try fixture.events(id).filter { $0.command == "expand" && $0.outcome == "succeeded" }
+        #expect(events.count == 1 && events.first?.details.contains("\"resumed\": true") == true, "\(events)")
+        for command in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(command, id) }
+        #expect(try fixture.snapshot("accounts").lines.contains("constraint accounts_email_address_key UNIQUE (email_address)"))
+    }
+}

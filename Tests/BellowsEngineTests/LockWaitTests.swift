@@ -1,0 +1,104 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// DDL behind a long transaction waits politely: short lock timeouts, retries, the blocker
+/// reported, and the application's queries never stuck behind Bellows for long.
+@Suite(needsDatabase)
+struct LockWaitTests {
+    @Test func expandWaitsBehindAReaderWithoutStallingTheApplication() throws {
+        let fixture = try EngineFixture("lockwait")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, note text);
+            INSERT INTO accounts SELECT g, 'user' || g || '@example.com', NULL FROM generate_series(1, 2000) AS g;
+            """)
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        // Create the state schema first, so the wait below is only about the table.
+        try fixture.engine().connect().close()
+
+        let reader = try fixture.db.connect()
+        defer { reader.close() }
+        let readerPID = Int(reader.backendPID)
+        try reader.execute("BEGIN")
+        try reader.execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
+        let readerStarted = Date()
+
+        let notes = Shared<[EngineNote]>([])
+        let engine = fixture.engine({ $0.lockTimeoutMilliseconds = 200; $0.ddlRetries = 10 }, reporter: { note in
+            notes.update { $0.append(note) }
+        })
+        let expandResult = Shared<Result<Phase, any Error>?>(nil)
+        let expand = Worker("expand") {
+            do {
+                let outcome = try engine.run(.expand, plan: id)
+                expandResult.update { $0 = .success(outcome.to) }
+            } catch {
+                expandResult.update { $0 = .failure(error) }
+            }
+        }
+
+        // The application keeps reading and writing while Bellows waits.
+        let probeLatencies = Shared<[Double]>([])
+        let probeErrors = Shared<[String]>([])
+        let stopProbe = Shared(false)
+        let conninfo = fixture.db.conninfo
+        let probe = Worker("probe") {
+            guard let connection = try? Connection(conninfo) else {
+                probeErrors.update { $0.append("probe could not connect") }
+                return
+            }
+            defer { connection.close() }
+            var n = 0
+            while !stopProbe.current {
+                n += 1
+                let started = Date()
+                do {
+                    _ = try connection.query("SELECT email FROM accounts WHERE id = $1", [n % 2000 + 1])
+                    try connection.execute("INSERT INTO accounts (id, email) VALUES ($1, $2)", [100_000 + n, "probe\(n)@example.com"])
+                    probeLatencies.update { $0.append(Date().timeIntervalSince(started)) }
+                } catch {
+                    probeErrors.update { $0.append("\(error)") }
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+
+        // The reader holds its lock for about 3 s, then commits.
+        Thread.sleep(forTimeInterval: max(0, 3 - Date().timeIntervalSince(readerStarted)))
+        let waitsWhileReaderHeld = notes.read { $0.filter { if case .lockWait = $0 { return true } else { return false } }.count }
+        #expect(expandResult.current == nil, "expand finished while the reader still held its lock")
+        try reader.execute("COMMIT")
+        #expect(expand.join(timeout: 60), "expand did not finish after the reader committed")
+        stopProbe.update { $0 = true }
+        probe.join()
+
+        let outcome = expandResult.current
+        if case .success(let phase) = outcome { #expect(phase == .expanded) } else { Issue.record("expand: \(String(describing: outcome))") }
+        #expect(try fixture.state(id)?.phase == .expanded)
+        #expect(waitsWhileReaderHeld >= 2, "expected several lock waits while the reader held its lock")
+        let blockers = notes.read { notes in
+            notes.flatMap { note -> [Blocker] in
+                if case .lockWait(_, let of, _, let blockers) = note { #expect(of == 10); return blockers }
+                return []
+            }
+        }
+        #expect(!blockers.isEmpty && blockers.allSatisfy { $0.pid == readerPID }, "blockers: \(blockers)")
+        #expect(blockers.first?.lockMode.contains("AccessShareLock") == true)
+
+        #expect(probeErrors.current.isEmpty, "\(probeErrors.current)")
+        let latencies = probeLatencies.current
+        #expect(latencies.count >= 20, "the probe made only \(latencies.count) round trips")
+        let worst = latencies.max() ?? 0
+        #expect(worst < 1.0, "an application query waited \(String(format: "%.2f", worst)) s behind Bellows")
+    }
+}

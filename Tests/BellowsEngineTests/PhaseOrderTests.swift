@@ -1,0 +1,156 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Commands out of order are refused, leave the table and the plan's state exactly as they
+/// were, and are recorded in the audit log; two commands at once on one plan: one wins.
+@Suite(needsDatabase)
+struct PhaseOrderTests {
+    static let plan = """
+        table: accounts
+        changes:
+          - alter: email
+            rename_to: email_address
+            not_null: true
+            unique: true
+        """
+
+    static func setUp(_ fixture: EngineFixture, rows: Int = 500) throws {
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, note text);
+            INSERT INTO accounts SELECT g, 'user' || g || '@example.com', NULL FROM generate_series(1, \(rows)) AS g;
+            """)
+        try fixture.writePlan("001_rename_email", plan)
+    }
+
+    /// Runs `command`, which must be refused by the phase gate, and checks nothing changed.
+    func expectPhaseRefusal(_ fixture: EngineFixture, _ command: PhaseCommand, in phase: Phase,
+                            sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let id = "001_rename_email"
+        let before = try fixture.snapshot("accounts")
+        let stateBefore = try fixture.state(id)
+        let eventsBefore = try fixture.events(id).count
+        let refusal = expectRefusal({ try fixture.run(command, id) }, sourceLocation: sourceLocation)
+        #expect(refusal?.gates == ["phase"], "\(command) in \(phase): \(refusal?.text ?? "")", sourceLocation: sourceLocation)
+        #expect(refusal?.phase == phase, sourceLocation: sourceLocation)
+        #expect(refusal?.command == command, sourceLocation: sourceLocation)
+        let after = try fixture.snapshot("accounts")
+        #expect(after == before, "the table changed: \(before.difference(to: after))", sourceLocation: sourceLocation)
+        let stateAfter = try #require(try fixture.state(id), sourceLocation: sourceLocation)
+        if let stateBefore {
+            #expect(stateAfter == stateBefore, "bellows.plans changed", sourceLocation: sourceLocation)
+        } else {
+            // The very first command registers the plan as planned, nothing more.
+            #expect(stateAfter.phase == .planned && stateAfter.backfillCursor == nil && stateAfter.expandChecksum == nil,
+                    sourceLocation: sourceLocation)
+        }
+        let events = try fixture.events(id)
+        #expect(events.count == eventsBefore + 1, sourceLocation: sourceLocation)
+        let last = try #require(events.last, sourceLocation: sourceLocation)
+        #expect(last.command == command.rawValue && last.outcome == "refused" && last.fromPhase == phase.rawValue
+                    && last.toPhase == nil && last.details.contains("\"phase\""),
+                "\(last)", sourceLocation: sourceLocation)
+    }
+
+    @Test func outOfOrderCommandsAreRefusedAndChangeNothing() throws {
+        let fixture = try EngineFixture("order")
+        defer { fixture.close() }
+        try Self.setUp(fixture)
+        let id = "001_rename_email"
+
+        for command in [PhaseCommand.contract, .verify, .backfill, .rollback] {
+            try expectPhaseRefusal(fixture, command, in: .planned)
+        }
+        try fixture.run(.expand, id)
+        for command in [PhaseCommand.expand, .verify, .contract] {
+            try expectPhaseRefusal(fixture, command, in: .expanded)
+        }
+        // A backfill that stops after one batch leaves a cursor: refusals must keep it.
+        let stopAfterOne = Shared(0)
+        #expect(throws: BellowsError.self) {
+            try fixture.run(.backfill, id) {
+                $0.batchSize = 100
+                $0.shouldStop = { stopAfterOne.update { $0 += 1; return $0 > 1 } }
+            }
+        }
+        #expect(try fixture.state(id)?.backfillCursor == ["100"])
+        for command in [PhaseCommand.expand, .verify, .contract] {
+            try expectPhaseRefusal(fixture, command, in: .expanded)
+        }
+        try fixture.run(.backfill, id)
+        for command in [PhaseCommand.expand, .contract] {
+            try expectPhaseRefusal(fixture, command, in: .backfilled)
+        }
+        try fixture.run(.verify, id)
+        for command in [PhaseCommand.expand, .backfill] {
+            try expectPhaseRefusal(fixture, command, in: .verified)
+        }
+        try fixture.run(.contract, id)
+        for command in PhaseCommand.allCases {
+            try expectPhaseRefusal(fixture, command, in: .contracted)
+        }
+    }
+
+    @Test func rolledBackPlanRefusesAllButExpand() throws {
+        let fixture = try EngineFixture("order")
+        defer { fixture.close() }
+        try Self.setUp(fixture)
+        let id = "001_rename_email"
+        try fixture.run(.expand, id)
+        try fixture.run(.rollback, id)
+        for command in [PhaseCommand.backfill, .verify, .contract, .rollback] {
+            try expectPhaseRefusal(fixture, command, in: .rolledBack)
+        }
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.state(id)?.phase == .contracted)
+    }
+
+    @Test func twoExpandsAtOnceOneWins() throws {
+        let fixture = try EngineFixture("race")
+        defer { fixture.close() }
+        try Self.setUp(fixture, rows: 3000)
+        let id = "001_rename_email"
+        let start = DispatchSemaphore(value: 0)
+        let results = Shared<[Result<Phase, BellowsError>]>([])
+        let engines = [fixture.engine(), fixture.engine()]
+        let workers = engines.enumerated().map { index, engine in
+            Worker("expand-\(index)") {
+                start.wait()
+                do {
+                    let outcome = try engine.run(.expand, plan: id)
+                    results.update { $0.append(.success(outcome.to)) }
+                } catch let error as BellowsError {
+                    results.update { $0.append(.failure(error)) }
+                } catch {
+                    results.update { $0.append(.failure(.usage("unexpected \(error)"))) }
+                }
+            }
+        }
+        start.signal()
+        start.signal()
+        for worker in workers { worker.join() }
+
+        let all = results.current
+        let successes = all.filter { if case .success(.expanded) = $0 { return true } else { return false } }
+        #expect(successes.count == 1, "\(all)")
+        let refusals = all.compactMap { result -> Refusal? in
+            if case .failure(.refused(let refusal)) = result { return refusal }
+            return nil
+        }
+        #expect(refusals.count == 1, "\(all)")
+        if let refusal = refusals.first {
+            #expect(refusal.gates == ["lock"] || refusal.gates == ["phase"], "\(refusal.text)")
+        }
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'email_address' AND NOT attisdropped") == 1)
+        #expect(try fixture.int("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal") == 1)
+        #expect(try fixture.int("SELECT count(*) FROM pg_index WHERE indrelid = 'accounts'::regclass") == 2)
+        #expect(try fixture.state(id)?.phase == .expanded)
+        #expect(try fixture.state(id)?.expanding == false)
+        // The plan goes on normally.
+        for command in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(command, id) }
+        #expect(try fixture.int("SELECT count(*) FROM accounts WHERE email_address LIKE 'user%'") == 3000)
+    }
+}
