@@ -51,6 +51,13 @@ extension Engine {
     }
 
     func rollback(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        // What to remove is computed from the plan file: an edited file would remove other
+        // objects than expand added (and leave those behind), so require the file as expanded.
+        if let expanded = state.expandChecksum, expanded != plan.checksum {
+            throw refuse(connection, plan: plan, command: .rollback, phase: state.phase, [GateFailure(
+                gate: "checksum", message: "the plan file changed since expand (sha256 \(expanded.prefix(12))… → \(plan.checksum.prefix(12))…): rollback removes what the plan as expanded added",
+                remedy: "restore the file as it was expanded, roll back, then edit it")])
+        }
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         let sql = PhaseSQL(transition)
         let statements = sql.rollback
