@@ -139,3 +139,41 @@ struct EdgeCaseTests {
         #expect(try fixture.snapshot("accounts").lines.contains("constraint accounts_email_address_key UNIQUE (email_address)"))
     }
 }
+
+/// A plan file edited after expand must not make rollback remove something else than what
+/// expand added.
+@Suite(needsDatabase)
+struct EditedPlanTests {
+    @Test func rollbackAfterThePlanFileChanged() throws {
+        let fixture = try EngineFixture("edited")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, note text);
+            INSERT INTO accounts SELECT g, 'user' || g || '@example.com', NULL FROM generate_series(1, 300) AS g;
+            """)
+        let id = "001_rename_email"
+        let plan = """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: email_address
+                not_null: true
+                unique: true
+            """
+        try fixture.writePlan(id, plan)
+        let original = try fixture.snapshot("accounts")
+        try fixture.forward(id, through: .backfill)
+        try fixture.writePlan(id, plan.replacingOccurrences(of: "email_address", with: "contact_email"))
+        do {
+            try fixture.run(.rollback, id)
+        } catch BellowsError.refused(let refusal) {
+            #expect(refusal.gates == ["checksum"], "\(refusal.text)")
+            #expect(try fixture.state(id)?.phase == .backfilled)
+            try fixture.writePlan(id, plan)
+            try fixture.run(.rollback, id)
+        }
+        let after = try fixture.snapshot("accounts")
+        #expect(after == original, "\(original.difference(to: after))")
+        #expect(try fixture.state(id)?.phase == .rolledBack)
+    }
+}

@@ -81,6 +81,9 @@ struct PhaseOrderTests {
             try expectPhaseRefusal(fixture, command, in: .expanded)
         }
         try fixture.run(.backfill, id)
+        // The resumed backfill went on after the cursor: every row counted once.
+        #expect(try fixture.state(id)?.backfillRows == 500)
+        #expect(try fixture.events(id).contains { $0.command == "backfill" && $0.outcome == "interrupted" })
         for command in [PhaseCommand.expand, .contract] {
             try expectPhaseRefusal(fixture, command, in: .backfilled)
         }
@@ -106,6 +109,95 @@ struct PhaseOrderTests {
         }
         try fixture.forward(id, through: .contract)
         #expect(try fixture.state(id)?.phase == .contracted)
+    }
+
+    @Test func commandsWhileABackfillRunsAreRefusedByTheLock() throws {
+        let fixture = try EngineFixture("lock")
+        defer { fixture.close() }
+        try Self.setUp(fixture, rows: 3000)
+        let id = "001_rename_email"
+        try fixture.run(.expand, id)
+        let stop = Shared(false)
+        let backfillResult = Shared<(any Error)?>(nil)
+        let slow = fixture.engine { options in
+            options.batchSize = 10
+            options.pauseMilliseconds = 20
+            options.shouldStop = { stop.current }
+        }
+        let backfill = Worker("backfill") {
+            do { _ = try slow.run(.backfill, plan: id) } catch { backfillResult.update { $0 = error } }
+        }
+        #expect(try eventually(30) { (try fixture.state(id)?.backfillRows ?? 0) > 0 })
+        let before = try fixture.snapshot("accounts")
+        for command in [PhaseCommand.rollback, .backfill, .verify, .expand] {
+            let refusal = expectRefusal { try fixture.run(command, id) }
+            #expect(refusal?.gates == ["lock"], "\(command): \(refusal?.text ?? "")")
+            #expect(refusal?.failures.first?.message.contains("is already running a command on plan \(id)") == true)
+        }
+        #expect(try fixture.snapshot("accounts") == before)
+        stop.update { $0 = true }
+        backfill.join()
+        if case .interrupted? = backfillResult.current as? BellowsError {} else {
+            Issue.record("expected the backfill to stop on request, got \(String(describing: backfillResult.current))")
+        }
+        #expect(try fixture.events(id).filter { $0.outcome == "refused" && $0.details.contains("\"lock\"") }.count == 4)
+        // The lock is free again: the same commands run.
+        try fixture.run(.rollback, id)
+        #expect(try fixture.snapshot("accounts") != before)
+        #expect(try fixture.state(id)?.phase == .rolledBack)
+    }
+
+    @Test func plansOnTheSameColumnConflictAndDependenciesWait() throws {
+        let fixture = try EngineFixture("conflict")
+        defer { fixture.close() }
+        try Self.setUp(fixture)
+        try fixture.writePlan("002_lower_email", """
+            table: accounts
+            changes:
+              - alter: email
+                up: "lower(email)"
+            """)
+        try fixture.writePlan("003_rename_note", """
+            table: accounts
+            depends_on:
+              plans: ["001"]
+            changes:
+              - alter: note
+                rename_to: remark
+            """)
+        try fixture.writePlan("004_rename_note_now", """
+            table: accounts
+            changes:
+              - alter: note
+                rename_to: comment
+            """)
+        try fixture.run(.expand, "001_rename_email")
+        let conflict = expectRefusal { try fixture.run(.expand, "002_lower_email") }
+        #expect(conflict?.gates == ["conflict"], "\(conflict?.text ?? "")")
+        #expect(conflict?.failures.first?.message.contains("001_rename_email") == true)
+        let dependency = expectRefusal { try fixture.run(.expand, "003_rename_note") }
+        #expect(dependency?.gates == ["dependency"], "\(dependency?.text ?? "")")
+
+        // A plan on another column of the same table runs alongside.
+        try fixture.run(.expand, "004_rename_note_now")
+        try fixture.exec("""
+            INSERT INTO accounts (id, email, note) VALUES (9001, 'old@example.com', 'old note');
+            INSERT INTO accounts (id, email_address, comment) VALUES (9002, 'new@example.com', 'new note');
+            """)
+        for plan in ["001_rename_email", "004_rename_note_now"] {
+            for command in [PhaseCommand.backfill, .verify] { try fixture.run(command, plan) }
+        }
+        try fixture.run(.contract, "004_rename_note_now")
+        try fixture.run(.contract, "001_rename_email")
+        #expect(try fixture.rows("SELECT id, email_address, comment FROM accounts WHERE id > 9000 ORDER BY id")
+                == [["9001", "old@example.com", "old note"], ["9002", "new@example.com", "new note"]])
+        #expect(try fixture.int("SELECT count(*) FROM accounts WHERE email_address = 'user' || id || '@example.com'") == 500)
+        // 001 is contracted: 002 no longer conflicts (its column is gone, so the plan itself no longer fits).
+        let stale = expectRefusal { try fixture.run(.expand, "002_lower_email") }
+        #expect(stale?.gates == ["plan"], "\(stale?.text ?? "")")
+        // 003 depended on 001, which is contracted now; its own column was renamed by 004 meanwhile.
+        let gone = expectRefusal { try fixture.run(.expand, "003_rename_note") }
+        #expect(gone?.gates == ["plan"], "\(gone?.text ?? "")")
     }
 
     @Test func twoExpandsAtOnceOneWins() throws {
