@@ -177,3 +177,69 @@ struct EditedPlanTests {
         #expect(try fixture.state(id)?.phase == .rolledBack)
     }
 }
+
+/// Data that cannot take the new constraints stops the plan at the right phase, with a
+/// clear reason, and rollback still restores the table.
+@Suite(needsDatabase)
+struct BadDataTests {
+    @Test func nullsRefuseVerifyOfANotNullWithoutUp() throws {
+        let fixture = try EngineFixture("baddata")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE profiles (id bigint PRIMARY KEY, created_by bigint);
+            INSERT INTO profiles SELECT g, CASE WHEN g IN (3, 30) THEN NULL ELSE g END FROM generate_series(1, 300) AS g;
+            """)
+        let id = "001_not_null"
+        try fixture.writePlan(id, """
+            table: profiles
+            changes:
+              - alter: created_by
+                not_null: true
+            """)
+        let original = try fixture.snapshot("profiles")
+        try fixture.forward(id, through: .backfill)
+        let before = try fixture.snapshot("profiles")
+        let refusal = try #require(expectRefusal { try fixture.run(.verify, id) })
+        #expect(refusal.gates == ["constraint"], "\(refusal.text)")
+        #expect(refusal.text.contains("_bellows_profiles_created_by_not_null"), "\(refusal.text)")
+        #expect(try fixture.snapshot("profiles") == before)
+        #expect(try fixture.state(id)?.phase == .backfilled)
+        try fixture.exec("UPDATE profiles SET created_by = 0 WHERE created_by IS NULL")
+        try fixture.run(.verify, id)
+        try fixture.run(.rollback, id)
+        #expect(try fixture.snapshot("profiles") == original)
+    }
+
+    @Test func duplicatesStopExpandAtTheUniqueIndexAndRollBackCleanly() throws {
+        let fixture = try EngineFixture("baddata")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE skills (id bigint PRIMARY KEY, name text NOT NULL);
+            INSERT INTO skills SELECT g, 'skill ' || (g % 250) FROM generate_series(1, 300) AS g;
+            """)
+        let id = "001_unique_name"
+        try fixture.writePlan(id, """
+            table: skills
+            changes:
+              - alter: name
+                unique: true
+            """)
+        let original = try fixture.snapshot("skills")
+        do {
+            try fixture.run(.expand, id)
+            Issue.record("expand should fail on duplicate names")
+        } catch BellowsError.failed(_, let command, let purpose, let error) {
+            #expect(command == .expand)
+            #expect(purpose.contains("build index"), "\(purpose)")
+            #expect(error.sqlState == .uniqueViolation, "\(error)")
+        }
+        let state = try #require(try fixture.state(id))
+        #expect(state.expanding && state.phase == .planned)
+        // The failed build left no INVALID index behind.
+        #expect(try fixture.int("SELECT count(*) FROM pg_index WHERE indrelid = 'skills'::regclass AND NOT indisvalid") == 0)
+        #expect(try fixture.events(id).last?.outcome == "failed")
+        try fixture.run(.rollback, id)
+        #expect(try fixture.snapshot("skills") == original)
+        #expect(try fixture.state(id)?.phase == .rolledBack)
+    }
+}
