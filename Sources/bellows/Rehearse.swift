@@ -1,10 +1,94 @@
 import ArgumentParser
+import BellowsEngine
+import Foundation
 
 struct Rehearse: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "(not yet built)")
+    static let configuration = CommandConfiguration(
+        abstract: "Prove every plan end to end on a scratch PostgreSQL under simulated traffic, and its rollback from each phase.",
+        discussion: """
+        Without --database, starts a private PostgreSQL cluster from the server binaries on this machine
+        (also as root) and removes it afterwards unless --keep. Applies migrations/, fills the tables with
+        synthetic rows (or --seed FILE), then for each plan in order drives expand → backfill → verify →
+        contract while old- and new-version writers run, and on fresh copies rolls back from each phase.
+        Exit 0 when every invariant holds, 1 on any violation.
+        """)
+
+    @Argument(help: "Plans to rehearse (default: every plan in plans/).")
+    var plans: [String] = []
+
+    @Option(help: "Project directory holding plans/ and migrations/.")
+    var project: String = "."
+
+    @Option(name: [.customLong("database"), .customShort("d")], help: "An existing, empty scratch database to use instead of a private cluster.")
+    var database: String?
+
+    @Flag(help: "Use --database even though it holds other objects.")
+    var allowNonempty = false
+
+    @Flag(help: "Keep the private cluster running and print how to connect.")
+    var keep = false
+
+    @Option(help: "Synthetic rows per table.")
+    var rows: Int = 2000
+
+    @Option(help: "An SQL file that fills the tables instead of the generator.")
+    var seed: String?
+
+    @Option(help: "Backfill batch size.")
+    var batchSize: Int = 250
+
+    @Flag(help: "Skip the rollback runs.")
+    var noRollbacks = false
+
+    @Option(help: "Output format.")
+    var format: OutputFormat = .text
+
+    @Flag(name: .shortAndLong, help: "Show the SQL of every step.")
+    var verbose = false
 
     func run() throws {
-        Terminal.err("bellows rehearse is not built yet")
-        throw ExitCode(2)
+        var options = RehearsalOptions()
+        options.database = database
+        options.allowNonEmpty = allowNonempty
+        options.keep = keep
+        options.rows = rows
+        options.seedFile = seed
+        options.batchSize = batchSize
+        options.rollbacks = !noRollbacks
+        options.plans = plans
+        let rehearsal = Rehearsal(project: Project(root: project), options: options,
+                                  reporter: Terminal.reporter(verbose: verbose, json: format == .json))
+        let report: RehearsalReport
+        do {
+            report = try rehearsal.run()
+        } catch let error as BellowsError {
+            renderError(error, format: format)
+            throw ExitCode(ExitStatus.code(for: error))
+        }
+        if format == .json {
+            Terminal.out(report.json.serialized)
+        } else {
+            Terminal.out("")
+            Terminal.out(Terminal.bold(pad("PLAN", 34) + pad("PHASE", 24) + pad("TIME", 8) + pad("ROWS", 8) + pad("TRAFFIC", 9) + pad("FAILED", 8) + pad("LONGEST", 9) + "RESULT"))
+            for step in report.steps {
+                Terminal.out(pad(step.plan, 34) + pad(step.phase, 24) + pad(String(format: "%.1fs", step.seconds), 8)
+                    + pad(step.rows.map(String.init) ?? "", 8) + pad(String(step.traffic.statements), 9)
+                    + pad(String(step.traffic.failures.count), 8) + pad(String(format: "%.0fms", step.traffic.longestMilliseconds), 9)
+                    + (step.outcome == "ok" ? Terminal.green(step.outcome) : Terminal.red(step.outcome)))
+            }
+            Terminal.out("")
+            if report.passed {
+                Terminal.out(Terminal.green("✓ rehearsal passed: no row lost, every value as up/down define, schema as intended, rollbacks exact"))
+            } else {
+                Terminal.out(Terminal.red("✗ rehearsal found \(report.violations.count) violation(s):"))
+                for violation in report.violations { Terminal.out("  - " + violation) }
+            }
+            if let kept = report.keptConninfo { Terminal.out("cluster kept: psql \"\(kept)\"") }
+        }
+        if !report.passed { throw ExitCode(ExitStatus.refused) }
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
     }
 }

@@ -1,0 +1,236 @@
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// Synthetic rows for every table of a scratch database, respecting types, NOT NULL, UNIQUE
+/// and foreign keys. Values are SQL expressions of a row number `g`, so the same generator
+/// fills tables in bulk (`generate_series`) and makes fresh rows for simulated traffic.
+public struct DataGenerator: Sendable {
+    public struct Column: Sendable {
+        var name: String
+        var type: String          // format_type
+        var typeName: String      // pg_type.typname
+        var typeCategory: String  // pg_type.typcategory
+        var isEnum: Bool
+        var maxLength: Int?
+        var notNull: Bool
+        var hasDefault: Bool
+        var skip: Bool            // identity, generated, serial
+        var unique: Bool
+        var foreignKey: (table: String, column: String)?
+        /// Which generator variant to use; bumped when a CHECK rejects the first.
+        var variant = 0
+    }
+
+    public struct Table: Sendable {
+        public var name: String   // quoted, qualified
+        var oid: Int
+        var columns: [Column]
+        var parents: [String]
+        /// Columns of a multi-column unique key: value = position in a mixed-radix walk.
+        var compositeUnique: [[String]]
+    }
+
+    public var tables: [Table]
+
+    /// Reads the shape of every user table of the database, parents before children.
+    /// `uniqueHints` maps a table (`schema.table`, as `format('%I.%I')` prints it) to columns
+    /// that must be generated unique although the schema does not say so yet (a plan will).
+    public static func inspect(_ connection: Connection, uniqueHints: [String: Set<String>] = [:]) throws -> DataGenerator {
+        let tableRows = try connection.query("""
+            SELECT c.oid::bigint AS oid, format('%I.%I', n.nspname, c.relname) AS name
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows')
+              AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition
+            ORDER BY 2
+            """)
+        var tables: [Table] = []
+        for row in tableRows {
+            let oid = try row.int("oid")
+            let name = try row.string("name")
+            let inspected = try connection.query("""
+                SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname, t.typcategory::text AS category,
+                       t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.atthasdef AS has_default,
+                       (a.attidentity <> '' OR a.attgenerated <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false)) AS skip,
+                       CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS is_unique,
+                       (SELECT format('%I.%I', pn.nspname, pc.relname) || '|' || pa.attname FROM pg_constraint k
+                          JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+                          JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                          WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND k.conkey = ARRAY[a.attnum] LIMIT 1) AS fk
+                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+                """, [oid]).map { r -> Column in
+                    let fk = try r.optionalString("fk").map { $0.split(separator: "|", maxSplits: 1).map(String.init) }
+                    return Column(name: try r.string("name"), type: try r.string("type"), typeName: try r.string("typname"),
+                                  typeCategory: try r.string("category"), isEnum: try r.bool("is_enum"), maxLength: try r.optionalInt("max_length"),
+                                  notNull: try r.bool("not_null"), hasDefault: try r.bool("has_default"), skip: try r.bool("skip"),
+                                  unique: try r.bool("is_unique"),
+                                  foreignKey: fk.flatMap { $0.count == 2 ? ($0[0], $0[1]) : nil })
+                }
+            let composite = try connection.query("""
+                SELECT ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
+                FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisunique AND i.indnkeyatts > 1
+                """, [oid]).map { try $0.stringArray("columns") }
+            let hinted = uniqueHints[name] ?? []
+            let columns = inspected.map { column -> Column in
+                var column = column
+                if hinted.contains(column.name) { column.unique = true }
+                return column
+            }
+            let parents = Array(Set(columns.compactMap { $0.foreignKey?.table }.filter { $0 != name })).sorted()
+            tables.append(Table(name: name, oid: oid, columns: columns, parents: parents, compositeUnique: composite))
+        }
+        // Parents first.
+        var ordered: [Table] = []
+        var remaining = tables
+        while !remaining.isEmpty {
+            let ready = remaining.filter { t in t.parents.allSatisfy { p in ordered.contains { $0.name == p } || !remaining.contains { $0.name == p } } }
+            let batch = ready.isEmpty ? [remaining[0]] : ready
+            ordered += batch
+            remaining.removeAll { t in batch.contains { $0.name == t.name } }
+        }
+        return DataGenerator(tables: ordered)
+    }
+
+    public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
+
+    /// The SQL value of `column` for row number `g` (an SQL expression), or nil to leave it to its default.
+    /// `parentArrays` maps a parent table to the SQL expression of its key array.
+    static func expression(_ column: Column, in table: Table, g: String, allowNull: Bool = true, parentArray: (String, String) -> String) -> String? {
+        if column.skip { return nil }
+        // Position of this column in a composite unique key: walk the key space in mixed radix.
+        var walk = g
+        for key in table.compositeUnique {
+            if let index = key.firstIndex(of: column.name), index > 0 {
+                let earlier = key[..<index].compactMap { name in table.columns.first { $0.name == name }?.foreignKey }
+                if !earlier.isEmpty {
+                    walk = "(\(g) / " + earlier.map { "greatest(1, coalesce(array_length(\(parentArray($0.table, $0.column)), 1), 1))" }.joined(separator: " / ") + ")"
+                }
+            }
+        }
+        var value: String
+        if let fk = column.foreignKey {
+            let array = parentArray(fk.table, fk.column)
+            value = "(\(array))[1 + ((\(walk)) % greatest(1, coalesce(array_length(\(array), 1), 1)))]"
+        } else if column.isEnum {
+            value = "(enum_range(NULL::\(column.type)))[1 + ((\(g)) % array_length(enum_range(NULL::\(column.type)), 1))]"
+        } else if column.hasDefault && !column.unique && column.typeCategory != "S" {
+            return nil
+        } else {
+            switch column.typeCategory {
+            case "N":
+                value = column.unique ? "(\(g))::\(column.type)" : "(1 + (\(g)) % 5)::\(column.type)"
+            case "B":
+                value = "((\(g)) % 3 <> 0)"
+            case "D":
+                value = "(now() - ((\(g)) % 10000) * interval '1 minute')::\(column.type)"
+            case "S":
+                value = textExpression(column, g: g)
+            case "U" where column.typeName == "uuid":
+                value = "md5((\(g))::text)::uuid"
+            case "U" where column.typeName == "json" || column.typeName == "jsonb":
+                value = "'{}'::\(column.type)"
+            default:
+                if column.hasDefault { return nil }
+                value = "NULL::\(column.type)"
+            }
+        }
+        if !allowNull { return value }
+        if !column.notNull && !column.unique && column.foreignKey == nil {
+            value = "CASE WHEN (\(g)) % 10 = 7 THEN NULL ELSE \(value) END"
+        } else if !column.notNull && column.foreignKey != nil && !table.compositeUnique.contains(where: { $0.contains(column.name) }) {
+            value = "CASE WHEN (\(g)) % 5 = 3 THEN NULL ELSE \(value) END"
+        }
+        return value
+    }
+
+    static func textExpression(_ column: Column, g: String) -> String {
+        let name = column.name.lowercased()
+        var value: String
+        switch column.variant {
+        case 0:
+            if name.contains("email") {
+                value = "CASE WHEN (\(g)) % 2 = 0 THEN 'User' ELSE 'user' END || (\(g)) || '@Example.com'"
+            } else if name.contains("name") {
+                value = "(ARRAY['Ada','Grace','Alan','Edsger','Barbara','Donald','Frances','Ken'])[1 + (\(g)) % 8] || ' ' || (ARRAY['Lovelace','Hopper','Turing','Dijkstra','Liskov','Knuth','Allen','Thompson'])[1 + ((\(g)) / 8) % 8] || CASE WHEN \(column.unique ? "true" : "false") THEN ' ' || (\(g)) ELSE '' END"
+            } else {
+                value = "'\(name.filter { $0.isLetter || $0.isNumber }) ' || (\(g))"
+            }
+        case 1:
+            value = "lower(translate(to_hex((\(g)) + 4096), '0123456789', 'ghijklmnop'))"
+        default:
+            value = "upper(translate(to_hex((\(g)) + 4096), '0123456789', 'GHIJKLMNOP'))"
+        }
+        if let max = column.maxLength { value = column.unique ? "right(\(value), \(max))" : "left(\(value), \(max))" }
+        return value
+    }
+
+    /// `INSERT … SELECT` of rows `from…to` into `table` (conflicts on unique keys are skipped).
+    func insertSQL(_ table: Table, from: String, to: String) -> String {
+        var arrays: [String: String] = [:]
+        var joins: [String] = []
+        func parentArray(_ parent: String, _ key: String) -> String {
+            if let alias = arrays[parent + "|" + key] { return alias }
+            let alias = "bellows_p\(arrays.count + 1).a"
+            arrays[parent + "|" + key] = alias
+            joins.append("CROSS JOIN (SELECT array_agg(\(SQLQuote.identifier(key)) ORDER BY \(SQLQuote.identifier(key))) AS a FROM \(parent)) AS bellows_p\(arrays.count)")
+            return alias
+        }
+        var names: [String] = []
+        var values: [String] = []
+        for column in table.columns {
+            guard let value = Self.expression(column, in: table, g: "g", parentArray: parentArray) else { continue }
+            names.append(SQLQuote.identifier(column.name))
+            values.append(value)
+        }
+        guard !names.isEmpty else { return "INSERT INTO \(table.name) SELECT FROM generate_series(\(from), \(to)) ON CONFLICT DO NOTHING" }
+        return "INSERT INTO \(table.name) (\(names.joined(separator: ", ")))\nSELECT \(values.joined(separator: ",\n       "))\nFROM generate_series(\(from)::bigint, \(to)::bigint) AS g \(joins.joined(separator: " "))\nON CONFLICT DO NOTHING"
+    }
+
+    /// Fills every table with `rows` rows (fewer where a composite key runs out of combinations).
+    /// A column whose values a CHECK rejects gets another variant, then NULL.
+    public mutating func fill(_ connection: Connection, rows: Int, report: Reporter) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for index in tables.indices {
+            var attempts = 0
+            while true {
+                let sql = insertSQL(tables[index], from: "1", to: String(rows))
+                do {
+                    let result = try connection.execute(sql)
+                    counts[tables[index].name] = result.affectedRows
+                    break
+                } catch {
+                    attempts += 1
+                    let culprit = try culpritColumns(connection, error: error, table: tables[index])
+                    guard attempts < 8, !culprit.isEmpty else {
+                        report(.info("could not generate rows for \(tables[index].name): \(error.message)"))
+                        counts[tables[index].name] = 0
+                        break
+                    }
+                    for name in culprit {
+                        guard let c = tables[index].columns.firstIndex(where: { $0.name == name }) else { continue }
+                        if tables[index].columns[c].variant < 2 && tables[index].columns[c].typeCategory == "S" {
+                            tables[index].columns[c].variant += 1
+                        } else {
+                            tables[index].columns[c].skip = true  // leave it to its default / NULL
+                        }
+                    }
+                }
+            }
+            _ = try? connection.execute("ANALYZE \(tables[index].name)")
+        }
+        return counts
+    }
+
+    func culpritColumns(_ connection: Connection, error: PostgresError, table: Table) throws -> [String] {
+        if let column = error.column { return [column] }
+        guard let constraint = error.constraint else { return [] }
+        return try connection.query("""
+            SELECT a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+            WHERE k.conrelid = $1::bigint::oid AND k.conname = $2
+            """, [table.oid, constraint]).map { try $0.string("attname") }
+    }
+}

@@ -1,0 +1,363 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+public struct RehearsalOptions: Sendable {
+    /// An existing scratch database (conninfo); nil starts a private cluster.
+    public var database: String?
+    /// Use a database that holds other objects.
+    public var allowNonEmpty = false
+    /// Keep the private cluster (and print how to reach it).
+    public var keep = false
+    /// Rows per table for the generator.
+    public var rows = 2000
+    /// An SQL file that fills the tables instead of the generator.
+    public var seedFile: String?
+    /// Backfill batch size (small batches exercise resumption and interleaving).
+    public var batchSize: Int? = 250
+    /// Also roll back from expanded, backfilled and verified, each on a fresh copy.
+    public var rollbacks = true
+    /// Plans to rehearse (paths or references); empty = every plan of the project.
+    public var plans: [String] = []
+    /// Lock timeout Bellows uses; traffic statements slower than this count as violations.
+    public var lockTimeoutMilliseconds = 2000
+
+    public init() {}
+}
+
+/// One phase of one plan as the rehearsal ran it.
+public struct RehearsalStep: Sendable {
+    public var plan: String
+    public var phase: String
+    public var seconds: Double
+    public var rows: Int?
+    public var traffic: TrafficStats
+    public var outcome: String
+
+    public var json: JSONValue {
+        ["plan": .string(plan), "phase": .string(phase), "seconds": .double(seconds), "rows": rows.map(JSONValue.int) ?? .null,
+         "traffic_statements": .int(traffic.statements), "traffic_failures": .int(traffic.failures.count),
+         "longest_traffic_ms": .double(traffic.longestMilliseconds), "outcome": .string(outcome)]
+    }
+}
+
+public struct RehearsalReport: Sendable {
+    public var steps: [RehearsalStep] = []
+    public var violations: [String] = []
+    public var tableRows: [String: Int] = [:]
+    public var keptConninfo: String?
+    public var passed: Bool { violations.isEmpty }
+
+    public var json: JSONValue {
+        ["passed": .bool(passed), "violations": .array(violations.map(JSONValue.string)), "steps": .array(steps.map(\.json)),
+         "seeded_rows": .object(tableRows.mapValues(JSONValue.int)), "kept": .optional(keptConninfo)]
+    }
+}
+
+/// `bellows rehearse`: every plan run end to end on a scratch PostgreSQL under simulated
+/// traffic, then rolled back from each phase on fresh copies, checking the invariants that
+/// matter: no row lost, every value as up/down define, the schema as intended after contract
+/// and identical to before after rollback, no traffic statement failed or waited too long.
+public final class Rehearsal: @unchecked Sendable {
+    let project: Project
+    let options: RehearsalOptions
+    let report: Reporter
+    private var result = RehearsalReport()
+    private var hints: [String: Set<String>] = [:]
+
+    public init(project: Project, options: RehearsalOptions, reporter: @escaping Reporter = { _ in }) {
+        self.project = project
+        self.options = options
+        self.report = reporter
+    }
+
+    public func run() throws -> RehearsalReport {
+        // The plans, validated, in order (dependencies come earlier by number).
+        let loaded = project.loadPlans()
+        if loaded.findings.hasErrors { throw BellowsError.planInvalid(loaded.findings.filter { $0.severity == .error }) }
+        var plans = loaded.plans.sorted { $0.id < $1.id }
+        if !options.plans.isEmpty {
+            let wanted = try Set(options.plans.map { try project.resolvePlan($0).id })
+            plans = plans.filter { wanted.contains($0.id) }
+        }
+
+        hints = uniqueHints(plans)
+        var cluster: ScratchCluster?
+        let adminConninfo: String
+        let database: String
+        if let given = options.database {
+            adminConninfo = given
+            database = try Connection(given).query("SELECT current_database() AS d").first?.string("d") ?? "postgres"
+        } else {
+            report(.info("starting a scratch PostgreSQL cluster…"))
+            let started = try ScratchCluster.start()
+            cluster = started
+            adminConninfo = started.conninfo()
+            let admin = try Connection(adminConninfo)
+            try admin.execute("CREATE DATABASE bellows_rehearsal")
+            admin.close()
+            database = "bellows_rehearsal"
+            report(.info("cluster ready: \(started.conninfo(database: database))"))
+        }
+        if let cluster, options.keep {
+            cluster.keepRunning = true
+            result.keptConninfo = cluster.conninfo(database: database)
+        }
+        defer { if let cluster, !options.keep { cluster.destroy() } }
+        let main = options.database ?? cluster?.conninfo(database: database) ?? adminConninfo
+        let connection = try Connection(main)
+        defer { connection.close() }
+        try refuseForeignContent(connection)
+        try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
+        try StateStore.ensure(connection)
+
+        // Schema and data.
+        var started = Date()
+        try applyMigrations(connection, conninfo: main)
+        result.steps.append(RehearsalStep(plan: "-", phase: "migrate", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
+        started = Date()
+        if let seed = options.seedFile {
+            report(.info("seeding from \(seed)"))
+            guard let text = try? String(contentsOfFile: seed, encoding: .utf8) else { throw BellowsError.usage("cannot read seed file \(seed)") }
+            try connection.executeScript(text)
+        } else {
+            report(.info("generating \(options.rows) rows per table…"))
+            var generator = try DataGenerator.inspect(connection, uniqueHints: hints)
+            result.tableRows = try generator.fill(connection, rows: options.rows, report: report)
+        }
+        result.steps.append(RehearsalStep(plan: "-", phase: "seed", seconds: Date().timeIntervalSince(started),
+                                          rows: result.tableRows.values.reduce(0, +), traffic: TrafficStats(), outcome: "ok"))
+
+        for plan in plans {
+            report(.info("── plan \(plan.id) on \(plan.table.value) ──"))
+            var base: String?
+            if options.rollbacks, let cluster {
+                // A copy of the database as it is before this plan, for the rollback runs.
+                connection.close()
+                base = "bellows_rehearsal_base"
+                try withAdmin(cluster) { admin in
+                    try admin.execute("DROP DATABASE IF EXISTS bellows_rehearsal_base")
+                    try admin.execute("CREATE DATABASE bellows_rehearsal_base TEMPLATE \(database)")
+                }
+            }
+            try forward(plan, conninfo: main)
+            if let base, let cluster {
+                for stopAfter: PhaseCommand in [.expand, .backfill, .verify] {
+                    try withAdmin(cluster) { admin in
+                        try admin.execute("DROP DATABASE IF EXISTS bellows_rehearsal_copy")
+                        try admin.execute("CREATE DATABASE bellows_rehearsal_copy TEMPLATE \(base)")
+                    }
+                    try rollback(plan, after: stopAfter, conninfo: cluster.conninfo(database: "bellows_rehearsal_copy"))
+                }
+                try withAdmin(cluster) { admin in
+                    try admin.execute("DROP DATABASE IF EXISTS bellows_rehearsal_copy")
+                    try admin.execute("DROP DATABASE IF EXISTS \(base)")
+                }
+            }
+        }
+        return result
+    }
+
+    /// Columns plans will make unique in place: the synthetic data must already satisfy that.
+    func uniqueHints(_ plans: [Plan]) -> [String: Set<String>] {
+        var hints: [String: Set<String>] = [:]
+        for plan in plans {
+            let table = "\(plan.table.value.schema ?? "public").\(plan.table.value.name)"
+            for change in plan.changes {
+                if case .alter(let c) = change, c.attributes.unique?.value == true { hints[table, default: []].insert(c.column.value) }
+            }
+        }
+        return hints
+    }
+
+    func withAdmin(_ cluster: ScratchCluster, _ body: (Connection) throws -> Void) throws {
+        let admin = try Connection(cluster.conninfo())
+        defer { admin.close() }
+        try body(admin)
+    }
+
+    /// A given database must hold nothing but what a rehearsal created.
+    func refuseForeignContent(_ connection: Connection) throws {
+        guard options.database != nil, !options.allowNonEmpty else { return }
+        let marker = try connection.query("SELECT to_regclass('bellows_rehearsal.marker') IS NOT NULL AS ours").first?.bool("ours") ?? false
+        let objects = try connection.query("""
+            SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal') AND n.nspname NOT LIKE 'pg_toast%'
+            """).first?.int("n") ?? 0
+        if objects > 0 && !marker {
+            throw BellowsError.usage("the database holds \(objects) relation(s) the rehearsal did not create; rehearse on an empty scratch database, or pass --allow-nonempty if you really mean it")
+        }
+        if objects > 0 {
+            throw BellowsError.usage("the database holds a previous rehearsal; drop and recreate it, or pass --allow-nonempty")
+        }
+        try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
+        try connection.execute("CREATE TABLE IF NOT EXISTS bellows_rehearsal.marker (created_at timestamptz DEFAULT now())")
+    }
+
+    func engine(conninfo: String, plan: Plan) -> Engine {
+        var engineOptions = EngineOptions(conninfo: conninfo, actor: "bellows-rehearsal")
+        engineOptions.confirmations = Set(plan.gates.map(\.name.value))
+        engineOptions.batchSize = options.batchSize
+        engineOptions.lockTimeoutMilliseconds = options.lockTimeoutMilliseconds
+        return Engine(project: project, options: engineOptions, reporter: report)
+    }
+
+    /// expand → backfill → verify → contract under traffic; then the invariants.
+    func forward(_ plan: Plan, conninfo: String) throws {
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        guard let table = try CatalogReader.table(connection, plan.table.value) else {
+            result.violations.append("\(plan.table.location): table \(plan.table.value) does not exist after the migrations")
+            return
+        }
+        let compiled = TransitionCompiler.compile(plan, table: table)
+        guard let transition = compiled.transition else {
+            result.violations += compiled.findings.map(\.description)
+            return
+        }
+        let generator = try DataGenerator.inspect(connection, uniqueHints: hints)
+        guard let genTable = generator.table(transition.quotedTable) ?? generator.tables.first(where: { $0.oid == (try? connection.query("SELECT to_regclass($1)::oid::bigint AS o", [transition.quotedTable]).first?.int("o")) }) else {
+            result.violations.append("\(plan.table.location): cannot inspect \(transition.quotedTable)")
+            return
+        }
+        let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable)
+        try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic)
+        let engine = engine(conninfo: conninfo, plan: plan)
+
+        traffic.set(old: true, new: false)
+        Thread.sleep(forTimeInterval: 0.2)
+        _ = traffic.take()
+        let steps: [(PhaseCommand, old: Bool, new: Bool)] = [(.expand, true, false), (.backfill, true, true), (.verify, true, true), (.contract, false, true)]
+        for (command, old, new) in steps {
+            traffic.set(old: old, new: new)
+            Thread.sleep(forTimeInterval: 0.2)
+            let started = Date()
+            var outcome = "ok"
+            var rows: Int?
+            do {
+                let phase = try engine.run(command, plan: plan.file)
+                if case .int(let n)? = phase.details["rows_updated"] { rows = n }
+            } catch let error as BellowsError {
+                outcome = "failed"
+                result.violations.append("\(plan.id): \(command.rawValue) under traffic: \(explain(error, plan: plan))")
+            }
+            if command == .contract { traffic.set(old: false, new: true, contracted: true) }
+            Thread.sleep(forTimeInterval: 0.3)
+            let stats = command == .contract ? traffic.stop() : traffic.take()
+            result.steps.append(RehearsalStep(plan: plan.id, phase: command.rawValue, seconds: Date().timeIntervalSince(started),
+                                              rows: rows, traffic: stats, outcome: outcome))
+            checkTraffic(stats, plan: plan, phase: command.rawValue)
+            if outcome != "ok" { _ = traffic.stop(); return }
+        }
+        // Invariants after contract.
+        for problem in try traffic.violations(connection) {
+            result.violations.append("\(plan.id): after contract, \(problem) (see up/down at \(transition.groups.map { "\($0.location)" }.joined(separator: ", ")))")
+        }
+        result.violations += try schemaProblems(connection, transition: transition)
+    }
+
+    /// The table after contract must have the plan's shape and nothing of the transition.
+    func schemaProblems(_ connection: Connection, transition: Transition) throws -> [String] {
+        guard let table = try CatalogReader.table(connection, transition.tableName) else { return ["\(transition.plan.id): table vanished"] }
+        var problems: [String] = []
+        let id = transition.plan.id
+        for target in transition.allTargets {
+            guard let column = table.column(target.final) else {
+                problems.append("\(id): column \(target.final) is missing after contract"); continue
+            }
+            if target.notNull && !column.notNull { problems.append("\(id): \(target.final) should be NOT NULL after contract") }
+            if target.unique && table.uniqueIndex(on: target.final) == nil { problems.append("\(id): \(target.final) should be unique after contract") }
+        }
+        for dropped in transition.droppedColumns where !transition.allTargets.contains(where: { $0.final == dropped }) {
+            if table.column(dropped) != nil { problems.append("\(id): old column \(dropped) still exists after contract") }
+        }
+        let leftovers = table.columns.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
+            + table.constraints.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
+            + table.indexes.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
+        if !leftovers.isEmpty { problems.append("\(id): transition objects left after contract: \(leftovers.joined(separator: ", "))") }
+        let triggers = try connection.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname LIKE '\\_bellows\\_%'", [transition.quotedTable]).first?.int("n") ?? 0
+        if triggers > 0 { problems.append("\(id): a dual-write trigger is left after contract") }
+        return problems
+    }
+
+    /// Forward to `after` on a fresh copy, then rollback; the catalog must be as before.
+    func rollback(_ plan: Plan, after command: PhaseCommand, conninfo: String) throws {
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        let before = try CatalogSnapshot.take(connection, table: plan.table.value)
+        let rowsBefore = try connection.query("SELECT count(*) AS n FROM \(plan.table.value.quoted)").first?.int("n") ?? 0
+        let engine = engine(conninfo: conninfo, plan: plan)
+        let started = Date()
+        var outcome = "ok"
+        do {
+            for step in PhaseCommand.allCases.prefix(while: { $0 != .contract }) {
+                try engine.run(step, plan: plan.file)
+                if step == command { break }
+            }
+            try engine.run(.rollback, plan: plan.file)
+        } catch let error as BellowsError {
+            outcome = "failed"
+            result.violations.append("\(plan.id): rollback after \(command.rawValue): \(explain(error, plan: plan))")
+        }
+        let after = try CatalogSnapshot.take(connection, table: plan.table.value)
+        let difference = before.difference(to: after)
+        if outcome == "ok" && !difference.isEmpty {
+            outcome = "differs"
+            result.violations.append("\(plan.id): rollback after \(command.rawValue) left the table different:\n    " + difference.joined(separator: "\n    "))
+        }
+        let rowsAfter = try connection.query("SELECT count(*) AS n FROM \(plan.table.value.quoted)").first?.int("n") ?? 0
+        if rowsAfter != rowsBefore { result.violations.append("\(plan.id): rollback after \(command.rawValue) changed the row count \(rowsBefore) → \(rowsAfter)") }
+        result.steps.append(RehearsalStep(plan: plan.id, phase: "rollback after \(command.rawValue)", seconds: Date().timeIntervalSince(started),
+                                          rows: nil, traffic: TrafficStats(), outcome: outcome))
+    }
+
+    func checkTraffic(_ stats: TrafficStats, plan: Plan, phase: String) {
+        for failure in Array(Set(stats.failures)).sorted().prefix(5) {
+            result.violations.append("\(plan.id): during \(phase), a traffic statement failed: \(failure)")
+        }
+        if stats.longestMilliseconds > Double(options.lockTimeoutMilliseconds) {
+            result.violations.append(String(format: "%@: during %@, a traffic statement waited %.0f ms (longer than the lock timeout of %d ms)",
+                                            plan.id, phase, stats.longestMilliseconds, options.lockTimeoutMilliseconds))
+        }
+    }
+
+    /// An engine error as a rehearsal violation, pointing at the plan's lines where it can.
+    func explain(_ error: BellowsError, plan: Plan) -> String {
+        switch error {
+        case .failed(_, _, let purpose, let pg) where purpose.hasPrefix("build index") && pg.sqlState == .uniqueViolation:
+            let locations = plan.changes.compactMap { change -> String? in
+                switch change {
+                case .alter(let c): return c.attributes.unique.map { "\($0.location)" }
+                case .add(let c): return c.attributes.unique.map { "\($0.location)" }
+                default: return nil
+                }
+            }
+            return "\(purpose) failed: \(pg.message)" + (pg.detail.map { " (\($0))" } ?? "")
+                + " — the data is not unique as 'unique' at \(locations.joined(separator: ", ")) requires"
+        case .failed(_, let command, let purpose, let pg) where command == .backfill || command == .expand:
+            let expressions = PlanValidator.expressions(of: plan).filter { $0.key == "up" || $0.key == "backfill" || $0.key == "down" }
+            let locations = expressions.map { "\($0.key) at \($0.value.location)" }.joined(separator: ", ")
+            return "\(purpose) failed: \(pg.sqlState.map { "\($0) " } ?? "")\(pg.message)" + (pg.hint.map { " (hint: \($0))" } ?? "")
+                + (locations.isEmpty ? "" : " — evaluating \(locations)")
+        default:
+            return error.description
+        }
+    }
+
+    /// Applies every migration in order, recording each in the ledger in the same transaction.
+    func applyMigrations(_ connection: Connection, conninfo: String) throws {
+        // TODO(migrate): use MigrationRunner once it lands.
+        for file in project.migrationFiles() {
+            guard let text = try? String(contentsOfFile: file.path, encoding: .utf8) else { throw BellowsError.usage("cannot read \(file.path)") }
+            let analysis = MigrationFile.analyze(text)
+            report(.info("applying migration \(file.name)"))
+            let apply = {
+                for statement in analysis.executableStatements { try connection.execute(statement.text) }
+                try connection.execute("INSERT INTO bellows.migrations (name, checksum, applied_by, duration_ms, transactional) VALUES ($1, $2, $3, 0, $4)",
+                                       [file.name, SHA256.hex(text), "bellows-rehearsal", analysis.transactionMode.isTransactional])
+            }
+            if analysis.transactionMode.isTransactional { try connection.withTransaction(apply) } else { try apply() }
+        }
+    }
+}

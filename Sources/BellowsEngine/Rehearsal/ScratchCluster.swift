@@ -1,0 +1,120 @@
+import Foundation
+
+/// A private, throwaway PostgreSQL cluster started from the server binaries on the machine:
+/// its own data directory and Unix socket in a temporary directory, no TCP. Run as root, the
+/// server runs as the `postgres` system user (PostgreSQL refuses to run as root).
+public final class ScratchCluster: @unchecked Sendable {
+    public let directory: String
+    public let port: Int
+    public let binDirectory: String
+    let runAs: String?
+    private var running = false
+
+    public var socketDirectory: String { (directory as NSString).appendingPathComponent("socket") }
+    public var dataDirectory: String { (directory as NSString).appendingPathComponent("data") }
+
+    /// A conninfo for `database` on this cluster.
+    public func conninfo(database: String = "postgres") -> String {
+        "host=\(socketDirectory) port=\(port) user=postgres dbname=\(database)"
+    }
+
+    /// Finds `initdb`: `$BELLOWS_PG_BINDIR`, then `pg_config --bindir`, then the newest
+    /// `/usr/lib/postgresql/*/bin`.
+    public static func findBinDirectory() -> String? {
+        let fm = FileManager.default
+        if let dir = ProcessInfo.processInfo.environment["BELLOWS_PG_BINDIR"], fm.fileExists(atPath: dir + "/initdb") { return dir }
+        if let output = try? run("/bin/sh", ["-c", "pg_config --bindir 2>/dev/null"], as: nil).output.trimmingCharacters(in: .whitespacesAndNewlines),
+           !output.isEmpty, fm.fileExists(atPath: output + "/initdb") { return output }
+        let versions = ((try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted()
+        for version in versions.reversed() where fm.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") {
+            return "/usr/lib/postgresql/\(version)/bin"
+        }
+        return nil
+    }
+
+    /// Creates and starts a cluster. `settings` become `-c name=value` server options.
+    public static func start(settings: [String: String] = [:]) throws -> ScratchCluster {
+        guard let bin = findBinDirectory() else {
+            throw BellowsError.usage("no PostgreSQL server binaries found (initdb); install the `postgresql` package or set BELLOWS_PG_BINDIR")
+        }
+        let root = getuid() == 0
+        let base = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-rehearsal-\(getpid())-\(UInt16.random(in: 0...UInt16.max))")
+        let cluster = ScratchCluster(directory: base, port: Int.random(in: 20_000...60_000), binDirectory: bin, runAs: root ? "postgres" : nil)
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: cluster.socketDirectory, withIntermediateDirectories: true)
+            if root {
+                // The server runs as postgres: it must own its directories and reach them.
+                _ = try run("/bin/chmod", ["755", base], as: nil)
+                _ = try run("/bin/chown", ["-R", "postgres", base], as: nil)
+            }
+            let initdb = try run(bin + "/initdb", ["-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"], as: cluster.runAs)
+            guard initdb.status == 0 else { throw BellowsError.usage("initdb failed: \(initdb.output)") }
+            var options = "-c listen_addresses= -k \(cluster.socketDirectory) -p \(cluster.port) -c fsync=off -c full_page_writes=off -c max_connections=100"
+            for (key, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(key)=\(value)" }
+            let log = (cluster.directory as NSString).appendingPathComponent("server.log")
+            let start = try run(bin + "/pg_ctl", ["-D", cluster.dataDirectory, "-o", options, "-l", log, "-w", "-t", "30", "start"], as: cluster.runAs)
+            guard start.status == 0 else {
+                let serverLog = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw BellowsError.usage("the scratch PostgreSQL did not start: \(start.output)\n\(serverLog)")
+            }
+            cluster.running = true
+            return cluster
+        } catch {
+            try? fm.removeItem(atPath: base)
+            throw error
+        }
+    }
+
+    private init(directory: String, port: Int, binDirectory: String, runAs: String?) {
+        self.directory = directory
+        self.port = port
+        self.binDirectory = binDirectory
+        self.runAs = runAs
+    }
+
+    /// Stops the server and removes its directory.
+    public func destroy() {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    public func stop() {
+        guard running else { return }
+        _ = try? Self.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"], as: runAs)
+        running = false
+    }
+
+    /// Leave the server running when this object goes away (`--keep`).
+    public var keepRunning = false
+
+    deinit { if !keepRunning { stop() } }
+
+    /// Runs a program (as `user` via runuser when given) and returns its exit status and output.
+    /// Uses posix_spawn and waitpid directly: Foundation's Process can miss the exit of a
+    /// program whose child daemonises (pg_ctl start).
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String], as user: String?) throws -> (status: Int32, output: String) {
+        let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program] + arguments } ?? [program] + arguments
+        let outputPath = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log")
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard spawned == 0 else {
+            throw BellowsError.usage("could not run \(argv[0]): \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+    }
+}
