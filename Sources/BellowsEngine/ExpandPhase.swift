@@ -27,6 +27,9 @@ extension Engine {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
             }
             transition = compiledTransition
+            for warning in compiled.findings where warning.severity != .error {
+                report(.info("warning: \(warning.message) [\(warning.rule)]"))
+            }
             let sql = PhaseSQL(transition)
             let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
             let touched = plan.changes.flatMap(\.touchedColumns)

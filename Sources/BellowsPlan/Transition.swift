@@ -272,7 +272,20 @@ public enum TransitionCompiler {
             error(plan.table.location, "plan-changes-key", "the plan replaces \(droppedKey.joined(separator: ", ")), part of the table's key; change the key in its own migration")
         }
         let key = keyNames.compactMap { table.column($0) }
-        guard findings.isEmpty else { return (nil, findings) }
+        guard !findings.hasErrors else { return (nil, findings) }
+        // What contract drops with the old columns and the plan does not carry over.
+        let replacedColumns = Set(groups.flatMap(\.dropsAtContract))
+        let carried = Set(groups.flatMap(\.targets).flatMap { $0.rebuiltIndexes.map(\.name) })
+        for index in table.indexes where !index.isPrimary && !carried.contains(index.name) && !replacedColumns.isDisjoint(with: index.columns) {
+            let singleCarried = index.columns.count == 1 && index.isUnique
+            if singleCarried { continue }
+            findings.append(Finding(at: plan.table.location, severity: .warning, rule: "plan-drops-index",
+                message: "index \(index.name) (\(index.columns.joined(separator: ", "))) uses a column the plan replaces: contract drops it and the plan does not rebuild it"))
+        }
+        for constraint in table.constraints where constraint.kind == "c" && !replacedColumns.isDisjoint(with: constraint.columns) {
+            findings.append(Finding(at: plan.table.location, severity: .warning, rule: "plan-drops-constraint",
+                message: "CHECK \(constraint.name) (\(constraint.definition)) uses a column the plan replaces: contract drops it; restate it with 'check:'"))
+        }
         return (Transition(plan: plan, table: table, groups: groups, key: key), findings)
     }
 }
