@@ -12,14 +12,17 @@ public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
 }
 
 /// An SQL expression from a plan (`up`, `down`, `check`, `default`, `backfill`), kept verbatim.
-/// `contentLine`/`contentColumn` locate its first character (inside any YAML quotes).
+/// `location` is its first character (inside any YAML quotes); `sourceMap` places every other
+/// character (YAML escapes, folded lines, block indentation), see `sourceLocation(line:column:)`.
 public struct PlanExpression: Sendable, Hashable {
     public var text: String
     public var location: SourceLocation
+    public var sourceMap: ExpressionSourceMap?
 
-    public init(_ text: String, at location: SourceLocation) {
+    public init(_ text: String, at location: SourceLocation, sourceMap: ExpressionSourceMap? = nil) {
         self.text = text
         self.location = location
+        self.sourceMap = sourceMap
     }
 }
 

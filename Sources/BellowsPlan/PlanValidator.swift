@@ -113,9 +113,14 @@ public enum PlanValidator {
         // Every SQL expression: one well-formed expression.
         for expression in expressions(of: plan) {
             for problem in ExpressionCheck.problems(in: expression.value.text) {
-                var location = expression.value.location
-                if problem.line > 1 { location.line += problem.line - 1; location.column = problem.column } else { location.column += problem.column - 1 }
-                add(location, .error, "plan-expression", "\(expression.key): \(problem.message)")
+                add(expression.value.sourceLocation(line: problem.line, column: problem.column), .error, "plan-expression",
+                    "\(expression.key): \(problem.message)")
+            }
+            // Bellows embeds expressions in longer statements (`(up)::type`, `CHECK (…)`, the
+            // trigger's SELECT): a `--` comment would swallow whatever follows it on the line.
+            for token in Lexer.tokenize(expression.value.text) where token.kind == .comment && token.text.hasPrefix("--") {
+                add(expression.value.sourceLocation(line: token.line, column: token.column), .error, "plan-expression",
+                    "\(expression.key): a '--' comment would comment out the rest of the SQL Bellows builds around the expression; use /* */")
             }
             if expression.key == "default", volatileFunctions.contains(where: { expression.value.text.lowercased().contains($0) }) {
                 add(expression.value.location, .warning, "plan-volatile-default",
