@@ -28,10 +28,15 @@ public enum PlanLoader {
     public static let maximumFileSize = 1 << 20
 
     public static func load(path: String) -> PlanLoadResult {
+        // The size first: a huge file is refused without reading it.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
+            return PlanLoadResult(plan: nil, findings: [tooLarge(file: path, bytes: size)])
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             return PlanLoadResult(plan: nil, findings: [Finding(file: path, line: 1, column: 1, severity: .error,
                                                                 rule: "io-error", message: "cannot read the file")])
         }
+        if data.count > maximumFileSize { return PlanLoadResult(plan: nil, findings: [tooLarge(file: path, bytes: data.count)]) }
         guard let text = String(data: data, encoding: .utf8) else {
             return PlanLoadResult(plan: nil, findings: [Finding(file: path, line: 1, column: 1, severity: .error,
                                                                 rule: "plan-yaml-syntax", message: "the file is not valid UTF-8")])
@@ -48,12 +53,16 @@ public enum PlanLoader {
         let stem = fileName.hasSuffix(".yaml") ? String(fileName.dropLast(5))
             : fileName.hasSuffix(".yml") ? String(fileName.dropLast(4)) : fileName
         if bytes.count > maximumFileSize {
-            return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-too-large",
-                message: "the plan is \(bytes.count) bytes; plans are limited to \(maximumFileSize) bytes")])
+            return PlanLoadResult(plan: nil, findings: [tooLarge(file: file, bytes: bytes.count)])
         }
         if bytes.contains(0) {
             return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-yaml-syntax",
                 message: "the file contains a NUL byte: it is not a text file")])
+        }
+        // A byte order mark is not part of the text (libyaml would read it as content here).
+        let source = source.unicodeScalars.first == "\u{FEFF}" ? String(source.unicodeScalars.dropFirst()) : source
+        if let refusal = aliasInKey(source, file: file) {
+            return PlanLoadResult(plan: nil, findings: [refusal])
         }
         let root: Node
         do {
@@ -63,7 +72,7 @@ public enum PlanLoader {
             }
             root = node
         } catch {
-            return PlanLoadResult(plan: nil, findings: [yamlFinding(error, file: file)])
+            return PlanLoadResult(plan: nil, findings: [yamlFinding(error, file: file, source: source)])
         }
 
         var reader = NodeReader(file: file, source: source)
@@ -209,8 +218,8 @@ public enum PlanLoader {
             guard let map = reader.mapping(node, what: "a 'split' change", allowed: splitKeys),
                   let column = reader.nonEmptyString(map["split"]?.value, key: "split") else { return nil }
             var targets: [SplitTarget] = []
-            if let items = reader.sequence(map["into"]?.value, key: "into") {
-                if items.count < 2 { reader.report(map["into"]!.value, "plan-invalid-value", "'into' of a split needs at least two columns") }
+            if let intoNode = map["into"]?.value, let items = reader.sequence(intoNode, key: "into") {
+                if items.count < 2 { reader.report(intoNode, "plan-invalid-value", "'into' of a split needs at least two columns") }
                 for item in items {
                     guard let t = reader.mapping(item, what: "a split target", allowed: splitTargetKeys) else { continue }
                     let name = reader.nonEmptyString(t["column"]?.value, key: "column")
@@ -285,25 +294,132 @@ public enum PlanLoader {
         return attributes
     }
 
-    private static func yamlFinding(_ error: Error, file: String) -> Finding {
+    static func tooLarge(file: String, bytes: Int) -> Finding {
+        Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-too-large",
+                message: "the plan is \(bytes) bytes; plans are limited to \(maximumFileSize) bytes")
+    }
+
+    static func yamlFinding(_ error: Error, file: String, source: String) -> Finding {
         var line = 1, column = 1
         var problem = "\(error)"
         if let yamlError = error as? YamlError {
             switch yamlError {
             case .scanner(let context, let text, let mark, _), .parser(let context, let text, let mark, _), .composer(let context, let text, let mark, _):
                 line = mark.line; column = mark.column
-                problem = (context.map { "\($0.text) " } ?? "") + text
-                if let context { problem = "\(text) (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+                problem = text
+                if let context {
+                    problem = "\(text) (\(context.text) at \(context.mark.line):\(context.mark.column))"
+                    // A quote or bracket never closed: libyaml notices at the end of the file or at the
+                    // next key; the place to fix is where it was opened.
+                    if text.contains("end of stream") || text.hasPrefix("did not find expected ',' or") {
+                        line = context.mark.line; column = context.mark.column
+                        let what = context.text.replacingOccurrences(of: "while scanning ", with: "")
+                            .replacingOccurrences(of: "while parsing ", with: "")
+                        problem = "\(what) starts here and is never closed (\(text) at \(mark.line):\(mark.column))"
+                    }
+                }
             case .reader(let text, _, _, _):
                 problem = text
             case .duplicatedKeysInMapping(let duplicates, let context):
-                line = context.mark.line; column = context.mark.column
-                problem = "duplicate keys: \(duplicates.sorted().joined(separator: ", "))"
+                let key = duplicates.sorted().first ?? "?"
+                let first = context.mark
+                let second = secondOccurrence(of: key, after: first, in: SourceText(source))
+                return Finding(file: file, line: second?.line ?? first.line, column: second?.column ?? first.column, severity: .error,
+                               rule: "plan-duplicate-key",
+                               message: "key '\(key)' appears twice in the same mapping (first at \(first.line):\(first.column))")
             default:
                 break
             }
         }
         return Finding(file: file, line: line, column: column, severity: .error, rule: "plan-yaml-syntax", message: "invalid YAML: \(problem)")
+    }
+
+    /// Where a duplicated key is written again: the next `key:` after the first one, at the same
+    /// column (block mapping) or after `{` / `,` (flow mapping). Nil when not found.
+    static func secondOccurrence(of key: String, after first: Mark, in source: SourceText) -> (line: Int, column: Int)? {
+        guard let start = source.index(line: first.line, column: first.column) else { return nil }
+        let keyScalars = Array(key.unicodeScalars)
+        let scalars = source.scalars
+        var i = start + max(keyScalars.count, 1)
+        while i + keyScalars.count <= scalars.count {
+            defer { i += 1 }
+            guard Array(scalars[i..<(i + keyScalars.count)]) == keyScalars else { continue }
+            var j = i + keyScalars.count
+            while j < scalars.count, scalars[j] == " " || scalars[j] == "\t" { j += 1 }
+            guard j < scalars.count, scalars[j] == ":" else { continue }
+            let position = source.position(of: i)
+            var k = i - 1
+            while k >= 0, scalars[k] == " " || scalars[k] == "\t" { k -= 1 }
+            let afterFlowIndicator = k >= 0 && (scalars[k] == "{" || scalars[k] == ",")
+            if position.column == first.column || afterFlowIndicator { return position }
+        }
+        return nil
+    }
+
+    // MARK: - Aliases
+
+    /// libyaml's anchor and alias names: ASCII letters, digits, `-` and `_`.
+    private static func isAnchorCharacter(_ c: Unicode.Scalar) -> Bool {
+        (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "-" || c == "_"
+    }
+
+    /// Refuses an alias used as a mapping key (or inside one). Yams compares the keys of each
+    /// mapping to find duplicates, hashing every key in full: an aliased key that expands to a
+    /// "billion laughs" tree would take forever. Aliases in values are harmless (they share
+    /// nodes), so only keys are refused.
+    ///
+    /// When the text has both anchor-like (`&a`) and alias-like (`*a`) tokens, a copy with the
+    /// aliases turned into plain scalars of the same length (`_a`) is composed first (cheap: no
+    /// aliases left), and its keys searched for those scalars.
+    static func aliasInKey(_ source: String, file: String) -> Finding? {
+        let scalars = Array(source.unicodeScalars)
+        func candidates(_ indicator: Unicode.Scalar) -> [Int] {
+            var result: [Int] = []
+            for i in scalars.indices where scalars[i] == indicator && i + 1 < scalars.count && isAnchorCharacter(scalars[i + 1]) {
+                if i == 0 { result.append(i); continue }
+                switch scalars[i - 1] {
+                case " ", "\t", "\n", "\r", "[", "{", ",", "\u{85}", "\u{2028}", "\u{2029}": result.append(i)
+                default: break
+                }
+            }
+            return result
+        }
+        let aliases = candidates("*")
+        guard !aliases.isEmpty, !candidates("&").isEmpty else { return nil }
+        var neutral = scalars
+        for i in aliases { neutral[i] = "_" }
+        let neutralText = String(String.UnicodeScalarView(neutral))
+        let text = SourceText(neutralText)
+        let positions = Set(aliases.map { i -> Int in let p = text.position(of: i); return p.line << 32 | p.column })
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: neutralText) else { return nil }
+            root = node
+        } catch {
+            // Report the syntax error from the copy (same places): composing the real text could
+            // complete a mapping with an aliased key before it reaches the error.
+            return yamlFinding(error, file: file, source: neutralText)
+        }
+        func search(_ node: Node, inKey: Bool) -> Mark? {
+            switch node {
+            case .scalar(let scalar):
+                guard inKey, let mark = scalar.mark, positions.contains(mark.line << 32 | mark.column) else { return nil }
+                return mark
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    if let found = search(key, inKey: true) ?? search(value, inKey: inKey) { return found }
+                }
+                return nil
+            case .sequence(let sequence):
+                for item in sequence { if let found = search(item, inKey: inKey) { return found } }
+                return nil
+            case .alias:
+                return nil
+            }
+        }
+        guard let mark = search(root, inKey: false) else { return nil }
+        return Finding(file: file, line: mark.line, column: mark.column, severity: .error, rule: "plan-yaml-syntax",
+                       message: "invalid YAML: an alias cannot be a mapping key (or part of one) in a plan; write the key out")
     }
 }
 
