@@ -22,6 +22,8 @@ struct BackfillResumeTests {
             BEGIN
               IF current_setting('bellows.backfill', true) = 'on' THEN
                 INSERT INTO backfill_hits VALUES (NEW.id);
+                -- Slow batches at first, so the interruption lands inside one.
+                IF NEW.id <= 2000 THEN PERFORM pg_sleep(0.001); END IF;
               END IF;
               RETURN NULL;
             END $$;
@@ -46,10 +48,19 @@ struct BackfillResumeTests {
                                   outputPath: fixture.root + "/\(log).log")
     }
 
-    /// Starts a slow backfill and waits until it has committed some batches.
+    static let batchInFlight = """
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows'
+        AND state = 'active' AND query LIKE 'WITH bellows_batch%'
+        """
+
+    /// Starts a slow backfill and waits until it has committed some batches and is inside the next one.
     func startSlowBackfill(_ fixture: EngineFixture, id: String) throws -> BellowsProcess {
         let process = try bellows(fixture, ["backfill", id, "--batch-size", "50"], log: "first")
-        let progressed = try eventually(30) { (try fixture.state(id)?.backfillRows ?? 0) >= 500 || !process.process.isRunning }
+        let progressed = try eventually(30) {
+            guard process.process.isRunning else { return true }
+            guard try fixture.state(id)?.backfillRows ?? 0 >= 500 else { return false }
+            return try !fixture.rows(Self.batchInFlight).isEmpty
+        }
         #expect(progressed)
         #expect(process.process.isRunning, "the backfill ended before it could be interrupted: \(process.output)")
         return process
@@ -81,6 +92,7 @@ struct BackfillResumeTests {
         let first = try startSlowBackfill(fixture, id: id)
         first.kill9()
         #expect(first.wait(timeout: 10) != nil)
+        #expect(first.process.terminationReason == .uncaughtSignal)
         try waitForBellowsToLeave(fixture)
 
         let saved = try #require(try fixture.state(id))
@@ -106,11 +118,11 @@ struct BackfillResumeTests {
         try prepare(fixture, id: id)
 
         let first = try startSlowBackfill(fixture, id: id)
-        let terminated = try fixture.int("""
-            SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                                  WHERE datname = current_database() AND application_name = 'bellows') AS t
-            """)
-        #expect(terminated == 1)
+        // Cut the connection while a batch runs (if that batch just ended, wait for the next one).
+        let terminated = try eventually(30) {
+            try fixture.int("SELECT count(pg_terminate_backend(pid)) FROM (\(Self.batchInFlight)) AS b") == 1
+        }
+        #expect(terminated)
         let status = first.wait(timeout: 30)
         #expect(status == 3, "the interrupted backfill should fail: \(first.output)")
         #expect(first.output.contains("run the same command to resume") || first.output.contains("terminat"), "\(first.output)")
