@@ -1,0 +1,112 @@
+-- plan 001_rename_users_email on public.users, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."users"
+  ADD COLUMN IF NOT EXISTS "email_address" text,
+  ADD CONSTRAINT "_bellows_users_email_address_not_null" CHECK ("email_address" IS NOT NULL) NOT VALID;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_001_rename_users_email"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: email -> email_address
+  IF TG_OP = 'INSERT' THEN
+    IF ROW(NEW."email_address") IS NULL THEN -- written by old code
+      SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+    ELSE -- written by new code
+      SELECT ("email")::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."email_address") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+        SELECT ("email_address")::text INTO NEW."email" FROM (SELECT NEW.*) AS bellows_row;
+      END IF;
+    END IF;
+  ELSIF ROW(NEW."email") IS DISTINCT FROM ROW(OLD."email") AND ROW(NEW."email_address") IS NOT DISTINCT FROM ROW(OLD."email_address") THEN
+    SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+  ELSIF ROW(NEW."email_address") IS DISTINCT FROM ROW(OLD."email_address") THEN
+    SELECT ("email")::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."email_address") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+      SELECT ("email_address")::text INTO NEW."email" FROM (SELECT NEW.*) AS bellows_row;
+    END IF;
+  ELSIF ROW(NEW."email_address") IS NULL THEN -- a row the backfill has not reached
+    SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+  END IF;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
+-- build an index without blocking writes [standalone]
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."users" AS bellows_t SET
+    "email_address" = CASE WHEN (ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL) THEN ("email")::text ELSE "email_address" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."users" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."users" AS bellows_t SET
+    "email_address" = CASE WHEN (ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL) THEN ("email")::text ELSE "email_address" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE ROW("email_address") IS DISTINCT FROM ROW(("email")::text)) AS change_1
+FROM "public"."users";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_bellows_users_email_address_not_null";
+-- check every_user_has_an_email_address must return 0 [transaction]
+SELECT count(*) FROM users WHERE email_address IS NULL;
+-- check email_addresses_unique_ignoring_case must return 0 [transaction]
+SELECT count(*) FROM (SELECT lower(email_address) FROM users GROUP BY 1 HAVING count(*) > 1) AS duplicates;
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
+-- remove the old shape [transaction]
+ALTER TABLE "public"."users"
+  DROP COLUMN "email";
+-- final constraints (NOT NULL via the validated check: no scan) [transaction]
+ALTER TABLE "public"."users"
+  ALTER COLUMN "email_address" SET NOT NULL,
+  DROP CONSTRAINT "_bellows_users_email_address_not_null",
+  ADD CONSTRAINT "users_email_address_key" UNIQUE USING INDEX "_bellows_users_email_address_key";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."users"."email_address" IS 'Login and contact address, unique as stored (case preserved)';
+
+-- ===== rollback =====
+-- drop an index without blocking writes [standalone]
+DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_users_email_address_key";
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."users"
+  DROP CONSTRAINT IF EXISTS "_bellows_users_email_address_not_null",
+  DROP COLUMN IF EXISTS "email_address";

@@ -1,0 +1,99 @@
+-- plan 002_widen_profiles_bio on public.profiles, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."profiles"
+  ADD COLUMN IF NOT EXISTS "_bellows_bio" varchar(2000);
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_002_widen_profiles_bio"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: bio -> bio
+  IF TG_OP = 'INSERT' THEN
+    IF ROW(NEW."_bellows_bio") IS NULL THEN -- written by old code
+      SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+    ELSE -- written by new code
+      SELECT (bio::varchar(2000))::varchar(2000) AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+        SELECT ("_bellows_bio"::varchar(500))::character varying(500) INTO NEW."bio" FROM (SELECT NEW.*) AS bellows_row;
+      END IF;
+    END IF;
+  ELSIF ROW(NEW."bio") IS DISTINCT FROM ROW(OLD."bio") AND ROW(NEW."_bellows_bio") IS NOT DISTINCT FROM ROW(OLD."_bellows_bio") THEN
+    SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+  ELSIF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(OLD."_bellows_bio") THEN
+    SELECT (bio::varchar(2000))::varchar(2000) AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+      SELECT ("_bellows_bio"::varchar(500))::character varying(500) INTO NEW."bio" FROM (SELECT NEW.*) AS bellows_row;
+    END IF;
+  ELSIF ROW(NEW."_bellows_bio") IS NULL THEN -- a row the backfill has not reached
+    SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+  END IF;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON "public"."profiles"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_002_widen_profiles_bio"();
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."profiles" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."profiles" AS bellows_t SET
+    "_bellows_bio" = CASE WHEN (ROW("_bellows_bio") IS NULL AND NOT ROW((bio::varchar(2000))::varchar(2000)) IS NULL) THEN (bio::varchar(2000))::varchar(2000) ELSE "_bellows_bio" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("_bellows_bio") IS NULL AND NOT ROW((bio::varchar(2000))::varchar(2000)) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."profiles" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."profiles" AS bellows_t SET
+    "_bellows_bio" = CASE WHEN (ROW("_bellows_bio") IS NULL AND NOT ROW((bio::varchar(2000))::varchar(2000)) IS NULL) THEN (bio::varchar(2000))::varchar(2000) ELSE "_bellows_bio" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("_bellows_bio") IS NULL AND NOT ROW((bio::varchar(2000))::varchar(2000)) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE ROW("_bellows_bio") IS DISTINCT FROM ROW((bio::varchar(2000))::varchar(2000))) AS change_1
+FROM "public"."profiles";
+-- check bio_within_new_limit must return 0 [transaction]
+SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();
+-- remove the old shape [transaction]
+ALTER TABLE "public"."profiles"
+  DROP COLUMN "bio";
+-- move the new column into place [transaction]
+ALTER TABLE "public"."profiles" RENAME COLUMN "_bellows_bio" TO "bio";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."profiles"."bio" IS 'Free-text introduction shown on the public profile, up to 2000 characters';
+
+-- ===== rollback =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."profiles"
+  DROP COLUMN IF EXISTS "_bellows_bio";

@@ -1,0 +1,84 @@
+-- plan 003_profiles_created_by_not_null on public.profiles, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."profiles"
+  ADD CONSTRAINT "_bellows_profiles_created_by_not_null" CHECK ("created_by" IS NOT NULL) NOT VALID;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: created_by in place
+  SELECT (coalesce(created_by, user_id))::bigint INTO NEW."created_by" FROM (SELECT NEW.*) AS bellows_row;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR UPDATE ON "public"."profiles"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"();
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."profiles" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."profiles" AS bellows_t SET
+    "created_by" = CASE WHEN "created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint THEN (coalesce(created_by, user_id))::bigint ELSE "created_by" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ("created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."profiles" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."profiles" AS bellows_t SET
+    "created_by" = CASE WHEN "created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint THEN (coalesce(created_by, user_id))::bigint ELSE "created_by" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ("created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE "created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint) AS change_1
+FROM "public"."profiles";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."profiles" VALIDATE CONSTRAINT "_bellows_profiles_created_by_not_null";
+-- check no_profile_without_creator must return 0 [transaction]
+SELECT count(*) FROM profiles WHERE coalesce(created_by, user_id) IS NULL;
+-- check every_creator_is_a_user must return 0 [transaction]
+SELECT count(*) FROM profiles p LEFT JOIN users u ON u.id = coalesce(p.created_by, p.user_id) WHERE u.id IS NULL;
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
+-- final constraints (NOT NULL via the validated check: no scan) [transaction]
+ALTER TABLE "public"."profiles"
+  ALTER COLUMN "created_by" SET NOT NULL,
+  DROP CONSTRAINT "_bellows_profiles_created_by_not_null";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."profiles"."created_by" IS 'Account that created the profile: the user themself or an admin acting for them';
+
+-- ===== rollback =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."profiles"
+  DROP CONSTRAINT IF EXISTS "_bellows_profiles_created_by_not_null";

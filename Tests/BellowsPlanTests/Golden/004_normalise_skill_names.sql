@@ -1,0 +1,89 @@
+-- plan 004_normalise_skill_names on public.skills, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."skills"
+  ADD CONSTRAINT "_bellows_skills_name_check" CHECK (name = lower(btrim(name))) NOT VALID;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_004_normalise_skill_names"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: name in place
+  SELECT (lower(btrim(name)))::text INTO NEW."name" FROM (SELECT NEW.*) AS bellows_row;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE ON "public"."skills"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_004_normalise_skill_names"();
+-- build an index without blocking writes [standalone]
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."skills" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."skills" AS bellows_t SET
+    "name" = CASE WHEN "name" IS DISTINCT FROM (lower(btrim(name)))::text THEN (lower(btrim(name)))::text ELSE "name" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ("name" IS DISTINCT FROM (lower(btrim(name)))::text)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."skills" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."skills" AS bellows_t SET
+    "name" = CASE WHEN "name" IS DISTINCT FROM (lower(btrim(name)))::text THEN (lower(btrim(name)))::text ELSE "name" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ("name" IS DISTINCT FROM (lower(btrim(name)))::text)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE "name" IS DISTINCT FROM (lower(btrim(name)))::text) AS change_1
+FROM "public"."skills";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."skills" VALIDATE CONSTRAINT "_bellows_skills_name_check";
+-- check normalised_names_are_unique must return 0 [transaction]
+SELECT count(*) FROM (SELECT lower(btrim(name)) FROM skills GROUP BY 1 HAVING count(*) > 1) AS duplicates;
+-- check no_empty_skill_names must return 0 [transaction]
+SELECT count(*) FROM skills WHERE lower(btrim(name)) = '';
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
+-- final constraints (NOT NULL via the validated check: no scan) [transaction]
+ALTER TABLE "public"."skills"
+  ADD CONSTRAINT "skills_name_key" UNIQUE USING INDEX "_bellows_skills_name_key";
+-- final constraint name [transaction]
+ALTER TABLE "public"."skills" RENAME CONSTRAINT "_bellows_skills_name_check" TO "skills_name_check";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."skills"."name" IS 'Skill name, normalised: trimmed and lower case';
+
+-- ===== rollback =====
+-- drop an index without blocking writes [standalone]
+DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_skills_name_key";
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."skills"
+  DROP CONSTRAINT IF EXISTS "_bellows_skills_name_check";

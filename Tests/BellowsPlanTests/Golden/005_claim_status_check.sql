@@ -1,0 +1,120 @@
+-- plan 005_claim_status_check on public.skill_claims, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."skill_claims"
+  ADD COLUMN IF NOT EXISTS "_bellows_status" text,
+  ADD CONSTRAINT "_bellows_skill_claims_status_not_null" CHECK ("_bellows_status" IS NOT NULL) NOT VALID,
+  ADD CONSTRAINT "_bellows_skill_claims_status_check" CHECK ("_bellows_status" IN ('pending', 'verified', 'rejected')) NOT VALID;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_005_claim_status_check"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: status -> status
+  IF TG_OP = 'INSERT' THEN
+    IF ROW(NEW."_bellows_status") IS NULL THEN -- written by old code
+      SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+    ELSE -- written by new code
+      SELECT (status::text)::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+        SELECT ("_bellows_status"::claim_status)::claim_status INTO NEW."status" FROM (SELECT NEW.*) AS bellows_row;
+      END IF;
+    END IF;
+  ELSIF ROW(NEW."status") IS DISTINCT FROM ROW(OLD."status") AND ROW(NEW."_bellows_status") IS NOT DISTINCT FROM ROW(OLD."_bellows_status") THEN
+    SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+  ELSIF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(OLD."_bellows_status") THEN
+    SELECT (status::text)::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(bellows_up.c0) THEN
+      SELECT ("_bellows_status"::claim_status)::claim_status INTO NEW."status" FROM (SELECT NEW.*) AS bellows_row;
+    END IF;
+  ELSIF ROW(NEW."_bellows_status") IS NULL THEN -- a row the backfill has not reached
+    SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+  END IF;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON "public"."skill_claims"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_005_claim_status_check"();
+-- build an index without blocking writes [standalone]
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."skill_claims" AS bellows_t SET
+    "_bellows_status" = CASE WHEN (ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL) THEN (status::text)::text ELSE "_bellows_status" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."skill_claims" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."skill_claims" AS bellows_t SET
+    "_bellows_status" = CASE WHEN (ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL) THEN (status::text)::text ELSE "_bellows_status" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE ROW("_bellows_status") IS DISTINCT FROM ROW((status::text)::text)) AS change_1
+FROM "public"."skill_claims";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."skill_claims" VALIDATE CONSTRAINT "_bellows_skill_claims_status_not_null";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."skill_claims" VALIDATE CONSTRAINT "_bellows_skill_claims_status_check";
+-- check status_values_known must return 0 [transaction]
+SELECT count(*) FROM skill_claims WHERE status::text NOT IN ('pending', 'verified', 'rejected');
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
+-- remove the old shape [transaction]
+ALTER TABLE "public"."skill_claims"
+  DROP COLUMN "status";
+-- move the new column into place [transaction]
+ALTER TABLE "public"."skill_claims" RENAME COLUMN "_bellows_status" TO "status";
+-- final constraints (NOT NULL via the validated check: no scan) [transaction]
+ALTER TABLE "public"."skill_claims"
+  ALTER COLUMN "status" SET NOT NULL,
+  DROP CONSTRAINT "_bellows_skill_claims_status_not_null",
+  ALTER COLUMN "status" SET DEFAULT 'pending';
+-- final constraint name [transaction]
+ALTER TABLE "public"."skill_claims" RENAME CONSTRAINT "_bellows_skill_claims_status_check" TO "skill_claims_status_check";
+-- final index name [transaction]
+ALTER INDEX "public"."_bellows_skill_claims_status_idx" RENAME TO "skill_claims_status_idx";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."skill_claims"."status" IS 'Claim lifecycle: pending, verified or rejected';
+
+-- ===== rollback =====
+-- drop an index without blocking writes [standalone]
+DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_skill_claims_status_idx";
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."skill_claims"
+  DROP CONSTRAINT IF EXISTS "_bellows_skill_claims_status_not_null",
+  DROP CONSTRAINT IF EXISTS "_bellows_skill_claims_status_check",
+  DROP COLUMN IF EXISTS "_bellows_status";

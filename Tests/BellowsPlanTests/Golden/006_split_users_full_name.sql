@@ -1,0 +1,106 @@
+-- plan 006_split_users_full_name on public.users, rendered offline from migrations/
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."users"
+  ADD COLUMN IF NOT EXISTS "given_name" text,
+  ADD COLUMN IF NOT EXISTS "family_name" text;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_006_split_users_full_name"() RETURNS trigger
+LANGUAGE plpgsql AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: full_name -> given_name, family_name
+  IF TG_OP = 'INSERT' THEN
+    IF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- written by old code
+      SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+    ELSE -- written by new code
+      SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(bellows_up.c0, bellows_up.c1) THEN
+        SELECT (nullif(concat_ws(' ', "given_name", "family_name"), ''))::text INTO NEW."full_name" FROM (SELECT NEW.*) AS bellows_row;
+      END IF;
+    END IF;
+  ELSIF ROW(NEW."full_name") IS DISTINCT FROM ROW(OLD."full_name") AND ROW(NEW."given_name", NEW."family_name") IS NOT DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
+    SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+  ELSIF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
+    IF ROW(OLD."given_name", OLD."family_name") IS NULL THEN -- a row the backfill has not reached
+      SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+      IF NEW."given_name" IS NULL THEN NEW."given_name" := bellows_up.c0; END IF;
+      IF NEW."family_name" IS NULL THEN NEW."family_name" := bellows_up.c1; END IF;
+    END IF;
+    SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(bellows_up.c0, bellows_up.c1) THEN
+      SELECT (nullif(concat_ws(' ', "given_name", "family_name"), ''))::text INTO NEW."full_name" FROM (SELECT NEW.*) AS bellows_row;
+    END IF;
+  ELSIF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- a row the backfill has not reached
+    SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+  END IF;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE ON "public"."users"
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION "bellows"."sync_006_split_users_full_name"();
+
+-- ===== backfill =====
+-- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+), bellows_updated AS (
+  UPDATE "public"."users" AS bellows_t SET
+    "given_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (split_part(full_name, ' ', 1))::text ELSE "given_name" END,
+    "family_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text ELSE "family_name" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_batch AS (
+  SELECT "id" AS bellows_k1 FROM "public"."users" ORDER BY "id" LIMIT $1
+), bellows_updated AS (
+  UPDATE "public"."users" AS bellows_t SET
+    "given_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (split_part(full_name, ' ', 1))::text ELSE "given_name" END,
+    "family_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text ELSE "family_name" END
+  FROM bellows_batch
+  WHERE bellows_t."id" = bellows_batch.bellows_k1
+    AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+       (SELECT count(*) FROM bellows_updated) AS updated,
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE ROW("given_name", "family_name") IS DISTINCT FROM ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text)) AS change_1
+FROM "public"."users";
+-- check full_name_round_trips must return 0 [transaction]
+SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM nullif(concat_ws(' ', given_name, family_name), '');
+-- check no_empty_full_names must return 0 [transaction]
+SELECT count(*) FROM users WHERE full_name = '';
+
+-- ===== contract =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();
+-- remove the old shape [transaction]
+ALTER TABLE "public"."users"
+  DROP COLUMN "full_name";
+
+-- ===== rollback =====
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."users"
+  DROP COLUMN IF EXISTS "given_name",
+  DROP COLUMN IF EXISTS "family_name";

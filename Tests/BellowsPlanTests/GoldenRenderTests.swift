@@ -1,0 +1,94 @@
+import BellowsSQL
+import Foundation
+import Testing
+@testable import BellowsPlan
+
+/// Every phase of every example plan, rendered offline against the schema `migrations/` builds
+/// (as `bellows render` does), compared with `Golden/<plan>.sql`.
+///
+/// After an intended change to the rendered SQL, regenerate the golden files and review the diff:
+///
+///     BELLOWS_UPDATE_GOLDEN=1 swift test --filter GoldenRenderTests
+///
+/// With the variable set the test writes the files instead of comparing (and passes).
+@Suite struct GoldenRenderTests {
+    static let updating = ProcessInfo.processInfo.environment["BELLOWS_UPDATE_GOLDEN"] == "1"
+
+    /// The plan's SQL, phase by phase, like `bellows render` but without the file's checksum
+    /// (so a comment edit in a plan does not churn its golden file).
+    static func render(_ planName: String) throws -> String {
+        let path = Repository.plansDirectory.appendingPathComponent(planName + ".yaml").path
+        let loaded = PlanLoader.load(path: path)
+        let plan = try #require(loaded.plan, "\(planName) does not load: \(loaded.findings)")
+        let table = Repository.catalog.table(plan.table.value)
+        let compiled = TransitionCompiler.compile(plan, table: table)
+        let transition = try #require(compiled.transition, "\(planName) does not compile: \(compiled.findings)")
+        let sql = PhaseSQL(transition)
+        var out = "-- plan \(plan.id) on \(transition.tableName), rendered offline from migrations/\n"
+        for phase in PhaseCommand.allCases {
+            out += "\n-- ===== \(phase.rawValue) =====\n"
+            let statements = sql.statements(for: phase)
+            if statements.isEmpty { out += "-- (nothing to do)\n" }
+            for statement in statements {
+                out += "-- \(statement.purpose) [\(statement.mode.rawValue)]\n\(statement.sql);\n"
+            }
+            if phase == .backfill, sql.needsBackfill {
+                out += "-- the first batch (no cursor yet) [transaction]\n\(sql.backfillBatch(first: true));\n"
+            }
+        }
+        return out
+    }
+
+    @Test func everyExamplePlanHasAGoldenFile() {
+        let plans = Set(Repository.examplePlanNames)
+        #expect(plans.count >= 6)
+        if Self.updating { return }
+        let goldens = Set(Repository.files(in: Repository.goldenDirectory, extension: "sql").map { $0.deletingPathExtension().lastPathComponent })
+        #expect(goldens == plans, "golden files without a plan, or plans without a golden file")
+    }
+
+    @Test(arguments: Repository.examplePlanNames)
+    func renderMatchesGolden(_ planName: String) throws {
+        let rendered = try Self.render(planName)
+        let golden = Repository.goldenDirectory.appendingPathComponent(planName + ".sql")
+        if Self.updating {
+            try rendered.write(to: golden, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try #require(try? String(contentsOf: golden, encoding: .utf8),
+                                    "no golden file \(golden.path): run with BELLOWS_UPDATE_GOLDEN=1 to create it")
+        if rendered != expected {
+            let got = rendered.split(separator: "\n", omittingEmptySubsequences: false)
+            let want = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let line = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+            Issue.record("""
+                \(planName): rendered SQL differs from \(golden.lastPathComponent) at line \(line + 1):
+                  golden:   \(line < want.count ? String(want[line]) : "<end of file>")
+                  rendered: \(line < got.count ? String(got[line]) : "<end of output>")
+                (BELLOWS_UPDATE_GOLDEN=1 regenerates the golden files after an intended change)
+                """)
+        }
+    }
+
+    @Test(arguments: Repository.examplePlanNames)
+    func renderingIsDeterministic(_ planName: String) throws {
+        let first = try Self.render(planName)
+        let second = try Self.render(planName)
+        #expect(first == second)
+        // A catalog built again from the same migrations renders the same SQL too.
+        let path = Repository.plansDirectory.appendingPathComponent(planName + ".yaml").path
+        let plan = try #require(PlanLoader.load(path: path).plan)
+        let catalog = MigrationSchema.catalog(fromMigrations: Repository.migrationFiles.map(Repository.text))
+        let again = try #require(TransitionCompiler.compile(plan, table: catalog.table(plan.table.value)).transition)
+        let reference = try #require(TransitionCompiler.compile(plan, table: Repository.catalog.table(plan.table.value)).transition)
+        for phase in PhaseCommand.allCases {
+            #expect(PhaseSQL(again).statements(for: phase) == PhaseSQL(reference).statements(for: phase))
+        }
+    }
+
+    @Test func examplePlansCheckCleanAgainstTheMigrations() {
+        let files = Repository.examplePlans.map { (name: $0.lastPathComponent, source: Repository.text($0)) }
+        let findings = check(files)
+        #expect(!findings.hasErrors, "\(findings.filter { $0.severity == .error })")
+    }
+}
