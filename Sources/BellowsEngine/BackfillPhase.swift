@@ -11,7 +11,7 @@ extension Engine {
         }
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         let sql = PhaseSQL(transition)
-        var failures: [GateFailure] = []
+        var failures = checksumFailures(plan, state: state)
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
         }
@@ -64,7 +64,7 @@ extension Engine {
             }
             let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + [batchSize]
             let batchStart = Date()
-            let result = try runBatch(plan, statement: statement, parameters: parameters, fromPhase: state.phase,
+            let result = try runBatch(plan, statement: statement, parameters: parameters, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, connection: connection)
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
             if result.scanned == 0 { break }
@@ -121,14 +121,14 @@ extension Engine {
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
-    func runBatch(_ plan: Plan, statement: String, parameters: [(any PostgresBindable)?], fromPhase: Phase,
+    func runBatch(_ plan: Plan, statement: String, parameters: [(any PostgresBindable)?], marker: String, fromPhase: Phase,
                   policy: LockPolicy, settings: BackfillSettings, connection: Connection) throws -> BatchResult {
         var attempt = 0
         while true {
             attempt += 1
             do {
                 return try connection.withTransaction {
-                    try connection.execute("SET LOCAL bellows.backfill = 'on'")
+                    try connection.execute("SELECT set_config('bellows.backfill', $1, true)", [marker])
                     try connection.execute("SET LOCAL lock_timeout = '\(policy.lockTimeoutMilliseconds)ms'")
                     try connection.execute("SET LOCAL statement_timeout = '\(settings.statementTimeoutMilliseconds)ms'")
                     guard let row = try connection.query(statement, parameters).first else {

@@ -6,11 +6,7 @@ extension Engine {
     func contract(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         let sql = PhaseSQL(transition)
-        var failures: [GateFailure] = []
-        if let expanded = state.expandChecksum, expanded != plan.checksum {
-            failures.append(GateFailure(gate: "checksum", message: "the plan file changed since expand (sha256 \(expanded.prefix(12))… → \(plan.checksum.prefix(12))…)",
-                                        remedy: "restore the file as it was expanded, or roll back and start again with the new plan"))
-        }
+        var failures = checksumFailures(plan, state: state)
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
         }

@@ -127,6 +127,14 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Backfill and verify compute with the plan file as it is now: it must be the file that was expanded.
+    func checksumFailures(_ plan: Plan, state: PlanState) -> [GateFailure] {
+        guard let expanded = state.expandChecksum, expanded != plan.checksum else { return [] }
+        return [GateFailure(gate: "checksum",
+                            message: "the plan file changed since expand (sha256 \(expanded.prefix(12))… → \(plan.checksum.prefix(12))…)",
+                            remedy: "restore the file as it was expanded, or roll back and start again with the new plan")]
+    }
+
     func phaseGate(_ command: PhaseCommand, _ phase: Phase, plan: Plan) -> GateFailure {
         let needed = command.requiredPhases.map(\.rawValue).joined(separator: " or ")
         let next = PhaseCommand.next(after: phase)

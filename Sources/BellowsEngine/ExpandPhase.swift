@@ -131,7 +131,7 @@ extension Engine {
     func conflictFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
         let mine = Set(plan.changes.flatMap(\.touchedColumns))
         return try StateStore.allPlans(connection).compactMap { other in
-            guard other.id != plan.id, other.table == plan.table.value.description,
+            guard other.id != plan.id, Self.sameTable(other.table, plan.table.value),
                   [.expanded, .backfilled, .verified].contains(other.phase) || other.expanding else { return nil }
             let shared = mine.intersection(other.touchedColumns)
             guard !shared.isEmpty else { return nil }
@@ -151,6 +151,12 @@ extension Engine {
                         message: "manual gate \"\(gate.name.value)\" is not confirmed" + (gate.description.map { ": \($0)" } ?? ""),
                         remedy: "confirm it with `bellows \(command.rawValue) \(plan.id) --confirm \(gate.name.value)` or `bellows approve \(plan.id) \(gate.name.value)`")
         }
+    }
+
+    /// `users` and `public.users` name the same table.
+    static func sameTable(_ stored: String, _ table: TableName) -> Bool {
+        guard let other = TableName(parsing: stored) else { return stored == table.description }
+        return other.name == table.name && other.effectiveSchema == table.effectiveSchema
     }
 
     /// Matches `001` or `001_name` against file stems.

@@ -47,16 +47,19 @@ public struct LockPolicy: Sendable, Hashable {
 }
 
 enum LockSafety {
-    /// Sessions holding granted locks on `table`, other than ours.
-    static func blockers(_ connection: Connection, table: String) -> [Blocker] {
+    /// Sessions holding granted locks on `table`, other than ours, whose transaction began
+    /// before `since` (server time): sessions that queued behind us and got the lock as we gave
+    /// up are not to blame.
+    static func blockers(_ connection: Connection, table: String, since: String? = nil) -> [Blocker] {
         let rows = try? connection.query("""
             SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 300) AS query,
                    extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS age, string_agg(DISTINCT l.mode, ', ') AS modes
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.granted AND a.pid <> pg_backend_pid()
+              AND ($2::timestamptz IS NULL OR a.xact_start IS NULL OR a.xact_start < $2::timestamptz)
             GROUP BY a.pid, a.usename, a.application_name, a.state, a.query, a.xact_start
             ORDER BY age DESC NULLS LAST
-            """, [table])
+            """, [table, since])
         return (rows ?? []).compactMap { row in
             guard let pid = try? row.int("pid") else { return nil }
             return Blocker(pid: pid, user: try? row.optionalString("usename"), application: try? row.optionalString("application_name"),
@@ -72,6 +75,7 @@ enum LockSafety {
         var attempt = 0
         while true {
             attempt += 1
+            let since = serverClock(connection)
             do {
                 return try connection.withTransaction {
                     try connection.execute("SET LOCAL lock_timeout = '\(policy.lockTimeoutMilliseconds)ms'")
@@ -80,7 +84,7 @@ enum LockSafety {
                 }
             } catch let error as PostgresError where error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected {
                 guard attempt <= policy.retries else { throw error }
-                let blockers = blockers(connection, table: table)
+                let blockers = blockers(connection, table: table, since: since)
                 let delay = policy.delay(beforeRetry: attempt)
                 report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))
                 Thread.sleep(forTimeInterval: Double(delay) / 1000)
@@ -97,13 +101,14 @@ enum LockSafety {
         var attempt = 0
         while true {
             attempt += 1
+            let since = serverClock(connection)
             do {
                 try connection.execute(sql)
                 break
             } catch {
                 let retryable = error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected
                 guard retryable, attempt <= policy.retries else { failure = error; break }
-                let blockers = blockers(connection, table: table)
+                let blockers = blockers(connection, table: table, since: since)
                 let delay = policy.delay(beforeRetry: attempt)
                 report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))
                 Thread.sleep(forTimeInterval: Double(delay) / 1000)
@@ -112,5 +117,10 @@ enum LockSafety {
         _ = try? connection.execute("RESET lock_timeout")
         _ = try? connection.execute("RESET statement_timeout")
         if let failure { throw failure }
+    }
+
+    /// The server's clock, as text, for comparing with transaction start times.
+    static func serverClock(_ connection: Connection) -> String? {
+        try? connection.query("SELECT clock_timestamp()::text AS t").first?.string("t")
     }
 }

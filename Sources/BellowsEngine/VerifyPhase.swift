@@ -17,7 +17,7 @@ extension Engine {
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         let sql = PhaseSQL(transition)
         var results: [CheckResult] = []
-        var failures: [GateFailure] = []
+        var failures = checksumFailures(plan, state: state)
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
         }

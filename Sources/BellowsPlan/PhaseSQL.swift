@@ -32,6 +32,11 @@ public struct PhaseSQL: Sendable {
     private func q(_ name: String) -> String { SQLQuote.identifier(name) }
 
     public var triggerName: String { TransitionNames.trigger(for: transition.plan) }
+
+    /// The value of `bellows.backfill` during this plan's backfill batches: its trigger alone
+    /// stands aside (the batch computes exactly what it would), other plans' triggers on the
+    /// same table keep working.
+    public var backfillMarker: String { transition.plan.id }
     public var functionName: String { TransitionNames.function(for: transition.plan) }
     public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
 
@@ -113,7 +118,7 @@ public struct PhaseSQL: Sendable {
         if transition.needsTrigger {
             statements.append(PhaseStatement(.transaction, "the dual-write function", triggerFunction))
             statements.append(PhaseStatement(.transaction, "the dual-write trigger",
-                "CREATE TRIGGER \(q(triggerName)) BEFORE INSERT OR UPDATE ON \(table)\n  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')\n  EXECUTE FUNCTION \(qualifiedFunction)()"))
+                "CREATE TRIGGER \(q(triggerName)) BEFORE INSERT OR UPDATE ON \(table)\n  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM \(SQLQuote.literal(backfillMarker)))\n  EXECUTE FUNCTION \(qualifiedFunction)()"))
         }
         for index in addedIndexes {
             statements.append(PhaseStatement(.standalone, "build an index without blocking writes", index.sql))
@@ -255,39 +260,58 @@ public struct PhaseSQL: Sendable {
 
     /// One keyset batch. Parameters: the cursor's key values as text (`$1…$n`, omitted when
     /// `first`), then the batch size. Returns `scanned`, `updated` and `last_key` (text[]).
+    ///
+    /// The batch is a key range: `bellows_bound` finds its upper key by walking the primary key
+    /// index (the batch size-th key after the cursor, or the last key when fewer remain), and
+    /// the UPDATE then takes exactly the rows between the cursor and that key with one index
+    /// range scan. Joining a list of keys instead lets the planner pick a hash join over a
+    /// scan of the whole table for every batch, which makes a backfill quadratic.
     public func backfillBatch(first: Bool) -> String {
         let key = transition.key
         let keyList = key.map { q($0.name) }.joined(separator: ", ")
         let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
         let cursor = "(" + key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
         let limit = first ? "$1" : "$\(key.count + 1)"
-        let whereCursor = first ? "" : " WHERE (\(keyList)) > \(cursor)"
-        var sets: [String] = []
-        var conditions: [String] = []
+        let afterCursor = first ? nil : "(\(keyList)) > \(cursor)"
+        let whereCursor = afterCursor.map { " WHERE \($0)" } ?? ""
+        var groups: [(condition: String, targets: [TransitionTarget])] = []
         for group in transition.groups {
             guard let condition = pendingCondition(group) else { continue }
-            conditions.append(condition)
-            for t in group.targets where t.up != nil {
-                sets.append("\(q(t.physical)) = CASE WHEN \(condition) THEN (\(t.up ?? "NULL"))::\(t.type) ELSE \(q(t.physical)) END")
+            groups.append((condition, group.targets.filter { $0.up != nil }))
+        }
+        // With one group the WHERE clause already holds its condition for every updated row
+        // (also when a concurrent write makes PostgreSQL re-check the row), so the value is
+        // assigned directly; with several, each target changes only where its own group's
+        // condition holds.
+        let sets = groups.flatMap { group in
+            group.targets.map { t in
+                let up = "(\(t.up ?? "NULL"))::\(t.type)"
+                return groups.count == 1 ? "\(q(t.physical)) = \(up)"
+                    : "\(q(t.physical)) = CASE WHEN \(group.condition) THEN \(up) ELSE \(q(t.physical)) END"
             }
         }
-        let join = zip(key, keyAliases).map { "bellows_t.\(q($0.name)) = bellows_batch.\($1)" }.joined(separator: " AND ")
+        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
+        let bound = "(" + keyAliases.map { "(SELECT \($0) FROM bellows_bound)" }.joined(separator: ", ") + ")"
+        let inBatch = (afterCursor.map { [$0] } ?? []) + ["(\(keyList)) <= \(bound)"]
         let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
-        let order = keyAliases.map { "\($0) DESC" }.joined(separator: ", ")
         return """
-        WITH bellows_batch AS (
-          SELECT \(select) FROM \(table)\(whereCursor) ORDER BY \(keyList) LIMIT \(limit)
+        WITH bellows_bound AS MATERIALIZED (
+          (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(whereCursor)
+            ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
+          UNION ALL
+          (SELECT \(select), NULL::bigint FROM \(table)\(whereCursor) ORDER BY \(descending) LIMIT 1)
+          LIMIT 1
         ), bellows_updated AS (
-          UPDATE \(table) AS bellows_t SET
+          UPDATE \(table) SET
             \(sets.joined(separator: ",\n    "))
-          FROM bellows_batch
-          WHERE \(join)
-            AND (\(conditions.joined(separator: " OR ")))
+          WHERE \(inBatch.joined(separator: " AND "))
+            AND (\(groups.map(\.condition).joined(separator: " OR ")))
           RETURNING 1
         )
-        SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+        SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(inBatch.joined(separator: " AND "))))
+                         FROM bellows_bound), 0) AS scanned,
                (SELECT count(*) FROM bellows_updated) AS updated,
-               (SELECT \(lastKey) FROM bellows_batch ORDER BY \(order) LIMIT 1) AS last_key
+               (SELECT \(lastKey) FROM bellows_bound) AS last_key
         """
     }
 

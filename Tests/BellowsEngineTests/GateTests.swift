@@ -54,7 +54,7 @@ struct GateTests {
         // A value corrupted behind the trigger's back (the backfill's bypass).
         try fixture.exec("""
             BEGIN;
-            SET LOCAL bellows.backfill = 'on';
+            SELECT set_config('bellows.backfill', '\(Self.id)', true);
             UPDATE accounts SET email_address = 'corrupt@example.com' WHERE id = 999;
             COMMIT;
             """)
@@ -86,7 +86,7 @@ struct GateTests {
         try fixture.forward(Self.id, through: .verify)
         try fixture.exec("""
             BEGIN;
-            SET LOCAL bellows.backfill = 'on';
+            SELECT set_config('bellows.backfill', '\(Self.id)', true);
             UPDATE accounts SET email_address = 'corrupt@example.com' WHERE id = 10;
             COMMIT;
             """)

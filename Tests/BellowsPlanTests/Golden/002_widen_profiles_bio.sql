@@ -35,7 +35,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON "public"."profiles"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '002_widen_profiles_bio')
   EXECUTE FUNCTION "bellows"."sync_002_widen_profiles_bio"();
 
 -- ===== backfill =====

@@ -17,7 +17,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR UPDATE ON "public"."profiles"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '003_profiles_created_by_not_null')
   EXECUTE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"();
 
 -- ===== backfill =====

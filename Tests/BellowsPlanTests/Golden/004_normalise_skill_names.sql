@@ -17,7 +17,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE ON "public"."skills"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '004_normalise_skill_names')
   EXECUTE FUNCTION "bellows"."sync_004_normalise_skill_names"();
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");

@@ -37,7 +37,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON "public"."skill_claims"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '005_claim_status_check')
   EXECUTE FUNCTION "bellows"."sync_005_claim_status_check"();
 -- build an index without blocking writes [standalone]
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");

@@ -41,7 +41,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE ON "public"."users"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM 'on')
+  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '006_split_users_full_name')
   EXECUTE FUNCTION "bellows"."sync_006_split_users_full_name"();
 
 -- ===== backfill =====
