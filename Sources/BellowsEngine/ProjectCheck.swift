@@ -8,12 +8,12 @@ public enum ProjectCheck {
     public static func lint(project: Project, paths: [String] = []) -> [Finding] {
         let (configuration, configFindings) = ProjectConfig.lintConfiguration(path: (project.root as NSString).appendingPathComponent(ProjectConfig.fileName))
         var sources: [MigrationSource] = []
-        var findings = configFindings
+        var findings = configFindings + missing(paths)
         let files: [(path: String, rollback: Bool?)]
         if paths.isEmpty {
             files = project.migrationFiles().map { ($0.path, $0.rollbackPath != nil) }
         } else {
-            files = expand(paths, extensions: ["sql"]).map { path in
+            files = expand(paths.filter(FileManager.default.fileExists), extensions: ["sql"]).map { path in
                 let directory = (path as NSString).deletingLastPathComponent
                 let rollback = ((directory as NSString).appendingPathComponent("rollback") as NSString)
                     .appendingPathComponent((path as NSString).lastPathComponent)
@@ -34,8 +34,8 @@ public enum ProjectCheck {
     /// Loads and validates plans (all of the project's, or `paths`), against the schema the
     /// migrations build; with `includeLint`, lints the migrations too.
     public static func check(project: Project, paths: [String] = [], includeLint: Bool = true) -> [Finding] {
-        let planPaths = paths.isEmpty ? project.planFiles() : expand(paths, extensions: ["yaml", "yml"])
-        var findings: [Finding] = []
+        let planPaths = paths.isEmpty ? project.planFiles() : expand(paths.filter(FileManager.default.fileExists), extensions: ["yaml", "yml"])
+        var findings = missing(paths)
         var plans: [Plan] = []
         for path in planPaths {
             let result = PlanLoader.load(path: path)
@@ -47,7 +47,7 @@ public enum ProjectCheck {
             FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
         })
         findings += PlanValidator.validate(plans: plans, migrationNames: migrations.map(\.name), catalog: migrations.isEmpty ? nil : catalog)
-        let sqlPaths = paths.isEmpty ? [] : expand(paths, extensions: ["sql"])
+        let sqlPaths = paths.isEmpty ? [] : expand(paths.filter(FileManager.default.fileExists), extensions: ["sql"])
         if includeLint && (paths.isEmpty || !sqlPaths.isEmpty) {
             findings += lint(project: project, paths: sqlPaths)
         }
@@ -63,6 +63,13 @@ public enum ProjectCheck {
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
         guard let transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
         return PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases)
+    }
+
+    /// An `io-error` for each path that does not exist: a mistyped path must not pass as clean.
+    static func missing(_ paths: [String]) -> [Finding] {
+        paths.filter { !FileManager.default.fileExists(atPath: $0) }.map {
+            Finding(file: $0, line: 1, column: 1, severity: .error, rule: "io-error", message: "no such file or directory")
+        }
     }
 
     /// Files under `paths` (files as given, directories searched one level) with one of `extensions`.
