@@ -1,5 +1,6 @@
 import ArgumentParser
 import BellowsEngine
+import Foundation
 
 @main
 struct Bellows: ParsableCommand {
@@ -17,4 +18,19 @@ struct Bellows: ParsableCommand {
             Migrate.self, Migrations.self, Rehearse.self,
         ]
     )
+
+    /// As ArgumentParser's, except that a usage error (a bad option or argument) exits 2, as
+    /// documented, instead of ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
 }
