@@ -43,33 +43,41 @@ CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key
 
 -- ===== backfill =====
 -- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint)
+    ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."users" AS bellows_t SET
-    "email_address" = CASE WHEN (ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL) THEN ("email")::text ELSE "email_address" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."users" SET
+    "email_address" = ("email")::text
+  WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."users" ORDER BY "id" LIMIT $1
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users"
+    ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."users" AS bellows_t SET
-    "email_address" = CASE WHEN (ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL) THEN ("email")::text ELSE "email_address" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."users" SET
+    "email_address" = ("email")::text
+  WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]

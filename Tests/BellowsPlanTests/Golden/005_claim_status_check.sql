@@ -44,33 +44,41 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "p
 
 -- ===== backfill =====
 -- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skill_claims" WHERE ("id") > ($1::bigint)
+    ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."skill_claims" AS bellows_t SET
-    "_bellows_status" = CASE WHEN (ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL) THEN (status::text)::text ELSE "_bellows_status" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."skill_claims" SET
+    "_bellows_status" = (status::text)::text
+  WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."skill_claims" ORDER BY "id" LIMIT $1
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skill_claims"
+    ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."skill_claims" AS bellows_t SET
-    "_bellows_status" = CASE WHEN (ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL) THEN (status::text)::text ELSE "_bellows_status" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."skill_claims" SET
+    "_bellows_status" = (status::text)::text
+  WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]

@@ -46,35 +46,43 @@ CREATE TRIGGER "_bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE
 
 -- ===== backfill =====
 -- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" LIMIT $2
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint)
+    ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."users" AS bellows_t SET
-    "given_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (split_part(full_name, ' ', 1))::text ELSE "given_name" END,
-    "family_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text ELSE "family_name" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."users" SET
+    "given_name" = (split_part(full_name, ' ', 1))::text,
+    "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
+  WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_batch AS (
-  SELECT "id" AS bellows_k1 FROM "public"."users" ORDER BY "id" LIMIT $1
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users"
+    ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
 ), bellows_updated AS (
-  UPDATE "public"."users" AS bellows_t SET
-    "given_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (split_part(full_name, ' ', 1))::text ELSE "given_name" END,
-    "family_name" = CASE WHEN (ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL) THEN (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text ELSE "family_name" END
-  FROM bellows_batch
-  WHERE bellows_t."id" = bellows_batch.bellows_k1
+  UPDATE "public"."users" SET
+    "given_name" = (split_part(full_name, ' ', 1))::text,
+    "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
+  WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM bellows_batch) AS scanned,
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+                 FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_batch ORDER BY bellows_k1 DESC LIMIT 1) AS last_key;
+       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
