@@ -40,7 +40,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -103,6 +103,19 @@ public enum StateStore {
         applied_at   timestamptz NOT NULL DEFAULT now(),
         duration_ms  bigint NOT NULL,
         transactional boolean NOT NULL DEFAULT true
+    );
+    -- The migration runner (MigrationRunner): the file's header description, and the
+    -- statements of a non-transactional file applied so far (a re-run resumes after them).
+    ALTER TABLE bellows.migrations ADD COLUMN IF NOT EXISTS description text;
+    CREATE TABLE IF NOT EXISTS bellows.migration_progress (
+        name            text NOT NULL,
+        checksum        text NOT NULL,
+        statement_index integer NOT NULL,
+        statement_line  integer NOT NULL,
+        duration_ms     bigint NOT NULL,
+        applied_by      text NOT NULL,
+        completed_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (name, statement_index)
     );
     """
 

@@ -1,10 +1,259 @@
 import ArgumentParser
+import BellowsEngine
+import Foundation
+
+/// Where the migrations and the database are, and how output looks.
+struct MigrationTargetOptions: ParsableArguments {
+    @Option(name: [.customLong("database"), .customShort("d")],
+            help: "libpq connection string or URI (default: $BELLOWS_DATABASE, then the PG* environment, ~/.pgpass, service files).")
+    var database: String?
+
+    @Option(help: "Project directory holding migrations/ (and plans/).")
+    var project: String = "."
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    var conninfo: String? { database ?? ProcessInfo.processInfo.environment["BELLOWS_DATABASE"] }
+}
+
+/// How the runner takes locks, and who it is.
+struct MigrationRunOptions: ParsableArguments {
+    @Option(help: "Who runs the command, for the ledger and the audit log (default: $BELLOWS_ACTOR or user@host).")
+    var actor: String?
+
+    @Option(help: "lock_timeout of the runner's session in milliseconds; a statement that waits longer for a lock is retried.")
+    var lockTimeout: Int = 2000
+
+    @Option(help: "Retries after a lock timeout before the migration fails.")
+    var lockRetries: Int = 5
+
+    @Option(help: "Seconds to wait for another `bellows migrate` that holds the migration lock.")
+    var wait: Double = 60
+
+    func validate() throws {
+        guard lockTimeout > 0 else { throw ValidationError("--lock-timeout must be a positive number of milliseconds") }
+        guard lockRetries >= 0 else { throw ValidationError("--lock-retries must not be negative") }
+        guard wait >= 0 else { throw ValidationError("--wait must not be negative") }
+    }
+}
+
+func migrationRunner(_ target: MigrationTargetOptions, _ run: MigrationRunOptions?) -> MigrationRunner {
+    var options = MigrationOptions(conninfo: target.conninfo)
+    if let run {
+        if let actor = run.actor { options.actor = actor }
+        options.lockTimeoutMilliseconds = run.lockTimeout
+        options.lockRetries = run.lockRetries
+        options.runnerLockWaitMilliseconds = Int(run.wait * 1000)
+    }
+    return MigrationRunner(project: Project(root: target.project), options: options,
+                           reporter: Terminal.reporter(verbose: false, json: target.format == .json))
+}
+
+/// Renders a migration command's error and exits with the shared exit codes: 1 refused
+/// (nothing changed), 2 usage, 3 a statement failed.
+func failMigration(_ error: Error, format: OutputFormat) -> Error {
+    switch error {
+    case let refusal as MigrationRefusal:
+        if format == .json { Terminal.out(refusal.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + refusal.description) }
+        return ExitCode(ExitStatus.refused)
+    case let failure as MigrationError:
+        if format == .json { Terminal.out(failure.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + failure.description) }
+        return ExitCode(ExitStatus.failed)
+    case let error as BellowsError:
+        renderError(error, format: format)
+        return ExitCode(ExitStatus.code(for: error))
+    default:
+        return error
+    }
+}
 
 struct Migrate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "(not yet built)")
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the pending SQL migrations of migrations/ in order, each recorded in the ledger; or roll one back.",
+        discussion: """
+        A transactional file and its ledger row commit in one transaction; a file that cannot run in a \
+        transaction (CREATE INDEX CONCURRENTLY, `-- bellows:no-transaction`) runs statement by statement \
+        and resumes where it stopped. Applied files that changed are refused as drift. See docs/migrations.md.
+
+        Exit codes: 0 done, 1 refused (drift, dependency, lock, not confirmed; nothing changed), 2 usage, \
+        3 a statement failed.
+        """,
+        subcommands: [MigrateApply.self, MigrateRollback.self],
+        defaultSubcommand: MigrateApply.self)
+}
+
+struct MigrateApply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply pending migrations (the default of `bellows migrate`).")
+
+    @Option(help: "Stop after the migration with this number.")
+    var to: Int?
+
+    @Flag(help: "Print what would run (files, transaction mode, statements) and change nothing.")
+    var dryRun = false
+
+    @Option(name: .customLong("accept-drift"), parsing: .upToNextOption,
+            help: "Accept that an applied file changed (name or number; repeatable): record its new checksum.")
+    var acceptDrift: [String] = []
+
+    @OptionGroup var target: MigrationTargetOptions
+    @OptionGroup var runOptions: MigrationRunOptions
 
     func run() throws {
-        Terminal.err("bellows migrate is not built yet")
-        throw ExitCode(2)
+        let runner = migrationRunner(target, runOptions)
+        do {
+            if dryRun {
+                let plan = try runner.plan(to: to, acceptDrift: acceptDrift)
+                renderDryRun(plan)
+                if !plan.problems.isEmpty { throw MigrationRefusal(command: "migrate", problems: plan.problems) }
+                return
+            }
+            let applied = try runner.apply(to: to, acceptDrift: acceptDrift)
+            if target.format == .json {
+                Terminal.out(JSONValue.object(["outcome": "succeeded", "applied": .array(applied.map(\.json))]).serialized)
+                return
+            }
+            for migration in applied {
+                let mode = migration.transactional ? "in one transaction" : "outside a transaction"
+                let resumed = migration.statementsResumed > 0 ? ", resumed after \(migration.statementsResumed)" : ""
+                Terminal.out(Terminal.green("✓") + " \(migration.name)  applied \(mode), \(migration.statementsRun) statement(s)\(resumed), "
+                             + String(format: "%.0f ms", migration.milliseconds))
+            }
+            Terminal.out(applied.isEmpty ? "nothing to apply: the database is up to date" : "\(applied.count) migration(s) applied")
+        } catch {
+            throw failMigration(error, format: target.format)
+        }
+    }
+
+    func renderDryRun(_ plan: MigrationPlan) {
+        if target.format == .json {
+            var object = plan.json
+            if case .object(var fields) = object { fields["dry_run"] = true; object = .object(fields) }
+            Terminal.out(object.serialized)
+            return
+        }
+        Terminal.out(Terminal.bold("dry run: nothing is changed"))
+        for note in plan.notes { Terminal.out(Terminal.dim("note: \(note)")) }
+        for drift in plan.acceptedDrift {
+            Terminal.out("would accept the drift of \(drift.name): checksum \(drift.recordedChecksum.prefix(12)) → \(drift.currentChecksum.prefix(12))"
+                         + (drift.partial ? " (and run it from its first statement)" : ""))
+        }
+        if plan.pending.isEmpty { Terminal.out("nothing to apply (\(plan.appliedCount) applied)") }
+        for migration in plan.pending {
+            let mode = migration.transactional
+                ? "in one transaction" + (migration.strippedTransactionControl ? " (the file's own BEGIN/COMMIT are skipped)" : "")
+                : "outside a transaction, statement by statement: \(migration.nonTransactionalReason ?? "")"
+                    + (migration.strippedTransactionControl ? "; the file's own BEGIN/COMMIT are skipped" : "")
+            Terminal.out(Terminal.bold("would apply \(migration.name)") + " — \(mode)")
+            if !migration.dependencies.isEmpty { Terminal.out(Terminal.dim("  dependencies: \(migration.dependencies.joined(separator: ", "))")) }
+            for statement in migration.statements {
+                let skipped = migration.completedStatements.contains(statement.index) ? Terminal.dim("  (applied by an earlier run)") : ""
+                let lines = statement.sql.split(separator: "\n", omittingEmptySubsequences: false)
+                Terminal.out("  [\(statement.index + 1)] \(migration.path):\(statement.line): \(lines.first.map(String.init) ?? "")\(skipped)")
+                for line in lines.dropFirst() { Terminal.out("      \(line)") }
+            }
+        }
+    }
+}
+
+struct MigrateRollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Run migrations/rollback/NNN_….sql and remove the migration from the ledger, after showing what is lost.",
+        discussion: "Asks for confirmation on a terminal; scripts pass --yes. Without a terminal and without --yes it refuses (exit 1).")
+
+    @Argument(help: "The migration: its number (002) or name.")
+    var migration: String
+
+    @Flag(help: "Do not ask for confirmation.")
+    var yes = false
+
+    @Flag(help: "Roll back even though later applied migrations or active plans depend on it.")
+    var force = false
+
+    @OptionGroup var target: MigrationTargetOptions
+    @OptionGroup var runOptions: MigrationRunOptions
+
+    func run() throws {
+        let runner = migrationRunner(target, runOptions)
+        do {
+            let preview = try runner.rollbackPreview(migration)
+            if target.format == .text { renderPreview(preview) }
+            if !preview.dependents.isEmpty && !force {
+                // The runner would refuse too; no point asking first.
+                throw MigrationRefusal(command: "rollback", problems: [MigrationProblem(
+                    gate: "dependents", migration: preview.migration,
+                    message: "\(preview.dependents.joined(separator: ", ")) depend\(preview.dependents.count == 1 ? "s" : "") on it and would be left without it",
+                    remedy: "roll back the dependents first, or pass --force")])
+            }
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    let message = "refusing to roll back \(preview.migration) without confirmation: stdin is not a terminal; pass --yes"
+                    if target.format == .json {
+                        Terminal.out(JSONValue.object(["outcome": "refused", "error": .string(message), "preview": preview.json]).serialized)
+                    } else {
+                        Terminal.err(Terminal.red("✗ ") + message)
+                    }
+                    throw ExitCode(ExitStatus.refused)
+                }
+                FileHandle.standardError.write(Data("Roll back \(preview.migration)? This cannot be undone. [y/N] ".utf8))
+                let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+                guard answer == "y" || answer == "yes" else {
+                    Terminal.err("rollback cancelled; nothing was changed")
+                    throw ExitCode(ExitStatus.refused)
+                }
+            }
+            let result = try runner.rollback(migration, force: force)
+            if target.format == .json {
+                Terminal.out(JSONValue.object(["outcome": "succeeded", "rolled_back": result.json, "preview": preview.json]).serialized)
+            } else {
+                Terminal.out(Terminal.green("✓") + " \(result.name) rolled back "
+                             + (result.transactional ? "in one transaction" : "outside a transaction")
+                             + String(format: " (%.0f ms); its ledger row is removed", result.milliseconds))
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw failMigration(error, format: target.format)
+        }
+    }
+
+    func renderPreview(_ preview: RollbackPreview) {
+        Terminal.out(Terminal.bold("rollback of \(preview.migration)")
+                     + (preview.appliedAt.map { " (applied \($0)" + (preview.appliedBy.map { " by \($0)" } ?? "") + ")" } ?? ""))
+        Terminal.out("  runs \(preview.rollbackPath) " + (preview.transactional
+            ? "in one transaction, with the ledger row's removal"
+            : "outside a transaction, statement by statement (\(preview.nonTransactionalReason ?? "")); the ledger row is removed at the end")
+            + ", \(preview.statements.count) statement(s)")
+        if preview.losses.isEmpty {
+            Terminal.out("  it drops no table, column, index or type that the scan recognises; its statements:")
+            for statement in preview.statements {
+                Terminal.out("    line \(statement.line): \(statement.sql.split(separator: "\n").first.map(String.init) ?? "")")
+            }
+        } else {
+            Terminal.out("  what is lost:")
+            for loss in preview.losses { Terminal.out("    - " + describe(loss)) }
+        }
+        if !preview.dependents.isEmpty {
+            Terminal.out(Terminal.red("  depended on by: \(preview.dependents.joined(separator: ", "))") + (force ? " (--force)" : ""))
+        }
+    }
+
+    func describe(_ loss: RollbackLoss) -> String {
+        let rows = loss.rows.map { count in
+            let number = (loss.rowsEstimated ? "~" : "") + String(count)
+            return loss.kind == .column ? ", \(number) non-NULL value(s)" : ", \(number) row(s)"
+        } ?? ""
+        let absent = loss.exists == false ? " (does not exist now)" : ""
+        switch loss.kind {
+        case .table: return "table \(loss.object)\(rows)\(absent)"
+        case .column: return "column \(loss.object)\(rows)\(absent)"
+        case .index: return "index \(loss.object)\(absent)"
+        case .type: return "type \(loss.object)\(absent)"
+        case .rows: return "the rows of \(loss.object)\(rows)\(absent)"
+        case .other: return "line \(loss.line): \(loss.statement ?? loss.object)"
+        }
     }
 }

@@ -1,0 +1,366 @@
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// Settings of the SQL migration runner.
+public struct MigrationOptions: Sendable {
+    /// libpq conninfo or URI; nil = the `PG*` environment.
+    public var conninfo: String?
+    /// Who applies migrations, for the ledger and the audit log.
+    public var actor: String
+    /// `lock_timeout` of the runner's session: a statement that waits longer for a lock fails
+    /// with SQLSTATE 55P03 instead of queueing the application behind it, and is retried.
+    public var lockTimeoutMilliseconds: Int = 2000
+    /// Retries after a lock timeout (or a deadlock) before the migration fails.
+    public var lockRetries: Int = 5
+    /// First back-off delay between lock retries (doubled each time, jittered).
+    public var retryDelayMilliseconds: Int = 200
+    /// How long to wait for another `bellows migrate` that holds the migration lock.
+    public var runnerLockWaitMilliseconds: Int = 60_000
+
+    public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
+        self.conninfo = conninfo
+        self.actor = actor
+    }
+
+    /// The connection, actor and lock settings of the phase engine's options.
+    public init(_ engine: EngineOptions) {
+        self.init(conninfo: engine.conninfo, actor: engine.actor)
+        if let timeout = engine.lockTimeoutMilliseconds { lockTimeoutMilliseconds = timeout }
+        if let retries = engine.ddlRetries { lockRetries = retries }
+    }
+
+    var lockPolicy: LockPolicy {
+        var policy = LockPolicy(lockTimeoutMilliseconds: lockTimeoutMilliseconds, statementTimeoutMilliseconds: 0, retries: lockRetries)
+        policy.baseDelayMilliseconds = max(1, retryDelayMilliseconds)
+        return policy
+    }
+}
+
+/// One statement of a migration file as the runner sends it.
+public struct MigrationStatement: Sendable, Hashable {
+    /// 0-based index among the file's executable statements (explicit BEGIN/COMMIT excluded).
+    public var index: Int
+    /// Where the statement starts in the file (1-based; columns count Unicode scalars).
+    public var line: Int
+    public var column: Int
+    public var sql: String
+
+    public var json: JSONValue {
+        ["index": .int(index + 1), "line": .int(line), "column": .int(column), "sql": .string(sql)]
+    }
+}
+
+/// A migration file that `bellows migrate` would apply (or resume).
+public struct PendingMigration: Sendable {
+    public var name: String
+    public var number: Int?
+    public var path: String
+    public var checksum: String
+    public var description: String?
+    public var dependencies: [String]
+    /// `true`: the file and its ledger row commit in one transaction.
+    public var transactional: Bool
+    /// Why the file runs outside a transaction, when it does.
+    public var nonTransactionalReason: String?
+    /// The file had explicit BEGIN/COMMIT statements, which the runner skips.
+    public var strippedTransactionControl: Bool
+    public var statements: [MigrationStatement]
+    /// Indexes of statements of a non-transactional file already applied by an earlier,
+    /// interrupted run; they are skipped (except `SET`/`RESET`, which are re-run).
+    public var completedStatements: Set<Int>
+    /// Applied migrations with a higher number exist: this file runs out of order.
+    public var outOfOrder: Bool
+
+    public var json: JSONValue {
+        ["name": .string(name), "path": .string(path), "checksum": .string(checksum), "description": .optional(description),
+         "dependencies": .array(dependencies.map(JSONValue.string)), "transactional": .bool(transactional),
+         "non_transactional_reason": .optional(nonTransactionalReason),
+         "stripped_transaction_control": .bool(strippedTransactionControl),
+         "statements": .array(statements.map(\.json)),
+         "completed_statements": .array(completedStatements.sorted().map { .int($0 + 1) }),
+         "out_of_order": .bool(outOfOrder)]
+    }
+}
+
+/// An applied file whose content no longer matches the checksum in the ledger.
+public struct DriftedMigration: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var recordedChecksum: String
+    public var currentChecksum: String
+    /// `true` for a non-transactional file that was only partly applied when it changed.
+    public var partial: Bool
+
+    public var json: JSONValue {
+        ["name": .string(name), "path": .string(path), "recorded_checksum": .string(recordedChecksum),
+         "current_checksum": .string(currentChecksum), "partial": .bool(partial)]
+    }
+}
+
+/// One reason `bellows migrate` (or a rollback) does not run: the database is unchanged.
+public struct MigrationProblem: Sendable, Hashable {
+    /// `drift`, `dependency`, `order`, `name`, `lock`, `dependents`, `rollback-file`.
+    public var gate: String
+    public var migration: String
+    public var message: String
+    public var remedy: String?
+
+    public init(gate: String, migration: String, message: String, remedy: String? = nil) {
+        self.gate = gate
+        self.migration = migration
+        self.message = message
+        self.remedy = remedy
+    }
+
+    public var json: JSONValue {
+        ["gate": .string(gate), "migration": .string(migration), "message": .string(message), "remedy": .optional(remedy)]
+    }
+}
+
+/// What `bellows migrate` would do now.
+public struct MigrationPlan: Sendable {
+    /// Files to apply, in order.
+    public var pending: [PendingMigration]
+    /// Drifted files that `--accept-drift` names: their new checksum would be recorded.
+    public var acceptedDrift: [DriftedMigration]
+    /// Reasons to refuse; when not empty, nothing runs.
+    public var problems: [MigrationProblem]
+    /// Notes that do not stop the run (out-of-order files, `--accept-drift` of an unchanged file).
+    public var notes: [String]
+    /// Files already applied.
+    public var appliedCount: Int
+
+    public var json: JSONValue {
+        ["pending": .array(pending.map(\.json)), "accepted_drift": .array(acceptedDrift.map(\.json)),
+         "problems": .array(problems.map(\.json)), "notes": .array(notes.map(JSONValue.string)), "applied_count": .int(appliedCount)]
+    }
+}
+
+/// A migration the runner applied (or, in a dry run, would apply).
+public struct AppliedMigration: Sendable, Hashable {
+    public var name: String
+    public var checksum: String
+    public var transactional: Bool
+    public var milliseconds: Double
+    /// Statements run by this run.
+    public var statementsRun: Int
+    /// Statements skipped because an interrupted run had applied them.
+    public var statementsResumed: Int
+    public var dryRun: Bool
+
+    public var json: JSONValue {
+        ["name": .string(name), "checksum": .string(checksum), "transactional": .bool(transactional),
+         "duration_ms": .double(milliseconds), "statements_run": .int(statementsRun),
+         "statements_resumed": .int(statementsResumed), "dry_run": .bool(dryRun)]
+    }
+}
+
+/// Where a migration file stands against the ledger.
+public enum MigrationState: String, Sendable, Hashable, Codable {
+    case applied
+    case pending
+    /// Applied, but the file changed since.
+    case drifted
+    /// A non-transactional file an interrupted run applied part of.
+    case partial
+    /// A ledger row whose file is no longer in `migrations/`.
+    case missingFile = "missing-file"
+}
+
+/// One line of `bellows migrations status`.
+public struct MigrationStatus: Sendable, Hashable {
+    public var name: String
+    public var number: Int?
+    public var state: MigrationState
+    public var path: String?
+    public var description: String?
+    /// The file's checksum now (nil when the file is missing).
+    public var fileChecksum: String?
+    /// The checksum in the ledger (nil when not applied).
+    public var appliedChecksum: String?
+    /// ISO 8601, UTC.
+    public var appliedAt: String?
+    public var appliedBy: String?
+    public var durationMilliseconds: Int?
+    public var transactional: Bool?
+    /// For a partial file: statements applied so far, of how many.
+    public var completedStatements: Int?
+    public var totalStatements: Int?
+    public var hasRollbackFile: Bool
+
+    public var json: JSONValue {
+        ["name": .string(name), "number": number.map(JSONValue.int) ?? .null, "state": .string(state.rawValue),
+         "path": .optional(path), "description": .optional(description), "file_checksum": .optional(fileChecksum),
+         "applied_checksum": .optional(appliedChecksum), "applied_at": .optional(appliedAt), "applied_by": .optional(appliedBy),
+         "duration_ms": durationMilliseconds.map(JSONValue.int) ?? .null,
+         "transactional": transactional.map(JSONValue.bool) ?? .null,
+         "completed_statements": completedStatements.map(JSONValue.int) ?? .null,
+         "total_statements": totalStatements.map(JSONValue.int) ?? .null, "has_rollback_file": .bool(hasRollbackFile)]
+    }
+}
+
+/// Something a rollback file destroys, found by scanning its statements.
+public struct RollbackLoss: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case table, column, index, type, rows, other
+    }
+
+    public var kind: Kind
+    /// The object as named in the file (`users`, `users.nickname`, `public.t_idx`).
+    public var object: String
+    /// Line of the statement in the rollback file.
+    public var line: Int
+    /// Whether the object exists in the database now (nil when not checked).
+    public var exists: Bool?
+    /// Rows of the table (for a column: non-NULL values) that would be lost.
+    public var rows: Int?
+    /// `rows` is the planner's estimate (large tables are not counted).
+    public var rowsEstimated: Bool
+    /// The statement, for `other`.
+    public var statement: String?
+
+    public var json: JSONValue {
+        ["kind": .string(kind.rawValue), "object": .string(object), "line": .int(line),
+         "exists": exists.map(JSONValue.bool) ?? .null, "rows": rows.map(JSONValue.int) ?? .null,
+         "rows_estimated": .bool(rowsEstimated), "statement": .optional(statement)]
+    }
+}
+
+/// What `bellows migrate rollback` would do, to show before asking for confirmation.
+public struct RollbackPreview: Sendable {
+    public var migration: String
+    public var rollbackPath: String
+    public var transactional: Bool
+    public var nonTransactionalReason: String?
+    public var statements: [MigrationStatement]
+    public var losses: [RollbackLoss]
+    /// Applied migrations (and active plans, as `plan:ID`) that depend on this migration.
+    public var dependents: [String]
+    public var appliedAt: String?
+    public var appliedBy: String?
+
+    public var json: JSONValue {
+        ["migration": .string(migration), "rollback_path": .string(rollbackPath), "transactional": .bool(transactional),
+         "non_transactional_reason": .optional(nonTransactionalReason), "statements": .array(statements.map(\.json)),
+         "losses": .array(losses.map(\.json)), "dependents": .array(dependents.map(JSONValue.string)),
+         "applied_at": .optional(appliedAt), "applied_by": .optional(appliedBy)]
+    }
+}
+
+/// A rollback that ran.
+public struct RolledBackMigration: Sendable, Hashable {
+    public var name: String
+    public var rollbackPath: String
+    public var transactional: Bool
+    public var milliseconds: Double
+    public var statementsRun: Int
+
+    public var json: JSONValue {
+        ["name": .string(name), "rollback_path": .string(rollbackPath), "transactional": .bool(transactional),
+         "duration_ms": .double(milliseconds), "statements_run": .int(statementsRun)]
+    }
+}
+
+/// The runner refused to start: nothing ran, the database is unchanged.
+public struct MigrationRefusal: Error, Sendable, CustomStringConvertible {
+    /// `migrate` or `rollback`.
+    public var command: String
+    public var problems: [MigrationProblem]
+
+    public init(command: String, problems: [MigrationProblem]) {
+        self.command = command
+        self.problems = problems
+    }
+
+    public var description: String {
+        "\(command) refused; nothing was changed:\n" + problems.map { problem in
+            "  - [\(problem.gate)] \(problem.migration): \(problem.message)" + (problem.remedy.map { "\n    → \($0)" } ?? "")
+        }.joined(separator: "\n")
+    }
+
+    public var json: JSONValue {
+        ["outcome": "refused", "command": .string(command), "problems": .array(problems.map(\.json)), "error": .string(description)]
+    }
+}
+
+/// A statement of a migration (or rollback) file failed.
+///
+/// `description` reads `file:line:col: ERROR 42P01: message`, then DETAIL, HINT and CONTEXT
+/// lines, the failing statement, and what remains of the file in the database.
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+    public var migration: String
+    /// The file that failed (the rollback file for a rollback).
+    public var file: String
+    /// Where the failing statement starts in the file.
+    public var line: Int
+    public var column: Int
+    /// Where in the file PostgreSQL located the error (its error position), when it did.
+    public var errorLine: Int?
+    public var errorColumn: Int?
+    /// 0-based index of the failing statement among the executable statements; nil when
+    /// the failure was not in a statement of the file (COMMIT, the ledger).
+    public var statementIndex: Int?
+    public var statement: String?
+    public var sqlState: String?
+    public var message: String
+    public var detail: String?
+    public var hint: String?
+    public var context: String?
+    public var transactional: Bool
+    public var isRollback: Bool
+    /// Statements of a non-transactional file that are applied and remain.
+    public var completedStatements: Int
+    public var totalStatements: Int
+    public var underlying: PostgresError?
+
+    /// `file:line:col` of the error: PostgreSQL's position when it gave one, else the statement's start.
+    public var location: String {
+        "\(file):\(errorLine ?? line):\(errorColumn ?? column)"
+    }
+
+    public var description: String {
+        var text = "\(location): ERROR" + (sqlState.map { " \($0)" } ?? "") + ": \(message)"
+        if let detail { text += "\nDETAIL: \(detail)" }
+        if let hint { text += "\nHINT: \(hint)" }
+        if let context { text += "\nCONTEXT: \(context)" }
+        if let statementIndex, let statement {
+            let lines = statement.split(separator: "\n", omittingEmptySubsequences: false)
+            let shown = lines.prefix(6).map { "    " + $0 }.joined(separator: "\n") + (lines.count > 6 ? "\n    …" : "")
+            text += "\nin statement \(statementIndex + 1) of \(totalStatements) (\(file):\(line):\(column)):\n\(shown)"
+        }
+        if isRollback {
+            text += transactional
+                ? "\nthe rollback of \(migration) was undone: its transaction rolled back, the migration stays applied"
+                : "\nthe rollback of \(migration) runs outside a transaction: \(completedStatements) of \(totalStatements) statements ran; the migration stays recorded as applied — fix the cause and run the rollback again (its statements must be idempotent)"
+        } else if transactional {
+            text += "\nnothing of \(migration) was applied: its transaction was rolled back"
+        } else {
+            let next = (statementIndex ?? completedStatements) + 1
+            text += "\n\(migration) runs outside a transaction: \(completedStatements) of \(totalStatements) statements are applied and recorded; fix the cause and run `bellows migrate` again to resume at statement \(next)"
+        }
+        return text
+    }
+
+    public var json: JSONValue {
+        ["outcome": "failed", "migration": .string(migration), "file": .string(file), "line": .int(line), "column": .int(column),
+         "error_line": errorLine.map(JSONValue.int) ?? .null, "error_column": errorColumn.map(JSONValue.int) ?? .null,
+         "statement_index": statementIndex.map { .int($0 + 1) } ?? .null, "statement": .optional(statement),
+         "sqlstate": .optional(sqlState), "message": .string(message), "detail": .optional(detail), "hint": .optional(hint),
+         "context": .optional(context), "transactional": .bool(transactional), "rollback": .bool(isRollback),
+         "completed_statements": .int(completedStatements), "total_statements": .int(totalStatements),
+         "error": .string(description)]
+    }
+
+    /// The file position (1-based line and column) of PostgreSQL's 1-based character
+    /// `position` inside a statement that starts at `line`:`column`.
+    public static func filePosition(of position: Int, in sql: String, line: Int, column: Int) -> (line: Int, column: Int) {
+        var line = line, column = column, index = 1
+        for scalar in sql.unicodeScalars {
+            if index >= position { break }
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+            index += 1
+        }
+        return (line, column)
+    }
+}

@@ -1,0 +1,210 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+extension MigrationRunner {
+    /// What rolling back `reference` (a name or a number) would do: the rollback file's
+    /// statements, what they destroy (tables with their row counts, columns, indexes, types),
+    /// and what depends on the migration. Changes nothing.
+    public func rollbackPreview(_ reference: String) throws -> RollbackPreview {
+        let files = try loadFiles()
+        return try withConnection(createSchema: false) { connection in
+            try preview(reference, files: files, state: try readState(connection), connection: connection)
+        }
+    }
+
+    /// Runs `migrations/rollback/NAME.sql` and deletes the migration's ledger row: in one
+    /// transaction for a transactional rollback file; statement by statement, the row deleted
+    /// at the end, for a non-transactional one. Refuses when an applied migration or an active
+    /// plan depends on it, unless `force`. Confirmation is the caller's business: show
+    /// ``rollbackPreview(_:)`` first.
+    @discardableResult
+    public func rollback(_ reference: String, force: Bool = false) throws -> RolledBackMigration {
+        let files = try loadFiles()
+        return try withConnection(createSchema: true) { connection in
+            try withRunnerLock(connection, command: "rollback") {
+                let state = try readState(connection)
+                let preview = try preview(reference, files: files, state: state, connection: connection, countRows: false)
+                if !preview.dependents.isEmpty && !force {
+                    let problem = MigrationProblem(
+                        gate: "dependents", migration: preview.migration,
+                        message: "\(preview.dependents.joined(separator: ", ")) depend\(preview.dependents.count == 1 ? "s" : "") on it and would be left without it",
+                        remedy: "roll back the dependents first, or pass --force")
+                    recordQuietly(connection, migration: preview.migration, command: "rollback", outcome: "refused",
+                                  details: ["gate": "dependents", "message": .string(problem.message)])
+                    throw MigrationRefusal(command: "rollback", problems: [problem])
+                }
+                defer { resetSession(connection) }
+                return try runRollback(preview, forced: force && !preview.dependents.isEmpty, connection)
+            }
+        }
+    }
+
+    func preview(_ reference: String, files: [LoadedFile], state: DatabaseState, connection: Connection,
+                 countRows: Bool = true) throws -> RollbackPreview {
+        let known = Array(Set(files.map(\.name)).union(state.ledger.keys)).sorted()
+        guard let name = Engine.match(reference, in: known) else {
+            throw BellowsError.usage("no migration \"\(reference)\" in \(Self.display(project.migrationsDirectory)) or in the ledger")
+        }
+        guard let row = state.ledger[name] else {
+            throw BellowsError.usage("migration \(name) is not applied; there is nothing to roll back (`bellows migrations status`)")
+        }
+        let path = files.first { $0.name == name }?.ref.rollbackPath ?? rollbackPath(for: name)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BellowsError.usage("migration \(name) has no rollback file: \(Self.display(path)) does not exist")
+        }
+        let (text, _) = try Self.read(path)
+        let analysis = MigrationFile.analyze(text)
+        let statements = Self.statements(of: analysis)
+        var reason: String?
+        if case .nonTransactional(let why) = analysis.transactionMode { reason = why }
+        var losses = MigrationStatements.losses(in: statements)
+        if countRows { losses = losses.map { measure($0, connection) } }
+        return RollbackPreview(
+            migration: name, rollbackPath: Self.display(path), transactional: analysis.transactionMode.isTransactional,
+            nonTransactionalReason: reason, statements: statements, losses: losses,
+            dependents: dependents(of: name, files: files, state: state), appliedAt: row.appliedAt, appliedBy: row.appliedBy)
+    }
+
+    /// Applied migrations whose `-- Dependencies:` name `name`, and plans past `planned`
+    /// whose `depends_on.migrations` does.
+    func dependents(of name: String, files: [LoadedFile], state: DatabaseState) -> [String] {
+        let stems = files.map(\.name)
+        var found: [String] = []
+        for file in files where file.name != name && state.ledger[file.name] != nil {
+            if file.analysis.header.dependencies.contains(where: { Engine.match($0, in: stems) == name || $0 == name }) {
+                found.append(file.name)
+            }
+        }
+        for plan in project.loadPlans().plans {
+            let phase = state.planPhases[plan.id] ?? .planned
+            guard phase != .planned, phase != .rolledBack else { continue }
+            if plan.dependsOn.migrations.contains(where: { Engine.match($0.value, in: stems) == name || $0.value == name }) {
+                found.append("plan:\(plan.id) (\(phase.rawValue))")
+            }
+        }
+        return found
+    }
+
+    /// Whether the object exists, and how many rows would go with it.
+    func measure(_ loss: RollbackLoss, _ connection: Connection) -> RollbackLoss {
+        var loss = loss
+        let parts = loss.object.split(separator: ".").map(String.init)
+        func regclass(_ names: ArraySlice<String>) -> String {
+            names.count == 2 ? SQLQuote.qualified(schema: names[names.startIndex], name: names[names.startIndex + 1])
+                             : SQLQuote.identifier(names.last ?? "")
+        }
+        /// Exact count for small tables, the planner's estimate for large ones.
+        func rows(_ table: String, column: String?) -> (Int, Bool)? {
+            guard let estimate = try? connection.query("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table])
+                .first?.int("n") else { return nil }
+            if estimate > 1_000_000 { return (estimate, true) }
+            let counted = column.map { "count(\(SQLQuote.identifier($0)))" } ?? "count(*)"
+            guard let exact = try? connection.query("SELECT \(counted)::bigint AS n FROM \(table)").first?.int("n") else {
+                return estimate >= 0 ? (estimate, true) : nil
+            }
+            return (exact, false)
+        }
+        switch loss.kind {
+        case .table, .rows:
+            let table = regclass(parts[...])
+            loss.exists = (try? connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [table]).first?.bool("e")) ?? nil
+            if loss.exists == true, let (count, estimated) = rows(table, column: nil) {
+                loss.rows = count
+                loss.rowsEstimated = estimated
+            }
+        case .column:
+            guard parts.count >= 2, let column = parts.last else { return loss }
+            let table = regclass(parts.dropLast())
+            loss.exists = (try? connection.query("""
+                SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped) AS e
+                """, [table, column]).first?.bool("e")) ?? nil
+            if loss.exists == true, let (count, estimated) = rows(table, column: column) {
+                loss.rows = count
+                loss.rowsEstimated = estimated
+            }
+        case .index:
+            loss.exists = (try? connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [regclass(parts[...])]).first?.bool("e")) ?? nil
+        case .type:
+            loss.exists = (try? connection.query("SELECT to_regtype($1) IS NOT NULL AS e", [regclass(parts[...])]).first?.bool("e")) ?? nil
+        case .other:
+            break
+        }
+        return loss
+    }
+
+    func runRollback(_ preview: RollbackPreview, forced: Bool, _ connection: Connection) throws -> RolledBackMigration {
+        let started = Date()
+        let policy = options.lockPolicy
+        let details: [String: JSONValue] = [
+            "rollback_file": .string(preview.rollbackPath), "transactional": .bool(preview.transactional),
+            "forced": .bool(forced), "dependents": .array(preview.dependents.map(JSONValue.string)),
+            "losses": .array(preview.losses.map { .string("\($0.kind.rawValue) \($0.object)") })]
+        if preview.transactional {
+            report(.info("\(preview.migration): rolling back in one transaction (\(preview.statements.count) statement(s) of \(preview.rollbackPath))"))
+            var attempt = 0
+            while true {
+                attempt += 1
+                var failing: MigrationStatement?
+                do {
+                    try connection.execute("BEGIN")
+                    for statement in preview.statements {
+                        failing = statement
+                        try connection.executeScript(statement.sql)
+                        reportNotices(connection, preview.rollbackPath, statement)
+                    }
+                    failing = nil
+                    try deleteLedgerRow(preview.migration, connection)
+                    var all = details
+                    all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
+                    try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
+                    try connection.execute("COMMIT")
+                    break
+                } catch let error as PostgresError {
+                    if connection.isOpen, connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
+                    if Self.isRetryable(error), attempt <= policy.retries, connection.isOpen {
+                        waitBeforeRetry(attempt: attempt, policy: policy, statement: failing, connection)
+                        continue
+                    }
+                    let failure = migrationError(preview.migration, file: preview.rollbackPath, statement: failing, error: error,
+                                                 transactional: true, rollback: true, completed: 0, total: preview.statements.count)
+                    recordFailure(connection, failure, command: "rollback")
+                    throw failure
+                }
+            }
+        } else {
+            report(.info("\(preview.migration): rolling back outside a transaction, statement by statement (\(preview.nonTransactionalReason ?? "non-transactional"))"))
+            for statement in preview.statements {
+                do {
+                    try runStandalone(statement, parsed: StatementSplitter.split(statement.sql).first, migration: preview.migration,
+                                      file: preview.rollbackPath, connection)
+                } catch let error as PostgresError {
+                    let failure = migrationError(preview.migration, file: preview.rollbackPath, statement: statement, error: error,
+                                                 transactional: false, rollback: true, completed: statement.index,
+                                                 total: preview.statements.count)
+                    recordFailure(connection, failure, command: "rollback")
+                    throw failure
+                }
+            }
+            try database {
+                try connection.withTransaction {
+                    try deleteLedgerRow(preview.migration, connection)
+                    var all = details
+                    all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
+                    try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
+                }
+            }
+        }
+        let milliseconds = Date().timeIntervalSince(started) * 1000
+        return RolledBackMigration(name: preview.migration, rollbackPath: preview.rollbackPath, transactional: preview.transactional,
+                                   milliseconds: milliseconds, statementsRun: preview.statements.count)
+    }
+
+    func deleteLedgerRow(_ name: String, _ connection: Connection) throws {
+        let deleted = try connection.execute("DELETE FROM bellows.migrations WHERE name = $1", [name])
+        guard deleted.affectedRows == 1 else {
+            throw PostgresError(kind: .client, message: "migration \(name) vanished from bellows.migrations during its rollback (another session?)")
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import BellowsSQL
+
+/// A schema-qualified name as written in a statement (identifier values: unquoted words
+/// folded to lower case, quoted ones as written).
+struct SQLName: Sendable, Hashable, CustomStringConvertible {
+    var schema: String?
+    var name: String
+
+    /// Quoted, for SQL and for `to_regclass($1)`.
+    var quoted: String { SQLQuote.qualified(schema: schema, name: name) }
+    var description: String { schema.map { "\($0).\(name)" } ?? name }
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] table …`.
+struct ConcurrentIndexBuild: Sendable, Hashable {
+    var indexName: String?
+    var table: SQLName
+    var ifNotExists: Bool
+}
+
+/// Reading the statements of migration files the way the runner needs: what they lock,
+/// what they build, what they destroy. Best effort over the lexer's tokens; never throws.
+enum MigrationStatements {
+    /// A qualified name starting at significant token `index`, and the index after it.
+    static func name(in s: SQLStatement, at index: Int) -> (SQLName, Int)? {
+        guard let first = s[significant: index], let value = first.identifierValue else { return nil }
+        if s[significant: index + 1]?.isSymbol(".") == true, let second = s[significant: index + 2]?.identifierValue {
+            return (SQLName(schema: value, name: second), index + 3)
+        }
+        return (SQLName(schema: nil, name: value), index + 1)
+    }
+
+    /// Skips `IF EXISTS` / `IF NOT EXISTS` / `ONLY` at `index`.
+    static func skipQualifiers(_ s: SQLStatement, _ index: Int) -> Int {
+        var i = index
+        while true {
+            if s.matches(["IF", "EXISTS"], at: i) { i += 2 }
+            else if s.matches(["IF", "NOT", "EXISTS"], at: i) { i += 3 }
+            else if s.matches(["ONLY"], at: i) { i += 1 }
+            else if s.matches(["CONCURRENTLY"], at: i) { i += 1 }
+            else { return i }
+        }
+    }
+
+    static func concurrentIndexBuild(_ s: SQLStatement) -> ConcurrentIndexBuild? {
+        var i: Int
+        if s.matches("CREATE", "INDEX", "CONCURRENTLY") { i = 3 }
+        else if s.matches("CREATE", "UNIQUE", "INDEX", "CONCURRENTLY") { i = 4 }
+        else { return nil }
+        var ifNotExists = false
+        if s.matches(["IF", "NOT", "EXISTS"], at: i) { ifNotExists = true; i += 3 }
+        var indexName: String?
+        if s[significant: i]?.isKeyword("ON") != true {
+            indexName = s[significant: i]?.identifierValue
+            i += 1
+        }
+        guard s[significant: i]?.isKeyword("ON") == true else { return nil }
+        i += 1
+        if s[significant: i]?.isKeyword("ONLY") == true { i += 1 }
+        guard let (table, _) = name(in: s, at: i) else { return nil }
+        return ConcurrentIndexBuild(indexName: indexName, table: table, ifNotExists: ifNotExists)
+    }
+
+    /// `SET …` / `RESET …`: session settings a resumed non-transactional file must re-run.
+    static func isSessionSetting(_ s: SQLStatement) -> Bool {
+        (s.matches("SET") && !s.matches("SET", "LOCAL") && !s.matches("SET", "TRANSACTION") && !s.matches("SET", "CONSTRAINTS"))
+            || s.matches("RESET")
+    }
+
+    /// The table a statement most likely waits for when it hits `lock_timeout`, to report
+    /// who blocks it. Nil when unclear.
+    static func lockTarget(_ s: SQLStatement) -> SQLName? {
+        func after(_ index: Int) -> SQLName? { name(in: s, at: skipQualifiers(s, index))?.0 }
+        if s.matches("ALTER", "TABLE") { return after(2) }
+        if s.matches("DROP", "TABLE") { return after(2) }
+        if s.matches("TRUNCATE", "TABLE") { return after(2) }
+        if s.matches("TRUNCATE") { return after(1) }
+        if s.matches("LOCK", "TABLE") { return after(2) }
+        if s.matches("LOCK") { return after(1) }
+        if s.matches("INSERT", "INTO") { return after(2) }
+        if s.matches("UPDATE") { return after(1) }
+        if s.matches("DELETE", "FROM") { return after(2) }
+        if s.matches("VACUUM") || s.matches("ANALYZE") || s.matches("CLUSTER") {
+            var i = 1
+            while let t = s[significant: i], t.kind == .word, ["FULL", "FREEZE", "VERBOSE", "ANALYZE"].contains(t.upper) { i += 1 }
+            return name(in: s, at: i)?.0
+        }
+        if s.matches("CREATE") || s.matches("DROP"), let on = s.indexOf("ON") {
+            // CREATE INDEX … ON t, CREATE TRIGGER … ON t, DROP TRIGGER x ON t, CREATE POLICY … ON t
+            return after(on + 1)
+        }
+        return nil
+    }
+
+    /// What the statements of a rollback file destroy.
+    static func losses(in statements: [MigrationStatement]) -> [RollbackLoss] {
+        var found: [RollbackLoss] = []
+        for statement in statements {
+            guard let s = StatementSplitter.split(statement.sql).first else { continue }
+            found += losses(in: s, line: statement.line, sql: statement.sql)
+        }
+        return found
+    }
+
+    /// A comma-separated list of names starting at `index`.
+    static func nameList(_ s: SQLStatement, from index: Int) -> [SQLName] {
+        var names: [SQLName] = []
+        var i = index
+        while let (name, next) = name(in: s, at: i) {
+            if ["CASCADE", "RESTRICT"].contains(s[significant: i]?.upper ?? "") && s[significant: i]?.kind == .word { break }
+            names.append(name)
+            guard s[significant: next]?.isSymbol(",") == true else { break }
+            i = next + 1
+        }
+        return names
+    }
+
+    static func losses(in s: SQLStatement, line: Int, sql: String) -> [RollbackLoss] {
+        func loss(_ kind: RollbackLoss.Kind, _ object: String, statement: String? = nil) -> RollbackLoss {
+            RollbackLoss(kind: kind, object: object, line: line, exists: nil, rows: nil, rowsEstimated: false, statement: statement)
+        }
+        let firstLine = sql.split(separator: "\n").first.map(String.init) ?? sql
+        if s.matches("DROP", "TABLE") {
+            return nameList(s, from: skipQualifiers(s, 2)).map { loss(.table, $0.description) }
+        }
+        if s.matches("DROP", "INDEX") {
+            return nameList(s, from: skipQualifiers(s, 2)).map { loss(.index, $0.description) }
+        }
+        if s.matches("DROP", "TYPE") {
+            return nameList(s, from: skipQualifiers(s, 2)).map { loss(.type, $0.description) }
+        }
+        if s.matches("TRUNCATE") {
+            let start = s.matches("TRUNCATE", "TABLE") ? 2 : 1
+            return nameList(s, from: skipQualifiers(s, start)).map { loss(.rows, $0.description) }
+        }
+        if s.matches("DELETE", "FROM"), let table = name(in: s, at: skipQualifiers(s, 2))?.0 {
+            return [loss(.rows, table.description, statement: firstLine)]
+        }
+        if s.matches("ALTER", "TABLE"), let (table, afterTable) = name(in: s, at: skipQualifiers(s, 2)) {
+            var found: [RollbackLoss] = []
+            var i = afterTable
+            var depth = 0
+            while let t = s[significant: i] {
+                if t.isSymbol("(") { depth += 1 } else if t.isSymbol(")") { depth -= 1 }
+                guard depth == 0, t.isKeyword("DROP") else { i += 1; continue }
+                // `ALTER [COLUMN] c DROP NOT NULL / DEFAULT / IDENTITY / EXPRESSION` drop no data.
+                var j = i + 1
+                if s.matches(["CONSTRAINT"], at: j) {
+                    j = skipQualifiers(s, j + 1)
+                    if let constraint = s[significant: j]?.identifierValue {
+                        found.append(loss(.other, "constraint \(constraint) on \(table)", statement: firstLine))
+                    }
+                } else if !["NOT", "DEFAULT", "IDENTITY", "EXPRESSION"].contains(s[significant: j]?.upper ?? "") {
+                    if s.matches(["COLUMN"], at: j) { j += 1 }
+                    j = skipQualifiers(s, j)
+                    if let column = s[significant: j]?.identifierValue {
+                        found.append(loss(.column, "\(table).\(column)"))
+                    }
+                }
+                i = j + 1
+            }
+            return found
+        }
+        if s.matches("DROP") {
+            return [loss(.other, firstLine, statement: firstLine)]
+        }
+        return []
+    }
+}

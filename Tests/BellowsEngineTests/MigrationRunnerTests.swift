@@ -1,0 +1,575 @@
+import BellowsSQL
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+@testable import BellowsEngine
+
+/// A throwaway project directory with `migrations/`, `migrations/rollback/` and `plans/`.
+private struct MigrationProject {
+    let root: String
+
+    init() throws {
+        root = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-migrations-\(UUID().uuidString)")
+        for directory in ["migrations/rollback", "plans"] {
+            try FileManager.default.createDirectory(atPath: (root as NSString).appendingPathComponent(directory),
+                                                    withIntermediateDirectories: true)
+        }
+    }
+
+    var project: Project { Project(root: root) }
+
+    func path(_ name: String) -> String { (root as NSString).appendingPathComponent("migrations/\(name).sql") }
+
+    func write(_ name: String, _ sql: String) throws {
+        try sql.write(toFile: path(name), atomically: true, encoding: .utf8)
+    }
+
+    func writeRollback(_ name: String, _ sql: String) throws {
+        try sql.write(toFile: (root as NSString).appendingPathComponent("migrations/rollback/\(name).sql"), atomically: true, encoding: .utf8)
+    }
+
+    func writePlan(_ name: String) throws {
+        try "id: \(name)\n".write(toFile: (root as NSString).appendingPathComponent("plans/\(name).yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+/// Collects what the runner reports, from any thread.
+private final class Notes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var notes: [EngineNote] = []
+
+    func add(_ note: EngineNote) {
+        lock.lock(); defer { lock.unlock() }
+        notes.append(note)
+    }
+
+    var reporter: Reporter {
+        let box = self
+        return { note in box.add(note) }
+    }
+
+    var infos: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return notes.compactMap { if case .info(let text) = $0 { return text } else { return nil } }
+    }
+
+    var lockWaits: [[Blocker]] {
+        lock.lock(); defer { lock.unlock() }
+        return notes.compactMap { if case .lockWait(_, _, _, let blockers) = $0 { return blockers } else { return nil } }
+    }
+}
+
+private func runner(_ files: MigrationProject, _ db: ScratchDatabase, notes: Notes? = nil,
+                    configure: (inout MigrationOptions) -> Void = { _ in }) -> MigrationRunner {
+    var options = MigrationOptions(conninfo: db.conninfo, actor: "tester")
+    options.retryDelayMilliseconds = 10
+    configure(&options)
+    let silent: Reporter = { _ in }
+    return MigrationRunner(project: files.project, options: options, reporter: notes?.reporter ?? silent)
+}
+
+private func ledger(_ connection: Connection) throws -> [String] {
+    try connection.query("SELECT name FROM bellows.migrations ORDER BY name").map { try $0.string("name") }
+}
+
+private func exists(_ connection: Connection, _ relation: String) throws -> Bool {
+    try connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [relation]).first?.bool("e") == true
+}
+
+private func indexValid(_ connection: Connection, _ index: String) throws -> Bool? {
+    try connection.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = to_regclass($1)", [index]).first?.bool("v")
+}
+
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct MigrationRunnerTests {
+    @Test func applyingTwiceIsANoOp() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_create_accounts", "-- Migration: 001_create_accounts\n-- Description: accounts\nCREATE TABLE accounts (id int PRIMARY KEY, name text);\n")
+        try files.write("002_seed_accounts", "-- Dependencies: 001_create_accounts\nINSERT INTO accounts VALUES (1, 'a'), (2, 'b');\n")
+
+        let first = try runner(files, db).apply()
+        #expect(first.map(\.name) == ["001_create_accounts", "002_seed_accounts"])
+        #expect(first.allSatisfy { $0.transactional && !$0.dryRun })
+        let second = try runner(files, db).apply()
+        #expect(second.isEmpty)
+
+        let connection = try db.connect()
+        #expect(try connection.query("SELECT count(*) AS n FROM accounts").first?.int("n") == 2)
+        let rows = try connection.query("SELECT name, checksum, applied_by, duration_ms, transactional, description FROM bellows.migrations ORDER BY name")
+        #expect(rows.count == 2)
+        let expected = SHA256.hex([UInt8](try Data(contentsOf: URL(fileURLWithPath: files.path("001_create_accounts")))))
+        #expect(try rows[0].string("checksum") == expected)
+        #expect(try rows[0].string("applied_by") == "tester")
+        #expect(try rows[0].int("duration_ms") >= 0)
+        #expect(try rows[0].bool("transactional"))
+        #expect(try rows[0].optionalString("description") == "accounts")
+        let events = try connection.query("SELECT count(*) AS n FROM bellows.events WHERE command = 'migrate' AND outcome = 'succeeded'")
+        #expect(try events.first?.int("n") == 2)
+    }
+
+    @Test func aFailingStatementLeavesNoTraceOfItsFile() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_first", "CREATE TABLE first_table (id int);\n")
+        try files.write("002_broken", """
+            -- Migration: 002_broken
+            BEGIN;
+            CREATE TABLE second_table (id int);
+            INSERT INTO second_table VALUES (1);
+            SELECT id
+              FROM missing_table;
+            CREATE TABLE third_table (id int);
+            COMMIT;
+
+            """)
+        try files.write("003_after", "CREATE TABLE after_table (id int);\n")
+
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected the migration to fail")
+        } catch let error as MigrationError {
+            #expect(error.migration == "002_broken")
+            #expect(error.file.hasSuffix("migrations/002_broken.sql"))
+            #expect(error.sqlState == "42P01")
+            #expect(error.line == 5 && error.column == 1)           // the statement
+            #expect(error.errorLine == 6 && error.errorColumn == 8)  // PostgreSQL's position: missing_table
+            #expect(error.statementIndex == 2)
+            #expect(error.transactional)
+            #expect(error.description.hasPrefix("\(error.file):6:8: ERROR 42P01: relation \"missing_table\" does not exist"))
+            #expect(error.description.contains("nothing of 002_broken was applied"))
+        }
+        let connection = try db.connect()
+        #expect(try ledger(connection) == ["001_first"])
+        #expect(try exists(connection, "first_table"))
+        #expect(try !exists(connection, "second_table"))
+        #expect(try !exists(connection, "after_table"))
+        let failed = try connection.query("SELECT details->>'sqlstate' AS s FROM bellows.events WHERE plan_id = 'migration:002_broken' AND outcome = 'failed'")
+        #expect(try failed.first?.string("s") == "42P01")
+        #expect(try runner(files, db).status().map(\.state) == [.applied, .pending, .pending])
+    }
+
+    @Test func driftIsRefusedUnlessAccepted() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_create", "CREATE TABLE t (id int);\n")
+        try runner(files, db).apply()
+
+        try files.write("001_create", "-- reformatted\nCREATE TABLE t (id int);\n")
+        try files.write("002_next", "CREATE TABLE u (id int);\n")
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected drift to be refused")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.map(\.gate) == ["drift"])
+            #expect(refusal.problems.first?.migration == "001_create")
+        }
+        let connection = try db.connect()
+        #expect(try !exists(connection, "u"))
+        #expect(try runner(files, db).status().map(\.state) == [.drifted, .pending])
+
+        let applied = try runner(files, db).apply(acceptDrift: ["001"])
+        #expect(applied.map(\.name) == ["002_next"])
+        let newChecksum = SHA256.hex("-- reformatted\nCREATE TABLE t (id int);\n")
+        #expect(try connection.query("SELECT checksum FROM bellows.migrations WHERE name = '001_create'").first?.string("checksum") == newChecksum)
+        let accepted = try connection.query("SELECT details->>'to_checksum' AS c FROM bellows.events WHERE plan_id = 'migration:001_create' AND command = 'accept-drift'")
+        #expect(try accepted.first?.string("c") == newChecksum)
+        #expect(try runner(files, db).status().map(\.state) == [.applied, .applied])
+    }
+
+    @Test func concurrentRunnersApplyEachFileExactlyOnce() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_one", "CREATE TABLE one (id int);\n")
+        try files.write("002_slow", "SELECT pg_sleep(0.5);\nCREATE TABLE two (id int);\n")
+        try files.write("003_three", "CREATE TABLE three (id int);\n")
+
+        // Hold the runners' lock so that both start waiting, then let them race for it.
+        let holder = try db.connect()
+        try StateStore.ensure(holder)
+        try holder.execute("SELECT pg_advisory_lock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
+        let notes = [Notes(), Notes()]
+        let results = ResultBox()
+        let group = DispatchGroup()
+        for index in 0..<2 {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                do {
+                    results.set(index, .success(try runner(files, db, notes: notes[index]).apply().map(\.name)))
+                } catch {
+                    results.set(index, .failure(error))
+                }
+            }
+        }
+        // Release only once both runners queue for the lock.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let waiting = try holder.query("""
+                SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """)
+            if try (waiting.first?.int("n") ?? 0) >= 2 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try holder.execute("SELECT pg_advisory_unlock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
+        #expect(group.wait(timeout: .now() + 60) == .success)
+
+        let runs = try (0..<2).map { try results.get($0) }
+        #expect(runs.map(\.count).sorted() == [0, 3])
+        #expect(notes.allSatisfy { $0.infos.contains { $0.contains("holds the migration lock") } })
+        #expect(try ledger(holder) == ["001_one", "002_slow", "003_three"])
+        let events = try holder.query("SELECT plan_id, count(*) AS n FROM bellows.events WHERE outcome = 'succeeded' GROUP BY plan_id")
+        #expect(events.count == 3)
+        #expect(try events.allSatisfy { try $0.int("n") == 1 })
+    }
+
+    @Test func aRunnerThatWaitsTooLongIsRefused() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_one", "CREATE TABLE one (id int);\n")
+        let holder = try db.connect()
+        try holder.execute("SELECT pg_advisory_lock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
+        do {
+            try runner(files, db) { $0.runnerLockWaitMilliseconds = 200 }.apply()
+            Issue.record("expected the lock wait to time out")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.first?.gate == "lock")
+            #expect(refusal.description.contains("pid \(holder.backendPID)"))
+        }
+        #expect(try !exists(holder, "one"))
+    }
+
+    @Test func nonTransactionalFilesRunOutsideATransaction() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_table", "CREATE TABLE t (id int, v int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 100) g;\n")
+        // The migration guide's pattern: CONCURRENTLY wrapped in BEGIN/COMMIT.
+        try files.write("002_index", "-- Migration: 002_index\nBEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);\nCOMMIT;\n")
+        try files.write("003_vacuum", "-- bellows:no-transaction\nSET lock_timeout = '1s';\nVACUUM t;\n")
+
+        let plan = try runner(files, db).plan()
+        #expect(plan.pending.map(\.transactional) == [true, false, false])
+        #expect(plan.pending[1].strippedTransactionControl)
+        #expect(plan.pending[1].statements.map(\.sql) == ["CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v)"])
+
+        let applied = try runner(files, db).apply()
+        #expect(applied.map(\.transactional) == [true, false, false])
+        let connection = try db.connect()
+        #expect(try indexValid(connection, "t_v_idx") == true)
+        #expect(try connection.query("SELECT transactional FROM bellows.migrations WHERE name = '002_index'").first?.bool("transactional") == false)
+        #expect(try connection.query("SELECT count(*) AS n FROM bellows.migration_progress").first?.int("n") == 0)
+    }
+
+    @Test func aFailedConcurrentIndexBuildIsCleanedUpAndResumed() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_table", "CREATE TABLE t (id int, a int, v int);\nINSERT INTO t VALUES (1, 1, 7), (2, 2, 7);\n")
+        // No IF NOT EXISTS on the first index: re-running it would fail, so the resume must skip it.
+        try files.write("002_indexes", """
+            CREATE INDEX CONCURRENTLY t_a_idx ON t (a);
+            CREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v);
+            CREATE INDEX CONCURRENTLY t_id_v_idx ON t (id, v);
+
+            """)
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected the unique index build to fail")
+        } catch let error as MigrationError {
+            #expect(error.sqlState == "23505")
+            #expect(error.line == 2 && error.column == 1)
+            #expect(!error.transactional)
+            #expect(error.completedStatements == 1 && error.totalStatements == 3)
+            #expect(error.description.contains("resume at statement 2"))
+        }
+        let connection = try db.connect()
+        #expect(try indexValid(connection, "t_a_idx") == true)
+        #expect(try indexValid(connection, "t_v_key") == nil)  // the INVALID leftover was dropped
+        #expect(try ledger(connection) == ["001_table"])
+        let partial = try runner(files, db).status().first { $0.name == "002_indexes" }
+        #expect(partial?.state == .partial && partial?.completedStatements == 1 && partial?.totalStatements == 3)
+
+        try connection.execute("UPDATE t SET v = 8 WHERE id = 2")
+        let applied = try runner(files, db).apply()
+        #expect(applied.first?.statementsResumed == 1 && applied.first?.statementsRun == 2)
+        #expect(try indexValid(connection, "t_v_key") == true)
+        #expect(try indexValid(connection, "t_id_v_idx") == true)
+        #expect(try ledger(connection) == ["001_table", "002_indexes"])
+        #expect(try connection.query("SELECT count(*) AS n FROM bellows.migration_progress").first?.int("n") == 0)
+    }
+
+    @Test func anInvalidIndexLeftBehindIsRebuilt() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_table", "CREATE TABLE t (id int, v int);\nINSERT INTO t VALUES (1, 7), (2, 7);\n")
+        try runner(files, db).apply()
+        // A build that failed (or was killed) outside Bellows leaves an INVALID index behind;
+        // `IF NOT EXISTS` alone would then skip it silently.
+        let connection = try db.connect()
+        #expect(throws: PostgresError.self) { try connection.execute("CREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v)") }
+        #expect(try indexValid(connection, "t_v_key") == false)
+        try connection.execute("UPDATE t SET v = 8 WHERE id = 2")
+
+        try files.write("002_unique", "SET lock_timeout = '2s';\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v_key ON t (v);\n")
+        let notes = Notes()
+        try runner(files, db, notes: notes).apply()
+        #expect(try indexValid(connection, "t_v_key") == true)
+        #expect(notes.infos.contains { $0.contains("t_v_key") && $0.contains("INVALID") })
+    }
+
+    @Test func lockTimeoutsAreRetriedThenReported() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_table", "CREATE TABLE t (id int);\n")
+        try runner(files, db).apply()
+        try files.write("002_alter", "ALTER TABLE t ADD COLUMN note text;\n")
+
+        let blocker = try db.connect()
+        try blocker.execute("BEGIN")
+        try blocker.execute("LOCK TABLE t IN ACCESS SHARE MODE")
+        let notes = Notes()
+        do {
+            try runner(files, db, notes: notes) { $0.lockTimeoutMilliseconds = 100; $0.lockRetries = 2 }.apply()
+            Issue.record("expected a lock timeout")
+        } catch let error as MigrationError {
+            #expect(error.sqlState == "55P03")
+            #expect(error.migration == "002_alter")
+        }
+        #expect(notes.lockWaits.count == 2)
+        #expect(notes.lockWaits.first?.contains { $0.pid == Int(blocker.backendPID) } == true)
+        try blocker.execute("ROLLBACK")
+        #expect(try runner(files, db).apply().map(\.name) == ["002_alter"])
+    }
+
+    @Test func dependenciesAreCheckedBeforeAnythingRuns() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_base", "CREATE TABLE base (id int);\n")
+        try files.write("002_needs_missing", "-- Dependencies: 001_base, 007_nowhere\nCREATE TABLE two (id int);\n")
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected a missing dependency to be refused")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.map(\.gate) == ["dependency"])
+            #expect(refusal.problems.first?.message.contains("007_nowhere") == true)
+        }
+        let connection = try db.connect()
+        #expect(try !exists(connection, "base"))  // refused before anything ran
+
+        try files.write("002_needs_missing", "-- Dependencies: 003_later\nCREATE TABLE two (id int);\n")
+        try files.write("003_later", "CREATE TABLE three (id int);\n")
+        let order = try runner(files, db).plan().problems
+        #expect(order.map(\.gate) == ["order"])
+
+        try files.write("002_needs_missing", "-- Dependencies: 1, plan:002_widen_profiles_bio\nCREATE TABLE two (id int);\n")
+        try files.writePlan("002_widen_profiles_bio")
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected the plan dependency to be refused")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.map(\.gate) == ["dependency"])
+            #expect(refusal.problems.first?.message.contains("must be contracted first; it is planned") == true)
+        }
+        try connection.execute("""
+            INSERT INTO bellows.plans (id, checksum, table_name, phase) VALUES ('002_widen_profiles_bio', 'x', 'profiles', 'contracted')
+            """)
+        #expect(try runner(files, db).apply().count == 3)
+    }
+
+    @Test func rollbackRemovesTheObjectsAndTheLedgerRowAtomically() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_people", "CREATE TABLE people (id int PRIMARY KEY);\nINSERT INTO people SELECT generate_series(1, 3);\n")
+        try files.write("002_extras", "-- Dependencies: 001_people\nALTER TABLE people ADD COLUMN note text;\nUPDATE people SET note = 'n' WHERE id < 3;\nCREATE TABLE extras (id int);\n")
+        try files.writeRollback("001_people", "DROP TABLE people;\n")
+        try files.writeRollback("002_extras", "ALTER TABLE people DROP COLUMN note;\nDROP TABLE extras;\nSELECT 1/0;\n")
+        try runner(files, db).apply()
+        let connection = try db.connect()
+
+        let preview = try runner(files, db).rollbackPreview("002")
+        #expect(preview.migration == "002_extras")
+        #expect(preview.transactional)
+        #expect(preview.losses.map(\.kind) == [.column, .table])
+        #expect(preview.losses.map(\.object) == ["people.note", "extras"])
+        #expect(preview.losses.map(\.rows) == [2, 0])
+        #expect(preview.losses.allSatisfy { $0.exists == true })
+
+        // A failing rollback file changes nothing: the column, the table and the ledger row stay.
+        do {
+            try runner(files, db).rollback("002")
+            Issue.record("expected the rollback to fail")
+        } catch let error as MigrationError {
+            #expect(error.isRollback && error.sqlState == "22012")
+            #expect(error.file.hasSuffix("migrations/rollback/002_extras.sql") && error.line == 3)
+        }
+        #expect(try exists(connection, "extras"))
+        #expect(try ledger(connection) == ["001_people", "002_extras"])
+
+        // An applied migration depends on 001: refused unless forced.
+        #expect(throws: MigrationRefusal.self) { try runner(files, db).rollback("001") }
+
+        try files.writeRollback("002_extras", "ALTER TABLE people DROP COLUMN note;\nDROP TABLE extras;\n")
+        try runner(files, db).rollback("002_extras")
+        #expect(try !exists(connection, "extras"))
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_attribute WHERE attrelid = 'people'::regclass AND attname = 'note'").first?.int("n") == 0)
+        #expect(try ledger(connection) == ["001_people"])
+        #expect(try runner(files, db).status().map(\.state) == [.applied, .pending])
+        try runner(files, db).rollback("1")
+        #expect(try ledger(connection).isEmpty)
+    }
+
+    @Test func dryRunChangesNothing() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_a", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n")
+        try files.write("002_b", "CREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n")
+
+        let dry = try runner(files, db).apply(dryRun: true)
+        #expect(dry.map(\.name) == ["001_a", "002_b"])
+        #expect(dry.allSatisfy { $0.dryRun })
+        let plan = try runner(files, db).plan()
+        #expect(plan.pending.map { $0.statements.count } == [1, 1])
+        #expect(plan.pending[1].nonTransactionalReason?.contains("CREATE INDEX CONCURRENTLY") == true)
+        let connection = try db.connect()
+        #expect(try !exists(connection, "a"))
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'bellows'").first?.int("n") == 0)
+    }
+
+    @Test func statusShowsAppliedPendingDriftedAndMissingFiles() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_a", "CREATE TABLE a (id int);\n")
+        try files.write("002_b", "CREATE TABLE b (id int);\n")
+        try files.write("003_c", "CREATE TABLE c (id int);\n")
+        try files.write("004_d", "CREATE TABLE d (id int);\n")
+        #expect(try runner(files, db).apply(to: 3).map(\.name) == ["001_a", "002_b", "003_c"])
+
+        try files.write("002_b", "CREATE TABLE b (id bigint);\n")
+        try FileManager.default.removeItem(atPath: files.path("003_c"))
+        let status = try runner(files, db).status()
+        #expect(status.map(\.name) == ["001_a", "002_b", "003_c", "004_d"])
+        #expect(status.map(\.state) == [.applied, .drifted, .missingFile, .pending])
+        #expect(status[0].appliedBy == "tester" && status[0].appliedAt != nil && status[0].durationMilliseconds != nil)
+        #expect(status[1].appliedChecksum != status[1].fileChecksum)
+    }
+
+    @Test func theProjectsOwnMigrationsApplyAndRollBack() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let runner = MigrationRunner(project: Project(root: root), options: MigrationOptions(conninfo: db.conninfo, actor: "tester"))
+
+        let applied = try runner.apply()
+        #expect(applied.map(\.name) == ["001_initial_schema", "002_claims_by_status_index"])
+        #expect(applied.map(\.transactional) == [true, false])
+        let connection = try db.connect()
+        #expect(try exists(connection, "skill_claims"))
+        #expect(try indexValid(connection, "skill_claims_status_idx") == true)
+        #expect(try runner.apply().isEmpty)
+
+        try runner.rollback("002")
+        #expect(try indexValid(connection, "skill_claims_status_idx") == nil)
+        let preview = try runner.rollbackPreview("001")
+        #expect(preview.losses.filter { $0.kind == .table }.count == 8)
+        try runner.rollback("001")
+        #expect(try !exists(connection, "skill_claims"))
+        #expect(try ledger(connection).isEmpty)
+    }
+}
+
+/// Results of the concurrent runs, written from two threads.
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Int: Result<[String], Error>] = [:]
+
+    func set(_ index: Int, _ result: Result<[String], Error>) {
+        lock.lock(); defer { lock.unlock() }
+        results[index] = result
+    }
+
+    func get(_ index: Int) throws -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        guard let result = results[index] else { throw PostgresError(kind: .client, message: "run \(index) did not finish") }
+        return try result.get()
+    }
+}
+
+/// The parts that need no database.
+@Suite struct MigrationRunnerOfflineTests {
+    @Test func errorsReadFileLineColumnSQLStateDetailHint() {
+        let error = MigrationError(
+            migration: "004_x", file: "migrations/004_x.sql", line: 3, column: 1, errorLine: 4, errorColumn: 9,
+            statementIndex: 1, statement: "SELECT *\n  FROM nope", sqlState: "42P01", message: "relation \"nope\" does not exist",
+            detail: "some detail", hint: "some hint", context: nil, transactional: true, isRollback: false,
+            completedStatements: 0, totalStatements: 2, underlying: nil)
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "migrations/004_x.sql:4:9: ERROR 42P01: relation \"nope\" does not exist")
+        #expect(lines[1] == "DETAIL: some detail")
+        #expect(lines[2] == "HINT: some hint")
+        #expect(error.description.contains("in statement 2 of 2 (migrations/004_x.sql:3:1)"))
+    }
+
+    @Test func positionsInsideAStatementMapToTheFile() {
+        #expect(MigrationError.filePosition(of: 1, in: "SELECT x", line: 5, column: 3) == (5, 3))
+        #expect(MigrationError.filePosition(of: 8, in: "SELECT x", line: 5, column: 3) == (5, 10))
+        #expect(MigrationError.filePosition(of: 13, in: "SELECT *\n  FROM t", line: 5, column: 3) == (6, 4))
+        #expect(MigrationError.filePosition(of: 4, in: "é é x", line: 1, column: 1) == (1, 4))
+    }
+
+    @Test func rollbackScanFindsWhatIsDestroyed() {
+        let sql = """
+            DROP TABLE IF EXISTS a, s.b CASCADE;
+            ALTER TABLE ONLY c DROP COLUMN IF EXISTS x, DROP y, ALTER COLUMN z DROP NOT NULL, DROP CONSTRAINT c_ck;
+            DROP INDEX CONCURRENTLY IF EXISTS "Idx";
+            DROP TYPE claim_status;
+            TRUNCATE TABLE d;
+            DROP FUNCTION f();
+            CREATE TABLE keep (id int);
+            """
+        let statements = MigrationRunner.statements(of: MigrationFile.analyze(sql))
+        let losses = MigrationStatements.losses(in: statements)
+        #expect(losses.map(\.kind) == [.table, .table, .column, .column, .other, .index, .type, .rows, .other])
+        #expect(losses.map(\.object).prefix(8) == ["a", "s.b", "c.x", "c.y", "constraint c_ck on c", "Idx", "claim_status", "d"])
+        #expect(losses.last?.line == 6)
+    }
+
+    @Test func concurrentIndexBuildsAreRecognised() {
+        func build(_ sql: String) -> ConcurrentIndexBuild? {
+            StatementSplitter.split(sql).first.flatMap(MigrationStatements.concurrentIndexBuild)
+        }
+        #expect(build("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY s.t (x)")
+                == ConcurrentIndexBuild(indexName: "i", table: SQLName(schema: "s", name: "t"), ifNotExists: true))
+        #expect(build("create index concurrently on \"T\" using btree (x)")
+                == ConcurrentIndexBuild(indexName: nil, table: SQLName(schema: nil, name: "T"), ifNotExists: false))
+        #expect(build("CREATE INDEX i ON t (x)") == nil)
+    }
+}
