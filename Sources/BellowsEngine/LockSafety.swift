@@ -56,6 +56,7 @@ enum LockSafety {
                    extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS age, string_agg(DISTINCT l.mode, ', ') AS modes
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.granted AND a.pid <> pg_backend_pid()
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND ($2::timestamptz IS NULL OR a.xact_start IS NULL OR a.xact_start < $2::timestamptz)
             GROUP BY a.pid, a.usename, a.application_name, a.state, a.query, a.xact_start
             ORDER BY age DESC NULLS LAST

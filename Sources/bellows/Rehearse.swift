@@ -55,8 +55,19 @@ struct Rehearse: ParsableCommand {
         options.seedFile = seed
         options.batchSize = batchSize
         options.rollbacks = !noRollbacks
-        options.plans = plans
-        let rehearsal = Rehearsal(project: Project(root: project), options: options,
+        // A directory argument (`bellows rehearse plans/`) names where the plans are.
+        var plansDirectory: String?
+        var references: [String] = []
+        for argument in plans {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+                plansDirectory = argument
+            } else {
+                references.append(argument)
+            }
+        }
+        options.plans = references
+        let rehearsal = Rehearsal(project: Project(root: project, plansDirectory: plansDirectory), options: options,
                                   reporter: Terminal.reporter(verbose: verbose, json: format == .json))
         let report: RehearsalReport
         do {

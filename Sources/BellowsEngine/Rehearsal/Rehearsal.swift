@@ -345,19 +345,12 @@ public final class Rehearsal: @unchecked Sendable {
         }
     }
 
-    /// Applies every migration in order, recording each in the ledger in the same transaction.
+    /// Applies every migration in order with the migration runner (file and ledger row in one
+    /// transaction, as `bellows migrate` does).
     func applyMigrations(_ connection: Connection, conninfo: String) throws {
-        // TODO(migrate): use MigrationRunner once it lands.
-        for file in project.migrationFiles() {
-            guard let text = try? String(contentsOfFile: file.path, encoding: .utf8) else { throw BellowsError.usage("cannot read \(file.path)") }
-            let analysis = MigrationFile.analyze(text)
-            report(.info("applying migration \(file.name)"))
-            let apply = {
-                for statement in analysis.executableStatements { try connection.execute(statement.text) }
-                try connection.execute("INSERT INTO bellows.migrations (name, checksum, applied_by, duration_ms, transactional) VALUES ($1, $2, $3, 0, $4)",
-                                       [file.name, SHA256.hex(text), "bellows-rehearsal", analysis.transactionMode.isTransactional])
-            }
-            if analysis.transactionMode.isTransactional { try connection.withTransaction(apply) } else { try apply() }
-        }
+        var migrationOptions = MigrationOptions(conninfo: conninfo, actor: "bellows-rehearsal")
+        migrationOptions.lockTimeoutMilliseconds = options.lockTimeoutMilliseconds
+        let applied = try MigrationRunner(project: project, options: migrationOptions, reporter: report).apply()
+        report(.info("applied \(applied.count) migration(s)"))
     }
 }
