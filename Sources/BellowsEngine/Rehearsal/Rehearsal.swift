@@ -222,7 +222,17 @@ public final class Rehearsal: @unchecked Sendable {
             return
         }
         let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable)
-        try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic)
+        do {
+            try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic)
+        } catch {
+            // Computing up(old) for the existing rows fails: so would the backfill.
+            let expressions = PlanValidator.expressions(of: plan).filter { $0.key == "up" || $0.key == "backfill" }
+            let pg = error as? PostgresError
+            let cause = (pg?.sqlState.map { "\($0) " } ?? "") + (pg?.message ?? "\(error)")
+            let locations = expressions.map { "\($0.key) at \($0.value.location)" }.joined(separator: ", ")
+            result.violations.append("\(plan.id): up fails on the existing rows: \(cause) — evaluating \(locations)")
+            return
+        }
         let engine = engine(conninfo: conninfo, plan: plan)
 
         traffic.set(old: true, new: false)

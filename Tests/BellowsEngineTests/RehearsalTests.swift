@@ -1,0 +1,125 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import Testing
+
+/// `bellows rehearse`: deliberately wrong plans are caught, pointing at the plan line
+/// responsible; the example plans pass on a private cluster.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct RehearsalTests {
+    static let migration = """
+        -- Migration: 001_codes
+        -- Description: a table of codes
+        -- Dependencies: none
+        CREATE TABLE codes (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            code varchar(40) NOT NULL,
+            weight int NOT NULL DEFAULT 1
+        );
+        """
+
+    /// Rehearses `plan` (written as plans/001_plan.yaml) on a fresh scratch database.
+    func rehearse(_ plan: String) throws -> (report: RehearsalReport, planPath: String) {
+        let fixture = try EngineFixture("rehearse")
+        defer { fixture.close() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
+        try Self.migration.write(toFile: fixture.root + "/migrations/001_codes.sql", atomically: true, encoding: .utf8)
+        let path = try fixture.writePlan("001_plan", plan)
+        var options = RehearsalOptions()
+        options.database = fixture.db.conninfo
+        options.rows = 600
+        options.batchSize = 100
+        let report = try Rehearsal(project: fixture.project, options: options).run()
+        return (report, path)
+    }
+
+    /// The 1-based line of the first line of `yaml` containing `needle`.
+    func line(of needle: String, in yaml: String) -> Int {
+        (yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains(needle) } ?? -1) + 1
+    }
+
+    @Test func aSoundPlanPasses() throws {
+        let (report, _) = try rehearse("""
+            table: codes
+            changes:
+              - alter: code
+                rename_to: label
+                type: text
+                up: "code::text"
+                down: "label::varchar(40)"
+            """)
+        #expect(report.passed, "\(report.violations)")
+        #expect(report.steps.contains { $0.phase == "contract" && $0.outcome == "ok" && $0.traffic.statements > 0 })
+    }
+
+    @Test func aDownThatLosesDataIsCaughtAtItsChange() throws {
+        let plan = """
+            table: codes
+            changes:
+              - alter: code
+                rename_to: label
+                type: text
+                up: "code::text"
+                down: "left(label, 3)"
+            """
+        let (report, path) = try rehearse(plan)
+        #expect(!report.passed)
+        let pointer = "\(path):\(line(of: "- alter: code", in: plan)):"
+        #expect(report.violations.contains { $0.contains("disagree with up") && $0.contains(pointer) }, "\(report.violations)")
+    }
+
+    @Test func aCheckThatMustFailIsCaughtAtItsLine() throws {
+        let plan = """
+            table: codes
+            changes:
+              - alter: weight
+                not_null: true
+            checks:
+              - name: no_heavy_codes
+                sql: "SELECT count(*) FROM codes WHERE weight >= 1"
+                expect: 0
+            """
+        let (report, path) = try rehearse(plan)
+        #expect(!report.passed)
+        let pointer = "\(path):\(line(of: "sql: \"SELECT count(*)", in: plan)):"
+        #expect(report.violations.contains { $0.contains("no_heavy_codes") && $0.contains(pointer) && $0.contains("expected 0") }, "\(report.violations)")
+    }
+
+    @Test func anUpThatThrowsForSomeRowsIsCaughtAtItsExpression() throws {
+        let plan = """
+            table: codes
+            changes:
+              - add: ratio
+                type: int
+                backfill: "100 / (id % 7)"
+            """
+        let (report, path) = try rehearse(plan)
+        #expect(!report.passed)
+        let pointer = "\(path):\(line(of: "backfill:", in: plan)):"
+        #expect(report.violations.contains { $0.contains("22012") && $0.contains(pointer) }, "\(report.violations)")
+    }
+
+    @Test func refusesADatabaseThatHoldsSomethingElse() throws {
+        let fixture = try EngineFixture("rehearse")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE precious (id int)")
+        var options = RehearsalOptions()
+        options.database = fixture.db.conninfo
+        #expect(throws: BellowsError.self) { try Rehearsal(project: fixture.project, options: options).run() }
+        #expect(try fixture.int("SELECT count(*) FROM pg_tables WHERE tablename = 'precious'") == 1)
+    }
+
+    /// The README's main job: the example plans on a private cluster (as root, the server runs
+    /// as the postgres user), including rollback from every phase.
+    @Test func theExamplePlansPassOnAPrivateCluster() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var options = RehearsalOptions()
+        options.rows = 800
+        let report = try Rehearsal(project: Project(root: root), options: options).run()
+        #expect(report.passed, "\(report.violations)")
+        let plans = Set(report.steps.map(\.plan)).subtracting(["-"])
+        #expect(plans.count == Project(root: root).planFiles().count)
+        #expect(report.steps.filter { $0.phase.hasPrefix("rollback after") }.count == plans.count * 3)
+    }
+}
