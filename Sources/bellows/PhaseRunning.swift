@@ -14,6 +14,13 @@ func installStopHandlers() {
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A parent may have started us with these signals blocked (spawned from a thread that
+    // blocks them, as Dispatch's do): unblock them, or Ctrl-C would never reach the handler.
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &signals, nil)
 }
 
 /// Exit codes shared by every command.

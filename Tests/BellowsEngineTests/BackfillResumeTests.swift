@@ -50,7 +50,7 @@ struct BackfillResumeTests {
 
     static let batchInFlight = """
         SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows'
-        AND state = 'active' AND query LIKE 'WITH bellows_batch%'
+        AND state = 'active' AND query LIKE 'WITH bellows\\_%'
         """
 
     /// Starts a slow backfill and waits until it has committed some batches and is inside the next one.
