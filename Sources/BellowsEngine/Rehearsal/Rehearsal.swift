@@ -293,6 +293,7 @@ public final class Rehearsal: @unchecked Sendable {
 
     /// Forward to `after` on a fresh copy, then rollback; the catalog must be as before.
     func rollback(_ plan: Plan, after command: PhaseCommand, conninfo: String) throws {
+        report(.info("   \(plan.id): on a fresh copy, forward to \(command.resultingPhase.rawValue), then roll back"))
         let connection = try Connection(conninfo)
         defer { connection.close() }
         let before = try CatalogSnapshot.take(connection, table: plan.table.value)
