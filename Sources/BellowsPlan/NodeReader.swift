@@ -68,7 +68,8 @@ struct NodeReader {
     static func typeName(_ node: Node) -> String {
         switch node {
         case .scalar(let s):
-            if s.tag.description.hasSuffix(":null") || s.string == "~" || s.string == "null" || s.string.isEmpty && s.style == .plain { return "null" }
+            // YAML's null: an explicit !!null, or a plain ~, null, Null, NULL or nothing.
+            if s.tag.description.hasSuffix(":null") || s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) { return "null" }
             if Bool(s.string.lowercased()) != nil { return "a boolean" }
             if Int(s.string) != nil { return "a number" }
             return "a string"
@@ -124,7 +125,7 @@ struct NodeReader {
 
     mutating func nonEmptyString(_ node: Node?, key: String) -> Located<String>? {
         guard let value = string(node, key: key), let node else { return nil }
-        if value.value.trimmingCharacters(in: .whitespaces).isEmpty {
+        if value.value.unicodeScalars.allSatisfy({ $0 == " " || $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }) {
             report(node, "plan-invalid-value", "'\(key)' must not be empty")
             return nil
         }

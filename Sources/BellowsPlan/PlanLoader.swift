@@ -28,9 +28,11 @@ public enum PlanLoader {
     public static let maximumFileSize = 1 << 20
 
     public static func load(path: String) -> PlanLoadResult {
-        // The size first: a huge file is refused without reading it.
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
-            return PlanLoadResult(plan: nil, findings: [tooLarge(file: path, bytes: size)])
+        // The size first: a huge file is refused without reading it. (stat, not
+        // FileManager.attributesOfItem, which also looks up the owner's name: slow over many files.)
+        var status = stat()
+        if stat(path, &status) == 0, Int(status.st_size) > maximumFileSize {
+            return PlanLoadResult(plan: nil, findings: [tooLarge(file: path, bytes: Int(status.st_size))])
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             return PlanLoadResult(plan: nil, findings: [Finding(file: path, line: 1, column: 1, severity: .error,
@@ -66,7 +68,7 @@ public enum PlanLoader {
         }
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: source) else {
+            guard let node = try compose(source) else {
                 return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error,
                                                                     rule: "plan-missing-key", message: "the plan is empty; it needs at least 'table' and 'changes'")])
             }
@@ -294,6 +296,13 @@ public enum PlanLoader {
         return attributes
     }
 
+    /// Yams' composer with the basic resolver (NodeReader decides types from the text, and the
+    /// default resolver's regular expressions, run on every key Yams hashes for duplicates, cost
+    /// more than the rest of the parse) and UTF-8 given (the default reads the environment per call).
+    static func compose(_ text: String) throws -> Node? {
+        try Yams.compose(yaml: text, Resolver.basic, Constructor.default, .utf8)
+    }
+
     static func tooLarge(file: String, bytes: Int) -> Finding {
         Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-too-large",
                 message: "the plan is \(bytes) bytes; plans are limited to \(maximumFileSize) bytes")
@@ -393,7 +402,7 @@ public enum PlanLoader {
         let positions = Set(aliases.map { i -> Int in let p = text.position(of: i); return p.line << 32 | p.column })
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: neutralText) else { return nil }
+            guard let node = try compose(neutralText) else { return nil }
             root = node
         } catch {
             // Report the syntax error from the copy (same places): composing the real text could

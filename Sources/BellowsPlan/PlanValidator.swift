@@ -118,7 +118,8 @@ public enum PlanValidator {
             }
             // Bellows embeds expressions in longer statements (`(up)::type`, `CHECK (…)`, the
             // trigger's SELECT): a `--` comment would swallow whatever follows it on the line.
-            for token in Lexer.tokenize(expression.value.text) where token.kind == .comment && token.text.hasPrefix("--") {
+            for token in expression.value.text.contains("--") ? Lexer.tokenize(expression.value.text) : []
+            where token.kind == .comment && token.text.hasPrefix("--") {
                 add(expression.value.sourceLocation(line: token.line, column: token.column), .error, "plan-expression",
                     "\(expression.key): a '--' comment would comment out the rest of the SQL Bellows builds around the expression; use /* */")
             }
@@ -154,8 +155,15 @@ public enum PlanValidator {
         let text = expression.lowercased().replacingOccurrences(of: " ", with: "")
         if text.contains("left(") || text.contains("substr(") || text.contains("substring(") || text.contains("trunc(") || text.contains("round(") { return true }
         // A cast to a bounded type: ::varchar(n), ::char(n), ::numeric(p,s), ::smallint, ::int.
-        return text.range(of: #"::(character varying|varchar|char|character|bpchar|numeric|decimal)\(\d+"#, options: .regularExpression) != nil
-            || text.hasSuffix("::smallint") || text.hasSuffix("::int2") || text.hasSuffix("::integer") || text.hasSuffix("::int4")
+        // (Spaces are gone: `character varying` reads `charactervarying`.)
+        for bounded in ["charactervarying(", "varchar(", "char(", "character(", "bpchar(", "numeric(", "decimal("] {
+            var rest = Substring(text)
+            while let cast = rest.range(of: "::" + bounded) {
+                if rest[cast.upperBound...].first?.isNumber == true { return true }
+                rest = rest[cast.upperBound...]
+            }
+        }
+        return text.hasSuffix("::smallint") || text.hasSuffix("::int2") || text.hasSuffix("::integer") || text.hasSuffix("::int4")
     }
 
     /// Every SQL expression of a plan, with its key.
@@ -194,22 +202,34 @@ public enum PlanValidator {
     static func crossPlan(_ plans: [Plan], migrationNames: [String]) -> [Finding] {
         var findings: [Finding] = []
         let byNumber = Dictionary(grouping: plans.filter { $0.number != nil }, by: { $0.number ?? 0 })
-        for (number, group) in byNumber where group.count > 1 {
+        for (number, group) in byNumber.sorted(by: { $0.key < $1.key }) where group.count > 1 {
             for plan in group.dropFirst() {
                 findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .error, rule: "plan-duplicate-number",
                                         message: "sequence number \(String(format: "%03d", number)) is also used by \(group[0].id)"))
             }
         }
-        func resolve(_ reference: String, among stems: [String]) -> String? {
-            if stems.contains(reference) { return reference }
-            if let number = Int(reference) { return stems.first { PlanNaming.sequenceNumber(of: $0) == number } }
+        /// A stem, or a sequence number standing for the first stem with that number.
+        struct Stems {
+            let names: Set<String>
+            let byNumber: [Int: String]
+            init(_ stems: [String]) {
+                names = Set(stems)
+                var numbers: [Int: String] = [:]
+                for stem in stems { if let n = PlanNaming.sequenceNumber(of: stem), numbers[n] == nil { numbers[n] = stem } }
+                byNumber = numbers
+            }
+        }
+        func resolve(_ reference: String, among stems: Stems) -> String? {
+            if stems.names.contains(reference) { return reference }
+            if let number = Int(reference) { return stems.byNumber[number] }
             return nil
         }
         let ids = plans.map(\.id)
+        let planStems = Stems(ids), migrationStems = Stems(migrationNames)
         var edges: [String: Set<String>] = [:]
         for plan in plans {
             for dependency in plan.dependsOn.plans {
-                guard let target = resolve(dependency.value, among: ids) else {
+                guard let target = resolve(dependency.value, among: planStems) else {
                     var message = "plan \"\(dependency.value)\" does not exist"
                     if let s = Suggestion.closest(to: dependency.value, in: ids) { message += "; did you mean \"\(s)\"?" }
                     findings.append(Finding(at: dependency.location, severity: .error, rule: "plan-missing-dependency", message: message))
@@ -221,29 +241,45 @@ public enum PlanValidator {
                                             message: "plan \(plan.id) depends on \(target), which does not come earlier"))
                 }
             }
-            for dependency in plan.dependsOn.migrations where resolve(dependency.value, among: migrationNames) == nil {
+            for dependency in plan.dependsOn.migrations where resolve(dependency.value, among: migrationStems) == nil {
                 var message = "migration \"\(dependency.value)\" does not exist in migrations/"
                 if let s = Suggestion.closest(to: dependency.value, in: migrationNames) { message += "; did you mean \"\(s)\"?" }
                 findings.append(Finding(at: dependency.location, severity: .error, rule: "plan-missing-dependency", message: message))
             }
         }
-        func reaches(_ from: String, _ to: String) -> Bool {
-            var stack = [from], visited: Set<String> = []
+        // Everything each plan depends on, directly or not: one walk per plan asked about, over
+        // plan indexes (a chain of hundreds of plans is common, and cheap this way).
+        let index = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        let dependencies = ids.map { id in (edges[id] ?? []).compactMap { index[$0] }.sorted() }
+        var reachable: [Int: [Bool]] = [:]
+        func reaches(_ from: Int, _ to: Int) -> Bool {
+            if let known = reachable[from] { return known[to] }
+            var visited = [Bool](repeating: false, count: plans.count)
+            var stack = [from]
             while let node = stack.popLast() {
-                if node == to { return true }
-                guard visited.insert(node).inserted else { continue }
-                stack += edges[node] ?? []
+                for next in dependencies[node] where !visited[next] {
+                    visited[next] = true
+                    stack.append(next)
+                }
             }
-            return false
+            reachable[from] = visited
+            return visited[to]
         }
-        // Two plans changing the same column must be ordered by a dependency.
-        for (i, a) in plans.enumerated() {
-            for b in plans[(i + 1)...] where a.table.value == b.table.value || a.table.value.name == b.table.value.name && (a.table.value.schema ?? "public") == (b.table.value.schema ?? "public") {
-                let shared = Set(a.changes.flatMap(\.touchedColumns)).intersection(b.changes.flatMap(\.touchedColumns))
-                guard !shared.isEmpty, !reaches(a.id, b.id), !reaches(b.id, a.id) else { continue }
-                let location = b.changes.first { !Set($0.touchedColumns).isDisjoint(with: shared) }?.location ?? b.table.location
-                findings.append(Finding(at: location, severity: .error, rule: "plan-column-conflict",
-                    message: "\(b.id) and \(a.id) both change \(b.table.value).\(shared.sorted().joined(separator: ", ")); make one depend on the other"))
+        // Two plans changing the same column must be ordered by a dependency. Only plans on the
+        // same table can share a column: compare within each table, each plan's columns built once.
+        let touched = plans.map { Set($0.changes.flatMap(\.touchedColumns)) }
+        let byTable = Dictionary(grouping: plans.indices) { "\(plans[$0].table.value.effectiveSchema).\(plans[$0].table.value.name)" }
+        for key in byTable.keys.sorted() {
+            let group = byTable[key] ?? []
+            for (position, i) in group.enumerated() {
+                for j in group[(position + 1)...] where !touched[i].isDisjoint(with: touched[j]) {
+                    guard !reaches(i, j), !reaches(j, i) else { continue }
+                    let (a, b) = (plans[i], plans[j])
+                    let shared = touched[i].intersection(touched[j])
+                    let location = b.changes.first { !Set($0.touchedColumns).isDisjoint(with: shared) }?.location ?? b.table.location
+                    findings.append(Finding(at: location, severity: .error, rule: "plan-column-conflict",
+                        message: "\(b.id) and \(a.id) both change \(b.table.value).\(shared.sorted().joined(separator: ", ")); make one depend on the other"))
+                }
             }
         }
         return findings
