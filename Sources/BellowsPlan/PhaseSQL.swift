@@ -177,58 +177,187 @@ public struct PhaseSQL: Sendable {
         return "\(indent)SELECT \(values) INTO \(into) FROM (SELECT NEW.*) AS bellows_row;"
     }
 
+    // MARK: expressions over the written row
+
+    /// A group's `up` and `down` expressions rewritten over `NEW` (each cast to its column's
+    /// type), when every one of them can be. The trigger then evaluates them as plpgsql
+    /// expressions, which costs a few microseconds per written row, instead of running a
+    /// `SELECT … FROM (SELECT NEW.*)` query for each, which costs several times more; the
+    /// values are the same. `nil` keeps the query form for the whole group.
+    private struct RowForm {
+        /// One per target, `(NULL)::type` for a target without `up`.
+        var ups: [String]
+        /// One per entry of the group's `downs`.
+        var downs: [String]
+    }
+
+    private func rowForm(_ group: SyncGroup) -> RowForm? {
+        let columns = Set(transition.table.columns.map(\.name)).union(transition.allTargets.map(\.physical))
+        let targets = Set(group.targets.map(\.physical))
+        var ups: [String] = []
+        for t in group.targets {
+            guard let up = t.up else { ups.append("(NULL)::\(t.type)"); continue }
+            guard let expression = Self.overNew(up, columns: columns) else { return nil }
+            // The query form computes every target before assigning any; one assignment after
+            // the other is the same only when no expression reads a column assigned before it.
+            if group.targets.count > 1, !ExpressionRewriter.referencedColumns(in: up, among: targets).isEmpty { return nil }
+            ups.append("(\(expression))::\(t.type)")
+        }
+        var downs: [String] = []
+        let oldColumns = Set(group.downs.map(\.column))
+        for down in group.downs {
+            guard let expression = Self.overNew(down.expression, columns: columns) else { return nil }
+            if group.downs.count > 1, !ExpressionRewriter.referencedColumns(in: down.expression, among: oldColumns).isEmpty { return nil }
+            downs.append("(\(expression))::\(down.type)")
+        }
+        return RowForm(ups: ups, downs: downs)
+    }
+
+    /// Words that keep their meaning in an expression over `NEW`: operators spelled as words,
+    /// constants, and the words of multi-word type names.
+    private static let rowFormWords: Set<String> = [
+        "NULL", "TRUE", "FALSE", "AND", "OR", "NOT", "IS", "ISNULL", "NOTNULL", "DISTINCT", "FROM", "IN",
+        "LIKE", "ILIKE", "SIMILAR", "TO", "ESCAPE", "BETWEEN", "SYMMETRIC", "ASYMMETRIC", "CASE", "WHEN",
+        "THEN", "ELSE", "END", "AS", "ANY", "SOME", "ALL", "ARRAY", "ROW", "COLLATE", "AT", "TIME", "ZONE",
+        "WITH", "WITHOUT", "PRECISION", "VARYING", "BOTH", "LEADING", "TRAILING", "FOR", "PLACING",
+        "OVERLAPS", "UNKNOWN", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME",
+        "LOCALTIMESTAMP", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE",
+    ]
+
+    /// `expression` with each reference to one of `columns` written `NEW."column"`, or `nil`
+    /// when that could change its meaning or is not certain to be the same expression: a
+    /// subquery or any word not known here (`SELECT`, `EXTRACT`'s field names…), a qualified
+    /// name, a comment, a parameter, a column name in the place of a function or type name.
+    static func overNew(_ expression: String, columns: Set<String>) -> String? {
+        let tokens = Lexer.tokenize(expression)
+        var output = ""
+        var previous: Token?
+        for (index, token) in tokens.enumerated() {
+            defer { if token.isSignificant { previous = token } }
+            guard token.isTerminated else { return nil }
+            switch token.kind {
+            case .whitespace, .string, .dollarString, .number:
+                output += token.text
+                continue
+            case .comment, .parameter:
+                return nil
+            case .operator, .punctuation:
+                if token.isSymbol(";") || token.isSymbol(".") { return nil }
+                output += token.text
+                continue
+            case .word, .quotedIdentifier:
+                break
+            }
+            guard let name = token.identifierValue, !token.isKeyword("EXTRACT") else { return nil }
+            let next = tokens[(index + 1)...].first { $0.isSignificant }
+            let typePosition = previous.map { $0.isSymbol("::") || $0.isKeyword("AS") || $0.isKeyword("COLLATE") } ?? false
+            let isCall = next?.isSymbol("(") ?? false
+            let typedLiteral = next?.kind == .string
+            let knownWord = token.kind == .word && Self.rowFormWords.contains(token.upper)
+            if columns.contains(name) {
+                if typePosition || isCall || typedLiteral || knownWord || (next?.isSymbol("=>") ?? false) { return nil }
+                output += "NEW." + SQLQuote.identifier(name)
+            } else if typePosition || isCall || typedLiteral || knownWord {
+                output += token.text
+            } else {
+                return nil
+            }
+        }
+        return output
+    }
+
+    private func assignTargets(_ group: SyncGroup, _ form: RowForm, indent: String) -> String {
+        zip(group.targets, form.ups).filter { $0.0.up != nil }
+            .map { "\(indent)NEW.\(q($0.0.physical)) := \($0.1);" }.joined(separator: "\n")
+    }
+
+    private func assignDowns(_ group: SyncGroup, _ form: RowForm, indent: String) -> String {
+        guard !group.downs.isEmpty else { return "\(indent)NULL; -- no down: old code does not see this write" }
+        return zip(group.downs, form.downs).map { "\(indent)NEW.\(q($0.0.column)) := \($0.1);" }.joined(separator: "\n")
+    }
+
+    /// The lines setting the targets from `up`, in the row form when the group has one.
+    private func setTargets(_ group: SyncGroup, _ form: RowForm?, indent: String) -> String {
+        form.map { assignTargets(group, $0, indent: indent) } ?? computeTargets(group.targets, indent: indent)
+    }
+
+    private func setDowns(_ group: SyncGroup, _ form: RowForm?, indent: String) -> String {
+        form.map { assignDowns(group, $0, indent: indent) } ?? computeDowns(group, indent: indent)
+    }
+
     private func triggerLines(for group: SyncGroup) -> [String] {
+        let form = rowForm(group)
         switch group.kind {
         case .replace:
             let targets = group.targets.map(\.physical)
             let ups = group.targets.enumerated().map { "(\($0.element.up ?? "NULL"))::\($0.element.type) AS c\($0.offset)" }.joined(separator: ", ")
-            let upRow = "ROW(" + group.targets.indices.map { "bellows_up.c\($0)" }.joined(separator: ", ") + ")"
             let newTargets = row("NEW", targets), oldTargets = row("OLD", targets)
-            let compareAndDown = [
-                "    SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
-                "    IF \(newTargets) IS DISTINCT FROM \(upRow) THEN",
-                computeDowns(group, indent: "      "),
-                "    END IF;",
-            ]
+            // A write by new code: old code reads the old column, so rebuild it with down
+            // unless the write agrees with up (then the old column already holds the value).
+            func compareAndDown(_ indent: String) -> [String] {
+                if let form {
+                    return [
+                        "\(indent)IF \(newTargets) IS DISTINCT FROM ROW(\(form.ups.joined(separator: ", "))) THEN",
+                        setDowns(group, form, indent: indent + "  "),
+                        "\(indent)END IF;",
+                    ]
+                }
+                let upRow = "ROW(" + group.targets.indices.map { "bellows_up.c\($0)" }.joined(separator: ", ") + ")"
+                return [
+                    "\(indent)SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
+                    "\(indent)IF \(newTargets) IS DISTINCT FROM \(upRow) THEN",
+                    computeDowns(group, indent: indent + "  "),
+                    "\(indent)END IF;",
+                ]
+            }
             // A write by new code that sets only some targets of a row the backfill has not
             // reached: the others are still NULL, so fill them from up first, or down would
             // rebuild the old column from NULLs and lose what the write did not touch.
-            let fillUntouched: [String] = group.targets.count < 2 ? [] : [
-                "    IF \(oldTargets) IS NULL THEN -- a row the backfill has not reached",
-                "      SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
-            ] + group.targets.enumerated().map { index, target in
-                "      IF NEW.\(q(target.physical)) IS NULL THEN NEW.\(q(target.physical)) := bellows_up.c\(index); END IF;"
-            } + ["    END IF;"]
+            var fillUntouched: [String] = []
+            if group.targets.count >= 2 {
+                fillUntouched.append("    IF \(oldTargets) IS NULL THEN -- a row the backfill has not reached")
+                if let form {
+                    fillUntouched += zip(group.targets, form.ups).map { target, up in
+                        "      IF NEW.\(q(target.physical)) IS NULL THEN NEW.\(q(target.physical)) := \(up); END IF;"
+                    }
+                } else {
+                    fillUntouched.append("      SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;")
+                    fillUntouched += group.targets.enumerated().map { index, target in
+                        "      IF NEW.\(q(target.physical)) IS NULL THEN NEW.\(q(target.physical)) := bellows_up.c\(index); END IF;"
+                    }
+                }
+                fillUntouched.append("    END IF;")
+            }
             return [
                 "  IF TG_OP = 'INSERT' THEN",
                 "    IF \(newTargets) IS NULL THEN -- written by old code",
-                computeTargets(group.targets, indent: "      "),
+                setTargets(group, form, indent: "      "),
                 "    ELSE -- written by new code",
-                "  " + compareAndDown[0], "  " + compareAndDown[1], "  " + compareAndDown[2], "  " + compareAndDown[3],
+            ] + compareAndDown("      ") + [
                 "    END IF;",
                 "  ELSIF \(row("NEW", group.sources)) IS DISTINCT FROM \(row("OLD", group.sources)) AND \(newTargets) IS NOT DISTINCT FROM \(oldTargets) THEN",
-                computeTargets(group.targets, indent: "    "),
+                setTargets(group, form, indent: "    "),
                 "  ELSIF \(newTargets) IS DISTINCT FROM \(oldTargets) THEN",
-            ] + fillUntouched + compareAndDown + [
+            ] + fillUntouched + compareAndDown("    ") + [
                 "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
-                computeTargets(group.targets, indent: "    "),
+                setTargets(group, form, indent: "    "),
                 "  END IF;",
             ]
         case .inPlace:
             guard group.targets.contains(where: { $0.up != nil }) else { return [] }
-            return [computeTargets(group.targets, indent: "  ")]
+            return [setTargets(group, form, indent: "  ")]
         case .add:
             guard let t = group.targets.first, t.up != nil else { return [] }
             return [
                 "  IF NEW.\(q(t.physical)) IS NULL THEN",
-                computeTargets(group.targets, indent: "    "),
+                setTargets(group, form, indent: "    "),
                 "  END IF;",
             ]
         case .drop:
             guard let down = group.downs.first else { return [] }
             return [
                 "  IF NEW.\(q(down.column)) IS NULL THEN",
-                computeDowns(group, indent: "    "),
+                setDowns(group, form, indent: "    "),
                 "  END IF;",
             ]
         }

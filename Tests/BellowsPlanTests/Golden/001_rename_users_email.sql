@@ -14,22 +14,20 @@ BEGIN
   -- change 1: email -> email_address
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."email_address") IS NULL THEN -- written by old code
-      SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+      NEW."email_address" := (NEW."email")::text;
     ELSE -- written by new code
-      SELECT ("email")::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-      IF ROW(NEW."email_address") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-        SELECT ("email_address")::text INTO NEW."email" FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."email_address") IS DISTINCT FROM ROW((NEW."email")::text) THEN
+        NEW."email" := (NEW."email_address")::text;
       END IF;
     END IF;
   ELSIF ROW(NEW."email") IS DISTINCT FROM ROW(OLD."email") AND ROW(NEW."email_address") IS NOT DISTINCT FROM ROW(OLD."email_address") THEN
-    SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."email_address" := (NEW."email")::text;
   ELSIF ROW(NEW."email_address") IS DISTINCT FROM ROW(OLD."email_address") THEN
-    SELECT ("email")::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-    IF ROW(NEW."email_address") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-      SELECT ("email_address")::text INTO NEW."email" FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."email_address") IS DISTINCT FROM ROW((NEW."email")::text) THEN
+      NEW."email" := (NEW."email_address")::text;
     END IF;
   ELSIF ROW(NEW."email_address") IS NULL THEN -- a row the backfill has not reached
-    SELECT ("email")::text INTO NEW."email_address" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."email_address" := (NEW."email")::text;
   END IF;
   RETURN NEW;
 END

@@ -13,22 +13,20 @@ BEGIN
   -- change 1: bio -> bio
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."_bellows_bio") IS NULL THEN -- written by old code
-      SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+      NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
     ELSE -- written by new code
-      SELECT (bio::varchar(2000))::varchar(2000) AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-      IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-        SELECT ("_bellows_bio"::varchar(500))::character varying(500) INTO NEW."bio" FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW((NEW."bio"::varchar(2000))::varchar(2000)) THEN
+        NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
       END IF;
     END IF;
   ELSIF ROW(NEW."bio") IS DISTINCT FROM ROW(OLD."bio") AND ROW(NEW."_bellows_bio") IS NOT DISTINCT FROM ROW(OLD."_bellows_bio") THEN
-    SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
   ELSIF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(OLD."_bellows_bio") THEN
-    SELECT (bio::varchar(2000))::varchar(2000) AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-    IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-      SELECT ("_bellows_bio"::varchar(500))::character varying(500) INTO NEW."bio" FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW((NEW."bio"::varchar(2000))::varchar(2000)) THEN
+      NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
     END IF;
   ELSIF ROW(NEW."_bellows_bio") IS NULL THEN -- a row the backfill has not reached
-    SELECT (bio::varchar(2000))::varchar(2000) INTO NEW."_bellows_bio" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
   END IF;
   RETURN NEW;
 END

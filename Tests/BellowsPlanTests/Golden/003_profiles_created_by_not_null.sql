@@ -11,7 +11,7 @@ DECLARE
   bellows_up record;
 BEGIN
   -- change 1: created_by in place
-  SELECT (coalesce(created_by, user_id))::bigint INTO NEW."created_by" FROM (SELECT NEW.*) AS bellows_row;
+  NEW."created_by" := (coalesce(NEW."created_by", NEW."user_id"))::bigint;
   RETURN NEW;
 END
 $bellows$;

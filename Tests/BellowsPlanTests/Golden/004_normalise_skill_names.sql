@@ -11,7 +11,7 @@ DECLARE
   bellows_up record;
 BEGIN
   -- change 1: name in place
-  SELECT (lower(btrim(name)))::text INTO NEW."name" FROM (SELECT NEW.*) AS bellows_row;
+  NEW."name" := (lower(btrim(NEW."name")))::text;
   RETURN NEW;
 END
 $bellows$;

@@ -15,22 +15,20 @@ BEGIN
   -- change 1: status -> status
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."_bellows_status") IS NULL THEN -- written by old code
-      SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+      NEW."_bellows_status" := (NEW."status"::text)::text;
     ELSE -- written by new code
-      SELECT (status::text)::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-      IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-        SELECT ("_bellows_status"::claim_status)::claim_status INTO NEW."status" FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW((NEW."status"::text)::text) THEN
+        NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
       END IF;
     END IF;
   ELSIF ROW(NEW."status") IS DISTINCT FROM ROW(OLD."status") AND ROW(NEW."_bellows_status") IS NOT DISTINCT FROM ROW(OLD."_bellows_status") THEN
-    SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."_bellows_status" := (NEW."status"::text)::text;
   ELSIF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(OLD."_bellows_status") THEN
-    SELECT (status::text)::text AS c0 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-    IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(bellows_up.c0) THEN
-      SELECT ("_bellows_status"::claim_status)::claim_status INTO NEW."status" FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW((NEW."status"::text)::text) THEN
+      NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
     END IF;
   ELSIF ROW(NEW."_bellows_status") IS NULL THEN -- a row the backfill has not reached
-    SELECT (status::text)::text INTO NEW."_bellows_status" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."_bellows_status" := (NEW."status"::text)::text;
   END IF;
   RETURN NEW;
 END

@@ -14,27 +14,27 @@ BEGIN
   -- change 1: full_name -> given_name, family_name
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- written by old code
-      SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+      NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
+      NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
     ELSE -- written by new code
-      SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-      IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(bellows_up.c0, bellows_up.c1) THEN
-        SELECT (nullif(concat_ws(' ', "given_name", "family_name"), ''))::text INTO NEW."full_name" FROM (SELECT NEW.*) AS bellows_row;
+      IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text) THEN
+        NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
       END IF;
     END IF;
   ELSIF ROW(NEW."full_name") IS DISTINCT FROM ROW(OLD."full_name") AND ROW(NEW."given_name", NEW."family_name") IS NOT DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
-    SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
+    NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
   ELSIF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
     IF ROW(OLD."given_name", OLD."family_name") IS NULL THEN -- a row the backfill has not reached
-      SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-      IF NEW."given_name" IS NULL THEN NEW."given_name" := bellows_up.c0; END IF;
-      IF NEW."family_name" IS NULL THEN NEW."family_name" := bellows_up.c1; END IF;
+      IF NEW."given_name" IS NULL THEN NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text; END IF;
+      IF NEW."family_name" IS NULL THEN NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text; END IF;
     END IF;
-    SELECT (split_part(full_name, ' ', 1))::text AS c0, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS c1 INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;
-    IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(bellows_up.c0, bellows_up.c1) THEN
-      SELECT (nullif(concat_ws(' ', "given_name", "family_name"), ''))::text INTO NEW."full_name" FROM (SELECT NEW.*) AS bellows_row;
+    IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text) THEN
+      NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
     END IF;
   ELSIF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- a row the backfill has not reached
-    SELECT (split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text INTO NEW."given_name", NEW."family_name" FROM (SELECT NEW.*) AS bellows_row;
+    NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
+    NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
   END IF;
   RETURN NEW;
 END
