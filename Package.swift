@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "BellowsTestSupport", dependencies: ["PGClient"], path: "Tests/Support"),
         .testTarget(name: "PGClientTests", dependencies: ["PGClient", "BellowsTestSupport"]),
         .testTarget(name: "BellowsSQLTests", dependencies: ["BellowsSQL"]),
-        .testTarget(name: "BellowsPlanTests", dependencies: ["BellowsPlan"]),
+        .testTarget(name: "BellowsPlanTests", dependencies: ["BellowsPlan"], exclude: ["Golden"]),
         .testTarget(name: "BellowsEngineTests", dependencies: ["BellowsEngine", "BellowsTestSupport"]),
         .testTarget(name: "BellowsCLITests", dependencies: ["bellows", "BellowsTestSupport"]),
     ],

@@ -17,9 +17,10 @@ public enum ProjectConfig {
             return (.default, [])
         }
         var reader = NodeReader(file: path, source: text)
+        if let refusal = PlanLoader.aliasInKey(text, file: path) { return (.default, [refusal]) }
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { return (.default, []) }
+            guard let node = try PlanLoader.compose(text) else { return (.default, []) }
             root = node
         } catch {
             return (.default, [Finding(file: path, line: 1, column: 1, severity: .error, rule: "config-yaml-syntax", message: "invalid YAML: \(error)")])
