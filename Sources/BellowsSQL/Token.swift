@@ -181,14 +181,21 @@ extension Substring {
     }
 }
 
+// The linter compares every token with keywords through these: they work on UTF-8 bytes (an
+// ASCII letter's byte never occurs inside a multi-byte sequence, so this is the same as
+// mapping scalars) and return the string itself when no letter changes.
+
 func asciiUppercased(_ s: String) -> String {
-    String(String.UnicodeScalarView(s.unicodeScalars.map { u in
-        (u.value >= 97 && u.value <= 122) ? Unicode.Scalar(u.value - 32) ?? u : u
-    }))
+    asciiCaseMapped(s, from: UInt8(ascii: "a"), through: UInt8(ascii: "z"))
 }
 
 func asciiLowercased(_ s: String) -> String {
-    String(String.UnicodeScalarView(s.unicodeScalars.map { u in
-        (u.value >= 65 && u.value <= 90) ? Unicode.Scalar(u.value + 32) ?? u : u
-    }))
+    asciiCaseMapped(s, from: UInt8(ascii: "A"), through: UInt8(ascii: "Z"))
+}
+
+/// `s` with the ASCII letters in `first...last` switched to the other case.
+private func asciiCaseMapped(_ s: String, from first: UInt8, through last: UInt8) -> String {
+    let letters = first...last
+    guard s.utf8.contains(where: letters.contains) else { return s }
+    return String(decoding: s.utf8.map { letters.contains($0) ? $0 ^ 0x20 : $0 }, as: UTF8.self)
 }

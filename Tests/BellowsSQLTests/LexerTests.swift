@@ -19,6 +19,17 @@ import Testing
         #expect(!tokens[1].isKeyword("foo"))
     }
 
+    @Test func caseFoldingTouchesOnlyASCIILetters() {
+        let token = Token(kind: .word, text: "Ünï_cödeẞ_\u{212A}ey_Zz9", line: 1, column: 1, offset: 0)
+        // Bytes, not String ==, which would take the Kelvin sign for a K.
+        #expect(Array(token.upper.utf8) == Array("ÜNï_CöDEẞ_\u{212A}EY_ZZ9".utf8))
+        #expect(Array(token.lower.utf8) == Array("Ünï_cödeẞ_\u{212A}ey_zz9".utf8))
+        #expect(Token(kind: .word, text: "ALREADY_UP", line: 1, column: 1, offset: 0).upper == "ALREADY_UP")
+        #expect(Token(kind: .word, text: "", line: 1, column: 1, offset: 0).lower == "")
+        #expect(Token(kind: .word, text: "nOt", line: 1, column: 1, offset: 0).isKeyword("NOT"))
+        #expect(!Token(kind: .word, text: "\u{212A}ey", line: 1, column: 1, offset: 0).isKeyword("KEY"))
+    }
+
     @Test func quotedIdentifiers() {
         let tokens = significant(#"SELECT "My ""Col""", U&"d\0061t\+000061" FROM x"#)
         #expect(tokens[1].kind == .quotedIdentifier)

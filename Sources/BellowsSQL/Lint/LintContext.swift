@@ -20,7 +20,13 @@ public struct LintContext: Sendable, Hashable {
     public var hasRollbackFile: Bool?
     /// The file names of all migrations of the project (for numbering rules); empty when
     /// unknown.
-    public var allMigrationFileNames: [String]
+    public var allMigrationFileNames: [String] {
+        didSet { migrationNumbering = MigrationNumbering(allMigrationFileNames) }
+    }
+    /// The numbers of ``allMigrationFileNames``, parsed once when the names are set: contexts
+    /// copied from one another (``SchemaHistory/context(fileName:hasRollbackFile:base:)``)
+    /// share it.
+    private(set) var migrationNumbering: MigrationNumbering
     /// Set when the migration runner itself sets `lock_timeout` before each file: the
     /// `missing-lock-timeout` rule is then silent.
     public var runnerSetsLockTimeout: Bool
@@ -36,6 +42,7 @@ public struct LintContext: Sendable, Hashable {
         self.notNullColumns = notNullColumns
         self.hasRollbackFile = hasRollbackFile
         self.allMigrationFileNames = allMigrationFileNames
+        self.migrationNumbering = MigrationNumbering(allMigrationFileNames)
         self.runnerSetsLockTimeout = runnerSetsLockTimeout
     }
 

@@ -72,7 +72,10 @@ public struct Linter: Sendable {
 
     /// Lints one file. Findings are in reading order, located at the offending token.
     public func lint(path: String, contents: String, context: LintContext = .empty) -> [Finding] {
-        let file = LintedFile(path: path, contents: contents)
+        lint(LintedFile(path: path, contents: contents), context: context)
+    }
+
+    func lint(_ file: LintedFile, context: LintContext) -> [Finding] {
         var findings: [Finding] = []
         for ruleType in Self.allRules where configuration.isEnabled(ruleType.id) {
             let rule = ruleType.init()
@@ -90,12 +93,14 @@ public struct Linter: Sendable {
     public func lint(migrations: [MigrationSource], unknownTablesExist: Bool = true) -> [Finding] {
         var history = SchemaHistory()
         let names = migrations.map { String($0.path.split(separator: "/").last ?? Substring($0.path)) }
+        // What every file shares (the names and their numbers) is derived once, not per file.
+        let base = LintContext(unknownTablesExist: unknownTablesExist, allMigrationFileNames: names)
         var findings: [Finding] = []
         for (source, name) in zip(migrations, names) {
-            let context = history.context(fileName: name, hasRollbackFile: source.hasRollbackFile,
-                                          allMigrationFileNames: names, unknownTablesExist: unknownTablesExist)
-            findings += lint(path: source.path, contents: source.contents, context: context)
-            history.record(source.contents)
+            let file = LintedFile(path: source.path, contents: source.contents)
+            findings += lint(file, context: history.context(fileName: name, hasRollbackFile: source.hasRollbackFile, base: base))
+            // The statements the rules saw, rather than lexing and splitting the file again.
+            for statement in file.statements { history.record(statement) }
         }
         return findings
     }

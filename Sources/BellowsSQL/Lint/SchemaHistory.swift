@@ -134,9 +134,23 @@ public struct SchemaHistory: Sendable, Hashable {
     /// A ``LintContext`` for the next migration, from what was recorded so far.
     public func context(fileName: String? = nil, hasRollbackFile: Bool? = nil,
                         allMigrationFileNames: [String] = [], unknownTablesExist: Bool = true) -> LintContext {
-        LintContext(fileName: fileName, existingTables: tables, unknownTablesExist: unknownTablesExist,
-                    columnTypes: columnTypes, notNullColumns: notNullColumns,
-                    hasRollbackFile: hasRollbackFile, allMigrationFileNames: allMigrationFileNames)
+        context(fileName: fileName, hasRollbackFile: hasRollbackFile,
+                base: LintContext(unknownTablesExist: unknownTablesExist, allMigrationFileNames: allMigrationFileNames))
+    }
+
+    /// A ``LintContext`` for the next migration on top of `base`, which carries what is the
+    /// same for every file of the project (``LintContext/allMigrationFileNames`` — whose
+    /// numbers are then parsed once, not once per file —, ``LintContext/unknownTablesExist``,
+    /// ``LintContext/runnerSetsLockTimeout``). The file's name, its rollback file and the
+    /// schema recorded so far replace the base's.
+    public func context(fileName: String?, hasRollbackFile: Bool?, base: LintContext) -> LintContext {
+        var context = base
+        context.fileName = fileName
+        context.hasRollbackFile = hasRollbackFile
+        context.existingTables = tables
+        context.columnTypes = columnTypes
+        context.notNullColumns = notNullColumns
+        return context
     }
 }
 

@@ -9,7 +9,7 @@ public struct DuplicateMigrationNumberRule: LintRule {
     public func check(_ file: LintedFile, context: LintContext) -> [Finding] {
         let name = context.fileName ?? file.fileName
         guard let number = MigrationNaming.number(name) else { return [] }
-        let others = context.allMigrationFileNames.filter { $0 != name && MigrationNaming.number($0) == number }
+        let others = context.migrationNumbering.names(numbered: number).filter { $0 != name }
         guard !others.isEmpty else { return [] }
         return [finding(file, line: 1, column: 1,
             "migration number \(number) of `\(name)` is also used by \(others.map { "`\($0)`" }.joined(separator: ", ")): their order is ambiguous (often two branches merged). Renumber one of them after the last migration")]

@@ -9,8 +9,7 @@ public struct MigrationNumberGapRule: LintRule {
     public func check(_ file: LintedFile, context: LintContext) -> [Finding] {
         let name = context.fileName ?? file.fileName
         guard let number = MigrationNaming.number(name) else { return [] }
-        let numbers = Set(context.allMigrationFileNames.compactMap(MigrationNaming.number))
-        guard let previous = numbers.filter({ $0 < number }).max(), previous != number - 1 else { return [] }
+        guard let previous = context.migrationNumbering.number(before: number), previous != number - 1 else { return [] }
         let missing = previous + 1 == number - 1 ? "\(previous + 1)" : "\(previous + 1)–\(number - 1)"
         return [finding(file, line: 1, column: 1,
             "migration numbering jumps from \(previous) to \(number) at `\(name)`: \(missing) is missing. A deleted or unmerged migration leaves databases in different states; renumber or restore it")]
