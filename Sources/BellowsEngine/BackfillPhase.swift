@@ -19,8 +19,8 @@ extension Engine {
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .backfill, phase: state.phase, failures) }
 
         let settings = plan.backfill
-        var batchSize = options.batchSize ?? settings.batchSize
-        let pause = options.pauseMilliseconds ?? settings.pauseMilliseconds
+        var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
+                                  pauseMilliseconds: options.pauseMilliseconds)
         let table = transition.quotedTable
         let estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
         let bytesAtStart = try tableBytes(connection, table)
@@ -29,7 +29,7 @@ extension Engine {
         var scannedThisRun = 0
         var updatedThisRun = 0
         var sinceVacuum = 0
-        let vacuumEvery = settings.vacuumEveryRows > 0 ? settings.vacuumEveryRows : max(200_000, estimate / 4)
+        let vacuumEvery = settings.vacuumEveryRows ?? max(200_000, estimate / 4)
         let started = Date()
         var scannedBefore = 0
         if cursor != nil {
@@ -41,6 +41,12 @@ extension Engine {
         }
         let lockPolicy = policy(for: plan)
         var announced = false
+        var activeSessions: Int?
+        var paceChanged = false
+        if pacer.watchesSessions {
+            activeSessions = try otherActiveSessions(connection)
+            paceChanged = pacer.observe(activeSessions: activeSessions ?? 0, at: Date())
+        }
 
         while sql.needsBackfill {
             if options.shouldStop() {
@@ -51,8 +57,9 @@ extension Engine {
             if let bound = settings.maxReplicaLagMilliseconds, let lag = try replicaLagMilliseconds(connection), lag > Double(bound) {
                 report(.backfill(BackfillProgress(
                     plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                    rowsPerSecond: 0, etaSeconds: nil, batchSize: batchSize, lastBatchMilliseconds: 0,
+                    rowsPerSecond: 0, etaSeconds: nil, batchSize: pacer.batchSize, lastBatchMilliseconds: 0,
                     throttled: String(format: "replica lag %.0f ms > %d ms", lag, bound),
+                    pace: pacer.description, activeSessions: activeSessions,
                     tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart)))
                 Thread.sleep(forTimeInterval: 1)
                 continue
@@ -62,7 +69,7 @@ extension Engine {
                 announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch", statement))
                 announced = true
             }
-            let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + [batchSize]
+            let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + [pacer.batchSize]
             let batchStart = Date()
             let result = try runBatch(plan, statement: statement, parameters: parameters, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, connection: connection)
@@ -74,13 +81,8 @@ extension Engine {
             updatedTotal += result.updated
             sinceVacuum += result.updated
 
-            // Aim each batch at the target duration; change gradually to ride out noise.
-            if options.batchSize == nil {
-                let ratio = Double(settings.targetBatchMilliseconds) / max(elapsed, 1)
-                let factor = min(2.0, max(0.5, ratio))
-                batchSize = min(50_000, max(10, Int(Double(batchSize) * factor)))
-            }
-            if sinceVacuum >= vacuumEvery {
+            pacer.batchDone(rows: result.scanned, milliseconds: elapsed, paceChanged: paceChanged)
+            if vacuumEvery > 0, sinceVacuum >= vacuumEvery {
                 report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
                 _ = try? connection.execute("VACUUM \(table)")
                 sinceVacuum = 0
@@ -90,9 +92,16 @@ extension Engine {
             let remaining = max(0, estimate - scannedBefore - scannedThisRun)
             report(.backfill(BackfillProgress(
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                rowsPerSecond: rate, etaSeconds: rate > 0 ? Double(remaining) / rate : nil, batchSize: batchSize,
-                lastBatchMilliseconds: elapsed, throttled: nil, tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
-            if pause > 0 { Thread.sleep(forTimeInterval: Double(pause) / 1000) }
+                rowsPerSecond: rate, etaSeconds: rate > 0 ? Double(remaining) / rate : nil, batchSize: pacer.batchSize,
+                lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
+                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
+            let rest = pacer.restMilliseconds(afterBatchOf: elapsed)
+            if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
+            if pacer.watchesSessions {
+                activeSessions = try otherActiveSessions(connection)
+                paceChanged = pacer.observe(activeSessions: activeSessions ?? 0, at: Date())
+                if paceChanged { report(.info("backfill of \(plan.id): pace \(pacer.description), \(activeSessions ?? 0) other active sessions")) }
+            }
         }
 
         let bytesAtEnd = try tableBytes(connection, table)
@@ -167,6 +176,17 @@ extension Engine {
                 throw PhaseFailure(purpose: "run a backfill batch", error: error)
             }
         }
+    }
+
+    /// Other client sessions that are running something or ran something in the last second,
+    /// in any database of the server (they share its WAL and disks). Sessions whose state
+    /// this role may not see (without pg_read_all_stats) count as active.
+    func otherActiveSessions(_ connection: Connection) throws -> Int {
+        try connection.query("""
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+              AND (state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')
+            """).first?.int("n") ?? 0
     }
 
     func tableBytes(_ connection: Connection, _ table: String) throws -> Int {

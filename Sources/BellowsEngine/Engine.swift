@@ -24,6 +24,8 @@ public struct EngineOptions: Sendable {
     /// Overrides the plan's batch size (rehearsals and tests use small batches).
     public var batchSize: Int?
     public var pauseMilliseconds: Int?
+    /// Overrides the plan's `backfill.pacing`.
+    public var pacing: BackfillPacing?
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo

@@ -16,6 +16,10 @@ public struct BackfillProgress: Sendable, Hashable {
     public var lastBatchMilliseconds: Double
     /// Why the backfill is waiting, when it is.
     public var throttled: String?
+    /// `full` or `gentle (…)`: see `BackfillPacer`.
+    public var pace: String? = nil
+    /// Other sessions seen active before the batch (adaptive pacing only).
+    public var activeSessions: Int? = nil
     public var tableBytes: Int
     public var tableBytesAtStart: Int
 
@@ -28,6 +32,7 @@ public struct BackfillProgress: Sendable, Hashable {
          "estimated_total": .int(estimatedTotal), "rows_per_second": .double(rowsPerSecond),
          "eta_seconds": etaSeconds.map(JSONValue.double) ?? .null, "batch_size": .int(batchSize),
          "last_batch_ms": .double(lastBatchMilliseconds), "throttled": .optional(throttled),
+         "pace": .optional(pace), "active_sessions": activeSessions.map(JSONValue.int) ?? .null,
          "table_bytes": .int(tableBytes), "table_bytes_at_start": .int(tableBytesAtStart)]
     }
 }

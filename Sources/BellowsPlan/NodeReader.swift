@@ -132,6 +132,19 @@ struct NodeReader {
         return value
     }
 
+    /// A string that must be one of `allowed`; anything else is reported with the closest
+    /// allowed value as a suggestion.
+    mutating func choice(_ node: Node?, key: String, allowed: [String]) -> Located<String>? {
+        guard let text = nonEmptyString(node, key: key), let node else { return nil }
+        guard allowed.contains(text.value) else {
+            var message = "'\(key)' must be one of \(allowed.joined(separator: ", ")), found '\(text.value)'"
+            if let s = Suggestion.closest(to: text.value, in: allowed) { message += "; did you mean '\(s)'?" }
+            report(node, "plan-invalid-value", message)
+            return nil
+        }
+        return text
+    }
+
     mutating func expression(_ node: Node?, key: String) -> PlanExpression? {
         guard let value = nonEmptyString(node, key: key), let node else { return nil }
         let map = sourceMap(node)

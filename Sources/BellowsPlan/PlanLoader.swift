@@ -21,7 +21,8 @@ public enum PlanLoader {
     static let mergeKeys = ["merge", "into", "type", "up", "down"] + attributeKeys
     static let changeKinds = ["alter", "add", "drop", "split", "merge"]
     static let backfillKeys = ["batch_size", "target_batch_ms", "pause_ms", "lock_timeout_ms",
-                               "statement_timeout_ms", "retries", "max_replica_lag_ms", "vacuum_every_rows"]
+                               "statement_timeout_ms", "retries", "max_replica_lag_ms", "vacuum_every_rows",
+                               "pacing", "gentle_batch_ms", "gentle_rest_percent"]
 
     /// Plans larger than this are refused before parsing: no plan is this big, and it keeps
     /// a garbage or hostile file from costing time.
@@ -130,17 +131,9 @@ public enum PlanLoader {
             for item in items {
                 guard let map = reader.mapping(item, what: "a gate", allowed: ["name", "before", "description"]) else { continue }
                 let name = reader.nonEmptyString(map["name"]?.value, key: "name")
-                var before: Located<PhaseCommand>?
-                if let text = reader.nonEmptyString(map["before"]?.value, key: "before"), let node = map["before"]?.value {
-                    let allowed = PhaseCommand.allCases.filter { $0 != .rollback }.map(\.rawValue)
-                    if let command = PhaseCommand(rawValue: text.value), command != .rollback {
-                        before = Located(command, at: text.location)
-                    } else {
-                        var message = "'before' must be one of \(allowed.joined(separator: ", ")), found '\(text.value)'"
-                        if let s = Suggestion.closest(to: text.value, in: allowed) { message += "; did you mean '\(s)'?" }
-                        reader.report(node, "plan-invalid-value", message)
-                    }
-                }
+                let allowed = PhaseCommand.allCases.filter { $0 != .rollback }.map(\.rawValue)
+                let before = reader.choice(map["before"]?.value, key: "before", allowed: allowed)
+                    .flatMap { text in PhaseCommand(rawValue: text.value).map { Located($0, at: text.location) } }
                 for key in ["name", "before"] where map[key] == nil {
                     reader.report(item, "plan-missing-key", "a gate needs '\(key)'")
                 }
@@ -159,6 +152,11 @@ public enum PlanLoader {
             if let v = reader.int(map["retries"]?.value, key: "retries") { backfill.retries = v }
             if let v = reader.int(map["max_replica_lag_ms"]?.value, key: "max_replica_lag_ms", minimum: 1) { backfill.maxReplicaLagMilliseconds = v }
             if let v = reader.int(map["vacuum_every_rows"]?.value, key: "vacuum_every_rows") { backfill.vacuumEveryRows = v }
+            if let v = reader.int(map["gentle_batch_ms"]?.value, key: "gentle_batch_ms", minimum: 1) { backfill.gentleBatchMilliseconds = v }
+            if let v = reader.int(map["gentle_rest_percent"]?.value, key: "gentle_rest_percent") { backfill.gentleRestPercent = v }
+            if let text = reader.choice(map["pacing"]?.value, key: "pacing", allowed: BackfillPacing.allCases.map(\.rawValue)) {
+                backfill.pacing = BackfillPacing(rawValue: text.value) ?? .adaptive
+            }
         }
 
         let number = PlanNaming.sequenceNumber(of: stem)

@@ -283,6 +283,16 @@ public struct PlanGate: Sendable, Hashable {
     public var description: String?
 }
 
+/// When the backfill slows down to leave room for other sessions.
+public enum BackfillPacing: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Full speed while no other session is active on the server, gentle while any is.
+    case adaptive
+    /// Always full speed: batches of `target_batch_ms`, then `pause_ms`.
+    case full
+    /// Always gentle: batches of `gentle_batch_ms`, each followed by a proportional rest.
+    case gentle
+}
+
 /// How the backfill paces itself. Every field has a default.
 public struct BackfillSettings: Sendable, Hashable, Codable {
     public var batchSize: Int = 1000
@@ -292,8 +302,16 @@ public struct BackfillSettings: Sendable, Hashable, Codable {
     public var statementTimeoutMilliseconds: Int = 60_000
     public var retries: Int = 5
     public var maxReplicaLagMilliseconds: Int? = nil
-    /// Run `VACUUM` on the table after this many updated rows (0 = never).
-    public var vacuumEveryRows: Int = 0
+    /// Run `VACUUM` on the table after this many updated rows; 0 = never; nil = after each
+    /// quarter of the table, at least 200,000 rows apart.
+    public var vacuumEveryRows: Int? = nil
+    /// Full speed while the backfill has the server to itself, gentle while others are active.
+    public var pacing: BackfillPacing = .adaptive
+    /// Batch duration aimed at while pacing gently.
+    public var gentleBatchMilliseconds: Int = 20
+    /// Rest after each batch while pacing gently, as a percentage of the batch's duration
+    /// (gh-ost's nice ratio, × 100).
+    public var gentleRestPercent: Int = 100
 
     public init() {}
 }

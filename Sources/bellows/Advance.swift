@@ -3,6 +3,7 @@ import BellowsEngine
 import BellowsPlan
 
 extension PhaseCommand: ExpressibleByArgument {}
+extension BackfillPacing: ExpressibleByArgument {}
 
 struct Advance: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -59,11 +59,15 @@ struct PhaseOptions: ParsableArguments {
     @Option(help: "Backfill batch size (default: adaptive, from the plan).")
     var batchSize: Int?
 
+    @Option(help: "Backfill pacing: adaptive (full speed alone, gentle while other sessions are active), full or gentle (default: the plan's, adaptive).")
+    var pacing: BackfillPacing?
+
     func engine() -> Engine {
         var options = connection.engineOptions()
         options.confirmations = Set(confirmations)
         options.shouldStop = { stopRequested.load(ordering: .relaxed) }
         options.batchSize = batchSize
+        options.pacing = pacing
         return Engine(project: connection.projectModel, options: options,
                       reporter: Terminal.reporter(verbose: verbose, json: format == .json))
     }

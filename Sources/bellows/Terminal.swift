@@ -64,7 +64,11 @@ enum Terminal {
                 var line = "\r\u{1B}[2K  backfill \(percent)  \(progress.rowsScanned)/~\(progress.estimatedTotal) rows  "
                     + String(format: "%.0f rows/s", progress.rowsPerSecond)
                     + "  \(eta)  batch \(progress.batchSize)  table \(bytes(progress.tableBytes))"
-                if let why = progress.throttled { line += "  throttled: \(why)" }
+                if let why = progress.throttled {
+                    line += "  throttled: \(why)"
+                } else if let pace = progress.pace, pace != "full" {
+                    line += "  \(pace)"
+                }
                 FileHandle.standardError.write(line.data(using: .utf8) ?? Data())
                 state.sawLiveLine = true
             case .info(let message):

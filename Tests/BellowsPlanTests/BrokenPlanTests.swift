@@ -228,6 +228,10 @@ let validPlan = """
             \(validPlan)backfill:
               batch_size: 0
             """, rule: "plan-invalid-value", at: "6:15", ["'batch_size' must be at least 1"]),
+        BrokenPlan("unknown backfill pacing", """
+            \(validPlan)backfill:
+              pacing: gentel
+            """, rule: "plan-invalid-value", at: "6:11", ["'pacing' must be one of adaptive, full, gentle", "did you mean 'gentle'?"]),
         BrokenPlan("split into one column", """
             table: users
             changes:

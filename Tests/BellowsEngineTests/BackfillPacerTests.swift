@@ -1,0 +1,114 @@
+@testable import BellowsEngine
+import BellowsPlan
+import Foundation
+import Testing
+
+/// The backfill's pace, decided without a database: full speed alone, gentle while other
+/// sessions are active, back to full speed after a calm spell.
+struct BackfillPacerTests {
+    let start = Date(timeIntervalSince1970: 1_000_000)
+
+    @Test func adaptiveStartsFullAndTurnsGentleWhenAnotherSessionIsActive() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        #expect(pacer.watchesSessions)
+        #expect(pacer.observe(activeSessions: 0, at: start) == false)
+        #expect(!pacer.isGentle)
+        #expect(pacer.targetBatchMilliseconds == 200)
+        #expect(pacer.restMilliseconds(afterBatchOf: 150) == 0)
+
+        #expect(pacer.observe(activeSessions: 3, at: start.addingTimeInterval(1)) == true)
+        #expect(pacer.isGentle)
+        #expect(pacer.targetBatchMilliseconds == 20)
+        #expect(pacer.restMilliseconds(afterBatchOf: 18) == 18)
+        #expect(pacer.description == "gentle (20 ms batches, rest 100 %)")
+    }
+
+    @Test func staysGentleThroughShortLullsAndReturnsToFullAfterACalmSpell() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        _ = pacer.observe(activeSessions: 1, at: start)
+        #expect(pacer.observe(activeSessions: 0, at: start.addingTimeInterval(1.5)) == false)
+        #expect(pacer.isGentle)
+        #expect(pacer.observe(activeSessions: 0, at: start.addingTimeInterval(BackfillPacer.calmSeconds + 0.1)) == true)
+        #expect(!pacer.isGentle)
+    }
+
+    @Test func fullAndGentleIgnoreOtherSessions() {
+        var full = BackfillPacer(settings: BackfillSettings(), pacing: .full)
+        #expect(!full.watchesSessions)
+        #expect(full.observe(activeSessions: 10, at: start) == false)
+        #expect(!full.isGentle)
+
+        var settings = BackfillSettings()
+        settings.pacing = .gentle
+        settings.gentleRestPercent = 50
+        var gentle = BackfillPacer(settings: settings)
+        #expect(gentle.isGentle)
+        #expect(gentle.observe(activeSessions: 0, at: start) == false)
+        #expect(gentle.restMilliseconds(afterBatchOf: 40) == 20)
+    }
+
+    @Test func theExplicitPauseAddsToTheRest() {
+        var settings = BackfillSettings()
+        settings.pauseMilliseconds = 5
+        var pacer = BackfillPacer(settings: settings)
+        #expect(pacer.restMilliseconds(afterBatchOf: 100) == 5)
+        _ = pacer.observe(activeSessions: 1, at: start)
+        #expect(pacer.restMilliseconds(afterBatchOf: 10) == 15)
+        #expect(BackfillPacer(settings: settings, pauseMilliseconds: 0).restMilliseconds(afterBatchOf: 100) == 0)
+    }
+
+    @Test func batchesGrowOrShrinkByAtMostTwiceTowardsTheTarget() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        #expect(pacer.batchSize == 1000)
+        pacer.batchDone(rows: 1000, milliseconds: 10, paceChanged: false)   // far too fast
+        #expect(pacer.batchSize == 2000)
+        pacer.batchDone(rows: 2000, milliseconds: 1000, paceChanged: false) // far too slow
+        #expect(pacer.batchSize == 1000)
+        pacer.batchDone(rows: 1000, milliseconds: 160, paceChanged: false)
+        #expect(pacer.batchSize == 1250)
+    }
+
+    @Test func aChangeOfPaceResizesAtOnceFromTheMeasuredRate() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        for _ in 0..<10 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 1, paceChanged: false) }
+        #expect(pacer.batchSize == BackfillPacer.maximumBatchSize)
+        _ = pacer.observe(activeSessions: 2, at: start)
+        // 50,000 rows took 250 ms: 200 rows/ms, so a 20 ms batch is 4,000 rows.
+        pacer.batchDone(rows: 50_000, milliseconds: 250, paceChanged: true)
+        #expect(pacer.batchSize == 4000)
+    }
+
+    @Test func aFixedBatchSizeNeverChanges() {
+        var pacer = BackfillPacer(settings: BackfillSettings(), fixedBatchSize: 50)
+        pacer.batchDone(rows: 50, milliseconds: 1, paceChanged: false)
+        _ = pacer.observe(activeSessions: 1, at: start)
+        pacer.batchDone(rows: 50, milliseconds: 1, paceChanged: true)
+        #expect(pacer.batchSize == 50)
+    }
+
+    @Test func batchSizesStayWithinBounds() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        for _ in 0..<20 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 100_000, paceChanged: false) }
+        #expect(pacer.batchSize == BackfillPacer.minimumBatchSize)
+    }
+
+    @Test func thePlanSetsThePace() throws {
+        let result = PlanLoader.load(file: "plans/001_pace.yaml", source: """
+            table: users
+            changes:
+              - alter: email
+                rename_to: email_address
+            backfill:
+              pacing: gentle
+              gentle_batch_ms: 50
+              gentle_rest_percent: 300
+              vacuum_every_rows: 0
+            """)
+        let settings = try #require(result.plan).backfill
+        #expect(settings.pacing == .gentle)
+        #expect(settings.gentleBatchMilliseconds == 50)
+        #expect(settings.gentleRestPercent == 300)
+        #expect(settings.vacuumEveryRows == 0)
+        #expect(BackfillSettings().vacuumEveryRows == nil)
+    }
+}

@@ -1,0 +1,55 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Adaptive pacing on a real server: another session in a transaction makes the backfill
+/// gentle; `full` ignores it. Either way every row is copied.
+@Suite(needsDatabase)
+struct BackfillPacingTests {
+    func backfill(_ fixture: EngineFixture, pacing: BackfillPacing?) throws -> [BackfillProgress] {
+        try fixture.exec("""
+            CREATE TABLE paced (id bigint PRIMARY KEY, email text);
+            INSERT INTO paced SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 3000) AS g;
+            ANALYZE paced;
+            """)
+        try fixture.writePlan("001_paced", """
+            table: paced
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        try fixture.run(.expand, "001_paced")
+        // The test's own session waits inside a transaction: an active session to make room for.
+        let other = try fixture.db.connect()
+        defer { other.close() }
+        try other.execute("BEGIN")
+        _ = try other.query("SELECT 1")
+        let progress = Shared<[BackfillProgress]>([])
+        let engine = fixture.engine({ $0.pacing = pacing; $0.batchSize = 500 }) { note in
+            if case .backfill(let p) = note { progress.update { $0.append(p) } }
+        }
+        try engine.run(.backfill, plan: "001_paced")
+        try other.execute("ROLLBACK")
+        #expect(try fixture.int("SELECT count(*) FROM paced WHERE email_address IS DISTINCT FROM email") == 0)
+        return progress.current
+    }
+
+    @Test func adaptivePacingIsGentleWhileAnotherSessionIsActive() throws {
+        let fixture = try EngineFixture("pacing-adaptive")
+        defer { fixture.close() }
+        let progress = try backfill(fixture, pacing: nil)
+        #expect(progress.count == 6)
+        #expect(progress.allSatisfy { $0.pace?.hasPrefix("gentle") == true && ($0.activeSessions ?? 0) >= 1 })
+    }
+
+    @Test func fullPacingIgnoresOtherSessions() throws {
+        let fixture = try EngineFixture("pacing-full")
+        defer { fixture.close() }
+        let progress = try backfill(fixture, pacing: .full)
+        #expect(!progress.isEmpty)
+        #expect(progress.allSatisfy { $0.pace == "full" && $0.activeSessions == nil })
+    }
+}
