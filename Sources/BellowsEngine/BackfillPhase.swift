@@ -84,7 +84,10 @@ extension Engine {
             pacer.batchDone(rows: result.scanned, milliseconds: elapsed, paceChanged: paceChanged)
             if vacuumEvery > 0, sinceVacuum >= vacuumEvery {
                 report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
-                _ = try? connection.execute("VACUUM \(table)")
+                // Frees the space of the rows the backfill replaced, for its next batches to
+                // reuse. Without index cleanup (a third of the cost; autovacuum does it later)
+                // and without truncation, which would take an ACCESS EXCLUSIVE lock.
+                _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF) \(table)")
                 sinceVacuum = 0
             }
             let seconds = Date().timeIntervalSince(started)
