@@ -10,7 +10,7 @@ import Foundation
 /// (`gentle_rest_percent`, 100 % = as long as the batch took). Short batches hold their
 /// row locks briefly, and the rests let the application's commits flush the WAL without
 /// queueing behind a bulk writer: in `scripts/bench`, the application's p99 went from
-/// 8–15× idle at full speed to within 2× gently (docs/benchmarks.md).
+/// 5–15× idle at full speed to about 2× gently (docs/benchmarks.md).
 ///
 /// Pure: the caller measures (active sessions, batch durations) and applies the answers.
 struct BackfillPacer {
