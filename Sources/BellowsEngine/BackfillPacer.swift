@@ -30,6 +30,8 @@ struct BackfillPacer {
     private(set) var batchSize: Int
     private(set) var isGentle: Bool
     private var lastActive: Date?
+    /// The last batch's speed, for resizing at a change of pace.
+    private var rowsPerMillisecond: Double?
 
     init(settings: BackfillSettings, pacing: BackfillPacing? = nil, fixedBatchSize: Int? = nil, pauseMilliseconds: Int? = nil) {
         self.settings = settings
@@ -46,27 +48,32 @@ struct BackfillPacer {
     var targetBatchMilliseconds: Int { isGentle ? settings.gentleBatchMilliseconds : settings.targetBatchMilliseconds }
 
     /// Takes the number of other active sessions, seen at `now`; true when the pace changed.
+    /// A change resizes the next batch at once, from the last batch's rate, so that no
+    /// full-speed batch runs after the application has been seen.
     mutating func observe(activeSessions: Int, at now: Date) -> Bool {
         guard pacing == .adaptive else { return false }
         if activeSessions > 0 { lastActive = now }
         let gentle = lastActive.map { now.timeIntervalSince($0) < Self.calmSeconds } ?? false
-        defer { isGentle = gentle }
-        return gentle != isGentle
+        guard gentle != isGentle else { return false }
+        isGentle = gentle
+        if fixedBatchSize == nil, let rowsPerMillisecond {
+            batchSize = bounded(rowsPerMillisecond * Double(targetBatchMilliseconds))
+        }
+        return true
     }
 
-    /// Sizes the next batch from the last one (`rows` in `milliseconds`). After a change
-    /// of pace the size jumps to the new target at the measured rate; otherwise it moves
-    /// by at most a factor of two, to ride out noise.
-    mutating func batchDone(rows: Int, milliseconds: Double, paceChanged: Bool) {
-        guard fixedBatchSize == nil, rows > 0 else { return }
-        let target = Double(targetBatchMilliseconds)
-        let next: Double
-        if paceChanged {
-            next = Double(rows) / max(milliseconds, 1) * target
-        } else {
-            next = Double(batchSize) * min(2.0, max(0.5, target / max(milliseconds, 1)))
-        }
-        batchSize = min(Self.maximumBatchSize, max(Self.minimumBatchSize, Int(next)))
+    /// Sizes the next batch from the last one (`rows` in `milliseconds`): towards the
+    /// target duration, by at most a factor of two, to ride out noise.
+    mutating func batchDone(rows: Int, milliseconds: Double) {
+        guard rows > 0 else { return }
+        rowsPerMillisecond = Double(rows) / max(milliseconds, 1)
+        guard fixedBatchSize == nil else { return }
+        let factor = min(2.0, max(0.5, Double(targetBatchMilliseconds) / max(milliseconds, 1)))
+        batchSize = bounded(Double(batchSize) * factor)
+    }
+
+    private func bounded(_ size: Double) -> Int {
+        min(Self.maximumBatchSize, max(Self.minimumBatchSize, Int(size)))
     }
 
     /// How long to wait after a batch that took `milliseconds`.

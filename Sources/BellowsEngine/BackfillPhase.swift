@@ -42,11 +42,6 @@ extension Engine {
         let lockPolicy = policy(for: plan)
         var announced = false
         var activeSessions: Int?
-        var paceChanged = false
-        if pacer.watchesSessions {
-            activeSessions = try otherActiveSessions(connection)
-            paceChanged = pacer.observe(activeSessions: activeSessions ?? 0, at: Date())
-        }
 
         while sql.needsBackfill {
             if options.shouldStop() {
@@ -63,6 +58,13 @@ extension Engine {
                     tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart)))
                 Thread.sleep(forTimeInterval: 1)
                 continue
+            }
+            if pacer.watchesSessions {
+                let seen = try otherActiveSessions(connection)
+                activeSessions = seen
+                if pacer.observe(activeSessions: seen, at: Date()), scannedThisRun > 0 {
+                    report(.info("backfill of \(plan.id): pace \(pacer.description), \(seen) other active sessions"))
+                }
             }
             let statement = sql.backfillBatch(first: cursor == nil)
             if !announced {
@@ -81,7 +83,7 @@ extension Engine {
             updatedTotal += result.updated
             sinceVacuum += result.updated
 
-            pacer.batchDone(rows: result.scanned, milliseconds: elapsed, paceChanged: paceChanged)
+            pacer.batchDone(rows: result.scanned, milliseconds: elapsed)
             if vacuumEvery > 0, sinceVacuum >= vacuumEvery {
                 report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
                 // Frees the space of the rows the backfill replaced, for its next batches to
@@ -100,11 +102,6 @@ extension Engine {
                 tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
-            if pacer.watchesSessions {
-                activeSessions = try otherActiveSessions(connection)
-                paceChanged = pacer.observe(activeSessions: activeSessions ?? 0, at: Date())
-                if paceChanged { report(.info("backfill of \(plan.id): pace \(pacer.description), \(activeSessions ?? 0) other active sessions")) }
-            }
         }
 
         let bytesAtEnd = try tableBytes(connection, table)

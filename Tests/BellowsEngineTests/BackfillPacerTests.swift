@@ -60,35 +60,39 @@ struct BackfillPacerTests {
     @Test func batchesGrowOrShrinkByAtMostTwiceTowardsTheTarget() {
         var pacer = BackfillPacer(settings: BackfillSettings())
         #expect(pacer.batchSize == 1000)
-        pacer.batchDone(rows: 1000, milliseconds: 10, paceChanged: false)   // far too fast
+        pacer.batchDone(rows: 1000, milliseconds: 10)   // far too fast
         #expect(pacer.batchSize == 2000)
-        pacer.batchDone(rows: 2000, milliseconds: 1000, paceChanged: false) // far too slow
+        pacer.batchDone(rows: 2000, milliseconds: 1000) // far too slow
         #expect(pacer.batchSize == 1000)
-        pacer.batchDone(rows: 1000, milliseconds: 160, paceChanged: false)
+        pacer.batchDone(rows: 1000, milliseconds: 160)
         #expect(pacer.batchSize == 1250)
     }
 
     @Test func aChangeOfPaceResizesAtOnceFromTheMeasuredRate() {
         var pacer = BackfillPacer(settings: BackfillSettings())
-        for _ in 0..<10 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 1, paceChanged: false) }
+        for _ in 0..<10 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 1) }
         #expect(pacer.batchSize == BackfillPacer.maximumBatchSize)
+        // 50,000 rows took 250 ms: 200 rows/ms, so a 20 ms batch is 4,000 rows, from the next batch on.
+        pacer.batchDone(rows: 50_000, milliseconds: 250)
         _ = pacer.observe(activeSessions: 2, at: start)
-        // 50,000 rows took 250 ms: 200 rows/ms, so a 20 ms batch is 4,000 rows.
-        pacer.batchDone(rows: 50_000, milliseconds: 250, paceChanged: true)
         #expect(pacer.batchSize == 4000)
+        // Back to full speed: 200 ms at the last rate (4,000 rows in 10 ms).
+        pacer.batchDone(rows: 4000, milliseconds: 10)
+        _ = pacer.observe(activeSessions: 0, at: start.addingTimeInterval(BackfillPacer.calmSeconds + 1))
+        #expect(pacer.batchSize == BackfillPacer.maximumBatchSize)
     }
 
     @Test func aFixedBatchSizeNeverChanges() {
         var pacer = BackfillPacer(settings: BackfillSettings(), fixedBatchSize: 50)
-        pacer.batchDone(rows: 50, milliseconds: 1, paceChanged: false)
+        pacer.batchDone(rows: 50, milliseconds: 1)
         _ = pacer.observe(activeSessions: 1, at: start)
-        pacer.batchDone(rows: 50, milliseconds: 1, paceChanged: true)
+        pacer.batchDone(rows: 50, milliseconds: 1)
         #expect(pacer.batchSize == 50)
     }
 
     @Test func batchSizesStayWithinBounds() {
         var pacer = BackfillPacer(settings: BackfillSettings())
-        for _ in 0..<20 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 100_000, paceChanged: false) }
+        for _ in 0..<20 { pacer.batchDone(rows: pacer.batchSize, milliseconds: 100_000) }
         #expect(pacer.batchSize == BackfillPacer.minimumBatchSize)
     }
 
