@@ -12,13 +12,24 @@ import Foundation
 /// queueing behind a bulk writer: in `scripts/bench`, the application's p99 went from
 /// 5–15× idle at full speed to about 2× gently (docs/benchmarks.md).
 ///
-/// Pure: the caller measures (active sessions, batch durations) and applies the answers.
+/// Gentle is not always gentle enough: when the server's WAL cannot keep up (a new WAL
+/// segment being created, a slow fsync under writeback), every commit waits behind it, and
+/// the backfill's WAL is what the commits have to flush. So while other sessions are seen
+/// queued on WAL writes, or blocked by the backfill's row locks, the rest grows (up to
+/// `maximumExtraRestPercent` more), and shrinks again over calm batches.
+///
+/// Pure: the caller measures (server activity, batch durations) and applies the answers.
 struct BackfillPacer {
     /// Largest batch, whatever the target: bounds a batch's row locks and its WAL burst.
     static let maximumBatchSize = 50_000
     static let minimumBatchSize = 10
     /// How long no other session must be seen before going back to full speed.
     static let calmSeconds = 2.0
+    /// The most rest added while the application waits behind the backfill: 1,500 % of a
+    /// 20 ms batch is 300 ms, about 6 % of the time spent writing.
+    static let maximumExtraRestPercent = 1500.0
+    /// How long it takes the added rest to halve once the application stops waiting.
+    static let extraRestHalfLifeSeconds = 2.0
 
     let settings: BackfillSettings
     let pacing: BackfillPacing
@@ -29,7 +40,11 @@ struct BackfillPacer {
 
     private(set) var batchSize: Int
     private(set) var isGentle: Bool
+    /// Rest added on top of `gentle_rest_percent` because the application waited behind
+    /// the backfill (0 when it did not).
+    private(set) var extraRestPercent = 0.0
     private var lastActive: Date?
+    private var lastObserved: Date?
     /// The last batch's speed, for resizing at a change of pace.
     private var rowsPerMillisecond: Double?
 
@@ -43,24 +58,41 @@ struct BackfillPacer {
     }
 
     /// Whether the pacer needs to know about other sessions at all.
-    var watchesSessions: Bool { pacing == .adaptive }
+    var watchesSessions: Bool { pacing != .full }
 
     var targetBatchMilliseconds: Int { isGentle ? settings.gentleBatchMilliseconds : settings.targetBatchMilliseconds }
 
-    /// Takes the number of other active sessions, seen at `now`; true when the pace changed.
-    /// A change resizes the next batch at once, from the last batch's rate, so that no
-    /// full-speed batch runs after the application has been seen.
-    mutating func observe(activeSessions: Int, at now: Date) -> Bool {
-        guard pacing == .adaptive else { return false }
-        if activeSessions > 0 { lastActive = now }
+    /// Takes what the other sessions were doing at `now`; true when the pace changed (full
+    /// or gentle, backing off or not). A change to or from full speed resizes the next batch
+    /// at once, from the last batch's rate, so that no full-speed batch runs after the
+    /// application has been seen.
+    mutating func observe(_ activity: ServerActivity, at now: Date) -> Bool {
+        guard pacing != .full else { return false }
+        let wasBackingOff = isBackingOff
+        let elapsed = lastObserved.map { max(0, now.timeIntervalSince($0)) } ?? 0
+        lastObserved = now
+        if isGentle {
+            if activity.isStrained {
+                extraRestPercent = min(Self.maximumExtraRestPercent, max(200, extraRestPercent * 2))
+            } else {
+                extraRestPercent *= pow(0.5, elapsed / Self.extraRestHalfLifeSeconds)
+                if extraRestPercent < 10 { extraRestPercent = 0 }
+            }
+        }
+        guard pacing == .adaptive else { return isBackingOff != wasBackingOff }
+        if activity.activeSessions > 0 { lastActive = now }
         let gentle = lastActive.map { now.timeIntervalSince($0) < Self.calmSeconds } ?? false
-        guard gentle != isGentle else { return false }
+        guard gentle != isGentle else { return isBackingOff != wasBackingOff }
         isGentle = gentle
+        if !gentle { extraRestPercent = 0 }
         if fixedBatchSize == nil, let rowsPerMillisecond {
             batchSize = bounded(rowsPerMillisecond * Double(targetBatchMilliseconds))
         }
         return true
     }
+
+    /// Whether the rest is longer than configured because the application waited.
+    var isBackingOff: Bool { extraRestPercent > 0 }
 
     /// Sizes the next batch from the last one (`rows` in `milliseconds`): towards the
     /// target duration, by at most a factor of two, to ride out noise.
@@ -78,14 +110,42 @@ struct BackfillPacer {
 
     /// How long to wait after a batch that took `milliseconds`.
     func restMilliseconds(afterBatchOf milliseconds: Double) -> Double {
-        let rest = isGentle ? milliseconds * Double(settings.gentleRestPercent) / 100 : 0
+        let rest = isGentle ? milliseconds * restPercent / 100 : 0
         return rest + Double(pauseMilliseconds)
     }
 
+    private var restPercent: Double { Double(settings.gentleRestPercent) + extraRestPercent }
+
     /// What the progress line says about the pace.
     var description: String {
-        isGentle
-            ? "gentle (\(settings.gentleBatchMilliseconds) ms batches, rest \(settings.gentleRestPercent) %)"
-            : "full"
+        guard isGentle else { return "full" }
+        let backingOff = isBackingOff ? ", backing off" : ""
+        return "gentle (\(settings.gentleBatchMilliseconds) ms batches, rest \(Int(restPercent.rounded())) %\(backingOff))"
+    }
+}
+
+/// What the server's other client sessions were doing when the backfill looked, before a batch.
+struct ServerActivity: Equatable {
+    /// Running something, or active in the last second.
+    var activeSessions: Int
+    /// Waiting for a lock that the backfill's session holds.
+    var blockedByBackfill = 0
+    /// Queued for the WAL write lock: someone else is writing or flushing the WAL.
+    var waitingForWALWrite = 0
+    /// Creating a new WAL segment (zero-filling and syncing 16 MB), with every commit behind it.
+    var creatingWALSegment = 0
+
+    /// The application is waiting behind the backfill's writes: for its row locks, in a
+    /// queue for the WAL (one session waiting for another's flush is ordinary), or behind
+    /// the creation of a WAL segment.
+    var isStrained: Bool { blockedByBackfill > 0 || waitingForWALWrite >= 2 || creatingWALSegment > 0 }
+
+    /// Why the backfill is backing off, for the progress report.
+    var strainDescription: String {
+        var reasons: [String] = []
+        if blockedByBackfill > 0 { reasons.append("\(blockedByBackfill) blocked by the backfill's row locks") }
+        if waitingForWALWrite > 0 { reasons.append("\(waitingForWALWrite) waiting to write the WAL") }
+        if creatingWALSegment > 0 { reasons.append("\(creatingWALSegment) creating a WAL segment") }
+        return reasons.isEmpty ? "none waiting" : reasons.joined(separator: ", ")
     }
 }

@@ -60,10 +60,10 @@ extension Engine {
                 continue
             }
             if pacer.watchesSessions {
-                let seen = try otherActiveSessions(connection)
-                activeSessions = seen
-                if pacer.observe(activeSessions: seen, at: Date()), scannedThisRun > 0 {
-                    report(.info("backfill of \(plan.id): pace \(pacer.description), \(seen) other active sessions"))
+                let activity = try serverActivity(connection)
+                activeSessions = activity.activeSessions
+                if pacer.observe(activity, at: Date()), scannedThisRun > 0 {
+                    report(.info("backfill of \(plan.id): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
                 }
             }
             let statement = sql.backfillBatch(first: cursor == nil)
@@ -178,15 +178,21 @@ extension Engine {
         }
     }
 
-    /// Other client sessions that are running something or ran something in the last second,
-    /// in any database of the server (they share its WAL and disks). Sessions whose state
+    /// What the other client sessions are doing, in any database of the server (they share
+    /// its WAL and disks): how many ran something in the last second, and how many wait
+    /// behind the backfill, for its row locks or in the WAL's queue. Sessions whose state
     /// this role may not see (without pg_read_all_stats) count as active.
-    func otherActiveSessions(_ connection: Connection) throws -> Int {
-        try connection.query("""
-            SELECT count(*) AS n FROM pg_stat_activity
+    func serverActivity(_ connection: Connection) throws -> ServerActivity {
+        guard let row = try connection.query("""
+            SELECT count(*) FILTER (WHERE state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second') AS active,
+                   count(*) FILTER (WHERE CASE WHEN wait_event_type = 'Lock' THEN pg_backend_pid() = ANY (pg_blocking_pids(pid)) ELSE false END) AS blocked,
+                   count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event = 'WALWrite') AS wal_queue,
+                   count(*) FILTER (WHERE wait_event_type = 'IO' AND wait_event IN ('WALInitWrite', 'WALInitSync')) AS wal_init
+            FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-              AND (state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')
-            """).first?.int("n") ?? 0
+            """).first else { return ServerActivity(activeSessions: 0) }
+        return ServerActivity(activeSessions: try row.int("active"), blockedByBackfill: try row.int("blocked"),
+                              waitingForWALWrite: try row.int("wal_queue"), creatingWALSegment: try row.int("wal_init"))
     }
 
     func tableBytes(_ connection: Connection, _ table: String) throws -> Int {

@@ -11,12 +11,12 @@ struct BackfillPacerTests {
     @Test func adaptiveStartsFullAndTurnsGentleWhenAnotherSessionIsActive() {
         var pacer = BackfillPacer(settings: BackfillSettings())
         #expect(pacer.watchesSessions)
-        #expect(pacer.observe(activeSessions: 0, at: start) == false)
+        #expect(pacer.observe(ServerActivity(activeSessions: 0), at: start) == false)
         #expect(!pacer.isGentle)
         #expect(pacer.targetBatchMilliseconds == 200)
         #expect(pacer.restMilliseconds(afterBatchOf: 150) == 0)
 
-        #expect(pacer.observe(activeSessions: 3, at: start.addingTimeInterval(1)) == true)
+        #expect(pacer.observe(ServerActivity(activeSessions: 3), at: start.addingTimeInterval(1)) == true)
         #expect(pacer.isGentle)
         #expect(pacer.targetBatchMilliseconds == 20)
         #expect(pacer.restMilliseconds(afterBatchOf: 18) == 18)
@@ -25,17 +25,17 @@ struct BackfillPacerTests {
 
     @Test func staysGentleThroughShortLullsAndReturnsToFullAfterACalmSpell() {
         var pacer = BackfillPacer(settings: BackfillSettings())
-        _ = pacer.observe(activeSessions: 1, at: start)
-        #expect(pacer.observe(activeSessions: 0, at: start.addingTimeInterval(1.5)) == false)
+        _ = pacer.observe(ServerActivity(activeSessions: 1), at: start)
+        #expect(pacer.observe(ServerActivity(activeSessions: 0), at: start.addingTimeInterval(1.5)) == false)
         #expect(pacer.isGentle)
-        #expect(pacer.observe(activeSessions: 0, at: start.addingTimeInterval(BackfillPacer.calmSeconds + 0.1)) == true)
+        #expect(pacer.observe(ServerActivity(activeSessions: 0), at: start.addingTimeInterval(BackfillPacer.calmSeconds + 0.1)) == true)
         #expect(!pacer.isGentle)
     }
 
-    @Test func fullAndGentleIgnoreOtherSessions() {
+    @Test func fullIgnoresOtherSessionsAndGentleStaysGentleWhenAlone() {
         var full = BackfillPacer(settings: BackfillSettings(), pacing: .full)
         #expect(!full.watchesSessions)
-        #expect(full.observe(activeSessions: 10, at: start) == false)
+        #expect(full.observe(ServerActivity(activeSessions: 10), at: start) == false)
         #expect(!full.isGentle)
 
         var settings = BackfillSettings()
@@ -43,8 +43,58 @@ struct BackfillPacerTests {
         settings.gentleRestPercent = 50
         var gentle = BackfillPacer(settings: settings)
         #expect(gentle.isGentle)
-        #expect(gentle.observe(activeSessions: 0, at: start) == false)
+        #expect(gentle.watchesSessions)
+        #expect(gentle.observe(ServerActivity(activeSessions: 0), at: start.addingTimeInterval(60)) == false)
+        #expect(gentle.isGentle)
         #expect(gentle.restMilliseconds(afterBatchOf: 40) == 20)
+    }
+
+    @Test func theRestGrowsWhileTheApplicationWaitsBehindTheBackfillAndShrinksWhenItStops() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        _ = pacer.observe(ServerActivity(activeSessions: 4), at: start)
+        #expect(pacer.restMilliseconds(afterBatchOf: 20) == 20)
+
+        let queued = ServerActivity(activeSessions: 4, waitingForWALWrite: 3)
+        #expect(pacer.observe(queued, at: start.addingTimeInterval(0.1)) == true)
+        #expect(pacer.isBackingOff)
+        #expect(pacer.restMilliseconds(afterBatchOf: 20) == 60)
+        #expect(pacer.description == "gentle (20 ms batches, rest 300 %, backing off)")
+        #expect(pacer.observe(queued, at: start.addingTimeInterval(0.2)) == false)
+        #expect(pacer.restMilliseconds(afterBatchOf: 20) == 100)
+        for step in 3..<10 { _ = pacer.observe(queued, at: start.addingTimeInterval(0.1 * Double(step))) }
+        #expect(pacer.extraRestPercent == BackfillPacer.maximumExtraRestPercent)
+
+        // Calm gives the rest back, half of it every two seconds, and the pace says so when done.
+        #expect(pacer.observe(ServerActivity(activeSessions: 4), at: start.addingTimeInterval(2.9)) == false)
+        #expect(abs(pacer.extraRestPercent - BackfillPacer.maximumExtraRestPercent / 2) < 0.001)
+        var changed = false
+        for step in 30..<300 where !changed {
+            changed = pacer.observe(ServerActivity(activeSessions: 4), at: start.addingTimeInterval(0.1 * Double(step)))
+        }
+        #expect(changed)
+        #expect(!pacer.isBackingOff)
+        #expect(pacer.restMilliseconds(afterBatchOf: 20) == 20)
+    }
+
+    @Test func onlyAQueueOrAStallOrABlockedSessionIsStrain() {
+        #expect(!ServerActivity(activeSessions: 4).isStrained)
+        #expect(!ServerActivity(activeSessions: 4, waitingForWALWrite: 1).isStrained)   // one commit waiting for another's flush
+        #expect(ServerActivity(activeSessions: 4, waitingForWALWrite: 2).isStrained)
+        #expect(ServerActivity(activeSessions: 4, creatingWALSegment: 1).isStrained)
+        #expect(ServerActivity(activeSessions: 1, blockedByBackfill: 1).isStrained)
+        #expect(ServerActivity(activeSessions: 4, blockedByBackfill: 1, waitingForWALWrite: 2).strainDescription
+            == "1 blocked by the backfill's row locks, 2 waiting to write the WAL")
+    }
+
+    @Test func fullSpeedForgetsTheBackOff() {
+        var pacer = BackfillPacer(settings: BackfillSettings())
+        _ = pacer.observe(ServerActivity(activeSessions: 4), at: start)
+        _ = pacer.observe(ServerActivity(activeSessions: 4, creatingWALSegment: 1), at: start.addingTimeInterval(0.1))
+        #expect(pacer.isBackingOff)
+        #expect(pacer.observe(ServerActivity(activeSessions: 0), at: start.addingTimeInterval(BackfillPacer.calmSeconds + 1)) == true)
+        #expect(!pacer.isGentle)
+        #expect(!pacer.isBackingOff)
+        #expect(pacer.restMilliseconds(afterBatchOf: 200) == 0)
     }
 
     @Test func theExplicitPauseAddsToTheRest() {
@@ -52,7 +102,7 @@ struct BackfillPacerTests {
         settings.pauseMilliseconds = 5
         var pacer = BackfillPacer(settings: settings)
         #expect(pacer.restMilliseconds(afterBatchOf: 100) == 5)
-        _ = pacer.observe(activeSessions: 1, at: start)
+        _ = pacer.observe(ServerActivity(activeSessions: 1), at: start)
         #expect(pacer.restMilliseconds(afterBatchOf: 10) == 15)
         #expect(BackfillPacer(settings: settings, pauseMilliseconds: 0).restMilliseconds(afterBatchOf: 100) == 0)
     }
@@ -74,18 +124,18 @@ struct BackfillPacerTests {
         #expect(pacer.batchSize == BackfillPacer.maximumBatchSize)
         // 50,000 rows took 250 ms: 200 rows/ms, so a 20 ms batch is 4,000 rows, from the next batch on.
         pacer.batchDone(rows: 50_000, milliseconds: 250)
-        _ = pacer.observe(activeSessions: 2, at: start)
+        _ = pacer.observe(ServerActivity(activeSessions: 2), at: start)
         #expect(pacer.batchSize == 4000)
         // Back to full speed: 200 ms at the last rate (4,000 rows in 10 ms).
         pacer.batchDone(rows: 4000, milliseconds: 10)
-        _ = pacer.observe(activeSessions: 0, at: start.addingTimeInterval(BackfillPacer.calmSeconds + 1))
+        _ = pacer.observe(ServerActivity(activeSessions: 0), at: start.addingTimeInterval(BackfillPacer.calmSeconds + 1))
         #expect(pacer.batchSize == BackfillPacer.maximumBatchSize)
     }
 
     @Test func aFixedBatchSizeNeverChanges() {
         var pacer = BackfillPacer(settings: BackfillSettings(), fixedBatchSize: 50)
         pacer.batchDone(rows: 50, milliseconds: 1)
-        _ = pacer.observe(activeSessions: 1, at: start)
+        _ = pacer.observe(ServerActivity(activeSessions: 1), at: start)
         pacer.batchDone(rows: 50, milliseconds: 1)
         #expect(pacer.batchSize == 50)
     }

@@ -1,4 +1,4 @@
-import BellowsEngine
+@testable import BellowsEngine
 import BellowsPlan
 import BellowsTestSupport
 import Foundation
@@ -51,5 +51,38 @@ struct BackfillPacingTests {
         let progress = try backfill(fixture, pacing: .full)
         #expect(!progress.isEmpty)
         #expect(progress.allSatisfy { $0.pace == "full" && $0.activeSessions == nil })
+    }
+
+    /// The query behind the back-off, on a real server: a session waiting for a row lock that
+    /// the backfill's session holds is strain; the same session merely active is not.
+    @Test func aSessionWaitingForTheBackfillsRowLockIsStrain() throws {
+        let fixture = try EngineFixture("pacing-blocked")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE locked (id int PRIMARY KEY, v text); INSERT INTO locked VALUES (1, 'a');")
+        let engine = fixture.engine()
+        let backfillSession = try fixture.db.connect()   // stands for the backfill's own session
+        defer { backfillSession.close() }
+        #expect(try !engine.serverActivity(backfillSession).isStrained)
+
+        try backfillSession.execute("BEGIN")
+        try backfillSession.execute("UPDATE locked SET v = 'b' WHERE id = 1")
+        let db = fixture.db
+        let application = Worker("application") {
+            guard let connection = try? db.connect() else { return }
+            defer { connection.close() }
+            _ = try? connection.execute("SET lock_timeout = '20s'")
+            _ = try? connection.execute("UPDATE locked SET v = 'c' WHERE id = 1")
+        }
+        var activity = ServerActivity(activeSessions: 0)
+        for _ in 0..<100 where activity.blockedByBackfill == 0 {
+            Thread.sleep(forTimeInterval: 0.05)
+            activity = try engine.serverActivity(backfillSession)
+        }
+        try backfillSession.execute("ROLLBACK")
+        #expect(application.join(timeout: 20))
+        #expect(activity.blockedByBackfill == 1)
+        #expect(activity.activeSessions >= 1)
+        #expect(activity.isStrained)
+        #expect(activity.strainDescription == "1 blocked by the backfill's row locks")
     }
 }
