@@ -285,11 +285,13 @@ public struct PlanGate: Sendable, Hashable {
 
 /// When the backfill slows down to leave room for other sessions.
 public enum BackfillPacing: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Full speed while no other session is active on the server, gentle while any is.
+    /// Full speed while no other session is active on the server, gentle while any is, with
+    /// longer rests while they wait behind the backfill.
     case adaptive
     /// Always full speed: batches of `target_batch_ms`, then `pause_ms`.
     case full
-    /// Always gentle: batches of `gentle_batch_ms`, each followed by a proportional rest.
+    /// Always gentle: batches of `gentle_batch_ms`, each followed by a proportional rest,
+    /// longer while other sessions wait behind the backfill.
     case gentle
 }
 

@@ -59,7 +59,7 @@ struct PhaseOptions: ParsableArguments {
     @Option(help: "Backfill batch size (default: adaptive, from the plan).")
     var batchSize: Int?
 
-    @Option(help: "Backfill pacing: adaptive (full speed alone, gentle while other sessions are active), full or gentle (default: the plan's, adaptive).")
+    @Option(help: "Backfill pacing: adaptive (full speed alone, gentle while other sessions are active, slower while they wait behind it), full or gentle (default: the plan's, adaptive).")
     var pacing: BackfillPacing?
 
     func engine() -> Engine {
