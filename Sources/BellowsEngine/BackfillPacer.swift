@@ -71,18 +71,26 @@ struct BackfillPacer {
         let wasBackingOff = isBackingOff
         let elapsed = lastObserved.map { max(0, now.timeIntervalSince($0)) } ?? 0
         lastObserved = now
-        if isGentle {
-            if activity.isStrained {
-                extraRestPercent = min(Self.maximumExtraRestPercent, max(200, extraRestPercent * 2))
-            } else {
-                extraRestPercent *= pow(0.5, elapsed / Self.extraRestHalfLifeSeconds)
-                if extraRestPercent < 10 { extraRestPercent = 0 }
-            }
+        if isGentle { adjustExtraRest(strained: activity.isStrained, after: elapsed) }
+        let paceChanged = pacing == .adaptive && adaptPace(activeSessions: activity.activeSessions, at: now)
+        return paceChanged || isBackingOff != wasBackingOff
+    }
+
+    /// Doubles the added rest under strain; otherwise lets it halve every half-life.
+    private mutating func adjustExtraRest(strained: Bool, after elapsed: TimeInterval) {
+        if strained {
+            extraRestPercent = min(Self.maximumExtraRestPercent, max(200, extraRestPercent * 2))
+        } else {
+            extraRestPercent *= pow(0.5, elapsed / Self.extraRestHalfLifeSeconds)
+            if extraRestPercent < 10 { extraRestPercent = 0 }
         }
-        guard pacing == .adaptive else { return isBackingOff != wasBackingOff }
-        if activity.activeSessions > 0 { lastActive = now }
+    }
+
+    /// Full speed or gentle, from when another session was last seen; true on a change.
+    private mutating func adaptPace(activeSessions: Int, at now: Date) -> Bool {
+        if activeSessions > 0 { lastActive = now }
         let gentle = lastActive.map { now.timeIntervalSince($0) < Self.calmSeconds } ?? false
-        guard gentle != isGentle else { return isBackingOff != wasBackingOff }
+        guard gentle != isGentle else { return false }
         isGentle = gentle
         if !gentle { extraRestPercent = 0 }
         if fixedBatchSize == nil, let rowsPerMillisecond {
@@ -125,7 +133,7 @@ struct BackfillPacer {
 }
 
 /// What the server's other client sessions were doing when the backfill looked, before a batch.
-struct ServerActivity: Equatable {
+struct ServerActivity {
     /// Running something, or active in the last second.
     var activeSessions: Int
     /// Waiting for a lock that the backfill's session holds.
