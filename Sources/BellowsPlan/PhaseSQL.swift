@@ -395,14 +395,21 @@ public struct PhaseSQL: Sendable {
     /// the UPDATE then takes exactly the rows between the cursor and that key with one index
     /// range scan. Joining a list of keys instead lets the planner pick a hash join over a
     /// scan of the whole table for every batch, which makes a backfill quadratic.
+    ///
+    /// The first batch, with no cursor, starts at the table's first key (`bellows_start`).
+    /// With an upper bound alone the planner expected a third of the table and, past
+    /// `jit_above_cost`, compiled the batch with LLVM: 40-80 ms for 1,000 rows of a 5M-row
+    /// table, 330 ms under load while the application's writes waited. Composite keys add the
+    /// bounds of their leading column, for the same reason.
     public func backfillBatch(first: Bool) -> String {
         let key = transition.key
         let keyList = key.map { q($0.name) }.joined(separator: ", ")
         let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
         let cursor = "(" + key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
         let limit = first ? "$1" : "$\(key.count + 1)"
-        let afterCursor = first ? nil : "(\(keyList)) > \(cursor)"
-        let whereCursor = afterCursor.map { " WHERE \($0)" } ?? ""
+        let start = "(" + keyAliases.map { "(SELECT \($0) FROM bellows_start)" }.joined(separator: ", ") + ")"
+        let lowerBound = first ? "(\(keyList)) >= \(start)" : "(\(keyList)) > \(cursor)"
+        let whereCursor = first ? "" : " WHERE \(lowerBound)"
         var groups: [(condition: String, targets: [TransitionTarget])] = []
         for group in transition.groups {
             guard let condition = pendingCondition(group) else { continue }
@@ -421,10 +428,18 @@ public struct PhaseSQL: Sendable {
         }
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
         let bound = "(" + keyAliases.map { "(SELECT \($0) FROM bellows_bound)" }.joined(separator: ", ") + ")"
-        let inBatch = (afterCursor.map { [$0] } ?? []) + ["(\(keyList)) <= \(bound)"]
+        var inBatch = [lowerBound, "(\(keyList)) <= \(bound)"]
+        if key.count > 1 {
+            // The planner estimates each row comparison on its own, as a third of the table;
+            // the same bounds on the leading column, implied by them, it estimates as a range.
+            let leading = q(key[0].name)
+            let from = first ? "(SELECT \(keyAliases[0]) FROM bellows_start)" : "$1::\(key[0].type)"
+            inBatch += ["\(leading) >= \(from)", "\(leading) <= (SELECT \(keyAliases[0]) FROM bellows_bound)"]
+        }
         let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        let startCTE = first ? "bellows_start AS MATERIALIZED (SELECT \(select) FROM \(table) ORDER BY \(keyList) LIMIT 1),\n" : ""
         return """
-        WITH bellows_bound AS MATERIALIZED (
+        WITH \(startCTE)bellows_bound AS MATERIALIZED (
           (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(whereCursor)
             ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
           UNION ALL

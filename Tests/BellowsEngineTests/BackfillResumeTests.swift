@@ -192,6 +192,47 @@ struct KeysetTests {
         #expect(try fixture.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'codes'::regclass AND attname = 'amount'") == [["bigint"]])
     }
 
+    /// The first batch has no cursor. With only an upper bound on the key, the planner expected
+    /// a third of the table, and past `jit_above_cost` compiled the batch with LLVM: 40-80 ms
+    /// for 1,000 rows of a 5M-row table in a fresh session, 330 ms under load, while the
+    /// application waited. Bounded on both sides from the table's first key, it is estimated
+    /// as a batch, as every later batch is, for single and composite keys.
+    @Test(arguments: [("CREATE TABLE firsts (id bigint PRIMARY KEY, payload text)", "g"),
+                      ("CREATE TABLE firsts (a int, b int, payload text, PRIMARY KEY (a, b))", "g / 100, g % 100")])
+    func everyBatchIsEstimatedAsOneBatch(_ create: String, _ key: String) throws {
+        let fixture = try EngineFixture("keyset")
+        defer { fixture.close() }
+        let rows = 200_000
+        try fixture.exec("""
+            \(create);
+            INSERT INTO firsts SELECT \(key), md5(g::text) FROM generate_series(1, \(rows)) AS g;
+            """)
+        let id = "001_firsts"
+        let path = try fixture.writePlan(id, """
+            table: firsts
+            changes:
+              - alter: payload
+                rename_to: body
+            """)
+        let plan = try #require(PlanLoader.load(path: path).plan)
+        let transition = try #require(TransitionCompiler.compile(plan, table: try CatalogReader.table(fixture.sql, plan.table.value)).transition)
+        let sql = PhaseSQL(transition)
+        try fixture.run(.expand, id)
+        try fixture.exec("ANALYZE firsts")
+        // The first batch ($1 = batch size), and a later one from a cursor in the middle.
+        let cursor = transition.key.count == 1 ? ["100000"] : ["1000", "0"]
+        for (batch, values) in [(sql.backfillBatch(first: true), ["1000"]), (sql.backfillBatch(first: false), cursor + ["1000"])] {
+            var statement = batch
+            for (index, value) in values.enumerated().reversed() { statement = statement.replacingOccurrences(of: "$\(index + 1)", with: value) }
+            let explained = try fixture.rows("EXPLAIN " + statement).compactMap { $0.first ?? nil }
+            let update = try #require(explained.first { $0.contains("Update on firsts") }, "\(explained)")
+            let estimate = try #require(update.firstMatch(of: /rows=([0-9]+)/).flatMap { Int($0.1) })
+            #expect(estimate <= rows / 100, "a batch is planned for \(estimate) of \(rows) rows:\n\(explained.joined(separator: "\n"))")
+        }
+        let outcome = try fixture.run(.backfill, id) { $0.batchSize = 1000 }
+        #expect(outcome.details["rows_updated"] == .int(rows))
+    }
+
     @Test func tableWithoutKeyIsRefused() throws {
         let fixture = try EngineFixture("keyset")
         defer { fixture.close() }

@@ -40,7 +40,8 @@ SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"
        (SELECT count(*) FROM bellows_updated) AS updated,
        (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_bound AS MATERIALIZED (
+WITH bellows_start AS MATERIALIZED (SELECT "id" AS bellows_k1 FROM "public"."profiles" ORDER BY "id" LIMIT 1),
+bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."profiles"
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
@@ -49,11 +50,11 @@ WITH bellows_bound AS MATERIALIZED (
 ), bellows_updated AS (
   UPDATE "public"."profiles" SET
     "created_by" = (coalesce(created_by, user_id))::bigint
-  WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
+  WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ("created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint)
   RETURNING 1
 )
-SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."profiles" WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."profiles" WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
                  FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
        (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;

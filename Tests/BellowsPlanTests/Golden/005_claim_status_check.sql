@@ -60,7 +60,8 @@ SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"
        (SELECT count(*) FROM bellows_updated) AS updated,
        (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_bound AS MATERIALIZED (
+WITH bellows_start AS MATERIALIZED (SELECT "id" AS bellows_k1 FROM "public"."skill_claims" ORDER BY "id" LIMIT 1),
+bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skill_claims"
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
@@ -69,11 +70,11 @@ WITH bellows_bound AS MATERIALIZED (
 ), bellows_updated AS (
   UPDATE "public"."skill_claims" SET
     "_bellows_status" = (status::text)::text
-  WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
+  WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
     AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL))
   RETURNING 1
 )
-SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
+SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
                  FROM bellows_bound), 0) AS scanned,
        (SELECT count(*) FROM bellows_updated) AS updated,
        (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
