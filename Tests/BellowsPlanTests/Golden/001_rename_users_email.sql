@@ -34,7 +34,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
-  FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
+  FOR EACH ROW WHEN ((NEW."email" IS DISTINCT FROM NEW."email_address") AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
