@@ -134,9 +134,9 @@ public struct PhaseSQL: Sendable {
     /// (an `UPDATE` of 1M rows: 7.2 s against 8.4 s, 6.9 s with no trigger).
     public var triggerCondition: String {
         let notBackfill = "current_setting('bellows.backfill', true) IS DISTINCT FROM \(SQLQuote.literal(backfillMarker))"
-        let copies = transition.groups.map(plainCopy)
-        guard !copies.isEmpty, copies.allSatisfy({ $0 != nil }) else { return notBackfill }
-        let disagree = copies.compactMap { $0 }.map { "NEW.\(q($0.old)) IS DISTINCT FROM NEW.\(q($0.new))" }
+        let copies = transition.groups.compactMap(plainCopy)
+        guard !copies.isEmpty, copies.count == transition.groups.count else { return notBackfill }
+        let disagree = copies.map { "NEW.\(q($0.old)) IS DISTINCT FROM NEW.\(q($0.new))" }
         return "(\(disagree.joined(separator: " OR "))) AND \(notBackfill)"
     }
 
@@ -426,12 +426,14 @@ public struct PhaseSQL: Sendable {
     /// bounds of their leading column, for the same reason.
     public func backfillBatch(first: Bool) -> String {
         let key = transition.key
+        /// The key's values from a one-row CTE, one scalar subquery per column.
+        func keyFrom(_ cte: String) -> [String] { keyAliases.map { "(SELECT \($0) FROM \(cte))" } }
+        func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
         let keyList = key.map { q($0.name) }.joined(separator: ", ")
         let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
-        let cursor = "(" + key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
+        let cursor = row(key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" })
         let limit = first ? "$1" : "$\(key.count + 1)"
-        let start = "(" + keyAliases.map { "(SELECT \($0) FROM bellows_start)" }.joined(separator: ", ") + ")"
-        let lowerBound = first ? "(\(keyList)) >= \(start)" : "(\(keyList)) > \(cursor)"
+        let lowerBound = first ? "(\(keyList)) >= \(row(keyFrom("bellows_start")))" : "(\(keyList)) > \(cursor)"
         let whereCursor = first ? "" : " WHERE \(lowerBound)"
         var groups: [(condition: String, targets: [TransitionTarget])] = []
         for group in transition.groups {
@@ -450,14 +452,13 @@ public struct PhaseSQL: Sendable {
             }
         }
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        let bound = "(" + keyAliases.map { "(SELECT \($0) FROM bellows_bound)" }.joined(separator: ", ") + ")"
-        var inBatch = [lowerBound, "(\(keyList)) <= \(bound)"]
+        var inBatch = [lowerBound, "(\(keyList)) <= \(row(keyFrom("bellows_bound")))"]
         if key.count > 1 {
             // The planner estimates each row comparison on its own, as a third of the table;
             // the same bounds on the leading column, implied by them, it estimates as a range.
             let leading = q(key[0].name)
-            let from = first ? "(SELECT \(keyAliases[0]) FROM bellows_start)" : "$1::\(key[0].type)"
-            inBatch += ["\(leading) >= \(from)", "\(leading) <= (SELECT \(keyAliases[0]) FROM bellows_bound)"]
+            let from = first ? keyFrom("bellows_start")[0] : "$1::\(key[0].type)"
+            inBatch += ["\(leading) >= \(from)", "\(leading) <= \(keyFrom("bellows_bound")[0])"]
         }
         let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
         let startCTE = first ? "bellows_start AS MATERIALIZED (SELECT \(select) FROM \(table) ORDER BY \(keyList) LIMIT 1),\n" : ""
