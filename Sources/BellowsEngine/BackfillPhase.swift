@@ -66,14 +66,14 @@ extension Engine {
                     report(.info("backfill of \(plan.id): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
                 }
             }
-            let statement = sql.backfillBatch(first: cursor == nil)
+            let batch = sql.backfillBatch(first: cursor == nil)
             if !announced {
-                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch", statement))
+                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its last key", batch.bound))
+                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its rows", batch.update))
                 announced = true
             }
-            let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + [pacer.batchSize]
             let batchStart = Date()
-            let result = try runBatch(plan, statement: statement, parameters: parameters, marker: sql.backfillMarker, fromPhase: state.phase,
+            let result = try runBatch(plan, batch, cursor: cursor, size: pacer.batchSize, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, connection: connection)
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
             if result.scanned == 0 { break }
@@ -130,8 +130,9 @@ extension Engine {
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
-    func runBatch(_ plan: Plan, statement: String, parameters: [(any PostgresBindable)?], marker: String, fromPhase: Phase,
+    func runBatch(_ plan: Plan, _ batch: (bound: String, update: String), cursor: [String]?, size: Int, marker: String, fromPhase: Phase,
                   policy: LockPolicy, settings: BackfillSettings, connection: Connection) throws -> BatchResult {
+        let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
         var attempt = 0
         while true {
             attempt += 1
@@ -148,11 +149,12 @@ extension Engine {
                         SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
                                set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)
                         """, [marker, "\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
-                    guard let row = try connection.query(statement, parameters).first else {
+                    guard let row = try connection.query(batch.bound, after + [size]).first else {
                         return BatchResult(scanned: 0, updated: 0, lastKey: nil)
                     }
-                    let result = BatchResult(scanned: try row.int("scanned"), updated: try row.int("updated"),
-                                             lastKey: try row.raw("last_key").map { PostgresArray.parse($0).map { $0 ?? "" } })
+                    let lastKey = try row.stringArray("last_key")
+                    let updated = try connection.execute(batch.update, after + lastKey.map { $0 }).affectedRows
+                    let result = BatchResult(scanned: try row.int("scanned"), updated: updated, lastKey: lastKey)
                     if result.scanned > 0 {
                         let saved = try connection.execute("""
                             UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()

@@ -105,7 +105,8 @@ public enum PhaseRendering {
             }
             if inTransaction { out += "COMMIT;\n" }
             if phase == .backfill, sql.needsBackfill {
-                out += "-- the first batch has no cursor:\n\(sql.backfillBatch(first: true));\n"
+                let first = sql.backfillBatch(first: true)
+                out += "-- the first batch has no cursor:\n\(first.bound);\n\(first.update);\n"
             }
         }
         return out

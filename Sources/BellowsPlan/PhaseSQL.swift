@@ -410,31 +410,63 @@ public struct PhaseSQL: Sendable {
 
     private var keyAliases: [String] { transition.key.indices.map { "bellows_k\($0 + 1)" } }
 
-    /// One keyset batch. Parameters: the cursor's key values as text (`$1…$n`, omitted when
-    /// `first`), then the batch size. Returns `scanned`, `updated` and `last_key` (text[]).
+    /// One keyset batch: two statements, run in one transaction with the cursor's update.
     ///
-    /// The batch is a key range: `bellows_bound` finds its upper key by walking the primary key
-    /// index (the batch size-th key after the cursor, or the last key when fewer remain), and
-    /// the UPDATE then takes exactly the rows between the cursor and that key with one index
-    /// range scan. Joining a list of keys instead lets the planner pick a hash join over a
-    /// scan of the whole table for every batch, which makes a backfill quadratic.
+    /// `bound` finds the batch's last key by walking the primary key index from the cursor
+    /// (the batch size-th key, or the last key when fewer remain). Parameters: the cursor's
+    /// key values as text (`$1…$n`, omitted when `first`), then the batch size. Returns one
+    /// row, `scanned` and `last_key` (text[]), or none when no row is left after the cursor.
     ///
-    /// The first batch, with no cursor, starts at the table's first key (`bellows_start`).
-    /// With an upper bound alone the planner expected a third of the table and, past
-    /// `jit_above_cost`, compiled the batch with LLVM: 40-80 ms for 1,000 rows of a 5M-row
-    /// table, 330 ms under load while the application's writes waited. Composite keys add the
-    /// bounds of their leading column, for the same reason.
-    public func backfillBatch(first: Bool) -> String {
+    /// `update` then takes exactly the rows between the cursor and that key with one index
+    /// range scan, and the command's row count is the number updated. Parameters: the cursor's
+    /// key values (omitted when `first`), then `last_key`'s.
+    ///
+    /// Both bounds reach the planner as values, so it estimates the batch as the range it is:
+    /// a bound computed inside the statement (a CTE, as before) left the first batch with an
+    /// upper bound alone, estimated at a third of the table, which past `jit_above_cost` was
+    /// compiled with LLVM (40-80 ms for 1,000 rows of a 5M-row table, 330 ms under load while
+    /// the application's writes waited). Joining a list of keys instead lets the planner pick
+    /// a hash join over a scan of the whole table for every batch, which makes a backfill
+    /// quadratic. The UPDATE has no RETURNING: collecting a row per updated row into a CTE to
+    /// count them cost about 5 % of the batch (docs/benchmarks.md).
+    public func backfillBatch(first: Bool) -> (bound: String, update: String) {
         let key = transition.key
-        /// The key's values from a one-row CTE, one scalar subquery per column.
-        func keyFrom(_ cte: String) -> [String] { keyAliases.map { "(SELECT \($0) FROM \(cte))" } }
         func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
+        /// The key as parameters `$from…`, cast to the key's types.
+        func parameters(from: Int) -> [String] { key.enumerated().map { "$\(from + $0.offset)::\($0.element.type)" } }
         let keyList = key.map { q($0.name) }.joined(separator: ", ")
         let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
-        let cursor = row(key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" })
+        let cursor = first ? nil : parameters(from: 1)
+        let afterCursor = cursor.map { "(\(keyList)) > \(row($0))" }
+        let whereCursor = afterCursor.map { " WHERE \($0)" } ?? ""
         let limit = first ? "$1" : "$\(key.count + 1)"
-        let lowerBound = first ? "(\(keyList)) >= \(row(keyFrom("bellows_start")))" : "(\(keyList)) > \(cursor)"
-        let whereCursor = first ? "" : " WHERE \(lowerBound)"
+        /// The rows after the cursor up to `upper`; composite keys also bound their leading
+        /// column, which the planner estimates as a range (a row comparison alone it estimates
+        /// as a third of the table).
+        func inBatch(upTo upper: [String]) -> String {
+            var conditions = (afterCursor.map { [$0] } ?? []) + ["(\(keyList)) <= \(row(upper))"]
+            if key.count > 1 {
+                let leading = q(key[0].name)
+                if let cursor { conditions.append("\(leading) >= \(cursor[0])") }
+                conditions.append("\(leading) <= \(upper[0])")
+            }
+            return conditions.joined(separator: " AND ")
+        }
+        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
+        let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        let bound = """
+            WITH bellows_bound AS MATERIALIZED (
+              (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(whereCursor)
+                ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
+              UNION ALL
+              (SELECT \(select), NULL::bigint FROM \(table)\(whereCursor) ORDER BY \(descending) LIMIT 1)
+              LIMIT 1
+            )
+            SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(inBatch(upTo: keyAliases.map { "bellows_bound.\($0)" })))) AS scanned,
+                   \(lastKey) AS last_key
+            FROM bellows_bound
+            """
+
         var groups: [(condition: String, targets: [TransitionTarget])] = []
         for group in transition.groups {
             guard let condition = pendingCondition(group) else { continue }
@@ -451,36 +483,13 @@ public struct PhaseSQL: Sendable {
                     : "\(q(t.physical)) = CASE WHEN \(group.condition) THEN \(up) ELSE \(q(t.physical)) END"
             }
         }
-        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        var inBatch = [lowerBound, "(\(keyList)) <= \(row(keyFrom("bellows_bound")))"]
-        if key.count > 1 {
-            // The planner estimates each row comparison on its own, as a third of the table;
-            // the same bounds on the leading column, implied by them, it estimates as a range.
-            let leading = q(key[0].name)
-            let from = first ? keyFrom("bellows_start")[0] : "$1::\(key[0].type)"
-            inBatch += ["\(leading) >= \(from)", "\(leading) <= \(keyFrom("bellows_bound")[0])"]
-        }
-        let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
-        let startCTE = first ? "bellows_start AS MATERIALIZED (SELECT \(select) FROM \(table) ORDER BY \(keyList) LIMIT 1),\n" : ""
-        return """
-        WITH \(startCTE)bellows_bound AS MATERIALIZED (
-          (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(whereCursor)
-            ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
-          UNION ALL
-          (SELECT \(select), NULL::bigint FROM \(table)\(whereCursor) ORDER BY \(descending) LIMIT 1)
-          LIMIT 1
-        ), bellows_updated AS (
-          UPDATE \(table) SET
-            \(sets.joined(separator: ",\n    "))
-          WHERE \(inBatch.joined(separator: " AND "))
-            AND (\(groups.map(\.condition).joined(separator: " OR ")))
-          RETURNING 1
-        )
-        SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(inBatch.joined(separator: " AND "))))
-                         FROM bellows_bound), 0) AS scanned,
-               (SELECT count(*) FROM bellows_updated) AS updated,
-               (SELECT \(lastKey) FROM bellows_bound) AS last_key
-        """
+        let update = """
+            UPDATE \(table) SET
+              \(sets.joined(separator: ",\n  "))
+            WHERE \(inBatch(upTo: parameters(from: first ? 1 : key.count + 1)))
+              AND (\(groups.map(\.condition).joined(separator: " OR ")))
+            """
+        return (bound, update)
     }
 
     // MARK: verify
@@ -607,7 +616,11 @@ public struct PhaseSQL: Sendable {
     public func statements(for command: PhaseCommand) -> [PhaseStatement] {
         switch command {
         case .expand: return expand
-        case .backfill: return needsBackfill ? [PhaseStatement(.transaction, "one keyset batch (repeated; cursor saved in the same transaction)", backfillBatch(first: false))] : []
+        case .backfill:
+            guard needsBackfill else { return [] }
+            let batch = backfillBatch(first: false)
+            return [PhaseStatement(.transaction, "one keyset batch, repeated (in one transaction with the saved cursor): its last key", batch.bound),
+                    PhaseStatement(.transaction, "the batch's rows, between the cursor and that key", batch.update)]
         case .verify:
             var list: [PhaseStatement] = []
             if let scan = verifyScan { list.append(PhaseStatement(.transaction, "prove every row agrees with up (one scan)", scan)) }

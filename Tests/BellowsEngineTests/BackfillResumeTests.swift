@@ -219,9 +219,12 @@ struct KeysetTests {
         let sql = PhaseSQL(transition)
         try fixture.run(.expand, id)
         try fixture.exec("ANALYZE firsts")
-        // The first batch ($1 = batch size), and a later one from a cursor in the middle.
-        let cursor = transition.key.count == 1 ? ["100000"] : ["1000", "0"]
-        for (batch, values) in [(sql.backfillBatch(first: true), ["1000"]), (sql.backfillBatch(first: false), cursor + ["1000"])] {
+        // The first batch's rows (up to a last key 1,000 rows in), and a later batch's, from a
+        // cursor in the middle; the statement that finds the last key is an index walk.
+        let single = transition.key.count == 1
+        let first = single ? ["1000"] : ["10", "0"]
+        let (cursor, last) = single ? (["100000"], ["101000"]) : (["1000", "0"], ["1010", "0"])
+        for (batch, values) in [(sql.backfillBatch(first: true).update, first), (sql.backfillBatch(first: false).update, cursor + last)] {
             var statement = batch
             for (index, value) in values.enumerated().reversed() { statement = statement.replacingOccurrences(of: "$\(index + 1)", with: value) }
             let explained = try fixture.rows("EXPLAIN " + statement).compactMap { $0.first ?? nil }

@@ -33,7 +33,8 @@ import Testing
                 out += "-- \(statement.purpose) [\(statement.mode.rawValue)]\n\(statement.sql);\n"
             }
             if phase == .backfill, sql.needsBackfill {
-                out += "-- the first batch (no cursor yet) [transaction]\n\(sql.backfillBatch(first: true));\n"
+                let first = sql.backfillBatch(first: true)
+                out += "-- the first batch (no cursor yet) [transaction]\n\(first.bound);\n\(first.update);\n"
             }
         }
         return out

@@ -45,45 +45,39 @@ CREATE TRIGGER "_bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE
   EXECUTE FUNCTION "bellows"."sync_006_split_users_full_name"();
 
 -- ===== backfill =====
--- one keyset batch (repeated; cursor saved in the same transaction) [transaction]
+-- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
 WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint)
     ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
   UNION ALL
   (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
-), bellows_updated AS (
-  UPDATE "public"."users" SET
-    "given_name" = (split_part(full_name, ' ', 1))::text,
-    "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
-  WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
-    AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
-  RETURNING 1
 )
-SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
-                 FROM bellows_bound), 0) AS scanned,
-       (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
+SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
+       ARRAY[bellows_k1::text] AS last_key
+FROM bellows_bound;
+-- the batch's rows, between the cursor and that key [transaction]
+UPDATE "public"."users" SET
+  "given_name" = (split_part(full_name, ' ', 1))::text,
+  "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
+WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
+  AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL));
 -- the first batch (no cursor yet) [transaction]
-WITH bellows_start AS MATERIALIZED (SELECT "id" AS bellows_k1 FROM "public"."users" ORDER BY "id" LIMIT 1),
-bellows_bound AS MATERIALIZED (
+WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users"
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
   (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
-), bellows_updated AS (
-  UPDATE "public"."users" SET
-    "given_name" = (split_part(full_name, ' ', 1))::text,
-    "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
-  WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))
-    AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL))
-  RETURNING 1
 )
-SELECT coalesce((SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") >= ((SELECT bellows_k1 FROM bellows_start)) AND ("id") <= ((SELECT bellows_k1 FROM bellows_bound))))
-                 FROM bellows_bound), 0) AS scanned,
-       (SELECT count(*) FROM bellows_updated) AS updated,
-       (SELECT ARRAY[bellows_k1::text] FROM bellows_bound) AS last_key;
+SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,
+       ARRAY[bellows_k1::text] AS last_key
+FROM bellows_bound;
+UPDATE "public"."users" SET
+  "given_name" = (split_part(full_name, ' ', 1))::text,
+  "family_name" = (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text
+WHERE ("id") <= ($1::bigint)
+  AND ((ROW("given_name", "family_name") IS NULL AND NOT ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text) IS NULL));
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
