@@ -88,8 +88,15 @@ extension Engine {
                 report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
                 // Frees the space of the rows the backfill replaced, for its next batches to
                 // reuse. Without index cleanup (a third of the cost; autovacuum does it later)
-                // and without truncation, which would take an ACCESS EXCLUSIVE lock.
-                _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF) \(table)")
+                // and without truncation, which would take an ACCESS EXCLUSIVE lock. When
+                // autovacuum is already at the table, waiting for its lock would stall the
+                // backfill until the deadlock check cancels autovacuum (deadlock_timeout, 1 s
+                // by default): SKIP_LOCKED leaves the table to it instead.
+                _ = connection.takeNotices()
+                _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)")
+                if connection.takeNotices().contains(where: { $0.sqlState == .lockNotAvailable }) {
+                    report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
+                }
                 sinceVacuum = 0
             }
             let seconds = Date().timeIntervalSince(started)

@@ -107,4 +107,44 @@ struct LockWaitTests {
         let worst = latencies.max() ?? 0
         #expect(worst < 1.0, "an application query waited \(String(format: "%.2f", worst)) s behind Bellows")
     }
+
+    /// The backfill's own VACUUM does not queue behind another vacuum of the table (as
+    /// autovacuum's lock would hold it): it skips, says so, and the backfill goes on.
+    @Test func backfillVacuumSkipsATableAnotherVacuumHolds() throws {
+        let fixture = try EngineFixture("lockwait")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO accounts SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2000) AS g;
+            """)
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: email_address
+            backfill:
+              vacuum_every_rows: 500
+            """)
+        try fixture.run(.expand, id)
+        // Another session holds the lock a VACUUM takes, as a running autovacuum does.
+        let vacuum = try fixture.db.connect()
+        defer { vacuum.close() }
+        try vacuum.execute("BEGIN")
+        try vacuum.execute("LOCK TABLE accounts IN SHARE UPDATE EXCLUSIVE MODE")
+
+        let notes = Shared<[String]>([])
+        // Were the backfill to wait for that lock, it would wait the whole lock_timeout.
+        let engine = fixture.engine({ $0.conninfo = fixture.db.conninfo + " options='-c lock_timeout=10s'" }, reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        })
+        let started = Date()
+        let outcome = try engine.run(.backfill, plan: id)
+        let seconds = Date().timeIntervalSince(started)
+        try vacuum.execute("COMMIT")
+        #expect(outcome.details["rows_updated"] == .int(2000))
+        let skipped = notes.read { $0.filter { $0.contains("skipped that VACUUM") }.count }
+        #expect(skipped >= 3, "\(notes.current)")
+        #expect(seconds < 5, "the backfill took \(seconds) s beside the held lock")
+    }
 }
