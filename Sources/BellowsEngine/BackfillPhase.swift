@@ -43,6 +43,9 @@ extension Engine {
         var announced = false
         var activeSessions: Int?
 
+        // Rendered once: the first batch has no cursor, every later one starts from it.
+        let firstBatch = sql.backfillBatch(first: true)
+        let nextBatch = sql.backfillBatch(first: false)
         while sql.needsBackfill {
             if options.shouldStop() {
                 recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
@@ -66,7 +69,7 @@ extension Engine {
                     report(.info("backfill of \(plan.id): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
                 }
             }
-            let batch = sql.backfillBatch(first: cursor == nil)
+            let batch = cursor == nil ? firstBatch : nextBatch
             if !announced {
                 announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its last key", batch.bound))
                 announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its rows", batch.update))
@@ -137,7 +140,7 @@ extension Engine {
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
-    func runBatch(_ plan: Plan, _ batch: (bound: String, update: String), cursor: [String]?, size: Int, marker: String, fromPhase: Phase,
+    func runBatch(_ plan: Plan, _ batch: PhaseSQL.BackfillBatch, cursor: [String]?, size: Int, marker: String, fromPhase: Phase,
                   policy: LockPolicy, settings: BackfillSettings, connection: Connection) throws -> BatchResult {
         let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
         var attempt = 0
@@ -162,14 +165,13 @@ extension Engine {
                     let lastKey = try row.stringArray("last_key")
                     let updated = try connection.execute(batch.update, after + lastKey.map { $0 }).affectedRows
                     let result = BatchResult(scanned: try row.int("scanned"), updated: updated, lastKey: lastKey)
-                    if result.scanned > 0 {
-                        let saved = try connection.execute("""
-                            UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()
-                            WHERE id = $1 AND phase = $4
-                            """, [plan.id, PostgresArray.literal(result.lastKey ?? []), result.updated, fromPhase.rawValue])
-                        guard saved.affectedRows == 1 else {
-                            throw PostgresError(kind: .client, message: "plan \(plan.id) left phase \(fromPhase.rawValue) during the backfill")
-                        }
+                    // A bound row means at least that row was scanned: the cursor moves.
+                    let saved = try connection.execute("""
+                        UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()
+                        WHERE id = $1 AND phase = $4
+                        """, [plan.id, PostgresArray.literal(lastKey), updated, fromPhase.rawValue])
+                    guard saved.affectedRows == 1 else {
+                        throw PostgresError(kind: .client, message: "plan \(plan.id) left phase \(fromPhase.rawValue) during the backfill")
                     }
                     return result
                 }

@@ -429,7 +429,7 @@ public struct PhaseSQL: Sendable {
     /// a hash join over a scan of the whole table for every batch, which makes a backfill
     /// quadratic. The UPDATE has no RETURNING: collecting a row per updated row into a CTE to
     /// count them cost about 5 % of the batch (docs/benchmarks.md).
-    public func backfillBatch(first: Bool) -> (bound: String, update: String) {
+    public func backfillBatch(first: Bool) -> BackfillBatch {
         let key = transition.key
         func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
         /// The key as parameters `$from…`, cast to the key's types.
@@ -489,7 +489,13 @@ public struct PhaseSQL: Sendable {
             WHERE \(inBatch(upTo: parameters(from: first ? 1 : key.count + 1)))
               AND (\(groups.map(\.condition).joined(separator: " OR ")))
             """
-        return (bound, update)
+        return BackfillBatch(bound: bound, update: update)
+    }
+
+    /// The two statements of one keyset batch (see `backfillBatch(first:)`).
+    public struct BackfillBatch: Sendable {
+        public var bound: String
+        public var update: String
     }
 
     // MARK: verify
