@@ -20,6 +20,7 @@ extension Engine {
         } else {
             failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
         }
+        failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
         failures += manualGateFailures(plan, before: .contract, connection: connection)
         if failures.isEmpty {
             failures += runChecks(plan, connection: connection).failures

@@ -58,6 +58,9 @@ public final class Engine: @unchecked Sendable {
         do {
             let connection = try Connection(options.conninfo)
             try connection.execute("SET application_name = 'bellows'")
+            // A row-level security policy must never filter what a phase reads or writes: with
+            // row_security off, PostgreSQL refuses such a statement instead (TableSafety).
+            try connection.execute("SET row_security = off")
             try StateStore.ensure(connection)
             return connection
         } catch let error as PostgresError {
@@ -117,12 +120,14 @@ public final class Engine: @unchecked Sendable {
             details["checksum"] = .string(plan.checksum)
             return PhaseOutcome(plan: plan.id, command: command, from: state.phase, to: command.resultingPhase,
                                 milliseconds: Date().timeIntervalSince(started) * 1000, details: details)
-        } catch let error as PhaseFailure {
+        } catch var error as PhaseFailure {
+            error.error = TableSafety.explained(error.error)
             recordQuietly(connection, plan: plan, command: command, from: state.phase, outcome: "failed",
                           details: ["step": .string(error.purpose), "error": .string(error.error.description),
                                     "sqlstate": .optional(error.error.sqlState?.rawValue)])
             throw BellowsError.failed(plan: plan.id, command: command, purpose: error.purpose, error: error.error)
-        } catch let error as PostgresError {
+        } catch let raw as PostgresError {
+            let error = TableSafety.explained(raw)
             recordQuietly(connection, plan: plan, command: command, from: state.phase, outcome: "failed",
                           details: ["error": .string(error.description), "sqlstate": .optional(error.sqlState?.rawValue)])
             throw BellowsError.database(error)

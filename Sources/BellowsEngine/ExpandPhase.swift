@@ -19,6 +19,7 @@ extension Engine {
             failures += try conflictFailures(plan, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             let table = try CatalogReader.table(connection, plan.table.value)
+            failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
             let compiled = TransitionCompiler.compile(plan, table: table)
             failures += compiled.findings.filter { $0.severity == .error }.map {
                 GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")

@@ -18,6 +18,12 @@ public struct PlanState: Sendable, Codable, Hashable {
     public var backfillDone: Bool
     public var verifiedAt: Date?
     public var updatedAt: Date?
+    /// The dual-write trigger's catalog row as verify saw it (`oid:xmin:tgenabled`): contract
+    /// refuses when it changed since (a DISABLE/ENABLE rewrites the row).
+    public var verifiedTrigger: String? = nil
+    /// The schemas the expanding session resolved names in; every phase evaluates the plan's
+    /// expressions under `pg_catalog`, these, then `pg_temp` (nil: expanded before it was kept).
+    public var searchPath: [String]? = nil
 }
 
 /// One entry of the append-only audit log.
@@ -40,7 +46,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname = 'search_path' AND NOT attisdropped) AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -107,6 +113,10 @@ public enum StateStore {
     -- The migration runner (MigrationRunner): the file's header description, and the
     -- statements of a non-transactional file applied so far (a re-run resumes after them).
     ALTER TABLE bellows.migrations ADD COLUMN IF NOT EXISTS description text;
+    -- Kept by verify for contract (the trigger's catalog row) and by expand for every phase
+    -- (the schemas names in the plan's expressions resolve in).
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS verified_trigger text;
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS search_path text[];
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -122,7 +132,7 @@ public enum StateStore {
     static let planColumns = """
     id, checksum, table_name, phase, expand_checksum, expanding, touched_columns, backfill_cursor,
     backfill_rows, backfill_done, extract(epoch FROM verified_at)::float8 AS verified_at,
-    extract(epoch FROM updated_at)::float8 AS updated_at
+    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path
     """
 
     static func decode(_ row: Row) throws -> PlanState {
@@ -134,7 +144,9 @@ public enum StateStore {
             backfillCursor: try row.raw("backfill_cursor").map { PostgresArray.parse($0).map { $0 ?? "" } },
             backfillRows: try row.int("backfill_rows"), backfillDone: try row.bool("backfill_done"),
             verifiedAt: try row.optionalDouble("verified_at").map { Date(timeIntervalSince1970: $0) },
-            updatedAt: try row.optionalDouble("updated_at").map { Date(timeIntervalSince1970: $0) })
+            updatedAt: try row.optionalDouble("updated_at").map { Date(timeIntervalSince1970: $0) },
+            verifiedTrigger: try row.optionalString("verified_trigger"),
+            searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } })
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {

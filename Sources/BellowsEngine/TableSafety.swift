@@ -1,0 +1,92 @@
+import BellowsPlan
+import BellowsSQL
+import PGClient
+
+/// What about a table, for the role Bellows connects as, would let a phase see or change
+/// fewer rows than the table holds: row-level security in force, and inheritance children
+/// (rows the trigger on the parent never sees written). Read from `pg_catalog`; `failures`
+/// decides.
+struct TableSafety: Sendable, Hashable {
+    /// The table as `regclass` prints it.
+    var table: String
+    var role: String
+    /// `row_security_active`: policies filter this role's reads and writes of the table.
+    var rowSecurityActive: Bool
+    var forceRowSecurity: Bool
+    /// The role owns the table (directly or through membership).
+    var isOwner: Bool
+    /// Policy names, restrictive ones marked.
+    var policies: [String]
+    /// Tables inheriting from this one with `INHERITS` (partitions are not counted here).
+    var inheritanceChildren: [String]
+    /// Tables this one inherits from with `INHERITS`.
+    var inheritanceParents: [String]
+
+    static func read(_ connection: Connection, table: String) throws -> TableSafety? {
+        guard let row = try connection.query("""
+            SELECT c.oid::regclass::text AS table_name, current_user AS role,
+                   row_security_active(c.oid) AS rls_active, c.relforcerowsecurity AS forced,
+                   pg_has_role(c.relowner, 'USAGE') AS is_owner,
+                   ARRAY(SELECT p.polname || CASE WHEN p.polpermissive THEN '' ELSE ' (restrictive)' END
+                         FROM pg_policy p WHERE p.polrelid = c.oid ORDER BY p.polname) AS policies,
+                   ARRAY(SELECT i.inhrelid::regclass::text FROM pg_inherits i
+                         WHERE i.inhparent = c.oid AND c.relkind <> 'p' ORDER BY 1) AS children,
+                   ARRAY(SELECT i.inhparent::regclass::text FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+                         WHERE i.inhrelid = c.oid AND pc.relkind <> 'p' ORDER BY 1) AS parents
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [table]).first else { return nil }
+        return TableSafety(table: try row.string("table_name"), role: try row.string("role"),
+                           rowSecurityActive: try row.bool("rls_active"), forceRowSecurity: try row.bool("forced"),
+                           isOwner: try row.bool("is_owner"), policies: try row.stringArray("policies"),
+                           inheritanceChildren: try row.stringArray("children"), inheritanceParents: try row.stringArray("parents"))
+    }
+
+    /// The reasons no phase may run on the table as it is.
+    func failures() -> [GateFailure] {
+        var failures: [GateFailure] = []
+        if rowSecurityActive {
+            let policyList = policies.isEmpty ? "no policy (every row hidden)" : "policies " + policies.joined(separator: ", ")
+            let remedy = isOwner && forceRowSecurity
+                ? "run Bellows as a role with BYPASSRLS (`ALTER ROLE … BYPASSRLS`), or lift FORCE for the owner during the transition (`ALTER TABLE \(table) NO FORCE ROW LEVEL SECURITY`)"
+                : "run Bellows as the table's owner (without FORCE ROW LEVEL SECURITY) or as a role with BYPASSRLS (`ALTER ROLE … BYPASSRLS`)"
+            failures.append(GateFailure(
+                gate: "row-security",
+                message: "row-level security applies to role \(role) on \(table) (\(policyList)\(forceRowSecurity ? ", FORCE" : "")): "
+                    + "Bellows would backfill and verify only the rows the policies show it, and contract would drop the values of the others",
+                remedy: remedy))
+        }
+        if !inheritanceChildren.isEmpty {
+            failures.append(GateFailure(
+                gate: "inheritance",
+                message: "\(table) has inheritance children (\(inheritanceChildren.joined(separator: ", "))): their rows are read and written through \(table) "
+                    + "but the dual-write trigger, the new columns' backfill and contract's checks cover \(table) alone",
+                remedy: "change each child with its own plan, or detach the children (`ALTER TABLE child NO INHERIT \(table)`) first"))
+        }
+        if !inheritanceParents.isEmpty {
+            failures.append(GateFailure(
+                gate: "inheritance",
+                message: "\(table) inherits from \(inheritanceParents.joined(separator: ", ")): writes through the parent reach its rows, "
+                    + "and columns it inherits cannot be renamed or dropped on it alone",
+                remedy: "change the parent and its children together in a migration, or detach \(table) (`ALTER TABLE \(table) NO INHERIT parent`) first"))
+        }
+        return failures
+    }
+
+    /// A statement that failed because row-level security would have filtered it
+    /// (`row_security = off` makes PostgreSQL refuse instead of filtering), with what to do.
+    static func explained(_ error: PostgresError) -> PostgresError {
+        guard error.sqlState == SQLState("42501"), error.message.contains("row-level security") else { return error }
+        var explained = error
+        explained.hint = "Bellows reads and writes every row or none: it runs with row_security = off, so a policy that would hide rows "
+            + "stops the phase instead. Run Bellows as a role with BYPASSRLS, or as the table's owner without FORCE ROW LEVEL SECURITY."
+            + (error.hint.map { " (\($0))" } ?? "")
+        return explained
+    }
+}
+
+extension Engine {
+    /// The table-level reasons a phase may not run (row-level security, inheritance).
+    func tableSafetyFailures(table: String, connection: Connection) throws -> [GateFailure] {
+        try TableSafety.read(connection, table: table)?.failures() ?? []
+    }
+}
