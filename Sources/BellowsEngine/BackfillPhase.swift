@@ -217,19 +217,32 @@ extension Engine {
             .first?.optionalDouble("lag")
     }
 
-    /// Whether the dual-write trigger is installed and enabled on the table.
+    /// Whether the dual-write trigger is installed and fires for every writer (`ENABLE ALWAYS`).
     func triggerProblem(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> GateFailure? {
-        let row = try connection.query("""
-            SELECT tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2
-            """, [transition.quotedTable, sql.triggerName]).first
-        guard let row else {
+        guard let identity = try triggerIdentity(sql, transition: transition, connection: connection) else {
             return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is missing from \(transition.tableName)",
                                remedy: "writes are no longer synchronised: `bellows rollback \(transition.plan.id)` and expand again")
         }
-        if try row.string("enabled") == "D" {
+        let enable = "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(SQLQuote.identifier(sql.triggerName))"
+        switch identity.split(separator: ":").last {
+        case "A": return nil
+        case "D":
             return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is disabled",
-                               remedy: "re-enable it (ALTER TABLE … ENABLE TRIGGER), then verify again: writes made meanwhile are not synchronised")
+                               remedy: "re-enable it (\(enable)), then verify again: writes made meanwhile are not synchronised")
+        default:
+            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is not ENABLE ALWAYS: writes made with session_replication_role = replica (or local) bypass it",
+                               remedy: "\(enable), then verify again: writes made meanwhile may not be synchronised")
         }
-        return nil
+    }
+
+    /// The trigger's `pg_trigger` row as `oid:xmin:tgenabled`, nil when it is missing. Any
+    /// `ALTER TABLE … ENABLE/DISABLE TRIGGER` writes a new version of the row (a new xmin), and
+    /// a drop and re-create a new oid: the same identity at verify and at contract proves the
+    /// trigger stayed in force in between.
+    func triggerIdentity(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> String? {
+        try connection.query("""
+            SELECT oid::text || ':' || xmin::text || ':' || tgenabled::text AS identity
+            FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2
+            """, [transition.quotedTable, sql.triggerName]).first?.string("identity")
     }
 }

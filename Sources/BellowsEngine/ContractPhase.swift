@@ -2,6 +2,12 @@ import BellowsPlan
 import Foundation
 import PGClient
 
+/// Contract found the dual-write trigger's `pg_trigger` row other than verify recorded it.
+struct TriggerChangedSinceVerify: Error {
+    var verified: String?
+    var now: String?
+}
+
 extension Engine {
     func contract(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
@@ -21,6 +27,9 @@ extension Engine {
             failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
         }
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        if transition.needsTrigger && state.verifiedAt != nil && state.verifiedTrigger == nil {
+            failures.append(triggerSinceVerify(plan, "the verification did not record the dual-write trigger"))
+        }
         failures += manualGateFailures(plan, before: .contract, connection: connection)
         if failures.isEmpty {
             failures += runChecks(plan, connection: connection).failures
@@ -28,23 +37,42 @@ extension Engine {
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }
 
         let statements = sql.contract
-        try step("contract in one transaction") {
-            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
-                for statement in statements {
-                    announce(plan, .contract, statement)
-                    try connection.execute(statement.sql)
+        do {
+            try step("contract in one transaction") {
+                try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                    for statement in statements {
+                        announce(plan, .contract, statement)
+                        try connection.execute(statement.sql)
+                        // Under the table's lock, so no one can disable the trigger between
+                        // this comparison and its drop.
+                        if statement == sql.contractLock {
+                            let now = try triggerIdentity(sql, transition: transition, connection: connection)
+                            if now != state.verifiedTrigger {
+                                throw TriggerChangedSinceVerify(verified: state.verifiedTrigger, now: now)
+                            }
+                        }
+                    }
+                    guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
+                        throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
+                    }
+                    try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: [
+                        "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
+                        "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
+                        "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
+                    ])
                 }
-                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
-                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
-                }
-                try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: [
-                    "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
-                    "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
-                    "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
-                ])
             }
+        } catch let changed as TriggerChangedSinceVerify {
+            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [triggerSinceVerify(plan,
+                "the dual-write trigger's catalog row changed since verify (\(changed.verified ?? "none") → \(changed.now ?? "missing")): "
+                    + "it was disabled, re-enabled or re-created, and writes made meanwhile may not be synchronised")])
         }
         return ["statements": .int(statements.count)]
+    }
+
+    func triggerSinceVerify(_ plan: Plan, _ message: String) -> GateFailure {
+        GateFailure(gate: "trigger-since-verify", message: message,
+                    remedy: "`bellows verify \(plan.id)` again: it proves the rows as they are now and records the trigger anew")
     }
 
     func rollback(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {

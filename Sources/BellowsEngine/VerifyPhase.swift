@@ -24,6 +24,10 @@ extension Engine {
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
         failures += manualGateFailures(plan, before: .verify, connection: connection)
         if !failures.isEmpty { throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures) }
+        // Taken before the scan: a DISABLE/ENABLE of the trigger waits for every write to the
+        // table to end, so writes made around a trigger whose row is this one have committed
+        // and the scan sees them. Contract compares it with the row it finds.
+        let trigger = transition.needsTrigger ? try triggerIdentity(sql, transition: transition, connection: connection) : nil
 
         // 1. One scan: every row's new shape equals up(old).
         if let scan = sql.verifyScan {
@@ -95,7 +99,8 @@ extension Engine {
         }
         try step("record the verification") {
             try connection.withTransaction {
-                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .verified, extra: ", verified_at = now()") else {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .verified,
+                                                extra: ", verified_at = now(), verified_trigger = $4", [trigger]) else {
                     throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during verify (another bellows?)")
                 }
                 try record(connection, plan: plan, command: .verify, from: state.phase, to: .verified, details: details)

@@ -119,6 +119,10 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "the dual-write function", triggerFunction))
             statements.append(PhaseStatement(.transaction, "the dual-write trigger",
                 "CREATE TRIGGER \(q(triggerName)) BEFORE INSERT OR UPDATE ON \(table)\n  FOR EACH ROW WHEN (\(triggerCondition))\n  EXECUTE FUNCTION \(qualifiedFunction)()"))
+            // In every session mode: `session_replication_role = replica` (used by replication
+            // tools and bulk loaders) would otherwise write around it.
+            statements.append(PhaseStatement(.transaction, "the dual-write trigger fires for every writer",
+                "ALTER TABLE \(table) ENABLE ALWAYS TRIGGER \(q(triggerName))"))
         }
         for index in addedIndexes {
             statements.append(PhaseStatement(.standalone, "build an index without blocking writes", index.sql))
@@ -541,8 +545,16 @@ public struct PhaseSQL: Sendable {
 
     // MARK: contract
 
+    /// Contract's first statement when there is a trigger: under this lock the engine checks
+    /// that the trigger is still the one verify saw, then drops it.
+    public var contractLock: PhaseStatement? {
+        guard transition.needsTrigger else { return nil }
+        return PhaseStatement(.transaction, "hold the table; the dual-write trigger must be as verify saw it",
+                              "LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE")
+    }
+
     public var contract: [PhaseStatement] {
-        var statements: [PhaseStatement] = []
+        var statements: [PhaseStatement] = contractLock.map { [$0] } ?? []
         if transition.needsTrigger {
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))

@@ -78,4 +78,86 @@ struct DataSafetyTests {
         defer { connection.close() }
         #expect(try connection.query("SELECT current_setting('row_security') AS v").first?.string("v") == "off")
     }
+
+    // MARK: 2. Writes around the trigger
+
+    static let renameEmail = """
+        table: accounts
+        changes:
+          - alter: email
+            rename_to: email_address
+            type: varchar(200)
+            up: lower(email)
+            down: email_address
+        """
+
+    static func accounts(_ fixture: EngineFixture, rows: Int = 500) throws {
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO accounts SELECT g, 'User' || g || '@example.com' FROM generate_series(1, \(rows)) AS g;
+            """)
+    }
+
+    /// Writers in `session_replication_role = replica` (replication tools, bulk loaders) go
+    /// through the trigger too; a trigger disabled and enabled again after verify makes
+    /// contract refuse until verify has run again.
+    @Test func writesAroundTheTriggerAreNeverDropped() throws {
+        let fixture = try EngineFixture("bypass")
+        defer { fixture.close() }
+        try Self.accounts(fixture)
+        let id = "001_email"
+        try fixture.writePlan(id, Self.renameEmail)
+        try fixture.forward(id, through: .verify)
+        try fixture.exec("""
+            SET session_replication_role = replica;
+            INSERT INTO accounts (id, email) VALUES (1001, 'Replica@Example.com');
+            UPDATE accounts SET email = 'Changed@Example.com' WHERE id = 7;
+            RESET session_replication_role;
+            """)
+        #expect(try fixture.rows("SELECT email_address FROM accounts WHERE id IN (7, 1001) ORDER BY id")
+                == [["changed@example.com"], ["replica@example.com"]])
+
+        // Disabled, written around, enabled again: contract refuses, nothing dropped.
+        let trigger = "_bellows_sync_\(id)"
+        try fixture.exec("""
+            ALTER TABLE accounts DISABLE TRIGGER \(trigger);
+            UPDATE accounts SET email = 'Around@Example.com' WHERE id = 9;
+            ALTER TABLE accounts ENABLE ALWAYS TRIGGER \(trigger);
+            """)
+        let before = try fixture.snapshot("accounts")
+        let refusal = expectRefusal { try fixture.run(.contract, id) }
+        #expect(refusal?.gates == ["trigger-since-verify"], "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.remedy?.contains("bellows verify \(id)") == true)
+        #expect(try fixture.snapshot("accounts") == before)
+        #expect(try fixture.state(id)?.phase == .verified)
+        // Verify sees the write made around the trigger.
+        let mismatch = expectRefusal { try fixture.run(.verify, id) }
+        #expect(mismatch?.gates == ["mismatch:change_1"], "\(mismatch?.text ?? "")")
+        try fixture.exec("UPDATE accounts SET email_address = lower(email) WHERE id = 9")
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT email_address FROM accounts WHERE id IN (7, 9, 1001) ORDER BY id")
+                == [["changed@example.com"], ["around@example.com"], ["replica@example.com"]])
+    }
+
+    /// A table with `INHERITS` children, or one that inherits: refused before expand.
+    @Test func inheritanceIsRefusedBeforeExpand() throws {
+        let fixture = try EngineFixture("inherit")
+        defer { fixture.close() }
+        try Self.accounts(fixture, rows: 10)
+        try fixture.exec("""
+            CREATE TABLE archived_accounts (archived_at timestamptz) INHERITS (accounts);
+            INSERT INTO archived_accounts (id, email) VALUES (5000, 'Old@Example.com');
+            """)
+        try fixture.writePlan("001_email", Self.renameEmail)
+        let original = try fixture.snapshot("accounts")
+        let refusal = expectRefusal { try fixture.run(.expand, "001_email") }
+        #expect(refusal?.gates == ["inheritance"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("archived_accounts") == true, "\(refusal?.text ?? "")")
+        #expect(try fixture.snapshot("accounts") == original)
+
+        try fixture.writePlan("002_child", Self.renameEmail.replacingOccurrences(of: "table: accounts", with: "table: archived_accounts"))
+        let child = expectRefusal { try fixture.run(.expand, "002_child") }
+        #expect(child?.gates.contains("inheritance") == true, "\(child?.text ?? "")")
+    }
 }

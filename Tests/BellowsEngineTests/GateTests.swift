@@ -50,7 +50,7 @@ struct GateTests {
             """)
         let whileDisabled = expectRefusal { try fixture.run(.verify, Self.id) }
         #expect(whileDisabled?.gates == ["trigger"], "\(whileDisabled?.text ?? "")")
-        try fixture.exec("ALTER TABLE accounts ENABLE TRIGGER \(Self.trigger)")
+        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \(Self.trigger)")
         // A value corrupted behind the trigger's back (the backfill's bypass).
         try fixture.exec("""
             BEGIN;
@@ -148,7 +148,20 @@ struct GateTests {
             let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
             #expect(refusal?.gates == ["trigger"], "\(refusal?.text ?? "")")
         }
+        // Enabled again, but not ALWAYS: writers in replica mode would bypass it.
         try fixture.exec("ALTER TABLE accounts ENABLE TRIGGER \(Self.trigger)")
+        try unchanged(fixture) {
+            let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
+            #expect(refusal?.gates == ["trigger"], "\(refusal?.text ?? "")")
+            #expect(refusal?.failures.first?.remedy?.contains("ENABLE ALWAYS TRIGGER") == true)
+        }
+        // Back in force for everyone, but it was not since verify: verify again.
+        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \(Self.trigger)")
+        try unchanged(fixture) {
+            let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
+            #expect(refusal?.gates == ["trigger-since-verify"], "\(refusal?.text ?? "")")
+        }
+        try fixture.run(.verify, Self.id)
         // The plan file changed since expand.
         let path = fixture.planPath(Self.id)
         let original = try String(contentsOfFile: path, encoding: .utf8)
@@ -159,7 +172,7 @@ struct GateTests {
         }
         try original.write(toFile: path, atomically: true, encoding: .utf8)
         let refusedEvents = try fixture.events(Self.id).filter { $0.command == "contract" && $0.outcome == "refused" }
-        #expect(refusedEvents.count == 4)
+        #expect(refusedEvents.count == 6)
 
         // An approval recorded with `bellows approve` (bound to the file's checksum) opens the gate.
         try fixture.engine().approve(plan: Self.id, gate: "app-reads-email-address")

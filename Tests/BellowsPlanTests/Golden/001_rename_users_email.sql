@@ -36,6 +36,8 @@ $bellows$;
 CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
   FOR EACH ROW WHEN ((NEW."email" IS DISTINCT FROM NEW."email_address") AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_sync_001_rename_users_email";
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
 
@@ -85,6 +87,8 @@ SELECT count(*) FROM users WHERE email_address IS NULL;
 SELECT count(*) FROM (SELECT lower(email_address) FROM users GROUP BY 1 HAVING count(*) > 1) AS duplicates;
 
 -- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
 -- stop dual writes [transaction]

@@ -35,6 +35,8 @@ $bellows$;
 CREATE TRIGGER "_bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON "public"."profiles"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '002_widen_profiles_bio')
   EXECUTE FUNCTION "bellows"."sync_002_widen_profiles_bio"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "_bellows_sync_002_widen_profiles_bio";
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -78,6 +80,8 @@ FROM "public"."profiles";
 SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;
 
 -- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes [transaction]

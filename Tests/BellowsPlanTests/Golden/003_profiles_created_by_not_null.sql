@@ -19,6 +19,8 @@ $bellows$;
 CREATE TRIGGER "_bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR UPDATE ON "public"."profiles"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '003_profiles_created_by_not_null')
   EXECUTE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "_bellows_sync_003_profiles_created_by_not_null";
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -66,6 +68,8 @@ SELECT count(*) FROM profiles WHERE coalesce(created_by, user_id) IS NULL;
 SELECT count(*) FROM profiles p LEFT JOIN users u ON u.id = coalesce(p.created_by, p.user_id) WHERE u.id IS NULL;
 
 -- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]

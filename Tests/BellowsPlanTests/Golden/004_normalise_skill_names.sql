@@ -19,6 +19,8 @@ $bellows$;
 CREATE TRIGGER "_bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE ON "public"."skills"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '004_normalise_skill_names')
   EXECUTE FUNCTION "bellows"."sync_004_normalise_skill_names"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."skills" ENABLE ALWAYS TRIGGER "_bellows_sync_004_normalise_skill_names";
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
 
@@ -68,6 +70,8 @@ SELECT count(*) FROM (SELECT lower(btrim(name)) FROM skills GROUP BY 1 HAVING co
 SELECT count(*) FROM skills WHERE lower(btrim(name)) = '';
 
 -- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."skills" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]

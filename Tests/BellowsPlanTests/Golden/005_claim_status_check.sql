@@ -37,6 +37,8 @@ $bellows$;
 CREATE TRIGGER "_bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON "public"."skill_claims"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '005_claim_status_check')
   EXECUTE FUNCTION "bellows"."sync_005_claim_status_check"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "_bellows_sync_005_claim_status_check";
 -- build an index without blocking writes [standalone]
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");
 
@@ -86,6 +88,8 @@ ALTER TABLE "public"."skill_claims" VALIDATE CONSTRAINT "_bellows_skill_claims_s
 SELECT count(*) FROM skill_claims WHERE status::text NOT IN ('pending', 'verified', 'rejected');
 
 -- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."skill_claims" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
 -- stop dual writes [transaction]
