@@ -136,6 +136,8 @@ struct BackfillPacer {
 struct ServerActivity {
     /// Running something, or active in the last second.
     var activeSessions: Int
+    /// Those of them connected to the backfill's own database (what a test can attribute).
+    var activeInDatabase = 0
     /// Waiting for a lock that the backfill's session holds.
     var blockedByBackfill = 0
     /// Queued for the WAL write lock: someone else is writing or flushing the WAL.

@@ -197,13 +197,15 @@ extension Engine {
     func serverActivity(_ connection: Connection) throws -> ServerActivity {
         guard let row = try connection.query("""
             SELECT count(*) FILTER (WHERE state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second') AS active,
+                   count(*) FILTER (WHERE datname = current_database()
+                                    AND (state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')) AS active_here,
                    count(*) FILTER (WHERE CASE WHEN wait_event_type = 'Lock' THEN pg_backend_pid() = ANY (pg_blocking_pids(pid)) ELSE false END) AS blocked,
                    count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event = 'WALWrite') AS wal_queue,
                    count(*) FILTER (WHERE wait_event_type = 'IO' AND wait_event IN ('WALInitWrite', 'WALInitSync')) AS wal_init
             FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
             """).first else { return ServerActivity(activeSessions: 0) }
-        return ServerActivity(activeSessions: try row.int("active"), blockedByBackfill: try row.int("blocked"),
+        return ServerActivity(activeSessions: try row.int("active"), activeInDatabase: try row.int("active_here"), blockedByBackfill: try row.int("blocked"),
                               waitingForWALWrite: try row.int("wal_queue"), creatingWALSegment: try row.int("wal_init"))
     }
 

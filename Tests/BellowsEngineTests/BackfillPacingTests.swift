@@ -6,8 +6,10 @@ import PGClient
 import Testing
 
 /// Adaptive pacing on a real server: another session in a transaction makes the backfill
-/// gentle; `full` ignores it. Either way every row is copied.
-@Suite(needsDatabase)
+/// gentle; `full` ignores it. Either way every row is copied. The server's other sessions
+/// (other tests) count too, so each test asserts on its own session in its own database:
+/// the engine's count of sessions there is exactly the test's.
+@Suite(needsDatabase, .serialized)
 struct BackfillPacingTests {
     func backfill(_ fixture: EngineFixture, pacing: BackfillPacing?) throws -> [BackfillProgress] {
         try fixture.exec("""
@@ -22,17 +24,30 @@ struct BackfillPacingTests {
                 rename_to: email_address
             """)
         try fixture.run(.expand, "001_paced")
+        let engine = fixture.engine({ $0.pacing = pacing; $0.batchSize = 500 })
+        let probe = try fixture.db.connect()   // stands for the backfill's session
+        defer { probe.close() }
         // The test's own session waits inside a transaction: an active session to make room for.
         let other = try fixture.db.connect()
         defer { other.close() }
         try other.execute("BEGIN")
         _ = try other.query("SELECT 1")
+        // The engine's query sees it, and nothing else, in this database, once it has been
+        // idle in its transaction for more than a second (as the fixture's own session is idle).
+        // (Only `probe`, which the count leaves out, reads meanwhile.)
+        let witnessIdle = "SELECT (clock_timestamp() - state_change > interval '1 second')::int FROM pg_stat_activity WHERE pid = $1"
+        #expect(try eventually(10) {
+            try probe.query(witnessIdle, [Int(other.backendPID)]).first?.values.first == "1" && engine.serverActivity(probe).activeInDatabase == 1
+        }, "the engine does not count the test's idle transaction as active")
         let progress = Shared<[BackfillProgress]>([])
-        let engine = fixture.engine({ $0.pacing = pacing; $0.batchSize = 500 }) { note in
+        let observed = fixture.engine({ $0.pacing = pacing; $0.batchSize = 500 }) { note in
             if case .backfill(let p) = note { progress.update { $0.append(p) } }
         }
-        try engine.run(.backfill, plan: "001_paced")
+        try observed.run(.backfill, plan: "001_paced")
         try other.execute("ROLLBACK")
+        other.close()
+        #expect(try eventually(10) { try engine.serverActivity(probe).activeInDatabase == 0 },
+                "the engine still counts a session that has left")
         #expect(try fixture.int("SELECT count(*) FROM paced WHERE email_address IS DISTINCT FROM email") == 0)
         return progress.current
     }
@@ -74,14 +89,16 @@ struct BackfillPacingTests {
             _ = try? connection.execute("UPDATE locked SET v = 'c' WHERE id = 1")
         }
         var activity = ServerActivity(activeSessions: 0)
-        for _ in 0..<100 where activity.blockedByBackfill == 0 {
-            Thread.sleep(forTimeInterval: 0.05)
+        _ = try eventually(20) {
+            // Inside its transaction the session would see one snapshot of pg_stat_activity.
+            _ = try backfillSession.execute("SELECT pg_stat_clear_snapshot()")
             activity = try engine.serverActivity(backfillSession)
+            return activity.blockedByBackfill > 0
         }
         try backfillSession.execute("ROLLBACK")
         #expect(application.join(timeout: 20))
         #expect(activity.blockedByBackfill == 1)
-        #expect(activity.activeSessions >= 1)
+        #expect(activity.activeInDatabase >= 1 && activity.activeSessions >= activity.activeInDatabase)
         #expect(activity.isStrained)
         // Other tests' sessions on the same server may be queued for the WAL at that moment.
         #expect(activity.strainDescription.hasPrefix("1 blocked by the backfill's row locks"))

@@ -5,14 +5,23 @@ import Foundation
 import PGClient
 import Testing
 
-/// A backfill killed or cut off mid-way resumes exactly where its last committed batch ended:
-/// no row is skipped, no row is updated twice.
+/// A backfill killed or cut off in the middle of a batch resumes exactly where its last
+/// committed batch ended: no row is skipped, no row is updated twice, and the resumed run
+/// starts from the saved cursor (it says so, and scans only the rows after it).
+///
+/// Every cut is made while the batch's `UPDATE` is observed waiting for a row lock that the
+/// test holds on a key past the saved cursor: the batch has updated some of its rows and
+/// committed none, so a stop between two batches cannot pass for a cut inside one.
 @Suite(needsDatabase)
 struct BackfillResumeTests {
     static let rows = 20_000
+    static let batchSize = 50
+    /// The key the test locks: in the middle of the batch 5001…5050, past the rows before it.
+    static let blockedKey = 5_025
 
-    /// A table of `rows` rows, a rename plan pausing between batches, expanded, and a test-only
-    /// trigger counting every update the backfill makes, per row.
+    /// A table of `rows` rows, a rename plan, expanded, and a test-only trigger counting every
+    /// update the backfill makes, per row. The batch waits for a row lock in one attempt
+    /// (a long `lock_timeout`), so the test decides when it ends.
     func prepare(_ fixture: EngineFixture, id: String) throws {
         try fixture.exec("""
             CREATE TABLE big (id bigint PRIMARY KEY, email text NOT NULL, note text);
@@ -22,8 +31,6 @@ struct BackfillResumeTests {
             BEGIN
               IF coalesce(current_setting('bellows.backfill', true), '') <> '' THEN
                 INSERT INTO backfill_hits VALUES (NEW.id);
-                -- Slow batches at first, so the interruption lands inside one.
-                IF NEW.id <= 2000 THEN PERFORM pg_sleep(0.001); END IF;
               END IF;
               RETURN NULL;
             END $$;
@@ -37,7 +44,8 @@ struct BackfillResumeTests {
                 rename_to: email_address
                 not_null: true
             backfill:
-              pause_ms: 20
+              pause_ms: 0
+              lock_timeout_ms: 120000
             """)
         try fixture.run(.expand, id)
     }
@@ -48,27 +56,78 @@ struct BackfillResumeTests {
                                   outputPath: fixture.root + "/\(log).log")
     }
 
-    static let batchInFlight = """
+    /// A `bellows backfill` child whose batch `UPDATE` waits for the test's row lock.
+    struct BlockedBackfill {
+        let process: BellowsProcess
+        /// The test's session holding `FOR UPDATE` on `blockedKey`; `release()` ends it.
+        let locker: Connection
+        /// The backfill's backend, seen waiting in its `UPDATE` behind `locker`.
+        let backend: Int
+
+        func release() throws {
+            if locker.isOpen { try locker.execute("ROLLBACK") }
+            locker.close()
+        }
+    }
+
+    /// The batch `UPDATE` of a bellows session waiting for a lock that `locker` holds.
+    static let updateWaitingForTheTest = """
         SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows'
-        AND state = 'active' AND query LIKE 'WITH bellows\\_%'
+        AND state = 'active' AND wait_event_type = 'Lock' AND query LIKE 'UPDATE%' AND $1::int = ANY (pg_blocking_pids(pid))
         """
 
-    /// Starts a slow backfill and waits until it has committed some batches and is inside the next one.
-    func startSlowBackfill(_ fixture: EngineFixture, id: String) throws -> BellowsProcess {
-        let process = try bellows(fixture, ["backfill", id, "--batch-size", "50"], log: "first")
-        let progressed = try eventually(30) {
+    /// Locks `blockedKey`, starts the backfill in small batches and waits until its `UPDATE` is
+    /// observed waiting for that lock (the batches before it committed, this one did not).
+    func startBlockedBackfill(_ fixture: EngineFixture, id: String) throws -> BlockedBackfill {
+        let locker = try fixture.db.connect()
+        try locker.execute("BEGIN")
+        #expect(try locker.query("SELECT id FROM big WHERE id = $1 FOR UPDATE", [Self.blockedKey]).count == 1)
+        let process = try bellows(fixture, ["backfill", id, "--batch-size", "\(Self.batchSize)", "--pacing", "full"], log: "first")
+        var backend: Int?
+        let waiting = try eventually(60) {
             guard process.process.isRunning else { return true }
-            guard try fixture.state(id)?.backfillRows ?? 0 >= 500 else { return false }
-            return try !fixture.rows(Self.batchInFlight).isEmpty
+            backend = try fixture.sql.query(Self.updateWaitingForTheTest, [Int(locker.backendPID)]).first?.int("pid")
+            return backend != nil
         }
-        #expect(progressed)
-        #expect(process.process.isRunning, "the backfill ended before it could be interrupted: \(process.output)")
-        return process
+        #expect(waiting)
+        #expect(process.process.isRunning, "the backfill ended before its UPDATE waited for the test's lock: \(process.output)")
+        return BlockedBackfill(process: process, locker: locker, backend: try #require(backend, "no UPDATE seen waiting"))
     }
 
     /// Waits until no bellows session is left on the database (the killed one's backend exits).
     func waitForBellowsToLeave(_ fixture: EngineFixture) throws {
-        #expect(try eventually(10) { try fixture.bellowsBackends().isEmpty }, "a bellows backend stayed")
+        #expect(try eventually(30) { try fixture.bellowsBackends().isEmpty }, "a bellows backend stayed")
+    }
+
+    /// The saved state after a cut: a cursor, the rows up to it filled and counted once, and
+    /// nothing after it, in particular none of the rows the cut batch had updated before it
+    /// waited. Returns the cursor's key.
+    @discardableResult
+    func expectCutAtCursor(_ fixture: EngineFixture, id: String, below limit: Int = blockedKey) throws -> Int {
+        let saved = try #require(try fixture.state(id))
+        #expect(saved.phase == .expanded)
+        let cursor = try #require(saved.backfillCursor, "no cursor was saved")
+        let cursorKey = try #require(cursor.first.flatMap { Int($0) })
+        #expect(cursorKey > 0 && cursorKey < limit)
+        // Keys are 1…rows: the cursor, the rows counted and the rows filled agree exactly.
+        #expect(saved.backfillRows == cursorKey)
+        #expect(try fixture.int("SELECT count(*) FROM big WHERE email_address IS NOT NULL AND id <= $1", [cursorKey]) == cursorKey)
+        #expect(try fixture.int("SELECT count(*) FROM big WHERE email_address IS NOT NULL AND id > $1", [cursorKey]) == 0)
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits") == cursorKey)
+        return cursorKey
+    }
+
+    /// Resumes in this process and checks that the run names the saved cursor and scans (and
+    /// updates) exactly the rows after it: a resume from the first key scans them all.
+    func expectResumeAfter(_ fixture: EngineFixture, id: String, cursorKey: Int) throws {
+        let notes = Shared<[String]>([])
+        let engine = fixture.engine({ $0.batchSize = 500 }) { note in
+            if case .info(let message) = note { notes.update { $0.append(message) } }
+        }
+        let outcome = try engine.run(.backfill, plan: id)
+        #expect(notes.current.contains("resuming the backfill of \(id) after key (\(cursorKey))"), "\(notes.current)")
+        #expect(outcome.details["rows_scanned_this_run"] == .int(Self.rows - cursorKey), "\(outcome.details)")
+        #expect(outcome.details["rows_updated_this_run"] == .int(Self.rows - cursorKey), "\(outcome.details)")
     }
 
     /// The backfill finished, every row is right, and the backfill touched each row exactly once.
@@ -89,25 +148,18 @@ struct BackfillResumeTests {
         let id = "001_big_rename"
         try prepare(fixture, id: id)
 
-        let first = try startSlowBackfill(fixture, id: id)
-        first.kill9()
-        #expect(first.wait(timeout: 10) != nil)
-        #expect(first.process.terminationReason == .uncaughtSignal)
+        let blocked = try startBlockedBackfill(fixture, id: id)
+        blocked.process.kill9()
+        #expect(blocked.process.wait(timeout: 10) != nil)
+        #expect(blocked.process.process.terminationReason == .uncaughtSignal)
+        let cursorKey = try expectCutAtCursor(fixture, id: id)
+        // The orphaned backend still waits; once the lock is gone its UPDATE completes, but
+        // nothing commits it.
+        try blocked.release()
         try waitForBellowsToLeave(fixture)
+        #expect(try expectCutAtCursor(fixture, id: id) == cursorKey)
 
-        let saved = try #require(try fixture.state(id))
-        #expect(saved.phase == .expanded)
-        let cursor = try #require(saved.backfillCursor, "no cursor was saved")
-        let cursorKey = try #require(cursor.first.flatMap { Int($0) })
-        #expect(saved.backfillRows > 0 && saved.backfillRows < Self.rows)
-        // The cursor and the rows filled agree: everything up to the cursor, nothing after it.
-        #expect(try fixture.int("SELECT count(*) FROM big WHERE email_address IS NOT NULL") == saved.backfillRows)
-        #expect(try fixture.int("SELECT max(id) FROM big WHERE email_address IS NOT NULL") == cursorKey)
-        #expect(try fixture.int("SELECT count(*) FROM backfill_hits") == saved.backfillRows)
-
-        let second = try bellows(fixture, ["backfill", id, "--batch-size", "500"], log: "second")
-        let status = second.wait(timeout: 120)
-        #expect(status == 0, "\(second.output)")
+        try expectResumeAfter(fixture, id: id, cursorKey: cursorKey)
         try expectExactlyOnce(fixture, id: id)
     }
 
@@ -117,21 +169,16 @@ struct BackfillResumeTests {
         let id = "001_big_rename"
         try prepare(fixture, id: id)
 
-        let first = try startSlowBackfill(fixture, id: id)
-        // Cut the connection while a batch runs (if that batch just ended, wait for the next one).
-        let terminated = try eventually(30) {
-            try fixture.int("SELECT count(pg_terminate_backend(pid)) FROM (\(Self.batchInFlight)) AS b") == 1
-        }
-        #expect(terminated)
-        let status = first.wait(timeout: 30)
-        #expect(status == 3, "the interrupted backfill should fail: \(first.output)")
-        #expect(first.output.contains("run the same command to resume") || first.output.contains("terminat"), "\(first.output)")
+        let blocked = try startBlockedBackfill(fixture, id: id)
+        #expect(try fixture.int("SELECT pg_terminate_backend($1)::int", [blocked.backend]) == 1)
+        let status = blocked.process.wait(timeout: 30)
+        #expect(status == 3 || status == 4, "the cut backfill should stop as failed or interrupted: \(blocked.process.output)")
+        #expect(blocked.process.output.contains("resume"), "\(blocked.process.output)")
+        try blocked.release()
         try waitForBellowsToLeave(fixture)
-        let saved = try #require(try fixture.state(id))
-        #expect(saved.phase == .expanded && saved.backfillCursor != nil && saved.backfillRows < Self.rows)
+        let cursorKey = try expectCutAtCursor(fixture, id: id)
 
-        let second = try bellows(fixture, ["backfill", id, "--batch-size", "500"], log: "second")
-        #expect(second.wait(timeout: 120) == 0, "\(second.output)")
+        try expectResumeAfter(fixture, id: id, cursorKey: cursorKey)
         try expectExactlyOnce(fixture, id: id)
     }
 }

@@ -16,10 +16,13 @@ final class WriteLedger: @unchecked Sendable {
     private(set) var deleted: Set<Int> = []
     private var failures: [String] = []
     private var counts: [String: Int] = [:]
+    /// Every write that landed, in order: its kind and row.
+    private var history: [(kind: String, id: Int)] = []
 
-    init(initial: [Int: String]) {
+    /// `reserved` rows keep their initial value and are never written (the test locks one).
+    init(initial: [Int: String], reserved: ClosedRange<Int>? = nil) {
         expected = initial
-        for id in initial.keys.sorted() { position[id] = live.count; live.append(id) }
+        for id in initial.keys.sorted() where !(reserved?.contains(id) ?? false) { position[id] = live.count; live.append(id) }
     }
 
     /// Runs `body` holding the row's stripe, so no other writer of this process touches the row meanwhile.
@@ -44,6 +47,7 @@ final class WriteLedger: @unchecked Sendable {
         expected[id] = value
         if position[id] == nil { position[id] = live.count; live.append(id) }
         counts[kind, default: 0] += 1
+        history.append((kind, id))
     }
 
     func removed(_ id: Int) {
@@ -57,11 +61,33 @@ final class WriteLedger: @unchecked Sendable {
         expected[id] = nil
         deleted.insert(id)
         counts["delete", default: 0] += 1
+        history.append(("delete", id))
     }
 
     func fail(_ message: String) {
         lock.lock(); defer { lock.unlock() }
         failures.append(message)
+    }
+
+    /// How many writes have landed so far.
+    var landed: Int {
+        lock.lock(); defer { lock.unlock() }
+        return history.count
+    }
+
+    /// The writes that landed after the first `count`.
+    func writes(after count: Int) -> [(kind: String, id: Int)] {
+        lock.lock(); defer { lock.unlock() }
+        return Array(history[count...])
+    }
+
+    /// Waits until every kind in `kinds` has landed at least once after the first `count`
+    /// writes (and `also`, if given, holds for those writes).
+    func waitFor(_ kinds: [String], after count: Int, also: ([(kind: String, id: Int)]) -> Bool = { _ in true }) -> Bool {
+        eventually(60) {
+            let since = writes(after: count)
+            return Set(kinds).isSubset(of: Set(since.map(\.kind))) && also(since)
+        }
     }
 
     var snapshot: (expected: [Int: String], deleted: Set<Int>, failures: [String], counts: [String: Int]) {
@@ -162,6 +188,12 @@ struct ConcurrentWriterTests {
         var disagreement: String
     }
 
+    /// The row the test locks to hold the backfill in the middle of the table, and the rows
+    /// around it that the writers leave alone (the batch that waits for it lies inside them,
+    /// whatever the writers inserted or deleted before it).
+    static let heldKey = 1500
+    static let reserved = 1400...1600
+
     func run(_ scenario: Scenario) throws {
         let fixture = try EngineFixture("writers")
         defer { fixture.close() }
@@ -170,27 +202,62 @@ struct ConcurrentWriterTests {
         try fixture.exec("INSERT INTO \(scenario.table) (id, \(scenario.old.column)) SELECT g, "
                          + scenario.initialValue(0).sql + " FROM generate_series(1, \(rowCount)) AS g")
         let initial = Dictionary(uniqueKeysWithValues: (1...rowCount).map { ($0, scenario.initialValue($0).final) })
-        let ledger = WriteLedger(initial: initial)
+        let ledger = WriteLedger(initial: initial, reserved: Self.reserved)
         let id = "001_writers"
         try fixture.writePlan(id, scenario.plan)
         let conninfo = fixture.db.conninfo
-        let configure: (inout EngineOptions) -> Void = { $0.batchSize = 100; $0.pauseMilliseconds = 5 }
+        let configure: @Sendable (inout EngineOptions) -> Void = { $0.batchSize = 100; $0.pauseMilliseconds = 5; $0.lockTimeoutMilliseconds = 120_000 }
+        let old = (insert: "\(scenario.old.name) insert", update: "\(scenario.old.name) update")
+        let new = (insert: "\(scenario.new.name) insert", update: "\(scenario.new.name) update")
 
         let oldWriters = (0..<2).map { AppWriter(role: .writer(scenario.old), number: $0, conninfo: conninfo, table: scenario.table, ledger: ledger) }
         let deleter = AppWriter(role: .deleter, number: 9, conninfo: conninfo, table: scenario.table, ledger: ledger)
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(ledger.waitFor([old.insert, old.update, "delete"], after: 0), "the old application never wrote")
         try fixture.run(.expand, id, configure)
         // New code is deployed once its column exists.
         let newWriters = (2..<4).map { AppWriter(role: .writer(scenario.new), number: $0, conninfo: conninfo, table: scenario.table, ledger: ledger) }
-        Thread.sleep(forTimeInterval: 0.3)
-        let backfill = try fixture.run(.backfill, id, configure)
-        Thread.sleep(forTimeInterval: 0.2)
+        #expect(ledger.waitFor([new.insert, new.update], after: ledger.landed), "the new application never wrote")
+
+        // The backfill runs until its batch reaches the held row and waits there, with its cursor
+        // moved and not finished: every kind of write lands meanwhile, on rows it has filled and
+        // on rows it has yet to fill.
+        let locker = try fixture.db.connect()
+        defer { locker.close() }
+        try locker.execute("BEGIN")
+        _ = try locker.query("SELECT 1 FROM \(scenario.table) WHERE id = $1 FOR UPDATE", [Self.heldKey])
+        let backfillResult = Shared<Result<PhaseOutcome, any Error>?>(nil)
+        let engine = fixture.engine(configure)
+        let backfillWorker = Worker("backfill") {
+            let result = Result<PhaseOutcome, any Error> { try engine.run(.backfill, plan: id) }
+            backfillResult.update { $0 = result }
+        }
+        let held = try eventually(60) {
+            try backfillResult.current != nil || !fixture.rows(BackfillResumeTests.updateWaitingForTheTest, [Int(locker.backendPID)]).isEmpty
+        }
+        #expect(held && backfillResult.current == nil, "the backfill never waited at the held row: \(String(describing: backfillResult.current))")
+        let cursorKey = try #require(try fixture.state(id)?.backfillCursor?.first.flatMap { Int($0) }, "no cursor saved before the held row")
+        #expect(cursorKey < Self.heldKey)
+        let before = ledger.landed
+        let landed = ledger.waitFor([old.insert, old.update, new.insert, new.update, "delete"], after: before) { writes in
+            [old.update, new.update].allSatisfy { kind in
+                writes.contains { $0.kind == kind && $0.id < cursorKey } && writes.contains { $0.kind == kind && $0.id > Self.reserved.upperBound && $0.id < 10_000_000 }
+            }
+        }
+        #expect(landed, "not every kind of write landed while the backfill was half-way: \(ledger.writes(after: before).count) writes")
+        let phase = try fixture.state(id)?.phase
+        #expect(backfillResult.current == nil && phase == .expanded, "the backfill finished before the writes landed")
+        try locker.execute("ROLLBACK")
+        backfillWorker.join()
+        let backfill = try #require(try backfillResult.current?.get())
+
+        let afterBackfill = ledger.landed
+        #expect(ledger.waitFor([old.update, new.update], after: afterBackfill))
         try fixture.run(.verify, id, configure)
         // The old version is retired before contract drops its column.
         for writer in oldWriters { writer.finish() }
         #expect(try fixture.int(scenario.disagreement) == 0, "old and new columns disagree before contract")
         try fixture.run(.contract, id, configure)
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(ledger.waitFor([new.insert, new.update, "delete"], after: ledger.landed), "the new application stopped writing after contract")
         for writer in newWriters { writer.finish() }
         deleter.finish()
 

@@ -200,42 +200,45 @@ struct PhaseOrderTests {
         #expect(gone?.gates == ["plan"], "\(gone?.text ?? "")")
     }
 
+    /// A bellows session waiting for a lock on `accounts` while it holds the plan's lock.
+    static let expandWaitingWithThePlanLock = """
+        SELECT w.pid FROM pg_locks w JOIN pg_locks p ON p.pid = w.pid
+        WHERE w.locktype = 'relation' AND w.relation = 'accounts'::regclass AND NOT w.granted
+          AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND p.locktype = 'advisory' AND p.classid = hashtext('bellows')::oid AND p.objid = hashtext($1)::oid AND p.granted
+        """
+
+    /// Two expands of one plan at once: the second arrives while the first is observed holding
+    /// the plan's lock (held up by the test's lock on the table), so they contend for certain,
+    /// and only the lock's refusal (not the phase's, which a later start would get) is right.
     @Test func twoExpandsAtOnceOneWins() throws {
         let fixture = try EngineFixture("race")
         defer { fixture.close() }
         try Self.setUp(fixture, rows: 3000)
         let id = "001_rename_email"
-        let start = DispatchSemaphore(value: 0)
-        let results = Shared<[Result<Phase, BellowsError>]>([])
-        let engines = [fixture.engine(), fixture.engine()]
-        let workers = engines.enumerated().map { index, engine in
-            Worker("expand-\(index)") {
-                start.wait()
-                do {
-                    let outcome = try engine.run(.expand, plan: id)
-                    results.update { $0.append(.success(outcome.to)) }
-                } catch let error as BellowsError {
-                    results.update { $0.append(.failure(error)) }
-                } catch {
-                    results.update { $0.append(.failure(.usage("unexpected \(error)"))) }
-                }
-            }
+        let tableLock = try fixture.db.connect()
+        defer { tableLock.close() }
+        try tableLock.execute("BEGIN")
+        try tableLock.execute("LOCK TABLE accounts IN ACCESS SHARE MODE")
+        let first = Shared<Result<Phase, any Error>?>(nil)
+        let patient = fixture.engine { $0.lockTimeoutMilliseconds = 120_000 }
+        let worker = Worker("expand-first") {
+            let result = Result<Phase, any Error> { try patient.run(.expand, plan: id).to }
+            first.update { $0 = result }
         }
-        start.signal()
-        start.signal()
-        for worker in workers { worker.join() }
+        var holder: Int?
+        let contended = try eventually(60) {
+            holder = try fixture.sql.query(Self.expandWaitingWithThePlanLock, [id]).first?.int("pid")
+            return holder != nil || first.current != nil
+        }
+        #expect(contended && holder != nil, "the first expand was never seen holding the plan lock: \(String(describing: first.current))")
 
-        let all = results.current
-        let successes = all.filter { if case .success(.expanded) = $0 { return true } else { return false } }
-        #expect(successes.count == 1, "\(all)")
-        let refusals = all.compactMap { result -> Refusal? in
-            if case .failure(.refused(let refusal)) = result { return refusal }
-            return nil
-        }
-        #expect(refusals.count == 1, "\(all)")
-        if let refusal = refusals.first {
-            #expect(refusal.gates == ["lock"] || refusal.gates == ["phase"], "\(refusal.text)")
-        }
+        let refusal = expectRefusal { try fixture.run(.expand, id) }
+        #expect(refusal?.gates == ["lock"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("pid \(holder ?? -1) ") == true, "\(refusal?.text ?? "")")
+        try tableLock.execute("ROLLBACK")
+        worker.join()
+        if case .success(.expanded)? = first.current {} else { Issue.record("the first expand: \(String(describing: first.current))") }
         #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'email_address' AND NOT attisdropped") == 1)
         #expect(try fixture.int("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal") == 1)
         #expect(try fixture.int("SELECT count(*) FROM pg_index WHERE indrelid = 'accounts'::regclass") == 2)
