@@ -41,6 +41,13 @@ extension Engine {
             report(.info("resuming the backfill of \(plan.id) after key (\((cursor ?? []).joined(separator: ", ")))"))
         }
         let lockPolicy = policy(for: plan)
+        // The batches do not fire the table's own triggers (an `updated_at` stamped on every
+        // row, an audit row per row) when the role may set session_replication_role = replica;
+        // the dual-write trigger is ENABLE ALWAYS and stands aside for the backfill by its WHEN.
+        let triggers = try triggersTheBackfillFires(table: table, connection: connection)
+        if !triggers.fired.isEmpty {
+            report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
+        }
         var announced = false
         var activeSessions: Int?
 
@@ -78,7 +85,7 @@ extension Engine {
             }
             let batchStart = Date()
             let result = try runBatch(plan, batch, cursor: cursor, size: pacer.batchSize, marker: sql.backfillMarker, fromPhase: state.phase,
-                                      policy: lockPolicy, settings: settings, connection: connection)
+                                      policy: lockPolicy, settings: settings, replica: triggers.replica, connection: connection)
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
             if result.scanned == 0 { break }
             cursor = result.lastKey
@@ -132,6 +139,16 @@ extension Engine {
         return details
     }
 
+    /// What the backfill will fire of the table's own triggers, and how to avoid it.
+    static func backfillFiresMessage(_ triggers: (replica: Bool, fired: [UserTrigger]), table: String) -> String {
+        let names = triggers.fired.map(\.described).joined(separator: ", ")
+        if triggers.replica {
+            return "the backfill fires \(names) on \(table) for every row it updates: ENABLE ALWAYS / ENABLE REPLICA triggers fire even in session_replication_role = replica"
+        }
+        return "the backfill fires \(names) on \(table) for every row it updates: this role may not set session_replication_role, "
+            + "which keeps them quiet; run the backfill as a superuser, or `GRANT SET ON PARAMETER session_replication_role TO <role>` (PostgreSQL 15+)"
+    }
+
     struct BatchResult {
         var scanned: Int
         var updated: Int
@@ -142,7 +159,7 @@ extension Engine {
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
     func runBatch(_ plan: Plan, _ batch: PhaseSQL.BackfillBatch, cursor: [String]?, size: Int, marker: String, fromPhase: Phase,
-                  policy: LockPolicy, settings: BackfillSettings, connection: Connection) throws -> BatchResult {
+                  policy: LockPolicy, settings: BackfillSettings, replica: Bool, connection: Connection) throws -> BatchResult {
         let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
         var attempt = 0
         while true {
@@ -158,7 +175,7 @@ extension Engine {
                     // phase change commits synchronously, flushing every batch before it.
                     try connection.execute("""
                         SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
-                               set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)
+                               set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
                         """, [marker, "\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
                     guard let row = try connection.query(batch.bound, after + [size]).first else {
                         return BatchResult(scanned: 0, updated: 0, lastKey: nil)

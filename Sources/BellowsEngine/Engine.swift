@@ -180,17 +180,34 @@ public final class Engine: @unchecked Sendable {
         report(.step(plan: plan.id, command: command, purpose: statement.purpose, sql: statement.sql))
     }
 
-    /// The plan resolved against the table as it was before expand (stored at expand), or as it is now.
+    /// The plan resolved against the table as it was before expand (stored at expand), or as it
+    /// is now. With the search_path expand kept, the session is pinned to it: the plan's
+    /// expressions and checks mean in every phase what they meant when the plan was expanded.
     func transition(for plan: Plan, connection: Connection, storedOnly: Bool) throws -> Transition {
         var table: TableInfo?
-        if let json = try connection.query("SELECT table_info FROM bellows.plans WHERE id = $1", [plan.id]).first?.optionalString("table_info"),
-           let data = json.data(using: .utf8) {
+        let stored = try connection.query("SELECT table_info, search_path FROM bellows.plans WHERE id = $1", [plan.id]).first
+        if let json = try stored?.optionalString("table_info"), let data = json.data(using: .utf8) {
             table = try? JSONDecoder().decode(TableInfo.self, from: data)
         }
         if table == nil && !storedOnly { table = try CatalogReader.table(connection, plan.table.value) }
         let compiled = TransitionCompiler.compile(plan, table: table)
-        guard let transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        if let path = try stored?.raw("search_path") {
+            transition.searchPath = PostgresArray.parse(path).compactMap { $0 }
+            try pinSearchPath(transition, connection: connection)
+        }
+        transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
         return transition
+    }
+
+    /// Sets the session's search_path to the plan's pinned one (`PhaseSQL.searchPath`).
+    func pinSearchPath(_ transition: Transition, connection: Connection) throws {
+        try connection.execute("SET search_path = \(PhaseSQL(transition).searchPath)")
+    }
+
+    /// The schemas this session resolves names in, as expand keeps them for the plan.
+    func sessionSearchPath(_ connection: Connection) throws -> [String] {
+        try connection.query("SELECT current_schemas(false) AS schemas").first?.stringArray("schemas") ?? []
     }
 }
 

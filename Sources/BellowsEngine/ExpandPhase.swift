@@ -5,7 +5,7 @@ import PGClient
 
 extension Engine {
     func expand(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
-        let transition: Transition
+        var transition: Transition
         if state.expanding {
             // A crash between the DDL transaction and the index builds: resume with what was expanded.
             guard state.expandChecksum == plan.checksum else {
@@ -28,10 +28,19 @@ extension Engine {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
             }
             transition = compiledTransition
+            transition.searchPath = try sessionSearchPath(connection)
+            try pinSearchPath(transition, connection: connection)
+            transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
             for warning in compiled.findings where warning.severity != .error {
                 report(.info("warning: \(warning.message) [\(warning.rule)]"))
             }
             let sql = PhaseSQL(transition)
+            if sql.needsBackfill {
+                let triggers = try triggersTheBackfillFires(table: transition.quotedTable, connection: connection)
+                if !triggers.fired.isEmpty {
+                    report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
+                }
+            }
             let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
             let touched = plan.changes.flatMap(\.touchedColumns)
             try step("add the new columns, constraints and dual-write trigger") {
@@ -43,9 +52,10 @@ extension Engine {
                     let updated = try connection.execute("""
                         UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
-                               verified_at = NULL, updated_at = now()
+                               verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now()
                         WHERE id = $1 AND phase = $5 AND NOT expanding
-                        """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue])
+                        """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
+                              PostgresArray.literal(transition.searchPath ?? [])])
                     guard updated.affectedRows == 1 else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                     }

@@ -90,3 +90,65 @@ extension Engine {
         try TableSafety.read(connection, table: table)?.failures() ?? []
     }
 }
+
+/// The table's own triggers (not Bellows', not internal ones), for what the backfill fires and
+/// what may change values after the dual-write trigger.
+struct UserTrigger: Sendable, Hashable {
+    var name: String
+    /// `pg_trigger.tgtype`: bit 1 row-level, 2 BEFORE, 4 INSERT, 16 UPDATE.
+    var type: Int
+    /// `pg_trigger.tgenabled`: `O` origin and local sessions, `R` replica only, `A` always, `D` disabled.
+    var enabled: String
+
+    static func read(_ connection: Connection, table: String) throws -> [UserTrigger] {
+        try connection.query("""
+            SELECT tgname AS name, tgtype::int AS type, tgenabled::text AS enabled FROM pg_trigger
+            WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND left(tgname, length($2)) <> $2
+            ORDER BY tgname COLLATE "C"
+            """, [table, TransitionNames.reservedPrefix]).map {
+                UserTrigger(name: try $0.string("name"), type: try $0.int("type"), enabled: try $0.string("enabled"))
+            }
+    }
+
+    var isRowLevel: Bool { type & 1 != 0 }
+    var isBefore: Bool { type & 2 != 0 }
+    var onInsert: Bool { type & 4 != 0 }
+    var onUpdate: Bool { type & 16 != 0 }
+
+    /// Whether the backfill's UPDATEs fire it, in replica mode or not.
+    func firesOnBackfill(replica: Bool) -> Bool {
+        onUpdate && (replica ? ["A", "R"].contains(enabled) : ["A", "O"].contains(enabled))
+    }
+
+    /// "name (BEFORE UPDATE)".
+    var described: String {
+        let events = [onInsert ? "INSERT" : nil, onUpdate ? "UPDATE" : nil, type & 8 != 0 ? "DELETE" : nil].compactMap { $0 }
+        return "\(name) (\(isBefore ? "BEFORE" : (type & 64 != 0 ? "INSTEAD OF" : "AFTER")) \(events.joined(separator: " OR ")))"
+    }
+
+    /// The BEFORE row triggers that run after `bellows` (PostgreSQL fires triggers of the same
+    /// kind in name order), so may change a value the dual-write trigger computed.
+    static func firingAfter(_ bellows: String, in triggers: [UserTrigger]) -> [UserTrigger] {
+        triggers.filter { $0.isRowLevel && $0.isBefore && ($0.onInsert || $0.onUpdate) && $0.enabled != "D"
+            && Array($0.name.utf8).lexicographicallyPrecedes(Array(bellows.utf8)) == false }
+    }
+}
+
+extension Engine {
+    /// Whether this role may run the backfill's batches with `session_replication_role =
+    /// replica` (superusers; from PostgreSQL 15, roles granted SET on the parameter).
+    func mayReplicateBackfill(_ connection: Connection) throws -> Bool {
+        guard let row = try connection.query("""
+            SELECT current_setting('is_superuser') = 'on' AS superuser, current_setting('server_version_num')::int AS version
+            """).first else { return false }
+        if try row.bool("superuser") { return true }
+        guard try row.int("version") >= 150000 else { return false }
+        return try connection.query("SELECT has_parameter_privilege('session_replication_role', 'SET') AS may").first?.bool("may") ?? false
+    }
+
+    /// The user triggers the backfill cannot help firing, described, or none.
+    func triggersTheBackfillFires(table: String, connection: Connection) throws -> (replica: Bool, fired: [UserTrigger]) {
+        let replica = try mayReplicateBackfill(connection)
+        return (replica, try UserTrigger.read(connection, table: table).filter { $0.firesOnBackfill(replica: replica) })
+    }
+}

@@ -39,6 +39,7 @@ extension Engine {
                 defer { _ = try? connection.execute("RESET statement_timeout") }
                 return try connection.query(scan).first
             }
+            let laterTriggers = UserTrigger.firingAfter(sql.triggerName, in: try UserTrigger.read(connection, table: transition.quotedTable))
             for (group, condition) in sql.mismatchConditions {
                 let name = "change_\(group.changeIndex + 1)"
                 let count = try row?.int(name) ?? 0
@@ -50,10 +51,14 @@ extension Engine {
                         try connection.query(sql.verifySample(condition: condition)).map { try $0.string("key") }
                     }
                     let keys = transition.key.map(\.name).joined(separator: ", ")
-                    let message = "\(what): \(count) row(s) disagree with up; sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
+                    var message = "\(what): \(count) row(s) disagree with up; sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
+                    var remedy = group.kind == .add ? "run `bellows backfill \(plan.id)` again" : "check up/down at \(group.location): writes through the new column must round-trip through down and up"
+                    if !laterTriggers.isEmpty {
+                        message += "; the table's BEFORE triggers \(laterTriggers.map(\.described).joined(separator: ", ")) run after Bellows' \(sql.triggerName) (triggers fire in name order) and may change what it computed"
+                        remedy = "check what \(laterTriggers.map(\.name).joined(separator: ", ")) write" + (group.kind == .add ? "; " : ", or ") + remedy
+                    }
                     results.append(CheckResult(name: "mismatch:\(name)", passed: false, message: message))
-                    failures.append(GateFailure(gate: "mismatch:\(name)", message: message,
-                        remedy: group.kind == .add ? "run `bellows backfill \(plan.id)` again" : "check up/down at \(group.location): writes through the new column must round-trip through down and up"))
+                    failures.append(GateFailure(gate: "mismatch:\(name)", message: message, remedy: remedy))
                 }
             }
         }

@@ -160,4 +160,186 @@ struct DataSafetyTests {
         let child = expectRefusal { try fixture.run(.expand, "002_child") }
         #expect(child?.gates.contains("inheritance") == true, "\(child?.text ?? "")")
     }
+
+    // MARK: 3. search_path
+
+    /// `up: norm(email)` means `public.norm`, as it did when the plan was expanded: a writer
+    /// whose search_path puts a tenant schema first (schema-per-tenant applications) does not
+    /// make the trigger call `tenant.norm`, nor does a Bellows session with another path make
+    /// the backfill or verify call it.
+    @Test func expressionsMeanWhatTheyMeantAtExpand() throws {
+        let fixture = try EngineFixture("searchpath")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO accounts SELECT g, 'User' || g || '@example.com' FROM generate_series(1, 300) AS g;
+            CREATE FUNCTION public.norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower($1)';
+            CREATE SCHEMA tenant;
+            CREATE TABLE tenant.calls (at timestamptz DEFAULT now());
+            CREATE FUNCTION tenant.norm(text) RETURNS text LANGUAGE plpgsql AS $$
+              BEGIN INSERT INTO tenant.calls DEFAULT VALUES; RETURN 'hijacked'; END $$;
+            """)
+        let id = "001_norm"
+        try fixture.writePlan(id, """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: email_address
+                up: norm(email)
+                down: email_address
+            """)
+        try fixture.run(.expand, id)
+        try fixture.exec("""
+            SET search_path = tenant, public;
+            INSERT INTO accounts (id, email) VALUES (1001, 'Tenant@Example.com');
+            UPDATE accounts SET email = 'Moved@Example.com' WHERE id = 3;
+            RESET search_path;
+            """)
+        #expect(try fixture.rows("SELECT email_address FROM accounts WHERE id IN (3, 1001) ORDER BY id")
+                == [["moved@example.com"], ["tenant@example.com"]])
+        // Bellows itself connected with the tenant's path: the phases still use expand's.
+        let tenantPath: (inout EngineOptions) -> Void = { $0.conninfo = fixture.db.conninfo + " options='-c search_path=tenant,public'" }
+        try fixture.run(.backfill, id, tenantPath)
+        try fixture.run(.verify, id, tenantPath)
+        try fixture.run(.contract, id, tenantPath)
+        #expect(try fixture.int("SELECT count(*) FROM accounts WHERE email_address = lower(email_address)") == 301)
+        #expect(try fixture.int("SELECT count(*) FROM tenant.calls") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM accounts WHERE email_address = 'hijacked'") == 0)
+    }
+
+    // MARK: 4. Types without `=`
+
+    /// json and point have no equality operator: the trigger's and verify's comparisons used to
+    /// fail, and with them every write to the table while the plan was in transition.
+    @Test func typesWithoutEqualityAreComparedAsText() throws {
+        let fixture = try EngineFixture("json")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE docs (id bigint PRIMARY KEY, payload json);
+            INSERT INTO docs SELECT g, json_build_object('n', g) FROM generate_series(1, 400) AS g;
+            CREATE TABLE shapes (id bigint PRIMARY KEY, spot point, meta json);
+            INSERT INTO shapes SELECT g, point(g, -g), json_build_object('n', g) FROM generate_series(1, 400) AS g;
+            """)
+        try fixture.writePlan("001_docs", """
+            table: docs
+            changes:
+              - alter: payload
+                rename_to: body
+            """)
+        try fixture.writePlan("002_shapes", """
+            table: shapes
+            changes:
+              - alter: meta
+                type: jsonb
+                up: meta::jsonb
+                down: meta::json
+              - alter: spot
+                rename_to: location
+            """)
+        for id in ["001_docs", "002_shapes"] { try fixture.run(.expand, id) }
+        // Old code and new code write, before and after the backfill.
+        try fixture.exec("""
+            UPDATE docs SET payload = '{"old": 1}' WHERE id = 1;
+            UPDATE docs SET body = '{"new": 2}' WHERE id = 2;
+            INSERT INTO docs (id, payload) VALUES (1001, '{"old": 3}');
+            INSERT INTO docs (id, body) VALUES (1002, '{"new": 4}');
+            UPDATE shapes SET meta = '{"old": 1}', spot = point(7, 7) WHERE id = 1;
+            UPDATE shapes SET _bellows_meta = '{"new": 2}', location = point(8, 8) WHERE id = 2;
+            INSERT INTO shapes (id, spot, meta) VALUES (1001, point(1, 2), '{"old": 3}');
+            INSERT INTO shapes (id, location, _bellows_meta) VALUES (1002, point(3, 4), '{"new": 4}');
+            """)
+        for id in ["001_docs", "002_shapes"] { try fixture.run(.backfill, id) }
+        try fixture.exec("""
+            UPDATE docs SET payload = '{"old": 5}' WHERE id = 3;
+            UPDATE docs SET body = '{"new": 6}' WHERE id = 4;
+            UPDATE shapes SET meta = '{"old": 5}' WHERE id = 3;
+            UPDATE shapes SET _bellows_meta = '{"new": 6}', location = point(9, 9) WHERE id = 4;
+            """)
+        for id in ["001_docs", "002_shapes"] {
+            try fixture.run(.verify, id)
+            try fixture.run(.contract, id)
+        }
+        #expect(try fixture.rows("SELECT id, body::text FROM docs WHERE id IN (1, 2, 3, 4, 5, 1001, 1002) ORDER BY id") == [
+            ["1", "{\"old\": 1}"], ["2", "{\"new\": 2}"], ["3", "{\"old\": 5}"], ["4", "{\"new\": 6}"], ["5", "{\"n\" : 5}"],
+            ["1001", "{\"old\": 3}"], ["1002", "{\"new\": 4}"],
+        ])
+        #expect(try fixture.rows("SELECT id, meta::text, location::text FROM shapes WHERE id IN (1, 2, 3, 4, 5, 1001, 1002) ORDER BY id") == [
+            ["1", "{\"old\": 1}", "(7,7)"], ["2", "{\"new\": 2}", "(8,8)"], ["3", "{\"old\": 5}", "(3,-3)"],
+            ["4", "{\"new\": 6}", "(9,9)"], ["5", "{\"n\": 5}", "(5,-5)"],
+            ["1001", "{\"old\": 3}", "(1,2)"], ["1002", "{\"new\": 4}", "(3,4)"],
+        ])
+        #expect(try fixture.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shapes'::regclass AND attname = 'meta'") == [["jsonb"]])
+    }
+
+    // MARK: 5. The user's own triggers
+
+    static func triggeredAccounts(_ fixture: EngineFixture) throws {
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, touched int NOT NULL DEFAULT 0);
+            INSERT INTO accounts (id, email) SELECT g, 'User' || g || '@example.com' FROM generate_series(1, 300) AS g;
+            CREATE TABLE audit (account bigint);
+            CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := OLD.touched + 1; RETURN NEW; END $$;
+            CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NULL; END $$;
+            CREATE TRIGGER set_touched BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION touch();
+            CREATE TRIGGER write_audit AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION audit();
+            """)
+    }
+
+    /// The backfill does not fire the table's own triggers (an `updated_at` stamped on every
+    /// row, an audit row per row) when the role may use session_replication_role = replica.
+    @Test func theBackfillDoesNotFireTheTablesTriggers() throws {
+        let fixture = try EngineFixture("usertrig")
+        defer { fixture.close() }
+        try Self.triggeredAccounts(fixture)
+        let id = "001_email"
+        try fixture.writePlan(id, Self.renameEmail)
+        try fixture.forward(id, through: .backfill)
+        #expect(try fixture.int("SELECT count(*) FROM audit") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM accounts WHERE touched <> 0") == 0)
+        // Application writes still fire them, and the dual-write trigger fires in replica mode.
+        try fixture.exec("UPDATE accounts SET email = 'Seen@Example.com' WHERE id = 5")
+        #expect(try fixture.rows("SELECT touched, email_address FROM accounts WHERE id = 5") == [["1", "seen@example.com"]])
+        #expect(try fixture.int("SELECT count(*) FROM audit") == 1)
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+    }
+
+    /// A role that may not set session_replication_role is told before expand which triggers
+    /// the backfill will fire.
+    @Test func expandSaysWhichTriggersTheBackfillWillFire() throws {
+        let fixture = try EngineFixture("usertrigrole")
+        defer { fixture.close() }
+        let owner = try Self.role(fixture, "trig_owner")
+        defer { owner.drop() }
+        try Self.triggeredAccounts(fixture)
+        try fixture.exec("ALTER TABLE accounts OWNER TO \(owner.name); GRANT ALL ON audit TO \(owner.name);")
+        try fixture.writePlan("001_email", Self.renameEmail)
+        let notes = Shared<[String]>([])
+        try fixture.engine({ $0.conninfo = fixture.db.conninfo + " user=\(owner.name)" }, reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }).run(.expand, plan: "001_email")
+        let warning = notes.current.first { $0.contains("the backfill fires") } ?? ""
+        #expect(warning.contains("set_touched (BEFORE UPDATE)") && warning.contains("write_audit (AFTER UPDATE)"), "\(notes.current)")
+        #expect(warning.contains("GRANT SET ON PARAMETER session_replication_role"), "\(warning)")
+    }
+
+    /// A BEFORE trigger named after Bellows' runs after it and changes the new column: verify
+    /// names it as the likely cause instead of blaming up/down alone.
+    @Test func verifyNamesATriggerThatChangesValuesAfterBellows() throws {
+        let fixture = try EngineFixture("latetrig")
+        defer { fixture.close() }
+        try Self.accounts(fixture, rows: 100)
+        let id = "001_email"
+        try fixture.writePlan(id, Self.renameEmail)
+        try fixture.forward(id, through: .backfill)
+        try fixture.exec("""
+            CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.email_address := upper(NEW.email_address); RETURN NEW; END $$;
+            CREATE TRIGGER zz_shout BEFORE INSERT OR UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION shout();
+            UPDATE accounts SET email = 'Late@Example.com' WHERE id = 3;
+            """)
+        let refusal = expectRefusal { try fixture.run(.verify, id) }
+        #expect(refusal?.gates == ["mismatch:change_1"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("zz_shout (BEFORE INSERT OR UPDATE)") == true, "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.remedy?.contains("zz_shout") == true)
+    }
 }

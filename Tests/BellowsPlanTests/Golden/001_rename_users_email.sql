@@ -7,7 +7,7 @@ ALTER TABLE "public"."users"
   ADD CONSTRAINT "_bellows_users_email_address_not_null" CHECK ("email_address" IS NOT NULL) NOT VALID;
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_001_rename_users_email"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN

@@ -6,7 +6,7 @@ ALTER TABLE "public"."profiles"
   ADD COLUMN IF NOT EXISTS "_bellows_bio" varchar(2000);
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_002_widen_profiles_bio"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN

@@ -6,7 +6,7 @@ ALTER TABLE "public"."profiles"
   ADD CONSTRAINT "_bellows_profiles_created_by_not_null" CHECK ("created_by" IS NOT NULL) NOT VALID;
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN

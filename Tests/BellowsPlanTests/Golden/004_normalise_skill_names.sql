@@ -6,7 +6,7 @@ ALTER TABLE "public"."skills"
   ADD CONSTRAINT "_bellows_skills_name_check" CHECK (name = lower(btrim(name))) NOT VALID;
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_004_normalise_skill_names"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN

@@ -8,7 +8,7 @@ ALTER TABLE "public"."skill_claims"
   ADD CONSTRAINT "_bellows_skill_claims_status_check" CHECK ("_bellows_status" IN ('pending', 'verified', 'rejected')) NOT VALID;
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_005_claim_status_check"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN

@@ -7,7 +7,7 @@ ALTER TABLE "public"."users"
   ADD COLUMN IF NOT EXISTS "family_name" text;
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_006_split_users_full_name"() RETURNS trigger
-LANGUAGE plpgsql AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN
