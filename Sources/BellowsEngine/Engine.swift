@@ -57,6 +57,7 @@ public final class Engine: @unchecked Sendable {
     public func connect() throws -> Connection {
         do {
             let connection = try Connection(options.conninfo)
+            try ServerVersion.requireSupported(connection)
             try connection.execute("SET application_name = 'bellows'")
             // A row-level security policy must never filter what a phase reads or writes: with
             // row_security off, PostgreSQL refuses such a statement instead (TableSafety).

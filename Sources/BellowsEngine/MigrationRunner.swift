@@ -554,6 +554,7 @@ public struct MigrationRunner: Sendable {
         let connection: Connection
         do {
             connection = try Connection(options.conninfo)
+            try ServerVersion.requireSupported(connection)
             try applySessionSettings(connection)
             if createSchema { try StateStore.ensure(connection) }
         } catch let error as PostgresError {

@@ -25,6 +25,9 @@ struct Rehearse: ParsableCommand {
     @Flag(help: "Use --database even though it holds other objects.")
     var allowNonempty = false
 
+    @Option(name: .customLong("pg-bindir"), help: ArgumentHelp("The PostgreSQL server binaries (initdb, pg_ctl) of the private cluster, e.g. production's major version; default $BELLOWS_PG_BINDIR, then the machine's.", valueName: "dir"))
+    var pgBindir: String?
+
     @Flag(help: "Keep the private cluster running and print how to connect.")
     var keep = false
 
@@ -46,11 +49,18 @@ struct Rehearse: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show the SQL of every step.")
     var verbose = false
 
+    func validate() throws {
+        if database != nil && pgBindir != nil {
+            throw ValidationError("--pg-bindir starts a private cluster; --database uses an existing one: give one of them")
+        }
+    }
+
     func run() throws {
         var options = RehearsalOptions()
         options.database = database
         options.allowNonEmpty = allowNonempty
         options.keep = keep
+        options.pgBinDirectory = pgBindir
         options.rows = rows
         options.seedFile = seed
         options.batchSize = batchSize

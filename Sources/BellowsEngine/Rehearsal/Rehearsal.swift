@@ -22,6 +22,9 @@ public struct RehearsalOptions: Sendable {
     public var plans: [String] = []
     /// Lock timeout Bellows uses; traffic statements slower than this count as violations.
     public var lockTimeoutMilliseconds = 2000
+    /// The server binaries of the private cluster (`--pg-bindir`); nil: `$BELLOWS_PG_BINDIR`, then
+    /// the machine's (see `ScratchCluster.findBinDirectory`).
+    public var pgBinDirectory: String?
 
     public init() {}
 }
@@ -91,14 +94,14 @@ public final class Rehearsal: @unchecked Sendable {
             database = try Connection(given).query("SELECT current_database() AS d").first?.string("d") ?? "postgres"
         } else {
             report(.info("starting a scratch PostgreSQL cluster…"))
-            let started = try ScratchCluster.start()
+            let started = try ScratchCluster.start(binDirectory: options.pgBinDirectory)
             cluster = started
             adminConninfo = started.conninfo()
             let admin = try Connection(adminConninfo)
             try admin.execute("CREATE DATABASE bellows_rehearsal")
             admin.close()
             database = "bellows_rehearsal"
-            report(.info("cluster ready: \(started.conninfo(database: database))"))
+            report(.info("cluster ready (\(started.serverVersionText), \(started.binDirectory)): \(started.conninfo(database: database))"))
         }
         if let cluster, options.keep {
             cluster.keepRunning = true
@@ -108,6 +111,7 @@ public final class Rehearsal: @unchecked Sendable {
         let main = options.database ?? cluster?.conninfo(database: database) ?? adminConninfo
         let connection = try Connection(main)
         defer { connection.close() }
+        try ServerVersion.requireSupported(connection)
         try refuseForeignContent(connection)
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
         try StateStore.ensure(connection)

@@ -18,25 +18,38 @@ public final class ScratchCluster: @unchecked Sendable {
         "host=\(socketDirectory) port=\(port) user=postgres dbname=\(database)"
     }
 
-    /// Finds `initdb`: `$BELLOWS_PG_BINDIR`, then `pg_config --bindir`, then the newest
-    /// `/usr/lib/postgresql/*/bin`.
-    public static func findBinDirectory() -> String? {
+    /// Where the server binaries are: `explicit` (`--pg-bindir`), else `$BELLOWS_PG_BINDIR`, else
+    /// `pg_config --bindir`, else the newest `/usr/lib/postgresql/*/bin`. A directory named
+    /// explicitly (flag or environment) that holds no `initdb` is an error, not a silent fallback
+    /// to another version.
+    public static func findBinDirectory(explicit: String? = nil) throws -> String {
         let fm = FileManager.default
-        if let dir = ProcessInfo.processInfo.environment["BELLOWS_PG_BINDIR"], fm.fileExists(atPath: dir + "/initdb") { return dir }
+        for (source, named) in [("--pg-bindir", explicit), ("BELLOWS_PG_BINDIR", ProcessInfo.processInfo.environment["BELLOWS_PG_BINDIR"])] {
+            guard let dir = named, !dir.isEmpty else { continue }
+            guard fm.isExecutableFile(atPath: dir + "/initdb"), fm.isExecutableFile(atPath: dir + "/pg_ctl") else {
+                throw BellowsError.usage("\(source) \(dir) holds no PostgreSQL server binaries (initdb, pg_ctl)")
+            }
+            return dir
+        }
         if let output = try? run("/bin/sh", ["-c", "pg_config --bindir 2>/dev/null"], as: nil).output.trimmingCharacters(in: .whitespacesAndNewlines),
            !output.isEmpty, fm.fileExists(atPath: output + "/initdb") { return output }
         let versions = ((try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted()
         for version in versions.reversed() where fm.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") {
             return "/usr/lib/postgresql/\(version)/bin"
         }
-        return nil
+        throw BellowsError.usage("no PostgreSQL server binaries found (initdb); install the `postgresql` package, pass --pg-bindir or set BELLOWS_PG_BINDIR")
     }
 
-    /// Creates and starts a cluster. `settings` become `-c name=value` server options.
-    public static func start(settings: [String: String] = [:]) throws -> ScratchCluster {
-        guard let bin = findBinDirectory() else {
-            throw BellowsError.usage("no PostgreSQL server binaries found (initdb); install the `postgresql` package or set BELLOWS_PG_BINDIR")
-        }
+    /// What `postgres --version` says in `binDirectory` (e.g. `postgres (PostgreSQL) 18.6`).
+    public var serverVersionText: String {
+        ((try? Self.run(binDirectory + "/postgres", ["--version"], as: nil).output) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Creates and starts a cluster from the binaries in `binDirectory` (see `findBinDirectory`).
+    /// `settings` become `-c name=value` server options.
+    public static func start(binDirectory: String? = nil, settings: [String: String] = [:]) throws -> ScratchCluster {
+        let bin = try findBinDirectory(explicit: binDirectory)
         let root = getuid() == 0
         let base = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-rehearsal-\(getpid())-\(UInt16.random(in: 0...UInt16.max))")
         let cluster = ScratchCluster(directory: base, port: Int.random(in: 20_000...60_000), binDirectory: bin, runAs: root ? "postgres" : nil)
