@@ -1,7 +1,10 @@
 import BellowsPlan
 import PGClient
 
-/// Reads table shapes from `pg_catalog`.
+/// Reads table shapes from `pg_catalog`. NOT NULL is a column property on every version:
+/// PostgreSQL 18 also records it as a named constraint (`contype = 'n'`), which is read as the
+/// column's `notNull` (false while the constraint is NOT VALID) and not listed among the
+/// constraints, so a table reads the same on 15, 16 and 18 and as the offline catalog models it.
 public enum CatalogReader {
     public static func table(_ connection: Connection, _ name: TableName) throws -> TableInfo? {
         let oidRows = try connection.query("""
@@ -12,7 +15,9 @@ public enum CatalogReader {
         guard let row = oidRows.first else { return nil }
         let oid = try row.int("oid")
         let columns = try connection.query("""
-            SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+            SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                   a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint n WHERE n.conrelid = a.attrelid AND n.contype = 'n'
+                                                AND n.conkey[1] = a.attnum AND NOT n.convalidated) AS not_null,
                    pg_get_expr(d.adbin, d.adrelid) AS default_expression
             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
@@ -36,7 +41,7 @@ public enum CatalogReader {
             SELECT k.contype::text AS kind, k.conname AS name, pg_get_constraintdef(k.oid) AS definition,
                    ARRAY(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS c(attnum, ord)
                          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = c.attnum ORDER BY c.ord) AS columns
-            FROM pg_constraint k WHERE k.conrelid = $1::bigint::oid ORDER BY k.conname
+            FROM pg_constraint k WHERE k.conrelid = $1::bigint::oid AND k.contype <> 'n' ORDER BY k.conname
             """, [oid]).map { r in
                 ConstraintInfo(kind: try r.string("kind"), name: try r.string("name"), columns: try r.stringArray("columns"),
                                definition: try r.string("definition"))
