@@ -631,10 +631,14 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "move the new column into place",
                                              "ALTER TABLE \(table) RENAME COLUMN \(q(t.physical)) TO \(q(t.final))"))
         }
+        // SET NOT NULL skips its scan only while the validated check still exists when the
+        // ALTER TABLE ends: dropping the check in the same statement makes PostgreSQL scan the
+        // table under its ACCESS EXCLUSIVE lock. So NOT NULL first, the check dropped after.
+        var notNulls: [String] = []
         var finishing: [String] = []
         for t in transition.allTargets {
             if t.addsNotNull {
-                finishing.append("ALTER COLUMN \(q(t.final)) SET NOT NULL")
+                notNulls.append("ALTER COLUMN \(q(t.final)) SET NOT NULL")
                 finishing.append("DROP CONSTRAINT \(q(notNullCheckName(t)))")
             }
             if t.dropsNotNull { finishing.append("ALTER COLUMN \(q(t.final)) DROP NOT NULL") }
@@ -648,8 +652,12 @@ public struct PhaseSQL: Sendable {
                 finishing.append("ADD CONSTRAINT \(q(names.final)) UNIQUE USING INDEX \(q(names.transitional))")
             }
         }
+        if !notNulls.isEmpty {
+            statements.append(PhaseStatement(.transaction, "NOT NULL, proved by the validated check (no scan)",
+                                             "ALTER TABLE \(table)\n  " + notNulls.joined(separator: ",\n  ")))
+        }
         if !finishing.isEmpty {
-            statements.append(PhaseStatement(.transaction, "final constraints (NOT NULL via the validated check: no scan)",
+            statements.append(PhaseStatement(.transaction, "final constraints",
                                              "ALTER TABLE \(table)\n  " + finishing.joined(separator: ",\n  ")))
         }
         for t in transition.allTargets {

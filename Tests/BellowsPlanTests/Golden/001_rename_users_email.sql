@@ -96,9 +96,11 @@ DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
 -- remove the old shape [transaction]
 ALTER TABLE "public"."users"
   DROP COLUMN "email";
--- final constraints (NOT NULL via the validated check: no scan) [transaction]
+-- NOT NULL, proved by the validated check (no scan) [transaction]
 ALTER TABLE "public"."users"
-  ALTER COLUMN "email_address" SET NOT NULL,
+  ALTER COLUMN "email_address" SET NOT NULL;
+-- final constraints [transaction]
+ALTER TABLE "public"."users"
   DROP CONSTRAINT "_bellows_users_email_address_not_null",
   ADD CONSTRAINT "users_email_address_key" UNIQUE USING INDEX "_bellows_users_email_address_key";
 -- column comment [transaction]

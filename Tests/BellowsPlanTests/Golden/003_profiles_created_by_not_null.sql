@@ -74,9 +74,11 @@ LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
--- final constraints (NOT NULL via the validated check: no scan) [transaction]
+-- NOT NULL, proved by the validated check (no scan) [transaction]
 ALTER TABLE "public"."profiles"
-  ALTER COLUMN "created_by" SET NOT NULL,
+  ALTER COLUMN "created_by" SET NOT NULL;
+-- final constraints [transaction]
+ALTER TABLE "public"."profiles"
   DROP CONSTRAINT "_bellows_profiles_created_by_not_null";
 -- column comment [transaction]
 COMMENT ON COLUMN "public"."profiles"."created_by" IS 'Account that created the profile: the user themself or an admin acting for them';

@@ -76,7 +76,7 @@ LOCK TABLE "public"."skills" IN ACCESS EXCLUSIVE MODE;
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
--- final constraints (NOT NULL via the validated check: no scan) [transaction]
+-- final constraints [transaction]
 ALTER TABLE "public"."skills"
   ADD CONSTRAINT "skills_name_key" UNIQUE USING INDEX "_bellows_skills_name_key";
 -- final constraint name [transaction]

@@ -99,9 +99,11 @@ ALTER TABLE "public"."skill_claims"
   DROP COLUMN "status";
 -- move the new column into place [transaction]
 ALTER TABLE "public"."skill_claims" RENAME COLUMN "_bellows_status" TO "status";
--- final constraints (NOT NULL via the validated check: no scan) [transaction]
+-- NOT NULL, proved by the validated check (no scan) [transaction]
 ALTER TABLE "public"."skill_claims"
-  ALTER COLUMN "status" SET NOT NULL,
+  ALTER COLUMN "status" SET NOT NULL;
+-- final constraints [transaction]
+ALTER TABLE "public"."skill_claims"
   DROP CONSTRAINT "_bellows_skill_claims_status_not_null",
   ALTER COLUMN "status" SET DEFAULT 'pending';
 -- final constraint name [transaction]
