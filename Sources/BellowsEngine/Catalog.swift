@@ -48,7 +48,95 @@ public enum CatalogReader {
             }
         let primaryKey = indexes.first { $0.isPrimary }?.columns ?? []
         return TableInfo(schema: try row.string("schema"), name: try row.string("name"), columns: columns,
-                         primaryKey: primaryKey, indexes: indexes, constraints: constraints)
+                         primaryKey: primaryKey, indexes: indexes, constraints: constraints,
+                         details: try details(connection, oid: oid))
+    }
+
+    /// What the offline catalog does not know: the table's kind, full index definitions,
+    /// column properties and every other object depending on a column (from `pg_depend`).
+    static func details(_ connection: Connection, oid: Int) throws -> TableDetails {
+        let table = try connection.query("""
+            SELECT CASE WHEN c.relispartition THEN 'partition' ELSE c.relkind::text END AS kind,
+                   (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                    WHERE i.indrelid = c.oid AND i.indisreplident AND c.relreplident = 'i') AS replica_index
+            FROM pg_class c WHERE c.oid = $1::bigint::oid
+            """, [oid])
+        var details = TableDetails(kind: try table.first?.string("kind") ?? "r",
+                                   replicaIdentityIndex: try table.first?.optionalString("replica_index"))
+        for r in try connection.query("""
+            SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+                   ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND (a.attnum = ANY (i.indkey)
+                         OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
+                         ORDER BY a.attnum) AS columns
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::bigint::oid
+            """, [oid]) {
+            let name = try r.string("name")
+            details.indexDefinitions[name] = try r.string("definition")
+            details.indexColumns[name] = try r.stringArray("columns")
+        }
+        for r in try connection.query("""
+            SELECT a.attname AS name,
+                   (SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
+                    JOIN pg_namespace n ON n.oid = co.collnamespace
+                    WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation) AS collation,
+                   col_description(a.attrelid, a.attnum) AS comment,
+                   CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END AS statistics,
+                   CASE WHEN a.attstorage <> t.typstorage THEN
+                     CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END END AS storage,
+                   CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END AS compression,
+                   CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
+                   pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) AS sequence
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped
+            """, [oid]) {
+            details.columns[try r.string("name")] = ColumnDetails(
+                collation: try r.optionalString("collation"), comment: try r.optionalString("comment"),
+                statisticsTarget: try r.optionalInt("statistics"), storage: try r.optionalString("storage"),
+                compression: try r.optionalString("compression"), identity: try r.optionalString("identity"),
+                ownedSequence: try r.optionalString("sequence"))
+        }
+        for r in try connection.query("""
+            SELECT a.attname AS name, coalesce(quote_ident(r.rolname), 'PUBLIC') AS grantee, x.privilege_type AS privilege,
+                   x.is_grantable AS grantable
+            FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) AS x LEFT JOIN pg_roles r ON r.oid = x.grantee
+            WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+            ORDER BY 1, 2, 3
+            """, [oid]) {
+            let name = try r.string("name")
+            details.columns[name, default: ColumnDetails()].grants.append(
+                ColumnGrant(grantee: try r.string("grantee"), privilege: try r.string("privilege"), grantable: try r.bool("grantable")))
+        }
+        // Objects depending on a column, other than the table's own indexes, constraints,
+        // defaults and owned sequences (read above).
+        for r in try connection.query("""
+            SELECT DISTINCT a.attname AS name, pg_describe_object(d.classid, d.objid, d.objsubid) AS description,
+                   CASE d.classid
+                     WHEN 'pg_rewrite'::regclass THEN (SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' END
+                                                       FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE w.oid = d.objid)
+                     WHEN 'pg_class'::regclass THEN (SELECT CASE WHEN c.oid = d.refobjid AND d.objsubid > 0 THEN 'generated column'
+                                                              WHEN c.relkind IN ('i', 'I', 'S') THEN 'own' END
+                                                     FROM pg_class c WHERE c.oid = d.objid)
+                     WHEN 'pg_constraint'::regclass THEN (SELECT CASE WHEN k.conrelid = d.refobjid THEN 'own' ELSE 'foreign key' END
+                                                          FROM pg_constraint k WHERE k.oid = d.objid)
+                     WHEN 'pg_attrdef'::regclass THEN (SELECT CASE WHEN f.adnum = d.refobjsubid THEN 'own' ELSE 'generated column' END
+                                                       FROM pg_attrdef f WHERE f.oid = d.objid)
+                     WHEN 'pg_policy'::regclass THEN 'policy'
+                     WHEN 'pg_trigger'::regclass THEN 'trigger'
+                     WHEN 'pg_statistic_ext'::regclass THEN 'statistics'
+                     WHEN 'pg_publication_rel'::regclass THEN 'publication'
+                   END AS kind
+            FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+            WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::bigint::oid AND d.refobjsubid > 0
+            ORDER BY 1, 2
+            """, [oid]) {
+            let kind = try r.optionalString("kind")
+            guard kind != "own" else { continue }
+            details.dependents.append(ColumnDependent(column: try r.string("name"),
+                                                      kind: kind.flatMap(ColumnDependent.Kind.init(rawValue:)) ?? .other,
+                                                      description: try r.string("description")))
+        }
+        return details
     }
 }
 

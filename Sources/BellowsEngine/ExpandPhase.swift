@@ -24,6 +24,9 @@ extension Engine {
             failures += compiled.findings.filter { $0.severity == .error }.map {
                 GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")
             }
+            if let compiledTransition = compiled.transition {
+                failures += try nameFailures(compiledTransition, connection: connection)
+            }
             guard failures.isEmpty, let compiledTransition = compiled.transition, let table else {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
             }
@@ -31,6 +34,9 @@ extension Engine {
             transition.searchPath = try sessionSearchPath(connection)
             try pinSearchPath(transition, connection: connection)
             transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
+            for item in transition.carried {
+                report(.info("depends on a replaced column: \(item.line)"))
+            }
             for warning in compiled.findings where warning.severity != .error {
                 report(.info("warning: \(warning.message) [\(warning.rule)]"))
             }
@@ -105,6 +111,27 @@ extension Engine {
                 _ = try? connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)")
                 throw error
             }
+        }
+    }
+
+    /// The names the transition's indexes and constraints take at contract, already taken in
+    /// the schema (an index) or the table (a constraint): found now rather than when contract fails.
+    func nameFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        let names = PhaseSQL(transition).finalNames
+        guard !names.isEmpty else { return [] }
+        let relations = names.filter(\.relation).map(\.name), constraints = names.filter { !$0.relation }.map(\.name)
+        let taken = try connection.query("""
+            SELECT 'relation' AS kind, c.relname AS name, c.relkind::text AS detail FROM pg_class c
+            WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = $1) AND c.relname = ANY ($2::text[])
+            UNION ALL
+            SELECT 'constraint', k.conname, NULL FROM pg_constraint k WHERE k.conrelid = to_regclass($3) AND k.conname = ANY ($4::text[])
+            ORDER BY 1, 2
+            """, [transition.table.schema, PostgresArray.literal(relations), transition.quotedTable, PostgresArray.literal(constraints)])
+        return try taken.map { row in
+            let name = try row.string("name")
+            let what = try row.string("kind") == "relation" ? "a relation of schema \(transition.table.schema)" : "a constraint of \(transition.tableName)"
+            return GateFailure(gate: "name", message: "contract would name an index or constraint \"\(name)\", which is already \(what)",
+                               remedy: "rename or drop that object first (index names are unique per schema)")
         }
     }
 

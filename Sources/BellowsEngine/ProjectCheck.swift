@@ -90,6 +90,10 @@ public enum PhaseRendering {
     public static func text(_ transition: Transition, phases: [PhaseCommand]) -> String {
         let sql = PhaseSQL(transition)
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
+        if !transition.carried.isEmpty {
+            out += "-- what depends on the replaced columns, and what the plan does with it:\n"
+            out += transition.carried.map { "--   \($0.line)\n" }.joined()
+        }
         for phase in phases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
             let statements = sql.statements(for: phase)

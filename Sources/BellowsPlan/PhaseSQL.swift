@@ -94,7 +94,7 @@ public struct PhaseSQL: Sendable {
             if t.check != nil { names.append(checkName(t).transitional) }
             if t.foreignKey != nil { names.append(foreignKeyName(t).transitional) }
             return names
-        }
+        } + transition.recreatedConstraints.map(\.transitional)
     }
 
     /// Every index the transition builds concurrently, with its definition.
@@ -110,7 +110,35 @@ public struct PhaseSQL: Sendable {
                 list.append((name, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(q(name)) ON \(table) (\(q(t.physical)))"))
             }
             return list
+        } + transition.recreatedIndexes.map { ($0.transitional, $0.create) }
+    }
+
+    /// The names the transition's indexes and constraints take at contract: `relation` for an
+    /// index (unique in the schema), else a constraint (unique in the table). Each must be free
+    /// at expand, unless contract frees it by dropping the old columns.
+    public var finalNames: [(name: String, relation: Bool)] {
+        var names: [(name: String, relation: Bool)] = []
+        for t in transition.allTargets {
+            if t.unique { names += [(t.uniqueName, true), (t.uniqueName, false)] }
+            if t.check != nil { names.append((t.checkName, false)) }
+            if t.foreignKey != nil { names.append((t.foreignKeyName, false)) }
+            names += t.rebuiltIndexes.map { (rebuiltIndexName(t, $0).final, true) }
         }
+        for index in transition.recreatedIndexes {
+            names.append((index.final, true))
+            if index.constraintSuffix != nil { names.append((index.final, false)) }
+        }
+        names += transition.recreatedConstraints.map { ($0.final, false) }
+        let freed = Set(namesFreedAtContract)
+        return names.filter { !freed.contains($0.name) }
+    }
+
+    /// Indexes and constraints of the table that contract drops with the old columns.
+    public var namesFreedAtContract: [String] {
+        let table = transition.table
+        let dropped = Set(transition.droppedColumns)
+        return table.indexes.filter { !dropped.isDisjoint(with: table.columns(of: $0)) }.map(\.name)
+            + table.constraints.filter { !dropped.isDisjoint(with: $0.columns) }.map(\.name)
     }
 
     // MARK: expand
@@ -119,7 +147,7 @@ public struct PhaseSQL: Sendable {
         var statements: [PhaseStatement] = []
         var clauses: [String] = []
         for t in transition.newTargets {
-            clauses.append("ADD COLUMN IF NOT EXISTS \(q(t.physical)) \(t.type)")
+            clauses.append("ADD COLUMN IF NOT EXISTS \(q(t.physical)) \(t.type)" + (t.collation.map { " COLLATE \($0)" } ?? ""))
         }
         for t in transition.allTargets {
             if t.addsNotNull {
@@ -131,6 +159,9 @@ public struct PhaseSQL: Sendable {
             if let fk = t.foreignKey {
                 clauses.append("ADD CONSTRAINT \(q(foreignKeyName(t).transitional)) \(fk) NOT VALID")
             }
+        }
+        for constraint in transition.recreatedConstraints {
+            clauses.append("ADD CONSTRAINT \(q(constraint.transitional)) \(constraint.definition) NOT VALID")
         }
         if !clauses.isEmpty {
             statements.append(PhaseStatement(.transaction, "add the new shape beside the old",
@@ -622,6 +653,12 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
         }
+        for t in transition.allTargets {
+            if let sequence = t.reownedSequence {
+                statements.append(PhaseStatement(.transaction, "the sequence the old column owned stays, owned by the new one",
+                                                 "ALTER SEQUENCE \(sequence) OWNED BY \(table).\(q(t.physical))"))
+            }
+        }
         var clauses: [String] = []
         for column in transition.droppedColumns { clauses.append("DROP COLUMN \(q(column))") }
         if !clauses.isEmpty {
@@ -652,6 +689,11 @@ public struct PhaseSQL: Sendable {
                 finishing.append("ADD CONSTRAINT \(q(names.final)) UNIQUE USING INDEX \(q(names.transitional))")
             }
         }
+        for index in transition.recreatedIndexes {
+            if let suffix = index.constraintSuffix {
+                finishing.append("ADD CONSTRAINT \(q(index.final)) UNIQUE USING INDEX \(q(index.transitional))\(suffix)")
+            }
+        }
         if !notNulls.isEmpty {
             statements.append(PhaseStatement(.transaction, "NOT NULL, proved by the validated check (no scan)",
                                              "ALTER TABLE \(table)\n  " + notNulls.joined(separator: ",\n  ")))
@@ -680,6 +722,45 @@ public struct PhaseSQL: Sendable {
                 statements.append(PhaseStatement(.transaction, "column comment",
                                                  "COMMENT ON COLUMN \(table).\(q(t.final)) IS \(SQLQuote.literal(comment))"))
             }
+        }
+        for constraint in transition.recreatedConstraints {
+            statements.append(PhaseStatement(.transaction, "final constraint name",
+                                             "ALTER TABLE \(table) RENAME CONSTRAINT \(q(constraint.transitional)) TO \(q(constraint.final))"))
+        }
+        for index in transition.recreatedIndexes where index.constraintSuffix == nil {
+            statements.append(PhaseStatement(.transaction, "final index name",
+                "ALTER INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: index.transitional)) RENAME TO \(q(index.final))"))
+        }
+        for t in transition.allTargets where t.replicaIdentity {
+            statements.append(PhaseStatement(.transaction, "the new unique index is the replica identity",
+                                             "ALTER TABLE \(table) REPLICA IDENTITY USING INDEX \(q(t.uniqueName))"))
+        }
+        for index in transition.recreatedIndexes where index.replicaIdentity {
+            statements.append(PhaseStatement(.transaction, "the recreated index is the replica identity",
+                                             "ALTER TABLE \(table) REPLICA IDENTITY USING INDEX \(q(index.final))"))
+        }
+        statements += columnProperties
+        return statements
+    }
+
+    /// The replaced columns' statistics targets, storage, compression and privileges, on their replacements.
+    private var columnProperties: [PhaseStatement] {
+        var statements: [PhaseStatement] = []
+        var clauses: [String] = []
+        for t in transition.allTargets {
+            guard let properties = t.properties else { continue }
+            let column = q(t.final)
+            if let target = properties.statisticsTarget { clauses.append("ALTER COLUMN \(column) SET STATISTICS \(target)") }
+            if let storage = properties.storage { clauses.append("ALTER COLUMN \(column) SET STORAGE \(storage)") }
+            if let compression = properties.compression { clauses.append("ALTER COLUMN \(column) SET COMPRESSION \(compression)") }
+            for grant in properties.grants {
+                statements.append(PhaseStatement(.transaction, "the old column's privileges",
+                    "GRANT \(grant.privilege) (\(column)) ON \(table) TO \(grant.grantee)\(grant.grantable ? " WITH GRANT OPTION" : "")"))
+            }
+        }
+        if !clauses.isEmpty {
+            statements.insert(PhaseStatement(.transaction, "the old column's statistics target, storage and compression",
+                                             "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")), at: 0)
         }
         return statements
     }

@@ -59,15 +59,18 @@ public struct TableInfo: Sendable, Hashable, Codable {
     public var primaryKey: [String]
     public var indexes: [IndexInfo]
     public var constraints: [ConstraintInfo]
+    /// What only the live catalog knows; `nil` offline.
+    public var details: TableDetails?
 
     public init(schema: String, name: String, columns: [ColumnInfo], primaryKey: [String],
-                indexes: [IndexInfo] = [], constraints: [ConstraintInfo] = []) {
+                indexes: [IndexInfo] = [], constraints: [ConstraintInfo] = [], details: TableDetails? = nil) {
         self.schema = schema
         self.name = name
         self.columns = columns
         self.primaryKey = primaryKey
         self.indexes = indexes
         self.constraints = constraints
+        self.details = details
     }
 
     /// The single-column foreign key on `column`, if there is one.
@@ -94,9 +97,17 @@ public struct TableInfo: Sendable, Hashable, Codable {
         }?.columns
     }
 
-    /// The single-column unique index on `column`, if there is one (other than the primary key).
+    /// The plain single-column unique index on `column`, if there is one (other than the
+    /// primary key): no predicate, no expression, a btree.
     public func uniqueIndex(on column: String) -> IndexInfo? {
-        indexes.first { $0.isUnique && !$0.isPrimary && $0.columns == [column] }
+        indexes.first { $0.isUnique && !$0.isPrimary && isSimple($0) && $0.columns == [column] }
+    }
+
+    /// Every column `index` uses: its keys and INCLUDE columns, and where the live catalog
+    /// knows them, the columns of its expressions and predicate.
+    public func columns(of index: IndexInfo) -> [String] {
+        let used = details?.indexColumns[index.name] ?? []
+        return index.columns + used.filter { !index.columns.contains($0) }
     }
 }
 
@@ -107,5 +118,97 @@ public struct SchemaCatalog: Sendable, Hashable {
 
     public func table(_ name: TableName) -> TableInfo? {
         tables.first { $0.name == name.name && $0.schema == name.effectiveSchema }
+    }
+}
+
+/// What only the live catalog knows of a table (`nil` in the offline catalog built from
+/// `migrations/`): its kind, full index definitions, column properties and every other object
+/// that depends on one of its columns. Expand stores it with the table, so later phases use
+/// exactly what expand saw.
+public struct TableDetails: Sendable, Hashable, Codable {
+    /// `pg_class.relkind`: `r` a table, `p` a partitioned table.
+    public var kind: String
+    /// The index named by `REPLICA IDENTITY USING INDEX`, if any.
+    public var replicaIdentityIndex: String?
+    /// Index name → `pg_get_indexdef`.
+    public var indexDefinitions: [String: String]
+    /// Index name → every column it uses: keys, INCLUDE columns, expressions and predicate.
+    public var indexColumns: [String: [String]]
+    /// Column name → the properties a replacement column must carry.
+    public var columns: [String: ColumnDetails]
+    /// Objects other than the table's own indexes and constraints that depend on a column.
+    public var dependents: [ColumnDependent]
+
+    public init(kind: String = "r", replicaIdentityIndex: String? = nil, indexDefinitions: [String: String] = [:],
+                indexColumns: [String: [String]] = [:], columns: [String: ColumnDetails] = [:], dependents: [ColumnDependent] = []) {
+        self.kind = kind
+        self.replicaIdentityIndex = replicaIdentityIndex
+        self.indexDefinitions = indexDefinitions
+        self.indexColumns = indexColumns
+        self.columns = columns
+        self.dependents = dependents
+    }
+}
+
+/// A column's properties beyond type, nullability and default; each `nil` when PostgreSQL's default.
+public struct ColumnDetails: Sendable, Hashable, Codable {
+    /// The collation, quoted (`"C"`, `pg_catalog."default"` is left out), when not the type's default.
+    public var collation: String?
+    public var comment: String?
+    /// `attstattarget` when set (`ALTER COLUMN … SET STATISTICS`).
+    public var statisticsTarget: Int?
+    /// `PLAIN`, `EXTERNAL`, `EXTENDED` or `MAIN` when not the type's default.
+    public var storage: String?
+    /// `pglz` or `lz4` when set.
+    public var compression: String?
+    /// `ALWAYS` or `BY DEFAULT` for an identity column.
+    public var identity: String?
+    /// The sequence the column owns (`serial`, identity), schema-qualified and quoted.
+    public var ownedSequence: String?
+    /// Column-level privileges: `SELECT`, `INSERT`, `UPDATE`, `REFERENCES` per grantee.
+    public var grants: [ColumnGrant]
+
+    public init(collation: String? = nil, comment: String? = nil, statisticsTarget: Int? = nil, storage: String? = nil,
+                compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil, grants: [ColumnGrant] = []) {
+        self.collation = collation
+        self.comment = comment
+        self.statisticsTarget = statisticsTarget
+        self.storage = storage
+        self.compression = compression
+        self.identity = identity
+        self.ownedSequence = ownedSequence
+        self.grants = grants
+    }
+}
+
+public struct ColumnGrant: Sendable, Hashable, Codable {
+    /// The role, quoted, or `PUBLIC`.
+    public var grantee: String
+    public var privilege: String
+    public var grantable: Bool
+
+    public init(grantee: String, privilege: String, grantable: Bool) {
+        self.grantee = grantee
+        self.privilege = privilege
+        self.grantable = grantable
+    }
+}
+
+/// An object that depends on a column and that contract cannot carry to a replacement column.
+public struct ColumnDependent: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case view, materializedView = "materialized view", policy, trigger, statistics, publication
+        case generatedColumn = "generated column", incomingForeignKey = "foreign key", other
+    }
+
+    public var column: String
+    public var kind: Kind
+    /// As `pg_describe_object` prints it, e.g. `view active_users`, `policy p on table t`.
+    public var description: String
+
+    public init(column: String, kind: Kind, description: String) {
+        self.column = column
+        self.kind = kind
+        self.description = description
     }
 }

@@ -54,6 +54,14 @@ public struct TransitionTarget: Sendable, Hashable {
     public var uniqueName: String
     /// Plain single-column indexes of the replaced column, rebuilt on this one.
     public var rebuiltIndexes: [IndexInfo]
+    /// The replaced column's collation, given to this one at expand.
+    public var collation: String? = nil
+    /// The replaced column's statistics target, storage, compression and privileges, set at contract.
+    public var properties: ColumnDetails? = nil
+    /// The sequence the replaced column owned (`serial`): owned by this column before contract drops the old one.
+    public var reownedSequence: String? = nil
+    /// The replaced column's unique index was the table's REPLICA IDENTITY: this column's takes its place.
+    public var replicaIdentity: Bool = false
 
     public var isShadow: Bool { physical != final }
 }
@@ -121,6 +129,11 @@ public struct Transition: Sendable, Hashable {
     public var comparedTypes: Set<String> {
         Set(allTargets.map(\.type) + groups.flatMap { $0.sources.compactMap { table.column($0)?.type } + $0.downs.map(\.type) })
     }
+    /// Indexes and constraints over replaced columns rebuilt on their replacements.
+    public var recreatedIndexes: [RecreatedIndex] = []
+    public var recreatedConstraints: [RecreatedConstraint] = []
+    /// Every object and property depending on a replaced column, and what the plan does with it.
+    public var carried: [CarriedItem] = []
 
     public var tableName: TableName { TableName(schema: table.schema, name: table.name) }
     public var quotedTable: String { SQLQuote.qualified(schema: table.schema, name: table.name) }
@@ -185,7 +198,7 @@ public enum TransitionCompiler {
             else if !existing, let inherited = old?.defaultExpression { defaultChange = .set(inherited) }
             let renames = physical == final ? [:] : [final: physical]
             let unique = attributes.unique?.value ?? (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false)
-            let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { $0.isPlain && !$0.isUnique && $0.columns == [o.name] } } ?? [])
+            let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
             if let fk = attributes.references, !(existing && table.foreignKey(on: physical) != nil) {
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))) REFERENCES \(fk.tableName.quoted) (\(SQLQuote.identifier(fk.column.value)))"
@@ -285,19 +298,11 @@ public enum TransitionCompiler {
         }
         let key = keyNames.compactMap { table.column($0) }
         guard !findings.hasErrors else { return (nil, findings) }
-        // What contract drops with the old columns and the plan does not carry over.
-        let replacedColumns = Set(groups.flatMap(\.dropsAtContract))
-        let carried = Set(groups.flatMap(\.targets).flatMap { $0.rebuiltIndexes.map(\.name) })
-        for index in table.indexes where !index.isPrimary && !carried.contains(index.name) && !replacedColumns.isDisjoint(with: index.columns) {
-            let singleCarried = index.columns.count == 1 && index.isUnique
-            if singleCarried { continue }
-            findings.append(Finding(at: plan.table.location, severity: .warning, rule: "plan-drops-index",
-                message: "index \(index.name) (\(index.columns.joined(separator: ", "))) uses a column the plan replaces: contract drops it and the plan does not rebuild it"))
-        }
-        for constraint in table.constraints where constraint.kind == "c" && !replacedColumns.isDisjoint(with: constraint.columns) {
-            findings.append(Finding(at: plan.table.location, severity: .warning, rule: "plan-drops-constraint",
-                message: "CHECK \(constraint.name) (\(constraint.definition)) uses a column the plan replaces: contract drops it; restate it with 'check:'"))
-        }
-        return (Transition(plan: plan, table: table, groups: groups, key: key), findings)
+        // What depends on the replaced columns: carried, recreated, dropped or refused.
+        let carryover = Carryover.resolve(table: table, groups: &groups, plan: plan)
+        findings += carryover.findings
+        guard !findings.hasErrors else { return (nil, findings) }
+        return (Transition(plan: plan, table: table, groups: groups, key: key, recreatedIndexes: carryover.indexes,
+                           recreatedConstraints: carryover.constraints, carried: carryover.report), findings)
     }
 }

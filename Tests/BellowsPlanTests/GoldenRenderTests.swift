@@ -25,6 +25,7 @@ import Testing
         let transition = try #require(compiled.transition, "\(planName) does not compile: \(compiled.findings)")
         let sql = PhaseSQL(transition)
         var out = "-- plan \(plan.id) on \(transition.tableName), rendered offline from migrations/\n"
+        out += transition.carried.map { "-- depends on a replaced column: \($0.line)\n" }.joined()
         for phase in PhaseCommand.allCases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
             let statements = sql.statements(for: phase)

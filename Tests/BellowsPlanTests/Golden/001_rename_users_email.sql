@@ -1,4 +1,6 @@
 -- plan 001_rename_users_email on public.users, rendered offline from migrations/
+-- depends on a replaced column: index users_email_key: recreated — as UNIQUE (email_address) users_email_address_key
+-- depends on a replaced column: NOT NULL of email: carried
 
 -- ===== expand =====
 -- add the new shape beside the old [transaction]

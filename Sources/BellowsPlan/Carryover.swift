@@ -1,0 +1,343 @@
+import BellowsSQL
+
+/// An index of the table that uses a replaced column, rebuilt on the replacement at expand
+/// (`CONCURRENTLY`, from its `pg_get_indexdef` with the columns substituted) and given its
+/// final name at contract.
+public struct RecreatedIndex: Sendable, Hashable {
+    public var original: String
+    public var transitional: String
+    public var final: String
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS … ON … USING …`.
+    public var create: String
+    /// For the index of a UNIQUE constraint: what follows `UNIQUE USING INDEX …` at contract
+    /// (`""` or its deferrability); `nil` for an index without a constraint.
+    public var constraintSuffix: String?
+    /// The table's REPLICA IDENTITY index: the recreated one takes its place at contract.
+    public var replicaIdentity: Bool
+}
+
+/// A CHECK or FOREIGN KEY of the table that uses a replaced column, added `NOT VALID` over
+/// the replacement at expand, validated at verify and renamed at contract.
+public struct RecreatedConstraint: Sendable, Hashable {
+    public var original: String
+    public var transitional: String
+    public var final: String
+    /// Over the physical names of the new columns (`CHECK (…)`, `FOREIGN KEY (…) REFERENCES …`).
+    public var definition: String
+}
+
+/// One object or property that depends on a column the plan replaces or drops, and what the
+/// plan does with it: what `bellows render` and `expand` list.
+public struct CarriedItem: Sendable, Hashable {
+    public enum Disposition: String, Sendable, Hashable {
+        /// Kept on the replacement column as it is (NOT NULL, default, comment, grants…).
+        case carried
+        /// Built again on the replacement column (indexes, constraints).
+        case recreated
+        /// Removed with the old column because the plan says so (a `drop`, `unique: false`, a new type…).
+        case dropped
+        /// The plan is refused before expand changes anything.
+        case refused
+    }
+
+    public var object: String
+    public var disposition: Disposition
+    public var note: String
+
+    public init(_ object: String, _ disposition: Disposition, _ note: String) {
+        self.object = object
+        self.disposition = disposition
+        self.note = note
+    }
+
+    public var line: String { "\(object): \(disposition.rawValue)" + (note.isEmpty ? "" : " — \(note)") }
+}
+
+/// Decides, for every object and property that depends on a column the plan replaces, whether
+/// it is carried, recreated, dropped with the plan's say-so, or makes the plan refused.
+enum Carryover {
+    struct Result {
+        var indexes: [RecreatedIndex] = []
+        var constraints: [RecreatedConstraint] = []
+        var report: [CarriedItem] = []
+        var findings: [Finding] = []
+    }
+
+    /// Types a collation applies to (`COLLATE` is carried to a replacement of one of these).
+    static func isCollatable(_ type: String) -> Bool {
+        let lower = type.lowercased()
+        return ["text", "varchar", "character", "char", "citext", "name", "bpchar"].contains { lower.hasPrefix($0) }
+    }
+
+    static func resolve(table: TableInfo, groups: inout [SyncGroup], plan: Plan) -> Result {
+        var result = Result()
+        let quotedTable = SQLQuote.qualified(schema: table.schema, name: table.name)
+        func refuse(_ location: SourceLocation, _ rule: String, _ object: String, _ message: String) {
+            result.report.append(CarriedItem(object, .refused, message))
+            result.findings.append(Finding(at: location, severity: .error, rule: rule, message: "\(object): \(message)"))
+        }
+        if let details = table.details, details.kind == "p" || details.kind == "partition" {
+            let what = details.kind == "p" ? "a partitioned table" : "a partition of a partitioned table"
+            refuse(plan.table.location, "plan-partitioned-table", "table \(table.schema).\(table.name)",
+                   "is \(what): Bellows cannot build its indexes concurrently or change its columns partition by partition yet; change it with a migration in a maintenance window")
+        }
+
+        // Each replaced column: the group replacing it, and its one replacement when there is one.
+        var owner: [String: Int] = [:]
+        for (g, group) in groups.enumerated() { for column in group.dropsAtContract { owner[column] = g } }
+        func replacement(_ column: String) -> TransitionTarget? {
+            guard let g = owner[column], groups[g].kind == .replace, groups[g].sources.count == 1, groups[g].targets.count == 1 else { return nil }
+            return groups[g].targets[0]
+        }
+        func how(_ column: String) -> String {
+            guard let g = owner[column] else { return "replaces" }
+            switch groups[g].kind {
+            case .drop: return "drops"
+            case .replace where groups[g].sources.count > 1: return "merges"
+            case .replace where groups[g].targets.count > 1: return "splits"
+            default: return "replaces"
+            }
+        }
+        func location(_ column: String) -> SourceLocation { owner[column].map { groups[$0].location } ?? plan.table.location }
+        let replaced = Set(owner.keys)
+        let renames = Dictionary(uniqueKeysWithValues: replaced.compactMap { c in replacement(c).map { (c, $0.physical) } })
+        func finalName(_ name: String, _ columns: [String]) -> String {
+            var result = name
+            for column in columns { if let t = replacement(column) { result = result.replacingOccurrences(of: column, with: t.final) } }
+            return TransitionNames.truncated(result)
+        }
+
+        // Indexes (and the UNIQUE / exclusion constraints they back).
+        let carriedByTargets = Set(groups.flatMap(\.targets).flatMap { $0.rebuiltIndexes.map(\.name) })
+        for index in table.indexes where !index.isPrimary {
+            let used = table.columns(of: index).filter(replaced.contains)
+            guard let first = used.first else { continue }
+            let object = "index \(index.name)"
+            let constraint = table.constraints.first { $0.name == index.name && index.isConstraint }
+            if let dropped = used.first(where: { how($0) == "drops" }) {
+                result.report.append(CarriedItem(object, .dropped, "the plan drops \(dropped)"))
+                continue
+            }
+            guard used.allSatisfy({ replacement($0) != nil }) else {
+                refuse(location(first), "plan-cannot-carry", object,
+                       "uses \(used.joined(separator: ", ")), which the plan \(how(first)): an index over the old column cannot be rebuilt over several; drop it with a migration before expand and create the index the new columns need after contract")
+                continue
+            }
+            if carriedByTargets.contains(index.name) {
+                result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first)"))
+                continue
+            }
+            if used.count == 1, index.columns == [first], table.uniqueIndex(on: first)?.name == index.name, table.isSimple(index) {
+                if let t = replacement(first), t.unique {
+                    let replicaIdentity = table.details?.replicaIdentityIndex == index.name
+                    if replicaIdentity, let g = owner[first] { groups[g].targets[0].replicaIdentity = true }
+                    result.report.append(CarriedItem(object, .recreated, "as UNIQUE (\(t.final)) \(t.uniqueName)" + (replicaIdentity ? ", the replica identity" : "")))
+                } else {
+                    result.report.append(CarriedItem(object, .dropped, "the plan says unique: false"))
+                }
+                continue
+            }
+            if constraint?.kind == "x" {
+                refuse(location(first), "plan-cannot-carry", "exclusion constraint \(index.name)",
+                       "uses \(used.joined(separator: ", ")): drop it with a migration before expand and add it again after contract")
+                continue
+            }
+            guard let definition = table.details?.indexDefinitions[index.name] else {
+                // Offline: the definition is read from the database at expand.
+                result.report.append(CarriedItem(object, .recreated, "from its definition, read at expand"))
+                continue
+            }
+            guard let create = rewriteIndex(definition, table: quotedTable, renames: renames) else {
+                refuse(location(first), "plan-cannot-carry", object, "its definition (\(definition)) could not be read; drop it before expand and create it again after contract")
+                continue
+            }
+            let final = finalName(index.name, used)
+            let transitional = TransitionNames.transitional(final)
+            var suffix: String?
+            if let constraint {
+                suffix = constraint.definition.contains("DEFERRABLE")
+                    ? (constraint.definition.contains("INITIALLY DEFERRED") ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE") : ""
+            }
+            let replicaIdentity = table.details?.replicaIdentityIndex == index.name
+            result.indexes.append(RecreatedIndex(
+                original: index.name, transitional: transitional, final: final,
+                create: create.replacingOccurrences(of: "\u{0}NAME\u{0}", with: SQLQuote.identifier(transitional)),
+                constraintSuffix: suffix, replicaIdentity: replicaIdentity))
+            result.report.append(CarriedItem(object, .recreated, (constraint != nil ? "as constraint " : "as ") + final
+                                             + (replicaIdentity ? ", the replica identity" : "")))
+        }
+
+        // CHECK and FOREIGN KEY constraints (UNIQUE and exclusion went with their indexes).
+        for constraint in table.constraints where constraint.kind == "c" || constraint.kind == "f" {
+            let used = constraint.columns.filter(replaced.contains)
+            guard let first = used.first else { continue }
+            let object = (constraint.kind == "c" ? "CHECK " : "foreign key ") + constraint.name
+            if let dropped = used.first(where: { how($0) == "drops" }) {
+                result.report.append(CarriedItem(object, .dropped, "the plan drops \(dropped)"))
+                continue
+            }
+            guard used.allSatisfy({ replacement($0) != nil }) else {
+                let remedy = constraint.kind == "c" ? "restate it over the new columns with 'check:'" : "restate it with 'references:' or drop it with a migration before expand"
+                refuse(location(first), "plan-cannot-carry", object,
+                       "uses \(used.joined(separator: ", ")), which the plan \(how(first)): \(remedy)")
+                continue
+            }
+            if constraint.kind == "f", used.count == 1, constraint.columns.count == 1, let t = replacement(first) {
+                // A single-column foreign key: the target's own (explicit or inherited).
+                result.report.append(CarriedItem(object, t.foreignKey == nil ? .dropped : .recreated,
+                                                 t.foreignKey == nil ? "" : "as \(t.foreignKeyName)"))
+                continue
+            }
+            let final = finalName(constraint.name, used)
+            result.constraints.append(RecreatedConstraint(
+                original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
+                definition: rewriteConstraint(constraint, renames: renames)))
+            result.report.append(CarriedItem(object, .recreated, "as \(final), NOT VALID until verify"))
+        }
+
+        // Column properties.
+        for (g, group) in groups.enumerated() {
+            for source in group.dropsAtContract {
+                let old = table.column(source)
+                if let old, let t = replacement(source) {
+                    if old.notNull { result.report.append(CarriedItem("NOT NULL of \(source)", t.notNull ? .carried : .dropped, t.notNull ? "" : "the plan says not_null: false")) }
+                    if let value = old.defaultExpression {
+                        let kept = t.defaultAtContract == .set(value)
+                        result.report.append(CarriedItem("default \(value) of \(source)", kept ? .carried : .dropped, kept ? "" : "the plan sets its own"))
+                    }
+                }
+                guard let details = table.details?.columns[source] else { continue }
+                let target = replacement(source)
+                let verb = how(source)
+                func property(_ name: String) -> String { "\(name) of \(source)" }
+                if verb == "drops" {
+                    if details.ownedSequence != nil { result.report.append(CarriedItem(property("sequence \(details.ownedSequence ?? "")"), .dropped, "the plan drops \(source)")) }
+                    if !details.grants.isEmpty { result.report.append(CarriedItem(property("column privileges"), .dropped, "the plan drops \(source)")) }
+                    continue
+                }
+                guard var t = target, let ti = groups[g].targets.firstIndex(where: { $0.physical == t.physical }) else {
+                    for (present, name) in [(details.identity != nil, "identity"), (details.identity == nil && details.ownedSequence != nil, "owned sequence"),
+                                            (!details.grants.isEmpty, "column privileges")] where present {
+                        refuse(group.location, "plan-cannot-carry", property(name),
+                               "the plan \(verb) \(source): Bellows cannot say which new column takes it; change it with a migration first")
+                    }
+                    for (present, name) in [(details.comment != nil, "comment"), (details.collation != nil, "collation"),
+                                            (details.statisticsTarget != nil, "statistics target")] where present {
+                        result.report.append(CarriedItem(property(name), .dropped, "the plan \(verb) \(source); state it on the new columns"))
+                    }
+                    continue
+                }
+                let sameType = old?.type == t.type
+                if let identity = details.identity {
+                    refuse(group.location, "plan-cannot-carry", property("identity (GENERATED \(identity) AS IDENTITY)"),
+                           "Bellows cannot move an identity and its sequence to a new column yet; change the column with a migration")
+                } else if let sequence = details.ownedSequence {
+                    t.reownedSequence = sequence
+                    result.report.append(CarriedItem(property("sequence \(sequence)"), .carried, "owned by \(t.final), default kept"))
+                }
+                if let collation = details.collation {
+                    if sameType || isCollatable(t.type) {
+                        t.collation = collation
+                        result.report.append(CarriedItem(property("collation \(collation)"), .carried, ""))
+                    } else {
+                        result.report.append(CarriedItem(property("collation \(collation)"), .dropped, "the new type \(t.type) has none"))
+                    }
+                }
+                if let comment = details.comment {
+                    if t.comment == nil {
+                        t.comment = comment
+                        result.report.append(CarriedItem(property("comment"), .carried, ""))
+                    } else {
+                        result.report.append(CarriedItem(property("comment"), .dropped, "replaced by the plan's comment"))
+                    }
+                }
+                var kept = ColumnDetails(grants: details.grants)
+                if sameType {
+                    kept.statisticsTarget = details.statisticsTarget
+                    kept.storage = details.storage
+                    kept.compression = details.compression
+                }
+                for (value, name) in [(details.statisticsTarget.map(String.init), "statistics target"), (details.storage, "storage"),
+                                      (details.compression, "compression")] {
+                    guard let value else { continue }
+                    result.report.append(CarriedItem(property("\(name) \(value)"), sameType ? .carried : .dropped, sameType ? "" : "the type changes"))
+                }
+                if !details.grants.isEmpty {
+                    let list = details.grants.map { "\($0.privilege) to \($0.grantee)" }.joined(separator: ", ")
+                    result.report.append(CarriedItem(property("column privileges"), .carried, list))
+                }
+                t.properties = kept
+                groups[g].targets[ti] = t
+            }
+        }
+
+        // Objects outside the table's own indexes and constraints.
+        for dependent in table.details?.dependents ?? [] where replaced.contains(dependent.column) {
+            let remedy: String
+            switch dependent.kind {
+            case .view, .materializedView:
+                remedy = "contract could not drop the column under it; drop it before expand and create it again over the new column after contract"
+            case .incomingForeignKey:
+                remedy = "another table references the column; drop that foreign key with a migration before expand and add it again after contract"
+            case .policy, .trigger, .statistics:
+                remedy = "drop it before expand and create it again over the new column after contract"
+            case .publication:
+                remedy = "the publication lists the column; remove it from the column list before expand and add the new column after contract"
+            case .generatedColumn:
+                remedy = "a generated column is computed from it; drop the generated column first, or change both with a migration"
+            case .other:
+                remedy = "contract cannot carry it; remove it before expand and create it again after contract"
+            }
+            refuse(location(dependent.column), "plan-dependent-object", dependent.description,
+                   "depends on \(dependent.column), which the plan \(how(dependent.column)): \(remedy)")
+        }
+        return result
+    }
+
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <NUL>NAME<NUL> ON table USING …` from a
+    /// `pg_get_indexdef`, with the replaced columns renamed token by token (strings, function
+    /// and type names untouched); `nil` if the definition is not of that form.
+    static func rewriteIndex(_ definition: String, table: String, renames: [String: String]) -> String? {
+        let tokens = Lexer.tokenize(definition)
+        let significant = tokens.indices.filter { tokens[$0].isSignificant }
+        guard significant.count > 4, tokens[significant[0]].isKeyword("CREATE") else { return nil }
+        let unique = tokens[significant[1]].isKeyword("UNIQUE")
+        guard let using = significant.first(where: { tokens[$0].isKeyword("USING") }),
+              let method = significant.first(where: { $0 > using }) else { return nil }
+        let tail = tokens[(method + 1)...].map(\.text).joined()
+        return "CREATE \(unique ? "UNIQUE " : "")INDEX CONCURRENTLY IF NOT EXISTS \u{0}NAME\u{0} ON \(table) USING \(tokens[method].text)"
+            + ExpressionRewriter.renameColumns(in: tail, renames)
+    }
+
+    /// A CHECK or FOREIGN KEY definition over the new columns; a foreign key's referenced
+    /// columns (after `REFERENCES`) are left as they are.
+    static func rewriteConstraint(_ constraint: ConstraintInfo, renames: [String: String]) -> String {
+        let definition = constraint.definition
+        guard constraint.kind == "f" else { return ExpressionRewriter.renameColumns(in: definition, renames) }
+        let tokens = Lexer.tokenize(definition)
+        guard let references = tokens.firstIndex(where: { $0.isKeyword("REFERENCES") }) else {
+            return ExpressionRewriter.renameColumns(in: definition, renames)
+        }
+        return ExpressionRewriter.renameColumns(in: tokens[..<references].map(\.text).joined(), renames)
+            + tokens[references...].map(\.text).joined()
+    }
+}
+
+extension TableInfo {
+    /// A btree over plain columns with default operator classes, order and collation (the
+    /// live definition, when known, is `… USING btree (column, …)`): what the simple paths
+    /// rebuild as `(column)`.
+    public func isSimple(_ index: IndexInfo) -> Bool {
+        guard index.isPlain else { return false }
+        guard let definition = details?.indexDefinitions[index.name] else { return true }
+        let tokens = Lexer.tokenize(definition).filter(\.isSignificant)
+        guard let using = tokens.firstIndex(where: { $0.isKeyword("USING") }) else { return false }
+        let tail = Array(tokens[(using + 1)...])
+        var expected = ["btree", "("]
+        for (n, column) in index.columns.enumerated() { if n > 0 { expected.append(",") }; expected.append(column) }
+        expected.append(")")
+        return tail.count == expected.count && zip(tail, expected).allSatisfy { token, text in
+            token.identifierValue.map { $0 == text } ?? (token.text == text)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Everything that depends on a replaced column is carried to the new column, recreated, or
+/// makes expand refuse before it changes anything (issue 14).
+@Suite(needsDatabase)
+struct CarryoverTests {
+    /// The table's index and constraint definitions, sorted.
+    static func definitions(_ fixture: EngineFixture, _ table: String) throws -> [String] {
+        try fixture.snapshot(table).shape().filter { $0.hasPrefix("index ") || $0.hasPrefix("constraint ") }
+    }
+
+    /// Partial, expression, multi-column, INCLUDE, hash and gist indexes, a multi-column UNIQUE
+    /// constraint, a composite foreign key and a CHECK on a renamed column come back exactly,
+    /// over the new column, under their names with the column's name replaced.
+    @Test func everyKindOfIndexAndConstraintIsRecreated() throws {
+        let fixture = try EngineFixture("carry-index")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE tenants_emails (tenant int, email text, PRIMARY KEY (tenant, email));
+            CREATE TABLE accounts (
+              id bigint PRIMARY KEY, tenant int NOT NULL, email text NOT NULL, deleted boolean NOT NULL DEFAULT false,
+              span int4range,
+              CONSTRAINT accounts_tenant_email_key UNIQUE (tenant, email),
+              CONSTRAINT accounts_email_fkey FOREIGN KEY (tenant, email) REFERENCES tenants_emails (tenant, email),
+              CONSTRAINT accounts_email_check CHECK (email <> '')
+            );
+            CREATE UNIQUE INDEX accounts_live_email ON accounts (email) WHERE NOT deleted;
+            CREATE INDEX accounts_lower_email_idx ON accounts (lower(email));
+            CREATE INDEX accounts_deleted_email_idx ON accounts (email text_pattern_ops) WHERE deleted;
+            CREATE INDEX accounts_email_tenant_idx ON accounts (email DESC, tenant);
+            CREATE INDEX accounts_tenant_incl ON accounts (tenant) INCLUDE (email);
+            CREATE INDEX accounts_email_hash ON accounts USING hash (email);
+            CREATE INDEX accounts_email_span ON accounts USING gist (span) WHERE email IS NOT NULL;
+            INSERT INTO tenants_emails SELECT g % 7, 'user' || g || '@example.com' FROM generate_series(1, 300) AS g;
+            INSERT INTO accounts (id, tenant, email, deleted) SELECT g, g % 7, 'user' || g || '@example.com', false FROM generate_series(1, 300) AS g;
+            """)
+        let before = try Self.definitions(fixture, "accounts")
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: accounts
+            changes:
+              - alter: email
+                rename_to: address
+            """)
+        // Rollback from verified removes every recreated object.
+        let original = try fixture.snapshot("accounts")
+        try fixture.forward(id, through: .verify)
+        try fixture.run(.rollback, id)
+        let restored = try fixture.snapshot("accounts")
+        #expect(restored == original, "\(original.difference(to: restored))")
+        try fixture.forward(id, through: .contract)
+        let after = try Self.definitions(fixture, "accounts")
+        // The referenced table's columns keep their names.
+        let expected = before.map { line in
+            let parts = line.components(separatedBy: " REFERENCES ")
+            return ([parts[0].replacingOccurrences(of: "email", with: "address")] + parts.dropFirst()).joined(separator: " REFERENCES ")
+        }.sorted()
+        #expect(after == expected, "\nexpected \(expected)\nafter \(after)")
+        // The partial unique index is still partial: a deleted duplicate is legal.
+        try fixture.exec("""
+            INSERT INTO tenants_emails VALUES (2, 'user1@example.com');
+            UPDATE accounts SET deleted = true WHERE id = 1;
+            INSERT INTO accounts (id, tenant, address, deleted) VALUES (1002, 2, 'user1@example.com', false);
+            """)
+        #expect(try fixture.int("SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND NOT convalidated") == 0)
+    }
+
+    /// A serial column's sequence, an identity-free column's collation, comment, statistics
+    /// target, storage and privileges, and the replica identity index all survive a rename.
+    @Test func columnPropertiesAndTheReplicaIdentityAreCarried() throws {
+        let fixture = try EngineFixture("carry-props")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE tickets (id bigint PRIMARY KEY, ticket serial, name text COLLATE "C", code text NOT NULL);
+            CREATE UNIQUE INDEX tickets_code_key ON tickets (code);
+            ALTER TABLE tickets REPLICA IDENTITY USING INDEX tickets_code_key;
+            COMMENT ON COLUMN tickets.name IS 'the holder''s name';
+            ALTER TABLE tickets ALTER COLUMN name SET STATISTICS 500, ALTER COLUMN name SET STORAGE EXTERNAL;
+            GRANT SELECT (name), UPDATE (name) ON tickets TO PUBLIC;
+            INSERT INTO tickets (id, name, code) SELECT g, 'n' || g, 'c' || g FROM generate_series(1, 200) AS g;
+            """)
+        let id = "001_rename_props"
+        try fixture.writePlan(id, """
+            table: tickets
+            changes:
+              - alter: ticket
+                rename_to: ticket_no
+              - alter: name
+                rename_to: holder
+              - alter: code
+                rename_to: ticket_code
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.rows("SELECT pg_get_serial_sequence('tickets', 'ticket_no')") == [["public.tickets_ticket_seq"]])
+        #expect(try fixture.rows("""
+            SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+            WHERE a.attrelid = 'tickets'::regclass AND a.attname = 'ticket_no'
+            """) == [["nextval('tickets_ticket_seq'::regclass)"]])
+        try fixture.exec("INSERT INTO tickets (id, holder, ticket_code) VALUES (1001, 'x', 'c1001')")
+        #expect(try fixture.int("SELECT ticket_no FROM tickets WHERE id = 1001") == 201)
+        #expect(try fixture.rows("""
+            SELECT co.collname, col_description(a.attrelid, a.attnum), a.attstattarget::text, a.attstorage::text,
+                   array_to_string(a.attacl, ',')
+            FROM pg_attribute a JOIN pg_collation co ON co.oid = a.attcollation
+            WHERE a.attrelid = 'tickets'::regclass AND a.attname = 'holder'
+            """) == [["C", "the holder's name", "500", "e", "=rw/\(try fixture.rows("SELECT current_user")[0][0] ?? "")"]])
+        #expect(try fixture.rows("""
+            SELECT c.relreplident::text, ic.relname FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisreplident
+            JOIN pg_class ic ON ic.oid = i.indexrelid WHERE c.oid = 'tickets'::regclass
+            """) == [["i", "tickets_ticket_code_key"]])
+    }
+
+    /// Objects contract cannot carry are found before expand: the plan is refused and the
+    /// database is left exactly as it was.
+    @Test(arguments: [
+        ("view", "CREATE VIEW active AS SELECT id, email FROM accounts"),
+        ("matview", "CREATE MATERIALIZED VIEW m AS SELECT email FROM accounts"),
+        ("incoming-fk", "CREATE TABLE logins (email text REFERENCES accounts (email))"),
+        ("policy", "CREATE POLICY p ON accounts USING (email <> '')"),
+        ("trigger", """
+            CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+            CREATE TRIGGER t BEFORE UPDATE OF email ON accounts FOR EACH ROW EXECUTE FUNCTION noop()
+            """),
+        ("trigger-when", """
+            CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+            CREATE TRIGGER t BEFORE UPDATE ON accounts FOR EACH ROW WHEN (NEW.email IS NULL) EXECUTE FUNCTION noop()
+            """),
+        ("generated", "ALTER TABLE accounts ADD COLUMN domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED"),
+        ("statistics", "CREATE STATISTICS s ON id, email FROM accounts"),
+        ("publication", "CREATE PUBLICATION pub FOR TABLE accounts (id, email)"),
+        ("identity", "ALTER TABLE accounts DROP COLUMN email; ALTER TABLE accounts ADD COLUMN email bigint GENERATED ALWAYS AS IDENTITY"),
+    ])
+    func dependentsContractCannotCarryAreRefusedBeforeExpand(_ name: String, _ setup: String) throws {
+        let fixture = try EngineFixture("carry-refuse-\(name)")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);
+            INSERT INTO accounts SELECT g, 'user' || g FROM generate_series(1, 50) AS g;
+            """)
+        try fixture.exec(setup)
+        try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "address", mentioning: "email")
+    }
+
+    /// Expand of a plan renaming `column` is refused, naming `mentioning`, and changes nothing.
+    static func expectRefusedBeforeExpand(_ fixture: EngineFixture, table: String, column: String, to final: String,
+                                          mentioning: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let id = "001_rename"
+        try fixture.writePlan(id, """
+            table: \(table)
+            changes:
+              - alter: \(column)
+                rename_to: \(final)
+            """)
+        let original = try fixture.snapshot(table)
+        let refusal = expectRefusal({ try fixture.run(.expand, id) }, sourceLocation: sourceLocation)
+        #expect(refusal?.text.contains(mentioning) == true, "\(refusal?.text ?? "")", sourceLocation: sourceLocation)
+        #expect(try fixture.snapshot(table) == original, sourceLocation: sourceLocation)
+        #expect(try fixture.state(id)?.phase ?? .planned == .planned, sourceLocation: sourceLocation)
+    }
+
+    /// A partitioned table is refused before expand (its concurrent index builds would fail
+    /// after the new columns were committed).
+    @Test func aPartitionedTableIsRefusedBeforeExpand() throws {
+        let fixture = try EngineFixture("carry-partitioned")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            CREATE INDEX events_kind_idx ON events (kind);
+            INSERT INTO events SELECT g, date '2026-01-01' + g, 'k' || g FROM generate_series(1, 100) AS g;
+            """)
+        try Self.expectRefusedBeforeExpand(fixture, table: "events", column: "kind", to: "event_kind", mentioning: "partitioned")
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname LIKE '\\_bellows\\_%'") == 0)
+    }
+
+    /// A final index name already taken by another table's index in the schema is found at
+    /// expand, not when contract fails.
+    @Test func aFinalIndexNameTakenInTheSchemaIsRefusedAtExpand() throws {
+        let fixture = try EngineFixture("carry-names")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text);
+            CREATE INDEX accounts_email_idx ON accounts (email);
+            CREATE TABLE other (id bigint);
+            CREATE INDEX accounts_address_idx ON other (id);
+            """)
+        try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "address", mentioning: "accounts_address_idx")
+    }
+}
