@@ -14,7 +14,10 @@ struct DataSafetyTests {
     /// by the returned closure, which must run before the fixture closes.
     static func role(_ fixture: EngineFixture, _ label: String, attributes: String = "") throws -> (name: String, drop: () -> Void) {
         let name = "bellows_\(label)_\(UInt32.random(in: 0...UInt32.max))"
-        try fixture.exec("CREATE ROLE \(name) LOGIN \(attributes); GRANT CREATE ON DATABASE \(fixture.db.name) TO \(name);")
+        // pg_virtualenv's cluster (scripts/test) asks for a password, the one in PGPASSWORD: the
+        // role gets it too, so a connection as the role authenticates wherever the suite runs.
+        let password = ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }.map { " PASSWORD '" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? ""
+        try fixture.exec("CREATE ROLE \(name) LOGIN\(password) \(attributes); GRANT CREATE ON DATABASE \(fixture.db.name) TO \(name);")
         return (name, {
             _ = try? fixture.sql.executeScript("DROP OWNED BY \(name) CASCADE")
             _ = try? fixture.sql.executeScript("REVOKE ALL ON DATABASE \(fixture.db.name) FROM \(name)")
