@@ -86,15 +86,23 @@ public enum CatalogReader {
                      CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END END AS storage,
                    CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END AS compression,
                    CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
-                   pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) AS sequence
+                   pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) AS sequence,
+                   c.relname AS sequence_name,
+                   format('START WITH %s INCREMENT BY %s CACHE %s %s', s.seqstart, s.seqincrement, s.seqcache,
+                          CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END) AS sequence_options,
+                   format('MINVALUE %s MAXVALUE %s', s.seqmin, s.seqmax) AS sequence_bounds
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_sequence s ON s.seqrelid = to_regclass(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname))
+            LEFT JOIN pg_class c ON c.oid = s.seqrelid
             WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped
             """, [oid]) {
             details.columns[try r.string("name")] = ColumnDetails(
                 collation: try r.optionalString("collation"), comment: try r.optionalString("comment"),
                 statisticsTarget: try r.optionalInt("statistics"), storage: try r.optionalString("storage"),
                 compression: try r.optionalString("compression"), identity: try r.optionalString("identity"),
-                ownedSequence: try r.optionalString("sequence"))
+                ownedSequence: try r.optionalString("sequence"), sequenceName: try r.optionalString("sequence_name"),
+                sequenceOptions: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_options"),
+                sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
         }
         for r in try connection.query("""
             SELECT a.attname AS name, coalesce(quote_ident(r.rolname), 'PUBLIC') AS grantee, x.privilege_type AS privilege,

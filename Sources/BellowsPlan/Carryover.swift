@@ -16,6 +16,18 @@ public struct RecreatedIndex: Sendable, Hashable {
     public var replicaIdentity: Bool
 }
 
+/// An identity moved to the replacement column at contract.
+public struct IdentityCarry: Sendable, Hashable {
+    /// `ALWAYS` or `BY DEFAULT`.
+    public var kind: String
+    /// The old column's sequence, qualified and quoted (dropped with the old column).
+    public var oldSequence: String
+    /// Its unqualified name, which the new sequence takes.
+    public var name: String
+    /// `START WITH … INCREMENT BY … [MINVALUE … MAXVALUE …] CACHE … [NO] CYCLE`.
+    public var options: String
+}
+
 /// A CHECK or FOREIGN KEY of the table that uses a replaced column, added `NOT VALID` over
 /// the replacement at expand, validated at verify and renamed at contract.
 public struct RecreatedConstraint: Sendable, Hashable {
@@ -229,8 +241,16 @@ enum Carryover {
                 }
                 let sameType = old?.type == t.type
                 if let identity = details.identity {
-                    refuse(group.location, "plan-cannot-carry", property("identity (GENERATED \(identity) AS IDENTITY)"),
-                           "Bellows cannot move an identity and its sequence to a new column yet; change the column with a migration")
+                    if let sequence = details.ownedSequence, let name = details.sequenceName, let options = details.sequenceOptions, t.notNull {
+                        // A new type keeps the sequence's steps but takes its own bounds.
+                        let bounds = sameType ? details.sequenceBounds.map { " " + $0 } ?? "" : ""
+                        t.identity = IdentityCarry(kind: identity, oldSequence: sequence, name: name, options: options + bounds)
+                        result.report.append(CarriedItem(property("identity (GENERATED \(identity) AS IDENTITY)"), .carried,
+                                                         "\(t.final) becomes the identity; its sequence continues from \(sequence)"))
+                    } else {
+                        refuse(group.location, "plan-cannot-carry", property("identity (GENERATED \(identity) AS IDENTITY)"),
+                               "an identity column is NOT NULL: drop 'not_null: false', or change the column with a migration")
+                    }
                 } else if let sequence = details.ownedSequence {
                     t.reownedSequence = sequence
                     result.report.append(CarriedItem(property("sequence \(sequence)"), .carried, "owned by \(t.final), default kept"))

@@ -658,6 +658,15 @@ public struct PhaseSQL: Sendable {
                 statements.append(PhaseStatement(.transaction, "the sequence the old column owned stays, owned by the new one",
                                                  "ALTER SEQUENCE \(sequence) OWNED BY \(table).\(q(t.physical))"))
             }
+            if let identity = t.identity {
+                let sequence = SQLQuote.qualified(schema: transition.table.schema, name: TransitionNames.transitional(identity.name))
+                statements.append(PhaseStatement(.transaction, "the identity moves to the new column (NOT NULL proved by the validated check)",
+                                                 "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) SET NOT NULL"))
+                statements.append(PhaseStatement(.transaction, "the identity moves to the new column",
+                    "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) ADD GENERATED \(identity.kind) AS IDENTITY (SEQUENCE NAME \(sequence) \(identity.options))"))
+                statements.append(PhaseStatement(.transaction, "its sequence continues where the old one stopped",
+                    "SELECT setval(\(SQLQuote.literal(sequence)), s.last_value, s.is_called) FROM \(identity.oldSequence) AS s"))
+            }
         }
         var clauses: [String] = []
         for column in transition.droppedColumns { clauses.append("DROP COLUMN \(q(column))") }
@@ -667,6 +676,11 @@ public struct PhaseSQL: Sendable {
         for t in transition.allTargets where t.isShadow {
             statements.append(PhaseStatement(.transaction, "move the new column into place",
                                              "ALTER TABLE \(table) RENAME COLUMN \(q(t.physical)) TO \(q(t.final))"))
+        }
+        for t in transition.allTargets {
+            guard let identity = t.identity else { continue }
+            statements.append(PhaseStatement(.transaction, "the identity's sequence takes the old one's name",
+                "ALTER SEQUENCE \(SQLQuote.qualified(schema: transition.table.schema, name: TransitionNames.transitional(identity.name))) RENAME TO \(q(identity.name))"))
         }
         // SET NOT NULL skips its scan only while the validated check still exists when the
         // ALTER TABLE ends: dropping the check in the same statement makes PostgreSQL scan the

@@ -165,11 +165,20 @@ public struct ColumnDetails: Sendable, Hashable, Codable {
     public var identity: String?
     /// The sequence the column owns (`serial`, identity), schema-qualified and quoted.
     public var ownedSequence: String?
+    /// That sequence's own name, unqualified, and its options: `START WITH … INCREMENT BY …
+    /// CACHE … [NO] CYCLE`, and its bounds `MINVALUE … MAXVALUE …`.
+    public var sequenceName: String?
+    public var sequenceOptions: String?
+    public var sequenceBounds: String?
     /// Column-level privileges: `SELECT`, `INSERT`, `UPDATE`, `REFERENCES` per grantee.
     public var grants: [ColumnGrant]
 
     public init(collation: String? = nil, comment: String? = nil, statisticsTarget: Int? = nil, storage: String? = nil,
-                compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil, grants: [ColumnGrant] = []) {
+                compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil,
+                sequenceName: String? = nil, sequenceOptions: String? = nil, sequenceBounds: String? = nil, grants: [ColumnGrant] = []) {
+        self.sequenceName = sequenceName
+        self.sequenceOptions = sequenceOptions
+        self.sequenceBounds = sequenceBounds
         self.collation = collation
         self.comment = comment
         self.statisticsTarget = statisticsTarget

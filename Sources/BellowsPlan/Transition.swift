@@ -60,6 +60,9 @@ public struct TransitionTarget: Sendable, Hashable {
     public var properties: ColumnDetails? = nil
     /// The sequence the replaced column owned (`serial`): owned by this column before contract drops the old one.
     public var reownedSequence: String? = nil
+    /// The replaced column was an identity: this one becomes one at contract, its sequence
+    /// continuing where the old one stopped and taking its name.
+    public var identity: IdentityCarry? = nil
     /// The replaced column's unique index was the table's REPLICA IDENTITY: this column's takes its place.
     public var replicaIdentity: Bool = false
 
