@@ -94,8 +94,21 @@ public enum PhaseRendering {
             out += "-- what depends on the replaced columns, and what the plan does with it:\n"
             out += transition.carried.map { "--   \($0.line)\n" }.joined()
         }
+        if transition.needsTrigger {
+            out += "-- names in up, down and checks resolve under search_path = \(sql.searchPath) in the trigger and every phase\n"
+                + "-- (shown with the default path; expand keeps the schemas of the session that runs it)\n"
+        }
         for phase in phases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
+            if phase == .backfill, sql.needsBackfill {
+                out += """
+                    -- each batch sets bellows.backfill = '\(sql.backfillMarker)' (the dual-write trigger stands aside), synchronous_commit = off,
+                    -- and session_replication_role = replica when the role may (a superuser, or PostgreSQL 15+ after
+                    -- GRANT SET ON PARAMETER session_replication_role): the table's own triggers then do not fire for the
+                    -- rows the backfill fills. Otherwise they fire for every row; expand and backfill name them.
+
+                    """
+            }
             let statements = sql.statements(for: phase)
             if statements.isEmpty { out += "-- (nothing to do)\n" }
             var inTransaction = false

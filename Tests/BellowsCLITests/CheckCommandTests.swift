@@ -180,6 +180,9 @@ import Testing
         #expect(all.stdout == (try Self.bellows(["render", "5", "--project", root])).stdout)
         for phase in ["expand", "backfill", "verify", "contract", "rollback"] { #expect(all.stdout.contains("-- ===== \(phase) =====")) }
         #expect(all.stdout.contains("RENAME TO \"skill_claims_status_idx\""), "the index from migration 002 is carried over")
+        // What offline rendering cannot know is said: the pinned path and the backfill's triggers.
+        #expect(all.stdout.contains("search_path = pg_catalog, \"public\", pg_temp"), "\(all.stdout)")
+        #expect(all.stdout.contains("session_replication_role = replica when the role may"), "\(all.stdout)")
     }
 
     @Test func renderRefusesWhatItCannotRender() throws {
