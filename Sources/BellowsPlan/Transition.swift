@@ -156,6 +156,30 @@ public struct Transition: Sendable, Hashable {
 
 /// Resolves a plan against a table's catalog, reporting at the plan's locations what does not fit.
 public enum TransitionCompiler {
+    /// Words that PostgreSQL reads as functions without parentheses (`USER` is `CURRENT_USER`),
+    /// whatever columns the table has: unquoted, they never name a column.
+    static let valueKeywords: Set<String> = [
+        "USER", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE", "CURRENT_CATALOG", "CURRENT_SCHEMA",
+        "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
+    ]
+
+    /// An expression that writes `user` for a column named `user` computes the current role's
+    /// name for every row, and verify, which evaluates the same expression, agrees with it: the
+    /// column's values would be lost without a word. Such a word must be quoted.
+    static func keywordColumnFindings(_ plan: Plan, columns: Set<String>) -> [Finding] {
+        var findings: [Finding] = []
+        for expression in PlanValidator.expressions(of: plan) {
+            for token in Lexer.tokenize(expression.value.text) where token.kind == .word && valueKeywords.contains(token.upper) {
+                let column = token.text.lowercased()
+                guard columns.contains(column) else { continue }
+                findings.append(Finding(
+                    at: expression.value.sourceLocation(line: token.line, column: token.column), severity: .error, rule: "plan-keyword-column",
+                    message: "\(expression.key): unquoted \(token.text) is PostgreSQL's \(token.upper == "USER" ? "CURRENT_USER" : token.upper), not the column \"\(column)\"; write \(SQLQuote.identifier(column)) for the column"))
+            }
+        }
+        return findings
+    }
+
     public static func compile(_ plan: Plan, table: TableInfo?) -> (transition: Transition?, findings: [Finding]) {
         var findings: [Finding] = []
         func error(_ location: SourceLocation, _ rule: String, _ message: String) {
@@ -300,6 +324,8 @@ public enum TransitionCompiler {
             error(plan.table.location, "plan-changes-key", "the plan replaces \(droppedKey.joined(separator: ", ")), part of the table's key; change the key in its own migration")
         }
         let key = keyNames.compactMap { table.column($0) }
+        let columnNames = Set(table.columns.map(\.name)).union(groups.flatMap(\.targets).flatMap { [$0.final, $0.physical] })
+        findings += keywordColumnFindings(plan, columns: columnNames)
         guard !findings.hasErrors else { return (nil, findings) }
         // What depends on the replaced columns: carried, recreated, dropped or refused.
         let carryover = Carryover.resolve(table: table, groups: &groups, plan: plan)
