@@ -107,7 +107,7 @@ public enum MigrationFile {
                 case "description" where header.description == nil:
                     header.description = value.isEmpty ? nil : value
                 case "dependencies", "depends on", "depends-on":
-                    let items = value.split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
+                    let items = value.split(separator: ",").map { dependencyName(String($0).trimmingCharacters()) }.filter { !$0.isEmpty }
                     if !(items.count == 1 && asciiLowercased(items[0]) == "none") {
                         header.dependencies += items
                     }
@@ -117,6 +117,15 @@ public enum MigrationFile {
             }
         }
         return header
+    }
+
+    /// A dependency as written (`001_t`, `001_t.sql`, `migrations/001_t.sql`) as a migration name.
+    static func dependencyName(_ item: String) -> String {
+        guard !asciiLowercased(item).hasPrefix("plan:") else { return item }
+        var name = Substring(item)
+        if let slash = name.lastIndex(of: "/") { name = name[name.index(after: slash)...] }
+        if asciiLowercased(String(name)).hasSuffix(".sql") { name = name.dropLast(4) }
+        return String(name)
     }
 
     /// `true` for statements PostgreSQL refuses inside a transaction block.
@@ -142,7 +151,11 @@ public enum MigrationFile {
         if s.matches("CREATE", "INDEX", "CONCURRENTLY") { return s[significant: 2] }
         if s.matches("CREATE", "UNIQUE", "INDEX", "CONCURRENTLY") { return s[significant: 3] }
         if s.matches("DROP", "INDEX", "CONCURRENTLY") { return s[significant: 2] }
-        if s.matches("REINDEX"), let i = s.indexOf("CONCURRENTLY") { return s[significant: i] }
+        // `REINDEX … CONCURRENTLY` and the option form `REINDEX (CONCURRENTLY [true]) …`.
+        if s.matches("REINDEX"), let i = s.indexOf("CONCURRENTLY", topLevelOnly: false),
+           !(s[significant: i + 1].map { $0.isKeyword("FALSE") || $0.isKeyword("OFF") || $0.text == "0" } ?? false) {
+            return s[significant: i]
+        }
         if s.matches("ALTER", "TABLE"), s.indexOf("DETACH", "PARTITION") != nil,
            let i = s.indexOf("CONCURRENTLY") { return s[significant: i] }
         return nil
@@ -224,4 +237,151 @@ extension StringProtocol {
     }
 
     func trimmingCharacters() -> String { String(trimmingSpaces()) }
+}
+
+/// A located reason to refuse a migration file before any of it runs. The runner refuses
+/// the file; the linter reports the same problem under `rule`.
+public struct MigrationFileProblem: Sendable, Hashable {
+    /// The lint rule that reports it.
+    public var rule: String
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    public init(rule: String, line: Int, column: Int, message: String) {
+        self.rule = rule
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+}
+
+extension MigrationFile {
+    /// Everything that makes the runner refuse a file: NUL characters, transaction control
+    /// it cannot honour, `COPY … FROM STDIN`/`TO STDOUT`, no statement at all.
+    public static func problems(_ text: String, analysis: MigrationAnalysis) -> [MigrationFileProblem] {
+        var found = nulProblems(text)
+        guard found.isEmpty else { return found }
+        if analysis.statements.isEmpty {
+            found.append(MigrationFileProblem(rule: EmptyMigrationRule.id, line: 1, column: 1,
+                message: "the file has no SQL statement; applying it would record a migration that does nothing (a forgotten save, a wrong file?)"))
+        }
+        return found + transactionControlProblems(analysis) + copyProblems(analysis)
+    }
+
+    public static let nulRule = "nul-byte"
+
+    /// A NUL character ends the text libpq sends: the server would run only what comes
+    /// before it, while the linter and `--dry-run` show the whole statement.
+    public static func nulProblems(_ text: String) -> [MigrationFileProblem] {
+        var line = 1, column = 1
+        var found: [MigrationFileProblem] = []
+        for scalar in text.unicodeScalars {
+            if scalar == "\0" {
+                found.append(MigrationFileProblem(rule: nulRule, line: line, column: column,
+                    message: "a NUL byte: libpq ends the statement there, so the server would run a truncated statement (e.g. a DELETE without its WHERE); remove it"))
+            }
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return found
+    }
+
+    public static let transactionControlRule = "file-transaction-control"
+
+    /// `SAVEPOINT`, `RELEASE [SAVEPOINT]`, `ROLLBACK … TO [SAVEPOINT]`.
+    public static func isSavepointControl(_ s: SQLStatement) -> Bool {
+        s.matches("SAVEPOINT") || s.matches("RELEASE") || (s.matches("ROLLBACK") && s.indexOf("TO") != nil)
+    }
+
+    /// `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED`.
+    public static func isTwoPhaseControl(_ s: SQLStatement) -> Bool {
+        s.matches("PREPARE", "TRANSACTION") || s.matches("COMMIT", "PREPARED") || s.matches("ROLLBACK", "PREPARED")
+    }
+
+    /// `ROLLBACK`/`ABORT` (not `ROLLBACK TO`, not `ROLLBACK PREPARED`).
+    static func isRollback(_ s: SQLStatement) -> Bool {
+        (s.matches("ROLLBACK") || s.matches("ABORT")) && isTransactionEnd(s)
+    }
+
+    /// `COMMIT AND CHAIN` / `END AND CHAIN`: ends a transaction and starts the next.
+    static func chains(_ s: SQLStatement) -> Bool {
+        s.indexOf("AND", "CHAIN") != nil && !s.contains("AND", "NO", "CHAIN")
+    }
+
+    /// The file's own transaction control that the runner cannot honour exactly.
+    ///
+    /// - A transactional file runs in one transaction with its ledger row. A `BEGIN`/`START
+    ///   TRANSACTION` as its first statement opens that transaction (its options kept) and a
+    ///   `COMMIT`/`END` as its last statement ends it; `SAVEPOINT`, `RELEASE` and `ROLLBACK TO`
+    ///   run as written. Any other `BEGIN`/`COMMIT`, and every `ROLLBACK`/`ABORT`, is refused.
+    /// - A non-transactional file runs statement by statement; an explicit `BEGIN … COMMIT`
+    ///   block runs as one transaction, as in psql. `ROLLBACK`, nested or unclosed blocks,
+    ///   savepoints outside a block, and concurrent statements inside one are refused.
+    /// - Two-phase commit statements are refused everywhere.
+    public static func transactionControlProblems(_ analysis: MigrationAnalysis) -> [MigrationFileProblem] {
+        var found: [MigrationFileProblem] = []
+        func refuse(_ s: SQLStatement, _ message: String, rule: String = transactionControlRule) {
+            found.append(MigrationFileProblem(rule: rule, line: s.line, column: s.column, message: message))
+        }
+        let statements = analysis.statements
+        for s in statements where isTwoPhaseControl(s) {
+            refuse(s, "`\(s.verb)` (two-phase commit) has no place in a migration: the runner could not record what it did")
+        }
+        for s in statements where isRollback(s) {
+            refuse(s, "the file's own `\(s.significantTokens.first?.upper ?? "ROLLBACK")` would undo what the file did before it, while the runner would record the file as applied (psql would have discarded those changes and run the rest outside a transaction); remove the statements you do not want applied instead")
+        }
+        if analysis.transactionMode.isTransactional {
+            for (i, s) in statements.enumerated() {
+                if isTransactionStart(s), i != 0 {
+                    refuse(s, "`\(s.verb)` after the first statement: Bellows runs a transactional file in one transaction with its ledger row, so a second transaction inside it cannot keep its meaning; split the file into one migration per transaction (or start it with this BEGIN)")
+                } else if isTransactionEnd(s), !isRollback(s) {
+                    if i != statements.count - 1 || !(statements.first.map(isTransactionStart) ?? false) {
+                        refuse(s, "`\(s.verb)` that does not close a BEGIN at the start of the file: Bellows runs a transactional file in one transaction with its ledger row, so a COMMIT here cannot keep its meaning; split the file into one migration per transaction")
+                    } else if chains(s) {
+                        refuse(s, "`\(s.verb)` starts another transaction after the file's; remove AND CHAIN")
+                    }
+                }
+            }
+            return found
+        }
+        var open: SQLStatement?
+        for s in statements {
+            if isTransactionStart(s) {
+                if open != nil { refuse(s, "`\(s.verb)` inside a transaction block the file already opened (PostgreSQL would only warn and go on in the first one); remove it") }
+                open = s
+            } else if isTransactionEnd(s), !isRollback(s) {
+                if open == nil { refuse(s, "`\(s.verb)` without a BEGIN before it: there is no transaction to commit; remove it") }
+                if chains(s) { refuse(s, "`\(s.verb)` starts another transaction; remove AND CHAIN") }
+                open = nil
+            } else if isSavepointControl(s), open == nil {
+                refuse(s, "`\(s.verb)` outside a BEGIN … COMMIT block: a savepoint needs a transaction block; remove it or put it inside the block")
+            } else if open != nil, isNonTransactional(s) {
+                refuse(s, "`\(nonTransactionalDescription(s) ?? s.verb)` inside the file's BEGIN … COMMIT block cannot run in a transaction block (psql fails on it); remove the BEGIN and COMMIT around it",
+                       rule: "concurrent-in-transaction")
+            }
+        }
+        if let open {
+            refuse(open, "`\(open.verb)` opens a transaction block the file never commits: psql would roll it back at the end, Bellows would not know whether to; add a COMMIT or remove the BEGIN")
+        }
+        return found
+    }
+
+    public static let copyRule = "copy-stdin"
+
+    /// `COPY … FROM STDIN` needs data the runner does not send (psql reads it from the lines
+    /// after the statement); `COPY … TO STDOUT` sends rows nobody reads.
+    public static func copyProblems(_ analysis: MigrationAnalysis) -> [MigrationFileProblem] {
+        analysis.statements.compactMap { s in
+            guard s.matches("COPY") else { return nil }
+            if let from = s.indexOf("FROM"), s[significant: from + 1]?.isKeyword("STDIN") == true {
+                return MigrationFileProblem(rule: copyRule, line: s.line, column: s.column,
+                    message: "`COPY … FROM STDIN` reads its rows from the client, and the runner has none to send (psql takes them from the lines after it); load the rows with INSERT … VALUES, or COPY FROM a file the server can read")
+            }
+            if let to = s.indexOf("TO"), s[significant: to + 1]?.isKeyword("STDOUT") == true {
+                return MigrationFileProblem(rule: copyRule, line: s.line, column: s.column,
+                    message: "`COPY … TO STDOUT` sends rows to the client, and the runner does not read them; remove it")
+            }
+            return nil
+        }
+    }
 }

@@ -69,4 +69,16 @@ import Testing
         #expect(analysis.executableStatements.map(\.text) == ["SAVEPOINT a", "ALTER TABLE t ADD COLUMN x int", "ROLLBACK TO SAVEPOINT a"])
         #expect(analysis.statements.filter(MigrationFile.isTransactionControl).count == 6)
     }
+
+    @Test func reindexConcurrentlyInOptionFormIsNonTransactional() {
+        for sql in ["REINDEX (CONCURRENTLY) INDEX i", "REINDEX (VERBOSE, CONCURRENTLY true) TABLE t", "reindex (concurrently) table t"] {
+            #expect(MigrationFile.isNonTransactional(StatementSplitter.split(sql)[0]), "\(sql)")
+        }
+        #expect(!MigrationFile.isNonTransactional(StatementSplitter.split("REINDEX (CONCURRENTLY false) TABLE t")[0]))
+    }
+
+    @Test func dependenciesMayBeWrittenAsFileNames() {
+        let header = MigrationFile.parseHeader("-- Dependencies: 001_t.sql, migrations/002_u.SQL, 003_v, plan:004_x\nSELECT 1;\n")
+        #expect(header.dependencies == ["001_t", "002_u", "003_v", "plan:004_x"])
+    }
 }
