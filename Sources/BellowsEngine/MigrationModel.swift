@@ -17,6 +17,14 @@ public struct MigrationOptions: Sendable {
     public var retryDelayMilliseconds: Int = 200
     /// How long to wait for another `bellows migrate` that holds the migration lock.
     public var runnerLockWaitMilliseconds: Int = 60_000
+    /// Cancels the running statement when triggered (the CLI triggers it on SIGINT/SIGTERM).
+    public var interrupt: MigrationInterrupt?
+    /// What to do with a statement an interrupted run started and may not have finished,
+    /// when the runner cannot tell by itself; nil refuses to guess.
+    public var startedStatement: StartedStatementResolution?
+    /// `client_connection_check_interval` of the runner's session (PostgreSQL 14+): how soon
+    /// the server ends the statement of a runner that was killed.
+    public var clientCheckIntervalMilliseconds: Int = 500
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo
@@ -37,17 +45,75 @@ public struct MigrationOptions: Sendable {
     }
 }
 
+/// How to resume a statement that an interrupted run started and may or may not have
+/// finished (the runner could not tell): `done` records it as applied, `rerun` runs it again.
+public enum StartedStatementResolution: String, Sendable, CaseIterable {
+    case done, rerun
+}
+
+/// Cancels the statement a runner is running, from any thread (a signal handler's queue).
+/// Once triggered, the runner stops at the next statement boundary and throws
+/// ``MigrationInterrupted``.
+public final class MigrationInterrupt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var triggered = false
+    private var connection: Connection?
+
+    public init() {}
+
+    /// Asks the server to cancel the running statement, and the runner to stop.
+    public func trigger() {
+        lock.lock(); defer { lock.unlock() }
+        triggered = true
+        connection?.cancel()
+    }
+
+    public var isTriggered: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return triggered
+    }
+
+    /// The connection whose statement `trigger()` cancels (nil before it is closed).
+    func attach(_ connection: Connection?) {
+        lock.lock(); defer { lock.unlock() }
+        self.connection = connection
+        if triggered { connection?.cancel() }
+    }
+}
+
+/// The run was interrupted (SIGINT/SIGTERM): the running statement was cancelled.
+public struct MigrationInterrupted: Error, Sendable, CustomStringConvertible {
+    public var migration: String?
+    /// What remains of it, and how to go on.
+    public var state: String
+
+    public var description: String {
+        "interrupted" + (migration.map { " during \($0)" } ?? "") + ": \(state); run `bellows migrate` again to resume"
+    }
+
+    public var json: JSONValue {
+        ["outcome": "interrupted", "migration": .optional(migration), "state": .string(state), "error": .string(description)]
+    }
+}
+
 /// One statement of a migration file as the runner sends it.
 public struct MigrationStatement: Sendable, Hashable {
-    /// 0-based index among the file's executable statements (explicit BEGIN/COMMIT excluded).
+    /// 0-based index among the file's statements without its own BEGIN/COMMIT.
     public var index: Int
     /// Where the statement starts in the file (1-based; columns count Unicode scalars).
     public var line: Int
     public var column: Int
     public var sql: String
+    /// In a non-transactional file: the number of the file's explicit BEGIN … COMMIT block
+    /// the statement is in (statements of one block run in one transaction). In a
+    /// transactional file: 1 when the file starts with its own BEGIN.
+    public var block: Int?
+    /// The file's own `BEGIN …` statement that opens the block, options included.
+    public var opening: String?
 
     public var json: JSONValue {
-        ["index": .int(index + 1), "line": .int(line), "column": .int(column), "sql": .string(sql)]
+        ["index": .int(index + 1), "line": .int(line), "column": .int(column), "sql": .string(sql),
+         "block": block.map(JSONValue.int) ?? .null]
     }
 }
 
@@ -63,20 +129,24 @@ public struct PendingMigration: Sendable {
     public var transactional: Bool
     /// Why the file runs outside a transaction, when it does.
     public var nonTransactionalReason: String?
-    /// The file had explicit BEGIN/COMMIT statements, which the runner skips.
-    public var strippedTransactionControl: Bool
+    /// The file has its own BEGIN/COMMIT: in a transactional file they open and close the
+    /// runner's transaction; in a non-transactional one each block runs as one transaction.
+    public var ownTransactionControl: Bool
     public var statements: [MigrationStatement]
     /// Indexes of statements of a non-transactional file already applied by an earlier,
     /// interrupted run; they are skipped (except `SET`/`RESET`, which are re-run).
     public var completedStatements: Set<Int>
     /// Applied migrations with a higher number exist: this file runs out of order.
     public var outOfOrder: Bool
+    /// A statement that cannot run in a transaction, which an interrupted run started and
+    /// may or may not have finished: checked (or resolved by `--started`) before going on.
+    public var startedStatement: Int?
 
     public var json: JSONValue {
         ["name": .string(name), "path": .string(path), "checksum": .string(checksum), "description": .optional(description),
          "dependencies": .array(dependencies.map(JSONValue.string)), "transactional": .bool(transactional),
          "non_transactional_reason": .optional(nonTransactionalReason),
-         "stripped_transaction_control": .bool(strippedTransactionControl),
+         "own_transaction_control": .bool(ownTransactionControl),
          "statements": .array(statements.map(\.json)),
          "completed_statements": .array(completedStatements.sorted().map { .int($0 + 1) }),
          "out_of_order": .bool(outOfOrder)]
@@ -130,11 +200,21 @@ public struct MigrationPlan: Sendable {
     public var notes: [String]
     /// Files already applied.
     public var appliedCount: Int
+    /// Applied files found under a new name (same number and checksum): the ledger takes the new name.
+    public var renamed: [MigrationRename]
 
     public var json: JSONValue {
         ["pending": .array(pending.map(\.json)), "accepted_drift": .array(acceptedDrift.map(\.json)),
-         "problems": .array(problems.map(\.json)), "notes": .array(notes.map(JSONValue.string)), "applied_count": .int(appliedCount)]
+         "problems": .array(problems.map(\.json)), "notes": .array(notes.map(JSONValue.string)), "applied_count": .int(appliedCount),
+         "renamed": .array(renamed.map { ["from": .string($0.from), "to": .string($0.to)] })]
     }
+}
+
+/// An applied migration whose file was renamed without a change: same number, same checksum.
+public struct MigrationRename: Sendable, Hashable {
+    public var from: String
+    public var to: String
+    public var checksum: String
 }
 
 /// A migration the runner applied (or, in a dry run, would apply).
@@ -166,6 +246,10 @@ public enum MigrationState: String, Sendable, Hashable, Codable {
     case partial
     /// A ledger row whose file is no longer in `migrations/`.
     case missingFile = "missing-file"
+    /// Applied under another name (same number and checksum); `migrate` records the new name.
+    case renamed
+    /// The runner refuses the file (a NUL byte, a ROLLBACK, not UTF-8…): see `problem`.
+    case invalid
 }
 
 /// One line of `bellows migrations status`.
@@ -188,9 +272,14 @@ public struct MigrationStatus: Sendable, Hashable {
     public var completedStatements: Int?
     public var totalStatements: Int?
     public var hasRollbackFile: Bool
+    /// For `renamed`: the name the ledger records.
+    public var renamedFrom: String?
+    /// For `invalid`: why the runner refuses the file, located.
+    public var problem: String?
 
     public var json: JSONValue {
         ["name": .string(name), "number": number.map(JSONValue.int) ?? .null, "state": .string(state.rawValue),
+         "renamed_from": .optional(renamedFrom), "problem": .optional(problem),
          "path": .optional(path), "description": .optional(description), "file_checksum": .optional(fileChecksum),
          "applied_checksum": .optional(appliedChecksum), "applied_at": .optional(appliedAt), "applied_by": .optional(appliedBy),
          "duration_ms": durationMilliseconds.map(JSONValue.int) ?? .null,
@@ -203,7 +292,8 @@ public struct MigrationStatus: Sendable, Hashable {
 /// Something a rollback file destroys, found by scanning its statements.
 public struct RollbackLoss: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
-        case table, column, index, type, rows, other
+        /// `values`: a column's values overwritten with NULL (`UPDATE … SET c = NULL`).
+        case schema, table, column, index, type, rows, values, other
     }
 
     public var kind: Kind
@@ -217,13 +307,18 @@ public struct RollbackLoss: Sendable, Hashable {
     public var rows: Int?
     /// `rows` is the planner's estimate (large tables are not counted).
     public var rowsEstimated: Bool
-    /// The statement, for `other`.
+    /// The statement, for `other` (and for `values`, `rows`: the statement that has a WHERE).
     public var statement: String?
+    /// The statement ends in CASCADE: what depends on the object goes too (found when the
+    /// database is read: the tables of a schema, referencing tables, columns of a type).
+    public var cascade: Bool = false
+    /// For a loss found through a CASCADE: the statement that causes it.
+    public var via: String?
 
     public var json: JSONValue {
         ["kind": .string(kind.rawValue), "object": .string(object), "line": .int(line),
          "exists": exists.map(JSONValue.bool) ?? .null, "rows": rows.map(JSONValue.int) ?? .null,
-         "rows_estimated": .bool(rowsEstimated), "statement": .optional(statement)]
+         "rows_estimated": .bool(rowsEstimated), "statement": .optional(statement), "via": .optional(via)]
     }
 }
 

@@ -23,7 +23,8 @@ extension MigrationRunner {
     public func rollback(_ reference: String, force: Bool = false) throws -> RolledBackMigration {
         let files = try loadFiles()
         return try withConnection(createSchema: true) { connection in
-            try withRunnerLock(connection, command: "rollback") {
+            try withRunnerLock(connection, command: "rollback") { control in
+                try waitForOrphans(control, command: "rollback", except: connection.backendPID)
                 let state = try readState(connection)
                 let preview = try preview(reference, files: files, state: state, connection: connection, countRows: false)
                 if !preview.dependents.isEmpty && !force {
@@ -56,11 +57,15 @@ extension MigrationRunner {
         }
         let (text, _) = try Self.read(path)
         let analysis = MigrationFile.analyze(text)
+        let problems = MigrationFile.problems(text, analysis: analysis)
+        guard problems.isEmpty else {
+            throw MigrationRefusal(command: "rollback", problems: Self.refusals(problems, migration: name, path: Self.display(path)))
+        }
         let statements = Self.statements(of: analysis)
         var reason: String?
         if case .nonTransactional(let why) = analysis.transactionMode { reason = why }
         var losses = MigrationStatements.losses(in: statements)
-        if countRows { losses = losses.map { measure($0, connection) } }
+        if countRows { losses = losses.flatMap { cascade($0, connection) }.map { measure($0, connection) } }
         return RollbackPreview(
             migration: name, rollbackPath: Self.display(path), transactional: analysis.transactionMode.isTransactional,
             nonTransactionalReason: reason, statements: statements, losses: losses,
@@ -85,6 +90,54 @@ extension MigrationRunner {
             }
         }
         return found
+    }
+
+    /// A loss and what its CASCADE takes with it, as the catalog says now: the tables of a
+    /// dropped schema, the tables that reference a truncated one (transitively), the columns
+    /// of a dropped type or domain.
+    func cascade(_ loss: RollbackLoss, _ connection: Connection) -> [RollbackLoss] {
+        func rows(_ sql: String, _ parameter: String) -> [[String]] {
+            ((try? connection.query(sql, [parameter])) ?? []).map { row in
+                ["schema", "name", "column"].compactMap { (try? row.optionalString($0)) ?? nil }
+            }
+        }
+        func found(_ kind: RollbackLoss.Kind, _ parts: [String], via: String) -> RollbackLoss {
+            RollbackLoss(kind: kind, object: parts.joined(separator: "."), line: loss.line, exists: nil, rows: nil,
+                         rowsEstimated: false, statement: nil, via: via)
+        }
+        switch loss.kind {
+        case .schema:
+            let tables = rows("""
+                SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm') ORDER BY c.relname
+                """, loss.object)
+            return [loss] + tables.map { found(.table, $0, via: "DROP SCHEMA \(loss.object)" + (loss.cascade ? " CASCADE" : "")) }
+        case .rows where loss.cascade:
+            let referencing = rows("""
+                WITH RECURSIVE refs(oid) AS (
+                    SELECT to_regclass($1)::oid
+                    UNION SELECT c.conrelid FROM pg_constraint c JOIN refs r ON c.confrelid = r.oid WHERE c.contype = 'f')
+                SELECT n.nspname AS schema, cl.relname AS name FROM refs JOIN pg_class cl ON cl.oid = refs.oid
+                JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE refs.oid <> to_regclass($1)::oid ORDER BY 1, 2
+                """, Self.regclass(loss.object))
+            return [loss] + referencing.map { found(.rows, $0, via: "TRUNCATE \(loss.object) CASCADE") }
+        case .type where loss.cascade:
+            let columns = rows("""
+                SELECT n.nspname AS schema, c.relname AS name, a.attname AS column
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE a.atttypid IN (SELECT to_regtype($1) UNION SELECT t.typarray FROM pg_type t WHERE t.oid = to_regtype($1))
+                  AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') ORDER BY 1, 2, 3
+                """, loss.object)
+            return [loss] + columns.map { found(.column, $0, via: "DROP TYPE \(loss.object) CASCADE") }
+        default:
+            return [loss]
+        }
+    }
+
+    /// `s.t` or `t` as written in a loss, quoted for `to_regclass`.
+    static func regclass(_ object: String) -> String {
+        let parts = object.split(separator: ".").map(String.init)
+        return parts.count == 2 ? SQLQuote.qualified(schema: parts[0], name: parts[1]) : SQLQuote.identifier(object)
     }
 
     /// Whether the object exists, and how many rows would go with it.
@@ -114,7 +167,7 @@ extension MigrationRunner {
                 loss.rows = count
                 loss.rowsEstimated = estimated
             }
-        case .column:
+        case .column, .values:
             guard parts.count >= 2, let column = parts.last else { return loss }
             let table = regclass(parts.dropLast())
             loss.exists = (try? connection.query("""
@@ -128,6 +181,8 @@ extension MigrationRunner {
             loss.exists = (try? connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [regclass(parts[...])]).first?.bool("e")) ?? nil
         case .type:
             loss.exists = (try? connection.query("SELECT to_regtype($1) IS NOT NULL AS e", [regclass(parts[...])]).first?.bool("e")) ?? nil
+        case .schema:
+            loss.exists = (try? connection.query("SELECT to_regnamespace($1) IS NOT NULL AS e", [SQLQuote.identifier(loss.object)]).first?.bool("e")) ?? nil
         case .other:
             break
         }
@@ -136,42 +191,27 @@ extension MigrationRunner {
 
     func runRollback(_ preview: RollbackPreview, forced: Bool, _ connection: Connection) throws -> RolledBackMigration {
         let started = Date()
-        let policy = options.lockPolicy
         let details: [String: JSONValue] = [
             "rollback_file": .string(preview.rollbackPath), "transactional": .bool(preview.transactional),
             "forced": .bool(forced), "dependents": .array(preview.dependents.map(JSONValue.string)),
             "losses": .array(preview.losses.map { .string("\($0.kind.rawValue) \($0.object)") })]
         if preview.transactional {
             report(.info("\(preview.migration): rolling back in one transaction (\(preview.statements.count) statement(s) of \(preview.rollbackPath))"))
-            var attempt = 0
-            while true {
-                attempt += 1
-                var failing: MigrationStatement?
-                do {
-                    try connection.execute("BEGIN")
-                    for statement in preview.statements {
-                        failing = statement
-                        try connection.executeScript(statement.sql)
-                        reportNotices(connection, preview.rollbackPath, statement)
-                    }
-                    failing = nil
+            do {
+                try runInTransaction(preview.statements, file: preview.rollbackPath, connection) { _ in
                     try deleteLedgerRow(preview.migration, connection)
                     var all = details
                     all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
                     try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
-                    try connection.execute("COMMIT")
-                    break
-                } catch let error as PostgresError {
-                    if connection.isOpen, connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
-                    if Self.isRetryable(error), attempt <= policy.retries, connection.isOpen {
-                        waitBeforeRetry(attempt: attempt, policy: policy, statement: failing, connection)
-                        continue
-                    }
-                    let failure = migrationError(preview.migration, file: preview.rollbackPath, statement: failing, error: error,
-                                                 transactional: true, rollback: true, completed: 0, total: preview.statements.count)
-                    recordFailure(connection, failure, command: "rollback")
-                    throw failure
                 }
+            } catch {
+                let failure = migrationError(preview.migration, file: preview.rollbackPath, statement: error.statement, error: error.error,
+                                             transactional: true, rollback: true, completed: 0, total: preview.statements.count)
+                if options.interrupt?.isTriggered == true {
+                    throw interrupted(failure, state: "its running statement was cancelled and its transaction rolled back: the migration stays applied", connection)
+                }
+                recordFailure(connection, failure, command: "rollback")
+                throw failure
             }
         } else {
             report(.info("\(preview.migration): rolling back outside a transaction, statement by statement (\(preview.nonTransactionalReason ?? "non-transactional"))"))

@@ -6,12 +6,16 @@ import PGClient
 /// Applies the numbered SQL files of `migrations/`, keeps the ledger
 /// (`bellows.migrations`), and rolls migrations back.
 ///
-/// - A transactional file runs statement by statement inside one transaction the runner
-///   opens (the file's own BEGIN/COMMIT are skipped); its ledger row is written in that same
-///   transaction, so a file is either applied and recorded, or absent.
+/// - A transactional file runs statement by statement inside one transaction (opened by the
+///   file's own leading BEGIN when it has one, options kept); its ledger row is written in
+///   that same transaction, so a file is either applied and recorded, or absent.
 /// - A non-transactional file (a `-- bellows:no-transaction` directive, or a statement such
-///   as `CREATE INDEX CONCURRENTLY`) runs statement by statement in autocommit; each applied
-///   statement is recorded in `bellows.migration_progress`, so a re-run resumes after it.
+///   as `CREATE INDEX CONCURRENTLY`) runs statement by statement: each statement that can run
+///   in a transaction (or each explicit BEGIN … COMMIT block) commits together with its row in
+///   `bellows.migration_progress`, so a re-run resumes after it and never repeats it.
+/// - A file the runner cannot run exactly as written (a NUL byte, a ROLLBACK, a COMMIT in the
+///   middle, `COPY … FROM STDIN`, no statement) is refused before anything runs
+///   (``MigrationFile/problems(_:analysis:)``).
 /// - A session advisory lock keeps concurrent runners apart; the ledger is read after it is
 ///   taken, so two runners apply each file exactly once.
 ///
@@ -59,7 +63,8 @@ public struct MigrationRunner: Sendable {
         }
         let files = try loadFiles()
         return try withConnection(createSchema: true) { connection in
-            try withRunnerLock(connection, command: "migrate") {
+            try withRunnerLock(connection, command: "migrate") { control in
+                try waitForOrphans(control, command: "migrate", except: connection.backendPID)
                 // Read after taking the lock: a runner that waited sees what the other applied.
                 let plan = try makePlan(files: files, state: try readState(connection), to: target, acceptDrift: acceptDrift)
                 for note in plan.notes { report(.info(note)) }
@@ -71,8 +76,12 @@ public struct MigrationRunner: Sendable {
                     throw MigrationRefusal(command: "migrate", problems: plan.problems)
                 }
                 for drift in plan.acceptedDrift { try accept(drift, connection) }
+                for renamed in plan.renamed { try rename(renamed, connection) }
                 var applied: [AppliedMigration] = []
                 for migration in plan.pending {
+                    if options.interrupt?.isTriggered == true {
+                        throw MigrationInterrupted(migration: nil, state: "\(applied.count) migration(s) applied, \(migration.name) and the later ones not started")
+                    }
                     applied.append(try run(migration, connection))
                 }
                 return applied
@@ -98,6 +107,17 @@ public struct MigrationRunner: Sendable {
                     line.appliedBy = row.appliedBy
                     line.durationMilliseconds = row.durationMilliseconds
                     line.transactional = row.transactional
+                } else if let row = Self.renamedRow(of: file, state: state, files: files) {
+                    line.state = .renamed
+                    line.renamedFrom = row.name
+                    line.appliedChecksum = row.checksum
+                    line.appliedAt = row.appliedAt
+                    line.appliedBy = row.appliedBy
+                    line.durationMilliseconds = row.durationMilliseconds
+                    line.transactional = row.transactional
+                } else if !file.problems.isEmpty {
+                    line.state = .invalid
+                    line.problem = file.problems.first.map { "\(file.displayPath):\($0.line):\($0.column): \($0.message)" }
                 } else if let progress = state.progress[file.name], !progress.isEmpty {
                     line.state = progress.contains { $0.checksum != file.checksum } ? .drifted : .partial
                     line.completedStatements = progress.count
@@ -109,7 +129,8 @@ public struct MigrationRunner: Sendable {
                 lines.append(line)
             }
             let names = Set(files.map(\.name))
-            for row in state.ledger.values where !names.contains(row.name) {
+            let renamed = Set(lines.compactMap(\.renamedFrom))
+            for row in state.ledger.values where !names.contains(row.name) && !renamed.contains(row.name) {
                 lines.append(MigrationStatus(
                     name: row.name, number: PlanNaming.sequenceNumber(of: row.name), state: .missingFile, path: nil,
                     description: row.description, fileChecksum: nil, appliedChecksum: row.checksum, appliedAt: row.appliedAt,
@@ -128,6 +149,8 @@ public struct MigrationRunner: Sendable {
         var checksum: String
         var analysis: MigrationAnalysis
         var statements: [MigrationStatement]
+        /// Why the runner must not run the file at all.
+        var problems: [MigrationFileProblem]
         var name: String { ref.name }
         var displayPath: String { MigrationRunner.display(ref.path) }
     }
@@ -142,10 +165,21 @@ public struct MigrationRunner: Sendable {
             .sorted { ($0.ref.number ?? Int.max, $0.name) < ($1.ref.number ?? Int.max, $1.name) }
     }
 
+    /// Reads and analyses a file. A file that cannot be read as UTF-8 text is loaded with
+    /// that problem (so `migrations status` can show it and `migrate` refuses it).
     static func load(_ ref: MigrationFileRef) throws -> LoadedFile {
-        let (text, checksum) = try read(ref.path)
+        guard let data = FileManager.default.contents(atPath: ref.path) else {
+            throw BellowsError.usage("cannot read \(display(ref.path))")
+        }
+        let checksum = SHA256.hex([UInt8](data))
+        guard let text = String(data: data, encoding: .utf8) else {
+            let analysis = MigrationFile.analyze("")
+            return LoadedFile(ref: ref, checksum: checksum, analysis: analysis, statements: [], problems: [
+                MigrationFileProblem(rule: "io-error", line: 1, column: 1, message: "the file is not UTF-8 text")])
+        }
         let analysis = MigrationFile.analyze(text)
-        return LoadedFile(ref: ref, checksum: checksum, analysis: analysis, statements: statements(of: analysis))
+        return LoadedFile(ref: ref, checksum: checksum, analysis: analysis, statements: statements(of: analysis),
+                          problems: MigrationFile.problems(text, analysis: analysis))
     }
 
     static func read(_ path: String) throws -> (text: String, checksum: String) {
@@ -158,9 +192,31 @@ public struct MigrationRunner: Sendable {
         return (text, SHA256.hex([UInt8](data)))
     }
 
+    /// The statements the runner sends: the file's own BEGIN/COMMIT become the `opening` and
+    /// `block` of the statements between them.
     static func statements(of analysis: MigrationAnalysis) -> [MigrationStatement] {
-        analysis.executableStatements.enumerated().map { index, statement in
-            MigrationStatement(index: index, line: statement.line, column: statement.column, sql: statement.text)
+        var result: [MigrationStatement] = []
+        var block: (id: Int, opening: String)?
+        var blocks = 0
+        for s in analysis.statements {
+            if MigrationFile.isTransactionStart(s) {
+                blocks += 1
+                block = (blocks, s.text)
+            } else if MigrationFile.isTransactionEnd(s) {
+                block = nil
+            } else {
+                result.append(MigrationStatement(index: result.count, line: s.line, column: s.column, sql: s.text,
+                                                 block: block?.id, opening: block?.opening))
+            }
+        }
+        return result
+    }
+
+    /// The file's problems as refusals: `path:line:column: message`.
+    static func refusals(_ problems: [MigrationFileProblem], migration: String, path: String) -> [MigrationProblem] {
+        problems.map { problem in
+            MigrationProblem(gate: "file", migration: migration, message: "\(path):\(problem.line):\(problem.column): \(problem.message)",
+                             remedy: "fix the file (`bellows lint` reports it as \(problem.rule)); nothing of it ran")
         }
     }
 
@@ -185,6 +241,9 @@ public struct MigrationRunner: Sendable {
         var name: String
         var checksum: String
         var index: Int
+        /// Recorded before a statement that cannot run in a transaction (duration -1): the
+        /// run that started it was killed before it could tell whether it finished.
+        var started: Bool
     }
 
     struct DatabaseState: Sendable {
@@ -219,8 +278,9 @@ public struct MigrationRunner: Sendable {
             }
         }
         if try flags.bool("progress") {
-            for row in try connection.query("SELECT name, checksum, statement_index FROM bellows.migration_progress ORDER BY name, statement_index") {
-                let entry = ProgressRow(name: try row.string("name"), checksum: try row.string("checksum"), index: try row.int("statement_index"))
+            for row in try connection.query("SELECT name, checksum, statement_index, duration_ms FROM bellows.migration_progress ORDER BY name, statement_index") {
+                let entry = ProgressRow(name: try row.string("name"), checksum: try row.string("checksum"), index: try row.int("statement_index"),
+                                        started: try row.int("duration_ms") < 0)
                 state.progress[entry.name, default: []].append(entry)
             }
         }
@@ -243,7 +303,7 @@ public struct MigrationRunner: Sendable {
             }
             accepted.insert(name)
         }
-        var plan = MigrationPlan(pending: [], acceptedDrift: [], problems: [], notes: [], appliedCount: 0)
+        var plan = MigrationPlan(pending: [], acceptedDrift: [], problems: [], notes: [], appliedCount: 0, renamed: [])
         var drifted = Set<String>()
         for file in files {
             if let row = state.ledger[file.name] {
@@ -278,11 +338,36 @@ public struct MigrationRunner: Sendable {
             plan.notes.append("--accept-drift \(name): the file matches its ledger checksum; nothing to accept")
         }
 
+        if let target, !files.contains(where: { $0.ref.number == target }),
+           !state.ledger.keys.contains(where: { PlanNaming.sequenceNumber(of: $0) == target }) {
+            let numbers = files.compactMap(\.ref.number)
+            throw BellowsError.usage("--to \(target): no migration is numbered \(String(format: "%03d", target))"
+                + (numbers.isEmpty ? "" : " (the files are numbered \(String(format: "%03d", numbers.min() ?? 0))–\(String(format: "%03d", numbers.max() ?? 0)))")
+                + "; name the last migration to apply")
+        }
+        var numbered: [Int: [String]] = [:]
+        for file in files { if let number = file.ref.number { numbered[number, default: []].append(file.name) } }
         let lastApplied = files.lastIndex { state.ledger[$0.name] != nil }
         let planStems = project.planFiles().map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         for (position, file) in files.enumerated() where state.ledger[file.name] == nil {
             if let target {
                 guard let number = file.ref.number, number <= target else { continue }
+            }
+            if let row = Self.renamedRow(of: file, state: state, files: files) {
+                plan.appliedCount += 1
+                plan.renamed.append(MigrationRename(from: row.name, to: file.name, checksum: file.checksum))
+                continue
+            }
+            if let problem = renameProblem(file, state: state, files: files) {
+                plan.problems.append(problem)
+                continue
+            }
+            if let number = file.ref.number, let sharing = numbered[number], sharing.count > 1 {
+                plan.problems.append(MigrationProblem(
+                    gate: "name", migration: file.name,
+                    message: "\(file.displayPath) shares its number \(String(format: "%03d", number)) with \(sharing.filter { $0 != file.name }.joined(separator: ", ")): the order between them, and which of them the number identifies, is undefined",
+                    remedy: "give each migration its own number (renumber the one that is not applied yet)"))
+                continue
             }
             guard file.ref.number != nil else {
                 plan.problems.append(MigrationProblem(
@@ -291,7 +376,10 @@ public struct MigrationRunner: Sendable {
                     remedy: "rename it NNN_description.sql, numbered after the last migration"))
                 continue
             }
-            let partial = (state.progress[file.name] ?? []).filter { $0.checksum == file.checksum }
+            plan.problems += Self.refusals(file.problems, migration: file.name, path: file.displayPath)
+            let partial = (state.progress[file.name] ?? []).filter { $0.checksum == file.checksum && !$0.started }
+            let started = (state.progress[file.name] ?? []).first { $0.checksum == file.checksum && $0.started }?.index
+            if let started, let problem = startedProblem(file, index: started) { plan.problems.append(problem) }
             let outOfOrder = lastApplied.map { position < $0 } ?? false
             let mode = file.analysis.transactionMode
             var reason: String?
@@ -300,14 +388,66 @@ public struct MigrationRunner: Sendable {
                 name: file.name, number: file.ref.number, path: file.displayPath, checksum: file.checksum,
                 description: file.analysis.header.description, dependencies: file.analysis.header.dependencies,
                 transactional: mode.isTransactional, nonTransactionalReason: reason,
-                strippedTransactionControl: file.analysis.explicitTransactionControl, statements: file.statements,
-                completedStatements: mode.isTransactional ? [] : Set(partial.map(\.index)), outOfOrder: outOfOrder))
+                ownTransactionControl: file.analysis.explicitTransactionControl, statements: file.statements,
+                completedStatements: mode.isTransactional ? [] : Set(partial.map(\.index)), outOfOrder: outOfOrder,
+                startedStatement: mode.isTransactional ? nil : started))
             if outOfOrder, let lastApplied {
                 plan.notes.append("\(file.name) is applied out of order: \(files[lastApplied].name) is already applied")
             }
             plan.problems += dependencyProblems(file, position: position, files: files, state: state, planStems: planStems)
         }
         return plan
+    }
+
+    /// The ledger row of a file applied under another name: a row whose file is gone, with
+    /// the same number and checksum as `file` (a pure rename).
+    static func renamedRow(of file: LoadedFile, state: DatabaseState, files: [LoadedFile]) -> LedgerRow? {
+        guard state.ledger[file.name] == nil, let number = file.ref.number else { return nil }
+        let names = Set(files.map(\.name))
+        return state.ledger.values.sorted { $0.name < $1.name }.first {
+            !names.contains($0.name) && PlanNaming.sequenceNumber(of: $0.name) == number && $0.checksum == file.checksum
+        }
+    }
+
+    /// Identity by number and checksum: a pending file that has the number of an applied
+    /// migration whose file is gone (renamed and edited), or the content of one (renumbered),
+    /// or the number of a partly applied one, would apply the same migration twice.
+    func renameProblem(_ file: LoadedFile, state: DatabaseState, files: [LoadedFile]) -> MigrationProblem? {
+        let names = Set(files.map(\.name))
+        let gone = state.ledger.values.filter { !names.contains($0.name) }.sorted { $0.name < $1.name }
+        let number = file.ref.number
+        if let row = gone.first(where: { number != nil && PlanNaming.sequenceNumber(of: $0.name) == number }) {
+            return MigrationProblem(
+                gate: "rename", migration: file.name,
+                message: "\(file.displayPath) has the number of \(row.name), applied \(row.appliedAt) by \(row.appliedBy) and no longer in \(Self.display(project.migrationsDirectory)); its content differs (ledger checksum \(row.checksum.prefix(12)), file \(file.checksum.prefix(12))), so it looks like that migration renamed and edited: applying it would apply the migration a second time",
+                remedy: "restore the file's name \(row.name).sql (then an edit is reported as drift), or, if it is a new migration, give it a new number")
+        }
+        if let row = gone.first(where: { $0.checksum == file.checksum }) {
+            return MigrationProblem(
+                gate: "rename", migration: file.name,
+                message: "\(file.displayPath) has exactly the content of \(row.name), applied \(row.appliedAt) and no longer in \(Self.display(project.migrationsDirectory)): renumbered, it would be applied a second time",
+                remedy: "restore the file's name \(row.name).sql")
+        }
+        if let partial = state.progress.keys.sorted().first(where: { !names.contains($0) && number != nil && PlanNaming.sequenceNumber(of: $0) == number }) {
+            return MigrationProblem(
+                gate: "rename", migration: file.name,
+                message: "\(file.displayPath) has the number of \(partial), which an interrupted run partly applied and which is no longer in \(Self.display(project.migrationsDirectory)): running it from its first statement would repeat what was applied",
+                remedy: "restore the file's name \(partial).sql and run `bellows migrate` to finish it")
+        }
+        return nil
+    }
+
+    /// Records the new name of a renamed file in the ledger, with a `rename` event.
+    func rename(_ rename: MigrationRename, _ connection: Connection) throws {
+        try database {
+            try connection.withTransaction {
+                try connection.execute("UPDATE bellows.migrations SET name = $2 WHERE name = $1 AND checksum = $3",
+                                       [rename.from, rename.to, rename.checksum])
+                try record(connection, migration: rename.to, command: "rename", outcome: "succeeded", details: [
+                    "from": .string(rename.from), "to": .string(rename.to), "checksum": .string(rename.checksum)])
+            }
+        }
+        report(.info("\(rename.to): the file of \(rename.from) was renamed (same number, same checksum); the ledger now records the new name and the file is not applied again"))
     }
 
     /// `-- Dependencies:` of a pending file: migrations must exist and come earlier; `plan:ID`
@@ -362,50 +502,82 @@ public struct MigrationRunner: Sendable {
         defer { resetSession(connection) }
         if migration.transactional {
             report(.info("\(migration.name): applying in one transaction (\(migration.statements.count) statement(s))"
-                         + (migration.strippedTransactionControl ? "; the file's own BEGIN/COMMIT are skipped" : "")))
+                         + (migration.ownTransactionControl ? "; the file's own BEGIN and COMMIT open and close it" : "")))
             return try runTransactional(migration, connection)
         }
         let resumed = migration.completedStatements.count
         report(.info("\(migration.name): applying outside a transaction, statement by statement (\(migration.nonTransactionalReason ?? "non-transactional"))"
                      + (resumed > 0 ? "; resuming after \(resumed) statement(s) applied by an earlier run" : "")
-                     + (migration.strippedTransactionControl ? "; the file's own BEGIN/COMMIT are skipped" : "")))
+                     + (migration.ownTransactionControl ? "; each BEGIN … COMMIT block of the file runs as one transaction" : "")))
         return try runNonTransactional(migration, connection)
     }
 
     func runTransactional(_ migration: PendingMigration, _ connection: Connection) throws -> AppliedMigration {
-        let policy = options.lockPolicy
         let started = Date()
+        var milliseconds = 0.0
+        do {
+            try runInTransaction(migration.statements, file: migration.path, connection) { attempt in
+                milliseconds = Date().timeIntervalSince(started) * 1000
+                try insertLedgerRow(connection, migration, milliseconds: Int(milliseconds.rounded()))
+                try record(connection, migration: migration.name, command: "migrate", outcome: "succeeded", details: [
+                    "checksum": .string(migration.checksum), "transactional": true, "duration_ms": .int(Int(milliseconds.rounded())),
+                    "statements": .int(migration.statements.count), "attempts": .int(attempt)])
+            }
+        } catch {
+            let failure = migrationError(migration.name, file: migration.path, statement: error.statement, error: error.error,
+                                         transactional: true, rollback: false, completed: 0, total: migration.statements.count)
+            if options.interrupt?.isTriggered == true {
+                throw interrupted(failure, state: "its running statement was cancelled and its transaction rolled back: nothing of it is applied", connection)
+            }
+            recordFailure(connection, failure, command: "migrate")
+            throw failure
+        }
+        return AppliedMigration(name: migration.name, checksum: migration.checksum, transactional: true,
+                                milliseconds: milliseconds, statementsRun: migration.statements.count,
+                                statementsResumed: 0, dryRun: false)
+    }
+
+    /// A statement of a transaction that failed (nil: the bookkeeping or the COMMIT).
+    struct TransactionFailure: Error {
+        var error: PostgresError
+        var statement: MigrationStatement?
+    }
+
+    /// Runs `statements` in one transaction — opened by the file's own BEGIN when it has one —
+    /// then `finish(attempt)` as the runner's role (the ledger or progress rows), and commits.
+    /// After a lock timeout or a deadlock the whole transaction is retried, up to the lock
+    /// policy's retries. Returns the number of attempts.
+    @discardableResult
+    func runInTransaction(_ statements: [MigrationStatement], file: String, _ connection: Connection,
+                          finish: (Int) throws -> Void) throws(TransactionFailure) -> Int {
+        let policy = options.lockPolicy
         var attempt = 0
         while true {
             attempt += 1
             var failing: MigrationStatement?
             do {
-                try connection.execute("BEGIN")
-                for statement in migration.statements {
+                try connection.execute(statements.first?.opening ?? "BEGIN")
+                for statement in statements {
                     failing = statement
-                    try connection.executeScript(statement.sql)
-                    reportNotices(connection, migration.path, statement)
+                    try connection.execute(statement.sql)
+                    reportNotices(connection, file, statement)
+                    if StatementSplitter.split(statement.sql).first.map(MigrationStatements.resetsSession) == true {
+                        try applySessionSettings(connection)
+                    }
                 }
                 failing = nil
-                let milliseconds = Date().timeIntervalSince(started) * 1000
-                try insertLedgerRow(connection, migration, milliseconds: Int(milliseconds.rounded()))
-                try record(connection, migration: migration.name, command: "migrate", outcome: "succeeded", details: [
-                    "checksum": .string(migration.checksum), "transactional": true, "duration_ms": .int(Int(milliseconds.rounded())),
-                    "statements": .int(migration.statements.count), "attempts": .int(attempt)])
+                try actAsRunner(connection)
+                try finish(attempt)
                 try connection.execute("COMMIT")
-                return AppliedMigration(name: migration.name, checksum: migration.checksum, transactional: true,
-                                        milliseconds: milliseconds, statementsRun: migration.statements.count,
-                                        statementsResumed: 0, dryRun: false)
-            } catch let error as PostgresError {
+                return attempt
+            } catch {
+                let error = error as? PostgresError ?? PostgresError(kind: .client, message: "\(error)")
                 if connection.isOpen, connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
                 if Self.isRetryable(error), attempt <= policy.retries, connection.isOpen {
                     waitBeforeRetry(attempt: attempt, policy: policy, statement: failing, connection)
                     continue
                 }
-                let failure = migrationError(migration.name, file: migration.path, statement: failing, error: error,
-                                             transactional: true, rollback: false, completed: 0, total: migration.statements.count)
-                recordFailure(connection, failure, command: "migrate")
-                throw failure
+                throw TransactionFailure(error: error, statement: failing)
             }
         }
     }
@@ -414,36 +586,65 @@ public struct MigrationRunner: Sendable {
         let started = Date()
         var done = migration.completedStatements
         var ran = 0
-        for statement in migration.statements {
-            let parsed = StatementSplitter.split(statement.sql).first
-            let isSetting = parsed.map(MigrationStatements.isSessionSetting) ?? false
-            if done.contains(statement.index) && !isSetting { continue }
-            let statementStarted = Date()
-            report(.info("\(migration.name): statement \(statement.index + 1)/\(migration.statements.count) at line \(statement.line): "
-                         + (statement.sql.split(separator: "\n").first.map(String.init) ?? "")))
-            do {
-                try runStandalone(statement, parsed: parsed, migration: migration.name, file: migration.path, connection)
-            } catch let error as PostgresError {
-                let failure = migrationError(migration.name, file: migration.path, statement: statement, error: error,
-                                             transactional: false, rollback: false, completed: done.count,
-                                             total: migration.statements.count)
-                recordFailure(connection, failure, command: "migrate")
-                throw failure
-            }
-            if !done.contains(statement.index) {
-                let milliseconds = Int((Date().timeIntervalSince(statementStarted) * 1000).rounded())
-                try database {
-                    try connection.execute("""
-                        INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
-                        VALUES ($1, $2, $3, $4, $5, $6)
-                        """, [migration.name, migration.checksum, statement.index, statement.line, milliseconds, options.actor])
+        for unit in Self.units(of: migration.statements) {
+            let first = unit[0]
+            let parsed = StatementSplitter.split(first.sql).first
+            let standalone = unit.count == 1 && first.block == nil
+            if unit.allSatisfy({ done.contains($0.index) }) {
+                // Session settings of the applied part are set again for the statements that follow.
+                if standalone, parsed.map(MigrationStatements.isSessionSetting) == true {
+                    try runUnit(unit, migration, record: false, connection)
                 }
-                done.insert(statement.index)
-                ran += 1
+                continue
             }
+            if options.interrupt?.isTriggered == true {
+                throw MigrationInterrupted(migration: migration.name, state: "\(done.count) of \(migration.statements.count) statements of it are applied and recorded; the next one did not start")
+            }
+            if first.index == migration.startedStatement, let parsed,
+               try resolveStarted(first, parsed: parsed, migration, connection) {
+                done.insert(first.index)
+                continue
+            }
+            report(.info("\(migration.name): statement \(first.index + 1)\(unit.count > 1 ? "-\(unit[unit.count - 1].index + 1)" : "")/\(migration.statements.count) at line \(first.line): "
+                         + (first.sql.split(separator: "\n").first.map(String.init) ?? "")))
+            if standalone, let parsed, MigrationFile.isNonTransactional(parsed) {
+                let statementStarted = Date()
+                // Recorded as started first: a run killed during it leaves this row, and the
+                // next run checks what the statement did instead of repeating it blindly.
+                if first.index != migration.startedStatement {
+                    try database {
+                        try connection.withTransaction {
+                            try actAsRunner(connection)
+                            try insertProgressRows([first], migration, milliseconds: -1, connection)
+                        }
+                    }
+                }
+                do {
+                    try runStandalone(first, parsed: parsed, migration: migration.name, file: migration.path, connection)
+                } catch let error as PostgresError {
+                    // It failed or was cancelled: it is not applied, the row goes.
+                    forgetStarted(first, migration, connection)
+                    throw failed(migration, first, error, completed: done.count, connection)
+                }
+                try database {
+                    try connection.withTransaction {
+                        try actAsRunner(connection)
+                        try connection.execute("""
+                            UPDATE bellows.migration_progress SET duration_ms = $3, completed_at = clock_timestamp()
+                            WHERE name = $1 AND statement_index = $2
+                            """, [migration.name, first.index, Int((Date().timeIntervalSince(statementStarted) * 1000).rounded())])
+                    }
+                }
+            } else {
+                try runUnit(unit, migration, record: true, connection, completed: done.count)
+            }
+            if parsed.map(MigrationStatements.resetsSession) == true { try database { try applySessionSettings(connection) } }
+            done.formUnion(unit.map(\.index))
+            ran += unit.count
         }
         try database {
             try connection.withTransaction {
+                try actAsRunner(connection)
                 let milliseconds = try connection.query("""
                     SELECT coalesce(sum(duration_ms), 0)::bigint AS ms FROM bellows.migration_progress WHERE name = $1 AND checksum = $2
                     """, [migration.name, migration.checksum]).first?.int("ms") ?? 0
@@ -459,6 +660,192 @@ public struct MigrationRunner: Sendable {
                                 statementsResumed: migration.completedStatements.count, dryRun: false)
     }
 
+    /// The statements of a non-transactional file grouped as they run: each explicit
+    /// BEGIN … COMMIT block together, every other statement alone.
+    static func units(of statements: [MigrationStatement]) -> [[MigrationStatement]] {
+        var units: [[MigrationStatement]] = []
+        for statement in statements {
+            if let block = statement.block, let last = units.last?.last, last.block == block {
+                units[units.count - 1].append(statement)
+            } else {
+                units.append([statement])
+            }
+        }
+        return units
+    }
+
+    /// Runs a unit of a non-transactional file in one transaction (the file's own BEGIN, or
+    /// the runner's), committed with its progress rows (`record`), so it is applied and
+    /// recorded exactly once; retried after lock timeouts. A statement PostgreSQL refuses in a
+    /// transaction block that the analysis did not recognise runs on its own instead.
+    func runUnit(_ unit: [MigrationStatement], _ migration: PendingMigration, record: Bool, _ connection: Connection,
+                 completed: Int = 0) throws {
+        let started = Date()
+        do {
+            try runInTransaction(unit, file: migration.path, connection) { _ in
+                if record {
+                    try insertProgressRows(unit, migration, milliseconds: Int((Date().timeIntervalSince(started) * 1000).rounded()), connection)
+                }
+            }
+        } catch {
+            guard error.error.sqlState == .activeSQLTransaction, unit.count == 1, unit[0].block == nil, let statement = error.statement else {
+                throw failed(migration, error.statement ?? unit[0], error.error, completed: completed, connection)
+            }
+            // Not recognised as non-transactional: run it alone, recorded after it.
+            do {
+                try runStandalone(statement, parsed: nil, migration: migration.name, file: migration.path, connection)
+            } catch let error as PostgresError {
+                throw failed(migration, statement, error, completed: completed, connection)
+            }
+            if record {
+                try database {
+                    try connection.withTransaction {
+                        try actAsRunner(connection)
+                        try insertProgressRows(unit, migration, milliseconds: 0, connection)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The error of a failed statement of a non-transactional file, recorded in the audit
+    /// log; ``MigrationInterrupted`` when it failed because the run was interrupted.
+    func failed(_ migration: PendingMigration, _ statement: MigrationStatement, _ error: PostgresError, completed: Int,
+                _ connection: Connection) -> Error {
+        let failure = migrationError(migration.name, file: migration.path, statement: statement, error: error,
+                                     transactional: false, rollback: false, completed: completed,
+                                     total: migration.statements.count)
+        if options.interrupt?.isTriggered == true {
+            return interrupted(failure, state: "statement \(statement.index + 1) (line \(statement.line)) was cancelled and is not applied; \(completed) of \(migration.statements.count) statements are applied and recorded", connection)
+        }
+        recordFailure(connection, failure, command: "migrate")
+        return failure
+    }
+
+    /// Records an `interrupted` event for a run stopped by ``MigrationInterrupt``.
+    func interrupted(_ failure: MigrationError, state: String, _ connection: Connection) -> MigrationInterrupted {
+        recordQuietly(connection, migration: failure.migration, command: failure.isRollback ? "rollback" : "migrate",
+                      outcome: "interrupted", details: ["file": .string(failure.file), "line": .int(failure.line), "state": .string(state)])
+        return MigrationInterrupted(migration: failure.migration, state: state)
+    }
+
+    func forgetStarted(_ statement: MigrationStatement, _ migration: PendingMigration, _ connection: Connection) {
+        guard connection.isOpen else { return }
+        _ = try? connection.withTransaction {
+            try actAsRunner(connection)
+            try connection.execute("DELETE FROM bellows.migration_progress WHERE name = $1 AND statement_index = $2 AND duration_ms < 0",
+                                   [migration.name, statement.index])
+        }
+    }
+
+    /// Statements that leave the database the same when run twice.
+    static func isRepeatable(_ s: SQLStatement) -> Bool {
+        if MigrationStatements.isSessionSetting(s) { return true }
+        for verb in ["VACUUM", "ANALYZE", "ANALYSE", "REINDEX", "CLUSTER", "DISCARD", "CHECKPOINT"] where s.matches(verb) { return true }
+        if s.matches("ALTER", "SYSTEM") { return true }
+        if s.matches("DROP"), s.contains("IF", "EXISTS") { return true }
+        if s.matches("CREATE"), s.contains("IF", "NOT", "EXISTS") { return true }
+        return false
+    }
+
+    /// A statement an interrupted run started that the next run cannot resolve by itself:
+    /// neither repeatable nor a named index build, and no `--started` given.
+    func startedProblem(_ file: LoadedFile, index: Int) -> MigrationProblem? {
+        guard options.startedStatement == nil, index < file.statements.count else { return nil }
+        let statement = file.statements[index]
+        guard let parsed = StatementSplitter.split(statement.sql).first else { return nil }
+        if Self.isRepeatable(parsed) { return nil }
+        if MigrationStatements.concurrentIndexBuild(parsed)?.indexName != nil { return nil }
+        return MigrationProblem(
+            gate: "resume", migration: file.name,
+            message: "\(file.displayPath):\(statement.line): statement \(index + 1) was started by a run that was killed before it could record whether it finished; Bellows cannot tell from the database whether `\(statement.sql.split(separator: "\n").first ?? "")` completed, and it is not safe to repeat",
+            remedy: "check the database, then `bellows migrate --started done` if it completed, or `--started rerun` if it did not")
+    }
+
+    /// Before resuming at a statement an interrupted run started: true when it is known to
+    /// be complete (a valid index of that name, or `--started done`) and is now recorded so;
+    /// false to run it (again).
+    func resolveStarted(_ statement: MigrationStatement, parsed: SQLStatement, _ migration: PendingMigration,
+                        _ connection: Connection) throws -> Bool {
+        var complete = options.startedStatement == .done
+        if let build = MigrationStatements.concurrentIndexBuild(parsed), let name = build.indexName, options.startedStatement == nil {
+            let valid = try database {
+                try connection.query("""
+                    SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                    WHERE c.relname = $1 AND i.indrelid = to_regclass($2)
+                    """, [name, build.table.quoted]).first?.bool("valid")
+            }
+            complete = valid == true
+            report(.info(complete
+                ? "\(migration.name): the interrupted run's build of index \(name) finished (it is valid): recorded as applied, not built again"
+                : "\(migration.name): the interrupted run's build of index \(name) did not finish: building it again"))
+        } else if options.startedStatement == nil {
+            report(.info("\(migration.name): statement \(statement.index + 1), started by an interrupted run, is safe to repeat: running it again"))
+        }
+        guard complete else { return false }
+        try database {
+            try connection.withTransaction {
+                try actAsRunner(connection)
+                try connection.execute("UPDATE bellows.migration_progress SET duration_ms = 0, completed_at = clock_timestamp() WHERE name = $1 AND statement_index = $2",
+                                       [migration.name, statement.index])
+            }
+        }
+        return true
+    }
+
+    /// Waits until no session of an earlier runner is still running a statement in this
+    /// database — the server session of a runner that was killed, which goes on until the
+    /// server notices (`client_connection_check_interval`) — so that the ledger is read after
+    /// whatever it commits. Polls outside a transaction on `control`.
+    func waitForOrphans(_ control: Connection, command: String, except pid: Int32) throws {
+        let deadline = Date().addingTimeInterval(Double(max(options.runnerLockWaitMilliseconds, 1000)) / 1000)
+        var reported = false
+        while true {
+            let rows = try database {
+                try control.query("""
+                    SELECT pid, state, left(query, 200) AS query, round(extract(epoch FROM now() - query_start))::int AS seconds
+                    FROM pg_stat_activity
+                    WHERE application_name = 'bellows migrate' AND datname = current_database() AND pid <> $1
+                      AND state <> 'idle' AND backend_type = 'client backend'
+                    """, [Int(pid)])
+            }
+            guard let row = rows.first else { return }
+            let what = "pid \((try? row.int("pid")) ?? 0) (\((try? row.optionalString("state")) ?? nil ?? "active") for \((try? row.int("seconds")) ?? 0) s: \((try? row.optionalString("query")) ?? nil ?? "")"
+            if options.interrupt?.isTriggered == true { throw MigrationInterrupted(migration: nil, state: "nothing was applied") }
+            guard Date() < deadline else {
+                throw MigrationRefusal(command: command, problems: [MigrationProblem(
+                    gate: "lock", migration: "*",
+                    message: "the session of an earlier runner that no longer holds the migration lock is still running: \(what)",
+                    remedy: "wait for it to end, or end it with SELECT pg_terminate_backend(pid), then run the command again")])
+            }
+            if !reported {
+                report(.info("waiting for the session of an interrupted runner to end before reading the ledger: \(what)"))
+                reported = true
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    func insertProgressRows(_ statements: [MigrationStatement], _ migration: PendingMigration, milliseconds: Int,
+                            _ connection: Connection) throws(PostgresError) {
+        for statement in statements {
+            try connection.execute("""
+                INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                """, [migration.name, migration.checksum, statement.index, statement.line,
+                      statement.index == statements[0].index ? milliseconds : 0, options.actor])
+        }
+    }
+
+    /// Inside a transaction: the runner's own role again until it ends, whatever `SET ROLE`
+    /// or `SET SESSION AUTHORIZATION` the file ran, so the ledger and progress rows are
+    /// written with the runner's privileges. The file's setting returns at the end of the
+    /// transaction.
+    func actAsRunner(_ connection: Connection) throws(PostgresError) {
+        try connection.execute("SET LOCAL SESSION AUTHORIZATION DEFAULT")
+        try connection.execute("SET LOCAL ROLE NONE")
+    }
+
     /// Runs one statement outside a transaction block, retrying after lock timeouts. A
     /// concurrent index build is made safe to retry: an INVALID index of the same name (left
     /// by an interrupted build) is dropped first, and one this build leaves INVALID is dropped.
@@ -466,13 +853,22 @@ public struct MigrationRunner: Sendable {
                        _ connection: Connection) throws {
         let policy = options.lockPolicy
         let build = parsed.flatMap(MigrationStatements.concurrentIndexBuild)
+        let concurrent = parsed.flatMap(MigrationFile.concurrentlyToken) != nil
         var attempt = 0
         while true {
             attempt += 1
             var before: [Int] = []
             if let build { before = try prepare(build, migration: migration, connection) }
             do {
-                try connection.executeScript(statement.sql)
+                if concurrent {
+                    _ = try withoutRunnersLockTimeout(connection) { () throws(PostgresError) in
+                        try watchingBlockers(of: connection.backendPID, what: "\(migration): \(file):\(statement.line)") { () throws(PostgresError) in
+                            try connection.execute(statement.sql)
+                        }
+                    }
+                } else {
+                    try connection.execute(statement.sql)
+                }
                 reportNotices(connection, file, statement)
                 return
             } catch {
@@ -480,6 +876,73 @@ public struct MigrationRunner: Sendable {
                 guard Self.isRetryable(error), attempt <= policy.retries, connection.isOpen else { throw error }
                 waitBeforeRetry(attempt: attempt, policy: policy, statement: statement, connection)
             }
+        }
+    }
+
+    /// Runs a concurrent build (`CREATE INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`, …)
+    /// without the runner's own `lock_timeout`. Such a build waits — as a lock wait, on each
+    /// older transaction's virtual transaction id — for every transaction that started before
+    /// it (a pg_dump, a long report, even on another table) to end, and a 2 s lock_timeout
+    /// cancels it there, to start from scratch on retry. Its waits never block the
+    /// application's reads and writes. A `lock_timeout` the file set itself is kept.
+    func withoutRunnersLockTimeout<T>(_ connection: Connection, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        let runners = "\(max(0, options.lockTimeoutMilliseconds))ms"
+        let own = try connection.query("SELECT current_setting('lock_timeout')::interval = $1::interval AS own", [runners]).first?.bool("own") == true
+        guard own else { return try body() }
+        try connection.execute("SELECT set_config('lock_timeout', '0', false)")
+        defer { _ = try? connection.execute("SELECT set_config('lock_timeout', $1, false)", [runners]) }
+        return try body()
+    }
+
+    /// While `body` runs a long statement on the session `pid`, reports every second who it
+    /// waits for (`pg_blocking_pids`: the pid, its query, how long its transaction has been
+    /// open), from a connection of its own, as long as they still run.
+    func watchingBlockers<T>(of pid: Int32, what: String, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        let stop = DispatchSemaphore(value: 0)
+        let finished = DispatchGroup()
+        let conninfo = options.conninfo
+        let report = self.report
+        finished.enter()
+        DispatchQueue.global().async {
+            defer { finished.leave() }
+            var watcher: Connection?
+            var reported = Set<Int>()
+            while stop.wait(timeout: .now() + 1) == .timedOut {
+                if watcher == nil {
+                    watcher = try? Connection(conninfo)
+                    _ = try? watcher?.execute("SELECT set_config('application_name', 'bellows migrate (watch)', false)")
+                }
+                guard let watcher else { continue }
+                for blocker in Self.blockers(of: pid, watcher) where !reported.contains(blocker.pid) {
+                    reported.insert(blocker.pid)
+                    report(.info("\(what) waits for \(blocker) — it goes on by itself when that transaction ends"))
+                }
+            }
+            watcher?.close()
+        }
+        defer {
+            stop.signal()
+            finished.wait()
+        }
+        return try body()
+    }
+
+    /// The sessions `pid` waits for, described as they are now.
+    static func blockers(of pid: Int32, _ connection: Connection) -> [Blocker] {
+        let rows = (try? connection.query("""
+            SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 300) AS query,
+                   extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS age,
+                   (SELECT string_agg(DISTINCT w.locktype, ', ') FROM pg_locks w WHERE w.pid = $1 AND NOT w.granted) AS waits
+            FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))
+            ORDER BY age DESC NULLS LAST
+            """, [Int(pid)])) ?? []
+        return rows.compactMap { row in
+            guard let blocker = try? row.int("pid") else { return nil }
+            let waits = (try? row.optionalString("waits")) ?? nil
+            return Blocker(pid: blocker, user: try? row.optionalString("usename"), application: try? row.optionalString("application_name"),
+                           state: try? row.optionalString("state"), query: try? row.optionalString("query"),
+                           transactionAgeSeconds: try? row.optionalDouble("age"),
+                           lockMode: waits == "virtualxid" ? "a snapshot older than the build" : "a conflicting lock")
         }
     }
 
@@ -560,7 +1023,11 @@ public struct MigrationRunner: Sendable {
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }
-        defer { connection.close() }
+        options.interrupt?.attach(connection)
+        defer {
+            options.interrupt?.attach(nil)
+            connection.close()
+        }
         do {
             return try body(connection)
         } catch let error as PostgresError {
@@ -568,10 +1035,19 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    /// The runner's session: its application name and `lock_timeout`.
+    /// The runner's session: its application name and `lock_timeout`; UTF-8 and standard
+    /// strings, so that the server reads each statement as the lexer (and the linter) did.
     func applySessionSettings(_ connection: Connection) throws(PostgresError) {
-        try connection.execute("SELECT set_config('application_name', $1, false), set_config('lock_timeout', $2, false)",
-                               ["bellows migrate", "\(max(0, options.lockTimeoutMilliseconds))ms"])
+        try connection.execute("""
+            SELECT set_config('application_name', $1, false), set_config('lock_timeout', $2, false),
+                   set_config('client_encoding', 'UTF8', false), set_config('standard_conforming_strings', 'on', false)
+            """, ["bellows migrate", "\(max(0, options.lockTimeoutMilliseconds))ms"])
+        // PostgreSQL 14+: a killed runner's statement is ended within this interval instead
+        // of running on (and holding its locks) until it finishes.
+        if connection.serverVersion >= 140000, options.clientCheckIntervalMilliseconds > 0 {
+            try connection.execute("SELECT set_config('client_connection_check_interval', $1, false)",
+                                   ["\(options.clientCheckIntervalMilliseconds)ms"])
+        }
     }
 
     /// After each file: whatever the file SET (search_path, role, timeouts) does not leak
@@ -580,42 +1056,62 @@ public struct MigrationRunner: Sendable {
         guard connection.isOpen else { return }
         if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
         _ = try? connection.execute("RESET ALL")
+        _ = try? connection.execute("RESET SESSION AUTHORIZATION")
+        _ = try? connection.execute("RESET ROLE")
         _ = try? applySessionSettings(connection)
     }
 
-    /// Runs `body` holding the session advisory lock that keeps runners apart, waiting up to
-    /// `runnerLockWaitMilliseconds` for another runner to finish.
-    func withRunnerLock<T>(_ connection: Connection, command: String, _ body: () throws -> T) throws -> T {
-        try acquireRunnerLock(connection, command: command)
-        defer { releaseRunnerLock(connection) }
-        return try body()
+    /// Runs `body` holding the advisory lock that keeps runners apart, waiting up to
+    /// `runnerLockWaitMilliseconds` for another runner to finish. The lock is held by a
+    /// connection of its own (`control`, passed to `body`), never by the one that runs the
+    /// files, so nothing a file runs (`DISCARD ALL`, `RESET ALL`, `SET SESSION
+    /// AUTHORIZATION`, a terminated statement) can release it.
+    func withRunnerLock<T>(_ connection: Connection, command: String, _ body: (Connection) throws -> T) throws -> T {
+        let control: Connection
+        do {
+            control = try Connection(options.conninfo)
+            try control.execute("SELECT set_config('application_name', $1, false)", ["bellows migrate (lock)"])
+        } catch {
+            throw BellowsError.database(error)
+        }
+        // Closing the session releases the lock, whatever happened.
+        defer { control.close() }
+        try database { try acquireRunnerLock(control, command: command) }
+        defer { releaseRunnerLock(control) }
+        return try body(control)
     }
 
-    func acquireRunnerLock(_ connection: Connection, command: String) throws {
-        let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext('bellows'), hashtext($1)) AS locked", [Self.lockKey])
-        if try locked.first?.bool("locked") == true { return }
-        let holder = lockHolder(connection)
+    /// Takes the runners' lock, polling `pg_try_advisory_lock` while another runner holds it.
+    /// Between two polls the session is idle, outside any transaction: a waiting runner holds
+    /// no snapshot, so the other runner's `CREATE INDEX CONCURRENTLY` (which waits for every
+    /// older snapshot) never waits for it — blocking in `pg_advisory_lock` would deadlock.
+    func acquireRunnerLock(_ control: Connection, command: String) throws {
+        func attempt() throws -> Bool {
+            try control.query("SELECT pg_try_advisory_lock(hashtext('bellows'), hashtext($1)) AS locked", [Self.lockKey])
+                .first?.bool("locked") == true
+        }
+        if try attempt() { return }
         let wait = options.runnerLockWaitMilliseconds
-        let refusal = MigrationRefusal(command: command, problems: [MigrationProblem(
-            gate: "lock", migration: "*",
-            message: "\(holder) holds the migration lock (another `bellows migrate` or rollback is running)"
-                + (wait > 0 ? " and did not release it within \(Double(wait) / 1000) s" : ""),
-            remedy: "wait for it to finish and run the command again; `bellows migrations status` shows where it stands")])
-        guard wait > 0 else { throw refusal }
-        report(.info("waiting up to \(Double(wait) / 1000) s for \(holder), which holds the migration lock"))
-        try connection.execute("SELECT set_config('lock_timeout', $1, false)", ["\(wait)ms"])
-        let failure: PostgresError?
-        do {
-            try connection.execute("SELECT pg_advisory_lock(hashtext('bellows'), hashtext($1))", [Self.lockKey])
-            failure = nil
-        } catch {
-            failure = error
+        func refusal() -> MigrationRefusal {
+            MigrationRefusal(command: command, problems: [MigrationProblem(
+                gate: "lock", migration: "*",
+                message: "\(lockHolder(control)) holds the migration lock (another `bellows migrate` or rollback is running)"
+                    + (wait > 0 ? " and did not release it within \(Double(wait) / 1000) s" : ""),
+                remedy: "wait for it to finish and run the command again; `bellows migrations status` shows where it stands")])
         }
-        try applySessionSettings(connection)
-        if let failure {
-            if failure.sqlState == .lockNotAvailable { throw refusal }
-            throw failure
+        guard wait > 0 else { throw refusal() }
+        report(.info("waiting up to \(Double(wait) / 1000) s for \(lockHolder(control)), which holds the migration lock"))
+        let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+        var pause = 0.02
+        while Date() < deadline {
+            Thread.sleep(forTimeInterval: max(0, min(pause, deadline.timeIntervalSinceNow)))
+            if options.interrupt?.isTriggered == true {
+                throw MigrationInterrupted(migration: nil, state: "nothing was applied (it was waiting for the migration lock)")
+            }
+            if try attempt() { return }
+            pause = min(pause * 1.5, 0.25)
         }
+        throw refusal()
     }
 
     func releaseRunnerLock(_ connection: Connection) {
@@ -684,7 +1180,10 @@ public struct MigrationRunner: Sendable {
     func recordQuietly(_ connection: Connection, migration: String, command: String, outcome: String, details: [String: JSONValue]) {
         guard connection.isOpen else { return }
         if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
-        _ = try? record(connection, migration: migration, command: command, outcome: outcome, details: details)
+        _ = try? connection.withTransaction {
+            try actAsRunner(connection)
+            try record(connection, migration: migration, command: command, outcome: outcome, details: details)
+        }
     }
 
     func recordFailure(_ connection: Connection, _ failure: MigrationError, command: String) {

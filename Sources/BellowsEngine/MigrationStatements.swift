@@ -67,6 +67,13 @@ enum MigrationStatements {
             || s.matches("RESET")
     }
 
+    /// `DISCARD …`, `RESET ALL`, `SET SESSION AUTHORIZATION`: the runner's own session
+    /// settings (`lock_timeout`, encoding) must be set again after it.
+    static func resetsSession(_ s: SQLStatement) -> Bool {
+        s.matches("DISCARD") || s.matches("RESET", "ALL") || s.matches("SET", "SESSION", "AUTHORIZATION")
+            || s.matches("RESET", "SESSION", "AUTHORIZATION")
+    }
+
     /// The table a statement most likely waits for when it hits `lock_timeout`, to report
     /// who blocks it. Nil when unclear.
     static func lockTarget(_ s: SQLStatement) -> SQLName? {
@@ -120,18 +127,43 @@ enum MigrationStatements {
             RollbackLoss(kind: kind, object: object, line: line, exists: nil, rows: nil, rowsEstimated: false, statement: statement)
         }
         let firstLine = sql.split(separator: "\n").first.map(String.init) ?? sql
+        let cascade = s.contains("CASCADE", topLevelOnly: true)
+        func cascading(_ loss: RollbackLoss) -> RollbackLoss {
+            var loss = loss
+            loss.cascade = cascade
+            return loss
+        }
+        if s.matches("DROP", "SCHEMA") {
+            return nameList(s, from: skipQualifiers(s, 2)).map { cascading(loss(.schema, $0.name)) }
+        }
+        if s.matches("UPDATE"), let (table, _) = name(in: s, at: skipQualifiers(s, 1)), let set = s.indexOf("SET") {
+            // `SET a = NULL, b = NULL`: the values are gone (other assignments overwrite values
+            // the scan cannot judge).
+            let end = s.indexOf("FROM", from: set) ?? s.indexOf("WHERE", from: set) ?? s.indexOf("RETURNING", from: set) ?? s.significantTokens.count
+            var found: [RollbackLoss] = []
+            var i = set + 1
+            while i < end {
+                if let column = s[significant: i]?.identifierValue, s[significant: i + 1]?.isSymbol("=") == true,
+                   s[significant: i + 2]?.isKeyword("NULL") == true,
+                   i + 3 >= end || s[significant: i + 3]?.isSymbol(",") == true {
+                    found.append(loss(.values, "\(table).\(column)", statement: s.indexOf("WHERE", from: set) != nil ? firstLine : nil))
+                }
+                i += 1
+            }
+            return found
+        }
         if s.matches("DROP", "TABLE") {
             return nameList(s, from: skipQualifiers(s, 2)).map { loss(.table, $0.description) }
         }
         if s.matches("DROP", "INDEX") {
             return nameList(s, from: skipQualifiers(s, 2)).map { loss(.index, $0.description) }
         }
-        if s.matches("DROP", "TYPE") {
-            return nameList(s, from: skipQualifiers(s, 2)).map { loss(.type, $0.description) }
+        if s.matches("DROP", "TYPE") || s.matches("DROP", "DOMAIN") {
+            return nameList(s, from: skipQualifiers(s, 2)).map { cascading(loss(.type, $0.description)) }
         }
         if s.matches("TRUNCATE") {
             let start = s.matches("TRUNCATE", "TABLE") ? 2 : 1
-            return nameList(s, from: skipQualifiers(s, start)).map { loss(.rows, $0.description) }
+            return nameList(s, from: skipQualifiers(s, start)).map { cascading(loss(.rows, $0.description)) }
         }
         if s.matches("DELETE", "FROM"), let table = name(in: s, at: skipQualifiers(s, 2))?.0 {
             return [loss(.rows, table.description, statement: firstLine)]

@@ -39,7 +39,7 @@ public struct Project: Sendable {
 
     static func files(in directory: String, extensions: Set<String>) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.filter { extensions.contains(($0 as NSString).pathExtension) }
+        return names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
             .sorted()
             .map { (directory as NSString).appendingPathComponent($0) }
     }

@@ -77,10 +77,10 @@ public enum ProjectCheck {
         paths.flatMap { path -> [String] in
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                return extensions.contains((path as NSString).pathExtension) ? [path] : []
+                return extensions.contains((path as NSString).pathExtension.lowercased()) ? [path] : []
             }
             if isDirectory.boolValue { return Project.files(in: path, extensions: extensions) }
-            return extensions.contains((path as NSString).pathExtension) ? [path] : []
+            return extensions.contains((path as NSString).pathExtension.lowercased()) ? [path] : []
         }
     }
 }

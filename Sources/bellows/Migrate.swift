@@ -31,6 +31,9 @@ struct MigrationRunOptions: ParsableArguments {
     @Option(help: "Seconds to wait for another `bellows migrate` that holds the migration lock.")
     var wait: Double = 60
 
+    @Option(help: "A statement a killed run started and Bellows cannot check: done (it completed, record it) or rerun (run it again).")
+    var started: StartedStatementResolution?
+
     func validate() throws {
         guard lockTimeout > 0 else { throw ValidationError("--lock-timeout must be a positive number of milliseconds") }
         guard lockRetries >= 0 else { throw ValidationError("--lock-retries must not be negative") }
@@ -45,15 +48,48 @@ func migrationRunner(_ target: MigrationTargetOptions, _ run: MigrationRunOption
         options.lockTimeoutMilliseconds = run.lockTimeout
         options.lockRetries = run.lockRetries
         options.runnerLockWaitMilliseconds = Int(run.wait * 1000)
+        options.startedStatement = run.started
+        options.interrupt = installMigrationInterrupt()
     }
     return MigrationRunner(project: Project(root: target.project), options: options,
                            reporter: Terminal.reporter(verbose: false, json: target.format == .json))
 }
 
+extension StartedStatementResolution: ExpressibleByArgument {}
+
+/// Kept alive for the process: SIGINT/SIGTERM sources that trigger the runner's interrupt.
+nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
+
+/// On SIGINT or SIGTERM, cancels the statement the runner is running (the runner then
+/// stops and the command exits 4); a second signal exits at once.
+func installMigrationInterrupt() -> MigrationInterrupt {
+    let interrupt = MigrationInterrupt()
+    signalSources = [SIGINT, SIGTERM].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            if interrupt.isTriggered { _exit(130) }
+            interrupt.trigger()
+        }
+        source.resume()
+        return source
+    }
+    // A parent may have started us with these signals blocked.
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &signals, nil)
+    return interrupt
+}
+
 /// Renders a migration command's error and exits with the shared exit codes: 1 refused
-/// (nothing changed), 2 usage, 3 a statement failed.
+/// (nothing changed), 2 usage, 3 a statement failed, 4 interrupted.
 func failMigration(_ error: Error, format: OutputFormat) -> Error {
     switch error {
+    case let interrupted as MigrationInterrupted:
+        if format == .json { Terminal.out(interrupted.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + interrupted.description) }
+        return ExitCode(ExitStatus.interrupted)
     case let refusal as MigrationRefusal:
         if format == .json { Terminal.out(refusal.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + refusal.description) }
         return ExitCode(ExitStatus.refused)
@@ -77,7 +113,7 @@ struct Migrate: ParsableCommand {
         and resumes where it stopped. Applied files that changed are refused as drift. See docs/migrations.md.
 
         Exit codes: 0 done, 1 refused (drift, dependency, lock, not confirmed; nothing changed), 2 usage, \
-        3 a statement failed.
+        3 a statement failed, 4 interrupted (SIGINT/SIGTERM cancelled the running statement; run again to resume).
         """,
         subcommands: [MigrateApply.self, MigrateRollback.self],
         defaultSubcommand: MigrateApply.self)
@@ -136,6 +172,9 @@ struct MigrateApply: ParsableCommand {
         }
         Terminal.out(Terminal.bold("dry run: nothing is changed"))
         for note in plan.notes { Terminal.out(Terminal.dim("note: \(note)")) }
+        for renamed in plan.renamed {
+            Terminal.out("would record that \(renamed.from) is now named \(renamed.to) (same number and checksum; not applied again)")
+        }
         for drift in plan.acceptedDrift {
             Terminal.out("would accept the drift of \(drift.name): checksum \(drift.recordedChecksum.prefix(12)) → \(drift.currentChecksum.prefix(12))"
                          + (drift.partial ? " (and run it from its first statement)" : ""))
@@ -143,9 +182,9 @@ struct MigrateApply: ParsableCommand {
         if plan.pending.isEmpty { Terminal.out("nothing to apply (\(plan.appliedCount) applied)") }
         for migration in plan.pending {
             let mode = migration.transactional
-                ? "in one transaction" + (migration.strippedTransactionControl ? " (the file's own BEGIN/COMMIT are skipped)" : "")
+                ? "in one transaction" + (migration.ownTransactionControl ? " (opened and closed by the file's own BEGIN and COMMIT)" : "")
                 : "outside a transaction, statement by statement: \(migration.nonTransactionalReason ?? "")"
-                    + (migration.strippedTransactionControl ? "; the file's own BEGIN/COMMIT are skipped" : "")
+                    + (migration.ownTransactionControl ? "; each BEGIN … COMMIT block of the file runs as one transaction" : "")
             Terminal.out(Terminal.bold("would apply \(migration.name)") + " — \(mode)")
             if !migration.dependencies.isEmpty { Terminal.out(Terminal.dim("  dependencies: \(migration.dependencies.joined(separator: ", "))")) }
             for statement in migration.statements {
@@ -246,10 +285,12 @@ struct MigrateRollback: ParsableCommand {
             let number = (loss.rowsEstimated ? "~" : "") + String(count)
             return loss.kind == .column ? ", \(number) non-NULL value(s)" : ", \(number) row(s)"
         } ?? ""
-        let absent = loss.exists == false ? " (does not exist now)" : ""
+        let absent = (loss.exists == false ? " (does not exist now)" : "") + (loss.via.map { " — by \($0)" } ?? "")
         switch loss.kind {
+        case .schema: return "schema \(loss.object)\(absent)" + (loss.cascade ? " and everything in it" : "")
         case .table: return "table \(loss.object)\(rows)\(absent)"
         case .column: return "column \(loss.object)\(rows)\(absent)"
+        case .values: return "the values of column \(loss.object) (set to NULL)\(rows)" + (loss.statement != nil ? " at most: the UPDATE has a WHERE" : "") + absent
         case .index: return "index \(loss.object)\(absent)"
         case .type: return "type \(loss.object)\(absent)"
         case .rows: return "the rows of \(loss.object)\(rows)\(absent)"

@@ -57,6 +57,9 @@ struct MigrationsStatus: ParsableCommand {
             if count(.partial) > 0 { summary += ", \(count(.partial)) partly applied (run `bellows migrate` to resume)" }
             if count(.drifted) > 0 { summary += ", \(count(.drifted)) drifted (changed since applied: `bellows migrate` refuses them)" }
             if count(.missingFile) > 0 { summary += ", \(count(.missingFile)) applied but missing from migrations/" }
+            if count(.renamed) > 0 { summary += ", \(count(.renamed)) renamed since applied (`bellows migrate` records the new name)" }
+            if count(.invalid) > 0 { summary += ", \(count(.invalid)) refused by the runner (`bellows lint` says why)" }
+            for line in lines where line.state == .invalid { Terminal.out(Terminal.red("  \(line.problem ?? line.name)")) }
             Terminal.out(summary)
         } catch {
             throw failMigration(error, format: target.format)

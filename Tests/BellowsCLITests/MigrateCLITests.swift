@@ -27,6 +27,50 @@ private func bellows(_ arguments: [String]) throws -> (status: Int32, stdout: St
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }
 
+/// Starts the built `bellows` binary in the background; its output goes to files.
+private func spawn(_ arguments: [String]) throws -> (process: Process, stdout: String, stderr: String) {
+    let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+    var binary = directory.appendingPathComponent("bellows")
+    if !FileManager.default.fileExists(atPath: binary.path) {
+        binary = directory.deletingLastPathComponent().appendingPathComponent("bellows")
+    }
+    let base = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-out-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: base + ".out", contents: nil)
+    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["BELLOWS_ACTOR"] = "cli-test"
+    process.environment = environment
+    process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+    process.standardError = FileHandle(forWritingAtPath: base + ".err")
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return (process, base + ".out", base + ".err")
+}
+
+/// Polls `sql` (a count `n`) until it is at least `n`; false after 30 s.
+private func waitUntil(_ connection: Connection, _ sql: String, atLeast n: Int = 1) throws -> Bool {
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+        if try (connection.query(sql).first?.int("n") ?? 0) >= n { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return false
+}
+
+/// Seconds until no session runs a statement matching `pattern` (polled); nil after 30 s.
+private func secondsUntilGone(_ connection: Connection, _ pattern: String) throws -> Double? {
+    let started = Date()
+    while Date().timeIntervalSince(started) < 30 {
+        let n = try connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [pattern]).first?.int("n") ?? 0
+        if n == 0 { return Date().timeIntervalSince(started) }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return nil
+}
+
 private func project(_ files: [String: String]) throws -> String {
     let root = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(atPath: root + "/migrations/rollback", withIntermediateDirectories: true)
@@ -79,5 +123,93 @@ struct MigrateCLITests {
         let failed = try bellows(["migrate", "--accept-drift", "001"] + common)
         #expect(failed.status == 3)
         #expect(failed.stderr.contains("migrations/003_broken.sql:2:8: ERROR 42703: column \"nosuch\" does not exist"))
+    }
+
+    @Test func sigkillDuringAnInsertOfANonTransactionalFileAppliesItOnce() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let root = try project([
+            "001_t.sql": "CREATE TABLE t (id int);\n",
+            "002_slow.sql": "-- bellows:no-transaction\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
+        let oracle = try db.connect()
+        let run = try spawn(["migrate"] + common)
+        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"))
+        kill(run.process.processIdentifier, SIGKILL)
+        run.process.waitUntilExit()
+        // The server ends the orphaned statement within about a second (client_connection_check_interval),
+        // long before the 3 s it would take, and it commits nothing.
+        let gone = try secondsUntilGone(oracle, "INSERT INTO t SELECT g%")
+        #expect(gone != nil && gone! < 2)
+        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 0)
+        let rerun = try bellows(["migrate"] + common)
+        #expect(rerun.status == 0)
+        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 4)
+    }
+
+    @Test func sigkillDuringAConcurrentIndexBuildIsResumedWithoutHelp() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let root = try project([
+            "001_t.sql": "CREATE TABLE t (id int, v int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;\nCREATE TABLE other (id int);\n",
+            "002_idx.sql": "CREATE INDEX CONCURRENTLY t_v_idx ON t (v);\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
+        let oracle = try db.connect()
+        // An old snapshot keeps the build waiting, so that it is killed in the middle.
+        let snapshot = try db.connect()
+        try snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try snapshot.execute("SELECT count(*) FROM other")
+        let run = try spawn(["migrate"] + common)
+        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY t_v_idx%'"))
+        kill(run.process.processIdentifier, SIGKILL)
+        run.process.waitUntilExit()
+        let gone = try secondsUntilGone(oracle, "CREATE INDEX CONCURRENTLY t_v_idx%")
+        #expect(gone != nil && gone! < 2)
+        try snapshot.execute("COMMIT")
+        let rerun = try bellows(["migrate"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try oracle.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 't_v_idx'::regclass").first?.bool("v") == true)
+        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migrations").first?.int("n") == 2)
+    }
+
+    @Test func sigtermCancelsTheRunningStatementAndExitsFour() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let root = try project([
+            "001_t.sql": "CREATE TABLE t (id int);\n",
+            "002_locks.sql": "LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\nINSERT INTO t VALUES (1);\nSELECT pg_sleep(30);\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
+        let oracle = try db.connect()
+        let run = try spawn(["migrate"] + common)
+        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'"))
+        kill(run.process.processIdentifier, SIGTERM)
+        run.process.waitUntilExit()
+        #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 4)
+        let stderr = (try? String(contentsOfFile: run.stderr, encoding: .utf8)) ?? ""
+        #expect(stderr.contains("interrupted during 002_locks") && stderr.contains("run `bellows migrate` again to resume"))
+        // Its statement was cancelled and its transaction rolled back before it exited: no lock is left.
+        #expect(try oracle.query("SELECT count(*) AS n FROM pg_locks WHERE relation = 't'::regclass").first?.int("n") == 0)
+        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 0)
+        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.events WHERE outcome = 'interrupted'").first?.int("n") == 1)
+    }
+
+    @Test func statusExitsZeroWithAnInvalidFile() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let root = try project(["001_t.sql": "CREATE TABLE t (id int);\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Data([0x2D, 0x2D, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: root + "/migrations/002_bad.sql"))
+        let status = try bellows(["migrations", "status", "-d", db.conninfo, "--project", root])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("002_bad") && status.stdout.contains("invalid"))
     }
 }

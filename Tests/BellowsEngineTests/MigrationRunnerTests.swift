@@ -213,15 +213,10 @@ struct MigrationRunnerTests {
                 }
             }
         }
-        // Release only once both runners queue for the lock.
+        // Release only once both runners wait for the lock (they poll it, outside a transaction).
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let waiting = try holder.query("""
-                SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """)
-            if try (waiting.first?.int("n") ?? 0) >= 2 { break }
-            Thread.sleep(forTimeInterval: 0.05)
+        while Date() < deadline, !notes.allSatisfy({ $0.infos.contains { $0.contains("holds the migration lock") } }) {
+            Thread.sleep(forTimeInterval: 0.02)
         }
         try holder.execute("SELECT pg_advisory_unlock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
         #expect(group.wait(timeout: .now() + 60) == .success)
@@ -260,12 +255,11 @@ struct MigrationRunnerTests {
         defer { files.remove() }
         try files.write("001_table", "CREATE TABLE t (id int, v int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 100) g;\n")
         // The migration guide's pattern: CONCURRENTLY wrapped in BEGIN/COMMIT.
-        try files.write("002_index", "-- Migration: 002_index\nBEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);\nCOMMIT;\n")
+        try files.write("002_index", "-- Migration: 002_index\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);\n")
         try files.write("003_vacuum", "-- bellows:no-transaction\nSET lock_timeout = '1s';\nVACUUM t;\n")
 
         let plan = try runner(files, db).plan()
         #expect(plan.pending.map(\.transactional) == [true, false, false])
-        #expect(plan.pending[1].strippedTransactionControl)
         #expect(plan.pending[1].statements.map(\.sql) == ["CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v)"])
 
         let applied = try runner(files, db).apply()
@@ -571,5 +565,342 @@ private final class ResultBox: @unchecked Sendable {
         #expect(build("create index concurrently on \"T\" using btree (x)")
                 == ConcurrentIndexBuild(indexName: nil, table: SQLName(schema: nil, name: "T"), ifNotExists: false))
         #expect(build("CREATE INDEX i ON t (x)") == nil)
+    }
+}
+
+/// The refusal `body` throws, or nil (recorded as an issue) when it does not refuse.
+private func refusal(_ body: () throws -> Void, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> MigrationRefusal? {
+    do {
+        try body()
+        Issue.record("expected a refusal", sourceLocation: sourceLocation)
+    } catch let refusal as MigrationRefusal {
+        return refusal
+    } catch {
+        Issue.record("expected a refusal, got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
+
+private func count(_ connection: Connection, _ sql: String) throws -> Int {
+    try connection.query(sql).first?.int("n") ?? -1
+}
+
+/// Issue 16: files the runner must refuse or run exactly as written.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct MigrationSafetyTests {
+    @Test func aNulByteIsRefusedBeforeAnythingRuns() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 5);\n")
+        try runner(files, db).apply()
+        try files.write("002_delete_one", "-- one row only\nDELETE FROM t \u{0}WHERE id = 5;\n")
+
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.map { $0.gate } == ["file"])
+        #expect(refused?.problems.first?.message.contains("migrations/002_delete_one.sql:2:15: a NUL byte") == true)
+        #expect(throws: MigrationRefusal.self) { try runner(files, db).apply(dryRun: true) }
+        let connection = try db.connect()
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 5)
+        #expect(try ledger(connection) == ["001_t"])
+    }
+
+    @Test func aFileThatRollsItselfBackIsRefused() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 5);\n")
+        try runner(files, db).apply()
+        try files.write("002_try", "BEGIN;\nDELETE FROM t;\nROLLBACK;\n")
+
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.first?.message.contains("migrations/002_try.sql:3:1: the file's own `ROLLBACK`") == true)
+        let connection = try db.connect()
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 5)
+        #expect(try ledger(connection) == ["001_t"])
+
+        // A COMMIT in the middle cannot keep its meaning inside the runner's transaction either.
+        try files.write("002_try", "BEGIN;\nDELETE FROM t WHERE id = 1;\nCOMMIT;\nDELETE FROM t WHERE id = 2;\n")
+        #expect(refusal { try runner(files, db).apply() }?.problems.first?.message.contains("002_try.sql:3:1: `COMMIT` that does not close") == true)
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 5)
+    }
+
+    @Test func theFilesOwnBeginKeepsItsOptionsAndSavepointsKeepTheirMeaning() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int, note text);\n")
+        try files.write("002_serializable", """
+            BEGIN ISOLATION LEVEL SERIALIZABLE;
+            INSERT INTO t VALUES (1, current_setting('transaction_isolation'));
+            SAVEPOINT maybe;
+            INSERT INTO t VALUES (2, 'undone');
+            ROLLBACK TO SAVEPOINT maybe;
+            INSERT INTO t VALUES (3, 'kept');
+            COMMIT;
+
+            """)
+        try runner(files, db).apply()
+        let connection = try db.connect()
+        let rows = try connection.query("SELECT id, note FROM t ORDER BY id").map { "\(try $0.int("id")):\(try $0.string("note"))" }
+        #expect(rows == ["1:serializable", "3:kept"])
+    }
+
+    @Test func blocksOfANonTransactionalFileRunAsOneTransaction() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int PRIMARY KEY);\n")
+        try files.write("002_mixed", """
+            CREATE INDEX CONCURRENTLY t_id_idx ON t (id);
+            BEGIN;
+            INSERT INTO t VALUES (1);
+            INSERT INTO t VALUES (1);
+            COMMIT;
+
+            """)
+        do {
+            try runner(files, db).apply()
+            Issue.record("expected the duplicate key to fail")
+        } catch let error as MigrationError {
+            #expect(error.sqlState == "23505")
+            #expect(error.completedStatements == 1)
+        }
+        let connection = try db.connect()
+        // psql would have rolled the whole block back: so does the runner.
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 0)
+        #expect(try count(connection, "SELECT count(*) AS n FROM bellows.migration_progress") == 1)
+
+        // The guide's BEGIN; CREATE INDEX CONCURRENTLY; COMMIT; fails in psql: refused.
+        try files.write("003_guide", "BEGIN;\nCREATE INDEX CONCURRENTLY t2_idx ON t (id);\nCOMMIT;\n")
+        #expect(refusal { try runner(files, db).apply() }?.problems.first?.message.contains("003_guide.sql:2:1: `CREATE INDEX CONCURRENTLY` inside the file's BEGIN") == true)
+    }
+
+    @Test func aFileThatSetsARoleIsRecordedAsTheRunner() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        let role = "bellows_owner_" + String(db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        let connection = try db.connect()
+        try connection.executeScript("DROP ROLE IF EXISTS \(role); CREATE ROLE \(role); GRANT CREATE ON SCHEMA public TO \(role)")
+        defer { _ = try? connection.executeScript("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)") }
+        try files.write("001_owned", "SET ROLE \(role);\nCREATE TABLE owned (id int);\n")
+        try files.write("002_owned_index", "SET ROLE \(role);\nCREATE INDEX CONCURRENTLY owned_idx ON owned (id);\nINSERT INTO owned VALUES (1);\n")
+
+        try runner(files, db).apply()
+        #expect(try ledger(connection) == ["001_owned", "002_owned_index"])
+        #expect(try connection.query("SELECT tableowner FROM pg_tables WHERE tablename = 'owned'").first?.string("tableowner") == role)
+    }
+
+    @Test func copyFromStdinAndEmptyFilesAreRefused() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\nCOPY t FROM stdin;\n1\n2\n\\.\n")
+        try files.write("002_empty", "-- Migration: 002_empty\n-- to be written\n")
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.map { $0.migration } == ["001_t", "002_empty"])
+        #expect(refused?.problems.first?.message.contains("001_t.sql:2:1: `COPY … FROM STDIN`") == true)
+        #expect(refused?.problems.last?.message.contains("no SQL statement") == true)
+        let connection = try db.connect()
+        #expect(try !exists(connection, "t"))
+    }
+
+    @Test func aRenamedAppliedFileIsRecognisedOrRefused() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\n")
+        try files.write("002_seed", "INSERT INTO t VALUES (1), (2), (3);\n")
+        try runner(files, db).apply()
+        let connection = try db.connect()
+
+        // A pure rename: same number, same checksum: the ledger takes the new name.
+        try FileManager.default.moveItem(atPath: files.path("002_seed"), toPath: files.path("002_seed_rows"))
+        #expect(try runner(files, db).status().map(\.state) == [.applied, .renamed])
+        let notes = Notes()
+        #expect(try runner(files, db, notes: notes).apply().isEmpty)
+        #expect(notes.infos.contains { $0.contains("002_seed_rows: the file of 002_seed was renamed") })
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 3)
+        #expect(try ledger(connection) == ["001_t", "002_seed_rows"])
+
+        // Renamed and edited: refused, never applied a second time.
+        try FileManager.default.removeItem(atPath: files.path("002_seed_rows"))
+        try files.write("002_seed_more", "INSERT INTO t VALUES (1), (2), (3);\n-- and more\n")
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.map { $0.gate } == ["rename"])
+        #expect(refused?.problems.first?.message.contains("has the number of 002_seed_rows") == true)
+        // Renumbered with the same content: refused too.
+        try FileManager.default.removeItem(atPath: files.path("002_seed_more"))
+        try files.write("003_seed", "INSERT INTO t VALUES (1), (2), (3);\n")
+        #expect(refusal { try runner(files, db).apply() }?.problems.first?.message.contains("exactly the content of 002_seed_rows") == true)
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 3)
+    }
+
+    @Test func twoFilesWithOneNumberAreRefused() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\n")
+        try files.write("002_a", "INSERT INTO t VALUES (1);\n")
+        try files.write("002_b", "INSERT INTO t VALUES (2);\n")
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.map { $0.migration } == ["002_a", "002_b"])
+        #expect(refused?.problems.first?.message.contains("shares its number 002 with 002_b") == true)
+    }
+
+    @Test func toNeedsAnExistingNumber() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        for (name, sql) in [("001_t", "CREATE TABLE t (id int);\n"), ("005_u", "CREATE TABLE u (id int);\n"), ("010_v", "CREATE TABLE v (id int);\n")] {
+            try files.write(name, sql)
+        }
+        for target in [15, 0] {
+            do {
+                try runner(files, db).apply(to: target)
+                Issue.record("--to \(target) should be refused")
+            } catch BellowsError.usage(let message) {
+                #expect(message.contains("no migration is numbered \(String(format: "%03d", target)) (the files are numbered 001–010)"))
+            }
+        }
+        #expect(try runner(files, db).apply(to: 5).map(\.name) == ["001_t", "005_u"])
+    }
+
+    @Test func dependenciesMayNameTheFileAndUpperCaseExtensionsCount() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\n")
+        try "-- Dependencies: 001_t.sql\nINSERT INTO t VALUES (1);\n".write(toFile: files.root + "/migrations/002_x.SQL", atomically: true, encoding: .utf8)
+        #expect(try runner(files, db).apply().map(\.name) == ["001_t", "002_x"])
+        let connection = try db.connect()
+        #expect(try count(connection, "SELECT count(*) AS n FROM t") == 1)
+    }
+
+    @Test func statusShowsAnInvalidFileWithoutFailing() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\n")
+        try Data([0x2D, 0x2D, 0x20, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: files.path("002_latin1")))
+        let lines = try runner(files, db).status()
+        #expect(lines.map(\.state) == [.pending, .invalid])
+        #expect(lines.last?.problem?.contains("not UTF-8") == true)
+        #expect(refusal { try runner(files, db).apply() }?.problems.map { $0.gate } == ["file"])
+    }
+
+
+    /// Runs `apply()` of `count` runners at once; their results, in order.
+    private func applyTogether(_ count: Int, _ files: MigrationProject, _ db: ScratchDatabase) -> [Result<[String], Error>] {
+        let (results, group) = applyInBackground(count, files, db)
+        _ = group.wait(timeout: .now() + 120)
+        return (0..<count).map { index in Result { try results.get(index) } }
+    }
+
+    /// Starts `apply()` of `count` runners on other threads.
+    private func applyInBackground(_ count: Int, _ files: MigrationProject, _ db: ScratchDatabase,
+                                   notes: Notes? = nil, configure: @escaping @Sendable (inout MigrationOptions) -> Void = { _ in })
+        -> (ResultBox, DispatchGroup) {
+        let results = ResultBox()
+        let group = DispatchGroup()
+        for index in 0..<count {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                do {
+                    results.set(index, .success(try runner(files, db, notes: notes, configure: configure).apply().map(\.name)))
+                } catch {
+                    results.set(index, .failure(error))
+                }
+            }
+        }
+        return (results, group)
+    }
+
+    @Test(arguments: [2, 3]) func runnersStartedTogetherOnConcurrentIndexBuildsAllSucceed(runners: Int) throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int, a int, b int);\nINSERT INTO t SELECT g, g % 97, g % 89 FROM generate_series(1, 200000) g;\n")
+        try files.write("002_a_idx", "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n")
+        try files.write("003_b_idx", "CREATE INDEX CONCURRENTLY t_b_idx ON t (b);\nINSERT INTO t VALUES (0, 0, 0);\n")
+        try files.write("004_ab_idx", "CREATE UNIQUE INDEX CONCURRENTLY t_id_idx ON t (id);\n")
+        let results = applyTogether(runners, files, db)
+        for result in results {
+            if case .failure(let error) = result { Issue.record("a runner failed: \(error)") }
+        }
+        let applied = results.compactMap { try? $0.get() }.flatMap { $0 }
+        #expect(applied.sorted() == ["001_t", "002_a_idx", "003_b_idx", "004_ab_idx"])
+        let connection = try db.connect()
+        #expect(try ledger(connection) == ["001_t", "002_a_idx", "003_b_idx", "004_ab_idx"])
+        #expect(try count(connection, "SELECT count(*) AS n FROM t WHERE id = 0") == 1)
+        for index in ["t_a_idx", "t_b_idx", "t_id_idx"] { #expect(try indexValid(connection, index) == true) }
+        #expect(try count(connection, "SELECT count(*) AS n FROM bellows.events WHERE outcome = 'succeeded'") == 4)
+    }
+
+    @Test func discardAllInAFileDoesNotReleaseTheRunnersLock() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\n")
+        try runner(files, db).apply()
+        try files.write("002_discard", "DISCARD ALL;\nINSERT INTO t SELECT 1 FROM pg_sleep(0.5);\nRESET ALL;\nINSERT INTO t VALUES (2);\n")
+        let observer = try db.connect()
+        let (first, group) = applyInBackground(1, files, db)
+        // Start the second runner while the first one's INSERT runs, after its DISCARD ALL.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, try count(observer, "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t SELECT 1 FROM pg_sleep%' AND state = 'active'") == 0 {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let second = try runner(files, db).apply()
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        #expect(try first.get(0) == ["002_discard"])
+        #expect(second.isEmpty)
+        #expect(try count(observer, "SELECT count(*) AS n FROM t") == 2)
+        #expect(try count(observer, "SELECT count(*) AS n FROM bellows.events WHERE outcome = 'succeeded'") == 2)
+    }
+
+    @Test func anIndexBuildBehindAnOldSnapshotWaitsAndSaysForWhom() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int, v int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;\nCREATE TABLE other (id int);\n")
+        try runner(files, db).apply()
+        try files.write("002_t_v_idx", "CREATE INDEX CONCURRENTLY t_v_idx ON t (v);\n")
+        // A long transaction on another table, as a pg_dump would be.
+        let dump = try db.connect()
+        try dump.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try dump.execute("SELECT count(*) FROM other")
+        let notes = Notes()
+        let (result, group) = applyInBackground(1, files, db, notes: notes) { $0.lockTimeoutMilliseconds = 200; $0.lockRetries = 1 }
+        // The build waits for the old snapshot, and the runner says so while it waits.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !notes.infos.contains(where: { $0.contains("waits for pid \(dump.backendPID)") }) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let report = notes.infos.first { $0.contains("waits for pid \(dump.backendPID)") }
+        #expect(report?.contains("a snapshot older than the build") == true)
+        #expect(report?.contains("SELECT count(*) FROM other") == true)
+        try dump.execute("COMMIT")
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        #expect(try result.get(0) == ["002_t_v_idx"])
+        #expect(try indexValid(dump, "t_v_idx") == true)
+        #expect(!notes.infos.contains { $0.contains("INVALID") })
+        #expect(notes.lockWaits.isEmpty)
     }
 }
