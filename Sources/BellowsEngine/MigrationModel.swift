@@ -250,6 +250,8 @@ public enum MigrationState: String, Sendable, Hashable, Codable {
     case renamed
     /// The runner refuses the file (a NUL byte, a ROLLBACK, not UTF-8…): see `problem`.
     case invalid
+    /// Applied, and its rollback (outside a transaction) failed part-way.
+    case rollbackPartial = "rollback-partial"
 }
 
 /// One line of `bellows migrations status`.

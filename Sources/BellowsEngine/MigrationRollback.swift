@@ -215,6 +215,17 @@ extension MigrationRunner {
             }
         } else {
             report(.info("\(preview.migration): rolling back outside a transaction, statement by statement (\(preview.nonTransactionalReason ?? "non-transactional"))"))
+            // Until its ledger row goes, the migration shows as partly rolled back, and
+            // `migrate` refuses to go on as if it were plainly applied.
+            try database {
+                try connection.withTransaction {
+                    try actAsRunner(connection)
+                    try connection.execute("""
+                        INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
+                        VALUES ($1, '', 0, 0, -1, $2) ON CONFLICT DO NOTHING
+                        """, [Self.rollbackMarker + preview.migration, options.actor])
+                }
+            }
             for statement in preview.statements {
                 do {
                     try runStandalone(statement, parsed: StatementSplitter.split(statement.sql).first, migration: preview.migration,
@@ -229,7 +240,9 @@ extension MigrationRunner {
             }
             try database {
                 try connection.withTransaction {
+                    try actAsRunner(connection)
                     try deleteLedgerRow(preview.migration, connection)
+                    try connection.execute("DELETE FROM bellows.migration_progress WHERE name = $1", [Self.rollbackMarker + preview.migration])
                     var all = details
                     all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
                     try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
@@ -240,6 +253,10 @@ extension MigrationRunner {
         return RolledBackMigration(name: preview.migration, rollbackPath: preview.rollbackPath, transactional: preview.transactional,
                                    milliseconds: milliseconds, statementsRun: preview.statements.count)
     }
+
+    /// The `bellows.migration_progress` name that marks a rollback outside a transaction as
+    /// under way: `rollback:NAME`.
+    static let rollbackMarker = "rollback:"
 
     func deleteLedgerRow(_ name: String, _ connection: Connection) throws {
         let deleted = try connection.execute("DELETE FROM bellows.migrations WHERE name = $1", [name])

@@ -101,7 +101,8 @@ public struct MigrationRunner: Sendable {
                     description: file.analysis.header.description, fileChecksum: file.checksum,
                     transactional: nil, hasRollbackFile: file.ref.rollbackPath != nil)
                 if let row = state.ledger[file.name] {
-                    line.state = row.checksum == file.checksum ? .applied : .drifted
+                    line.state = state.rollingBack.contains(file.name) ? .rollbackPartial
+                        : row.checksum == file.checksum ? .applied : .drifted
                     line.appliedChecksum = row.checksum
                     line.appliedAt = row.appliedAt
                     line.appliedBy = row.appliedBy
@@ -250,6 +251,8 @@ public struct MigrationRunner: Sendable {
         var ledger: [String: LedgerRow] = [:]
         var progress: [String: [ProgressRow]] = [:]
         var planPhases: [String: Phase] = [:]
+        /// Migrations whose rollback outside a transaction started and did not finish.
+        var rollingBack: Set<String> = []
     }
 
     /// The ledger, progress and plan phases; empty when the `bellows` schema does not exist.
@@ -281,7 +284,11 @@ public struct MigrationRunner: Sendable {
             for row in try connection.query("SELECT name, checksum, statement_index, duration_ms FROM bellows.migration_progress ORDER BY name, statement_index") {
                 let entry = ProgressRow(name: try row.string("name"), checksum: try row.string("checksum"), index: try row.int("statement_index"),
                                         started: try row.int("duration_ms") < 0)
-                state.progress[entry.name, default: []].append(entry)
+                if entry.name.hasPrefix(Self.rollbackMarker) {
+                    state.rollingBack.insert(String(entry.name.dropFirst(Self.rollbackMarker.count)))
+                } else {
+                    state.progress[entry.name, default: []].append(entry)
+                }
             }
         }
         if try flags.bool("plans") {
@@ -347,6 +354,12 @@ public struct MigrationRunner: Sendable {
         }
         var numbered: [Int: [String]] = [:]
         for file in files { if let number = file.ref.number { numbered[number, default: []].append(file.name) } }
+        for name in state.rollingBack.sorted() where state.ledger[name] != nil {
+            plan.problems.append(MigrationProblem(
+                gate: "rollback", migration: name,
+                message: "the rollback of \(name) runs outside a transaction and failed part-way: the database is somewhere between \(name) and its absence, while the ledger still lists it as applied",
+                remedy: "fix the cause and run `bellows migrate rollback \(name)` again (its statements must be safe to repeat: IF EXISTS)"))
+        }
         let lastApplied = files.lastIndex { state.ledger[$0.name] != nil }
         let planStems = project.planFiles().map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         for (position, file) in files.enumerated() where state.ledger[file.name] == nil {

@@ -57,6 +57,7 @@ struct MigrationsStatus: ParsableCommand {
             if count(.partial) > 0 { summary += ", \(count(.partial)) partly applied (run `bellows migrate` to resume)" }
             if count(.drifted) > 0 { summary += ", \(count(.drifted)) drifted (changed since applied: `bellows migrate` refuses them)" }
             if count(.missingFile) > 0 { summary += ", \(count(.missingFile)) applied but missing from migrations/" }
+            if count(.rollbackPartial) > 0 { summary += ", \(count(.rollbackPartial)) partly rolled back (finish with `bellows migrate rollback`)" }
             if count(.renamed) > 0 { summary += ", \(count(.renamed)) renamed since applied (`bellows migrate` records the new name)" }
             if count(.invalid) > 0 { summary += ", \(count(.invalid)) refused by the runner (`bellows lint` says why)" }
             for line in lines where line.state == .invalid { Terminal.out(Terminal.red("  \(line.problem ?? line.name)")) }

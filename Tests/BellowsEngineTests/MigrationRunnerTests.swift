@@ -903,4 +903,65 @@ struct MigrationSafetyTests {
         #expect(!notes.infos.contains { $0.contains("INVALID") })
         #expect(notes.lockWaits.isEmpty)
     }
+
+    @Test func theLossPreviewFollowsCascadesAndNullingUpdates() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_all", """
+            CREATE SCHEMA s;
+            CREATE TABLE s.a (id int);
+            INSERT INTO s.a SELECT generate_series(1, 3);
+            CREATE TABLE p (id int PRIMARY KEY);
+            INSERT INTO p SELECT generate_series(1, 5);
+            CREATE TABLE c (p_id int REFERENCES p);
+            INSERT INTO c SELECT generate_series(1, 5);
+            CREATE TABLE gc (c_id int);
+            CREATE TYPE mood AS ENUM ('ok', 'sad');
+            CREATE TABLE t (id int, m mood);
+            INSERT INTO t VALUES (1, 'ok'), (2, 'sad'), (3, NULL);
+            CREATE TABLE u (id int, x text, y text);
+            INSERT INTO u VALUES (1, 'a', 'b'), (2, 'c', NULL), (3, NULL, NULL), (4, 'd', 'e');
+
+            """)
+        try files.writeRollback("001_all", """
+            DROP SCHEMA s CASCADE;
+            TRUNCATE p CASCADE;
+            DROP TYPE mood CASCADE;
+            UPDATE u SET x = NULL, y = upper(y);
+            UPDATE ONLY u SET y = NULL WHERE id > 1;
+
+            """)
+        try runner(files, db).apply()
+        let preview = try runner(files, db).rollbackPreview("001")
+        let shown = preview.losses.map { "\($0.kind.rawValue) \($0.object) \($0.rows.map(String.init) ?? "-")" + ($0.via.map { " via \($0)" } ?? "") }
+        #expect(shown == [
+            "schema s -", "table s.a 3 via DROP SCHEMA s CASCADE",
+            "rows p 5", "rows public.c 5 via TRUNCATE p CASCADE",
+            "type mood -", "column public.t.m 2 via DROP TYPE mood CASCADE",
+            "values u.x 3", "values u.y 2",
+        ])
+        #expect(preview.losses.last?.statement != nil)
+    }
+
+    @Test func aFailedRollbackOutsideATransactionIsNotShownAsApplied() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_t", "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n")
+        try files.writeRollback("001_t", "DROP INDEX CONCURRENTLY t_id_idx;\nDROP TABLE t_misspelt;\n")
+        try runner(files, db).apply()
+        #expect(throws: MigrationError.self) { try runner(files, db).rollback("001") }
+        #expect(try runner(files, db).status().map(\.state) == [.rollbackPartial])
+        let refused = refusal { try runner(files, db).apply() }
+        #expect(refused?.problems.map { $0.gate } == ["rollback"])
+        // Fixed and run again, the rollback finishes and the marker goes.
+        try files.writeRollback("001_t", "DROP INDEX CONCURRENTLY IF EXISTS t_id_idx;\nDROP TABLE t;\n")
+        try runner(files, db).rollback("001")
+        #expect(try runner(files, db).status().map(\.state) == [.pending])
+        let connection = try db.connect()
+        #expect(try count(connection, "SELECT count(*) AS n FROM bellows.migration_progress") == 0)
+    }
 }
