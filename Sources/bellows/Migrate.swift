@@ -57,29 +57,17 @@ func migrationRunner(_ target: MigrationTargetOptions, _ run: MigrationRunOption
 
 extension StartedStatementResolution: ExpressibleByArgument {}
 
-/// Kept alive for the process: SIGINT/SIGTERM sources that trigger the runner's interrupt.
-nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
-
 /// On SIGINT or SIGTERM, cancels the statement the runner is running (the runner then
-/// stops and the command exits 4); a second signal exits at once.
+/// stops and the command exits 4); a second signal exits at once. The signal handler only
+/// sets `stopRequested` (see `installStopHandlers`); a thread of its own sees it and cancels,
+/// since cancelling is not safe inside a signal handler.
 func installMigrationInterrupt() -> MigrationInterrupt {
     let interrupt = MigrationInterrupt()
-    signalSources = [SIGINT, SIGTERM].map { number in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
-            if interrupt.isTriggered { _exit(130) }
-            interrupt.trigger()
-        }
-        source.resume()
-        return source
+    installStopHandlers()
+    Thread.detachNewThread {
+        while !stopRequested.load(ordering: .relaxed) { usleep(10_000) }
+        interrupt.trigger()
     }
-    // A parent may have started us with these signals blocked.
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGINT)
-    sigaddset(&signals, SIGTERM)
-    sigprocmask(SIG_UNBLOCK, &signals, nil)
     return interrupt
 }
 

@@ -64,7 +64,7 @@ private func waitUntil(_ connection: Connection, _ sql: String, atLeast n: Int =
 private func secondsUntilGone(_ connection: Connection, _ pattern: String) throws -> Double? {
     let started = Date()
     while Date().timeIntervalSince(started) < 30 {
-        let n = try connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [pattern]).first?.int("n") ?? 0
+        let n = try connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() AND datname = current_database()", [pattern]).first?.int("n") ?? 0
         if n == 0 { return Date().timeIntervalSince(started) }
         Thread.sleep(forTimeInterval: 0.01)
     }
@@ -125,57 +125,52 @@ struct MigrateCLITests {
         #expect(failed.stderr.contains("migrations/003_broken.sql:2:8: ERROR 42703: column \"nosuch\" does not exist"))
     }
 
-    @Test func sigkillDuringAnInsertOfANonTransactionalFileAppliesItOnce() throws {
-        let db = try TestDatabase.create("cli")
-        defer { db.drop() }
-        let root = try project([
-            "001_t.sql": "CREATE TABLE t (id int);\n",
-            "002_slow.sql": "-- bellows:no-transaction\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
-        ])
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let common = ["-d", db.conninfo, "--project", root]
-        #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
-        let oracle = try db.connect()
-        let run = try spawn(["migrate"] + common)
-        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"))
-        kill(run.process.processIdentifier, SIGKILL)
-        run.process.waitUntilExit()
-        // The server ends the orphaned statement within about a second (client_connection_check_interval),
-        // long before the 3 s it would take, and it commits nothing.
-        let gone = try secondsUntilGone(oracle, "INSERT INTO t SELECT g%")
-        #expect(gone != nil && gone! < 2)
-        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 0)
-        let rerun = try bellows(["migrate"] + common)
-        #expect(rerun.status == 0)
-        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 4)
-    }
+    /// The second migration of each kind, and the statement to interrupt in it.
+    static let interruptible: [String: (sql: String, running: String)] = [
+        "transactional": ("INSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
+                          "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"),
+        "no-transaction": ("-- bellows:no-transaction\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
+                           "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"),
+        "index build": ("INSERT INTO t VALUES (1), (2), (3), (4);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n",
+                        "wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%'"),
+    ]
 
-    @Test func sigkillDuringAConcurrentIndexBuildIsResumedWithoutHelp() throws {
+    /// A run killed or stopped in the middle of each kind of statement: no statement of it
+    /// runs on for more than about a second, and the next run applies every statement once.
+    @Test(arguments: [SIGKILL, SIGTERM, SIGINT], ["transactional", "no-transaction", "index build"])
+    func anInterruptedRunLeavesNoOrphanAndTheRerunAppliesEachStatementOnce(signal: Int32, kind: String) throws {
         let db = try TestDatabase.create("cli")
         defer { db.drop() }
-        let root = try project([
-            "001_t.sql": "CREATE TABLE t (id int, v int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;\nCREATE TABLE other (id int);\n",
-            "002_idx.sql": "CREATE INDEX CONCURRENTLY t_v_idx ON t (v);\n",
-        ])
+        guard let migration = Self.interruptible[kind] else { return }
+        let root = try project(["001_t.sql": "CREATE TABLE t (id int);\nCREATE TABLE other (id int);\n", "002_x.sql": migration.sql])
         defer { try? FileManager.default.removeItem(atPath: root) }
         let common = ["-d", db.conninfo, "--project", root]
         #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
         let oracle = try db.connect()
-        // An old snapshot keeps the build waiting, so that it is killed in the middle.
+        // An old snapshot keeps an index build waiting, so that it is interrupted in the middle.
         let snapshot = try db.connect()
         try snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try snapshot.execute("SELECT count(*) FROM other")
         let run = try spawn(["migrate"] + common)
-        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY t_v_idx%'"))
-        kill(run.process.processIdentifier, SIGKILL)
+        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND \(migration.running)"))
+        kill(run.process.processIdentifier, signal)
         run.process.waitUntilExit()
-        let gone = try secondsUntilGone(oracle, "CREATE INDEX CONCURRENTLY t_v_idx%")
-        #expect(gone != nil && gone! < 2)
+        if signal != SIGKILL {
+            let stderr = (try? String(contentsOfFile: run.stderr, encoding: .utf8)) ?? ""
+            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 4, "\(run.process.terminationStatus): \(stderr)")
+        }
+        // The server ends an orphaned statement within about a second (client_connection_check_interval).
+        let gone = try secondsUntilGone(oracle, migration.running.contains("INSERT") ? "INSERT INTO t SELECT g%" : "CREATE INDEX CONCURRENTLY%")
+        #expect(gone != nil && gone! < 2, "still running after \(gone ?? -1) s")
         try snapshot.execute("COMMIT")
         let rerun = try bellows(["migrate"] + common)
         #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(try oracle.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 't_v_idx'::regclass").first?.bool("v") == true)
-        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migrations").first?.int("n") == 2)
+        #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 4)
+        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migrations WHERE name = '002_x'").first?.int("n") == 1)
+        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migration_progress").first?.int("n") == 0)
+        if kind == "index build" {
+            #expect(try oracle.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 't_id_idx'::regclass").first?.bool("v") == true)
+        }
     }
 
     @Test func sigtermCancelsTheRunningStatementAndExitsFour() throws {
@@ -190,7 +185,7 @@ struct MigrateCLITests {
         #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
         let oracle = try db.connect()
         let run = try spawn(["migrate"] + common)
-        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'"))
+        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query = 'SELECT pg_sleep(30)'"))
         kill(run.process.processIdentifier, SIGTERM)
         run.process.waitUntilExit()
         #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 4)

@@ -863,7 +863,7 @@ struct MigrationSafetyTests {
         let (first, group) = applyInBackground(1, files, db)
         // Start the second runner while the first one's INSERT runs, after its DISCARD ALL.
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, try count(observer, "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t SELECT 1 FROM pg_sleep%' AND state = 'active'") == 0 {
+        while Date() < deadline, try count(observer, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO t SELECT 1 FROM pg_sleep%' AND state = 'active'") == 0 {
             Thread.sleep(forTimeInterval: 0.01)
         }
         let second = try runner(files, db).apply()
