@@ -34,7 +34,7 @@ public final class Connection: @unchecked Sendable {
             throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
         }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = Self.libpqMessage(handle)
+            let message = Self.redact(message: Self.libpqMessage(handle), conninfo: info)
             PQfinish(handle)
             throw PostgresError(kind: .connection, message: "could not connect to PostgreSQL: \(message)")
         }
@@ -164,6 +164,47 @@ public final class Connection: @unchecked Sendable {
             text = regex.stringByReplacingMatches(in: text, range: range, withTemplate: "$1***")
         }
         return text
+    }
+
+    /// A libpq message about `conninfo` with every form of its password removed: libpq quotes
+    /// the whole URI in some of its parse errors (`invalid port number`, `end of string reached
+    /// when looking for matching "]"`…), so the password is looked for in the connection string
+    /// as given (also when it does not parse), raw and percent-decoded, and replaced.
+    public static func redact(message: String, conninfo: String) -> String {
+        var text = redact(message)
+        for secret in passwords(in: conninfo).sorted(by: { $0.count > $1.count }) where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: "***")
+        }
+        return text
+    }
+
+    /// Every string that may be the password of `conninfo`: the userinfo after the first `:` of
+    /// a URI (up to its first and up to its last `@`), `password=` values, raw and decoded.
+    static func passwords(in conninfo: String) -> Set<String> {
+        var found: Set<String> = []
+        if let scheme = conninfo.range(of: "://") {
+            let rest = conninfo[scheme.upperBound...]
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            if let colon = authority.firstIndex(of: ":") {
+                let afterColon = authority[authority.index(after: colon)...]
+                if let first = afterColon.firstIndex(of: "@") { found.insert(String(afterColon[..<first])) }
+                if let last = afterColon.lastIndex(of: "@") { found.insert(String(afterColon[..<last])) }
+            }
+        }
+        let pattern = #"password\s*=\s*('((?:[^'\\]|\\.)*)'|([^\s&]*))"#
+        if let regex = try? NSRegularExpression(pattern: pattern, options: [.caseInsensitive]) {
+            let range = NSRange(conninfo.startIndex..., in: conninfo)
+            for match in regex.matches(in: conninfo, range: range) {
+                for group in [2, 3] {
+                    if let r = Range(match.range(at: group), in: conninfo) { found.insert(String(conninfo[r])) }
+                }
+            }
+        }
+        for secret in found {
+            if let decoded = secret.removingPercentEncoding { found.insert(decoded) }
+            found.insert(secret.replacingOccurrences(of: "\\'", with: "'"))
+        }
+        return found.filter { !$0.isEmpty }
     }
 
     // MARK: - Internals

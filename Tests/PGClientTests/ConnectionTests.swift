@@ -98,6 +98,44 @@ struct ConnectionTests {
         }
     }
 
+    /// libpq quotes the whole URI in some of its parse errors: the message must never carry the password.
+    @Test(arguments: [
+        "postgresql://u:s3cretPW@host:badport/db",
+        "postgresql://u:s3cretPW@[::1/db",
+        "postgresql://u:s3cretPW@host/db?sslmode",
+        "postgresql://u:s3cretPW@host/db?nosuchopt=1",
+        "postgresql://u:s3cretPW@host/db?sslmode=bogus",
+        "postgresql://u:s3cretPW@host:5432:5433/db",
+        "postgresql://u:s3cretPW@host/db?port=x",
+        "postgresql://u:s3cretPW@/db?host=/nonexistent&connect_timeout=1",
+        "postgresql://u:s3cretPW@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://u:s3cretPW@host/db?connect_timeout=abc",
+        "postgres://u:s3cretPW@host/db?=x",
+        "postgresql://u:s3cretPW@host/db?a=b=c",
+        "postgresql://u:s3cret%PW@host/db",
+        "postgresql://u:s3cretPW%zz@host/db",
+        "postgresql://u:s3cretPW@ho%st/db",
+        "postgresql://u:s3cretPW@host/d%b",
+        "postgresql://u:s3cretPW@host/db?target_session_attrs=nope",
+        "postgresql://u:s3cretPW@host/db?keepalives=x",
+        "postgresql://u:s3cretPW@host,other:x/db",
+        "postgresql://u:s3cret%50W@127.0.0.1:1/db?connect_timeout=1&sslmode=zz",
+        "host=127.0.0.1 port=1 password=s3cretPW sslmode=bogus",
+        "host=127.0.0.1 port=x password='s3cretPW'",
+        "password=s3cretPW host=127.0.0.1 port=1 connect_timeout=1 nosuch=1",
+    ])
+    func malformedConnectionStringsNeverShowThePassword(conninfo: String) {
+        do {
+            _ = try Connection(conninfo)
+            Issue.record("expected a connection failure for \(conninfo)")
+        } catch {
+            #expect(error.kind == .connection)
+            for secret in ["s3cretPW", "s3cret%PW", "s3cret%50W", "s3cretPW%zz", "s3cretP"] {
+                #expect(!error.description.contains(secret), "\(conninfo) → \(error.description)")
+            }
+        }
+    }
+
     @Test func redactsPasswordsInConninfoAndURIs() {
         #expect(Connection.redact("host=db password=hunter2 user=me") == "host=db password=*** user=me")
         #expect(Connection.redact("postgresql://me:hunter2@db:5432/app") == "postgresql://me:***@db:5432/app")
