@@ -217,17 +217,28 @@ public struct PhaseSQL: Sendable {
             body.append("  -- change \(group.changeIndex + 1): \(describe(group))")
             body.append(contentsOf: lines)
         }
-        return """
-        CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger
-        LANGUAGE plpgsql SET search_path = \(searchPath) AS $bellows$
+        let code = """
         DECLARE
           bellows_up record;
         BEGIN
         \(body.joined(separator: "\n"))
           RETURN NEW;
         END
-        $bellows$
         """
+        let tag = Self.dollarTag(notIn: code)
+        return "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SET search_path = \(searchPath) AS \(tag)\n\(code)\n\(tag)"
+    }
+
+    /// A dollar-quote delimiter that does not occur in `body` (`$bellows$`, else `$bellows_2$`…):
+    /// a plan's expression may hold any text, `$bellows$` included, in a string or its own dollar quote.
+    static func dollarTag(notIn body: String) -> String {
+        var tag = "$bellows$"
+        var n = 1
+        while body.contains(tag) {
+            n += 1
+            tag = "$bellows_\(n)$"
+        }
+        return tag
     }
 
     public func describe(_ group: SyncGroup) -> String {

@@ -25,6 +25,14 @@ public enum ExpressionCheck {
         }
         var problems: [ExpressionProblem] = []
         var open: [Token] = []
+        // PostgreSQL's protocol ends every string at a NUL: the statement sent would be cut there.
+        var line = 1, column = 1
+        for scalar in expression.unicodeScalars {
+            if scalar == "\u{0}" {
+                problems.append(ExpressionProblem(message: "a NUL character (\\u0000) cannot be sent to PostgreSQL", line: line, column: column))
+            }
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
 
         func at(_ t: Token) -> String { "\(t.line):\(t.column)" }
 
