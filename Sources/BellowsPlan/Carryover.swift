@@ -116,7 +116,7 @@ enum Carryover {
         func finalName(_ name: String, _ columns: [String]) -> String {
             var result = name
             for column in columns { if let t = replacement(column) { result = result.replacingOccurrences(of: column, with: t.final) } }
-            return TransitionNames.truncated(result)
+            return TransitionNames.fitted(result)
         }
 
         // Indexes (and the UNIQUE / exclusion constraints they back).

@@ -82,7 +82,7 @@ public struct PhaseSQL: Sendable {
     public func rebuiltIndexName(_ t: TransitionTarget, _ index: IndexInfo) -> (transitional: String, final: String) {
         let final = index.name.replacingOccurrences(of: index.columns[0], with: t.final) == index.name
             ? TransitionNames.plainIndex(table: tableName, column: t.final)
-            : TransitionNames.truncated(index.name.replacingOccurrences(of: index.columns[0], with: t.final))
+            : TransitionNames.fitted(index.name.replacingOccurrences(of: index.columns[0], with: t.final))
         return (TransitionNames.transitional(final), final)
     }
 

@@ -49,7 +49,7 @@ public enum PlanValidator {
                     "\"\(identifier.value)\" is \(bytes) bytes; PostgreSQL truncates identifiers to 63 bytes")
             } else if TransitionNames.reservedPrefix.utf8.count + bytes > TransitionNames.maximumIdentifierBytes {
                 add(identifier.location, .warning, "plan-identifier-too-long",
-                    "\"\(identifier.value)\" leaves no room for Bellows' transition names (\(TransitionNames.reservedPrefix)…, 63 bytes): they will be truncated")
+                    "\"\(identifier.value)\" leaves no room for Bellows' transition names (\(TransitionNames.reservedPrefix)…, 63 bytes): they will be shortened, with a hash of the full name")
             }
             if identifier.value.hasPrefix(TransitionNames.reservedPrefix) {
                 add(identifier.location, .error, "plan-reserved-name",

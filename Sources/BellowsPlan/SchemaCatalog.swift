@@ -83,8 +83,9 @@ public struct TableInfo: Sendable, Hashable, Codable {
         let taken = Set(constraints.map(\.name) + indexes.map(\.name)).union(reserved)
         guard taken.contains(base) else { return base }
         var n = 1
-        while taken.contains(TransitionNames.truncated(base) + "\(n)") { n += 1 }
-        return TransitionNames.truncated(base) + "\(n)"
+        func numbered(_ n: Int) -> String { TransitionNames.truncated(base, toBytes: TransitionNames.maximumIdentifierBytes - "\(n)".utf8.count) + "\(n)" }
+        while taken.contains(numbered(n)) { n += 1 }
+        return numbered(n)
     }
 
     public func column(_ name: String) -> ColumnInfo? { columns.first { $0.name == name } }

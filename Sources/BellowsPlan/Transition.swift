@@ -6,22 +6,31 @@ public enum TransitionNames {
     public static let reservedPrefix = "_bellows_"
     public static let maximumIdentifierBytes = 63
 
-    /// Truncates to PostgreSQL's 63-byte identifier limit without splitting a character.
-    public static func truncated(_ name: String) -> String {
-        guard name.utf8.count > maximumIdentifierBytes else { return name }
+    /// Truncates to PostgreSQL's 63-byte identifier limit (or `bytes`) without splitting a
+    /// character, as PostgreSQL itself does: for names PostgreSQL gives, never for Bellows' own.
+    public static func truncated(_ name: String, toBytes bytes: Int = maximumIdentifierBytes) -> String {
+        guard name.utf8.count > bytes else { return name }
         var result = ""
         for character in name {
-            if result.utf8.count + String(character).utf8.count > maximumIdentifierBytes { break }
+            if result.utf8.count + String(character).utf8.count > bytes { break }
             result.append(character)
         }
         return result
     }
 
-    public static func transitional(_ name: String) -> String { truncated(reservedPrefix + name) }
+    /// A name Bellows generates, unique within 63 bytes: `name` when it fits, else a prefix of
+    /// it, `_` and the first 8 hex digits of the full name's SHA-256 (two long names sharing a
+    /// prefix of any length stay apart, and the same name always gets the same identifier).
+    public static func fitted(_ name: String) -> String {
+        guard name.utf8.count > maximumIdentifierBytes else { return name }
+        return truncated(name, toBytes: maximumIdentifierBytes - 9) + "_" + SHA256.hex(name).prefix(8)
+    }
+
+    public static func transitional(_ name: String) -> String { fitted(reservedPrefix + name) }
     public static func shadowColumn(_ final: String) -> String { transitional(final) }
-    public static func trigger(for plan: Plan) -> String { truncated("\(reservedPrefix)sync_\(plan.id)") }
-    public static func function(for plan: Plan) -> String { truncated("sync_\(plan.id)") }
-    public static func plainIndex(table: String, column: String) -> String { truncated("\(table)_\(column)_idx") }
+    public static func trigger(for plan: Plan) -> String { fitted("\(reservedPrefix)sync_\(plan.id)") }
+    public static func function(for plan: Plan) -> String { fitted("sync_\(plan.id)") }
+    public static func plainIndex(table: String, column: String) -> String { fitted("\(table)_\(column)_idx") }
     public static func notNullCheck(table: String, column: String) -> String { transitional("\(table)_\(column)_not_null") }
 }
 
@@ -234,7 +243,7 @@ public enum TransitionCompiler {
                       let range = inherited.definition.range(of: ")") {
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
             }
-            func name(_ base: String) -> String { existing ? table.freeName(base) : TransitionNames.truncated(base) }
+            func name(_ base: String) -> String { existing ? table.freeName(TransitionNames.fitted(base)) : TransitionNames.fitted(base) }
             return TransitionTarget(
                 physical: physical, final: final, type: type, existing: existing, up: up,
                 notNull: wantsNotNull, addsNotNull: wantsNotNull && !wasNotNull, dropsNotNull: existing && wasNotNull && !wantsNotNull,
@@ -331,7 +340,9 @@ public enum TransitionCompiler {
         let carryover = Carryover.resolve(table: table, groups: &groups, plan: plan)
         findings += carryover.findings
         guard !findings.hasErrors else { return (nil, findings) }
-        return (Transition(plan: plan, table: table, groups: groups, key: key, recreatedIndexes: carryover.indexes,
-                           recreatedConstraints: carryover.constraints, carried: carryover.report), findings)
+        let transition = Transition(plan: plan, table: table, groups: groups, key: key, recreatedIndexes: carryover.indexes,
+                                    recreatedConstraints: carryover.constraints, carried: carryover.report)
+        findings += GeneratedNames.collisions(in: transition)
+        return (findings.hasErrors ? nil : transition, findings)
     }
 }

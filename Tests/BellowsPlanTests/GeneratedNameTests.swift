@@ -1,0 +1,94 @@
+import BellowsSQL
+import Testing
+@testable import BellowsPlan
+
+/// Every identifier Bellows generates is unique within PostgreSQL's 63 bytes.
+@Suite struct GeneratedNameTests {
+    static let prefix = String(repeating: "p", count: 52) // with `_bellows_`, 61 bytes shared
+    let first = prefix + "_first_col"
+    let second = prefix + "_second_col"
+
+    func table(_ extra: [ColumnInfo] = []) -> TableInfo {
+        TableInfo(schema: "public", name: "t", columns: [
+            ColumnInfo(name: "id", type: "bigint", notNull: true),
+            ColumnInfo(name: first, type: "integer", notNull: false),
+            ColumnInfo(name: second, type: "integer", notNull: false),
+        ] + extra, primaryKey: ["id"])
+    }
+
+    func plan(_ changes: String) throws -> Plan {
+        try #require(PlanLoader.load(file: "plans/010_long.yaml", source: "table: t\nchanges:\n" + changes).plan)
+    }
+
+    @Test func fittedNamesKeepAPrefixAndAHash() {
+        let long = String(repeating: "x", count: 80)
+        let fitted = TransitionNames.fitted(long)
+        #expect(fitted.utf8.count == 63)
+        #expect(fitted.hasPrefix(String(repeating: "x", count: 54) + "_"))
+        #expect(fitted == TransitionNames.fitted(long), "stable")
+        #expect(TransitionNames.fitted(long + "y") != fitted)
+        #expect(TransitionNames.fitted("short") == "short")
+        // A multi-byte character is never split.
+        let accented = String(repeating: "é", count: 40)
+        #expect(TransitionNames.fitted(accented).utf8.count <= 63)
+        #expect(TransitionNames.fitted(accented).hasSuffix("_" + SHA256.hex(accented).prefix(8)))
+    }
+
+    @Test func twoLongColumnsRetypedInOnePlanGetTwoShadowColumns() throws {
+        let plan = try plan("""
+              - alter: \(first)
+                type: bigint
+                up: \(first)::bigint
+                down: \(first)::integer
+                unique: true
+                check: \(first) > 0
+              - alter: \(second)
+                type: bigint
+                up: \(second)::bigint
+                down: \(second)::integer
+                unique: true
+                check: \(second) > 0
+            """)
+        let compiled = TransitionCompiler.compile(plan, table: table())
+        #expect(!compiled.findings.hasErrors, "\(compiled.findings)")
+        let transition = try #require(compiled.transition)
+        let physical = transition.newTargets.map(\.physical)
+        #expect(Set(physical).count == 2, "\(physical)")
+        #expect(physical.allSatisfy { $0.utf8.count <= 63 && $0.hasPrefix("_bellows_") })
+        let sql = PhaseSQL(transition)
+        let constraints = sql.addedConstraints, indexes = sql.addedIndexes.map(\.name)
+        #expect(Set(constraints).count == constraints.count && Set(indexes).count == indexes.count, "\(constraints) \(indexes)")
+        #expect((constraints + indexes).allSatisfy { $0.utf8.count <= 63 })
+        // The down of each change is rewritten onto its own shadow column.
+        #expect(transition.groups.map { $0.downs.first?.expression ?? "" } == physical.map { "\(SQLQuote.identifier($0))::integer" })
+    }
+
+    @Test func aShadowColumnTheTableAlreadyHasIsRefusedAtTheChange() throws {
+        let plan = try plan("""
+              - alter: \(first)
+                type: bigint
+                up: \(first)::bigint
+                down: \(first)::integer
+            """)
+        let taken = TransitionNames.shadowColumn(first)
+        let compiled = TransitionCompiler.compile(plan, table: table([ColumnInfo(name: taken, type: "bigint", notNull: false)]))
+        #expect(compiled.transition == nil)
+        let errors = compiled.findings.filter { $0.severity == .error }
+        #expect(errors.map(\.rule) == ["plan-name-collision"])
+        #expect(errors.first?.line == 3 && errors.first?.message.contains(taken) == true, "\(errors)")
+    }
+
+    @Test func aTransitionalConstraintNameTheTableHasIsRefused() throws {
+        let plan = try plan("""
+              - alter: \(first)
+                check: \(first) > 0
+            """)
+        let clean = try #require(TransitionCompiler.compile(plan, table: table()).transition)
+        let name = try #require(PhaseSQL(clean).addedConstraints.first)
+        #expect(name.utf8.count <= 63)
+        var existing = table()
+        existing.constraints.append(ConstraintInfo(kind: "c", name: name, columns: [first], definition: "CHECK (true)"))
+        let compiled = TransitionCompiler.compile(plan, table: existing)
+        #expect(compiled.findings.filter { $0.severity == .error }.map(\.rule) == ["plan-name-collision"], "\(compiled.findings)")
+    }
+}
