@@ -109,6 +109,17 @@ public final class Engine: @unchecked Sendable {
         guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand else {
             throw refuse(connection, plan: plan, command: command, phase: state.phase, [phaseGate(command, state.phase, plan: plan)])
         }
+        // Every forward phase runs exactly `check`'s validation first: no phase compiles or runs
+        // an expression `check` rejects. Rollback only removes what expand added, and must stay possible.
+        if command != .rollback {
+            let errors = ProjectCheck.check(project: project, plan: plan).filter { $0.severity == .error }
+            if !errors.isEmpty {
+                throw refuse(connection, plan: plan, command: command, phase: state.phase, errors.map {
+                    GateFailure(gate: "plan", message: "\($0.location): \($0.message) [\($0.rule)]",
+                                remedy: "fix the plan; `bellows check` reports the same findings")
+                })
+            }
+        }
         do {
             var details: [String: JSONValue]
             switch command {

@@ -54,6 +54,17 @@ public enum ProjectCheck {
         return findings.sortedForReading()
     }
 
+    /// What `check` reports for one plan, so that every phase refuses what `check` rejects:
+    /// the project's plans are checked together (the cross-plan rules need them all, and `plan`
+    /// joins them when its file lies elsewhere), and the findings in `plan`'s file are kept.
+    public static func check(project: Project, plan: Plan) -> [Finding] {
+        func standard(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let own = standard(plan.file)
+        var paths = project.planFiles()
+        if !paths.contains(where: { standard($0) == own }) { paths.append(plan.file) }
+        return check(project: project, paths: paths, includeLint: false).filter { standard($0.file) == own }
+    }
+
     /// The offline rendering of one plan: every phase's SQL, against the schema the migrations build.
     public static func render(project: Project, plan reference: String, phase: PhaseCommand?) throws -> String {
         let plan = try project.resolvePlan(reference)

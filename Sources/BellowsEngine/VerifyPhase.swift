@@ -33,11 +33,12 @@ extension Engine {
         if let scan = sql.verifyScan {
             announce(plan, .verify, PhaseStatement(.transaction, "prove every row agrees with up (one scan)", scan))
             let row = try step("scan the table") {
-                try connection.execute("SET statement_timeout = 0")
-                // Every row or an error: a policy can never narrow the scan to the rows it shows.
-                try connection.execute("SET row_security = off")
-                defer { _ = try? connection.execute("RESET statement_timeout") }
-                return try connection.query(scan).first
+                try readOnly(connection) { () throws(PostgresError) in
+                    try connection.execute("SET LOCAL statement_timeout = 0")
+                    // Every row or an error: a policy can never narrow the scan to the rows it shows.
+                    try connection.execute("SET LOCAL row_security = off")
+                    return try connection.query(scan).first
+                }
             }
             let laterTriggers = UserTrigger.firingAfter(sql.triggerName, in: try UserTrigger.read(connection, table: transition.quotedTable))
             for (group, condition) in sql.mismatchConditions {
@@ -48,7 +49,8 @@ extension Engine {
                     results.append(CheckResult(name: "mismatch:\(name)", passed: true, message: "\(what): every row agrees with up"))
                 } else {
                     let samples = try step("sample mismatching rows") {
-                        try connection.query(sql.verifySample(condition: condition)).map { try $0.string("key") }
+                        try readOnly(connection) { () throws(PostgresError) in try connection.query(sql.verifySample(condition: condition)) }
+                            .map { try $0.string("key") }
                     }
                     let keys = transition.key.map(\.name).joined(separator: ", ")
                     var message = "\(what): \(count) row(s) disagree with up; sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
@@ -114,14 +116,23 @@ extension Engine {
         return details
     }
 
-    /// Runs the plan's checks; each must return exactly its expected value.
+    /// Runs `body` in a READ ONLY transaction that is always rolled back: the plan's checks and
+    /// verify's evaluation of its expressions read, and cannot change a row (a `WITH … DELETE`
+    /// check, or an `up` calling a function that writes, fails instead).
+    func readOnly<T>(_ connection: Connection, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try connection.execute("BEGIN TRANSACTION READ ONLY")
+        defer { if connection.inTransaction { _ = try? connection.execute("ROLLBACK") } }
+        return try body()
+    }
+
+    /// Runs the plan's checks (each in a read-only transaction); each must return exactly its expected value.
     func runChecks(_ plan: Plan, connection: Connection) -> (results: [CheckResult], failures: [GateFailure]) {
         var results: [CheckResult] = []
         var failures: [GateFailure] = []
         for check in plan.checks {
             let name = check.name.value
             do {
-                let rows = try connection.query(check.sql.text)
+                let rows = try readOnly(connection) { () throws(PostgresError) in try connection.query(check.sql.text) }
                 let value = rows.first?.values.first ?? nil
                 if rows.count == 1, rows[0].values.count == 1, value == check.expect.value {
                     results.append(CheckResult(name: "check:\(name)", passed: true, message: "\(name) returned \(check.expect.value)"))
