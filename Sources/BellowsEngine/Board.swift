@@ -43,7 +43,7 @@ extension Engine {
                 if let next {
                     if next == .expand && !(state?.expanding ?? false) {
                         blockers += try dependencyFailures(plan, connection: connection)
-                        blockers += try conflictFailures(plan, connection: connection)
+                        blockers += try conflictFailures(plan, table: try CatalogReader.table(connection, plan.table.value), connection: connection)
                     }
                     blockers += manualGateFailures(plan, before: next, connection: connection)
                     if next == .contract, let expanded = state?.expandChecksum, expanded != plan.checksum {

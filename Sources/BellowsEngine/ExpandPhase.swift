@@ -16,9 +16,9 @@ extension Engine {
             transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         } else {
             var failures = try dependencyFailures(plan, connection: connection)
-            failures += try conflictFailures(plan, connection: connection)
-            failures += manualGateFailures(plan, before: .expand, connection: connection)
             let table = try CatalogReader.table(connection, plan.table.value)
+            failures += try conflictFailures(plan, table: table, connection: connection)
+            failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
             let compiled = TransitionCompiler.compile(plan, table: table)
             failures += compiled.findings.filter { $0.severity == .error }.map {
@@ -50,23 +50,36 @@ extension Engine {
             }
             let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
             let touched = plan.changes.flatMap(\.touchedColumns)
-            try step("add the new columns, constraints and dual-write trigger") {
-                try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
-                    for statement in sql.expand where statement.mode == .transaction {
-                        announce(plan, .expand, statement)
-                        try connection.execute(statement.sql)
-                    }
-                    let updated = try connection.execute("""
-                        UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
-                               touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
-                               verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now()
-                        WHERE id = $1 AND phase = $5 AND NOT expanding
-                        """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
-                              PostgresArray.literal(transition.searchPath ?? [])])
-                    guard updated.affectedRows == 1 else {
-                        throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
+            let columns = PlanColumns(plan, candidates: Set(table.columns.map(\.name)))
+            do {
+                try step("add the new columns, constraints and dual-write trigger") {
+                    try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                        // Two expands on one table take turns from here to their state row's commit,
+                        // so the second sees the first's columns (the check above may have run before
+                        // the first committed).
+                        try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows.table'), (to_regclass($1)::oid::bigint - 2147483648)::int)",
+                                               [transition.quotedTable])
+                        let conflicts = try conflictFailures(plan, table: table, connection: connection)
+                        if !conflicts.isEmpty { throw ConflictFound(failures: conflicts) }
+                        for statement in sql.expand where statement.mode == .transaction {
+                            announce(plan, .expand, statement)
+                            try connection.execute(statement.sql)
+                        }
+                        let updated = try connection.execute("""
+                            UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
+                                   touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
+                                   verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
+                                   referenced_columns = $7::text[]
+                            WHERE id = $1 AND phase = $5 AND NOT expanding
+                            """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
+                                  PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted())])
+                        guard updated.affectedRows == 1 else {
+                            throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
+                        }
                     }
                 }
+            } catch let found as ConflictFound {
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, found.failures)
             }
         }
         let sql = PhaseSQL(transition)
@@ -166,17 +179,35 @@ extension Engine {
         return failures
     }
 
-    /// Another active plan touching the same columns of the same table blocks this one.
-    func conflictFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
-        let mine = Set(plan.changes.flatMap(\.touchedColumns))
-        return try StateStore.allPlans(connection).compactMap { other in
-            guard other.id != plan.id, Self.sameTable(other.table, plan.table.value),
-                  [.expanded, .backfilled, .verified].contains(other.phase) || other.expanding else { return nil }
-            let shared = mine.intersection(other.touchedColumns)
-            guard !shared.isEmpty else { return nil }
-            return GateFailure(gate: "conflict",
-                               message: "plan \(other.id) is \(other.phase.rawValue) and also changes \(shared.sorted().joined(separator: ", "))",
-                               remedy: "contract or roll back \(other.id) first")
+    /// Another plan in progress on the same table (the very table: its schema and name as the
+    /// catalog has them, stored at the other's expand) blocks this one when either changes a
+    /// column the other changes or whose expressions read it.
+    func conflictFailures(_ plan: Plan, table: TableInfo?, connection: Connection) throws -> [GateFailure] {
+        guard let table else { return [] }
+        let rows = try connection.query("""
+            SELECT id, phase, expanding, table_name, table_info, touched_columns, coalesce(referenced_columns, '{}') AS referenced_columns
+            FROM bellows.plans
+            WHERE id <> $1 AND (phase IN ('expanded', 'backfilled', 'verified') OR expanding)
+            ORDER BY id
+            """, [plan.id])
+        let names = Set(table.columns.map(\.name))
+        return try rows.flatMap { row -> [GateFailure] in
+            let id = try row.string("id")
+            let sameTable: Bool
+            if let json = try row.optionalString("table_info"), let data = json.data(using: .utf8),
+               let info = try? JSONDecoder().decode(TableInfo.self, from: data) {
+                sameTable = info.schema == table.schema && info.name == table.name
+            } else {
+                sameTable = Self.sameTable(try row.string("table_name"), TableName(schema: table.schema, name: table.name))
+            }
+            guard sameTable else { return [] }
+            let other = PlanColumns(touched: Set(try row.stringArray("touched_columns")), referenced: Set(try row.stringArray("referenced_columns")))
+            let mine = PlanColumns(plan, candidates: names.union(other.touched))
+            let phase = try row.bool("expanding") ? "expanding" : try row.string("phase")
+            return mine.conflicts(with: other).map { reason in
+                GateFailure(gate: "conflict", message: "plan \(id) is \(phase) on \(table.schema).\(table.name) and \(reason)",
+                            remedy: "contract or roll back \(id) first")
+            }
         }
     }
 
@@ -206,4 +237,9 @@ extension Engine {
         }
         return nil
     }
+}
+
+/// Another plan's expand committed first: this one's transaction is rolled back and refused.
+struct ConflictFound: Error {
+    var failures: [GateFailure]
 }

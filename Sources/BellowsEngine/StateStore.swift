@@ -46,7 +46,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname = 'search_path' AND NOT attisdropped) AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns') AND NOT attisdropped) = 2 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -117,6 +117,8 @@ public enum StateStore {
     -- (the schemas names in the plan's expressions resolve in).
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS verified_trigger text;
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS search_path text[];
+    -- The table's columns the plan's expressions read (expand), for other plans' conflict check.
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS referenced_columns text[];
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,

@@ -38,6 +38,23 @@ final class EngineFixture: @unchecked Sendable {
 
     var project: Project { Project(root: root) }
 
+    /// A second project on the same database (another team's `plans/`), under this fixture's root.
+    func otherProject(_ name: String = "other") throws -> Project {
+        let other = root + "/\(name)"
+        try FileManager.default.createDirectory(atPath: other + "/plans", withIntermediateDirectories: true)
+        return Project(root: other)
+    }
+
+    /// Writes `plans/<id>.yaml` of `project`.
+    func writePlan(_ id: String, _ yaml: String, in project: Project) throws {
+        try yaml.write(toFile: project.root + "/plans/\(id).yaml", atomically: true, encoding: .utf8)
+    }
+
+    @discardableResult
+    func run(_ command: PhaseCommand, _ plan: String, in project: Project, _ configure: (inout EngineOptions) -> Void = { _ in }) throws -> PhaseOutcome {
+        try Engine(project: project, options: options(configure)).run(command, plan: plan)
+    }
+
     func planPath(_ id: String) -> String { root + "/plans/\(id).yaml" }
 
     /// Writes `plans/<id>.yaml`; the id is the plan's identity.

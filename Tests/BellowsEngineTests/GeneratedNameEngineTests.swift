@@ -8,14 +8,14 @@ import Testing
 /// Generated identifiers and expression text against a real PostgreSQL.
 @Suite(needsDatabase)
 struct GeneratedNameEngineTests {
-    /// Two 62-byte column names sharing a 52-byte prefix, both retyped in one plan: each keeps
+    /// Two 62-byte column names sharing a 58-byte prefix, both retyped in one plan: each keeps
     /// its own shadow column, so a write to one never lands in the other, and contract ends
     /// with both values intact.
     @Test func longColumnsSharingAPrefixKeepTheirOwnValues() throws {
         let fixture = try EngineFixture("longnames")
         defer { fixture.close() }
-        let prefix = String(repeating: "p", count: 52)
-        let (a, b) = (prefix + "_first_col", prefix + "_second_col")
+        let prefix = String(repeating: "p", count: 58)
+        let (a, b) = (prefix + "_one", prefix + "_two")
         try fixture.exec("""
             CREATE TABLE t (id bigint PRIMARY KEY, "\(a)" integer, "\(b)" integer);
             INSERT INTO t SELECT g, g, -g FROM generate_series(1, 300) AS g;

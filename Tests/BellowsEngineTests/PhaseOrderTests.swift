@@ -151,12 +151,14 @@ struct PhaseOrderTests {
         let fixture = try EngineFixture("conflict")
         defer { fixture.close() }
         try Self.setUp(fixture)
+        // Plans of another project on the same database (check, which sees one project, cannot order them).
+        let other = try fixture.otherProject()
         try fixture.writePlan("002_lower_email", """
             table: accounts
             changes:
               - alter: email
                 up: "lower(email)"
-            """)
+            """, in: other)
         try fixture.writePlan("003_rename_note", """
             table: accounts
             depends_on:
@@ -170,30 +172,31 @@ struct PhaseOrderTests {
             changes:
               - alter: note
                 rename_to: comment
-            """)
+            """, in: other)
         try fixture.run(.expand, "001_rename_email")
-        let conflict = expectRefusal { try fixture.run(.expand, "002_lower_email") }
+        let conflict = expectRefusal { try fixture.run(.expand, "002_lower_email", in: other) }
         #expect(conflict?.gates == ["conflict"], "\(conflict?.text ?? "")")
         #expect(conflict?.failures.first?.message.contains("001_rename_email") == true)
         let dependency = expectRefusal { try fixture.run(.expand, "003_rename_note") }
         #expect(dependency?.gates == ["dependency"], "\(dependency?.text ?? "")")
 
         // A plan on another column of the same table runs alongside.
-        try fixture.run(.expand, "004_rename_note_now")
+        try fixture.run(.expand, "004_rename_note_now", in: other)
         try fixture.exec("""
             INSERT INTO accounts (id, email, note) VALUES (9001, 'old@example.com', 'old note');
             INSERT INTO accounts (id, email_address, comment) VALUES (9002, 'new@example.com', 'new note');
             """)
-        for plan in ["001_rename_email", "004_rename_note_now"] {
-            for command in [PhaseCommand.backfill, .verify] { try fixture.run(command, plan) }
+        for command in [PhaseCommand.backfill, .verify] {
+            try fixture.run(command, "001_rename_email")
+            try fixture.run(command, "004_rename_note_now", in: other)
         }
-        try fixture.run(.contract, "004_rename_note_now")
+        try fixture.run(.contract, "004_rename_note_now", in: other)
         try fixture.run(.contract, "001_rename_email")
         #expect(try fixture.rows("SELECT id, email_address, comment FROM accounts WHERE id > 9000 ORDER BY id")
                 == [["9001", "old@example.com", "old note"], ["9002", "new@example.com", "new note"]])
         #expect(try fixture.int("SELECT count(*) FROM accounts WHERE email_address = 'user' || id || '@example.com'") == 500)
         // 001 is contracted: 002 no longer conflicts (its column is gone, so the plan itself no longer fits).
-        let stale = expectRefusal { try fixture.run(.expand, "002_lower_email") }
+        let stale = expectRefusal { try fixture.run(.expand, "002_lower_email", in: other) }
         #expect(stale?.gates == ["plan"], "\(stale?.text ?? "")")
         // 003 depended on 001, which is contracted now; its own column was renamed by 004 meanwhile.
         let gone = expectRefusal { try fixture.run(.expand, "003_rename_note") }

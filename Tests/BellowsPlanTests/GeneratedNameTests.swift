@@ -4,9 +4,9 @@ import Testing
 
 /// Every identifier Bellows generates is unique within PostgreSQL's 63 bytes.
 @Suite struct GeneratedNameTests {
-    static let prefix = String(repeating: "p", count: 52) // with `_bellows_`, 61 bytes shared
-    let first = prefix + "_first_col"
-    let second = prefix + "_second_col"
+    static let prefix = String(repeating: "p", count: 58) // two 62-byte names sharing 58 bytes
+    let first = prefix + "_one"
+    let second = prefix + "_two"
 
     func table(_ extra: [ColumnInfo] = []) -> TableInfo {
         TableInfo(schema: "public", name: "t", columns: [

@@ -1,0 +1,123 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Plans of two projects (two teams) on one database: the runtime conflict gate is all that
+/// keeps them apart (`check` sees one project). It is atomic, exact about which table, and
+/// covers the columns other plans' expressions read.
+@Suite(needsDatabase)
+struct ConflictTests {
+    static func renamePlan(_ table: String, to name: String) -> String {
+        """
+        table: '\(table)'
+        changes:
+          - alter: email
+            rename_to: \(name)
+        """
+    }
+
+    /// Two expands of plans on the same column start together, both held at the table by a
+    /// lock the test holds; once it is released, one expands and the other is refused.
+    @Test func twoExpandsOnOneColumnAtTheSameInstantOneIsRefused() throws {
+        let fixture = try EngineFixture("conflict-race")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE "a.b" (id bigint PRIMARY KEY, email text);
+            INSERT INTO "a.b" SELECT g, 'u' || g FROM generate_series(1, 100) AS g;
+            """)
+        let (one, two) = (try fixture.otherProject("one"), try fixture.otherProject("two"))
+        try fixture.writePlan("001_team_one", Self.renamePlan("\"a.b\"", to: "mail"), in: one)
+        try fixture.writePlan("002_team_two", Self.renamePlan("\"a.b\"", to: "e_mail"), in: two)
+        // Bellows' state exists before the race, so both sessions only wait at the table.
+        try fixture.run(.expand, "001_team_one", in: one)
+        try fixture.run(.rollback, "001_team_one", in: one)
+
+        let holder = try fixture.db.connect()
+        try holder.execute("BEGIN")
+        try holder.execute("LOCK TABLE \"a.b\" IN ACCESS EXCLUSIVE MODE")
+        let outcomes = Shared<[String: String]>([:])
+        let workers = [("001_team_one", one), ("002_team_two", two)].map { id, project in
+            Worker(id) {
+                let result: String
+                do {
+                    try fixture.run(.expand, id, in: project) { $0.lockTimeoutMilliseconds = 60_000 }
+                    result = "expanded"
+                } catch BellowsError.refused(let refusal) {
+                    result = refusal.failures.map(\.gate).joined(separator: ",")
+                } catch {
+                    result = "error: \(error)"
+                }
+                outcomes.update { $0[id] = result }
+            }
+        }
+        let bothWait = try eventually(30) {
+            try fixture.int("""
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'bellows' AND wait_event_type = 'Lock'
+                """) == 2
+        }
+        #expect(bothWait)
+        try holder.execute("COMMIT")
+        holder.close()
+        for worker in workers { worker.join() }
+        let results = outcomes.current
+        #expect(results.values.sorted() == ["conflict", "expanded"], "\(results)")
+        // The table has exactly one new column.
+        #expect(try fixture.int("""
+            SELECT count(*) FROM pg_attribute WHERE attrelid = '"a.b"'::regclass AND attname IN ('mail', 'e_mail') AND NOT attisdropped
+            """) == 1)
+    }
+
+    /// `"a.b"` (a table named a.b) is one table, `a.b` (table b of schema a) another.
+    @Test func theTableIsComparedByItsExactName() throws {
+        let fixture = try EngineFixture("conflict-exact")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE SCHEMA a;
+            CREATE TABLE "a.b" (id bigint PRIMARY KEY, email text);
+            CREATE TABLE a.b (id bigint PRIMARY KEY, email text);
+            """)
+        let (one, two, three) = (try fixture.otherProject("one"), try fixture.otherProject("two"), try fixture.otherProject("three"))
+        try fixture.writePlan("001_quoted", Self.renamePlan("\"a.b\"", to: "mail"), in: one)
+        try fixture.writePlan("002_quoted_too", Self.renamePlan("public.\"a.b\"", to: "e_mail"), in: two)
+        try fixture.writePlan("003_schema_table", Self.renamePlan("a.b", to: "mail"), in: three)
+        try fixture.run(.expand, "001_quoted", in: one)
+        let refusal = expectRefusal { try fixture.run(.expand, "002_quoted_too", in: two) }
+        #expect(refusal?.gates == ["conflict"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("001_quoted") == true)
+        try fixture.run(.expand, "003_schema_table", in: three)
+    }
+
+    /// A plan renaming a column that another plan in progress reads in its expression is
+    /// refused, in either order.
+    @Test func aColumnReadByAnotherPlansExpressionIsNotChanged() throws {
+        let fixture = try EngineFixture("conflict-expr")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);
+            INSERT INTO users SELECT g, 'U' || g, 'n' || g FROM generate_series(1, 100) AS g;
+            """)
+        let (one, two) = (try fixture.otherProject("one"), try fixture.otherProject("two"))
+        try fixture.writePlan("001_slug", """
+            table: users
+            changes:
+              - add: slug
+                type: text
+                backfill: "lower(email) || '-' || name"
+            """, in: one)
+        try fixture.writePlan("002_rename_email", Self.renamePlan("users", to: "mail"), in: two)
+
+        try fixture.run(.expand, "001_slug", in: one)
+        let refused = expectRefusal { try fixture.run(.expand, "002_rename_email", in: two) }
+        #expect(refused?.gates == ["conflict"], "\(refused?.text ?? "")")
+        #expect(refused?.text.contains("\"email\"") == true, "\(refused?.text ?? "")")
+        try fixture.run(.rollback, "001_slug", in: one)
+
+        try fixture.run(.expand, "002_rename_email", in: two)
+        let reverse = expectRefusal { try fixture.run(.expand, "001_slug", in: one) }
+        #expect(reverse?.gates == ["conflict"], "\(reverse?.text ?? "")")
+    }
+}
