@@ -32,6 +32,9 @@ public enum BellowsError: Error, Sendable, CustomStringConvertible {
     case planInvalid([Finding])
     /// The backfill was stopped on request after a committed batch.
     case interrupted(plan: String, rowsDone: Int, resume: String)
+    /// A phase was stopped by a signal or lost its connection; what it had not committed was
+    /// rolled back (an interrupted expand resumes its index builds), the same command resumes.
+    case stopped(plan: String, command: PhaseCommand, reason: String, resume: String)
     case usage(String)
     case database(PostgresError)
 
@@ -46,6 +49,8 @@ public enum BellowsError: Error, Sendable, CustomStringConvertible {
             return findings.sortedForReading().map(\.description).joined(separator: "\n")
         case .interrupted(let plan, let rows, let resume):
             return "backfill of \(plan) stopped after a committed batch (\(rows) rows so far); resume with: \(resume)"
+        case .stopped(let plan, let command, let reason, let resume):
+            return "\(command.rawValue) of \(plan) stopped (\(reason)); nothing uncommitted remains; resume with: \(resume)"
         case .usage(let message):
             return message
         case .database(let error):

@@ -14,12 +14,15 @@ public struct EngineOptions: Sendable {
     public var statementTimeoutMilliseconds: Int = 30_000
     /// Limit for concurrent index builds (0 = none: they are long by design and block no writes).
     public var indexTimeoutMilliseconds: Int = 0
+    /// How often a concurrent index build that waits for other sessions reports them.
+    public var indexWaitReportSeconds: Double = 5
     public var ddlRetries: Int?
     /// Contract refuses when the last successful verify is older than this.
     public var maxVerificationAgeSeconds: Double = 24 * 3600
     /// Manual gates confirmed on the command line (`--confirm NAME`).
     public var confirmations: Set<String> = []
-    /// Polled between backfill batches; true stops after the current batch.
+    /// Set by a signal. The backfill stops after its current batch; every other phase cancels
+    /// its running statement, rolls back and stops (`BellowsError.stopped`, resumable).
     public var shouldStop: @Sendable () -> Bool = { false }
     /// Overrides the plan's batch size (rehearsals and tests use small batches).
     public var batchSize: Int?
@@ -70,9 +73,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     func policy(for plan: Plan) -> LockPolicy {
-        LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? plan.backfill.lockTimeoutMilliseconds,
-                   statementTimeoutMilliseconds: options.statementTimeoutMilliseconds,
-                   retries: options.ddlRetries ?? plan.backfill.retries)
+        var policy = LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? plan.backfill.lockTimeoutMilliseconds,
+                                statementTimeoutMilliseconds: options.statementTimeoutMilliseconds,
+                                retries: options.ddlRetries ?? plan.backfill.retries)
+        policy.shouldStop = options.shouldStop
+        return policy
     }
 
     // MARK: - Running one command
@@ -120,6 +125,9 @@ public final class Engine: @unchecked Sendable {
                 })
             }
         }
+        // A signal cancels the statement running now (the backfill stops between batches instead).
+        let watcher = command == .backfill ? nil : StopWatcher(connection: connection, shouldStop: options.shouldStop)
+        defer { watcher?.finish() }
         do {
             var details: [String: JSONValue]
             switch command {
@@ -132,6 +140,12 @@ public final class Engine: @unchecked Sendable {
             details["checksum"] = .string(plan.checksum)
             return PhaseOutcome(plan: plan.id, command: command, from: state.phase, to: command.resultingPhase,
                                 milliseconds: Date().timeIntervalSince(started) * 1000, details: details)
+        } catch is StopRequested {
+            throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: nil)
+        } catch let error as PhaseFailure where options.shouldStop() || !connection.isOpen {
+            throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: error.error)
+        } catch let error as PostgresError where options.shouldStop() || !connection.isOpen {
+            throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: error)
         } catch var error as PhaseFailure {
             error.error = TableSafety.explained(error.error)
             recordQuietly(connection, plan: plan, command: command, from: state.phase, outcome: "failed",
@@ -183,9 +197,28 @@ public final class Engine: @unchecked Sendable {
                               from: from, to: to, outcome: "succeeded", details: details)
     }
 
-    /// Runs `work`, turning a PostgreSQL error into a failure that names the step.
+    /// Runs `work`, turning a PostgreSQL error into a failure that names the step. A stop
+    /// requested before the step begins ends the phase there.
     func step<T>(_ purpose: String, _ work: () throws -> T) throws -> T {
+        if options.shouldStop() { throw StopRequested() }
         do { return try work() } catch let error as PostgresError { throw PhaseFailure(purpose: purpose, error: error) }
+    }
+
+    /// A phase stopped by a signal, or whose connection was lost (`pg_terminate_backend`, a
+    /// restart): what it had not committed is rolled back, the stop is recorded (on a fresh
+    /// connection when this one is gone) and the same command resumes.
+    func stopped(plan: Plan, command: PhaseCommand, from phase: Phase, connection: Connection, because error: PostgresError?) -> BellowsError {
+        let signalled = options.shouldStop()
+        let reason = signalled ? "stopped by a signal" : "the connection to PostgreSQL was lost" + (error.map { ": \($0.message)" } ?? "")
+        let details: [String: JSONValue] = ["reason": .string(reason), "error": .optional(error?.message),
+                                            "sqlstate": .optional(error?.sqlState?.rawValue)]
+        if connection.isOpen {
+            recordQuietly(connection, plan: plan, command: command, from: phase, outcome: "interrupted", details: details)
+        } else if let fresh = try? Connection(options.conninfo) {
+            recordQuietly(fresh, plan: plan, command: command, from: phase, outcome: "interrupted", details: details)
+            fresh.close()
+        }
+        return .stopped(plan: plan.id, command: command, reason: reason, resume: "bellows \(command.rawValue) \(plan.id)")
     }
 
     func announce(_ plan: Plan, _ command: PhaseCommand, _ statement: PhaseStatement) {

@@ -119,11 +119,24 @@ extension Engine {
             announce(plan, .expand, PhaseStatement(.standalone, "build an index without blocking writes", sql))
             try connection.execute("SET statement_timeout = \(options.indexTimeoutMilliseconds)")
             defer { _ = try? connection.execute("RESET statement_timeout") }
-            do {
+            // A build waits for every transaction older than it, on any table: say which, as it waits.
+            let monitor = IndexWaitMonitor(conninfo: options.conninfo, pid: connection.backendPID, index: name,
+                                           interval: options.indexWaitReportSeconds, report: report)
+            do throws(PostgresError) {
                 try connection.execute(sql)
+                monitor.finish()
             } catch {
+                monitor.finish()
+                // Stopped or cut off: the INVALID index stays for the resumed expand to rebuild.
+                if options.shouldStop() || !connection.isOpen { throw error }
                 _ = try? connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)")
-                throw error
+                var failure = error
+                if error.sqlState == .queryCanceled, !monitor.lastBlockers.isEmpty {
+                    failure.message += " (the index timeout of \(options.indexTimeoutMilliseconds) ms ran out while the build waited for "
+                        + monitor.lastBlockers.map(\.description).joined(separator: "; ") + ")"
+                    failure.hint = "end or wait out that transaction, then run `bellows expand \(plan.id)` again (it resumes the index builds)"
+                }
+                throw failure
             }
         }
     }

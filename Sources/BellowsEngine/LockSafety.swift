@@ -32,6 +32,18 @@ public struct LockPolicy: Sendable, Hashable {
     public var retries: Int
     public var baseDelayMilliseconds: Int = 200
     public var maxDelayMilliseconds: Int = 10_000
+    /// A stop request (a signal): no further attempt is made once it is set.
+    public var shouldStop: @Sendable () -> Bool = { false }
+
+    public static func == (lhs: LockPolicy, rhs: LockPolicy) -> Bool {
+        (lhs.lockTimeoutMilliseconds, lhs.statementTimeoutMilliseconds, lhs.retries, lhs.baseDelayMilliseconds, lhs.maxDelayMilliseconds)
+            == (rhs.lockTimeoutMilliseconds, rhs.statementTimeoutMilliseconds, rhs.retries, rhs.baseDelayMilliseconds, rhs.maxDelayMilliseconds)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(lockTimeoutMilliseconds); hasher.combine(statementTimeoutMilliseconds); hasher.combine(retries)
+        hasher.combine(baseDelayMilliseconds); hasher.combine(maxDelayMilliseconds)
+    }
 
     public init(lockTimeoutMilliseconds: Int = 2000, statementTimeoutMilliseconds: Int = 30_000, retries: Int = 5) {
         self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
@@ -84,7 +96,7 @@ enum LockSafety {
                     return try body()
                 }
             } catch let error as PostgresError where error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected {
-                guard attempt <= policy.retries else { throw error }
+                guard attempt <= policy.retries, !policy.shouldStop() else { throw error }
                 let blockers = blockers(connection, table: table, since: since)
                 let delay = policy.delay(beforeRetry: attempt)
                 report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))
@@ -108,7 +120,7 @@ enum LockSafety {
                 break
             } catch {
                 let retryable = error.sqlState == .lockNotAvailable || error.sqlState == .deadlockDetected
-                guard retryable, attempt <= policy.retries else { failure = error; break }
+                guard retryable, attempt <= policy.retries, !policy.shouldStop() else { failure = error; break }
                 let blockers = blockers(connection, table: table, since: since)
                 let delay = policy.delay(beforeRetry: attempt)
                 report(.lockWait(attempt: attempt, of: policy.retries, retryInMilliseconds: delay, blockers: blockers))

@@ -25,10 +25,14 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "lock_timeout for DDL in milliseconds (default: the plan's backfill.lock_timeout_ms).")
     var lockTimeout: Int?
 
+    @Option(help: "Limit for each concurrent index build in milliseconds (default 0: none; what a waiting build waits for is reported every 5 s).")
+    var indexTimeout: Int?
+
     func engineOptions() -> EngineOptions {
         var options = EngineOptions(conninfo: database ?? ProcessInfo.processInfo.environment["BELLOWS_DATABASE"])
         if let actor { options.actor = actor }
         options.lockTimeoutMilliseconds = lockTimeout
+        if let indexTimeout { options.indexTimeoutMilliseconds = indexTimeout }
         return options
     }
 

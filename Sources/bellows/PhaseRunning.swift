@@ -35,7 +35,7 @@ enum ExitStatus {
         case .refused, .planInvalid: return refused
         case .usage: return usage
         case .failed, .database: return failed
-        case .interrupted: return interrupted
+        case .interrupted, .stopped: return interrupted
         }
     }
 }
@@ -118,6 +118,12 @@ func renderError(_ error: BellowsError, format: OutputFormat) {
             object["outcome"] = "interrupted"
             object["plan"] = .string(plan)
             object["rows_done"] = .int(rows)
+            object["resume"] = .string(resume)
+        case .stopped(let plan, let command, let reason, let resume):
+            object["outcome"] = "interrupted"
+            object["plan"] = .string(plan)
+            object["command"] = .string(command.rawValue)
+            object["reason"] = .string(reason)
             object["resume"] = .string(resume)
         case .planInvalid(let findings):
             object["outcome"] = "invalid"

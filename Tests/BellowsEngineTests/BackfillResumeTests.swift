@@ -175,8 +175,10 @@ struct BackfillResumeTests {
         let blocked = try startBlockedBackfill(fixture, id: id)
         #expect(try fixture.int("SELECT pg_terminate_backend($1)::int", [blocked.backend]) == 1)
         let status = blocked.process.wait(timeout: 30)
-        #expect(status == 3 || status == 4, "the cut backfill should stop as failed or interrupted: \(blocked.process.output)")
-        #expect(blocked.process.output.contains("resume"), "\(blocked.process.output)")
+        // A lost connection is an interruption: exit 4, how to resume, and an event recorded on a fresh connection.
+        #expect(status == 4, "the cut backfill should stop as interrupted: \(blocked.process.output)")
+        #expect(blocked.process.output.contains("resume with: bellows backfill \(id)"), "\(blocked.process.output)")
+        #expect(try fixture.events(id).last?.outcome == "interrupted")
         try blocked.release()
         try waitForBellowsToLeave(fixture)
         let cursorKey = try expectCutAtCursor(fixture, id: id)
