@@ -86,7 +86,7 @@ struct ConflictTests {
         try fixture.writePlan("003_schema_table", Self.renamePlan("a.b", to: "mail"), in: three)
         try fixture.run(.expand, "001_quoted", in: one)
         let refusal = expectRefusal { try fixture.run(.expand, "002_quoted_too", in: two) }
-        #expect(refusal?.gates == ["conflict"], "\(refusal?.text ?? "")")
+        #expect(refusal?.gates.contains("conflict") == true, "\(refusal?.text ?? "")")
         #expect(refusal?.text.contains("001_quoted") == true)
         try fixture.run(.expand, "003_schema_table", in: three)
     }
