@@ -97,7 +97,8 @@ public final class Engine: @unchecked Sendable {
         guard try lock.first?.bool("locked") == true else {
             let holder = try? connection.query("""
                 SELECT a.pid, a.application_name, a.usename FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND l.classid = hashtext('bellows')::oid AND l.objid = hashtext($1)::oid AND l.granted LIMIT 1
+                WHERE l.locktype = 'advisory' AND l.classid = hashtext('bellows')::oid AND l.objid = hashtext($1)::oid AND l.granted
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1
                 """, [plan.id]).first
             let who = holder.flatMap { try? "pid \($0.int("pid")) (\($0.optionalString("usename") ?? "?"))" } ?? "another session"
             let state = try StateStore.register(connection, plan: plan)

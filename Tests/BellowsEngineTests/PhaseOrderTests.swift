@@ -211,6 +211,28 @@ struct PhaseOrderTests {
           AND p.locktype = 'advisory' AND p.classid = hashtext('bellows')::oid AND p.objid = hashtext($1)::oid AND p.granted
         """
 
+    /// The plan's advisory lock is per database: a session of another database holding the same
+    /// plan's lock is not the one named in the refusal (the suite's parallel tests use one plan id
+    /// in many databases, which made twoExpandsAtOnceOneWins name another test's session).
+    @Test func theLockRefusalNamesTheHolderInThisDatabase() throws {
+        let fixture = try EngineFixture("holder")
+        defer { fixture.close() }
+        // Four other databases' sessions hold it too: the order pg_locks lists them in is
+        // arbitrary, so that one of them comes first is likely, not certain.
+        let others = try (1...4).map { try EngineFixture("holder_other\($0)") }
+        defer { for other in others { other.close() } }
+        try Self.setUp(fixture)
+        let id = "001_rename_email"
+        let lockKey = "SELECT pg_advisory_lock(hashtext('bellows'), hashtext($1))"
+        for other in others { try other.sql.execute(lockKey, [id]) }
+        let here = try fixture.db.connect()
+        defer { here.close() }
+        try here.execute(lockKey, [id])
+        let refusal = expectRefusal { try fixture.run(.expand, id) }
+        #expect(refusal?.gates == ["lock"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("pid \(here.backendPID) ") == true, "\(refusal?.text ?? "")")
+    }
+
     /// Two expands of one plan at once: the second arrives while the first is observed holding
     /// the plan's lock (held up by the test's lock on the table), so they contend for certain,
     /// and only the lock's refusal (not the phase's, which a later start would get) is right.
