@@ -44,7 +44,7 @@ extension Engine {
         // The batches do not fire the table's own triggers (an `updated_at` stamped on every
         // row, an audit row per row) when the role may set session_replication_role = replica;
         // the dual-write trigger is ENABLE ALWAYS and stands aside for the backfill by its WHEN.
-        let triggers = try triggersTheBackfillFires(table: table, connection: connection)
+        let triggers = try triggersTheBackfillFires(table: table, writes: transition.backfilledColumns, connection: connection)
         if !triggers.fired.isEmpty {
             report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
         }
@@ -140,10 +140,14 @@ extension Engine {
     }
 
     /// What the backfill will fire of the table's own triggers, and how to avoid it.
-    static func backfillFiresMessage(_ triggers: (replica: Bool, fired: [UserTrigger]), table: String) -> String {
+    static func backfillFiresMessage(_ triggers: BackfillTriggers, table: String) -> String {
         let names = triggers.fired.map(\.described).joined(separator: ", ")
         if triggers.replica {
             return "the backfill fires \(names) on \(table) for every row it updates: ENABLE ALWAYS / ENABLE REPLICA triggers fire even in session_replication_role = replica"
+        }
+        if !triggers.foreignKeys.isEmpty {
+            return "the backfill fires \(names) on \(table) for every row it updates: it writes columns of foreign keys (\(triggers.foreignKeys.joined(separator: ", "))), "
+                + "whose checks and actions session_replication_role = replica would skip, so it does not use that mode"
         }
         return "the backfill fires \(names) on \(table) for every row it updates: this role may not set session_replication_role, "
             + "which keeps them quiet; run the backfill as a superuser, or `GRANT SET ON PARAMETER session_replication_role TO <role>` (PostgreSQL 15+)"
@@ -236,32 +240,74 @@ extension Engine {
             .first?.optionalDouble("lag")
     }
 
-    /// Whether the dual-write trigger is installed and fires for every writer (`ENABLE ALWAYS`).
+    /// Whether the dual-write trigger is installed and fires for every writer (`ENABLE ALWAYS`),
+    /// on the table and on each of its partitions (PostgreSQL clones a row trigger onto every
+    /// partition, and a write into a partition fires only the clone).
     func triggerProblem(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> GateFailure? {
-        guard let identity = try triggerIdentity(sql, transition: transition, connection: connection) else {
-            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is missing from \(transition.tableName)",
-                               remedy: "writes are no longer synchronised: `bellows rollback \(transition.plan.id)` and expand again")
-        }
-        let enable = "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(SQLQuote.identifier(sql.triggerName))"
-        switch identity.split(separator: ":").last {
-        case "A": return nil
-        case "D":
-            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is disabled",
-                               remedy: "re-enable it (\(enable)), then verify again: writes made meanwhile are not synchronised")
-        default:
-            return GateFailure(gate: "trigger", message: "the dual-write trigger \(sql.triggerName) is not ENABLE ALWAYS: writes made with session_replication_role = replica (or local) bypass it",
-                               remedy: "\(enable), then verify again: writes made meanwhile may not be synchronised")
-        }
+        try triggerProblem(table: transition.quotedTable, trigger: sql.triggerName, plan: transition.plan.id, connection: connection)
     }
 
-    /// The trigger's `pg_trigger` row as `oid:xmin:tgenabled`, nil when it is missing. Any
-    /// `ALTER TABLE … ENABLE/DISABLE TRIGGER` writes a new version of the row (a new xmin), and
-    /// a drop and re-create a new oid: the same identity at verify and at contract proves the
-    /// trigger stayed in force in between.
-    func triggerIdentity(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> String? {
+    func triggerProblem(table: String, trigger: String, plan: String, connection: Connection) throws -> GateFailure? {
+        let rows = try triggerRows(table: table, trigger: trigger, connection: connection)
+        let rollback = "`bellows rollback \(plan)` and expand again"
+        guard let parent = rows.first, parent.enabled != nil else {
+            return GateFailure(gate: "trigger", message: "the dual-write trigger \(trigger) is missing from \(rows.first?.relation ?? table)",
+                               remedy: "writes are no longer synchronised: \(rollback)")
+        }
+        for row in rows where row.enabled != "A" {
+            let on = row.relation == parent.relation ? "" : " on partition \(row.relation)"
+            let enable = "ALTER TABLE \(row.relation) ENABLE ALWAYS TRIGGER \(SQLQuote.identifier(trigger))"
+            switch row.enabled {
+            case nil:
+                return GateFailure(gate: "trigger", message: "the dual-write trigger \(trigger) is missing\(on)",
+                                   remedy: "writes into \(row.relation) are not synchronised: \(rollback)")
+            case "D":
+                return GateFailure(gate: "trigger", message: "the dual-write trigger \(trigger) is disabled\(on)",
+                                   remedy: "re-enable it (\(enable)), then verify again: writes made meanwhile are not synchronised")
+            default:
+                return GateFailure(gate: "trigger", message: "the dual-write trigger \(trigger) is not ENABLE ALWAYS\(on): writes made with session_replication_role = replica (or local) bypass it",
+                                   remedy: "\(enable), then verify again: writes made meanwhile may not be synchronised")
+            }
+        }
+        return nil
+    }
+
+    /// The trigger's `pg_trigger` row on the table and on every partition below it, in the
+    /// order of `triggerIdentity`; `enabled` is nil where a partition lacks the trigger.
+    func triggerRows(table: String, trigger: String, connection: Connection) throws -> [(relation: String, identity: String, enabled: String?)] {
         try connection.query("""
-            SELECT oid::text || ':' || xmin::text || ':' || tgenabled::text AS identity
-            FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2
-            """, [transition.quotedTable, sql.triggerName]).first?.string("identity")
+            WITH tree AS (
+              SELECT to_regclass($1) AS relid, 0 AS level
+              UNION
+              SELECT p.relid, p.level FROM pg_partition_tree(to_regclass($1)) p WHERE p.level > 0
+            )
+            SELECT tree.relid::regclass::text AS relation,
+                   tree.relid::oid::text || '=' || coalesce(t.oid::text || ':' || t.xmin::text || ':' || t.tgenabled::text, 'none') AS identity,
+                   t.tgenabled::text AS enabled
+            FROM tree LEFT JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = $2
+            WHERE tree.relid IS NOT NULL
+            ORDER BY tree.level, tree.relid::oid
+            """, [table, trigger]).map {
+                (relation: try $0.string("relation"), identity: try $0.string("identity"), enabled: try $0.optionalString("enabled"))
+            }
+    }
+
+    /// The trigger's `pg_trigger` rows on the table and each partition, as
+    /// `relid=oid:xmin:tgenabled` joined by `;` (`relid=none` for a partition without it), nil
+    /// when the table's own row is missing. Any `ALTER TABLE … ENABLE/DISABLE TRIGGER` writes a
+    /// new version of a row (a new xmin), a drop and re-create a new oid, and a partition
+    /// attached or detached adds or removes a row: the same identity at verify and at contract
+    /// proves the trigger stayed in force on every partition in between, and that no partition
+    /// joined the table unverified.
+    func triggerIdentity(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> String? {
+        try triggerIdentity(table: transition.quotedTable, trigger: sql.triggerName, connection: connection)
+    }
+
+    func triggerIdentity(table: String, trigger: String, connection: Connection) throws -> String? {
+        let rows = try triggerRows(table: table, trigger: trigger, connection: connection)
+        guard let parent = rows.first, parent.enabled != nil else { return nil }
+        // A plain table keeps the identity's earlier form, `oid:xmin:tgenabled`.
+        if rows.count == 1 { return String(parent.identity.drop { $0 != "=" }.dropFirst()) }
+        return rows.map(\.identity).joined(separator: ";")
     }
 }

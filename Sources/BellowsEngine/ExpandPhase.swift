@@ -43,7 +43,7 @@ extension Engine {
             }
             let sql = PhaseSQL(transition)
             if sql.needsBackfill {
-                let triggers = try triggersTheBackfillFires(table: transition.quotedTable, connection: connection)
+                let triggers = try triggersTheBackfillFires(table: transition.quotedTable, writes: transition.backfilledColumns, connection: connection)
                 if !triggers.fired.isEmpty {
                     report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
                 }
@@ -61,10 +61,16 @@ extension Engine {
                                                [transition.quotedTable])
                         let conflicts = try conflictFailures(plan, table: table, connection: connection)
                         if !conflicts.isEmpty { throw ConflictFound(failures: conflicts) }
+                        var probed = false
                         for statement in sql.expand where statement.mode == .transaction {
+                            if !probed && statement.sql == sql.triggerFunction {
+                                try probeExpressions(plan, sql, connection: connection)
+                                probed = true
+                            }
                             announce(plan, .expand, statement)
                             try connection.execute(statement.sql)
                         }
+                        if !probed { try probeExpressions(plan, sql, connection: connection) }
                         let updated = try connection.execute("""
                             UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                    touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
@@ -80,6 +86,8 @@ extension Engine {
                 }
             } catch let found as ConflictFound {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, found.failures)
+            } catch let unrunnable as UnrunnableExpression {
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, [unrunnable.failure])
             }
         }
         let sql = PhaseSQL(transition)
@@ -102,6 +110,43 @@ extension Engine {
         }
         return ["columns": .array(transition.newTargets.map { .string($0.physical) }),
                 "indexes": .array(sql.addedIndexes.map { .string($0.name) })]
+    }
+
+    /// Runs `sql.expressionProbes` in expand's transaction (the new columns added, the pinned
+    /// search_path in force): an `up` or `down` that cannot run (a misspelt function, one not
+    /// on the path) would make every write to the table fail once the trigger exists. Throws
+    /// `UnrunnableExpression`, which rolls the transaction back.
+    func probeExpressions(_ plan: Plan, _ sql: PhaseSQL, connection: Connection) throws {
+        for probe in sql.expressionProbes {
+            var failed: PostgresError? = nil
+            do {
+                _ = try connection.query(probe.sql)
+            } catch let error as PostgresError {
+                failed = error
+            }
+            guard let error = failed else { continue }
+            if error.kind == .connection { throw error }
+            throw UnrunnableExpression(failure: Self.unrunnable(plan, probe, error, searchPath: sql.searchPath))
+        }
+    }
+
+    /// The refusal for a probe that failed, at its expression's place in the plan file.
+    static func unrunnable(_ plan: Plan, _ probe: PhaseSQL.ExpressionProbe, _ error: PostgresError, searchPath: String) -> GateFailure {
+        var location = plan.table.location
+        if plan.changes.indices.contains(probe.changeIndex) {
+            var one = plan
+            one.changes = [plan.changes[probe.changeIndex]]
+            one.checks = []
+            let keys = probe.key == "up" ? ["up", "backfill"] : ["down"]
+            location = PlanValidator.expressions(of: one).first(where: { keys.contains($0.key) })?.value.location ?? one.changes[0].location
+        }
+        let code = error.sqlState.map { " [\($0.rawValue)]" } ?? ""
+        let detail = error.detail.map { " (\($0))" } ?? ""
+        let hint = error.hint.map { $0 + "; " } ?? ""
+        return GateFailure(
+            gate: "expression",
+            message: "\(location): the \(probe.key) expression for column \(probe.column) cannot run\(code): \(error.message)\(detail)",
+            remedy: hint + "fix the plan's expression (names resolve in the search_path \(searchPath)); nothing was changed")
     }
 
     /// Builds an index concurrently; an INVALID one left by a crash or a failed build is dropped first.
@@ -255,4 +300,9 @@ extension Engine {
 /// Another plan's expand committed first: this one's transaction is rolled back and refused.
 struct ConflictFound: Error {
     var failures: [GateFailure]
+}
+
+/// An `up` or `down` of the plan fails parse analysis against the table (see `probeExpressions`).
+struct UnrunnableExpression: Error {
+    var failure: GateFailure
 }

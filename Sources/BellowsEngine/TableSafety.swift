@@ -146,9 +146,38 @@ extension Engine {
         return try connection.query("SELECT has_parameter_privilege('session_replication_role', 'SET') AS may").first?.bool("may") ?? false
     }
 
-    /// The user triggers the backfill cannot help firing, described, or none.
-    func triggersTheBackfillFires(table: String, connection: Connection) throws -> (replica: Bool, fired: [UserTrigger]) {
-        let replica = try mayReplicateBackfill(connection)
-        return (replica, try UserTrigger.read(connection, table: table).filter { $0.firesOnBackfill(replica: replica) })
+    /// The user triggers the backfill cannot help firing, described, or none. Replica mode
+    /// also silences the foreign keys' own triggers (their checks and ON UPDATE actions), so
+    /// it is not used when a column the backfill writes takes part in one.
+    func triggersTheBackfillFires(table: String, writes columns: [String], connection: Connection) throws -> BackfillTriggers {
+        let foreignKeys = try foreignKeys(table: table, columns: columns, connection: connection)
+        let replica = foreignKeys.isEmpty ? try mayReplicateBackfill(connection) : false
+        return BackfillTriggers(replica: replica, fired: try UserTrigger.read(connection, table: table).filter { $0.firesOnBackfill(replica: replica) },
+                                foreignKeys: foreignKeys)
     }
+
+    /// The foreign keys `columns` of `table` take part in, "name on table": validated ones of
+    /// the table over them (a NOT VALID one is validated at verify, over every row), and every
+    /// one of any table referencing them.
+    func foreignKeys(table: String, columns: [String], connection: Connection) throws -> [String] {
+        guard !columns.isEmpty else { return [] }
+        return try connection.query("""
+            SELECT c.conname || ' on ' || c.conrelid::regclass::text AS fk FROM pg_constraint c
+            WHERE c.contype = 'f' AND (
+              (c.conrelid = to_regclass($1) AND c.convalidated AND EXISTS (
+                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) AND a.attname = ANY ($2::text[])))
+              OR (c.confrelid = to_regclass($1) AND EXISTS (
+                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey) AND a.attname = ANY ($2::text[]))))
+            ORDER BY 1
+            """, [table, PostgresArray.literal(columns)]).map { try $0.string("fk") }
+    }
+}
+
+/// What the backfill's batches fire of the table's own triggers, and why.
+struct BackfillTriggers: Sendable {
+    /// The batches run with `session_replication_role = replica`.
+    var replica: Bool
+    var fired: [UserTrigger]
+    /// Foreign keys over the columns the backfill writes, which keep it out of replica mode.
+    var foreignKeys: [String]
 }

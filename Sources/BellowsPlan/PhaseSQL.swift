@@ -182,6 +182,32 @@ public struct PhaseSQL: Sendable {
         return statements
     }
 
+    /// One statement per `up` (and `backfill`) and `down` the trigger and the backfill run,
+    /// `SELECT (expression)::type FROM table LIMIT 0`: parse analysis resolves every function,
+    /// operator and cast of it under the session's search_path without reading a row. Expand
+    /// runs them after adding the new columns and before creating the trigger.
+    public var expressionProbes: [ExpressionProbe] {
+        transition.groups.flatMap { group in
+            group.targets.compactMap { t in
+                t.up.map { ExpressionProbe(changeIndex: group.changeIndex, key: "up", column: t.physical,
+                                           sql: "SELECT (\($0))::\(t.type) FROM \(table) LIMIT 0") }
+            } + group.downs.map { down in
+                ExpressionProbe(changeIndex: group.changeIndex, key: "down", column: down.column,
+                                sql: "SELECT (\(down.expression))::\(down.type) FROM \(table) LIMIT 0")
+            }
+        }
+    }
+
+    /// An expression of the plan as the trigger or the backfill runs it, probed at expand.
+    public struct ExpressionProbe: Sendable, Hashable {
+        public var changeIndex: Int
+        /// `up` (also an added column's `backfill`) or `down`.
+        public var key: String
+        /// The column it computes (physical name).
+        public var column: String
+        public var sql: String
+    }
+
     /// When the dual-write trigger fires. Never for the backfill's own writes, which set
     /// `bellows.backfill` to the plan's id. When every change is a plain rename (the new
     /// column a copy of the old one, same type, both ways), the function leaves alone a row

@@ -151,6 +151,8 @@ public struct Transition: Sendable, Hashable {
     public var quotedTable: String { SQLQuote.qualified(schema: table.schema, name: table.name) }
     public var allTargets: [TransitionTarget] { groups.flatMap(\.targets) }
     public var newTargets: [TransitionTarget] { allTargets.filter { !$0.existing } }
+    /// The columns the backfill writes (physical names): the targets computed by `up`.
+    public var backfilledColumns: [String] { allTargets.filter { $0.up != nil }.map(\.physical) }
     public var droppedColumns: [String] { groups.flatMap(\.dropsAtContract) }
     public var needsTrigger: Bool {
         groups.contains { group in

@@ -345,4 +345,85 @@ struct DataSafetyTests {
         #expect(refusal?.text.contains("zz_shout (BEFORE INSERT OR UPDATE)") == true, "\(refusal?.text ?? "")")
         #expect(refusal?.failures.first?.remedy?.contains("zz_shout") == true)
     }
+
+    /// Replica mode would also silence the foreign keys' triggers: a backfill writing a column
+    /// with a validated foreign key, or one other tables reference (ON UPDATE CASCADE), runs
+    /// in the ordinary mode, so the keys are checked and their actions taken.
+    @Test func theBackfillKeepsForeignKeysInForce() throws {
+        let fixture = try EngineFixture("fkreplica")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE p (id int PRIMARY KEY);
+            INSERT INTO p SELECT g FROM generate_series(1, 10) AS g;
+            CREATE TABLE t (id bigint PRIMARY KEY, ref int REFERENCES p (id), other int);
+            INSERT INTO t SELECT g, CASE WHEN g % 2 = 0 THEN 1 END, 1000 + g FROM generate_series(1, 100) AS g;
+            CREATE TABLE parent (id bigint PRIMARY KEY, code text NOT NULL UNIQUE);
+            CREATE TABLE child (id bigint PRIMARY KEY, parent_code text REFERENCES parent (code) ON UPDATE CASCADE);
+            INSERT INTO parent SELECT g, 'CODE' || g FROM generate_series(1, 100) AS g;
+            INSERT INTO child SELECT g, 'CODE' || g FROM generate_series(1, 100) AS g;
+            """)
+        try fixture.writePlan("001_t_ref", """
+            table: t
+            changes:
+              - alter: ref
+                up: "coalesce(ref, other)"
+            """)
+        try fixture.writePlan("002_parent_code", """
+            table: parent
+            changes:
+              - alter: code
+                up: "lower(code)"
+                not_null: true
+            """)
+        // An outgoing key: the backfill's values violate it, so the backfill fails.
+        try fixture.run(.expand, "001_t_ref")
+        #expect(throws: (any Error).self) { try fixture.run(.backfill, "001_t_ref") }
+        #expect(try fixture.int("SELECT count(*) FROM t LEFT JOIN p ON p.id = t.ref WHERE t.ref IS NOT NULL AND p.id IS NULL") == 0)
+        // An incoming key with ON UPDATE CASCADE: the children follow.
+        try fixture.forward("002_parent_code", through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM child c LEFT JOIN parent p ON p.code = c.parent_code WHERE p.id IS NULL") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM child WHERE parent_code = 'code' || id") == 100)
+    }
+
+    /// An `up` or `down` that cannot run (a misspelt function, a function off the pinned
+    /// search_path) is refused at expand, located in the plan, before the trigger exists:
+    /// installed, it made every write to the table fail.
+    @Test func expandRefusesExpressionsThatCannotRun() throws {
+        let fixture = try EngineFixture("unrunnable")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE tt (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO tt SELECT g, 'E' || g FROM generate_series(1, 100) AS g;
+            CREATE SCHEMA util;
+            CREATE FUNCTION util.norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower($1)';
+            """)
+        let original = try fixture.snapshot("tt")
+        let cases: [(id: String, up: String, down: String, mentions: String)] = [
+            ("001_typo", "lowr(email)", "email_lc", "lowr(text)"),
+            ("002_off_path", "norm(email)", "email_lc", "norm(text)"),
+            ("003_down", "lower(email)", "uppr(email_lc)", "uppr(text)"),
+        ]
+        for (n, c) in cases.enumerated() {
+            let path = try fixture.writePlan(c.id, """
+                table: tt
+                changes:
+                  - alter: email
+                    rename_to: email_lc
+                    up: "\(c.up)"
+                    down: "\(c.down)"
+                    not_null: true
+                """)
+            let refusal = expectRefusal { try fixture.run(.expand, c.id) }
+            #expect(refusal?.gates == ["expression"], "\(refusal?.text ?? "")")
+            let line = c.id == "003_down" ? 6 : 5
+            #expect(refusal?.text.contains("\(path):\(line):") == true, "\(refusal?.text ?? "")")
+            #expect(refusal?.text.contains("[42883]") == true && refusal?.text.contains(c.mentions) == true, "\(refusal?.text ?? "")")
+            #expect(try fixture.snapshot("tt") == original)
+            #expect(try fixture.state(c.id)?.phase ?? .planned == .planned)
+            #expect(try fixture.int("SELECT count(*) FROM pg_proc WHERE proname LIKE 'sync\\_%'") == 0)
+            // The application's writes still work.
+            try fixture.exec("UPDATE tt SET email = 'x' WHERE id = 1; INSERT INTO tt VALUES (\(1000 + n), 'q');")
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
 }
