@@ -103,7 +103,7 @@ public enum MigrationSchema {
     /// A column type as `format_type` prints it: `varchar(500)` → `character varying(500)`,
     /// `int` → `integer`, `timestamptz` → `timestamp with time zone`, `serial` → `integer`.
     static func canonicalType(_ tokens: [Token]) -> String {
-        var words = tokens
+        var words = unqualified(tokens)
         var arraySuffix = ""
         // Array bounds: `text[]`, `int[3]`, `integer ARRAY`.
         while let last = words.last, last.isSymbol("]") || last.isKeyword("ARRAY") {
@@ -274,7 +274,8 @@ public enum MigrationSchema {
 
     /// A default as `pg_get_expr` prints the simple cases: a lone string constant gets the
     /// column type's cast; anything else is kept as written (tokens re-joined).
-    static func defaultExpression(_ tokens: [Token], type: String) -> String? {
+    static func defaultExpression(_ written: [Token], type: String) -> String? {
+        let tokens = unqualified(written)
         guard !tokens.isEmpty else { return nil }
         if tokens.count == 1, tokens[0].kind == .string, tokens[0].text.hasPrefix("'") {
             return tokens[0].text + "::" + literalCastType(type)
@@ -284,6 +285,31 @@ public enum MigrationSchema {
             return "'-\(tokens[1].text)'::" + literalCastType(type)
         }
         return join(tokens)
+    }
+
+    /// Names in `public` as PostgreSQL prints them under the default search_path, unqualified:
+    /// `public.order_status` → `order_status`, `'public.t_id_seq'::regclass` → `'t_id_seq'::regclass`
+    /// (pg_dump, and so a baseline, qualifies every name).
+    static func unqualified(_ tokens: [Token]) -> [Token] {
+        var result: [Token] = []
+        var i = 0
+        while i < tokens.count {
+            let t = tokens[i]
+            if t.identifierValue == "public", i + 2 < tokens.count, tokens[i + 1].isSymbol("."), tokens[i + 2].identifierValue != nil {
+                i += 2
+                continue
+            }
+            if t.kind == .string, t.text.hasPrefix("'public."), i + 2 < tokens.count, tokens[i + 1].isSymbol("::"), tokens[i + 2].isKeyword("REGCLASS") {
+                var copy = t
+                copy.text = "'" + t.text.dropFirst("'public.".count)
+                result.append(copy)
+                i += 1
+                continue
+            }
+            result.append(t)
+            i += 1
+        }
+        return result
     }
 
     /// The tokens inside the parentheses opening at `open`, and the index after the `)`.

@@ -15,7 +15,7 @@ struct Bellows: ParsableCommand {
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
             Status.self, History.self, Approve.self,
             Check.self, Lint.self, Render.self,
-            Migrate.self, Migrations.self, Rehearse.self,
+            Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
         ]
     )
 

@@ -1,0 +1,190 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsSQL
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// A database built by hand, not by Bellows: enum, serial and identity keys, a unique
+/// constraint, a CHECK, a foreign key and a self-reference, a partial index, a view, a
+/// function and its trigger, a second schema; and rows.
+enum ExistingDatabase {
+    static let schemaSQL = """
+        CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
+        CREATE TABLE customers (id serial PRIMARY KEY, email varchar(200) NOT NULL UNIQUE, name text,
+                                created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id),
+                             status order_status NOT NULL DEFAULT 'new', amount_cents integer NOT NULL CHECK (amount_cents >= 0),
+                             note text);
+        CREATE INDEX orders_customer_idx ON orders (customer_id);
+        CREATE INDEX orders_open_idx ON orders (id) WHERE status <> 'shipped';
+        CREATE TABLE employees (id int PRIMARY KEY, manager_id int REFERENCES employees (id), name text NOT NULL);
+        CREATE VIEW big_orders AS SELECT id, amount_cents FROM orders WHERE amount_cents > 10000;
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.created_at := now(); RETURN NEW; END$$;
+        CREATE TRIGGER customers_touch BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION touch();
+        CREATE SCHEMA billing;
+        CREATE TABLE billing.invoices (number text PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders (id), total numeric(12, 2));
+        """
+
+    static let dataSQL = """
+        INSERT INTO customers (email, name) SELECT 'c' || g || '@example.org', 'Customer ' || g FROM generate_series(1, 300) g;
+        INSERT INTO orders (customer_id, amount_cents, status)
+            SELECT 1 + g % 300, g * 7, (ARRAY['new', 'paid', 'shipped']::order_status[])[1 + g % 3] FROM generate_series(1, 3000) g;
+        INSERT INTO employees VALUES (1, NULL, 'boss');
+        INSERT INTO employees SELECT g, g - 1, 'employee ' || g FROM generate_series(2, 60) g;
+        INSERT INTO billing.invoices SELECT 'INV-' || g, g * 3, g * 1.5 FROM generate_series(1, 900) g;
+        """
+}
+
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct BaselineTests {
+    static func runner(_ f: EngineFixture) -> MigrationRunner {
+        MigrationRunner(project: f.project, options: MigrationOptions(conninfo: f.db.conninfo, actor: "baseline-tests"))
+    }
+
+    static func ledger(_ connection: Connection) throws -> [[String?]] {
+        try connection.query("SELECT name, checksum FROM bellows.migrations ORDER BY name").map(\.values)
+    }
+
+    @Test func baselineIsRecordedIdempotentAndReproducesTheSchema() throws {
+        let f = try EngineFixture("baseline")
+        defer { f.close() }
+        try f.exec(ExistingDatabase.schemaSQL + ExistingDatabase.dataSQL)
+        let first = try Self.runner(f).baseline()
+        #expect(first.outcome == .created)
+        let path = f.root + "/migrations/000_baseline.sql"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(!text.contains("\\restrict") && !text.contains("set_config('search_path'") && !text.contains("OWNER TO"))
+        #expect(!text.contains("bellows."), "the state schema is not part of the baseline")
+        #expect(try Self.ledger(f.sql) == [["000_baseline", SHA256.hex(Array(text.utf8))]])
+
+        // Again, unchanged: nothing happens; migrate has nothing to apply.
+        #expect(try Self.runner(f).baseline().outcome == .unchanged)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+        #expect(try Self.ledger(f.sql).count == 1)
+        #expect(try Self.runner(f).plan().pending.isEmpty)
+
+        // Lint and check accept the file; the offline model reads its tables as the catalog does.
+        let findings = ProjectCheck.check(project: f.project)
+        #expect(findings.filter { $0.severity != .info }.isEmpty, "\(findings.map(\.description))")
+        let offline = MigrationSchema.catalog(fromMigrations: [text])
+        for name in ["customers", "orders", "employees", "billing.invoices"] {
+            let tableName = try #require(TableName(parsing: name))
+            let live = try #require(try CatalogReader.table(f.sql, tableName))
+            let model = try #require(offline.table(tableName), "\(name) missing offline")
+            #expect(model.columns == live.columns, "\(name): columns")
+            #expect(model.primaryKey == live.primaryKey, "\(name): primary key")
+            #expect(model.indexes.sorted { $0.name < $1.name } == live.indexes.sorted { $0.name < $1.name }, "\(name): indexes")
+            func constraints(_ t: TableInfo) -> [String] {
+                t.constraints.map { "\($0.kind) \($0.name) \($0.columns) \($0.kind == "c" ? "" : $0.definition)" }.sorted()
+            }
+            #expect(constraints(model) == constraints(live), "\(name): constraints")
+        }
+
+        // migrate onto an empty database builds the same schema.
+        let empty = try TestDatabase.create("baseline_copy")
+        defer { empty.drop() }
+        let applied = try MigrationRunner(project: f.project, options: MigrationOptions(conninfo: empty.conninfo, actor: "baseline-tests")).apply()
+        #expect(applied.map(\.name) == ["000_baseline"])
+        let pgDump = try PgDump.find(explicit: nil, serverMajor: 0)
+        let original = PgDump.migrationText(try PgDump.schema(conninfo: f.db.conninfo, pgDump: pgDump), header: [])
+        let copy = PgDump.migrationText(try PgDump.schema(conninfo: empty.conninfo, pgDump: pgDump), header: [])
+        #expect(original == copy)
+
+        // The same schema elsewhere: the file is recorded there, not rewritten.
+        let other = try TestDatabase.create("baseline_other")
+        defer { other.drop() }
+        let otherConnection = try other.connect()
+        defer { otherConnection.close() }
+        try otherConnection.executeScript(ExistingDatabase.schemaSQL)
+        let recorded = try MigrationRunner(project: f.project, options: MigrationOptions(conninfo: other.conninfo, actor: "t")).baseline()
+        #expect(recorded.outcome == .recorded)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+        #expect(try Self.ledger(otherConnection) == [["000_baseline", SHA256.hex(Array(text.utf8))]])
+    }
+
+    @Test func aChangedSchemaIsRefusedWithWhatDiffers() throws {
+        let f = try EngineFixture("baseline_drift")
+        defer { f.close() }
+        try f.exec(ExistingDatabase.schemaSQL)
+        try Self.runner(f).baseline()
+        let path = f.root + "/migrations/000_baseline.sql"
+        let before = try String(contentsOfFile: path, encoding: .utf8)
+        try f.exec("ALTER TABLE customers ADD COLUMN phone text")
+        do {
+            try Self.runner(f).baseline()
+            Issue.record("a changed schema was accepted")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.map(\.gate) == ["drift"])
+            #expect(refusal.description.contains("+     phone text"), "\(refusal)")
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
+        #expect(try Self.ledger(f.sql).count == 1)
+    }
+
+    @Test func aProjectWithMigrationsIsToldWhatToDoInstead() throws {
+        let f = try EngineFixture("baseline_existing")
+        defer { f.close() }
+        try f.exec(ExistingDatabase.schemaSQL)
+        try FileManager.default.createDirectory(atPath: f.root + "/migrations", withIntermediateDirectories: true)
+        try "CREATE TABLE t (id int PRIMARY KEY);\n".write(toFile: f.root + "/migrations/001_t.sql", atomically: true, encoding: .utf8)
+        do {
+            try Self.runner(f).baseline()
+            Issue.record("baseline ran in a project with migrations")
+        } catch let refusal as MigrationRefusal {
+            #expect(refusal.problems.map(\.gate) == ["existing-migrations"])
+            #expect(refusal.description.contains("001_t") && refusal.description.contains("check --database"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.root + "/migrations/000_baseline.sql"))
+        #expect(try f.int("SELECT count(*) FROM pg_namespace WHERE nspname = 'bellows'") == 0)
+    }
+
+    @Test func aMissingPgDumpDirectoryIsAnError() throws {
+        #expect(throws: BellowsError.self) { try PgDump.find(explicit: "/nonexistent", serverMajor: 15) }
+    }
+}
+
+@Suite struct PgDumpTextTests {
+    @Test func psqlMetaCommandsAndSessionSettingsAreDropped() {
+        let dump = """
+            --
+            -- PostgreSQL database dump
+            --
+
+            \\restrict abc123
+
+            -- Dumped from database version 15.18
+            -- Dumped by pg_dump version 15.18
+
+            SET statement_timeout = 0;
+            SELECT pg_catalog.set_config('search_path', '', false);
+            SET check_function_bodies = false;
+
+
+            CREATE TABLE public.t (
+                id integer NOT NULL
+            );
+
+            \\unrestrict abc123
+
+            """
+        let text = PgDump.migrationText(dump, header: ["-- Migration: 000_baseline"])
+        #expect(text == """
+            -- Migration: 000_baseline
+
+            SET LOCAL check_function_bodies = off;
+
+            --
+            -- PostgreSQL database dump
+            --
+
+
+            CREATE TABLE public.t (
+                id integer NOT NULL
+            );
+
+            """)
+        #expect(PgDump.versionMajor(in: "pg_dump (PostgreSQL) 18.6") == 18)
+    }
+}
