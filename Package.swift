@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "BellowsSQLTests", dependencies: ["BellowsSQL"]),
         .testTarget(name: "BellowsPlanTests", dependencies: ["BellowsPlan"], exclude: ["Golden"]),
         .testTarget(name: "BellowsEngineTests", dependencies: ["BellowsEngine", "BellowsTestSupport"]),
-        .testTarget(name: "BellowsCLITests", dependencies: ["bellows", "BellowsTestSupport"]),
+        .testTarget(name: "BellowsCLITests", dependencies: ["bellows", "BellowsEngine", "BellowsTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

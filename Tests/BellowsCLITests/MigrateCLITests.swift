@@ -1,3 +1,4 @@
+import BellowsEngine
 import BellowsTestSupport
 import Foundation
 import PGClient
@@ -60,15 +61,62 @@ private func waitUntil(_ connection: Connection, _ sql: String, atLeast n: Int =
     return false
 }
 
-/// Seconds until no session runs a statement matching `pattern` (polled); nil after 30 s.
-private func secondsUntilGone(_ connection: Connection, _ pattern: String) throws -> Double? {
+/// The pid of a session of this database matching `condition` on `pg_stat_activity`, once one
+/// is seen (polled); nil after 30 s.
+private func pidWhen(_ connection: Connection, _ condition: String) throws -> Int? {
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+        if let pid = try connection.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND \(condition)").first?.int("pid") {
+            return pid
+        }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return nil
+}
+
+/// Seconds until no client session of this database but `connection`'s and `except` holds a
+/// lock or runs a statement (polled); nil after 30 s.
+private func secondsUntilNoSessionHoldsLocks(_ connection: Connection, except: Int32) throws -> Double? {
     let started = Date()
     while Date().timeIntervalSince(started) < 30 {
-        let n = try connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() AND datname = current_database()", [pattern]).first?.int("n") ?? 0
+        let n = try connection.query("""
+            SELECT count(*) AS n FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+              AND a.pid <> pg_backend_pid() AND a.pid <> $1
+              AND (a.state <> 'idle' OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid))
+            """, [except]).first?.int("n") ?? 0
         if n == 0 { return Date().timeIntervalSince(started) }
         Thread.sleep(forTimeInterval: 0.01)
     }
     return nil
+}
+
+/// Where an interrupt test runs: a scratch database on the test server, or — when the test
+/// restarts the server — a private cluster of its own (``ScratchCluster``, as the rehearsal
+/// starts), so that the restart ends no other test's sessions. It runs wherever the rehearsal
+/// tests run (the server binaries are found as `bellows rehearse` finds them).
+private struct InterruptServer {
+    let database: ScratchDatabase?
+    let cluster: ScratchCluster?
+
+    init(restartable: Bool) throws {
+        if restartable {
+            cluster = try ScratchCluster.start()
+            database = nil
+        } else {
+            database = try TestDatabase.create("cli")
+            cluster = nil
+        }
+    }
+
+    var conninfo: String { cluster?.conninfo() ?? database?.conninfo ?? "" }
+
+    func connect() throws -> Connection { try Connection(conninfo) }
+
+    func destroy() {
+        database?.drop()
+        cluster?.destroy()
+    }
 }
 
 private func project(_ files: [String: String]) throws -> String {
@@ -125,52 +173,118 @@ struct MigrateCLITests {
         #expect(failed.stderr.contains("migrations/003_broken.sql:2:8: ERROR 42703: column \"nosuch\" does not exist"))
     }
 
-    /// The second migration of each kind, and the statement to interrupt in it.
-    static let interruptible: [String: (sql: String, running: String)] = [
+    /// The migration of each kind, the statement to interrupt in it (a condition on
+    /// `pg_stat_activity`), and what the audit holds once every statement of it applied once.
+    static let interruptible: [String: (sql: String, running: String, applied: [String])] = [
         "transactional": ("INSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
-                          "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"),
+                          "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'", ["INSERT 1", "INSERT 3"]),
         "no-transaction": ("-- bellows:no-transaction\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
-                           "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'"),
+                           "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'", ["INSERT 1", "INSERT 3"]),
         "index build": ("INSERT INTO t VALUES (1), (2), (3), (4);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n",
-                        "wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%'"),
+                        "wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%'", ["CREATE INDEX public.t_id_idx", "INSERT 4"]),
     ]
 
-    /// A run killed or stopped in the middle of each kind of statement: no statement of it
-    /// runs on for more than about a second, and the next run applies every statement once.
-    @Test(arguments: [SIGKILL, SIGTERM, SIGINT], ["transactional", "no-transaction", "index build"])
-    func anInterruptedRunLeavesNoOrphanAndTheRerunAppliesEachStatementOnce(signal: Int32, kind: String) throws {
-        let db = try TestDatabase.create("cli")
-        defer { db.drop() }
+    /// A run cut in the middle of each kind of statement — killed, stopped by a signal, its
+    /// connection terminated, the server restarted — leaves no session holding locks for more
+    /// than about a second after it exits, and the next run applies every statement exactly
+    /// once. The proof is the server's own audit (``StatementAudit``), not the runner's ledger.
+    @Test(arguments: ["SIGKILL", "SIGTERM", "SIGINT", "terminated connection", "restart -m fast", "restart -m immediate"],
+          ["transactional", "no-transaction", "index build"])
+    func anInterruptedRunLeavesNoOrphanAndTheRerunAppliesEachStatementOnce(cut: String, kind: String) throws {
         guard let migration = Self.interruptible[kind] else { return }
-        let root = try project(["001_t.sql": "CREATE TABLE t (id int);\nCREATE TABLE other (id int);\n", "002_x.sql": migration.sql])
+        let restart = cut.hasPrefix("restart -m ") ? String(cut.dropFirst("restart -m ".count)) : nil
+        let server = try InterruptServer(restartable: restart != nil)
+        defer { server.destroy() }
+        let root = try project(["001_x.sql": migration.sql])
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let common = ["-d", db.conninfo, "--project", root]
-        #expect(try bellows(["migrate", "--to", "1"] + common).status == 0)
-        let oracle = try db.connect()
+        let common = ["-d", server.conninfo, "--project", root]
+        var oracle = try server.connect()
+        try oracle.executeScript("CREATE TABLE t (id int); CREATE TABLE other (id int);")
+        try StatementAudit.install(oracle, tables: ["t"])
         // An old snapshot keeps an index build waiting, so that it is interrupted in the middle.
-        let snapshot = try db.connect()
+        let snapshot = try server.connect()
         try snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try snapshot.execute("SELECT count(*) FROM other")
         let run = try spawn(["migrate"] + common)
-        #expect(try waitUntil(oracle, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND \(migration.running)"))
-        kill(run.process.processIdentifier, signal)
-        run.process.waitUntilExit()
-        if signal != SIGKILL {
-            let stderr = (try? String(contentsOfFile: run.stderr, encoding: .utf8)) ?? ""
-            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 4, "\(run.process.terminationStatus): \(stderr)")
+        let running = try pidWhen(oracle, migration.running)
+        #expect(running != nil, "the statement was never seen running")
+        switch cut {
+        case "SIGKILL": kill(run.process.processIdentifier, SIGKILL)
+        case "SIGTERM": kill(run.process.processIdentifier, SIGTERM)
+        case "SIGINT": kill(run.process.processIdentifier, SIGINT)
+        case "terminated connection":
+            #expect(try oracle.query("SELECT pg_terminate_backend($1) AS done", [running ?? 0]).first?.bool("done") == true)
+        default:
+            try server.cluster?.restart(mode: restart ?? "fast")
         }
-        // The server ends an orphaned statement within about a second (client_connection_check_interval).
-        let gone = try secondsUntilGone(oracle, migration.running.contains("INSERT") ? "INSERT INTO t SELECT g%" : "CREATE INDEX CONCURRENTLY%")
-        #expect(gone != nil && gone! < 2, "still running after \(gone ?? -1) s")
-        try snapshot.execute("COMMIT")
+        run.process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: run.stderr, encoding: .utf8)) ?? ""
+        switch cut {
+        case "SIGKILL": #expect(run.process.terminationReason == .uncaughtSignal)
+        case "SIGTERM", "SIGINT": #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 4, "\(run.process.terminationStatus): \(stderr)")
+        default: #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 3, "\(run.process.terminationStatus): \(stderr)")
+        }
+        if restart != nil { oracle = try server.connect() }
+        // No session of the run is left holding a lock (client_connection_check_interval ends an orphan).
+        let held = try secondsUntilNoSessionHoldsLocks(oracle, except: snapshot.backendPID)
+        #expect(held != nil && held! < 1.5, "a session of the run held locks for \(held ?? -1) s after it exited")
+        if restart == nil { try snapshot.execute("COMMIT") }
         let rerun = try bellows(["migrate"] + common)
         #expect(rerun.status == 0, "\(rerun.stderr)")
+        // Each statement applied exactly once (a leftover INVALID index may have been dropped first).
+        #expect(try StatementAudit.entries(oracle).filter { !$0.hasPrefix("DROP INDEX") } == migration.applied)
         #expect(try oracle.query("SELECT count(*) AS n FROM t").first?.int("n") == 4)
-        #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migrations WHERE name = '002_x'").first?.int("n") == 1)
         #expect(try oracle.query("SELECT count(*) AS n FROM bellows.migration_progress").first?.int("n") == 0)
         if kind == "index build" {
             #expect(try oracle.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 't_id_idx'::regclass").first?.bool("v") == true)
         }
+    }
+
+    /// A statement of a no-transaction file that a killed run started and Bellows cannot check
+    /// by itself (an index drop without IF EXISTS): the next run refuses, naming the statement
+    /// and both ways out; `--started done` records it without running it, `--started rerun`
+    /// runs it again. The audit shows what ran.
+    @Test(arguments: ["done", "rerun"])
+    func aStartedStatementOfUnknownOutcomeIsRefusedUntilResolved(resolution: String) throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let oracle = try db.connect()
+        try oracle.executeScript("CREATE TABLE t (id int); CREATE INDEX t_id_idx ON t (id);")
+        try StatementAudit.install(oracle, tables: ["t"])
+        let root = try project(["001_drop_index.sql": "DROP INDEX CONCURRENTLY t_id_idx;\nINSERT INTO t VALUES (1);\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        // A transaction that has read t keeps the drop waiting, so that the run is killed in its middle.
+        let reader = try db.connect()
+        try reader.execute("BEGIN")
+        try reader.execute("SELECT count(*) FROM t")
+        let run = try spawn(["migrate"] + common)
+        #expect(try pidWhen(oracle, "wait_event_type = 'Lock' AND query LIKE 'DROP INDEX CONCURRENTLY%'") != nil)
+        kill(run.process.processIdentifier, SIGKILL)
+        run.process.waitUntilExit()
+        // The server ends the orphaned drop before the reader lets it go on.
+        #expect(try secondsUntilNoSessionHoldsLocks(oracle, except: reader.backendPID) != nil)
+        try reader.execute("COMMIT")
+
+        let refused = try bellows(["migrate"] + common)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("001_drop_index.sql:1: statement 1 was started by a run that was killed"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("`DROP INDEX CONCURRENTLY t_id_idx`"))
+        #expect(refused.stderr.contains("--started done") && refused.stderr.contains("--started rerun"))
+        #expect(try StatementAudit.entries(oracle).isEmpty)
+
+        let resolved = try bellows(["migrate", "--started", resolution] + common)
+        #expect(resolved.status == 0, "\(resolved.stderr)")
+        let index = try oracle.query("SELECT count(*) AS n FROM pg_class WHERE relname = 't_id_idx'").first?.int("n")
+        if resolution == "done" {
+            #expect(try StatementAudit.entries(oracle) == ["INSERT 1"])
+            #expect(index == 1)
+        } else {
+            #expect(try StatementAudit.entries(oracle) == ["DROP INDEX public.t_id_idx", "INSERT 1"])
+            #expect(index == 0)
+        }
+        #expect(try bellows(["migrate"] + common).stdout.contains("up to date"))
+        #expect(try StatementAudit.entries(oracle).count == (resolution == "done" ? 1 : 2))
     }
 
     @Test func sigtermCancelsTheRunningStatementAndExitsFour() throws {

@@ -98,6 +98,14 @@ public final class ScratchCluster: @unchecked Sendable {
         running = false
     }
 
+    /// Restarts the server (`pg_ctl restart -m fast` or `immediate`) with the options it was
+    /// started with: every session ends, as in a production restart or crash.
+    public func restart(mode: String = "fast") throws {
+        let log = (directory as NSString).appendingPathComponent("server.log")
+        let restart = try Self.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", mode, "-l", log, "-w", "-t", "30", "restart"], as: runAs)
+        guard restart.status == 0 else { throw BellowsError.usage("the scratch PostgreSQL did not restart: \(restart.output)") }
+    }
+
     /// Leave the server running when this object goes away (`--keep`).
     public var keepRunning = false
 
