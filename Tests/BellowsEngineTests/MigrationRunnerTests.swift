@@ -802,13 +802,6 @@ struct MigrationSafetyTests {
     }
 
 
-    /// Runs `apply()` of `count` runners at once; their results, in order.
-    private func applyTogether(_ count: Int, _ files: MigrationProject, _ db: ScratchDatabase) -> [Result<[String], Error>] {
-        let (results, group) = applyInBackground(count, files, db)
-        _ = group.wait(timeout: .now() + 120)
-        return (0..<count).map { index in Result { try results.get(index) } }
-    }
-
     /// Starts `apply()` of `count` runners on other threads.
     private func applyInBackground(_ count: Int, _ files: MigrationProject, _ db: ScratchDatabase,
                                    notes: Notes? = nil, configure: @escaping @Sendable (inout MigrationOptions) -> Void = { _ in })
@@ -829,26 +822,45 @@ struct MigrationSafetyTests {
         return (results, group)
     }
 
+    /// Two or three runners waiting together when the lock comes free, on files that build
+    /// indexes concurrently: a waiting runner holds no snapshot, so no build waits for it (no
+    /// 40P01), and every file is applied once — by the server's own audit, not the ledger.
     @Test(arguments: [2, 3]) func runnersStartedTogetherOnConcurrentIndexBuildsAllSucceed(runners: Int) throws {
         let db = try TestDatabase.create("mig")
         defer { db.drop() }
         let files = try MigrationProject()
         defer { files.remove() }
-        try files.write("001_t", "CREATE TABLE t (id int, a int, b int);\nINSERT INTO t SELECT g, g % 97, g % 89 FROM generate_series(1, 200000) g;\n")
+        let holder = try db.connect()
+        try holder.execute("CREATE TABLE t (id int, a int, b int)")
+        try StatementAudit.install(holder, tables: ["t"])
+        try files.write("001_t", "INSERT INTO t SELECT g, g % 97, g % 89 FROM generate_series(1, 200000) g;\n")
         try files.write("002_a_idx", "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n")
         try files.write("003_b_idx", "CREATE INDEX CONCURRENTLY t_b_idx ON t (b);\nINSERT INTO t VALUES (0, 0, 0);\n")
         try files.write("004_ab_idx", "CREATE UNIQUE INDEX CONCURRENTLY t_id_idx ON t (id);\n")
-        let results = applyTogether(runners, files, db)
-        for result in results {
-            if case .failure(let error) = result { Issue.record("a runner failed: \(error)") }
+        // The test holds the runners' lock until every runner has tried it and waits: then
+        // they all start at once, and the losers wait while the winner builds its indexes.
+        try StateStore.ensure(holder)
+        try holder.execute("SELECT pg_advisory_lock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
+        let notes = Notes()
+        let (results, group) = applyInBackground(runners, files, db, notes: notes)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, notes.infos.filter({ $0.contains("holds the migration lock") }).count < runners {
+            Thread.sleep(forTimeInterval: 0.02)
         }
-        let applied = results.compactMap { try? $0.get() }.flatMap { $0 }
-        #expect(applied.sorted() == ["001_t", "002_a_idx", "003_b_idx", "004_ab_idx"])
-        let connection = try db.connect()
-        #expect(try ledger(connection) == ["001_t", "002_a_idx", "003_b_idx", "004_ab_idx"])
-        #expect(try count(connection, "SELECT count(*) AS n FROM t WHERE id = 0") == 1)
-        for index in ["t_a_idx", "t_b_idx", "t_id_idx"] { #expect(try indexValid(connection, index) == true) }
-        #expect(try count(connection, "SELECT count(*) AS n FROM bellows.events WHERE outcome = 'succeeded'") == 4)
+        #expect(notes.infos.filter { $0.contains("holds the migration lock") }.count == runners)
+        #expect(try count(holder, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows migrate (lock)'") == runners)
+        try holder.execute("SELECT pg_advisory_unlock(hashtext('bellows'), hashtext($1))", [MigrationRunner.lockKey])
+        #expect(group.wait(timeout: .now() + 120) == .success)
+
+        let outcomes = (0..<runners).map { index in Result { try results.get(index) } }
+        for case .failure(let error) in outcomes { Issue.record("a runner failed: \(error)") }
+        let applied = outcomes.compactMap { try? $0.get() }
+        #expect(applied.flatMap { $0 }.sorted() == ["001_t", "002_a_idx", "003_b_idx", "004_ab_idx"])
+        #expect(applied.filter { !$0.isEmpty }.count == 1)
+        #expect(try StatementAudit.entries(holder) == [
+            "CREATE INDEX public.t_a_idx", "CREATE INDEX public.t_b_idx", "CREATE INDEX public.t_id_idx", "INSERT 1", "INSERT 200000",
+        ])
+        for index in ["t_a_idx", "t_b_idx", "t_id_idx"] { #expect(try indexValid(holder, index) == true) }
     }
 
     @Test func discardAllInAFileDoesNotReleaseTheRunnersLock() throws {
