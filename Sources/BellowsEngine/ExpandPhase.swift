@@ -34,7 +34,6 @@ extension Engine {
             transition.searchPath = try sessionSearchPath(connection)
             try pinSearchPath(transition, connection: connection)
             report(.info("names in the plan's expressions resolve under search_path = \(PhaseSQL(transition).searchPath), kept for the trigger and every phase"))
-            transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
             for item in transition.carried {
                 report(.info("depends on a replaced column: \(item.line)"))
             }

@@ -218,11 +218,8 @@ public struct PhaseSQL: Sendable {
         let notBackfill = "current_setting('bellows.backfill', true) IS DISTINCT FROM \(SQLQuote.literal(backfillMarker))"
         let copies = transition.groups.compactMap(plainCopy)
         guard !copies.isEmpty, copies.count == transition.groups.count else { return notBackfill }
-        let disagree = copies.map { copy in
-            let type = sourceType(copy.old)
-            return "\(comparable("NEW.\(q(copy.old))", type)) IS DISTINCT FROM \(comparable("NEW.\(q(copy.new))", type))"
-        }
-        return "(\(disagree.joined(separator: " OR "))) AND \(notBackfill)"
+        let disagree = Self.differ(copies.map { "NEW.\(q($0.old))" }, copies.map { "NEW.\(q($0.new))" })
+        return "\(disagree) AND \(notBackfill)"
     }
 
     /// The two columns of a rename that changes nothing else about the values.
@@ -282,40 +279,36 @@ public struct PhaseSQL: Sendable {
         "ROW(" + columns.map { "\(prefix).\(q($0))" }.joined(separator: ", ") + ")"
     }
 
-    // MARK: comparing values of any type
+    // MARK: comparing values by identity
 
-    /// Types whose values have no default equality (no default btree or hash operator class):
-    /// `IS DISTINCT FROM` and row comparisons fail on them (`json`), or use an operator that is
-    /// not equality (`box` compares areas). The engine finds them in `pg_catalog` (domains,
-    /// arrays and composite types included); offline, the built-in ones stand in.
-    public static let builtInTypesWithoutEquality: Set<String> = ["json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"]
-
-    /// Whether values of `type` (as written in the plan or printed by `format_type`) are
-    /// compared by their text form.
-    public func comparesAsText(_ type: String) -> Bool {
-        if let known = transition.typesWithoutEquality { return known.contains(type) }
-        var base = type.lowercased().trimmingCharacters(in: .whitespaces)
-        while base.hasSuffix("[]") { base = String(base.dropLast(2)).trimmingCharacters(in: .whitespaces) }
-        if base.hasPrefix("pg_catalog.") { base = String(base.dropFirst("pg_catalog.".count)) }
-        return Self.builtInTypesWithoutEquality.contains(base)
+    /// Whether two rows of values (`a[i]` against `b[i]`, each pair of one type) differ:
+    /// `record_image_ne(ROW(a…), ROW(b…))`, which compares the values' binary images after
+    /// detoasting, NULL equal to NULL. Not the types' `=` (nor `IS DISTINCT FROM`, which uses
+    /// it): values equal but not the same — a case-only change under a nondeterministic
+    /// collation, `2.5` and `2.500`, `-0` and `0`, `'1 day'` and `'24 hours'` — count as
+    /// different, so a write of one is copied to the other side and verify sees the
+    /// difference. It exists for every type, those without `=` (`json`, `point`) too. The
+    /// function rather than its operator `*<>`: `ROW(…) *<> ROW(…)` parses as a comparison of
+    /// each pair with `*<>`, which the types lack, and a `::record` cast around it is lost when
+    /// PostgreSQL prints the trigger's WHEN (pg_dump could not restore it).
+    static func differ(_ a: [String], _ b: [String]) -> String {
+        "record_image_ne(ROW(\(a.joined(separator: ", "))), ROW(\(b.joined(separator: ", "))))"
     }
 
-    /// `expression` in a form `IS DISTINCT FROM` can compare: as text for a type without equality.
-    private func comparable(_ expression: String, _ type: String) -> String {
-        comparesAsText(type) ? "(\(expression))::text" : expression
+    /// Whether two rows of values are identical (see `differ`).
+    static func identical(_ a: [String], _ b: [String]) -> String {
+        "record_image_eq(ROW(\(a.joined(separator: ", "))), ROW(\(b.joined(separator: ", "))))"
     }
 
-    /// `ROW(…)` of `values` (expression and type), each comparable.
-    private func comparableRow(_ values: [(expression: String, type: String)]) -> String {
-        "ROW(" + values.map { comparable($0.expression, $0.type) }.joined(separator: ", ") + ")"
+    /// The targets' columns over `prefix` (`NEW`, `OLD`).
+    private func columns(_ prefix: String, _ targets: [TransitionTarget]) -> [String] {
+        targets.map { "\(prefix).\(q($0.physical))" }
     }
 
-    /// The targets of `targets` over `prefix` (`NEW`, `OLD`), comparable.
-    private func comparableTargets(_ prefix: String, _ targets: [TransitionTarget]) -> String {
-        comparableRow(targets.map { ("\(prefix).\(q($0.physical))", $0.type) })
+    /// Each target's `up`, cast to its type.
+    private func ups(_ targets: [TransitionTarget]) -> [String] {
+        targets.map { "(\($0.up ?? "NULL"))::\($0.type)" }
     }
-
-    private func sourceType(_ column: String) -> String { transition.table.column(column)?.type ?? "" }
 
     private func computeTargets(_ targets: [TransitionTarget], indent: String) -> String {
         let withUp = targets.filter { $0.up != nil }
@@ -446,23 +439,22 @@ public struct PhaseSQL: Sendable {
             let targets = group.targets.map(\.physical)
             let ups = group.targets.enumerated().map { "(\($0.element.up ?? "NULL"))::\($0.element.type) AS c\($0.offset)" }.joined(separator: ", ")
             let newTargets = row("NEW", targets), oldTargets = row("OLD", targets)
-            let newCompared = comparableTargets("NEW", group.targets), oldCompared = comparableTargets("OLD", group.targets)
-            let sourcesChanged = comparableRow(group.sources.map { ("NEW.\(q($0))", sourceType($0)) }) + " IS DISTINCT FROM "
-                + comparableRow(group.sources.map { ("OLD.\(q($0))", sourceType($0)) })
+            let newColumns = columns("NEW", group.targets), oldColumns = columns("OLD", group.targets)
+            let sourcesChanged = Self.differ(group.sources.map { "NEW.\(q($0))" }, group.sources.map { "OLD.\(q($0))" })
             // A write by new code: old code reads the old column, so rebuild it with down
             // unless the write agrees with up (then the old column already holds the value).
             func compareAndDown(_ indent: String) -> [String] {
                 if let form {
                     return [
-                        "\(indent)IF \(newCompared) IS DISTINCT FROM \(comparableRow(Array(zip(form.ups, group.targets.map(\.type))))) THEN",
+                        "\(indent)IF \(Self.differ(newColumns, form.ups)) THEN",
                         setDowns(group, form, indent: indent + "  "),
                         "\(indent)END IF;",
                     ]
                 }
-                let upRow = comparableRow(group.targets.enumerated().map { ("bellows_up.c\($0.offset)", $0.element.type) })
+                let upRow = group.targets.indices.map { "bellows_up.c\($0)" }
                 return [
                     "\(indent)SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
-                    "\(indent)IF \(newCompared) IS DISTINCT FROM \(upRow) THEN",
+                    "\(indent)IF \(Self.differ(newColumns, upRow)) THEN",
                     computeDowns(group, indent: indent + "  "),
                     "\(indent)END IF;",
                 ]
@@ -492,9 +484,9 @@ public struct PhaseSQL: Sendable {
                 "    ELSE -- written by new code",
             ] + compareAndDown("      ") + [
                 "    END IF;",
-                "  ELSIF \(sourcesChanged) AND \(newCompared) IS NOT DISTINCT FROM \(oldCompared) THEN",
+                "  ELSIF \(sourcesChanged) AND \(Self.identical(newColumns, oldColumns)) THEN",
                 setTargets(group, form, indent: "    "),
-                "  ELSIF \(newCompared) IS DISTINCT FROM \(oldCompared) THEN",
+                "  ELSIF \(Self.differ(newColumns, oldColumns)) THEN",
             ] + fillUntouched + compareAndDown("    ") + [
                 "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
                 setTargets(group, form, indent: "    "),
@@ -534,8 +526,7 @@ public struct PhaseSQL: Sendable {
         case .add:
             return withUp.map { "(\(q($0.physical)) IS NULL AND (\($0.up ?? "NULL"))::\($0.type) IS NOT NULL)" }.joined(separator: " AND ")
         case .inPlace:
-            return withUp.map { "\(comparable(q($0.physical), $0.type)) IS DISTINCT FROM \(comparable("(\($0.up ?? "NULL"))::\($0.type)", $0.type))" }
-                .joined(separator: " OR ")
+            return Self.differ(withUp.map { q($0.physical) }, ups(withUp))
         case .drop:
             return nil
         }
@@ -642,9 +633,7 @@ public struct PhaseSQL: Sendable {
             guard !withUp.isEmpty else { return nil }
             switch group.kind {
             case .replace:
-                let targets = comparableRow(withUp.map { (q($0.physical), $0.type) })
-                let ups = comparableRow(withUp.map { ("(\($0.up ?? "NULL"))::\($0.type)", $0.type) })
-                return (group, "\(targets) IS DISTINCT FROM \(ups)")
+                return (group, Self.differ(withUp.map { q($0.physical) }, ups(withUp)))
             case .add, .inPlace:
                 return pendingCondition(group).map { (group, $0) }
             case .drop:

@@ -133,14 +133,6 @@ public struct Transition: Sendable, Hashable {
     /// resolves in, whoever writes: the expanding session's, kept in the plan's state. `nil`
     /// offline (`bellows render`), where `PhaseSQL.defaultSearchPath` stands in.
     public var searchPath: [String]? = nil
-    /// The types among `comparedTypes` that have no default equality, as the engine found them
-    /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones.
-    public var typesWithoutEquality: Set<String>? = nil
-
-    /// Every type whose values the trigger, the backfill or verify compare.
-    public var comparedTypes: Set<String> {
-        Set(allTargets.map(\.type) + groups.flatMap { $0.sources.compactMap { table.column($0)?.type } + $0.downs.map(\.type) })
-    }
     /// Indexes and constraints over replaced columns rebuilt on their replacements.
     public var recreatedIndexes: [RecreatedIndex] = []
     public var recreatedConstraints: [RecreatedConstraint] = []

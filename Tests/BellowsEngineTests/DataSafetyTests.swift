@@ -213,8 +213,9 @@ struct DataSafetyTests {
     // MARK: 4. Types without `=`
 
     /// json and point have no equality operator: the trigger's and verify's comparisons used to
-    /// fail, and with them every write to the table while the plan was in transition.
-    @Test func typesWithoutEqualityAreComparedAsText() throws {
+    /// fail, and with them every write to the table while the plan was in transition. They are
+    /// compared by identity, like every type (`IdenticalValueTests`).
+    @Test func typesWithoutEqualityCompare() throws {
         let fixture = try EngineFixture("json")
         defer { fixture.close() }
         try fixture.exec("""

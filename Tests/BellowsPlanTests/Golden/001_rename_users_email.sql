@@ -18,14 +18,14 @@ BEGIN
     IF ROW(NEW."email_address") IS NULL THEN -- written by old code
       NEW."email_address" := (NEW."email")::text;
     ELSE -- written by new code
-      IF ROW(NEW."email_address") IS DISTINCT FROM ROW((NEW."email")::text) THEN
+      IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
         NEW."email" := (NEW."email_address")::text;
       END IF;
     END IF;
-  ELSIF ROW(NEW."email") IS DISTINCT FROM ROW(OLD."email") AND ROW(NEW."email_address") IS NOT DISTINCT FROM ROW(OLD."email_address") THEN
+  ELSIF record_image_ne(ROW(NEW."email"), ROW(OLD."email")) AND record_image_eq(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
     NEW."email_address" := (NEW."email")::text;
-  ELSIF ROW(NEW."email_address") IS DISTINCT FROM ROW(OLD."email_address") THEN
-    IF ROW(NEW."email_address") IS DISTINCT FROM ROW((NEW."email")::text) THEN
+  ELSIF record_image_ne(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+    IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
       NEW."email" := (NEW."email_address")::text;
     END IF;
   ELSIF ROW(NEW."email_address") IS NULL THEN -- a row the backfill has not reached
@@ -36,7 +36,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
-  FOR EACH ROW WHEN ((NEW."email" IS DISTINCT FROM NEW."email_address") AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
+  FOR EACH ROW WHEN (record_image_ne(ROW(NEW."email"), ROW(NEW."email_address")) AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_sync_001_rename_users_email";
@@ -79,7 +79,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE ROW("email_address") IS DISTINCT FROM ROW(("email")::text)) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("email_address"), ROW(("email")::text))) AS change_1
 FROM "public"."users";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_bellows_users_email_address_not_null";

@@ -15,14 +15,14 @@ BEGIN
     IF ROW(NEW."_bellows_bio") IS NULL THEN -- written by old code
       NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
     ELSE -- written by new code
-      IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW((NEW."bio"::varchar(2000))::varchar(2000)) THEN
+      IF record_image_ne(ROW(NEW."_bellows_bio"), ROW((NEW."bio"::varchar(2000))::varchar(2000))) THEN
         NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
       END IF;
     END IF;
-  ELSIF ROW(NEW."bio") IS DISTINCT FROM ROW(OLD."bio") AND ROW(NEW."_bellows_bio") IS NOT DISTINCT FROM ROW(OLD."_bellows_bio") THEN
+  ELSIF record_image_ne(ROW(NEW."bio"), ROW(OLD."bio")) AND record_image_eq(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
     NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
-  ELSIF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW(OLD."_bellows_bio") THEN
-    IF ROW(NEW."_bellows_bio") IS DISTINCT FROM ROW((NEW."bio"::varchar(2000))::varchar(2000)) THEN
+  ELSIF record_image_ne(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
+    IF record_image_ne(ROW(NEW."_bellows_bio"), ROW((NEW."bio"::varchar(2000))::varchar(2000))) THEN
       NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
     END IF;
   ELSIF ROW(NEW."_bellows_bio") IS NULL THEN -- a row the backfill has not reached
@@ -74,7 +74,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE ROW("_bellows_bio") IS DISTINCT FROM ROW((bio::varchar(2000))::varchar(2000))) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("_bellows_bio"), ROW((bio::varchar(2000))::varchar(2000)))) AS change_1
 FROM "public"."profiles";
 -- check bio_within_new_limit must return 0 [transaction]
 SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;

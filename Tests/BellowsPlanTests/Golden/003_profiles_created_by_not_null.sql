@@ -38,7 +38,7 @@ FROM bellows_bound;
 UPDATE "public"."profiles" SET
   "created_by" = (coalesce(created_by, user_id))::bigint
 WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
-  AND ("created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint);
+  AND (record_image_ne(ROW("created_by"), ROW((coalesce(created_by, user_id))::bigint)));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."profiles"
@@ -53,12 +53,12 @@ FROM bellows_bound;
 UPDATE "public"."profiles" SET
   "created_by" = (coalesce(created_by, user_id))::bigint
 WHERE ("id") <= ($1::bigint)
-  AND ("created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint);
+  AND (record_image_ne(ROW("created_by"), ROW((coalesce(created_by, user_id))::bigint)));
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE "created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("created_by"), ROW((coalesce(created_by, user_id))::bigint))) AS change_1
 FROM "public"."profiles";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."profiles" VALIDATE CONSTRAINT "_bellows_profiles_created_by_not_null";

@@ -40,7 +40,7 @@ FROM bellows_bound;
 UPDATE "public"."skills" SET
   "name" = (lower(btrim(name)))::text
 WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
-  AND ("name" IS DISTINCT FROM (lower(btrim(name)))::text);
+  AND (record_image_ne(ROW("name"), ROW((lower(btrim(name)))::text)));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skills"
@@ -55,12 +55,12 @@ FROM bellows_bound;
 UPDATE "public"."skills" SET
   "name" = (lower(btrim(name)))::text
 WHERE ("id") <= ($1::bigint)
-  AND ("name" IS DISTINCT FROM (lower(btrim(name)))::text);
+  AND (record_image_ne(ROW("name"), ROW((lower(btrim(name)))::text)));
 
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE "name" IS DISTINCT FROM (lower(btrim(name)))::text) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("name"), ROW((lower(btrim(name)))::text))) AS change_1
 FROM "public"."skills";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."skills" VALIDATE CONSTRAINT "_bellows_skills_name_check";

@@ -20,14 +20,14 @@ BEGIN
     IF ROW(NEW."_bellows_status") IS NULL THEN -- written by old code
       NEW."_bellows_status" := (NEW."status"::text)::text;
     ELSE -- written by new code
-      IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW((NEW."status"::text)::text) THEN
+      IF record_image_ne(ROW(NEW."_bellows_status"), ROW((NEW."status"::text)::text)) THEN
         NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
       END IF;
     END IF;
-  ELSIF ROW(NEW."status") IS DISTINCT FROM ROW(OLD."status") AND ROW(NEW."_bellows_status") IS NOT DISTINCT FROM ROW(OLD."_bellows_status") THEN
+  ELSIF record_image_ne(ROW(NEW."status"), ROW(OLD."status")) AND record_image_eq(ROW(NEW."_bellows_status"), ROW(OLD."_bellows_status")) THEN
     NEW."_bellows_status" := (NEW."status"::text)::text;
-  ELSIF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW(OLD."_bellows_status") THEN
-    IF ROW(NEW."_bellows_status") IS DISTINCT FROM ROW((NEW."status"::text)::text) THEN
+  ELSIF record_image_ne(ROW(NEW."_bellows_status"), ROW(OLD."_bellows_status")) THEN
+    IF record_image_ne(ROW(NEW."_bellows_status"), ROW((NEW."status"::text)::text)) THEN
       NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
     END IF;
   ELSIF ROW(NEW."_bellows_status") IS NULL THEN -- a row the backfill has not reached
@@ -81,7 +81,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE ROW("_bellows_status") IS DISTINCT FROM ROW((status::text)::text)) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("_bellows_status"), ROW((status::text)::text))) AS change_1
 FROM "public"."skill_claims";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."skill_claims" VALIDATE CONSTRAINT "_bellows_skill_claims_status_not_null";

@@ -17,19 +17,19 @@ BEGIN
       NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
       NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
     ELSE -- written by new code
-      IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text) THEN
+      IF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text)) THEN
         NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
       END IF;
     END IF;
-  ELSIF ROW(NEW."full_name") IS DISTINCT FROM ROW(OLD."full_name") AND ROW(NEW."given_name", NEW."family_name") IS NOT DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
+  ELSIF record_image_ne(ROW(NEW."full_name"), ROW(OLD."full_name")) AND record_image_eq(ROW(NEW."given_name", NEW."family_name"), ROW(OLD."given_name", OLD."family_name")) THEN
     NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
     NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
-  ELSIF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW(OLD."given_name", OLD."family_name") THEN
+  ELSIF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW(OLD."given_name", OLD."family_name")) THEN
     IF ROW(OLD."given_name", OLD."family_name") IS NULL THEN -- a row the backfill has not reached
       IF NEW."given_name" IS NULL THEN NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text; END IF;
       IF NEW."family_name" IS NULL THEN NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text; END IF;
     END IF;
-    IF ROW(NEW."given_name", NEW."family_name") IS DISTINCT FROM ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text) THEN
+    IF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text)) THEN
       NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
     END IF;
   ELSIF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- a row the backfill has not reached
@@ -84,7 +84,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE ROW("given_name", "family_name") IS DISTINCT FROM ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text)) AS change_1
+       count(*) FILTER (WHERE record_image_ne(ROW("given_name", "family_name"), ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text))) AS change_1
 FROM "public"."users";
 -- check full_name_round_trips must return 0 [transaction]
 SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM nullif(concat_ws(' ', given_name, family_name), '');
