@@ -114,9 +114,8 @@ enum Carryover {
         let replaced = Set(owner.keys)
         let renames = Dictionary(uniqueKeysWithValues: replaced.compactMap { c in replacement(c).map { (c, $0.physical) } })
         func finalName(_ name: String, _ columns: [String]) -> String {
-            var result = name
-            for column in columns { if let t = replacement(column) { result = result.replacingOccurrences(of: column, with: t.final) } }
-            return TransitionNames.fitted(result)
+            let renames = Dictionary(columns.compactMap { c in replacement(c).map { (c, $0.final) } }, uniquingKeysWith: { first, _ in first })
+            return TransitionNames.fitted(TransitionNames.renamingColumns(in: name, renames))
         }
 
         // Indexes (and the UNIQUE / exclusion constraints they back).

@@ -69,3 +69,35 @@ public enum GeneratedNames {
         return findings
     }
 }
+
+extension TransitionNames {
+    /// `name` with each replaced column's name changed to its new name where it stands as a
+    /// whole `_`-delimited token (`ix_s_desc` with `s` → `s2` is `ix_s2_desc`, not
+    /// `ix_s2_des2c`). All renames apply at once, so a swap (`a` → `b`, `b` → `a`) swaps; where
+    /// two column names could start at one place (`first` and `first_name`), the longer wins.
+    public static func renamingColumns(in name: String, _ renames: [String: String]) -> String {
+        let characters = Array(name)
+        let candidates = renames.filter { !$0.key.isEmpty && $0.key != $0.value }
+            .map { (old: Array($0.key), new: $0.value) }
+            .sorted { $0.old.count > $1.old.count }
+        var result = ""
+        var i = 0
+        var atBoundary = true
+        while i < characters.count {
+            if atBoundary, let match = candidates.first(where: { c in
+                let end = i + c.old.count
+                return end <= characters.count && Array(characters[i..<end]) == c.old
+                    && (end == characters.count || characters[end] == "_")
+            }) {
+                result += match.new
+                i += match.old.count
+                atBoundary = false
+                continue
+            }
+            atBoundary = characters[i] == "_"
+            result.append(characters[i])
+            i += 1
+        }
+        return result
+    }
+}

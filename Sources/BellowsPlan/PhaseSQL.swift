@@ -80,9 +80,10 @@ public struct PhaseSQL: Sendable {
     }
 
     public func rebuiltIndexName(_ t: TransitionTarget, _ index: IndexInfo) -> (transitional: String, final: String) {
-        let final = index.name.replacingOccurrences(of: index.columns[0], with: t.final) == index.name
+        let renamed = TransitionNames.renamingColumns(in: index.name, [index.columns[0]: t.final])
+        let final = renamed == index.name
             ? TransitionNames.plainIndex(table: tableName, column: t.final)
-            : TransitionNames.fitted(index.name.replacingOccurrences(of: index.columns[0], with: t.final))
+            : TransitionNames.fitted(renamed)
         return (TransitionNames.transitional(final), final)
     }
 

@@ -70,6 +70,35 @@ struct CarryoverTests {
         #expect(try fixture.int("SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND NOT convalidated") == 0)
     }
 
+    /// A carried index keeps its name with only the column's token renamed (hostile finding
+    /// 21: `ix_s_desc` came back as `ix_s2_des2c`), whether it is rebuilt (plain) or recreated
+    /// from its definition.
+    @Test func carriedIndexNamesRenameOnlyTheColumnsToken() throws {
+        let fixture = try EngineFixture("carry-names")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE ix (id bigint PRIMARY KEY, s text NOT NULL, other int);
+            CREATE INDEX ix_s_desc ON ix (s DESC NULLS LAST) WITH (fillfactor = 50);
+            CREATE INDEX ix_s_sorted ON ix (s);
+            INSERT INTO ix SELECT g, 's' || g, g FROM generate_series(1, 100) AS g;
+            """)
+        let id = "001_rename_s"
+        try fixture.writePlan(id, """
+            table: ix
+            changes:
+              - alter: s
+                rename_to: s2
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.rows("""
+            SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+            WHERE indrelid = 'ix'::regclass AND NOT indisprimary ORDER BY 1
+            """) == [
+                ["ix_s2_desc", "CREATE INDEX ix_s2_desc ON public.ix USING btree (s2 DESC NULLS LAST) WITH (fillfactor='50')"],
+                ["ix_s2_sorted", "CREATE INDEX ix_s2_sorted ON public.ix USING btree (s2)"],
+            ])
+    }
+
     /// A serial column's sequence, an identity-free column's collation, comment, statistics
     /// target, storage and privileges, and the replica identity index all survive a rename.
     @Test func columnPropertiesAndTheReplicaIdentityAreCarried() throws {

@@ -91,4 +91,46 @@ import Testing
         let compiled = TransitionCompiler.compile(plan, table: existing)
         #expect(compiled.findings.filter { $0.severity == .error }.map(\.rule) == ["plan-name-collision"], "\(compiled.findings)")
     }
+
+    /// A column's name is replaced in a carried index or constraint name only where it is a
+    /// whole `_`-delimited token (hostile finding 21: `ix_s_desc` became `ix_s2_des2c`).
+    @Test func aColumnIsRenamedOnlyAsAWholeToken() {
+        func renamed(_ name: String, _ renames: [String: String]) -> String { TransitionNames.renamingColumns(in: name, renames) }
+        #expect(renamed("ix_s_desc", ["s": "s2"]) == "ix_s2_desc")
+        #expect(renamed("s_idx", ["s": "s2"]) == "s2_idx")
+        #expect(renamed("ix_s", ["s": "s2"]) == "ix_s2")
+        #expect(renamed("s", ["s": "s2"]) == "s2")
+        #expect(renamed("ix_ss_s_s", ["s": "t"]) == "ix_ss_t_t")
+        #expect(renamed("users_email_key", ["email": "email_address"]) == "users_email_address_key")
+        #expect(renamed("users_emails_idx", ["email": "address"]) == "users_emails_idx")
+        #expect(renamed("users_by_email_", ["email": "address"]) == "users_by_address_")
+        // A column whose name holds `_`, beside one that is its first token: the longer wins.
+        #expect(renamed("t_first_name_idx", ["first": "given", "first_name": "forename"]) == "t_forename_idx")
+        #expect(renamed("t_first_last_idx", ["first": "given", "first_name": "forename"]) == "t_given_last_idx")
+        // Every rename applies at once: a swap swaps.
+        #expect(renamed("sw_first_last_key", ["first": "last", "last": "first"]) == "sw_last_first_key")
+        #expect(renamed("ix_desc", ["s": "s2"]) == "ix_desc")
+        #expect(renamed("", ["s": "s2"]) == "")
+    }
+
+    /// A plain index rebuilt on a renamed column keeps its name with only the column's token replaced.
+    @Test func aRebuiltIndexNameReplacesOnlyTheColumnsToken() throws {
+        let plan = try #require(PlanLoader.load(file: "plans/011_s.yaml", source: """
+            table: ix
+            changes:
+              - alter: s
+                rename_to: s2
+            """).plan)
+        let table = TableInfo(schema: "public", name: "ix", columns: [
+            ColumnInfo(name: "id", type: "bigint", notNull: true),
+            ColumnInfo(name: "s", type: "text", notNull: true),
+        ], primaryKey: ["id"], indexes: [
+            IndexInfo(name: "ix_s_sorted", columns: ["s"], isUnique: false, isPrimary: false, isConstraint: false, isPlain: true),
+            IndexInfo(name: "by_text", columns: ["s"], isUnique: false, isPrimary: false, isConstraint: false, isPlain: true),
+        ])
+        let transition = try #require(TransitionCompiler.compile(plan, table: table).transition)
+        let target = try #require(transition.newTargets.first)
+        let sql = PhaseSQL(transition)
+        #expect(target.rebuiltIndexes.map { sql.rebuiltIndexName(target, $0).final } == ["ix_s2_sorted", "ix_s2_idx"])
+    }
 }
