@@ -209,6 +209,14 @@ public enum Change: Sendable, Hashable {
         }
     }
 
+    /// The names the change's columns have after contract (an in-place alter keeps its column's).
+    public var finalColumns: [String] {
+        switch self {
+        case .alter(let c): return [c.finalName]
+        default: return createdColumns
+        }
+    }
+
     /// Every column name the change touches, existing or new.
     public var touchedColumns: [String] { existingColumns + createdColumns }
 }

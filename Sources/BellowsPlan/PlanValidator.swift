@@ -57,14 +57,25 @@ public enum PlanValidator {
             }
         }
 
-        // Columns changed twice within the plan.
+        // Columns changed twice within the plan: an existing column read or replaced by two
+        // changes, or a name two changes leave a column under. One change may take a name
+        // another moves away or drops (a swap, `a` → `b` and `b` → `a`): expand builds the new
+        // column under a `_bellows_` shadow name and contract renames it once the old is dropped.
         var seen: [String: SourceLocation] = [:]
+        var finals: [String: SourceLocation] = [:]
         for change in plan.changes {
-            for column in change.touchedColumns {
+            for column in change.existingColumns {
                 if let first = seen[column] {
                     add(change.location, .error, "plan-column-conflict", "column \"\(column)\" is already changed at \(first.line):\(first.column) of this plan")
                 } else {
                     seen[column] = change.location
+                }
+            }
+            for column in change.finalColumns {
+                if let first = finals[column] {
+                    add(change.location, .error, "plan-column-conflict", "column \"\(column)\" is already the result of the change at \(first.line):\(first.column) of this plan")
+                } else {
+                    finals[column] = change.location
                 }
             }
         }

@@ -373,6 +373,40 @@ extension KindCase {
             ],
             writtenFinal: [["1001", "OLD-1", "2"], ["1002", "NEW-2", "3"]],
             writtenOld: [["1001", "OLD-1", "2"], ["1002", "NEW-2", "3"]]),
+
+        // Hostile finding 26: each change takes the name the other moves away; the index and
+        // the UNIQUE constraint follow their column's values and swap names too.
+        KindCase(
+            name: "column swap",
+            table: "sw",
+            setup: """
+                DROP TABLE IF EXISTS sw CASCADE;
+                CREATE TABLE sw (id bigint PRIMARY KEY, first text NOT NULL, last text NOT NULL UNIQUE);
+                CREATE INDEX sw_first_idx ON sw (first);
+                INSERT INTO sw SELECT g, 'F' || g, 'L' || g FROM generate_series(1, 300) AS g;
+                """,
+            plan: """
+                table: sw
+                changes:
+                  - alter: first
+                    rename_to: last
+                  - alter: last
+                    rename_to: first
+                """,
+            reference: """
+                CREATE TABLE ref.sw (id bigint PRIMARY KEY, last text NOT NULL, first text NOT NULL CONSTRAINT sw_first_key UNIQUE);
+                CREATE INDEX sw_last_idx ON ref.sw (last);
+                """,
+            upQuery: "SELECT id, first, last FROM sw ORDER BY id",
+            finalQuery: "SELECT id, last, first FROM sw ORDER BY id",
+            oldQuery: "SELECT id, first, last FROM sw ORDER BY id",
+            writes: [
+                "INSERT INTO sw (id, first, last) VALUES (1001, 'F-old', 'L-old')",
+                "UPDATE sw SET first = 'F5-changed' WHERE id = 5",
+                "UPDATE sw SET last = 'L6-changed' WHERE id = 6",
+            ],
+            writtenFinal: [["5", "F5-changed", "L5"], ["6", "F6", "L6-changed"], ["1001", "F-old", "L-old"]],
+            writtenOld: [["5", "F5-changed", "L5"], ["6", "F6", "L6-changed"], ["1001", "F-old", "L-old"]]),
     ]
 }
 

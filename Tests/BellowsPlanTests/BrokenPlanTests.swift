@@ -315,6 +315,24 @@ let validPlan = """
               - alter: email
                 comment: changed twice
             """, rule: "plan-column-conflict", at: "5:12", ["\"email\" is already changed at 3:12"]),
+        BrokenPlan("two changes leave a column under one name", """
+            table: users
+            changes:
+              - alter: email
+                rename_to: contact
+              - add: contact
+                type: text
+            """, rule: "plan-column-conflict", at: "5:10", ["\"contact\" is already the result of the change at 3:12"],
+            count: 2), // and plan-name-collision: both new columns would be named "contact"
+        BrokenPlan("a rename onto a column the plan keeps", """
+            table: users
+            changes:
+              - alter: email
+                rename_to: full_name
+              - alter: full_name
+                comment: kept
+            """, rule: "plan-column-conflict", at: "5:12", ["\"full_name\" is already the result of the change at 3:12"],
+            count: 2), // and plan-column-exists at the rename
 
         // MARK: Names
         BrokenPlan("identifier over 63 bytes", """
@@ -551,6 +569,20 @@ let validPlan = """
 
     @Test func theValidBaseHasNoErrorsOrWarnings() {
         #expect(check(validPlan).filter { $0.severity >= .warning }.isEmpty)
+    }
+
+    /// A swap takes each name the other change moves away: check accepts what the engine
+    /// performs (hostile finding 26; ChangeKindTests' "column swap" runs it).
+    @Test func aColumnSwapIsAccepted() {
+        let findings = check("""
+            table: users
+            changes:
+              - alter: email
+                rename_to: full_name
+              - alter: full_name
+                rename_to: email
+            """)
+        #expect(findings.filter { $0.severity == .error }.isEmpty, "\(findings)")
     }
 
     @Test func everyErrorOfAFileInOneRun() {
