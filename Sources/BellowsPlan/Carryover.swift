@@ -283,7 +283,7 @@ enum Carryover {
                 }
                 if !details.grants.isEmpty {
                     let list = details.grants.map { "\($0.privilege) to \($0.grantee)" }.joined(separator: ", ")
-                    result.report.append(CarriedItem(property("column privileges"), .carried, list))
+                    result.report.append(CarriedItem(property("column privileges"), .carried, list + ", on \(t.final) from expand on"))
                 }
                 t.properties = kept
                 groups[g].targets[ti] = t

@@ -168,6 +168,12 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "add the new shape beside the old",
                                              "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
         }
+        // New code may write the new columns from expand on: the roles that may use an old
+        // column (column-level privileges; table-level ones cover the new column already) may
+        // use its replacement, under the name it has now (the privileges follow the rename).
+        for t in transition.newTargets {
+            statements += grants(t.properties?.grants ?? [], on: t.physical, "the old column's privileges on the new column")
+        }
         if transition.needsTrigger {
             statements.append(PhaseStatement(.transaction, "the dual-write function", triggerFunction))
             statements.append(PhaseStatement(.transaction, "the dual-write trigger",
@@ -794,16 +800,22 @@ public struct PhaseSQL: Sendable {
             if let target = properties.statisticsTarget { clauses.append("ALTER COLUMN \(column) SET STATISTICS \(target)") }
             if let storage = properties.storage { clauses.append("ALTER COLUMN \(column) SET STORAGE \(storage)") }
             if let compression = properties.compression { clauses.append("ALTER COLUMN \(column) SET COMPRESSION \(compression)") }
-            for grant in properties.grants {
-                statements.append(PhaseStatement(.transaction, "the old column's privileges",
-                    "GRANT \(grant.privilege) (\(column)) ON \(table) TO \(grant.grantee)\(grant.grantable ? " WITH GRANT OPTION" : "")"))
-            }
+            // Granted at expand already; again for a plan an older Bellows expanded (GRANT is idempotent).
+            statements += grants(properties.grants, on: t.final, "the old column's privileges")
         }
         if !clauses.isEmpty {
             statements.insert(PhaseStatement(.transaction, "the old column's statistics target, storage and compression",
                                              "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")), at: 0)
         }
         return statements
+    }
+
+    /// `GRANT privilege (column) ON table TO grantee`, one statement per grant.
+    private func grants(_ grants: [ColumnGrant], on column: String, _ purpose: String) -> [PhaseStatement] {
+        grants.map { grant in
+            PhaseStatement(.transaction, purpose,
+                "GRANT \(grant.privilege) (\(q(column))) ON \(table) TO \(grant.grantee)\(grant.grantable ? " WITH GRANT OPTION" : "")")
+        }
     }
 
     // MARK: rollback

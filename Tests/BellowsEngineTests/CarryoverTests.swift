@@ -99,6 +99,72 @@ struct CarryoverTests {
             ])
     }
 
+    /// Column-level privileges on a replaced column hold on its replacement from expand on,
+    /// so new code running as a least-privilege role can write the new column during the
+    /// transition (hostile finding 02), and still after contract; rollback takes them away
+    /// with the column. The roles here are no superusers.
+    @Test func columnPrivilegesHoldOnTheNewColumnFromExpandOn() throws {
+        let fixture = try EngineFixture("carry-grants")
+        defer { fixture.close() }
+        let app = "bellows_app_" + String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        try fixture.exec("DROP ROLE IF EXISTS \(app); CREATE ROLE \(app) NOSUPERUSER")
+        defer { _ = try? fixture.sql.executeScript("RESET ROLE; DROP OWNED BY \(app); DROP ROLE IF EXISTS \(app)") }
+        try fixture.exec("""
+            CREATE TABLE t2 (id bigint PRIMARY KEY, email text NOT NULL, score integer);
+            GRANT SELECT (id, email, score), UPDATE (email, score), INSERT (id, email) ON t2 TO \(app);
+            INSERT INTO t2 SELECT g, 'e' || g, g FROM generate_series(1, 100) AS g;
+            """)
+        let original = try fixture.snapshot("t2")
+        let id = "001_grants"
+        try fixture.writePlan(id, """
+            table: t2
+            changes:
+              - alter: email
+                rename_to: email_address
+                not_null: true
+              - alter: score
+                type: bigint
+                up: score::bigint
+                down: score::integer
+            """)
+        let notes = Shared<[String]>([])
+        try fixture.engine(reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }).run(.expand, plan: id)
+        #expect(notes.current.contains { $0.contains("column privileges of email: carried") && $0.contains("UPDATE to \(app)") }, "\(notes.current)")
+        /// The new columns as the application role sees them: what it may do to each.
+        func privileges(_ columns: [String]) throws -> [[String?]] {
+            try fixture.rows("""
+                SELECT c, has_column_privilege($1, 't2', c, 'SELECT')::text, has_column_privilege($1, 't2', c, 'INSERT')::text,
+                       has_column_privilege($1, 't2', c, 'UPDATE')::text
+                FROM unnest($2::text[]) AS c ORDER BY c
+                """, [app, PostgresArray.literal(columns)])
+        }
+        let shadow = TransitionNames.shadowColumn("score")
+        #expect(try privileges(["email_address", shadow]) == [
+            ["_bellows_score", "true", "false", "true"], ["email_address", "true", "true", "true"],
+        ])
+        // New code, as the role, writes the new column during the transition; old code reads it.
+        try fixture.exec("""
+            SET ROLE \(app);
+            INSERT INTO t2 (id, email_address) VALUES (1001, 'new@example.com');
+            UPDATE t2 SET email_address = 'changed@example.com' WHERE id = 5;
+            RESET ROLE;
+            """)
+        #expect(try fixture.rows("SELECT email FROM t2 WHERE id IN (5, 1001) ORDER BY id") == [["changed@example.com"], ["new@example.com"]])
+
+        try fixture.run(.rollback, id)
+        let restored = try fixture.snapshot("t2")
+        #expect(restored == original, "\(original.difference(to: restored))")
+        #expect(try fixture.rows("SELECT count(*) FROM pg_attribute WHERE attrelid = 't2'::regclass AND attname = ANY ($1::text[])",
+                                 [PostgresArray.literal(["email_address", shadow])]) == [["0"]])
+
+        try fixture.forward(id, through: .contract)
+        #expect(try privileges(["email_address", "score"]) == [
+            ["email_address", "true", "true", "true"], ["score", "true", "false", "true"],
+        ])
+    }
+
     /// A serial column's sequence, an identity-free column's collation, comment, statistics
     /// target, storage and privileges, and the replica identity index all survive a rename.
     @Test func columnPropertiesAndTheReplicaIdentityAreCarried() throws {
