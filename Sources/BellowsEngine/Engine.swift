@@ -231,13 +231,15 @@ public final class Engine: @unchecked Sendable {
     /// expressions and checks mean in every phase what they meant when the plan was expanded.
     func transition(for plan: Plan, connection: Connection, storedOnly: Bool) throws -> Transition {
         var table: TableInfo?
-        let stored = try connection.query("SELECT table_info, search_path FROM bellows.plans WHERE id = $1", [plan.id]).first
+        let stored = try connection.query("SELECT table_info, search_path, not_null_shape FROM bellows.plans WHERE id = $1", [plan.id]).first
         if let json = try stored?.optionalString("table_info"), let data = json.data(using: .utf8) {
             table = try? JSONDecoder().decode(TableInfo.self, from: data)
         }
         if table == nil && !storedOnly { table = try CatalogReader.table(connection, plan.table.value) }
         let compiled = TransitionCompiler.compile(plan, table: table)
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        // The shape expand recorded wins over the server's version now (an upgrade mid-transition).
+        transition.notNullShape = NotNullShape(recorded: try stored?.optionalString("not_null_shape"))
         if let path = try stored?.raw("search_path") {
             transition.searchPath = PostgresArray.parse(path).compactMap { $0 }
             try pinSearchPath(transition, connection: connection)

@@ -20,7 +20,8 @@ extension Engine {
             failures += try conflictFailures(plan, table: table, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
-            let compiled = TransitionCompiler.compile(plan, table: table)
+            var compiled = TransitionCompiler.compile(plan, table: table)
+            compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
             failures += compiled.findings.filter { $0.severity == .error }.map {
                 GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")
             }
@@ -32,6 +33,11 @@ extension Engine {
             }
             transition = compiledTransition
             transition.searchPath = try sessionSearchPath(connection)
+            if transition.allTargets.contains(where: \.addsNotNull) {
+                report(.info(transition.notNullShape == .notNull
+                    ? "NOT NULL: a NOT VALID NOT NULL constraint (PostgreSQL 18+), validated by verify and kept by contract"
+                    : "NOT NULL: a NOT VALID CHECK (column IS NOT NULL), validated by verify; contract sets NOT NULL through it and drops it"))
+            }
             try pinSearchPath(transition, connection: connection)
             report(.info("names in the plan's expressions resolve under search_path = \(PhaseSQL(transition).searchPath), kept for the trigger and every phase"))
             for item in transition.carried {
@@ -74,10 +80,11 @@ extension Engine {
                             UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                    touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
                                    verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
-                                   referenced_columns = $7::text[]
+                                   referenced_columns = $7::text[], not_null_shape = $8
                             WHERE id = $1 AND phase = $5 AND NOT expanding
                             """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
-                                  PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted())])
+                                  PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted()),
+                                  transition.notNullShape.rawValue])
                         guard updated.affectedRows == 1 else {
                             throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                         }
@@ -187,6 +194,7 @@ extension Engine {
 
     /// The names the transition's indexes and constraints take at contract, already taken in
     /// the schema (an index) or the table (a constraint): found now rather than when contract fails.
+    /// A NOT NULL constraint (PostgreSQL 18) of a column contract drops frees its name.
     func nameFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
         let names = PhaseSQL(transition).finalNames
         guard !names.isEmpty else { return [] }
@@ -196,8 +204,11 @@ extension Engine {
             WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = $1) AND c.relname = ANY ($2::text[])
             UNION ALL
             SELECT 'constraint', k.conname, NULL FROM pg_constraint k WHERE k.conrelid = to_regclass($3) AND k.conname = ANY ($4::text[])
+              AND NOT (k.contype = 'n' AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+                                                                               AND a.attname = ANY ($5::text[])))
             ORDER BY 1, 2
-            """, [transition.table.schema, PostgresArray.literal(relations), transition.quotedTable, PostgresArray.literal(constraints)])
+            """, [transition.table.schema, PostgresArray.literal(relations), transition.quotedTable, PostgresArray.literal(constraints),
+                  PostgresArray.literal(transition.droppedColumns)])
         return try taken.map { row in
             let name = try row.string("name")
             let what = try row.string("kind") == "relation" ? "a relation of schema \(transition.table.schema)" : "a constraint of \(transition.tableName)"

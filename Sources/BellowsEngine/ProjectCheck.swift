@@ -65,15 +65,22 @@ public enum ProjectCheck {
         return check(project: project, paths: paths, includeLint: false).filter { standard($0.file) == own }
     }
 
-    /// The offline rendering of one plan: every phase's SQL, against the schema the migrations build.
-    public static func render(project: Project, plan reference: String, phase: PhaseCommand?) throws -> String {
+    /// The offline rendering of one plan: every phase's SQL, against the schema the migrations
+    /// build, for a server of `serverVersion` (`server_version_num`; nil: the oldest supported).
+    public static func render(project: Project, plan reference: String, phase: PhaseCommand?, serverVersion: Int? = nil) throws -> String {
+        let version = serverVersion ?? ServerVersion.renderDefault
+        if ServerVersion.refusal(serverVersion: version) != nil {
+            throw BellowsError.usage("--server-version \(ServerVersion.given(version)): Bellows supports PostgreSQL \(ServerVersion.oldestSupportedMajor) or later (tested on \(ServerVersion.testedMajors.map(String.init).joined(separator: ", ")))")
+        }
         let plan = try project.resolvePlan(reference)
         let catalog = MigrationSchema.catalog(fromMigrations: project.migrationFiles().compactMap {
             FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
         })
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
-        guard let transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
-        return PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases)
+        guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
+        transition.notNullShape = NotNullShape.preferred(serverVersion: version)
+        return PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
+                                   serverVersion: version, versionGiven: serverVersion != nil)
     }
 
     /// An `io-error` for each path that does not exist: a mistyped path must not pass as clean.
@@ -98,9 +105,20 @@ public enum ProjectCheck {
 
 /// The human-readable rendering of a transition's phases, as `bellows render` prints it.
 public enum PhaseRendering {
-    public static func text(_ transition: Transition, phases: [PhaseCommand]) -> String {
+    /// `serverVersion` (`server_version_num`) is the version the SQL is rendered for; the header
+    /// says so, and whether it was asked for (`--server-version`) or is the oldest supported.
+    public static func text(_ transition: Transition, phases: [PhaseCommand], serverVersion: Int = ServerVersion.renderDefault,
+                            versionGiven: Bool = false) -> String {
         let sql = PhaseSQL(transition)
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
+        out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
+            + (versionGiven ? " (--server-version)\n" : " (the oldest supported; --server-version N renders for another)\n")
+        if transition.allTargets.contains(where: \.addsNotNull) {
+            out += transition.notNullShape == .notNull
+                ? "-- NOT NULL: a NOT VALID NOT NULL constraint, validated by verify, kept and renamed by contract (PostgreSQL 18+)\n"
+                : "-- NOT NULL: a NOT VALID CHECK, validated by verify; contract sets NOT NULL through it (no scan) and drops it"
+                    + " (PostgreSQL 18+ uses a NOT VALID NOT NULL constraint instead)\n"
+        }
         if !transition.carried.isEmpty {
             out += "-- what depends on the replaced columns, and what the plan does with it:\n"
             out += transition.carried.map { "--   \($0.line)\n" }.joined()

@@ -1,3 +1,4 @@
+import Foundation
 import PGClient
 
 /// The PostgreSQL versions Bellows runs against. `scripts/test` runs the whole suite on each
@@ -20,6 +21,26 @@ public enum ServerVersion {
         guard number / 10_000 < oldestSupportedMajor else { return nil }
         let tested = testedMajors.map(String.init).joined(separator: ", ")
         return "the server runs PostgreSQL \(describe(number)), which Bellows does not support: it needs PostgreSQL \(oldestSupportedMajor) or later (tested on \(tested))"
+    }
+
+    /// A version as given to `--server-version`: `18` for `180000`, else as `describe`.
+    public static func given(_ number: Int) -> String {
+        number % 10_000 == 0 && number >= 100_000 ? "\(number / 10_000)" : describe(number)
+    }
+
+    /// The version `bellows render` renders for when not told: the oldest supported.
+    public static var renderDefault: Int { oldestSupportedMajor * 10_000 }
+
+    /// A version as a user writes it, `18`, `18.6`, `9.6` or `180006`, as a `server_version_num`;
+    /// nil when it is none of these.
+    public static func parse(_ text: String) -> Int? {
+        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard !parts.isEmpty, parts.count <= 2, parts.allSatisfy({ ($0 ?? -1) >= 0 }), let major = parts[0] else { return nil }
+        if parts.count == 2, let minor = parts[1] {
+            return major >= 10 ? (minor < 10_000 ? major * 10_000 + minor : nil) : (minor < 100 ? major * 10_000 + minor * 100 : nil)
+        }
+        if major >= 10_000 { return major }
+        return major >= 10 ? major * 10_000 : nil
     }
 
     /// Throws a usage error when the connected server is older than Bellows supports.

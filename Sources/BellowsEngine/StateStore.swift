@@ -24,6 +24,9 @@ public struct PlanState: Sendable, Codable, Hashable {
     /// The schemas the expanding session resolved names in; every phase evaluates the plan's
     /// expressions under `pg_catalog`, these, then `pg_temp` (nil: expanded before it was kept).
     public var searchPath: [String]? = nil
+    /// How expand added NOT NULL (`NotNullShape`; nil: not expanded, or expanded before it was
+    /// kept, which means a CHECK).
+    public var notNullShape: String? = nil
 }
 
 /// One entry of the append-only audit log.
@@ -46,7 +49,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns') AND NOT attisdropped) = 2 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape') AND NOT attisdropped) = 3 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -119,6 +122,9 @@ public enum StateStore {
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS search_path text[];
     -- The table's columns the plan's expressions read (expand), for other plans' conflict check.
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS referenced_columns text[];
+    -- How expand added NOT NULL (check, or PostgreSQL 18's not_null): later phases, also on a
+    -- server upgraded meanwhile, finish the shape expand started.
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS not_null_shape text;
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -134,7 +140,7 @@ public enum StateStore {
     static let planColumns = """
     id, checksum, table_name, phase, expand_checksum, expanding, touched_columns, backfill_cursor,
     backfill_rows, backfill_done, extract(epoch FROM verified_at)::float8 AS verified_at,
-    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path
+    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path, not_null_shape
     """
 
     static func decode(_ row: Row) throws -> PlanState {
@@ -148,7 +154,8 @@ public enum StateStore {
             verifiedAt: try row.optionalDouble("verified_at").map { Date(timeIntervalSince1970: $0) },
             updatedAt: try row.optionalDouble("updated_at").map { Date(timeIntervalSince1970: $0) },
             verifiedTrigger: try row.optionalString("verified_trigger"),
-            searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } })
+            searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } },
+            notNullShape: try row.optionalString("not_null_shape"))
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {

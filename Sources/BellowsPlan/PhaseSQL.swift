@@ -75,9 +75,20 @@ public struct PhaseSQL: Sendable {
         (TransitionNames.transitional(t.uniqueName), t.uniqueName)
     }
 
+    /// The constraint that makes `t` NOT NULL during the transition (a CHECK or, on PostgreSQL 18,
+    /// a NOT NULL constraint; see `NotNullShape`).
     public func notNullCheckName(_ t: TransitionTarget) -> String {
         TransitionNames.notNullCheck(table: tableName, column: t.final)
     }
+
+    /// The NOT NULL constraint's transitional name and, in the `.notNull` shape, the name
+    /// contract gives it: PostgreSQL's own for the final column.
+    public func notNullName(_ t: TransitionTarget) -> (transitional: String, final: String) {
+        (notNullCheckName(t), TransitionNames.notNullConstraint(table: tableName, column: t.final))
+    }
+
+    /// Whether NOT NULL is added as PostgreSQL 18's NOT VALID NOT NULL constraint.
+    private var nativeNotNull: Bool { transition.notNullShape == .notNull }
 
     public func rebuiltIndexName(_ t: TransitionTarget, _ index: IndexInfo) -> (transitional: String, final: String) {
         let renamed = TransitionNames.renamingColumns(in: index.name, [index.columns[0]: t.final])
@@ -123,6 +134,7 @@ public struct PhaseSQL: Sendable {
             if t.unique { names += [(t.uniqueName, true), (t.uniqueName, false)] }
             if t.check != nil { names.append((t.checkName, false)) }
             if t.foreignKey != nil { names.append((t.foreignKeyName, false)) }
+            if t.addsNotNull && nativeNotNull { names.append((notNullName(t).final, false)) }
             names += t.rebuiltIndexes.map { (rebuiltIndexName(t, $0).final, true) }
         }
         for index in transition.recreatedIndexes {
@@ -152,7 +164,9 @@ public struct PhaseSQL: Sendable {
         }
         for t in transition.allTargets {
             if t.addsNotNull {
-                clauses.append("ADD CONSTRAINT \(q(notNullCheckName(t))) CHECK (\(q(t.physical)) IS NOT NULL) NOT VALID")
+                let name = q(notNullCheckName(t))
+                clauses.append(nativeNotNull ? "ADD CONSTRAINT \(name) NOT NULL \(q(t.physical)) NOT VALID"
+                                             : "ADD CONSTRAINT \(name) CHECK (\(q(t.physical)) IS NOT NULL) NOT VALID")
             }
             if let check = t.check {
                 clauses.append("ADD CONSTRAINT \(q(checkName(t).transitional)) CHECK (\(check)) NOT VALID")
@@ -693,8 +707,11 @@ public struct PhaseSQL: Sendable {
             }
             if let identity = t.identity {
                 let sequence = SQLQuote.qualified(schema: transition.table.schema, name: TransitionNames.transitional(identity.name))
-                statements.append(PhaseStatement(.transaction, "the identity moves to the new column (NOT NULL proved by the validated check)",
-                                                 "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) SET NOT NULL"))
+                // A validated NOT NULL constraint (the `.notNull` shape) already makes the column NOT NULL.
+                if !(t.addsNotNull && nativeNotNull) {
+                    statements.append(PhaseStatement(.transaction, "the identity moves to the new column (NOT NULL proved by the validated check)",
+                                                     "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) SET NOT NULL"))
+                }
                 statements.append(PhaseStatement(.transaction, "the identity moves to the new column",
                     "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) ADD GENERATED \(identity.kind) AS IDENTITY (SEQUENCE NAME \(sequence) \(identity.options))"))
                 statements.append(PhaseStatement(.transaction, "its sequence continues where the old one stopped",
@@ -718,10 +735,11 @@ public struct PhaseSQL: Sendable {
         // SET NOT NULL skips its scan only while the validated check still exists when the
         // ALTER TABLE ends: dropping the check in the same statement makes PostgreSQL scan the
         // table under its ACCESS EXCLUSIVE lock. So NOT NULL first, the check dropped after.
+        // A validated NOT NULL constraint (`.notNull`) is only renamed, below.
         var notNulls: [String] = []
         var finishing: [String] = []
         for t in transition.allTargets {
-            if t.addsNotNull {
+            if t.addsNotNull && !nativeNotNull {
                 notNulls.append("ALTER COLUMN \(q(t.final)) SET NOT NULL")
                 finishing.append("DROP CONSTRAINT \(q(notNullCheckName(t)))")
             }
@@ -750,6 +768,11 @@ public struct PhaseSQL: Sendable {
                                              "ALTER TABLE \(table)\n  " + finishing.joined(separator: ",\n  ")))
         }
         for t in transition.allTargets {
+            if t.addsNotNull && nativeNotNull {
+                let names = notNullName(t)
+                statements.append(PhaseStatement(.transaction, "final constraint name (the validated NOT NULL, no scan)",
+                                                 "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
+            }
             if t.check != nil {
                 let names = checkName(t)
                 statements.append(PhaseStatement(.transaction, "final constraint name",

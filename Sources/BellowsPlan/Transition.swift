@@ -46,7 +46,7 @@ public struct TransitionTarget: Sendable, Hashable {
     /// The SQL computing the column from the old columns (old, physical names).
     public var up: String?
     public var notNull: Bool
-    /// Whether NOT NULL must be added (a validated CHECK first, then `SET NOT NULL` at contract).
+    /// Whether NOT NULL must be added (a validated constraint first, see `NotNullShape`).
     public var addsNotNull: Bool
     public var dropsNotNull: Bool
     /// The default to set at contract; `nil` leaves it as it is.
@@ -133,6 +133,9 @@ public struct Transition: Sendable, Hashable {
     /// resolves in, whoever writes: the expanding session's, kept in the plan's state. `nil`
     /// offline (`bellows render`), where `PhaseSQL.defaultSearchPath` stands in.
     public var searchPath: [String]? = nil
+    /// How NOT NULL is added: the shape expand recorded for the plan, or offline the one of the
+    /// server version `bellows render` renders for.
+    public var notNullShape: NotNullShape = .check
     /// Indexes and constraints over replaced columns rebuilt on their replacements.
     public var recreatedIndexes: [RecreatedIndex] = []
     public var recreatedConstraints: [RecreatedConstraint] = []

@@ -12,12 +12,24 @@ struct Render: ParsableCommand {
     @Option(help: "Only this phase (expand, backfill, verify, contract, rollback).")
     var phase: PhaseCommand?
 
+    @Option(help: ArgumentHelp("The PostgreSQL version to render for (18, 18.6 or 180006); default: the oldest supported.",
+                               discussion: "Some statements differ by version: on 18 and later NOT NULL is added as a NOT VALID NOT NULL constraint instead of a CHECK.",
+                               valueName: "N"))
+    var serverVersion: String?
+
     @Option(help: "Project directory.")
     var project: String = "."
 
+    func validate() throws {
+        if let serverVersion, ServerVersion.parse(serverVersion) == nil {
+            throw ValidationError("--server-version must be a PostgreSQL version such as 18, 18.6 or 180006, not '\(serverVersion)'")
+        }
+    }
+
     func run() throws {
         do {
-            Terminal.out(try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase))
+            Terminal.out(try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase,
+                                                 serverVersion: serverVersion.flatMap(ServerVersion.parse)))
         } catch let error as BellowsError {
             renderError(error, format: .text)
             throw ExitCode(ExitStatus.code(for: error))

@@ -185,6 +185,33 @@ import Testing
         #expect(all.stdout.contains("session_replication_role = replica when the role may"), "\(all.stdout)")
     }
 
+    /// The header says which version the SQL is for; on 18 NOT NULL is a NOT VALID NOT NULL constraint.
+    @Test func renderSaysWhichVersionItRendersFor() throws {
+        let root = try Self.exampleProject()
+        defer { Self.remove(root) }
+        let oldest = try Self.bellows(["render", "003", "--project", root])
+        #expect(oldest.status == 0, "\(oldest.stderr)")
+        #expect(oldest.stdout.contains("-- rendered for PostgreSQL 14 (the oldest supported; --server-version N renders for another)"), "\(oldest.stdout)")
+        #expect(oldest.stdout.contains("CHECK (\"created_by\" IS NOT NULL) NOT VALID"))
+        for version in ["18", "18.6", "180006"] {
+            let pg18 = try Self.bellows(["render", "003", "--server-version", version, "--project", root])
+            #expect(pg18.status == 0, "\(pg18.stderr)")
+            #expect(pg18.stdout.contains("-- rendered for PostgreSQL \(version == "18" ? "18" : "18.6") (--server-version)"), "\(pg18.stdout)")
+            #expect(pg18.stdout.contains("ADD CONSTRAINT \"_bellows_profiles_created_by_not_null\" NOT NULL \"created_by\" NOT VALID"))
+            #expect(pg18.stdout.contains("RENAME CONSTRAINT \"_bellows_profiles_created_by_not_null\" TO \"profiles_created_by_not_null\""))
+            #expect(!pg18.stdout.contains("SET NOT NULL"))
+        }
+        let fifteen = try Self.bellows(["render", "003", "--server-version", "15", "--project", root])
+        #expect(fifteen.stdout.replacingOccurrences(of: "PostgreSQL 15 (--server-version)", with: "")
+                == oldest.stdout.replacingOccurrences(of: "PostgreSQL 14 (the oldest supported; --server-version N renders for another)", with: ""))
+        let old = try Self.bellows(["render", "003", "--server-version", "13", "--project", root])
+        #expect(old.status == 2)
+        #expect(old.stderr.contains("--server-version 13: Bellows supports PostgreSQL 14 or later"), "\(old.stderr)")
+        let garbage = try Self.bellows(["render", "003", "--server-version", "latest", "--project", root])
+        #expect(garbage.status == 2)
+        #expect(garbage.stderr.contains("--server-version must be a PostgreSQL version"), "\(garbage.stderr)")
+    }
+
     @Test func renderRefusesWhatItCannotRender() throws {
         let root = try Self.exampleProject()
         defer { Self.remove(root) }

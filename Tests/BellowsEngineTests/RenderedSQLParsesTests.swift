@@ -89,7 +89,9 @@ struct RenderedSQLParsesTests {
         defer { connection.close(); db.drop() }
         let plan = try Self.plan(name)
         let compiled = TransitionCompiler.compile(plan, table: try Self.offlineCatalog.table(plan.table.value))
-        let transition = try #require(compiled.transition, "\(compiled.findings)")
+        var transition = try #require(compiled.transition, "\(compiled.findings)")
+        // What expand would run on this server (PostgreSQL 18: NOT VALID NOT NULL constraints).
+        transition.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
         let sql = PhaseSQL(transition)
         let before = try CatalogSnapshot.take(connection, table: plan.table.value)
 
@@ -149,7 +151,8 @@ struct RenderedSQLParsesTests {
         let (db, connection) = try Self.takumi("contract", seedRows: 50)
         defer { connection.close(); db.drop() }
         let plan = try Self.plan(name)
-        let transition = try #require(TransitionCompiler.compile(plan, table: try Self.offlineCatalog.table(plan.table.value)).transition)
+        var transition = try #require(TransitionCompiler.compile(plan, table: try Self.offlineCatalog.table(plan.table.value)).transition)
+        transition.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
         let sql = PhaseSQL(transition)
         try Self.run(sql.expand, on: connection)
         if sql.needsBackfill {

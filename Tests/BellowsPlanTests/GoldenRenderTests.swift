@@ -15,16 +15,20 @@ import Testing
     static let updating = ProcessInfo.processInfo.environment["BELLOWS_UPDATE_GOLDEN"] == "1"
 
     /// The plan's SQL, phase by phase, like `bellows render` but without the file's checksum
-    /// (so a comment edit in a plan does not churn its golden file).
-    static func render(_ planName: String) throws -> String {
+    /// (so a comment edit in a plan does not churn its golden file). `shape` is how NOT NULL is
+    /// added: `.check` on every version (the goldens in `Golden/`), `.notNull` on PostgreSQL 18+
+    /// (`Golden/pg18/`, for the plans whose SQL differs there).
+    static func render(_ planName: String, shape: NotNullShape = .check) throws -> String {
         let path = Repository.plansDirectory.appendingPathComponent(planName + ".yaml").path
         let loaded = PlanLoader.load(path: path)
         let plan = try #require(loaded.plan, "\(planName) does not load: \(loaded.findings)")
         let table = Repository.catalog.table(plan.table.value)
         let compiled = TransitionCompiler.compile(plan, table: table)
-        let transition = try #require(compiled.transition, "\(planName) does not compile: \(compiled.findings)")
+        var transition = try #require(compiled.transition, "\(planName) does not compile: \(compiled.findings)")
+        transition.notNullShape = shape
         let sql = PhaseSQL(transition)
-        var out = "-- plan \(plan.id) on \(transition.tableName), rendered offline from migrations/\n"
+        var out = "-- plan \(plan.id) on \(transition.tableName), rendered offline from migrations/"
+            + (shape == .check ? "\n" : " for PostgreSQL 18+ (NOT NULL: NOT VALID NOT NULL constraints)\n")
         out += transition.carried.map { "-- depends on a replaced column: \($0.line)\n" }.joined()
         for phase in PhaseCommand.allCases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
@@ -49,10 +53,22 @@ import Testing
         #expect(goldens == plans, "golden files without a plan, or plans without a golden file")
     }
 
-    @Test(arguments: Repository.examplePlanNames)
-    func renderMatchesGolden(_ planName: String) throws {
-        let rendered = try Self.render(planName)
-        let golden = Repository.goldenDirectory.appendingPathComponent(planName + ".sql")
+    /// The example plans whose SQL on PostgreSQL 18 differs from the default (they add NOT NULL).
+    static let pg18Plans = ["001_rename_users_email", "003_profiles_created_by_not_null", "005_claim_status_check"]
+
+    @Test func thePG18GoldensAreThePlansThatAddNotNull() throws {
+        for name in Repository.examplePlanNames {
+            let differs = try Self.render(name) != Self.render(name, shape: .notNull).replacingOccurrences(
+                of: " for PostgreSQL 18+ (NOT NULL: NOT VALID NOT NULL constraints)", with: "")
+            #expect(differs == Self.pg18Plans.contains(name), "\(name)")
+        }
+    }
+
+    @Test(arguments: Repository.examplePlanNames.map { ($0, NotNullShape.check) } + pg18Plans.map { ($0, NotNullShape.notNull) })
+    func renderMatchesGolden(_ planName: String, _ shape: NotNullShape) throws {
+        let rendered = try Self.render(planName, shape: shape)
+        let directory = shape == .check ? Repository.goldenDirectory : Repository.goldenDirectory.appendingPathComponent("pg18")
+        let golden = directory.appendingPathComponent(planName + ".sql")
         if Self.updating {
             try rendered.write(to: golden, atomically: true, encoding: .utf8)
             return

@@ -1,0 +1,119 @@
+-- plan 001_rename_users_email on public.users, rendered offline from migrations/ for PostgreSQL 18+ (NOT NULL: NOT VALID NOT NULL constraints)
+-- depends on a replaced column: index users_email_key: recreated — as UNIQUE (email_address) users_email_address_key
+-- depends on a replaced column: NOT NULL of email: carried
+
+-- ===== expand =====
+-- add the new shape beside the old [transaction]
+ALTER TABLE "public"."users"
+  ADD COLUMN IF NOT EXISTS "email_address" text,
+  ADD CONSTRAINT "_bellows_users_email_address_not_null" NOT NULL "email_address" NOT VALID;
+-- the dual-write function [transaction]
+CREATE OR REPLACE FUNCTION "bellows"."sync_001_rename_users_email"() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
+DECLARE
+  bellows_up record;
+BEGIN
+  -- change 1: email -> email_address
+  IF TG_OP = 'INSERT' THEN
+    IF ROW(NEW."email_address") IS NULL THEN -- written by old code
+      NEW."email_address" := (NEW."email")::text;
+    ELSE -- written by new code
+      IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
+        NEW."email" := (NEW."email_address")::text;
+      END IF;
+    END IF;
+  ELSIF record_image_ne(ROW(NEW."email"), ROW(OLD."email")) AND record_image_eq(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+    NEW."email_address" := (NEW."email")::text;
+  ELSIF record_image_ne(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+    IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
+      NEW."email" := (NEW."email_address")::text;
+    END IF;
+  ELSIF ROW(NEW."email_address") IS NULL THEN -- a row the backfill has not reached
+    NEW."email_address" := (NEW."email")::text;
+  END IF;
+  RETURN NEW;
+END
+$bellows$;
+-- the dual-write trigger [transaction]
+CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
+  FOR EACH ROW WHEN (record_image_ne(ROW(NEW."email"), ROW(NEW."email_address")) AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
+  EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
+-- the dual-write trigger fires for every writer [transaction]
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_sync_001_rename_users_email";
+-- build an index without blocking writes [standalone]
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
+
+-- ===== backfill =====
+-- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint)
+    ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
+)
+SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
+       ARRAY[bellows_k1::text] AS last_key
+FROM bellows_bound;
+-- the batch's rows, between the cursor and that key [transaction]
+UPDATE "public"."users" SET
+  "email_address" = ("email")::text
+WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
+  AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL));
+-- the first batch (no cursor yet) [transaction]
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users"
+    ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
+)
+SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,
+       ARRAY[bellows_k1::text] AS last_key
+FROM bellows_bound;
+UPDATE "public"."users" SET
+  "email_address" = ("email")::text
+WHERE ("id") <= ($1::bigint)
+  AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL));
+
+-- ===== verify =====
+-- prove every row agrees with up (one scan) [transaction]
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE record_image_ne(ROW("email_address"), ROW(("email")::text))) AS change_1
+FROM "public"."users";
+-- validate without blocking writes [standalone]
+ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_bellows_users_email_address_not_null";
+-- check every_user_has_an_email_address must return 0 [transaction]
+SELECT count(*) FROM users WHERE email_address IS NULL;
+-- check email_addresses_unique_ignoring_case must return 0 [transaction]
+SELECT count(*) FROM (SELECT lower(email_address) FROM users GROUP BY 1 HAVING count(*) > 1) AS duplicates;
+
+-- ===== contract =====
+-- hold the table; the dual-write trigger must be as verify saw it [transaction]
+LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE;
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
+-- remove the old shape [transaction]
+ALTER TABLE "public"."users"
+  DROP COLUMN "email";
+-- final constraints [transaction]
+ALTER TABLE "public"."users"
+  ADD CONSTRAINT "users_email_address_key" UNIQUE USING INDEX "_bellows_users_email_address_key";
+-- final constraint name (the validated NOT NULL, no scan) [transaction]
+ALTER TABLE "public"."users" RENAME CONSTRAINT "_bellows_users_email_address_not_null" TO "users_email_address_not_null";
+-- column comment [transaction]
+COMMENT ON COLUMN "public"."users"."email_address" IS 'Login and contact address, unique as stored (case preserved)';
+
+-- ===== rollback =====
+-- drop an index without blocking writes [standalone]
+DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_users_email_address_key";
+-- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes [transaction]
+DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
+-- remove the new shape [transaction]
+ALTER TABLE "public"."users"
+  DROP CONSTRAINT IF EXISTS "_bellows_users_email_address_not_null",
+  DROP COLUMN IF EXISTS "email_address";
