@@ -74,6 +74,16 @@ private func pidWhen(_ connection: Connection, _ condition: String) throws -> In
     return nil
 }
 
+/// Runs `bellows migrate` with `arguments` and kills it (SIGKILL) once a session of this
+/// database matching `condition` is seen; returns when it is gone.
+private func killMigrate(_ arguments: [String], whenSeen condition: String, _ oracle: Connection,
+                         sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let run = try spawn(["migrate"] + arguments)
+    #expect(try pidWhen(oracle, condition) != nil, "never seen: \(condition)", sourceLocation: sourceLocation)
+    kill(run.process.processIdentifier, SIGKILL)
+    run.process.waitUntilExit()
+}
+
 /// Seconds until no client session of this database but `connection`'s and `except` holds a
 /// lock or runs a statement (polled); nil after 30 s.
 private func secondsUntilNoSessionHoldsLocks(_ connection: Connection, except: Int32) throws -> Double? {
@@ -240,6 +250,34 @@ struct MigrateCLITests {
         }
     }
 
+    /// Issue 16's case: a run killed during an index build (no IF NOT EXISTS) whose orphaned
+    /// session goes on — the snapshot it waited for ends at once — and may finish the index
+    /// before the server notices its client is gone. Whether the orphan finished it or was
+    /// ended, the next run builds it exactly once and records the file (before, every rerun
+    /// failed with 42P07 until the index was dropped by hand).
+    @Test func aKilledIndexBuildIsBuiltOnceWhetherOrNotItsOrphanFinishedIt() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let oracle = try db.connect()
+        try oracle.executeScript("CREATE TABLE t (id int); CREATE TABLE other (id int); INSERT INTO t VALUES (1), (2);")
+        try StatementAudit.install(oracle, tables: ["t"])
+        let root = try project(["001_t_id_idx.sql": "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        let snapshot = try db.connect()
+        try snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try snapshot.execute("SELECT count(*) FROM other")
+        try killMigrate(common, whenSeen: "wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%'", oracle)
+        try snapshot.execute("COMMIT")
+        let held = try secondsUntilNoSessionHoldsLocks(oracle, except: snapshot.backendPID)
+        #expect(held != nil && held! < 1.5, "a session of the run held locks for \(held ?? -1) s after it exited")
+        let rerun = try bellows(["migrate"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try StatementAudit.entries(oracle).filter { !$0.hasPrefix("DROP INDEX") } == ["CREATE INDEX public.t_id_idx"])
+        #expect(try oracle.query("SELECT indisvalid AS v FROM pg_index WHERE indexrelid = 't_id_idx'::regclass").first?.bool("v") == true)
+        #expect(try bellows(["migrate"] + common).stdout.contains("up to date"))
+    }
+
     /// A statement of a no-transaction file that a killed run started and Bellows cannot check
     /// by itself (an index drop without IF EXISTS): the next run refuses, naming the statement
     /// and both ways out; `--started done` records it without running it, `--started rerun`
@@ -258,10 +296,7 @@ struct MigrateCLITests {
         let reader = try db.connect()
         try reader.execute("BEGIN")
         try reader.execute("SELECT count(*) FROM t")
-        let run = try spawn(["migrate"] + common)
-        #expect(try pidWhen(oracle, "wait_event_type = 'Lock' AND query LIKE 'DROP INDEX CONCURRENTLY%'") != nil)
-        kill(run.process.processIdentifier, SIGKILL)
-        run.process.waitUntilExit()
+        try killMigrate(common, whenSeen: "wait_event_type = 'Lock' AND query LIKE 'DROP INDEX CONCURRENTLY%'", oracle)
         // The server ends the orphaned drop before the reader lets it go on.
         #expect(try secondsUntilNoSessionHoldsLocks(oracle, except: reader.backendPID) != nil)
         try reader.execute("COMMIT")
