@@ -32,8 +32,9 @@ public enum ProjectCheck {
     }
 
     /// Loads and validates plans (all of the project's, or `paths`), against the schema the
-    /// migrations build; with `includeLint`, lints the migrations too.
-    public static func check(project: Project, paths: [String] = [], includeLint: Bool = true) -> [Finding] {
+    /// migrations build, or with `live` against a live database's (`check --database`; see
+    /// ``LiveSchema``); with `includeLint`, lints the migrations too.
+    public static func check(project: Project, paths: [String] = [], includeLint: Bool = true, live: LiveSchema? = nil) -> [Finding] {
         let planPaths = paths.isEmpty ? project.planFiles() : expand(paths.filter(FileManager.default.fileExists), extensions: ["yaml", "yml"])
         var findings = missing(paths)
         var plans: [Plan] = []
@@ -43,10 +44,17 @@ public enum ProjectCheck {
             if let plan = result.plan { plans.append(plan) }
         }
         let migrations = project.migrationFiles()
-        let catalog = MigrationSchema.catalog(fromMigrations: migrations.compactMap {
-            FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
-        })
-        findings += PlanValidator.validate(plans: plans, migrationNames: migrations.map(\.name), catalog: migrations.isEmpty ? nil : catalog)
+        if let live {
+            let everyPlan = paths.isEmpty ? plans : project.loadPlans().plans
+            for plan in plans {
+                let (catalog, note) = live.catalog(for: plan, among: everyPlan)
+                findings += PlanValidator.validate(plan, catalog: catalog, database: live.name)
+                if let note { findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source", message: note)) }
+            }
+            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
+        } else {
+            findings += PlanValidator.validate(plans: plans, migrationNames: migrations.map(\.name), catalog: migrations.isEmpty ? nil : offlineCatalog(project))
+        }
         let sqlPaths = paths.isEmpty ? [] : expand(paths.filter(FileManager.default.fileExists), extensions: ["sql"])
         if includeLint && (paths.isEmpty || !sqlPaths.isEmpty) {
             findings += lint(project: project, paths: sqlPaths)
@@ -65,22 +73,42 @@ public enum ProjectCheck {
         return check(project: project, paths: paths, includeLint: false).filter { standard($0.file) == own }
     }
 
-    /// The offline rendering of one plan: every phase's SQL, against the schema the migrations
-    /// build, for a server of `serverVersion` (`server_version_num`; nil: the oldest supported).
-    public static func render(project: Project, plan reference: String, phase: PhaseCommand?, serverVersion: Int? = nil) throws -> String {
-        let version = serverVersion ?? ServerVersion.renderDefault
+    /// The schema the migrations build.
+    static func offlineCatalog(_ project: Project) -> SchemaCatalog {
+        MigrationSchema.catalog(fromMigrations: project.migrationFiles().compactMap {
+            FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
+        })
+    }
+
+    /// The rendering of one plan: every phase's SQL, against the schema the migrations build,
+    /// or with `live` against the database's (as `check --database` picks it), for a server of
+    /// `serverVersion` (`server_version_num`; nil: the live database's, else the oldest
+    /// supported). The first line names the schema used.
+    public static func render(project: Project, plan reference: String, phase: PhaseCommand?, serverVersion: Int? = nil,
+                              live: LiveSchema? = nil) throws -> String {
+        let version = serverVersion ?? live?.serverVersion ?? ServerVersion.renderDefault
         if ServerVersion.refusal(serverVersion: version) != nil {
             throw BellowsError.usage("--server-version \(ServerVersion.given(version)): Bellows supports PostgreSQL \(ServerVersion.oldestSupportedMajor) or later (tested on \(ServerVersion.testedMajors.map(String.init).joined(separator: ", ")))")
         }
         let plan = try project.resolvePlan(reference)
-        let catalog = MigrationSchema.catalog(fromMigrations: project.migrationFiles().compactMap {
-            FileManager.default.contents(atPath: $0.path).flatMap { String(data: $0, encoding: .utf8) }
-        })
+        var header = "-- schema: \((project.migrationsDirectory as NSString).lastPathComponent)/ (offline; --database renders against a live catalog)\n"
+        let catalog: SchemaCatalog
+        if let live {
+            let chosen = live.catalog(for: plan, among: project.loadPlans().plans)
+            guard let liveCatalog = chosen.catalog else {
+                throw BellowsError.usage(chosen.note ?? "plan \(plan.id) is contracted on the \(live.name)")
+            }
+            catalog = liveCatalog
+            header = "-- schema: the \(live.name), live catalog\n" + (chosen.note.map { "-- \($0)\n" } ?? "")
+        } else {
+            catalog = offlineCatalog(project)
+        }
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
         transition.notNullShape = NotNullShape.preferred(serverVersion: version)
-        return PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
-                                   serverVersion: version, versionGiven: serverVersion != nil)
+        return header + PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
+                                            serverVersion: version, versionGiven: serverVersion != nil,
+                                            versionSource: serverVersion == nil && live != nil ? "the database's" : nil)
     }
 
     /// An `io-error` for each path that does not exist: a mistyped path must not pass as clean.
@@ -106,13 +134,14 @@ public enum ProjectCheck {
 /// The human-readable rendering of a transition's phases, as `bellows render` prints it.
 public enum PhaseRendering {
     /// `serverVersion` (`server_version_num`) is the version the SQL is rendered for; the header
-    /// says so, and whether it was asked for (`--server-version`) or is the oldest supported.
+    /// says so, and whether it was asked for (`--server-version`), is `versionSource` (the
+    /// database's), or is the oldest supported.
     public static func text(_ transition: Transition, phases: [PhaseCommand], serverVersion: Int = ServerVersion.renderDefault,
-                            versionGiven: Bool = false) -> String {
+                            versionGiven: Bool = false, versionSource: String? = nil) -> String {
         let sql = PhaseSQL(transition)
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
         out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
-            + (versionGiven ? " (--server-version)\n" : " (the oldest supported; --server-version N renders for another)\n")
+            + (versionSource.map { " (\($0))\n" } ?? (versionGiven ? " (--server-version)\n" : " (the oldest supported; --server-version N renders for another)\n"))
         if transition.allTargets.contains(where: \.addsNotNull) {
             out += transition.notNullShape == .notNull
                 ? "-- NOT NULL: a NOT VALID NOT NULL constraint, validated by verify, kept and renamed by contract (PostgreSQL 18+)\n"

@@ -16,7 +16,8 @@ public enum PlanValidator {
 
     // MARK: One plan
 
-    public static func validate(_ plan: Plan, catalog: SchemaCatalog?) -> [Finding] {
+    /// `database` names the live database `catalog` was read from (nil: the migrations').
+    public static func validate(_ plan: Plan, catalog: SchemaCatalog?, database: String? = nil) -> [Finding] {
         var findings: [Finding] = []
         func add(_ location: SourceLocation, _ severity: Severity, _ rule: String, _ message: String) {
             findings.append(Finding(at: location, severity: severity, rule: rule, message: message))
@@ -155,8 +156,8 @@ public enum PlanValidator {
             if let table = catalog.table(plan.table.value) {
                 findings += TransitionCompiler.compile(plan, table: table).findings
             } else {
-                add(plan.table.location, .warning, "plan-unknown-table",
-                    "no migration creates table \(plan.table.value); it cannot be checked against the schema")
+                add(plan.table.location, .warning, "plan-unknown-table", database.map { "the \($0) has no table \(plan.table.value); it cannot be checked against the schema" }
+                    ?? "no migration creates table \(plan.table.value); it cannot be checked against the schema")
             }
         }
         return findings
@@ -210,7 +211,8 @@ public enum PlanValidator {
 
     // MARK: All plans together
 
-    static func crossPlan(_ plans: [Plan], migrationNames: [String]) -> [Finding] {
+    /// The checks of all plans together: numbers, dependencies, columns two plans change.
+    public static func crossPlan(_ plans: [Plan], migrationNames: [String]) -> [Finding] {
         var findings: [Finding] = []
         let byNumber = Dictionary(grouping: plans.filter { $0.number != nil }, by: { $0.number ?? 0 })
         for (number, group) in byNumber.sorted(by: { $0.key < $1.key }) where group.count > 1 {

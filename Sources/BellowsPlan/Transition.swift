@@ -343,3 +343,37 @@ public enum TransitionCompiler {
         return (findings.hasErrors ? nil : transition, findings)
     }
 }
+
+extension Transition {
+    /// The table's columns once the plan is contracted: replaced and dropped columns gone, every
+    /// target under its final name with its type and nullability (and a default set at
+    /// contract). What later plans on the table start from while this one is in flight; pure.
+    public var tableAfterContract: TableInfo {
+        var result = table
+        let finals = Set(allTargets.map(\.final))
+        let gone = Set(droppedColumns).subtracting(finals)
+        result.columns.removeAll { gone.contains($0.name) }
+        result.indexes.removeAll { !gone.isDisjoint(with: $0.columns) }
+        result.constraints.removeAll { !gone.isDisjoint(with: $0.columns) }
+        if !gone.isDisjoint(with: result.primaryKey) { result.primaryKey = [] }
+        for target in allTargets {
+            var column = result.column(target.final) ?? table.column(target.physical)
+                ?? ColumnInfo(name: target.final, type: target.type, notNull: target.notNull)
+            column.name = target.final
+            column.type = target.type
+            column.notNull = target.notNull
+            switch target.defaultAtContract {
+            case .set(let expression)?: column.defaultExpression = expression
+            case .drop?: column.defaultExpression = nil
+            case nil: break
+            }
+            if let index = result.columns.firstIndex(where: { $0.name == target.final }) {
+                result.columns[index] = column
+            } else {
+                result.columns.append(column)
+            }
+        }
+        result.details = nil
+        return result
+    }
+}

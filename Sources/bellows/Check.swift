@@ -4,7 +4,7 @@ import BellowsSQL
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check plans (and lint migrations) offline, as CI does: every error, located, in one run.",
+        abstract: "Check plans (and lint migrations) as CI does, every error located, in one run: offline by default, against a live database with --database.",
         discussion: "Exit 0 when clean, 1 when a finding of error severity, 2 on usage or I/O errors.")
 
     @Argument(help: "Plan files, migration files or directories (default: plans/ and migrations/).")
@@ -16,8 +16,22 @@ struct Check: ParsableCommand {
     @Option(help: "Output format: text, json or github (workflow annotations).")
     var format: FindingsFormat = .text
 
+    @Option(name: [.customLong("database"), .customShort("d")],
+            help: "Check plans against this live database's catalog instead of migrations/ (libpq conninfo or URI; '' for the PG* environment). Read-only.")
+    var database: String?
+
     func run() throws {
-        let findings = ProjectCheck.check(project: Project(root: project), paths: paths)
+        var live: LiveSchema?
+        if let database {
+            do {
+                live = try LiveSchema.read(conninfo: database)
+            } catch let error as BellowsError {
+                renderError(error, format: .text)
+                throw ExitCode(ExitStatus.code(for: error))
+            }
+        }
+        Terminal.err("schema: " + (live.map { "the \($0.name), live catalog (\($0.catalog.tables.count) tables)" } ?? "migrations/ (offline)"))
+        let findings = ProjectCheck.check(project: Project(root: project), paths: paths, live: live)
         Terminal.renderFindings(findings, format: format)
         if findings.contains(where: { $0.rule == "io-error" }) { throw ExitCode(ExitStatus.usage) }
         if findings.hasErrors { throw ExitCode(ExitStatus.refused) }

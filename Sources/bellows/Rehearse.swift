@@ -31,6 +31,12 @@ struct Rehearse: ParsableCommand {
     @Flag(help: "Keep the private cluster running and print how to connect.")
     var keep = false
 
+    @Option(name: .customLong("from"), help: ArgumentHelp("A live database (conninfo or URI) whose schema the scratch database copies (pg_dump, read-only transaction; its migration ledger too, so only later migrations run).", valueName: "database"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("With --from: copy up to N rows of each table (and every row they reference through foreign keys) instead of synthetic rows.", valueName: "n"))
+    var sample: Int?
+
     @Option(help: "Synthetic rows per table.")
     var rows: Int = 2000
 
@@ -53,6 +59,9 @@ struct Rehearse: ParsableCommand {
         if database != nil && pgBindir != nil {
             throw ValidationError("--pg-bindir starts a private cluster; --database uses an existing one: give one of them")
         }
+        if sample != nil && from == nil { throw ValidationError("--sample copies rows of the --from database: give --from") }
+        if let sample, sample < 0 { throw ValidationError("--sample must not be negative") }
+        if sample != nil && seed != nil { throw ValidationError("--sample and --seed both fill the tables: give one of them") }
     }
 
     func run() throws {
@@ -63,6 +72,8 @@ struct Rehearse: ParsableCommand {
         options.pgBinDirectory = pgBindir
         options.rows = rows
         options.seedFile = seed
+        options.from = from
+        options.sample = sample
         options.batchSize = batchSize
         options.rollbacks = !noRollbacks
         // A directory argument (`bellows rehearse plans/`) names where the plans are.

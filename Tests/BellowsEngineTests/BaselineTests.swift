@@ -6,37 +6,6 @@ import Foundation
 import PGClient
 import Testing
 
-/// A database built by hand, not by Bellows: enum, serial and identity keys, a unique
-/// constraint, a CHECK, a foreign key and a self-reference, a partial index, a view, a
-/// function and its trigger, a second schema; and rows.
-enum ExistingDatabase {
-    static let schemaSQL = """
-        CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
-        CREATE TABLE customers (id serial PRIMARY KEY, email varchar(200) NOT NULL UNIQUE, name text,
-                                created_at timestamptz NOT NULL DEFAULT now());
-        CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id),
-                             status order_status NOT NULL DEFAULT 'new', amount_cents integer NOT NULL CHECK (amount_cents >= 0),
-                             note text);
-        CREATE INDEX orders_customer_idx ON orders (customer_id);
-        CREATE INDEX orders_open_idx ON orders (id) WHERE status <> 'shipped';
-        CREATE TABLE employees (id int PRIMARY KEY, manager_id int REFERENCES employees (id), name text NOT NULL);
-        CREATE VIEW big_orders AS SELECT id, amount_cents FROM orders WHERE amount_cents > 10000;
-        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.created_at := now(); RETURN NEW; END$$;
-        CREATE TRIGGER customers_touch BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION touch();
-        CREATE SCHEMA billing;
-        CREATE TABLE billing.invoices (number text PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders (id), total numeric(12, 2));
-        """
-
-    static let dataSQL = """
-        INSERT INTO customers (email, name) SELECT 'c' || g || '@example.org', 'Customer ' || g FROM generate_series(1, 300) g;
-        INSERT INTO orders (customer_id, amount_cents, status)
-            SELECT 1 + g % 300, g * 7, (ARRAY['new', 'paid', 'shipped']::order_status[])[1 + g % 3] FROM generate_series(1, 3000) g;
-        INSERT INTO employees VALUES (1, NULL, 'boss');
-        INSERT INTO employees SELECT g, g - 1, 'employee ' || g FROM generate_series(2, 60) g;
-        INSERT INTO billing.invoices SELECT 'INV-' || g, g * 3, g * 1.5 FROM generate_series(1, 900) g;
-        """
-}
-
 @Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
 struct BaselineTests {
     static func runner(_ f: EngineFixture) -> MigrationRunner {
@@ -186,5 +155,57 @@ struct BaselineTests {
 
             """)
         #expect(PgDump.versionMajor(in: "pg_dump (PostgreSQL) 18.6") == 18)
+    }
+}
+
+/// `check --database`: plans against the live catalog, with the plans' state on that database.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct LiveSchemaTests {
+    static let rename = """
+        table: customers
+        changes:
+          - alter: name
+            rename_to: full_name
+        """
+    static let retype = """
+        table: customers
+        depends_on:
+          plans: [001_rename_customers_name]
+        changes:
+          - alter: full_name
+            type: varchar(300)
+            up: left(full_name, 300)
+            down: full_name
+        """
+
+    @Test func plansInFlightAreCheckedAsExpandSawTheTableAndLaterOnesAfterTheirContract() throws {
+        let f = try EngineFixture("live_schema")
+        defer { f.close() }
+        try f.exec(ExistingDatabase.schemaSQL + ExistingDatabase.dataSQL)
+        try f.writePlan("001_rename_customers_name", Self.rename)
+        try f.writePlan("002_retype_customers_full_name", Self.retype)
+        func check() throws -> [Finding] {
+            ProjectCheck.check(project: f.project, live: try LiveSchema.read(conninfo: f.db.conninfo))
+        }
+        // Before expand: 002 reads a column only 001 creates.
+        let before = try check()
+        #expect(before.contains { $0.file.hasSuffix("002_retype_customers_full_name.yaml") && $0.severity == .error }, "\(before.map(\.description))")
+        #expect(!before.contains { $0.file.hasSuffix("001_rename_customers_name.yaml") && $0.severity == .error }, "\(before.map(\.description))")
+
+        try f.run(.expand, "001_rename_customers_name")
+        let expanded = try check()
+        #expect(expanded.filter { $0.severity == .error }.isEmpty, "\(expanded.map(\.description))")
+        #expect(expanded.contains { $0.rule == "schema-source" && $0.message.contains("001_rename_customers_name is expanded") })
+        #expect(expanded.contains { $0.rule == "schema-source" && $0.message.contains("once 001_rename_customers_name is contracted") })
+        let rendered = try ProjectCheck.render(project: f.project, plan: "002", phase: .expand, live: try LiveSchema.read(conninfo: f.db.conninfo))
+        #expect(rendered.hasPrefix("-- schema: the database \"\(f.db.name)\""), "\(rendered)")
+
+        for phase in [PhaseCommand.backfill, .verify, .contract] { try f.run(phase, "001_rename_customers_name") }
+        let contracted = try check()
+        #expect(contracted.filter { $0.severity == .error }.isEmpty, "\(contracted.map(\.description))")
+        #expect(contracted.contains { $0.rule == "schema-source" && $0.message.contains("001_rename_customers_name is contracted") })
+        #expect(throws: BellowsError.self) {
+            try ProjectCheck.render(project: f.project, plan: "001", phase: nil, live: try LiveSchema.read(conninfo: f.db.conninfo))
+        }
     }
 }

@@ -25,6 +25,11 @@ public struct RehearsalOptions: Sendable {
     /// The server binaries of the private cluster (`--pg-bindir`); nil: `$BELLOWS_PG_BINDIR`, then
     /// the machine's (see `ScratchCluster.findBinDirectory`).
     public var pgBinDirectory: String?
+    /// A live database (conninfo) whose schema the scratch database starts from, read in a
+    /// read-only transaction (`--from`); nil: `migrations/` builds it.
+    public var from: String?
+    /// With `from`: rows copied per table (and the rows they reference) instead of synthetic ones.
+    public var sample: Int?
 
     public init() {}
 }
@@ -118,10 +123,34 @@ public final class Rehearsal: @unchecked Sendable {
 
         // Schema and data.
         var started = Date()
+        var source: SourceCopy?
+        defer { source?.close() }
+        if let from = options.from {
+            let copy = try SourceCopy(conninfo: from)
+            source = copy
+            let phases = try copy.planPhases()
+            let inFlight = phases.filter { $0.value.expanding || [.expanded, .backfilled, .verified].contains($0.value.phase) }.keys.sorted()
+            guard inFlight.isEmpty else {
+                throw BellowsError.usage("plans are between expand and contract on the \(copy.name): \(inFlight.joined(separator: ", ")); their transition objects would be copied without their state. Rehearse --from before expand or after contract.")
+            }
+            let contracted = plans.filter { phases[$0.id]?.phase == .contracted }.map(\.id)
+            if !contracted.isEmpty {
+                report(.info("contracted on the source, not rehearsed: \(contracted.joined(separator: ", "))"))
+                plans.removeAll { contracted.contains($0.id) }
+            }
+            report(.info("copying the schema of the \(copy.name) (read-only)…"))
+            let recorded = try copy.copySchema(into: connection, pgBinDirectory: options.pgBinDirectory)
+            report(.info("schema copied; the source's ledger records \(recorded) migration(s)"))
+            result.steps.append(RehearsalStep(plan: "-", phase: "copy schema", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
+            started = Date()
+        }
         try applyMigrations(connection, conninfo: main)
         result.steps.append(RehearsalStep(plan: "-", phase: "migrate", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
         started = Date()
-        if let seed = options.seedFile {
+        if let source, let sample = options.sample {
+            report(.info("copying up to \(sample) rows per table from the \(source.name), with the rows they reference…"))
+            result.tableRows = try source.copySample(perTable: sample, into: connection)
+        } else if let seed = options.seedFile {
             report(.info("seeding from \(seed)"))
             guard let text = try? String(contentsOfFile: seed, encoding: .utf8) else { throw BellowsError.usage("cannot read seed file \(seed)") }
             try connection.executeScript(text)

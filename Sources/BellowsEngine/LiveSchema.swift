@@ -1,0 +1,107 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// The schema of a live database, for `check --database` and `render --database`: every table
+/// as the engine reads it (``CatalogReader``), and the plans the database's state knows. A plan
+/// between expand and contract is checked against its table as expand saw it (stored with its
+/// state); other plans against the tables as they will be once those plans are contracted; a
+/// contracted plan no longer against any table. Read in a read-only transaction.
+public struct LiveSchema: Sendable {
+    /// What the plans' state on this database says about one plan.
+    public struct PlanOnDatabase: Sendable {
+        public var phase: Phase
+        public var expanding: Bool
+        /// The table as expand read it, for a plan between expand and contract.
+        public var tableAtExpand: TableInfo?
+        public var inFlight: Bool { expanding || [.expanded, .backfilled, .verified].contains(phase) }
+    }
+
+    /// The tables as they are now.
+    public var catalog: SchemaCatalog
+    public var plans: [String: PlanOnDatabase]
+    /// `database "app" (PostgreSQL 15.18)`.
+    public var name: String
+    /// `server_version_num`: render renders for it.
+    public var serverVersion: Int
+
+    public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
+        self.catalog = catalog
+        self.plans = plans
+        self.name = name
+        self.serverVersion = serverVersion
+    }
+
+    public static func read(conninfo: String?) throws -> LiveSchema {
+        do {
+            let connection = try Connection(conninfo)
+            defer { connection.close() }
+            try ServerVersion.requireSupported(connection)
+            return try connection.withTransaction {
+                try connection.execute("SET TRANSACTION READ ONLY")
+                return try read(connection)
+            }
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    static func read(_ connection: Connection) throws -> LiveSchema {
+        let about = try connection.query("""
+            SELECT format('database "%s" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d,
+                   current_setting('server_version_num')::int AS v
+            """).first
+        let name = try about?.string("d") ?? "database"
+        let serverVersion = try about?.int("v") ?? ServerVersion.renderDefault
+        var tables: [TableInfo] = []
+        for row in try connection.query("""
+            SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
+              AND n.nspname !~ '^pg_(toast|temp_)'
+            ORDER BY 1, 2
+            """) {
+            if let table = try CatalogReader.table(connection, TableName(schema: try row.string("schema"), name: try row.string("name"))) {
+                tables.append(table)
+            }
+        }
+        var plans: [String: PlanOnDatabase] = [:]
+        if try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") == true {
+            for row in try connection.query("SELECT id, phase, expanding, table_info FROM bellows.plans") {
+                let table = try row.optionalString("table_info").flatMap { $0.data(using: .utf8) }
+                    .flatMap { try? JSONDecoder().decode(TableInfo.self, from: $0) }
+                plans[try row.string("id")] = PlanOnDatabase(phase: Phase(rawValue: try row.string("phase")) ?? .planned,
+                                                             expanding: try row.bool("expanding"), tableAtExpand: table)
+            }
+        }
+        return LiveSchema(catalog: SchemaCatalog(tables: tables), plans: plans, name: name, serverVersion: serverVersion)
+    }
+
+    /// The catalog `plan` is checked against among `plans` (the project's), and a note when
+    /// it is not the database's as it is. Nil: the plan is contracted there. Pure.
+    public func catalog(for plan: Plan, among plans: [Plan]) -> (catalog: SchemaCatalog?, note: String?) {
+        let state = self.plans[plan.id]
+        if state?.phase == .contracted {
+            return (nil, "plan \(plan.id) is contracted on the \(name): not checked against its tables")
+        }
+        if let state, state.inFlight, let table = state.tableAtExpand {
+            return (replacing(table), "plan \(plan.id) is \(state.phase.rawValue) on the \(name): checked against \(plan.table.value) as expand read it")
+        }
+        // Other plans in flight: their tables as they will be after contract.
+        var catalog = self.catalog
+        var applied: [String] = []
+        for other in plans.sorted(by: { $0.id < $1.id }) where other.id != plan.id {
+            guard let state = self.plans[other.id], state.inFlight, let table = state.tableAtExpand,
+                  let transition = TransitionCompiler.compile(other, table: table).transition else { continue }
+            catalog = LiveSchema(catalog: catalog, plans: [:], name: name, serverVersion: serverVersion).replacing(transition.tableAfterContract)
+            applied.append(other.id)
+        }
+        return (catalog, applied.isEmpty ? nil : "plan \(plan.id): checked against the tables as they will be once \(applied.joined(separator: ", ")) \(applied.count == 1 ? "is" : "are") contracted")
+    }
+
+    func replacing(_ table: TableInfo) -> SchemaCatalog {
+        var tables = catalog.tables.filter { !($0.schema == table.schema && $0.name == table.name) }
+        tables.append(table)
+        return SchemaCatalog(tables: tables)
+    }
+}

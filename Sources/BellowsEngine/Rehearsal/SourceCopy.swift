@@ -1,0 +1,156 @@
+import BellowsPlan
+import Foundation
+import PGClient
+
+/// `bellows rehearse --from DATABASE`: production's shape in the scratch database. One session
+/// on the source, `default_transaction_read_only` and a REPEATABLE READ READ ONLY transaction
+/// held open throughout, so the schema (pg_dump, on the transaction's exported snapshot), the
+/// ledger, the plans' state and the sampled rows all come from one consistent moment and
+/// nothing is ever written there.
+final class SourceCopy {
+    let conninfo: String
+    let connection: Connection
+    let serverMajor: Int
+    /// `database "app" (PostgreSQL 15.18)`.
+    let name: String
+
+    init(conninfo: String) throws {
+        self.conninfo = conninfo
+        do {
+            connection = try Connection(conninfo)
+            try ServerVersion.requireSupported(connection)
+            try connection.execute("SET default_transaction_read_only = on")
+            try connection.execute("SET application_name = 'bellows rehearse --from'")
+            try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            serverMajor = try connection.query("SELECT current_setting('server_version_num')::int / 10000 AS m").first?.int("m") ?? 0
+            name = try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d")
+                .first?.string("d") ?? "source"
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    func close() {
+        _ = try? connection.execute("ROLLBACK")
+        connection.close()
+    }
+
+    /// The source's plans and their phase (none without a `bellows` schema).
+    func planPhases() throws -> [String: (phase: Phase, expanding: Bool)] {
+        guard try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") == true else { return [:] }
+        var phases: [String: (phase: Phase, expanding: Bool)] = [:]
+        for row in try connection.query("SELECT id, phase, expanding FROM bellows.plans") {
+            phases[try row.string("id")] = (Phase(rawValue: try row.string("phase")) ?? .planned, try row.bool("expanding"))
+        }
+        return phases
+    }
+
+    /// The source's schema (not the `bellows` schema) into `target`, in one transaction, then
+    /// its migration ledger, so that only migrations the source has not applied run after it.
+    func copySchema(into target: Connection, pgBinDirectory: String?) throws -> Int {
+        let snapshot = try connection.query("SELECT pg_export_snapshot() AS s").first?.string("s")
+        let pgDump = try PgDump.find(explicit: pgBinDirectory, serverMajor: serverMajor)
+        let dump = try PgDump.schema(conninfo: conninfo, pgDump: pgDump, snapshot: snapshot)
+        try target.withTransaction { try target.executeScript(PgDump.migrationText(dump, header: [])) }
+        guard try connection.query("SELECT to_regclass('bellows.migrations') IS NOT NULL AS e").first?.bool("e") == true else { return 0 }
+        let rows = try connection.query("""
+            SELECT coalesce(json_agg(json_build_object('name', name, 'checksum', checksum, 'applied_by', applied_by,
+                   'applied_at', applied_at, 'duration_ms', duration_ms, 'transactional', transactional)), '[]')::text AS rows,
+                   count(*) AS n FROM bellows.migrations
+            """)
+        try target.execute("""
+            INSERT INTO bellows.migrations (name, checksum, applied_by, applied_at, duration_ms, transactional)
+            SELECT name, checksum, applied_by, applied_at, duration_ms, transactional
+            FROM json_to_recordset($1::json) AS r(name text, checksum text, applied_by text, applied_at timestamptz, duration_ms bigint, transactional boolean)
+            """, [try rows.first?.string("rows") ?? "[]"])
+        return try rows.first?.int("n") ?? 0
+    }
+
+    /// A table of the source, for sampling.
+    struct SampledTable {
+        var oid: Int
+        var quoted: String
+        /// The columns an INSERT may name (not generated), quoted.
+        var columns: [String]
+    }
+
+    /// Up to `perTable` rows of every table, plus every row a sampled row references through a
+    /// foreign key (transitively), copied into `target` with `session_replication_role =
+    /// replica` (no triggers, so no foreign-key checks on the way in: the closure already
+    /// satisfies them); then the sequences' values. Returns the rows copied per table.
+    func copySample(perTable: Int, into target: Connection) throws -> [String: Int] {
+        var tables: [Int: SampledTable] = [:]
+        for row in try connection.query("""
+            SELECT c.oid::bigint AS oid, format('%I.%I', n.nspname, c.relname) AS quoted,
+                   ARRAY(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                         AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) AS columns
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
+              AND n.nspname !~ '^pg_(toast|temp_)'
+            """) {
+            let oid = try row.int("oid")
+            tables[oid] = SampledTable(oid: oid, quoted: try row.string("quoted"), columns: try row.stringArray("columns"))
+        }
+        // Foreign keys between them: child columns → parent columns.
+        struct Reference { var child: Int; var parent: Int; var childColumns: [String]; var parentColumns: [String] }
+        var references: [Reference] = []
+        for row in try connection.query("""
+            SELECT k.conrelid::bigint AS child, k.confrelid::bigint AS parent,
+                   ARRAY(SELECT quote_ident(a.attname) FROM unnest(k.conkey) WITH ORDINALITY AS u(n, o)
+                         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.o) AS child_columns,
+                   ARRAY(SELECT quote_ident(a.attname) FROM unnest(k.confkey) WITH ORDINALITY AS u(n, o)
+                         JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.o) AS parent_columns
+            FROM pg_constraint k WHERE k.contype = 'f'
+            """) {
+            let reference = Reference(child: try row.int("child"), parent: try row.int("parent"),
+                                      childColumns: try row.stringArray("child_columns"), parentColumns: try row.stringArray("parent_columns"))
+            if tables[reference.child] != nil && tables[reference.parent] != nil { references.append(reference) }
+        }
+        // The sample, as row addresses within this transaction's snapshot.
+        var selected: [Int: Set<String>] = [:]
+        for (oid, table) in tables {
+            selected[oid] = Set(try connection.query("SELECT ctid::text AS t FROM \(table.quoted) LIMIT $1", [perTable]).map { try $0.string("t") })
+        }
+        // Rows the sample references, until nothing is added.
+        var changed = true
+        while changed {
+            changed = false
+            for reference in references {
+                guard let children = selected[reference.child], !children.isEmpty, let child = tables[reference.child],
+                      let parent = tables[reference.parent] else { continue }
+                let parents = try connection.query("""
+                    SELECT p.ctid::text AS t FROM \(parent.quoted) p
+                    WHERE (\(reference.parentColumns.map { "p.\($0)" }.joined(separator: ", "))) IN (
+                        SELECT \(reference.childColumns.map { "c.\($0)" }.joined(separator: ", ")) FROM \(child.quoted) c WHERE c.ctid = ANY ($1::tid[]))
+                    """, [PostgresArray.literal(children.sorted())]).map { try $0.string("t") }
+                let before = selected[reference.parent]?.count ?? 0
+                selected[reference.parent, default: []].formUnion(parents)
+                if selected[reference.parent]?.count != before { changed = true }
+            }
+        }
+        var copied: [String: Int] = [:]
+        try target.withTransaction {
+            try target.execute("SET LOCAL session_replication_role = replica")
+            for (oid, table) in tables.sorted(by: { $0.value.quoted < $1.value.quoted }) {
+                guard let rows = selected[oid], !rows.isEmpty else { copied[table.quoted] = 0; continue }
+                let json = try connection.query("""
+                    SELECT coalesce(json_agg(x), '[]')::text AS rows FROM (SELECT * FROM \(table.quoted) WHERE ctid = ANY ($1::tid[])) x
+                    """, [PostgresArray.literal(rows.sorted())]).first?.string("rows") ?? "[]"
+                let columns = table.columns.joined(separator: ", ")
+                try target.execute("""
+                    INSERT INTO \(table.quoted) (\(columns)) OVERRIDING SYSTEM VALUE
+                    SELECT \(columns) FROM json_populate_recordset(NULL::\(table.quoted), $1::json)
+                    """, [json])
+                copied[table.quoted] = rows.count
+            }
+            // Sequences where the source's are, so new rows get fresh keys.
+            for row in try connection.query("""
+                SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value FROM pg_sequences
+                WHERE last_value IS NOT NULL AND schemaname NOT IN ('bellows', 'bellows_rehearsal')
+                """) {
+                try target.execute("SELECT setval($1::regclass, $2::bigint)", [try row.string("name"), try row.string("value")])
+            }
+        }
+        return copied
+    }
+}
