@@ -93,7 +93,7 @@ extension Engine {
             } catch let found as ConflictFound {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, found.failures)
             } catch let unrunnable as UnrunnableExpression {
-                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, [unrunnable.failure])
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, unrunnable.failures)
             }
         }
         let sql = PhaseSQL(transition)
@@ -121,8 +121,10 @@ extension Engine {
     /// Runs `sql.expressionProbes` in expand's transaction (the new columns added, the pinned
     /// search_path in force): an `up` or `down` that cannot run (a misspelt function, one not
     /// on the path) would make every write to the table fail once the trigger exists. Throws
-    /// `UnrunnableExpression`, which rolls the transaction back.
+    /// `UnrunnableExpression`, which rolls the transaction back. With a trigger, every role that
+    /// may write the table must be able to use what each expression uses (`WriterPrivileges`).
     func probeExpressions(_ plan: Plan, _ sql: PhaseSQL, connection: Connection) throws {
+        var refused: [GateFailure] = []
         for probe in sql.expressionProbes {
             var failed: PostgresError? = nil
             do {
@@ -130,22 +132,54 @@ extension Engine {
             } catch let error as PostgresError {
                 failed = error
             }
-            guard let error = failed else { continue }
+            guard let error = failed else {
+                if sql.transition.needsTrigger, let failure = try writerPrivilegeFailure(plan, sql, probe, connection: connection) {
+                    refused.append(failure)
+                }
+                continue
+            }
             if error.kind == .connection { throw error }
-            throw UnrunnableExpression(failure: Self.unrunnable(plan, probe, error, searchPath: sql.searchPath))
+            throw UnrunnableExpression(failures: [Self.unrunnable(plan, probe, error, searchPath: sql.searchPath)])
         }
+        if !refused.isEmpty { throw UnrunnableExpression(failures: refused) }
+    }
+
+    /// What `probe`'s expression uses that a role able to write the table may not, read from a
+    /// view compiled from the probe in a savepoint that is rolled back at once.
+    func writerPrivilegeFailure(_ plan: Plan, _ sql: PhaseSQL, _ probe: PhaseSQL.ExpressionProbe, connection: Connection) throws -> GateFailure? {
+        let view = SQLQuote.qualified(schema: "bellows", name: TransitionNames.transitional("probe_\(plan.id)"))
+        let location = Self.location(of: probe, in: plan)
+        let expression = "\(probe.key) expression for column \(probe.column)"
+        try connection.execute("SAVEPOINT bellows_writer_privileges")
+        do {
+            try connection.execute("CREATE VIEW \(view) (bellows_value) AS \(probe.sql)")
+            let missing = try WriterPrivileges.missing(connection, view: view, table: sql.transition.quotedTable)
+            try connection.execute("ROLLBACK TO SAVEPOINT bellows_writer_privileges")
+            try connection.execute("RELEASE SAVEPOINT bellows_writer_privileges")
+            return WriterPrivileges.failure(missing, expression: expression, location: location, table: sql.transition.tableName.description)
+        } catch let error as PostgresError {
+            if error.kind == .connection { throw error }
+            try connection.execute("ROLLBACK TO SAVEPOINT bellows_writer_privileges")
+            try connection.execute("RELEASE SAVEPOINT bellows_writer_privileges")
+            return GateFailure(gate: "writer-privileges",
+                               message: "\(location): could not list what the \(expression) uses, to check that every writer of the table may use it: \(error.message)",
+                               remedy: "report this; nothing was changed")
+        }
+    }
+
+    /// Where `probe`'s expression is in the plan file.
+    static func location(of probe: PhaseSQL.ExpressionProbe, in plan: Plan) -> SourceLocation {
+        guard plan.changes.indices.contains(probe.changeIndex) else { return plan.table.location }
+        var one = plan
+        one.changes = [plan.changes[probe.changeIndex]]
+        one.checks = []
+        let keys = probe.key == "up" ? ["up", "backfill"] : ["down"]
+        return PlanValidator.expressions(of: one).first(where: { keys.contains($0.key) })?.value.location ?? one.changes[0].location
     }
 
     /// The refusal for a probe that failed, at its expression's place in the plan file.
     static func unrunnable(_ plan: Plan, _ probe: PhaseSQL.ExpressionProbe, _ error: PostgresError, searchPath: String) -> GateFailure {
-        var location = plan.table.location
-        if plan.changes.indices.contains(probe.changeIndex) {
-            var one = plan
-            one.changes = [plan.changes[probe.changeIndex]]
-            one.checks = []
-            let keys = probe.key == "up" ? ["up", "backfill"] : ["down"]
-            location = PlanValidator.expressions(of: one).first(where: { keys.contains($0.key) })?.value.location ?? one.changes[0].location
-        }
+        let location = Self.location(of: probe, in: plan)
         let code = error.sqlState.map { " [\($0.rawValue)]" } ?? ""
         let detail = error.detail.map { " (\($0))" } ?? ""
         let hint = error.hint.map { $0 + "; " } ?? ""
@@ -313,6 +347,7 @@ struct ConflictFound: Error {
 }
 
 /// An `up` or `down` of the plan fails parse analysis against the table (see `probeExpressions`).
+/// Or uses what a role able to write the table may not (see `writerPrivilegeFailure`).
 struct UnrunnableExpression: Error {
-    var failure: GateFailure
+    var failures: [GateFailure]
 }

@@ -158,6 +158,15 @@ public enum PhaseRendering {
         }
         for phase in phases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
+            if phase == .expand, transition.needsTrigger {
+                out += """
+                    -- before the trigger is created, each up, backfill and down is probed (SELECT (expr)::type FROM table LIMIT 0),
+                    -- and every role that may INSERT or UPDATE the table must be able to use what it uses (USAGE on schemas,
+                    -- EXECUTE on functions and operators, USAGE on types and sequences, SELECT on other tables' columns):
+                    -- the trigger runs as the writer. Otherwise expand is refused, naming each role and the GRANT.
+
+                    """
+            }
             if phase == .backfill, sql.needsBackfill {
                 out += """
                     -- each batch sets bellows.backfill = '\(sql.backfillMarker)' (the dual-write trigger stands aside), synchronous_commit = off,

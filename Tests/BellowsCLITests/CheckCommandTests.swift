@@ -183,6 +183,7 @@ import Testing
         // What offline rendering cannot know is said: the pinned path and the backfill's triggers.
         #expect(all.stdout.contains("search_path = pg_catalog, \"public\", pg_temp"), "\(all.stdout)")
         #expect(all.stdout.contains("session_replication_role = replica when the role may"), "\(all.stdout)")
+        #expect(all.stdout.contains("every role that may INSERT or UPDATE the table must be able to use what it uses"), "\(all.stdout)")
     }
 
     /// The header says which version the SQL is for; on 18 NOT NULL is a NOT VALID NOT NULL constraint.
