@@ -5,8 +5,9 @@ import PGClient
 
 extension Engine {
     func backfill(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
-        if state.phase == .backfilled {
-            report(.info("plan \(plan.id) is already backfilled"))
+        let rescan = options.rescan && state.phase == .backfilled
+        if state.phase == .backfilled && !rescan {
+            report(.info("plan \(plan.id) is already backfilled (`bellows backfill \(plan.id) --rescan` recomputes rows that disagree with up)"))
             return ["rows_updated": .int(state.backfillRows), "already_done": true]
         }
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
@@ -25,7 +26,8 @@ extension Engine {
         let table = transition.quotedTable
         let estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
         let bytesAtStart = try tableBytes(connection, table)
-        var cursor = state.backfillCursor
+        // A rescan walks every row again (it changes only those that disagree with up).
+        var cursor = rescan ? nil : state.backfillCursor
         var updatedTotal = state.backfillRows
         var scannedThisRun = 0
         var updatedThisRun = 0
@@ -52,13 +54,14 @@ extension Engine {
         var activeSessions: Int?
 
         // Rendered once: the first batch has no cursor, every later one starts from it.
-        let firstBatch = sql.backfillBatch(first: true)
-        let nextBatch = sql.backfillBatch(first: false)
+        let firstBatch = sql.backfillBatch(first: true, rescan: rescan)
+        let nextBatch = sql.backfillBatch(first: false, rescan: rescan)
+        if rescan { report(.info("rescanning \(table) from the first key: rows whose new columns disagree with up are recomputed")) }
         while sql.needsBackfill {
             if options.shouldStop() {
                 recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
                               details: ["rows_updated": .int(updatedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
-                throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)")
+                throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)" + (rescan ? " --rescan" : ""))
             }
             if let bound = settings.maxReplicaLagMilliseconds, let lag = try replicaLagMilliseconds(connection), lag > Double(bound) {
                 report(.backfill(BackfillProgress(
@@ -126,11 +129,12 @@ extension Engine {
         let details: [String: JSONValue] = [
             "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),
             "rows_scanned_this_run": .int(scannedThisRun), "seconds": .double(Date().timeIntervalSince(started)),
-            "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd),
+            "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd), "rescan": .bool(rescan),
         ]
         try step("record the end of the backfill") {
             try connection.withTransaction {
-                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled, extra: ", backfill_done = true") else {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled,
+                                                extra: ", backfill_done = true, verified_at = NULL, verified_trigger = NULL") else {
                     throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during the backfill (another bellows?)")
                 }
                 try record(connection, plan: plan, command: .backfill, from: state.phase, to: .backfilled, details: details)

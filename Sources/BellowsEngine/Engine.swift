@@ -29,6 +29,10 @@ public struct EngineOptions: Sendable {
     public var pauseMilliseconds: Int?
     /// Overrides the plan's `backfill.pacing`.
     public var pacing: BackfillPacing?
+    /// `backfill --rescan`: on a backfilled plan, walk the table again from the first key and
+    /// recompute the new columns with `up` in every row where they disagree with it (writes
+    /// that bypassed the trigger), then verify again.
+    public var rescan = false
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo

@@ -576,7 +576,11 @@ public struct PhaseSQL: Sendable {
     /// a hash join over a scan of the whole table for every batch, which makes a backfill
     /// quadratic. The UPDATE has no RETURNING: collecting a row per updated row into a CTE to
     /// count them cost about 5 % of the batch (docs/benchmarks.md).
-    public func backfillBatch(first: Bool) -> BackfillBatch {
+    ///
+    /// `rescan` (`backfill --rescan`) updates the rows verify would count as disagreeing with
+    /// `up` (`mismatchConditions`) instead of the rows still pending: after writes that bypassed
+    /// the trigger, the new columns are recomputed from the old ones.
+    public func backfillBatch(first: Bool, rescan: Bool = false) -> BackfillBatch {
         let key = transition.key
         func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
         /// The key as parameters `$from…`, cast to the key's types.
@@ -615,8 +619,10 @@ public struct PhaseSQL: Sendable {
             """
 
         var groups: [(condition: String, targets: [TransitionTarget])] = []
+        let mismatches = rescan ? mismatchConditions : []
         for group in transition.groups {
-            guard let condition = pendingCondition(group) else { continue }
+            let condition = rescan ? mismatches.first { $0.group == group }?.condition : pendingCondition(group)
+            guard let condition else { continue }
             groups.append((condition, group.targets.filter { $0.up != nil }))
         }
         // With one group the WHERE clause already holds its condition for every updated row

@@ -6,7 +6,10 @@ struct Backfill: ParsableCommand {
 
     @OptionGroup var options: PhaseOptions
 
+    @Flag(help: "On a backfilled plan: walk the table again from the first key and recompute with up the new columns of every row that disagrees with it (after writes that bypassed the trigger), then run verify again. The old columns are taken as right.")
+    var rescan = false
+
     func run() throws {
-        try runAndRender(format: options.format) { [try options.engine().run(.backfill, plan: options.plan)] }
+        try runAndRender(format: options.format) { [try options.engine(rescan: rescan).run(.backfill, plan: options.plan)] }
     }
 }

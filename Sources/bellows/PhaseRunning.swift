@@ -62,8 +62,9 @@ struct PhaseOptions: ParsableArguments {
     @Option(help: "Backfill pacing: adaptive (full speed alone, gentle while other sessions are active, slower while they wait behind it), full or gentle (default: the plan's, adaptive).")
     var pacing: BackfillPacing?
 
-    func engine() -> Engine {
+    func engine(rescan: Bool = false) -> Engine {
         var options = connection.engineOptions()
+        options.rescan = rescan
         options.confirmations = Set(confirmations)
         options.shouldStop = { stopRequested.load(ordering: .relaxed) }
         options.batchSize = batchSize
