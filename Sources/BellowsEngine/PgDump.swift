@@ -1,4 +1,5 @@
 import Foundation
+import PGClient
 
 /// `pg_dump --schema-only` from the PostgreSQL client: which one to run, running it, and
 /// turning its plain output into SQL that the migration runner, the linter and the offline
@@ -57,15 +58,30 @@ public enum PgDump {
         var arguments = ["--schema-only", "--no-owner", "--no-privileges", "--no-tablespaces", "--no-publications",
                          "--no-subscriptions", "--no-security-labels", "--exclude-schema=\(stateSchema)", "--file=\(output)"]
         if let snapshot { arguments.append("--snapshot=\(snapshot)") }
-        if let conninfo, !conninfo.isEmpty { arguments.append("--dbname=\(conninfo)") }
-        let run = try ScratchCluster.run(pgDump, arguments, as: nil)
+        let connection = connectionArguments(conninfo)
+        if let dbname = connection.dbname { arguments.append("--dbname=\(dbname)") }
+        let run = try ScratchCluster.run(pgDump, arguments, as: nil, environment: connection.password.map { ["PGPASSWORD": $0] } ?? [:])
         guard run.status == 0 else {
-            throw BellowsError.usage("\(pgDump) failed (exit \(run.status)): \(run.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            let message = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw BellowsError.usage("\(pgDump) failed (exit \(run.status)): \(conninfo.map { Connection.redact(message: message, conninfo: $0) } ?? message)")
         }
         guard let data = FileManager.default.contents(atPath: output), let text = String(data: data, encoding: .utf8) else {
             throw BellowsError.usage("\(pgDump) wrote no readable output")
         }
         return text
+    }
+
+    /// What pg_dump gets for `conninfo`: the settings as a `key='value'` string without the
+    /// password, which goes in `PGPASSWORD` instead (a command line is visible to every user of
+    /// the machine). A string libpq cannot parse is passed as given, for pg_dump to report.
+    public static func connectionArguments(_ conninfo: String?) -> (dbname: String?, password: String?) {
+        guard let conninfo, !conninfo.isEmpty else { return (nil, nil) }
+        guard let parameters = Connection.parameters(of: conninfo) else { return (conninfo, nil) }
+        let password = parameters.first { $0.key == "password" }?.value
+        let rest = parameters.filter { $0.key != "password" }.map { parameter in
+            "\(parameter.key)='" + parameter.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        return (rest.joined(separator: " "), password)
     }
 
     /// pg_dump's plain output as a migration file: `header` first (comment lines), then the

@@ -147,6 +147,24 @@ public final class Connection: @unchecked Sendable {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
+    /// The settings a conninfo string or URI gives, as libpq parses it (`PQconninfoParse`), in
+    /// libpq's order; nil when libpq cannot parse it. No connection, no environment.
+    public static func parameters(of conninfo: String) -> [(key: String, value: String)]? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            if let error { PQfreemem(error) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var result: [(key: String, value: String)] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { result.append((String(cString: keyword), String(cString: value))) }
+            option += 1
+        }
+        return result
+    }
+
     /// A conninfo string or URI with any password replaced by `***`, for messages and logs.
     public static func redact(_ conninfo: String) -> String {
         var text = conninfo

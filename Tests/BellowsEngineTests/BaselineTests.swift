@@ -156,6 +156,18 @@ struct BaselineTests {
             """)
         #expect(PgDump.versionMajor(in: "pg_dump (PostgreSQL) 18.6") == 18)
     }
+
+    @Test func thePasswordGoesToTheEnvironmentNotTheCommandLine() {
+        let uri = PgDump.connectionArguments("postgresql://app:s3cr%27et@db.example.org:6432/shop?sslmode=require")
+        #expect(uri.password == "s3cr'et")
+        #expect(uri.dbname == "user='app' dbname='shop' host='db.example.org' port='6432' sslmode='require'", "\(uri.dbname ?? "")")
+        let pairs = PgDump.connectionArguments(#"host=/tmp dbname='it\'s' password='a b\'c'"#)
+        #expect(pairs.password == "a b'c")
+        #expect(pairs.dbname == #"dbname='it\'s' host='/tmp'"#, "\(pairs.dbname ?? "")")
+        #expect(PgDump.connectionArguments(nil).dbname == nil)
+        #expect(PgDump.connectionArguments("postgresql://[::1").dbname == "postgresql://[::1", "unparsable: as given, for pg_dump to report")
+    }
+
 }
 
 /// `check --database`: plans against the live catalog, with the plans' state on that database.
@@ -207,5 +219,36 @@ struct LiveSchemaTests {
         #expect(throws: BellowsError.self) {
             try ProjectCheck.render(project: f.project, plan: "001", phase: nil, live: try LiveSchema.read(conninfo: f.db.conninfo))
         }
+    }
+}
+
+/// `rehearse --from --sample`: the copy's rows satisfy every foreign key, and the source is not written.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct SourceSampleTests {
+    @Test func sampledRowsBringTheRowsTheyReference() throws {
+        let f = try EngineFixture("sample_source")
+        defer { f.close() }
+        try f.exec(ExistingDatabase.schemaSQL + ExistingDatabase.dataSQL)
+        let scratch = try TestDatabase.create("sample_copy")
+        defer { scratch.drop() }
+        var options = RehearsalOptions()
+        options.database = scratch.conninfo
+        options.from = f.db.conninfo
+        options.sample = 10
+        let report = try Rehearsal(project: f.project, options: options).run()
+        #expect(report.passed, "\(report.violations)")
+        let copy = try scratch.connect()
+        defer { copy.close() }
+        func count(_ sql: String) throws -> Int { try copy.query(sql).first?.int("n") ?? -1 }
+        #expect(try count("SELECT count(*) AS n FROM billing.invoices") == 10)
+        #expect(try count("SELECT count(*) AS n FROM orders") >= 10)
+        // Every reference resolves in the copy (the copy was loaded without foreign-key triggers).
+        #expect(try count("SELECT count(*) AS n FROM billing.invoices i WHERE NOT EXISTS (SELECT FROM orders o WHERE o.id = i.order_id)") == 0)
+        #expect(try count("SELECT count(*) AS n FROM orders o WHERE NOT EXISTS (SELECT FROM customers c WHERE c.id = o.customer_id)") == 0)
+        #expect(try count("SELECT count(*) AS n FROM employees e WHERE manager_id IS NOT NULL AND NOT EXISTS (SELECT FROM employees m WHERE m.id = e.manager_id)") == 0)
+        // Rows are the source's, and sequences continue after the source's.
+        #expect(try count("SELECT count(*) AS n FROM customers WHERE email <> 'c' || id || '@example.org'") == 0)
+        #expect(try count("SELECT nextval('customers_id_seq') AS n") == 301)
+        #expect(try count("SELECT count(*) AS n FROM bellows.migrations") == 0)
     }
 }

@@ -115,7 +115,9 @@ public final class ScratchCluster: @unchecked Sendable {
     /// Uses posix_spawn and waitpid directly: Foundation's Process can miss the exit of a
     /// program whose child daemonises (pg_ctl start).
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], as user: String?) throws -> (status: Int32, output: String) {
+    /// `environment` is added to this process's environment for the program.
+    static func run(_ program: String, _ arguments: [String], as user: String?,
+                    environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program] + arguments } ?? [program] + arguments
         let outputPath = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log")
         defer { unlink(outputPath) }
@@ -128,7 +130,12 @@ public final class ScratchCluster: @unchecked Sendable {
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { _, new in new }
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.isEmpty ? [] : merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in cEnvironment { free(pointer) } }
+        let spawned = environment.isEmpty ? posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+            : posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
         guard spawned == 0 else {
             throw BellowsError.usage("could not run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
