@@ -8,7 +8,9 @@ struct Rehearse: ParsableCommand {
         discussion: """
         Without --database, starts a private PostgreSQL cluster from the server binaries on this machine
         (also as root) and removes it afterwards unless --keep. Applies migrations/, fills the tables with
-        synthetic rows (or --seed FILE), then for each plan in order drives expand → backfill → verify →
+        synthetic rows (or --seed FILE), or with --from DATABASE starts from that database's schema and
+        ledger (read-only; --sample N copies N rows per table and the rows they reference), then for each
+        plan in order drives expand → backfill → verify →
         contract while old- and new-version writers run, and on fresh copies rolls back from each phase.
         Exit 0 when every invariant holds, 1 on any violation.
         """)
