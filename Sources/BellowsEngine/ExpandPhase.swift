@@ -27,6 +27,7 @@ extension Engine {
             }
             if let compiledTransition = compiled.transition {
                 failures += try nameFailures(compiledTransition, connection: connection)
+                failures += try notValidNotNullFailures(compiledTransition, connection: connection)
             }
             guard failures.isEmpty, let compiledTransition = compiled.transition, let table else {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
@@ -248,6 +249,26 @@ extension Engine {
             let what = try row.string("kind") == "relation" ? "a relation of schema \(transition.table.schema)" : "a constraint of \(transition.tableName)"
             return GateFailure(gate: "name", message: "contract would name an index or constraint \"\(name)\", which is already \(what)",
                                remedy: "rename or drop that object first (index names are unique per schema)")
+        }
+    }
+
+    /// PostgreSQL 18: a column that already has a NOT VALID NOT NULL constraint cannot get a
+    /// second one (expand would fail), and `SET NOT NULL` validates it by scanning the table under
+    /// ACCESS EXCLUSIVE whatever validated CHECK exists: it is validated or dropped first.
+    func notValidNotNullFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        let columns = transition.allTargets.filter { $0.addsNotNull && $0.existing }.map(\.physical)
+        guard !columns.isEmpty else { return [] }
+        let rows = try connection.query("""
+            SELECT k.conname, a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+            WHERE k.conrelid = to_regclass($1) AND k.contype = 'n' AND NOT k.convalidated AND a.attname = ANY ($2::text[])
+            ORDER BY 2
+            """, [transition.quotedTable, PostgresArray.literal(columns)])
+        return try rows.map { row in
+            let name = try row.string("conname"), column = try row.string("attname")
+            return GateFailure(
+                gate: "not-null",
+                message: "column \(column) of \(transition.tableName) already has a NOT VALID NOT NULL constraint \(name): making it NOT NULL would validate that constraint by scanning the table under an ACCESS EXCLUSIVE lock",
+                remedy: "validate it first (`ALTER TABLE \(transition.quotedTable) VALIDATE CONSTRAINT \(SQLQuote.identifier(name))` does not block writes) or drop it, then expand again")
         }
     }
 

@@ -116,8 +116,21 @@ struct RehearsalTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var options = RehearsalOptions()
         options.rows = 800
-        let report = try Rehearsal(project: Project(root: root), options: options).run()
+        let notes = Shared<[String]>([])
+        let report = try Rehearsal(project: Project(root: root), options: options) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run()
         #expect(report.passed, "\(report.violations)")
+        // scripts/test points BELLOWS_PG_BINDIR at the version under test: `scripts/demo --pg-bindir`
+        // on that version is this rehearsal, so the scratch cluster must run it.
+        if ProcessInfo.processInfo.environment["BELLOWS_PG_BINDIR"] != nil {
+            let server = try TestDatabase.create("rehearsalversion")
+            defer { server.drop() }
+            let connection = try server.connect()
+            defer { connection.close() }
+            let ready = notes.current.first { $0.hasPrefix("cluster ready") } ?? "no 'cluster ready' note"
+            #expect(ready.contains("(PostgreSQL) \(connection.serverVersion / 10_000).") , "the suite runs on \(connection.serverVersion): \(ready)")
+        }
         let plans = Set(report.steps.map(\.plan)).subtracting(["-"])
         #expect(plans.count == Project(root: root).planFiles().count)
         #expect(report.steps.filter { $0.phase.hasPrefix("rollback after") }.count == plans.count * 3)

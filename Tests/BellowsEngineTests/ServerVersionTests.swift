@@ -267,6 +267,26 @@ struct NotNullShapeDatabaseTests {
         }
     }
 
+    /// PostgreSQL 18: a column with a NOT VALID NOT NULL constraint of its own is refused before
+    /// any change (a second one cannot be added, and SET NOT NULL would scan to validate it).
+    @Test func aColumnWithANotValidNotNullConstraintIsRefusedAtExpand() throws {
+        let fixture = try EngineFixture("nnnotvalid")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec(Self.setup + "ALTER TABLE members ADD CONSTRAINT handle_required NOT NULL handle NOT VALID;")
+        try fixture.writePlan("001_members", Self.plan)
+        let before = try fixture.snapshot("members")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "001_members") })
+        #expect(refusal.gates == ["not-null"], "\(refusal.text)")
+        #expect(refusal.text.contains("column handle of public.members already has a NOT VALID NOT NULL constraint handle_required"), "\(refusal.text)")
+        #expect(refusal.failures.first?.remedy?.contains("VALIDATE CONSTRAINT \"handle_required\"") == true)
+        #expect(try fixture.snapshot("members") == before)
+        #expect(try fixture.state("001_members")?.phase == .planned)
+        // Validated, the column is NOT NULL already: the plan no longer adds it, and expands.
+        try fixture.exec("UPDATE members SET handle = 'member-' || id WHERE handle IS NULL; ALTER TABLE members VALIDATE CONSTRAINT handle_required")
+        try fixture.run(.expand, "001_members")
+    }
+
     /// A plan expanded on an older server keeps its CHECK after an upgrade to 18: backfill, verify
     /// and contract finish the shape expand recorded (contract sets NOT NULL through the check
     /// and drops it; PostgreSQL names the NOT NULL constraint).
