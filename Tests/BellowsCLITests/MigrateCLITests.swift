@@ -185,11 +185,15 @@ struct MigrateCLITests {
 
     /// The migration of each kind, the statement to interrupt in it (a condition on
     /// `pg_stat_activity`), and what the audit holds once every statement of it applied once.
+    /// The cut statement is the second: what the first did must be kept exactly once (its
+    /// own commit in a no-transaction file) or undone (in a transaction, in a block).
     static let interruptible: [String: (sql: String, running: String, applied: [String])] = [
-        "transactional": ("INSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
+        "transactional": ("INSERT INTO t VALUES (4);\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\n",
                           "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'", ["INSERT 1", "INSERT 3"]),
-        "no-transaction": ("-- bellows:no-transaction\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nINSERT INTO t VALUES (4);\n",
+        "no-transaction": ("-- bellows:no-transaction\nINSERT INTO t VALUES (4);\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\n",
                            "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'", ["INSERT 1", "INSERT 3"]),
+        "no-transaction block": ("-- bellows:no-transaction\nBEGIN;\nINSERT INTO t VALUES (4);\nINSERT INTO t SELECT g FROM generate_series(1, 3) g, pg_sleep(3);\nCOMMIT;\n",
+                                 "state = 'active' AND query LIKE 'INSERT INTO t SELECT g%'", ["INSERT 1", "INSERT 3"]),
         "index build": ("INSERT INTO t VALUES (1), (2), (3), (4);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n",
                         "wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%'", ["CREATE INDEX public.t_id_idx", "INSERT 4"]),
     ]
@@ -199,7 +203,7 @@ struct MigrateCLITests {
     /// than about a second after it exits, and the next run applies every statement exactly
     /// once. The proof is the server's own audit (``StatementAudit``), not the runner's ledger.
     @Test(arguments: ["SIGKILL", "SIGTERM", "SIGINT", "terminated connection", "restart -m fast", "restart -m immediate"],
-          ["transactional", "no-transaction", "index build"])
+          ["transactional", "no-transaction", "no-transaction block", "index build"])
     func anInterruptedRunLeavesNoOrphanAndTheRerunAppliesEachStatementOnce(cut: String, kind: String) throws {
         guard let migration = Self.interruptible[kind] else { return }
         let restart = cut.hasPrefix("restart -m ") ? String(cut.dropFirst("restart -m ".count)) : nil
