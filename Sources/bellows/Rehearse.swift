@@ -51,6 +51,9 @@ struct Rehearse: ParsableCommand {
     @Flag(help: "Skip the rollback runs.")
     var noRollbacks = false
 
+    @Flag(help: "Also rehearse the built-in schema feature scenarios (identity, serial, partial and expression indexes, multi-column UNIQUE and foreign key, column grants, collation, comment and statistics, replica identity, row security, user triggers, json; a view and a partitioned table refused before expand), each in its own database, comparing the table's catalog facts before and after.")
+    var schemaFeatures = false
+
     @Option(help: "Output format.")
     var format: OutputFormat = .text
 
@@ -58,6 +61,9 @@ struct Rehearse: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if database != nil && schemaFeatures {
+            throw ValidationError("--schema-features runs in the private cluster; leave out --database")
+        }
         if database != nil && pgBindir != nil {
             throw ValidationError("--pg-bindir starts a private cluster; --database uses an existing one: give one of them")
         }
@@ -78,6 +84,7 @@ struct Rehearse: ParsableCommand {
         options.sample = sample
         options.batchSize = batchSize
         options.rollbacks = !noRollbacks
+        options.schemaFeatures = schemaFeatures
         // A directory argument (`bellows rehearse plans/`) names where the plans are.
         var plansDirectory: String?
         var references: [String] = []

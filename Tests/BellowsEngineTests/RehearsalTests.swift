@@ -135,4 +135,50 @@ struct RehearsalTests {
         #expect(plans.count == Project(root: root).planFiles().count)
         #expect(report.steps.filter { $0.phase.hasPrefix("rollback after") }.count == plans.count * 3)
     }
+
+    /// Issue 14: the schema feature scenarios (`bellows rehearse --schema-features`, run by
+    /// scripts/demo) pass: each carried feature is intact after contract under traffic and
+    /// every rollback is exact; the view and the partitioned table are refused before any change.
+    @Test func theSchemaFeatureScenariosPass() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-features-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var options = RehearsalOptions()
+        options.rows = 100
+        options.schemaFeatures = true
+        let report = try Rehearsal(project: Project(root: root), options: options).run()
+        #expect(report.passed, "\(report.violations)")
+        for scenario in SchemaFeatures.scenarios {
+            let steps = report.steps.filter { $0.plan == scenario.id }
+            if scenario.refusal != nil {
+                #expect(steps.map(\.outcome) == ["refused"], "\(scenario.id): \(steps.map(\.phase))")
+            } else {
+                #expect(steps.filter { $0.outcome == "ok" }.map(\.phase) == ["expand", "backfill", "verify", "contract",
+                        "rollback after expand", "rollback after backfill", "rollback after verify"], "\(scenario.id)")
+                #expect(steps.contains { $0.phase == "backfill" && $0.traffic.statements > 0 }, "\(scenario.id): no traffic")
+            }
+        }
+    }
+
+    /// The facts comparison sees a property that contract lost, and reads a carried one as intact.
+    @Test func schemaFactsSeeALostPredicate() {
+        let before = SchemaFacts(lines: [
+            "column email: text NOT NULL",
+            "index f_live_email_key: CREATE UNIQUE INDEX ON public.f USING btree (email) WHERE (NOT deleted)",
+        ])
+        let renames = ["email": "address"]
+        let intact = SchemaFacts(lines: [
+            "index f_live_address_key: CREATE UNIQUE INDEX ON public.f USING btree (address) WHERE (NOT deleted)",
+            "column address: text NOT NULL",
+        ])
+        #expect(before.renamed(renames).difference(to: intact.normalized).isEmpty)
+        let lost = SchemaFacts(lines: [
+            "column address: text NOT NULL",
+            "index f_address_key: CREATE UNIQUE INDEX ON public.f USING btree (address)",
+        ])
+        #expect(before.renamed(renames).difference(to: lost.normalized) == [
+            "- index f_live_address_key: CREATE UNIQUE INDEX ON public.f USING btree (address) WHERE (NOT deleted)",
+            "+ index f_address_key: CREATE UNIQUE INDEX ON public.f USING btree (address)",
+        ])
+    }
 }

@@ -30,6 +30,9 @@ public struct RehearsalOptions: Sendable {
     public var from: String?
     /// With `from`: rows copied per table (and the rows they reference) instead of synthetic ones.
     public var sample: Int?
+    /// Also rehearse the schema feature scenarios (`SchemaFeatures`) in a database of their own
+    /// (needs the private cluster).
+    public var schemaFeatures = false
 
     public init() {}
 }
@@ -73,6 +76,8 @@ public final class Rehearsal: @unchecked Sendable {
     let report: Reporter
     private var result = RehearsalReport()
     private var hints: [String: Set<String>] = [:]
+    /// Schema feature scenarios by plan id: their facts are compared, or their refusal expected.
+    private var scenarios: [String: SchemaFeatureScenario] = [:]
 
     public init(project: Project, options: RehearsalOptions, reporter: @escaping Reporter = { _ in }) {
         self.project = project
@@ -114,6 +119,45 @@ public final class Rehearsal: @unchecked Sendable {
         }
         defer { if let cluster, !options.keep { cluster.destroy() } }
         let main = options.database ?? cluster?.conninfo(database: database) ?? adminConninfo
+        try rehearse(plans, conninfo: main, database: database, cluster: cluster)
+        if options.schemaFeatures {
+            guard let cluster else { throw BellowsError.usage("--schema-features needs the private cluster: leave out --database") }
+            try rehearseSchemaFeatures(cluster)
+        }
+        return result
+    }
+
+    /// The schema feature scenarios, as their own project in their own database of `cluster`.
+    func rehearseSchemaFeatures(_ cluster: ScratchCluster) throws {
+        report(.info("── schema features: \(SchemaFeatures.scenarios.count) scenarios ──"))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-schema-features-\(UUID().uuidString)").path
+        try SchemaFeatures.writeProject(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let database = "bellows_schema_features"
+        try withAdmin(cluster) { admin in
+            try admin.execute("DROP DATABASE IF EXISTS \(database)")
+            try admin.execute("CREATE DATABASE \(database)")
+        }
+        var featureOptions = options
+        featureOptions.plans = []
+        featureOptions.seedFile = root + "/seed.sql"
+        featureOptions.schemaFeatures = false
+        featureOptions.from = nil
+        featureOptions.sample = nil
+        let features = Rehearsal(project: Project(root: root), options: featureOptions, reporter: report)
+        features.scenarios = Dictionary(uniqueKeysWithValues: SchemaFeatures.scenarios.map { ($0.id, $0) })
+        let loaded = features.project.loadPlans()
+        if loaded.findings.hasErrors { throw BellowsError.planInvalid(loaded.findings.filter { $0.severity == .error }) }
+        try features.rehearse(loaded.plans.sorted { $0.id < $1.id }, conninfo: cluster.conninfo(database: database), database: database, cluster: cluster)
+        result.steps += features.result.steps
+        result.violations += features.result.violations
+        try withAdmin(cluster) { admin in try admin.execute("DROP DATABASE IF EXISTS \(database)") }
+    }
+
+    /// Migrations, data, then each plan forward under traffic and rolled back from each phase
+    /// on copies of `database` (when the cluster is ours).
+    func rehearse(_ plans: [Plan], conninfo main: String, database: String, cluster: ScratchCluster?) throws {
+        var plans = plans
         let connection = try Connection(main)
         defer { connection.close() }
         try ServerVersion.requireSupported(connection)
@@ -163,7 +207,12 @@ public final class Rehearsal: @unchecked Sendable {
                                           rows: result.tableRows.values.reduce(0, +), traffic: TrafficStats(), outcome: "ok"))
 
         for plan in plans {
-            report(.info("── plan \(plan.id) on \(plan.table.value) ──"))
+            let scenario = scenarios[plan.id]
+            report(.info("── plan \(plan.id) on \(plan.table.value)" + (scenario.map { ": \($0.feature)" } ?? "") + " ──"))
+            if let scenario, let words = scenario.refusal {
+                try refusal(plan, scenario: scenario, words: words, conninfo: main)
+                continue
+            }
             var base: String?
             if options.rollbacks, let cluster {
                 // A copy of the database as it is before this plan, for the rollback runs.
@@ -174,7 +223,9 @@ public final class Rehearsal: @unchecked Sendable {
                     try admin.execute("CREATE DATABASE bellows_rehearsal_base TEMPLATE \(database)")
                 }
             }
+            let facts = try scenario.map { _ in try withConnection(main) { try SchemaFacts.take($0, table: plan.table.value) } }
             try forward(plan, conninfo: main)
+            if let scenario, let facts { try compareFacts(plan, scenario: scenario, before: facts, conninfo: main) }
             if let base, let cluster {
                 for stopAfter: PhaseCommand in [.expand, .backfill, .verify] {
                     try withAdmin(cluster) { admin in
@@ -189,7 +240,67 @@ public final class Rehearsal: @unchecked Sendable {
                 }
             }
         }
-        return result
+    }
+
+    func withConnection<T>(_ conninfo: String, _ body: (Connection) throws -> T) throws -> T {
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// After contract, the scenario's table has every fact it had, with the plan's renames
+    /// applied, and nothing else; its check returns 0.
+    func compareFacts(_ plan: Plan, scenario: SchemaFeatureScenario, before: SchemaFacts, conninfo: String) throws {
+        guard try withConnection(conninfo, { try StateStore.plan($0, id: plan.id)?.phase }) == .contracted else { return }
+        let renames = Dictionary(plan.changes.compactMap { change -> (String, String)? in
+            if case .alter(let c) = change, let new = c.renameTo { return (c.column.value, new.value) }
+            return nil
+        }, uniquingKeysWith: { first, _ in first })
+        let after = try withConnection(conninfo) { try SchemaFacts.take($0, table: plan.table.value) }
+        let difference = before.renamed(renames).difference(to: after.normalized)
+        if !difference.isEmpty {
+            result.violations.append("\(plan.id): \(scenario.feature): not intact after contract (- lost, + unexpected):\n    "
+                                     + difference.joined(separator: "\n    "))
+        }
+        if let check = scenario.check {
+            let value = try withConnection(conninfo) { try $0.query("SELECT (\(check))::text AS v").first?.optionalString("v") }
+            if value != "0" { result.violations.append("\(plan.id): \(scenario.feature): after contract, \(check) returned \(value ?? "NULL"), not 0") }
+        }
+        report(.info("   \(plan.id): \(scenario.feature): " + (difference.isEmpty ? "intact after contract" : "NOT intact")))
+    }
+
+    /// A scenario that must be refused: expand refuses, naming what it must, and the table
+    /// and the plan's state are as before.
+    func refusal(_ plan: Plan, scenario: SchemaFeatureScenario, words: [String], conninfo: String) throws {
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        let before = try CatalogSnapshot.take(connection, table: plan.table.value)
+        let started = Date()
+        var outcome = "refused"
+        do {
+            try engine(conninfo: conninfo, plan: plan).run(.expand, plan: plan.file)
+            outcome = "expanded"
+            result.violations.append("\(plan.id): \(scenario.feature): expand went through; it must refuse")
+        } catch let error as BellowsError {
+            let message = error.description
+            if case .refused = error, words.allSatisfy(message.contains) {
+                report(.info("   \(plan.id): refused before any change, as it must: " + (message.split(separator: "\n").dropFirst().first.map(String.init) ?? message)))
+            } else {
+                outcome = "failed"
+                result.violations.append("\(plan.id): \(scenario.feature): expand must refuse naming \(words.joined(separator: ", ")); it said: \(message)")
+            }
+        }
+        let after = try CatalogSnapshot.take(connection, table: plan.table.value)
+        if before != after {
+            outcome = "changed"
+            result.violations.append("\(plan.id): \(scenario.feature): the refused expand changed the table:\n    " + before.difference(to: after).joined(separator: "\n    "))
+        }
+        let phase = try StateStore.plan(connection, id: plan.id)?.phase
+        if let phase, phase != .planned {
+            result.violations.append("\(plan.id): \(scenario.feature): the refused plan is \(phase.rawValue), not planned")
+        }
+        result.steps.append(RehearsalStep(plan: plan.id, phase: "expand (must refuse)", seconds: Date().timeIntervalSince(started),
+                                          rows: nil, traffic: TrafficStats(), outcome: outcome))
     }
 
     /// Columns plans will make unique in place: the synthetic data must already satisfy that.

@@ -77,9 +77,12 @@ final class TrafficSimulator: @unchecked Sendable {
         return table.columns.filter { names.contains($0.name) && !$0.skip }
     }
 
-    /// Targets a new-version writer sets directly (never Bellows' internal shadow columns).
+    /// Targets a new-version writer sets directly (never Bellows' internal shadow columns, nor
+    /// the replacement of an identity or serial column: the database numbers those rows).
     var writableTargets: [TransitionTarget] {
-        transition.groups.filter { $0.kind == .replace }.flatMap(\.targets).filter { !$0.isShadow && $0.up != nil }
+        let numbered = Set(table.columns.filter(\.skip).map(\.name))
+        return transition.groups.filter { $0.kind == .replace && numbered.isDisjoint(with: $0.sources) }
+            .flatMap(\.targets).filter { !$0.isShadow && $0.up != nil }
     }
 
     /// Wraps a write whose RETURNING gives `k` (key) and `e` (old-code expectation over every
