@@ -5,7 +5,8 @@ import PGClient
 /// One reason a phase may not run now, with what would satisfy it.
 public struct GateFailure: Sendable, Hashable, Codable {
     /// A stable name: `phase`, `dependency`, `conflict`, `checksum`, `trigger`, `backfill`,
-    /// `verification-age`, `gate:<name>`, `mismatch:<change>`, `check:<name>`, `constraint`, `index`, `plan`, `lock`.
+    /// `verification-age`, `gate:<name>`, `mismatch:<change>`, `check:<name>`, `constraint`, `index`, `plan`, `lock`,
+    /// `plan-changed` (the file means another transition than the text expanded), `plan-file` (the file is gone).
     public var gate: String
     public var message: String
     public var remedy: String?

@@ -29,6 +29,7 @@ public struct PlanStatus: Sendable {
 extension Engine {
     /// Every plan of the project and of the state table, its phase, and what blocks it.
     public func status() throws -> [PlanStatus] {
+        try project.requireExists()
         let connection = try connect()
         defer { connection.close() }
         do {
@@ -46,8 +47,15 @@ extension Engine {
                         blockers += try conflictFailures(plan, table: try CatalogReader.table(connection, plan.table.value), connection: connection)
                     }
                     blockers += manualGateFailures(plan, before: next, connection: connection)
-                    if next == .contract, let expanded = state?.expandChecksum, expanded != plan.checksum {
-                        blockers.append(GateFailure(gate: "checksum", message: "the plan file changed since expand"))
+                    if let state, next != .expand || state.expanding {
+                        if let comparison = try compareWithStored(plan, state: state, connection: connection) {
+                            if comparison.revision?.verdict == .changed {
+                                blockers.append(GateFailure(gate: "plan-changed", message: "the plan file changed since expand, and the change matters",
+                                                            remedy: "`bellows diff \(plan.id)`"))
+                            }
+                        } else if next == .contract, let expanded = state.expandChecksum, expanded != plan.checksum {
+                            blockers.append(GateFailure(gate: "checksum", message: "the plan file changed since expand"))
+                        }
                     }
                 }
                 board.append(PlanStatus(
@@ -56,9 +64,12 @@ extension Engine {
                     next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false))
             }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
+                // Expanded with its text stored: rollback works without the file.
+                let active = state.expanding || [.expanded, .backfilled, .verified].contains(state.phase)
+                let next = active && state.planText != nil ? "bellows rollback \(state.id)" : nil
                 board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
                                         backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
-                                        next: nil, blockers: [], fileMissing: true))
+                                        next: next, blockers: [], fileMissing: true))
             }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {
@@ -84,9 +95,18 @@ extension Engine {
         defer { connection.close() }
         do {
             let state = try StateStore.register(connection, plan: plan)
+            // After an edit that changes nothing that matters, the phases go on with the text as
+            // expanded: the approval holds for it too.
+            var checksums = [plan.checksum]
+            if let comparison = try compareWithStored(plan, state: state, connection: connection),
+               comparison.revision?.verdict == .cosmetic, [.expanded, .backfilled, .verified].contains(state.phase) {
+                checksums.append(comparison.expanded.checksum)
+            }
             try connection.withTransaction {
-                try connection.execute("INSERT INTO bellows.approvals (plan_id, gate, checksum, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                       [plan.id, gate, plan.checksum, options.actor])
+                for checksum in checksums {
+                    try connection.execute("INSERT INTO bellows.approvals (plan_id, gate, checksum, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                           [plan.id, gate, checksum, options.actor])
+                }
                 try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "approve", from: state.phase, to: nil,
                                       outcome: "approved", details: ["gate": .string(gate)])
             }

@@ -89,13 +89,14 @@ public final class Engine: @unchecked Sendable {
     /// Runs one phase command for a plan (a path, a file stem or a sequence number).
     @discardableResult
     public func run(_ command: PhaseCommand, plan reference: String) throws -> PhaseOutcome {
-        let plan = try project.resolvePlan(reference)
+        try requireProject(for: reference)
         let connection = try connect()
         defer { connection.close() }
-        return try run(command, plan: plan, connection: connection)
+        return try run(command, plan: try resolvePlan(reference, connection: connection), connection: connection)
     }
 
-    func run(_ command: PhaseCommand, plan: Plan, connection: Connection) throws -> PhaseOutcome {
+    func run(_ command: PhaseCommand, plan file: Plan, connection: Connection) throws -> PhaseOutcome {
+        var plan = file
         let started = Date()
         let lock = try connection.query("SELECT pg_try_advisory_lock(hashtext('bellows'), hashtext($1)) AS locked", [plan.id])
         guard try lock.first?.bool("locked") == true else {
@@ -119,10 +120,12 @@ public final class Engine: @unchecked Sendable {
         guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand else {
             throw refuse(connection, plan: plan, command: command, phase: state.phase, [phaseGate(command, state.phase, plan: plan)])
         }
+        // An expanded plan goes on with the text expand stored (the file may have been edited or removed since).
+        plan = try planAsExpanded(file, state: state, command: command, connection: connection)
         // Every forward phase runs exactly `check`'s validation first: no phase compiles or runs
         // an expression `check` rejects. Rollback only removes what expand added, and must stay possible.
         if command != .rollback {
-            let errors = ProjectCheck.check(project: project, plan: plan).filter { $0.severity == .error }
+            let errors = ProjectCheck.check(project: project, plan: file).filter { $0.severity == .error }
             if !errors.isEmpty {
                 throw refuse(connection, plan: plan, command: command, phase: state.phase, errors.map {
                     GateFailure(gate: "plan", message: "\($0.location): \($0.message) [\($0.rule)]",
@@ -234,11 +237,8 @@ public final class Engine: @unchecked Sendable {
     /// is now. With the search_path expand kept, the session is pinned to it: the plan's
     /// expressions and checks mean in every phase what they meant when the plan was expanded.
     func transition(for plan: Plan, connection: Connection, storedOnly: Bool) throws -> Transition {
-        var table: TableInfo?
-        let stored = try connection.query("SELECT table_info, search_path, not_null_shape FROM bellows.plans WHERE id = $1", [plan.id]).first
-        if let json = try stored?.optionalString("table_info"), let data = json.data(using: .utf8) {
-            table = try? JSONDecoder().decode(TableInfo.self, from: data)
-        }
+        var table = try StateStore.storedTable(connection, id: plan.id)
+        let stored = try connection.query("SELECT search_path, not_null_shape FROM bellows.plans WHERE id = $1", [plan.id]).first
         if table == nil && !storedOnly { table = try CatalogReader.table(connection, plan.table.value) }
         let compiled = TransitionCompiler.compile(plan, table: table)
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }

@@ -162,7 +162,8 @@ public struct MigrationRunner: Sendable {
     }
 
     func loadFiles() throws -> [LoadedFile] {
-        try project.migrationFiles().map { ref in try Self.load(ref) }
+        try project.requireExists()
+        return try project.migrationFiles().map { ref in try Self.load(ref) }
             .sorted { ($0.ref.number ?? Int.max, $0.name) < ($1.ref.number ?? Int.max, $1.name) }
     }
 

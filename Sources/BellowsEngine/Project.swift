@@ -22,6 +22,30 @@ public struct Project: Sendable {
         self.migrationsDirectory = migrationsDirectory ?? (root as NSString).appendingPathComponent("migrations")
     }
 
+    /// Whether this is a Bellows project at all: it has `plans/`, `migrations/` or `bellows.yaml`.
+    /// A command run in the wrong directory must say so, not report an empty project as clean.
+    public var exists: Bool {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        for directory in [plansDirectory, migrationsDirectory]
+        where manager.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue {
+            return true
+        }
+        return manager.fileExists(atPath: (root as NSString).appendingPathComponent(ProjectConfig.fileName))
+    }
+
+    /// What a command that needs plans or migrations says outside a project (exit 2).
+    public var notAProjectMessage: String {
+        let directory = URL(fileURLWithPath: root).standardizedFileURL.path
+        return "no Bellows project in \(directory): it has no plans/, migrations/ or \(ProjectConfig.fileName); "
+            + "run the command in the project's directory or name it with --project DIR"
+    }
+
+    /// Throws `BellowsError.usage` naming the directory when it is not a project.
+    public func requireExists() throws {
+        if !exists { throw BellowsError.usage(notAProjectMessage) }
+    }
+
     /// Plan files (`*.yaml`, `*.yml`) in the plans directory, sorted by name.
     public func planFiles() -> [String] {
         Self.files(in: plansDirectory, extensions: ["yaml", "yml"])
@@ -62,6 +86,7 @@ public struct Project: Sendable {
         if FileManager.default.fileExists(atPath: reference), reference.hasSuffix(".yaml") || reference.hasSuffix(".yml") {
             path = reference
         } else {
+            try requireExists()
             let candidates = planFiles().filter { file in
                 let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
                 if stem == reference { return true }

@@ -8,6 +8,7 @@ public enum ProjectCheck {
     public static func lint(project: Project, paths: [String] = []) -> [Finding] {
         let (configuration, configFindings) = ProjectConfig.lintConfiguration(path: (project.root as NSString).appendingPathComponent(ProjectConfig.fileName))
         var sources: [MigrationSource] = []
+        if paths.isEmpty, let outside = notAProject(project) { return [outside] }
         var findings = configFindings + missing(paths)
         let files: [(path: String, rollback: Bool?)]
         if paths.isEmpty {
@@ -35,6 +36,7 @@ public enum ProjectCheck {
     /// migrations build, or with `live` against a live database's (`check --database`; see
     /// ``LiveSchema``); with `includeLint`, lints the migrations too.
     public static func check(project: Project, paths: [String] = [], includeLint: Bool = true, live: LiveSchema? = nil) -> [Finding] {
+        if paths.isEmpty, let outside = notAProject(project) { return [outside] }
         let planPaths = paths.isEmpty ? project.planFiles() : expand(paths.filter(FileManager.default.fileExists), extensions: ["yaml", "yml"])
         var findings = missing(paths)
         var plans: [Plan] = []
@@ -109,6 +111,13 @@ public enum ProjectCheck {
         return header + PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
                                             serverVersion: version, versionGiven: serverVersion != nil,
                                             versionSource: serverVersion == nil && live != nil ? "the database's" : nil)
+    }
+
+    /// An `io-error` (exit 2) when the project directory is no project: `check` in the wrong
+    /// directory must not report "no findings".
+    static func notAProject(_ project: Project) -> Finding? {
+        project.exists ? nil : Finding(file: URL(fileURLWithPath: project.root).standardizedFileURL.path, line: 1, column: 1,
+                                       severity: .error, rule: "io-error", message: project.notAProjectMessage)
     }
 
     /// An `io-error` for each path that does not exist: a mistyped path must not pass as clean.

@@ -27,6 +27,10 @@ public struct PlanState: Sendable, Codable, Hashable {
     /// How expand added NOT NULL (`NotNullShape`; nil: not expanded, or expanded before it was
     /// kept, which means a CHECK).
     public var notNullShape: String? = nil
+    /// The plan file's exact text when it was expanded, and the path it was read from: rollback
+    /// and the later phases work from it whatever the file says now (nil: expanded before it was kept).
+    public var planText: String? = nil
+    public var planPath: String? = nil
 }
 
 /// One entry of the append-only audit log.
@@ -49,7 +53,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape') AND NOT attisdropped) = 3 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path') AND NOT attisdropped) = 5 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -125,6 +129,9 @@ public enum StateStore {
     -- How expand added NOT NULL (check, or PostgreSQL 18's not_null): later phases, also on a
     -- server upgraded meanwhile, finish the shape expand started.
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS not_null_shape text;
+    -- The plan file's text and path as expanded (rollback and the later phases use it).
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS plan_text text;
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS plan_path text;
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -140,7 +147,7 @@ public enum StateStore {
     static let planColumns = """
     id, checksum, table_name, phase, expand_checksum, expanding, touched_columns, backfill_cursor,
     backfill_rows, backfill_done, extract(epoch FROM verified_at)::float8 AS verified_at,
-    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path, not_null_shape
+    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path, not_null_shape, plan_text, plan_path
     """
 
     static func decode(_ row: Row) throws -> PlanState {
@@ -155,12 +162,21 @@ public enum StateStore {
             updatedAt: try row.optionalDouble("updated_at").map { Date(timeIntervalSince1970: $0) },
             verifiedTrigger: try row.optionalString("verified_trigger"),
             searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } },
-            notNullShape: try row.optionalString("not_null_shape"))
+            notNullShape: try row.optionalString("not_null_shape"),
+
+            planText: try row.optionalString("plan_text"), planPath: try row.optionalString("plan_path"))
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {
         try connection.query("SELECT \(planColumns) FROM bellows.plans WHERE id = $1\(forUpdate ? " FOR UPDATE" : "")", [id])
             .first.map(decode)
+    }
+
+    /// The table as expand stored it (before any change), nil when none is stored.
+    public static func storedTable(_ connection: Connection, id: String) throws -> TableInfo? {
+        guard let json = try connection.query("SELECT table_info FROM bellows.plans WHERE id = $1", [id]).first?.optionalString("table_info"),
+              let data = json.data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode(TableInfo.self, from: data)
     }
 
     public static func allPlans(_ connection: Connection) throws -> [PlanState] {

@@ -62,6 +62,7 @@ public enum PlanLoader {
             return PlanLoadResult(plan: nil, findings: [Finding(file: file, line: 1, column: 1, severity: .error, rule: "plan-yaml-syntax",
                 message: "the file contains a NUL byte: it is not a text file")])
         }
+        let original = source
         // A byte order mark is not part of the text (libyaml would read it as content here).
         let source = source.unicodeScalars.first == "\u{FEFF}" ? String(source.unicodeScalars.dropFirst()) : source
         if let refusal = aliasInKey(source, file: file) {
@@ -165,7 +166,7 @@ public enum PlanLoader {
         }
         let plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
                         description: description, dependsOn: dependencies, changes: changes,
-                        checks: checks, gates: gates, backfill: backfill)
+                        checks: checks, gates: gates, backfill: backfill, source: original)
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

@@ -348,6 +348,8 @@ public struct Plan: Sendable, Hashable {
     public var checks: [PlanCheck]
     public var gates: [PlanGate]
     public var backfill: BackfillSettings
+    /// The file's text as loaded: what expand stores in `bellows.plans.plan_text`.
+    public var source: String = ""
 
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {

@@ -13,7 +13,7 @@ struct Bellows: ParsableCommand {
         """,
         subcommands: [
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
-            Status.self, History.self, Approve.self,
+            Status.self, History.self, Approve.self, Diff.self,
             Check.self, Lint.self, Render.self,
             Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
         ]

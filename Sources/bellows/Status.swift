@@ -29,7 +29,7 @@ struct Status: ParsableCommand {
                     + line.table.padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  "
                     + phase.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                     + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                    + (line.fileMissing ? "(plan file missing)" : line.next ?? "—"))
+                    + (line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
                 for blocker in line.blockers {
                     Terminal.out(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
                 }

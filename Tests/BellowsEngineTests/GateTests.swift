@@ -162,13 +162,14 @@ struct GateTests {
             #expect(refusal?.gates == ["trigger-since-verify"], "\(refusal?.text ?? "")")
         }
         try fixture.run(.verify, Self.id)
-        // The plan file changed since expand.
+        // The plan file changed since expand, and the change matters (an edit of comments
+        // only goes on: StoredPlanTests).
         let path = fixture.planPath(Self.id)
         let original = try String(contentsOfFile: path, encoding: .utf8)
-        try (original + "\n# edited after expand\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "not_null: true", with: "not_null: false").write(toFile: path, atomically: true, encoding: .utf8)
         try unchanged(fixture) {
             let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
-            #expect(refusal?.gates == ["checksum"], "\(refusal?.text ?? "")")
+            #expect(refusal?.gates == ["plan-changed"], "\(refusal?.text ?? "")")
         }
         try original.write(toFile: path, atomically: true, encoding: .utf8)
         let refusedEvents = try fixture.events(Self.id).filter { $0.command == "contract" && $0.outcome == "refused" }

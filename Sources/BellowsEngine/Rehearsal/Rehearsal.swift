@@ -86,6 +86,7 @@ public final class Rehearsal: @unchecked Sendable {
     }
 
     public func run() throws -> RehearsalReport {
+        try project.requireExists()
         // The plans, validated, in order (dependencies come earlier by number).
         let loaded = project.loadPlans()
         if loaded.findings.hasErrors { throw BellowsError.planInvalid(loaded.findings.filter { $0.severity == .error }) }
