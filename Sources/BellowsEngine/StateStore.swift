@@ -163,7 +163,6 @@ public enum StateStore {
             verifiedTrigger: try row.optionalString("verified_trigger"),
             searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } },
             notNullShape: try row.optionalString("not_null_shape"),
-
             planText: try row.optionalString("plan_text"), planPath: try row.optionalString("plan_path"))
     }
 
