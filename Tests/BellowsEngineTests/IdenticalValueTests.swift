@@ -95,9 +95,11 @@ struct IdenticalValueTests {
         }
     }
 
-    /// Whether the server has ICU collations (PyPI-wheel builds of 16 and 18 may not).
+    /// Whether the server was built with ICU (PyPI-wheel builds of 16 and 18 may not): initdb then
+    /// imports its `*-x-icu` collations. Provider 'i' alone does not say it: 16+ always has the
+    /// predefined `unicode` collation, and CREATE COLLATION … provider = icu fails without ICU.
     static func hasICU(_ fixture: EngineFixture) throws -> Bool {
-        try fixture.int("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'") > 0
+        try fixture.int("SELECT count(*) FROM pg_collation WHERE collprovider = 'i' AND collname LIKE '%-x-icu'") > 0
     }
 
     /// A case-insensitive (nondeterministic) collation: a case-only write through the new
