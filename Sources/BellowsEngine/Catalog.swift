@@ -148,6 +148,45 @@ public enum CatalogReader {
     }
 }
 
+extension CatalogReader {
+    /// The types among `types` whose values have no default equality: after domains, array
+    /// elements and composite types' fields, a leaf type without a default btree or hash
+    /// operator class of its own, a polymorphic one (enums, ranges) or one of a type it is
+    /// implicitly binary-coercible to (`varchar` → `text`). Stricter than PostgreSQL's type
+    /// cache (which also takes `xml` → `text`, though `xml = xml` does not parse): a type in
+    /// doubt is compared as text, which always works. Unknown names are left out.
+    public static func typesWithoutEquality(_ connection: Connection, _ types: Set<String>) throws -> Set<String> {
+        guard !types.isEmpty else { return [] }
+        let rows = try connection.query("""
+            WITH RECURSIVE part(name, oid) AS (
+              SELECT name, to_regtype(name)::oid FROM unnest($1::text[]) AS name WHERE to_regtype(name) IS NOT NULL
+              UNION
+              SELECT part.name, inner_type.oid
+              FROM part JOIN pg_type ty ON ty.oid = part.oid
+              CROSS JOIN LATERAL (
+                SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typlen = -1
+                UNION ALL SELECT a.atttypid FROM pg_attribute a
+                          WHERE ty.typtype = 'c' AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+              ) AS inner_type(oid)
+            )
+            SELECT DISTINCT part.name
+            FROM part JOIN pg_type ty ON ty.oid = part.oid
+            WHERE ty.typtype NOT IN ('d', 'c') AND NOT (ty.typelem <> 0 AND ty.typlen = -1)
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
+                WHERE oc.opcdefault AND am.amname IN ('btree', 'hash')
+                  AND (oc.opcintype = ty.oid
+                       OR (ty.typtype = 'e' AND oc.opcintype = to_regtype('anyenum'))
+                       OR (ty.typtype = 'r' AND oc.opcintype = to_regtype('anyrange'))
+                       OR (ty.typtype = 'm' AND oc.opcintype = to_regtype('anymultirange'))
+                       OR EXISTS (SELECT 1 FROM pg_cast c WHERE c.castsource = ty.oid AND c.casttarget = oc.opcintype
+                                   AND c.castmethod = 'b' AND c.castcontext = 'i')))
+            """, [PostgresArray.literal(types.sorted())])
+        return Set(try rows.map { try $0.string("name") })
+    }
+}
+
 /// Everything that defines a table's shape, as text lines that compare exactly: columns with
 /// types, defaults and nullability, constraints, indexes and triggers. Rollback must restore it.
 public struct CatalogSnapshot: Sendable, Hashable, CustomStringConvertible {

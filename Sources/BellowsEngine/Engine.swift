@@ -248,6 +248,7 @@ public final class Engine: @unchecked Sendable {
             transition.searchPath = PostgresArray.parse(path).compactMap { $0 }
             try pinSearchPath(transition, connection: connection)
         }
+        transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
         return transition
     }
 

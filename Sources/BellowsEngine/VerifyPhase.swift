@@ -53,10 +53,10 @@ extension Engine {
                             .map { try $0.string("key") }
                     }
                     let keys = transition.key.map(\.name).joined(separator: ", ")
-                    var message = "\(what): \(count) row(s) disagree with up; sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
+                    var message = "\(what): \(count) row(s) disagree with up (and with down, for changes that have one); sample (\(keys)): \(samples.map { "(\($0))" }.joined(separator: ", "))"
                     let rescan = "`bellows backfill \(plan.id) --rescan` recomputes, from the old columns, the new ones of every row that disagrees (writes that bypassed the trigger: it was disabled, or replica-mode writes before it was ENABLE ALWAYS), then verify again"
                     var remedy = group.kind == .add ? rescan
-                        : "check up/down at \(group.location): writes through the new column must round-trip through down and up; if writes bypassed the trigger, " + rescan
+                        : "check up/down at \(group.location): each row must hold up of its old columns, or (written by new code) down of its new ones with an equal round trip; if writes bypassed the trigger, " + rescan
                     if !laterTriggers.isEmpty {
                         message += "; the table's BEFORE triggers \(laterTriggers.map(\.described).joined(separator: ", ")) run after Bellows' \(sql.triggerName) (triggers fire in name order) and may change what it computed"
                         remedy = "check what \(laterTriggers.map(\.name).joined(separator: ", ")) write" + (group.kind == .add ? "; " : ", or ") + remedy

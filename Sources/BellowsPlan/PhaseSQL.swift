@@ -316,6 +316,28 @@ public struct PhaseSQL: Sendable {
         "record_image_ne(ROW(\(a.joined(separator: ", "))), ROW(\(b.joined(separator: ", "))))"
     }
 
+    /// Types without a default equality that `render` knows offline (the engine reads them
+    /// from `pg_catalog`, domains, arrays and composite types included).
+    public static let builtInTypesWithoutEquality: Set<String> = ["json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"]
+
+    /// Whether values of `type` have no default equality (`=` fails, or is not equality: `box`).
+    func lacksEquality(_ type: String) -> Bool {
+        if let known = transition.typesWithoutEquality { return known.contains(type) }
+        var base = type.lowercased().trimmingCharacters(in: .whitespaces)
+        while base.hasSuffix("[]") { base = String(base.dropLast(2)).trimmingCharacters(in: .whitespaces) }
+        if base.hasPrefix("pg_catalog.") { base = String(base.dropFirst("pg_catalog.".count)) }
+        return Self.builtInTypesWithoutEquality.contains(base)
+    }
+
+    /// Whether each value of `a` (with its type) equals its counterpart in `b` by the type's
+    /// `=`, NULL equal to NULL; identical, for a type without equality.
+    private func equal(_ a: [(value: String, type: String)], _ b: [String]) -> String {
+        let pairs = zip(a, b).map { pair in
+            lacksEquality(pair.0.type) ? Self.identical([pair.0.value], [pair.1]) : "\(pair.0.value) IS NOT DISTINCT FROM \(pair.1)"
+        }
+        return pairs.count == 1 ? pairs[0] : "(" + pairs.joined(separator: " AND ") + ")"
+    }
+
     /// Whether two rows of values are identical (see `differ`).
     static func identical(_ a: [String], _ b: [String]) -> String {
         "record_image_eq(ROW(\(a.joined(separator: ", "))), ROW(\(b.joined(separator: ", "))))"
@@ -654,13 +676,25 @@ public struct PhaseSQL: Sendable {
     // MARK: verify
 
     /// The condition under which a row disagrees with `up`, per group that has one.
+    ///
+    /// A row of a replacing change agrees when its new columns are identical to `up` of its
+    /// old ones (written by old code, or backfilled), or — written by new code — its old
+    /// columns are identical to `down` of its new ones *and* `up` of those equals the new ones
+    /// by the type's `=` (a `down` that loses what new code wrote still fails: rollback would
+    /// lose it). `up(down(new))` need not be identical to `new` for a faithful pair: widening
+    /// `numeric(10,2)` to `numeric`, new code writes `2.5`, `down` keeps `2.50` for old code,
+    /// whose `up` is `2.50` — equal, not identical (verify refused every such row). The
+    /// `CASE` evaluates `down` only for rows that disagree with `up`.
     public var mismatchConditions: [(group: SyncGroup, condition: String)] {
         transition.groups.compactMap { group in
             let withUp = group.targets.filter { $0.up != nil }
             guard !withUp.isEmpty else { return nil }
             switch group.kind {
             case .replace:
-                return (group, Self.differ(withUp.map { q($0.physical) }, ups(withUp)))
+                let disagreesWithUp = Self.differ(withUp.map { q($0.physical) }, ups(withUp))
+                guard !group.downs.isEmpty else { return (group, disagreesWithUp) }
+                let writtenThroughDown = Self.identical(group.downs.map { q($0.column) }, group.downs.map { "(\($0.expression))::\($0.type)" })
+                return (group, "CASE WHEN \(disagreesWithUp) THEN NOT (\(writtenThroughDown) AND \(equal(withUp.map { (q($0.physical), $0.type) }, ups(withUp)))) ELSE false END")
             case .add, .inPlace:
                 return pendingCondition(group).map { (group, $0) }
             case .drop:

@@ -133,6 +133,13 @@ public struct Transition: Sendable, Hashable {
     /// resolves in, whoever writes: the expanding session's, kept in the plan's state. `nil`
     /// offline (`bellows render`), where `PhaseSQL.defaultSearchPath` stands in.
     public var searchPath: [String]? = nil
+    /// The types among `comparedTypes` that have no default equality, as the engine found them
+    /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones. Verify asks a
+    /// round trip through `down` and `up` to be equal (by `=`) where a type has it.
+    public var typesWithoutEquality: Set<String>? = nil
+
+    /// The types of the values verify compares with `=`: every target's.
+    public var comparedTypes: Set<String> { Set(allTargets.map(\.type)) }
     /// How NOT NULL is added: the shape expand recorded for the plan, or offline the one of the
     /// server version `bellows render` renders for.
     public var notNullShape: NotNullShape = .check

@@ -153,4 +153,78 @@ struct IdenticalValueTests {
         try fixture.run(.rollback, id)
         #expect(try fixture.rows("SELECT nick FROM cu WHERE id IN (4, 5) ORDER BY id") == [["Nick4"], ["NICK5"]])
     }
+
+    /// A faithful pair whose round trip is equal but not identical (hostile test b, finding 01):
+    /// widening `numeric(10,2)` to `numeric`, new code writes `2.5`, `3` and inserts `7.1`;
+    /// `down` keeps `2.50`, `3.00`, `7.10` for old code, whose `up` gives those, not what new
+    /// code wrote. Verify accepts such rows (the old side is `down` of the new one) and refused
+    /// every one of them; a row written around the trigger still fails.
+    @Test func newCodeWritesWhoseRoundTripIsOnlyEqualVerify() throws {
+        let fixture = try EngineFixture("identwiden")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE acct (id bigint PRIMARY KEY, amount numeric(10,2) NOT NULL);
+            INSERT INTO acct SELECT g, g * 1.5 FROM generate_series(1, 100) AS g;
+            """)
+        let id = "001_acct"
+        try fixture.writePlan(id, """
+            table: acct
+            changes:
+              - alter: amount
+                rename_to: amount_exact
+                type: numeric
+                up: "amount::numeric"
+                down: "amount_exact::numeric(10,2)"
+                not_null: true
+            """)
+        try fixture.forward(id, through: .backfill)
+        try fixture.exec("""
+            UPDATE acct SET amount_exact = 2.5 WHERE id = 1;
+            UPDATE acct SET amount_exact = 3 WHERE id = 2;
+            INSERT INTO acct (id, amount_exact) VALUES (1000, 7.1);
+            """)
+        #expect(try fixture.rows("SELECT amount::text, amount_exact::text FROM acct WHERE id IN (1, 2, 1000) ORDER BY id")
+            == [["2.50", "2.5"], ["3.00", "3"], ["7.10", "7.1"]])
+        try fixture.run(.verify, id)
+
+        let trigger = "_bellows_sync_\(id)"
+        try fixture.exec("""
+            ALTER TABLE acct DISABLE TRIGGER "\(trigger)";
+            UPDATE acct SET amount_exact = 9.99 WHERE id = 3;
+            ALTER TABLE acct ENABLE ALWAYS TRIGGER "\(trigger)";
+            """)
+        let refusal = expectRefusal { try fixture.run(.verify, id) }
+        #expect(refusal?.gates == ["mismatch:change_1"], "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.message.contains("(3)") == true, "\(refusal?.text ?? "")")
+        try fixture.exec("UPDATE acct SET amount_exact = 4.25 WHERE id = 3")
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT amount_exact::text FROM acct WHERE id IN (1, 2, 3, 1000) ORDER BY id") == [["2.5"], ["3"], ["4.25"], ["7.1"]])
+    }
+
+    /// An array slice keeps its source's null bitmap (hostile test b, finding 09): new code's
+    /// `tags[3:3]` is equal to, not identical with, `up` of what `down` left for old code.
+    @Test func anArraySliceWrittenByNewCodeVerifies() throws {
+        let fixture = try EngineFixture("identslice")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE posts (id bigint PRIMARY KEY, tag_ids int[]);
+            INSERT INTO posts SELECT g, ARRAY[g, NULL, g + 1] FROM generate_series(1, 10) AS g;
+            """)
+        let id = "001_posts"
+        try fixture.writePlan(id, """
+            table: posts
+            changes:
+              - alter: tag_ids
+                rename_to: tags
+                type: bigint[]
+                up: "tag_ids::bigint[]"
+                down: "tags::int[]"
+            """)
+        try fixture.forward(id, through: .backfill)
+        try fixture.exec("UPDATE posts SET tags = tags[3:3] WHERE id = 1")
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT tags::text FROM posts WHERE id = 1") == [["{2}"]])
+    }
 }

@@ -79,7 +79,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE record_image_ne(ROW("email_address"), ROW(("email")::text))) AS change_1
+       count(*) FILTER (WHERE CASE WHEN record_image_ne(ROW("email_address"), ROW(("email")::text)) THEN NOT (record_image_eq(ROW("email"), ROW(("email_address")::text)) AND "email_address" IS NOT DISTINCT FROM ("email")::text) ELSE false END) AS change_1
 FROM "public"."users";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_bellows_users_email_address_not_null";
