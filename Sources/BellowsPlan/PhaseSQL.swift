@@ -475,6 +475,17 @@ public struct PhaseSQL: Sendable {
         form.map { assignDowns(group, $0, indent: indent) } ?? computeDowns(group, indent: indent)
     }
 
+    /// The old columns a replacing group's new ones are computed from: its sources, then every
+    /// other column of the table its `up` reads (`coalesce(display, username)` reads `username`),
+    /// so that old code's UPDATE of any of them recomputes the new columns (hostile finding 11).
+    func readColumns(_ group: SyncGroup) -> [String] {
+        let names = Set(transition.table.columns.map(\.name))
+        let read = group.targets.compactMap(\.up).reduce(into: Set<String>()) {
+            $0.formUnion(ExpressionRewriter.referencedColumns(in: $1, among: names))
+        }
+        return group.sources + read.subtracting(group.sources).sorted()
+    }
+
     private func triggerLines(for group: SyncGroup) -> [String] {
         let form = rowForm(group)
         switch group.kind {
@@ -483,7 +494,8 @@ public struct PhaseSQL: Sendable {
             let ups = group.targets.enumerated().map { "(\($0.element.up ?? "NULL"))::\($0.element.type) AS c\($0.offset)" }.joined(separator: ", ")
             let newTargets = row("NEW", targets), oldTargets = row("OLD", targets)
             let newColumns = columns("NEW", group.targets), oldColumns = columns("OLD", group.targets)
-            let sourcesChanged = Self.differ(group.sources.map { "NEW.\(q($0))" }, group.sources.map { "OLD.\(q($0))" })
+            let read = readColumns(group)
+            let sourcesChanged = Self.differ(read.map { "NEW.\(q($0))" }, read.map { "OLD.\(q($0))" })
             // A write by new code: old code reads the old column, so rebuild it with down
             // unless the write agrees with up (then the old column already holds the value).
             func compareAndDown(_ indent: String) -> [String] {
