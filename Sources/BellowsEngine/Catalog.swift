@@ -52,6 +52,24 @@ public enum CatalogReader {
                          details: try details(connection, oid: oid))
     }
 
+    /// Each column's column-level privileges (`attacl`), with their grantors.
+    static func columnGrants(_ connection: Connection, oid: Int) throws -> [String: [ColumnGrant]] {
+        var grants: [String: [ColumnGrant]] = [:]
+        for r in try connection.query("""
+            SELECT a.attname AS name, coalesce(quote_ident(r.rolname), 'PUBLIC') AS grantee, x.privilege_type AS privilege,
+                   x.is_grantable AS grantable, quote_ident(g.rolname) AS grantor
+            FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) AS x LEFT JOIN pg_roles r ON r.oid = x.grantee
+            LEFT JOIN pg_roles g ON g.oid = x.grantor
+            WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+            ORDER BY 1, 2, 3
+            """, [oid]) {
+            grants[try r.string("name"), default: []].append(
+                ColumnGrant(grantee: try r.string("grantee"), privilege: try r.string("privilege"), grantable: try r.bool("grantable"),
+                            grantor: try r.optionalString("grantor")))
+        }
+        return grants
+    }
+
     /// What the offline catalog does not know: the table's kind, full index definitions,
     /// column properties and every other object depending on a column (from `pg_depend`).
     static func details(_ connection: Connection, oid: Int) throws -> TableDetails {
@@ -104,16 +122,8 @@ public enum CatalogReader {
                 sequenceOptions: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_options"),
                 sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
         }
-        for r in try connection.query("""
-            SELECT a.attname AS name, coalesce(quote_ident(r.rolname), 'PUBLIC') AS grantee, x.privilege_type AS privilege,
-                   x.is_grantable AS grantable
-            FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) AS x LEFT JOIN pg_roles r ON r.oid = x.grantee
-            WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
-            ORDER BY 1, 2, 3
-            """, [oid]) {
-            let name = try r.string("name")
-            details.columns[name, default: ColumnDetails()].grants.append(
-                ColumnGrant(grantee: try r.string("grantee"), privilege: try r.string("privilege"), grantable: try r.bool("grantable")))
+        for (name, grants) in try columnGrants(connection, oid: oid) {
+            details.columns[name, default: ColumnDetails()].grants = grants
         }
         // Objects depending on a column, other than the table's own indexes, constraints,
         // defaults and owned sequences (read above).

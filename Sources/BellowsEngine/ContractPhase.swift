@@ -40,6 +40,7 @@ extension Engine {
         do {
             try step("contract in one transaction") {
                 try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                    try carryColumnPrivileges(plan, transition, sql, connection: connection)
                     for statement in statements {
                         announce(plan, .contract, statement)
                         try connection.execute(statement.sql)
@@ -68,6 +69,23 @@ extension Engine {
                     + "it was disabled, re-enabled or re-created, and writes made meanwhile may not be synchronised")])
         }
         return ["statements": .int(statements.count)]
+    }
+
+    /// Under contract's lock (taken here, before the old columns are dropped): each new
+    /// column's column-level privileges made exactly its old column's as they are now, so a
+    /// `REVOKE` on the old column during the transition holds (hostile finding 02).
+    func carryColumnPrivileges(_ plan: Plan, _ transition: Transition, _ sql: PhaseSQL, connection: Connection) throws {
+        let pairs = transition.replacedColumns
+        guard !pairs.isEmpty else { return }
+        try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
+        let oid = try connection.query("SELECT $1::regclass::oid::bigint AS oid", [transition.quotedTable]).first?.int("oid") ?? 0
+        let grants = try CatalogReader.columnGrants(connection, oid: oid)
+        for pair in pairs {
+            for statement in sql.columnPrivileges(of: pair.new, current: grants[pair.new] ?? [], wanted: grants[pair.old] ?? []) {
+                announce(plan, .contract, statement)
+                try connection.execute(statement.sql)
+            }
+        }
     }
 
     func triggerSinceVerify(_ plan: Plan, _ message: String) -> GateFailure {

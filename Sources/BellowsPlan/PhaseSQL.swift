@@ -875,8 +875,8 @@ public struct PhaseSQL: Sendable {
             if let target = properties.statisticsTarget { clauses.append("ALTER COLUMN \(column) SET STATISTICS \(target)") }
             if let storage = properties.storage { clauses.append("ALTER COLUMN \(column) SET STORAGE \(storage)") }
             if let compression = properties.compression { clauses.append("ALTER COLUMN \(column) SET COMPRESSION \(compression)") }
-            // Granted at expand already; again for a plan an older Bellows expanded (GRANT is idempotent).
-            statements += grants(properties.grants, on: t.final, "the old column's privileges")
+            // Granted at expand; the engine makes them the old column's as they are at contract
+            // (`columnPrivileges(of:current:wanted:)`), under contract's lock.
         }
         if !clauses.isEmpty {
             statements.insert(PhaseStatement(.transaction, "the old column's statistics target, storage and compression",
@@ -885,12 +885,50 @@ public struct PhaseSQL: Sendable {
         return statements
     }
 
-    /// `GRANT privilege (column) ON table TO grantee`, one statement per grant.
+    /// `GRANT privilege (column) ON table TO grantee` as the grant's grantor, so that its
+    /// grantor's `REVOKE` (and `REVOKE … CASCADE` of the grantor's option) still removes it.
+    /// PostgreSQL before 16 accepts `GRANTED BY` only naming the current user, hence `SET ROLE`
+    /// (which needs membership in the grantor: a superuser has it). Grantors come before the
+    /// grants their grant option allows.
     private func grants(_ grants: [ColumnGrant], on column: String, _ purpose: String) -> [PhaseStatement] {
-        grants.map { grant in
-            PhaseStatement(.transaction, purpose,
+        Self.grantorOrder(grants).flatMap { grant in
+            asGrantor(grant.grantor, purpose,
                 "GRANT \(grant.privilege) (\(q(column))) ON \(table) TO \(grant.grantee)\(grant.grantable ? " WITH GRANT OPTION" : "")")
         }
+    }
+
+    /// `sql` run as `grantor` (`SET ROLE` … `RESET ROLE`), or as Bellows' role for a grant
+    /// stored by an older Bellows without its grantor.
+    private func asGrantor(_ grantor: String?, _ purpose: String, _ sql: String) -> [PhaseStatement] {
+        guard let grantor else { return [PhaseStatement(.transaction, purpose, sql)] }
+        return [PhaseStatement(.transaction, purpose, "SET ROLE \(grantor)"), PhaseStatement(.transaction, purpose, sql),
+                PhaseStatement(.transaction, purpose, "RESET ROLE")]
+    }
+
+    /// Contract, under its lock: the new column's column-level privileges become exactly the
+    /// old column's as they are now (`current` is the new column's, `wanted` the old one's, both
+    /// read then), grantors included: a `REVOKE` on the old column during the transition holds
+    /// after contract. Nothing when they are equal; otherwise every grant of the new column is
+    /// revoked by its grantor (dependent grants first) and the old column's are granted again.
+    public func columnPrivileges(of column: String, current: [ColumnGrant], wanted: [ColumnGrant]) -> [PhaseStatement] {
+        guard Set(current) != Set(wanted) else { return [] }
+        let purpose = "the old column's privileges as they are now"
+        let revokes = Self.grantorOrder(current).reversed().flatMap { grant in
+            asGrantor(grant.grantor, purpose, "REVOKE \(grant.privilege) (\(q(column))) ON \(table) FROM \(grant.grantee) CASCADE")
+        }
+        return revokes + grants(wanted, on: column, purpose)
+    }
+
+    /// Grants ordered so that each comes after those giving its grantor a grant option on the
+    /// column (a grantor whose option is table-level, or the owner, first).
+    static func grantorOrder(_ grants: [ColumnGrant]) -> [ColumnGrant] {
+        func depth(_ role: String?, _ seen: Set<String>) -> Int {
+            guard let role, !seen.contains(role) else { return 0 }
+            let sources = grants.filter { $0.grantee == role && $0.grantable && $0.grantor != role }
+            return sources.map { 1 + depth($0.grantor, seen.union([role])) }.max() ?? 0
+        }
+        return grants.enumerated().map { (depth($0.element.grantor, []), $0.offset, $0.element) }
+            .sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
     }
 
     // MARK: rollback

@@ -196,11 +196,15 @@ public struct ColumnGrant: Sendable, Hashable, Codable {
     public var grantee: String
     public var privilege: String
     public var grantable: Bool
+    /// The role that granted it, quoted (`nil` in a table stored by an older Bellows). A
+    /// grant reproduced by another role would not be removed by its grantor's `REVOKE`.
+    public var grantor: String?
 
-    public init(grantee: String, privilege: String, grantable: Bool) {
+    public init(grantee: String, privilege: String, grantable: Bool, grantor: String? = nil) {
         self.grantee = grantee
         self.privilege = privilege
         self.grantable = grantable
+        self.grantor = grantor
     }
 }
 

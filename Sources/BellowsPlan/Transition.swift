@@ -156,6 +156,15 @@ public struct Transition: Sendable, Hashable {
     /// The columns the backfill writes (physical names): the targets computed by `up`.
     public var backfilledColumns: [String] { allTargets.filter { $0.up != nil }.map(\.physical) }
     public var droppedColumns: [String] { groups.flatMap(\.dropsAtContract) }
+    /// Each old column dropped at contract with the one new column replacing it (its physical
+    /// name during the transition): the new column takes the old one's privileges.
+    public var replacedColumns: [(old: String, new: String)] {
+        groups.compactMap { g in
+            guard g.kind == .replace, g.sources.count == 1, g.targets.count == 1, let t = g.targets.first, !t.existing,
+                  let old = g.sources.first, g.dropsAtContract.contains(old) else { return nil }
+            return (old, t.physical)
+        }
+    }
     public var needsTrigger: Bool {
         groups.contains { group in
             switch group.kind {

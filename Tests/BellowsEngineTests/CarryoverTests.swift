@@ -165,6 +165,88 @@ struct CarryoverTests {
         ])
     }
 
+    /// The column's ACL entries as `grantee=privilege/grantor`, sorted.
+    static func acl(_ fixture: EngineFixture, _ table: String, _ column: String) throws -> [String] {
+        try fixture.rows("""
+            SELECT coalesce(r.rolname, 'PUBLIC') || '=' || x.privilege_type || CASE WHEN x.is_grantable THEN '*' ELSE '' END || '/' || g.rolname
+            FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) AS x LEFT JOIN pg_roles r ON r.oid = x.grantee
+            JOIN pg_roles g ON g.oid = x.grantor
+            WHERE a.attrelid = $1::regclass AND a.attname = $2 ORDER BY 1
+            """, [table, column]).map { $0.first.flatMap { $0 } ?? "" }
+    }
+
+    /// Hostile finding 02: a column privilege revoked on the old column during the transition
+    /// stays revoked after contract (contract only added the old column's grants, so the
+    /// revoked role and PUBLIC read the final column again).
+    @Test func aPrivilegeRevokedDuringTheTransitionStaysRevoked() throws {
+        let fixture = try EngineFixture("carry-revoke")
+        defer { fixture.close() }
+        let support = "bellows_support_" + String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        try fixture.exec("DROP ROLE IF EXISTS \(support); CREATE ROLE \(support) NOSUPERUSER")
+        defer { _ = try? fixture.sql.executeScript("RESET ROLE; DROP OWNED BY \(support); DROP ROLE IF EXISTS \(support)") }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, secret text);
+            INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 10) g;
+            GRANT SELECT (id, email) ON users TO PUBLIC;
+            GRANT SELECT (id, email, secret) ON users TO \(support);
+            """)
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: users
+            changes:
+              - alter: email
+                rename_to: email_address
+                not_null: true
+            """)
+        try fixture.run(.expand, id)
+        try fixture.exec("REVOKE SELECT (email) ON users FROM \(support); REVOKE SELECT (email) ON users FROM PUBLIC")
+        for command in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(command, id) }
+        #expect(try Self.acl(fixture, "users", "email_address") == [])
+        #expect(try fixture.rows("SELECT has_column_privilege($1, 'users', 'email_address', 'SELECT')::text, has_column_privilege($1, 'users', 'id', 'SELECT')::text",
+                                 [support]) == [["false", "true"]])
+    }
+
+    /// Hostile finding 12: a carried grant keeps its grantor, at expand and after contract,
+    /// so the grantor's REVOKE removes it (Bellows granted it as the owner: it stayed).
+    @Test func carriedPrivilegesKeepTheirGrantor() throws {
+        let fixture = try EngineFixture("carry-grantor")
+        defer { fixture.close() }
+        let suffix = String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        let lead = "bellows_lead_" + suffix, contractor = "bellows_contractor_" + suffix
+        try fixture.exec("DROP ROLE IF EXISTS \(lead); DROP ROLE IF EXISTS \(contractor); CREATE ROLE \(lead) NOSUPERUSER; CREATE ROLE \(contractor) NOSUPERUSER")
+        defer { _ = try? fixture.sql.executeScript("RESET ROLE; DROP OWNED BY \(contractor), \(lead); DROP ROLE IF EXISTS \(contractor); DROP ROLE IF EXISTS \(lead)") }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 10) g;
+            GRANT SELECT (id, email) ON users TO \(lead) WITH GRANT OPTION;
+            SET ROLE \(lead);
+            GRANT SELECT (id, email) ON users TO \(contractor);
+            RESET ROLE;
+            """)
+        let before = try Self.acl(fixture, "users", "email")
+        #expect(before.contains("\(contractor)=SELECT/\(lead)"), "\(before)")
+        let id = "001_rename_email"
+        try fixture.writePlan(id, """
+            table: users
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        try fixture.run(.expand, id)
+        let shadow = try fixture.rows("SELECT attname FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped AND attname NOT IN ('id', 'email')")
+            .compactMap { $0.first.flatMap { $0 } }
+        #expect(shadow.count == 1)
+        #expect(try Self.acl(fixture, "users", shadow.first ?? "") == before)
+        for command in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(command, id) }
+        #expect(try Self.acl(fixture, "users", "email_address") == before)
+        try fixture.exec("""
+            SET ROLE \(lead);
+            REVOKE SELECT (id, email_address) ON users FROM \(contractor);
+            RESET ROLE;
+            """)
+        #expect(try fixture.rows("SELECT has_column_privilege($1, 'users', 'email_address', 'SELECT')::text", [contractor]) == [["false"]])
+    }
+
     /// A serial column's sequence, an identity-free column's collation, comment, statistics
     /// target, storage and privileges, and the replica identity index all survive a rename.
     @Test func columnPropertiesAndTheReplicaIdentityAreCarried() throws {
