@@ -1,4 +1,5 @@
 import BellowsPlan
+import BellowsSQL
 import Foundation
 import PGClient
 
@@ -6,6 +7,12 @@ import PGClient
 struct TriggerChangedSinceVerify: Error {
     var verified: String?
     var now: String?
+}
+
+/// The table refused a write once contract's DDL had run (a trigger function reading a dropped
+/// or renamed column, say): contract is rolled back.
+struct UnwritableAfterContract: Error {
+    var error: PostgresError
 }
 
 extension Engine {
@@ -53,6 +60,7 @@ extension Engine {
                             }
                         }
                     }
+                    try proveWritable(transition, connection: connection)
                     guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
                     }
@@ -67,6 +75,16 @@ extension Engine {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [triggerSinceVerify(plan,
                 "the dual-write trigger's catalog row changed since verify (\(changed.verified ?? "none") → \(changed.now ?? "missing")): "
                     + "it was disabled, re-enabled or re-created, and writes made meanwhile may not be synchronised")])
+        } catch let unwritable as UnwritableAfterContract {
+            let error = unwritable.error
+            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [GateFailure(
+                gate: "writable",
+                message: "after contract's changes a no-op UPDATE of one row of \(transition.tableName) failed: \(error.message)"
+                    + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
+                    + (error.context.map { "; context: \($0.replacingOccurrences(of: "\n", with: " / "))" } ?? "")
+                    + ". Nothing was changed",
+                remedy: "change the trigger function named in the context so it no longer uses the replaced columns "
+                    + "(\(transition.droppedColumns.joined(separator: ", "))) and reads both shapes, then contract again")])
         }
         return ["statements": .int(statements.count)]
     }
@@ -86,6 +104,29 @@ extension Engine {
                 try connection.execute(statement.sql)
             }
         }
+    }
+
+    /// Inside contract's transaction, after its DDL: a no-op UPDATE of one row, which fires the
+    /// table's row triggers, rolled back to a savepoint. A trigger function that reads a column
+    /// contract dropped or renamed has no catalog dependency on it; this finds it before commit.
+    /// An empty table, or one without a plainly updatable column, proves nothing and passes.
+    func proveWritable(_ transition: Transition, connection: Connection) throws {
+        guard let column = try connection.query("""
+            SELECT attname::text AS name FROM pg_attribute
+            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = '' AND attidentity <> 'a'
+            ORDER BY attnum LIMIT 1
+            """, [transition.quotedTable]).first?.string("name") else { return }
+        let table = transition.quotedTable
+        let name = SQLQuote.identifier(column)
+        try connection.execute("SAVEPOINT bellows_writable")
+        do {
+            try connection.execute("UPDATE \(table) SET \(name) = \(name) WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM \(table) LIMIT 1)")
+        } catch let error as PostgresError {
+            guard error.sqlState != .lockNotAvailable, error.sqlState != .deadlockDetected, connection.isOpen else { throw error }
+            throw UnwritableAfterContract(error: error)
+        }
+        try connection.execute("ROLLBACK TO SAVEPOINT bellows_writable")
+        try connection.execute("RELEASE SAVEPOINT bellows_writable")
     }
 
     func triggerSinceVerify(_ plan: Plan, _ message: String) -> GateFailure {

@@ -44,6 +44,9 @@ extension Engine {
             for item in transition.carried {
                 report(.info("depends on a replaced column: \(item.line)"))
             }
+            for warning in try triggerBodyWarnings(transition, connection: connection) {
+                report(.info("warning: " + warning))
+            }
             for warning in compiled.findings where warning.severity != .error {
                 report(.info("warning: \(warning.message) [\(warning.rule)]"))
             }

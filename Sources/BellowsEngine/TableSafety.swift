@@ -173,6 +173,61 @@ extension Engine {
     }
 }
 
+/// A user trigger of the table and its function's source, for the columns its body names.
+struct TriggerFunctionSource: Sendable, Hashable {
+    var trigger: String
+    var function: String
+    var source: String
+
+    static func read(_ connection: Connection, table: String) throws -> [TriggerFunctionSource] {
+        try connection.query("""
+            SELECT g.tgname::text AS trigger, g.tgfoid::regprocedure::text AS function, p.prosrc AS source
+            FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid
+            WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2
+            ORDER BY g.tgname COLLATE "C"
+            """, [table, TransitionNames.reservedPrefix]).map {
+                TriggerFunctionSource(trigger: try $0.string("trigger"), function: try $0.string("function"), source: try $0.string("source"))
+            }
+    }
+
+    /// The columns of `columns` the source names as a whole identifier (case-insensitively, so
+    /// `NEW.Email` and `"email"` count, `emails` does not); pure.
+    func mentions(_ columns: [String]) -> [String] {
+        let text = Array(source.lowercased().utf8)
+        func isIdentifierByte(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$") || byte >= 0x80
+                || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+        }
+        return columns.filter { column in
+            let word = Array(column.lowercased().utf8)
+            guard !word.isEmpty, text.count >= word.count else { return false }
+            for start in 0...(text.count - word.count) where text[start..<(start + word.count)].elementsEqual(word) {
+                let before = start == 0 || !isIdentifierByte(text[start - 1])
+                let after = start + word.count == text.count || !isIdentifierByte(text[start + word.count])
+                if before && after { return true }
+            }
+            return false
+        }
+    }
+}
+
+extension Engine {
+    /// Warnings, one per user trigger of the table whose function's source names a column
+    /// contract renames or drops: no catalog dependency records it, and after contract every
+    /// write that fires it fails (contract proves the table writable and refuses then).
+    func triggerBodyWarnings(_ transition: Transition, connection: Connection) throws -> [String] {
+        let gone = transition.goneAtContract
+        guard !gone.isEmpty else { return [] }
+        return try TriggerFunctionSource.read(connection, table: transition.quotedTable).compactMap { trigger in
+            let named = trigger.mentions(gone)
+            guard !named.isEmpty else { return nil }
+            return "trigger \(trigger.trigger) runs \(trigger.function), whose source names \(named.joined(separator: ", ")), "
+                + "which contract renames or drops: change the function (to read the new column, or both) before contract, "
+                + "which refuses while a write to the table fails"
+        }
+    }
+}
+
 /// What the backfill's batches fire of the table's own triggers, and why.
 struct BackfillTriggers: Sendable {
     /// The batches run with `session_replication_role = replica`.

@@ -361,13 +361,19 @@ public enum TransitionCompiler {
 }
 
 extension Transition {
+    /// The columns that no longer exist under their name once contract ran (renamed or dropped;
+    /// a column whose type changed keeps its name), in plan order.
+    public var goneAtContract: [String] {
+        let finals = Set(allTargets.map(\.final))
+        return droppedColumns.filter { !finals.contains($0) }
+    }
+
     /// The table's columns once the plan is contracted: replaced and dropped columns gone, every
     /// target under its final name with its type and nullability (and a default set at
     /// contract). What later plans on the table start from while this one is in flight; pure.
     public var tableAfterContract: TableInfo {
         var result = table
-        let finals = Set(allTargets.map(\.final))
-        let gone = Set(droppedColumns).subtracting(finals)
+        let gone = Set(goneAtContract)
         result.columns.removeAll { gone.contains($0.name) }
         result.indexes.removeAll { !gone.isDisjoint(with: $0.columns) }
         result.constraints.removeAll { !gone.isDisjoint(with: $0.columns) }
