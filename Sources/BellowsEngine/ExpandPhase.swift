@@ -20,6 +20,7 @@ extension Engine {
             failures += try conflictFailures(plan, table: table, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
+            failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
             var compiled = TransitionCompiler.compile(plan, table: table)
             compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
             failures += compiled.findings.filter { $0.severity == .error }.map {

@@ -228,6 +228,35 @@ extension Engine {
     }
 }
 
+extension Engine {
+    /// Expand refuses a table a publication sends whole (FOR ALL TABLES, FOR TABLES IN SCHEMA,
+    /// or FOR TABLE without a column list): its new columns would be replicated with every row
+    /// written afterwards, and a subscriber whose table lacks them stops applying the whole
+    /// subscription, which rollback cannot undo (hostile finding 15).
+    func publicationFailures(table: String, connection: Connection) throws -> [GateFailure] {
+        let modern = connection.serverVersion >= 150000
+        let publications = try connection.query("""
+            SELECT p.pubname::text AS name FROM pg_publication p WHERE p.puballtables
+            UNION
+            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid
+            WHERE r.prrelid = to_regclass($1)\(modern ? " AND r.prattrs IS NULL" : "")
+            \(modern ? """
+            UNION
+            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_namespace n ON n.pnpubid = p.oid
+            JOIN pg_class c ON c.relnamespace = n.pnnspid WHERE c.oid = to_regclass($1)
+            """ : "")
+            ORDER BY 1
+            """, [table]).map { try $0.string("name") }
+        guard !publications.isEmpty else { return [] }
+        return [GateFailure(
+            gate: "publication",
+            message: "\(table) is published without a column list by \(publications.joined(separator: ", ")): expand's new columns would be "
+                + "replicated, and a subscriber whose table lacks them stops applying the whole subscription (rollback cannot undo it)",
+            remedy: "publish \(table) with a column list that leaves the new columns out (PostgreSQL 15+: ALTER PUBLICATION … SET TABLE "
+                + "\(table) (columns)), or take it out of the publication, then expand; add the final columns to subscribers before contract")]
+    }
+}
+
 /// What the backfill's batches fire of the table's own triggers, and why.
 struct BackfillTriggers: Sendable {
     /// The batches run with `session_replication_role = replica`.
