@@ -46,7 +46,7 @@ extension Engine {
         // The batches do not fire the table's own triggers (an `updated_at` stamped on every
         // row, an audit row per row) when the role may set session_replication_role = replica;
         // the dual-write trigger is ENABLE ALWAYS and stands aside for the backfill by its WHEN.
-        let triggers = try triggersTheBackfillFires(table: table, writes: transition.backfilledColumns, connection: connection)
+        let triggers = try triggersTheBackfillFires(transition, connection: connection)
         if !triggers.fired.isEmpty {
             report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
         }
@@ -148,6 +148,10 @@ extension Engine {
         let names = triggers.fired.map(\.described).joined(separator: ", ")
         if triggers.replica {
             return "the backfill fires \(names) on \(table) for every row it updates: ENABLE ALWAYS / ENABLE REPLICA triggers fire even in session_replication_role = replica"
+        }
+        if triggers.inPlace {
+            return "the backfill fires \(names) on \(table) for every row it updates: it rewrites values applications read (an in-place change), "
+                + "which the table's triggers must see to keep what they derive from them, so it does not use session_replication_role = replica"
         }
         if !triggers.foreignKeys.isEmpty {
             return "the backfill fires \(names) on \(table) for every row it updates: it writes columns of foreign keys (\(triggers.foreignKeys.joined(separator: ", "))), "

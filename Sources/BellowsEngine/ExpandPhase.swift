@@ -53,7 +53,7 @@ extension Engine {
             }
             let sql = PhaseSQL(transition)
             if sql.needsBackfill {
-                let triggers = try triggersTheBackfillFires(table: transition.quotedTable, writes: transition.backfilledColumns, connection: connection)
+                let triggers = try triggersTheBackfillFires(transition, connection: connection)
                 if !triggers.fired.isEmpty {
                     report(.info("warning: " + Self.backfillFiresMessage(triggers, table: transition.tableName.description)))
                 }

@@ -148,12 +148,17 @@ extension Engine {
 
     /// The user triggers the backfill cannot help firing, described, or none. Replica mode
     /// also silences the foreign keys' own triggers (their checks and ON UPDATE actions), so
-    /// it is not used when a column the backfill writes takes part in one.
-    func triggersTheBackfillFires(table: String, writes columns: [String], connection: Connection) throws -> BackfillTriggers {
-        let foreignKeys = try foreignKeys(table: table, columns: columns, connection: connection)
-        let replica = foreignKeys.isEmpty ? try mayReplicateBackfill(connection) : false
+    /// it is not used when a column the backfill writes takes part in one; nor when the
+    /// backfill rewrites values applications read (an in-place `up`), which the table's
+    /// triggers must see to keep what they derive from them (a search column, an outbox row)
+    /// right (hostile finding 08).
+    func triggersTheBackfillFires(_ transition: Transition, connection: Connection) throws -> BackfillTriggers {
+        let table = transition.quotedTable
+        let foreignKeys = try foreignKeys(table: table, columns: transition.backfilledColumns, connection: connection)
+        let inPlace = transition.rewritesVisibleValues
+        let replica = foreignKeys.isEmpty && !inPlace ? try mayReplicateBackfill(connection) : false
         return BackfillTriggers(replica: replica, fired: try UserTrigger.read(connection, table: table).filter { $0.firesOnBackfill(replica: replica) },
-                                foreignKeys: foreignKeys)
+                                foreignKeys: foreignKeys, inPlace: inPlace)
     }
 
     /// The foreign keys `columns` of `table` take part in, "name on table": validated ones of
@@ -264,4 +269,6 @@ struct BackfillTriggers: Sendable {
     var fired: [UserTrigger]
     /// Foreign keys over the columns the backfill writes, which keep it out of replica mode.
     var foreignKeys: [String]
+    /// The backfill rewrites values applications read (an in-place `up`), which keeps it out of replica mode.
+    var inPlace: Bool = false
 }

@@ -165,6 +165,8 @@ public struct Transition: Sendable, Hashable {
             return (old, t.physical)
         }
     }
+    /// Whether the backfill rewrites values old code reads (an in-place change with `up`).
+    public var rewritesVisibleValues: Bool { groups.contains { $0.kind == .inPlace && $0.needsBackfill } }
     public var needsTrigger: Bool {
         groups.contains { group in
             switch group.kind {
