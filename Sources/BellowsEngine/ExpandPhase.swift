@@ -287,6 +287,11 @@ extension Engine {
                 continue
             }
             let phase = states.first { $0.id == id }?.phase ?? .planned
+            // A plan the applied baseline holds (contracted before it was captured) is contracted here too.
+            if phase == .planned, project.contractedBeforeBaseline().contains(id),
+               try connection.query("SELECT 1 FROM bellows.migrations WHERE name = $1", [MigrationRunner.baselineName]).first != nil {
+                continue
+            }
             if phase != .contracted {
                 failures.append(GateFailure(gate: "dependency", message: "plan \(id) must be contracted first; it is \(phase.rawValue)",
                                             remedy: "`bellows advance \(id) --through contract`"))

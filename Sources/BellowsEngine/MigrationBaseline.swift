@@ -55,6 +55,7 @@ extension MigrationRunner {
             let major = try connection.query("SELECT current_setting('server_version_num')::int / 10000 AS major").first?.int("major") ?? 0
             let database = try connection.query("SELECT current_database() AS d").first?.string("d") ?? "?"
             try refuseInFlightPlans(connection)
+            let contracted = try contractedPlans(connection)
             let pgDump = try PgDump.find(explicit: pgBinDirectory, serverMajor: major)
             let dump = try PgDump.schema(conninfo: options.conninfo, pgDump: pgDump)
             let text = PgDump.migrationText(dump, header: [
@@ -62,7 +63,10 @@ extension MigrationRunner {
                 "-- Description: the schema the database had when Bellows adopted it (bellows baseline: pg_dump --schema-only)",
                 "-- Dependencies: none",
                 "-- bellows:ignore-file missing-rollback: the baseline is the starting point; nothing comes before it",
-            ])
+            ] + (contracted.isEmpty ? [] : [
+                "-- Contracted Plans: \(contracted.joined(separator: ", "))",
+                "-- (contracted on the database before this baseline, which holds their changes; check and rehearse do not apply them again)",
+            ]))
             let ledger = try readState(connection).ledger
             let fm = FileManager.default
             var outcome = BaselineResult.Outcome.created
@@ -120,6 +124,14 @@ extension MigrationRunner {
             throw Self.baselineRefusal("plans", "plans are between expand and contract on this database: \(active.joined(separator: ", ")); their transition columns and triggers would become part of the baseline",
                                        remedy: "contract or roll them back first")
         }
+    }
+
+    /// The plans contracted on the database, in order: the baseline records them (its
+    /// `-- Contracted Plans:` header) since the schema it captures is the one after them.
+    func contractedPlans(_ connection: Connection) throws -> [String] {
+        let exists = try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") ?? false
+        guard exists else { return [] }
+        return try connection.query("SELECT id FROM bellows.plans WHERE phase = 'contracted' ORDER BY id").map { try $0.string("id") }
     }
 
     /// Records the baseline file as applied, as `migrate` records a file (its checksum, the

@@ -61,6 +61,15 @@ public struct Project: Sendable {
         }
     }
 
+    /// Plans the baseline migration records as contracted on the database before it was
+    /// captured (its `-- Contracted Plans:` header): the baseline already holds their changes,
+    /// so `check` does not validate them against it and `rehearse` does not run them again.
+    public func contractedBeforeBaseline() -> Set<String> {
+        let path = (migrationsDirectory as NSString).appendingPathComponent(MigrationRunner.baselineName + ".sql")
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return [] }
+        return Set(MigrationFile.parseHeader(text).contractedPlans)
+    }
+
     static func files(in directory: String, extensions: Set<String>) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }

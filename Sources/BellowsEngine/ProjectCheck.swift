@@ -55,7 +55,18 @@ public enum ProjectCheck {
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
         } else {
-            findings += PlanValidator.validate(plans: plans, migrationNames: migrations.map(\.name), catalog: migrations.isEmpty ? nil : offlineCatalog(project))
+            // Plans the baseline already holds are not applied to it again (their columns are gone).
+            let contracted = project.contractedBeforeBaseline()
+            let catalog = migrations.isEmpty ? nil : offlineCatalog(project)
+            for plan in plans {
+                if contracted.contains(plan.id) {
+                    findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source",
+                                            message: "\(plan.id) was contracted before the baseline (\(MigrationRunner.baselineName) holds its changes); not checked against it"))
+                } else {
+                    findings += PlanValidator.validate(plan, catalog: catalog)
+                }
+            }
+            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
         }
         let sqlPaths = paths.isEmpty ? [] : expand(paths.filter(FileManager.default.fileExists), extensions: ["sql"])
         if includeLint && (paths.isEmpty || !sqlPaths.isEmpty) {

@@ -14,6 +14,9 @@ public struct MigrationHeader: Sendable, Hashable {
     public var dependencies: [String]
     /// Line of the `-- Migration:` comment, for findings.
     public var migrationLine: Int?
+    /// `-- Contracted Plans: 001_a, 002_b` (written by `bellows baseline`): plans contracted on
+    /// the database before its schema was captured, whose changes the file already holds.
+    public var contractedPlans: [String] = []
 
     public init(migration: String? = nil, description: String? = nil, dependencies: [String] = [], migrationLine: Int? = nil) {
         self.migration = migration
@@ -106,6 +109,8 @@ public enum MigrationFile {
                     header.migrationLine = lineNumber
                 case "description" where header.description == nil:
                     header.description = value.isEmpty ? nil : value
+                case "contracted plans":
+                    header.contractedPlans += value.split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
                 case "dependencies", "depends on", "depends-on":
                     let items = value.split(separator: ",").map { dependencyName(String($0).trimmingCharacters()) }.filter { !$0.isEmpty }
                     if !(items.count == 1 && asciiLowercased(items[0]) == "none") {

@@ -97,4 +97,66 @@ struct AdoptionTests {
         #expect(try bellows(["migrate", "-d", db.conninfo]).status == 0)
         #expect(try bellows(["check", "-d", db.conninfo]).stdout.contains("001_rename_customers_name is contracted"))
     }
+
+    /// Hostile finding 10: a baseline of a database whose plans Bellows already contracted holds
+    /// the schema after them; `check` must not replay them against it (plan-unknown-column
+    /// forever), and a rehearsal must not run them again, while later plans that depend on them
+    /// are still checked and rehearsed.
+    @Test func baselineAfterContractedPlansKeepsCheckGreen() throws {
+        let db = try TestDatabase.create("adoptc")
+        defer { db.drop() }
+        let sql = try db.connect()
+        defer { sql.close() }
+        try sql.executeScript("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO users SELECT g, 'e' || g FROM generate_series(1, 10) g;
+            """)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-adoptc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        @discardableResult
+        func bellows(_ arguments: [String], expect status: Int32 = 0, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> CheckCommandTests.Run {
+            let run = try CheckCommandTests.bellows(arguments + ["--project", root])
+            #expect(run.status == status, "bellows \(arguments.joined(separator: " ")):\n\(run.stdout)\n\(run.stderr)", sourceLocation: sourceLocation)
+            return run
+        }
+        try """
+            table: users
+            changes:
+              - alter: email
+                rename_to: email_address
+                not_null: true
+            """.write(toFile: root + "/plans/001_rename_email.yaml", atomically: true, encoding: .utf8)
+        for phase in ["expand", "backfill", "verify", "contract"] { try bellows([phase, "001", "-d", db.conninfo]) }
+        try bellows(["baseline", "-d", db.conninfo])
+        let baseline = try String(contentsOfFile: root + "/migrations/000_baseline.sql", encoding: .utf8)
+        #expect(baseline.contains("-- Contracted Plans: 001_rename_email\n"), "\(baseline)")
+        #expect(try bellows(["baseline", "-d", db.conninfo]).stdout.contains("nothing to do"))
+
+        // A later plan on the renamed column, depending on the contracted one.
+        try """
+            table: users
+            depends_on:
+              plans: [001_rename_email]
+            changes:
+              - add: email_domain
+                type: text
+                backfill: "split_part(email_address, '@', 2)"
+            """.write(toFile: root + "/plans/002_add_email_domain.yaml", atomically: true, encoding: .utf8)
+        let check = try bellows(["check"])
+        #expect(check.stdout.contains("contracted before the baseline"), "\(check.stdout)\n\(check.stderr)")
+        #expect(!(check.stdout + check.stderr).contains("plan-unknown-column"))
+        try bellows(["check", root + "/plans/001_rename_email.yaml"])
+
+        // The rehearsal applies the baseline and runs 002 only.
+        let rehearsal = try bellows(["rehearse"])
+        #expect(rehearsal.stdout.contains("rehearsal passed"), "\(rehearsal.stdout)\n\(rehearsal.stderr)")
+        #expect((rehearsal.stdout + rehearsal.stderr).contains("contracted before the baseline, not rehearsed: 001_rename_email"))
+        #expect(!rehearsal.stdout.contains("plan 001_rename_email on"))
+
+        // And on the database itself.
+        for phase in ["expand", "backfill", "verify", "contract"] { try bellows([phase, "002", "-d", db.conninfo]) }
+        #expect(try sql.query("SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_domain'")
+            .first?.string("t") == "text")
+    }
 }

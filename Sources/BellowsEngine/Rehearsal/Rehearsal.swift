@@ -166,6 +166,12 @@ public final class Rehearsal: @unchecked Sendable {
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
         try StateStore.ensure(connection)
 
+        let beforeBaseline = plans.filter { project.contractedBeforeBaseline().contains($0.id) }.map(\.id)
+        if !beforeBaseline.isEmpty {
+            report(.info("contracted before the baseline, not rehearsed: \(beforeBaseline.joined(separator: ", "))"))
+            plans.removeAll { beforeBaseline.contains($0.id) }
+        }
+
         // Schema and data.
         var started = Date()
         var source: SourceCopy?
