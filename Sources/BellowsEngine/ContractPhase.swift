@@ -48,7 +48,7 @@ extension Engine {
             try step("contract in one transaction") {
                 try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
                     try carryColumnPrivileges(plan, transition, sql, connection: connection)
-                    for statement in statements {
+                    for statement in statements where statement.mode == .transaction {
                         announce(plan, .contract, statement)
                         try connection.execute(statement.sql)
                         // Under the table's lock, so no one can disable the trigger between
@@ -85,6 +85,15 @@ extension Engine {
                     + ". Nothing was changed",
                 remedy: "change the trigger function named in the context so it no longer uses the replaced columns "
                     + "(\(transition.droppedColumns.joined(separator: ", "))) and reads both shapes, then contract again")])
+        }
+        // After the commit (the plan is contracted): a declared foreign key added NOT VALID under
+        // contract's lock is validated without blocking writes.
+        for statement in statements where statement.mode == .standalone {
+            announce(plan, .contract, statement)
+            try step(statement.purpose) {
+                try LockSafety.standalone(connection, policy: policy(for: plan), statementTimeoutMilliseconds: 0,
+                                          table: transition.quotedTable, report: report, statement.sql)
+            }
         }
         return ["statements": .int(statements.count)]
     }

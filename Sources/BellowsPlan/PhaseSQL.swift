@@ -179,7 +179,7 @@ public struct PhaseSQL: Sendable {
             clauses.append("ADD CONSTRAINT \(q(constraint.transitional)) \(constraint.definition) NOT VALID")
         }
         if !clauses.isEmpty {
-            statements.append(PhaseStatement(.transaction, "add the new shape beside the old",
+            statements.append(PhaseStatement(.transaction, "add the new shape beside the old" + deferredActionsNote,
                                              "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
         }
         // New code may write the new columns from expand on: the roles that may use an old
@@ -832,8 +832,14 @@ public struct PhaseSQL: Sendable {
             }
             if t.foreignKey != nil {
                 let names = foreignKeyName(t)
-                statements.append(PhaseStatement(.transaction, "final constraint name",
-                                                 "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
+                if let declared = t.foreignKeyAtContract {
+                    statements.append(PhaseStatement(.transaction,
+                        "the declared ON DELETE action takes effect: the validated foreign key (every write since checked by it) gives way to the declared one, NOT VALID (validated after commit)",
+                        "ALTER TABLE \(table)\n  DROP CONSTRAINT \(q(names.transitional)),\n  ADD CONSTRAINT \(q(names.final)) \(declared) NOT VALID"))
+                } else {
+                    statements.append(PhaseStatement(.transaction, "final constraint name",
+                                                     "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
+                }
             }
             for index in t.rebuiltIndexes {
                 let names = rebuiltIndexName(t, index)
@@ -862,7 +868,21 @@ public struct PhaseSQL: Sendable {
                                              "ALTER TABLE \(table) REPLICA IDENTITY USING INDEX \(q(index.final))"))
         }
         statements += columnProperties
+        for t in transition.allTargets where t.foreignKeyAtContract != nil {
+            statements.append(PhaseStatement(.standalone, "validate the declared foreign key without blocking writes (its rows were proven by the one it replaced)",
+                                             "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q(t.foreignKeyName))"))
+        }
         return statements
+    }
+
+    /// Says, in expand's purpose, which declared ON DELETE actions wait for contract.
+    private var deferredActionsNote: String {
+        let deferred = transition.allTargets.compactMap { t -> String? in
+            guard let declared = t.foreignKeyAtContract, let r = declared.range(of: " ON DELETE ") else { return nil }
+            return "\(t.final) ON DELETE \(declared[r.upperBound...])"
+        }
+        return deferred.isEmpty ? "" : " (foreign keys without their declared action until contract, deletes of referenced rows refused meanwhile: "
+            + deferred.joined(separator: ", ") + ")"
     }
 
     /// The replaced columns' statistics targets, storage, compression and privileges, on their replacements.

@@ -78,6 +78,9 @@ public enum ReferentialAction: String, Sendable, Hashable, CaseIterable {
     case noAction = "no action"
 
     public var sql: String { rawValue.uppercased() }
+
+    /// Whether the action deletes or rewrites referencing rows (rather than refusing the write).
+    public var changesRows: Bool { self == .cascade || self == .setNull || self == .setDefault }
 }
 
 /// `references: { table: users, column: id, on_delete: cascade }`.

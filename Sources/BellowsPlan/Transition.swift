@@ -74,6 +74,9 @@ public struct TransitionTarget: Sendable, Hashable {
     public var identity: IdentityCarry? = nil
     /// The replaced column's unique index was the table's REPLICA IDENTITY: this column's takes its place.
     public var replicaIdentity: Bool = false
+    /// The plan's foreign key with its declared ON DELETE action (over the final name), when that
+    /// action deletes or rewrites rows: `foreignKey` carries none until contract replaces it with this.
+    public var foreignKeyAtContract: String? = nil
 
     public var isShadow: Bool { physical != final }
 }
@@ -251,9 +254,19 @@ public enum TransitionCompiler {
             let unique = attributes.unique?.value ?? (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false)
             let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
+            var foreignKeyAtContract: String?
             if let fk = attributes.references, !(existing && table.foreignKey(on: physical) != nil) {
-                foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))) REFERENCES \(fk.tableName.quoted) (\(SQLQuote.identifier(fk.column.value)))"
-                    + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
+                func definition(_ column: String) -> String {
+                    "FOREIGN KEY (\(SQLQuote.identifier(column))) REFERENCES \(fk.tableName.quoted) (\(SQLQuote.identifier(fk.column.value)))"
+                }
+                // An action that deletes or rewrites rows waits for contract: until then old
+                // code's deletes are refused (no action), never cascaded into rows rollback keeps.
+                if let action = fk.onDelete, action.changesRows {
+                    foreignKey = definition(physical)
+                    foreignKeyAtContract = definition(final) + " ON DELETE \(action.sql)"
+                } else {
+                    foreignKey = definition(physical) + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
+                }
             } else if !existing, attributes.references == nil, let old, let inherited = table.foreignKey(on: old.name),
                       let range = inherited.definition.range(of: ")") {
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
@@ -267,7 +280,7 @@ public enum TransitionCompiler {
                 unique: existing ? (attributes.unique?.value == true && table.uniqueIndex(on: physical) == nil) : unique,
                 foreignKey: foreignKey, comment: attributes.comment?.value,
                 checkName: name("\(tableName)_\(final)_check"), foreignKeyName: name("\(tableName)_\(final)_fkey"),
-                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt)
+                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract)
         }
 
         var groups: [SyncGroup] = []
