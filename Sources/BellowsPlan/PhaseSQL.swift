@@ -348,6 +348,11 @@ public struct PhaseSQL: Sendable {
         targets.map { "\(prefix).\(q($0.physical))" }
     }
 
+    /// Each of the group's `down` expressions (over physical names), cast to its old column's type.
+    private func castDowns(_ group: SyncGroup) -> [String] {
+        group.downs.map { "(\($0.expression))::\($0.type)" }
+    }
+
     /// Each target's `up`, cast to its type.
     private func ups(_ targets: [TransitionTarget]) -> [String] {
         targets.map { "(\($0.up ?? "NULL"))::\($0.type)" }
@@ -362,7 +367,7 @@ public struct PhaseSQL: Sendable {
 
     private func computeDowns(_ group: SyncGroup, indent: String) -> String {
         guard !group.downs.isEmpty else { return "\(indent)NULL; -- no down: old code does not see this write" }
-        let values = group.downs.map { "(\($0.expression))::\($0.type)" }.joined(separator: ", ")
+        let values = castDowns(group).joined(separator: ", ")
         let into = group.downs.map { "NEW.\(q($0.column))" }.joined(separator: ", ")
         return "\(indent)SELECT \(values) INTO \(into) FROM (SELECT NEW.*) AS bellows_row;"
     }
@@ -705,7 +710,7 @@ public struct PhaseSQL: Sendable {
             case .replace:
                 let disagreesWithUp = Self.differ(withUp.map { q($0.physical) }, ups(withUp))
                 guard !group.downs.isEmpty else { return (group, disagreesWithUp) }
-                let writtenThroughDown = Self.identical(group.downs.map { q($0.column) }, group.downs.map { "(\($0.expression))::\($0.type)" })
+                let writtenThroughDown = Self.identical(group.downs.map { q($0.column) }, castDowns(group))
                 return (group, "CASE WHEN \(disagreesWithUp) THEN NOT (\(writtenThroughDown) AND \(equal(withUp.map { (q($0.physical), $0.type) }, ups(withUp)))) ELSE false END")
             case .add, .inPlace:
                 return pendingCondition(group).map { (group, $0) }
