@@ -130,7 +130,7 @@ extension Engine {
         try connection.execute("SAVEPOINT bellows_writable")
         do {
             try connection.execute("UPDATE \(table) SET \(name) = \(name) WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM \(table) LIMIT 1)")
-        } catch let error as PostgresError {
+        } catch {
             guard error.sqlState != .lockNotAvailable, error.sqlState != .deadlockDetected, connection.isOpen else { throw error }
             throw UnwritableAfterContract(error: error)
         }
