@@ -119,6 +119,29 @@ struct GateTests {
         #expect(try fixture.state(Self.id)?.phase == .verified)
     }
 
+    /// A plan expanded by a Bellows without stored plan text (its state row has none) is guarded by
+    /// the checksum of the file as expanded: contract refuses an edited file, and goes on once the
+    /// file is restored. (Since the stored text, `contractGates` meets `plan-changed` first; this
+    /// is the only test of the checksum gate itself — the `contract-without-checksum-gate` mutant.)
+    @Test func aPlanExpandedWithoutStoredTextIsGuardedByItsChecksum() throws {
+        let fixture = try EngineFixture("legacy_checksum")
+        defer { fixture.close() }
+        try Self.setUp(fixture)
+        try fixture.forward(Self.id, through: .verify)
+        try fixture.exec("UPDATE bellows.plans SET plan_text = NULL, plan_path = NULL WHERE id = '\(Self.id)'")
+        let path = fixture.planPath(Self.id)
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        try (original + "# edited after expand\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try unchanged(fixture) {
+            let refusal = expectRefusal { try fixture.run(.contract, Self.id) }
+            #expect(refusal?.gates == ["checksum"], "\(refusal?.text ?? "")")
+            #expect(refusal?.failures.first?.remedy?.contains("restore the file") == true)
+        }
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        try fixture.run(.contract, Self.id)
+        #expect(try fixture.state(Self.id)?.phase == .contracted)
+    }
+
     @Test func contractGates() throws {
         let fixture = try EngineFixture("contract")
         defer { fixture.close() }
