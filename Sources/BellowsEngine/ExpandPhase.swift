@@ -45,6 +45,9 @@ extension Engine {
             for item in transition.carried {
                 report(.info("depends on a replaced column: \(item.line)"))
             }
+            for constraint in transition.constraints {
+                report(.info("table constraint: \(constraint.line)"))
+            }
             for warning in try triggerBodyWarnings(transition, connection: connection) {
                 report(.info("warning: " + warning))
             }

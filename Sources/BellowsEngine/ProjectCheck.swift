@@ -172,6 +172,10 @@ public enum PhaseRendering {
             out += "-- what depends on the replaced columns, and what the plan does with it:\n"
             out += transition.carried.map { "--   \($0.line)\n" }.joined()
         }
+        if !transition.constraints.isEmpty {
+            out += "-- table constraints the plan adds or drops:\n"
+            out += transition.constraints.map { "--   \($0.line)\n" }.joined()
+        }
         if transition.needsTrigger {
             out += "-- names in up, down and checks resolve under search_path = \(sql.searchPath) in the trigger and every phase\n"
                 + "-- (shown with the default path; expand keeps the schemas of the session that runs it)\n"

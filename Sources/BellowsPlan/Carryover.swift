@@ -134,6 +134,11 @@ enum Carryover {
                        "uses \(used.joined(separator: ", ")), which the plan \(how(first)): an index over the old column cannot be rebuilt over several; drop it with a migration before expand and create the index the new columns need after contract")
                 continue
             }
+            if index.isUnique, let t = used.compactMap(replacement).first(where: { !($0.carry?.carriesUnique ?? true) }),
+               !(index.columns == [first] && t.unique) {
+                result.report.append(CarriedItem(object, .dropped, "the plan says carry: {unique: false} for \(t.final)"))
+                continue
+            }
             if carriedByTargets.contains(index.name) {
                 result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first)"))
                 continue
@@ -144,7 +149,8 @@ enum Carryover {
                     if replicaIdentity, let g = owner[first] { groups[g].targets[0].replicaIdentity = true }
                     result.report.append(CarriedItem(object, .recreated, "as UNIQUE (\(t.final)) \(t.uniqueName)" + (replicaIdentity ? ", the replica identity" : "")))
                 } else {
-                    result.report.append(CarriedItem(object, .dropped, "the plan says unique: false"))
+                    let why = replacement(first)?.carry?.carriesUnique == false ? "carry: {unique: false}" : "unique: false"
+                    result.report.append(CarriedItem(object, .dropped, "the plan says \(why)"))
                 }
                 continue
             }
@@ -191,6 +197,14 @@ enum Carryover {
                 let remedy = constraint.kind == "c" ? "restate it over the new columns with 'check:'" : "restate it with 'references:' or drop it with a migration before expand"
                 refuse(location(first), "plan-cannot-carry", object,
                        "uses \(used.joined(separator: ", ")), which the plan \(how(first)): \(remedy)")
+                continue
+            }
+            let notCarried = used.compactMap(replacement).first { t in
+                constraint.kind == "c" ? !(t.carry?.carriesChecks ?? true) : !(t.carry?.carriesReferences ?? true)
+            }
+            if let t = notCarried, !(constraint.kind == "f" && t.foreignKey != nil && constraint.columns.count == 1) {
+                result.report.append(CarriedItem(object, .dropped,
+                                                 "the plan says carry: {\(constraint.kind == "c" ? "checks" : "references"): false} for \(t.final)"))
                 continue
             }
             if constraint.kind == "f", used.count == 1, constraint.columns.count == 1, let t = replacement(first) {

@@ -107,6 +107,7 @@ public struct PhaseSQL: Sendable {
             if t.foreignKey != nil { names.append(foreignKeyName(t).transitional) }
             return names
         } + transition.recreatedConstraints.map(\.transitional)
+            + transition.constraints.filter(\.addedNotValid).map(\.transitional)
     }
 
     /// Every index the transition builds concurrently, with its definition.
@@ -123,6 +124,9 @@ public struct PhaseSQL: Sendable {
             }
             return list
         } + transition.recreatedIndexes.map { ($0.transitional, $0.create) }
+            + transition.constraints.filter { $0.kind == .unique }.map {
+                ($0.transitional, "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \(q($0.transitional)) ON \(table) (\($0.definition))")
+            }
     }
 
     /// The names the transition's indexes and constraints take at contract: `relation` for an
@@ -142,6 +146,13 @@ public struct PhaseSQL: Sendable {
             if index.constraintSuffix != nil { names.append((index.final, false)) }
         }
         names += transition.recreatedConstraints.map { ($0.final, false) }
+        for constraint in transition.constraints {
+            switch constraint.kind {
+            case .unique: names += [(constraint.final, true), (constraint.final, false)]
+            case .foreignKey, .check: names.append((constraint.final, false))
+            case .drop, .dropNotNull: break
+            }
+        }
         let freed = Set(namesFreedAtContract)
         return names.filter { !freed.contains($0.name) }
     }
@@ -152,6 +163,7 @@ public struct PhaseSQL: Sendable {
         let dropped = Set(transition.droppedColumns)
         return table.indexes.filter { !dropped.isDisjoint(with: table.columns(of: $0)) }.map(\.name)
             + table.constraints.filter { !dropped.isDisjoint(with: $0.columns) }.map(\.name)
+            + transition.constraints.filter { $0.kind == .drop }.map(\.final)
     }
 
     // MARK: expand
@@ -176,6 +188,9 @@ public struct PhaseSQL: Sendable {
             }
         }
         for constraint in transition.recreatedConstraints {
+            clauses.append("ADD CONSTRAINT \(q(constraint.transitional)) \(constraint.definition) NOT VALID")
+        }
+        for constraint in transition.constraints where constraint.addedNotValid {
             clauses.append("ADD CONSTRAINT \(q(constraint.transitional)) \(constraint.definition) NOT VALID")
         }
         if !clauses.isEmpty {
@@ -776,6 +791,18 @@ public struct PhaseSQL: Sendable {
             }
         }
         var clauses: [String] = []
+        for constraint in transition.constraints {
+            switch constraint.kind {
+            case .drop: clauses.append("DROP CONSTRAINT \(q(constraint.final))")
+            case .dropNotNull: clauses.append("ALTER COLUMN \(q(constraint.column ?? "")) DROP NOT NULL")
+            default: break
+            }
+        }
+        if !clauses.isEmpty {
+            statements.append(PhaseStatement(.transaction, "drop the constraints the plan drops (old code never relied on their absence)",
+                                             "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
+            clauses = []
+        }
         for column in transition.droppedColumns { clauses.append("DROP COLUMN \(q(column))") }
         if !clauses.isEmpty {
             statements.append(PhaseStatement(.transaction, "remove the old shape", "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
@@ -816,6 +843,9 @@ public struct PhaseSQL: Sendable {
                 finishing.append("ADD CONSTRAINT \(q(index.final)) UNIQUE USING INDEX \(q(index.transitional))\(suffix)")
             }
         }
+        for constraint in transition.constraints where constraint.kind == .unique {
+            finishing.append("ADD CONSTRAINT \(q(constraint.final)) UNIQUE USING INDEX \(q(constraint.transitional))")
+        }
         if !notNulls.isEmpty {
             statements.append(PhaseStatement(.transaction, "NOT NULL, proved by the validated check (no scan)",
                                              "ALTER TABLE \(table)\n  " + notNulls.joined(separator: ",\n  ")))
@@ -837,14 +867,7 @@ public struct PhaseSQL: Sendable {
             }
             if t.foreignKey != nil {
                 let names = foreignKeyName(t)
-                if let declared = t.foreignKeyAtContract {
-                    statements.append(PhaseStatement(.transaction,
-                        "the declared ON DELETE action takes effect: the validated foreign key (every write since checked by it) gives way to the declared one, NOT VALID (validated after commit)",
-                        "ALTER TABLE \(table)\n  DROP CONSTRAINT \(q(names.transitional)),\n  ADD CONSTRAINT \(q(names.final)) \(declared) NOT VALID"))
-                } else {
-                    statements.append(PhaseStatement(.transaction, "final constraint name",
-                                                     "ALTER TABLE \(table) RENAME CONSTRAINT \(q(names.transitional)) TO \(q(names.final))"))
-                }
+                statements.append(finalForeignKey(names.transitional, names.final, declared: t.foreignKeyAtContract))
             }
             for index in t.rebuiltIndexes {
                 let names = rebuiltIndexName(t, index)
@@ -860,6 +883,9 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "final constraint name",
                                              "ALTER TABLE \(table) RENAME CONSTRAINT \(q(constraint.transitional)) TO \(q(constraint.final))"))
         }
+        for constraint in transition.constraints where constraint.addedNotValid {
+            statements.append(finalForeignKey(constraint.transitional, constraint.final, declared: constraint.definitionAtContract))
+        }
         for index in transition.recreatedIndexes where index.constraintSuffix == nil {
             statements.append(PhaseStatement(.transaction, "final index name",
                 "ALTER INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: index.transitional)) RENAME TO \(q(index.final))"))
@@ -873,11 +899,25 @@ public struct PhaseSQL: Sendable {
                                              "ALTER TABLE \(table) REPLICA IDENTITY USING INDEX \(q(index.final))"))
         }
         statements += columnProperties
-        for t in transition.allTargets where t.foreignKeyAtContract != nil {
+        let declared = transition.allTargets.filter { $0.foreignKeyAtContract != nil }.map(\.foreignKeyName)
+            + transition.constraints.filter { $0.definitionAtContract != nil }.map(\.final)
+        for name in declared {
             statements.append(PhaseStatement(.standalone, "validate the declared foreign key without blocking writes (its rows were proven by the one it replaced)",
-                                             "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q(t.foreignKeyName))"))
+                                             "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q(name))"))
         }
         return statements
+    }
+
+    /// A constraint added NOT VALID at expand takes its final name at contract; a foreign key
+    /// whose declared ON DELETE action waits for contract gives way to the declared one.
+    private func finalForeignKey(_ transitional: String, _ final: String, declared: String?) -> PhaseStatement {
+        guard let declared else {
+            return PhaseStatement(.transaction, "final constraint name",
+                                  "ALTER TABLE \(table) RENAME CONSTRAINT \(q(transitional)) TO \(q(final))")
+        }
+        return PhaseStatement(.transaction,
+            "the declared ON DELETE action takes effect: the validated foreign key (every write since checked by it) gives way to the declared one, NOT VALID (validated after commit)",
+            "ALTER TABLE \(table)\n  DROP CONSTRAINT \(q(transitional)),\n  ADD CONSTRAINT \(q(final)) \(declared) NOT VALID")
     }
 
     /// Says, in expand's purpose, which declared ON DELETE actions wait for contract.
@@ -885,6 +925,9 @@ public struct PhaseSQL: Sendable {
         let deferred = transition.allTargets.compactMap { t -> String? in
             guard let declared = t.foreignKeyAtContract, let r = declared.range(of: " ON DELETE ") else { return nil }
             return "\(t.final) ON DELETE \(declared[r.upperBound...])"
+        } + transition.constraints.compactMap { c -> String? in
+            guard let declared = c.definitionAtContract, let r = declared.range(of: " ON DELETE ") else { return nil }
+            return "\(c.final) ON DELETE \(declared[r.upperBound...])"
         }
         return deferred.isEmpty ? "" : " (foreign keys without their declared action until contract, deletes of referenced rows refused meanwhile: "
             + deferred.joined(separator: ", ") + ")"

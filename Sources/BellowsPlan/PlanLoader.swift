@@ -13,13 +13,15 @@ public struct PlanLoadResult: Sendable {
 public enum PlanLoader {
     static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
-    static let alterKeys = ["alter", "rename_to", "type", "up", "down"] + attributeKeys
+    static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
     static let dropKeys = ["drop", "down"]
     static let splitKeys = ["split", "into", "down"]
     static let splitTargetKeys = ["column", "type", "up"] + attributeKeys
     static let mergeKeys = ["merge", "into", "type", "up", "down"] + attributeKeys
-    static let changeKinds = ["alter", "add", "drop", "split", "merge"]
+    static let columnChangeKinds = ["alter", "add", "drop", "split", "merge"]
+    static let constraintChangeKinds = ["add_unique", "add_foreign_key", "add_check", "drop_constraint"]
+    static let changeKinds = columnChangeKinds + constraintChangeKinds
     static let backfillKeys = ["batch_size", "target_batch_ms", "pause_ms", "lock_timeout_ms",
                                "statement_timeout_ms", "retries", "max_replica_lag_ms", "vacuum_every_rows",
                                "pacing", "gentle_batch_ms", "gentle_rest_percent"]
@@ -104,9 +106,14 @@ public enum PlanLoader {
         }
 
         var changes: [Change] = []
+        var constraintChanges: [ConstraintChange] = []
         if let node = top["changes"]?.value, let items = reader.sequence(node, key: "changes") {
             if items.isEmpty { reader.report(node, "plan-missing-key", "'changes' is empty; a plan changes at least one column") }
             for item in items {
+                if isConstraintChange(item) {
+                    if let constraint = readConstraintChange(item, reader: &reader) { constraintChanges.append(constraint) }
+                    continue
+                }
                 if let change = readChange(item, reader: &reader) { changes.append(change) }
             }
         } else if top["changes"] == nil {
@@ -161,12 +168,12 @@ public enum PlanLoader {
         }
 
         let number = PlanNaming.sequenceNumber(of: stem)
-        guard let table, !changes.isEmpty, !reader.findings.hasErrors else {
+        guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
             return PlanLoadResult(plan: nil, findings: reader.findings)
         }
         let plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
                         description: description, dependsOn: dependencies, changes: changes,
-                        checks: checks, gates: gates, backfill: backfill, source: original)
+                        checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges)
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 
@@ -181,7 +188,7 @@ public enum PlanLoader {
         let kinds = keys.filter { changeKinds.contains($0) }
         guard kinds.count == 1, let kind = kinds.first else {
             if kinds.isEmpty {
-                var message = "a change must say what it does with one of: \(changeKinds.map { "'\($0): COLUMN'" }.joined(separator: ", "))"
+                var message = "a change must say what it does with one of: \(columnChangeKinds.map { "'\($0): COLUMN'" }.joined(separator: ", ")), or for a table constraint \(constraintChangeKinds.map { "'\($0)'" }.joined(separator: ", "))"
                 if let first = keys.first, let s = Suggestion.closest(to: first, in: changeKinds) { message += "; did you mean '\(s)'?" }
                 reader.report(node, "plan-missing-key", message)
             } else {
@@ -200,7 +207,16 @@ public enum PlanLoader {
                 up: reader.expression(map["up"]?.value, key: "up"),
                 down: reader.expression(map["down"]?.value, key: "down"),
                 attributes: readAttributes(map, reader: &reader))
-            return .alter(change)
+            var alter = change
+            if let node = map["carry"]?.value,
+               let carry = reader.mapping(node, what: "'carry'", allowed: ["unique", "references", "checks"]) {
+                var options = CarryOptions(location: reader.location(node))
+                options.unique = reader.bool(carry["unique"]?.value, key: "unique")
+                options.references = reader.bool(carry["references"]?.value, key: "references")
+                options.checks = reader.bool(carry["checks"]?.value, key: "checks")
+                alter.carry = options
+            }
+            return .alter(alter)
         case "add":
             guard let map = reader.mapping(node, what: "an 'add' change", allowed: addKeys),
                   let column = reader.nonEmptyString(map["add"]?.value, key: "add") else { return nil }
@@ -265,6 +281,85 @@ public enum PlanLoader {
         }
     }
 
+    /// Whether `node` is a mapping with exactly one change kind, a table-level constraint's.
+    private static func isConstraintChange(_ node: Node) -> Bool {
+        guard case .mapping(let mapping) = node else { return false }
+        let kinds = mapping.keys.compactMap { $0.string }.filter { changeKinds.contains($0) }
+        return kinds.count == 1 && constraintChangeKinds.contains(kinds[0])
+    }
+
+    /// A table-level constraint change (`add_unique`, `add_foreign_key`, `add_check`,
+    /// `drop_constraint`); nil with findings when it is not well formed.
+    private static func readConstraintChange(_ node: Node, reader: inout NodeReader) -> ConstraintChange? {
+        guard case .mapping(let mapping) = node,
+              let kind = mapping.keys.compactMap({ $0.string }).first(where: { constraintChangeKinds.contains($0) }),
+              let kindNode = mapping.first(where: { $0.key.string == kind })?.value else { return nil }
+        let start = reader.location(kindNode)
+        func name(_ map: [String: (key: Node, value: Node)]) -> Located<String>? {
+            reader.nonEmptyString(map["name"]?.value, key: "name")
+        }
+        func columns(_ map: [String: (key: Node, value: Node)], key: String) -> [Located<String>]? {
+            guard let listNode = map[key]?.value else { return nil }
+            let list = reader.stringList(listNode, key: key)
+            if case .sequence(let items) = listNode, items.isEmpty {
+                reader.report(listNode, "plan-invalid-value", "'\(key)' needs at least one column")
+                return nil
+            }
+            if list.contains(where: { $0.value.isEmpty }) {
+                reader.report(listNode, "plan-invalid-value", "'\(key)' lists an empty column name")
+                return nil
+            }
+            return list.isEmpty ? nil : list
+        }
+        switch kind {
+        case "add_unique":
+            guard let map = reader.mapping(node, what: "an 'add_unique' change", allowed: ["add_unique", "name"]),
+                  let list = columns(map, key: "add_unique") else { return .none }
+            return .unique(columns: list, name: name(map), location: start)
+        case "add_foreign_key":
+            guard let map = reader.mapping(node, what: "an 'add_foreign_key' change", allowed: ["add_foreign_key", "references", "name"]) else { return .none }
+            let list = columns(map, key: "add_foreign_key")
+            guard let refNode = map["references"]?.value else {
+                reader.report(node, "plan-missing-key", "'add_foreign_key' needs 'references': { table, columns, on_delete }")
+                return .none
+            }
+            guard let ref = reader.mapping(refNode, what: "'references'", allowed: ["table", "columns", "on_delete"]) else { return .none }
+            let table = reader.nonEmptyString(ref["table"]?.value, key: "table")
+            let referenced = columns(ref, key: "columns")
+            for key in ["table", "columns"] where ref[key] == nil {
+                reader.report(refNode, "plan-missing-key", "'references' needs '\(key)'")
+            }
+            let action = readOnDelete(ref["on_delete"]?.value, reader: &reader)
+            guard let list, let table, let referenced else { return .none }
+            if referenced.count != list.count {
+                reader.report(ref["columns"]?.value ?? refNode, "plan-invalid-value",
+                              "'references.columns' lists \(referenced.count) column(s) for the \(list.count) of 'add_foreign_key'; they pair up one to one")
+                return .none
+            }
+            let reference = TableForeignKeyReference(table: table, columns: referenced, onDelete: action, location: reader.location(refNode))
+            return .foreignKey(columns: list, references: reference, name: name(map), location: start)
+        case "add_check":
+            guard let map = reader.mapping(node, what: "an 'add_check' change", allowed: ["add_check", "name"]),
+                  let expression = reader.expression(map["add_check"]?.value, key: "add_check") else { return .none }
+            return .check(expression: expression, name: name(map), location: start)
+        default: // drop_constraint
+            guard let map = reader.mapping(node, what: "a 'drop_constraint' change", allowed: ["drop_constraint"]),
+                  let constraint = reader.nonEmptyString(map["drop_constraint"]?.value, key: "drop_constraint") else { return .none }
+            return .drop(name: constraint)
+        }
+    }
+
+    /// `on_delete` of a `references:` mapping (`set_null` is accepted for `set null`).
+    private static func readOnDelete(_ node: Node?, reader: inout NodeReader) -> ReferentialAction? {
+        guard let node, let text = reader.nonEmptyString(node, key: "on_delete") else { return nil }
+        let action = ReferentialAction(rawValue: text.value.lowercased().replacingOccurrences(of: "_", with: " "))
+        if action == nil {
+            reader.report(node, "plan-invalid-value",
+                          "'on_delete' must be one of \(ReferentialAction.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text.value)'")
+        }
+        return action
+    }
+
     private static func readAttributes(_ map: [String: (key: Node, value: Node)], reader: inout NodeReader) -> ColumnAttributes {
         var attributes = ColumnAttributes()
         attributes.notNull = reader.bool(map["not_null"]?.value, key: "not_null")
@@ -280,14 +375,7 @@ public enum PlanLoader {
             for key in ["table", "column"] where ref[key] == nil {
                 reader.report(node, "plan-missing-key", "'references' needs '\(key)'")
             }
-            var action: ReferentialAction?
-            if let text = reader.nonEmptyString(ref["on_delete"]?.value, key: "on_delete"), let actionNode = ref["on_delete"]?.value {
-                action = ReferentialAction(rawValue: text.value.lowercased().replacingOccurrences(of: "_", with: " "))
-                if action == nil {
-                    reader.report(actionNode, "plan-invalid-value",
-                                  "'on_delete' must be one of \(ReferentialAction.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text.value)'")
-                }
-            }
+            let action = readOnDelete(ref["on_delete"]?.value, reader: &reader)
             if let table, let column {
                 attributes.references = ForeignKeyReference(table: table, column: column, onDelete: action, location: reader.location(node))
             }

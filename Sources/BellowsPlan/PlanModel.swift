@@ -112,6 +112,25 @@ public struct ColumnAttributes: Sendable, Hashable {
     }
 }
 
+/// `carry: { unique: false, references: false, checks: false }` on a rebuilt column (an
+/// `alter` with `rename_to` or `type`): which of the old column's constraints its replacement
+/// does *not* inherit. Each key absent or `true` keeps the default (carried over).
+public struct CarryOptions: Sendable, Hashable {
+    /// UNIQUE constraints and unique indexes over the column (single- and multi-column).
+    public var unique: Located<Bool>?
+    /// Foreign keys from the column (single- and multi-column).
+    public var references: Located<Bool>?
+    /// CHECK constraints over the column.
+    public var checks: Located<Bool>?
+    public var location: SourceLocation
+
+    public init(location: SourceLocation) { self.location = location }
+
+    public var carriesUnique: Bool { unique?.value ?? true }
+    public var carriesReferences: Bool { references?.value ?? true }
+    public var carriesChecks: Bool { checks?.value ?? true }
+}
+
 /// An existing column changed in some way: renamed, retyped, constrained.
 public struct AlterColumn: Sendable, Hashable {
     public var column: Located<String>
@@ -120,6 +139,8 @@ public struct AlterColumn: Sendable, Hashable {
     public var up: PlanExpression?
     public var down: PlanExpression?
     public var attributes: ColumnAttributes
+    /// What the rebuilt column does not inherit from the old one.
+    public var carry: CarryOptions? = nil
 
     /// The column's name once the plan is contracted.
     public var finalName: String { renameTo?.value ?? column.value }
@@ -353,9 +374,63 @@ public struct Plan: Sendable, Hashable {
     public var backfill: BackfillSettings
     /// The file's text as loaded: what expand stores in `bellows.plans.plan_text`.
     public var source: String = ""
+    /// Table-level constraint changes (`add_unique`, `add_foreign_key`, `add_check`,
+    /// `drop_constraint` items of `changes:`), in file order; they move through the phases
+    /// with the column changes.
+    public var constraintChanges: [ConstraintChange] = []
 
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {
         gates.filter { $0.before.value == command }
+    }
+}
+
+/// `references:` of a table-level foreign key: `{ table, columns: [...], on_delete }`.
+public struct TableForeignKeyReference: Sendable, Hashable {
+    public var table: Located<String>
+    public var columns: [Located<String>]
+    public var onDelete: ReferentialAction?
+    public var location: SourceLocation
+
+    public var tableName: TableName { TableName(parsing: table.value) ?? TableName(schema: nil, name: table.value) }
+}
+
+/// A change to the table's constraints rather than to one column: a UNIQUE, FOREIGN KEY or
+/// CHECK over any number of columns added (NOT VALID / a concurrent index at expand, validated
+/// at verify, in place at contract), or a constraint dropped by name (at contract). Written in
+/// `changes:` as `add_unique`, `add_foreign_key`, `add_check` or `drop_constraint`.
+public enum ConstraintChange: Sendable, Hashable {
+    /// `add_unique: [a, b]`, columns by their final names.
+    case unique(columns: [Located<String>], name: Located<String>?, location: SourceLocation)
+    /// `add_foreign_key: [a, b]` with `references: { table, columns, on_delete }`.
+    case foreignKey(columns: [Located<String>], references: TableForeignKeyReference, name: Located<String>?, location: SourceLocation)
+    /// `add_check: "expression"` over final column names.
+    case check(expression: PlanExpression, name: Located<String>?, location: SourceLocation)
+    /// `drop_constraint: name`: a foreign key, UNIQUE, CHECK or (by PostgreSQL 18's name
+    /// `<table>_<column>_not_null`) NOT NULL of the table.
+    case drop(name: Located<String>)
+
+    public var kindName: String {
+        switch self {
+        case .unique: return "add_unique"
+        case .foreignKey: return "add_foreign_key"
+        case .check: return "add_check"
+        case .drop: return "drop_constraint"
+        }
+    }
+
+    public var location: SourceLocation {
+        switch self {
+        case .unique(_, _, let l), .foreignKey(_, _, _, let l), .check(_, _, let l): return l
+        case .drop(let name): return name.location
+        }
+    }
+
+    /// The `name:` given to an added constraint.
+    public var givenName: Located<String>? {
+        switch self {
+        case .unique(_, let n, _), .foreignKey(_, _, let n, _), .check(_, let n, _): return n
+        case .drop: return nil
+        }
     }
 }

@@ -109,6 +109,11 @@ public struct PlanRevision: Sendable, Hashable {
                 add("\(c.column.value): up", c.up)
                 add("\(c.column.value): down", c.down)
                 attributes(c.column.value, c.attributes)
+                if let carry = c.carry {
+                    add("\(c.column.value): carry.unique", carry.unique)
+                    add("\(c.column.value): carry.references", carry.references)
+                    add("\(c.column.value): carry.checks", carry.checks)
+                }
             case .add(let c):
                 add("column", c.column)
                 add("\(c.column.value): type", c.type)
@@ -133,6 +138,25 @@ public struct PlanRevision: Sendable, Hashable {
                 for column in c.down.keys.sorted() { add("down \(column)", c.down[column]) }
                 attributes(c.into.value, c.attributes)
             }
+        }
+        for (index, change) in plan.constraintChanges.enumerated() {
+            let head = "constraints[\(index + 1)] \(change.kindName)"
+            func add(_ key: String, _ value: String, _ location: SourceLocation) {
+                facts.append(PlanFact(key: "\(head)\(key)", value: value, location: location))
+            }
+            switch change {
+            case .unique(let columns, _, let location):
+                add("", columns.map(\.value).joined(separator: ", "), location)
+            case .foreignKey(let columns, let reference, _, let location):
+                add("", columns.map(\.value).joined(separator: ", "), location)
+                add(": references", "\(reference.table.value)(\(reference.columns.map(\.value).joined(separator: ", ")))"
+                    + (reference.onDelete.map { " on delete \($0.rawValue)" } ?? ""), reference.location)
+            case .check(let expression, _, let location):
+                add("", tokens(expression.text), location)
+            case .drop(let name):
+                add("", name.value, name.location)
+            }
+            if let name = change.givenName { add(": name", name.value, name.location) }
         }
         for check in plan.checks {
             facts.append(PlanFact(key: "checks[\(check.name.value)]: sql", value: tokens(check.sql.text), location: check.sql.location))

@@ -43,6 +43,13 @@ public enum PlanValidator {
             case .merge(let c): identifiers += c.columns + [c.into]
             }
         }
+        for change in plan.constraintChanges {
+            switch change {
+            case .unique(let columns, _, _): identifiers += columns
+            case .foreignKey(let columns, let reference, _, _): identifiers += columns + reference.columns
+            case .check, .drop: break
+            }
+        }
         for identifier in identifiers {
             let bytes = identifier.value.utf8.count
             if bytes > TransitionNames.maximumIdentifierBytes {
@@ -108,6 +115,19 @@ public enum PlanValidator {
                 if let down = c.down, isLossy(down.text) {
                     add(down.location, .warning, "plan-lossy-down",
                         "'down' may lose data (it narrows or cuts values): old code will see changed values for writes that do not fit")
+                }
+                if let carry = c.carry {
+                    if !createsColumn {
+                        add(carry.location, .error, "plan-invalid-value",
+                            "'carry' says what a rebuilt column (rename_to or type) inherits; an in-place change keeps its column's constraints: drop one with drop_constraint")
+                    }
+                    if carry.unique?.value == false, let unique = c.attributes.unique, unique.value {
+                        add(unique.location, .error, "plan-invalid-value", "'unique: true' contradicts 'carry: {unique: false}'; keep one")
+                    }
+                    if carry.references?.value == false, let references = c.attributes.references {
+                        add(references.location, .error, "plan-invalid-value",
+                            "'references' gives the new column its foreign key; 'carry: {references: false}' says it has none: keep one")
+                    }
                 }
             case .split(let c):
                 if let down = c.down, isLossy(down.text) {
@@ -204,6 +224,9 @@ public enum PlanValidator {
                 for (_, e) in c.down.sorted(by: { $0.key < $1.key }) { result.append(("down", e)) }
                 attributes(c.attributes)
             }
+        }
+        for change in plan.constraintChanges {
+            if case .check(let expression, _, _) = change { result.append(("add_check", expression)) }
         }
         for check in plan.checks { result.append(("sql", check.sql)) }
         return result

@@ -77,6 +77,8 @@ public struct TransitionTarget: Sendable, Hashable {
     /// The plan's foreign key with its declared ON DELETE action (over the final name), when that
     /// action deletes or rewrites rows: `foreignKey` carries none until contract replaces it with this.
     public var foreignKeyAtContract: String? = nil
+    /// Which of the replaced column's constraints this one does not inherit (`carry:`).
+    public var carry: CarryOptions? = nil
 
     public var isShadow: Bool { physical != final }
 }
@@ -151,6 +153,9 @@ public struct Transition: Sendable, Hashable {
     public var recreatedConstraints: [RecreatedConstraint] = []
     /// Every object and property depending on a replaced column, and what the plan does with it.
     public var carried: [CarriedItem] = []
+    /// The plan's table-level constraint changes (`add_unique`, `add_foreign_key`, `add_check`,
+    /// `drop_constraint`), resolved.
+    public var constraints: [PlannedConstraint] = []
 
     public var tableName: TableName { TableName(schema: table.schema, name: table.name) }
     public var quotedTable: String { SQLQuote.qualified(schema: table.schema, name: table.name) }
@@ -243,7 +248,7 @@ public enum TransitionCompiler {
             return replaced.contains(name.value) ? TransitionNames.shadowColumn(name.value) : name.value
         }
         func target(physical: String, final: String, type: String, up: String?, attributes: ColumnAttributes,
-                    inheritFrom old: ColumnInfo?, existing: Bool) -> TransitionTarget {
+                    inheritFrom old: ColumnInfo?, existing: Bool, carry: CarryOptions? = nil) -> TransitionTarget {
             let wantsNotNull = attributes.notNull?.value ?? old?.notNull ?? false
             let wasNotNull = existing ? (old?.notNull ?? false) : false
             var defaultChange: DefaultChange?
@@ -251,7 +256,8 @@ public enum TransitionCompiler {
             else if attributes.dropDefault?.value == true { defaultChange = existing ? .drop : nil }
             else if !existing, let inherited = old?.defaultExpression { defaultChange = .set(inherited) }
             let renames = physical == final ? [:] : [final: physical]
-            let unique = attributes.unique?.value ?? (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false)
+            let unique = attributes.unique?.value
+                ?? ((carry?.carriesUnique ?? true) && (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false))
             let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
             var foreignKeyAtContract: String?
@@ -267,7 +273,7 @@ public enum TransitionCompiler {
                 } else {
                     foreignKey = definition(physical) + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
                 }
-            } else if !existing, attributes.references == nil, let old, let inherited = table.foreignKey(on: old.name),
+            } else if !existing, attributes.references == nil, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name),
                       let range = inherited.definition.range(of: ")") {
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
             }
@@ -280,7 +286,8 @@ public enum TransitionCompiler {
                 unique: existing ? (attributes.unique?.value == true && table.uniqueIndex(on: physical) == nil) : unique,
                 foreignKey: foreignKey, comment: attributes.comment?.value,
                 checkName: name("\(tableName)_\(final)_check"), foreignKeyName: name("\(tableName)_\(final)_fkey"),
-                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract)
+                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract,
+                carry: carry)
         }
 
         var groups: [SyncGroup] = []
@@ -294,7 +301,8 @@ public enum TransitionCompiler {
                     let type = c.type?.value ?? old.type
                     let up = c.up?.text ?? SQLQuote.identifier(old.name)
                     let down = c.down.map { ExpressionRewriter.renameColumns(in: $0.text, [final: physical]) } ?? SQLQuote.identifier(physical)
-                    let t = target(physical: physical, final: final, type: type, up: up, attributes: c.attributes, inheritFrom: old, existing: false)
+                    let t = target(physical: physical, final: final, type: type, up: up, attributes: c.attributes, inheritFrom: old,
+                                   existing: false, carry: c.carry)
                     groups.append(SyncGroup(kind: .replace, changeIndex: index, location: c.column.location, sources: [old.name],
                                             targets: [t], downs: [(old.name, old.type, down)], dropsAtContract: [old.name]))
                 } else {
@@ -363,13 +371,16 @@ public enum TransitionCompiler {
         let key = keyNames.compactMap { table.column($0) }
         let columnNames = Set(table.columns.map(\.name)).union(groups.flatMap(\.targets).flatMap { [$0.final, $0.physical] })
         findings += keywordColumnFindings(plan, columns: columnNames)
+        let constraints = TableConstraints.resolve(plan, table: table, groups: groups)
+        findings += constraints.findings
         guard !findings.hasErrors else { return (nil, findings) }
         // What depends on the replaced columns: carried, recreated, dropped or refused.
         let carryover = Carryover.resolve(table: table, groups: &groups, plan: plan)
         findings += carryover.findings
         guard !findings.hasErrors else { return (nil, findings) }
         let transition = Transition(plan: plan, table: table, groups: groups, key: key, recreatedIndexes: carryover.indexes,
-                                    recreatedConstraints: carryover.constraints, carried: carryover.report)
+                                    recreatedConstraints: carryover.constraints, carried: carryover.report,
+                                    constraints: constraints.constraints)
         findings += GeneratedNames.collisions(in: transition)
         return (findings.hasErrors ? nil : transition, findings)
     }
@@ -408,6 +419,25 @@ extension Transition {
                 result.columns[index] = column
             } else {
                 result.columns.append(column)
+            }
+        }
+        for constraint in constraints {
+            switch constraint.kind {
+            case .drop:
+                result.constraints.removeAll { $0.name == constraint.final }
+                result.indexes.removeAll { $0.isConstraint && $0.name == constraint.final }
+            case .dropNotNull:
+                if let i = result.columns.firstIndex(where: { $0.name == constraint.column }) { result.columns[i].notNull = false }
+            case .unique:
+                result.indexes.append(IndexInfo(name: constraint.final, columns: constraint.columns, isUnique: true, isPrimary: false,
+                                                isConstraint: true, isPlain: true))
+                result.constraints.append(ConstraintInfo(kind: "u", name: constraint.final, columns: constraint.columns,
+                                                         definition: "UNIQUE (\(constraint.columns.map(SQLQuote.identifier).joined(separator: ", ")))"))
+            case .foreignKey, .check:
+                let renames = Dictionary(allTargets.filter(\.isShadow).map { ($0.physical, $0.final) }, uniquingKeysWith: { a, _ in a })
+                result.constraints.append(ConstraintInfo(kind: constraint.kind == .check ? "c" : "f", name: constraint.final, columns: constraint.columns,
+                                                         definition: constraint.definitionAtContract
+                                                            ?? ExpressionRewriter.renameColumns(in: constraint.definition, renames)))
             }
         }
         result.details = nil
