@@ -37,7 +37,7 @@ extension MigrationRunner {
                     throw MigrationRefusal(command: "rollback", problems: [problem])
                 }
                 defer { resetSession(connection) }
-                return try runRollback(preview, forced: force && !preview.dependents.isEmpty, connection)
+                return try runRollback(preview, forced: force && !preview.dependents.isEmpty, connection, lock: control)
             }
         }
     }
@@ -189,7 +189,7 @@ extension MigrationRunner {
         return loss
     }
 
-    func runRollback(_ preview: RollbackPreview, forced: Bool, _ connection: Connection) throws -> RolledBackMigration {
+    func runRollback(_ preview: RollbackPreview, forced: Bool, _ connection: Connection, lock: Connection) throws -> RolledBackMigration {
         let started = Date()
         let details: [String: JSONValue] = [
             "rollback_file": .string(preview.rollbackPath), "transactional": .bool(preview.transactional),
@@ -199,6 +199,7 @@ extension MigrationRunner {
             report(.info("\(preview.migration): rolling back in one transaction (\(preview.statements.count) statement(s) of \(preview.rollbackPath))"))
             do {
                 try runInTransaction(preview.statements, file: preview.rollbackPath, connection) { _ in
+                    try requireRunnerLock(lock, before: "recording the rollback of \(preview.migration)")
                     try deleteLedgerRow(preview.migration, connection)
                     var all = details
                     all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
@@ -241,6 +242,7 @@ extension MigrationRunner {
             try database {
                 try connection.withTransaction {
                     try actAsRunner(connection)
+                    try requireRunnerLock(lock, before: "recording the rollback of \(preview.migration)")
                     try deleteLedgerRow(preview.migration, connection)
                     try connection.execute("DELETE FROM bellows.migration_progress WHERE name = $1", [Self.rollbackMarker + preview.migration])
                     var all = details

@@ -82,7 +82,7 @@ public struct MigrationRunner: Sendable {
                     if options.interrupt?.isTriggered == true {
                         throw MigrationInterrupted(migration: nil, state: "\(applied.count) migration(s) applied, \(migration.name) and the later ones not started")
                     }
-                    applied.append(try run(migration, connection))
+                    applied.append(try run(migration, connection, lock: control))
                 }
                 return applied
             }
@@ -512,26 +512,27 @@ public struct MigrationRunner: Sendable {
 
     // MARK: - Running
 
-    func run(_ migration: PendingMigration, _ connection: Connection) throws -> AppliedMigration {
+    func run(_ migration: PendingMigration, _ connection: Connection, lock: Connection) throws -> AppliedMigration {
         defer { resetSession(connection) }
         if migration.transactional {
             report(.info("\(migration.name): applying in one transaction (\(migration.statements.count) statement(s))"
                          + (migration.ownTransactionControl ? "; the file's own BEGIN and COMMIT open and close it" : "")))
-            return try runTransactional(migration, connection)
+            return try runTransactional(migration, connection, lock: lock)
         }
         let resumed = migration.completedStatements.count
         report(.info("\(migration.name): applying outside a transaction, statement by statement (\(migration.nonTransactionalReason ?? "non-transactional"))"
                      + (resumed > 0 ? "; resuming after \(resumed) statement(s) applied by an earlier run" : "")
                      + (migration.ownTransactionControl ? "; each BEGIN … COMMIT block of the file runs as one transaction" : "")))
-        return try runNonTransactional(migration, connection)
+        return try runNonTransactional(migration, connection, lock: lock)
     }
 
-    func runTransactional(_ migration: PendingMigration, _ connection: Connection) throws -> AppliedMigration {
+    func runTransactional(_ migration: PendingMigration, _ connection: Connection, lock: Connection) throws -> AppliedMigration {
         let started = Date()
         var milliseconds = 0.0
         do {
             try runInTransaction(migration.statements, file: migration.path, connection) { attempt in
                 milliseconds = Date().timeIntervalSince(started) * 1000
+                try requireRunnerLock(lock, before: "recording \(migration.name) as applied")
                 try insertLedgerRow(connection, migration, milliseconds: Int(milliseconds.rounded()))
                 try record(connection, migration: migration.name, command: "migrate", outcome: "succeeded", details: [
                     "checksum": .string(migration.checksum), "transactional": true, "duration_ms": .int(Int(milliseconds.rounded())),
@@ -596,7 +597,7 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    func runNonTransactional(_ migration: PendingMigration, _ connection: Connection) throws -> AppliedMigration {
+    func runNonTransactional(_ migration: PendingMigration, _ connection: Connection, lock: Connection) throws -> AppliedMigration {
         let started = Date()
         var done = migration.completedStatements
         var ran = 0
@@ -613,6 +614,11 @@ public struct MigrationRunner: Sendable {
             }
             if options.interrupt?.isTriggered == true {
                 throw MigrationInterrupted(migration: migration.name, state: "\(done.count) of \(migration.statements.count) statements of it are applied and recorded; the next one did not start")
+            }
+            do {
+                try requireRunnerLock(lock, before: "statement \(first.index + 1) of \(migration.name)")
+            } catch {
+                throw failed(migration, first, error, completed: done.count, connection)
             }
             if first.index == migration.startedStatement, let parsed,
                try resolveStarted(first, parsed: parsed, migration, connection) {
@@ -659,6 +665,7 @@ public struct MigrationRunner: Sendable {
         try database {
             try connection.withTransaction {
                 try actAsRunner(connection)
+                try requireRunnerLock(lock, before: "recording \(migration.name) as applied")
                 let milliseconds = try connection.query("""
                     SELECT coalesce(sum(duration_ms), 0)::bigint AS ms FROM bellows.migration_progress WHERE name = $1 AND checksum = $2
                     """, [migration.name, migration.checksum]).first?.int("ms") ?? 0
@@ -867,6 +874,7 @@ public struct MigrationRunner: Sendable {
                        _ connection: Connection) throws {
         let policy = options.lockPolicy
         let build = parsed.flatMap(MigrationStatements.concurrentIndexBuild)
+        let reindex = parsed.flatMap(MigrationStatements.concurrentReindex)
         let concurrent = parsed.flatMap(MigrationFile.concurrentlyToken) != nil
         var attempt = 0
         while true {
@@ -874,6 +882,9 @@ public struct MigrationRunner: Sendable {
             var before: [Int] = []
             if let build { before = try prepare(build, migration: migration, connection) }
             do {
+                // What an interrupted or failed run of this reindex left goes first, and what
+                // this one leaves goes after it: success is never reported over them.
+                if let reindex { try dropReindexLeftovers(reindex, migration: migration, connection) }
                 if concurrent {
                     _ = try withoutRunnersLockTimeout(connection) { () throws(PostgresError) in
                         try watchingBlockers(of: connection.backendPID, what: "\(migration): \(file):\(statement.line)") { () throws(PostgresError) in
@@ -884,9 +895,13 @@ public struct MigrationRunner: Sendable {
                     try connection.execute(statement.sql)
                 }
                 reportNotices(connection, file, statement)
+                if let reindex { try dropReindexLeftovers(reindex, migration: migration, connection) }
                 return
             } catch {
                 if let build { dropInvalidIndexes(build, except: before, connection) }
+                if let reindex, connection.isOpen, !connection.inTransaction {
+                    _ = try? dropReindexLeftovers(reindex, migration: migration, connection)
+                }
                 guard Self.isRetryable(error), attempt <= policy.retries, connection.isOpen else { throw error }
                 waitBeforeRetry(attempt: attempt, policy: policy, statement: statement, connection)
             }
@@ -997,6 +1012,40 @@ public struct MigrationRunner: Sendable {
         }
     }
 
+    /// Drops the INVALID `…_ccnew`/`…_ccold` indexes (PostgreSQL numbers a second one
+    /// `…_ccnew1`) that an interrupted or failed `REINDEX … CONCURRENTLY` leaves in what
+    /// `reindex` rebuilds: never used, written on every insert and update. PostgreSQL gives no
+    /// other index such a name and keeps none of them INVALID once a reindex completes.
+    /// When one cannot be dropped, the error names it and says to drop it.
+    func dropReindexLeftovers(_ reindex: ConcurrentReindex, migration: String, _ connection: Connection) throws(PostgresError) {
+        let rows = try connection.query("""
+            SELECT n.nspname AS schema, c.relname AS name
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_class t ON t.oid = i.indrelid
+            WHERE NOT i.indisvalid AND c.relname ~ '_cc(new|old)[0-9]*$'
+              AND CASE $1
+                    WHEN 'index' THEN i.indrelid = (SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = to_regclass($2))
+                    WHEN 'table' THEN t.oid = to_regclass($2) OR t.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = to_regclass($2))
+                    WHEN 'schema' THEN t.relnamespace = to_regnamespace($2)
+                         OR t.oid IN (SELECT reltoastrelid FROM pg_class WHERE relnamespace = to_regnamespace($2))
+                    ELSE true
+                  END
+            ORDER BY 1, 2
+            """, [reindex.scope.rawValue, reindex.name?.quoted])
+        for row in rows {
+            let qualified = SQLQuote.qualified(schema: try row.string("schema"), name: try row.string("name"))
+            report(.info("\(migration): dropping the INVALID index \(qualified) an interrupted or failed REINDEX … CONCURRENTLY left behind (never used, written on every insert and update)"))
+            do {
+                try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)")
+            } catch {
+                var refused = error
+                refused.message = "could not drop the INVALID index \(qualified) an interrupted REINDEX … CONCURRENTLY left behind: \(error.message)"
+                refused.hint = "drop it (DROP INDEX CONCURRENTLY \(qualified);) and run `bellows migrate` again"
+                throw refused
+            }
+        }
+    }
+
     func insertLedgerRow(_ connection: Connection, _ migration: PendingMigration, milliseconds: Int, transactional: Bool = true) throws {
         try connection.execute("""
             INSERT INTO bellows.migrations (name, checksum, applied_by, applied_at, duration_ms, transactional, description)
@@ -1058,6 +1107,9 @@ public struct MigrationRunner: Sendable {
             """, ["bellows migrate", "\(max(0, options.lockTimeoutMilliseconds))ms"])
         // PostgreSQL 14+: a killed runner's statement is ended within this interval instead
         // of running on (and holding its locks) until it finishes.
+        // A database's or role's idle_session_timeout would end the runner's session while it
+        // waits (for the runners' lock, for an orphan) and nobody would say why.
+        try connection.execute("SELECT set_config('idle_session_timeout', '0', false)")
         if connection.serverVersion >= 140000, options.clientCheckIntervalMilliseconds > 0 {
             try connection.execute("SELECT set_config('client_connection_check_interval', $1, false)",
                                    ["\(options.clientCheckIntervalMilliseconds)ms"])
@@ -1084,7 +1136,11 @@ public struct MigrationRunner: Sendable {
         let control: Connection
         do {
             control = try Connection(options.conninfo)
-            try control.execute("SELECT set_config('application_name', $1, false)", ["bellows migrate (lock)"])
+            // The lock's session is idle for the whole run: a database's or role's
+            // idle_session_timeout must not end it (and release the lock) under the run.
+            try control.execute("""
+                SELECT set_config('application_name', $1, false), set_config('idle_session_timeout', '0', false)
+                """, ["bellows migrate (lock)"])
         } catch {
             throw BellowsError.database(error)
         }
@@ -1126,6 +1182,23 @@ public struct MigrationRunner: Sendable {
             pause = min(pause * 1.5, 0.25)
         }
         throw refusal()
+    }
+
+    /// Throws when `control` no longer holds the runners' lock — its session was ended (by
+    /// `pg_terminate_backend`, a server restart, a network failure) and another runner may
+    /// have started — so that nothing more is run or recorded unprotected.
+    func requireRunnerLock(_ control: Connection, before what: String) throws(PostgresError) {
+        var cause = ""
+        do {
+            let held = try control.query("""
+                SELECT EXISTS (SELECT FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted
+                               AND classid = hashtext('bellows')::oid AND objid = hashtext($1)::oid AND objsubid = 2) AS held
+                """, [Self.lockKey]).first?.bool("held") == true
+            if held { return }
+        } catch {
+            cause = " (" + error.message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") + ")"
+        }
+        throw PostgresError(kind: .client, message: "the session holding the migration lock (application bellows migrate (lock)) was lost before \(what)\(cause): another runner may be running, so the run stopped instead of going on unprotected")
     }
 
     func releaseRunnerLock(_ connection: Connection) {

@@ -18,6 +18,15 @@ struct ConcurrentIndexBuild: Sendable, Hashable {
     var ifNotExists: Bool
 }
 
+/// What a `REINDEX … CONCURRENTLY` rebuilds: every index of one index's table at most
+/// (`INDEX`), of a table and its TOAST table (`TABLE`), of a schema's tables, or of the database.
+struct ConcurrentReindex: Sendable, Hashable {
+    enum Scope: String, Sendable, CaseIterable { case index, table, schema, database, system }
+    var scope: Scope
+    /// The index, table or schema; nil for `DATABASE`/`SYSTEM` without a name.
+    var name: SQLName?
+}
+
 /// Reading the statements of migration files the way the runner needs: what they lock,
 /// what they build, what they destroy. Best effort over the lexer's tokens; never throws.
 enum MigrationStatements {
@@ -59,6 +68,26 @@ enum MigrationStatements {
         if s[significant: i]?.isKeyword("ONLY") == true { i += 1 }
         guard let (table, _) = name(in: s, at: i) else { return nil }
         return ConcurrentIndexBuild(indexName: indexName, table: table, ifNotExists: ifNotExists)
+    }
+
+    /// `REINDEX [(options)] {INDEX|TABLE|SCHEMA|DATABASE|SYSTEM} [CONCURRENTLY] name`, when it
+    /// runs concurrently (the keyword or the `CONCURRENTLY` option).
+    static func concurrentReindex(_ s: SQLStatement) -> ConcurrentReindex? {
+        guard s.matches("REINDEX"), MigrationFile.concurrentlyToken(s) != nil else { return nil }
+        var i = 1
+        if s[significant: i]?.isSymbol("(") == true {
+            var depth = 0
+            while let token = s[significant: i] {
+                i += 1
+                if token.isSymbol("(") { depth += 1 }
+                if token.isSymbol(")") { depth -= 1; if depth == 0 { break } }
+            }
+        }
+        guard let keyword = s[significant: i],
+              let scope = ConcurrentReindex.Scope.allCases.first(where: { keyword.isKeyword($0.rawValue) }) else { return nil }
+        i += 1
+        if s[significant: i]?.isKeyword("CONCURRENTLY") == true { i += 1 }
+        return ConcurrentReindex(scope: scope, name: name(in: s, at: i)?.0)
     }
 
     /// `SET …` / `RESET …`: session settings a resumed non-transactional file must re-run.

@@ -282,6 +282,42 @@ struct MigrateCLITests {
         #expect(try bellows(["migrate"] + common).stdout.contains("up to date"))
     }
 
+    /// Hostile finding 04 (2026-12-02b): a run killed during `REINDEX INDEX CONCURRENTLY` (while
+    /// the rebuild waits for an older snapshot) leaves the build's INVALID `t_v_ccnew`, written on
+    /// every insert; the rerun reindexed again and reported success over it. The rerun now drops
+    /// what the interrupted reindex left, says so, and leaves only the valid index.
+    @Test func aKilledReindexConcurrentlyLeavesNoInvalidIndexBehind() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let oracle = try db.connect()
+        try oracle.executeScript("""
+            CREATE TABLE t (id int, v text); CREATE INDEX t_v ON t (v); CREATE TABLE other (id int);
+            INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+            """)
+        let root = try project(["001_reindex.sql": "REINDEX INDEX CONCURRENTLY t_v;\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo, "--project", root]
+        func indexes() throws -> [String] {
+            try oracle.query("""
+                SELECT c.relname || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END AS name
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 't'::regclass ORDER BY 1
+                """).map { try $0.string("name") }
+        }
+        let snapshot = try db.connect()
+        try snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try snapshot.execute("SELECT count(*) FROM other")
+        try killMigrate(common, whenSeen: "wait_event_type = 'Lock' AND query LIKE 'REINDEX INDEX CONCURRENTLY%'", oracle)
+        #expect(try secondsUntilNoSessionHoldsLocks(oracle, except: snapshot.backendPID) != nil)
+        try snapshot.execute("COMMIT")
+        #expect(try indexes() == ["t_v", "t_v_ccnew INVALID"])
+
+        let rerun = try bellows(["migrate"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect((rerun.stdout + rerun.stderr).contains("t_v_ccnew"), "\(rerun.stdout)\(rerun.stderr)")
+        #expect(try indexes() == ["t_v"])
+        #expect(try bellows(["migrate"] + common).stdout.contains("up to date"))
+    }
+
     /// A statement of a no-transaction file that a killed run started and Bellows cannot check
     /// by itself (an index drop without IF EXISTS): the next run refuses, naming the statement
     /// and both ways out; `--started done` records it without running it, `--started rerun`

@@ -566,6 +566,19 @@ private final class ResultBox: @unchecked Sendable {
                 == ConcurrentIndexBuild(indexName: nil, table: SQLName(schema: nil, name: "T"), ifNotExists: false))
         #expect(build("CREATE INDEX i ON t (x)") == nil)
     }
+
+    /// What a `REINDEX … CONCURRENTLY` rebuilds, for dropping what a killed one left (finding 04).
+    @Test func concurrentReindexesAreRecognised() {
+        func reindex(_ sql: String) -> ConcurrentReindex? {
+            StatementSplitter.split(sql).first.flatMap(MigrationStatements.concurrentReindex)
+        }
+        #expect(reindex("REINDEX INDEX CONCURRENTLY s.t_v") == ConcurrentReindex(scope: .index, name: SQLName(schema: "s", name: "t_v")))
+        #expect(reindex("reindex (verbose, concurrently) table \"T\"") == ConcurrentReindex(scope: .table, name: SQLName(schema: nil, name: "T")))
+        #expect(reindex("REINDEX (CONCURRENTLY true, TABLESPACE x) SCHEMA app") == ConcurrentReindex(scope: .schema, name: SQLName(schema: nil, name: "app")))
+        #expect(reindex("REINDEX DATABASE CONCURRENTLY") == ConcurrentReindex(scope: .database, name: nil))
+        #expect(reindex("REINDEX INDEX t_v") == nil)
+        #expect(reindex("REINDEX (CONCURRENTLY false) INDEX t_v") == nil)
+    }
 }
 
 /// The refusal `body` throws, or nil (recorded as an issue) when it does not refuse.
@@ -898,6 +911,63 @@ struct MigrationSafetyTests {
         #expect(second.isEmpty)
         #expect(try count(observer, "SELECT count(*) AS n FROM t") == 2)
         #expect(try count(observer, "SELECT count(*) AS n FROM bellows.events WHERE outcome = 'succeeded'") == 2)
+    }
+
+    /// Hostile finding 07 (2026-12-02b): with `idle_session_timeout` set on the database, the
+    /// server ended the idle session holding the runners' lock 200 ms into the run, and
+    /// the rest of the run went on without it. The lock's session now sets it to 0 for itself.
+    @Test func idleSessionTimeoutDoesNotEndTheRunnersLock() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let admin = try db.connect()
+        try admin.execute("ALTER DATABASE \(SQLQuote.identifier(db.name)) SET idle_session_timeout = '200ms'")
+        let files = try MigrationProject()
+        defer { files.remove() }
+        // The runners' lock, held in this database (other tests' runners hold theirs meanwhile).
+        try files.write("001_slow", """
+            CREATE TABLE log (locks int);
+            SELECT pg_sleep(2);
+            INSERT INTO log SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database());
+            """)
+        let applied = try runner(files, db).apply()
+        #expect(applied.map(\.name) == ["001_slow"])
+        #expect(try count(admin, "SELECT locks AS n FROM log") == 1)
+    }
+
+    /// Finding 07's second half: a runner whose lock session is ended under it (here
+    /// `pg_terminate_backend`) stops with an error naming the lost lock, before recording the
+    /// file (a transactional file is rolled back) or running its next statement (a
+    /// no-transaction file); before, it went on and reported success.
+    @Test(arguments: [true, false])
+    func aLostLockSessionStopsTheRun(transactional: Bool) throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let admin = try db.connect()
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_slow", (transactional ? "" : "-- bellows:no-transaction\n") + "SELECT pg_sleep(1);\nCREATE TABLE t (id int);\n")
+        let killer = DispatchGroup()
+        killer.enter()
+        DispatchQueue.global().async {
+            defer { killer.leave() }
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                let n = (try? admin.query("""
+                    SELECT count(pg_terminate_backend(l.pid)) AS n
+                    FROM pg_stat_activity l, pg_stat_activity w
+                    WHERE l.datname = current_database() AND l.application_name = 'bellows migrate (lock)'
+                      AND w.datname = current_database() AND w.query LIKE 'SELECT pg_sleep(1)%' AND w.state = 'active'
+                    """).first?.int("n")) ?? 0
+                if n > 0 { return }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+        let error = #expect(throws: MigrationError.self) { try runner(files, db).apply() }
+        #expect(killer.wait(timeout: .now() + 30) == .success)
+        #expect(error?.message.contains("the session holding the migration lock") == true, "\(String(describing: error))")
+        #expect(try exists(admin, "t") == false)
+        #expect(try ledger(admin).isEmpty)
     }
 
     @Test func anIndexBuildBehindAnOldSnapshotWaitsAndSaysForWhom() throws {
