@@ -37,10 +37,12 @@ extension Engine {
             let loaded = project.loadPlans()
             var board: [PlanStatus] = []
             for plan in loaded.plans {
-                let state = states.first { $0.id == plan.id }
+                // A plan whose id another plan's row holds has no state of its own (planned).
+                let idTaken = states.first(where: { $0.id == plan.id }).flatMap { Self.planIDFailure(plan, state: $0) }
+                let state = idTaken == nil ? states.first(where: { $0.id == plan.id }) : nil
                 let phase = state?.phase ?? .planned
                 let next = PhaseCommand.next(after: phase)
-                var blockers: [GateFailure] = []
+                var blockers: [GateFailure] = idTaken.map { [$0] } ?? []
                 if let next {
                     if next == .expand && !(state?.expanding ?? false) {
                         blockers += try dependencyFailures(plan, connection: connection)

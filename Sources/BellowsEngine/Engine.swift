@@ -115,6 +115,10 @@ public final class Engine: @unchecked Sendable {
 
         let state: PlanState
         do { state = try StateStore.register(connection, plan: plan) } catch let e as PostgresError { throw BellowsError.database(e) }
+        if let failure = Self.planIDFailure(plan, state: state) {
+            throw refuse(connection, plan: plan, command: command, phase: .planned, [failure],
+                         details: ["table": .string(plan.table.value.description), "file": .string(plan.file)])
+        }
         let resumingExpand = command == .expand && state.expanding
         let rollbackOfPartialExpand = command == .rollback && state.expanding
         guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand else {

@@ -88,11 +88,12 @@ extension Engine {
                             UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                    touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
                                    verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
-                                   referenced_columns = $7::text[], not_null_shape = $8, plan_text = $9, plan_path = $10
+                                   referenced_columns = $7::text[], not_null_shape = $8, plan_text = $9, plan_path = $10,
+                                   table_name = $11
                             WHERE id = $1 AND phase = $5 AND NOT expanding
                             """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
                                   PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted()),
-                                  transition.notNullShape.rawValue, plan.source, plan.file])
+                                  transition.notNullShape.rawValue, plan.source, plan.file, plan.table.value.description])
                         guard updated.affectedRows == 1 else {
                             throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                         }
