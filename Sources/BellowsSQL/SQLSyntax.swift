@@ -103,7 +103,8 @@ struct AlterTable {
 enum AddAction {
     /// `ADD [COLUMN] [IF NOT EXISTS] name type constraints…`; `nameIndex` indexes the action.
     case column(name: String, nameIndex: Int)
-    /// `ADD [CONSTRAINT name] CHECK|FOREIGN KEY|PRIMARY KEY|UNIQUE|EXCLUDE …`;
+    /// `ADD [CONSTRAINT name] CHECK|FOREIGN KEY|PRIMARY KEY|UNIQUE|EXCLUDE|NOT NULL …` (`NOT NULL
+    /// column`: PostgreSQL 18's NOT NULL constraint);
     /// `kindIndex` is the index of the constraint keyword.
     case constraint(name: String?, kindIndex: Int)
 
@@ -113,7 +114,7 @@ enum AddAction {
             self = .constraint(name: action[significant: 2]?.identifierValue, kindIndex: 3)
             return
         }
-        if ["CHECK", "FOREIGN", "PRIMARY", "UNIQUE", "EXCLUDE"].contains(where: { action.matches([$0], at: 1) }) {
+        if ["CHECK", "FOREIGN", "PRIMARY", "UNIQUE", "EXCLUDE"].contains(where: { action.matches([$0], at: 1) }) || action.matches(["NOT", "NULL"], at: 1) {
             self = .constraint(name: nil, kindIndex: 1)
             return
         }

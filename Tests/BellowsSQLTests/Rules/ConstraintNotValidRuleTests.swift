@@ -40,3 +40,30 @@ extension ConstraintNotValidRuleTests {
         #expect(lint("ALTER TABLE orders ADD COLUMN n int;", only: id).isEmpty)
     }
 }
+
+/// PostgreSQL 18's NOT NULL constraint: added without NOT VALID it scans the table under the
+/// ADD's ACCESS EXCLUSIVE lock, as SET NOT NULL does.
+extension ConstraintNotValidRuleTests {
+    @Test func flagsANotNullConstraintWithoutNotValid() {
+        let sql = """
+        ALTER TABLE orders ADD CONSTRAINT total_required NOT NULL total;
+        ALTER TABLE orders ADD NOT NULL customer_id;
+        ALTER TABLE orders ADD CONSTRAINT note_required NOT NULL note NO INHERIT;
+        """
+        let findings = lint(sql, only: id)
+        #expect(positions(findings) == ["1:50", "2:24", "3:49"])
+        #expect(findings.first?.message.contains("NOT NULL constraint") == true, "\(findings.map(\.message))")
+        #expect(findings.first?.message.contains("ACCESS EXCLUSIVE") == true)
+    }
+
+    @Test func aNotValidNotNullConstraintIsFine() {
+        let sql = """
+        ALTER TABLE orders ADD CONSTRAINT total_required NOT NULL total NOT VALID;
+        ALTER TABLE orders ADD NOT NULL customer_id NOT VALID;
+        ALTER TABLE orders VALIDATE CONSTRAINT total_required;
+        """
+        #expect(lint(sql, only: id).isEmpty)
+        #expect(lint("CREATE TABLE t (x int);\nALTER TABLE t ADD CONSTRAINT x_required NOT NULL x;", only: id).isEmpty)
+        #expect(lint("ALTER TABLE orders ADD COLUMN n int NOT NULL DEFAULT 0;", only: id).isEmpty)
+    }
+}

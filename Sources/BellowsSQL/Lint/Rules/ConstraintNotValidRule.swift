@@ -1,8 +1,9 @@
-/// `ADD CONSTRAINT … CHECK/FOREIGN KEY` validated immediately on an existing table.
+/// `ADD CONSTRAINT … CHECK/FOREIGN KEY/NOT NULL` validated immediately on an existing table
+/// (`NOT NULL column`: PostgreSQL 18's NOT NULL constraint, which takes NOT VALID as a CHECK does).
 public struct ConstraintNotValidRule: LintRule {
     public static let id = "constraint-without-not-valid"
     public static let defaultSeverity = Severity.error
-    public static let summary = "CHECK or FOREIGN KEY constraint added to an existing table without NOT VALID (full scan under lock)"
+    public static let summary = "CHECK, FOREIGN KEY or NOT NULL (PostgreSQL 18) constraint added to an existing table without NOT VALID (full scan under lock)"
 
     public init() {}
 
@@ -22,8 +23,13 @@ public struct ConstraintNotValidRule: LintRule {
                     continue
                 }
                 guard case .constraint(_, let kind)? = AddAction(action), let kindToken = action[significant: kind],
-                      kindToken.isKeyword("CHECK") || kindToken.isKeyword("FOREIGN"),
                       action.indexOf("NOT", "VALID") == nil else { continue }
+                if action.matches(["NOT", "NULL"], at: kind) {
+                    findings.append(finding(file, at: kindToken,
+                        "adding a NOT NULL constraint (PostgreSQL 18) scans the whole table `\(alter.table)` to prove no row is NULL under an ACCESS EXCLUSIVE lock, blocking reads and writes. Add it with NOT VALID (new rows are checked at once) and run `ALTER TABLE … VALIDATE CONSTRAINT` in a later migration, which takes a lock that lets reads and writes continue — or let a Bellows plan's `not_null: true` do it"))
+                    continue
+                }
+                guard kindToken.isKeyword("CHECK") || kindToken.isKeyword("FOREIGN") else { continue }
                 let lock = kindToken.isKeyword("FOREIGN")
                     ? "scans `\(alter.table)` to validate every row while holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table, blocking writes to both"
                     : "scans the whole table `\(alter.table)` under an ACCESS EXCLUSIVE lock, blocking reads and writes"
