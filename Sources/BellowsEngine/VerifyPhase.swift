@@ -136,11 +136,11 @@ extension Engine {
             do {
                 let rows = try readOnly(connection) { () throws(PostgresError) in try connection.query(check.sql.text) }
                 let value = rows.first?.values.first ?? nil
-                if rows.count == 1, rows[0].values.count == 1, value == check.expect.value {
-                    results.append(CheckResult(name: "check:\(name)", passed: true, message: "\(name) returned \(check.expect.value)"))
+                if rows.count == 1, rows[0].values.count == 1, check.expectation.matches(value) {
+                    results.append(CheckResult(name: "check:\(name)", passed: true, message: "\(name) returned \(value ?? "NULL")"))
                 } else {
                     let got = rows.count == 1 ? (value ?? "NULL") : "\(rows.count) rows"
-                    let message = "check \(name) at \(check.sql.location) returned \(got), expected \(check.expect.value)"
+                    let message = "check \(name) at \(check.sql.location) returned \(got), expected \(check.expectation.description)"
                     results.append(CheckResult(name: "check:\(name)", passed: false, message: message))
                     failures.append(GateFailure(gate: "check:\(name)", message: message))
                 }

@@ -174,14 +174,16 @@ struct NodeReader {
         return value
     }
 
-    /// A scalar rendered as text (numbers and booleans included), for `expect:`.
-    mutating func scalarText(_ node: Node?, key: String) -> Located<String>? {
+    /// A scalar as written (numbers and booleans included) and what it means by its YAML type, for `expect:`.
+    mutating func expectation(_ node: Node?, key: String) -> (text: Located<String>, value: CheckExpectation)? {
         guard let node else { return nil }
         guard case .scalar(let scalar) = node else {
             report(node, "plan-wrong-type", "'\(key)' must be a single value, found \(Self.typeName(node))")
             return nil
         }
-        return Located(scalar.string, at: location(node))
+        let explicitString = scalar.tag.description.hasSuffix(":str")
+        return (Located(scalar.string, at: location(node)),
+                CheckExpectation(yaml: scalar.string, plain: scalar.style == .plain && !explicitString))
     }
 
     mutating func sequence(_ node: Node?, key: String) -> [Node]? {

@@ -126,11 +126,11 @@ public enum PlanLoader {
                 guard let map = reader.mapping(item, what: "a check", allowed: ["name", "sql", "expect"]) else { continue }
                 let name = reader.nonEmptyString(map["name"]?.value, key: "name")
                 let sql = reader.expression(map["sql"]?.value, key: "sql")
-                let expect = reader.scalarText(map["expect"]?.value, key: "expect")
+                let expect = reader.expectation(map["expect"]?.value, key: "expect")
                 for key in ["name", "sql", "expect"] where map[key] == nil {
                     reader.report(item, "plan-missing-key", "a check needs '\(key)'")
                 }
-                if let name, let sql, let expect { checks.append(PlanCheck(name: name, sql: sql, expect: expect)) }
+                if let name, let sql, let expect { checks.append(PlanCheck(name: name, sql: sql, expect: expect.text, expectation: expect.value)) }
             }
         }
 

@@ -249,8 +249,96 @@ public enum Change: Sendable, Hashable {
 public struct PlanCheck: Sendable, Hashable {
     public var name: Located<String>
     public var sql: PlanExpression
-    /// The single value the query must return, compared as text (`0`, `t`, `ok`).
+    /// The single value the query must return, as written (`0`, `true`, `ok`).
     public var expect: Located<String>
+    /// What `expect` means, by its YAML type: how the query's value is compared with it.
+    public var expectation: CheckExpectation
+
+    public init(name: Located<String>, sql: PlanExpression, expect: Located<String>, expectation: CheckExpectation? = nil) {
+        self.name = name
+        self.sql = sql
+        self.expect = expect
+        self.expectation = expectation ?? .text(expect.value)
+    }
+}
+
+/// A check's expected value by its YAML type. A query's value arrives in PostgreSQL's text
+/// form, so a plain `true` must match `t`, and a plain `0` must match `0.0` of a numeric.
+public enum CheckExpectation: Sendable, Hashable {
+    /// A plain `true`/`false` (any case): PostgreSQL's `t`/`f` (or the text `true`/`false`).
+    case boolean(Bool)
+    /// A plain number (`0`, `-2.5`, `1e3`): any numeric text of the same value (`0.00`, `1000`).
+    case number(String)
+    /// A plain `null`, `~` or nothing: SQL NULL.
+    case null
+    /// Anything else, and every quoted scalar: the same text, character for character.
+    case text(String)
+
+    /// `text` as YAML gives it, `plain` when it was written without quotes or block style.
+    public init(yaml text: String, plain: Bool) {
+        if !plain { self = .text(text) }
+        else if ["", "~", "null", "Null", "NULL"].contains(text) { self = .null }
+        else if let value = Bool(text.lowercased()) { self = .boolean(value) }
+        else if Self.decimal(text) != nil { self = .number(text) }
+        else { self = .text(text) }
+    }
+
+    /// Whether the query's value (its text form, `nil` for NULL) is the expected one.
+    public func matches(_ value: String?) -> Bool {
+        switch self {
+        case .null: return value == nil
+        case .text(let text): return value == text
+        case .boolean(let expected):
+            switch value {
+            case "t", "true": return expected
+            case "f", "false": return !expected
+            default: return false
+            }
+        case .number(let text):
+            guard let value, let got = Self.decimal(value), let expected = Self.decimal(text) else { return false }
+            return got == expected
+        }
+    }
+
+    /// How reports name it: numbers and booleans as written, text in quotes.
+    public var description: String {
+        switch self {
+        case .null: return "NULL"
+        case .boolean(let value): return value ? "true" : "false"
+        case .number(let text): return text
+        case .text(let text): return "\"\(text)\" (as text)"
+        }
+    }
+
+    /// A number in decimal or scientific notation (no spaces, no hex, no `NaN`), normalised:
+    /// sign, significant digits without leading or trailing zeros, and the exponent of the
+    /// last digit; `nil` for anything else. `0`, `-0.0` and `0e5` are all zero.
+    static func decimal(_ text: String) -> (negative: Bool, digits: String, exponent: Int)? {
+        var scalars = Substring(text)
+        var negative = false
+        if let sign = scalars.first, sign == "+" || sign == "-" { negative = sign == "-"; scalars = scalars.dropFirst() }
+        var mantissa = scalars
+        var exponent = 0
+        if let e = scalars.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = scalars[..<e]
+            var power = scalars[scalars.index(after: e)...]
+            var negativePower = false
+            if let sign = power.first, sign == "+" || sign == "-" { negativePower = sign == "-"; power = power.dropFirst() }
+            guard !power.isEmpty, power.count < 10, power.allSatisfy({ $0.isASCII && $0.isNumber }), let p = Int(power) else { return nil }
+            exponent = negativePower ? -p : p
+        }
+        let parts = mantissa.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts.first ?? ""
+        let fraction = parts.count > 1 ? parts[1] : ""
+        guard !(whole.isEmpty && fraction.isEmpty),
+              (whole + fraction).allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        var digits = String(whole + fraction)
+        exponent -= fraction.count
+        while digits.hasPrefix("0") { digits.removeFirst() }
+        while digits.hasSuffix("0") { digits.removeLast(); exponent += 1 }
+        if digits.isEmpty { return (false, "", 0) }
+        return (negative, digits, exponent)
+    }
 }
 
 public enum Phase: String, Sendable, Hashable, CaseIterable, Codable, Comparable {

@@ -160,7 +160,7 @@ public struct PlanRevision: Sendable, Hashable {
         }
         for check in plan.checks {
             facts.append(PlanFact(key: "checks[\(check.name.value)]: sql", value: tokens(check.sql.text), location: check.sql.location))
-            facts.append(PlanFact(key: "checks[\(check.name.value)]: expect", value: check.expect.value, location: check.expect.location))
+            facts.append(PlanFact(key: "checks[\(check.name.value)]: expect", value: check.expectation.description, location: check.expect.location))
         }
         for gate in plan.gates {
             facts.append(PlanFact(key: "gates[\(gate.name.value)]: before", value: gate.before.value.rawValue, location: gate.before.location))

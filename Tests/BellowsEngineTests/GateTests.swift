@@ -142,6 +142,56 @@ struct GateTests {
         #expect(try fixture.state(Self.id)?.phase == .contracted)
     }
 
+    /// Hostile finding 16 (2026-12-02b): `expect` compares by the YAML value's type — a boolean
+    /// with PostgreSQL's `t`/`f`, a number by value (`0` is `0.0`), `null` with SQL NULL, a
+    /// quoted string as text.
+    @Test func checksCompareTheExpectedValueByItsType() throws {
+        let fixture = try EngineFixture("checkvalue")
+        defer { fixture.close() }
+        try Self.setUp(fixture, extra: """
+            checks:
+              - name: all_have_email
+                sql: "SELECT bool_and(email_address IS NOT NULL) FROM accounts"
+                expect: true
+              - name: none_without_email
+                sql: "SELECT bool_or(email_address IS NULL) FROM accounts"
+                expect: FALSE
+              - name: no_missing_as_decimal
+                sql: "SELECT count(*) FROM accounts WHERE email_address IS NULL"
+                expect: 0.0
+              - name: average_id
+                sql: "SELECT avg(id) FROM accounts"
+                expect: 500.5
+              - name: nothing_noted
+                sql: "SELECT max(note) FROM accounts"
+                expect: null
+              - name: text_as_written
+                sql: "SELECT 'true'"
+                expect: "true"
+            """)
+        try fixture.forward(Self.id, through: .backfill)
+        try fixture.run(.verify, Self.id)
+        #expect(try fixture.state(Self.id)?.phase == .verified)
+    }
+
+    @Test func aQuotedExpectationComparesAsText() throws {
+        let fixture = try EngineFixture("checktext")
+        defer { fixture.close() }
+        try Self.setUp(fixture, extra: """
+            checks:
+              - name: quoted_decimal
+                sql: "SELECT count(*) FROM accounts WHERE email_address IS NULL"
+                expect: "0.0"
+              - name: quoted_boolean
+                sql: "SELECT true"
+                expect: 'true'
+            """)
+        try fixture.forward(Self.id, through: .backfill)
+        let refusal = try #require(expectRefusal { try fixture.run(.verify, Self.id) })
+        #expect(refusal.gates == ["check:quoted_decimal", "check:quoted_boolean"], "\(refusal.text)")
+        #expect(refusal.failures.first?.message.contains("returned 0, expected \"0.0\"") == true, "\(refusal.text)")
+    }
+
     @Test func contractGates() throws {
         let fixture = try EngineFixture("contract")
         defer { fixture.close() }
