@@ -47,6 +47,8 @@ struct BackfillPacer {
     private var lastObserved: Date?
     /// The last batch's speed, for resizing at a change of pace.
     private var rowsPerMillisecond: Double?
+    /// The largest batch from now on, set when one ran into `statement_timeout_ms`: half of it.
+    private(set) var ceiling: Int?
 
     init(settings: BackfillSettings, pacing: BackfillPacing? = nil, fixedBatchSize: Int? = nil, pauseMilliseconds: Int? = nil) {
         self.settings = settings
@@ -113,7 +115,18 @@ struct BackfillPacer {
     }
 
     private func bounded(_ size: Double) -> Int {
-        min(Self.maximumBatchSize, max(Self.minimumBatchSize, Int(size)))
+        let size = min(Self.maximumBatchSize, max(Self.minimumBatchSize, Int(size)))
+        return ceiling.map { min(size, $0) } ?? size
+    }
+
+    /// A batch of `batchSize` rows ran into `statement_timeout_ms` (rows too heavy for it):
+    /// halves it, also a fixed one, and no later batch grows past the half (below
+    /// `minimumBatchSize` if need be). False when the batch was one row: nothing smaller to try.
+    mutating func statementTimedOut() -> Bool {
+        guard batchSize > 1 else { return false }
+        batchSize /= 2
+        ceiling = batchSize
+        return true
     }
 
     /// How long to wait after a batch that took `milliseconds`.

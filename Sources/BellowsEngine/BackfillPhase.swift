@@ -87,8 +87,21 @@ extension Engine {
                 announced = true
             }
             let batchStart = Date()
-            let result = try runBatch(plan, batch, cursor: cursor, size: pacer.batchSize, marker: sql.backfillMarker, fromPhase: state.phase,
+            let result: BatchResult
+            do {
+                result = try runBatch(plan, batch, cursor: cursor, size: pacer.batchSize, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, replica: triggers.replica, connection: connection)
+            } catch let timedOut as BatchTimedOut {
+                // Nothing of the batch was committed: the same rows again, half as many at a time.
+                let size = pacer.batchSize
+                let what = "a batch of \(size) row\(size == 1 ? "" : "s") took longer than statement_timeout_ms (\(settings.statementTimeoutMilliseconds) ms)"
+                guard pacer.statementTimedOut() else {
+                    throw PhaseFailure(purpose: "run a backfill batch: \(what), so one row's up takes longer than that; "
+                                       + "raise backfill.statement_timeout_ms in the plan (roll back, edit it, expand again)", error: timedOut.error)
+                }
+                report(.info("\(what); trying \(pacer.batchSize) row\(pacer.batchSize == 1 ? "" : "s") at a time"))
+                continue
+            }
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
             if result.scanned == 0 { break }
             cursor = result.lastKey
@@ -167,6 +180,12 @@ extension Engine {
         var lastKey: [String]?
     }
 
+    /// A batch cancelled by its `statement_timeout` (not by a user: it ran at least that long and
+    /// no stop was asked for); rolled back whole.
+    struct BatchTimedOut: Error {
+        var error: PostgresError
+    }
+
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
@@ -176,6 +195,7 @@ extension Engine {
         var attempt = 0
         while true {
             attempt += 1
+            let attemptStart = Date()
             do {
                 return try connection.withTransaction {
                     // The batch's commit does not wait for its WAL to reach the disk
@@ -213,6 +233,9 @@ extension Engine {
                 if !connection.isOpen || error.kind == .connection {
                     throw PhaseFailure(purpose: "run a backfill batch (the connection dropped; run the same command to resume)", error: error)
                 }
+            } catch let error as PostgresError where error.sqlState == .queryCanceled && !options.shouldStop()
+                        && Date().timeIntervalSince(attemptStart) * 1000 >= Double(settings.statementTimeoutMilliseconds) {
+                throw BatchTimedOut(error: error)
             } catch let error as PostgresError {
                 throw PhaseFailure(purpose: "run a backfill batch", error: error)
             }

@@ -166,3 +166,29 @@ struct BackfillPacerTests {
         #expect(BackfillSettings().vacuumEveryRows == nil)
     }
 }
+
+extension BackfillPacerTests {
+    /// A batch over `statement_timeout_ms` halves, down to one row, and no later batch grows
+    /// past the half, however fast it runs (hostile finding 14, 2026-12-02b).
+    @Test func aStatementTimeoutHalvesTheBatchAndCapsLaterOnes() {
+        var pacer = BackfillPacer(settings: BackfillSettings(), pacing: .full)
+        #expect(pacer.batchSize == 1000)
+        var halved = pacer.statementTimedOut()
+        #expect(halved)
+        #expect(pacer.batchSize == 500 && pacer.ceiling == 500)
+        pacer.batchDone(rows: 500, milliseconds: 10)
+        #expect(pacer.batchSize == 500)
+        for expected in [250, 125, 62, 31, 15, 7, 3, 1] {
+            halved = pacer.statementTimedOut()
+            #expect(halved)
+            #expect(pacer.batchSize == expected)
+        }
+        pacer.batchDone(rows: 1, milliseconds: 1)
+        #expect(pacer.batchSize == 1, "below minimumBatchSize once a timeout asked for it")
+        halved = pacer.statementTimedOut()
+        #expect(!halved)
+        var fixed = BackfillPacer(settings: BackfillSettings(), fixedBatchSize: 40)
+        halved = fixed.statementTimedOut()
+        #expect(halved && fixed.batchSize == 20)
+    }
+}
