@@ -111,6 +111,12 @@ enum Carryover {
             }
         }
         func location(_ column: String) -> SourceLocation { owner[column].map { groups[$0].location } ?? plan.table.location }
+        /// Whether the change replacing `column` says `unique: false` (its unique index goes).
+        func declaresNotUnique(_ column: String) -> Bool {
+            guard let g = owner[column], plan.changes.indices.contains(groups[g].changeIndex),
+                  case .alter(let change) = plan.changes[groups[g].changeIndex] else { return false }
+            return change.attributes.unique?.value == false
+        }
         let replaced = Set(owner.keys)
         let renames = Dictionary(uniqueKeysWithValues: replaced.compactMap { c in replacement(c).map { (c, $0.physical) } })
         func finalName(_ name: String, _ columns: [String]) -> String {
@@ -148,11 +154,13 @@ enum Carryover {
                     let replicaIdentity = table.details?.replicaIdentityIndex == index.name
                     if replicaIdentity, let g = owner[first] { groups[g].targets[0].replicaIdentity = true }
                     result.report.append(CarriedItem(object, .recreated, "as UNIQUE (\(t.final)) \(t.uniqueName)" + (replicaIdentity ? ", the replica identity" : "")))
-                } else {
-                    let why = replacement(first)?.carry?.carriesUnique == false ? "carry: {unique: false}" : "unique: false"
-                    result.report.append(CarriedItem(object, .dropped, "the plan says \(why)"))
+                    continue
                 }
-                continue
+                if index.isConstraint || declaresNotUnique(first) {
+                    result.report.append(CarriedItem(object, .dropped, "the plan says unique: false"))
+                    continue
+                }
+                // A unique index without a constraint stays an index: recreated from its definition below.
             }
             if constraint?.kind == "x" {
                 refuse(location(first), "plan-cannot-carry", "exclusion constraint \(index.name)",

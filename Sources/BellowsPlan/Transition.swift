@@ -256,8 +256,12 @@ public enum TransitionCompiler {
             else if attributes.dropDefault?.value == true { defaultChange = existing ? .drop : nil }
             else if !existing, let inherited = old?.defaultExpression { defaultChange = .set(inherited) }
             let renames = physical == final ? [:] : [final: physical]
-            let unique = attributes.unique?.value
-                ?? ((carry?.carriesUnique ?? true) && (old.map { table.uniqueIndex(on: $0.name) != nil } ?? false))
+            // A UNIQUE constraint of the old column is one again on the new column (unless the plan
+            // says otherwise); a unique index without a constraint is recreated as the index it is
+            // (`Carryover`), also when the plan restates `unique: true`.
+            let oldUnique = old.flatMap { table.uniqueIndex(on: $0.name) }
+            let unique = oldUnique.map { $0.isConstraint && (attributes.unique?.value ?? (carry?.carriesUnique ?? true)) }
+                ?? (attributes.unique?.value ?? false)
             let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
             var foreignKeyAtContract: String?

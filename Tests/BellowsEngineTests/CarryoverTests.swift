@@ -99,6 +99,43 @@ struct CarryoverTests {
             ])
     }
 
+    /// A unique index that is no constraint stays an index, under its name with the column's
+    /// token renamed (hostile finding 17, 2026-12-02b: `users_email_uq` came back as the UNIQUE
+    /// constraint `users_email_address_key`, which `DROP INDEX` cannot drop); a UNIQUE
+    /// constraint stays a constraint. `unique: true` on a column whose unique index exists keeps
+    /// that index as it is.
+    @Test func aUniqueIndexStaysAnIndexUnderItsName() throws {
+        let fixture = try EngineFixture("carry-unique")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, login text CONSTRAINT users_login_key UNIQUE, code text);
+            CREATE UNIQUE INDEX users_email_uq ON users (email);
+            CREATE UNIQUE INDEX users_code_idx ON users (code);
+            INSERT INTO users SELECT g, 'u' || g || '@x', 'l' || g, 'c' || g FROM generate_series(1, 10) AS g;
+            """)
+        try fixture.writePlan("001_rename_email", """
+            table: users
+            changes:
+              - alter: email
+                rename_to: email_address
+              - alter: login
+                rename_to: username
+              - alter: code
+                rename_to: coupon
+                unique: true
+            """)
+        try fixture.forward("001_rename_email", through: .contract)
+        #expect(try fixture.rows("""
+            SELECT pg_get_indexdef(i.indexrelid), (SELECT string_agg(conname || ' ' || contype::text, ',') FROM pg_constraint WHERE conindid = i.indexrelid)
+            FROM pg_index i WHERE i.indrelid = 'users'::regclass AND NOT i.indisprimary ORDER BY 1
+            """) == [
+                ["CREATE UNIQUE INDEX users_coupon_idx ON public.users USING btree (coupon)", nil],
+                ["CREATE UNIQUE INDEX users_email_address_uq ON public.users USING btree (email_address)", nil],
+                ["CREATE UNIQUE INDEX users_username_key ON public.users USING btree (username)", "users_username_key u"],
+            ])
+        try fixture.exec("DROP INDEX users_email_address_uq")
+    }
+
     /// Column-level privileges on a replaced column hold on its replacement from expand on,
     /// so new code running as a least-privilege role can write the new column during the
     /// transition (hostile finding 02), and still after contract; rollback takes them away
