@@ -108,7 +108,9 @@ public enum CatalogReader {
                    c.relname AS sequence_name,
                    format('START WITH %s INCREMENT BY %s CACHE %s %s', s.seqstart, s.seqincrement, s.seqcache,
                           CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END) AS sequence_options,
-                   format('MINVALUE %s MAXVALUE %s', s.seqmin, s.seqmax) AS sequence_bounds
+                   format('MINVALUE %s MAXVALUE %s', s.seqmin, s.seqmax) AS sequence_bounds,
+                   (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n'
+                    AND k.conkey[1] = a.attnum AND k.convalidated) AS not_null_constraint
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_sequence s ON s.seqrelid = to_regclass(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname))
             LEFT JOIN pg_class c ON c.oid = s.seqrelid
@@ -121,6 +123,7 @@ public enum CatalogReader {
                 ownedSequence: try r.optionalString("sequence"), sequenceName: try r.optionalString("sequence_name"),
                 sequenceOptions: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_options"),
                 sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
+            details.columns[try r.string("name")]?.notNullConstraint = try r.optionalString("not_null_constraint")
         }
         for (name, grants) in try columnGrants(connection, oid: oid) {
             details.columns[name, default: ColumnDetails()].grants = grants

@@ -233,7 +233,17 @@ enum Carryover {
             for source in group.dropsAtContract {
                 let old = table.column(source)
                 if let old, let t = replacement(source) {
-                    if old.notNull { result.report.append(CarriedItem("NOT NULL of \(source)", t.notNull ? .carried : .dropped, t.notNull ? "" : "the plan says not_null: false")) }
+                    if old.notNull, t.notNull, let named = table.details?.columns[source]?.notNullConstraint,
+                       named != TransitionNames.notNullConstraint(table: table.name, column: source),
+                       let g = owner[source], let ti = groups[g].targets.firstIndex(where: { $0.physical == t.physical }) {
+                        // PostgreSQL 18: the constraint the schema named keeps its name, renamed as a CHECK is.
+                        groups[g].targets[ti].notNullName = finalName(named, [source])
+                    }
+                    if old.notNull {
+                        let name = replacement(source)?.notNullName
+                        result.report.append(CarriedItem("NOT NULL of \(source)", t.notNull ? .carried : .dropped,
+                                                         t.notNull ? name.map { "as constraint \($0)" } ?? "" : "the plan says not_null: false"))
+                    }
                     if let value = old.defaultExpression {
                         let kept = t.defaultAtContract == .set(value)
                         result.report.append(CarriedItem("default \(value) of \(source)", kept ? .carried : .dropped, kept ? "" : "the plan sets its own"))

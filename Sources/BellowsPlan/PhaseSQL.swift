@@ -84,7 +84,7 @@ public struct PhaseSQL: Sendable {
     /// The NOT NULL constraint's transitional name and, in the `.notNull` shape, the name
     /// contract gives it: PostgreSQL's own for the final column.
     public func notNullName(_ t: TransitionTarget) -> (transitional: String, final: String) {
-        (notNullCheckName(t), TransitionNames.notNullConstraint(table: tableName, column: t.final))
+        (notNullCheckName(t), t.notNullName ?? TransitionNames.notNullConstraint(table: tableName, column: t.final))
     }
 
     /// Whether NOT NULL is added as PostgreSQL 18's NOT VALID NOT NULL constraint.
@@ -164,6 +164,7 @@ public struct PhaseSQL: Sendable {
         return table.indexes.filter { !dropped.isDisjoint(with: table.columns(of: $0)) }.map(\.name)
             + table.constraints.filter { !dropped.isDisjoint(with: $0.columns) }.map(\.name)
             + transition.constraints.filter { $0.kind == .drop }.map(\.final)
+            + dropped.sorted().compactMap { table.details?.columns[$0]?.notNullConstraint }
     }
 
     // MARK: expand

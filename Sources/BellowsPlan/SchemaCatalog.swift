@@ -173,6 +173,9 @@ public struct ColumnDetails: Sendable, Hashable, Codable {
     public var sequenceBounds: String?
     /// Column-level privileges: `SELECT`, `INSERT`, `UPDATE`, `REFERENCES` per grantee.
     public var grants: [ColumnGrant]
+    /// PostgreSQL 18+: the name of the column's validated NOT NULL constraint (`nil` before 18,
+    /// and in a table an older Bellows stored).
+    public var notNullConstraint: String? = nil
 
     public init(collation: String? = nil, comment: String? = nil, statisticsTarget: Int? = nil, storage: String? = nil,
                 compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil,

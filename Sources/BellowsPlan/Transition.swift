@@ -72,6 +72,9 @@ public struct TransitionTarget: Sendable, Hashable {
     /// The replaced column was an identity: this one becomes one at contract, its sequence
     /// continuing where the old one stopped and taking its name.
     public var identity: IdentityCarry? = nil
+    /// PostgreSQL 18+: the name the replaced column's NOT NULL constraint had, as this column's
+    /// takes it at contract (the column's token renamed); `nil` for PostgreSQL's own name.
+    public var notNullName: String? = nil
     /// The replaced column's unique index was the table's REPLICA IDENTITY: this column's takes its place.
     public var replicaIdentity: Bool = false
     /// The plan's foreign key with its declared ON DELETE action (over the final name), when that

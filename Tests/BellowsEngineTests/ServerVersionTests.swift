@@ -287,6 +287,44 @@ struct NotNullShapeDatabaseTests {
         try fixture.run(.expand, "001_members")
     }
 
+    /// PostgreSQL 18: a replaced column's NOT NULL constraint keeps its name, renamed as a CHECK
+    /// is (the column's token replaced), a name without the column's token as it is, and
+    /// PostgreSQL's own name becomes PostgreSQL's name for the new column (hostile finding 05,
+    /// 2026-12-02b: `b_required` came back as `t_b2_not_null`).
+    @Test func aNamedNotNullConstraintKeepsItsNameThroughAReplacement() throws {
+        let fixture = try EngineFixture("nnnamed")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec("""
+            CREATE TABLE t (id bigint PRIMARY KEY, a int NOT NULL, b text CONSTRAINT b_required NOT NULL,
+                            c int CONSTRAINT required_value NOT NULL, d int NOT NULL);
+            INSERT INTO t SELECT g, g, 'b' || g, g, g FROM generate_series(1, 10) AS g;
+            """)
+        try fixture.writePlan("001_t", """
+            table: t
+            changes:
+              - alter: b
+                rename_to: b2
+                not_null: true
+              - alter: c
+                rename_to: c2
+              - alter: d
+                type: bigint
+                up: "d::bigint"
+                down: "d::int"
+            """)
+        try fixture.forward("001_t", through: .contract)
+        #expect(try fixture.rows("""
+            SELECT conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated::text FROM pg_constraint
+            WHERE conrelid = 't'::regclass AND contype = 'n' ORDER BY 1
+            """).map { $0[0] ?? "" } == [
+                "b2_required NOT NULL b2 true", "required_value NOT NULL c2 true", "t_a_not_null NOT NULL a true",
+                "t_d_not_null NOT NULL d true", "t_id_not_null NOT NULL id true",
+            ])
+        // A later migration can manage it by its name.
+        try fixture.exec("ALTER TABLE t DROP CONSTRAINT b2_required")
+    }
+
     /// A plan expanded on an older server keeps its CHECK after an upgrade to 18: backfill, verify
     /// and contract finish the shape expand recorded (contract sets NOT NULL through the check
     /// and drops it; PostgreSQL names the NOT NULL constraint).
