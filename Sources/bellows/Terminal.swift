@@ -34,8 +34,8 @@ enum Terminal {
         return String(format: "%dh%02dm", Int(seconds) / 3600, (Int(seconds) % 3600) / 60)
     }
 
-    /// A reporter that shows steps and progress on stderr: a live line on a terminal,
-    /// one JSON line per interval otherwise.
+    /// A reporter that shows steps and progress on stderr: a live line on a terminal, a
+    /// readable line every 5 s otherwise (a log), one JSON line per second with `--format json`.
     static func reporter(verbose: Bool, json: Bool) -> Reporter {
         let state = ProgressThrottle()
         return { note in
@@ -54,22 +54,18 @@ enum Terminal {
                 for blocker in blockers { err("  \(blocker)") }
                 if blockers.isEmpty { err("  (the blocking session has finished)") }
             case .backfill(let progress):
-                if json || !stderrIsTTY {
-                    guard state.due(interval: json ? 1 : 5) || progress.fraction >= 1 else { return }
+                if json {
+                    guard state.due(interval: 1) || progress.fraction >= 1 else { return }
                     err(JSONValue.object(["event": "backfill_progress", "progress": progress.json]).serialized)
                     return
                 }
-                let percent = String(format: "%5.1f%%", progress.fraction * 100)
-                let eta = progress.etaSeconds.map { "ETA " + duration($0) } ?? "ETA ?"
-                var line = "\r\u{1B}[2K  backfill \(percent)  \(progress.rowsScanned)/~\(progress.estimatedTotal) rows  "
-                    + String(format: "%.0f rows/s", progress.rowsPerSecond)
-                    + "  \(eta)  batch \(progress.batchSize)  table \(bytes(progress.tableBytes))"
-                if let why = progress.throttled {
-                    line += "  throttled: \(why)"
-                } else if let pace = progress.pace, pace != "full" {
-                    line += "  \(pace)"
+                if !stderrIsTTY {
+                    // A log (CI, a pipe): one readable line every 5 s and at the end, never JSON.
+                    guard state.due(interval: 5) || progress.fraction >= 1 else { return }
+                    err("  backfill \(progress.plan): " + progressText(progress))
+                    return
                 }
-                FileHandle.standardError.write(line.data(using: .utf8) ?? Data())
+                FileHandle.standardError.write(("\r\u{1B}[2K  backfill " + progressText(progress)).data(using: .utf8) ?? Data())
                 state.sawLiveLine = true
             case .info(let message):
                 if json { err(JSONValue.object(["event": "info", "message": .string(message)]).serialized); return }
@@ -77,6 +73,21 @@ enum Terminal {
                 err(message)
             }
         }
+    }
+
+    /// One backfill progress report as text: percentage, rows, rate, ETA, batch, table size, pacing.
+    static func progressText(_ progress: BackfillProgress) -> String {
+        let percent = String(format: "%5.1f%%", progress.fraction * 100)
+        let eta = progress.etaSeconds.map { "ETA " + duration($0) } ?? "ETA ?"
+        var line = "\(percent)  \(progress.rowsScanned)/~\(progress.estimatedTotal) rows  "
+            + String(format: "%.0f rows/s", progress.rowsPerSecond)
+            + "  \(eta)  batch \(progress.batchSize)  table \(bytes(progress.tableBytes))"
+        if let why = progress.throttled {
+            line += "  throttled: \(why)"
+        } else if let pace = progress.pace, pace != "full" {
+            line += "  \(pace)"
+        }
+        return line
     }
 
     static func renderFindings(_ findings: [Finding], format: FindingsFormat) {
