@@ -162,6 +162,22 @@ public enum CatalogReader {
 }
 
 extension CatalogReader {
+    /// The functions among `names` (lower-case, unqualified) of which some overload is volatile
+    /// (`pg_proc.provolatile = 'v'`) and built in or an extension's (`uuid_generate_v4`,
+    /// `gen_random_bytes`): the plan's expressions calling them are not repeatable
+    /// (`Repeatability`). A function of the database's own is left out: VOLATILE is
+    /// `CREATE FUNCTION`'s default, so it says nothing, and such a function is compared by
+    /// value (a false "repeatable" makes verify refuse; a false "volatile" would check less).
+    public static func volatileFunctions(_ connection: Connection, _ names: Set<String>) throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        return Set(try connection.query("""
+            SELECT DISTINCT p.proname::text AS name FROM pg_proc p
+            WHERE p.proname = ANY($1::text[]) AND p.provolatile = 'v'
+              AND (p.pronamespace = 'pg_catalog'::regnamespace
+                   OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'))
+            """, [PostgresArray.literal(names.sorted())]).map { try $0.string("name") })
+    }
+
     /// The types among `types` whose values have no default equality: after domains, array
     /// elements and composite types' fields, a leaf type without a default btree or hash
     /// operator class of its own, a polymorphic one (enums, ranges) or one of a type it is

@@ -253,6 +253,7 @@ public final class Engine: @unchecked Sendable {
             try pinSearchPath(transition, connection: connection)
         }
         transition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, transition.comparedTypes)
+        transition.volatileFunctions = try CatalogReader.volatileFunctions(connection, transition.calledFunctions)
         return transition
     }
 

@@ -45,8 +45,10 @@ extension Engine {
                 let name = "change_\(group.changeIndex + 1)"
                 let count = try row?.int(name) ?? 0
                 let what = "change \(group.changeIndex + 1) (\(sql.describe(group))) at \(group.location)"
+                let unrepeatable = group.targets.filter { !transition.repeats($0) }.map(\.final)
+                let presence = unrepeatable.isEmpty ? "" : "; \(unrepeatable.joined(separator: ", ")) filled wherever up gives a value (its up does not repeat: compared by presence, not value)"
                 if count == 0 {
-                    results.append(CheckResult(name: "mismatch:\(name)", passed: true, message: "\(what): every row agrees with up"))
+                    results.append(CheckResult(name: "mismatch:\(name)", passed: true, message: "\(what): every row agrees with up" + presence))
                 } else {
                     let samples = try step("sample mismatching rows") {
                         try readOnly(connection) { () throws(PostgresError) in try connection.query(sql.verifySample(condition: condition)) }

@@ -718,17 +718,32 @@ public struct PhaseSQL: Sendable {
     /// `numeric(10,2)` to `numeric`, new code writes `2.5`, `down` keeps `2.50` for old code,
     /// whose `up` is `2.50` — equal, not identical (verify refused every such row). The
     /// `CASE` evaluates `down` only for rows that disagree with `up`.
+    ///
+    /// A target whose `up` does not repeat (`Repeatability`: `random()`, `now()`,
+    /// `gen_random_uuid()`…) cannot be compared with a second evaluation: its row disagrees only
+    /// when the column is NULL where `up` gives a value (presence); its constraints are
+    /// validated as every target's are.
     public var mismatchConditions: [(group: SyncGroup, condition: String)] {
         transition.groups.compactMap { group in
             let withUp = group.targets.filter { $0.up != nil }
             guard !withUp.isEmpty else { return nil }
+            let repeating = withUp.filter(transition.repeats)
+            let absent = withUp.filter { !transition.repeats($0) }.map { "(\(q($0.physical)) IS NULL AND (\($0.up ?? "NULL"))::\($0.type) IS NOT NULL)" }
+            func orAbsent(_ condition: String?) -> String? {
+                let all = (condition.map { [$0] } ?? []) + absent
+                return all.isEmpty ? nil : all.count == 1 ? all[0] : "(" + all.joined(separator: " OR ") + ")"
+            }
             switch group.kind {
             case .replace:
-                let disagreesWithUp = Self.differ(withUp.map { q($0.physical) }, ups(withUp))
-                guard !group.downs.isEmpty else { return (group, disagreesWithUp) }
+                guard !repeating.isEmpty else { return orAbsent(nil).map { (group, $0) } }
+                let disagreesWithUp = Self.differ(repeating.map { q($0.physical) }, ups(repeating))
+                guard !group.downs.isEmpty else { return orAbsent(disagreesWithUp).map { (group, $0) } }
                 let writtenThroughDown = Self.identical(group.downs.map { q($0.column) }, castDowns(group))
-                return (group, "CASE WHEN \(disagreesWithUp) THEN NOT (\(writtenThroughDown) AND \(equal(withUp.map { (q($0.physical), $0.type) }, ups(withUp)))) ELSE false END")
-            case .add, .inPlace:
+                return orAbsent("CASE WHEN \(disagreesWithUp) THEN NOT (\(writtenThroughDown) AND \(equal(repeating.map { (q($0.physical), $0.type) }, ups(repeating)))) ELSE false END").map { (group, $0) }
+            case .inPlace:
+                guard !repeating.isEmpty else { return orAbsent(nil).map { (group, $0) } }
+                return orAbsent(Self.differ(repeating.map { q($0.physical) }, ups(repeating))).map { (group, $0) }
+            case .add:
                 return pendingCondition(group).map { (group, $0) }
             case .drop:
                 return nil

@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -167,13 +167,39 @@ public enum PlanLoader {
             }
         }
 
+        var rehearsalValues: [RehearsalValues] = []
+        if let node = top["rehearse"]?.value, let map = reader.mapping(node, what: "'rehearse'", allowed: ["values"]),
+           let valuesNode = map["values"]?.value {
+            if case .mapping(let columns) = valuesNode {
+                for (keyNode, value) in columns {
+                    guard case .scalar(let key) = keyNode, !key.string.isEmpty else {
+                        reader.report(keyNode, "plan-wrong-type", "keys in 'rehearse.values' must be column names")
+                        continue
+                    }
+                    let column = Located(key.string, at: reader.location(keyNode))
+                    let name = "rehearse.values.\(key.string)"
+                    if case .sequence(let items) = value {
+                        let texts = items.compactMap { reader.scalarText($0, key: "\(name) entry")?.value }
+                        if items.isEmpty { reader.report(value, "plan-invalid-value", "'\(name)' needs at least one value") }
+                        if texts.count == items.count && !texts.isEmpty { rehearsalValues.append(RehearsalValues(column: column, source: .list(texts))) }
+                    } else if let expression = reader.expression(value, key: name) {
+                        rehearsalValues.append(RehearsalValues(column: column, source: .expression(expression)))
+                    }
+                }
+            } else {
+                reader.report(valuesNode, "plan-wrong-type",
+                              "'rehearse.values' must be a mapping of column: [values] or column: \"SQL expression of g\", found \(NodeReader.typeName(valuesNode))")
+            }
+        }
+
         let number = PlanNaming.sequenceNumber(of: stem)
         guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
             return PlanLoadResult(plan: nil, findings: reader.findings)
         }
         let plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
                         description: description, dependsOn: dependencies, changes: changes,
-                        checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges)
+                        checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges,
+                        rehearsalValues: rehearsalValues)
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

@@ -438,6 +438,21 @@ public struct BackfillSettings: Sendable, Hashable, Codable {
     public init() {}
 }
 
+/// `rehearse: values:` — what `bellows rehearse`'s generator and simulated writers put in one
+/// column of the plan's table (an existing column or one the plan creates), instead of what they
+/// derive from its type, CHECK constraints, enum labels and existing rows.
+public struct RehearsalValues: Sendable, Hashable {
+    public enum Source: Sendable, Hashable {
+        /// Values written as text and cast to the column's type; writers pick among them.
+        case list([String])
+        /// An SQL expression of the row number `g` (a bigint, distinct for every generated row
+        /// and write): for a column whose values must be unique.
+        case expression(PlanExpression)
+    }
+    public var column: Located<String>
+    public var source: Source
+}
+
 public struct PlanDependencies: Sendable, Hashable {
     public var migrations: [Located<String>] = []
     public var plans: [Located<String>] = []
@@ -466,6 +481,8 @@ public struct Plan: Sendable, Hashable {
     /// `drop_constraint` items of `changes:`), in file order; they move through the phases
     /// with the column changes.
     public var constraintChanges: [ConstraintChange] = []
+    /// `rehearse: values:` hints for the rehearsal's generator and writers, by column.
+    public var rehearsalValues: [RehearsalValues] = []
 
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {

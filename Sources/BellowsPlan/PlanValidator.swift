@@ -155,6 +155,12 @@ public enum PlanValidator {
                 add(expression.value.sourceLocation(line: token.line, column: token.column), .error, "plan-expression",
                     "\(expression.key): a '--' comment would comment out the rest of the SQL Bellows builds around the expression; use /* */")
             }
+            if expression.key == "up" || expression.key == "backfill",
+               let token = Repeatability.nonRepeatable(in: expression.value.text).first {
+                let call = token.lower + (Repeatability.clockKeywords.contains(token.lower) ? "" : "()")
+                add(expression.value.sourceLocation(line: token.line, column: token.column), .info, "plan-volatile-up",
+                    "\(expression.key): \(call) gives another value each time it is evaluated, so verify and the rehearsal cannot compare a row with a second evaluation: they check that the new column is filled wherever \(expression.key) gives a value, and its constraints (docs/plans.md, \"Volatile expressions\")")
+            }
             if expression.key == "default", volatileFunctions.contains(where: { expression.value.text.lowercased().contains($0) }) {
                 add(expression.value.location, .warning, "plan-volatile-default",
                     "a volatile default is evaluated per row: give it at contract only, or use a constant")

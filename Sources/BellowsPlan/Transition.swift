@@ -145,6 +145,10 @@ public struct Transition: Sendable, Hashable {
     /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones. Verify asks a
     /// round trip through `down` and `up` to be equal (by `=`) where a type has it.
     public var typesWithoutEquality: Set<String>? = nil
+    /// Functions the plan's `up`/`backfill` expressions call that the database marks volatile
+    /// (`pg_proc.provolatile = 'v'`), as the engine found them (user-defined ones included);
+    /// empty offline, where `Repeatability` knows the built-in ones.
+    public var volatileFunctions: Set<String> = []
 
     /// The types of the values verify compares with `=`: every target's.
     public var comparedTypes: Set<String> { Set(allTargets.map(\.type)) }

@@ -18,6 +18,7 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let serializationFailure = SQLState("40001")
     public static let undefinedTable = SQLState("42P01")
     public static let undefinedColumn = SQLState("42703")
+    public static let datatypeMismatch = SQLState("42804")
     public static let undefinedObject = SQLState("42704")
     public static let duplicateObject = SQLState("42710")
     public static let duplicateColumn = SQLState("42701")

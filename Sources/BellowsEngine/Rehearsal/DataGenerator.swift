@@ -20,6 +20,25 @@ public struct DataGenerator: Sendable {
         var foreignKey: (table: String, column: String)?
         /// Which generator variant to use; bumped when a CHECK rejects the first.
         var variant = 0
+        /// Where the column's values come from instead of its type (see `ValueDomains`).
+        var values: ValueSource? = nil
+    }
+
+    /// A column's values from a plan's hint or the existing rows, instead of its type.
+    public enum ValueSource: Sendable, Hashable {
+        /// One of the texts in `bellows_rehearsal.domain` row `id`, picked by `g`, cast to the type.
+        case domain(Int)
+        /// An SQL expression of the row number `g` (bigint).
+        case expression(String)
+
+        func sql(type: String, g: String) -> String {
+            switch self {
+            case .domain(let id):
+                return "(SELECT bellows_d.v[1 + ((\(g))::bigint % cardinality(bellows_d.v))::int] FROM \(ValueDomains.table) AS bellows_d WHERE bellows_d.id = \(id))::\(type)"
+            case .expression(let text):
+                return "(SELECT (\(text))::\(type) FROM (SELECT (\(g))::bigint AS g) AS bellows_h)"
+            }
+        }
     }
 
     public struct Table: Sendable {
@@ -36,11 +55,12 @@ public struct DataGenerator: Sendable {
     /// Reads the shape of every user table of the database, parents before children.
     /// `uniqueHints` maps a table (`schema.table`, as `format('%I.%I')` prints it) to columns
     /// that must be generated unique although the schema does not say so yet (a plan will).
-    public static func inspect(_ connection: Connection, uniqueHints: [String: Set<String>] = [:]) throws -> DataGenerator {
+    /// `values` gives columns their values (see `ValueDomains`).
+    static func inspect(_ connection: Connection, uniqueHints: [String: Set<String>] = [:], values: ValueDomains? = nil) throws -> DataGenerator {
         let tableRows = try connection.query("""
             SELECT c.oid::bigint AS oid, format('%I.%I', n.nspname, c.relname) AS name
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows')
+            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
               AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition
             ORDER BY 2
             """)
@@ -75,13 +95,18 @@ public struct DataGenerator: Sendable {
                 FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisunique AND i.indnkeyatts > 1
                 """, [oid]).map { try $0.stringArray("columns") }
             let hinted = uniqueHints[name] ?? []
+            // The last column of a multi-column key walks the row numbers (its values repeat
+            // for every combination of the others, which alone have few).
+            let lastOfKey = Set(composite.compactMap(\.last))
             let columns = inspected.map { column -> Column in
                 var column = column
                 if hinted.contains(column.name) { column.unique = true }
+                if lastOfKey.contains(column.name) && column.foreignKey == nil { column.unique = true }
                 return column
             }
             let parents = Array(Set(columns.compactMap { $0.foreignKey?.table }.filter { $0 != name })).sorted()
-            tables.append(Table(name: name, oid: oid, columns: columns, parents: parents, compositeUnique: composite))
+            let table = Table(name: name, oid: oid, columns: columns, parents: parents, compositeUnique: composite)
+            tables.append(values?.apply(to: table) ?? table)
         }
         // Parents first.
         var ordered: [Table] = []
@@ -99,7 +124,9 @@ public struct DataGenerator: Sendable {
 
     /// The SQL value of `column` for row number `g` (an SQL expression), or nil to leave it to its default.
     /// `parentArrays` maps a parent table to the SQL expression of its key array.
-    static func expression(_ column: Column, in table: Table, g: String, allowNull: Bool = true, parentArray: (String, String) -> String) -> String? {
+    /// `useDefault: false` writes a value where the column has a default (a plan drops it).
+    static func expression(_ column: Column, in table: Table, g: String, allowNull: Bool = true, useDefault: Bool = true,
+                           parentArray: (String, String) -> String) -> String? {
         if column.skip { return nil }
         // Position of this column in a composite unique key: walk the key space in mixed radix.
         var walk = g
@@ -112,12 +139,14 @@ public struct DataGenerator: Sendable {
             }
         }
         var value: String
-        if let fk = column.foreignKey {
+        if let values = column.values {
+            value = values.sql(type: column.type, g: g)
+        } else if let fk = column.foreignKey {
             let array = parentArray(fk.table, fk.column)
             value = "(\(array))[1 + ((\(walk)) % greatest(1, coalesce(array_length(\(array), 1), 1)))]"
         } else if column.isEnum {
             value = "(enum_range(NULL::\(column.type)))[1 + ((\(g)) % array_length(enum_range(NULL::\(column.type)), 1))]"
-        } else if column.hasDefault && !column.unique && column.typeCategory != "S" {
+        } else if column.hasDefault && useDefault && !column.unique && column.typeCategory != "S" {
             return nil
         } else {
             switch column.typeCategory {
@@ -133,8 +162,10 @@ public struct DataGenerator: Sendable {
                 value = "md5((\(g))::text)::uuid"
             case "U" where column.typeName == "json" || column.typeName == "jsonb":
                 value = "'{}'::\(column.type)"
+            case "A" where column.typeName.hasPrefix("_"):
+                value = "ARRAY[]::\(column.type)"
             default:
-                if column.hasDefault { return nil }
+                if column.hasDefault && useDefault { return nil }
                 value = "NULL::\(column.type)"
             }
         }

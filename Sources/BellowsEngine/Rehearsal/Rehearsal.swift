@@ -76,6 +76,12 @@ public final class Rehearsal: @unchecked Sendable {
     let report: Reporter
     private var result = RehearsalReport()
     private var hints: [String: Set<String>] = [:]
+    /// Value hints and domains of the columns the generator and the writers fill.
+    private let values = ValueDomains()
+    /// The row numbers of every plan's simulated writes (never restarting per plan).
+    private let rowNumbers = RowNumbers()
+    /// The generator as it filled the tables (with the variants CHECK constraints made it pick).
+    private var seeded: DataGenerator?
     /// Schema feature scenarios by plan id: their facts are compared, or their refusal expected.
     private var scenarios: [String: SchemaFeatureScenario] = [:]
 
@@ -165,6 +171,7 @@ public final class Rehearsal: @unchecked Sendable {
         try refuseForeignContent(connection)
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
         try StateStore.ensure(connection)
+        try ValueDomains.ensure(connection)
 
         let beforeBaseline = plans.filter { project.contractedBeforeBaseline().contains($0.id) }.map(\.id)
         if !beforeBaseline.isEmpty {
@@ -196,6 +203,7 @@ public final class Rehearsal: @unchecked Sendable {
             started = Date()
         }
         try applyMigrations(connection, conninfo: main)
+        try values.addHints(plans, connection: connection)
         result.steps.append(RehearsalStep(plan: "-", phase: "migrate", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
         started = Date()
         if let source, let sample = options.sample {
@@ -207,8 +215,9 @@ public final class Rehearsal: @unchecked Sendable {
             try connection.executeScript(text)
         } else {
             report(.info("generating \(options.rows) rows per table…"))
-            var generator = try DataGenerator.inspect(connection, uniqueHints: hints)
+            var generator = try DataGenerator.inspect(connection, uniqueHints: hints, values: values)
             result.tableRows = try generator.fill(connection, rows: options.rows, report: report)
+            seeded = generator
         }
         result.steps.append(RehearsalStep(plan: "-", phase: "seed", seconds: Date().timeIntervalSince(started),
                                           rows: result.tableRows.values.reduce(0, +), traffic: TrafficStats(), outcome: "ok"))
@@ -363,18 +372,29 @@ public final class Rehearsal: @unchecked Sendable {
             return
         }
         let compiled = TransitionCompiler.compile(plan, table: table)
-        guard let transition = compiled.transition else {
+        guard var transition = compiled.transition else {
             result.violations += compiled.findings.map(\.description)
             return
         }
-        let generator = try DataGenerator.inspect(connection, uniqueHints: hints)
-        guard let genTable = generator.table(transition.quotedTable) ?? generator.tables.first(where: { $0.oid == (try? connection.query("SELECT to_regclass($1)::oid::bigint AS o", [transition.quotedTable]).first?.int("o")) }) else {
+        transition.volatileFunctions = try CatalogReader.volatileFunctions(connection, transition.calledFunctions)
+        let inspected = try DataGenerator.inspect(connection, uniqueHints: hints, values: values)
+        guard var genTable = inspected.table(transition.quotedTable) ?? inspected.tables.first(where: { $0.oid == (try? connection.query("SELECT to_regclass($1)::oid::bigint AS o", [transition.quotedTable]).first?.int("o")) }) else {
             result.violations.append("\(plan.table.location): cannot inspect \(transition.quotedTable)")
             return
         }
-        let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable)
+        // The variants the fill settled on (a CHECK rejected the first), then the values the
+        // existing rows hold for every column no hint covers.
+        if let filled = seeded?.table(genTable.name) {
+            for index in genTable.columns.indices {
+                guard let column = filled.columns.first(where: { $0.name == genTable.columns[index].name }) else { continue }
+                genTable.columns[index].variant = column.variant
+            }
+        }
+        try values.deriveFromRows(genTable, connection: connection)
+        genTable = values.apply(to: genTable)
+        let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable, rowNumbers: rowNumbers)
         do {
-            try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic)
+            try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic, values: values)
         } catch {
             // Computing up(old) for the existing rows fails: so would the backfill.
             let expressions = PlanValidator.expressions(of: plan).filter { $0.key == "up" || $0.key == "backfill" }
@@ -391,7 +411,7 @@ public final class Rehearsal: @unchecked Sendable {
         _ = traffic.take()
         let steps: [(PhaseCommand, old: Bool, new: Bool)] = [(.expand, true, false), (.backfill, true, true), (.verify, true, true), (.contract, false, true)]
         for (command, old, new) in steps {
-            traffic.set(old: old, new: new)
+            traffic.set(old: old, new: new, contracting: command == .contract)
             Thread.sleep(forTimeInterval: 0.2)
             let started = Date()
             var outcome = "ok"

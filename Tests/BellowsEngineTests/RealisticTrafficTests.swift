@@ -1,0 +1,187 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import Testing
+
+/// Issue 17: the rehearsal's simulated writers write what new (and old) code would write, with
+/// values from each column's domain, and never collide with rows earlier plans' traffic wrote.
+/// Plans written as a new user would, on a table with a composite key, an enum, an array,
+/// jsonb, numeric and timestamps. Each rehearsal runs forward under traffic (no rollbacks: those
+/// need the private cluster and do not run the writers).
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct RealisticTrafficTests {
+    static let shop = """
+        -- Migration: 001_shop
+        -- Description: orders per tenant
+        -- Dependencies: none
+        CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled');
+        CREATE TABLE shop_orders (
+            tenant_id int NOT NULL,
+            order_no int NOT NULL,
+            status order_status NOT NULL DEFAULT 'new',
+            rating text NOT NULL,
+            amount numeric(12,2) NOT NULL CHECK (amount >= 0),
+            tags text[] NOT NULL DEFAULT '{}',
+            attrs jsonb,
+            placed_at timestamptz NOT NULL DEFAULT now(),
+            note text,
+            code text UNIQUE,
+            PRIMARY KEY (tenant_id, order_no)
+        );
+        """
+
+    /// Rehearses `plans` (plans/001_…, 002_… in order) on a fresh scratch database built by
+    /// `shop` and `extra`, filled by the generator or by `seed`.
+    func rehearse(_ plans: [String], extra: String = "", seed: String? = nil, rows: Int = 400) throws -> RehearsalReport {
+        let fixture = try EngineFixture("traffic")
+        defer { fixture.close() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
+        try (Self.shop + "\n" + extra).write(toFile: fixture.root + "/migrations/001_shop.sql", atomically: true, encoding: .utf8)
+        for (index, plan) in plans.enumerated() {
+            try fixture.writePlan(String(format: "%03d_plan", index + 1), plan)
+        }
+        var options = RehearsalOptions()
+        options.database = fixture.db.conninfo
+        options.rows = rows
+        options.batchSize = 100
+        if let seed {
+            let path = fixture.root + "/seed.sql"
+            try seed.write(toFile: path, atomically: true, encoding: .utf8)
+            options.seedFile = path
+        }
+        return try Rehearsal(project: fixture.project, options: options).run()
+    }
+
+    static let seed = """
+        INSERT INTO shop_orders (tenant_id, order_no, rating, amount, code, attrs, tags)
+        SELECT g % 7, g, (g % 6)::text, g * 1.25, 'C' || g, jsonb_build_object('gift', g % 2 = 0), ARRAY['t' || g % 3]
+        FROM generate_series(1, 400) AS g;
+        """
+
+    func expectForwardUnderTraffic(_ report: RehearsalReport, plans: Int) {
+        #expect(report.passed, "\(report.violations)")
+        for number in 1...plans {
+            let id = String(format: "%03d_plan", number)
+            let steps = report.steps.filter { $0.plan == id }
+            #expect(steps.map(\.phase) == ["expand", "backfill", "verify", "contract"], "\(id): \(steps.map(\.phase))")
+            #expect(steps.allSatisfy { $0.outcome == "ok" }, "\(id): \(steps.map(\.outcome))")
+            #expect(steps.filter { $0.phase != "expand" }.allSatisfy { $0.traffic.statements > 0 }, "\(id): no traffic")
+        }
+    }
+
+    /// New code writes a column rebuilt under its own name (`rating` text → integer), an in-place
+    /// change without `up` (`comment`, `drop_default`, `not_null: false`) and an added NOT NULL
+    /// column without a default; `rehearse: values:` tells the generator and the writers which
+    /// texts `rating` holds. Before: new code left `rating` and `priority` out of its INSERTs
+    /// (23502 on the old NOT NULL column, and on `priority` once contract dropped the trigger),
+    /// and wrote 'rating 50000048' that `up` cannot cast (22P02).
+    @Test func newCodeWritesEveryColumnItOwns() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: rating
+                type: integer
+                up: "CAST(rating AS integer)"
+                down: "rating::text"
+                check: "rating BETWEEN 0 AND 5"
+              - alter: note
+                comment: "what the customer wrote"
+              - alter: placed_at
+                drop_default: true
+              - alter: tags
+                not_null: false
+              - add: priority
+                type: smallint
+                not_null: true
+                backfill: "0"
+            """], seed: Self.seed)
+        expectForwardUnderTraffic(report, plans: 1)
+    }
+
+    /// `rehearse: values:` gives the generator and the writers a column's values: a list
+    /// (`rating` holds digits, which `up` casts) and an SQL expression of the row number `g`
+    /// for a UNIQUE column (`code`, which `up` casts too). Before, the key was refused.
+    @Test func valueHintsGiveAColumnsDomain() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: rating
+                type: integer
+                up: "CAST(rating AS integer)"
+                down: "rating::text"
+              - alter: code
+                rename_to: code_number
+                type: bigint
+                up: "code::bigint"
+                down: "code_number::text"
+            rehearse:
+              values:
+                rating: ["0", "1", "2", "3", "4", "5"]
+                code: "(1000000 + g)::text"
+            """])
+        expectForwardUnderTraffic(report, plans: 1)
+    }
+
+    /// Without hints, writers take a column's values from the rows already there (here a seed
+    /// file's ratings '0'…'5'): before, they wrote 'rating 50000001', which `up` cannot cast (22P02).
+    @Test func writersTakeValuesFromExistingRows() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: rating
+                rename_to: stars
+                type: integer
+                up: "rating::integer"
+                down: "stars::text"
+            """], seed: Self.seed)
+        expectForwardUnderTraffic(report, plans: 1)
+    }
+
+    /// Row numbers go on from plan to plan: before, the second plan's traffic started again at
+    /// the first plan's numbers and its UPDATEs of the UNIQUE `code` collided (23505) with rows
+    /// the first plan's traffic had inserted.
+    @Test func rowNumbersDoNotRestartPerPlan() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: code
+                comment: "the tenant's own order code"
+            """, """
+            table: shop_orders
+            depends_on:
+              plans: [001_plan]
+            changes:
+              - alter: code
+                check: "length(code) < 100"
+            """])
+        expectForwardUnderTraffic(report, plans: 2)
+    }
+
+    /// New code stops writing a dropped column once expand has run (the docs' promise); a table
+    /// left with nothing new code writes gets `INSERT … DEFAULT VALUES`, not `() VALUES ()` (42601).
+    /// The table's own trigger refuses a write of `note` by new code: before, new writers kept
+    /// writing it until contract returned.
+    @Test func newCodeStopsWritingADroppedColumnAfterExpand() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - drop: note
+            """, """
+            table: flags
+            changes:
+              - drop: legacy
+            """], extra: """
+            CREATE FUNCTION refuse_new_code_note() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF current_setting('application_name') = 'bellows-rehearsal-new' AND to_jsonb(NEW) ->> 'note' IS NOT NULL THEN
+                RAISE EXCEPTION 'new code wrote the dropped column note';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_new_code_note BEFORE INSERT OR UPDATE ON shop_orders FOR EACH ROW EXECUTE FUNCTION refuse_new_code_note();
+            CREATE TABLE flags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, legacy text);
+            """)
+        expectForwardUnderTraffic(report, plans: 2)
+    }
+}

@@ -1,0 +1,59 @@
+import BellowsSQL
+import Testing
+@testable import BellowsPlan
+
+/// Issue 17: `up`/`backfill` expressions that give another value when evaluated again are
+/// recognised without a database, `check` says what verify does with them, and verify's
+/// conditions compare such columns by presence, never with a second evaluation.
+@Suite struct RepeatabilityTests {
+    @Test func nonRepeatableCallsAndClockKeywordsAreFound() {
+        #expect(Repeatability.nonRepeatable(in: "coalesce(seen_on::timestamptz, now())").map(\.lower) == ["now"])
+        #expect(Repeatability.nonRepeatable(in: "CURRENT_TIMESTAMP - interval '1 day'").map(\.lower) == ["current_timestamp"])
+        #expect(Repeatability.nonRepeatable(in: "pg_catalog.gen_random_uuid()").map(\.lower) == ["gen_random_uuid"])
+        #expect(Repeatability.nonRepeatable(in: "floor(random() * 10)::int").map(\.lower) == ["random"])
+        // A column named like a clock keyword is read as the column only when quoted; words
+        // in strings, and functions that repeat, are no calls.
+        #expect(Repeatability.isRepeatable("lower(btrim(\"now\")) || 'random()'"))
+        #expect(Repeatability.isRepeatable("t.current_date"))
+        // A function the database marks volatile.
+        #expect(!Repeatability.isRepeatable("coalesce(colour, pick_colour())", volatile: ["pick_colour"]))
+        #expect(Repeatability.calledFunctions(in: "coalesce(colour, \"Pick\"(x), lower(y))") == ["coalesce", "Pick", "lower"])
+    }
+
+    @Test func checkSaysHowVerifyTreatsAVolatileUp() {
+        let source = """
+            table: users
+            changes:
+              - add: public_id
+                type: uuid
+                backfill: "gen_random_uuid()"
+              - alter: last_login_at
+                rename_to: last_seen_at
+                up: "coalesce(last_login_at, now())"
+                down: "last_seen_at"
+            """
+        let findings = check(source).filter { $0.rule == "plan-volatile-up" }
+        #expect(summary(findings) == ["5:16 plan-volatile-up", "8:34 plan-volatile-up"])
+        #expect(findings.allSatisfy { $0.severity == .info })
+        #expect(findings.first?.message.contains("gen_random_uuid()") == true)
+        #expect(findings.last?.message.contains("filled wherever up gives a value") == true)
+    }
+
+    @Test func verifyComparesAVolatileTargetByPresence() throws {
+        let plan = try #require(PlanLoader.load(file: "plans/010_x.yaml", source: """
+            table: users
+            changes:
+              - alter: last_login_at
+                rename_to: last_seen_at
+                up: "coalesce(last_login_at, now())"
+                down: "last_seen_at"
+              - alter: email
+                rename_to: email_address
+            """).plan)
+        let transition = try #require(TransitionCompiler.compile(plan, table: Repository.catalog.table(plan.table.value)).transition)
+        let conditions = PhaseSQL(transition).mismatchConditions.map(\.condition)
+        #expect(conditions.count == 2)
+        #expect(conditions[0] == "(\"last_seen_at\" IS NULL AND (coalesce(last_login_at, now()))::timestamp with time zone IS NOT NULL)")
+        #expect(conditions[1].contains("record_image_ne"))
+    }
+}
