@@ -179,7 +179,13 @@ public enum PlanLoader {
                     let column = Located(key.string, at: reader.location(keyNode))
                     let name = "rehearse.values.\(key.string)"
                     if case .sequence(let items) = value {
-                        let texts = items.compactMap { reader.scalarText($0, key: "\(name) entry")?.value }
+                        let texts = items.compactMap { item -> String? in
+                            guard case .scalar(let scalar) = item else {
+                                reader.report(item, "plan-wrong-type", "'\(name)' entries must be single values, found \(NodeReader.typeName(item))")
+                                return nil
+                            }
+                            return scalar.string
+                        }
                         if items.isEmpty { reader.report(value, "plan-invalid-value", "'\(name)' needs at least one value") }
                         if texts.count == items.count && !texts.isEmpty { rehearsalValues.append(RehearsalValues(column: column, source: .list(texts))) }
                     } else if let expression = reader.expression(value, key: name) {
