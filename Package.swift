@@ -21,7 +21,9 @@ let package = Package(
         .target(name: "PGClient", dependencies: ["CLibPQ"]),
         .target(name: "BellowsSQL"),
         .target(name: "BellowsPlan", dependencies: ["BellowsSQL", .product(name: "Yams", package: "Yams")]),
-        .target(name: "BellowsEngine", dependencies: ["PGClient", "BellowsPlan", "BellowsSQL"]),
+        // The commit a release build was made from (scripts/install defines it; empty otherwise).
+        .target(name: "CBuildInfo"),
+        .target(name: "BellowsEngine", dependencies: ["PGClient", "BellowsPlan", "BellowsSQL", "CBuildInfo"]),
         .executableTarget(
             name: "bellows",
             dependencies: ["BellowsEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -131,7 +131,7 @@ extension Engine {
             let remaining = max(0, estimate - scannedBefore - scannedThisRun)
             report(.backfill(BackfillProgress(
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                rowsPerSecond: rate, etaSeconds: rate > 0 ? Double(remaining) / rate : nil, batchSize: pacer.batchSize,
+                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.batchSize,
                 lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
                 tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed)

@@ -38,6 +38,13 @@ public enum BellowsError: Error, Sendable, CustomStringConvertible {
     case stopped(plan: String, command: PhaseCommand, reason: String, resume: String)
     case usage(String)
     case database(PostgresError)
+    /// No session: libpq could not connect (host, port, authentication, database name). Nothing
+    /// was read or changed.
+    case cannotConnect(PostgresError)
+
+    /// Where a connection's settings come from, for the message of `cannotConnect`.
+    public static let connectionHint = "say which database with -d/--database (a libpq URI or key=value string) or BELLOWS_DATABASE; "
+        + "without them libpq uses PGHOST, PGPORT, PGUSER and PGDATABASE (or PGSERVICE), and the password from PGPASSWORD or ~/.pgpass (PGPASSFILE)"
 
     public var description: String {
         switch self {
@@ -56,6 +63,20 @@ public enum BellowsError: Error, Sendable, CustomStringConvertible {
             return message
         case .database(let error):
             return error.description
+        case .cannotConnect(let error):
+            return "\(error.message)\n  hint: \(Self.connectionHint)"
+        }
+    }
+}
+
+extension BellowsError {
+    /// Opens a command's connection: a failure to connect is `cannotConnect` (the CLI's own exit
+    /// code, with where the settings come from), not a failed statement.
+    static func connect(_ conninfo: String?) throws -> Connection {
+        do {
+            return try Connection(conninfo)
+        } catch {
+            throw BellowsError.cannotConnect(error)
         }
     }
 }

@@ -17,6 +17,8 @@ public struct PlanStatus: Sendable {
     /// What stops `next` from running now.
     public var blockers: [GateFailure]
     public var fileMissing: Bool
+    /// Whether the database has a row for the plan (false: no command has run it there yet).
+    public var recorded: Bool = true
 
     public var json: JSONValue {
         ["plan": .string(id), "table": .string(table), "phase": .string(phase.rawValue), "expanding": .bool(expanding),
@@ -27,13 +29,15 @@ public struct PlanStatus: Sendable {
 }
 
 extension Engine {
-    /// Every plan of the project and of the state table, its phase, and what blocks it.
+    /// Every plan of the project and of the state table, its phase, and what blocks it. Reads
+    /// only: on a database without the `bellows` schema every plan is planned, and the schema is
+    /// not created.
     public func status() throws -> [PlanStatus] {
         try project.requireExists()
-        let connection = try connect()
+        let (connection, hasState) = try connectForReading()
         defer { connection.close() }
         do {
-            let states = try StateStore.allPlans(connection)
+            let states = hasState ? try StateStore.allPlans(connection) : []
             let loaded = project.loadPlans()
             var board: [PlanStatus] = []
             for plan in loaded.plans {
@@ -45,10 +49,14 @@ extension Engine {
                 var blockers: [GateFailure] = idTaken.map { [$0] } ?? []
                 if let next {
                     if next == .expand && !(state?.expanding ?? false) {
-                        blockers += try dependencyFailures(plan, connection: connection)
-                        blockers += try conflictFailures(plan, table: try CatalogReader.table(connection, plan.table.value), connection: connection)
+                        if hasState {
+                            blockers += try dependencyFailures(plan, connection: connection)
+                            blockers += try conflictFailures(plan, table: try CatalogReader.table(connection, plan.table.value), connection: connection)
+                        } else {
+                            blockers += dependencyFailures(plan, states: [], appliedMigrations: [], baselineApplied: false)
+                        }
                     }
-                    blockers += manualGateFailures(plan, before: next, connection: connection)
+                    blockers += manualGateFailures(plan, before: next, connection: hasState ? connection : nil)
                     if let state, next != .expand || state.expanding {
                         if let comparison = try compareWithStored(plan, state: state, connection: connection) {
                             if comparison.revision?.verdict == .changed {
@@ -63,7 +71,7 @@ extension Engine {
                 board.append(PlanStatus(
                     id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
                     backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
-                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false))
+                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil))
             }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
                 // Expanded with its text stored: rollback works without the file.
@@ -80,19 +88,19 @@ extension Engine {
     }
 
     /// The audit log, for one plan or all.
+    /// Reads only: a database without the `bellows` schema has no events, and gets no schema.
     public func history(plan reference: String?) throws -> [PlanEvent] {
         let id = try reference.map { try project.resolvePlan($0).id }
-        let connection = try connect()
+        let (connection, hasState) = try connectForReading()
         defer { connection.close() }
+        guard hasState else { return [] }
         do { return try StateStore.events(connection, plan: id) } catch let error as PostgresError { throw BellowsError.database(error) }
     }
 
     /// Records a release manager's approval of a manual gate for the plan as it is now.
     public func approve(plan reference: String, gate: String) throws {
         let plan = try project.resolvePlan(reference)
-        guard plan.gates.contains(where: { $0.name.value == gate }) else {
-            throw BellowsError.usage("plan \(plan.id) has no gate \"\(gate)\" (gates: \(plan.gates.map(\.name.value).joined(separator: ", ")))")
-        }
+        if let unknown = plan.unknownGateMessage(gate) { throw BellowsError.usage(unknown) }
         let connection = try connect()
         defer { connection.close() }
         do {
@@ -106,7 +114,7 @@ extension Engine {
             }
             try connection.withTransaction {
                 for checksum in checksums {
-                    try connection.execute("INSERT INTO bellows.approvals (plan_id, gate, checksum, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    try connection.execute("INSERT INTO bellows.approvals (plan_id, gate, checksum, actor) VALUES ($1, $2, $3, \(StateStore.actorSQL(4))) ON CONFLICT DO NOTHING",
                                            [plan.id, gate, checksum, options.actor])
                 }
                 try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "approve", from: state.phase, to: nil,

@@ -39,10 +39,14 @@ public struct EngineOptions: Sendable {
         self.actor = actor
     }
 
+    /// `$BELLOWS_ACTOR`, else `user@host` with the user from `USER`, `LOGNAME` or, when the
+    /// environment has neither (cron, `env -i`, containers), the process's account. Empty only
+    /// when none is known: the audit trail then records the database's `session_user`.
     public static var defaultActor: String {
         let env = ProcessInfo.processInfo.environment
         if let actor = env["BELLOWS_ACTOR"], !actor.isEmpty { return actor }
-        let user = env["USER"] ?? env["LOGNAME"] ?? "unknown"
+        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        guard let user = [env["USER"], env["LOGNAME"], account].compactMap({ $0 }).first(where: { !$0.isEmpty }) else { return "" }
         return "\(user)@\(ProcessInfo.processInfo.hostName)"
     }
 }
@@ -60,10 +64,29 @@ public final class Engine: @unchecked Sendable {
         self.report = reporter
     }
 
+    /// Opens a connection for a command that only reads (`status`, `history`): it never creates
+    /// the `bellows` schema. `hasState` is false when the database has none (no plan has run
+    /// there yet); a schema an older Bellows made is upgraded in place, as by any command. The
+    /// session is then `default_transaction_read_only`, so nothing it runs can write.
+    func connectForReading() throws -> (connection: Connection, hasState: Bool) {
+        do {
+            let connection = try BellowsError.connect(options.conninfo)
+            try ServerVersion.requireSupported(connection)
+            try connection.execute("SET application_name = 'bellows'")
+            try connection.execute("SET row_security = off")
+            let hasState = try StateStore.exists(connection)
+            if hasState { try StateStore.ensure(connection) }
+            try connection.execute("SET default_transaction_read_only = on")
+            return (connection, hasState)
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
     /// Opens a connection with Bellows' session settings and the state schema in place.
     public func connect() throws -> Connection {
         do {
-            let connection = try Connection(options.conninfo)
+            let connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
             try connection.execute("SET application_name = 'bellows'")
             // A row-level security policy must never filter what a phase reads or writes: with
@@ -126,6 +149,11 @@ public final class Engine: @unchecked Sendable {
         }
         // An expanded plan goes on with the text expand stored (the file may have been edited or removed since).
         plan = try planAsExpanded(file, state: state, command: command, connection: connection)
+        // A `--confirm` that names no gate of the plan is a mistake (a typo), not a no-op.
+        let unknownGates = options.confirmations.sorted().compactMap { plan.unknownGateMessage($0) }
+        if !unknownGates.isEmpty {
+            throw BellowsError.usage(unknownGates.map { "--confirm: " + $0 }.joined(separator: "\n"))
+        }
         // Every forward phase runs exactly `check`'s validation first: no phase compiles or runs
         // an expression `check` rejects. Rollback only removes what expand added, and must stay possible.
         if command != .rollback {

@@ -282,8 +282,16 @@ extension Engine {
 
     /// Plans this one depends on must be contracted; migrations must be applied.
     func dependencyFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
+        let baselineApplied = try connection.query("SELECT 1 FROM bellows.migrations WHERE name = $1", [MigrationRunner.baselineName]).first != nil
+        let applied = plan.dependsOn.migrations.isEmpty ? []
+            : Set(try connection.query("SELECT name FROM bellows.migrations").map { try $0.string("name") })
+        return dependencyFailures(plan, states: try StateStore.allPlans(connection), appliedMigrations: applied, baselineApplied: baselineApplied)
+    }
+
+    /// The dependency decision over what was read: the plans' states, the applied migrations,
+    /// and whether the ledger records the baseline.
+    func dependencyFailures(_ plan: Plan, states: [PlanState], appliedMigrations applied: Set<String>, baselineApplied: Bool) -> [GateFailure] {
         var failures: [GateFailure] = []
-        let states = try StateStore.allPlans(connection)
         let planFiles = project.planFiles().map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         for dependency in plan.dependsOn.plans {
             guard let id = Self.match(dependency.value, in: planFiles) else {
@@ -292,8 +300,7 @@ extension Engine {
             }
             let phase = states.first { $0.id == id }?.phase ?? .planned
             // A plan the applied baseline holds (contracted before it was captured) is contracted here too.
-            if phase == .planned, project.contractedBeforeBaseline().contains(id),
-               try connection.query("SELECT 1 FROM bellows.migrations WHERE name = $1", [MigrationRunner.baselineName]).first != nil {
+            if phase == .planned, baselineApplied, project.contractedBeforeBaseline().contains(id) {
                 continue
             }
             if phase != .contracted {
@@ -302,7 +309,6 @@ extension Engine {
             }
         }
         if !plan.dependsOn.migrations.isEmpty {
-            let applied = Set(try connection.query("SELECT name FROM bellows.migrations").map { try $0.string("name") })
             let files = project.migrationFiles().map(\.name)
             for dependency in plan.dependsOn.migrations {
                 let id = Self.match(dependency.value, in: files) ?? dependency.value
@@ -348,10 +354,11 @@ extension Engine {
     }
 
     /// Manual gates before `command` not yet confirmed (by `--confirm` or a recorded approval).
-    func manualGateFailures(_ plan: Plan, before command: PhaseCommand, connection: Connection) -> [GateFailure] {
+    /// `connection` nil: a database without Bellows' state, so without approvals.
+    func manualGateFailures(_ plan: Plan, before command: PhaseCommand, connection: Connection?) -> [GateFailure] {
         let gates = plan.gates(before: command)
         guard !gates.isEmpty else { return [] }
-        let approved = (try? StateStore.approvals(connection, plan: plan)) ?? []
+        let approved = connection.flatMap { try? StateStore.approvals($0, plan: plan) } ?? []
         return gates.filter { !options.confirmations.contains($0.name.value) && !approved.contains($0.name.value) }.map { gate in
             GateFailure(gate: "gate:\(gate.name.value)",
                         message: "manual gate \"\(gate.name.value)\" is not confirmed" + (gate.description.map { ": \($0)" } ?? ""),

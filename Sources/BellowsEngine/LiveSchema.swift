@@ -35,7 +35,7 @@ public struct LiveSchema: Sendable {
 
     public static func read(conninfo: String?) throws -> LiveSchema {
         do {
-            let connection = try Connection(conninfo)
+            let connection = try BellowsError.connect(conninfo)
             defer { connection.close() }
             try ServerVersion.requireSupported(connection)
             return try connection.withTransaction {

@@ -223,7 +223,7 @@ extension MigrationRunner {
                     try actAsRunner(connection)
                     try connection.execute("""
                         INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
-                        VALUES ($1, '', 0, 0, -1, $2) ON CONFLICT DO NOTHING
+                        VALUES ($1, '', 0, 0, -1, \(StateStore.actorSQL(2))) ON CONFLICT DO NOTHING
                         """, [Self.rollbackMarker + preview.migration, options.actor])
                 }
             }

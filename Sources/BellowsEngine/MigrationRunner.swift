@@ -852,7 +852,7 @@ public struct MigrationRunner: Sendable {
         for statement in statements {
             try connection.execute("""
                 INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
-                VALUES ($1, $2, $3, $4, $5, $6)
+                VALUES ($1, $2, $3, $4, $5, \(StateStore.actorSQL(6)))
                 """, [migration.name, migration.checksum, statement.index, statement.line,
                       statement.index == statements[0].index ? milliseconds : 0, options.actor])
         }
@@ -1049,7 +1049,7 @@ public struct MigrationRunner: Sendable {
     func insertLedgerRow(_ connection: Connection, _ migration: PendingMigration, milliseconds: Int, transactional: Bool = true) throws {
         try connection.execute("""
             INSERT INTO bellows.migrations (name, checksum, applied_by, applied_at, duration_ms, transactional, description)
-            VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6)
+            VALUES ($1, $2, \(StateStore.actorSQL(3)), clock_timestamp(), $4, $5, $6)
             """, [migration.name, migration.checksum, options.actor, milliseconds, transactional, migration.description])
     }
 
@@ -1079,7 +1079,7 @@ public struct MigrationRunner: Sendable {
     func withConnection<T>(createSchema: Bool, _ body: (Connection) throws -> T) throws -> T {
         let connection: Connection
         do {
-            connection = try Connection(options.conninfo)
+            connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
             try applySessionSettings(connection)
             if createSchema { try StateStore.ensure(connection) }

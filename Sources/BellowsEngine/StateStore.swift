@@ -51,6 +51,14 @@ public struct PlanEvent: Sendable, Codable, Hashable {
 public enum StateStore {
     static let schemaVersion = 1
 
+    /// Whether the database has Bellows' state at all (read commands create nothing).
+    public static func exists(_ connection: Connection) throws -> Bool {
+        try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS present").first?.bool("present") == true
+    }
+
+    /// Who an event is recorded for: the actor given, or the database's session user when none is.
+    static func actorSQL(_ parameter: Int) -> String { "coalesce(nullif($\(parameter), ''), session_user::text)" }
+
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
         let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path') AND NOT attisdropped) = 5 AS ready")
@@ -206,7 +214,7 @@ public enum StateStore {
                               from: Phase?, to: Phase?, outcome: String, details: [String: JSONValue]) throws {
         try connection.execute("""
             INSERT INTO bellows.events (plan_id, actor, command, from_phase, to_phase, outcome, details)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+            VALUES ($1, \(actorSQL(2)), $3, $4, $5, $6, $7::jsonb)
             """, [plan, actor, command, from?.rawValue, to?.rawValue, outcome, JSONValue.object(details).serialized])
     }
 

@@ -488,6 +488,17 @@ public struct Plan: Sendable, Hashable {
     public func gates(before command: PhaseCommand) -> [PlanGate] {
         gates.filter { $0.before.value == command }
     }
+
+    /// Why `name` is none of this plan's gates, nil when it is one: a mistyped `--confirm` or
+    /// `approve` would otherwise leave the real gate closed with only "not confirmed" to say why.
+    public func unknownGateMessage(_ name: String) -> String? {
+        let names = gates.map(\.name.value)
+        guard !names.contains(name) else { return nil }
+        guard !gates.isEmpty else { return "plan \(id) has no gate \"\(name)\": it has no manual gates" }
+        let suggestion = Suggestion.closest(to: name, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+        return "plan \(id) has no gate \"\(name)\"\(suggestion); its gates: "
+            + gates.map { "\($0.name.value) (before \($0.before.value.rawValue))" }.joined(separator: ", ")
+    }
 }
 
 /// `references:` of a table-level foreign key: `{ table, columns: [...], on_delete }`.

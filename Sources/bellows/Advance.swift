@@ -7,12 +7,19 @@ extension BackfillPacing: ExpressibleByArgument {}
 
 struct Advance: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the plan's next phase; with --through, keep going and stop at the first closed gate.")
+        abstract: "Run the plan's next phase; with --through, keep going and stop at the first closed gate.",
+        discussion: ExitStatus.phaseHelp + " A closed gate after some phases ran exits 1; the phases that ran stay done.")
 
     @OptionGroup var options: PhaseOptions
 
-    @Option(help: "Keep advancing up to this phase (expand, backfill, verify, contract).")
+    @Option(help: "Keep advancing up to this phase (expand, backfill, verify or contract).")
     var through: PhaseCommand?
+
+    func validate() throws {
+        if let through, through == .rollback {
+            throw ValidationError("--through takes a forward phase (expand, backfill, verify or contract), not '\(through.rawValue)': to undo a plan run `bellows rollback \(options.plan)`")
+        }
+    }
 
     func run() throws {
         var stop: BellowsError?

@@ -3,7 +3,9 @@ import BellowsEngine
 
 struct Approve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record a release manager's confirmation of a plan's manual gate (bound to the plan file's checksum).")
+        abstract: "Record a release manager's confirmation of a plan's manual gate (bound to the plan file's checksum).",
+        discussion: ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect,
+                                    saying: [ExitStatus.refused: "refused (the plan has no such gate, or is invalid)"]))
 
     @Argument(help: "The plan.")
     var plan: String

@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct Backfill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fill existing rows in keyset batches; resumable, adaptive, Ctrl-C stops cleanly after a batch.")
+    static let configuration = CommandConfiguration(
+        abstract: "Fill existing rows in keyset batches; resumable, adaptive, Ctrl-C stops cleanly after a batch.",
+        discussion: ExitStatus.phaseHelp)
 
     @OptionGroup var options: PhaseOptions
 

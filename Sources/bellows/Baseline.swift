@@ -13,7 +13,7 @@ struct Baseline: ParsableCommand {
         changes while the database's schema is the file's; on another database with the same schema it records the \
         file there. Refused (exit 1, nothing changed) when migrations/ holds other migrations, the file differs \
         from the database, or a plan is between expand and contract.
-        """)
+        """ + " " + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect))
 
     @OptionGroup var target: MigrationTargetOptions
 

@@ -8,9 +8,19 @@ struct Bellows: ParsableCommand {
         commandName: "bellows",
         abstract: "Zero-downtime column changes for PostgreSQL: expand → backfill → verify → contract.",
         discussion: """
-        Exit codes: 0 done, 1 refused (a gate is closed) or error findings, 2 usage or I/O error,
-        3 a statement failed (rolled back), 4 interrupted (resumable).
+        Exit codes (each command's --help lists its own):
+          0  done; check, lint: no error finding; diff: the file is as expanded
+          1  refused, nothing changed (a gate is closed, drift, not confirmed…);
+             error findings; a rehearsal violation; diff: the file differs
+          2  usage or I/O error (an unknown option or plan, an unreadable file)
+          3  a statement failed; its transaction was rolled back
+          4  interrupted (signal, lost connection): run the command again to resume
+          5  cannot connect to PostgreSQL; nothing was read or changed
+
+        Connection: -d/--database (a libpq URI or key=value string), else $BELLOWS_DATABASE, else \
+        libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass and service files.
         """,
+        version: BuildInfo.versionLine,
         subcommands: [
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
             Status.self, History.self, Approve.self, Diff.self,
@@ -26,6 +36,7 @@ struct Bellows: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            Terminal.endLiveLine()
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(ExitStatus.usage)

@@ -5,7 +5,10 @@ import BellowsSQL
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check plans (and lint migrations) as CI does, every error located, in one run: offline by default, against a live database with --database.",
-        discussion: "Exit 0 when clean, 1 when a finding of error severity, 2 on usage or I/O errors.")
+        discussion: ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect, saying: [
+            0: "no finding of error severity", ExitStatus.refused: "a finding of error severity",
+            ExitStatus.failed: "with --database, reading the catalog failed", ExitStatus.cannotConnect: "with --database, cannot connect to PostgreSQL",
+        ]))
 
     @Argument(help: "Plan files, migration files or directories (default: plans/ and migrations/).")
     var paths: [String] = []

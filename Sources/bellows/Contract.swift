@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct Contract: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "In one short transaction: drop triggers and old columns, move the new ones into place.")
+    static let configuration = CommandConfiguration(
+        abstract: "In one short transaction: drop triggers and old columns, move the new ones into place.",
+        discussion: ExitStatus.phaseHelp)
 
     @OptionGroup var options: PhaseOptions
 

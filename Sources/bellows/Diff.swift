@@ -8,8 +8,10 @@ struct Diff: ParsableCommand {
         discussion: """
         What matters (columns, types, expressions, constraints, checks, gates, backfill settings) is listed \
         first; a change of comments, formatting or descriptions only is 'cosmetic': the phases go on with the \
-        text as expanded. Exit 0 when the file is as expanded, 1 when it differs (or is gone), 2 on error.
-        """)
+        text as expanded.
+        """ + " " + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.cannotConnect, saying: [
+            0: "the file is as expanded", ExitStatus.refused: "it differs (or is gone)", ExitStatus.usage: "any other error",
+        ]))
 
     @Argument(help: "The plan: a path, a file name without extension, or its number (001).")
     var plan: String
@@ -26,7 +28,8 @@ struct Diff: ParsableCommand {
             diff = try engine.diff(plan: plan)
         } catch let error as BellowsError {
             renderError(error, format: format)
-            throw ExitCode(ExitStatus.usage) // any error is 2, as with diff
+            if case .cannotConnect = error { throw ExitCode(ExitStatus.cannotConnect) }
+            throw ExitCode(ExitStatus.usage) // any other error is 2, as with diff
         }
         if format == .json {
             let encoder = JSONEncoder()

@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct Expand: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Add the new shape beside the old: new columns, dual-write trigger, NOT VALID constraints, concurrent indexes.")
+    static let configuration = CommandConfiguration(
+        abstract: "Add the new shape beside the old: new columns, dual-write trigger, NOT VALID constraints, concurrent indexes.",
+        discussion: ExitStatus.phaseHelp)
 
     @OptionGroup var options: PhaseOptions
 

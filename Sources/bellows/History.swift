@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The audit trail: every command run on a plan, refused or not.")
+    static let configuration = CommandConfiguration(
+        abstract: "The audit trail: every command run on a plan, refused or not.",
+        discussion: ExitStatus.help(0, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect))
 
     @Argument(help: "The plan (all plans when omitted).")
     var plan: String?
@@ -24,6 +26,7 @@ struct History: ParsableCommand {
                 }).serialized)
                 return
             }
+            if events.isEmpty { Terminal.out(plan.map { "no events for \($0) yet" } ?? "no plans yet: no events on this database") }
             for e in events {
                 let move = [e.fromPhase, e.toPhase].compactMap { $0 }.joined(separator: " → ")
                 Terminal.out("\(e.at)  \(e.planID)  \(e.command.padding(toLength: 8, withPad: " ", startingAt: 0))  \(e.outcome.padding(toLength: 11, withPad: " ", startingAt: 0))  \(move)  by \(e.actor)")

@@ -5,7 +5,9 @@ import BellowsSQL
 struct Lint: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lint SQL migrations for statements that lock or rewrite live tables.",
-        discussion: "Suppress a finding with `-- bellows:ignore RULE` before the statement; configure rules in bellows.yaml.")
+        discussion: "Suppress a finding with `-- bellows:ignore RULE` before the statement; configure rules in bellows.yaml. "
+            + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage,
+                              saying: [0: "no finding of error severity", ExitStatus.refused: "a finding of error severity"]))
 
     @Argument(help: "SQL files or directories (default: migrations/).")
     var paths: [String] = []

@@ -100,9 +100,10 @@ struct Migrate: ParsableCommand {
         transaction (CREATE INDEX CONCURRENTLY, `-- bellows:no-transaction`) runs statement by statement \
         and resumes where it stopped. Applied files that changed are refused as drift. See docs/migrations.md.
 
-        Exit codes: 0 done, 1 refused (drift, dependency, lock, not confirmed; nothing changed), 2 usage, \
-        3 a statement failed, 4 interrupted (SIGINT/SIGTERM cancelled the running statement; run again to resume).
-        """,
+        """ + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.interrupted, ExitStatus.cannotConnect, saying: [
+            ExitStatus.refused: "refused (drift, dependency, lock, not confirmed; nothing changed)",
+            ExitStatus.interrupted: "interrupted (SIGINT/SIGTERM cancelled the running statement; run again to resume)",
+        ]),
         subcommands: [MigrateApply.self, MigrateRollback.self],
         defaultSubcommand: MigrateApply.self)
 }
@@ -189,7 +190,9 @@ struct MigrateRollback: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Run migrations/rollback/NNN_….sql and remove the migration from the ledger, after showing what is lost.",
-        discussion: "Asks for confirmation on a terminal; scripts pass --yes. Without a terminal and without --yes it refuses (exit 1).")
+        discussion: "Asks for confirmation on a terminal; scripts pass --yes. Without a terminal and without --yes it refuses (exit 1). "
+            + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.interrupted, ExitStatus.cannotConnect, saying: [
+                ExitStatus.refused: "refused (dependents, lock, not confirmed; nothing changed)"]))
 
     @Argument(help: "The migration: its number (002) or name.")
     var migration: String

@@ -12,7 +12,8 @@ struct MigrationsStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "List every migration file and ledger row: applied (checksum, when, by whom, how long), pending, drifted, missing files.",
-        discussion: "Reads only: it creates nothing, not even the bellows schema. Exit 0 whatever the states; use --format json in CI.")
+        discussion: "Reads only: it creates nothing, not even the bellows schema. Use --format json in CI. "
+            + ExitStatus.help(0, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect, saying: [0: "whatever the states"]))
 
     @OptionGroup var target: MigrationTargetOptions
 

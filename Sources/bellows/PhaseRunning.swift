@@ -29,6 +29,22 @@ enum ExitStatus {
     static let usage: Int32 = 2
     static let failed: Int32 = 3
     static let interrupted: Int32 = 4
+    static let cannotConnect: Int32 = 5
+
+    /// What each code means unless a command says more.
+    static let meanings: [Int32: String] = [
+        0: "done", refused: "refused (a gate is closed; nothing changed) or the plan is invalid", usage: "usage or I/O error",
+        failed: "a statement failed (rolled back)", interrupted: "interrupted (run the same command again to resume)",
+        cannotConnect: "cannot connect to PostgreSQL (nothing read or changed)",
+    ]
+
+    /// The "Exit codes:" sentence of a command's --help: exactly the codes it can exit with.
+    static func help(_ codes: Int32..., saying specific: [Int32: String] = [:]) -> String {
+        "Exit codes: " + codes.map { "\($0) \(specific[$0] ?? meanings[$0] ?? "")" }.joined(separator: ", ") + "."
+    }
+
+    /// The codes of a phase command (expand, backfill, verify, contract, rollback, advance).
+    static let phaseHelp = help(0, refused, usage, failed, interrupted, cannotConnect)
 
     static func code(for error: BellowsError) -> Int32 {
         switch error {
@@ -36,6 +52,7 @@ enum ExitStatus {
         case .usage: return usage
         case .failed, .database: return failed
         case .interrupted, .stopped: return interrupted
+        case .cannotConnect: return cannotConnect
         }
     }
 }
@@ -129,12 +146,15 @@ func renderError(_ error: BellowsError, format: OutputFormat) {
         case .planInvalid(let findings):
             object["outcome"] = "invalid"
             object["findings"] = .array(findings.map { ["file": .string($0.file), "line": .int($0.line), "column": .int($0.column), "rule": .string($0.rule), "message": .string($0.message)] })
+        case .cannotConnect(let pg):
+            object["outcome"] = "cannot-connect"
+            object["message"] = .string(pg.message)
+            object["hint"] = .string(BellowsError.connectionHint)
         case .usage, .database:
             object["outcome"] = "error"
         }
         Terminal.out(JSONValue.object(object).serialized)
     } else {
-        if Terminal.stderrIsTTY { Terminal.err("") }
         Terminal.err(Terminal.red("✗ ") + error.description)
     }
 }

@@ -6,14 +6,17 @@ struct Rehearse: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prove every plan end to end on a scratch PostgreSQL under simulated traffic, and its rollback from each phase.",
         discussion: """
-        Without --database, starts a private PostgreSQL cluster from the server binaries on this machine
-        (also as root) and removes it afterwards unless --keep. Applies migrations/, fills the tables with
-        synthetic rows (or --seed FILE), or with --from DATABASE starts from that database's schema and
-        ledger (read-only; --sample N copies N rows per table and the rows they reference), then for each
-        plan in order drives expand → backfill → verify →
-        contract while old- and new-version writers run, and on fresh copies rolls back from each phase.
-        Exit 0 when every invariant holds, 1 on any violation.
-        """)
+        Without --database, starts a private PostgreSQL cluster from the server binaries on this machine \
+        (also as root) and removes it afterwards unless --keep. Applies migrations/, fills the tables with \
+        synthetic rows (or --seed FILE), or with --from DATABASE starts from that database's schema and \
+        ledger (read-only; --sample N copies N rows per table and the rows they reference), then for each \
+        plan in order drives expand → backfill → verify → contract while old- and new-version writers run, \
+        and on fresh copies rolls back from each phase.
+
+        """ + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect, saying: [
+            0: "every invariant holds", ExitStatus.refused: "a violation (or a plan refused before the rehearsal)",
+            ExitStatus.cannotConnect: "cannot connect to --database or --from",
+        ]))
 
     @Argument(help: "Plans to rehearse (default: every plan in plans/).")
     var plans: [String] = []

@@ -4,7 +4,11 @@ import BellowsPlan
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print, deterministically, the SQL each phase of a plan runs: the dry run reviewers read.")
+        abstract: "Print, deterministically, the SQL each phase of a plan runs: the dry run reviewers read.",
+        discussion: ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect, saying: [
+            ExitStatus.refused: "the plan is invalid", ExitStatus.failed: "with --database, reading the catalog failed",
+            ExitStatus.cannotConnect: "with --database, cannot connect to PostgreSQL",
+        ]))
 
     @Argument(help: "The plan.")
     var plan: String

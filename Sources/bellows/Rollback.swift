@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct Rollback: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove everything expand added; the table returns to its original shape.")
+    static let configuration = CommandConfiguration(
+        abstract: "Remove everything expand added; the table returns to its original shape.",
+        discussion: ExitStatus.phaseHelp)
 
     @OptionGroup var options: PhaseOptions
 

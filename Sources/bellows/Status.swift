@@ -3,7 +3,10 @@ import BellowsEngine
 import Foundation
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The release manager's board: every plan, its phase, what blocks it, the next command.")
+    static let configuration = CommandConfiguration(
+        abstract: "The release manager's board: every plan, its phase, what blocks it, the next command.",
+        discussion: ExitStatus.help(0, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect,
+                                    saying: [0: "whatever the plans' phases and blockers"]))
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -34,6 +37,7 @@ struct Status: ParsableCommand {
                     Terminal.out(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
                 }
             }
+            if !board.contains(where: \.recorded) { Terminal.out(Terminal.dim("no plans yet on this database: none has been expanded there")) }
             if board.contains(where: \.expanding) { Terminal.out(Terminal.dim("* expand interrupted before its index builds: run expand again to finish")) }
         } catch let error as BellowsError {
             renderError(error, format: format)

@@ -2,24 +2,82 @@ import BellowsEngine
 import BellowsPlan
 import BellowsSQL
 import Foundation
+import Synchronization
 
 /// Output helpers: the CLI is the only place that prints.
+///
+/// Colour is decided per stream (``colours(_:isTerminal:)``): what goes to stderr is coloured when
+/// stderr is a terminal, whatever stdout is. The style helpers always mark text up; `out` and
+/// `err` remove the markup for a stream without colour. The live progress line (stderr, a
+/// terminal that is not `TERM=dumb`) is cleared before anything else is printed.
 enum Terminal {
+    static let environment = ProcessInfo.processInfo.environment
     static let stderrIsTTY = isatty(STDERR_FILENO) == 1
     static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1
+    static let stdoutColour = colours(environment, isTerminal: stdoutIsTTY)
+    static let stderrColour = colours(environment, isTerminal: stderrIsTTY)
+    /// A progress line rewritten in place: only on a terminal that can move the cursor.
+    static let stderrLive = stderrIsTTY && environment["TERM"] != "dumb"
+
+    /// Whether a stream gets colour: never with `NO_COLOR` (any non-empty value, no-color.org),
+    /// always with `FORCE_COLOR` (non-empty, not `0`; `FORCE_COLOR=0` never), never on
+    /// `TERM=dumb`, else when the stream is a terminal.
+    static func colours(_ environment: [String: String], isTerminal: Bool) -> Bool {
+        if let none = environment["NO_COLOR"], !none.isEmpty { return false }
+        if let force = environment["FORCE_COLOR"], !force.isEmpty { return force != "0" }
+        if environment["TERM"] == "dumb" { return false }
+        return isTerminal
+    }
 
     static func out(_ text: String) {
-        FileHandle.standardOutput.write((text + "\n").data(using: .utf8) ?? Data())
+        endLiveLine()
+        FileHandle.standardOutput.write(Data(((stdoutColour ? text : plain(text)) + "\n").utf8))
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write((text + "\n").data(using: .utf8) ?? Data())
+        endLiveLine()
+        FileHandle.standardError.write(Data(((stderrColour ? text : plain(text)) + "\n").utf8))
     }
 
-    static func bold(_ text: String) -> String { stdoutIsTTY ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
-    static func red(_ text: String) -> String { stdoutIsTTY ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
-    static func green(_ text: String) -> String { stdoutIsTTY ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
-    static func dim(_ text: String) -> String { stdoutIsTTY ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
+    /// Shows `line` as the live progress line on stderr, replacing the previous one.
+    static func live(_ line: String) {
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + (stderrColour ? line : plain(line))).utf8))
+        liveLineShown.store(true, ordering: .relaxed)
+    }
+
+    /// Clears the live progress line, if one is shown, so that what follows starts a clean line.
+    static func endLiveLine() {
+        if liveLineShown.exchange(false, ordering: .relaxed) {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        }
+    }
+
+    static func bold(_ text: String) -> String { "\u{1B}[1m\(text)\u{1B}[0m" }
+    static func red(_ text: String) -> String { "\u{1B}[31m\(text)\u{1B}[0m" }
+    static func green(_ text: String) -> String { "\u{1B}[32m\(text)\u{1B}[0m" }
+    static func dim(_ text: String) -> String { "\u{1B}[2m\(text)\u{1B}[0m" }
+
+    /// `text` without its SGR sequences (`ESC [ … m`), the only markup the style helpers add.
+    static func plain(_ text: String) -> String {
+        guard text.contains("\u{1B}") else { return text }
+        var result = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            guard scalar == "\u{1B}" else { result.append(scalar); continue }
+            var sequence = String.UnicodeScalarView([scalar])
+            guard let bracket = scalars.next() else { result.append(contentsOf: sequence); break }
+            sequence.append(bracket)
+            guard bracket == "[" else { result.append(contentsOf: sequence); continue }
+            var ended = false
+            while let next = scalars.next() {
+                sequence.append(next)
+                if next == "m" { ended = true; break }
+                if !(("0"..."9").contains(next) || next == ";") { break }
+            }
+            if !ended { result.append(contentsOf: sequence) }
+        }
+        return String(result)
+    }
 
     static func bytes(_ n: Int) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]
@@ -34,8 +92,30 @@ enum Terminal {
         return String(format: "%dh%02dm", Int(seconds) / 3600, (Int(seconds) % 3600) / 60)
     }
 
-    /// A reporter that shows steps and progress on stderr: a live line on a terminal, a
-    /// readable line every 5 s otherwise (a log), one JSON line per second with `--format json`.
+    /// `45.2%  4520/~10000 rows  1234 rows/s  ETA 5s  batch 500  table 1.2 MB`; past the
+    /// planner's estimate (rows inserted since it was taken) the count alone, without a percentage
+    /// or an ETA that would claim the end is reached.
+    static func progressText(_ progress: BackfillProgress) -> String {
+        var line: String
+        if progress.estimatedTotal > 0 && progress.rowsScanned > progress.estimatedTotal {
+            line = "\(progress.rowsScanned) rows (more than the ~\(progress.estimatedTotal) estimated)  "
+                + String(format: "%.0f rows/s", progress.rowsPerSecond) + "  ETA ?"
+        } else {
+            line = String(format: "%5.1f%%", progress.fraction * 100) + "  \(progress.rowsScanned)/~\(progress.estimatedTotal) rows  "
+                + String(format: "%.0f rows/s", progress.rowsPerSecond)
+                + "  " + (progress.etaSeconds.map { "ETA " + duration($0) } ?? "ETA ?")
+        }
+        line += "  batch \(progress.batchSize)  table \(bytes(progress.tableBytes))"
+        if let why = progress.throttled {
+            line += "  throttled: \(why)"
+        } else if let pace = progress.pace, pace != "full" {
+            line += "  \(pace)"
+        }
+        return line
+    }
+
+    /// A reporter that shows steps and progress on stderr: a live line on a terminal, a text
+    /// line every 5 s on anything else, a JSON line at most every second with `--format json`.
     static func reporter(verbose: Bool, json: Bool) -> Reporter {
         let state = ProgressThrottle()
         return { note in
@@ -55,39 +135,22 @@ enum Terminal {
                 if blockers.isEmpty { err("  (the blocking session has finished)") }
             case .backfill(let progress):
                 if json {
-                    guard state.due(interval: 1) || progress.fraction >= 1 else { return }
+                    guard state.due(interval: 1) || (progress.fraction >= 1 && state.firstComplete()) else { return }
                     err(JSONValue.object(["event": "backfill_progress", "progress": progress.json]).serialized)
                     return
                 }
-                if !stderrIsTTY {
-                    // A log (CI, a pipe): one readable line every 5 s and at the end, never JSON.
-                    guard state.due(interval: 5) || progress.fraction >= 1 else { return }
+                if !stderrLive {
+                    // A log, not a screen: a line every few seconds, never one per batch.
+                    guard state.due(interval: 5) || (progress.fraction >= 1 && state.firstComplete()) else { return }
                     err("  backfill \(progress.plan): " + progressText(progress))
                     return
                 }
-                FileHandle.standardError.write(("\r\u{1B}[2K  backfill " + progressText(progress)).data(using: .utf8) ?? Data())
-                state.sawLiveLine = true
+                live("  backfill " + progressText(progress))
             case .info(let message):
                 if json { err(JSONValue.object(["event": "info", "message": .string(message)]).serialized); return }
-                if state.sawLiveLine { err(""); state.sawLiveLine = false }
                 err(message)
             }
         }
-    }
-
-    /// One backfill progress report as text: percentage, rows, rate, ETA, batch, table size, pacing.
-    static func progressText(_ progress: BackfillProgress) -> String {
-        let percent = String(format: "%5.1f%%", progress.fraction * 100)
-        let eta = progress.etaSeconds.map { "ETA " + duration($0) } ?? "ETA ?"
-        var line = "\(percent)  \(progress.rowsScanned)/~\(progress.estimatedTotal) rows  "
-            + String(format: "%.0f rows/s", progress.rowsPerSecond)
-            + "  \(eta)  batch \(progress.batchSize)  table \(bytes(progress.tableBytes))"
-        if let why = progress.throttled {
-            line += "  throttled: \(why)"
-        } else if let pace = progress.pace, pace != "full" {
-            line += "  \(pace)"
-        }
-        return line
     }
 
     static func renderFindings(_ findings: [Finding], format: FindingsFormat) {
@@ -114,10 +177,20 @@ enum Terminal {
     }
 }
 
+/// Whether the live progress line is on the screen (set by the engine's reporter, cleared by
+/// whatever prints next).
+let liveLineShown = Atomic<Bool>(false)
+
 /// Rate limit for non-interactive progress lines; touched from the engine's thread only.
 final class ProgressThrottle: @unchecked Sendable {
     private var last = Date.distantPast
-    var sawLiveLine = false
+    private var completeShown = false
+
+    /// True the first time only: the line that shows the backfill complete is printed once.
+    func firstComplete() -> Bool {
+        defer { completeShown = true }
+        return !completeShown
+    }
 
     func due(interval: TimeInterval) -> Bool {
         let now = Date()

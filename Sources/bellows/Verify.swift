@@ -2,7 +2,9 @@ import ArgumentParser
 import BellowsEngine
 
 struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Prove every row agrees with up(old), validate constraints and indexes, run the plan's checks.")
+    static let configuration = CommandConfiguration(
+        abstract: "Prove every row agrees with up(old), validate constraints and indexes, run the plan's checks.",
+        discussion: ExitStatus.phaseHelp)
 
     @OptionGroup var options: PhaseOptions
 

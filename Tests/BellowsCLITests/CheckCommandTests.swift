@@ -26,8 +26,14 @@ import Testing
     }
 
     /// Runs `bellows` with output in files (no pipe to fill up), stdin from /dev/null.
-    static func bellows(_ arguments: [String], in directory: String? = nil) throws -> Run {
+    static func bellows(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> Run {
         let binary = try #require(Self.binary, "no bellows executable next to the tests (set BELLOWS_BINARY)")
+        return try run(binary, arguments, in: directory, environment: environment)
+    }
+
+    /// Runs `executable` with output in files, stdin from /dev/null; `environment` replaces the
+    /// test's whole environment when given.
+    static func run(_ executable: URL, _ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> Run {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-cli-out-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -35,8 +41,9 @@ import Testing
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)

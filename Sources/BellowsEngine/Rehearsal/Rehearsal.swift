@@ -108,7 +108,7 @@ public final class Rehearsal: @unchecked Sendable {
         let database: String
         if let given = options.database {
             adminConninfo = given
-            database = try Connection(given).query("SELECT current_database() AS d").first?.string("d") ?? "postgres"
+            database = try BellowsError.connect(given).query("SELECT current_database() AS d").first?.string("d") ?? "postgres"
         } else {
             report(.info("starting a scratch PostgreSQL cluster…"))
             let started = try ScratchCluster.start(binDirectory: options.pgBinDirectory)

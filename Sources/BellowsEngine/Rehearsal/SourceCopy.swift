@@ -17,7 +17,7 @@ final class SourceCopy {
     init(conninfo: String) throws {
         self.conninfo = conninfo
         do {
-            connection = try Connection(conninfo)
+            connection = try BellowsError.connect(conninfo)
             try ServerVersion.requireSupported(connection)
             try connection.execute("SET default_transaction_read_only = on")
             try connection.execute("SET application_name = 'bellows rehearse --from'")
