@@ -25,6 +25,10 @@ public struct MigrationOptions: Sendable {
     /// `client_connection_check_interval` of the runner's session (PostgreSQL 14+): how soon
     /// the server ends the statement of a runner that was killed.
     public var clientCheckIntervalMilliseconds: Int = 500
+    /// Refuse a run when a pending file has a lint finding of error severity (not suppressed by
+    /// a `-- bellows:ignore RULE` comment). The CLI sets it unless `--allow-lint-errors`; when
+    /// off, the findings are notes of the plan.
+    public var refuseLintErrors = false
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo

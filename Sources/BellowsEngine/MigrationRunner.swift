@@ -362,6 +362,7 @@ public struct MigrationRunner: Sendable {
                 remedy: "fix the cause and run `bellows migrate rollback \(name)` again (its statements must be safe to repeat: IF EXISTS)"))
         }
         let lastApplied = files.lastIndex { state.ledger[$0.name] != nil }
+        let lintErrors = Self.lintErrors(ProjectCheck.lint(project: project), files: files)
         let planStems = project.planFiles().map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         for (position, file) in files.enumerated() where state.ledger[file.name] == nil {
             if let target {
@@ -394,6 +395,11 @@ public struct MigrationRunner: Sendable {
             let partial = (state.progress[file.name] ?? []).filter { $0.checksum == file.checksum && !$0.started }
             let started = (state.progress[file.name] ?? []).first { $0.checksum == file.checksum && $0.started }?.index
             if let started, let problem = startedProblem(file, index: started) { plan.problems.append(problem) }
+            // A file already partly applied goes on: the findings were there when it started.
+            if partial.isEmpty && started == nil, let findings = lintErrors[file.name] {
+                let problems = Self.lintProblems(findings, file: file)
+                if options.refuseLintErrors { plan.problems += problems } else { plan.notes += problems.map { "allowed lint error: \($0.message)" } }
+            }
             let outOfOrder = lastApplied.map { position < $0 } ?? false
             let mode = file.analysis.transactionMode
             var reason: String?
@@ -411,6 +417,26 @@ public struct MigrationRunner: Sendable {
             plan.problems += dependencyProblems(file, position: position, files: files, state: state, planStems: planStems)
         }
         return plan
+    }
+
+    /// Each file's lint findings of error severity, less those its own problems already refuse
+    /// it for (the runner's own reading of the file: NUL byte, COPY FROM STDIN…).
+    static func lintErrors(_ findings: [Finding], files: [LoadedFile]) -> [String: [Finding]] {
+        var result: [String: [Finding]] = [:]
+        for file in files {
+            let refusedFor = Set(file.problems.map(\.rule))
+            let errors = findings.filter { $0.file == file.ref.path && $0.severity == .error && !refusedFor.contains($0.rule) }
+            if !errors.isEmpty { result[file.name] = errors.sortedForReading() }
+        }
+        return result
+    }
+
+    static func lintProblems(_ findings: [Finding], file: LoadedFile) -> [MigrationProblem] {
+        findings.map { finding in
+            MigrationProblem(gate: "lint", migration: file.name,
+                             message: "\(file.displayPath):\(finding.line):\(finding.column): \(finding.message) [\(finding.rule)]",
+                             remedy: "make the statement safe; or, if it is safe here (say why), put `-- bellows:ignore \(finding.rule): why` before it; or run `bellows migrate --allow-lint-errors`")
+        }
     }
 
     /// The ledger row of a file applied under another name: a row whose file is gone, with

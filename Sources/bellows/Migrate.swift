@@ -41,8 +41,9 @@ struct MigrationRunOptions: ParsableArguments {
     }
 }
 
-func migrationRunner(_ target: MigrationTargetOptions, _ run: MigrationRunOptions?) -> MigrationRunner {
+func migrationRunner(_ target: MigrationTargetOptions, _ run: MigrationRunOptions?, refuseLintErrors: Bool = false) -> MigrationRunner {
     var options = MigrationOptions(conninfo: target.conninfo)
+    options.refuseLintErrors = refuseLintErrors
     if let run {
         if let actor = run.actor { options.actor = actor }
         options.lockTimeoutMilliseconds = run.lockTimeout
@@ -101,7 +102,7 @@ struct Migrate: ParsableCommand {
         and resumes where it stopped. Applied files that changed are refused as drift. See docs/migrations.md.
 
         """ + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.interrupted, ExitStatus.cannotConnect, saying: [
-            ExitStatus.refused: "refused (drift, dependency, lock, not confirmed; nothing changed)",
+            ExitStatus.refused: "refused (drift, dependency, lock, lint errors, not confirmed; nothing changed)",
             ExitStatus.interrupted: "interrupted (SIGINT/SIGTERM cancelled the running statement; run again to resume)",
         ]),
         subcommands: [MigrateApply.self, MigrateRollback.self],
@@ -119,6 +120,9 @@ struct MigrateApply: ParsableCommand {
     @Flag(help: "Print what would run (files, transaction mode, statements) and change nothing.")
     var dryRun = false
 
+    @Flag(help: "Apply pending files even when `bellows lint` reports an error in them (each is listed). A `-- bellows:ignore RULE: why` comment before a statement accepts one finding instead.")
+    var allowLintErrors = false
+
     @Option(name: .customLong("accept-drift"), parsing: .upToNextOption,
             help: "Accept that an applied file changed (name or number; repeatable): record its new checksum.")
     var acceptDrift: [String] = []
@@ -127,7 +131,7 @@ struct MigrateApply: ParsableCommand {
     @OptionGroup var runOptions: MigrationRunOptions
 
     func run() throws {
-        let runner = migrationRunner(target, runOptions)
+        let runner = migrationRunner(target, runOptions, refuseLintErrors: !allowLintErrors)
         do {
             if dryRun {
                 let plan = try runner.plan(to: to, acceptDrift: acceptDrift)

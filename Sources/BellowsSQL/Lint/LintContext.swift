@@ -16,6 +16,10 @@ public struct LintContext: Sendable, Hashable {
     /// `"table.column"` keys whose values are known non-null from earlier migrations: a
     /// validated `CHECK (column IS NOT NULL)` or a `NOT NULL` column.
     public var notNullColumns: Set<String>
+    /// `"table.constraint"` → column of each `CHECK (column IS NOT NULL) NOT VALID` an earlier
+    /// migration added and none validated yet: a `VALIDATE CONSTRAINT` of it in the linted file
+    /// makes the column known non-null from there on.
+    public var pendingNotNullChecks: [String: String] = [:]
     /// Whether the migration has its rollback file; `nil` when unknown (rule silent).
     public var hasRollbackFile: Bool?
     /// The file names of all migrations of the project (for numbering rules); empty when

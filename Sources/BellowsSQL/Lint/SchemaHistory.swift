@@ -19,7 +19,7 @@ public struct SchemaHistory: Sendable, Hashable {
     public private(set) var notNullColumns: Set<String> = []
     /// `"table.constraint"` → column, for `CHECK (column IS NOT NULL) NOT VALID` not yet
     /// validated.
-    private var pendingNotNullChecks: [String: String] = [:]
+    public private(set) var pendingNotNullChecks: [String: String] = [:]
 
     public init() {}
 
@@ -150,6 +150,7 @@ public struct SchemaHistory: Sendable, Hashable {
         context.existingTables = tables
         context.columnTypes = columnTypes
         context.notNullColumns = notNullColumns
+        context.pendingNotNullChecks = pendingNotNullChecks
         return context
     }
 }
