@@ -19,6 +19,11 @@ struct Bellows: ParsableCommand {
 
         Connection: -d/--database (a libpq URI or key=value string), else $BELLOWS_DATABASE, else \
         libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass and service files.
+
+        Environment: BELLOWS_DATABASE (instead of -d), BELLOWS_ACTOR (who is recorded in the audit \
+        trail, instead of --actor; default user@host), BELLOWS_PG_BINDIR (rehearse's server and \
+        baseline's pg_dump, instead of --pg-bindir), NO_COLOR (no colour), FORCE_COLOR (colour even \
+        into a file or pipe; FORCE_COLOR=0: none), TERM=dumb (no colour, no live progress line).
         """,
         version: BuildInfo.versionLine,
         subcommands: [

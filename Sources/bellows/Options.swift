@@ -13,7 +13,7 @@ enum FindingsFormat: String, ExpressibleByArgument, CaseIterable {
 /// Where the project and the database are.
 struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customLong("database"), .customShort("d")],
-            help: "libpq connection string or URI (default: the PG* environment, ~/.pgpass, service files).")
+            help: "libpq connection string or URI (default: $BELLOWS_DATABASE, then the PG* environment, ~/.pgpass, service files).")
     var database: String?
 
     @Option(help: "Project directory holding plans/ and migrations/.")
