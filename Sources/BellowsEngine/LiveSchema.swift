@@ -85,23 +85,25 @@ public struct LiveSchema: Sendable {
             return (nil, "plan \(plan.id) is contracted on the \(name): not checked against its tables")
         }
         if let state, state.inFlight, let table = state.tableAtExpand {
-            return (replacing(table), "plan \(plan.id) is \(state.phase.rawValue) on the \(name): checked against \(plan.table.value) as expand read it")
+            return (catalog.replacing(table), "plan \(plan.id) is \(state.phase.rawValue) on the \(name): checked against \(plan.table.value) as expand read it")
         }
-        // Other plans in flight: their tables as they will be after contract.
+        // Other plans in flight: their tables as they will be after contract; earlier plans
+        // not expanded yet: their tables as they will be once they run (`PlanChain`).
         var catalog = self.catalog
         var applied: [String] = []
-        for other in plans.sorted(by: { $0.id < $1.id }) where other.id != plan.id {
-            guard let state = self.plans[other.id], state.inFlight, let table = state.tableAtExpand,
-                  let transition = TransitionCompiler.compile(other, table: table).transition else { continue }
-            catalog = LiveSchema(catalog: catalog, plans: [:], name: name, serverVersion: serverVersion).replacing(transition.tableAfterContract)
+        let ordered = PlanChain.ordered(plans)
+        let position = ordered.firstIndex { $0.id == plan.id } ?? ordered.count
+        for (index, other) in ordered.enumerated() where other.id != plan.id {
+            let state = self.plans[other.id]
+            let table: TableInfo?
+            if let state, state.inFlight { table = state.tableAtExpand }
+            else if index < position, other.table.value.effectiveSchema == plan.table.value.effectiveSchema, other.table.value.name == plan.table.value.name,
+                    state == nil || state?.phase == .planned || state?.phase == .rolledBack { table = catalog.table(other.table.value) }
+            else { table = nil }
+            guard let table, let transition = TransitionCompiler.compile(other, table: table).transition else { continue }
+            catalog = catalog.replacing(transition.tableAfterContract)
             applied.append(other.id)
         }
         return (catalog, applied.isEmpty ? nil : "plan \(plan.id): checked against the tables as they will be once \(applied.joined(separator: ", ")) \(applied.count == 1 ? "is" : "are") contracted")
-    }
-
-    func replacing(_ table: TableInfo) -> SchemaCatalog {
-        var tables = catalog.tables.filter { !($0.schema == table.schema && $0.name == table.name) }
-        tables.append(table)
-        return SchemaCatalog(tables: tables)
     }
 }

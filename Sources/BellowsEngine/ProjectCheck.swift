@@ -55,15 +55,21 @@ public enum ProjectCheck {
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
         } else {
-            // Plans the baseline already holds are not applied to it again (their columns are gone).
+            // Plans the baseline already holds are not applied to it again (their columns are gone);
+            // every other plan is checked against the schema as the plans before it leave it.
             let contracted = project.contractedBeforeBaseline()
-            let catalog = migrations.isEmpty ? nil : offlineCatalog(project)
+            let bases = migrations.isEmpty ? [:] : chainedBases(project, plans: plans, contracted: contracted)
             for plan in plans {
                 if contracted.contains(plan.id) {
                     findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source",
                                             message: "\(plan.id) was contracted before the baseline (\(MigrationRunner.baselineName) holds its changes); not checked against it"))
                 } else {
-                    findings += PlanValidator.validate(plan, catalog: catalog)
+                    let base = bases[plan.id]
+                    findings += PlanValidator.validate(plan, catalog: base?.catalog)
+                    if let base, !base.unapplied.isEmpty {
+                        findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source",
+                                                message: "checked without the changes of \(base.unapplied.joined(separator: ", ")), which \(base.unapplied.count == 1 ? "has" : "have") errors"))
+                    }
                 }
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
@@ -93,6 +99,16 @@ public enum ProjectCheck {
         })
     }
 
+    /// What each of `plans` is checked and rendered against offline: the schema the migrations
+    /// build with the contracted result of every plan of the project before it (`PlanChain`;
+    /// `plans` stand in for the project's files of the same id), except those contracted before
+    /// the baseline, which it already holds.
+    static func chainedBases(_ project: Project, plans: [Plan], contracted: Set<String>) -> [String: PlanChain.Base] {
+        let given = Set(plans.map(\.id))
+        let chain = plans + project.loadPlans().plans.filter { !given.contains($0.id) }
+        return PlanChain.bases(chain, base: offlineCatalog(project), skipping: contracted)
+    }
+
     /// The rendering of one plan: every phase's SQL, against the schema the migrations build,
     /// or with `live` against the database's (as `check --database` picks it), for a server of
     /// `serverVersion` (`server_version_num`; nil: the live database's, else the oldest
@@ -114,7 +130,11 @@ public enum ProjectCheck {
             catalog = liveCatalog
             header = "-- schema: the \(live.name), live catalog\n" + (chosen.note.map { "-- \($0)\n" } ?? "")
         } else {
-            catalog = offlineCatalog(project)
+            let base = chainedBases(project, plans: [plan], contracted: project.contractedBeforeBaseline())[plan.id]
+            catalog = base?.catalog ?? offlineCatalog(project)
+            if let base, !base.applied.isEmpty {
+                header += "-- \(plan.table.value) as \(base.applied.joined(separator: ", ")) \(base.applied.count == 1 ? "leaves" : "leave") it once contracted\n"
+            }
         }
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }

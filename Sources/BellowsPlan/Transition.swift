@@ -405,18 +405,30 @@ extension Transition {
         return droppedColumns.filter { !finals.contains($0) }
     }
 
-    /// The table's columns once the plan is contracted: replaced and dropped columns gone, every
-    /// target under its final name with its type and nullability (and a default set at
-    /// contract). What later plans on the table start from while this one is in flight; pure.
+    /// The table once the plan is contracted, as contract leaves it: replaced and dropped
+    /// columns gone with their indexes and constraints, each replacement at the end of the table
+    /// under its final name (contract drops the old column and renames the new one), with its
+    /// type, nullability and default; the indexes and constraints the plan creates, rebuilds or
+    /// recreates under their final names. What a later plan on the table is checked against
+    /// (`PlanChain`, and live for plans in flight); pure.
     public var tableAfterContract: TableInfo {
         var result = table
-        let gone = Set(goneAtContract)
-        result.columns.removeAll { gone.contains($0.name) }
-        result.indexes.removeAll { !gone.isDisjoint(with: $0.columns) }
-        result.constraints.removeAll { !gone.isDisjoint(with: $0.columns) }
-        if !gone.isDisjoint(with: result.primaryKey) { result.primaryKey = [] }
+        let dropped = Set(droppedColumns)
+        let sql = PhaseSQL(self)
+        // Physical (transition) and old names → final names.
+        var finals: [String: String] = [:]
+        for t in allTargets where t.isShadow { finals[t.physical] = t.final }
+        for (old, new) in replacedColumns { finals[old] = allTargets.first { $0.physical == new }?.final ?? new }
+        func final(_ columns: [String]) -> [String] { columns.map { finals[$0] ?? $0 } }
+        func overFinal(_ definition: String) -> String {
+            ExpressionRewriter.renameColumns(in: definition, allTargets.filter(\.isShadow).reduce(into: [:]) { $0[$1.physical] = $1.final })
+        }
+        result.columns.removeAll { dropped.contains($0.name) }
+        result.indexes.removeAll { !dropped.isDisjoint(with: table.columns(of: $0)) }
+        result.constraints.removeAll { !dropped.isDisjoint(with: $0.columns) }
+        if !dropped.isDisjoint(with: result.primaryKey) { result.primaryKey = [] }
         for target in allTargets {
-            var column = result.column(target.final) ?? table.column(target.physical)
+            var column = (target.existing ? table.column(target.physical) : nil)
                 ?? ColumnInfo(name: target.final, type: target.type, notNull: target.notNull)
             column.name = target.final
             column.type = target.type
@@ -431,6 +443,38 @@ extension Transition {
             } else {
                 result.columns.append(column)
             }
+            if target.unique {
+                result.indexes.append(IndexInfo(name: target.uniqueName, columns: [target.final], isUnique: true, isPrimary: false,
+                                                isConstraint: true, isPlain: true))
+                result.constraints.append(ConstraintInfo(kind: "u", name: target.uniqueName, columns: [target.final],
+                                                         definition: "UNIQUE (\(SQLQuote.identifier(target.final)))"))
+            }
+            if let check = target.check {
+                let definition = overFinal(check)
+                let used = ExpressionRewriter.referencedColumns(in: definition, among: Set(result.columns.map(\.name) + [target.final]))
+                result.constraints.append(ConstraintInfo(kind: "c", name: target.checkName, columns: used.sorted(), definition: "CHECK (\(definition))"))
+            }
+            if let foreignKey = target.foreignKeyAtContract ?? target.foreignKey.map(overFinal) {
+                result.constraints.append(ConstraintInfo(kind: "f", name: target.foreignKeyName, columns: [target.final], definition: foreignKey))
+            }
+            for index in target.rebuiltIndexes {
+                result.indexes.append(IndexInfo(name: sql.rebuiltIndexName(target, index).final, columns: [target.final], isUnique: false,
+                                                isPrimary: false, isConstraint: false, isPlain: true))
+            }
+        }
+        for recreated in recreatedIndexes {
+            guard let original = table.indexes.first(where: { $0.name == recreated.original }) else { continue }
+            result.indexes.append(IndexInfo(name: recreated.final, columns: final(original.columns), isUnique: original.isUnique, isPrimary: false,
+                                            isConstraint: recreated.constraintSuffix != nil, isPlain: original.isPlain))
+            if recreated.constraintSuffix != nil, let constraint = table.constraints.first(where: { $0.name == recreated.original }) {
+                result.constraints.append(ConstraintInfo(kind: constraint.kind, name: recreated.final, columns: final(constraint.columns),
+                                                         definition: overFinal(ExpressionRewriter.renameColumns(in: constraint.definition, finals))))
+            }
+        }
+        for recreated in recreatedConstraints {
+            guard let original = table.constraints.first(where: { $0.name == recreated.original }) else { continue }
+            result.constraints.append(ConstraintInfo(kind: original.kind, name: recreated.final, columns: final(original.columns),
+                                                     definition: overFinal(recreated.definition)))
         }
         for constraint in constraints {
             switch constraint.kind {

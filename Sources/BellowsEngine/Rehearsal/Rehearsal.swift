@@ -320,12 +320,22 @@ public final class Rehearsal: @unchecked Sendable {
     }
 
     /// Columns plans will make unique in place: the synthetic data must already satisfy that.
+    /// A column an earlier plan renames is hinted under the name the seeded table has; one an
+    /// earlier plan adds is not in it.
     func uniqueHints(_ plans: [Plan]) -> [String: Set<String>] {
         var hints: [String: Set<String>] = [:]
-        for plan in plans {
+        let ordered = PlanChain.ordered(plans)
+        for (position, plan) in ordered.enumerated() {
             let table = "\(plan.table.value.schema ?? "public").\(plan.table.value.name)"
             for change in plan.changes {
-                if case .alter(let c) = change, c.attributes.unique?.value == true { hints[table, default: []].insert(c.column.value) }
+                guard case .alter(let c) = change, c.attributes.unique?.value == true else { continue }
+                var column: String? = c.column.value
+                for earlier in ordered[..<position].reversed() where earlier.table.value == plan.table.value {
+                    for change in earlier.changes where column != nil && change.finalColumns.contains(column ?? "") {
+                        if case .alter(let e) = change { column = e.column.value } else { column = nil }
+                    }
+                }
+                if let column { hints[table, default: []].insert(column) }
             }
         }
         return hints
