@@ -151,6 +151,19 @@ extension Engine {
             throw UnrunnableExpression(failures: [Self.unrunnable(plan, probe, error, searchPath: sql.searchPath)])
         }
         if !refused.isEmpty { throw UnrunnableExpression(failures: refused) }
+        // Each default contract sets, set now and undone at once: one that does not fit the
+        // column's type refuses expand (the transaction is rolled back) instead of failing contract.
+        for probe in sql.defaultProbes {
+            try connection.execute("SAVEPOINT bellows_default_probe")
+            do {
+                try connection.execute(probe.sql)
+            } catch {
+                if error.kind == .connection { throw error }
+                throw UnrunnableExpression(failures: [Self.unrunnable(plan, probe, error, searchPath: sql.searchPath)])
+            }
+            try connection.execute("ROLLBACK TO SAVEPOINT bellows_default_probe")
+            try connection.execute("RELEASE SAVEPOINT bellows_default_probe")
+        }
     }
 
     /// What `probe`'s expression uses that a role able to write the table may not, read from a
@@ -182,7 +195,7 @@ extension Engine {
         var one = plan
         one.changes = [plan.changes[probe.changeIndex]]
         one.checks = []
-        let keys = probe.key == "up" ? ["up", "backfill"] : ["down"]
+        let keys = probe.key == "up" ? ["up", "backfill"] : [probe.key]
         return PlanValidator.expressions(of: one).first(where: { keys.contains($0.key) })?.value.location ?? one.changes[0].location
     }
 

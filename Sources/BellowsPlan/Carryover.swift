@@ -246,7 +246,12 @@ enum Carryover {
                     }
                     if let value = old.defaultExpression {
                         let kept = t.defaultAtContract == .set(value)
-                        result.report.append(CarriedItem("default \(value) of \(source)", kept ? .carried : .dropped, kept ? "" : "the plan sets its own"))
+                        if t.convertsDefault, case .set(let converted)? = t.defaultAtContract {
+                            result.report.append(CarriedItem("default \(value) of \(source)", .carried, "converted to \(t.type) through up: \(converted)"))
+                        } else {
+                            result.report.append(CarriedItem("default \(value) of \(source)", kept ? .carried : .dropped,
+                                                             kept ? "" : t.defaultAtContract == nil ? "the plan says drop_default: true" : "the plan sets its own"))
+                        }
                     }
                 }
                 guard let details = table.details?.columns[source] else { continue }
@@ -295,7 +300,9 @@ enum Carryover {
                     }
                 }
                 if let comment = details.comment {
-                    if t.comment == nil {
+                    if t.removesComment {
+                        result.report.append(CarriedItem(property("comment"), .dropped, "the plan says comment: null"))
+                    } else if t.comment == nil {
                         t.comment = comment
                         result.report.append(CarriedItem(property("comment"), .carried, ""))
                     } else {

@@ -7,6 +7,16 @@ public enum ExpressionRewriter {
     /// Replaces each reference to a key of `renames` (by its identifier value) with the
     /// quoted value.
     public static func renameColumns(in expression: String, _ renames: [String: String]) -> String {
+        replaceColumns(in: expression, renames.mapValues(SQLQuote.identifier))
+    }
+
+    /// Replaces each reference to a key of `values` with the value's SQL text as it is (an
+    /// expression, parenthesised by the caller).
+    public static func substituteColumns(in expression: String, _ values: [String: String]) -> String {
+        replaceColumns(in: expression, values)
+    }
+
+    static func replaceColumns(in expression: String, _ renames: [String: String]) -> String {
         guard !renames.isEmpty else { return expression }
         let tokens = Lexer.tokenize(expression)
         var output = ""
@@ -21,7 +31,7 @@ public enum ExpressionRewriter {
             let qualified = previous.map { $0.isSymbol(".") || $0.isSymbol("::") } ?? false
             let isCall = next?.isSymbol("(") ?? false
             let isQualifier = next?.isSymbol(".") ?? false
-            output += (qualified || isCall || isQualifier) ? token.text : SQLQuote.identifier(replacement)
+            output += (qualified || isCall || isQualifier) ? token.text : replacement
         }
         return output
     }

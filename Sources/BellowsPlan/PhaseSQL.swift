@@ -235,10 +235,24 @@ public struct PhaseSQL: Sendable {
         }
     }
 
+    /// The default each target gets at contract, set on it now (in expand's transaction, after
+    /// the new columns are added) and undone at once: `ALTER TABLE … SET DEFAULT` coerces it to the
+    /// column's type as contract will, so a default that does not fit (42804, 22P02) refuses
+    /// expand before any change instead of failing contract.
+    public var defaultProbes: [ExpressionProbe] {
+        transition.groups.flatMap { group in
+            group.targets.compactMap { t in
+                guard case .set(let value)? = t.defaultAtContract else { return nil }
+                return ExpressionProbe(changeIndex: group.changeIndex, key: "default", column: t.physical,
+                                       sql: "ALTER TABLE \(table) ALTER COLUMN \(q(t.physical)) SET DEFAULT \(value)")
+            }
+        }
+    }
+
     /// An expression of the plan as the trigger or the backfill runs it, probed at expand.
     public struct ExpressionProbe: Sendable, Hashable {
         public var changeIndex: Int
-        /// `up` (also an added column's `backfill`) or `down`.
+        /// `up` (also an added column's `backfill`), `down` or `default`.
         public var key: String
         /// The column it computes (physical name).
         public var column: String
@@ -853,6 +867,7 @@ public struct PhaseSQL: Sendable {
                 let names = uniqueName(t)
                 finishing.append("ADD CONSTRAINT \(q(names.final)) UNIQUE USING INDEX \(q(names.transitional))")
             }
+            if let index = t.dropsUnique, index.isConstraint { finishing.append("DROP CONSTRAINT \(q(index.name))") }
         }
         for index in transition.recreatedIndexes {
             if let suffix = index.constraintSuffix {
@@ -893,6 +908,13 @@ public struct PhaseSQL: Sendable {
             if let comment = t.comment {
                 statements.append(PhaseStatement(.transaction, "column comment",
                                                  "COMMENT ON COLUMN \(table).\(q(t.final)) IS \(SQLQuote.literal(comment))"))
+            } else if t.removesComment && t.existing {
+                statements.append(PhaseStatement(.transaction, "the column's comment removed (comment: null)",
+                                                 "COMMENT ON COLUMN \(table).\(q(t.final)) IS NULL"))
+            }
+            if let index = t.dropsUnique, !index.isConstraint {
+                statements.append(PhaseStatement(.transaction, "the column's unique index dropped (unique: false; under contract's lock)",
+                                                 "DROP INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
             }
         }
         for constraint in transition.recreatedConstraints {

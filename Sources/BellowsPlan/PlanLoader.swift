@@ -399,7 +399,11 @@ public enum PlanLoader {
         attributes.dropDefault = reader.bool(map["drop_default"]?.value, key: "drop_default")
         attributes.check = reader.expression(map["check"]?.value, key: "check")
         attributes.unique = reader.bool(map["unique"]?.value, key: "unique")
-        attributes.comment = reader.string(map["comment"]?.value, key: "comment")
+        if let node = map["comment"]?.value, case .scalar(let scalar) = node, NodeReader.typeName(node) == "null", scalar.style == .plain {
+            attributes.removesComment = reader.location(node)
+        } else {
+            attributes.comment = reader.string(map["comment"]?.value, key: "comment")
+        }
         if let node = map["references"]?.value,
            let ref = reader.mapping(node, what: "'references'", allowed: ["table", "column", "on_delete"]) {
             let table = reader.nonEmptyString(ref["table"]?.value, key: "table")

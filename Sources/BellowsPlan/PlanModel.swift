@@ -103,12 +103,14 @@ public struct ColumnAttributes: Sendable, Hashable {
     public var unique: Located<Bool>?
     public var references: ForeignKeyReference?
     public var comment: Located<String>?
+    /// `comment: null`: the column's comment is removed (where `comment:` was written).
+    public var removesComment: SourceLocation?
 
     public init() {}
 
     public var isEmpty: Bool {
         notNull == nil && defaultValue == nil && dropDefault == nil && check == nil
-            && unique == nil && references == nil && comment == nil
+            && unique == nil && references == nil && comment == nil && removesComment == nil
     }
 }
 

@@ -100,6 +100,7 @@ public struct PlanRevision: Sendable, Hashable {
                     "\($0.table.value)(\($0.column.value))" + ($0.onDelete.map { " on delete \($0.rawValue)" } ?? "")
                 }, a.references?.location)
                 add("\(column): comment", a.comment)
+                add("\(column): comment", a.removesComment.map { _ in "null" }, a.removesComment)
             }
             switch change {
             case .alter(let c):

@@ -102,8 +102,8 @@ public enum PlanValidator {
                         "with 'up', give 'down' too: old code reads \"\(c.column.value)\", which writes through \"\(c.finalName)\" must keep filling")
                 }
                 if !createsColumn, c.down != nil {
-                    add(c.down?.location ?? c.column.location, .warning, "plan-unused-down",
-                        "'down' has no effect on an in-place change of \"\(c.column.value)\": there is no second column to fill")
+                    add(c.down?.location ?? c.column.location, .error, "plan-unused-down",
+                        "'down' has no effect on an in-place change of \"\(c.column.value)\": there is no second column to fill; remove it")
                 }
                 if !createsColumn, let up = c.up {
                     add(up.location, .info, "plan-one-way", "'up' rewrites \"\(c.column.value)\" in place: rollback restores the table's shape, not the old values")
@@ -139,6 +139,25 @@ public enum PlanValidator {
                 }
             case .add, .drop:
                 break
+            }
+        }
+
+        // Keys that would do nothing: every accepted key does what it says, or is refused here.
+        func attributes(_ a: ColumnAttributes, newColumn: Bool) {
+            guard let drop = a.dropDefault, drop.value else { return }
+            if a.defaultValue != nil {
+                add(drop.location, .error, "plan-no-effect", "'drop_default: true' and 'default:' contradict each other: keep one")
+            } else if newColumn {
+                add(drop.location, .error, "plan-no-effect", "'drop_default: true' on a new column changes nothing: it has no default to drop; remove it")
+            }
+        }
+        for change in plan.changes {
+            switch change {
+            case .alter(let c): attributes(c.attributes, newColumn: false)
+            case .add(let c): attributes(c.attributes, newColumn: true)
+            case .split(let c): for t in c.into { attributes(t.attributes, newColumn: true) }
+            case .merge(let c): attributes(c.attributes, newColumn: true)
+            case .drop: break
             }
         }
 

@@ -82,6 +82,12 @@ public struct TransitionTarget: Sendable, Hashable {
     public var foreignKeyAtContract: String? = nil
     /// Which of the replaced column's constraints this one does not inherit (`carry:`).
     public var carry: CarryOptions? = nil
+    /// `unique: false` in place: the column's own unique index (or UNIQUE constraint), dropped at contract.
+    public var dropsUnique: IndexInfo? = nil
+    /// `comment: null`: the column's comment is removed at contract (a replaced column's is not carried).
+    public var removesComment: Bool = false
+    /// The replaced column's default, carried to a new type through `up` (`defaultAtContract`).
+    public var convertsDefault: Bool = false
 
     public var isShadow: Bool { physical != final }
 }
@@ -255,13 +261,30 @@ public enum TransitionCompiler {
             return replaced.contains(name.value) ? TransitionNames.shadowColumn(name.value) : name.value
         }
         func target(physical: String, final: String, type: String, up: String?, attributes: ColumnAttributes,
-                    inheritFrom old: ColumnInfo?, existing: Bool, carry: CarryOptions? = nil) -> TransitionTarget {
+                    inheritFrom old: ColumnInfo?, existing: Bool, carry: CarryOptions? = nil, at location: SourceLocation) -> TransitionTarget {
             let wantsNotNull = attributes.notNull?.value ?? old?.notNull ?? false
             let wasNotNull = existing ? (old?.notNull ?? false) : false
             var defaultChange: DefaultChange?
-            if let value = attributes.defaultValue { defaultChange = .set(value.text) }
-            else if attributes.dropDefault?.value == true { defaultChange = existing ? .drop : nil }
-            else if !existing, let inherited = old?.defaultExpression { defaultChange = .set(inherited) }
+            var convertsDefault = false
+            if let value = attributes.defaultValue {
+                defaultChange = .set(value.text)
+                if let problem = DefaultFit.problem(value.text, type: type) {
+                    error(value.location, "plan-default-type", "default \(value.text) does not fit \(type): \(problem)")
+                }
+            } else if attributes.dropDefault?.value == true {
+                defaultChange = existing ? .drop : nil
+            } else if !existing, let old, let inherited = old.defaultExpression {
+                // The replaced column's default, carried over: converted by `up` when the type changes.
+                if DefaultFit.sameType(type, old.type) {
+                    defaultChange = .set(inherited)
+                } else if let up, let converted = DefaultFit.converted(inherited, up: up, column: old.name, columns: Set(table.columns.map(\.name))) {
+                    defaultChange = .set(converted)
+                    convertsDefault = true
+                } else {
+                    error(location, "plan-default-type",
+                          "the default \(inherited) of \"\(old.name)\" is of type \(old.type), and 'up' reads other columns, so it cannot convert it to \(type): state the new column's default with 'default:' (a value of type \(type)) or 'drop_default: true'")
+                }
+            }
             let renames = physical == final ? [:] : [final: physical]
             // A UNIQUE constraint of the old column is one again on the new column (unless the plan
             // says otherwise); a unique index without a constraint is recreated as the index it is
@@ -272,7 +295,13 @@ public enum TransitionCompiler {
             let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
             var foreignKeyAtContract: String?
-            if let fk = attributes.references, !(existing && table.foreignKey(on: physical) != nil) {
+            if let fk = attributes.references, existing, let present = table.foreignKey(on: physical) {
+                // A foreign key the column already has: restating it changes nothing; another one is not replaced in place.
+                if !DefaultFit.sameForeignKey(present.definition, fk) {
+                    error(fk.location, "plan-no-effect",
+                          "\"\(physical)\" already has foreign key \(present.name) (\(present.definition)); an in-place change does not replace it: drop it with a migration first, or rebuild the column (rename_to or type)")
+                }
+            } else if let fk = attributes.references {
                 func definition(_ column: String) -> String {
                     "FOREIGN KEY (\(SQLQuote.identifier(column))) REFERENCES \(fk.tableName.quoted) (\(SQLQuote.identifier(fk.column.value)))"
                 }
@@ -284,12 +313,24 @@ public enum TransitionCompiler {
                 } else {
                     foreignKey = definition(physical) + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
                 }
-            } else if !existing, attributes.references == nil, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name),
+            } else if !existing, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name),
                       let range = inherited.definition.range(of: ")") {
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
             }
+            // `unique: false` in place drops the column's own unique index (or UNIQUE constraint) at contract.
+            var dropsUnique: IndexInfo?
+            if existing, let flag = attributes.unique, !flag.value {
+                if table.primaryKey == [physical] {
+                    error(flag.location, "plan-no-effect", "\"\(physical)\" is the primary key of \(table.schema).\(tableName): 'unique: false' cannot drop it; change the key with a migration")
+                } else if let index = table.uniqueIndex(on: physical) {
+                    dropsUnique = index
+                } else {
+                    findings.append(Finding(at: flag.location, severity: .warning, rule: "plan-no-effect",
+                                            message: "\"\(physical)\" has no unique index or UNIQUE constraint of its own: 'unique: false' changes nothing"))
+                }
+            }
             func name(_ base: String) -> String { existing ? table.freeName(TransitionNames.fitted(base)) : TransitionNames.fitted(base) }
-            return TransitionTarget(
+            var t = TransitionTarget(
                 physical: physical, final: final, type: type, existing: existing, up: up,
                 notNull: wantsNotNull, addsNotNull: wantsNotNull && !wasNotNull, dropsNotNull: existing && wasNotNull && !wantsNotNull,
                 defaultAtContract: defaultChange,
@@ -299,6 +340,10 @@ public enum TransitionCompiler {
                 checkName: name("\(tableName)_\(final)_check"), foreignKeyName: name("\(tableName)_\(final)_fkey"),
                 uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract,
                 carry: carry)
+            t.dropsUnique = dropsUnique
+            t.convertsDefault = convertsDefault
+            t.removesComment = attributes.removesComment != nil
+            return t
         }
 
         var groups: [SyncGroup] = []
@@ -313,11 +358,12 @@ public enum TransitionCompiler {
                     let up = c.up?.text ?? SQLQuote.identifier(old.name)
                     let down = c.down.map { ExpressionRewriter.renameColumns(in: $0.text, [final: physical]) } ?? SQLQuote.identifier(physical)
                     let t = target(physical: physical, final: final, type: type, up: up, attributes: c.attributes, inheritFrom: old,
-                                   existing: false, carry: c.carry)
+                                   existing: false, carry: c.carry, at: c.type?.location ?? c.column.location)
                     groups.append(SyncGroup(kind: .replace, changeIndex: index, location: c.column.location, sources: [old.name],
                                             targets: [t], downs: [(old.name, old.type, down)], dropsAtContract: [old.name]))
                 } else {
-                    let t = target(physical: old.name, final: old.name, type: old.type, up: c.up?.text, attributes: c.attributes, inheritFrom: old, existing: true)
+                    let t = target(physical: old.name, final: old.name, type: old.type, up: c.up?.text, attributes: c.attributes, inheritFrom: old, existing: true,
+                                   at: c.column.location)
                     groups.append(SyncGroup(kind: .inPlace, changeIndex: index, location: c.column.location, sources: [old.name],
                                             targets: [t], downs: [], dropsAtContract: []))
                 }
@@ -327,7 +373,7 @@ public enum TransitionCompiler {
                 // (the column itself only gets it at contract, so that `backfill` can tell them apart).
                 let t = target(physical: physical, final: c.column.value, type: c.type.value,
                                up: c.backfill?.text ?? c.attributes.defaultValue?.text,
-                               attributes: c.attributes, inheritFrom: nil, existing: false)
+                               attributes: c.attributes, inheritFrom: nil, existing: false, at: c.column.location)
                 groups.append(SyncGroup(kind: .add, changeIndex: index, location: c.column.location, sources: [],
                                         targets: [t], downs: [], dropsAtContract: []))
             case .drop(let c):
@@ -344,7 +390,7 @@ public enum TransitionCompiler {
                 for into in c.into {
                     guard let physical = newName(into.column) else { continue }
                     targets.append(target(physical: physical, final: into.column.value, type: into.type.value, up: into.up.text,
-                                          attributes: into.attributes, inheritFrom: nil, existing: false))
+                                          attributes: into.attributes, inheritFrom: nil, existing: false, at: into.column.location))
                 }
                 let renames = Dictionary(targets.map { ($0.final, $0.physical) }, uniquingKeysWith: { a, _ in a })
                 let down = c.down.map { ExpressionRewriter.renameColumns(in: $0.text, renames) }
@@ -357,7 +403,7 @@ public enum TransitionCompiler {
                 let olds = c.columns.compactMap { existingColumn($0) }
                 guard olds.count == c.columns.count, let physical = newName(c.into) else { continue }
                 let t = target(physical: physical, final: c.into.value, type: c.type.value, up: c.up.text,
-                               attributes: c.attributes, inheritFrom: nil, existing: false)
+                               attributes: c.attributes, inheritFrom: nil, existing: false, at: c.into.location)
                 var downs: [(column: String, type: String, expression: String)] = []
                 for old in olds {
                     if let d = c.down[old.name] {
@@ -427,6 +473,9 @@ extension Transition {
         result.indexes.removeAll { !dropped.isDisjoint(with: table.columns(of: $0)) }
         result.constraints.removeAll { !dropped.isDisjoint(with: $0.columns) }
         if !dropped.isDisjoint(with: result.primaryKey) { result.primaryKey = [] }
+        let droppedUnique = Set(allTargets.compactMap(\.dropsUnique?.name))
+        result.indexes.removeAll { droppedUnique.contains($0.name) }
+        result.constraints.removeAll { droppedUnique.contains($0.name) }
         for target in allTargets {
             var column = (target.existing ? table.column(target.physical) : nil)
                 ?? ColumnInfo(name: target.final, type: target.type, notNull: target.notNull)

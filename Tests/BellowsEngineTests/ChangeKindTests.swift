@@ -88,7 +88,7 @@ extension KindCase {
                     not_null: true
                 """,
             reference: """
-                CREATE TABLE ref.items (id bigint PRIMARY KEY, price numeric(10,2) NOT NULL DEFAULT 0, label text);
+                CREATE TABLE ref.items (id bigint PRIMARY KEY, price numeric(10,2) NOT NULL DEFAULT (0) / 100.0, label text);
                 CREATE INDEX items_price_idx ON ref.items (price);
                 """,
             upQuery: "SELECT id, (price / 100.0)::numeric(10,2), label FROM items ORDER BY id",
@@ -142,7 +142,6 @@ extension KindCase {
                 changes:
                   - alter: name
                     up: "lower(btrim(name))"
-                    down: "name"
                     unique: true
                 """,
             reference: "CREATE TABLE ref.skills (id bigint PRIMARY KEY, name text NOT NULL CONSTRAINT skills_name_key UNIQUE);",
