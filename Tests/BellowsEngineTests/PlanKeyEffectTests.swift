@@ -11,16 +11,15 @@ import Testing
 /// expand before any change.
 @Suite(needsDatabase)
 struct PlanKeyEffectTests {
-    /// `rating text NOT NULL DEFAULT '0'` to integer: the carried default went over as
-    /// `'0'::text`, and contract failed with 42804 after expand, backfill and verify had passed.
-    @Test func aTypeChangeConvertsTheDefaultItCarries() throws {
-        let fixture = try EngineFixture("defaultconv")
-        defer { fixture.close() }
+    static let id = "001_rating_to_integer"
+
+    /// `reviews.rating text NOT NULL DEFAULT '0'` with `rows` rows, and the plan that retypes it
+    /// to integer; `extra` adds keys to the change.
+    static func ratingToInteger(_ fixture: EngineFixture, rows: Int, extra: String = "") throws {
         try fixture.exec("""
             CREATE TABLE reviews (id bigint PRIMARY KEY, rating text NOT NULL DEFAULT '0');
-            INSERT INTO reviews SELECT g, (g % 5)::text FROM generate_series(1, 50) g;
+            INSERT INTO reviews SELECT g, (g % 5)::text FROM generate_series(1, \(rows)) g;
             """)
-        let id = "001_rating_to_integer"
         try fixture.writePlan(id, """
             table: reviews
             changes:
@@ -28,7 +27,17 @@ struct PlanKeyEffectTests {
                 type: integer
                 up: "CAST(rating AS integer)"
                 down: "rating::text"
+            \(extra)
             """)
+    }
+
+    /// `rating text NOT NULL DEFAULT '0'` to integer: the carried default went over as
+    /// `'0'::text`, and contract failed with 42804 after expand, backfill and verify had passed.
+    @Test func aTypeChangeConvertsTheDefaultItCarries() throws {
+        let fixture = try EngineFixture("defaultconv")
+        defer { fixture.close() }
+        let id = Self.id
+        try Self.ratingToInteger(fixture, rows: 50)
         for command: PhaseCommand in [.expand, .backfill, .verify, .contract] { try fixture.run(command, id) }
         #expect(try fixture.state(id)?.phase == .contracted)
         try fixture.exec("INSERT INTO reviews (id) VALUES (1000)")
@@ -40,18 +49,8 @@ struct PlanKeyEffectTests {
     @Test func expandRefusesADefaultThatDoesNotFitBeforeAnyChange() throws {
         let fixture = try EngineFixture("defaultprobe")
         defer { fixture.close() }
-        try fixture.exec("""
-            CREATE TABLE reviews (id bigint PRIMARY KEY, rating text NOT NULL DEFAULT '0');
-            INSERT INTO reviews SELECT g, (g % 5)::text FROM generate_series(1, 20) g;
-            """)
-        let id = "001_rating_to_integer"
-        try fixture.writePlan(id, """
-            table: reviews
-            changes:
-              - alter: rating
-                type: integer
-                up: "CAST(rating AS integer)"
-                down: "rating::text"
+        let id = Self.id
+        try Self.ratingToInteger(fixture, rows: 20, extra: """
                 default: "'0'::text || ''"
             """)
         let before = try fixture.snapshot("reviews")
