@@ -3,6 +3,17 @@ import BellowsSQL
 import Foundation
 import PGClient
 
+/// What `advance` did: the phases that ran, in order, the plan's phase at the end, and the
+/// refusal or failure that stopped it, if any. No outcomes and no error: nothing to do.
+public struct AdvanceResult: Sendable {
+    public var plan: String
+    public var outcomes: [PhaseOutcome] = []
+    public var phase: Phase = .planned
+    public var stoppedBy: BellowsError?
+
+    public init(plan: String) { self.plan = plan }
+}
+
 /// One line of the release manager's board.
 public struct PlanStatus: Sendable {
     public var id: String
@@ -126,24 +137,25 @@ extension Engine {
     }
 
     /// Runs the next phases until `through` (default: just the next one), stopping at the
-    /// first refusal. Returns what ran and the error that stopped it, if any.
-    public func advance(plan reference: String, through: PhaseCommand?) throws -> (outcomes: [PhaseOutcome], stoppedBy: BellowsError?) {
+    /// first refusal. `through` is an upper bound: a plan already at or past it runs nothing.
+    public func advance(plan reference: String, through: PhaseCommand?) throws -> AdvanceResult {
         let plan = try project.resolvePlan(reference)
         let connection = try connect()
         defer { connection.close() }
-        var outcomes: [PhaseOutcome] = []
+        var result = AdvanceResult(plan: plan.id)
         while true {
             let state: PlanState
             do { state = try StateStore.register(connection, plan: plan) } catch let e as PostgresError { throw BellowsError.database(e) }
-            guard let next = state.expanding ? .expand : PhaseCommand.next(after: state.phase) else { break }
+            result.phase = state.phase
+            guard let next = PhaseCommand.next(after: state.phase, expanding: state.expanding, through: through) else { break }
             do {
-                outcomes.append(try run(next, plan: plan, connection: connection))
+                result.outcomes.append(try run(next, plan: plan, connection: connection))
             } catch let error as BellowsError {
-                return (outcomes, error)
+                result.stoppedBy = error
+                return result
             }
-            guard let through, through != next, outcomes.last?.to != .contracted else { break }
-            if through.resultingPhase.rank <= (outcomes.last?.to.rank ?? 0) { break }
+            guard through != nil else { break }
         }
-        return (outcomes, nil)
+        return result
     }
 }

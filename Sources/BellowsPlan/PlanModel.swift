@@ -386,6 +386,15 @@ public enum PhaseCommand: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// What `advance --through` runs next for a plan in `phase`: nil when the plan is already
+    /// at or past `through` (an upper bound, never passed), or contracted. A half-done expand
+    /// always resumes, as it is what the plan stands in.
+    public static func next(after phase: Phase, expanding: Bool, through: PhaseCommand?) -> PhaseCommand? {
+        if expanding { return .expand }
+        if let through, phase.rank >= through.resultingPhase.rank { return nil }
+        return next(after: phase)
+    }
+
     /// The next forward command for a plan in `phase`, nil when contracted.
     public static func next(after phase: Phase) -> PhaseCommand? {
         switch phase {

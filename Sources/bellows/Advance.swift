@@ -7,12 +7,12 @@ extension BackfillPacing: ExpressibleByArgument {}
 
 struct Advance: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the plan's next phase; with --through, keep going and stop at the first closed gate.",
+        abstract: "Run the plan's next phase; with --through, keep going up to that phase (never past it) or the first closed gate.",
         discussion: ExitStatus.phaseHelp + " A closed gate after some phases ran exits 1; the phases that ran stay done.")
 
     @OptionGroup var options: PhaseOptions
 
-    @Option(help: "Keep advancing up to this phase (expand, backfill, verify or contract).")
+    @Option(help: "Keep advancing up to this phase (expand, backfill, verify or contract); a plan already at or past it runs nothing.")
     var through: PhaseCommand?
 
     func validate() throws {
@@ -26,6 +26,10 @@ struct Advance: ParsableCommand {
         try runAndRender(format: options.format) {
             let result = try options.engine().advance(plan: options.plan, through: through)
             stop = result.stoppedBy
+            if result.outcomes.isEmpty, stop == nil, options.format == .text {
+                let bound = through.map { ", at or past \($0.rawValue)" } ?? ""
+                Terminal.out("\(result.plan) is \(result.phase.rawValue)\(bound): nothing to do")
+            }
             return result.outcomes
         }
         if let stop {

@@ -72,4 +72,31 @@ struct GateCLITests {
         #expect(forward.status == 0, "\(forward.stdout)\(forward.stderr)")
         #expect(try Self.phase(db) == "verified")
     }
+
+    /// `--through X` is an upper bound (hostile-d 06): re-running a deploy step on a plan already
+    /// at or past X runs nothing — before, it ran the next phase, up to contract.
+    @Test func advanceThroughAPhaseAlreadyPassedRunsNothing() throws {
+        let (db, root, common) = try Self.setUp("gatecli3")
+        defer { db.drop(); CheckCommandTests.remove(root) }
+        let first = try CheckCommandTests.bellows(["advance", "001", "--through", "backfill", "--confirm", "dba-ok"] + common)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(try Self.phase(db) == "backfilled")
+        // The contract gate approved ahead of time: nothing else stands between the plan and contract.
+        let approve = try CheckCommandTests.bellows(["approve", "001", "app-writes-v2"] + common)
+        #expect(approve.status == 0, "\(approve.stderr)")
+        for through in ["expand", "backfill"] {
+            let again = try CheckCommandTests.bellows(["advance", "001", "--through", through] + common)
+            #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+            #expect(again.stdout.contains("001_s is backfilled, at or past \(through): nothing to do"), "\(again.stdout)")
+            #expect(try Self.phase(db) == "backfilled", "--through \(through) ran nothing")
+        }
+        let json = try CheckCommandTests.bellows(["advance", "001", "--through", "expand", "--format", "json"] + common)
+        #expect(json.status == 0, "\(json.stdout)\(json.stderr)")
+        #expect(try Self.phase(db) == "backfilled")
+        let verify = try CheckCommandTests.bellows(["advance", "001", "--through", "verify"] + common)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(try Self.phase(db) == "verified", "up to the phase named, and no further")
+        let columns = try db.connect().query("SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 's'::regclass AND attname = 'v' AND NOT attisdropped")
+        #expect(try columns.first?.int("n") == 1, "the old column is still there")
+    }
 }
