@@ -49,6 +49,8 @@ struct BackfillPacer {
     private var rowsPerMillisecond: Double?
     /// The largest batch from now on, set when one ran into `statement_timeout_ms`: half of it.
     private(set) var ceiling: Int?
+    /// The release manager's control (`bellows throttle`), as last read before a batch.
+    private(set) var control = BackfillControl()
 
     init(settings: BackfillSettings, pacing: BackfillPacing? = nil, fixedBatchSize: Int? = nil, pauseMilliseconds: Int? = nil) {
         self.settings = settings
@@ -119,20 +121,42 @@ struct BackfillPacer {
         return ceiling.map { min(size, $0) } ?? size
     }
 
-    /// A batch of `batchSize` rows ran into `statement_timeout_ms` (rows too heavy for it):
+    /// A batch of `nextBatchSize` rows ran into `statement_timeout_ms` (rows too heavy for it):
     /// halves it, also a fixed one, and no later batch grows past the half (below
     /// `minimumBatchSize` if need be). False when the batch was one row: nothing smaller to try.
     mutating func statementTimedOut() -> Bool {
-        guard batchSize > 1 else { return false }
-        batchSize /= 2
+        let size = nextBatchSize
+        guard size > 1 else { return false }
+        batchSize = size / 2
         ceiling = batchSize
         return true
     }
 
-    /// How long to wait after a batch that took `milliseconds`.
-    func restMilliseconds(afterBatchOf milliseconds: Double) -> Double {
-        let rest = isGentle ? milliseconds * restPercent / 100 : 0
-        return rest + Double(pauseMilliseconds)
+    /// Takes the control read before a batch; true when it differs from the last one.
+    mutating func apply(_ control: BackfillControl) -> Bool {
+        let changed = control.paused != self.control.paused || control.maxRowsPerSecond != self.control.maxRowsPerSecond
+            || control.batchSize != self.control.batchSize
+        self.control = control
+        return changed
+    }
+
+    /// The size of the next batch: the pacer's, or the throttle's `batch_size`; under a
+    /// `max_rows_per_second`, at most one second's worth of rows (the rate stays even); never
+    /// past the ceiling a statement timeout set.
+    var nextBatchSize: Int {
+        var size = control.batchSize ?? batchSize
+        if let rate = control.maxRowsPerSecond { size = min(size, rate) }
+        if let ceiling { size = min(size, ceiling) }
+        return max(1, size)
+    }
+
+    /// How long to wait after a batch of `rows` rows that took `milliseconds`: the pace's rest
+    /// and pause, or longer under a `max_rows_per_second`, so that the batch and its rest
+    /// together take at least `rows / max_rows_per_second`.
+    func restMilliseconds(afterBatchOf milliseconds: Double, rows: Int = 0) -> Double {
+        let rest = (isGentle ? milliseconds * restPercent / 100 : 0) + Double(pauseMilliseconds)
+        guard let rate = control.maxRowsPerSecond, rate > 0 else { return rest }
+        return max(rest, Double(rows) * 1000 / Double(rate) - milliseconds)
     }
 
     private var restPercent: Double { Double(settings.gentleRestPercent) + extraRestPercent }

@@ -52,6 +52,15 @@ extension Engine {
         }
         var announced = false
         var activeSessions: Int?
+        var pausedSeconds = 0.0
+        /// Progress while waiting (paused, replica lag): no rate, the table as at the start.
+        func waiting(_ why: String) -> BackfillProgress {
+            BackfillProgress(
+                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
+                rowsPerSecond: 0, etaSeconds: nil, batchSize: pacer.nextBatchSize, lastBatchMilliseconds: 0, throttled: why,
+                pace: pacer.description, activeSessions: activeSessions, tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart,
+                control: pacer.control.summary)
+        }
 
         // Rendered once: the first batch has no cursor, every later one starts from it.
         let firstBatch = sql.backfillBatch(first: true, rescan: rescan)
@@ -63,13 +72,23 @@ extension Engine {
                               details: ["rows_updated": .int(updatedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
                 throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)" + (rescan ? " --rescan" : ""))
             }
+            // The release manager's control, one read between two batches (bellows pause / throttle).
+            let control = try step("read the backfill's control") { try StateStore.control(connection, plan: plan.id) } ?? BackfillControl()
+            if pacer.apply(control) {
+                report(.info("backfill of \(plan.id): " + (control.summary.map { $0 + (control.paused ? "; `bellows resume \(plan.id)` goes on" : "") }
+                                                            ?? "no pause or throttle any more")))
+            }
+            if control.paused {
+                report(.backfill(waiting("paused: `bellows resume \(plan.id)` goes on")))
+                let pauseStart = Date()
+                while Date().timeIntervalSince(pauseStart) < options.controlPollSeconds && !options.shouldStop() {
+                    Thread.sleep(forTimeInterval: min(0.1, options.controlPollSeconds))
+                }
+                pausedSeconds += Date().timeIntervalSince(pauseStart)
+                continue
+            }
             if let bound = settings.maxReplicaLagMilliseconds, let lag = try replicaLagMilliseconds(connection), lag > Double(bound) {
-                report(.backfill(BackfillProgress(
-                    plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                    rowsPerSecond: 0, etaSeconds: nil, batchSize: pacer.batchSize, lastBatchMilliseconds: 0,
-                    throttled: String(format: "replica lag %.0f ms > %d ms", lag, bound),
-                    pace: pacer.description, activeSessions: activeSessions,
-                    tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart)))
+                report(.backfill(waiting(String(format: "replica lag %.0f ms > %d ms", lag, bound))))
                 Thread.sleep(forTimeInterval: 1)
                 continue
             }
@@ -89,17 +108,17 @@ extension Engine {
             let batchStart = Date()
             let result: BatchResult
             do {
-                result = try runBatch(plan, batch, cursor: cursor, size: pacer.batchSize, marker: sql.backfillMarker, fromPhase: state.phase,
+                result = try runBatch(plan, batch, cursor: cursor, size: pacer.nextBatchSize, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, replica: triggers.replica, connection: connection)
             } catch let timedOut as BatchTimedOut {
                 // Nothing of the batch was committed: the same rows again, half as many at a time.
-                let size = pacer.batchSize
+                let size = pacer.nextBatchSize
                 let what = "a batch of \(size) row\(size == 1 ? "" : "s") took longer than statement_timeout_ms (\(settings.statementTimeoutMilliseconds) ms)"
                 guard pacer.statementTimedOut() else {
                     throw PhaseFailure(purpose: "run a backfill batch: \(what), so one row's up takes longer than that; "
                                        + "raise backfill.statement_timeout_ms in the plan (roll back, edit it, expand again)", error: timedOut.error)
                 }
-                report(.info("\(what); trying \(pacer.batchSize) row\(pacer.batchSize == 1 ? "" : "s") at a time"))
+                report(.info("\(what); trying \(pacer.nextBatchSize) row\(pacer.nextBatchSize == 1 ? "" : "s") at a time"))
                 continue
             }
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
@@ -126,15 +145,15 @@ extension Engine {
                 }
                 sinceVacuum = 0
             }
-            let seconds = Date().timeIntervalSince(started)
+            let seconds = Date().timeIntervalSince(started) - pausedSeconds
             let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
             let remaining = max(0, estimate - scannedBefore - scannedThisRun)
             report(.backfill(BackfillProgress(
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.batchSize,
+                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
                 lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
-                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart)))
-            let rest = pacer.restMilliseconds(afterBatchOf: elapsed)
+                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)))
+            let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }
 

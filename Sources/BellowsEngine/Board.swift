@@ -30,11 +30,16 @@ public struct PlanStatus: Sendable {
     public var fileMissing: Bool
     /// Whether the database has a row for the plan (false: no command has run it there yet).
     public var recorded: Bool = true
+    /// A pause or throttle in force (`bellows pause`, `throttle`), nil when none.
+    public var control: BackfillControl? = nil
 
     public var json: JSONValue {
         ["plan": .string(id), "table": .string(table), "phase": .string(phase.rawValue), "expanding": .bool(expanding),
          "backfill_rows": .int(backfillRows), "next": .optional(next), "file_missing": .bool(fileMissing),
          "verified_at": verifiedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,
+         "control": control.map { ["paused": .bool($0.paused), "max_rows_per_second": $0.maxRowsPerSecond.map(JSONValue.int) ?? .null,
+                                   "batch_size": $0.batchSize.map(JSONValue.int) ?? .null, "actor": .optional($0.actor),
+                                   "changed_at": .optional($0.changedAt)] } ?? .null,
          "blockers": .array(blockers.map { ["gate": .string($0.gate), "message": .string($0.message), "remedy": .optional($0.remedy)] })]
     }
 }
@@ -49,6 +54,7 @@ extension Engine {
         defer { connection.close() }
         do {
             let states = hasState ? try StateStore.allPlans(connection) : []
+            let controls = hasState ? try StateStore.controls(connection).filter { $0.value.isActive } : [:]
             let loaded = project.loadPlans()
             var board: [PlanStatus] = []
             for plan in loaded.plans {
@@ -82,7 +88,8 @@ extension Engine {
                 board.append(PlanStatus(
                     id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
                     backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
-                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil))
+                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil,
+                    control: controls[plan.id]))
             }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
                 // Expanded with its text stored: rollback works without the file.
@@ -90,7 +97,7 @@ extension Engine {
                 let next = active && state.planText != nil ? "bellows rollback \(state.id)" : nil
                 board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
                                         backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
-                                        next: next, blockers: [], fileMissing: true))
+                                        next: next, blockers: [], fileMissing: true, control: controls[state.id]))
             }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {

@@ -33,6 +33,8 @@ public struct EngineOptions: Sendable {
     /// recompute the new columns with `up` in every row where they disagree with it (writes
     /// that bypassed the trigger), then verify again.
     public var rescan = false
+    /// How often a paused backfill reads its control again (`bellows resume`).
+    public var controlPollSeconds: Double = 1
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo

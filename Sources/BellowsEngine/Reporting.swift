@@ -22,6 +22,8 @@ public struct BackfillProgress: Sendable, Hashable {
     public var activeSessions: Int? = nil
     public var tableBytes: Int
     public var tableBytesAtStart: Int
+    /// A release manager's throttle or pause in force (`BackfillControl.summary`).
+    public var control: String? = nil
 
     public var fraction: Double {
         estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0
@@ -33,7 +35,7 @@ public struct BackfillProgress: Sendable, Hashable {
          "eta_seconds": etaSeconds.map(JSONValue.double) ?? .null, "batch_size": .int(batchSize),
          "last_batch_ms": .double(lastBatchMilliseconds), "throttled": .optional(throttled),
          "pace": .optional(pace), "active_sessions": activeSessions.map(JSONValue.int) ?? .null,
-         "table_bytes": .int(tableBytes), "table_bytes_at_start": .int(tableBytesAtStart)]
+         "table_bytes": .int(tableBytes), "table_bytes_at_start": .int(tableBytesAtStart), "control": .optional(control)]
     }
 }
 

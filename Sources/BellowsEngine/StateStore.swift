@@ -61,7 +61,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path') AND NOT attisdropped) = 5 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path') AND NOT attisdropped) = 5 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -149,6 +149,16 @@ public enum StateStore {
         applied_by      text NOT NULL,
         completed_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (name, statement_index)
+    );
+    -- Live control of a plan's backfill (bellows pause / resume / throttle), read by the
+    -- running backfill between batches; it outlives the process (BackfillControl).
+    CREATE TABLE IF NOT EXISTS bellows.controls (
+        plan_id              text PRIMARY KEY,
+        paused               boolean NOT NULL DEFAULT false,
+        max_rows_per_second  integer CHECK (max_rows_per_second > 0),
+        batch_size           integer CHECK (batch_size > 0),
+        actor                text NOT NULL,
+        changed_at           timestamptz NOT NULL DEFAULT now()
     );
     """
 

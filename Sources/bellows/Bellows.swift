@@ -16,6 +16,8 @@ struct Bellows: ParsableCommand {
           3  a statement failed; its transaction was rolled back
           4  interrupted (signal, lost connection): run the command again to resume
           5  cannot connect to PostgreSQL; nothing was read or changed
+          6  wait: timed out before the plan reached the phase
+          7  wait: the plan was rolled back meanwhile and cannot reach the phase
 
         Connection: -d/--database (a libpq URI or key=value string), else $BELLOWS_DATABASE, else \
         libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass and service files.
@@ -29,6 +31,7 @@ struct Bellows: ParsableCommand {
         subcommands: [
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
             Status.self, History.self, Approve.self, Diff.self,
+            Pause.self, Resume.self, Throttle.self, Wait.self,
             Check.self, Lint.self, Render.self,
             Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
         ]

@@ -32,9 +32,7 @@ struct Diff: ParsableCommand {
             throw ExitCode(ExitStatus.usage) // any other error is 2, as with diff
         }
         if format == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            Terminal.out(String(decoding: (try? encoder.encode(diff)) ?? Data("{}".utf8), as: UTF8.self))
+            Terminal.outJSON(diff)
         } else {
             let file = diff.file ?? diff.expandedPath
             switch diff.verdict {

@@ -30,12 +30,17 @@ enum ExitStatus {
     static let failed: Int32 = 3
     static let interrupted: Int32 = 4
     static let cannotConnect: Int32 = 5
+    /// `wait`: the time given ran out before the plan reached the phase.
+    static let timedOut: Int32 = 6
+    /// `wait`: the plan moved where it cannot reach the phase (rolled back).
+    static let movedAway: Int32 = 7
 
     /// What each code means unless a command says more.
     static let meanings: [Int32: String] = [
         0: "done", refused: "refused (a gate is closed; nothing changed) or the plan is invalid", usage: "usage or I/O error",
         failed: "a statement failed (rolled back)", interrupted: "interrupted (run the same command again to resume)",
         cannotConnect: "cannot connect to PostgreSQL (nothing read or changed)",
+        timedOut: "timed out before the plan reached the phase", movedAway: "the plan was rolled back (or contracted, waiting for rolled_back): it cannot reach the phase",
     ]
 
     /// The "Exit codes:" sentence of a command's --help: exactly the codes it can exit with.

@@ -33,6 +33,9 @@ struct Status: ParsableCommand {
                     + phase.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                     + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                     + (line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+                if let control = line.control?.summary {
+                    Terminal.out(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
+                }
                 for blocker in line.blockers {
                     Terminal.out(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
                 }

@@ -34,6 +34,13 @@ enum Terminal {
         FileHandle.standardOutput.write(Data(((stdoutColour ? text : plain(text)) + "\n").utf8))
     }
 
+    /// One JSON document on stdout, from a Codable value (keys sorted).
+    static func outJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        out(String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self))
+    }
+
     static func err(_ text: String) {
         endLiveLine()
         FileHandle.standardError.write(Data(((stderrColour ? text : plain(text)) + "\n").utf8))
@@ -111,6 +118,7 @@ enum Terminal {
         } else if let pace = progress.pace, pace != "full" {
             line += "  \(pace)"
         }
+        if let control = progress.control { line += "  (\(control))" }
         return line
     }
 

@@ -12,7 +12,8 @@ import Testing
         ["advance", "001"], ["status"], ["history"], ["approve", "001", "app-reads-email-address"], ["diff", "001"],
         ["check", "-d", nowhere], ["render", "001", "--database", nowhere], ["migrate"], ["migrate", "--dry-run"],
         ["migrations", "status"], ["migrate", "rollback", "001", "--yes"], ["baseline"], ["rehearse", "-d", nowhere],
-        ["rehearse", "--from", nowhere],
+        ["rehearse", "--from", nowhere], ["pause", "001"], ["resume", "001"], ["throttle", "001", "--clear"],
+        ["wait", "001", "--for", "verified"],
     ]
 
     @Test(arguments: connecting)
@@ -44,13 +45,15 @@ import Testing
         #expect((object["hint"] as? String)?.contains("BELLOWS_DATABASE") == true)
     }
 
-    /// The codes in `bellows --help` are the ones the commands use, 0 to 5.
+    /// The codes in `bellows --help` are the ones the commands use, 0 to 7 (6 and 7: `wait`).
     @Test func helpListsEveryExitCode() throws {
         let help = try CheckCommandTests.bellows(["--help"])
         #expect(help.status == 0)
-        for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "5 "] {
+        for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 "] {
             #expect(help.stdout.contains("\n  " + code) || help.stdout.contains(" " + code), "\(code): \(help.stdout)")
         }
         #expect(help.stdout.contains("cannot connect"), "\(help.stdout)")
+        let wait = try CheckCommandTests.bellows(["wait", "--help"])
+        #expect(wait.stdout.contains("6 timed out") && wait.stdout.contains("7 the plan was rolled back"), "\(wait.stdout)")
     }
 }
