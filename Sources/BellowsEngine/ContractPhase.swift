@@ -10,9 +10,10 @@ struct TriggerChangedSinceVerify: Error {
 }
 
 /// The table refused a write once contract's DDL had run (a trigger function reading a dropped
-/// or renamed column, say): contract is rolled back.
+/// or renamed column, say), or has a trigger the proof's writes cannot reach whose source names
+/// one (`WritabilityProof`): contract is rolled back.
 struct UnwritableAfterContract: Error {
-    var error: PostgresError
+    var failures: [GateFailure]
 }
 
 extension Engine {
@@ -48,6 +49,12 @@ extension Engine {
             try step("contract in one transaction") {
                 try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
                     try carryColumnPrivileges(plan, transition, sql, connection: connection)
+                    // The same writes before contract's changes: one that fails already (a trigger
+                    // refusing deletes) shows nothing about them.
+                    try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
+                    let triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
+                    let deleting = triggers.contains { $0.events.contains(.delete) }
+                    let before = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
                     for statement in statements where statement.mode == .transaction {
                         announce(plan, .contract, statement)
                         try connection.execute(statement.sql)
@@ -60,7 +67,10 @@ extension Engine {
                             }
                         }
                     }
-                    try proveWritable(transition, connection: connection)
+                    let after = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
+                    let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
+                                                               replaced: transition.droppedColumns, gone: transition.goneAtContract)
+                    if !unwritable.isEmpty { throw UnwritableAfterContract(failures: unwritable) }
                     guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
                     }
@@ -76,15 +86,7 @@ extension Engine {
                 "the dual-write trigger's catalog row changed since verify (\(changed.verified ?? "none") → \(changed.now ?? "missing")): "
                     + "it was disabled, re-enabled or re-created, and writes made meanwhile may not be synchronised")])
         } catch let unwritable as UnwritableAfterContract {
-            let error = unwritable.error
-            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [GateFailure(
-                gate: "writable",
-                message: "after contract's changes a no-op UPDATE of one row of \(transition.tableName) failed: \(error.message)"
-                    + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
-                    + (error.context.map { "; context: \($0.replacingOccurrences(of: "\n", with: " / "))" } ?? "")
-                    + ". Nothing was changed",
-                remedy: "change the trigger function named in the context so it no longer uses the replaced columns "
-                    + "(\(transition.droppedColumns.joined(separator: ", "))) and reads both shapes, then contract again")])
+            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, unwritable.failures)
         }
         // After the commit (the plan is contracted): a declared foreign key added NOT VALID under
         // contract's lock is validated without blocking writes.
@@ -115,27 +117,94 @@ extension Engine {
         }
     }
 
-    /// Inside contract's transaction, after its DDL: a no-op UPDATE of one row, which fires the
-    /// table's row triggers, rolled back to a savepoint. A trigger function that reads a column
-    /// contract dropped or renamed has no catalog dependency on it; this finds it before commit.
-    /// An empty table, or one without a plainly updatable column, proves nothing and passes.
-    func proveWritable(_ transition: Transition, connection: Connection) throws {
-        guard let column = try connection.query("""
-            SELECT attname::text AS name FROM pg_attribute
-            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = '' AND attidentity <> 'a'
-            ORDER BY attnum LIMIT 1
-            """, [transition.quotedTable]).first?.string("name") else { return }
-        let table = transition.quotedTable
-        let name = SQLQuote.identifier(column)
+    /// Contract's writability proof, the writes (`WritabilityProof` decides): in a savepoint
+    /// rolled back at the end, with every deferrable constraint and constraint trigger made
+    /// immediate, an UPDATE of one row setting every plainly updatable column to itself; an INSERT
+    /// of a copy of that row (generated columns, and key columns with a default or an identity,
+    /// take their default, so a table with a generated key takes the copy); when `deleting`, a DELETE
+    /// of the copy, or of the row when no copy was inserted — not when another table's foreign key
+    /// references the table (its lookups and cascades are no work for contract's lock). Each write in a savepoint of its own; a lock, deadlock, cancel or connection error
+    /// is thrown (the transaction is retried or fails), any other error is the write's result.
+    func probeWrites(_ table: String, deleting: Bool, connection: Connection) throws -> ProbeRun {
+        let identity = try connection.query("""
+            SELECT c.relname::text AS name, n.nspname::text AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = to_regclass($1)
+            """, [table]).first
+        let own = (name: try identity?.string("name"), schema: try identity?.string("schema"))
+        let columns = try connection.query("""
+            SELECT a.attnum::int AS num, a.attname::text AS name, a.attgenerated <> '' AS generated, a.attidentity::text AS identity,
+                   a.atthasdef AS has_default,
+                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND a.attnum = ANY (i.indkey)) AS key
+            FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+            """, [table])
+        func probe(_ write: () throws -> Int) throws -> ProbeResult {
+            try connection.execute("SAVEPOINT bellows_probe")
+            do {
+                let rows = try write()
+                try connection.execute("ROLLBACK TO SAVEPOINT bellows_probe")
+                try connection.execute("RELEASE SAVEPOINT bellows_probe")
+                return rows > 0 ? .wrote : .noRow
+            } catch let error as PostgresError {
+                guard connection.isOpen, let state = error.sqlState, state != .lockNotAvailable, state != .deadlockDetected,
+                      state != .queryCanceled, state.errorClass != "08", state.errorClass != "57" else { throw error }
+                try connection.execute("ROLLBACK TO SAVEPOINT bellows_probe")
+                try connection.execute("RELEASE SAVEPOINT bellows_probe")
+                guard state.errorClass == "23" else { return .failed(error) }
+                return .refusedAsData(error, ownTable: error.table == own.name && error.schema == own.schema)
+            }
+        }
+        var run = ProbeRun()
         try connection.execute("SAVEPOINT bellows_writable")
-        do {
-            try connection.execute("UPDATE \(table) SET \(name) = \(name) WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM \(table) LIMIT 1)")
-        } catch {
-            guard error.sqlState != .lockNotAvailable, error.sqlState != .deadlockDetected, connection.isOpen else { throw error }
-            throw UnwritableAfterContract(error: error)
+        try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if let row = try connection.query("SELECT ctid::text AS ctid FROM \(table) LIMIT 1").first?.string("ctid") {
+            let settable = try columns.filter { try !$0.bool("generated") && $0.string("identity") != "a" }
+            run.updatedColumns = Set(try settable.map { try $0.int("num") })
+            if settable.isEmpty {
+                run.results[.update] = .notRun("no column of the table can be set to itself")
+            } else {
+                let assignments = try settable.map { let name = SQLQuote.identifier(try $0.string("name")); return "\(name) = \(name)" }
+                run.results[.update] = try probe {
+                    try connection.execute("UPDATE \(table) SET \(assignments.joined(separator: ", ")) WHERE ctid = $1::tid", [row]).affectedRows
+                }
+            }
+            // A key column with a default or an identity gets a new value (the copy is inserted);
+            // every other column keeps the row's, an identity's too, so no other sequence moves.
+            let copiedColumns = try columns.filter {
+                try !$0.bool("generated") && !($0.bool("key") && ($0.bool("has_default") || !$0.string("identity").isEmpty))
+            }
+            let copied = try copiedColumns.map { SQLQuote.identifier(try $0.string("name")) }.joined(separator: ", ")
+            let overriding = try copiedColumns.contains { try !$0.string("identity").isEmpty } ? " OVERRIDING SYSTEM VALUE" : ""
+            // A delete from a referenced table looks for referencing rows (a scan where their
+            // column has no index) and may cascade: not under contract's lock.
+            let referencing = try connection.query("""
+                SELECT string_agg(DISTINCT conrelid::regclass::text, ', ') AS tables FROM pg_constraint
+                WHERE contype = 'f' AND confrelid = to_regclass($1)
+                """, [table]).first?.optionalString("tables")
+            var copy: ProbeResult?
+            run.results[.insert] = try probe {
+                let inserted = copied.isEmpty
+                    ? try connection.query("INSERT INTO \(table) DEFAULT VALUES RETURNING ctid::text AS ctid")
+                    : try connection.query("INSERT INTO \(table) (\(copied))\(overriding) SELECT \(copied) FROM \(table) WHERE ctid = $1::tid RETURNING ctid::text AS ctid", [row])
+                if deleting, referencing == nil, let ctid = try inserted.first?.string("ctid") {
+                    copy = try probe { try connection.execute("DELETE FROM \(table) WHERE ctid = $1::tid", [ctid]).affectedRows }
+                }
+                return inserted.count
+            }
+            if !deleting {
+                run.results[.delete] = .notRun("no trigger of the table fires on DELETE")
+            } else if let referencing {
+                run.results[.delete] = .notRun("contract does not DELETE from a table other tables' foreign keys reference (\(referencing))")
+            } else if let copy {
+                run.results[.delete] = copy
+            } else {
+                run.results[.delete] = try probe { try connection.execute("DELETE FROM \(table) WHERE ctid = $1::tid", [row]).affectedRows }
+            }
+        } else {
+            for event in [ProbeEvent.update, .insert, .delete] { run.results[event] = .notRun("the table has no row to copy or update") }
         }
         try connection.execute("ROLLBACK TO SAVEPOINT bellows_writable")
         try connection.execute("RELEASE SAVEPOINT bellows_writable")
+        return run
     }
 
     func triggerSinceVerify(_ plan: Plan, _ message: String) -> GateFailure {

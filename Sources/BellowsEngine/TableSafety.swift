@@ -178,26 +178,50 @@ extension Engine {
     }
 }
 
-/// A user trigger of the table and its function's source, for the columns its body names.
+/// A user trigger of the table and its function's source, for the columns its body names, with
+/// what makes it fire (for contract's writability proof, `WritabilityProof`).
 struct TriggerFunctionSource: Sendable, Hashable {
     var trigger: String
     var function: String
     var source: String
+    /// `pg_trigger.tgtype`: bit 0 row-level, 1 BEFORE, 2 INSERT, 3 DELETE, 4 UPDATE, 5 TRUNCATE, 6 INSTEAD OF.
+    var type: Int = 0b1_0101
+    /// `pg_trigger.tgenabled`: `O` origin, `A` always, `R` replica only, `D` disabled.
+    var enabled: String = "O"
+    /// It has a `WHEN` condition.
+    var hasWhen: Bool = false
+    /// The columns of `UPDATE OF` (attnums); empty for any column.
+    var columns: [Int] = []
+    /// The function's language (`plpgsql`, `plpython3u`…).
+    var language: String = "plpgsql"
 
     static func read(_ connection: Connection, table: String) throws -> [TriggerFunctionSource] {
         try connection.query("""
-            SELECT g.tgname::text AS trigger, g.tgfoid::regprocedure::text AS function, p.prosrc AS source
-            FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid
+            SELECT g.tgname::text AS trigger, g.tgfoid::regprocedure::text AS function, p.prosrc AS source,
+                   g.tgtype::int AS type, g.tgenabled::text AS enabled, g.tgqual IS NOT NULL AS has_when,
+                   array_to_string(g.tgattr::int2[], ',') AS columns, l.lanname::text AS language
+            FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
             WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2
             ORDER BY g.tgname COLLATE "C"
             """, [table, TransitionNames.reservedPrefix]).map {
-                TriggerFunctionSource(trigger: try $0.string("trigger"), function: try $0.string("function"), source: try $0.string("source"))
+                TriggerFunctionSource(trigger: try $0.string("trigger"), function: try $0.string("function"), source: try $0.string("source"),
+                                      type: try $0.int("type"), enabled: try $0.string("enabled"), hasWhen: try $0.bool("has_when"),
+                                      columns: try $0.string("columns").split(separator: ",").compactMap { Int($0) },
+                                      language: try $0.string("language"))
             }
     }
 
     /// The columns of `columns` the source names as a whole identifier (case-insensitively, so
-    /// `NEW.Email` and `"email"` count, `emails` does not); pure.
+    /// `NEW.Email` and `"email"` count, `emails` does not); pure. A PL/pgSQL or SQL body is read
+    /// with the SQL lexer, so a comment or a string constant (`RAISE EXCEPTION 'bad email'`,
+    /// `to_jsonb(NEW) ->> 'email'`) names nothing; another language's source is searched whole.
     func mentions(_ columns: [String]) -> [String] {
+        if language == "plpgsql" || language == "sql" {
+            let names = Set(Lexer.tokenize(source).compactMap { token in
+                token.kind == .word || token.kind == .quotedIdentifier ? token.identifierValue?.lowercased() : nil
+            })
+            return columns.filter { names.contains($0.lowercased()) }
+        }
         let text = Array(source.lowercased().utf8)
         func isIdentifierByte(_ byte: UInt8) -> Bool {
             byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$") || byte >= 0x80
@@ -219,16 +243,19 @@ struct TriggerFunctionSource: Sendable, Hashable {
 extension Engine {
     /// Warnings, one per user trigger of the table whose function's source names a column
     /// contract renames or drops: no catalog dependency records it, and after contract every
-    /// write that fires it fails (contract proves the table writable and refuses then).
+    /// write that fires it fails (contract's writability proof refuses then, `WritabilityProof`).
     func triggerBodyWarnings(_ transition: Transition, connection: Connection) throws -> [String] {
         let gone = transition.goneAtContract
         guard !gone.isEmpty else { return [] }
         return try TriggerFunctionSource.read(connection, table: transition.quotedTable).compactMap { trigger in
             let named = trigger.mentions(gone)
             guard !named.isEmpty else { return nil }
-            return "trigger \(trigger.trigger) runs \(trigger.function), whose source names \(named.joined(separator: ", ")), "
-                + "which contract renames or drops: change the function (to read the new column, or both) before contract, "
-                + "which refuses while a write to the table fails"
+            return "trigger \(trigger.trigger) (\(trigger.firing)) runs \(trigger.function), whose source names \(named.joined(separator: ", ")), "
+                + "which contract renames or drops: change the function before contract so it works on both shapes of the table "
+                + "(to_jsonb(NEW) reads a row of either shape). Contract refuses while an UPDATE, an INSERT of a copy of a row or a "
+                + "DELETE (deferred triggers made immediate) fails after its changes, and while its source names "
+                + "\(named.joined(separator: ", ")) and none of those writes can be shown to fire it (an empty table, a WHEN "
+                + "condition, AFTER INSERT when every copy's key is taken)"
         }
     }
 }

@@ -38,6 +38,8 @@ struct TriggerBodyTests {
         let before = try fixture.snapshot("users")
         let refusal = expectRefusal { try fixture.run(.contract, id) }
         #expect(refusal?.gates == ["writable"], "\(refusal?.text ?? "")")
+        #expect(refusal?.text.contains("an INSERT of a copy of one row") == true && refusal?.text.contains("an UPDATE of one row") == true,
+                "\(refusal?.text ?? "")")
         #expect(refusal?.text.contains("record \"new\" has no field \"email\"") == true, "\(refusal?.text ?? "")")
         #expect(refusal?.text.contains("users_norm") == true, "\(refusal?.text ?? "")")
         let after = try fixture.snapshot("users")
