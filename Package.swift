@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "BellowsSQLTests", dependencies: ["BellowsSQL"]),
         .testTarget(name: "BellowsPlanTests", dependencies: ["BellowsPlan"], exclude: ["Golden"]),
         .testTarget(name: "BellowsEngineTests", dependencies: ["BellowsEngine", "BellowsTestSupport"]),
-        .testTarget(name: "BellowsCLITests", dependencies: ["bellows", "BellowsEngine", "BellowsTestSupport"]),
+        .testTarget(name: "BellowsCLITests", dependencies: ["bellows", "BellowsEngine", "BellowsTestSupport"], exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )

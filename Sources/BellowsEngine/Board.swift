@@ -32,16 +32,6 @@ public struct PlanStatus: Sendable {
     public var recorded: Bool = true
     /// A pause or throttle in force (`bellows pause`, `throttle`), nil when none.
     public var control: BackfillControl? = nil
-
-    public var json: JSONValue {
-        ["plan": .string(id), "table": .string(table), "phase": .string(phase.rawValue), "expanding": .bool(expanding),
-         "backfill_rows": .int(backfillRows), "next": .optional(next), "file_missing": .bool(fileMissing),
-         "verified_at": verifiedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,
-         "control": control.map { ["paused": .bool($0.paused), "max_rows_per_second": $0.maxRowsPerSecond.map(JSONValue.int) ?? .null,
-                                   "batch_size": $0.batchSize.map(JSONValue.int) ?? .null, "actor": .optional($0.actor),
-                                   "changed_at": .optional($0.changedAt)] } ?? .null,
-         "blockers": .array(blockers.map { ["gate": .string($0.gate), "message": .string($0.message), "remedy": .optional($0.remedy)] })]
-    }
 }
 
 extension Engine {

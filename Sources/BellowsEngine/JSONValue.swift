@@ -51,3 +51,61 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
         return out + "\""
     }
 }
+
+/// A JSON value nested in a Codable document (event details, free-form payloads): encoded as
+/// the JSON it is, never as a string holding JSON.
+extension JSONValue: Codable {
+    private struct FieldKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .object(let fields):
+            var container = encoder.container(keyedBy: FieldKey.self)
+            for key in fields.keys.sorted() { try container.encode(fields[key] ?? .null, forKey: FieldKey(stringValue: key)) }
+        case .array(let items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(item) }
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let b):
+            var container = encoder.singleValueContainer()
+            try container.encode(b)
+        case .int(let i):
+            var container = encoder.singleValueContainer()
+            try container.encode(i)
+        case .double(let d):
+            var container = encoder.singleValueContainer()
+            if d.isFinite { try container.encode(d) } else { try container.encodeNil() }
+        case .string(let s):
+            var container = encoder.singleValueContainer()
+            try container.encode(s)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let container = try? decoder.container(keyedBy: FieldKey.self) {
+            var fields: [String: JSONValue] = [:]
+            for key in container.allKeys { fields[key.stringValue] = try container.decode(JSONValue.self, forKey: key) }
+            self = .object(fields)
+            return
+        }
+        if var container = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !container.isAtEnd { items.append(try container.decode(JSONValue.self)) }
+            self = .array(items)
+            return
+        }
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? container.decode(Int.self) { self = .int(i) }
+        else if let d = try? container.decode(Double.self) { self = .double(d) }
+        else { self = .string(try container.decode(String.self)) }
+    }
+}

@@ -18,10 +18,6 @@ public struct BaselineResult: Sendable {
     public var path: String
     public var checksum: String
     public var pgDump: String
-
-    public var json: JSONValue {
-        ["outcome": .string(outcome.rawValue), "path": .string(path), "checksum": .string(checksum), "pg_dump": .string(pgDump)]
-    }
 }
 
 extension MigrationRunner {

@@ -94,10 +94,6 @@ public struct MigrationInterrupted: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "interrupted" + (migration.map { " during \($0)" } ?? "") + ": \(state); run `bellows migrate` again to resume"
     }
-
-    public var json: JSONValue {
-        ["outcome": "interrupted", "migration": .optional(migration), "state": .string(state), "error": .string(description)]
-    }
 }
 
 /// One statement of a migration file as the runner sends it.
@@ -114,11 +110,6 @@ public struct MigrationStatement: Sendable, Hashable {
     public var block: Int?
     /// The file's own `BEGIN …` statement that opens the block, options included.
     public var opening: String?
-
-    public var json: JSONValue {
-        ["index": .int(index + 1), "line": .int(line), "column": .int(column), "sql": .string(sql),
-         "block": block.map(JSONValue.int) ?? .null]
-    }
 }
 
 /// A migration file that `bellows migrate` would apply (or resume).
@@ -145,16 +136,6 @@ public struct PendingMigration: Sendable {
     /// A statement that cannot run in a transaction, which an interrupted run started and
     /// may or may not have finished: checked (or resolved by `--started`) before going on.
     public var startedStatement: Int?
-
-    public var json: JSONValue {
-        ["name": .string(name), "path": .string(path), "checksum": .string(checksum), "description": .optional(description),
-         "dependencies": .array(dependencies.map(JSONValue.string)), "transactional": .bool(transactional),
-         "non_transactional_reason": .optional(nonTransactionalReason),
-         "own_transaction_control": .bool(ownTransactionControl),
-         "statements": .array(statements.map(\.json)),
-         "completed_statements": .array(completedStatements.sorted().map { .int($0 + 1) }),
-         "out_of_order": .bool(outOfOrder)]
-    }
 }
 
 /// An applied file whose content no longer matches the checksum in the ledger.
@@ -165,11 +146,6 @@ public struct DriftedMigration: Sendable, Hashable {
     public var currentChecksum: String
     /// `true` for a non-transactional file that was only partly applied when it changed.
     public var partial: Bool
-
-    public var json: JSONValue {
-        ["name": .string(name), "path": .string(path), "recorded_checksum": .string(recordedChecksum),
-         "current_checksum": .string(currentChecksum), "partial": .bool(partial)]
-    }
 }
 
 /// One reason `bellows migrate` (or a rollback) does not run: the database is unchanged.
@@ -185,10 +161,6 @@ public struct MigrationProblem: Sendable, Hashable {
         self.migration = migration
         self.message = message
         self.remedy = remedy
-    }
-
-    public var json: JSONValue {
-        ["gate": .string(gate), "migration": .string(migration), "message": .string(message), "remedy": .optional(remedy)]
     }
 }
 
@@ -206,12 +178,6 @@ public struct MigrationPlan: Sendable {
     public var appliedCount: Int
     /// Applied files found under a new name (same number and checksum): the ledger takes the new name.
     public var renamed: [MigrationRename]
-
-    public var json: JSONValue {
-        ["pending": .array(pending.map(\.json)), "accepted_drift": .array(acceptedDrift.map(\.json)),
-         "problems": .array(problems.map(\.json)), "notes": .array(notes.map(JSONValue.string)), "applied_count": .int(appliedCount),
-         "renamed": .array(renamed.map { ["from": .string($0.from), "to": .string($0.to)] })]
-    }
 }
 
 /// An applied migration whose file was renamed without a change: same number, same checksum.
@@ -232,12 +198,6 @@ public struct AppliedMigration: Sendable, Hashable {
     /// Statements skipped because an interrupted run had applied them.
     public var statementsResumed: Int
     public var dryRun: Bool
-
-    public var json: JSONValue {
-        ["name": .string(name), "checksum": .string(checksum), "transactional": .bool(transactional),
-         "duration_ms": .double(milliseconds), "statements_run": .int(statementsRun),
-         "statements_resumed": .int(statementsResumed), "dry_run": .bool(dryRun)]
-    }
 }
 
 /// Where a migration file stands against the ledger.
@@ -282,17 +242,6 @@ public struct MigrationStatus: Sendable, Hashable {
     public var renamedFrom: String?
     /// For `invalid`: why the runner refuses the file, located.
     public var problem: String?
-
-    public var json: JSONValue {
-        ["name": .string(name), "number": number.map(JSONValue.int) ?? .null, "state": .string(state.rawValue),
-         "renamed_from": .optional(renamedFrom), "problem": .optional(problem),
-         "path": .optional(path), "description": .optional(description), "file_checksum": .optional(fileChecksum),
-         "applied_checksum": .optional(appliedChecksum), "applied_at": .optional(appliedAt), "applied_by": .optional(appliedBy),
-         "duration_ms": durationMilliseconds.map(JSONValue.int) ?? .null,
-         "transactional": transactional.map(JSONValue.bool) ?? .null,
-         "completed_statements": completedStatements.map(JSONValue.int) ?? .null,
-         "total_statements": totalStatements.map(JSONValue.int) ?? .null, "has_rollback_file": .bool(hasRollbackFile)]
-    }
 }
 
 /// Something a rollback file destroys, found by scanning its statements.
@@ -320,12 +269,6 @@ public struct RollbackLoss: Sendable, Hashable {
     public var cascade: Bool = false
     /// For a loss found through a CASCADE: the statement that causes it.
     public var via: String?
-
-    public var json: JSONValue {
-        ["kind": .string(kind.rawValue), "object": .string(object), "line": .int(line),
-         "exists": exists.map(JSONValue.bool) ?? .null, "rows": rows.map(JSONValue.int) ?? .null,
-         "rows_estimated": .bool(rowsEstimated), "statement": .optional(statement), "via": .optional(via)]
-    }
 }
 
 /// What `bellows migrate rollback` would do, to show before asking for confirmation.
@@ -340,13 +283,6 @@ public struct RollbackPreview: Sendable {
     public var dependents: [String]
     public var appliedAt: String?
     public var appliedBy: String?
-
-    public var json: JSONValue {
-        ["migration": .string(migration), "rollback_path": .string(rollbackPath), "transactional": .bool(transactional),
-         "non_transactional_reason": .optional(nonTransactionalReason), "statements": .array(statements.map(\.json)),
-         "losses": .array(losses.map(\.json)), "dependents": .array(dependents.map(JSONValue.string)),
-         "applied_at": .optional(appliedAt), "applied_by": .optional(appliedBy)]
-    }
 }
 
 /// A rollback that ran.
@@ -356,11 +292,6 @@ public struct RolledBackMigration: Sendable, Hashable {
     public var transactional: Bool
     public var milliseconds: Double
     public var statementsRun: Int
-
-    public var json: JSONValue {
-        ["name": .string(name), "rollback_path": .string(rollbackPath), "transactional": .bool(transactional),
-         "duration_ms": .double(milliseconds), "statements_run": .int(statementsRun)]
-    }
 }
 
 /// The runner refused to start: nothing ran, the database is unchanged.
@@ -378,10 +309,6 @@ public struct MigrationRefusal: Error, Sendable, CustomStringConvertible {
         "\(command) refused; nothing was changed:\n" + problems.map { problem in
             "  - [\(problem.gate)] \(problem.migration): \(problem.message)" + (problem.remedy.map { "\n    → \($0)" } ?? "")
         }.joined(separator: "\n")
-    }
-
-    public var json: JSONValue {
-        ["outcome": "refused", "command": .string(command), "problems": .array(problems.map(\.json)), "error": .string(description)]
     }
 }
 
@@ -441,16 +368,6 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
             text += "\n\(migration) runs outside a transaction: \(completedStatements) of \(totalStatements) statements are applied and recorded; fix the cause and run `bellows migrate` again to resume at statement \(next)"
         }
         return text
-    }
-
-    public var json: JSONValue {
-        ["outcome": "failed", "migration": .string(migration), "file": .string(file), "line": .int(line), "column": .int(column),
-         "error_line": errorLine.map(JSONValue.int) ?? .null, "error_column": errorColumn.map(JSONValue.int) ?? .null,
-         "statement_index": statementIndex.map { .int($0 + 1) } ?? .null, "statement": .optional(statement),
-         "sqlstate": .optional(sqlState), "message": .string(message), "detail": .optional(detail), "hint": .optional(hint),
-         "context": .optional(context), "transactional": .bool(transactional), "rollback": .bool(isRollback),
-         "completed_statements": .int(completedStatements), "total_statements": .int(totalStatements),
-         "error": .string(description)]
     }
 
     /// The file position (1-based line and column) of PostgreSQL's 1-based character

@@ -28,15 +28,6 @@ public struct BackfillProgress: Sendable, Hashable {
     public var fraction: Double {
         estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0
     }
-
-    public var json: JSONValue {
-        ["plan": .string(plan), "rows_scanned": .int(rowsScanned), "rows_updated": .int(rowsUpdated),
-         "estimated_total": .int(estimatedTotal), "rows_per_second": .double(rowsPerSecond),
-         "eta_seconds": etaSeconds.map(JSONValue.double) ?? .null, "batch_size": .int(batchSize),
-         "last_batch_ms": .double(lastBatchMilliseconds), "throttled": .optional(throttled),
-         "pace": .optional(pace), "active_sessions": activeSessions.map(JSONValue.int) ?? .null,
-         "table_bytes": .int(tableBytes), "table_bytes_at_start": .int(tableBytesAtStart), "control": .optional(control)]
-    }
 }
 
 /// What the engine tells its caller while it works. The CLI decides how it looks.
@@ -57,9 +48,4 @@ public struct PhaseOutcome: Sendable {
     public var to: Phase
     public var milliseconds: Double
     public var details: [String: JSONValue]
-
-    public var json: JSONValue {
-        ["plan": .string(plan), "command": .string(command.rawValue), "from": .string(from.rawValue),
-         "to": .string(to.rawValue), "duration_ms": .double(milliseconds), "outcome": "succeeded", "details": .object(details)]
-    }
 }

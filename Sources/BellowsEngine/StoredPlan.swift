@@ -121,6 +121,11 @@ public struct PlanDiff: Sendable, Codable {
 
     public var isSame: Bool { verdict == PlanRevision.Verdict.identical.rawValue }
 
+    enum CodingKeys: String, CodingKey {
+        case plan, phase, file, verdict, differences
+        case expandedPath = "expanded_path", phasesWithOtherSQL = "phases_with_other_sql", textLines = "text_lines"
+    }
+
     /// Line-by-line difference of two texts, as `-N:`/`+N:` lines in order of position.
     static func textDifference(_ old: String, _ new: String?) -> [String] {
         let before = old.components(separatedBy: "\n")

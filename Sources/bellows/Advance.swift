@@ -22,19 +22,13 @@ struct Advance: ParsableCommand {
     }
 
     func run() throws {
-        var stop: BellowsError?
-        try runAndRender(format: options.format) {
+        try runAndRender(Self.self, plan: options.plan, format: options.format) {
             let result = try options.engine().advance(plan: options.plan, through: through)
-            stop = result.stoppedBy
-            if result.outcomes.isEmpty, stop == nil, options.format == .text {
+            if result.outcomes.isEmpty, result.stoppedBy == nil, options.format == .text {
                 let bound = through.map { ", at or past \($0.rawValue)" } ?? ""
                 Terminal.out("\(result.plan) is \(result.phase.rawValue)\(bound): nothing to do")
             }
-            return result.outcomes
-        }
-        if let stop {
-            renderError(stop, format: options.format)
-            throw ExitCode(ExitStatus.code(for: stop))
+            return (result.outcomes, result.stoppedBy)
         }
     }
 }

@@ -15,13 +15,26 @@ struct Approve: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Option(help: "Output format.")
+    var format: OutputFormat = .text
+
     func run() throws {
         do {
             try Engine(project: connection.projectModel, options: connection.engineOptions()).approve(plan: plan, gate: gate)
-            Terminal.out("approved gate \(gate) of \(plan)")
+            if format == .json {
+                JSONOutput.print(Self.documentName, .ok, ApproveBody(plan: plan, gate: gate))
+            } else {
+                Terminal.out("approved gate \(gate) of \(plan)")
+            }
         } catch let error as BellowsError {
-            renderError(error, format: .text)
+            renderError(error, format: format, command: Self.self)
             throw ExitCode(ExitStatus.code(for: error))
         }
     }
+}
+
+/// `approve`'s JSON fields: the gate recorded as confirmed.
+struct ApproveBody: Encodable {
+    var plan: String
+    var gate: String
 }

@@ -12,6 +12,6 @@ struct Backfill: ParsableCommand {
     var rescan = false
 
     func run() throws {
-        try runAndRender(format: options.format) { [try options.engine(rescan: rescan).run(.backfill, plan: options.plan)] }
+        try runAndRender(Self.self, plan: options.plan, format: options.format) { ([try options.engine(rescan: rescan).run(.backfill, plan: options.plan)], nil) }
     }
 }

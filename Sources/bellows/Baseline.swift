@@ -32,10 +32,10 @@ struct Baseline: ParsableCommand {
         do {
             result = try runner.baseline(pgBinDirectory: pgBindir)
         } catch {
-            throw failMigration(error, format: target.format)
+            throw failMigration(error, format: target.format, command: Self.self)
         }
         if target.format == .json {
-            Terminal.out(result.json.serialized)
+            JSONOutput.print(Self.documentName, .ok, BaselineBody(result))
             return
         }
         switch result.outcome {
@@ -46,5 +46,27 @@ struct Baseline: ParsableCommand {
         case .unchanged:
             Terminal.out("\(result.path) is up to date and recorded: nothing to do")
         }
+    }
+}
+
+/// `baseline`'s JSON fields.
+struct BaselineBody: Encodable {
+    /// `created` (written and recorded), `recorded` (the file was there) or `unchanged`.
+    var result: String
+    var path: String
+    var checksum: String
+    /// The pg_dump that captured the schema.
+    var pgDump: String
+
+    enum CodingKeys: String, CodingKey {
+        case result, path, checksum
+        case pgDump = "pg_dump"
+    }
+
+    init(_ baseline: BaselineResult) {
+        result = baseline.outcome.rawValue
+        path = baseline.path
+        checksum = baseline.checksum
+        pgDump = baseline.pgDump
     }
 }

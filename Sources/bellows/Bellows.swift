@@ -38,15 +38,30 @@ struct Bellows: ParsableCommand {
     )
 
     /// As ArgumentParser's, except that a usage error (a bad option or argument) exits 2, as
-    /// documented, instead of ArgumentParser's 64.
+    /// documented, instead of ArgumentParser's 64, and that with `--format json` every error
+    /// is a JSON document on stdout (unless the command printed its own).
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = JSONOutput.requested(arguments)
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
             Terminal.endLiveLine()
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                if json {
+                    JSONOutput.print(CommandTree.path(arguments: arguments), error: ErrorReport(kind: "usage", message: message(for: error)),
+                                     exitCode: ExitStatus.usage)
+                } else {
+                    FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                }
+                Foundation.exit(ExitStatus.usage)
+            }
+            if json && !code.isSuccess && !(error is ExitCode) && !JSONOutput.printed.load(ordering: .relaxed) {
+                // An error no command rendered (an I/O error, say): still one document.
+                JSONOutput.print(CommandTree.path(arguments: arguments), error: ErrorReport(kind: "usage", message: message(for: error)),
+                                 exitCode: ExitStatus.usage)
                 Foundation.exit(ExitStatus.usage)
             }
             exit(withError: error)

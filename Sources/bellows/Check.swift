@@ -29,14 +29,13 @@ struct Check: ParsableCommand {
             do {
                 live = try LiveSchema.read(conninfo: database)
             } catch let error as BellowsError {
-                renderError(error, format: .text)
+                renderError(error, format: format == .json ? .json : .text, command: Self.self)
                 throw ExitCode(ExitStatus.code(for: error))
             }
         }
-        Terminal.err("schema: " + (live.map { "the \($0.name), live catalog (\($0.catalog.tables.count) tables)" } ?? "migrations/ (offline)"))
+        let schema = live.map { "the \($0.name), live catalog (\($0.catalog.tables.count) tables)" } ?? "migrations/ (offline)"
+        if format != .json { Terminal.err("schema: " + schema) }
         let findings = ProjectCheck.check(project: Project(root: project), paths: paths, live: live)
-        Terminal.renderFindings(findings, format: format)
-        if findings.contains(where: { $0.rule == "io-error" }) { throw ExitCode(ExitStatus.usage) }
-        if findings.hasErrors { throw ExitCode(ExitStatus.refused) }
+        try Terminal.renderFindings(findings, format: format, command: Self.self, schema: schema)
     }
 }

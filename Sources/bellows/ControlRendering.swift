@@ -12,17 +12,17 @@ struct ControlOptions: ParsableArguments {
     @Option(help: "Output format.")
     var format: OutputFormat = .text
 
-    func run(_ change: ControlChange) throws {
-        try runControl(change, plan: plan, connection: connection, format: format)
+    func run(_ change: ControlChange, command: any ParsableCommand.Type) throws {
+        try runControl(change, plan: plan, connection: connection, format: format, command: command)
     }
 }
 
 /// Runs a `pause`, `resume` or `throttle` and renders what it did.
-func runControl(_ change: ControlChange, plan: String, connection: ConnectionOptions, format: OutputFormat) throws {
+func runControl(_ change: ControlChange, plan: String, connection: ConnectionOptions, format: OutputFormat, command: any ParsableCommand.Type) throws {
     do {
         let outcome = try Engine(project: connection.projectModel, options: connection.engineOptions()).control(plan: plan, change)
         if format == .json {
-            Terminal.outJSON(outcome)
+            JSONOutput.print(command.documentName, .ok, ControlBody(outcome))
             return
         }
         let now = outcome.control.summary ?? "no pause, no throttle"
@@ -32,7 +32,7 @@ func runControl(_ change: ControlChange, plan: String, connection: ConnectionOpt
             Terminal.out(Terminal.dim("  a running backfill obeys before its next batch; `bellows status` shows it"))
         }
     } catch let error as BellowsError {
-        renderError(error, format: format)
+        renderError(error, format: format, command: command)
         throw ExitCode(ExitStatus.code(for: error))
     }
 }
@@ -40,3 +40,21 @@ func runControl(_ change: ControlChange, plan: String, connection: ConnectionOpt
 /// The exit codes of `pause`, `resume` and `throttle`.
 let controlHelp = ExitStatus.help(0, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect,
                                   saying: [0: "done (also when the control already was so)", ExitStatus.usage: "usage error (an unknown plan, no throttle option)"])
+
+/// `pause`'s, `resume`'s and `throttle`'s JSON fields.
+struct ControlBody: Encodable {
+    var plan: String
+    /// The plan's phase when the change was made.
+    var phase: String
+    /// The control now: `paused`, `max_rows_per_second`, `batch_size`, `actor`, `changed_at`.
+    var control: BackfillControl
+    /// False when the control already was so (nothing changed, nothing recorded).
+    var changed: Bool
+
+    init(_ outcome: ControlOutcome) {
+        plan = outcome.plan
+        phase = outcome.phase.rawValue
+        control = outcome.control
+        changed = outcome.changed
+    }
+}

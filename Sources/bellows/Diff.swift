@@ -27,12 +27,14 @@ struct Diff: ParsableCommand {
         do {
             diff = try engine.diff(plan: plan)
         } catch let error as BellowsError {
-            renderError(error, format: format)
-            if case .cannotConnect = error { throw ExitCode(ExitStatus.cannotConnect) }
-            throw ExitCode(ExitStatus.usage) // any other error is 2, as with diff
+            // Cannot connect is 5; any other error is 2, as with diff(1).
+            let code = if case .cannotConnect = error { ExitStatus.cannotConnect } else { ExitStatus.usage }
+            renderError(error, format: format, command: Self.self, exitCode: code)
+            throw ExitCode(code)
         }
         if format == .json {
-            Terminal.outJSON(diff)
+            JSONOutput.print(Self.documentName, diff.isSame ? .ok : .refused, diff,
+                             error: diff.isSame ? nil : ErrorReport(kind: "differs", message: "the plan file is not as expanded (\(diff.verdict))"))
         } else {
             let file = diff.file ?? diff.expandedPath
             switch diff.verdict {

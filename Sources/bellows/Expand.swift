@@ -9,6 +9,6 @@ struct Expand: ParsableCommand {
     @OptionGroup var options: PhaseOptions
 
     func run() throws {
-        try runAndRender(format: options.format) { [try options.engine().run(.expand, plan: options.plan)] }
+        try runAndRender(Self.self, plan: options.plan, format: options.format) { ([try options.engine().run(.expand, plan: options.plan)], nil) }
     }
 }

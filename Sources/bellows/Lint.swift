@@ -23,12 +23,29 @@ struct Lint: ParsableCommand {
 
     func run() throws {
         if listRules {
-            for rule in Linter.ruleDescriptions { Terminal.out("\(rule.id)  [\(rule.defaultSeverity.rawValue)]  \(rule.summary)") }
+            switch format {
+            case .json:
+                JSONOutput.print(Self.documentName, .ok, RulesBody(rules: Linter.ruleDescriptions.map {
+                    RulesBody.Rule(id: $0.id, severity: $0.defaultSeverity.rawValue, summary: $0.summary)
+                }))
+            case .text, .github:
+                for rule in Linter.ruleDescriptions { Terminal.out("\(rule.id)  [\(rule.defaultSeverity.rawValue)]  \(rule.summary)") }
+            }
             return
         }
         let findings = ProjectCheck.lint(project: Project(root: project), paths: paths)
-        Terminal.renderFindings(findings, format: format)
-        if findings.contains(where: { $0.rule == "io-error" }) { throw ExitCode(ExitStatus.usage) }
-        if findings.hasErrors { throw ExitCode(ExitStatus.refused) }
+        try Terminal.renderFindings(findings, format: format, command: Self.self)
     }
+}
+
+/// `lint --list-rules`'s JSON fields.
+struct RulesBody: Encodable {
+    struct Rule: Encodable {
+        var id: String
+        /// The default severity (bellows.yaml may change it).
+        var severity: String
+        var summary: String
+    }
+
+    var rules: [Rule]
 }

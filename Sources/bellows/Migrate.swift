@@ -74,23 +74,24 @@ func installMigrationInterrupt() -> MigrationInterrupt {
 
 /// Renders a migration command's error and exits with the shared exit codes: 1 refused
 /// (nothing changed), 2 usage, 3 a statement failed, 4 interrupted.
-func failMigration(_ error: Error, format: OutputFormat) -> Error {
+func failMigration(_ error: Error, format: OutputFormat, command: any ParsableCommand.Type) -> Error {
+    let (report, code): (ErrorReport, Int32)
     switch error {
-    case let interrupted as MigrationInterrupted:
-        if format == .json { Terminal.out(interrupted.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + interrupted.description) }
-        return ExitCode(ExitStatus.interrupted)
-    case let refusal as MigrationRefusal:
-        if format == .json { Terminal.out(refusal.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + refusal.description) }
-        return ExitCode(ExitStatus.refused)
-    case let failure as MigrationError:
-        if format == .json { Terminal.out(failure.json.serialized) } else { Terminal.err(Terminal.red("✗ ") + failure.description) }
-        return ExitCode(ExitStatus.failed)
+    case let interrupted as MigrationInterrupted: (report, code) = (ErrorReport(interrupted), ExitStatus.interrupted)
+    case let refusal as MigrationRefusal: (report, code) = (ErrorReport(refusal), ExitStatus.refused)
+    case let failure as MigrationError: (report, code) = (ErrorReport(failure), ExitStatus.failed)
     case let error as BellowsError:
-        renderError(error, format: format)
+        renderError(error, format: format, command: command)
         return ExitCode(ExitStatus.code(for: error))
     default:
         return error
     }
+    if format == .json {
+        JSONOutput.print(command.documentName, error: report, exitCode: code)
+    } else {
+        Terminal.err(Terminal.red("✗ ") + report.message)
+    }
+    return ExitCode(code)
 }
 
 struct Migrate: ParsableCommand {
@@ -135,13 +136,19 @@ struct MigrateApply: ParsableCommand {
         do {
             if dryRun {
                 let plan = try runner.plan(to: to, acceptDrift: acceptDrift)
+                let refusal = plan.problems.isEmpty ? nil : MigrationRefusal(command: "migrate", problems: plan.problems)
+                if target.format == .json {
+                    JSONOutput.print(Self.documentName, refusal == nil ? .ok : .refused, MigrateBody(dryRun: plan), error: refusal.map(ErrorReport.init))
+                    if refusal != nil { throw ExitCode(ExitStatus.refused) }
+                    return
+                }
                 renderDryRun(plan)
-                if !plan.problems.isEmpty { throw MigrationRefusal(command: "migrate", problems: plan.problems) }
+                if let refusal { throw refusal }
                 return
             }
             let applied = try runner.apply(to: to, acceptDrift: acceptDrift)
             if target.format == .json {
-                Terminal.out(JSONValue.object(["outcome": "succeeded", "applied": .array(applied.map(\.json))]).serialized)
+                JSONOutput.print(Self.documentName, .ok, MigrateBody(applied: applied))
                 return
             }
             for migration in applied {
@@ -151,18 +158,14 @@ struct MigrateApply: ParsableCommand {
                              + String(format: "%.0f ms", migration.milliseconds))
             }
             Terminal.out(applied.isEmpty ? "nothing to apply: the database is up to date" : "\(applied.count) migration(s) applied")
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
-            throw failMigration(error, format: target.format)
+            throw failMigration(error, format: target.format, command: Self.self)
         }
     }
 
     func renderDryRun(_ plan: MigrationPlan) {
-        if target.format == .json {
-            var object = plan.json
-            if case .object(var fields) = object { fields["dry_run"] = true; object = .object(fields) }
-            Terminal.out(object.serialized)
-            return
-        }
         Terminal.out(Terminal.bold("dry run: nothing is changed"))
         for note in plan.notes { Terminal.out(Terminal.dim("note: \(note)")) }
         for renamed in plan.renamed {
@@ -226,7 +229,8 @@ struct MigrateRollback: ParsableCommand {
                 guard isatty(STDIN_FILENO) == 1 else {
                     let message = "refusing to roll back \(preview.migration) without confirmation: stdin is not a terminal; pass --yes"
                     if target.format == .json {
-                        Terminal.out(JSONValue.object(["outcome": "refused", "error": .string(message), "preview": preview.json]).serialized)
+                        JSONOutput.print(Self.documentName, .refused, MigrateRollbackBody(preview),
+                                         error: ErrorReport(kind: "not-confirmed", message: message))
                     } else {
                         Terminal.err(Terminal.red("✗ ") + message)
                     }
@@ -241,7 +245,7 @@ struct MigrateRollback: ParsableCommand {
             }
             let result = try runner.rollback(migration, force: force)
             if target.format == .json {
-                Terminal.out(JSONValue.object(["outcome": "succeeded", "rolled_back": result.json, "preview": preview.json]).serialized)
+                JSONOutput.print(Self.documentName, .ok, MigrateRollbackBody(preview, rolledBack: result))
             } else {
                 Terminal.out(Terminal.green("✓") + " \(result.name) rolled back "
                              + (result.transactional ? "in one transaction" : "outside a transaction")
@@ -250,7 +254,7 @@ struct MigrateRollback: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            throw failMigration(error, format: target.format)
+            throw failMigration(error, format: target.format, command: Self.self)
         }
     }
 

@@ -21,7 +21,7 @@ struct MigrationsStatus: ParsableCommand {
         do {
             let lines = try migrationRunner(target, nil).status()
             if target.format == .json {
-                Terminal.out(JSONValue.array(lines.map(\.json)).serialized)
+                JSONOutput.print(Self.documentName, .ok, MigrationsStatusBody(migrations: lines.map(MigrationsStatusBody.Line.init)))
                 return
             }
             if lines.isEmpty {
@@ -64,7 +64,7 @@ struct MigrationsStatus: ParsableCommand {
             for line in lines where line.state == .invalid { Terminal.out(Terminal.red("  \(line.problem ?? line.name)")) }
             Terminal.out(summary)
         } catch {
-            throw failMigration(error, format: target.format)
+            throw failMigration(error, format: target.format, command: Self.self)
         }
     }
 }

@@ -8,5 +8,5 @@ struct Pause: ParsableCommand {
 
     @OptionGroup var options: ControlOptions
 
-    func run() throws { try options.run(.pause) }
+    func run() throws { try options.run(.pause, command: Self.self) }
 }

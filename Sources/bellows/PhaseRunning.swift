@@ -96,69 +96,72 @@ struct PhaseOptions: ParsableArguments {
     }
 }
 
-/// Runs engine work, renders the outcome or the error, and exits with the right code.
-func runAndRender(format: OutputFormat, _ work: () throws -> [PhaseOutcome]) throws {
-    installStopHandlers()
-    do {
-        let outcomes = try work()
-        switch format {
-        case .json:
-            Terminal.out(JSONValue.array(outcomes.map(\.json)).serialized)
-        case .text:
-            for outcome in outcomes {
-                Terminal.out(Terminal.green("✓") + " \(outcome.plan): \(outcome.command.rawValue) done, \(outcome.from.rawValue) → \(Terminal.bold(outcome.to.rawValue))"
-                             + String(format: " (%.1fs)", outcome.milliseconds / 1000))
-                if let next = PhaseCommand.next(after: outcome.to), outcome.command != .rollback {
-                    Terminal.out(Terminal.dim("  next: bellows \(next.rawValue) \(outcome.plan)"))
-                }
-            }
-        }
-    } catch let error as BellowsError {
-        renderError(error, format: format)
-        throw ExitCode(ExitStatus.code(for: error))
+/// A phase command's JSON fields: the plan and the phases that ran (empty when refused).
+struct PhaseRunBody: Encodable {
+    var plan: String
+    var phases: [PhaseRun]
+}
+
+/// One phase that ran.
+struct PhaseRun: Encodable {
+    var plan: String
+    var command: String
+    var from: String
+    var to: String
+    var durationMs: Double
+    /// What the phase did (rows, statements, checks), as the audit trail records it.
+    var details: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case plan, command, from, to, details
+        case durationMs = "duration_ms"
+    }
+
+    init(_ outcome: PhaseOutcome) {
+        plan = outcome.plan
+        command = outcome.command.rawValue
+        from = outcome.from.rawValue
+        to = outcome.to.rawValue
+        durationMs = outcome.milliseconds
+        details = .object(outcome.details)
     }
 }
 
-func renderError(_ error: BellowsError, format: OutputFormat) {
-    if format == .json {
-        var object: [String: JSONValue] = ["error": .string(error.description)]
-        switch error {
-        case .refused(let refusal):
-            object["outcome"] = "refused"
-            object["plan"] = .string(refusal.plan)
-            object["command"] = .string(refusal.command.rawValue)
-            object["phase"] = .string(refusal.phase.rawValue)
-            object["failures"] = .array(refusal.failures.map { ["gate": .string($0.gate), "message": .string($0.message), "remedy": .optional($0.remedy)] })
-        case .failed(let plan, let command, let purpose, let pg):
-            object["outcome"] = "failed"
-            object["plan"] = .string(plan)
-            object["command"] = .string(command.rawValue)
-            object["step"] = .string(purpose)
-            object["sqlstate"] = .optional(pg.sqlState?.rawValue)
-            object["detail"] = .optional(pg.detail)
-            object["hint"] = .optional(pg.hint)
-        case .interrupted(let plan, let rows, let resume):
-            object["outcome"] = "interrupted"
-            object["plan"] = .string(plan)
-            object["rows_done"] = .int(rows)
-            object["resume"] = .string(resume)
-        case .stopped(let plan, let command, let reason, let resume):
-            object["outcome"] = "interrupted"
-            object["plan"] = .string(plan)
-            object["command"] = .string(command.rawValue)
-            object["reason"] = .string(reason)
-            object["resume"] = .string(resume)
-        case .planInvalid(let findings):
-            object["outcome"] = "invalid"
-            object["findings"] = .array(findings.map { ["file": .string($0.file), "line": .int($0.line), "column": .int($0.column), "rule": .string($0.rule), "message": .string($0.message)] })
-        case .cannotConnect(let pg):
-            object["outcome"] = "cannot-connect"
-            object["message"] = .string(pg.message)
-            object["hint"] = .string(BellowsError.connectionHint)
-        case .usage, .database:
-            object["outcome"] = "error"
+/// Runs engine work, renders the phases that ran and the error that stopped them (if any), and
+/// exits with the right code.
+func runAndRender(_ command: any ParsableCommand.Type, plan: String, format: OutputFormat,
+                  _ work: () throws -> (outcomes: [PhaseOutcome], stop: BellowsError?)) throws {
+    installStopHandlers()
+    var outcomes: [PhaseOutcome] = []
+    var stop: BellowsError?
+    do {
+        (outcomes, stop) = try work()
+    } catch let error as BellowsError {
+        stop = error
+    }
+    let code = stop.map(ExitStatus.code(for:)) ?? 0
+    switch format {
+    case .json:
+        JSONOutput.print(command.documentName, Outcome(exitCode: code), PhaseRunBody(plan: plan, phases: outcomes.map(PhaseRun.init)),
+                         error: stop.map(ErrorReport.init))
+    case .text:
+        for outcome in outcomes {
+            Terminal.out(Terminal.green("✓") + " \(outcome.plan): \(outcome.command.rawValue) done, \(outcome.from.rawValue) → \(Terminal.bold(outcome.to.rawValue))"
+                         + String(format: " (%.1fs)", outcome.milliseconds / 1000))
+            if let next = PhaseCommand.next(after: outcome.to), outcome.command != .rollback {
+                Terminal.out(Terminal.dim("  next: bellows \(next.rawValue) \(outcome.plan)"))
+            }
         }
-        Terminal.out(JSONValue.object(object).serialized)
+        if let stop { renderError(stop, format: .text, command: command) }
+    }
+    if code != 0 { throw ExitCode(code) }
+}
+
+/// Renders an error: its document with `--format json`, else a line on stderr. `exitCode`
+/// when the command exits with another code than the error's own.
+func renderError(_ error: BellowsError, format: OutputFormat, command: any ParsableCommand.Type, exitCode: Int32? = nil) {
+    if format == .json {
+        JSONOutput.print(command.documentName, error: ErrorReport(error), exitCode: exitCode ?? ExitStatus.code(for: error))
     } else {
         Terminal.err(Terminal.red("✗ ") + error.description)
     }

@@ -106,11 +106,12 @@ struct Rehearse: ParsableCommand {
         do {
             report = try rehearsal.run()
         } catch let error as BellowsError {
-            renderError(error, format: format)
+            renderError(error, format: format, command: Self.self)
             throw ExitCode(ExitStatus.code(for: error))
         }
         if format == .json {
-            Terminal.out(report.json.serialized)
+            JSONOutput.print(Self.documentName, report.passed ? .ok : .refused, RehearseBody(report),
+                             error: report.passed ? nil : ErrorReport(kind: "violations", message: report.violations.joined(separator: "\n")))
         } else {
             Terminal.out("")
             Terminal.out(Terminal.bold(pad("PLAN", 34) + pad("PHASE", 24) + pad("TIME", 8) + pad("ROWS", 8) + pad("TRAFFIC", 9) + pad("FAILED", 8) + pad("LONGEST", 9) + "RESULT"))
@@ -134,5 +135,49 @@ struct Rehearse: ParsableCommand {
 
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+    }
+}
+
+/// `rehearse`'s JSON fields: the report's table, its violations, the rows seeded.
+struct RehearseBody: Encodable {
+    struct Step: Encodable {
+        var plan: String
+        var phase: String
+        var seconds: Double
+        var rows: Int?
+        var trafficStatements: Int
+        var trafficFailures: Int
+        var longestTrafficMs: Double
+        /// `ok`, or what went wrong.
+        var outcome: String
+
+        enum CodingKeys: String, CodingKey {
+            case plan, phase, seconds, rows, outcome
+            case trafficStatements = "traffic_statements", trafficFailures = "traffic_failures", longestTrafficMs = "longest_traffic_ms"
+        }
+    }
+
+    var passed: Bool
+    var violations: [String]
+    var steps: [Step]
+    /// Rows per table the scratch database started with.
+    var seededRows: [String: Int]
+    /// With --keep: how to connect to the cluster.
+    var kept: String?
+
+    enum CodingKeys: String, CodingKey {
+        case passed, violations, steps, kept
+        case seededRows = "seeded_rows"
+    }
+
+    init(_ report: RehearsalReport) {
+        passed = report.passed
+        violations = report.violations
+        steps = report.steps.map {
+            Step(plan: $0.plan, phase: $0.phase, seconds: $0.seconds, rows: $0.rows, trafficStatements: $0.traffic.statements,
+                 trafficFailures: $0.traffic.failures.count, longestTrafficMs: $0.traffic.longestMilliseconds, outcome: $0.outcome)
+        }
+        seededRows = report.tableRows
+        kept = report.keptConninfo
     }
 }

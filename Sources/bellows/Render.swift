@@ -24,6 +24,9 @@ struct Render: ParsableCommand {
     @Option(help: "Project directory.")
     var project: String = "."
 
+    @Option(help: "Output format.")
+    var format: OutputFormat = .text
+
     @Option(name: [.customLong("database"), .customShort("d")],
             help: "Render against this live database's catalog and version instead of migrations/ (libpq conninfo or URI; '' for the PG* environment). Read-only.")
     var database: String?
@@ -37,11 +40,35 @@ struct Render: ParsableCommand {
     func run() throws {
         do {
             let live = try database.map { try LiveSchema.read(conninfo: $0) }
-            Terminal.out(try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase,
-                                                 serverVersion: serverVersion.flatMap(ServerVersion.parse), live: live))
+            let sql = try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase,
+                                              serverVersion: serverVersion.flatMap(ServerVersion.parse), live: live)
+            if format == .json {
+                JSONOutput.print(Self.documentName, .ok, RenderBody(plan: plan, phase: phase?.rawValue, sql: sql))
+            } else {
+                Terminal.out(sql)
+            }
         } catch let error as BellowsError {
-            renderError(error, format: .text)
+            renderError(error, format: format, command: Self.self)
             throw ExitCode(ExitStatus.code(for: error))
         }
+    }
+}
+
+/// `render`'s JSON fields: the script `render` prints as text.
+struct RenderBody: Encodable {
+    /// The plan as given on the command line.
+    var plan: String
+    /// The phase asked for; null for every phase.
+    var phase: String?
+    /// The SQL, with the comments that say which schema and version it was rendered for.
+    var sql: String
+
+    enum CodingKeys: String, CodingKey { case plan, phase, sql }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(plan, forKey: .plan)
+        try container.encode(phase, forKey: .phase)
+        try container.encode(sql, forKey: .sql)
     }
 }

@@ -8,5 +8,5 @@ struct Resume: ParsableCommand {
 
     @OptionGroup var options: ControlOptions
 
-    func run() throws { try options.run(.resume) }
+    func run() throws { try options.run(.resume, command: Self.self) }
 }

@@ -9,6 +9,6 @@ struct Rollback: ParsableCommand {
     @OptionGroup var options: PhaseOptions
 
     func run() throws {
-        try runAndRender(format: options.format) { [try options.engine().run(.rollback, plan: options.plan)] }
+        try runAndRender(Self.self, plan: options.plan, format: options.format) { ([try options.engine().run(.rollback, plan: options.plan)], nil) }
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BellowsEngine
 import BellowsPlan
 import BellowsSQL
@@ -32,13 +33,6 @@ enum Terminal {
     static func out(_ text: String) {
         endLiveLine()
         FileHandle.standardOutput.write(Data(((stdoutColour ? text : plain(text)) + "\n").utf8))
-    }
-
-    /// One JSON document on stdout, from a Codable value (keys sorted).
-    static func outJSON<T: Encodable>(_ value: T) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        out(String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self))
     }
 
     static func err(_ text: String) {
@@ -134,8 +128,7 @@ enum Terminal {
                 if verbose { err(sql.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")) }
             case .lockWait(let attempt, let max, let delay, let blockers):
                 if json {
-                    err(JSONValue.object(["event": "lock_wait", "attempt": .int(attempt), "of": .int(max), "retry_in_ms": .int(delay),
-                                          "blockers": .array(blockers.map(\.json))]).serialized)
+                    JSONOutput.event(Event(event: "lock_wait", attempt: attempt, of: max, retryInMs: delay, blockers: blockers.map(\.json)))
                     return
                 }
                 err("lock timeout (attempt \(attempt) of \(max + 1)); retrying in \(delay) ms. Blocked by:")
@@ -144,7 +137,7 @@ enum Terminal {
             case .backfill(let progress):
                 if json {
                     guard state.due(interval: 1) || (progress.fraction >= 1 && state.firstComplete()) else { return }
-                    err(JSONValue.object(["event": "backfill_progress", "progress": progress.json]).serialized)
+                    JSONOutput.event(Event(event: "backfill_progress", progress: Progress(progress)))
                     return
                 }
                 if !stderrLive {
@@ -155,25 +148,32 @@ enum Terminal {
                 }
                 live("  backfill " + progressText(progress))
             case .info(let message):
-                if json { err(JSONValue.object(["event": "info", "message": .string(message)]).serialized); return }
+                if json { JSONOutput.event(Event(event: "info", message: message)); return }
                 err(message)
             }
         }
     }
 
-    static func renderFindings(_ findings: [Finding], format: FindingsFormat) {
+    /// A findings command's exit code: 2 when a file could not be read, 1 for an error finding.
+    static func exitCode(_ findings: [Finding]) -> Int32 {
+        if findings.contains(where: { $0.rule == "io-error" }) { return ExitStatus.usage }
+        return findings.hasErrors ? ExitStatus.refused : 0
+    }
+
+    /// Prints `check`'s or `lint`'s findings and exits with ``exitCode(_:)``.
+    static func renderFindings(_ findings: [Finding], format: FindingsFormat, command: any ParsableCommand.Type, schema: String? = nil) throws {
         let sorted = findings.sortedForReading()
+        let errors = sorted.filter { $0.severity == .error }.count
+        let warnings = sorted.filter { $0.severity == .warning }.count
+        let code = exitCode(findings)
         switch format {
         case .text:
             for finding in sorted { out(finding.description) }
-            let errors = sorted.filter { $0.severity == .error }.count
-            let warnings = sorted.filter { $0.severity == .warning }.count
             err(sorted.isEmpty ? "no findings" : "\(errors) error(s), \(warnings) warning(s)")
         case .json:
-            out(JSONValue.array(sorted.map { f in
-                ["file": .string(f.file), "line": .int(f.line), "column": .int(f.column), "severity": .string(f.severity.rawValue),
-                 "rule": .string(f.rule), "message": .string(f.message)]
-            }).serialized)
+            let error = code == 0 ? nil : ErrorReport(kind: code == ExitStatus.usage ? "io-error" : "findings",
+                                                      message: code == ExitStatus.usage ? "a file could not be read" : "\(errors) error(s), \(warnings) warning(s)")
+            JSONOutput.print(command.documentName, Outcome(exitCode: code), FindingsBody(schema: schema, findings: sorted), error: error)
         case .github:
             for f in sorted {
                 let level = f.severity == .error ? "error" : f.severity == .warning ? "warning" : "notice"
@@ -182,7 +182,15 @@ enum Terminal {
                 out("::\(level) file=\(f.file),line=\(f.line),col=\(f.column),title=\(f.rule)::\(message)")
             }
         }
+        if code != 0 { throw ExitCode(code) }
     }
+}
+
+/// `check`'s and `lint`'s JSON fields.
+struct FindingsBody: Encodable {
+    /// `check`: what the plans were checked against.
+    var schema: String?
+    var findings: [Finding]
 }
 
 /// Whether the live progress line is on the screen (set by the engine's reporter, cleared by

@@ -19,6 +19,6 @@ struct Throttle: ParsableCommand {
     var clear = false
 
     func run() throws {
-        try options.run(.throttle(maxRowsPerSecond: maxRowsPerSecond, batchSize: batchSize, clear: clear))
+        try options.run(.throttle(maxRowsPerSecond: maxRowsPerSecond, batchSize: batchSize, clear: clear), command: Self.self)
     }
 }

@@ -9,6 +9,6 @@ struct Verify: ParsableCommand {
     @OptionGroup var options: PhaseOptions
 
     func run() throws {
-        try runAndRender(format: options.format) { [try options.engine().run(.verify, plan: options.plan)] }
+        try runAndRender(Self.self, plan: options.plan, format: options.format) { ([try options.engine().run(.verify, plan: options.plan)], nil) }
     }
 }

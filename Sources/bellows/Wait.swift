@@ -40,11 +40,17 @@ struct Wait: ParsableCommand {
             outcome = try Engine(project: connection.projectModel, options: connection.engineOptions())
                 .wait(plan: plan, for: phase, timeoutSeconds: timeout, pollSeconds: interval)
         } catch let error as BellowsError {
-            renderError(error, format: format)
+            renderError(error, format: format, command: Self.self)
             throw ExitCode(ExitStatus.code(for: error))
         }
         if format == .json {
-            Terminal.outJSON(outcome)
+            let error: ErrorReport? = switch outcome.result {
+            case .reached: nil
+            case .timeout: ErrorReport(kind: "timeout", message: "\(outcome.plan) is still \(outcome.phase.rawValue) after \(String(format: "%.1fs", outcome.seconds)), not \(outcome.waitedFor.rawValue)")
+            case .movedAway: ErrorReport(kind: "moved-away", message: "\(outcome.plan) is \(outcome.phase.rawValue): it can no longer reach \(outcome.waitedFor.rawValue)")
+            }
+            let code = switch outcome.result { case .reached: Int32(0); case .timeout: ExitStatus.timedOut; case .movedAway: ExitStatus.movedAway }
+            JSONOutput.print(Self.documentName, Outcome(exitCode: code), outcome, error: error)
         } else {
             let waited = String(format: "%.1fs", outcome.seconds)
             switch outcome.result {

@@ -135,8 +135,9 @@ import Testing
         try Self.brokenPlan.write(toFile: root + "/plans/010_broken.yaml", atomically: true, encoding: .utf8)
         let run = try Self.bellows(["check", "--format", "json", "--project", root])
         #expect(run.status == 1)
-        let parsed = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
-        let findings = try #require(parsed as? [[String: Any]], "not a JSON array of objects: \(run.stdout)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        #expect(parsed?["outcome"] as? String == "refused" && parsed?["command"] as? String == "check", "\(run.stdout)")
+        let findings = try #require(parsed?["findings"] as? [[String: Any]], "no array of findings: \(run.stdout)")
         #expect(!findings.isEmpty)
         for finding in findings {
             #expect(Set(finding.keys) == ["file", "line", "column", "severity", "rule", "message"])
@@ -153,7 +154,8 @@ import Testing
         try FileManager.default.removeItem(atPath: root + "/plans/010_broken.yaml")
         let clean = try Self.bellows(["check", "--format", "json", "--project", root])
         #expect(clean.status == 0)
-        #expect(try JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) is [Any])
+        let cleanDocument = try JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) as? [String: Any]
+        #expect(cleanDocument?["findings"] is [Any] && cleanDocument?["outcome"] as? String == "ok", "\(clean.stdout)")
     }
 
     @Test func githubAnnotations() throws {

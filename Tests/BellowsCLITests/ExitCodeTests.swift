@@ -41,8 +41,10 @@ import Testing
         let run = try CheckCommandTests.bellows(["status", "--format", "json", "-d", Self.nowhere], in: root)
         #expect(run.status == 5)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
-        #expect(object["outcome"] as? String == "cannot-connect")
-        #expect((object["hint"] as? String)?.contains("BELLOWS_DATABASE") == true)
+        #expect(object["outcome"] as? String == "error")
+        let error = try #require(object["error"] as? [String: Any], "\(run.stdout)")
+        #expect(error["kind"] as? String == "cannot-connect")
+        #expect((error["hint"] as? String)?.contains("BELLOWS_DATABASE") == true)
     }
 
     /// The codes in `bellows --help` are the ones the commands use, 0 to 7 (6 and 7: `wait`).

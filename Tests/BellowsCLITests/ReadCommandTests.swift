@@ -30,7 +30,7 @@ struct ReadCommandTests {
         let history = try CheckCommandTests.bellows(["history"] + common)
         #expect(history.status == 0 && history.stdout.contains("no plans yet"), "\(history.stdout)\(history.stderr)")
         let one = try CheckCommandTests.bellows(["history", "001", "--format", "json"] + common)
-        #expect(one.status == 0 && one.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(one.stdout)\(one.stderr)")
+        #expect(one.status == 0 && one.stdout.contains("\"events\":[]"), "\(one.stdout)\(one.stderr)")
 
         let migrations = try CheckCommandTests.bellows(["migrations", "status"] + common)
         #expect(migrations.status == 0, "\(migrations.stdout)\(migrations.stderr)")

@@ -45,12 +45,6 @@ public struct RehearsalStep: Sendable {
     public var rows: Int?
     public var traffic: TrafficStats
     public var outcome: String
-
-    public var json: JSONValue {
-        ["plan": .string(plan), "phase": .string(phase), "seconds": .double(seconds), "rows": rows.map(JSONValue.int) ?? .null,
-         "traffic_statements": .int(traffic.statements), "traffic_failures": .int(traffic.failures.count),
-         "longest_traffic_ms": .double(traffic.longestMilliseconds), "outcome": .string(outcome)]
-    }
 }
 
 public struct RehearsalReport: Sendable {
@@ -59,11 +53,6 @@ public struct RehearsalReport: Sendable {
     public var tableRows: [String: Int] = [:]
     public var keptConninfo: String?
     public var passed: Bool { violations.isEmpty }
-
-    public var json: JSONValue {
-        ["passed": .bool(passed), "violations": .array(violations.map(JSONValue.string)), "steps": .array(steps.map(\.json)),
-         "seeded_rows": .object(tableRows.mapValues(JSONValue.int)), "kept": .optional(keptConninfo)]
-    }
 }
 
 /// `bellows rehearse`: every plan run end to end on a scratch PostgreSQL under simulated
