@@ -46,7 +46,7 @@ struct Wait: ParsableCommand {
         if format == .json {
             let error: ErrorReport? = switch outcome.result {
             case .reached: nil
-            case .timeout: ErrorReport(kind: "timeout", message: "\(outcome.plan) is still \(outcome.phase.rawValue) after \(String(format: "%.1fs", outcome.seconds)), not \(outcome.waitedFor.rawValue)")
+            case .timeout: ErrorReport(kind: "timeout", message: "\(outcome.plan) is still \(outcome.phase.rawValue) when the time ran out, not \(outcome.waitedFor.rawValue)")
             case .movedAway: ErrorReport(kind: "moved-away", message: "\(outcome.plan) is \(outcome.phase.rawValue): it can no longer reach \(outcome.waitedFor.rawValue)")
             }
             let code = switch outcome.result { case .reached: Int32(0); case .timeout: ExitStatus.timedOut; case .movedAway: ExitStatus.movedAway }

@@ -208,9 +208,11 @@ struct JSONContractDatabaseTests {
         try golden("pause-ok", ["pause", "001"] + common, status: 0)
         try golden("throttle-ok", ["throttle", "001", "--batch-size", "5"] + common, status: 0)
         try golden("resume-ok", ["resume", "001"] + common, status: 0)
+        // Finding hostile-d 07: advance stopped by a closed gate printed the phases it ran and
+        // then the refusal, two documents; now one, with both.
+        try golden("advance-stopped", ["advance", "001", "--through", "contract"] + common, status: 1)
         try golden("approve-ok", ["approve", "001", "app-writes-v2"] + common, status: 0)
         try golden("approve-unknown-gate", ["approve", "001", "app-writes-v3"] + common, status: 2)
-        try golden("advance-ok", ["advance", "001", "--through", "verify"] + common, status: 0)
         try golden("wait-ok", ["wait", "001", "--for", "verified"] + common, status: 0)
         try golden("wait-timeout", ["wait", "001", "--for", "contracted", "--timeout", "0", "--interval", "0.1"] + common, status: 6)
         try golden("diff-ok", ["diff", "001"] + common, status: 0)
