@@ -81,17 +81,21 @@ public enum CatalogReader {
             """, [oid])
         var details = TableDetails(kind: try table.first?.string("kind") ?? "r",
                                    replicaIdentityIndex: try table.first?.optionalString("replica_index"))
+        details.indexTablespaces = [:]
         for r in try connection.query("""
             SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
                    ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND (a.attnum = ANY (i.indkey)
                          OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
                                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
-                         ORDER BY a.attnum) AS columns
+                         ORDER BY a.attnum) AS columns,
+                   (SELECT t.spcname FROM pg_tablespace t WHERE t.oid = ic.reltablespace) AS tablespace, i.indisclustered AS clustered
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::bigint::oid
             """, [oid]) {
             let name = try r.string("name")
             details.indexDefinitions[name] = try r.string("definition")
             details.indexColumns[name] = try r.stringArray("columns")
+            if let tablespace = try r.optionalString("tablespace") { details.indexTablespaces?[name] = tablespace }
+            if try r.bool("clustered") { details.clusteredIndex = name }
         }
         for r in try connection.query("""
             SELECT a.attname AS name,

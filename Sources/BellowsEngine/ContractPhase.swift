@@ -55,6 +55,7 @@ extension Engine {
                     let triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
                     let deleting = triggers.contains { $0.events.contains(.delete) }
                     let before = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
+                    try attachDeferrableConstraints(plan, transition, sql, command: .contract, connection: connection)
                     for statement in statements where statement.mode == .transaction {
                         announce(plan, .contract, statement)
                         try connection.execute(statement.sql)
@@ -114,6 +115,21 @@ extension Engine {
                 announce(plan, .contract, statement)
                 try connection.execute(statement.sql)
             }
+        }
+    }
+
+    /// Each deferrable UNIQUE constraint's built index not yet attached as its constraint,
+    /// attached (`sql.expandAttachments`), in the caller's transaction: by expand, and by
+    /// contract for a plan an older Bellows expanded without attaching them, so that
+    /// contract's rename finds the constraint.
+    func attachDeferrableConstraints(_ plan: Plan, _ transition: Transition, _ sql: PhaseSQL, command: PhaseCommand,
+                                     connection: Connection) throws {
+        for (index, statement) in zip(transition.recreatedIndexes.filter(\.attachesAtExpand), sql.expandAttachments) {
+            let attached = try connection.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
+                                                [transition.quotedTable, index.transitional]).first != nil
+            if attached { continue }
+            announce(plan, command, statement)
+            try connection.execute(statement.sql)
         }
     }
 

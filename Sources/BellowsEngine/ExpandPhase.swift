@@ -29,6 +29,8 @@ extension Engine {
             if let compiledTransition = compiled.transition {
                 failures += try nameFailures(compiledTransition, connection: connection)
                 failures += try notValidNotNullFailures(compiledTransition, connection: connection)
+                failures += try violatedNotValidFailures(compiledTransition, connection: connection)
+                failures += try tablespaceFailures(compiledTransition, connection: connection)
             }
             guard failures.isEmpty, let compiledTransition = compiled.transition, let table else {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
@@ -75,7 +77,7 @@ extension Engine {
                         let conflicts = try conflictFailures(plan, table: table, connection: connection)
                         if !conflicts.isEmpty { throw ConflictFound(failures: conflicts) }
                         var probed = false
-                        for statement in sql.expand where statement.mode == .transaction {
+                        for statement in sql.expandTransaction {
                             if !probed && statement.sql == sql.triggerFunction {
                                 try probeExpressions(plan, sql, connection: connection)
                                 probed = true
@@ -108,6 +110,14 @@ extension Engine {
         let sql = PhaseSQL(transition)
         for index in sql.addedIndexes {
             try buildIndex(plan, name: index.name, sql: index.sql, transition: transition, connection: connection)
+        }
+        if !sql.expandAttachments.isEmpty {
+            // Resumed: those attached before the interruption are skipped.
+            try step("attach the deferrable constraints to their built indexes") {
+                try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                    try attachDeferrableConstraints(plan, transition, sql, command: .expand, connection: connection)
+                }
+            }
         }
         try step("record the expand") {
             try connection.withTransaction {
@@ -290,6 +300,46 @@ extension Engine {
                 gate: "not-null",
                 message: "column \(column) of \(transition.tableName) already has a NOT VALID NOT NULL constraint \(name): making it NOT NULL would validate that constraint by scanning the table under an ACCESS EXCLUSIVE lock",
                 remedy: "validate it first (`ALTER TABLE \(transition.quotedTable) VALIDATE CONSTRAINT \(SQLQuote.identifier(name))` does not block writes) or drop it, then expand again")
+        }
+    }
+
+    /// A NOT VALID CHECK of the table that rows violate: PostgreSQL checks every new version of
+    /// a row against it, so the backfill, which writes a new version of every row, would fail
+    /// on each batch holding one of them, whatever column it fills (hostile-c 11). Found now,
+    /// by one read per such constraint that stops at the first violating row. Another plan's
+    /// own (`_bellows_…`, NOT NULL of a column its backfill has yet to fill) is left out: its
+    /// trigger computes the column for every row this backfill writes.
+    func violatedNotValidFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        guard PhaseSQL(transition).needsBackfill else { return [] }
+        let checks = try connection.query("""
+            SELECT k.conname AS name, pg_get_expr(k.conbin, k.conrelid) AS expression FROM pg_constraint k
+            WHERE k.conrelid = to_regclass($1) AND k.contype = 'c' AND NOT k.convalidated AND left(k.conname, length($2)) <> $2 ORDER BY 1
+            """, [transition.quotedTable, TransitionNames.reservedPrefix])
+        var failures: [GateFailure] = []
+        for check in checks {
+            let name = try check.string("name"), expression = try check.string("expression")
+            let violated = try readOnly(connection) { () throws(PostgresError) in
+                try connection.execute("SET LOCAL statement_timeout = 0")
+                try connection.execute("SET LOCAL row_security = off")
+                return try connection.query("SELECT EXISTS (SELECT 1 FROM \(transition.quotedTable) WHERE NOT (\(expression))) AS violated").first?.bool("violated") ?? false
+            }
+            guard violated else { continue }
+            failures.append(GateFailure(
+                gate: "not-valid-constraint",
+                message: "rows of \(transition.tableName) violate its NOT VALID constraint \(name) (CHECK (\(expression))): PostgreSQL refuses every new version of such a row, so the backfill, which writes one for every row, would fail on each batch holding one",
+                remedy: "fix those rows (`SELECT * FROM \(transition.quotedTable) WHERE NOT (\(expression))`), or drop the constraint with a migration and add it again NOT VALID after contract; nothing was changed"))
+        }
+        return failures
+    }
+
+    /// A recreated index in a tablespace of its own is built there: Bellows' role must be
+    /// allowed to (found now, not when the build fails after expand's transaction).
+    func tablespaceFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        let tablespaces = Set(transition.recreatedIndexes.compactMap { transition.table.details?.indexTablespaces?[$0.original] })
+        return try tablespaces.sorted().compactMap { tablespace in
+            guard try connection.query("SELECT has_tablespace_privilege($1, 'CREATE') AS ok", [tablespace]).first?.bool("ok") == false else { return nil }
+            return GateFailure(gate: "tablespace", message: "an index this plan recreates lives in tablespace \(tablespace), where Bellows' role may not create one",
+                               remedy: "GRANT CREATE ON TABLESPACE \(SQLQuote.identifier(tablespace)) to the role, or move the index with a migration first")
         }
     }
 

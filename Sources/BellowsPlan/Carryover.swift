@@ -9,11 +9,18 @@ public struct RecreatedIndex: Sendable, Hashable {
     public var final: String
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS … ON … USING …`.
     public var create: String
-    /// For the index of a UNIQUE constraint: what follows `UNIQUE USING INDEX …` at contract
-    /// (`""` or its deferrability); `nil` for an index without a constraint.
+    /// For the index of a UNIQUE constraint: what follows `UNIQUE USING INDEX …` (`""` or its
+    /// deferrability); `nil` for an index without a constraint. An immediate constraint is
+    /// attached at contract; a deferrable one at expand, once its index is built, so old code's
+    /// statements that rely on the deferral work during the transition too (`attachesAtExpand`).
     public var constraintSuffix: String?
     /// The table's REPLICA IDENTITY index: the recreated one takes its place at contract.
     public var replicaIdentity: Bool
+    /// The old index was the table's CLUSTER index: contract marks this one (`CLUSTER ON`).
+    public var clustered: Bool = false
+
+    /// A deferrable constraint's index: attached as the (transitional) constraint at expand.
+    public var attachesAtExpand: Bool { !(constraintSuffix ?? "").isEmpty }
 }
 
 /// An identity moved to the replacement column at contract.
@@ -29,13 +36,18 @@ public struct IdentityCarry: Sendable, Hashable {
 }
 
 /// A CHECK or FOREIGN KEY of the table that uses a replaced column, added `NOT VALID` over
-/// the replacement at expand, validated at verify and renamed at contract.
+/// the replacement at expand, validated at verify and renamed at contract. One the user left
+/// NOT VALID stays so: added `NOT VALID` at contract, under its lock, and never validated
+/// (until then the old column's constraint checks every write, which the trigger copies to it).
 public struct RecreatedConstraint: Sendable, Hashable {
     public var original: String
     public var transitional: String
     public var final: String
-    /// Over the physical names of the new columns (`CHECK (…)`, `FOREIGN KEY (…) REFERENCES …`).
+    /// Over the physical names of the new columns (`CHECK (…)`, `FOREIGN KEY (…) REFERENCES …`);
+    /// for a `notValid` one, over their final names.
     public var definition: String
+    /// The original is NOT VALID: so is this one, added at contract.
+    public var notValid: Bool = false
 }
 
 /// One object or property that depends on a column the plan replaces or drops, and what the
@@ -156,7 +168,7 @@ enum Carryover {
                     result.report.append(CarriedItem(object, .recreated, "as UNIQUE (\(t.final)) \(t.uniqueName)" + (replicaIdentity ? ", the replica identity" : "")))
                     continue
                 }
-                if index.isConstraint || declaresNotUnique(first) {
+                if declaresNotUnique(first) {
                     result.report.append(CarriedItem(object, .dropped, "the plan says unique: false"))
                     continue
                 }
@@ -172,24 +184,28 @@ enum Carryover {
                 result.report.append(CarriedItem(object, .recreated, "from its definition, read at expand"))
                 continue
             }
-            guard let create = rewriteIndex(definition, table: quotedTable, renames: renames) else {
+            let tablespace = table.details?.indexTablespaces?[index.name]
+            guard let create = rewriteIndex(definition, table: quotedTable, renames: renames, tablespace: tablespace) else {
                 refuse(location(first), "plan-cannot-carry", object, "its definition (\(definition)) could not be read; drop it before expand and create it again after contract")
                 continue
             }
             let final = finalName(index.name, used)
             let transitional = TransitionNames.transitional(final)
-            var suffix: String?
-            if let constraint {
-                suffix = constraint.definition.contains("DEFERRABLE")
-                    ? (constraint.definition.contains("INITIALLY DEFERRED") ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE") : ""
-            }
+            let suffix = constraint?.deferrability
             let replicaIdentity = table.details?.replicaIdentityIndex == index.name
+            let clustered = table.details?.clusteredIndex == index.name
             result.indexes.append(RecreatedIndex(
                 original: index.name, transitional: transitional, final: final,
                 create: create.replacingOccurrences(of: "\u{0}NAME\u{0}", with: SQLQuote.identifier(transitional)),
-                constraintSuffix: suffix, replicaIdentity: replicaIdentity))
-            result.report.append(CarriedItem(object, .recreated, (constraint != nil ? "as constraint " : "as ") + final
-                                             + (replicaIdentity ? ", the replica identity" : "")))
+                constraintSuffix: suffix, replicaIdentity: replicaIdentity, clustered: clustered))
+            var notes = [(constraint != nil ? "as constraint " : "as ") + final]
+            if let suffix, !suffix.isEmpty {
+                notes.append("\(suffix.dropFirst()) as it was (attached at expand once its index is built, so deferred checks hold during the transition)")
+            }
+            if let tablespace { notes.append("in tablespace \(tablespace)") }
+            if replicaIdentity { notes.append("the replica identity") }
+            if clustered { notes.append("the table's CLUSTER index") }
+            result.report.append(CarriedItem(object, .recreated, notes.joined(separator: ", ")))
         }
 
         // CHECK and FOREIGN KEY constraints (UNIQUE and exclusion went with their indexes).
@@ -215,13 +231,25 @@ enum Carryover {
                                                  "the plan says carry: {\(constraint.kind == "c" ? "checks" : "references"): false} for \(t.final)"))
                 continue
             }
-            if constraint.kind == "f", used.count == 1, constraint.columns.count == 1, let t = replacement(first) {
+            if constraint.kind == "f", used.count == 1, constraint.columns.count == 1, let t = replacement(first),
+               !(constraint.isNotValid && t.foreignKey == nil) {
                 // A single-column foreign key: the target's own (explicit or inherited).
                 result.report.append(CarriedItem(object, t.foreignKey == nil ? .dropped : .recreated,
                                                  t.foreignKey == nil ? "" : "as \(t.foreignKeyName)"))
                 continue
             }
             let final = finalName(constraint.name, used)
+            if constraint.isNotValid {
+                // Rows may violate it (the user never validated it): added NOT VALID at contract, never validated.
+                let finals = Dictionary(used.compactMap { c in replacement(c).map { (c, $0.final) } }, uniquingKeysWith: { first, _ in first })
+                var declared = constraint
+                declared.definition = constraint.definitionAsDeclared
+                result.constraints.append(RecreatedConstraint(
+                    original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
+                    definition: rewriteConstraint(declared, renames: finals), notValid: true))
+                result.report.append(CarriedItem(object, .recreated, "as \(final), NOT VALID as it was: added NOT VALID at contract and never validated (new writes are checked by it from contract on, and until then by \(constraint.name))"))
+                continue
+            }
             result.constraints.append(RecreatedConstraint(
                 original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
                 definition: rewriteConstraint(constraint, renames: renames)))
@@ -275,7 +303,7 @@ enum Carryover {
                     }
                     continue
                 }
-                let sameType = old?.type == t.type
+                let sameType = old.map { DefaultFit.sameType($0.type, t.type) } ?? false
                 if let identity = details.identity {
                     if let sequence = details.ownedSequence, let name = details.sequenceName, let options = details.sequenceOptions, t.notNull {
                         // A new type keeps the sequence's steps but takes its own bounds.
@@ -354,17 +382,28 @@ enum Carryover {
 
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <NUL>NAME<NUL> ON table USING …` from a
     /// `pg_get_indexdef`, with the replaced columns renamed token by token (strings, function
-    /// and type names untouched); `nil` if the definition is not of that form.
-    static func rewriteIndex(_ definition: String, table: String, renames: [String: String]) -> String? {
+    /// and type names untouched) and, given one, `TABLESPACE` (which `pg_get_indexdef` leaves
+    /// out) where PostgreSQL's grammar puts it: before the predicate; `nil` if the definition
+    /// is not of that form.
+    static func rewriteIndex(_ definition: String, table: String, renames: [String: String], tablespace: String? = nil) -> String? {
         let tokens = Lexer.tokenize(definition)
         let significant = tokens.indices.filter { tokens[$0].isSignificant }
         guard significant.count > 4, tokens[significant[0]].isKeyword("CREATE") else { return nil }
         let unique = tokens[significant[1]].isKeyword("UNIQUE")
         guard let using = significant.first(where: { tokens[$0].isKeyword("USING") }),
               let method = significant.first(where: { $0 > using }) else { return nil }
-        let tail = tokens[(method + 1)...].map(\.text).joined()
+        let tail = Array(tokens[(method + 1)...])
+        var predicate = tail.endIndex
+        var depth = 0
+        for (n, token) in tail.enumerated() {
+            if token.isSymbol("(") { depth += 1 } else if token.isSymbol(")") { depth -= 1 }
+            if depth == 0, token.isKeyword("WHERE") { predicate = n; break }
+        }
+        var head = ExpressionRewriter.renameColumns(in: tail[..<predicate].map(\.text).joined(), renames)
+        while head.last == " " { head.removeLast() }
+        let condition = ExpressionRewriter.renameColumns(in: tail[predicate...].map(\.text).joined(), renames)
         return "CREATE \(unique ? "UNIQUE " : "")INDEX CONCURRENTLY IF NOT EXISTS \u{0}NAME\u{0} ON \(table) USING \(tokens[method].text)"
-            + ExpressionRewriter.renameColumns(in: tail, renames)
+            + head + (tablespace.map { " TABLESPACE \(SQLQuote.identifier($0))" } ?? "") + (condition.isEmpty ? "" : " " + condition)
     }
 
     /// A CHECK or FOREIGN KEY definition over the new columns; a foreign key's referenced

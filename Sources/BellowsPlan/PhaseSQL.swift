@@ -106,7 +106,7 @@ public struct PhaseSQL: Sendable {
             if t.check != nil { names.append(checkName(t).transitional) }
             if t.foreignKey != nil { names.append(foreignKeyName(t).transitional) }
             return names
-        } + transition.recreatedConstraints.map(\.transitional)
+        } + transition.recreatedConstraints.filter { !$0.notValid }.map(\.transitional)
             + transition.constraints.filter(\.addedNotValid).map(\.transitional)
     }
 
@@ -169,7 +169,29 @@ public struct PhaseSQL: Sendable {
 
     // MARK: expand
 
+    /// Expand's statements: its transaction (`expandTransaction`), the index builds, then each
+    /// deferrable constraint attached to its built index (`expandAttachments`).
     public var expand: [PhaseStatement] {
+        expandTransaction
+            + addedIndexes.map { PhaseStatement(.standalone, "build an index without blocking writes", $0.sql) }
+            + expandAttachments
+    }
+
+    /// A deferrable UNIQUE constraint's index, once built, becomes the (transitional)
+    /// constraint, deferrable as the old one: a plain index checks every row at once, and old
+    /// code's statements that rely on the deferral (`SET seat = seat + 1`) would fail from the
+    /// backfill on. Each in a short transaction of its own; an index not yet attached checks
+    /// at once, during its own build.
+    public var expandAttachments: [PhaseStatement] {
+        transition.recreatedIndexes.filter(\.attachesAtExpand).map { index in
+            PhaseStatement(.transaction, "the deferrable constraint over its built index, deferrable as the old one",
+                           "ALTER TABLE \(table) ADD CONSTRAINT \(q(index.transitional)) UNIQUE USING INDEX \(q(index.transitional))\(index.constraintSuffix ?? "")")
+        }
+    }
+
+    /// Expand's one transaction: the new columns, the constraints added NOT VALID, the grants,
+    /// the dual-write function and trigger.
+    public var expandTransaction: [PhaseStatement] {
         var statements: [PhaseStatement] = []
         var clauses: [String] = []
         for t in transition.newTargets {
@@ -188,7 +210,7 @@ public struct PhaseSQL: Sendable {
                 clauses.append("ADD CONSTRAINT \(q(foreignKeyName(t).transitional)) \(fk) NOT VALID")
             }
         }
-        for constraint in transition.recreatedConstraints {
+        for constraint in transition.recreatedConstraints where !constraint.notValid {
             clauses.append("ADD CONSTRAINT \(q(constraint.transitional)) \(constraint.definition) NOT VALID")
         }
         for constraint in transition.constraints where constraint.addedNotValid {
@@ -212,9 +234,6 @@ public struct PhaseSQL: Sendable {
             // tools and bulk loaders) would otherwise write around it.
             statements.append(PhaseStatement(.transaction, "the dual-write trigger fires for every writer",
                 "ALTER TABLE \(table) ENABLE ALWAYS TRIGGER \(q(triggerName))"))
-        }
-        for index in addedIndexes {
-            statements.append(PhaseStatement(.standalone, "build an index without blocking writes", index.sql))
         }
         return statements
     }
@@ -869,10 +888,8 @@ public struct PhaseSQL: Sendable {
             }
             if let index = t.dropsUnique, index.isConstraint { finishing.append("DROP CONSTRAINT \(q(index.name))") }
         }
-        for index in transition.recreatedIndexes {
-            if let suffix = index.constraintSuffix {
-                finishing.append("ADD CONSTRAINT \(q(index.final)) UNIQUE USING INDEX \(q(index.transitional))\(suffix)")
-            }
+        for index in transition.recreatedIndexes where index.constraintSuffix != nil && !index.attachesAtExpand {
+            finishing.append("ADD CONSTRAINT \(q(index.final)) UNIQUE USING INDEX \(q(index.transitional))")
         }
         for constraint in transition.constraints where constraint.kind == .unique {
             finishing.append("ADD CONSTRAINT \(q(constraint.final)) UNIQUE USING INDEX \(q(constraint.transitional))")
@@ -918,8 +935,17 @@ public struct PhaseSQL: Sendable {
             }
         }
         for constraint in transition.recreatedConstraints {
-            statements.append(PhaseStatement(.transaction, "final constraint name",
-                                             "ALTER TABLE \(table) RENAME CONSTRAINT \(q(constraint.transitional)) TO \(q(constraint.final))"))
+            if constraint.notValid {
+                statements.append(PhaseStatement(.transaction, "the old column's NOT VALID constraint, NOT VALID as it was (never validated: rows may violate it)",
+                                                 "ALTER TABLE \(table) ADD CONSTRAINT \(q(constraint.final)) \(constraint.definition) NOT VALID"))
+            } else {
+                statements.append(PhaseStatement(.transaction, "final constraint name",
+                                                 "ALTER TABLE \(table) RENAME CONSTRAINT \(q(constraint.transitional)) TO \(q(constraint.final))"))
+            }
+        }
+        for index in transition.recreatedIndexes where index.attachesAtExpand {
+            statements.append(PhaseStatement(.transaction, "final constraint name (its index takes it too)",
+                                             "ALTER TABLE \(table) RENAME CONSTRAINT \(q(index.transitional)) TO \(q(index.final))"))
         }
         for constraint in transition.constraints where constraint.addedNotValid {
             statements.append(finalForeignKey(constraint.transitional, constraint.final, declared: constraint.definitionAtContract))
@@ -935,6 +961,10 @@ public struct PhaseSQL: Sendable {
         for index in transition.recreatedIndexes where index.replicaIdentity {
             statements.append(PhaseStatement(.transaction, "the recreated index is the replica identity",
                                              "ALTER TABLE \(table) REPLICA IDENTITY USING INDEX \(q(index.final))"))
+        }
+        for index in transition.recreatedIndexes where index.clustered {
+            statements.append(PhaseStatement(.transaction, "the recreated index is the one CLUSTER uses, as the old one was (no rewrite)",
+                                             "ALTER TABLE \(table) CLUSTER ON \(q(index.final))"))
         }
         statements += columnProperties
         let declared = transition.allTargets.filter { $0.foreignKeyAtContract != nil }.map(\.foreignKeyName)
@@ -1041,13 +1071,16 @@ public struct PhaseSQL: Sendable {
 
     public var rollback: [PhaseStatement] {
         var statements: [PhaseStatement] = []
-        for index in addedIndexes {
+        // A deferrable constraint's index (attached at expand) goes with its constraint, or,
+        // not attached yet, with its column, in the transaction.
+        let attached = Set(transition.recreatedIndexes.filter(\.attachesAtExpand).map(\.transitional))
+        for index in addedIndexes where !attached.contains(index.name) {
             statements.append(PhaseStatement(.standalone, "drop an index without blocking writes",
                 "DROP INDEX CONCURRENTLY IF EXISTS \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
         }
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
-        var clauses = addedConstraints.map { "DROP CONSTRAINT IF EXISTS \(q($0))" }
+        var clauses = (addedConstraints + attached.sorted()).map { "DROP CONSTRAINT IF EXISTS \(q($0))" }
         clauses += transition.newTargets.map { "DROP COLUMN IF EXISTS \(q($0.physical))" }
         if !clauses.isEmpty {
             statements.append(PhaseStatement(.transaction, "remove the new shape", "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))

@@ -1,3 +1,5 @@
+import BellowsSQL
+
 /// What Bellows knows of a table's shape: read from `pg_catalog` by the engine, or from the
 /// `CREATE TABLE` statements of `migrations/` for offline checks and `bellows render`.
 public struct ColumnInfo: Sendable, Hashable, Codable {
@@ -49,6 +51,32 @@ public struct ConstraintInfo: Sendable, Hashable, Codable {
         self.name = name
         self.columns = columns
         self.definition = definition
+    }
+
+    private var significantTokens: [Token] { Lexer.tokenize(definition).filter(\.isSignificant) }
+
+    /// Not validated (`pg_get_constraintdef` ends it with `NOT VALID`): rows may violate it;
+    /// new writes may not.
+    public var isNotValid: Bool {
+        let tokens = significantTokens
+        return tokens.count >= 2 && tokens[tokens.count - 2].isKeyword("NOT") && tokens[tokens.count - 1].isKeyword("VALID")
+    }
+
+    /// The definition without its trailing `NOT VALID`.
+    public var definitionAsDeclared: String {
+        guard isNotValid else { return definition }
+        let tokens = Lexer.tokenize(definition)
+        guard let not = tokens.lastIndex(where: { $0.isKeyword("NOT") }) else { return definition }
+        return tokens[..<not].map(\.text).joined().trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `""`, ` DEFERRABLE` or ` DEFERRABLE INITIALLY DEFERRED`, as the definition says (read
+    /// from its keywords, so a quoted column named "DEFERRABLE" does not count).
+    public var deferrability: String {
+        let tokens = significantTokens
+        guard let at = tokens.lastIndex(where: { $0.isKeyword("DEFERRABLE") }), at == 0 || !tokens[at - 1].isKeyword("NOT") else { return "" }
+        let deferred = tokens.indices.contains { $0 + 1 < tokens.count && tokens[$0].isKeyword("INITIALLY") && tokens[$0 + 1].isKeyword("DEFERRED") }
+        return deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE"
     }
 }
 
@@ -104,6 +132,15 @@ public struct TableInfo: Sendable, Hashable, Codable {
         indexes.first { $0.isUnique && !$0.isPrimary && isSimple($0) && $0.columns == [column] }
     }
 
+    /// Whether a replacement of `index` can be built from its columns alone (`(column)`): not
+    /// when it backs a deferrable constraint, lives in another tablespace or is the table's
+    /// CLUSTER index, which only a recreation from its definition carries (`Carryover`).
+    public func rebuildsFromColumns(_ index: IndexInfo) -> Bool {
+        guard isSimple(index) else { return false }
+        if index.isConstraint, let constraint = constraints.first(where: { $0.name == index.name }), !constraint.deferrability.isEmpty { return false }
+        return details?.indexTablespaces?[index.name] == nil && details?.clusteredIndex != index.name
+    }
+
     /// Every column `index` uses: its keys and INCLUDE columns, and where the live catalog
     /// knows them, the columns of its expressions and predicate.
     public func columns(of index: IndexInfo) -> [String] {
@@ -139,6 +176,11 @@ public struct TableDetails: Sendable, Hashable, Codable {
     public var columns: [String: ColumnDetails]
     /// Objects other than the table's own indexes and constraints that depend on a column.
     public var dependents: [ColumnDependent]
+    /// Index name → its tablespace, for an index outside the database's default tablespace
+    /// (`pg_get_indexdef` leaves it out); `nil` in a table an older Bellows stored.
+    public var indexTablespaces: [String: String]? = nil
+    /// The index `CLUSTER` uses (`indisclustered`), if any.
+    public var clusteredIndex: String? = nil
 
     public init(kind: String = "r", replicaIdentityIndex: String? = nil, indexDefinitions: [String: String] = [:],
                 indexColumns: [String: [String]] = [:], columns: [String: ColumnDetails] = [:], dependents: [ColumnDependent] = []) {

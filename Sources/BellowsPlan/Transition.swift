@@ -290,9 +290,10 @@ public enum TransitionCompiler {
             // says otherwise); a unique index without a constraint is recreated as the index it is
             // (`Carryover`), also when the plan restates `unique: true`.
             let oldUnique = old.flatMap { table.uniqueIndex(on: $0.name) }
-            let unique = oldUnique.map { $0.isConstraint && (attributes.unique?.value ?? (carry?.carriesUnique ?? true)) }
+            // A deferrable one, or one in another tablespace or marked for CLUSTER, is recreated from its definition too.
+            let unique = oldUnique.map { $0.isConstraint && table.rebuildsFromColumns($0) && (attributes.unique?.value ?? (carry?.carriesUnique ?? true)) }
                 ?? (attributes.unique?.value ?? false)
-            let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.isSimple($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
+            let rebuilt = existing ? [] : (old.map { o in table.indexes.filter { table.rebuildsFromColumns($0) && !$0.isUnique && $0.columns == [o.name] } } ?? [])
             var foreignKey: String?
             var foreignKeyAtContract: String?
             if let fk = attributes.references, existing, let present = table.foreignKey(on: physical) {
@@ -313,8 +314,9 @@ public enum TransitionCompiler {
                 } else {
                     foreignKey = definition(physical) + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
                 }
-            } else if !existing, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name),
+            } else if !existing, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name), !inherited.isNotValid,
                       let range = inherited.definition.range(of: ")") {
+                // (A NOT VALID one is carried NOT VALID by `Carryover`.)
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
             }
             // `unique: false` in place drops the column's own unique index (or UNIQUE constraint) at contract.
@@ -523,7 +525,7 @@ extension Transition {
         for recreated in recreatedConstraints {
             guard let original = table.constraints.first(where: { $0.name == recreated.original }) else { continue }
             result.constraints.append(ConstraintInfo(kind: original.kind, name: recreated.final, columns: final(original.columns),
-                                                     definition: overFinal(recreated.definition)))
+                                                     definition: overFinal(recreated.definition) + (recreated.notValid ? " NOT VALID" : "")))
         }
         for constraint in constraints {
             switch constraint.kind {

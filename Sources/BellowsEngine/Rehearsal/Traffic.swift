@@ -50,6 +50,12 @@ final class TrafficSimulator: @unchecked Sendable {
     // MARK: SQL
 
     var keyColumns: [ColumnInfo] { transition.key }
+    /// `ON CONFLICT` without a target takes every unique index as an arbiter, which PostgreSQL
+    /// refuses when one is deferrable (55000): then only the key's, `(key) `.
+    var conflictTarget: String {
+        guard transition.table.constraints.contains(where: { $0.kind == "u" && !$0.deferrability.isEmpty }) else { return "" }
+        return "(" + keyColumns.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ") "
+    }
     var keyRow: String { "ROW(" + keyColumns.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ")::text" }
     var keyTexts: String { keyColumns.map { "\(SQLQuote.identifier($0.name))::text" }.joined(separator: ", ") }
     var keyMatch: String {
@@ -219,7 +225,7 @@ final class TrafficSimulator: @unchecked Sendable {
             expected = "NULL::text AS e, \(expectedFromNew(contracted: contracted)) AS en"
         }
         let row = names.isEmpty ? "DEFAULT VALUES" : "(\(names.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))"
-        let insert = "INSERT INTO \(transition.quotedTable) \(row) ON CONFLICT DO NOTHING RETURNING \(keyRow) AS k, \(expected), ARRAY[\(keyTexts)] AS key"
+        let insert = "INSERT INTO \(transition.quotedTable) \(row) ON CONFLICT \(conflictTarget)DO NOTHING RETURNING \(keyRow) AS k, \(expected), ARRAY[\(keyTexts)] AS key"
         return """
         WITH w AS (\(insert)), r AS (
           INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w
