@@ -73,7 +73,11 @@ extension Engine {
                 throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)" + (rescan ? " --rescan" : ""))
             }
             // The release manager's control, one read between two batches (bellows pause / throttle).
-            let control = try step("read the backfill's control") { try StateStore.control(connection, plan: plan.id) } ?? BackfillControl()
+            // (Not through `step`: the stop was asked for just above, once per batch.)
+            let control: BackfillControl
+            do { control = try StateStore.control(connection, plan: plan.id) ?? BackfillControl() } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "read the backfill's control", error: error)
+            }
             if pacer.apply(control) {
                 report(.info("backfill of \(plan.id): " + (control.summary.map { $0 + (control.paused ? "; `bellows resume \(plan.id)` goes on" : "") }
                                                             ?? "no pause or throttle any more")))

@@ -946,7 +946,7 @@ struct MigrationSafetyTests {
         let admin = try db.connect()
         let files = try MigrationProject()
         defer { files.remove() }
-        try files.write("001_slow", (transactional ? "" : "-- bellows:no-transaction\n") + "SELECT pg_sleep(1);\nCREATE TABLE t (id int);\n")
+        try files.write("001_slow", (transactional ? "" : "-- bellows:no-transaction\n") + "SELECT pg_sleep(3);\nCREATE TABLE t (id int);\n")
         let killer = DispatchGroup()
         killer.enter()
         DispatchQueue.global().async {
@@ -957,7 +957,8 @@ struct MigrationSafetyTests {
                     SELECT count(pg_terminate_backend(l.pid)) AS n
                     FROM pg_stat_activity l, pg_stat_activity w
                     WHERE l.datname = current_database() AND l.application_name = 'bellows migrate (lock)'
-                      AND w.datname = current_database() AND w.query LIKE 'SELECT pg_sleep(1)%' AND w.state = 'active'
+                      AND w.datname = current_database() AND w.query LIKE '%pg_sleep(3)%' AND w.state = 'active'
+                      AND w.pid <> pg_backend_pid()
                     """).first?.int("n")) ?? 0
                 if n > 0 { return }
                 Thread.sleep(forTimeInterval: 0.01)
