@@ -201,12 +201,25 @@ public struct Transition: Sendable, Hashable {
 
 /// Resolves a plan against a table's catalog, reporting at the plan's locations what does not fit.
 public enum TransitionCompiler {
-    /// Words that PostgreSQL reads as functions without parentheses (`USER` is `CURRENT_USER`),
-    /// whatever columns the table has: unquoted, they never name a column.
-    static let valueKeywords: Set<String> = [
-        "USER", "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE", "CURRENT_CATALOG", "CURRENT_SCHEMA",
+    /// Words that PostgreSQL reads as values whatever columns the table has: the SQL-standard
+    /// functions without parentheses (`SQLValueFunction`s: `USER` is `CURRENT_USER`, and
+    /// `SYSTEM_USER` is one from PostgreSQL 16 on) and the constants `NULL`, `TRUE`, `FALSE`.
+    /// Unquoted, they never name a column. `ValueKeywordServerTests` asks each server it runs
+    /// on for every keyword it reads so, against this list.
+    public static let valueKeywords: Set<String> = [
+        "USER", "CURRENT_USER", "SESSION_USER", "SYSTEM_USER", "CURRENT_ROLE", "CURRENT_CATALOG", "CURRENT_SCHEMA",
         "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
+        "NULL", "TRUE", "FALSE",
     ]
+
+    /// What PostgreSQL reads an unquoted value keyword as.
+    static func valueKeywordMeaning(_ upper: String) -> String {
+        switch upper {
+        case "USER": return "PostgreSQL's CURRENT_USER"
+        case "NULL", "TRUE", "FALSE": return "the constant \(upper)"
+        default: return "PostgreSQL's \(upper)"
+        }
+    }
 
     /// An expression that writes `user` for a column named `user` computes the current role's
     /// name for every row, and verify, which evaluates the same expression, agrees with it: the
@@ -219,7 +232,7 @@ public enum TransitionCompiler {
                 guard columns.contains(column) else { continue }
                 findings.append(Finding(
                     at: expression.value.sourceLocation(line: token.line, column: token.column), severity: .error, rule: "plan-keyword-column",
-                    message: "\(expression.key): unquoted \(token.text) is PostgreSQL's \(token.upper == "USER" ? "CURRENT_USER" : token.upper), not the column \"\(column)\"; write \(SQLQuote.identifier(column)) for the column"))
+                    message: "\(expression.key): unquoted \(token.text) is \(valueKeywordMeaning(token.upper)), not the column \"\(column)\"; write \(SQLQuote.identifier(column)) for the column"))
             }
         }
         return findings
