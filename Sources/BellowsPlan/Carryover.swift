@@ -275,7 +275,7 @@ enum Carryover {
                     if let value = old.defaultExpression {
                         let kept = t.defaultAtContract == .set(value)
                         if t.convertsDefault, case .set(let converted)? = t.defaultAtContract {
-                            result.report.append(CarriedItem("default \(value) of \(source)", .carried, "converted to \(t.type) through up: \(converted)"))
+                            result.report.append(CarriedItem("default \(value) of \(source)", .carried, "converted through up: \(converted)"))
                         } else {
                             result.report.append(CarriedItem("default \(value) of \(source)", kept ? .carried : .dropped,
                                                              kept ? "" : t.defaultAtContract == nil ? "the plan says drop_default: true" : "the plan sets its own"))

@@ -106,13 +106,56 @@ public enum DefaultFit {
     }
 
     /// A replaced column's default in the new column's type: `up` with the old column replaced
-    /// by the default (`'0'::text` through `CAST(rating AS integer)` is `CAST(('0'::text) AS
-    /// integer)`), which is what the new column holds for a row old code inserts without the
-    /// column. Nil when `up` reads another column of the table (a default cannot).
-    public static func converted(_ defaultExpression: String, up: String, column: String, columns: Set<String>) -> String? {
+    /// by the default as a value of the old column's type (`'0'::text` through `CAST(rating AS
+    /// integer)` is `CAST(('0'::text) AS integer)`; `250` of a numeric column through `fee / 100`
+    /// is `(250)::numeric(12,2) / 100`, 2.50 as the trigger computed it, not 2), which is what the
+    /// new column holds for a row old code inserts without the column. Nil when `up` reads
+    /// another column of the table (a default cannot).
+    public static func converted(_ defaultExpression: String, type: String, up: String, column: String, columns: Set<String>) -> String? {
         let read = ExpressionRewriter.referencedColumns(in: up, among: columns)
         guard read.subtracting([column]).isEmpty else { return nil }
-        return ExpressionRewriter.substituteColumns(in: up, [column: "(\(defaultExpression))"])
+        return ExpressionRewriter.substituteColumns(in: up, [column: typed(defaultExpression, type)])
+    }
+
+    /// `expression` as a value of `type`: cast, unless it already ends in a cast to it.
+    static func typed(_ expression: String, _ type: String) -> String {
+        let tokens = Lexer.tokenize(expression).filter(\.isSignificant)
+        if let cast = tokens.lastIndex(where: { $0.isSymbol("::") }), !tokens[(cast + 1)...].contains(where: { $0.isSymbol(")") || $0.isSymbol("::") }),
+           sameType(MigrationSchema.join(Array(tokens[(cast + 1)...])), type) {
+            return "(\(expression))"
+        }
+        return "(\(expression))::\(type)"
+    }
+
+    /// Whether `up` is the column itself (`email`, `"email"`, `(email)`): values pass unchanged.
+    public static func isIdentity(_ up: String, column: String) -> Bool {
+        var tokens = Lexer.tokenize(up).filter(\.isSignificant)
+        while tokens.count > 2, tokens.first?.isSymbol("(") == true, tokens.last?.isSymbol(")") == true { tokens = Array(tokens.dropFirst().dropLast()) }
+        return tokens.count == 1 && tokens[0].identifierValue == column
+    }
+
+    /// How many times `expression` reads `column`.
+    static func readCount(of column: String, in expression: String) -> Int {
+        let marker = "\u{1}"
+        return ExpressionRewriter.substituteColumns(in: expression, [column: marker]).components(separatedBy: marker).count - 1
+    }
+
+    /// Functions that give one value per statement: a default calling only these may be run twice.
+    static let stableFunctions: Set<String> = ["now", "transaction_timestamp", "statement_timestamp", "current_setting",
+                                               "lower", "upper", "btrim", "trim", "coalesce", "nullif", "greatest", "least",
+                                               "make_interval", "make_date", "make_timestamp", "make_timestamptz", "to_timestamp",
+                                               "to_date", "to_char", "length", "abs", "round", "concat", "format"]
+
+    /// The first function `expression` calls that may give another value on each call
+    /// (`nextval`, `gen_random_uuid`, `clock_timestamp`, any function not known to be stable).
+    static func mayVary(_ expression: String) -> String? {
+        let tokens = Lexer.tokenize(expression).filter(\.isSignificant)
+        for (index, token) in tokens.enumerated() where index + 1 < tokens.count && tokens[index + 1].isSymbol("(") {
+            guard token.kind == .word || token.kind == .quotedIdentifier, let name = token.identifierValue,
+                  !ExpressionRewriter.reservedWords.contains(name.uppercased()), !stableFunctions.contains(name) else { continue }
+            return name
+        }
+        return nil
     }
 
     /// Whether the foreign key `definition` (as `pg_get_constraintdef` prints it) is the one `reference` declares.

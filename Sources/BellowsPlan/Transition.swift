@@ -286,16 +286,27 @@ public enum TransitionCompiler {
                 }
             } else if attributes.dropDefault?.value == true {
                 defaultChange = existing ? .drop : nil
-            } else if !existing, let old, let inherited = old.defaultExpression {
-                // The replaced column's default, carried over: converted by `up` when the type changes.
-                if DefaultFit.sameType(type, old.type) {
-                    defaultChange = .set(inherited)
-                } else if let up, let converted = DefaultFit.converted(inherited, up: up, column: old.name, columns: Set(table.columns.map(\.name))) {
-                    defaultChange = .set(converted)
-                    convertsDefault = true
+            } else if let old, let inherited = old.defaultExpression, !existing || up != nil {
+                // The replaced column's default, carried over. An `up` that changes values (a
+                // unit, a normalisation, a type) converts it the same way, with or without a type
+                // change and in place too: after contract it is what old code's inserts relied on
+                // (hostile-d 02). In place the old default stays until contract.
+                let identity = up.map { DefaultFit.isIdentity($0, column: old.name) } ?? true
+                let columns = Set(table.columns.map(\.name))
+                if identity && (existing || DefaultFit.sameType(type, old.type)) {
+                    if !existing { defaultChange = .set(inherited) }
+                } else if let up, let converted = DefaultFit.converted(inherited, type: old.type, up: up, column: old.name, columns: columns) {
+                    if DefaultFit.readCount(of: old.name, in: up) > 1, let call = DefaultFit.mayVary(inherited) {
+                        // A default cannot hold a subquery, so `up` would run it once per reference.
+                        error(location, "plan-default-type",
+                              "the default \(inherited) of \"\(old.name)\" calls \(call)(), which may give another value each time, and 'up' reads \"\(old.name)\" more than once: converted through up it would run several times per insert; state the default after contract with 'default:' or 'drop_default: true'")
+                    } else {
+                        defaultChange = .set(converted)
+                        convertsDefault = true
+                    }
                 } else {
                     error(location, "plan-default-type",
-                          "the default \(inherited) of \"\(old.name)\" is of type \(old.type), and 'up' reads other columns, so it cannot convert it to \(type): state the new column's default with 'default:' (a value of type \(type)) or 'drop_default: true'")
+                          "the default \(inherited) of \"\(old.name)\" cannot be converted through 'up', which reads other columns (a default cannot): state the default after contract with 'default:' (a value of type \(type)) or 'drop_default: true'")
                 }
             }
             let renames = physical == final ? [:] : [final: physical]

@@ -44,6 +44,42 @@ struct PlanKeyEffectTests {
         #expect(try fixture.rows("SELECT rating::text, pg_typeof(rating)::text FROM reviews WHERE id = 1000") == [["0", "integer"]])
     }
 
+    /// hostile-d 02: `cents` → `euros` with `up: cents / 100` (same type) and an in-place `up`
+    /// that rescales: before, after contract a default insert stored the old unit (500.00 and
+    /// 250.00); the default goes through `up` as the trigger's value did during the transition.
+    @Test func anUpThatChangesValuesConvertsTheDefaultWithoutATypeChange() throws {
+        let fixture = try EngineFixture("defaultunit")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE prices (id bigint PRIMARY KEY, cents numeric(12,2) NOT NULL DEFAULT 500, fee numeric(12,2) NOT NULL DEFAULT 250);
+            INSERT INTO prices SELECT g, g * 100, 100 FROM generate_series(1, 10) g;
+            """)
+        try fixture.writePlan("001_cents_to_euros", """
+            table: prices
+            changes:
+              - alter: cents
+                rename_to: euros
+                up: "cents / 100"
+                down: "euros * 100"
+            """)
+        try fixture.writePlan("002_fee_in_place", """
+            table: prices
+            changes:
+              - alter: fee
+                up: "CASE WHEN fee >= 100 THEN fee / 100 ELSE fee END"
+            """)
+        for id in ["001_cents_to_euros", "002_fee_in_place"] {
+            try fixture.run(.expand, id)
+        }
+        try fixture.exec("INSERT INTO prices (id) VALUES (100)")
+        for id in ["001_cents_to_euros", "002_fee_in_place"] {
+            for command: PhaseCommand in [.backfill, .verify, .contract] { try fixture.run(command, id) }
+        }
+        try fixture.exec("INSERT INTO prices (id) VALUES (101)")
+        let rows = try fixture.rows("SELECT euros::text, fee::text FROM prices WHERE id IN (1, 100, 101) ORDER BY id")
+        #expect(rows == [["1.00", "1.00"], ["5.00", "2.50"], ["5.00", "2.50"]], "\(rows)")
+    }
+
     /// A default `check` cannot judge (an expression, not a constant) that does not fit the
     /// new type: expand sets it in its transaction and refuses, changing nothing.
     @Test func expandRefusesADefaultThatDoesNotFitBeforeAnyChange() throws {
