@@ -62,6 +62,15 @@ extension Engine {
                 control: pacer.control.summary)
         }
 
+        // `progress` hooks of bellows.yaml, every `progress_minutes` (between batches, or while paused).
+        let progressEvery = hookConfiguration.progressMinutes * 60
+        var nextProgressHook = Date().addingTimeInterval(progressEvery)
+        func progressHooks(_ progress: BackfillProgress) {
+            guard hookConfiguration.hasProgressHooks, Date() >= nextProgressHook else { return }
+            _ = runHooks(.progress, .backfill, plan: plan, from: state.phase, connection: connection) { $0.progress = HookProgress(progress) }
+            nextProgressHook = Date().addingTimeInterval(progressEvery)
+        }
+
         // Rendered once: the first batch has no cursor, every later one starts from it.
         let firstBatch = sql.backfillBatch(first: true, rescan: rescan)
         let nextBatch = sql.backfillBatch(first: false, rescan: rescan)
@@ -83,7 +92,9 @@ extension Engine {
                                                             ?? "no pause or throttle any more")))
             }
             if control.paused {
-                report(.backfill(waiting("paused: `bellows resume \(plan.id)` goes on")))
+                let progress = waiting("paused: `bellows resume \(plan.id)` goes on")
+                report(.backfill(progress))
+                progressHooks(progress)
                 let pauseStart = Date()
                 while Date().timeIntervalSince(pauseStart) < options.controlPollSeconds && !options.shouldStop() {
                     Thread.sleep(forTimeInterval: min(0.1, options.controlPollSeconds))
@@ -152,11 +163,13 @@ extension Engine {
             let seconds = Date().timeIntervalSince(started) - pausedSeconds
             let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
             let remaining = max(0, estimate - scannedBefore - scannedThisRun)
-            report(.backfill(BackfillProgress(
+            let progress = BackfillProgress(
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
                 rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
                 lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
-                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)))
+                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)
+            report(.backfill(progress))
+            progressHooks(progress)
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }

@@ -35,6 +35,8 @@ public struct EngineOptions: Sendable {
     public var rescan = false
     /// How often a paused backfill reads its control again (`bellows resume`).
     public var controlPollSeconds: Double = 1
+    /// Whether the hooks of `bellows.yaml` run (`rehearse` turns them off: a rehearsal is no release).
+    public var runHooks = true
 
     public init(conninfo: String? = nil, actor: String = EngineOptions.defaultActor) {
         self.conninfo = conninfo
@@ -59,11 +61,15 @@ public final class Engine: @unchecked Sendable {
     public let project: Project
     public let options: EngineOptions
     let report: Reporter
+    /// The hooks of `bellows.yaml`, and the errors that leave them unknown (a phase refuses then).
+    let hookConfiguration: HookConfiguration
+    let hookFindings: [Finding]
 
     public init(project: Project, options: EngineOptions, reporter: @escaping Reporter = { _ in }) {
         self.project = project
         self.options = options
         self.report = reporter
+        (hookConfiguration, hookFindings) = options.runHooks ? ProjectConfig.hooks(root: project.root) : (HookConfiguration(), [])
     }
 
     /// Opens a connection for a command that only reads (`status`, `history`): it never creates
@@ -120,7 +126,39 @@ public final class Engine: @unchecked Sendable {
         return try run(command, plan: try resolvePlan(reference, connection: connection), connection: connection)
     }
 
+    /// One phase with its hooks: `before` hooks run once the phase may run (a failing one
+    /// refuses it), `after` hooks once it committed, and `refused`, `failed` or `interrupted`
+    /// hooks when it ended so (their failures are recorded, never change the outcome).
     func run(_ command: PhaseCommand, plan file: Plan, connection: Connection) throws -> PhaseOutcome {
+        var from: Phase?
+        do {
+            var outcome = try runPhase(command, plan: file, connection: connection, from: &from)
+            outcome.hooks += runHooks(.after, command, plan: file, from: outcome.from, to: outcome.to, connection: connection) { event in
+                event.durationMs = outcome.milliseconds
+                event.details = .object(outcome.details)
+            }
+            return outcome
+        } catch let error as BellowsError {
+            let kind: HookEventKind?
+            switch error {
+            case .refused: kind = .refused
+            case .failed, .database: kind = .failed
+            case .interrupted, .stopped: kind = .interrupted
+            case .planInvalid, .usage, .cannotConnect: kind = nil
+            }
+            if let kind {
+                var phase = from
+                if case .refused(let refusal) = error { phase = refusal.phase }
+                _ = runHooks(kind, command, plan: file, from: phase, connection: connection) { event in
+                    event.error = error.description
+                    if case .refused(let refusal) = error { event.failures = refusal.failures }
+                }
+            }
+            throw error
+        }
+    }
+
+    func runPhase(_ command: PhaseCommand, plan file: Plan, connection: Connection, from: inout Phase?) throws -> PhaseOutcome {
         var plan = file
         let started = Date()
         let lock = try connection.query("SELECT pg_try_advisory_lock(hashtext('bellows'), hashtext($1)) AS locked", [plan.id])
@@ -140,6 +178,7 @@ public final class Engine: @unchecked Sendable {
 
         let state: PlanState
         do { state = try StateStore.register(connection, plan: plan) } catch let e as PostgresError { throw BellowsError.database(e) }
+        from = state.phase
         if let failure = Self.planIDFailure(plan, state: state) {
             throw refuse(connection, plan: plan, command: command, phase: .planned, [failure],
                          details: ["table": .string(plan.table.value.description), "file": .string(plan.file)])
@@ -167,6 +206,23 @@ public final class Engine: @unchecked Sendable {
                 })
             }
         }
+        // The hooks must be known before a phase runs: one that cannot be read is not skipped.
+        if !hookFindings.isEmpty {
+            throw refuse(connection, plan: plan, command: command, phase: state.phase, hookFindings.map {
+                GateFailure(gate: "hooks", message: "\($0.location): \($0.message) [\($0.rule)]",
+                            remedy: "fix the hooks in \(ProjectConfig.fileName); `bellows check` reports the same findings")
+            })
+        }
+        // `before` hooks: the last gate. One that fails (or times out) refuses the phase, nothing changed.
+        let beforeHooks = runHooks(.before, command, plan: plan, from: state.phase, connection: connection,
+                                   recordFailures: false, stopAtFirstFailure: true)
+        if let failed = beforeHooks.first(where: { !$0.succeeded }) {
+            if options.shouldStop() {
+                throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: nil)
+            }
+            throw refuse(connection, plan: plan, command: command, phase: state.phase, [Self.hookGate(failed, command: command)],
+                         details: ["hook": failed.json])
+        }
         // A signal cancels the statement running now (the backfill stops between batches instead).
         let watcher = command == .backfill ? nil : StopWatcher(connection: connection, shouldStop: options.shouldStop)
         defer { watcher?.finish() }
@@ -181,7 +237,7 @@ public final class Engine: @unchecked Sendable {
             }
             details["checksum"] = .string(plan.checksum)
             return PhaseOutcome(plan: plan.id, command: command, from: state.phase, to: command.resultingPhase,
-                                milliseconds: Date().timeIntervalSince(started) * 1000, details: details)
+                                milliseconds: Date().timeIntervalSince(started) * 1000, details: details, hooks: beforeHooks)
         } catch is StopRequested {
             throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: nil)
         } catch let error as PhaseFailure where options.shouldStop() || !connection.isOpen {

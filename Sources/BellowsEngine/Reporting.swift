@@ -36,6 +36,8 @@ public enum EngineNote: Sendable {
     case lockWait(attempt: Int, of: Int, retryInMilliseconds: Int, blockers: [Blocker])
     case backfill(BackfillProgress)
     case info(String)
+    /// A hook of `bellows.yaml` ran (`HookRun`).
+    case hook(HookRun)
 }
 
 public typealias Reporter = @Sendable (EngineNote) -> Void
@@ -48,4 +50,6 @@ public struct PhaseOutcome: Sendable {
     public var to: Phase
     public var milliseconds: Double
     public var details: [String: JSONValue]
+    /// The hooks that ran for it (`before` and `after`), in order.
+    public var hooks: [HookRun] = []
 }

@@ -8,29 +8,63 @@ import Yams
 /// lint:
 ///   disable: [missing-lock-timeout]
 ///   severity: { non-concurrent-index: error }
+/// hooks:                 # see HookConfiguration
+///   commands: [{ when: before contract, run: ./check-backup }]
 /// ```
 public enum ProjectConfig {
     public static let fileName = "bellows.yaml"
 
+    /// Everything `bellows.yaml` says: lint settings and hooks.
+    public struct Configuration: Sendable, Hashable {
+        public var lint: LintConfiguration = .default
+        public var hooks = HookConfiguration()
+        /// The errors that leave the hooks unknown or wrong (in `hooks:`, or YAML that cannot be
+        /// read): a phase refuses to run while there are any, rather than skip a hook.
+        public var hookFindings: [Finding] = []
+    }
+
     public static func lintConfiguration(path: String) -> (LintConfiguration, [Finding]) {
+        let (configuration, findings) = load(path: path)
+        return (configuration.lint, findings)
+    }
+
+    /// The hooks of the project whose root is `root` (none without a `bellows.yaml`).
+    public static func hooks(root: String) -> (HookConfiguration, [Finding]) {
+        let (configuration, _) = load(path: (root as NSString).appendingPathComponent(fileName))
+        return (configuration.hooks, configuration.hookFindings.filter { $0.severity == .error })
+    }
+
+    /// Reads the file; a missing file is the default. Every problem is a located finding.
+    public static func load(path: String) -> (Configuration, [Finding]) {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            return (.default, [])
+            return (Configuration(), [])
         }
         var reader = NodeReader(file: path, source: text)
-        if let refusal = PlanLoader.aliasInKey(text, file: path) { return (.default, [refusal]) }
+        var unreadable = Configuration()
+        if let refusal = PlanLoader.aliasInKey(text, file: path) {
+            unreadable.hookFindings = [refusal]
+            return (unreadable, [refusal])
+        }
         let root: Node
         do {
-            guard let node = try PlanLoader.compose(text) else { return (.default, []) }
+            guard let node = try PlanLoader.compose(text) else { return (Configuration(), []) }
             root = node
         } catch {
-            return (.default, [Finding(file: path, line: 1, column: 1, severity: .error, rule: "config-yaml-syntax", message: "invalid YAML: \(error)")])
+            unreadable.hookFindings = [Finding(file: path, line: 1, column: 1, severity: .error, rule: "config-yaml-syntax", message: "invalid YAML: \(error)")]
+            return (unreadable, unreadable.hookFindings)
+        }
+        var result = Configuration()
+        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks"]) else { return (result, reader.findings) }
+        if let hooksNode = top["hooks"]?.value {
+            let before = reader.findings.count
+            result.hooks = readHooks(hooksNode, reader: &reader)
+            result.hookFindings = Array(reader.findings[before...])
+        }
+        guard let lintNode = top["lint"]?.value,
+              let lint = reader.mapping(lintNode, what: "'lint'", allowed: ["disable", "severity"]) else {
+            return (result, reader.findings)
         }
         var configuration = LintConfiguration.default
-        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint"]),
-              let lintNode = top["lint"]?.value,
-              let lint = reader.mapping(lintNode, what: "'lint'", allowed: ["disable", "severity"]) else {
-            return (configuration, reader.findings)
-        }
         let known = Linter.ruleIDs
         for rule in reader.stringList(lint["disable"]?.value, key: "disable") {
             if !known.contains(rule.value) {
@@ -49,6 +83,7 @@ public enum ProjectConfig {
                 }
             }
         }
-        return (configuration, reader.findings)
+        result.lint = configuration
+        return (result, reader.findings)
     }
 }

@@ -172,7 +172,7 @@ struct ErrorReport: Encodable {
 
 /// One line of progress on stderr with `--format json`.
 struct Event: Encodable {
-    /// `backfill_progress`, `lock_wait`, `info`.
+    /// `backfill_progress`, `lock_wait`, `info`, `hook`.
     var event: String
     var progress: Progress?
     var attempt: Int?
@@ -180,9 +180,11 @@ struct Event: Encodable {
     var retryInMs: Int?
     var blockers: [JSONValue]?
     var message: String?
+    /// `hook`: what a hook of bellows.yaml did.
+    var hook: HookRun?
 
     enum CodingKeys: String, CodingKey {
-        case event, progress, attempt, of, blockers, message
+        case event, progress, attempt, of, blockers, message, hook
         case retryInMs = "retry_in_ms"
     }
 }

@@ -111,9 +111,11 @@ struct PhaseRun: Encodable {
     var durationMs: Double
     /// What the phase did (rows, statements, checks), as the audit trail records it.
     var details: JSONValue
+    /// The `before` and `after` hooks that ran (absent when none did).
+    var hooks: [HookRun]?
 
     enum CodingKeys: String, CodingKey {
-        case plan, command, from, to, details
+        case plan, command, from, to, details, hooks
         case durationMs = "duration_ms"
     }
 
@@ -124,6 +126,7 @@ struct PhaseRun: Encodable {
         to = outcome.to.rawValue
         durationMs = outcome.milliseconds
         details = .object(outcome.details)
+        hooks = outcome.hooks.isEmpty ? nil : outcome.hooks
     }
 }
 

@@ -116,6 +116,16 @@ enum Terminal {
         return line
     }
 
+    /// A hook that ran: one line when it succeeded, its output's last lines too when it failed.
+    static func hookText(_ run: HookRun) -> String {
+        let what = "hook \(run.hook) (\(run.event.rawValue) \(run.phase.rawValue))"
+        let output = run.output.trimmingCharacters(in: .newlines)
+        guard !run.succeeded else { return dim(what + String(format: ": exit 0 (%.1fs)", run.seconds)) }
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(20)
+            .map { "    " + $0 }.joined(separator: "\n")
+        return red("✗ ") + what + " " + run.summary + (output.isEmpty ? "" : ":\n" + lines)
+    }
+
     /// A reporter that shows steps and progress on stderr: a live line on a terminal, a text
     /// line every 5 s on anything else, a JSON line at most every second with `--format json`.
     static func reporter(verbose: Bool, json: Bool) -> Reporter {
@@ -150,6 +160,9 @@ enum Terminal {
             case .info(let message):
                 if json { JSONOutput.event(Event(event: "info", message: message)); return }
                 err(message)
+            case .hook(let run):
+                if json { JSONOutput.event(Event(event: "hook", hook: run)); return }
+                err(hookText(run))
             }
         }
     }

@@ -359,6 +359,8 @@ public final class Rehearsal: @unchecked Sendable {
         engineOptions.confirmations = Set(plan.gates.map(\.name.value))
         engineOptions.batchSize = options.batchSize
         engineOptions.lockTimeoutMilliseconds = options.lockTimeoutMilliseconds
+        // A rehearsal is no release: nobody is notified, no pre-contract check runs.
+        engineOptions.runHooks = false
         return Engine(project: project, options: engineOptions, reporter: report)
     }
 
