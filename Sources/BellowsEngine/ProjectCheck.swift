@@ -204,7 +204,8 @@ public enum PhaseRendering {
             out += "\n-- ===== \(phase.rawValue) =====\n"
             if phase == .expand, transition.needsTrigger {
                 out += """
-                    -- before the trigger is created, each up, backfill and down is probed (SELECT (expr)::type FROM table LIMIT 0),
+                    -- before the trigger is created, each up, backfill and down is probed as the trigger runs it, over the row
+                    -- (SELECT (expr)::type FROM (SELECT * FROM table LIMIT 0) AS bellows_row),
                     -- and every role that may INSERT or UPDATE the table must be able to use what it uses (USAGE on schemas,
                     -- EXECUTE on functions and operators, USAGE on types and sequences, SELECT on other tables' columns):
                     -- the trigger runs as the writer. Otherwise expand is refused, naming each role and the GRANT.

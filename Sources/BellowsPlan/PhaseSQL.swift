@@ -238,18 +238,23 @@ public struct PhaseSQL: Sendable {
         return statements
     }
 
-    /// One statement per `up` (and `backfill`) and `down` the trigger and the backfill run,
-    /// `SELECT (expression)::type FROM table LIMIT 0`: parse analysis resolves every function,
-    /// operator and cast of it under the session's search_path without reading a row. Expand
-    /// runs them after adding the new columns and before creating the trigger.
+    /// One statement per `up` (and `backfill`) and `down` the trigger and the backfill run, in
+    /// the form the trigger runs it, over the row (`FROM (SELECT NEW.*) AS bellows_row` there):
+    /// `SELECT (expression)::type FROM (SELECT * FROM table LIMIT 0) AS bellows_row`. Parse
+    /// analysis resolves every function, operator and cast of it under the session's search_path
+    /// without reading a row, and, as in the trigger, the table's name and its system columns are
+    /// not in scope (`users.email`, `to_jsonb(users)` and `tableoid` passed a probe `FROM table`
+    /// and failed every write: hostile-d 27). Expand runs them after adding the new columns and
+    /// before creating the trigger.
     public var expressionProbes: [ExpressionProbe] {
-        transition.groups.flatMap { group in
+        let row = "(SELECT * FROM \(table) LIMIT 0) AS bellows_row"
+        return transition.groups.flatMap { group in
             group.targets.compactMap { t in
                 t.up.map { ExpressionProbe(changeIndex: group.changeIndex, key: "up", column: t.physical,
-                                           sql: "SELECT (\($0))::\(t.type) FROM \(table) LIMIT 0") }
+                                           sql: "SELECT (\($0))::\(t.type) FROM \(row)") }
             } + group.downs.map { down in
                 ExpressionProbe(changeIndex: group.changeIndex, key: "down", column: down.column,
-                                sql: "SELECT (\(down.expression))::\(down.type) FROM \(table) LIMIT 0")
+                                sql: "SELECT (\(down.expression))::\(down.type) FROM \(row)")
             }
         }
     }

@@ -238,6 +238,52 @@ public enum TransitionCompiler {
         return findings
     }
 
+    /// Columns every table has that `SELECT NEW.*` does not: the dual-write trigger cannot read them.
+    static let systemColumns: Set<String> = ["tableoid", "xmin", "xmax", "cmin", "cmax", "ctid"]
+
+    /// The dual-write trigger evaluates `up`, `backfill` and `down` over the written row, `FROM
+    /// (SELECT NEW.*) AS bellows_row`: the table's name is not in scope there and the row has no
+    /// system columns. A table-qualified column (`users.email`, `public.users.email`), the whole
+    /// row (`to_jsonb(users)`) or a system column (`tableoid`, `xmin`…) would make every write
+    /// fail once the trigger exists (hostile-d 27). `columns`: the table's and the plan's names.
+    static func tableReferenceFindings(_ plan: Plan, table: TableInfo, columns: Set<String>) -> [Finding] {
+        var findings: [Finding] = []
+        for expression in PlanValidator.expressions(of: plan) where ["up", "down", "backfill"].contains(expression.key) {
+            let tokens = Lexer.tokenize(expression.value.text).filter(\.isSignificant)
+            for (index, token) in tokens.enumerated() {
+                guard token.kind == .word || token.kind == .quotedIdentifier, let name = token.identifierValue else { continue }
+                let previous = index > 0 ? tokens[index - 1] : nil
+                let next = index + 1 < tokens.count ? tokens[index + 1] : nil
+                // A function's name, a type's (`::users`, `AS users`, `users '(…)'`), a collation's.
+                if next?.isSymbol("(") == true || next?.kind == .string { continue }
+                if let p = previous, p.isSymbol("::") || p.isKeyword("AS") || p.isKeyword("COLLATE") { continue }
+                // After a dot: only `schema.table` of this table; anything else is a field or a qualified name.
+                var schemaQualified = false
+                if previous?.isSymbol(".") == true {
+                    guard name == table.name, index >= 2, tokens[index - 2].kind == .word || tokens[index - 2].kind == .quotedIdentifier,
+                          tokens[index - 2].identifierValue == table.schema, index < 3 || !tokens[index - 3].isSymbol(".") else { continue }
+                    schemaQualified = true
+                }
+                let location = expression.value.sourceLocation(line: token.line, column: token.column)
+                func refuse(_ message: String) {
+                    findings.append(Finding(at: location, severity: .error, rule: "plan-table-reference", message: "\(expression.key): " + message))
+                }
+                let scope = "which is not in scope where the dual-write trigger computes the value (FROM (SELECT NEW.*), the written row): every INSERT and UPDATE would fail from expand on"
+                if name == table.name, next?.isSymbol(".") == true {
+                    let field = index + 2 < tokens.count ? tokens[index + 2].text : "column"
+                    refuse(field == "*"
+                        ? "\(token.text).* names the table, \(scope); name the columns"
+                        : "\(token.text).\(field) names the table, \(scope); write \(field), not \(token.text).\(field)")
+                } else if name == table.name, schemaQualified || !columns.contains(name) {
+                    refuse("\(token.text) is the table's whole row, \(scope); name the columns instead (jsonb_build_object('email', email, …), not to_jsonb(\(token.text)))")
+                } else if !schemaQualified, token.kind == .word, Self.systemColumns.contains(name), !columns.contains(name) {
+                    refuse("\(token.text) is a system column, \(scope)")
+                }
+            }
+        }
+        return findings
+    }
+
     public static func compile(_ plan: Plan, table: TableInfo?) -> (transition: Transition?, findings: [Finding]) {
         var findings: [Finding] = []
         func error(_ location: SourceLocation, _ rule: String, _ message: String) {
@@ -454,6 +500,7 @@ public enum TransitionCompiler {
         let key = keyNames.compactMap { table.column($0) }
         let columnNames = Set(table.columns.map(\.name)).union(groups.flatMap(\.targets).flatMap { [$0.final, $0.physical] })
         findings += keywordColumnFindings(plan, columns: columnNames)
+        findings += tableReferenceFindings(plan, table: table, columns: columnNames)
         let constraints = TableConstraints.resolve(plan, table: table, groups: groups)
         findings += constraints.findings
         guard !findings.hasErrors else { return (nil, findings) }
