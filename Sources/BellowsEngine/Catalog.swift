@@ -161,7 +161,32 @@ public enum CatalogReader {
                                                       kind: kind.flatMap(ColumnDependent.Kind.init(rawValue:)) ?? .other,
                                                       description: try r.string("description")))
         }
+        details.rowTypeUses = try rowTypeUses(connection, oid: oid)
         return details
+    }
+
+    /// The columns of other tables that store the table's row type: the type itself and every
+    /// type built on it (arrays, domains, composite types with an attribute of it, ranges),
+    /// followed to the columns of ordinary and partitioned tables (a partition's are its
+    /// parent's). A materialized view's are left out: `REFRESH` recomputes them.
+    static func rowTypeUses(_ connection: Connection, oid: Int) throws -> [RowTypeUse] {
+        try connection.query("""
+            WITH RECURSIVE uses(oid) AS (
+              SELECT c.reltype FROM pg_class c WHERE c.oid = $1::bigint::oid AND c.reltype <> 0
+              UNION
+              SELECT t.oid FROM uses u CROSS JOIN LATERAL (
+                SELECT t.oid FROM pg_type t WHERE t.typelem = u.oid AND t.typlen = -1 AND t.typsubscript = 'array_subscript_handler'::regproc
+                UNION ALL SELECT t.oid FROM pg_type t WHERE t.typtype = 'd' AND t.typbasetype = u.oid
+                UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = u.oid
+                UNION ALL SELECT c.reltype FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                          WHERE a.atttypid = u.oid AND c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped
+              ) AS t(oid)
+            )
+            SELECT DISTINCT c.oid::regclass::text || '.' || quote_ident(a.attname) AS column, format_type(a.atttypid, a.atttypmod) AS type
+            FROM uses u JOIN pg_attribute a ON a.atttypid = u.oid JOIN pg_class c ON c.oid = a.attrelid
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+            ORDER BY 1
+            """, [oid]).map { RowTypeUse(column: try $0.string("column"), type: try $0.string("type")) }
     }
 }
 

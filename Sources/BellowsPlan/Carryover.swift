@@ -377,6 +377,18 @@ enum Carryover {
             refuse(location(dependent.column), "plan-dependent-object", dependent.description,
                    "depends on \(dependent.column), which the plan \(how(dependent.column)): \(remedy)")
         }
+
+        // Stored values of the table's row type (hostile-d 35): contract's DROP COLUMN erases
+        // the field from every one of them, and the new column reads NULL in each.
+        let lost = table.columns.map(\.name).filter(replaced.contains)
+        if let first = lost.first {
+            let fields = lost.joined(separator: ", ")
+            for use in table.details?.rowTypeUses ?? [] {
+                let holds = use.type == table.name ? "\(table.name) values" : "values of type \(use.type), which holds \(table.name) values"
+                refuse(location(first), "plan-dependent-object", "column \(use.column)",
+                       "stores \(holds) (the table's row type): when contract drops \(fields), PostgreSQL drops the field from the row type, and the \(fields) of every stored value would be lost (a new column reads NULL in each); store them another way first (e.g. `ALTER TABLE … ALTER COLUMN … TYPE jsonb USING to_jsonb(…)`, which rewrites that table), or change \(table.name) with a migration that rewrites the stored values too")
+            }
+        }
         return result
     }
 

@@ -181,6 +181,11 @@ public struct TableDetails: Sendable, Hashable, Codable {
     public var indexTablespaces: [String: String]? = nil
     /// The index `CLUSTER` uses (`indisclustered`), if any.
     public var clusteredIndex: String? = nil
+    /// Columns of tables that store values of this table's row type — directly, in an array, a
+    /// domain, a composite type or a range over it (`user_snapshots.data users`). A stored
+    /// value follows the type's attributes: a column dropped at contract is erased from every
+    /// one of them (hostile-d 35). `nil` in a table an older Bellows stored.
+    public var rowTypeUses: [RowTypeUse]? = nil
 
     public init(kind: String = "r", replicaIdentityIndex: String? = nil, indexDefinitions: [String: String] = [:],
                 indexColumns: [String: [String]] = [:], columns: [String: ColumnDetails] = [:], dependents: [ColumnDependent] = []) {
@@ -250,6 +255,20 @@ public struct ColumnGrant: Sendable, Hashable, Codable {
         self.privilege = privilege
         self.grantable = grantable
         self.grantor = grantor
+    }
+}
+
+/// A column of a table whose values hold the table's row type (see ``TableDetails/rowTypeUses``).
+public struct RowTypeUse: Sendable, Hashable, Codable {
+    /// `user_snapshots.data`: the table as `regclass` prints it (schema-qualified off the
+    /// search path), and the column.
+    public var column: String
+    /// The column's type: `users`, `users[]`, `user_ref` (a composite type holding `users`)…
+    public var type: String
+
+    public init(column: String, type: String) {
+        self.column = column
+        self.type = type
     }
 }
 

@@ -390,6 +390,42 @@ struct CarryoverTests {
         try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "address", mentioning: "email")
     }
 
+    /// A column of another table storing the table's row type — directly, as an array, through
+    /// a domain or inside a composite type — is refused before expand (hostile-d 35: contract's
+    /// DROP COLUMN erased `email` from every stored value, the new field read NULL, all green);
+    /// the stored values keep their field, and `check --database` says so too.
+    @Test(arguments: [
+        ("direct", "CREATE TABLE snapshots (id bigint, data accounts)", "snapshots.data"),
+        ("array", "CREATE TABLE snapshots (id bigint, data accounts[])", "snapshots.data"),
+        ("domain", "CREATE DOMAIN account_d AS accounts; CREATE TABLE snapshots (id bigint, data account_d)", "snapshots.data"),
+        ("composite", "CREATE TYPE account_ref AS (a accounts, note text); CREATE TABLE snapshots (id bigint, data account_ref[])", "snapshots.data"),
+    ])
+    func aColumnStoringTheTablesRowTypeIsRefusedBeforeExpand(_ name: String, _ setup: String, _ column: String) throws {
+        let fixture = try EngineFixture("carry-rowtype-\(name)")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, email text, name text);
+            INSERT INTO accounts SELECT g, 'u' || g || '@x', 'n' || g FROM generate_series(1, 20) AS g;
+            """)
+        try fixture.exec(setup)
+        try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "email_address", mentioning: column)
+        let findings = ProjectCheck.check(project: fixture.project, includeLint: false, live: try LiveSchema.read(conninfo: fixture.db.conninfo))
+        #expect(findings.contains { $0.severity == .error && $0.rule == "plan-dependent-object" && $0.message.contains(column)
+            && $0.message.contains("email") }, "\(findings.map(\.description))")
+        // A plan that only adds a column loses nothing: not refused.
+        #expect(try fixture.writePlan("002_add", """
+            table: accounts
+            depends_on:
+              plans: [001_rename]
+            changes:
+              - add: nickname
+                type: text
+            """) != "")
+        let add = ProjectCheck.check(project: fixture.project, paths: [fixture.root + "/plans/002_add.yaml"], includeLint: false,
+                                     live: try LiveSchema.read(conninfo: fixture.db.conninfo))
+        #expect(!add.contains { $0.rule == "plan-dependent-object" && $0.file.hasSuffix("002_add.yaml") }, "\(add.map(\.description))")
+    }
+
     /// Expand of a plan renaming `column` is refused, naming `mentioning`, and changes nothing.
     static func expectRefusedBeforeExpand(_ fixture: EngineFixture, table: String, column: String, to final: String,
                                           mentioning: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
