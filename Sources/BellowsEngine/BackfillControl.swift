@@ -99,6 +99,23 @@ extension StateStore {
         return control
     }
 
+    /// Removes the plan's control (rollback, contract: the attempt it steered is over) and
+    /// returns what it was, for the phase's event; nil when there was none in force.
+    static func clearControl(_ connection: Connection, plan: String) throws -> JSONValue? {
+        guard let row = try connection.query("""
+            DELETE FROM bellows.controls WHERE plan_id = $1
+            RETURNING paused, max_rows_per_second, batch_size, actor,
+                      to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS changed_at
+            """, [plan]).first else { return nil }
+        let paused = try row.bool("paused")
+        let rate = try row.optionalInt("max_rows_per_second")
+        let size = try row.optionalInt("batch_size")
+        guard paused || rate != nil || size != nil else { return nil }
+        return ["paused": .bool(paused), "max_rows_per_second": rate.map(JSONValue.int) ?? .null,
+                "batch_size": size.map(JSONValue.int) ?? .null, "actor": .optional(try row.optionalString("actor")),
+                "changed_at": .optional(try row.optionalString("changed_at"))]
+    }
+
     /// Every plan's control, by plan id.
     static func controls(_ connection: Connection) throws -> [String: BackfillControl] {
         var all: [String: BackfillControl] = [:]

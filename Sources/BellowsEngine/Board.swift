@@ -79,7 +79,7 @@ extension Engine {
                     id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
                     backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
                     next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil,
-                    control: controls[plan.id]))
+                    control: phase == .contracted ? nil : controls[plan.id]))
             }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
                 // Expanded with its text stored: rollback works without the file.
@@ -87,7 +87,7 @@ extension Engine {
                 let next = active && state.planText != nil ? "bellows rollback \(state.id)" : nil
                 board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
                                         backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
-                                        next: next, blockers: [], fileMissing: true, control: controls[state.id]))
+                                        next: next, blockers: [], fileMissing: true, control: state.phase == .contracted ? nil : controls[state.id]))
             }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {

@@ -75,10 +75,13 @@ extension Engine {
                     guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
                     }
+                    // A pause or throttle steered this attempt's backfill: it ends here (hostile-d 34).
+                    let control = try StateStore.clearControl(connection, plan: plan.id)
                     try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: [
                         "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
                         "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
                         "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
+                        "control_cleared": control ?? .null,
                     ])
                 }
             }
@@ -257,8 +260,11 @@ extension Engine {
                     """) else {
                     throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during rollback (another bellows?)")
                 }
+                // The attempt is over: its pause or throttle must not hold the next one (hostile-d 34).
+                let control = try StateStore.clearControl(connection, plan: plan.id)
                 try record(connection, plan: plan, command: .rollback, from: state.phase, to: .rolledBack, details: [
                     "removed_columns": .array(transition.newTargets.map { .string($0.physical) }),
+                    "control_cleared": control ?? .null,
                 ])
             }
         }

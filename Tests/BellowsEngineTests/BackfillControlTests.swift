@@ -200,6 +200,55 @@ struct ControlDecisionTests {
         #expect(pacer.nextBatchSize == 25, "the timeout's ceiling outlives the throttle")
     }
 
+    /// hostile-d 34: a pause or throttle outlived rollback and contract, so the next expand's
+    /// backfill waited for a `resume` nobody knew was needed, and `status` told a contracted
+    /// plan to resume. Both phases now clear the control, in their transaction, and say so.
+    @Test func rollbackAndContractClearThePlansControl() throws {
+        let fixture = try EngineFixture("control-cleared")
+        defer { fixture.close() }
+        let id = "001_small_rename"
+        try fixture.exec("""
+            CREATE TABLE small (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO small SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 500) AS g;
+            """)
+        try fixture.writePlan(id, """
+            table: small
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        let engine = fixture.engine()
+        func control() throws -> BackfillControl? { try StateStore.control(fixture.sql, plan: id) }
+        func boardControl() throws -> BackfillControl? { try #require(try engine.status().first { $0.id == id }).control }
+        func cleared(_ command: String) throws -> JSONValue? {
+            let event = try #require(try fixture.events(id).last { $0.command == command })
+            guard case .object(let details) = try JSONDecoder().decode(JSONValue.self, from: Data(event.details.utf8)) else { return nil }
+            return details["control_cleared"]
+        }
+
+        try fixture.run(.expand, id)
+        _ = try engine.control(plan: id, .throttle(maxRowsPerSecond: 1, batchSize: nil, clear: false))
+        _ = try engine.control(plan: id, .pause)
+        try fixture.run(.rollback, id)
+        #expect(try control() == nil, "the pause outlived the rollback")
+        #expect(try boardControl() == nil)
+        let afterRollback = try cleared("rollback")
+        #expect(afterRollback?.serialized.contains("\"paused\":true") == true, "\(String(describing: afterRollback))")
+
+        // The next attempt's backfill is not held by the old pause (it would wait for ever).
+        try fixture.run(.expand, id)
+        let stopAt = Date().addingTimeInterval(30)
+        try fixture.run(.backfill, id) { $0.shouldStop = { Date() > stopAt } }
+        try fixture.run(.verify, id)
+        _ = try engine.control(plan: id, .pause)
+        try fixture.run(.contract, id)
+        #expect(try control() == nil, "the pause outlived the contract")
+        #expect(try cleared("contract")?.serialized.contains("\"paused\":true") == true)
+        // A control left on a contracted plan (by an older bellows) is not shown: nothing to resume.
+        try fixture.exec("INSERT INTO bellows.controls (plan_id, paused, actor) VALUES ('\(id)', true, 'old-bellows')")
+        #expect(try boardControl() == nil)
+    }
+
     @Test func changesApplyToTheControl() {
         let throttled = ControlChange.throttle(maxRowsPerSecond: 100, batchSize: nil, clear: false).applied(to: BackfillControl(batchSize: 10))
         #expect(throttled == BackfillControl(maxRowsPerSecond: 100, batchSize: 10))
