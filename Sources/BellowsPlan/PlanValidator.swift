@@ -137,7 +137,15 @@ public enum PlanValidator {
                 for column in c.columns where c.down[column.value] == nil {
                     add(c.into.location, .error, "plan-missing-down", "a merge needs 'down.\(column.value)' to rebuild \"\(column.value)\" for old code")
                 }
-            case .add, .drop:
+            case .add(let c):
+                // Old code does not know the column: with neither a default nor a backfill (whose
+                // trigger fills old code's inserts too) every insert of it fails from expand on,
+                // and existing rows stay NULL, so verify could never pass (hostile-d 40).
+                if let notNull = c.attributes.notNull, notNull.value, c.attributes.defaultValue == nil, c.backfill == nil {
+                    add(notNull.location, .error, "plan-missing-default",
+                        "\"\(c.column.value)\" is to be NOT NULL, but old code does not know it and inserts rows without it: from expand on every such insert would fail, and existing rows would stay NULL. Give it a 'default' (old code's inserts and existing rows take it), or a 'backfill' expression (it fills existing rows, and old code's inserts during the transition); or add it without not_null and make it NOT NULL in a later plan (alter: \(c.column.value), not_null: true) once every writer sets it")
+                }
+            case .drop:
                 break
             }
         }

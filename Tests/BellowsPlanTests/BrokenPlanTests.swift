@@ -541,6 +541,14 @@ let validPlan = """
             changes:
               - drop: email
             """, rule: "plan-missing-down", at: "3:11", ["NOT NULL without a default"]),
+        // hostile-d 40: old code's inserts would fail from expand on, and existing rows stay NULL.
+        BrokenPlan("adding a NOT NULL column without default or backfill", """
+            table: users
+            changes:
+              - add: status
+                type: text
+                not_null: true
+            """, rule: "plan-missing-default", at: "5:15", ["old code", "'default'", "'backfill'", "later plan"]),
         BrokenPlan("changing the primary key", """
             table: users
             changes:
