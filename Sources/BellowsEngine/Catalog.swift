@@ -18,12 +18,19 @@ public enum CatalogReader {
             SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                    a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint n WHERE n.conrelid = a.attrelid AND n.contype = 'n'
                                                 AND n.conkey[1] = a.attnum AND NOT n.convalidated) AS not_null,
-                   pg_get_expr(d.adbin, d.adrelid) AS default_expression
+                   CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default_expression,
+                   a.attgenerated::text AS generated
             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
             """, [oid]).map { r in
-                ColumnInfo(name: try r.string("name"), type: try r.string("type"), notNull: try r.bool("not_null"),
-                           defaultExpression: try r.optionalString("default_expression"))
+                // A generated column's expression is kept in pg_attrdef too: it is no default.
+                let generated: ColumnInfo.Generation? = switch try r.string("generated") {
+                case "s": .stored
+                case "v": .virtual
+                default: nil
+                }
+                return ColumnInfo(name: try r.string("name"), type: try r.string("type"), notNull: try r.bool("not_null"),
+                                  defaultExpression: try r.optionalString("default_expression"), generated: generated)
             }
         let indexes = try connection.query("""
             SELECT ic.relname AS name, i.indisunique AS is_unique, i.indisprimary AS is_primary,

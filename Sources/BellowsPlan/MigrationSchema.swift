@@ -221,7 +221,29 @@ public enum MigrationSchema {
             if t.isKeyword("NOT"), j + 1 < rest.count, rest[j + 1].isKeyword("NULL") { definition.column.notNull = true; j += 2; continue }
             if t.isKeyword("PRIMARY") { definition.primary = true; definition.column.notNull = true }
             if t.isKeyword("UNIQUE") { definition.unique = true; definition.uniqueName = pendingName; pendingName = nil }
-            if t.isKeyword("GENERATED") || t.isKeyword("IDENTITY") { definition.column.notNull = true }
+            if t.isKeyword("GENERATED") {
+                // `GENERATED {ALWAYS | BY DEFAULT} AS IDENTITY [(options)]`: NOT NULL, no default
+                // (the `DEFAULT` of `BY DEFAULT` is none). `GENERATED ALWAYS AS (expr) [STORED |
+                // VIRTUAL]`: a generated column, nullable, its expression no default.
+                var k = j + 1
+                if k < rest.count, rest[k].isKeyword("ALWAYS") { k += 1 }
+                if k + 1 < rest.count, rest[k].isKeyword("BY"), rest[k + 1].isKeyword("DEFAULT") { k += 2 }
+                if k < rest.count, rest[k].isKeyword("AS") { k += 1 }
+                if k < rest.count, rest[k].isSymbol("(") {
+                    let (_, next) = parenthesised(rest, open: k)
+                    k = next
+                    definition.column.generated = .virtual
+                    if k < rest.count, rest[k].isKeyword("STORED") { definition.column.generated = .stored; k += 1 }
+                    else if k < rest.count, rest[k].isKeyword("VIRTUAL") { k += 1 }
+                } else {
+                    definition.column.notNull = true
+                    if k < rest.count, rest[k].isKeyword("IDENTITY") { k += 1 }
+                    if k < rest.count, rest[k].isSymbol("(") { k = parenthesised(rest, open: k).1 }
+                }
+                j = k
+                continue
+            }
+            if t.isKeyword("IDENTITY") { definition.column.notNull = true }
             if t.isKeyword("CHECK"), j + 1 < rest.count, rest[j + 1].isSymbol("(") {
                 let (expression, next) = parenthesised(rest, open: j + 1)
                 definition.checks.append((pendingName, expression))
@@ -603,6 +625,7 @@ public enum MigrationSchema {
                     if rest.count >= 2, rest[0].isKeyword("SET"), rest[1].isKeyword("NOT") { table.columns[index].notNull = true }
                     if rest.count >= 2, rest[0].isKeyword("DROP"), rest[1].isKeyword("NOT") { table.columns[index].notNull = false }
                     if rest.count >= 2, rest[0].isKeyword("DROP"), rest[1].isKeyword("DEFAULT") { table.columns[index].defaultExpression = nil }
+                    if rest.count >= 2, rest[0].isKeyword("DROP"), rest[1].isKeyword("EXPRESSION") { table.columns[index].generated = nil }
                     if rest.count >= 2, rest[0].isKeyword("SET"), rest[1].isKeyword("DEFAULT") {
                         table.columns[index].defaultExpression = defaultExpression(Array(rest.dropFirst(2)), type: table.columns[index].type)
                     }

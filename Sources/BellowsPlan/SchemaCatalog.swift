@@ -7,14 +7,24 @@ public struct ColumnInfo: Sendable, Hashable, Codable {
     /// The type as `format_type` prints it, e.g. `character varying(500)`.
     public var type: String
     public var notNull: Bool
-    /// The default expression as `pg_get_expr` prints it.
+    /// The default expression as `pg_get_expr` prints it (a generated column has none: its
+    /// expression is no default).
     public var defaultExpression: String?
+    /// A generated column (`GENERATED ALWAYS AS (…) STORED`, PostgreSQL 18's `VIRTUAL`):
+    /// PostgreSQL computes its values after BEFORE row triggers, and nothing may write it
+    /// (`pg_attribute.attgenerated`). `nil` for any other column.
+    public var generated: Generation?
 
-    public init(name: String, type: String, notNull: Bool, defaultExpression: String? = nil) {
+    public enum Generation: String, Sendable, Hashable, Codable {
+        case stored, virtual
+    }
+
+    public init(name: String, type: String, notNull: Bool, defaultExpression: String? = nil, generated: Generation? = nil) {
         self.name = name
         self.type = type
         self.notNull = notNull
         self.defaultExpression = defaultExpression
+        self.generated = generated
     }
 }
 

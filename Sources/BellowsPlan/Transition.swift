@@ -284,6 +284,56 @@ public enum TransitionCompiler {
         return findings
     }
 
+    /// Generated columns (`GENERATED ALWAYS AS (…) STORED`, PostgreSQL 18's `VIRTUAL`): a plan
+    /// cannot rebuild one (the new column would be a plain one without the expression, and
+    /// nothing may write the old one), and an `up`, `backfill` or `down` cannot read one:
+    /// PostgreSQL computes it after BEFORE row triggers, so in the dual-write trigger it is NULL
+    /// on every INSERT and UPDATE, while the backfill and verify read its value (hostile-d 17, 21).
+    static func generatedColumnFindings(_ plan: Plan, table: TableInfo) -> [Finding] {
+        let generated = Set(table.columns.filter { $0.generated != nil }.map(\.name))
+        guard !generated.isEmpty else { return [] }
+        var findings: [Finding] = []
+        var refused: Set<String> = []
+        func refuse(_ column: Located<String>, _ what: String) {
+            guard generated.contains(column.value) else { return }
+            refused.insert(column.value)
+            findings.append(Finding(
+                at: column.location, severity: .error, rule: "plan-generated-column",
+                message: "\"\(column.value)\" is a generated column (GENERATED ALWAYS AS (…)): PostgreSQL computes its values from its expression and nothing may write them, so a plan cannot \(what) it (a new column would be a plain one, without the expression); change it with a migration"))
+        }
+        for change in plan.changes {
+            switch change {
+            case .alter(let c):
+                if c.renameTo != nil || c.type != nil {
+                    refuse(c.column, c.type != nil ? "change the type of" : "rename")
+                } else if c.up != nil || c.attributes.defaultValue != nil || c.attributes.dropDefault != nil {
+                    refuse(c.column, "rewrite (up) or give a default to")
+                }
+            case .drop(let c):
+                if c.down != nil { refuse(c.column, "keep filling (down) while it drops") }
+            case .split(let c):
+                refuse(c.column, "split")
+            case .merge(let c):
+                for column in c.columns { refuse(column, "merge") }
+            case .add:
+                break
+            }
+        }
+        let readable = generated.subtracting(refused)
+        for expression in PlanValidator.expressions(of: plan) where ["up", "down", "backfill"].contains(expression.key) {
+            let tokens = Lexer.tokenize(expression.value.text).filter(\.isSignificant)
+            for (index, token) in tokens.enumerated() {
+                guard token.kind == .word || token.kind == .quotedIdentifier, let name = token.identifierValue, readable.contains(name) else { continue }
+                if index > 0, tokens[index - 1].isSymbol(".") || tokens[index - 1].isSymbol("::") { continue }
+                if index + 1 < tokens.count, tokens[index + 1].isSymbol("(") { continue }
+                findings.append(Finding(
+                    at: expression.value.sourceLocation(line: token.line, column: token.column), severity: .error, rule: "plan-generated-column",
+                    message: "\(expression.key) reads \"\(name)\", a generated column: PostgreSQL computes it after BEFORE row triggers, so the dual-write trigger would read NULL for it on every INSERT and UPDATE (the backfill and verify read its value); compute from the columns it is generated from instead (its expression)"))
+            }
+        }
+        return findings
+    }
+
     public static func compile(_ plan: Plan, table: TableInfo?) -> (transition: Transition?, findings: [Finding]) {
         var findings: [Finding] = []
         func error(_ location: SourceLocation, _ rule: String, _ message: String) {
@@ -501,6 +551,7 @@ public enum TransitionCompiler {
         let columnNames = Set(table.columns.map(\.name)).union(groups.flatMap(\.targets).flatMap { [$0.final, $0.physical] })
         findings += keywordColumnFindings(plan, columns: columnNames)
         findings += tableReferenceFindings(plan, table: table, columns: columnNames)
+        findings += generatedColumnFindings(plan, table: table)
         let constraints = TableConstraints.resolve(plan, table: table, groups: groups)
         findings += constraints.findings
         guard !findings.hasErrors else { return (nil, findings) }
