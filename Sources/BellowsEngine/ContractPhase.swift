@@ -16,6 +16,11 @@ struct UnwritableAfterContract: Error {
     var failures: [GateFailure]
 }
 
+/// Something was added to a column contract drops after expand recorded the table (`ContractDrift`).
+struct AddedSinceExpand: Error {
+    var items: [String]
+}
+
 extension Engine {
     func contract(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
@@ -52,6 +57,12 @@ extension Engine {
                     // The same writes before contract's changes: one that fails already (a trigger
                     // refusing deletes) shows nothing about them.
                     try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
+                    // Under the lock, so no migration can add one between this look and the drop.
+                    if !transition.droppedColumns.isEmpty, let stored = try StateStore.storedTable(connection, id: plan.id),
+                       let live = try CatalogReader.table(connection, transition.tableName) {
+                        let added = ContractDrift.addedOnDroppedColumns(stored: stored, live: live, dropped: transition.droppedColumns)
+                        if !added.isEmpty { throw AddedSinceExpand(items: added) }
+                    }
                     let triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
                     let deleting = triggers.contains { $0.events.contains(.delete) }
                     let before = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
@@ -89,6 +100,13 @@ extension Engine {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [triggerSinceVerify(plan,
                 "the dual-write trigger's catalog row changed since verify (\(changed.verified ?? "none") → \(changed.now ?? "missing")): "
                     + "it was disabled, re-enabled or re-created, and writes made meanwhile may not be synchronised")])
+        } catch let added as AddedSinceExpand {
+            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [GateFailure(
+                gate: "schema-changed",
+                message: "since expand, the schema gained on the column(s) contract drops (\(transition.droppedColumns.joined(separator: ", "))): "
+                    + added.items.joined(separator: "; ") + ". Dropping the column would drop them without a word",
+                remedy: "`bellows rollback \(plan.id)` then `bellows expand \(plan.id)` again (expand carries what the column has then to the new one), "
+                    + "or move them to the new column with a migration first")])
         } catch let unwritable as UnwritableAfterContract {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, unwritable.failures)
         }

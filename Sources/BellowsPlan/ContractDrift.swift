@@ -1,0 +1,40 @@
+/// What was added to a column contract drops since expand recorded the table: a migration
+/// applied mid-transition (`CREATE UNIQUE INDEX … (email)`, `ADD CONSTRAINT … CHECK (email …)`,
+/// `SET DEFAULT`, `COMMENT ON COLUMN`). `DROP COLUMN` drops such indexes and constraints without
+/// a word, so contract would lose the guarantee they give (hostile-d 01); contract refuses
+/// instead. Pure: `stored` is the table as expand recorded it, `live` as it is under
+/// contract's lock. Bellows' own transitional objects (`_bellows_…`) are not the schema's.
+public enum ContractDrift {
+    public static func addedOnDroppedColumns(stored: TableInfo, live: TableInfo, dropped: [String]) -> [String] {
+        let columns = Set(dropped)
+        var found: [String] = []
+        func ours(_ name: String) -> Bool { name.hasPrefix("_bellows_") }
+        func over(_ names: [String]) -> [String] { names.filter(columns.contains) }
+        let storedIndexes = Set(stored.indexes.map(\.name))
+        var reported: Set<String> = []
+        for index in live.indexes where !storedIndexes.contains(index.name) && !ours(index.name) {
+            let on = over(live.details?.indexColumns[index.name] ?? index.columns)
+            guard !on.isEmpty else { continue }
+            reported.insert(index.name)
+            found.append("\(index.isUnique ? "unique index" : "index") \(index.name) on \(on.joined(separator: ", "))")
+        }
+        let storedConstraints = Set(stored.constraints.map(\.name))
+        for constraint in live.constraints where !storedConstraints.contains(constraint.name) && !ours(constraint.name) {
+            let on = over(constraint.columns)
+            guard !on.isEmpty, !reported.contains(constraint.name) else { continue }
+            found.append("constraint \(constraint.name) (\(constraint.definition))")
+        }
+        for column in dropped {
+            let before = stored.column(column), now = live.column(column)
+            if now?.notNull == true, before?.notNull != true { found.append("NOT NULL on \(column)") }
+            if let now, now.defaultExpression != before?.defaultExpression {
+                found.append("default of \(column): " + (now.defaultExpression ?? "dropped") + " (was " + (before?.defaultExpression ?? "none") + ")")
+            }
+            let commentBefore = stored.details?.columns[column]?.comment, commentNow = live.details?.columns[column]?.comment
+            if stored.details != nil, live.details != nil, commentNow != commentBefore {
+                found.append("comment on \(column)")
+            }
+        }
+        return found
+    }
+}
