@@ -120,6 +120,7 @@ public enum CatalogReader {
                    format('START WITH %s INCREMENT BY %s CACHE %s %s', s.seqstart, s.seqincrement, s.seqcache,
                           CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END) AS sequence_options,
                    format('MINVALUE %s MAXVALUE %s', s.seqmin, s.seqmax) AS sequence_bounds,
+                   format_type(s.seqtypid, NULL) AS sequence_type,
                    (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n'
                     AND k.conkey[1] = a.attnum AND k.convalidated) AS not_null_constraint
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -135,6 +136,7 @@ public enum CatalogReader {
                 sequenceOptions: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_options"),
                 sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
             details.columns[try r.string("name")]?.notNullConstraint = try r.optionalString("not_null_constraint")
+            details.columns[try r.string("name")]?.sequenceType = try r.optionalString("sequence_type")
         }
         for (name, grants) in try columnGrants(connection, oid: oid) {
             details.columns[name, default: ColumnDetails()].grants = grants

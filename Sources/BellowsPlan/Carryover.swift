@@ -317,7 +317,21 @@ enum Carryover {
                     }
                 } else if let sequence = details.ownedSequence {
                     t.reownedSequence = sequence
-                    result.report.append(CarriedItem(property("sequence \(sequence)"), .carried, "owned by \(t.final), default kept"))
+                    var note = "owned by \(t.final), default kept"
+                    // A widened serial: the sequence takes the column's type, or inserts still stop at
+                    // the old type's limit (hostile-d 37). PostgreSQL moves a bound that was the old
+                    // type's own with it and keeps one set explicitly.
+                    let newType = DefaultFit.canonical(t.type)
+                    if !sameType, ["smallint", "integer", "bigint"].contains(newType),
+                       details.sequenceType.map({ DefaultFit.canonical($0) != newType }) ?? true {
+                        t.sequenceType = newType
+                        note += "; AS \(details.sequenceType ?? "its type") → AS \(newType) at contract"
+                        if let bounds = details.sequenceBounds, let old = details.sequenceType,
+                           let explicit = Self.explicitSequenceBounds(bounds, type: DefaultFit.canonical(old)) {
+                            note += "; warning: its \(explicit) was set explicitly and is kept (raise it with ALTER SEQUENCE \(sequence) after contract)"
+                        }
+                    }
+                    result.report.append(CarriedItem(property("sequence \(sequence)"), .carried, note))
                 }
                 if let collation = details.collation {
                     if sameType || isCollatable(t.type) {
@@ -390,6 +404,17 @@ enum Carryover {
             }
         }
         return result
+    }
+
+    /// The bounds of `MINVALUE … MAXVALUE …` that are not a sequence of `type`'s own (its
+    /// limits, or 1 and -1), as `MAXVALUE 2000000000`: `ALTER SEQUENCE … AS` keeps those. Nil when none.
+    static func explicitSequenceBounds(_ bounds: String, type: String) -> String? {
+        let limits: [String: (min: Int64, max: Int64)] = ["smallint": (Int64(Int16.min), Int64(Int16.max)),
+                                                         "integer": (Int64(Int32.min), Int64(Int32.max)), "bigint": (Int64.min, Int64.max)]
+        let words = bounds.split(separator: " ")
+        guard let limit = limits[type], words.count == 4, let min = Int64(words[1]), let max = Int64(words[3]) else { return nil }
+        let explicit = [min == 1 || min == limit.min ? nil : "MINVALUE \(min)", max == -1 || max == limit.max ? nil : "MAXVALUE \(max)"].compactMap { $0 }
+        return explicit.isEmpty ? nil : explicit.joined(separator: " and ")
     }
 
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <NUL>NAME<NUL> ON table USING …` from a

@@ -830,6 +830,10 @@ public struct PhaseSQL: Sendable {
             if let sequence = t.reownedSequence {
                 statements.append(PhaseStatement(.transaction, "the sequence the old column owned stays, owned by the new one",
                                                  "ALTER SEQUENCE \(sequence) OWNED BY \(table).\(q(t.physical))"))
+                if let type = t.sequenceType {
+                    statements.append(PhaseStatement(.transaction, "the sequence takes the new column's type (a bound that was the old type's follows it)",
+                                                     "ALTER SEQUENCE \(sequence) AS \(type)"))
+                }
             }
             if let identity = t.identity {
                 let sequence = SQLQuote.qualified(schema: transition.table.schema, name: TransitionNames.transitional(identity.name))

@@ -233,6 +233,9 @@ public struct ColumnDetails: Sendable, Hashable, Codable {
     /// PostgreSQL 18+: the name of the column's validated NOT NULL constraint (`nil` before 18,
     /// and in a table an older Bellows stored).
     public var notNullConstraint: String? = nil
+    /// The owned sequence's data type (`integer` for a `serial`), `nil` without one and in a
+    /// table an older Bellows stored.
+    public var sequenceType: String? = nil
 
     public init(collation: String? = nil, comment: String? = nil, statisticsTarget: Int? = nil, storage: String? = nil,
                 compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil,

@@ -69,6 +69,9 @@ public struct TransitionTarget: Sendable, Hashable {
     public var properties: ColumnDetails? = nil
     /// The sequence the replaced column owned (`serial`): owned by this column before contract drops the old one.
     public var reownedSequence: String? = nil
+    /// The integer type that sequence takes at contract (`ALTER SEQUENCE … AS bigint`), when this
+    /// column's type is another integer type than the sequence's (a widened `serial`).
+    public var sequenceType: String? = nil
     /// The replaced column was an identity: this one becomes one at contract, its sequence
     /// continuing where the old one stopped and taking its name.
     public var identity: IdentityCarry? = nil

@@ -360,6 +360,49 @@ struct CarryoverTests {
         #expect(try fixture.rows("SELECT seqincrement::text, seqmax::text FROM pg_sequence WHERE seqrelid = 'orders_number_seq'::regclass") == [["5", "2147483647"]])
     }
 
+    /// A serial column widened to bigint: its owned sequence becomes `AS bigint` at contract
+    /// (its MAXVALUE rises with it), so inserts go on past 2³¹−1 (hostile-d 37: the sequence stayed
+    /// `AS integer` and the next insert past the limit failed as before). One whose MAXVALUE was set
+    /// explicitly keeps it. Rollback from verified leaves both sequences exactly as they were.
+    @Test func aSerialWidenedToBigintGetsABigintSequence() throws {
+        let fixture = try EngineFixture("carry-serial-widen")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE tickets (id bigint PRIMARY KEY, ticket_no serial NOT NULL, capped serial NOT NULL, body text);
+            ALTER SEQUENCE tickets_capped_seq MAXVALUE 2000000000;
+            INSERT INTO tickets (id, body) SELECT g, 'b' FROM generate_series(1, 20) AS g;
+            SELECT setval('tickets_ticket_no_seq', 2147483600);
+            """)
+        let id = "001_widen"
+        try fixture.writePlan(id, """
+            table: tickets
+            changes:
+              - alter: ticket_no
+                type: bigint
+                up: "ticket_no::bigint"
+                down: "ticket_no::int"
+              - alter: capped
+                type: bigint
+                up: "capped::bigint"
+                down: "capped::int"
+            """)
+        let sequences = """
+            SELECT seqrelid::regclass::text, format_type(seqtypid, NULL), seqmin::text, seqmax::text FROM pg_sequence
+            WHERE seqrelid IN ('tickets_ticket_no_seq'::regclass, 'tickets_capped_seq'::regclass) ORDER BY 1
+            """
+        let original = try fixture.rows(sequences)
+        #expect(original == [["tickets_capped_seq", "integer", "1", "2000000000"], ["tickets_ticket_no_seq", "integer", "1", "2147483647"]])
+        try fixture.forward(id, through: .verify)
+        try fixture.run(.rollback, id)
+        #expect(try fixture.rows(sequences) == original)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.rows(sequences) == [["tickets_capped_seq", "bigint", "1", "2000000000"],
+                                                ["tickets_ticket_no_seq", "bigint", "1", "9223372036854775807"]])
+        try fixture.exec("INSERT INTO tickets (id, body) SELECT 100 + g, 'x' FROM generate_series(1, 100) AS g")
+        #expect(try fixture.int("SELECT max(ticket_no) FROM tickets") == 2147483700)
+        #expect(try fixture.rows("SELECT pg_get_serial_sequence('tickets', 'ticket_no')") == [["public.tickets_ticket_no_seq"]])
+    }
+
     /// Objects contract cannot carry are found before expand: the plan is refused and the
     /// database is left exactly as it was.
     @Test(arguments: [
