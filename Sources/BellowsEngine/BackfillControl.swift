@@ -116,9 +116,11 @@ extension StateStore {
                 "changed_at": .optional(try row.optionalString("changed_at"))]
     }
 
-    /// Every plan's control, by plan id.
+    /// Every plan's control, by plan id (none in a state schema from before controls, which
+    /// read commands do not upgrade).
     static func controls(_ connection: Connection) throws -> [String: BackfillControl] {
         var all: [String: BackfillControl] = [:]
+        guard try connection.query("SELECT to_regclass('bellows.controls') IS NOT NULL AS present").first?.bool("present") == true else { return all }
         for id in try connection.query("SELECT plan_id FROM bellows.controls").map({ try $0.string("plan_id") }) {
             all[id] = try control(connection, plan: id)
         }

@@ -72,10 +72,12 @@ public final class Engine: @unchecked Sendable {
         (hookConfiguration, hookFindings) = options.runHooks ? ProjectConfig.hooks(root: project.root) : (HookConfiguration(), [])
     }
 
-    /// Opens a connection for a command that only reads (`status`, `history`): it never creates
-    /// the `bellows` schema. `hasState` is false when the database has none (no plan has run
-    /// there yet); a schema an older Bellows made is upgraded in place, as by any command. The
-    /// session is then `default_transaction_read_only`, so nothing it runs can write.
+    /// Opens a connection for a command that only reads (`status`, `history`, `wait`): it never
+    /// creates nor upgrades the `bellows` schema (a read-only role, a hot standby). `hasState` is
+    /// false when the database has none (no plan has run there yet); a schema an older Bellows
+    /// made is read as it is: no `bellows.controls` is no control, a column an upgrade adds is
+    /// absent (`StateStore.plans`). The session is `default_transaction_read_only`, so nothing
+    /// it runs can write.
     func connectForReading() throws -> (connection: Connection, hasState: Bool) {
         do {
             let connection = try BellowsError.connect(options.conninfo)
@@ -83,7 +85,6 @@ public final class Engine: @unchecked Sendable {
             try connection.execute("SET application_name = 'bellows'")
             try connection.execute("SET row_security = off")
             let hasState = try StateStore.exists(connection)
-            if hasState { try StateStore.ensure(connection) }
             try connection.execute("SET default_transaction_read_only = on")
             return (connection, hasState)
         } catch let error as PostgresError {

@@ -162,11 +162,16 @@ public enum StateStore {
     );
     """
 
-    static let planColumns = """
+    /// The columns of the first `bellows.plans`, and those upgrades added (`ensure`).
+    static let basePlanColumns = """
     id, checksum, table_name, phase, expand_checksum, expanding, touched_columns, backfill_cursor,
     backfill_rows, backfill_done, extract(epoch FROM verified_at)::float8 AS verified_at,
-    extract(epoch FROM updated_at)::float8 AS updated_at, verified_trigger, search_path, not_null_shape, plan_text, plan_path
+    extract(epoch FROM updated_at)::float8 AS updated_at
     """
+    static let upgradedPlanColumns: [(name: String, type: String)] = [
+        ("verified_trigger", "text"), ("search_path", "text[]"), ("not_null_shape", "text"), ("plan_text", "text"), ("plan_path", "text"),
+    ]
+    static let planColumns = basePlanColumns + ", " + upgradedPlanColumns.map(\.name).joined(separator: ", ")
 
     static func decode(_ row: Row) throws -> PlanState {
         PlanState(
@@ -185,8 +190,22 @@ public enum StateStore {
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {
-        try connection.query("SELECT \(planColumns) FROM bellows.plans WHERE id = $1\(forUpdate ? " FOR UPDATE" : "")", [id])
-            .first.map(decode)
+        try plans(connection, "WHERE id = $1\(forUpdate ? " FOR UPDATE" : "")", [id]).first
+    }
+
+    /// Rows of `bellows.plans`. A schema an older Bellows made, read by a command that does not
+    /// upgrade it (`status`, `wait`), lacks the columns later versions added: they read as NULL.
+    static func plans(_ connection: Connection, _ suffix: String, _ parameters: [(any PostgresBindable)?] = []) throws -> [PlanState] {
+        do {
+            return try connection.query("SELECT \(planColumns) FROM bellows.plans \(suffix)", parameters).map(decode)
+        } catch let error as PostgresError where error.sqlState == .undefinedColumn && !connection.inTransaction {
+            let present = Set(try connection.query("""
+                SELECT attname FROM pg_attribute WHERE attrelid = 'bellows.plans'::regclass AND attnum > 0 AND NOT attisdropped
+                """).map { try $0.string("attname") })
+            let columns = upgradedPlanColumns.map { present.contains($0.name) ? $0.name : "NULL::\($0.type) AS \($0.name)" }
+            return try connection.query("SELECT \(basePlanColumns), \(columns.joined(separator: ", ")) FROM bellows.plans \(suffix)", parameters)
+                .map(decode)
+        }
     }
 
     /// The table as expand stored it (before any change), nil when none is stored.
@@ -197,7 +216,7 @@ public enum StateStore {
     }
 
     public static func allPlans(_ connection: Connection) throws -> [PlanState] {
-        try connection.query("SELECT \(planColumns) FROM bellows.plans ORDER BY id").map(decode)
+        try plans(connection, "ORDER BY id")
     }
 
     /// The plan's row, created in phase `planned` when the plan is new.

@@ -1,0 +1,49 @@
+@testable import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// hostile-d 42: `status` and `wait` upgraded a state schema an older Bellows made (creating
+/// `bellows.controls`): read commands wrote DDL, and a read-only monitoring role got exit 3.
+/// They now read whatever schema they find: no controls table is no controls, a column an
+/// upgrade adds is read as absent.
+@Suite(needsDatabase)
+struct ReadOnlyStateTests {
+    @Test func statusHistoryAndWaitReadAnOlderStateSchemaAsAReadOnlyRole() throws {
+        let fixture = try EngineFixture("read-only-state")
+        defer { fixture.close() }
+        let id = "001_small_rename"
+        try fixture.exec("""
+            CREATE TABLE small (id bigint PRIMARY KEY, email text NOT NULL);
+            INSERT INTO small SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 100) AS g;
+            """)
+        try fixture.writePlan(id, """
+            table: small
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        try fixture.run(.expand, id)
+        // The schema as a Bellows before controls (and the stored plan text) left it.
+        try fixture.exec("DROP TABLE bellows.controls; ALTER TABLE bellows.plans DROP COLUMN plan_text, DROP COLUMN plan_path")
+        let role = "bellows_watcher_" + String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        try fixture.exec("""
+            DROP ROLE IF EXISTS \(role); CREATE ROLE \(role) LOGIN NOSUPERUSER;
+            GRANT USAGE ON SCHEMA bellows TO \(role); GRANT SELECT ON ALL TABLES IN SCHEMA bellows TO \(role);
+            """)
+        defer { _ = try? fixture.sql.executeScript("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)") }
+        let watcher = fixture.engine { $0.conninfo = fixture.db.conninfo + " user=\(role)" }
+
+        let board = try watcher.status()
+        let line = try #require(board.first { $0.id == id })
+        #expect(line.phase == .expanded && line.control == nil)
+        #expect(try watcher.history(plan: id).map(\.command) == ["expand"])
+        let waited = try watcher.wait(plan: id, for: .expanded, timeoutSeconds: 5, pollSeconds: 0.1)
+        #expect(waited.result == .reached && waited.phase == .expanded)
+        // Nothing was created or added.
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE oid = to_regclass('bellows.controls')") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'bellows.plans'::regclass AND attname = 'plan_text' AND NOT attisdropped") == 0)
+    }
+}
