@@ -32,6 +32,21 @@ public struct PlanStatus: Sendable {
     public var recorded: Bool = true
     /// A pause or throttle in force (`bellows pause`, `throttle`), nil when none.
     public var control: BackfillControl? = nil
+    /// The planner's estimate of the table's rows (`pg_class.reltuples`), nil when the table is
+    /// not there or was never analysed.
+    public var estimatedRows: Int? = nil
+
+    /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
+    /// expanded, 0 before (pure).
+    public var backfillFraction: Double {
+        switch phase {
+        case .backfilled, .verified, .contracted: return 1
+        case .expanded:
+            guard let estimatedRows, estimatedRows > 0 else { return 0 }
+            return min(1, Double(backfillRows) / Double(estimatedRows))
+        case .planned, .rolledBack: return 0
+        }
+    }
 }
 
 extension Engine {
@@ -88,6 +103,12 @@ extension Engine {
                 board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
                                         backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
                                         next: next, blockers: [], fileMissing: true, control: state.phase == .contracted ? nil : controls[state.id]))
+            }
+            for index in board.indices {
+                let row = try? connection.query("""
+                    SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1) AND reltuples >= 0
+                    """, [board[index].table]).first
+                board[index].estimatedRows = row.flatMap { try? $0.optionalInt("n") } ?? nil
             }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {

@@ -2,50 +2,100 @@ import ArgumentParser
 import BellowsEngine
 import Foundation
 
+/// `status`'s formats: the board as text, one JSON document, or Prometheus metrics.
+enum StatusFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, prometheus
+}
+
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The release manager's board: every plan, its phase, what blocks it, the next command.",
         discussion: ExitStatus.help(0, ExitStatus.usage, ExitStatus.failed, ExitStatus.cannotConnect,
-                                    saying: [0: "whatever the plans' phases and blockers"]))
+                                    saying: [0: "whatever the plans' phases and blockers (--watch: stopped with Ctrl-C)"]))
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Output format.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, json, or prometheus (metrics text for a node-exporter textfile or a scrape job).")
+    var format: StatusFormat = .text
+
+    @Flag(help: "Refresh the board every --interval seconds until Ctrl-C (text only).")
+    var watch = false
+
+    @Option(help: "Seconds between two refreshes of --watch.")
+    var interval: Double = 2
+
+    func validate() throws {
+        if watch && format != .text { throw ValidationError("--watch shows the text board; --format \(format.rawValue) prints once (run it from a timer or a scrape job)") }
+        if !(interval > 0) { throw ValidationError("--interval must be above 0") }
+    }
+
+    var errorFormat: OutputFormat { format == .json ? .json : .text }
 
     func run() throws {
         let engine = Engine(project: connection.projectModel, options: connection.engineOptions())
+        if watch { return try watchBoard(engine) }
         do {
             let board = try engine.status()
-            if format == .json {
-                JSONOutput.print(Self.documentName, .ok, StatusBody(plans: board.map(StatusBody.Plan.init)))
-                return
+            switch format {
+            case .json: JSONOutput.print(Self.documentName, .ok, StatusBody(plans: board.map(StatusBody.Plan.init)))
+            case .prometheus: FileHandle.standardOutput.write(Data(PrometheusText.render(board).utf8))
+            case .text: for line in boardText(board) { Terminal.out(line) }
             }
-            if board.isEmpty { Terminal.out("no plans in \(connection.projectModel.plansDirectory)"); return }
-            let idWidth = max(4, board.map(\.id.count).max() ?? 4)
-            let tableWidth = max(5, board.map(\.table.count).max() ?? 5)
-            Terminal.out(Terminal.bold("PLAN".padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
-                + "TABLE".padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  PHASE        BACKFILLED  NEXT"))
-            for line in board {
-                let phase = line.phase.rawValue + (line.expanding ? "*" : "")
-                Terminal.out(line.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
-                    + line.table.padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  "
-                    + phase.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
-                    + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                    + (line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
-                if let control = line.control?.summary {
-                    Terminal.out(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
-                }
-                for blocker in line.blockers {
-                    Terminal.out(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
-                }
-            }
-            if !board.contains(where: \.recorded) { Terminal.out(Terminal.dim("no plans yet on this database: none has been expanded there")) }
-            if board.contains(where: \.expanding) { Terminal.out(Terminal.dim("* expand interrupted before its index builds: run expand again to finish")) }
         } catch let error as BellowsError {
-            renderError(error, format: format, command: Self.self)
+            renderError(error, format: errorFormat, command: Self.self)
             throw ExitCode(ExitStatus.code(for: error))
         }
+    }
+
+    /// `--watch`: the board again every `interval` seconds, on a cleared screen when stdout is a
+    /// terminal (else one board after the other, each under its time). A failed read is shown
+    /// and tried again at the next refresh; Ctrl-C ends it (exit 0).
+    func watchBoard(_ engine: Engine) throws {
+        installStopHandlers()
+        let screen = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let clock = DateFormatter()
+        clock.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        while !stopRequested.load(ordering: .relaxed) {
+            var lines = [Terminal.dim("bellows status, every \(PrometheusText.number(interval)) s (Ctrl-C to stop) — \(clock.string(from: Date()))")]
+            do {
+                lines += boardText(try engine.status())
+            } catch let error as BellowsError {
+                if case .usage = error { renderError(error, format: .text, command: Self.self); throw ExitCode(ExitStatus.usage) }
+                lines.append(Terminal.red("✗ ") + error.description)
+            }
+            if screen { FileHandle.standardOutput.write(Data("\u{1B}[H\u{1B}[2J".utf8)) }
+            for line in lines { Terminal.out(line) }
+            if !screen { Terminal.out("") }
+            let next = Date().addingTimeInterval(interval)
+            while Date() < next && !stopRequested.load(ordering: .relaxed) { Thread.sleep(forTimeInterval: min(0.1, interval)) }
+        }
+    }
+
+    /// The board as text lines.
+    func boardText(_ board: [PlanStatus]) -> [String] {
+        if board.isEmpty { return ["no plans in \(connection.projectModel.plansDirectory)"] }
+        var lines: [String] = []
+        let idWidth = max(4, board.map(\.id.count).max() ?? 4)
+        let tableWidth = max(5, board.map(\.table.count).max() ?? 5)
+        lines.append(Terminal.bold("PLAN".padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
+            + "TABLE".padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  PHASE        BACKFILLED  NEXT"))
+        for line in board {
+            let phase = line.phase.rawValue + (line.expanding ? "*" : "")
+            lines.append(line.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
+                + line.table.padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  "
+                + phase.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
+                + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                + (line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+            if let control = line.control?.summary {
+                lines.append(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
+            }
+            for blocker in line.blockers {
+                lines.append(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
+            }
+        }
+        if !board.contains(where: \.recorded) { lines.append(Terminal.dim("no plans yet on this database: none has been expanded there")) }
+        if board.contains(where: \.expanding) { lines.append(Terminal.dim("* expand interrupted before its index builds: run expand again to finish")) }
+        return lines
     }
 }
 
