@@ -60,7 +60,10 @@ extension Engine {
         do {
             let states = hasState ? try StateStore.allPlans(connection) : []
             let controls = hasState ? try StateStore.controls(connection).filter { $0.value.isActive } : [:]
-            let loaded = project.loadPlans()
+            let all = project.loadPlans()
+            // A file with errors is no plan to move on: its first error is its line's blocker.
+            let failing = Set(all.findings.filter { $0.severity == .error }.map(\.file))
+            let loaded = (plans: all.plans.filter { !failing.contains($0.file) }, findings: all.findings)
             var board: [PlanStatus] = []
             for plan in loaded.plans {
                 // A plan whose id another plan's row holds has no state of its own (planned).
@@ -96,13 +99,27 @@ extension Engine {
                     next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil,
                     control: phase == .contracted ? nil : controls[plan.id]))
             }
+            // A file that does not load is named, never left out or called missing (hostile-d 10).
+            var unloadable: [String: GateFailure] = [:]
+            for file in project.planFiles() where !loaded.plans.contains(where: { $0.file == file }) || failing.contains(file) {
+                let first = loaded.findings.first { $0.file == file && $0.severity == .error }
+                unloadable[Project.planID(ofFile: file)] = GateFailure(
+                    gate: "plan-file", message: "\(file) does not load" + (first.map { ": \($0.line):\($0.column): \($0.message)" } ?? ""),
+                    remedy: "`bellows check` shows every error")
+            }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
-                // Expanded with its text stored: rollback works without the file.
+                // Expanded with its text stored: rollback works without the file, or with one that does not load.
                 let active = state.expanding || [.expanded, .backfilled, .verified].contains(state.phase)
                 let next = active && state.planText != nil ? "bellows rollback \(state.id)" : nil
+                let problem = unloadable.removeValue(forKey: state.id)
                 board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
                                         backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
-                                        next: next, blockers: [], fileMissing: true, control: state.phase == .contracted ? nil : controls[state.id]))
+                                        next: next, blockers: problem.map { [$0] } ?? [], fileMissing: problem == nil,
+                                        control: state.phase == .contracted ? nil : controls[state.id]))
+            }
+            for (id, problem) in unloadable {
+                board.append(PlanStatus(id: id, table: "?", phase: .planned, expanding: false, backfillRows: 0, verifiedAt: nil, updatedAt: nil,
+                                        next: nil, blockers: [problem], fileMissing: false, recorded: false))
             }
             for index in board.indices {
                 let row = try? connection.query("""
@@ -119,9 +136,18 @@ extension Engine {
     /// The audit log, for one plan or all.
     /// Reads only: a database without the `bellows` schema has no events, and gets no schema.
     public func history(plan reference: String?) throws -> [PlanEvent] {
-        let id = try reference.map { try project.resolvePlan($0).id }
         let (connection, hasState) = try connectForReading()
         defer { connection.close() }
+        // The plan's id from its file's name, or a stored plan's id: the file is never loaded
+        // (one that does not load still has its audit trail, hostile-d 10).
+        var id: String?
+        if let reference {
+            do { id = Project.planID(ofFile: try project.planPath(reference)) } catch let error as BellowsError {
+                let ids = hasState ? try StateStore.allPlans(connection).map(\.id) : []
+                guard let match = Self.match(reference, in: ids) else { throw error }
+                id = match
+            }
+        }
         guard hasState else { return [] }
         do { return try StateStore.events(connection, plan: id) } catch let error as PostgresError { throw BellowsError.database(error) }
     }

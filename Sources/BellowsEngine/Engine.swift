@@ -124,7 +124,7 @@ public final class Engine: @unchecked Sendable {
         try requireProject(for: reference)
         let connection = try connect()
         defer { connection.close() }
-        return try run(command, plan: try resolvePlan(reference, connection: connection), connection: connection)
+        return try run(command, plan: try resolvePlan(reference, connection: connection, forRollback: command == .rollback), connection: connection)
     }
 
     /// One phase with its hooks: `before` hooks run once the phase may run (a failing one

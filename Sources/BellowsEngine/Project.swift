@@ -89,8 +89,8 @@ public struct Project: Sendable {
         return (plans, findings)
     }
 
-    /// Finds a plan by path, file stem, or sequence number (`001`, `1`).
-    public func resolvePlan(_ reference: String) throws -> Plan {
+    /// The plan file a reference names (a path, a file stem or a sequence number), not loaded.
+    public func planPath(_ reference: String) throws -> String {
         let path: String
         if FileManager.default.fileExists(atPath: reference), reference.hasSuffix(".yaml") || reference.hasSuffix(".yml") {
             path = reference
@@ -110,6 +110,17 @@ public struct Project: Sendable {
             }
             path = only
         }
+        return path
+    }
+
+    /// A plan file's id: its name without the extension.
+    public static func planID(ofFile path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    /// Finds a plan by path, file stem, or sequence number (`001`, `1`).
+    public func resolvePlan(_ reference: String) throws -> Plan {
+        let path = try planPath(reference)
         let result = PlanLoader.load(path: path)
         guard let plan = result.plan, !result.findings.hasErrors else { throw BellowsError.planInvalid(result.findings) }
         return plan

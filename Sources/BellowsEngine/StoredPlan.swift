@@ -32,10 +32,24 @@ extension Engine {
     /// The plan `reference` names: its file, or, when no file matches, a plan of the state table
     /// whose stored text is loaded instead (a deleted file can still be rolled back). The state
     /// table's id or sequence number is matched as `resolvePlan` matches file stems.
-    func resolvePlan(_ reference: String, connection: Connection) throws -> Plan {
+    ///
+    /// For a rollback, a file that does not load (a YAML error, a typo'd key after expand) is
+    /// no obstacle either: the stored text is rolled back, and the file's errors are reported
+    /// (hostile-d 10: "rollback always works from the stored text").
+    func resolvePlan(_ reference: String, connection: Connection, forRollback: Bool = false) throws -> Plan {
         do {
             return try project.resolvePlan(reference)
         } catch let error as BellowsError {
+            if forRollback, case .planInvalid(let findings) = error, let path = try? project.planPath(reference) {
+                let id = Project.planID(ofFile: path)
+                let state: PlanState?
+                do { state = try StateStore.plan(connection, id: id) } catch let e as PostgresError { throw BellowsError.database(e) }
+                guard let state, let stored = Self.storedPlan(state) else { throw error }
+                let first = findings.first { $0.severity == .error }
+                report(.info("warning: \(path) does not load" + (first.map { " (\($0.line):\($0.column): \($0.message))" } ?? "")
+                             + "; rolling back the plan as expanded, from the text stored in the database"))
+                return stored
+            }
             guard case .usage = error else { throw error }
             let states: [PlanState]
             do { states = try StateStore.allPlans(connection) } catch let e as PostgresError { throw BellowsError.database(e) }
@@ -110,7 +124,8 @@ public struct PlanDiff: Sendable, Codable {
     public var expandedPath: String
     /// The plan file now; nil when it is gone.
     public var file: String?
-    /// `identical`, `cosmetic` (the same transition), `changed`, or `missing` (no file).
+    /// `identical`, `cosmetic` (the same transition), `changed`, `missing` (no file), or
+    /// `unreadable` (the file does not load: `loadErrors` says why).
     public var verdict: String
     /// What changed that matters (columns, expressions, constraints, checks, gates, backfill settings).
     public var differences: [PlanRevision.Difference]
@@ -118,12 +133,14 @@ public struct PlanDiff: Sendable, Codable {
     public var phasesWithOtherSQL: [PhaseCommand]
     /// The text's changed lines: `-N: line` as expanded, `+N: line` in the file now.
     public var textLines: [String]
+    /// Why the file does not load (verdict `unreadable`); empty otherwise.
+    public var loadErrors: [String] = []
 
     public var isSame: Bool { verdict == PlanRevision.Verdict.identical.rawValue }
 
     enum CodingKeys: String, CodingKey {
         case plan, phase, file, verdict, differences
-        case expandedPath = "expanded_path", phasesWithOtherSQL = "phases_with_other_sql", textLines = "text_lines"
+        case expandedPath = "expanded_path", phasesWithOtherSQL = "phases_with_other_sql", textLines = "text_lines", loadErrors = "load_errors"
     }
 
     /// Line-by-line difference of two texts, as `-N:`/`+N:` lines in order of position.
@@ -149,7 +166,21 @@ extension Engine {
         let connection = try connect()
         defer { connection.close() }
         do {
-            let plan = try resolvePlan(reference, connection: connection)
+            let plan: Plan
+            do {
+                plan = try resolvePlan(reference, connection: connection)
+            } catch BellowsError.planInvalid(let findings) {
+                // A file that does not load is a difference too (hostile-d 10), with its errors.
+                let path = try project.planPath(reference)
+                guard let state = try StateStore.plan(connection, id: Project.planID(ofFile: path)), let expanded = Self.storedPlan(state) else {
+                    throw BellowsError.planInvalid(findings)
+                }
+                let source = try? String(contentsOfFile: path, encoding: .utf8)
+                return PlanDiff(plan: state.id, phase: state.phase, expandedPath: expanded.file, file: path, verdict: "unreadable",
+                                differences: [], phasesWithOtherSQL: [],
+                                textLines: PlanDiff.textDifference(expanded.source, source),
+                                loadErrors: findings.filter { $0.severity == .error }.map { "\($0.file):\($0.line):\($0.column): \($0.message) [\($0.rule)]" })
+            }
             guard let state = try StateStore.plan(connection, id: plan.id),
                   let comparison = try compareWithStored(plan, state: state, connection: connection) else {
                 throw BellowsError.usage("plan \(plan.id) has no stored text to compare with: it was never expanded on this database (or before Bellows kept the expanded text)")

@@ -41,6 +41,9 @@ struct Diff: ParsableCommand {
             case "identical": Terminal.out("\(file) is as expanded (plan \(diff.plan), \(diff.phase.rawValue))")
             case "cosmetic": Terminal.out("\(file) changed since expand, comments/formatting only: the phases use the text as expanded")
             case "missing": Terminal.out("\(file) is missing; the plan as expanded is stored in the database (`bellows rollback \(diff.plan)` works from it)")
+            case "unreadable":
+                Terminal.out("\(file) does not load; the plan as expanded is stored in the database (`bellows rollback \(diff.plan)` works from it)")
+                for error in diff.loadErrors { Terminal.out("  " + error) }
             default: Terminal.out("\(file) changed since expand, and the change matters: the phases refuse it")
             }
             if !diff.differences.isEmpty || !diff.phasesWithOtherSQL.isEmpty {

@@ -90,4 +90,40 @@ struct DiffCommandTests {
         let rollback = try CheckCommandTests.bellows(["rollback", "001_s"] + common)
         #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
     }
+
+    /// hostile-d 10: after expand the file stops loading (an unclosed bracket, a typo'd key).
+    /// Before, rollback and history refused with the load error (exit 1), diff exited 2 and
+    /// status called the file missing; a planned plan that did not load was left off the board.
+    @Test func aFileThatDoesNotLoadStillRollsBackFromTheStoredText() throws {
+        let db = try TestDatabase.create("unloadable")
+        defer { db.drop() }
+        let connection = try db.connect()
+        try connection.executeScript("CREATE TABLE s (id bigint PRIMARY KEY, v text NOT NULL); INSERT INTO s SELECT g, 'v' || g FROM generate_series(1, 10) g;")
+        connection.close()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-unloadable-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        defer { CheckCommandTests.remove(root) }
+        let path = root + "/plans/001_s.yaml"
+        try Self.plan.write(toFile: path, atomically: true, encoding: .utf8)
+        let common = ["--project", root, "-d", db.conninfo]
+        #expect(try CheckCommandTests.bellows(["expand", "001"] + common).status == 0)
+        for broken in [Self.plan.replacingOccurrences(of: "rename_to: v2", with: "rename_to: [v2"),
+                       Self.plan.replacingOccurrences(of: "not_null: true", with: "not_nul: true")] {
+            try broken.write(toFile: path, atomically: true, encoding: .utf8)
+            try "table: s\nchanges:\n  - alter: v\n    type: [text\n".write(toFile: root + "/plans/002_t.yaml", atomically: true, encoding: .utf8)
+            let status = try CheckCommandTests.bellows(["status"] + common)
+            #expect(status.status == 0 && !status.stdout.contains("missing"), "\(status.stdout)\(status.stderr)")
+            #expect(status.stdout.contains("001_s") && status.stdout.contains("does not load") && status.stdout.contains("bellows rollback 001_s"), "\(status.stdout)")
+            #expect(status.stdout.contains("002_t"), "a planned plan that does not load is on the board: \(status.stdout)")
+            let history = try CheckCommandTests.bellows(["history", "001"] + common)
+            #expect(history.status == 0 && history.stdout.contains("expand"), "\(history.stdout)\(history.stderr)")
+            let diff = try CheckCommandTests.bellows(["diff", "001"] + common)
+            #expect(diff.status == 1 && diff.stdout.contains("does not load"), "\(diff.stdout)\(diff.stderr)")
+            let rollback = try CheckCommandTests.bellows(["rollback", "001"] + common)
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            #expect((rollback.stdout + rollback.stderr).contains("does not load"), "\(rollback.stdout)\(rollback.stderr)")
+            try Self.plan.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(try CheckCommandTests.bellows(["expand", "001"] + common).status == 0)
+        }
+    }
 }
