@@ -11,6 +11,14 @@ public enum DefaultFit {
         MigrationSchema.canonicalType(Lexer.tokenize(type).filter(\.isSignificant))
     }
 
+    /// A sequence's default, `nextval('…'::regclass)` as PostgreSQL prints a `serial`'s.
+    static func isSequenceDefault(_ expression: String) -> Bool {
+        let tokens = Lexer.tokenize(expression).filter(\.isSignificant)
+        guard tokens.count >= 5, tokens[0].identifierValue == "nextval", tokens[1].isSymbol("("), tokens[2].kind == .string,
+              tokens[tokens.count - 1].isSymbol(")") else { return false }
+        return tokens[3..<(tokens.count - 1)].map(\.text).joined().lowercased() == "::regclass"
+    }
+
     /// Whether two type names are the same type (`varchar(20)` and `character varying(20)`).
     public static func sameType(_ a: String, _ b: String) -> Bool { a == b || canonical(a) == canonical(b) }
 

@@ -394,6 +394,13 @@ public enum TransitionCompiler {
                 let columns = Set(table.columns.map(\.name))
                 if identity && (existing || DefaultFit.sameType(type, old.type)) {
                     if !existing { defaultChange = .set(inherited) }
+                } else if !existing, DefaultFit.isSequenceDefault(inherited),
+                          DefaultFit.category(old.type) == .integer, DefaultFit.category(type) == .integer {
+                    // A counter (`serial`) moving to another integer type: nextval() gives a bigint,
+                    // stored in the new type as it is. Converted through `up` it would pass through
+                    // the old type and stop at its limit (hostile-d 37); its sequence takes the new
+                    // type at contract (`Carryover`).
+                    defaultChange = .set(inherited)
                 } else if let up, let converted = DefaultFit.converted(inherited, type: old.type, up: up, column: old.name, columns: columns) {
                     if DefaultFit.readCount(of: old.name, in: up) > 1, let call = DefaultFit.mayVary(inherited) {
                         // A default cannot hold a subquery, so `up` would run it once per reference.
