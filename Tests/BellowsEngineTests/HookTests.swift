@@ -186,3 +186,33 @@ struct HookTests {
         #expect(try fixture.state(Self.plan)?.phase == .planned)
     }
 }
+
+extension HookTests {
+    /// A phase that fails runs the `failed` hooks with the error; the failure is the phase's.
+    @Test func aFailedPhaseRunsTheFailedHooksWithTheError() throws {
+        let fixture = try EngineFixture("hook-failed")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE f (id bigint PRIMARY KEY, n int); INSERT INTO f SELECT g, g FROM generate_series(1, 10) g;")
+        try fixture.writePlan("001_f", """
+            table: f
+            changes:
+              - alter: n
+                type: bigint
+                up: "n / 0"
+                down: "n::int"
+            """)
+        try """
+            hooks:
+              commands:
+                - name: page
+                  when: [failed, interrupted]
+                  run: cat > failed.json
+            """.write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        try fixture.run(.expand, "001_f")
+        #expect(throws: BellowsError.self) { try fixture.run(.backfill, "001_f") }
+        let event = try JSONDecoder().decode(HookEvent.self, from: Data(try read(fixture, "failed.json").utf8))
+        #expect(event.event == .failed && event.phase == .backfill && event.outcome == "failed" && event.from == .expanded)
+        #expect(event.error?.contains("division by zero") == true, "\(String(describing: event.error))")
+        #expect(try fixture.state("001_f")?.phase == .expanded)
+    }
+}
