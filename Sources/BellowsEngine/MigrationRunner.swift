@@ -632,9 +632,12 @@ public struct MigrationRunner: Sendable {
             let parsed = StatementSplitter.split(first.sql).first
             let standalone = unit.count == 1 && first.block == nil
             if unit.allSatisfy({ done.contains($0.index) }) {
-                // Session settings of the applied part are set again for the statements that follow.
-                if standalone, parsed.map(MigrationStatements.isSessionSetting) == true {
-                    try runUnit(unit, migration, record: false, connection)
+                // Session settings of the applied part (`SET`, `RESET`, `set_config(…, false)`,
+                // also those inside a committed BEGIN … COMMIT block) are set again for the
+                // statements that follow.
+                let settings = unit.filter { StatementSplitter.split($0.sql).first.map(MigrationStatements.isSessionSetting) == true }
+                if !settings.isEmpty {
+                    try runUnit(settings, migration, record: false, connection)
                 }
                 continue
             }

@@ -90,10 +90,43 @@ enum MigrationStatements {
         return ConcurrentReindex(scope: scope, name: name(in: s, at: i)?.0)
     }
 
-    /// `SET …` / `RESET …`: session settings a resumed non-transactional file must re-run.
+    /// `SET …` / `RESET …`, and `SELECT [pg_catalog.]set_config(name, value, false)` (the
+    /// form pg_dump writes): session settings a resumed non-transactional file must re-run.
     static func isSessionSetting(_ s: SQLStatement) -> Bool {
         (s.matches("SET") && !s.matches("SET", "LOCAL") && !s.matches("SET", "TRANSACTION") && !s.matches("SET", "CONSTRAINTS"))
-            || s.matches("RESET")
+            || s.matches("RESET") || isSessionSetConfig(s)
+    }
+
+    /// `SELECT` of nothing but `set_config(…)` calls (each optionally `pg_catalog.`-qualified
+    /// and aliased), at least one of them not transaction-local (its third argument is not the
+    /// literal `true`): it changes the session and does nothing else, so it is safe to re-run.
+    static func isSessionSetConfig(_ s: SQLStatement) -> Bool {
+        guard s.matches("SELECT") else { return false }
+        var i = 1
+        var sessionLevel = false
+        while true {
+            if s[significant: i]?.identifierValue == "pg_catalog", s[significant: i + 1]?.isSymbol(".") == true { i += 2 }
+            guard s[significant: i]?.identifierValue == "set_config", s[significant: i + 1]?.isSymbol("(") == true else { return false }
+            i += 1
+            // The arguments, to the matching parenthesis; the last top-level one is is_local.
+            var depth = 0
+            var lastArgument: [Token] = []
+            while let token = s[significant: i] {
+                i += 1
+                if token.isSymbol("(") || token.isSymbol("[") { depth += 1; if depth == 1 { continue } }
+                if token.isSymbol(")") || token.isSymbol("]") { depth -= 1; if depth == 0 { break } }
+                if depth == 1, token.isSymbol(",") { lastArgument = []; continue }
+                lastArgument.append(token)
+            }
+            guard depth == 0 else { return false }
+            if !(lastArgument.count == 1 && lastArgument[0].isKeyword("TRUE")) { sessionLevel = true }
+            if s[significant: i]?.isKeyword("AS") == true { i += 2 }
+            else if let alias = s[significant: i], alias.kind == .word || alias.kind == .quotedIdentifier,
+                    !alias.isKeyword("FROM"), !alias.isKeyword("WHERE") { i += 1 }
+            guard let next = s[significant: i] else { return sessionLevel }
+            guard next.isSymbol(",") else { return false }
+            i += 1
+        }
     }
 
     /// `DISCARD …`, `RESET ALL`, `SET SESSION AUTHORIZATION`: the runner's own session

@@ -309,6 +309,62 @@ struct MigrationRunnerTests {
         #expect(try connection.query("SELECT count(*) AS n FROM bellows.migration_progress").first?.int("n") == 0)
     }
 
+    /// hostile-d 15: `SELECT pg_catalog.set_config('search_path', 'app', false)` (pg_dump's
+    /// form of SET) and a SET inside a committed BEGIN … COMMIT block were not re-run on
+    /// resume, so the remaining index builds landed on `public.widgets`.
+    @Test func aResumeSetsAgainTheSearchPathSetConfigAndBlockSetsOfTheAppliedPart() throws {
+        let db = try TestDatabase.create("mig")
+        defer { db.drop() }
+        let files = try MigrationProject()
+        defer { files.remove() }
+        try files.write("001_schema", """
+            CREATE SCHEMA app;
+            CREATE SCHEMA other;
+            CREATE TABLE app.widgets (id int PRIMARY KEY, name text);
+            CREATE TABLE public.widgets (id int PRIMARY KEY, name text);
+            CREATE TABLE other.gadgets (id int PRIMARY KEY, name text);
+            CREATE TABLE public.gadgets (id int PRIMARY KEY, name text);
+            INSERT INTO app.widgets VALUES (1, 'a'), (2, 'a');
+            INSERT INTO public.widgets VALUES (1, 'a'), (2, 'b');
+
+            """)
+        try files.write("002_unique_names", """
+            SELECT pg_catalog.set_config('search_path', 'app', false);
+            BEGIN;
+            SET statement_timeout = '1min';
+            COMMIT;
+            CREATE UNIQUE INDEX CONCURRENTLY widgets_name_uq ON widgets (name);
+            CREATE INDEX CONCURRENTLY widgets_id_name ON widgets (id, name);
+            SELECT set_config('search_path', 'other', false) AS path, set_config('work_mem', '8MB', true);
+            CREATE INDEX CONCURRENTLY gadgets_name ON gadgets (name);
+
+            """)
+        #expect(throws: MigrationError.self) { try runner(files, db).apply() }
+        let connection = try db.connect()
+        try connection.execute("UPDATE app.widgets SET name = 'b' WHERE id = 2")
+        let applied = try runner(files, db).apply()
+        #expect((applied.first?.statementsResumed ?? 0) >= 2)
+        let indexes = try connection.query("""
+            SELECT indexrelid::regclass::text AS index, indrelid::regclass::text AS table FROM pg_index
+            WHERE indrelid IN ('app.widgets'::regclass, 'public.widgets'::regclass, 'other.gadgets'::regclass, 'public.gadgets'::regclass)
+              AND NOT indisprimary ORDER BY 1
+            """).map { "\(try $0.string("index")) on \(try $0.string("table"))" }
+        #expect(indexes == ["app.widgets_id_name on app.widgets", "app.widgets_name_uq on app.widgets",
+                            "other.gadgets_name on other.gadgets"])
+    }
+
+    @Test func setConfigOfTheSessionIsASessionSetting() {
+        func setting(_ sql: String) -> Bool { StatementSplitter.split(sql).first.map(MigrationStatements.isSessionSetting) == true }
+        #expect(setting("SELECT pg_catalog.set_config('search_path', '', false)"))
+        #expect(setting("select set_config('search_path', 'app', false) as p, set_config('a.b', 'c', true)"))
+        #expect(setting("SET search_path = app"))
+        #expect(!setting("SELECT set_config('search_path', 'app', true)"))
+        #expect(!setting("SELECT set_config('search_path', 'app', false), count(*) FROM t"))
+        #expect(!setting("SELECT set_config('search_path', 'app', false) FROM t"))
+        #expect(!setting("SELECT now()"))
+        #expect(!setting("SET LOCAL search_path = app"))
+    }
+
     @Test func anInvalidIndexLeftBehindIsRebuilt() throws {
         let db = try TestDatabase.create("mig")
         defer { db.drop() }
