@@ -9,10 +9,11 @@ struct TriggerChangedSinceVerify: Error {
     var now: String?
 }
 
-/// The table refused a write once contract's DDL had run (a trigger function reading a dropped
-/// or renamed column, say), or has a trigger the proof's writes cannot reach whose source names
-/// one (`WritabilityProof`): contract is rolled back.
-struct UnwritableAfterContract: Error {
+/// The table refused a write once contract's (or expand's) DDL had run (a trigger function
+/// reading a dropped or renamed column, one copying `NEW.*` into a table of the old width), or has
+/// a trigger the proof's writes cannot reach whose source names one (`WritabilityProof`): the
+/// phase's transaction is rolled back.
+struct UnwritableAfterChanges: Error {
     var failures: [GateFailure]
 }
 
@@ -82,7 +83,7 @@ extension Engine {
                     let after = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
-                    if !unwritable.isEmpty { throw UnwritableAfterContract(failures: unwritable) }
+                    if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
                     guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
                     }
@@ -107,7 +108,7 @@ extension Engine {
                     + added.items.joined(separator: "; ") + ". Dropping the column would drop them without a word",
                 remedy: "`bellows rollback \(plan.id)` then `bellows expand \(plan.id)` again (expand carries what the column has then to the new one), "
                     + "or move them to the new column with a migration first")])
-        } catch let unwritable as UnwritableAfterContract {
+        } catch let unwritable as UnwritableAfterChanges {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, unwritable.failures)
         }
         // After the commit (the plan is contracted): a declared foreign key added NOT VALID under
@@ -162,7 +163,11 @@ extension Engine {
     /// of the copy, or of the row when no copy was inserted — not when another table's foreign key
     /// references the table (its lookups and cascades are no work for contract's lock). Each write in a savepoint of its own; a lock, deadlock, cancel or connection error
     /// is thrown (the transaction is retried or fails), any other error is the write's result.
-    func probeWrites(_ table: String, deleting: Bool, connection: Connection) throws -> ProbeRun {
+    /// With `synthesize`, an empty table gets a made-up row instead (hostile-d 32 and 43: on an
+    /// empty table the proof proved nothing): each column its default, or, NOT NULL without one, a
+    /// plain value of its type (`syntheticValue`); its INSERT is the proof's INSERT, and the
+    /// UPDATE and DELETE are made on it. A value its constraints refuse only leaves fewer triggers shown fired.
+    func probeWrites(_ table: String, deleting: Bool, synthesize: Bool = false, connection: Connection) throws -> ProbeRun {
         let identity = try connection.query("""
             SELECT c.relname::text AS name, n.nspname::text AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.oid = to_regclass($1)
@@ -170,10 +175,22 @@ extension Engine {
         let own = (name: try identity?.string("name"), schema: try identity?.string("schema"))
         let columns = try connection.query("""
             SELECT a.attnum::int AS num, a.attname::text AS name, a.attgenerated <> '' AS generated, a.attidentity::text AS identity,
-                   a.atthasdef AS has_default,
+                   a.atthasdef AS has_default, a.attnotnull AS not_null, format_type(a.atttypid, a.atttypmod) AS type,
+                   t.typcategory::text AS category, t.typtype::text AS typtype,
                    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND a.attnum = ANY (i.indkey)) AS key
-            FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
             """, [table])
+        /// The write's result from its error, after rolling back to `savepoint`; the errors that
+        /// are no write's result (lock, deadlock, cancel, connection) are thrown.
+        func result(of error: PostgresError, savepoint: String) throws -> ProbeResult {
+            guard connection.isOpen, let state = error.sqlState, state != .lockNotAvailable, state != .deadlockDetected,
+                  state != .queryCanceled, state.errorClass != "08", state.errorClass != "57" else { throw error }
+            try connection.execute("ROLLBACK TO SAVEPOINT \(savepoint)")
+            try connection.execute("RELEASE SAVEPOINT \(savepoint)")
+            guard state.errorClass == "23" else { return .failed(error) }
+            return .refusedAsData(error, ownTable: error.table == own.name && error.schema == own.schema)
+        }
         func probe(_ write: () throws -> Int) throws -> ProbeResult {
             try connection.execute("SAVEPOINT bellows_probe")
             do {
@@ -182,18 +199,38 @@ extension Engine {
                 try connection.execute("RELEASE SAVEPOINT bellows_probe")
                 return rows > 0 ? .wrote : .noRow
             } catch let error as PostgresError {
-                guard connection.isOpen, let state = error.sqlState, state != .lockNotAvailable, state != .deadlockDetected,
-                      state != .queryCanceled, state.errorClass != "08", state.errorClass != "57" else { throw error }
-                try connection.execute("ROLLBACK TO SAVEPOINT bellows_probe")
-                try connection.execute("RELEASE SAVEPOINT bellows_probe")
-                guard state.errorClass == "23" else { return .failed(error) }
-                return .refusedAsData(error, ownTable: error.table == own.name && error.schema == own.schema)
+                return try result(of: error, savepoint: "bellows_probe")
             }
         }
         var run = ProbeRun()
+        // The session's cached plans, PL/pgSQL's too, were made for the table as it was: a trigger's
+        // `INSERT INTO history SELECT NEW.*` planned by the run before the changes still expands
+        // NEW.* to the old columns here, where every new session would fail (hostile-d 32).
+        try connection.execute("DISCARD PLANS")
         try connection.execute("SAVEPOINT bellows_writable")
         try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        if let row = try connection.query("SELECT ctid::text AS ctid FROM \(table) LIMIT 1").first?.string("ctid") {
+        var found = try connection.query("SELECT ctid::text AS ctid FROM \(table) LIMIT 1").first?.string("ctid")
+        var synthetic: ProbeResult?
+        if found == nil, synthesize {
+            // Kept (until the rollback to bellows_writable) for the UPDATE and DELETE.
+            let made = try columns.filter { try !$0.bool("generated") && !$0.bool("has_default") && $0.string("identity").isEmpty && $0.bool("not_null") }
+            let names = try made.map { SQLQuote.identifier(try $0.string("name")) }
+            let values = try made.map {
+                Self.syntheticValue(type: try $0.string("type"), category: try $0.string("category"), isEnum: try $0.string("typtype") == "e")
+            }
+            try connection.execute("SAVEPOINT bellows_synthetic")
+            do {
+                let inserted = names.isEmpty
+                    ? try connection.query("INSERT INTO \(table) DEFAULT VALUES RETURNING ctid::text AS ctid")
+                    : try connection.query("INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(values.joined(separator: ", "))) RETURNING ctid::text AS ctid")
+                try connection.execute("RELEASE SAVEPOINT bellows_synthetic")
+                found = try inserted.first?.string("ctid")
+                synthetic = found == nil ? .noRow : .wrote
+            } catch {
+                synthetic = try result(of: error, savepoint: "bellows_synthetic")
+            }
+        }
+        if let row = found {
             let settable = try columns.filter { try !$0.bool("generated") && $0.string("identity") != "a" }
             run.updatedColumns = Set(try settable.map { try $0.int("num") })
             if settable.isEmpty {
@@ -218,7 +255,10 @@ extension Engine {
                 WHERE contype = 'f' AND confrelid = to_regclass($1)
                 """, [table]).first?.optionalString("tables")
             var copy: ProbeResult?
-            run.results[.insert] = try probe {
+            if let synthetic {
+                run.results[.insert] = synthetic
+            } else {
+                run.results[.insert] = try probe {
                 let inserted = copied.isEmpty
                     ? try connection.query("INSERT INTO \(table) DEFAULT VALUES RETURNING ctid::text AS ctid")
                     : try connection.query("INSERT INTO \(table) (\(copied))\(overriding) SELECT \(copied) FROM \(table) WHERE ctid = $1::tid RETURNING ctid::text AS ctid", [row])
@@ -226,6 +266,7 @@ extension Engine {
                     copy = try probe { try connection.execute("DELETE FROM \(table) WHERE ctid = $1::tid", [ctid]).affectedRows }
                 }
                 return inserted.count
+                }
             }
             if !deleting {
                 run.results[.delete] = .notRun("no trigger of the table fires on DELETE")
@@ -236,12 +277,39 @@ extension Engine {
             } else {
                 run.results[.delete] = try probe { try connection.execute("DELETE FROM \(table) WHERE ctid = $1::tid", [row]).affectedRows }
             }
+        } else if let synthetic {
+            run.results[.insert] = synthetic
+            for event in [ProbeEvent.update, .delete] { run.results[event] = .notRun("the table is empty and a made-up row was not inserted") }
         } else {
             for event in [ProbeEvent.update, .insert, .delete] { run.results[event] = .notRun("the table has no row to copy or update") }
         }
         try connection.execute("ROLLBACK TO SAVEPOINT bellows_writable")
         try connection.execute("RELEASE SAVEPOINT bellows_writable")
         return run
+    }
+
+    /// A plain constant of a column's type for the proof's made-up row (`format_type`'s text,
+    /// `pg_type.typcategory`): what a NOT NULL column without a default gets. NULL for a type it
+    /// has none for (the row is then refused as data).
+    static func syntheticValue(type: String, category: String, isEnum: Bool) -> String {
+        if isEnum { return "enum_first(NULL::\(type))" }
+        let literal: String?
+        switch category {
+        case "N": literal = "1"
+        case "S": literal = "x"
+        case "B": literal = "false"
+        case "D": literal = "now"
+        case "T": literal = "0"
+        case "A": literal = "{}"
+        case "I": literal = "127.0.0.1"
+        case "R": literal = "empty"
+        case "V": literal = "1"
+        case "U":
+            let lower = type.lowercased()
+            literal = lower.hasPrefix("uuid") ? "00000000-0000-0000-0000-000000000000" : lower.hasPrefix("json") ? "{}" : nil
+        default: literal = nil
+        }
+        return literal.map { "\(SQLQuote.literal($0))::\(type)" } ?? "NULL::\(type)"
     }
 
     func triggerSinceVerify(_ plan: Plan, _ message: String) -> GateFailure {

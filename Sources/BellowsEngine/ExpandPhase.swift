@@ -76,6 +76,18 @@ extension Engine {
                                                [transition.quotedTable])
                         let conflicts = try conflictFailures(plan, table: table, connection: connection)
                         if !conflicts.isEmpty { throw ConflictFound(failures: conflicts) }
+                        // The writability proof's writes before the changes (hostile-d 32), under the
+                        // lock the changes take anyway: ACCESS EXCLUSIVE to add columns, SHARE ROW
+                        // EXCLUSIVE for the trigger alone.
+                        let proving = !transition.newTargets.isEmpty || transition.needsTrigger
+                        var triggers: [TriggerFunctionSource] = []
+                        var before = ProbeRun()
+                        if proving {
+                            try connection.execute("LOCK TABLE \(transition.quotedTable) IN \(transition.newTargets.isEmpty ? "SHARE ROW EXCLUSIVE" : "ACCESS EXCLUSIVE") MODE")
+                            triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
+                            before = try probeWrites(transition.quotedTable, deleting: triggers.contains { $0.events.contains(.delete) },
+                                                     synthesize: true, connection: connection)
+                        }
                         var probed = false
                         for statement in sql.expandTransaction {
                             if !probed && statement.sql == sql.triggerFunction {
@@ -86,6 +98,13 @@ extension Engine {
                             try connection.execute(statement.sql)
                         }
                         if !probed { try probeExpressions(plan, sql, connection: connection) }
+                        if proving {
+                            let after = try probeWrites(transition.quotedTable, deleting: triggers.contains { $0.events.contains(.delete) },
+                                                        synthesize: true, connection: connection)
+                            let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
+                                                                       replaced: [], gone: [], phase: .expand, ignoring: sql.functionName)
+                            if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
+                        }
                         let updated = try connection.execute("""
                             UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                    touched_columns = $4::text[], backfill_cursor = NULL, backfill_rows = 0, backfill_done = false,
@@ -105,6 +124,8 @@ extension Engine {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, found.failures)
             } catch let unrunnable as UnrunnableExpression {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, unrunnable.failures)
+            } catch let unwritable as UnwritableAfterChanges {
+                throw refuse(connection, plan: plan, command: .expand, phase: state.phase, unwritable.failures)
             }
         }
         let sql = PhaseSQL(transition)

@@ -220,6 +220,53 @@ struct WritabilityProofTests {
         try fixture.exec("INSERT INTO users (id, email_address) VALUES (1, 'a@b')")
     }
 
+    /// Hostile-d 32: the classic audit trigger `INSERT INTO users_history SELECT NEW.*` (history
+    /// table `LIKE users`) failed every INSERT and UPDATE from expand on, the row one column wider.
+    /// Expand makes the proof's writes before and after its DDL and is refused, naming the trigger,
+    /// the function and the error, nothing changed — on an empty table too, with a made-up row
+    /// (hostile-d 43's empty table). Once the function names its columns, expand goes through and
+    /// the table takes writes.
+    @Test(arguments: [false, true])
+    func expandIsRefusedWhenItsNewColumnBreaksAStarAuditTrigger(_ empty: Bool) throws {
+        let fixture = try EngineFixture("writable-expand-star-\(empty)")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);
+            CREATE TABLE users_history (LIKE users);
+            CREATE FUNCTION users_history_row() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO users_history SELECT NEW.*; RETURN NEW; END $$;
+            CREATE TRIGGER users_history AFTER INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION users_history_row();
+            """)
+        if !empty { try fixture.exec("INSERT INTO users SELECT g, 'u' || g, 'n' || g FROM generate_series(1, 20) g") }
+        let id = "001_add_nick"
+        try fixture.writePlan(id, """
+            table: users
+            changes:
+              - add: nickname
+                type: text
+                backfill: "name"
+            """)
+        let catalog = try fixture.snapshot("users")
+        let history = try fixture.int("SELECT count(*) FROM users_history")
+        let refusal = expectRefusal { try fixture.run(.expand, id) }
+        #expect(refusal?.failures.map(\.gate) == ["writable"], "\(refusal?.text ?? "")")
+        for text in ["after expand's changes", "INSERT has more expressions than target columns", "trigger users_history", "users_history_row()"] {
+            #expect(refusal?.text.contains(text) == true, "missing \(text) in: \(refusal?.text ?? "")")
+        }
+        #expect(try fixture.snapshot("users") == catalog)
+        #expect(try fixture.int("SELECT count(*) FROM users_history") == history)
+        #expect(try fixture.state(id)?.phase ?? .planned == .planned)
+        try fixture.exec("INSERT INTO users VALUES (1000, 'x', 'y'); UPDATE users SET name = 'z' WHERE id = 1000")
+
+        try fixture.exec("""
+            CREATE OR REPLACE FUNCTION users_history_row() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO users_history (id, email, name) VALUES (NEW.id, NEW.email, NEW.name); RETURN NEW; END $$;
+            """)
+        try fixture.run(.expand, id)
+        try fixture.exec("INSERT INTO users VALUES (1001, 'x', 'y'); UPDATE users SET name = 'z' WHERE id = 1001")
+        #expect(try fixture.int("SELECT count(*) FROM users_history WHERE id = 1001") == 2)
+    }
+
     /// A table whose own triggers refuse UPDATE and DELETE (an append-only ledger) is no reason to
     /// refuse contract: the same probes fail before contract's changes, so they prove nothing
     /// either way, and no trigger names the renamed column.
