@@ -345,8 +345,19 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Sets the session's search_path to the plan's pinned one (`PhaseSQL.searchPath`).
+    /// Once the trigger exists, the settings its function keeps (`PhaseSQL.pinnedSettings`) are
+    /// this session's too: backfill and verify compute what the trigger computes for every writer.
     func pinSearchPath(_ transition: Transition, connection: Connection) throws {
-        try connection.execute("SET search_path = \(PhaseSQL(transition).searchPath)")
+        let sql = PhaseSQL(transition)
+        try connection.execute("SET search_path = \(sql.searchPath)")
+        for row in try connection.query("""
+            SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
+            FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.oid = to_regprocedure($1)
+            """, [sql.qualifiedFunction + "()"]) {
+            let name = try row.string("name")
+            guard PhaseSQL.pinnableSettings.contains(name.lowercased()) else { continue }
+            _ = try connection.query("SELECT set_config($1, $2, false)", [name, try row.string("value")])
+        }
     }
 
     /// The schemas this session resolves names in, as expand keeps them for the plan.

@@ -254,6 +254,8 @@ public enum TransitionCompiler {
         for expression in PlanValidator.expressions(of: plan) where ["up", "down", "backfill"].contains(expression.key) {
             let tokens = Lexer.tokenize(expression.value.text).filter(\.isSignificant)
             for (index, token) in tokens.enumerated() {
+                // What follows a `;` is no part of the expression (`plan-expression` refuses it).
+                if token.isSymbol(";") { break }
                 guard token.kind == .word || token.kind == .quotedIdentifier, let name = token.identifierValue else { continue }
                 let previous = index > 0 ? tokens[index - 1] : nil
                 let next = index + 1 < tokens.count ? tokens[index + 1] : nil
