@@ -20,6 +20,9 @@ public struct LintContext: Sendable, Hashable {
     /// migration added and none validated yet: a `VALIDATE CONSTRAINT` of it in the linted file
     /// makes the column known non-null from there on.
     public var pendingNotNullChecks: [String: String] = [:]
+    /// Index name (lower-cased, unqualified) → key columns, of indexes on plain columns
+    /// created by earlier migrations (for `primary-key-using-nullable-index`).
+    public var indexColumns: [String: [String]] = [:]
     /// Whether the migration has its rollback file; `nil` when unknown (rule silent).
     public var hasRollbackFile: Bool?
     /// The file names of all migrations of the project (for numbering rules); empty when

@@ -20,6 +20,8 @@ public struct SchemaHistory: Sendable, Hashable {
     /// `"table.constraint"` → column, for `CHECK (column IS NOT NULL) NOT VALID` not yet
     /// validated.
     public private(set) var pendingNotNullChecks: [String: String] = [:]
+    /// Index name (lower-cased, unqualified) → its key columns, for indexes on plain columns.
+    public private(set) var indexColumns: [String: [String]] = [:]
 
     public init() {}
 
@@ -32,6 +34,15 @@ public struct SchemaHistory: Sendable, Hashable {
         if let table = LintedFile.createdTable(statement) {
             tables.formUnion(table.lookupKeys)
             recordColumns(of: table.name, in: statement)
+        } else if let (index, columns) = Self.createdIndex(statement) {
+            if let columns { indexColumns[index] = columns } else { indexColumns.removeValue(forKey: index) }
+        } else if statement.matches("DROP", "INDEX") {
+            var start = 2
+            if statement.matches(["CONCURRENTLY"], at: 2) { start = 3 }
+            for group in statement.topLevelCommaSeparated(from: statement.skippingModifiers(at: start)) {
+                let pseudo = SQLStatement(tokens: group, terminator: nil)
+                if let (name, _) = pseudo.qualifiedName(at: 0) { indexColumns.removeValue(forKey: name.name) }
+            }
         } else if statement.matches("DROP", "TABLE") {
             for group in statement.topLevelCommaSeparated(from: statement.skippingModifiers(at: 2)) {
                 let pseudo = SQLStatement(tokens: group, terminator: nil)
@@ -103,6 +114,34 @@ public struct SchemaHistory: Sendable, Hashable {
         }
     }
 
+    /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON [ONLY] table [USING m] (…)`:
+    /// the index's name and its key columns (nil when one is an expression).
+    static func createdIndex(_ s: SQLStatement) -> (String, [String]?)? {
+        var i = s.matches(["UNIQUE"], at: 1) ? 2 : 1
+        guard s.matches("CREATE"), s.matches(["INDEX"], at: i) else { return nil }
+        i += 1
+        if s.matches(["CONCURRENTLY"], at: i) { i += 1 }
+        i = s.skippingModifiers(at: i)
+        guard let name = s[significant: i], !name.isKeyword("ON"), let index = name.identifierValue,
+              let on = s.indexOf("ON", from: i + 1),
+              let open = s.significantTokens.indices.first(where: { $0 > on && s.significantTokens[$0].isSymbol("(") }) else { return nil }
+        // The key list, to its matching parenthesis, split at its top-level commas.
+        var elements: [[Token]] = [[]]
+        var depth = 0
+        for t in s.significantTokens.dropFirst(open + 1) {
+            if t.isSymbol("(") || t.isSymbol("[") { depth += 1 }
+            if t.isSymbol(")") || t.isSymbol("]") { if depth == 0 { break }; depth -= 1 }
+            if depth == 0, t.isSymbol(",") { elements.append([]) } else { elements[elements.count - 1].append(t) }
+        }
+        var columns: [String] = []
+        for element in elements {
+            guard let first = element.first, first.kind == .word || first.kind == .quotedIdentifier,
+                  !element.contains(where: { $0.isSymbol("(") }), let column = first.identifierValue else { return (index, nil) }
+            columns.append(column)
+        }
+        return (index, columns.isEmpty ? nil : columns)
+    }
+
     /// Removes a dropped table and what is known about its columns.
     private mutating func forget(_ name: QualifiedName) {
         tables.subtract(name.lookupKeys)
@@ -151,6 +190,7 @@ public struct SchemaHistory: Sendable, Hashable {
         context.columnTypes = columnTypes
         context.notNullColumns = notNullColumns
         context.pendingNotNullChecks = pendingNotNullChecks
+        context.indexColumns = indexColumns
         return context
     }
 }
