@@ -119,6 +119,6 @@ final class IndexWaitMonitor: @unchecked Sendable {
             return Blocker(pid: pid, user: try? row.optionalString("usename"), application: try? row.optionalString("application_name"),
                            state: try? row.optionalString("state"), query: try? row.optionalString("query"),
                            transactionAgeSeconds: try? row.optionalDouble("age"), lockMode: (try? row.optionalString("modes")) ?? "?")
-        }
+        } + Blocker.preparedTransactions(connection, waiting: pid)
     }
 }

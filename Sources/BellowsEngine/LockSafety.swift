@@ -1,3 +1,4 @@
+import BellowsSQL
 import BellowsPlan
 import Foundation
 import PGClient
@@ -11,15 +12,67 @@ public struct Blocker: Sendable, Hashable, Codable, CustomStringConvertible {
     public var query: String?
     public var transactionAgeSeconds: Double?
     public var lockMode: String
+    /// A prepared transaction (two-phase commit) holds the lock: it has no session (`pid` is
+    /// 0, `user` is its owner) and keeps its locks until `COMMIT PREPARED` or `ROLLBACK PREPARED`.
+    public var prepared: PreparedTransaction? = nil
+
+    /// A row of `pg_prepared_xacts`.
+    public struct PreparedTransaction: Sendable, Hashable, Codable {
+        public var gid: String
+        public var database: String
+        /// When it was prepared (server time, as text).
+        public var preparedAt: String
+    }
 
     public var description: String {
         let age = transactionAgeSeconds.map { String(format: "%.1fs", $0) } ?? "?"
+        if let prepared {
+            let gid = SQLQuote.literal(prepared.gid)
+            return "prepared transaction \(gid) (owner \(user ?? "?"), database \(prepared.database), prepared at \(prepared.preparedAt), \(age) ago, holds \(lockMode)): "
+                + "a two-phase-commit transaction keeps its locks, with no session to end, until `COMMIT PREPARED \(gid)` or `ROLLBACK PREPARED \(gid)` is run "
+                + "(by its owner or a superuser, connected to \(prepared.database)) — by its transaction manager, normally"
+        }
         return "pid \(pid) (\(user ?? "?")@\(application?.isEmpty == false ? application! : "?"), \(state ?? "?"), transaction open \(age), holds \(lockMode)): \(query ?? "")"
     }
 
     public var json: JSONValue {
-        ["pid": .int(pid), "user": .optional(user), "application": .optional(application), "state": .optional(state),
-         "query": .optional(query), "transaction_age_s": transactionAgeSeconds.map(JSONValue.double) ?? .null, "lock_mode": .string(lockMode)]
+        var fields: [String: JSONValue] = [
+            "pid": .int(pid), "user": .optional(user), "application": .optional(application), "state": .optional(state),
+            "query": .optional(query), "transaction_age_s": transactionAgeSeconds.map(JSONValue.double) ?? .null, "lock_mode": .string(lockMode)]
+        if let prepared {
+            fields["prepared_transaction"] = ["gid": .string(prepared.gid), "database": .string(prepared.database),
+                                              "prepared_at": .string(prepared.preparedAt)]
+        }
+        return .object(fields)
+    }
+
+    /// Prepared transactions of the current database: those holding a granted lock on `table`
+    /// (its quoted name), or — with `waiting` — all of them when that session waits for one
+    /// (`pg_blocking_pids` lists a prepared transaction as pid 0). Empty on any error.
+    static func preparedTransactions(_ connection: Connection, table: String? = nil, waiting pid: Int32? = nil) -> [Blocker] {
+        let rows = try? connection.query("""
+            SELECT * FROM (
+              SELECT p.gid, p.owner, p.database, p.prepared::text AS prepared_at,
+                     extract(epoch FROM clock_timestamp() - p.prepared)::float8 AS age,
+                     (SELECT string_agg(DISTINCT l.mode, ', ')
+                      FROM pg_locks x JOIN pg_locks l ON l.virtualtransaction = x.virtualtransaction AND l.pid IS NULL AND l.granted
+                      WHERE x.locktype = 'transactionid' AND x.transactionid = p.transaction AND x.pid IS NULL
+                        AND l.locktype = 'relation' AND ($1::text IS NULL OR l.relation = to_regclass($1::text))) AS modes
+              FROM pg_prepared_xacts p
+              WHERE p.database = current_database()
+                AND ($2::int IS NULL OR 0 = ANY (pg_blocking_pids($2::int)))
+            ) prepared
+            WHERE $1::text IS NULL OR modes IS NOT NULL
+            ORDER BY age DESC
+            """, [table, pid.map { Int($0) }])
+        return (rows ?? []).compactMap { row in
+            guard let gid = try? row.string("gid"), let database = try? row.string("database"),
+                  let preparedAt = try? row.string("prepared_at") else { return nil }
+            return Blocker(pid: 0, user: try? row.optionalString("owner"), application: nil, state: "prepared", query: nil,
+                           transactionAgeSeconds: try? row.optionalDouble("age"),
+                           lockMode: ((try? row.optionalString("modes")) ?? nil) ?? "a lock",
+                           prepared: PreparedTransaction(gid: gid, database: database, preparedAt: preparedAt))
+        }
     }
 }
 
@@ -78,7 +131,7 @@ enum LockSafety {
             return Blocker(pid: pid, user: try? row.optionalString("usename"), application: try? row.optionalString("application_name"),
                            state: try? row.optionalString("state"), query: try? row.optionalString("query"),
                            transactionAgeSeconds: try? row.optionalDouble("age"), lockMode: (try? row.optionalString("modes")) ?? "?")
-        }
+        } + Blocker.preparedTransactions(connection, table: table)
     }
 
     /// Runs `body` in a transaction with the policy's timeouts; on a lock timeout, reports

@@ -964,16 +964,16 @@ public struct MigrationRunner: Sendable {
         DispatchQueue.global().async {
             defer { finished.leave() }
             var watcher: Connection?
-            var reported = Set<Int>()
+            var reported = Set<String>()
             while stop.wait(timeout: .now() + 1) == .timedOut {
                 if watcher == nil {
                     watcher = try? Connection(conninfo)
                     _ = try? watcher?.execute("SELECT set_config('application_name', 'bellows migrate (watch)', false)")
                 }
                 guard let watcher else { continue }
-                for blocker in Self.blockers(of: pid, watcher) where !reported.contains(blocker.pid) {
-                    reported.insert(blocker.pid)
-                    report(.info("\(what) waits for \(blocker) — it goes on by itself when that transaction ends"))
+                for blocker in Self.blockers(of: pid, watcher) where !reported.contains(blocker.prepared.map { "prepared " + $0.gid } ?? "\(blocker.pid)") {
+                    reported.insert(blocker.prepared.map { "prepared " + $0.gid } ?? "\(blocker.pid)")
+                    report(.info("\(what) waits for \(blocker)" + (blocker.prepared == nil ? " — it goes on by itself when that transaction ends" : "")))
                 }
             }
             watcher?.close()
@@ -1001,7 +1001,7 @@ public struct MigrationRunner: Sendable {
                            state: try? row.optionalString("state"), query: try? row.optionalString("query"),
                            transactionAgeSeconds: try? row.optionalDouble("age"),
                            lockMode: waits == "virtualxid" ? "a snapshot older than the build" : "a conflicting lock")
-        }
+        } + Blocker.preparedTransactions(connection, waiting: pid)
     }
 
     /// Drops an INVALID index named like the one `build` creates, on the same table; returns

@@ -108,6 +108,56 @@ struct LockWaitTests {
         #expect(worst < 1.0, "an application query waited \(String(format: "%.2f", worst)) s behind Bellows")
     }
 
+    /// hostile-c 06: a prepared transaction (2PC) holding the table's lock has no session
+    /// (`pg_blocking_pids` says pid 0); every retry said "the blocking session has finished".
+    /// It is named now — gid, owner, when prepared — with COMMIT/ROLLBACK PREPARED as the remedy.
+    @Test func aPreparedTransactionHoldingTheLockIsNamedWithItsRemedy() throws {
+        let fixture = try EngineFixture("prepared")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE ledger (id bigint PRIMARY KEY, amount int NOT NULL, memo text);
+            INSERT INTO ledger SELECT g, g, 'm' || g FROM generate_series(1, 100) AS g;
+            """)
+        let id = "001_rename_memo"
+        try fixture.writePlan(id, """
+            table: ledger
+            changes:
+              - alter: memo
+                rename_to: note
+            """)
+        try fixture.engine().connect().close()
+        let holder = try fixture.db.connect()
+        defer { holder.close() }
+        guard try holder.query("SELECT current_setting('max_prepared_transactions')::int AS n").first?.int("n") ?? 0 > 0 else {
+            print("skipped aPreparedTransactionHoldingTheLockIsNamedWithItsRemedy: max_prepared_transactions = 0 on this server (scripts/test starts its clusters with max_prepared_transactions=5)")
+            return
+        }
+        let gid = "bellows_test_\(UInt32.random(in: 0...UInt32.max))"
+        try holder.execute("BEGIN")
+        try holder.execute("UPDATE ledger SET amount = amount + 1 WHERE id = 1")
+        try holder.execute("PREPARE TRANSACTION '\(gid)'")
+        // Before the database is dropped (a prepared transaction would keep it).
+        defer { _ = try? holder.execute("ROLLBACK PREPARED '\(gid)'") }
+
+        let notes = Shared<[EngineNote]>([])
+        let engine = fixture.engine({ $0.lockTimeoutMilliseconds = 100; $0.ddlRetries = 1 }, reporter: { note in
+            notes.update { $0.append(note) }
+        })
+        #expect(throws: (any Error).self) { try engine.run(.expand, plan: id) }
+        let blockers = notes.read { notes in
+            notes.flatMap { note -> [Blocker] in
+                if case .lockWait(_, _, _, let blockers) = note { return blockers }
+                return []
+            }
+        }
+        #expect(!blockers.isEmpty, "the lock wait named no blocker")
+        let named = blockers.first { $0.description.contains("prepared transaction '\(gid)'") }
+        #expect(named?.pid == 0)
+        #expect(named?.description.contains("ROLLBACK PREPARED '\(gid)'") == true, "\(blockers)")
+        #expect(named?.description.contains("RowExclusiveLock") == true)
+        #expect(named?.json.serialized.contains("\"prepared_transaction\":{") == true)
+    }
+
     /// The backfill's own VACUUM does not queue behind another vacuum of the table (as
     /// autovacuum's lock would hold it): it skips, says so, and the backfill goes on.
     @Test func backfillVacuumSkipsATableAnotherVacuumHolds() throws {
