@@ -33,6 +33,11 @@ public struct RehearsalOptions: Sendable {
     /// Also rehearse the schema feature scenarios (`SchemaFeatures`) in a database of their own
     /// (needs the private cluster).
     public var schemaFeatures = false
+    /// How long the simulated writers run on their own around each forward phase: before the
+    /// phase starts (after switching old/new writers) and after it returns. The phase itself
+    /// always runs under traffic; shorter pauses make a rehearsal of many plans faster (tests).
+    public var trafficLeadSeconds = 0.2
+    public var trafficTailSeconds = 0.3
 
     public init() {}
 }
@@ -408,12 +413,12 @@ public final class Rehearsal: @unchecked Sendable {
         let engine = engine(conninfo: conninfo, plan: plan)
 
         traffic.set(old: true, new: false)
-        Thread.sleep(forTimeInterval: 0.2)
+        Thread.sleep(forTimeInterval: options.trafficLeadSeconds)
         _ = traffic.take()
         let steps: [(PhaseCommand, old: Bool, new: Bool)] = [(.expand, true, false), (.backfill, true, true), (.verify, true, true), (.contract, false, true)]
         for (command, old, new) in steps {
             traffic.set(old: old, new: new, contracting: command == .contract)
-            Thread.sleep(forTimeInterval: 0.2)
+            Thread.sleep(forTimeInterval: options.trafficLeadSeconds)
             let started = Date()
             var outcome = "ok"
             var rows: Int?
@@ -425,7 +430,7 @@ public final class Rehearsal: @unchecked Sendable {
                 result.violations.append("\(plan.id): \(command.rawValue) under traffic: \(explain(error, plan: plan))")
             }
             if command == .contract { traffic.set(old: false, new: true, contracted: true) }
-            Thread.sleep(forTimeInterval: 0.3)
+            Thread.sleep(forTimeInterval: options.trafficTailSeconds)
             let stats = command == .contract ? traffic.stop() : traffic.take()
             result.steps.append(RehearsalStep(plan: plan.id, phase: command.rawValue, seconds: Date().timeIntervalSince(started),
                                               rows: rows, traffic: stats, outcome: outcome))
