@@ -61,15 +61,30 @@ public struct LintedFile: Sendable {
         createdTables = statements.map(Self.createdTable)
     }
 
-    /// The table a `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name` statement creates.
+    /// The table a statement creates: `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name …`
+    /// (also `AS`, `LIKE`, `PARTITION OF`), `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name`, and
+    /// `[WITH …] SELECT … INTO [TEMP|UNLOGGED] [TABLE] name …`.
     static func createdTable(_ s: SQLStatement) -> QualifiedName? {
+        if s.matches("SELECT") || s.matches("WITH") { return selectIntoTable(s) }
         guard s.matches("CREATE") else { return nil }
         var i = 1
         while let t = s[significant: i], ["OR", "REPLACE", "GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED"].contains(t.upper), t.kind == .word {
             i += 1
         }
-        guard s.matches(["TABLE"], at: i) else { return nil }
+        if s.matches(["MATERIALIZED", "VIEW"], at: i) { i += 1 }
+        else if !s.matches(["TABLE"], at: i) { return nil }
         return s.qualifiedName(at: s.skippingModifiers(at: i + 1))?.name
+    }
+
+    /// `SELECT … INTO [TEMPORARY|TEMP|UNLOGGED] [TABLE] name …` at the top level (a `WITH`
+    /// before it allowed; not `INSERT INTO`, nor an `INTO` inside parentheses or a function body).
+    static func selectIntoTable(_ s: SQLStatement) -> QualifiedName? {
+        guard let into = s.indexOf("INTO"), into > 0, let before = s[significant: into - 1],
+              !before.isKeyword("INSERT"), !before.isKeyword("MERGE"),
+              s.indexOf("SELECT") ?? Int.max < into else { return nil }
+        var i = into + 1
+        while let t = s[significant: i], t.kind == .word, ["TEMPORARY", "TEMP", "UNLOGGED", "TABLE"].contains(t.upper) { i += 1 }
+        return s.qualifiedName(at: i)?.name
     }
 
     /// Whether `name` denotes a table that already exists (and may hold data and be in use)

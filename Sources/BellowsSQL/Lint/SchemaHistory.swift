@@ -33,7 +33,10 @@ public struct SchemaHistory: Sendable, Hashable {
     public mutating func record(_ statement: SQLStatement) {
         if let table = LintedFile.createdTable(statement) {
             tables.formUnion(table.lookupKeys)
-            recordColumns(of: table.name, in: statement)
+            // Column definitions only in `CREATE TABLE name (…)`, not a query's parentheses.
+            if statement.matches("CREATE"), statement.indexOf("MATERIALIZED", "VIEW") == nil {
+                recordColumns(of: table.name, in: statement)
+            }
         } else if let (index, columns) = Self.createdIndex(statement) {
             if let columns { indexColumns[index] = columns } else { indexColumns.removeValue(forKey: index) }
         } else if statement.matches("DROP", "INDEX") {
