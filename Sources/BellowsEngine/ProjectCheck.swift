@@ -5,6 +5,16 @@ import Foundation
 /// `bellows check` and `bellows lint`: everything CI can prove without a database.
 public enum ProjectCheck {
     /// Lints migration files. With no explicit paths, the project's `migrations/` directory.
+    /// Lints SQL given as text (`bellows lint -`), as a migration file named `path`, with the
+    /// project's lint configuration; every table it alters counts as existing.
+    public static func lint(project: Project, source: String, path: String) -> [Finding] {
+        let (configuration, configFindings) = ProjectConfig.lintConfiguration(path: (project.root as NSString).appendingPathComponent(ProjectConfig.fileName))
+        // The rules about a migration file's name and number have no file to judge.
+        let fileRules: Set<String> = [MigrationFileNameRule.id, DuplicateMigrationNumberRule.id, MigrationNumberGapRule.id, MigrationHeaderMismatchRule.id]
+        return configFindings + Linter(configuration: configuration).lint(migrations: [MigrationSource(path: path, contents: source, hasRollbackFile: nil)])
+            .filter { !fileRules.contains($0.rule) }
+    }
+
     public static func lint(project: Project, paths: [String] = []) -> [Finding] {
         let (configuration, configFindings) = ProjectConfig.lintConfiguration(path: (project.root as NSString).appendingPathComponent(ProjectConfig.fileName))
         var sources: [MigrationSource] = []

@@ -16,7 +16,7 @@ struct Check: ParsableCommand {
     @Option(help: "Project directory holding plans/ and migrations/.")
     var project: String = "."
 
-    @Option(help: "Output format: text, json or github (workflow annotations).")
+    @Option(help: "Output format: text, json, github (workflow annotations), gitlab (Code Quality report) or sarif (SARIF 2.1.0).")
     var format: FindingsFormat = .text
 
     @Option(name: [.customLong("database"), .customShort("d")],

@@ -7,7 +7,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 enum FindingsFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, github
+    /// `github`: workflow annotations; `gitlab`: a Code Quality report; `sarif`: SARIF 2.1.0.
+    case text, json, github, gitlab, sarif
 }
 
 /// Where the project and the database are.

@@ -194,6 +194,10 @@ enum Terminal {
                     .replacingOccurrences(of: "\n", with: "%0A")
                 out("::\(level) file=\(f.file),line=\(f.line),col=\(f.column),title=\(f.rule)::\(message)")
             }
+        case .gitlab:
+            out(JSONOutput.text(FindingReports.gitLab(sorted)))
+        case .sarif:
+            out(JSONOutput.text(FindingReports.sarif(sorted, version: BuildInfo.version, rules: Linter.ruleDescriptions)))
         }
         if code != 0 { throw ExitCode(code) }
     }

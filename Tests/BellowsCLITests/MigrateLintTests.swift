@@ -82,3 +82,34 @@ struct MigrateLintTests {
         #expect(lint.status == 0, "\(lint.stdout)\(lint.stderr)")
     }
 }
+
+/// `lint -`, `lint --explain RULE`, `--format gitlab|sarif` (issue 20's lint for CI systems).
+@Suite struct LintForCITests {
+    @Test func lintReadsStandardInputExplainsRulesAndWritesCIReports() throws {
+        let binary = try #require(CheckCommandTests.binary, "no bellows executable next to the tests (set BELLOWS_BINARY)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-lintci-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/migrations", withIntermediateDirectories: true)
+        defer { CheckCommandTests.remove(root) }
+        let stdin = try CheckCommandTests.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf 'CREATE INDEX i ON t (a);\\n' | '\(binary.path)' lint -"], in: root)
+        #expect(stdin.status == 1, "\(stdin.stdout)\(stdin.stderr)")
+        #expect(stdin.stdout.contains("<stdin>:1:8: error:") && stdin.stdout.contains("[non-concurrent-index]"), "\(stdin.stdout)")
+        #expect(!stdin.stdout.contains("migration-file-name"), "\(stdin.stdout)")
+
+        let explain = try CheckCommandTests.bellows(["lint", "--explain", "non-concurrent-index"], in: root)
+        #expect(explain.status == 0 && explain.stdout.contains("fix:") && explain.stdout.contains("CONCURRENTLY"), "\(explain.stdout)")
+        let typo = try CheckCommandTests.bellows(["lint", "--explain", "non-concurent-index"], in: root)
+        #expect(typo.status == 2 && typo.stderr.contains("did you mean \"non-concurrent-index\""), "\(typo.stdout)\(typo.stderr)")
+
+        try "CREATE TABLE t (a int);\n".write(toFile: root + "/migrations/001_t.sql", atomically: true, encoding: .utf8)
+        try "CREATE INDEX i ON t (a);\n".write(toFile: root + "/migrations/002_i.sql", atomically: true, encoding: .utf8)
+        let gitlab = try CheckCommandTests.bellows(["lint", "--format", "gitlab"], in: root)
+        #expect(gitlab.status == 1)
+        let issues = try #require(try JSONSerialization.jsonObject(with: Data(gitlab.stdout.utf8)) as? [[String: Any]], "\(gitlab.stdout)")
+        #expect(issues.contains { $0["check_name"] as? String == "non-concurrent-index" && $0["severity"] as? String == "major" })
+        let sarif = try CheckCommandTests.bellows(["lint", "--format", "sarif"], in: root)
+        #expect(sarif.status == 1)
+        let log = try #require(try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any], "\(sarif.stdout)")
+        #expect(log["version"] as? String == "2.1.0")
+    }
+}
+

@@ -8,6 +8,8 @@ public protocol LintRule: Sendable {
     static var defaultSeverity: Severity { get }
     /// One line: what the rule catches.
     static var summary: String { get }
+    /// How to fix what it catches (docs/lint.md's "How to fix"), for `lint --explain` and SARIF.
+    static var remedy: String { get }
     init()
     func check(_ file: LintedFile, context: LintContext) -> [Finding]
 }
@@ -17,6 +19,11 @@ public struct LintRuleDescription: Sendable, Hashable {
     public var id: String
     public var defaultSeverity: Severity
     public var summary: String
+    public var remedy: String = ""
+}
+
+extension LintRule {
+    public static var remedy: String { "" }
 }
 
 extension LintRule {

@@ -62,7 +62,7 @@ public struct Linter: Sendable {
     public static var ruleIDs: [String] { allRules.map { $0.id } }
 
     public static var ruleDescriptions: [LintRuleDescription] {
-        allRules.map { LintRuleDescription(id: $0.id, defaultSeverity: $0.defaultSeverity, summary: $0.summary) }
+        allRules.map { LintRuleDescription(id: $0.id, defaultSeverity: $0.defaultSeverity, summary: $0.summary, remedy: $0.remedy) }
     }
 
     public static func rule(id: String) -> (any LintRule.Type)? {

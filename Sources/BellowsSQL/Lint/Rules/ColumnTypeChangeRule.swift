@@ -4,6 +4,7 @@ public struct ColumnTypeChangeRule: LintRule {
     public static let id = "column-type-rewrite"
     public static let defaultSeverity = Severity.error
     public static let summary = "ALTER COLUMN … TYPE that rewrites an existing table (widening varchar/numeric/varbit and → text are allowed)"
+    public static let remedy = "A Bellows plan (new column, dual-write, batched backfill, swap). Widenings are not flagged."
 
     public init() {}
 

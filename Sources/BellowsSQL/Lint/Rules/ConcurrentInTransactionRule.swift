@@ -3,6 +3,7 @@ public struct ConcurrentInTransactionRule: LintRule {
     public static let id = "concurrent-in-transaction"
     public static let defaultSeverity = Severity.error
     public static let summary = "CREATE INDEX CONCURRENTLY, DROP/REINDEX … CONCURRENTLY, DETACH PARTITION … CONCURRENTLY, VACUUM and other statements that cannot run in a transaction block, inside an explicit BEGIN … COMMIT"
+    public static let remedy = "Drop the BEGIN/COMMIT; keep the statement alone in its file (Bellows then runs the file outside a transaction)."
 
     public init() {}
 

@@ -4,6 +4,7 @@ public struct ConstraintNotValidRule: LintRule {
     public static let id = "constraint-without-not-valid"
     public static let defaultSeverity = Severity.error
     public static let summary = "CHECK, FOREIGN KEY or NOT NULL (PostgreSQL 18) constraint added to an existing table without NOT VALID (full scan under lock)"
+    public static let remedy = "Add with `NOT VALID`, `VALIDATE CONSTRAINT` in a later migration."
 
     public init() {}
 

@@ -4,6 +4,7 @@ public struct CopyStdinRule: LintRule {
     public static let id = MigrationFile.copyRule
     public static let defaultSeverity = Severity.error
     public static let summary = "COPY … FROM STDIN or TO STDOUT, which need a client that sends or reads rows (psql), not the migration runner"
+    public static let remedy = "`INSERT … VALUES`, or `COPY … FROM` a server-side file."
 
     public init() {}
 

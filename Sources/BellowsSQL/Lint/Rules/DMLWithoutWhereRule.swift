@@ -3,6 +3,7 @@ public struct DMLWithoutWhereRule: LintRule {
     public static let id = "dml-without-where"
     public static let defaultSeverity = Severity.warning
     public static let summary = "UPDATE or DELETE without WHERE on an existing table (one huge transaction: row locks, WAL burst, bloat, replica lag)"
+    public static let remedy = "Keyset-batched backfill (a Bellows plan), or the intended WHERE."
 
     public init() {}
 

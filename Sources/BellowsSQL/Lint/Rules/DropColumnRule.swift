@@ -3,6 +3,7 @@ public struct DropColumnRule: LintRule {
     public static let id = "drop-column"
     public static let defaultSeverity = Severity.warning
     public static let summary = "Dropping a column of an existing table (running code that still selects or writes it fails; the data is gone)"
+    public static let remedy = "Drop only once no deployed code uses it (contract phase); suppress with a reason."
 
     public init() {}
 

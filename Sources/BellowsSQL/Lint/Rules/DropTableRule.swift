@@ -3,6 +3,7 @@ public struct DropTableRule: LintRule {
     public static let id = "drop-table"
     public static let defaultSeverity = Severity.warning
     public static let summary = "Dropping an existing table (running code that still uses it fails; the data is gone)"
+    public static let remedy = "Drop only once no deployed code uses it; suppress with a reason."
 
     public init() {}
 

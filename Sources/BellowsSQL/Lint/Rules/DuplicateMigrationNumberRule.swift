@@ -3,6 +3,7 @@ public struct DuplicateMigrationNumberRule: LintRule {
     public static let id = "migration-duplicate-number"
     public static let defaultSeverity = Severity.error
     public static let summary = "Two migration files with the same number (their order is ambiguous)"
+    public static let remedy = "Renumber one of the files after the last migration."
 
     public init() {}
 

@@ -4,6 +4,7 @@ public struct EmptyMigrationRule: LintRule {
     public static let id = "empty-migration"
     public static let defaultSeverity = Severity.error
     public static let summary = "A migration file with no SQL statement (only comments or nothing)"
+    public static let remedy = "Write the migration, or delete the file."
 
     public init() {}
 

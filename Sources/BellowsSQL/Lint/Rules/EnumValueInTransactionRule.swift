@@ -3,6 +3,7 @@ public struct EnumValueInTransactionRule: LintRule {
     public static let id = "enum-value-in-transaction"
     public static let defaultSeverity = Severity.error
     public static let summary = "An enum value added by ALTER TYPE … ADD VALUE used in the same transaction (\"unsafe use of new value\")"
+    public static let remedy = "Add the value in one migration, use it in a later one."
 
     public init() {}
 

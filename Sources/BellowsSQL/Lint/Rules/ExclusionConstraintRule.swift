@@ -4,6 +4,7 @@ public struct ExclusionConstraintRule: LintRule {
     public static let id = "exclusion-constraint"
     public static let defaultSeverity = Severity.error
     public static let summary = "EXCLUDE constraint added to an existing table (builds its index under an ACCESS EXCLUSIVE lock; no online form)"
+    public static let remedy = "No online form (no `USING INDEX` for exclusion constraints): add it with the table, or in a maintenance window with `-- bellows:ignore exclusion-constraint`."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct MigrationFileNameRule: LintRule {
     public static let id = "migration-file-name"
     public static let defaultSeverity = Severity.error
     public static let summary = "A migration file name that is not NNN_snake_case_description.sql (three or more digits)"
+    public static let remedy = "Rename to `NNN_snake_case.sql`."
 
     public init() {}
 

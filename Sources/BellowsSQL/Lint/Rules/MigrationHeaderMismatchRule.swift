@@ -3,6 +3,7 @@ public struct MigrationHeaderMismatchRule: LintRule {
     public static let id = "migration-header-mismatch"
     public static let defaultSeverity = Severity.error
     public static let summary = "A `-- Migration:` header that does not match the file name (copied from another file?)"
+    public static let remedy = "Make the header `-- Migration: <file name without .sql>`."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct MigrationNumberGapRule: LintRule {
     public static let id = "migration-number-gap"
     public static let defaultSeverity = Severity.warning
     public static let summary = "A gap in migration numbering (a migration deleted or not yet merged?)"
+    public static let remedy = "Restore or renumber the missing migration."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct MissingLockTimeoutRule: LintRule {
     public static let id = "missing-lock-timeout"
     public static let defaultSeverity = Severity.warning
     public static let summary = "No SET lock_timeout before the first lock-taking DDL on an existing table (a queued lock stalls all traffic)"
+    public static let remedy = "`SET lock_timeout = '2s';` (or `SET LOCAL` in the transaction) at the top of the file."
 
     public init() {}
 

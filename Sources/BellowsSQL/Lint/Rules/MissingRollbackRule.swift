@@ -3,6 +3,7 @@ public struct MissingRollbackRule: LintRule {
     public static let id = "missing-rollback"
     public static let defaultSeverity = Severity.warning
     public static let summary = "A migration without a rollback file (migrations/rollback/<same name>)"
+    public static let remedy = "Add `rollback/<same name>`."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct NonConcurrentIndexRule: LintRule {
     public static let id = "non-concurrent-index"
     public static let defaultSeverity = Severity.error
     public static let summary = "CREATE INDEX without CONCURRENTLY on an existing table (blocks writes for the whole build)"
+    public static let remedy = "`CREATE INDEX CONCURRENTLY`, alone in its file."
 
     public init() {}
 

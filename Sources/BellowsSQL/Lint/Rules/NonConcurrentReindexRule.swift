@@ -4,6 +4,7 @@ public struct NonConcurrentReindexRule: LintRule {
     public static let id = "non-concurrent-reindex"
     public static let defaultSeverity = Severity.error
     public static let summary = "REINDEX without CONCURRENTLY (blocks writes, and reads using the index, for the whole rebuild)"
+    public static let remedy = "`REINDEX INDEX/TABLE … CONCURRENTLY` (PostgreSQL 12+), alone in its file."
 
     public init() {}
 

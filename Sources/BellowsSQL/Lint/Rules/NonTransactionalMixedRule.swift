@@ -4,6 +4,7 @@ public struct NonTransactionalMixedRule: LintRule {
     public static let id = "non-transactional-mixed"
     public static let defaultSeverity = Severity.warning
     public static let summary = "A file that runs outside a transaction (CREATE INDEX CONCURRENTLY, VACUUM…) and also contains other statements (a failure half-way leaves it half-applied)"
+    public static let remedy = "Keep the non-transactional statement alone in its file, or make every statement idempotent."
 
     public init() {}
 

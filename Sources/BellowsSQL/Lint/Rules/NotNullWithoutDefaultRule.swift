@@ -3,6 +3,7 @@ public struct NotNullWithoutDefaultRule: LintRule {
     public static let id = "not-null-column-without-default"
     public static let defaultSeverity = Severity.error
     public static let summary = "ADD COLUMN … NOT NULL without a DEFAULT on an existing table (fails as soon as the table has rows)"
+    public static let remedy = "Add nullable (or with a constant default), backfill, NOT NULL via a validated CHECK."
 
     public init() {}
 

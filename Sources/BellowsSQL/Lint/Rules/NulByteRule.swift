@@ -4,6 +4,7 @@ public struct NulByteRule: LintRule {
     public static let id = MigrationFile.nulRule
     public static let defaultSeverity = Severity.error
     public static let summary = "A NUL byte, which ends the statement libpq sends (the server would run a truncated statement)"
+    public static let remedy = "Remove it."
 
     public init() {}
 

@@ -5,6 +5,7 @@ public struct PrimaryKeyUsingIndexRule: LintRule {
     public static let id = "primary-key-using-nullable-index"
     public static let defaultSeverity = Severity.error
     public static let summary = "PRIMARY KEY USING INDEX on an existing table over columns not known NOT NULL (a full scan for NOT NULL under an ACCESS EXCLUSIVE lock)"
+    public static let remedy = "Make each column NOT NULL first (`CHECK … NOT VALID`, `VALIDATE`, `SET NOT NULL`), then attach the index."
 
     public init() {}
 

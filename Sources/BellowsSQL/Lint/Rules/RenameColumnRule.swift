@@ -3,6 +3,7 @@ public struct RenameColumnRule: LintRule {
     public static let id = "rename-column"
     public static let defaultSeverity = Severity.error
     public static let summary = "Renaming a column of an existing table (running code still uses the old name)"
+    public static let remedy = "A Bellows rename plan (expand, dual-write, backfill, contract)."
 
     public init() {}
 

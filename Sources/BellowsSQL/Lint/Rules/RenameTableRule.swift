@@ -3,6 +3,7 @@ public struct RenameTableRule: LintRule {
     public static let id = "rename-table"
     public static let defaultSeverity = Severity.error
     public static let summary = "Renaming an existing table (running code still uses the old name)"
+    public static let remedy = "Expose the new name first (view / synced table), move the code, drop the old name."
 
     public init() {}
 

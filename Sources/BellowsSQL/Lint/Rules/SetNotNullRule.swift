@@ -8,6 +8,7 @@ public struct SetNotNullRule: LintRule {
     public static let id = "set-not-null-without-check"
     public static let defaultSeverity = Severity.error
     public static let summary = "SET NOT NULL on an existing table without a CHECK (col IS NOT NULL) validated before it"
+    public static let remedy = "`ADD CONSTRAINT … CHECK (c IS NOT NULL) NOT VALID` in a migration of its own; `VALIDATE CONSTRAINT`, then `SET NOT NULL` right after it (PG 12+ skips the scan). Or a Bellows plan."
 
     public init() {}
 

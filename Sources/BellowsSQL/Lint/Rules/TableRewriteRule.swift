@@ -4,6 +4,7 @@ public struct TableRewriteRule: LintRule {
     public static let id = "table-rewrite"
     public static let defaultSeverity = Severity.error
     public static let summary = "ALTER TABLE … SET TABLESPACE, SET LOGGED/UNLOGGED or SET ACCESS METHOD on an existing table (rewrites it under an ACCESS EXCLUSIVE lock)"
+    public static let remedy = "No online form: pg_repack (also moves tablespaces) outside migrations, or a maintenance window with `-- bellows:ignore table-rewrite` and the reason."
 
     public init() {}
 

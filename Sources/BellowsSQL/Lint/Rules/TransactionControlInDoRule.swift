@@ -3,6 +3,7 @@ public struct TransactionControlInDoRule: LintRule {
     public static let id = "transaction-control-in-do"
     public static let defaultSeverity = Severity.error
     public static let summary = "COMMIT or ROLLBACK inside a DO block when the file runs in a transaction (\"invalid transaction termination\")"
+    public static let remedy = "Own file with `-- bellows:no-transaction`, or no COMMIT."
 
     public init() {}
 

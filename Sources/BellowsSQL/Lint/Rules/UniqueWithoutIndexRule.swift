@@ -3,6 +3,7 @@ public struct UniqueWithoutIndexRule: LintRule {
     public static let id = "unique-without-index"
     public static let defaultSeverity = Severity.error
     public static let summary = "PRIMARY KEY or UNIQUE constraint added to an existing table without USING INDEX (builds the index under an exclusive lock)"
+    public static let remedy = "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … UNIQUE/PRIMARY KEY USING INDEX`."
 
     public init() {}
 

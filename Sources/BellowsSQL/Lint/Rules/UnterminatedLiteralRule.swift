@@ -3,6 +3,7 @@ public struct UnterminatedLiteralRule: LintRule {
     public static let id = "unterminated-literal"
     public static let defaultSeverity = Severity.error
     public static let summary = "An unterminated string, quoted identifier, dollar-quoted string or block comment (swallows the rest of the file)"
+    public static let remedy = "Close the literal/comment."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct VacuumFullOrClusterRule: LintRule {
     public static let id = "vacuum-full-or-cluster"
     public static let defaultSeverity = Severity.error
     public static let summary = "VACUUM FULL or CLUSTER (rewrites tables under an ACCESS EXCLUSIVE lock)"
+    public static let remedy = "Plain `VACUUM`; pg_repack / pg_squeeze outside migrations."
 
     public init() {}
 

@@ -3,6 +3,7 @@ public struct ValidateInSameTransactionRule: LintRule {
     public static let id = "validate-in-same-transaction"
     public static let defaultSeverity = Severity.error
     public static let summary = "VALIDATE CONSTRAINT in the same transaction as the ADD CONSTRAINT … NOT VALID it validates (the scan runs under the ADD's strong lock)"
+    public static let remedy = "Move `VALIDATE CONSTRAINT` to a later migration."
 
     public init() {}
 

@@ -4,6 +4,7 @@ public struct VolatileDefaultRule: LintRule {
     public static let id = "volatile-default"
     public static let defaultSeverity = Severity.error
     public static let summary = "ADD COLUMN with a volatile default (random(), gen_random_uuid(), clock_timestamp(), nextval(), serial, identity, stored generated) on an existing table"
+    public static let remedy = "Add the column without default (or a constant / STABLE one), `SET DEFAULT` for new rows, backfill in batches."
 
     /// Volatile functions commonly used as defaults. `now()`/`current_timestamp` are STABLE:
     /// PostgreSQL 11+ stores their value once and does not rewrite.
