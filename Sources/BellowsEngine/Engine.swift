@@ -196,14 +196,21 @@ public final class Engine: @unchecked Sendable {
         if !unknownGates.isEmpty {
             throw BellowsError.usage(unknownGates.map { "--confirm: " + $0 }.joined(separator: "\n"))
         }
-        // Every forward phase runs exactly `check`'s validation first: no phase compiles or runs
-        // an expression `check` rejects. Rollback only removes what expand added, and must stay possible.
+        // Every forward phase runs exactly the validation of `check --database` first: no phase
+        // compiles or runs an expression `check` rejects, and the plan is judged against the tables
+        // of the database it is about to change (with the plans in flight there), never against the
+        // schema the files model (a DO block, a LIKE, a removed plan file). Rollback only removes
+        // what expand added, and must stay possible.
         if command != .rollback {
-            let errors = ProjectCheck.check(project: project, plan: file).filter { $0.severity == .error }
+            let live: LiveSchema
+            do {
+                live = try LiveSchema.read(connection, tables: ([file] + project.loadPlans().plans).map(\.table.value))
+            } catch let e as PostgresError { throw BellowsError.database(e) }
+            let errors = ProjectCheck.check(project: project, plan: file, live: live).filter { $0.severity == .error }
             if !errors.isEmpty {
                 throw refuse(connection, plan: plan, command: command, phase: state.phase, errors.map {
                     GateFailure(gate: "plan", message: "\($0.location): \($0.message) [\($0.rule)]",
-                                remedy: "fix the plan; `bellows check` reports the same findings")
+                                remedy: "fix the plan; `bellows check --database` reports the same findings")
                 })
             }
         }

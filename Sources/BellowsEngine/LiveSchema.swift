@@ -47,7 +47,9 @@ public struct LiveSchema: Sendable {
         }
     }
 
-    static func read(_ connection: Connection) throws -> LiveSchema {
+    /// `tables`: only these tables (the phases' `plan` gate reads the tables of the project's
+    /// plans); nil: every table.
+    static func read(_ connection: Connection, tables names: [TableName]? = nil) throws -> LiveSchema {
         let about = try connection.query("""
             SELECT format('database "%s" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d,
                    current_setting('server_version_num')::int AS v
@@ -55,15 +57,29 @@ public struct LiveSchema: Sendable {
         let name = try about?.string("d") ?? "database"
         let serverVersion = try about?.int("v") ?? ServerVersion.renderDefault
         var tables: [TableInfo] = []
-        for row in try connection.query("""
-            SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
-              AND n.nspname !~ '^pg_(toast|temp_)'
-            ORDER BY 1, 2
-            """) {
-            if let table = try CatalogReader.table(connection, TableName(schema: try row.string("schema"), name: try row.string("name"))) {
-                tables.append(table)
+        if let names {
+            var seen: Set<String> = []
+            for name in names {
+                let qualified = TableName(schema: name.effectiveSchema, name: name.name)
+                guard seen.insert(qualified.description).inserted else { continue }
+                if let table = try CatalogReader.table(connection, qualified) { tables.append(table) }
             }
+        } else {
+            for row in try connection.query("""
+                SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
+                  AND n.nspname !~ '^pg_(toast|temp_)'
+                ORDER BY 1, 2
+                """) {
+                if let table = try CatalogReader.table(connection, TableName(schema: try row.string("schema"), name: try row.string("name"))) {
+                    tables.append(table)
+                }
+            }
+        }
+        // The sync trigger of a plan in flight is no dependent to drop: whether another plan may
+        // change the columns it reads is the `conflict` gate's to say (ConflictTests).
+        for index in tables.indices {
+            tables[index].details?.dependents.removeAll { $0.kind == .trigger && $0.description.hasPrefix("trigger _bellows_") }
         }
         var plans: [String: PlanOnDatabase] = [:]
         if try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") == true {

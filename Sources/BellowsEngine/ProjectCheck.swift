@@ -94,12 +94,14 @@ public enum ProjectCheck {
     /// What `check` reports for one plan, so that every phase refuses what `check` rejects:
     /// the project's plans are checked together (the cross-plan rules need them all, and `plan`
     /// joins them when its file lies elsewhere), and the findings in `plan`'s file are kept.
-    public static func check(project: Project, plan: Plan) -> [Finding] {
+    /// With `live`, against that database's catalog (the phases run against a database: their
+    /// gate judges what it holds, not what the files model).
+    public static func check(project: Project, plan: Plan, live: LiveSchema? = nil) -> [Finding] {
         func standard(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
         let own = standard(plan.file)
         var paths = project.planFiles()
         if !paths.contains(where: { standard($0) == own }) { paths.append(plan.file) }
-        return check(project: project, paths: paths, includeLint: false).filter { standard($0.file) == own }
+        return check(project: project, paths: paths, includeLint: false, live: live).filter { standard($0.file) == own }
     }
 
     /// The schema the migrations build.

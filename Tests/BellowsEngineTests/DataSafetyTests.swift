@@ -149,7 +149,7 @@ struct DataSafetyTests {
         defer { fixture.close() }
         try Self.accounts(fixture, rows: 10)
         try fixture.exec("""
-            CREATE TABLE archived_accounts (archived_at timestamptz) INHERITS (accounts);
+            CREATE TABLE archived_accounts (archived_at timestamptz, PRIMARY KEY (id)) INHERITS (accounts);
             INSERT INTO archived_accounts (id, email) VALUES (5000, 'Old@Example.com');
             """)
         try fixture.writePlan("001_email", Self.renameEmail)
