@@ -110,6 +110,40 @@ struct RehearsalTests {
         #expect(try fixture.int("SELECT count(*) FROM pg_tables WHERE tablename = 'precious'") == 1)
     }
 
+    /// Issue 17's corpus (shop 018–021): a smallint column that closes a composite key
+    /// (`order_items (order_id, line_no smallint)`) took the writers' fresh row numbers, which
+    /// start at 50,000,000: every write to the table failed with 22003 (smallint out of range).
+    @Test func writersKeepASmallintKeyColumnInItsRange() throws {
+        let fixture = try EngineFixture("smallintkey")
+        defer { fixture.close() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
+        try """
+            -- Migration: 001_lines
+            -- Description: orders and their lines, numbered by a smallint
+            -- Dependencies: none
+            CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+            CREATE TABLE lines (
+                order_id bigint NOT NULL REFERENCES orders (id),
+                line_no smallint NOT NULL,
+                qty integer NOT NULL,
+                PRIMARY KEY (order_id, line_no)
+            );
+            """.write(toFile: fixture.root + "/migrations/001_lines.sql", atomically: true, encoding: .utf8)
+        _ = try fixture.writePlan("001_plan", """
+            table: lines
+            changes:
+              - alter: qty
+                rename_to: quantity
+            """)
+        var options = RehearsalOptions()
+        options.database = fixture.db.conninfo
+        options.rows = 100
+        options.batchSize = 50
+        let report = try Rehearsal(project: fixture.project, options: options).run()
+        #expect(report.violations.isEmpty, "\(report.violations.prefix(3))")
+        #expect(report.steps.contains { $0.phase == "backfill" && $0.traffic.statements > 0 })
+    }
+
     /// The README's main job: the example plans on a private cluster (as root, the server runs
     /// as the postgres user), including rollback from every phase.
     @Test func theExamplePlansPassOnAPrivateCluster() throws {

@@ -151,7 +151,13 @@ public struct DataGenerator: Sendable {
         } else {
             switch column.typeCategory {
             case "N":
-                value = column.unique ? "(\(g))::\(column.type)" : "(1 + (\(g)) % 5)::\(column.type)"
+                if column.unique && column.typeName == "int2" {
+                    // The writers' row numbers start at 50,000,000: a smallint key keeps the
+                    // generator's small numbers and puts the writers' in its upper half.
+                    value = "(CASE WHEN (\(g)) < 16384 THEN (\(g)) ELSE 16384 + (\(g)) % 16383 END)::\(column.type)"
+                } else {
+                    value = column.unique ? "(\(g))::\(column.type)" : "(1 + (\(g)) % 5)::\(column.type)"
+                }
             case "B":
                 value = "((\(g)) % 3 <> 0)"
             case "D":
