@@ -48,7 +48,8 @@ public struct LiveSchema: Sendable {
     }
 
     /// `tables`: only these tables (the phases' `plan` gate reads the tables of the project's
-    /// plans); nil: every table.
+    /// plans); nil: every table. An unqualified name resolves by the session's `search_path`
+    /// (`to_regclass`), as the phases resolve it.
     static func read(_ connection: Connection, tables names: [TableName]? = nil) throws -> LiveSchema {
         let about = try connection.query("""
             SELECT format('database "%s" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d,
@@ -57,10 +58,16 @@ public struct LiveSchema: Sendable {
         let name = try about?.string("d") ?? "database"
         let serverVersion = try about?.int("v") ?? ServerVersion.renderDefault
         var tables: [TableInfo] = []
+        var searchPath: [String: String] = [:]
         if let names {
             var seen: Set<String> = []
             for name in names {
-                let qualified = TableName(schema: name.effectiveSchema, name: name.name)
+                if name.schema == nil, searchPath[name.name] == nil, let schema = try connection.query("""
+                    SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)
+                    """, [name.quoted]).first?.string("schema") {
+                    searchPath[name.name] = schema
+                }
+                let qualified = TableName(schema: name.schema ?? searchPath[name.name] ?? "public", name: name.name)
                 guard seen.insert(qualified.description).inserted else { continue }
                 if let table = try CatalogReader.table(connection, qualified) { tables.append(table) }
             }
@@ -74,6 +81,14 @@ public struct LiveSchema: Sendable {
                 if let table = try CatalogReader.table(connection, TableName(schema: try row.string("schema"), name: try row.string("name"))) {
                     tables.append(table)
                 }
+            }
+            // What each table name, unqualified, means under the session's search_path.
+            for row in try connection.query("""
+                SELECT DISTINCT c.relname AS name, n.nspname AS schema
+                FROM pg_class c JOIN pg_class r ON r.oid = to_regclass(quote_ident(c.relname)) JOIN pg_namespace n ON n.oid = r.relnamespace
+                WHERE c.relkind IN ('r', 'p')
+                """) {
+                searchPath[try row.string("name")] = try row.string("schema")
             }
         }
         // The sync trigger of a plan in flight is no dependent to drop: whether another plan may
@@ -90,7 +105,7 @@ public struct LiveSchema: Sendable {
                                                              expanding: try row.bool("expanding"), tableAtExpand: table)
             }
         }
-        return LiveSchema(catalog: SchemaCatalog(tables: tables), plans: plans, name: name, serverVersion: serverVersion)
+        return LiveSchema(catalog: SchemaCatalog(tables: tables, searchPath: searchPath), plans: plans, name: name, serverVersion: serverVersion)
     }
 
     /// The catalog `plan` is checked against among `plans` (the project's), and a note when
@@ -113,7 +128,7 @@ public struct LiveSchema: Sendable {
             let state = self.plans[other.id]
             let table: TableInfo?
             if let state, state.inFlight { table = state.tableAtExpand }
-            else if index < position, other.table.value.effectiveSchema == plan.table.value.effectiveSchema, other.table.value.name == plan.table.value.name,
+            else if index < position, catalog.schema(of: other.table.value) == catalog.schema(of: plan.table.value), other.table.value.name == plan.table.value.name,
                     state == nil || state?.phase == .planned || state?.phase == .rolledBack { table = catalog.table(other.table.value) }
             else { table = nil }
             guard let table, let transition = TransitionCompiler.compile(other, table: table).transition else { continue }

@@ -62,6 +62,11 @@ public enum ProjectCheck {
                 let (catalog, note) = live.catalog(for: plan, among: everyPlan)
                 findings += PlanValidator.validate(plan, catalog: catalog, database: live.name)
                 if let note { findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source", message: note)) }
+                let schema = live.catalog.schema(of: plan.table.value)
+                if plan.table.value.schema == nil, schema != "public" {
+                    findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .info, rule: "schema-source",
+                                            message: "\(plan.table.value.name) is \(schema).\(plan.table.value.name) by the session's search_path (as the phases resolve it)"))
+                }
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
         } else {

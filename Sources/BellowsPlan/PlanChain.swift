@@ -52,6 +52,8 @@ extension SchemaCatalog {
         } else {
             tables.append(table)
         }
-        return SchemaCatalog(tables: tables)
+        var catalog = self
+        catalog.tables = tables
+        return catalog
     }
 }

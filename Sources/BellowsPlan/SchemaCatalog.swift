@@ -161,11 +161,21 @@ public struct TableInfo: Sendable, Hashable, Codable {
 
 public struct SchemaCatalog: Sendable, Hashable {
     public var tables: [TableInfo]
+    /// The schema each unqualified table name resolves to by the session's `search_path`
+    /// (a live catalog, `to_regclass`); a name not in it, and every name offline: `public`.
+    public var searchPath: [String: String]
 
-    public init(tables: [TableInfo] = []) { self.tables = tables }
+    public init(tables: [TableInfo] = [], searchPath: [String: String] = [:]) {
+        self.tables = tables
+        self.searchPath = searchPath
+    }
+
+    /// The schema `name` means here: its own, else the one the search_path resolves it to.
+    public func schema(of name: TableName) -> String { name.schema ?? searchPath[name.name] ?? "public" }
 
     public func table(_ name: TableName) -> TableInfo? {
-        tables.first { $0.name == name.name && $0.schema == name.effectiveSchema }
+        let schema = schema(of: name)
+        return tables.first { $0.name == name.name && $0.schema == schema }
     }
 }
 
