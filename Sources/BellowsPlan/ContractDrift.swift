@@ -1,6 +1,7 @@
 /// What was added to a column contract drops since expand recorded the table: a migration
 /// applied mid-transition (`CREATE UNIQUE INDEX … (email)`, `ADD CONSTRAINT … CHECK (email …)`,
-/// `SET DEFAULT`, `COMMENT ON COLUMN`). `DROP COLUMN` drops such indexes and constraints without
+/// `SET DEFAULT`, `COMMENT ON COLUMN`, a statistics object, an owned sequence, a statistics target).
+/// `DROP COLUMN` drops such objects without
 /// a word, so contract would lose the guarantee they give (hostile-d 01); contract refuses
 /// instead. Pure: `stored` is the table as expand recorded it, `live` as it is under
 /// contract's lock. Bellows' own transitional objects (`_bellows_…`) are not the schema's.
@@ -30,9 +31,19 @@ public enum ContractDrift {
             if let now, now.defaultExpression != before?.defaultExpression {
                 found.append("default of \(column): " + (now.defaultExpression ?? "dropped") + " (was " + (before?.defaultExpression ?? "none") + ")")
             }
-            let commentBefore = stored.details?.columns[column]?.comment, commentNow = live.details?.columns[column]?.comment
-            if stored.details != nil, live.details != nil, commentNow != commentBefore {
-                found.append("comment on \(column)")
+            guard let storedDetails = stored.details, let liveDetails = live.details else { continue }
+            let was = storedDetails.columns[column], current = liveDetails.columns[column]
+            if current?.comment != was?.comment { found.append("comment on \(column)") }
+            // What DROP COLUMN takes with it besides indexes and constraints (hostile-e 02).
+            if let sequence = current?.ownedSequence, sequence != was?.ownedSequence { found.append("sequence \(sequence) owned by \(column)") }
+            if current?.identity != nil, was?.identity == nil { found.append("identity of \(column)") }
+            if current?.statisticsTarget != was?.statisticsTarget { found.append("statistics target of \(column): \(current?.statisticsTarget.map(String.init) ?? "default")") }
+            if current?.storage != was?.storage { found.append("storage of \(column): \(current?.storage ?? "default")") }
+            if current?.compression != was?.compression { found.append("compression of \(column): \(current?.compression ?? "default")") }
+            let dependentsBefore = Set(storedDetails.dependents.filter { $0.column == column }.map(\.description))
+            for dependent in liveDetails.dependents where dependent.column == column && !dependentsBefore.contains(dependent.description)
+                && !dependent.description.contains("_bellows_") && !found.contains(dependent.description) {
+                found.append(dependent.description)
             }
         }
         return found

@@ -49,47 +49,38 @@ public struct PhaseSQL: Sendable {
     /// called at all for writes that leave the two columns agreeing (its WHEN).
     public var searchPath: String { Self.searchPathSQL(transition.searchPath ?? Self.defaultSearchPath) }
 
-    /// The settings that change what an expression computes besides names, by what they touch:
-    /// a date or time's text and a text's date (`TimeZone`, `DateStyle`, `IntervalStyle`), a
-    /// number's, money's or date's text (`lc_numeric`, `lc_monetary`, `lc_time`), a float's text
-    /// (`extra_float_digits`), a bytea's (`bytea_output`). The trigger's function keeps the
-    /// expanding session's values of those the plan's expressions can depend on (`SET … FROM
-    /// CURRENT`), and every later phase's session takes them from the function, so a writer whose
-    /// session sets its own `TimeZone` gets what the backfill and verify compute (hostile-d 30).
-    /// Only those: each costs every call of the function a save and restore (8 settings: 26 µs
-    /// a row against 13 µs on a 50,000-row UPDATE through a one-assignment trigger).
-    public static let settingGroups: [(settings: [String], words: Set<String>)] = [
-        (["timezone", "datestyle", "intervalstyle"],
-         ["date", "time", "timetz", "timestamp", "timestamptz", "interval", "now", "current_date", "current_time", "current_timestamp",
-          "localtime", "localtimestamp", "to_char", "to_date", "to_timestamp", "date_trunc", "date_part", "extract", "age",
-          "make_timestamptz", "transaction_timestamp", "statement_timestamp", "clock_timestamp", "zone", "tstzrange", "daterange", "tsrange"]),
-        (["lc_monetary", "lc_numeric", "lc_time"], ["money", "to_char", "to_number"]),
-        (["extra_float_digits"], ["real", "double", "float", "float4", "float8"]),
-        (["bytea_output"], ["bytea"]),
-    ]
+    /// The settings that change what an expression computes besides names: a date or time's
+    /// text and a text's date (`TimeZone`, `DateStyle`, `IntervalStyle`), a number's, money's or
+    /// date's text (`lc_numeric`, `lc_monetary`, `lc_time`), a float's text
+    /// (`extra_float_digits`), a bytea's (`bytea_output`), `to_tsvector(text)`'s configuration,
+    /// an XML value's parse (`xmloption`). The trigger's function keeps the expanding session's
+    /// values (`SET … FROM CURRENT`), and every later phase's session takes them from the
+    /// function, so a writer whose session sets its own `TimeZone` gets what the backfill and
+    /// verify compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
+    /// composite over a time type hides what an expression touches (hostile-e 01). Each costs
+    /// every call of the function a save and restore (8 settings: 26 µs a row against 13 µs on a
+    /// 50,000-row UPDATE through a one-assignment trigger); a plan that only copies values (a
+    /// rename, an in-place change without `up`) depends on none and pins none.
+    public static let expressionSettings = ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time",
+                                            "extra_float_digits", "bytea_output", "default_text_search_config", "xmloption"]
 
-    /// The settings this plan's trigger pins (`settingGroups`): by the words of its expressions
-    /// and the types of the columns they read and write (`timestamp with time zone` is words too).
+    /// The settings this plan's trigger pins: none when every value is copied as it is.
     public var pinnedSettings: [String] {
-        let columns = Set(transition.table.columns.map(\.name))
-        let expressions = transition.allTargets.compactMap(\.up) + transition.groups.flatMap { $0.downs.map(\.expression) }
-        var words: Set<String> = []
-        func add(_ text: String) {
-            for token in Lexer.tokenize(text) where token.kind == .word { words.insert(token.lower) }
-        }
-        expressions.forEach(add)
-        transition.allTargets.map(\.type).forEach(add)
-        for expression in expressions {
-            for column in ExpressionRewriter.referencedColumns(in: expression, among: columns) {
-                if let type = transition.table.column(column)?.type { add(type) }
+        let copies = transition.groups.allSatisfy { group in
+            group.targets.allSatisfy { t in
+                guard let up = t.up else { return t.existing }
+                return group.sources.count == 1 && DefaultFit.isIdentity(up, column: group.sources[0])
+                    && transition.table.column(group.sources[0]).map { DefaultFit.sameType($0.type, t.type) } == true
+            } && group.downs.allSatisfy { down in
+                group.targets.count == 1 && DefaultFit.isIdentity(down.expression, column: group.targets[0].physical)
+                    && DefaultFit.sameType(down.type, group.targets[0].type)
             }
         }
-        for group in transition.groups { group.sources.compactMap { transition.table.column($0)?.type }.forEach(add) }
-        return Self.settingGroups.filter { !$0.words.isDisjoint(with: words) }.flatMap(\.settings)
+        return copies ? [] : Self.expressionSettings
     }
 
     /// Every setting a trigger function may pin.
-    public static var pinnableSettings: Set<String> { Set(settingGroups.flatMap(\.settings)) }
+    public static var pinnableSettings: Set<String> { Set(expressionSettings) }
 
     public static func searchPathSQL(_ schemas: [String]) -> String {
         (["pg_catalog"] + schemas.filter { $0 != "pg_catalog" && !$0.hasPrefix("pg_temp") }.map(SQLQuote.identifier) + ["pg_temp"])

@@ -40,17 +40,25 @@ struct ContractDriftTests {
             ALTER TABLE users ALTER COLUMN plan SET DEFAULT 'free';
             COMMENT ON COLUMN users.email IS 'unique per tenant';
             """)
+        // hostile-e 02: what DROP COLUMN takes without a constraint or an index.
+        try fixture.exec("""
+            CREATE STATISTICS users_st ON tenant, email FROM users;
+            ALTER TABLE users ALTER COLUMN email SET STATISTICS 900;
+            """)
         for command: PhaseCommand in [.backfill, .verify] { try fixture.run(command, Self.id) }
         let before = try fixture.snapshot("users")
         let refusal = expectRefusal { try fixture.run(.contract, Self.id) }
         #expect(refusal?.gates == ["schema-changed"], "\(refusal?.text ?? "")")
-        for item in ["users_tenant_email_uq", "users_email_has_at", "default of plan: 'free'::text", "comment on email"] {
+        for item in ["users_tenant_email_uq", "users_email_has_at", "default of plan: 'free'::text", "comment on email",
+                     "statistics object", "users_st", "statistics target of email: 900"] {
             #expect(refusal?.text.contains(item) == true, "\(item): \(refusal?.text ?? "")")
         }
         #expect(try fixture.state(Self.id)?.phase == .verified)
         #expect(try fixture.snapshot("users") == before)
         // The way out the refusal names: rollback, expand again — now they are carried.
         try fixture.run(.rollback, Self.id)
+        // A statistics object over the column is refused before expand (it cannot be carried).
+        try fixture.exec("DROP STATISTICS users_st")
         for command: PhaseCommand in [.expand, .backfill, .verify, .contract] { try fixture.run(command, Self.id) }
         #expect(try fixture.rows("SELECT indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE '%UNIQUE%(tenant, contact)%'").count == 1)
         #expect(try fixture.rows("SELECT conname FROM pg_constraint WHERE conrelid = 'users'::regclass AND pg_get_constraintdef(oid) LIKE 'CHECK ((contact ~~%'").count == 1)

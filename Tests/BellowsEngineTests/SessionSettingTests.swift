@@ -50,8 +50,37 @@ struct SessionSettingTests {
             return PhaseSQL(transition).pinnedSettings
         }
         #expect(try pinned("  - alter: name\n    rename_to: label\n") == [])
-        #expect(try pinned("  - alter: at\n    rename_to: at2\n") == ["timezone", "datestyle", "intervalstyle"])
-        #expect(try pinned("  - alter: name\n    up: \"name || score\"\n") == ["extra_float_digits"])
-        #expect(try pinned("  - alter: name\n    up: \"to_char(at, 'Day')\"\n") == ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time"])
+        #expect(try pinned("  - alter: at\n    rename_to: at2\n") == [])
+        #expect(try pinned("  - alter: name\n    not_null: true\n") == [])
+        #expect(try pinned("  - alter: name\n    up: \"name || score\"\n") == PhaseSQL.expressionSettings)
+        #expect(try pinned("  - alter: at\n    type: text\n    up: \"at::text\"\n    down: \"at::timestamptz\"\n") == PhaseSQL.expressionSettings)
     }
 }
+
+/// hostile-e 01: a domain over timestamptz hid the time type from the words the pinning looked
+/// at: nothing was pinned and a writer in UTC+14 stored another instant, kept through contract.
+@Suite(needsDatabase)
+struct DomainSessionSettingTests {
+    @Test func aDomainOverTimestamptzIsPinnedToo() throws {
+        let fixture = try EngineFixture("sessiondomain")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE DOMAIN moment AS timestamptz CHECK (VALUE > '2000-01-01');
+            CREATE TABLE slots (id bigint PRIMARY KEY, starts text NOT NULL);
+            INSERT INTO slots SELECT g, '2026-12-03 11:30' FROM generate_series(1, 50) g;
+            """)
+        let id = try fixture.writePlan("005_slots_moment", """
+            table: slots
+            changes:
+              - alter: starts
+                type: moment
+                up: "starts::moment"
+                down: "starts::text"
+            """)
+        for command: PhaseCommand in [.expand, .backfill, .verify] { try fixture.run(command, id) }
+        try fixture.exec("SET TimeZone = 'Pacific/Kiritimati'; INSERT INTO slots (id, starts) VALUES (1001, '2026-12-03 11:30'); RESET TimeZone")
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT count(DISTINCT starts)::text FROM slots") == [["1"]])
+    }
+}
+

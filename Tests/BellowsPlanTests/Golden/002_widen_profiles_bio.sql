@@ -6,7 +6,17 @@ ALTER TABLE "public"."profiles"
   ADD COLUMN IF NOT EXISTS "_bellows_bio" varchar(2000);
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_002_widen_profiles_bio"() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp AS $bellows$
+LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp
+SET timezone FROM CURRENT
+SET datestyle FROM CURRENT
+SET intervalstyle FROM CURRENT
+SET lc_monetary FROM CURRENT
+SET lc_numeric FROM CURRENT
+SET lc_time FROM CURRENT
+SET extra_float_digits FROM CURRENT
+SET bytea_output FROM CURRENT
+SET default_text_search_config FROM CURRENT
+SET xmloption FROM CURRENT AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN
