@@ -178,6 +178,36 @@ public struct MigrationPlan: Sendable {
     public var appliedCount: Int
     /// Applied files found under a new name (same number and checksum): the ledger takes the new name.
     public var renamed: [MigrationRename]
+    /// The first pending file that depends on a plan not contracted yet: the run applies the
+    /// files before it and stops there.
+    public var waitingForPlan: PlanWait? = nil
+}
+
+/// A pending migration whose `-- Dependencies: plan:ID` is not contracted yet.
+public struct PlanWait: Sendable, Hashable {
+    public var migration: String
+    public var plan: String
+    /// The plan's phase now (`planned` when it never ran).
+    public var phase: String
+
+    public var message: String {
+        "\(migration) depends on plan \(plan), which must be contracted before it; it is \(phase)"
+    }
+    public var remedy: String {
+        "`bellows advance \(plan) --through contract`, then `bellows migrate` applies \(migration) and the files after it"
+    }
+}
+
+/// `migrate` applied the files before one that waits for a plan, and stopped there (exit 1):
+/// not a failure, the order the project asks for.
+public struct MigrationWaitingForPlan: Error, CustomStringConvertible {
+    public var wait: PlanWait
+    /// The files this run applied before it stopped.
+    public var applied: [AppliedMigration]
+
+    public var description: String {
+        "migrate stopped before \(wait.migration) (\(applied.count) migration(s) applied before it): \(wait.message)\n  → \(wait.remedy)"
+    }
 }
 
 /// An applied migration whose file was renamed without a change: same number, same checksum.

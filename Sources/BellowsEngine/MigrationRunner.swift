@@ -84,6 +84,12 @@ public struct MigrationRunner: Sendable {
                     }
                     applied.append(try run(migration, connection, lock: control))
                 }
+                if let wait = plan.waitingForPlan {
+                    recordQuietly(connection, migration: wait.migration, command: "migrate", outcome: "waiting",
+                                  details: ["plan": .string(wait.plan), "phase": .string(wait.phase), "message": .string(wait.message)])
+                    report(.info("\(wait.message): stopping before it"))
+                    throw MigrationWaitingForPlan(wait: wait, applied: applied)
+                }
                 return applied
             }
         }
@@ -368,6 +374,12 @@ public struct MigrationRunner: Sendable {
             if let target {
                 guard let number = file.ref.number, number <= target else { continue }
             }
+            // A file that waits for a plan not contracted yet (on a fresh database, always):
+            // the files before it run, the run stops there — what `--to` would do by hand.
+            if state.progress[file.name] == nil, let wait = planWait(file, state: state, planStems: planStems) {
+                plan.waitingForPlan = wait
+                break
+            }
             if let row = Self.renamedRow(of: file, state: state, files: files) {
                 plan.appliedCount += 1
                 plan.renamed.append(MigrationRename(from: row.name, to: file.name, checksum: file.checksum))
@@ -488,6 +500,17 @@ public struct MigrationRunner: Sendable {
             }
         }
         report(.info("\(rename.to): the file of \(rename.from) was renamed (same number, same checksum); the ledger now records the new name and the file is not applied again"))
+    }
+
+    /// The first `plan:ID` dependency of `file` whose plan exists and is not contracted.
+    func planWait(_ file: LoadedFile, state: DatabaseState, planStems: [String]) -> PlanWait? {
+        for dependency in file.analysis.header.dependencies where dependency.lowercased().hasPrefix("plan:") {
+            let reference = String(dependency.dropFirst(5)).trimmingCharacters(in: .whitespaces)
+            guard let id = Engine.match(reference, in: planStems) ?? (state.planPhases[reference] != nil ? reference : nil) else { continue }
+            let phase = state.planPhases[id] ?? .planned
+            if phase != .contracted { return PlanWait(migration: file.name, plan: id, phase: phase.rawValue) }
+        }
+        return nil
     }
 
     /// `-- Dependencies:` of a pending file: migrations must exist and come earlier; `plan:ID`

@@ -103,7 +103,7 @@ struct Migrate: ParsableCommand {
         and resumes where it stopped. Applied files that changed are refused as drift. See docs/migrations.md.
 
         """ + ExitStatus.help(0, ExitStatus.refused, ExitStatus.usage, ExitStatus.failed, ExitStatus.interrupted, ExitStatus.cannotConnect, saying: [
-            ExitStatus.refused: "refused (drift, dependency, lock, lint errors, not confirmed; nothing changed)",
+            ExitStatus.refused: "refused (drift, dependency, lock, lint errors, not confirmed; nothing changed), or stopped before a file that waits for a plan to be contracted (the files before it applied)",
             ExitStatus.interrupted: "interrupted (SIGINT/SIGTERM cancelled the running statement; run again to resume)",
         ]),
         subcommands: [MigrateApply.self, MigrateRollback.self],
@@ -146,16 +146,38 @@ struct MigrateApply: ParsableCommand {
                 if let refusal { throw refusal }
                 return
             }
-            let applied = try runner.apply(to: to, acceptDrift: acceptDrift)
+            let applied: [AppliedMigration]
+            var waiting: MigrationWaitingForPlan?
+            do {
+                applied = try runner.apply(to: to, acceptDrift: acceptDrift)
+            } catch let wait as MigrationWaitingForPlan {
+                applied = wait.applied
+                waiting = wait
+            }
             if target.format == .json {
-                JSONOutput.print(Self.documentName, .ok, MigrateBody(applied: applied))
-                return
+                var body = MigrateBody(applied: applied)
+                guard let waiting else {
+                    JSONOutput.print(Self.documentName, .ok, body)
+                    return
+                }
+                body.waitingForPlan = MigrateBody.Wait(waiting.wait)
+                var report = ErrorReport(kind: "waiting-for-plan", message: waiting.description)
+                report.migration = waiting.wait.migration
+                report.plan = waiting.wait.plan
+                report.phase = waiting.wait.phase
+                JSONOutput.print(Self.documentName, .refused, body, error: report)
+                throw ExitCode(ExitStatus.refused)
             }
             for migration in applied {
                 let mode = migration.transactional ? "in one transaction" : "outside a transaction"
                 let resumed = migration.statementsResumed > 0 ? ", resumed after \(migration.statementsResumed)" : ""
                 Terminal.out(Terminal.green("✓") + " \(migration.name)  applied \(mode), \(migration.statementsRun) statement(s)\(resumed), "
                              + String(format: "%.0f ms", migration.milliseconds))
+            }
+            if let waiting {
+                Terminal.out("\(applied.count) migration(s) applied")
+                Terminal.err(Terminal.bold("⏸ ") + "stopped before \(waiting.wait.migration): \(waiting.wait.message)\n  → \(waiting.wait.remedy)")
+                throw ExitCode(ExitStatus.refused)
             }
             Terminal.out(applied.isEmpty ? "nothing to apply: the database is up to date" : "\(applied.count) migration(s) applied")
         } catch let exit as ExitCode {
@@ -175,7 +197,12 @@ struct MigrateApply: ParsableCommand {
             Terminal.out("would accept the drift of \(drift.name): checksum \(drift.recordedChecksum.prefix(12)) → \(drift.currentChecksum.prefix(12))"
                          + (drift.partial ? " (and run it from its first statement)" : ""))
         }
-        if plan.pending.isEmpty { Terminal.out("nothing to apply (\(plan.appliedCount) applied)") }
+        if plan.pending.isEmpty && plan.waitingForPlan == nil { Terminal.out("nothing to apply (\(plan.appliedCount) applied)") }
+        defer {
+            if let wait = plan.waitingForPlan {
+                Terminal.out(Terminal.bold("would stop before \(wait.migration)") + ": \(wait.message)\n  → \(wait.remedy)")
+            }
+        }
         for migration in plan.pending {
             let mode = migration.transactional
                 ? "in one transaction" + (migration.ownTransactionControl ? " (opened and closed by the file's own BEGIN and COMMIT)" : "")

@@ -99,10 +99,27 @@ struct MigrateBody: Encodable {
     var renamed: [Rename]?
     var notes: [String]?
     var appliedCount: Int?
+    /// The file the run stops before (it depends on a plan not contracted yet); absent otherwise.
+    var waitingForPlan: Wait?
+
+    struct Wait: Encodable {
+        var migration: String
+        var plan: String
+        var phase: String
+        var remedy: String
+
+        init(_ wait: PlanWait) {
+            migration = wait.migration
+            plan = wait.plan
+            phase = wait.phase
+            remedy = wait.remedy
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case applied, pending, renamed, notes
         case dryRun = "dry_run", acceptedDrift = "accepted_drift", appliedCount = "applied_count"
+        case waitingForPlan = "waiting_for_plan"
     }
 
     init(applied: [AppliedMigration]) {
@@ -123,6 +140,7 @@ struct MigrateBody: Encodable {
         renamed = plan.renamed.map { Rename(from: $0.from, to: $0.to) }
         notes = plan.notes
         appliedCount = plan.appliedCount
+        waitingForPlan = plan.waitingForPlan.map(Wait.init)
     }
 }
 

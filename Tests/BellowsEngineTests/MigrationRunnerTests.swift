@@ -436,17 +436,24 @@ struct MigrationRunnerTests {
 
         try files.write("002_needs_missing", "-- Dependencies: 1, plan:002_widen_profiles_bio\nCREATE TABLE two (id int);\n")
         try files.writePlan("002_widen_profiles_bio")
+        // hostile-d 20: a plan not contracted yet (on a fresh database, never run) refused every
+        // file, also 001 that creates what the plan needs. The files before the one waiting
+        // for the plan are applied and the run stops there.
+        #expect(try runner(files, db).plan().waitingForPlan == PlanWait(migration: "002_needs_missing", plan: "002_widen_profiles_bio", phase: "planned"))
         do {
             try runner(files, db).apply()
-            Issue.record("expected the plan dependency to be refused")
-        } catch let refusal as MigrationRefusal {
-            #expect(refusal.problems.map(\.gate) == ["dependency"])
-            #expect(refusal.problems.first?.message.contains("must be contracted first; it is planned") == true)
+            Issue.record("expected the run to stop before the file waiting for the plan")
+        } catch let waiting as MigrationWaitingForPlan {
+            #expect(waiting.applied.map(\.name) == ["001_base"])
+            #expect(waiting.wait.plan == "002_widen_profiles_bio" && waiting.wait.phase == "planned")
+            #expect(waiting.description.contains("bellows advance 002_widen_profiles_bio --through contract"))
         }
+        #expect(try ledger(connection) == ["001_base"])
+        #expect(try !exists(connection, "two"))
         try connection.execute("""
             INSERT INTO bellows.plans (id, checksum, table_name, phase) VALUES ('002_widen_profiles_bio', 'x', 'profiles', 'contracted')
             """)
-        #expect(try runner(files, db).apply().count == 3)
+        #expect(try runner(files, db).apply().count == 2)
     }
 
     @Test func rollbackRemovesTheObjectsAndTheLedgerRowAtomically() throws {
