@@ -28,6 +28,9 @@ public struct PlanStatus: Sendable {
     /// What stops `next` from running now.
     public var blockers: [GateFailure]
     public var fileMissing: Bool
+    /// The plan file another project's `plans/` expanded it from (projects sharing the
+    /// database): not this project's plan, nil otherwise.
+    public var otherProject: String? = nil
     /// Whether the database has a row for the plan (false: no command has run it there yet).
     public var recorded: Bool = true
     /// A pause or throttle in force (`bellows pause`, `throttle`), nil when none.
@@ -109,13 +112,18 @@ extension Engine {
             }
             for state in states where !loaded.plans.contains(where: { $0.id == state.id }) {
                 // Expanded with its text stored: rollback works without the file, or with one that does not load.
-                let active = state.expanding || [.expanded, .backfilled, .verified].contains(state.phase)
-                let next = active && state.planText != nil ? "bellows rollback \(state.id)" : nil
                 let problem = unloadable.removeValue(forKey: state.id)
-                board.append(PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
-                                        backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
-                                        next: next, blockers: problem.map { [$0] } ?? [], fileMissing: problem == nil,
-                                        control: state.phase == .contracted ? nil : controls[state.id]))
+                // Expanded from another directory than this project's plans/: another project's plan
+                // (projects sharing the database), not a file this project lost; not its to roll back.
+                let elsewhere = problem == nil ? Self.otherProjectFile(state.planPath, plansDirectory: project.plansDirectory) : nil
+                let active = state.expanding || [.expanded, .backfilled, .verified].contains(state.phase)
+                let next = active && state.planText != nil && elsewhere == nil ? "bellows rollback \(state.id)" : nil
+                var line = PlanStatus(id: state.id, table: state.table, phase: state.phase, expanding: state.expanding,
+                                      backfillRows: state.backfillRows, verifiedAt: state.verifiedAt, updatedAt: state.updatedAt,
+                                      next: next, blockers: problem.map { [$0] } ?? [], fileMissing: problem == nil && elsewhere == nil,
+                                      control: state.phase == .contracted ? nil : controls[state.id])
+                line.otherProject = elsewhere
+                board.append(line)
             }
             for (id, problem) in unloadable {
                 board.append(PlanStatus(id: id, table: "?", phase: .planned, expanding: false, backfillRows: 0, verifiedAt: nil, updatedAt: nil,
@@ -131,6 +139,14 @@ extension Engine {
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }
+    }
+
+    /// `stored` (the plan file expand ran, as it named it; a relative one from the working
+    /// directory) when it lies outside `plansDirectory`, nil when inside or unknown.
+    static func otherProjectFile(_ stored: String?, plansDirectory: String) -> String? {
+        guard let stored, !stored.isEmpty else { return nil }
+        func standard(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        return standard((stored as NSString).deletingLastPathComponent) == standard(plansDirectory) ? nil : standard(stored)
     }
 
     /// The audit log, for one plan or all.

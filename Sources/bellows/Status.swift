@@ -85,7 +85,8 @@ struct Status: ParsableCommand {
                 + line.table.padding(toLength: tableWidth, withPad: " ", startingAt: 0) + "  "
                 + phase.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                 + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                + (line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+                + (line.otherProject.map { "(another project's plan: \($0))" } ?? "")
+                + (line.otherProject != nil ? "" : line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
             if let control = line.control?.summary {
                 lines.append(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
             }
@@ -114,6 +115,8 @@ struct StatusBody: Encodable {
         var next: String?
         var blockers: [GateFailure]
         var fileMissing: Bool
+        /// Another project's plan: the file it was expanded from (absent otherwise).
+        var otherProject: String?
         /// Whether any command has run the plan on this database.
         var recorded: Bool
         /// A pause or throttle in force: `paused`, `max_rows_per_second`, `batch_size`, `actor`, `changed_at`.
@@ -121,7 +124,7 @@ struct StatusBody: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case plan, table, phase, expanding, next, blockers, recorded, control
-            case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing"
+            case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
         init(_ status: PlanStatus) {
@@ -134,6 +137,7 @@ struct StatusBody: Encodable {
             next = status.next
             blockers = status.blockers
             fileMissing = status.fileMissing
+            otherProject = status.otherProject
             recorded = status.recorded
             control = status.control
         }
@@ -149,6 +153,7 @@ struct StatusBody: Encodable {
             try container.encode(next, forKey: .next)
             try container.encode(blockers, forKey: .blockers)
             try container.encode(fileMissing, forKey: .fileMissing)
+            try container.encodeIfPresent(otherProject, forKey: .otherProject)
             try container.encode(recorded, forKey: .recorded)
             try container.encode(control, forKey: .control)
         }
