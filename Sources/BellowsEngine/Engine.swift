@@ -215,7 +215,11 @@ public final class Engine: @unchecked Sendable {
             }
         }
         // The hooks must be known before a phase runs: one that cannot be read is not skipped.
-        if !hookFindings.isEmpty {
+        // Rollback, the way out, is never gated (hostile-e 04): it runs without them, and says so.
+        if !hookFindings.isEmpty && command == .rollback {
+            report(.info("warning: the hooks in \(ProjectConfig.fileName) do not load (" + hookFindings.map { "\($0.location): \($0.message)" }.joined(separator: "; ")
+                         + "): rollback runs without them"))
+        } else if !hookFindings.isEmpty {
             throw refuse(connection, plan: plan, command: command, phase: state.phase, hookFindings.map {
                 GateFailure(gate: "hooks", message: "\($0.location): \($0.message) [\($0.rule)]",
                             remedy: "fix the hooks in \(ProjectConfig.fileName); `bellows check` reports the same findings")
@@ -223,8 +227,12 @@ public final class Engine: @unchecked Sendable {
         }
         // `before` hooks: the last gate. One that fails (or times out) refuses the phase, nothing changed.
         let beforeHooks = runHooks(.before, command, plan: plan, from: state.phase, connection: connection,
-                                   recordFailures: false, stopAtFirstFailure: true)
-        if let failed = beforeHooks.first(where: { !$0.succeeded }) {
+                                   recordFailures: command == .rollback, stopAtFirstFailure: command != .rollback)
+        if command == .rollback {
+            for failed in beforeHooks where !failed.succeeded {
+                report(.info("warning: the before-rollback hook '\(failed.hook)' failed; rollback is never gated, so it goes on"))
+            }
+        } else if let failed = beforeHooks.first(where: { !$0.succeeded }) {
             if options.shouldStop() {
                 throw stopped(plan: plan, command: command, from: state.phase, connection: connection, because: nil)
             }

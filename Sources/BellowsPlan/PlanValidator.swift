@@ -27,6 +27,23 @@ public enum PlanValidator {
             add(fileStart, .error, "plan-file-name", "plan file \"\(plan.id)\" must be named NNN_description.yaml (three or more digits, then snake_case)")
         }
 
+        // A collation in `type`: the new column would get it beside the one carried from the old
+        // column (42601 "multiple COLLATE clauses"), or strand the plan after expand (hostile-e 03).
+        var types: [Located<String>] = []
+        for change in plan.changes {
+            switch change {
+            case .alter(let c): types += c.type.map { [$0] } ?? []
+            case .add(let c): types.append(c.type)
+            case .split(let c): types += c.into.map(\.type)
+            case .merge(let c): types.append(c.type)
+            case .drop: break
+            }
+        }
+        for type in types where Lexer.tokenize(type.value).contains(where: { $0.isKeyword("COLLATE") }) {
+            add(type.location, .error, "plan-type-collation",
+                "'type' names a collation (\(type.value)): a plan cannot change a column's collation yet (the old column's is carried to the new one); give the type alone, and change the collation with a migration")
+        }
+
         // Identifiers: length, reserved names.
         var identifiers: [Located<String>] = []
         identifiers.append(Located(plan.table.value.name, at: plan.table.location))

@@ -216,3 +216,23 @@ extension HookTests {
         #expect(try fixture.state("001_f")?.phase == .expanded)
     }
 }
+
+extension HookTests {
+    /// hostile-e 04: rollback is never gated — neither a failing `before` hook (a change freeze
+    /// written for every phase) nor a typo in the hooks refuses it; both refused it (exit 1).
+    @Test func rollbackIsNeverGatedByHooks() throws {
+        let fixture = try EngineFixture("hook-rollback")
+        defer { fixture.close() }
+        try prepare(fixture, hooks: "", rows: 50)
+        for hooks in ["hooks:\n  commands:\n    - { name: change-freeze, when: before, run: \"echo frozen; exit 1\" }\n",
+                      "hooks:\n  commands:\n    - { name: chat, when: aftr, run: \"true\" }\n"] {
+            try "".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+            try fixture.run(.expand, Self.plan)
+            try hooks.write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+            #expect(throws: BellowsError.self) { try fixture.run(.backfill, Self.plan) }
+            try fixture.run(.rollback, Self.plan)
+            #expect(try fixture.state(Self.plan)?.phase == .rolledBack)
+        }
+    }
+}
+

@@ -549,6 +549,15 @@ let validPlan = """
                 type: text
                 not_null: true
             """, rule: "plan-missing-default", at: "5:15", ["old code", "'default'", "'backfill'", "later plan"]),
+        // hostile-e 03: expand committed, then backfill and rollback failed 42601 for ever.
+        BrokenPlan("a collation in type", """
+            table: users
+            changes:
+              - alter: email
+                type: text COLLATE "C"
+                up: email
+                down: email
+            """, rule: "plan-type-collation", at: "4:11", ["collation", "migration"]),
         BrokenPlan("changing the primary key", """
             table: users
             changes:
