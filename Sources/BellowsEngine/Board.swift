@@ -152,6 +152,7 @@ extension Engine {
     /// The audit log, for one plan or all.
     /// Reads only: a database without the `bellows` schema has no events, and gets no schema.
     public func history(plan reference: String?) throws -> [PlanEvent] {
+        if let reference { try requireProject(for: reference) }
         let (connection, hasState) = try connectForReading()
         defer { connection.close() }
         // The plan's id from its file's name, or a stored plan's id: the file is never loaded

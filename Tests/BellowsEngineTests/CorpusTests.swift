@@ -10,7 +10,10 @@ import Testing
 /// rehearsed (`bellows rehearse`: forward under traffic, rolled back from every phase) on a
 /// private cluster of its own. Projects run concurrently; seeds and traffic pauses are small
 /// so that the suite stays short on each server version CI runs.
-@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+/// The corpus takes minutes: `scripts/test` runs it on the last PostgreSQL version of its list
+/// only (`BELLOWS_SKIP_CORPUS=1` for the others), so CI stays well under its time budget.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"),
+       .enabled(if: ProcessInfo.processInfo.environment["BELLOWS_SKIP_CORPUS"] != "1", "BELLOWS_SKIP_CORPUS=1: the corpus runs on another version of this scripts/test run"))
 struct CorpusTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/corpus").path

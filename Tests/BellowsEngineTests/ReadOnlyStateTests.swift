@@ -30,11 +30,11 @@ struct ReadOnlyStateTests {
         try fixture.exec("DROP TABLE bellows.controls; ALTER TABLE bellows.plans DROP COLUMN plan_text, DROP COLUMN plan_path")
         let role = "bellows_watcher_" + String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
         try fixture.exec("""
-            DROP ROLE IF EXISTS \(role); CREATE ROLE \(role) LOGIN NOSUPERUSER;
+            DROP ROLE IF EXISTS \(role); CREATE ROLE \(role) LOGIN NOSUPERUSER PASSWORD 'watcher';
             GRANT USAGE ON SCHEMA bellows TO \(role); GRANT SELECT ON ALL TABLES IN SCHEMA bellows TO \(role);
             """)
         defer { _ = try? fixture.sql.executeScript("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)") }
-        let watcher = fixture.engine { $0.conninfo = fixture.db.conninfo + " user=\(role)" }
+        let watcher = fixture.engine { $0.conninfo = fixture.db.conninfo + " user=\(role) password=watcher" }
 
         let board = try watcher.status()
         let line = try #require(board.first { $0.id == id })
