@@ -66,7 +66,8 @@ extension Engine {
                     }
                     let triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
                     let deleting = triggers.contains { $0.events.contains(.delete) }
-                    let before = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
+                    // An empty table gets a made-up row (hostile-d 43: with no row the proof proved nothing).
+                    let before = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
                     try attachDeferrableConstraints(plan, transition, sql, command: .contract, connection: connection)
                     for statement in statements where statement.mode == .transaction {
                         announce(plan, .contract, statement)
@@ -80,7 +81,7 @@ extension Engine {
                             }
                         }
                     }
-                    let after = try probeWrites(transition.quotedTable, deleting: deleting, connection: connection)
+                    let after = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
                     if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
@@ -226,6 +227,7 @@ extension Engine {
                 try connection.execute("RELEASE SAVEPOINT bellows_synthetic")
                 found = try inserted.first?.string("ctid")
                 synthetic = found == nil ? .noRow : .wrote
+                run.madeUp = found != nil
             } catch {
                 synthetic = try result(of: error, savepoint: "bellows_synthetic")
             }
@@ -279,7 +281,12 @@ extension Engine {
             }
         } else if let synthetic {
             run.results[.insert] = synthetic
-            for event in [ProbeEvent.update, .delete] { run.results[event] = .notRun("the table is empty and a made-up row was not inserted") }
+            var why = "the table is empty and a made-up row (each column's default, or a plain value of its type) was not inserted"
+            switch synthetic {
+            case .refusedAsData(let error, _), .failed(let error): why += " (\(error.sqlState?.rawValue ?? "error"): \(error.message))"
+            default: break
+            }
+            for event in [ProbeEvent.update, .delete] { run.results[event] = .notRun(why) }
         } else {
             for event in [ProbeEvent.update, .insert, .delete] { run.results[event] = .notRun("the table has no row to copy or update") }
         }

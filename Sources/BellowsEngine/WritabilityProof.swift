@@ -42,6 +42,8 @@ struct ProbeRun: Sendable {
     var results: [ProbeEvent: ProbeResult] = [:]
     /// The columns (attnums) the UPDATE sets to themselves.
     var updatedColumns: Set<Int> = []
+    /// The table was empty: the writes were made on a made-up row the proof inserted.
+    var madeUp = false
 
     func result(_ event: ProbeEvent) -> ProbeResult {
         results[event] ?? .notRun("contract does not \(event.rawValue) to prove it")
@@ -99,7 +101,9 @@ enum WritabilityProof {
                     + "(\(replaced.joined(separator: ", "))) and reads both shapes (to_jsonb(NEW) reads a row of either shape), then contract again"
             failures.append(GateFailure(
                 gate: "writable",
-                message: "after \(phase.rawValue)'s changes, \(events.map(\.probe).joined(separator: " and ")) of \(table) failed: \(error.message)"
+                message: "after \(phase.rawValue)'s changes, \(events.map(\.probe).joined(separator: " and ")) of \(table)"
+                    + (after.madeUp ? " (empty: on a made-up row, each column its default or a plain value of its type)" : "")
+                    + " failed: \(error.message)"
                     + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
                     + (error.context.map { "; context: \($0.replacingOccurrences(of: "\n", with: " / "))" } ?? "")
                     + fired.map { "; trigger \($0.trigger) (\($0.firing)) runs \($0.function)" }.joined()

@@ -200,8 +200,9 @@ struct WritabilityProofTests {
         #expect(try fixture.int("SELECT count(*) FROM gone") == 0)
     }
 
-    /// An empty table: nothing to copy or update, so a trigger whose function names the old
-    /// column refuses contract by its source.
+    /// An empty table (hostile-d 43): contract writes a made-up row (each column's default, or a
+    /// plain value of its type), so the trigger reading the old column fails in the proof and the
+    /// refusal names PostgreSQL's error (it used to be judged by its source alone).
     @Test func anEmptyTableRefusesContractByTheTriggersSource() throws {
         let fixture = try EngineFixture("writable-empty")
         defer { fixture.close() }
@@ -211,13 +212,61 @@ struct WritabilityProofTests {
             BEGIN NEW.email := lower(NEW.email); NEW.updated_at := now(); RETURN NEW; END $$;
             CREATE TRIGGER users_norm BEFORE INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION users_norm();
             """, table: "users", column: "email", renamed: "email_address")
-        try expectRefusedContract(fixture, id, table: "users", ["trigger users_norm", "users_norm()", "names email", "no row"])
+        try expectRefusedContract(fixture, id, table: "users",
+                                  ["after contract's changes", "made-up row", "record \"new\" has no field \"email\"", "42703", "trigger users_norm"])
         try fixture.exec("""
             CREATE OR REPLACE FUNCTION users_norm() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
             """)
         try fixture.run(.contract, id)
         try fixture.exec("INSERT INTO users (id, email_address) VALUES (1, 'a@b')")
+    }
+
+    /// Hostile-d 43: a job queue, empty between bursts or not, with an `UPDATE OF note` trigger
+    /// and an archive `AFTER DELETE` trigger reading the renamed column. The proof's UPDATE sets
+    /// every column (so `UPDATE OF` triggers fire) and its DELETE fires the archive trigger, on a
+    /// made-up row when the table is empty: both errors refuse contract, nothing changed.
+    @Test(arguments: [false, true])
+    func updateOfAnotherColumnAndDeleteTriggersReadingTheOldColumnRefuseContract(_ empty: Bool) throws {
+        let fixture = try EngineFixture("writable-jobs-\(empty)")
+        defer { fixture.close() }
+        let id = try verifiedRename(fixture, """
+            CREATE TABLE jobs (id bigint PRIMARY KEY, state text NOT NULL DEFAULT 'queued', note text);
+            CREATE TABLE jobs_done (id bigint, state text);
+            CREATE FUNCTION jobs_note_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.state = 'done' THEN RAISE EXCEPTION 'done jobs keep their note'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER jobs_note_audit BEFORE UPDATE OF note ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_note_audit();
+            CREATE FUNCTION jobs_archive() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO jobs_done (id, state) VALUES (OLD.id, OLD.state); RETURN OLD; END $$;
+            CREATE TRIGGER jobs_archive AFTER DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_archive();
+            """ + (empty ? "" : "INSERT INTO jobs (id, note) SELECT g, 'n' || g FROM generate_series(1, 10) g;"),
+            table: "jobs", column: "state", renamed: "status")
+        try expectRefusedContract(fixture, id, table: "jobs", [
+            "record \"new\" has no field \"state\"", "trigger jobs_note_audit (BEFORE UPDATE)",
+            "record \"old\" has no field \"state\"", "trigger jobs_archive (AFTER DELETE)",
+        ])
+        #expect(try fixture.int("SELECT count(*) FROM jobs_done") == 0)
+    }
+
+    /// Hostile-d 43: on an empty table, a trigger whose source still names the old column in a
+    /// branch that reads the other shape works after contract; the made-up row shows it, so
+    /// contract goes through (judged by its source alone, it was refused).
+    @Test func anEmptyTableWithATriggerReadingBothShapesContracts() throws {
+        let fixture = try EngineFixture("writable-empty-both")
+        defer { fixture.close() }
+        let id = try verifiedRename(fixture, """
+            CREATE TABLE jobs (id bigint PRIMARY KEY, state text NOT NULL DEFAULT 'queued', note text);
+            CREATE FUNCTION jobs_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF to_jsonb(NEW) ? 'status' THEN RETURN NEW; END IF;
+              IF NEW.state = 'done' AND OLD.state <> 'running' THEN RAISE EXCEPTION 'bad transition'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER jobs_guard BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_guard();
+            """, table: "jobs", column: "state", renamed: "status")
+        try fixture.run(.contract, id)
+        #expect(try fixture.state(id)?.phase == .contracted)
+        try fixture.exec("INSERT INTO jobs (id) VALUES (1); UPDATE jobs SET note = 'x' WHERE id = 1")
     }
 
     /// Hostile-d 32: the classic audit trigger `INSERT INTO users_history SELECT NEW.*` (history
