@@ -38,6 +38,9 @@ public struct PlanStatus: Sendable {
     /// The planner's estimate of the table's rows (`pg_class.reltuples`), nil when the table is
     /// not there or was never analysed.
     public var estimatedRows: Int? = nil
+    /// A contracted plan's declared foreign keys whose `VALIDATE` after contract's commit did
+    /// not finish (hostile-d 19): `next` is then `bellows contract PLAN`, which runs it.
+    public var unvalidated: [String] = []
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -96,11 +99,14 @@ extension Engine {
                         }
                     }
                 }
+                // A contracted plan that still owes a validation: contract runs it (hostile-d 19).
+                let unvalidated = phase == .contracted ? state?.owedValidations ?? [] : []
                 board.append(PlanStatus(
                     id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
                     backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
-                    next: next.map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers, fileMissing: false, recorded: state != nil,
-                    control: phase == .contracted ? nil : controls[plan.id]))
+                    next: (unvalidated.isEmpty ? next : .contract).map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers,
+                    fileMissing: false, recorded: state != nil,
+                    control: phase == .contracted ? nil : controls[plan.id], unvalidated: unvalidated))
             }
             // A file that does not load is named, never left out or called missing (hostile-d 10).
             var unloadable: [String: GateFailure] = [:]

@@ -26,6 +26,7 @@ extension Engine {
     func contract(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
         let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
         let sql = PhaseSQL(transition)
+        if state.phase == .contracted { return try finishValidations(plan, state: state, transition: transition, connection: connection) }
         var failures = checksumFailures(plan, state: state)
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
@@ -85,7 +86,9 @@ extension Engine {
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
                     if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
-                    guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
+                    // The VALIDATEs after the commit are owed until each has run (hostile-d 19).
+                    guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted,
+                                                    extra: ", owed_validations = $4::text[]", [PostgresArray.literal(sql.validatedAfterContract)]) else {
                         throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
                     }
                     // A pause or throttle steered this attempt's backfill: it ends here (hostile-d 34).
@@ -114,14 +117,44 @@ extension Engine {
         }
         // After the commit (the plan is contracted): a declared foreign key added NOT VALID under
         // contract's lock is validated without blocking writes.
-        for statement in statements where statement.mode == .standalone {
+        try validateAfterContract(plan, sql.validatedAfterContract, transition: transition, connection: connection)
+        return ["statements": .int(statements.count)]
+    }
+
+    /// Each declared foreign key's `VALIDATE` after contract's commit, each struck from the plan's
+    /// owed validations once it ran. One that fails or is stopped stays owed: the plan is
+    /// contracted, and `bellows contract PLAN` runs what is left (`finishValidations`).
+    func validateAfterContract(_ plan: Plan, _ names: [String], transition: Transition, connection: Connection) throws {
+        let sql = PhaseSQL(transition)
+        for (name, statement) in zip(names, sql.validationsAfterContract(names)) {
             announce(plan, .contract, statement)
-            try step(statement.purpose) {
+            try step(statement.purpose + " — contract itself is committed (the plan is contracted); `bellows contract \(plan.id)` runs this validation again") {
                 try LockSafety.standalone(connection, policy: policy(for: plan), statementTimeoutMilliseconds: 0,
                                           table: transition.quotedTable, report: report, statement.sql)
+                try connection.execute("UPDATE bellows.plans SET owed_validations = array_remove(owed_validations, $2) WHERE id = $1", [plan.id, name])
             }
         }
-        return ["statements": .int(statements.count)]
+    }
+
+    /// `contract` on a contracted plan that still owes the validation of a declared foreign key
+    /// (its `VALIDATE` after the commit was cancelled, timed out or stopped): runs only those still
+    /// `NOT VALID` (one dropped since is no longer owed), then records the event.
+    func finishValidations(_ plan: Plan, state: PlanState, transition: Transition, connection: Connection) throws -> [String: JSONValue] {
+        var owed: [String] = []
+        for name in state.owedValidations {
+            let valid = try connection.query("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
+                                             [transition.quotedTable, name]).first?.bool("convalidated")
+            if valid == false { owed.append(name) }
+        }
+        try validateAfterContract(plan, owed, transition: transition, connection: connection)
+        try step("record the validation") {
+            try connection.withTransaction {
+                try connection.execute("UPDATE bellows.plans SET owed_validations = NULL, updated_at = now() WHERE id = $1", [plan.id])
+                try record(connection, plan: plan, command: .contract, from: .contracted, to: .contracted,
+                           details: ["validated": .array(owed.map(JSONValue.string))])
+            }
+        }
+        return ["statements": .int(owed.count), "validated": .array(owed.map(JSONValue.string))]
     }
 
     /// Under contract's lock (taken here, before the old columns are dropped): each new

@@ -186,7 +186,9 @@ public final class Engine: @unchecked Sendable {
         }
         let resumingExpand = command == .expand && state.expanding
         let rollbackOfPartialExpand = command == .rollback && state.expanding
-        guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand else {
+        // A contracted plan whose declared foreign key's VALIDATE did not finish (hostile-d 19).
+        let finishingContract = command == .contract && state.phase == .contracted && !state.owedValidations.isEmpty
+        guard command.requiredPhases.contains(state.phase) || resumingExpand || rollbackOfPartialExpand || finishingContract else {
             throw refuse(connection, plan: plan, command: command, phase: state.phase, [phaseGate(command, state.phase, plan: plan)])
         }
         // An expanded plan goes on with the text expand stored (the file may have been edited or removed since).
@@ -201,7 +203,7 @@ public final class Engine: @unchecked Sendable {
         // of the database it is about to change (with the plans in flight there), never against the
         // schema the files model (a DO block, a LIKE, a removed plan file). Rollback only removes
         // what expand added, and must stay possible.
-        if command != .rollback {
+        if command != .rollback && !finishingContract {
             let live: LiveSchema
             do {
                 live = try LiveSchema.read(connection, tables: ([file] + project.loadPlans().plans).map(\.table.value))

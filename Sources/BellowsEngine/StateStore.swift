@@ -31,6 +31,10 @@ public struct PlanState: Sendable, Codable, Hashable {
     /// and the later phases work from it whatever the file says now (nil: expanded before it was kept).
     public var planText: String? = nil
     public var planPath: String? = nil
+    /// The declared foreign keys contract replaced NOT VALID under its lock whose `VALIDATE`,
+    /// after its commit, has not finished yet (hostile-d 19): `contract` on the contracted plan
+    /// runs it. Empty when none is owed.
+    public var owedValidations: [String] = []
 }
 
 /// One entry of the append-only audit log.
@@ -61,7 +65,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path') AND NOT attisdropped) = 5 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations') AND NOT attisdropped) = 6 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -140,6 +144,8 @@ public enum StateStore {
     -- The plan file's text and path as expanded (rollback and the later phases use it).
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS plan_text text;
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS plan_path text;
+    -- The declared foreign keys whose VALIDATE after contract's commit is still owed.
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS owed_validations text[];
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -170,6 +176,7 @@ public enum StateStore {
     """
     static let upgradedPlanColumns: [(name: String, type: String)] = [
         ("verified_trigger", "text"), ("search_path", "text[]"), ("not_null_shape", "text"), ("plan_text", "text"), ("plan_path", "text"),
+        ("owed_validations", "text[]"),
     ]
     static let planColumns = basePlanColumns + ", " + upgradedPlanColumns.map(\.name).joined(separator: ", ")
 
@@ -186,7 +193,8 @@ public enum StateStore {
             verifiedTrigger: try row.optionalString("verified_trigger"),
             searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } },
             notNullShape: try row.optionalString("not_null_shape"),
-            planText: try row.optionalString("plan_text"), planPath: try row.optionalString("plan_path"))
+            planText: try row.optionalString("plan_text"), planPath: try row.optionalString("plan_path"),
+            owedValidations: try row.raw("owed_validations").map { PostgresArray.parse($0).compactMap { $0 } } ?? [])
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {

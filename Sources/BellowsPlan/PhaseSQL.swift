@@ -1010,13 +1010,23 @@ public struct PhaseSQL: Sendable {
                                              "ALTER TABLE \(table) CLUSTER ON \(q(index.final))"))
         }
         statements += columnProperties
-        let declared = transition.allTargets.filter { $0.foreignKeyAtContract != nil }.map(\.foreignKeyName)
-            + transition.constraints.filter { $0.definitionAtContract != nil }.map(\.final)
-        for name in declared {
-            statements.append(PhaseStatement(.standalone, "validate the declared foreign key without blocking writes (its rows were proven by the one it replaced)",
-                                             "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q(name))"))
-        }
+        statements += validationsAfterContract(validatedAfterContract)
         return statements
+    }
+
+    /// The declared foreign keys contract replaces `NOT VALID` under its lock and validates after
+    /// its commit (a `cascade`/`set null`/`set default` action).
+    public var validatedAfterContract: [String] {
+        transition.allTargets.filter { $0.foreignKeyAtContract != nil }.map(\.foreignKeyName)
+            + transition.constraints.filter { $0.definitionAtContract != nil }.map(\.final)
+    }
+
+    /// The `VALIDATE` after contract's commit of each of `names`.
+    public func validationsAfterContract(_ names: [String]) -> [PhaseStatement] {
+        names.map {
+            PhaseStatement(.standalone, "validate the declared foreign key \($0) without blocking writes (its rows were proven by the one it replaced)",
+                           "ALTER TABLE \(table) VALIDATE CONSTRAINT \(q($0))")
+        }
     }
 
     /// A constraint added NOT VALID at expand takes its final name at contract; a foreign key

@@ -87,6 +87,9 @@ struct Status: ParsableCommand {
                 + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                 + (line.otherProject.map { "(another project's plan: \($0))" } ?? "")
                 + (line.otherProject != nil ? "" : line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+            for key in line.unvalidated {
+                lines.append(Terminal.dim("    foreign key \(key) not yet validated (its VALIDATE after contract's commit did not finish) → bellows contract \(line.id)"))
+            }
             if let control = line.control?.summary {
                 lines.append(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
             }
@@ -121,9 +124,11 @@ struct StatusBody: Encodable {
         var recorded: Bool
         /// A pause or throttle in force: `paused`, `max_rows_per_second`, `batch_size`, `actor`, `changed_at`.
         var control: BackfillControl?
+        /// A contracted plan's declared foreign keys not yet validated (`next` is then `bellows contract`).
+        var unvalidated: [String]
 
         enum CodingKeys: String, CodingKey {
-            case plan, table, phase, expanding, next, blockers, recorded, control
+            case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
@@ -140,6 +145,7 @@ struct StatusBody: Encodable {
             otherProject = status.otherProject
             recorded = status.recorded
             control = status.control
+            unvalidated = status.unvalidated
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -156,6 +162,7 @@ struct StatusBody: Encodable {
             try container.encodeIfPresent(otherProject, forKey: .otherProject)
             try container.encode(recorded, forKey: .recorded)
             try container.encode(control, forKey: .control)
+            try container.encode(unvalidated, forKey: .unvalidated)
         }
     }
 
