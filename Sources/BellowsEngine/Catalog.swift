@@ -35,7 +35,8 @@ public enum CatalogReader {
             }
         let indexes = try connection.query("""
             SELECT ic.relname AS name, i.indisunique AS is_unique, i.indisprimary AS is_primary,
-                   EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS is_constraint,
+                   EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+                                                            AND k.contype IN ('p', 'u', 'x')) AS is_constraint,
                    (am.amname = 'btree' AND i.indpred IS NULL AND i.indexprs IS NULL) AS is_plain,
                    ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
@@ -172,6 +173,17 @@ public enum CatalogReader {
                                                       description: try r.string("description")))
         }
         details.rowTypeUses = try rowTypeUses(connection, oid: oid)
+        // The foreign keys that reference one of the table's indexes (hostile-d 28: `unique: false`
+        // on such an index failed contract for ever).
+        var references: [String: [String]] = [:]
+        for r in try connection.query("""
+            SELECT ic.relname AS name, pg_describe_object('pg_constraint'::regclass, k.oid, 0) AS description
+            FROM pg_constraint k JOIN pg_class ic ON ic.oid = k.conindid
+            WHERE k.contype = 'f' AND k.confrelid = $1::bigint::oid ORDER BY 1, 2
+            """, [oid]) {
+            references[try r.string("name"), default: []].append(try r.string("description"))
+        }
+        details.indexReferences = references
         return details
     }
 

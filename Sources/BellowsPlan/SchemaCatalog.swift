@@ -206,6 +206,10 @@ public struct TableDetails: Sendable, Hashable, Codable {
     /// value follows the type's attributes: a column dropped at contract is erased from every
     /// one of them (hostile-d 35). `nil` in a table an older Bellows stored.
     public var rowTypeUses: [RowTypeUse]? = nil
+    /// Index name → the foreign keys (of other tables, or self-referencing) that use it as their
+    /// referenced key (`pg_constraint.conindid`), as `pg_describe_object` prints them: PostgreSQL
+    /// refuses to drop such an index or its constraint. `nil` in a table an older Bellows stored.
+    public var indexReferences: [String: [String]]? = nil
 
     public init(kind: String = "r", replicaIdentityIndex: String? = nil, indexDefinitions: [String: String] = [:],
                 indexColumns: [String: [String]] = [:], columns: [String: ColumnDetails] = [:], dependents: [ColumnDependent] = []) {

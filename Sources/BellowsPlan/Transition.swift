@@ -457,7 +457,16 @@ public enum TransitionCompiler {
                 if table.primaryKey == [physical] {
                     error(flag.location, "plan-no-effect", "\"\(physical)\" is the primary key of \(table.schema).\(tableName): 'unique: false' cannot drop it; change the key with a migration")
                 } else if let index = table.uniqueIndex(on: physical) {
-                    dropsUnique = index
+                    if let users = table.details?.indexReferences?[index.name], !users.isEmpty {
+                        // PostgreSQL refuses to drop the index (or its constraint) a foreign key
+                        // references: contract would fail every time (hostile-d 28).
+                        error(flag.location, "plan-dependent-object",
+                              "\(index.isConstraint ? "UNIQUE constraint" : "unique index") \(index.name) of \"\(physical)\" is referenced by "
+                                + users.joined(separator: ", ") + ": 'unique: false' would drop it, which PostgreSQL refuses while a foreign key "
+                                + "depends on it; drop that foreign key with a migration first, then make the column non-unique")
+                    } else {
+                        dropsUnique = index
+                    }
                 } else {
                     findings.append(Finding(at: flag.location, severity: .warning, rule: "plan-no-effect",
                                             message: "\"\(physical)\" has no unique index or UNIQUE constraint of its own: 'unique: false' changes nothing"))

@@ -514,4 +514,34 @@ struct CarryoverTests {
             """)
         try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "address", mentioning: "accounts_address_idx")
     }
+
+    /// Hostile-d 28: `unique: false` on a column whose unique index (or UNIQUE constraint) another
+    /// table's foreign key references is refused before expand, naming the key: PostgreSQL
+    /// refuses to drop it, so contract failed every time (and the index was dropped as a constraint).
+    @Test(arguments: [false, true])
+    func notUniqueOnAKeyAForeignKeyReferencesIsRefusedBeforeExpand(_ constraint: Bool) throws {
+        let fixture = try EngineFixture("carry-unique-referenced-\(constraint)")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE skus (id bigint PRIMARY KEY, code text NOT NULL);
+            """ + (constraint ? "ALTER TABLE skus ADD CONSTRAINT skus_code_uq UNIQUE (code);" : "CREATE UNIQUE INDEX skus_code_uq ON skus (code);") + """
+
+            CREATE TABLE lines (id bigint PRIMARY KEY, sku_code text REFERENCES skus (code));
+            INSERT INTO skus SELECT g, 'S' || g FROM generate_series(1, 100) g;
+            INSERT INTO lines SELECT g, 'S' || g FROM generate_series(1, 10) g;
+            """)
+        let id = "001_code_not_unique"
+        try fixture.writePlan(id, """
+            table: skus
+            changes:
+              - alter: code
+                unique: false
+            """)
+        let catalog = try fixture.snapshot("skus")
+        let refusal = expectRefusal { try fixture.run(.expand, id) }
+        #expect(refusal?.text.contains("skus_code_uq") == true && refusal?.text.contains("lines_sku_code_fkey") == true
+                && refusal?.failures.contains { $0.remedy?.contains("plan-dependent-object") == true } == true, "\(refusal?.text ?? "")")
+        #expect(try fixture.snapshot("skus") == catalog)
+        #expect(try fixture.state(id)?.phase ?? .planned == .planned)
+    }
 }
