@@ -444,7 +444,9 @@ enum Carryover {
     }
 
     /// A CHECK or FOREIGN KEY definition over the new columns; a foreign key's referenced
-    /// columns (after `REFERENCES`) are left as they are.
+    /// columns (after `REFERENCES`) are left as they are, but the column list of an
+    /// `ON DELETE SET NULL (…)` / `SET DEFAULT (…)` action (PostgreSQL 15), which names columns
+    /// of the table itself, is renamed too (hostile-d 36).
     static func rewriteConstraint(_ constraint: ConstraintInfo, renames: [String: String]) -> String {
         let definition = constraint.definition
         guard constraint.kind == "f" else { return ExpressionRewriter.renameColumns(in: definition, renames) }
@@ -452,8 +454,24 @@ enum Carryover {
         guard let references = tokens.firstIndex(where: { $0.isKeyword("REFERENCES") }) else {
             return ExpressionRewriter.renameColumns(in: definition, renames)
         }
-        return ExpressionRewriter.renameColumns(in: tokens[..<references].map(\.text).joined(), renames)
-            + tokens[references...].map(\.text).joined()
+        var tail = ""
+        var n = references
+        while n < tokens.count {
+            if tokens[n].isKeyword("SET") {
+                let next = tokens.indices.filter { $0 > n && tokens[$0].isSignificant }.prefix(2)
+                if next.count == 2, tokens[next[next.startIndex]].isKeyword("NULL") || tokens[next[next.startIndex]].isKeyword("DEFAULT"),
+                   let open = next.last, tokens[open].isSymbol("("),
+                   let close = tokens[open...].firstIndex(where: { $0.isSymbol(")") }) {
+                    tail += tokens[n..<open].map(\.text).joined()
+                        + ExpressionRewriter.renameColumns(in: tokens[open...close].map(\.text).joined(), renames)
+                    n = close + 1
+                    continue
+                }
+            }
+            tail += tokens[n].text
+            n += 1
+        }
+        return ExpressionRewriter.renameColumns(in: tokens[..<references].map(\.text).joined(), renames) + tail
     }
 }
 

@@ -515,6 +515,34 @@ struct CarryoverTests {
         try Self.expectRefusedBeforeExpand(fixture, table: "accounts", column: "email", to: "address", mentioning: "accounts_address_idx")
     }
 
+    /// Hostile-d 36: a foreign key `ON DELETE SET NULL (parent_id)` (PostgreSQL 15's column list)
+    /// over a renamed column: the action's list is renamed too (it was left as `parent_id`, and
+    /// expand failed 42P10). After contract the action still nulls only the renamed column.
+    @Test func aSetNullColumnListFollowsTheRenamedColumn() throws {
+        let fixture = try EngineFixture("carry-setnull-list")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE parents (tenant_id int, id int, PRIMARY KEY (tenant_id, id));
+            CREATE TABLE children (id bigint PRIMARY KEY, tenant_id int NOT NULL, parent_id int,
+              CONSTRAINT children_parent_fk FOREIGN KEY (tenant_id, parent_id) REFERENCES parents (tenant_id, id) ON DELETE SET NULL (parent_id));
+            INSERT INTO parents SELECT 1, g FROM generate_series(1, 10) g;
+            INSERT INTO children SELECT g, 1, 1 + g % 10 FROM generate_series(1, 100) g;
+            """)
+        let id = "001_rename"
+        try fixture.writePlan(id, """
+            table: children
+            changes:
+              - alter: parent_id
+                rename_to: parent_ref
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.rows("""
+            SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'children'::regclass AND contype = 'f'
+            """) == [["children_parent_fk", "FOREIGN KEY (tenant_id, parent_ref) REFERENCES parents(tenant_id, id) ON DELETE SET NULL (parent_ref)"]])
+        try fixture.exec("DELETE FROM parents WHERE id = 2")
+        #expect(try fixture.int("SELECT count(*) FROM children WHERE parent_ref IS NULL AND tenant_id = 1") == 10)
+    }
+
     /// Hostile-d 28: `unique: false` on a column whose unique index (or UNIQUE constraint) another
     /// table's foreign key references is refused before expand, naming the key: PostgreSQL
     /// refuses to drop it, so contract failed every time (and the index was dropped as a constraint).
