@@ -158,7 +158,8 @@ enum Carryover {
                 continue
             }
             if carriedByTargets.contains(index.name) {
-                result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first)"))
+                let final = replacement(first).map { TransitionNames.fitted(TransitionNames.renamingColumns(in: index.name, [first: $0.final])) } ?? index.name
+                result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first) as \(final)"))
                 continue
             }
             if used.count == 1, index.columns == [first], table.uniqueIndex(on: first)?.name == index.name, table.isSimple(index) {

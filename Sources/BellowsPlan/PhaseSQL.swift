@@ -123,11 +123,11 @@ public struct PhaseSQL: Sendable {
     /// Whether NOT NULL is added as PostgreSQL 18's NOT VALID NOT NULL constraint.
     private var nativeNotNull: Bool { transition.notNullShape == .notNull }
 
+    /// A plain index rebuilt on the new column keeps its name, with the column's token renamed
+    /// when the name contains it (`items_parent_id_idx` → `items_owner_id_idx`; `items_by_parent`
+    /// stays, hostile-d 04); the old one goes with the old column before the new one takes it.
     public func rebuiltIndexName(_ t: TransitionTarget, _ index: IndexInfo) -> (transitional: String, final: String) {
-        let renamed = TransitionNames.renamingColumns(in: index.name, [index.columns[0]: t.final])
-        let final = renamed == index.name
-            ? TransitionNames.plainIndex(table: tableName, column: t.final)
-            : TransitionNames.fitted(renamed)
+        let final = TransitionNames.fitted(TransitionNames.renamingColumns(in: index.name, [index.columns[0]: t.final]))
         return (TransitionNames.transitional(final), final)
     }
 

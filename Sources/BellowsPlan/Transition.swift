@@ -473,6 +473,15 @@ public enum TransitionCompiler {
                 }
             }
             func name(_ base: String) -> String { existing ? table.freeName(TransitionNames.fitted(base)) : TransitionNames.fitted(base) }
+            /// A carried constraint keeps the old one's name, the column's token renamed (hostile-d 04:
+            /// `fk_items_owner` stays, `items_parent_id_fkey` becomes `items_owner_id_fkey`).
+            func carriedName(_ constraint: ConstraintInfo?, else base: String) -> String {
+                guard !existing, let constraint, let column = constraint.columns.first else { return name(base) }
+                return TransitionNames.fitted(TransitionNames.renamingColumns(in: constraint.name, [column: final]))
+            }
+            let oldForeignKey = (carry?.carriesReferences ?? true) ? old.flatMap { table.foreignKey(on: $0.name) } : nil
+            let oldUniqueConstraint = oldUnique.flatMap { index in index.isConstraint && (carry?.carriesUnique ?? true)
+                ? table.constraints.first { $0.name == index.name && $0.kind == "u" } : nil }
             var t = TransitionTarget(
                 physical: physical, final: final, type: type, existing: existing, up: up,
                 notNull: wantsNotNull, addsNotNull: wantsNotNull && !wasNotNull, dropsNotNull: existing && wasNotNull && !wantsNotNull,
@@ -480,8 +489,8 @@ public enum TransitionCompiler {
                 check: attributes.check.map { ExpressionRewriter.renameColumns(in: $0.text, renames) },
                 unique: existing ? (attributes.unique?.value == true && table.uniqueIndex(on: physical) == nil) : unique,
                 foreignKey: foreignKey, comment: attributes.comment?.value,
-                checkName: name("\(tableName)_\(final)_check"), foreignKeyName: name("\(tableName)_\(final)_fkey"),
-                uniqueName: name("\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract,
+                checkName: name("\(tableName)_\(final)_check"), foreignKeyName: carriedName(oldForeignKey, else: "\(tableName)_\(final)_fkey"),
+                uniqueName: carriedName(oldUniqueConstraint, else: "\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract,
                 carry: carry)
             t.dropsUnique = dropsUnique
             t.convertsDefault = convertsDefault

@@ -543,6 +543,46 @@ struct CarryoverTests {
         #expect(try fixture.int("SELECT count(*) FROM children WHERE parent_ref IS NULL AND tenant_id = 1") == 10)
     }
 
+    /// Hostile-d 04: a plain single-column index and a single-column foreign key keep their own
+    /// names on a rename; only a name holding the column's token has it renamed
+    /// (`items_code_once` → `items_sku_once`, the UNIQUE constraint `uq_items_serial` →
+    /// `uq_items_serial_no`, where it used to get PostgreSQL's `items_serial_no_key`).
+    @Test func carriedObjectsKeepTheirOwnNames() throws {
+        let fixture = try EngineFixture("carry-own-names")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE parents (id bigint PRIMARY KEY);
+            INSERT INTO parents VALUES (1);
+            CREATE TABLE items (id bigint PRIMARY KEY, parent_id bigint, code text, serial text,
+                                CONSTRAINT uq_items_serial UNIQUE (serial));
+            INSERT INTO items SELECT g, 1, 'c' || g, 's' || g FROM generate_series(1, 100) g;
+            CREATE INDEX items_by_parent ON items (parent_id);
+            CREATE INDEX items_lookup ON items (parent_id, code);
+            CREATE INDEX items_recent_parent ON items (parent_id) WHERE id > 50;
+            CREATE UNIQUE INDEX items_code_once ON items (code);
+            ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (parent_id) REFERENCES parents (id);
+            """)
+        let id = "001_rename"
+        try fixture.writePlan(id, """
+            table: items
+            changes:
+              - alter: parent_id
+                rename_to: owner_id
+              - alter: code
+                rename_to: sku
+              - alter: serial
+                rename_to: serial_no
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.rows("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'items'::regclass ORDER BY 1") == [
+            ["items_by_parent"], ["items_lookup"], ["items_pkey"], ["items_recent_parent"], ["items_sku_once"], ["uq_items_serial_no"],
+        ])
+        #expect(try fixture.rows("SELECT conname::text, contype::text FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype <> 'n' ORDER BY 1") == [
+            ["fk_items_owner", "f"], ["items_pkey", "p"], ["uq_items_serial_no", "u"],
+        ])
+        #expect(try fixture.rows("SELECT pg_get_indexdef('items_by_parent'::regclass)") == [["CREATE INDEX items_by_parent ON public.items USING btree (owner_id)"]])
+    }
+
     /// Hostile-d 28: `unique: false` on a column whose unique index (or UNIQUE constraint) another
     /// table's foreign key references is refused before expand, naming the key: PostgreSQL
     /// refuses to drop it, so contract failed every time (and the index was dropped as a constraint).

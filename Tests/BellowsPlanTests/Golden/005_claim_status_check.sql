@@ -1,5 +1,5 @@
 -- plan 005_claim_status_check on public.skill_claims, rendered offline from migrations/
--- depends on a replaced column: index skill_claims_status_idx: recreated — rebuilt on status
+-- depends on a replaced column: index skill_claims_status_idx: recreated — rebuilt on status as skill_claims_status_idx
 -- depends on a replaced column: NOT NULL of status: carried
 -- depends on a replaced column: default 'pending'::claim_status of status: dropped — the plan sets its own
 
