@@ -608,7 +608,7 @@ struct CarryoverTests {
         let catalog = try fixture.snapshot("skus")
         let refusal = expectRefusal { try fixture.run(.expand, id) }
         #expect(refusal?.text.contains("skus_code_uq") == true && refusal?.text.contains("lines_sku_code_fkey") == true
-                && refusal?.failures.contains { $0.remedy?.contains("plan-dependent-object") == true } == true, "\(refusal?.text ?? "")")
+                && refusal?.failures.contains { "\($0.message) \($0.remedy ?? "")".contains("plan-dependent-object") } == true, "\(refusal?.text ?? "")")
         #expect(try fixture.snapshot("skus") == catalog)
         #expect(try fixture.state(id)?.phase ?? .planned == .planned)
     }
