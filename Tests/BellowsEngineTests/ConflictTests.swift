@@ -64,7 +64,10 @@ struct ConflictTests {
         holder.close()
         for worker in workers { worker.join() }
         let results = outcomes.current
-        #expect(results.values.sorted() == ["conflict", "expanded"], "\(results)")
+        // One expanded; the other refused by the conflict gate (the plan gate, which reads the
+        // live catalog, may refuse it too when it runs after the winner's commit).
+        #expect(results.values.filter { $0 == "expanded" }.count == 1
+                && results.values.contains { $0.split(separator: ",").contains("conflict") }, "\(results)")
         // The table has exactly one new column.
         #expect(try fixture.int("""
             SELECT count(*) FROM pg_attribute WHERE attrelid = '"a.b"'::regclass AND attname IN ('mail', 'e_mail') AND NOT attisdropped
