@@ -80,7 +80,7 @@ public struct PhaseSQL: Sendable {
     }
 
     /// Every setting a trigger function may pin.
-    public static var pinnableSettings: Set<String> { Set(expressionSettings) }
+    public static let pinnableSettings: Set<String> = Set(expressionSettings)
 
     public static func searchPathSQL(_ schemas: [String]) -> String {
         (["pg_catalog"] + schemas.filter { $0 != "pg_catalog" && !$0.hasPrefix("pg_temp") }.map(SQLQuote.identifier) + ["pg_temp"])

@@ -4,9 +4,6 @@ import Foundation
 /// Offline consistency checks of plans: each on its own and all together, against the schema
 /// the migrations build. Pure: no database, no file system.
 public enum PlanValidator {
-    /// Functions whose value changes per row: a default built from them rewrites the table.
-    static let volatileFunctions = ["random(", "clock_timestamp(", "gen_random_uuid(", "uuid_generate_v4(", "nextval(", "timeofday(", "txid_current("]
-
     public static func validate(plans: [Plan], migrationNames: [String], catalog: SchemaCatalog?) -> [Finding] {
         var findings: [Finding] = []
         for plan in plans { findings += validate(plan, catalog: catalog) }
@@ -205,7 +202,8 @@ public enum PlanValidator {
                 add(expression.value.sourceLocation(line: token.line, column: token.column), .info, "plan-volatile-up",
                     "\(expression.key): \(call) gives another value each time it is evaluated, so verify and the rehearsal cannot compare a row with a second evaluation: they check that the new column is filled wherever \(expression.key) gives a value, and its constraints (docs/plans.md, \"Volatile expressions\")")
             }
-            if expression.key == "default", volatileFunctions.contains(where: { expression.value.text.lowercased().contains($0) }) {
+            if expression.key == "default",
+               !Repeatability.calledFunctions(in: expression.value.text).isDisjoint(with: VolatileDefaultRule.volatileFunctions) {
                 add(expression.value.location, .warning, "plan-volatile-default",
                     "a volatile default is evaluated per row: give it at contract only, or use a constant")
             }

@@ -39,6 +39,24 @@ import Testing
         #expect(findings.last?.message.contains("filled wherever up gives a value") == true)
     }
 
+    /// The `plan-volatile-default` warning reads calls, not substrings: `my_random()` or
+    /// `'random('` in a string are no volatile calls, `uuidv7()` is (it was missed before).
+    @Test func aVolatileDefaultIsACallOfAKnownVolatileFunction() {
+        func warned(_ expression: String) -> Bool {
+            check("""
+                table: users
+                changes:
+                  - add: token
+                    type: text
+                    default: "\(expression)"
+                """).contains { $0.rule == "plan-volatile-default" }
+        }
+        #expect(warned("gen_random_uuid()::text"))
+        #expect(warned("uuidv7()::text"))
+        #expect(!warned("my_random()"))
+        #expect(!warned("'random(' || 'x'"))
+    }
+
     @Test func verifyComparesAVolatileTargetByPresence() throws {
         let plan = try #require(PlanLoader.load(file: "plans/010_x.yaml", source: """
             table: users
