@@ -274,29 +274,41 @@ extension CatalogReader {
 /// types, defaults and nullability, constraints, indexes and triggers. Rollback must restore it.
 public struct CatalogSnapshot: Sendable, Hashable, CustomStringConvertible {
     public var lines: [String]
+    /// The object each line describes, by name (`column email`, `constraint widgets_pkey`,
+    /// `index widgets_name_idx`, `trigger audit`), parallel to `lines`: what a
+    /// ``DatabaseSnapshot`` names in a difference.
+    public var objects: [String] = []
 
     public static func take(_ connection: Connection, table: TableName) throws -> CatalogSnapshot {
+        try take(connection, relation: table.quoted)
+    }
+
+    /// The snapshot of the table `relation` (any text `to_regclass` reads, e.g. `public.widgets`).
+    public static func take(_ connection: Connection, relation: String) throws -> CatalogSnapshot {
         let rows = try connection.query("""
             WITH t AS (SELECT to_regclass($1) AS oid)
             SELECT 'column ' || a.attnum || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                    || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
                    || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
-                   || coalesce(' COMMENT ' || col_description(a.attrelid, a.attnum), '') AS line
+                   || coalesce(' COMMENT ' || col_description(a.attrelid, a.attnum), '') AS line,
+                   'column ' || quote_ident(a.attname) AS object
             FROM t JOIN pg_attribute a ON a.attrelid = t.oid
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attnum > 0 AND NOT a.attisdropped
             UNION ALL
-            SELECT 'constraint ' || k.conname || ' ' || pg_get_constraintdef(k.oid) || CASE WHEN k.convalidated THEN '' ELSE ' (not validated)' END
+            SELECT 'constraint ' || k.conname || ' ' || pg_get_constraintdef(k.oid) || CASE WHEN k.convalidated THEN '' ELSE ' (not validated)' END,
+                   'constraint ' || quote_ident(k.conname)
             FROM t JOIN pg_constraint k ON k.conrelid = t.oid
             UNION ALL
-            SELECT 'index ' || pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
+            SELECT 'index ' || pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END,
+                   'index ' || i.indexrelid::regclass::text
             FROM t JOIN pg_index i ON i.indrelid = t.oid
             UNION ALL
-            SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' ' || g.tgenabled::text
+            SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' ' || g.tgenabled::text, 'trigger ' || quote_ident(g.tgname)
             FROM t JOIN pg_trigger g ON g.tgrelid = t.oid WHERE NOT g.tgisinternal
             ORDER BY 1
-            """, [table.quoted])
-        return CatalogSnapshot(lines: try rows.map { try $0.string("line") })
+            """, [relation])
+        return CatalogSnapshot(lines: try rows.map { try $0.string("line") }, objects: try rows.map { try $0.string("object") })
     }
 
     /// Lines only in `self` (`-`) or only in `other` (`+`).

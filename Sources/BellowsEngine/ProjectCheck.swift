@@ -89,6 +89,8 @@ public enum ProjectCheck {
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
         }
+        // Every migration test must belong to a migration: one that names none never runs.
+        if paths.isEmpty { findings += MigrationTestCheck.findings(tests: project.migrationTestFiles(), migrations: migrations) }
         let sqlPaths = paths.isEmpty ? [] : expand(paths.filter(FileManager.default.fileExists), extensions: ["sql"])
         if includeLint && (paths.isEmpty || !sqlPaths.isEmpty) {
             findings += lint(project: project, paths: sqlPaths)

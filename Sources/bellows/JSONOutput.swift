@@ -154,6 +154,20 @@ struct ErrorReport: Encodable {
         context = failure.context
     }
 
+    /// A migration test that failed (`migrate --test`): kind `failed`, located in the test file.
+    init(_ failure: MigrationTestFailure, message: String) {
+        self.init(kind: "failed", message: message)
+        migration = failure.migration
+        file = failure.file
+        line = failure.line
+        column = failure.column
+        statement = failure.statement
+        sqlstate = failure.sqlState
+        detail = failure.detail
+        hint = failure.hint
+        context = failure.context
+    }
+
     init(_ interrupted: MigrationInterrupted) {
         self.init(kind: "interrupted", message: interrupted.description)
         migration = interrupted.migration

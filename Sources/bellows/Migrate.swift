@@ -128,12 +128,28 @@ struct MigrateApply: ParsableCommand {
             help: "Accept that an applied file changed (name or number; repeatable): record its new checksum.")
     var acceptDrift: [String] = []
 
+    @Flag(help: "Change nothing on the target: copy its schema and ledger (read-only) into a private scratch PostgreSQL, apply the pending migrations there one by one and run each one's tests (migrations/tests/NNN_*.sql, rolled back). Exit 3 when a test fails.")
+    var test = false
+
+    @Option(name: .customLong("pg-bindir"), help: ArgumentHelp("With --test: the server binaries (initdb, pg_ctl) of the scratch cluster, e.g. production's major version; default $BELLOWS_PG_BINDIR, then the machine's.", valueName: "dir"))
+    var pgBindir: String?
+
     @OptionGroup var target: MigrationTargetOptions
     @OptionGroup var runOptions: MigrationRunOptions
+
+    func validate() throws {
+        if test && dryRun { throw ValidationError("--test already changes nothing on the target: give --test or --dry-run") }
+        if test && !acceptDrift.isEmpty { throw ValidationError("--accept-drift records on the target; --test changes nothing there") }
+        if pgBindir != nil && !test { throw ValidationError("--pg-bindir is for the scratch cluster of --test") }
+    }
 
     func run() throws {
         let runner = migrationRunner(target, runOptions, refuseLintErrors: !allowLintErrors)
         do {
+            if test {
+                try runTests(runner)
+                return
+            }
             if dryRun {
                 let plan = try runner.plan(to: to, acceptDrift: acceptDrift)
                 let refusal = plan.problems.isEmpty ? nil : MigrationRefusal(command: "migrate", problems: plan.problems)
@@ -185,6 +201,39 @@ struct MigrateApply: ParsableCommand {
         } catch {
             throw failMigration(error, format: target.format, command: Self.self)
         }
+    }
+
+    /// `--test`: the pending migrations and their tests on a scratch copy of the target.
+    func runTests(_ runner: MigrationRunner) throws {
+        let report = try runner.test(pgBinDirectory: pgBindir)
+        let failures = report.testFailures
+        let summary = "\(report.applied) pending migration(s) applied on a scratch copy of the \(report.target); "
+            + "\(report.migrations.flatMap(\.tests).count) test(s) run, \(failures.count) failed; the target was not changed"
+        if target.format == .json {
+            let error = failures.first.map { first in
+                ErrorReport(first, message: failures.map(\.description).joined(separator: "\n"))
+            }
+            JSONOutput.print(Self.documentName, failures.isEmpty ? .ok : .failed, MigrateTestBody(report), error: error)
+        } else {
+            for migration in report.migrations {
+                Terminal.out(Terminal.green("✓") + " \(migration.migration)  applied on the scratch copy")
+                for test in migration.tests {
+                    if let failure = test.failure {
+                        Terminal.out("  " + Terminal.red("✗ test \(test.test)") + "  " + failure.description.split(separator: "\n").joined(separator: "\n    "))
+                    } else {
+                        Terminal.out("  " + Terminal.green("✓") + " test \(test.test)  passed (\(test.statements) statement(s), rolled back)")
+                    }
+                }
+            }
+            if let wait = report.waitingForPlan {
+                Terminal.out(Terminal.bold("⏸ ") + "stopped before \(wait.migration): \(wait.message)")
+            }
+            Terminal.out(report.migrations.isEmpty && report.waitingForPlan == nil ? "nothing to apply: the database is up to date; the target was not changed" : summary)
+            if let first = failures.first {
+                Terminal.err(Terminal.red("✗ ") + first.description)
+            }
+        }
+        if !failures.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 
     func renderDryRun(_ plan: MigrationPlan) {

@@ -144,6 +144,87 @@ struct MigrateBody: Encodable {
     }
 }
 
+/// A migration test as it ran (`migrate --test`, `rehearse`).
+struct MigrationTestJSON: Encodable {
+    struct Failure: Encodable {
+        var file: String
+        var line: Int
+        var column: Int
+        var statementLine: Int
+        var sqlstate: String?
+        var message: String
+        var detail: String?
+        var hint: String?
+        var context: String?
+
+        enum CodingKeys: String, CodingKey {
+            case file, line, column, sqlstate, message, detail, hint, context
+            case statementLine = "statement_line"
+        }
+    }
+
+    var test: String
+    var file: String
+    var passed: Bool
+    var statements: Int
+    var durationMs: Double
+    /// Absent when it passed.
+    var failure: Failure?
+
+    enum CodingKeys: String, CodingKey {
+        case test, file, passed, statements, failure
+        case durationMs = "duration_ms"
+    }
+
+    init(_ result: MigrationTestResult) {
+        test = result.test
+        file = result.file
+        passed = result.passed
+        statements = result.statements
+        durationMs = result.milliseconds
+        failure = result.failure.map {
+            Failure(file: $0.file, line: $0.line, column: $0.column, statementLine: $0.statementLine, sqlstate: $0.sqlState,
+                    message: $0.message, detail: $0.detail, hint: $0.hint, context: $0.context)
+        }
+    }
+}
+
+/// A migration as `migrate --test` or `rehearse` applied it: its tests.
+struct MigrationRehearsalJSON: Encodable {
+    var name: String
+    var tests: [MigrationTestJSON]
+
+    init(_ result: MigrationRehearsalResult) {
+        name = result.migration
+        tests = result.tests.map(MigrationTestJSON.init)
+    }
+}
+
+/// `migrate --test`: the pending migrations applied on a scratch copy, and their tests.
+struct MigrateTestBody: Encodable {
+    var test = true
+    var target: String
+    var scratchServer: String
+    var alreadyApplied: Int
+    var applied: Int
+    var migrations: [MigrationRehearsalJSON]
+    var waitingForPlan: MigrateBody.Wait?
+
+    enum CodingKeys: String, CodingKey {
+        case test, target, applied, migrations
+        case scratchServer = "scratch_server", alreadyApplied = "already_applied", waitingForPlan = "waiting_for_plan"
+    }
+
+    init(_ report: MigrationTestReport) {
+        target = report.target
+        scratchServer = report.scratchServer
+        alreadyApplied = report.alreadyApplied
+        applied = report.applied
+        migrations = report.migrations.map(MigrationRehearsalJSON.init)
+        waitingForPlan = report.waitingForPlan.map(MigrateBody.Wait.init)
+    }
+}
+
 /// `migrate rollback`: what the rollback destroys (shown before it runs), and what ran.
 struct MigrateRollbackBody: Encodable {
     struct Preview: Encodable {

@@ -7,7 +7,7 @@ struct Rehearse: ParsableCommand {
         abstract: "Prove every plan end to end on a scratch PostgreSQL under simulated traffic, and its rollback from each phase.",
         discussion: """
         Without --database, starts a private PostgreSQL cluster from the server binaries on this machine \
-        (also as root) and removes it afterwards unless --keep. Applies migrations/, fills the tables with \
+        (also as root) and removes it afterwards unless --keep. Applies migrations/ one by one (running each one's tests of migrations/tests/ after it, rolled back), fills the tables with \
         synthetic rows (or --seed FILE), or with --from DATABASE starts from that database's schema and \
         ledger (read-only; --sample N copies N rows per table and the rows they reference), then for each \
         plan in order drives expand → backfill → verify → contract while old- and new-version writers run, \
@@ -162,11 +162,13 @@ struct RehearseBody: Encodable {
     var steps: [Step]
     /// Rows per table the scratch database started with.
     var seededRows: [String: Int]
+    /// Each migration applied, with its tests.
+    var migrations: [MigrationRehearsalJSON]
     /// With --keep: how to connect to the cluster.
     var kept: String?
 
     enum CodingKeys: String, CodingKey {
-        case passed, violations, steps, kept
+        case passed, violations, steps, kept, migrations
         case seededRows = "seeded_rows"
     }
 
@@ -178,6 +180,7 @@ struct RehearseBody: Encodable {
                  trafficFailures: $0.traffic.failures.count, longestTrafficMs: $0.traffic.longestMilliseconds, outcome: $0.outcome)
         }
         seededRows = report.tableRows
+        migrations = report.migrations.map(MigrationRehearsalJSON.init)
         kept = report.keptConninfo
     }
 }

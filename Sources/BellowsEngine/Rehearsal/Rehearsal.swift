@@ -56,6 +56,8 @@ public struct RehearsalReport: Sendable {
     public var steps: [RehearsalStep] = []
     public var violations: [String] = []
     public var tableRows: [String: Int] = [:]
+    /// Each migration applied, with its tests (`migrations/tests/`).
+    public var migrations: [MigrationRehearsalResult] = []
     public var keptConninfo: String?
     public var passed: Bool { violations.isEmpty }
 }
@@ -534,17 +536,24 @@ public final class Rehearsal: @unchecked Sendable {
     }
 
     /// Applies every migration in order with the migration runner (file and ledger row in one
-    /// transaction, as `bellows migrate` does).
+    /// transaction, as `bellows migrate` does), one by one, running each migration's tests
+    /// (`migrations/tests/NNN_*.sql`) after it: a failing test is a violation.
     func applyMigrations(_ connection: Connection, conninfo: String) throws {
         var migrationOptions = MigrationOptions(conninfo: conninfo, actor: "bellows-rehearsal")
         migrationOptions.lockTimeoutMilliseconds = options.lockTimeoutMilliseconds
-        do {
-            let applied = try MigrationRunner(project: project, options: migrationOptions, reporter: report).apply()
-            report(.info("applied \(applied.count) migration(s)"))
-        } catch let waiting as MigrationWaitingForPlan {
+        let runner = MigrationRunner(project: project, options: migrationOptions, reporter: report)
+        let outcome = try MigrationRehearsal(runner: runner, report: report).run()
+        result.migrations += outcome.results
+        for failure in outcome.results.flatMap({ $0.tests.compactMap(\.failure) }) {
+            result.violations.append("migration test \(failure.test) (after \(failure.migration)) failed: \(failure.location): ERROR"
+                                     + (failure.sqlState.map { " \($0)" } ?? "") + ": \(failure.message)")
+        }
+        if let waiting = outcome.waiting {
             // The later files wait for a plan's contract: the plans are rehearsed on the
             // schema before them (the order `bellows migrate` follows on a fresh database).
-            report(.info("applied \(waiting.applied.count) migration(s); \(waiting.wait.message): it and the files after it are not applied in this rehearsal"))
+            report(.info("applied \(outcome.applied) migration(s); \(waiting.wait.message): it and the files after it are not applied in this rehearsal"))
+        } else {
+            report(.info("applied \(outcome.applied) migration(s)"))
         }
     }
 }

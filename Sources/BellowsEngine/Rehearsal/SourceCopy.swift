@@ -8,13 +8,13 @@ import PGClient
 /// ledger, the plans' state and the sampled rows all come from one consistent moment and
 /// nothing is ever written there.
 final class SourceCopy {
-    let conninfo: String
+    let conninfo: String?
     let connection: Connection
     let serverMajor: Int
     /// `database "app" (PostgreSQL 15.18)`.
     let name: String
 
-    init(conninfo: String) throws {
+    init(conninfo: String?) throws {
         self.conninfo = conninfo
         do {
             connection = try BellowsError.connect(conninfo)

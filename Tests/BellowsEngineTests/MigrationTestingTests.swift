@@ -1,0 +1,188 @@
+import BellowsPlan
+import BellowsSQL
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+@testable import BellowsEngine
+
+/// A project directory with `migrations/`, `migrations/rollback/`, `migrations/tests/`, `plans/`.
+struct MigrationTestProject {
+    let root: String
+
+    init() throws {
+        root = (NSTemporaryDirectory() as NSString).appendingPathComponent("bellows-migtest-\(UUID().uuidString)")
+        for directory in ["migrations/rollback", "migrations/tests", "plans"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+    }
+
+    var project: Project { Project(root: root) }
+
+    func write(_ relative: String, _ text: String) throws {
+        try text.write(toFile: root + "/" + relative, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+/// Issue 24, migration tests: pure parts (the `check` rule, locating an error in a test file).
+struct MigrationTestFileTests {
+    @Test func checkReportsATestThatNamesNoMigration() throws {
+        let files = try MigrationTestProject()
+        defer { files.remove() }
+        try files.write("migrations/001_widgets.sql", "CREATE TABLE widgets (id int PRIMARY KEY);\n")
+        try files.write("migrations/tests/001_widgets_accept_rows.sql", "INSERT INTO widgets VALUES (1);\n")
+        try files.write("migrations/tests/004_test_verifier_specializations.sql", "SELECT 1;\n")
+        try files.write("migrations/tests/smoke.sql", "SELECT 1;\n")
+        let findings = ProjectCheck.check(project: files.project).filter { $0.rule == MigrationTestCheck.rule }
+        #expect(findings.count == 2, "\(findings)")
+        let orphan = try #require(findings.first { $0.file.hasSuffix("tests/004_test_verifier_specializations.sql") })
+        #expect(orphan.severity == .error)
+        #expect(orphan.line == 1 && orphan.column == 1)
+        #expect(orphan.message.contains("belongs to migration 004, which does not exist"), "\(orphan.message)")
+        #expect(orphan.description.hasSuffix("[migration-test-orphan]"))
+        let unnumbered = try #require(findings.first { $0.file.hasSuffix("tests/smoke.sql") })
+        #expect(unnumbered.message.contains("must start with the number of the migration"))
+    }
+
+    @Test func aRaiseInADoBlockIsLocatedAtItsLineInTheFile() throws {
+        let text = """
+            -- test
+            INSERT INTO t VALUES (1);
+            DO $$
+            BEGIN
+                IF true THEN
+                    RAISE EXCEPTION 'boom';
+                END IF;
+            END
+            $$;
+            """
+        let statements = MigrationFile.analyze(text).executableStatements
+        var error = PostgresError(kind: .server, message: "boom", sqlState: SQLState("P0001"))
+        error.context = "PL/pgSQL function inline_code_block line 4 at RAISE"
+        let located = MigrationTestRunner.locate(error, statement: statements[1], text: text)
+        #expect(located.line == 6 && located.column == 9, "\(located)")
+        // A position inside a statement is mapped to the file.
+        var positioned = PostgresError(kind: .server, message: "column \"nme\" does not exist", sqlState: SQLState("42703"))
+        positioned.position = 23
+        let first = MigrationTestRunner.locate(positioned, statement: statements[0], text: text)
+        #expect(first.line == 2 && first.column == 23, "\(first)")
+    }
+}
+
+/// Issue 24, migration tests against a real PostgreSQL: `migrate --test` on a scratch copy of the
+/// target, and `rehearse`.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct MigrationTestingTests {
+    static let widgets = """
+        -- Migration: 001_widgets
+        CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL);
+        """
+
+    static let price = """
+        -- Migration: 002_widget_price
+        ALTER TABLE widgets ADD COLUMN price numeric NOT NULL DEFAULT 0;
+        """
+
+    /// Line 6 raises.
+    static let raisingTest = """
+        -- A new widget costs 1 by default (it does not: the migration says 0).
+        INSERT INTO widgets (id, name) VALUES (1, 'a');
+        DO $$
+        BEGIN
+            IF (SELECT price FROM widgets WHERE id = 1) <> 1 THEN
+                RAISE EXCEPTION 'price defaults to %, expected 1', (SELECT price FROM widgets WHERE id = 1);
+            END IF;
+        END
+        $$;
+        """
+
+    static let passingTest = """
+        BEGIN;
+        INSERT INTO widgets (id, name) VALUES (1, 'a');
+        DO $$
+        BEGIN
+            IF (SELECT price FROM widgets WHERE id = 1) <> 0 THEN
+                RAISE EXCEPTION 'price must default to 0';
+            END IF;
+        END
+        $$;
+        COMMIT;
+        """
+
+    @Test func aMigrationTestThatRaisesFailsMigrateTestWithItsLocationAndTheTargetIsUnchanged() throws {
+        let db = try TestDatabase.create("migtest")
+        defer { db.drop() }
+        let files = try MigrationTestProject()
+        defer { files.remove() }
+        try files.write("migrations/001_widgets.sql", Self.widgets)
+        var options = MigrationOptions(conninfo: db.conninfo, actor: "tester")
+        options.retryDelayMilliseconds = 10
+        try MigrationRunner(project: files.project, options: options).apply()
+        try files.write("migrations/002_widget_price.sql", Self.price)
+        try files.write("migrations/tests/002_a_price_defaults_to_zero.sql", Self.passingTest)
+        try files.write("migrations/tests/002_b_price_defaults_to_one.sql", Self.raisingTest)
+        try files.write("migrations/tests/002_c_typo.sql", "SELECT id,\n       nme FROM widgets;\n")
+
+        let connection = try db.connect()
+        defer { connection.close() }
+        let before = try DatabaseSnapshot.take(connection)
+        let ledgerBefore = try connection.query("SELECT name, checksum FROM bellows.migrations ORDER BY name").map { try $0.string("name") + $0.string("checksum") }
+        let eventsBefore = try connection.query("SELECT count(*) AS n FROM bellows.events").first?.int("n")
+
+        let report = try MigrationRunner(project: files.project, options: options).test()
+        #expect(report.alreadyApplied == 1)
+        #expect(report.applied == 1)
+        #expect(report.migrations.map(\.migration) == ["002_widget_price"])
+        let tests = try #require(report.migrations.first?.tests)
+        #expect(tests.map(\.test) == ["002_a_price_defaults_to_zero", "002_b_price_defaults_to_one", "002_c_typo"])
+        #expect(tests[0].passed, "\(String(describing: tests[0].failure))")
+        let raised = try #require(tests[1].failure)
+        #expect(raised.file.hasSuffix("migrations/tests/002_b_price_defaults_to_one.sql"))
+        #expect(raised.line == 6 && raised.column == 9, "\(raised.location)")
+        #expect(raised.sqlState == "P0001")
+        #expect(raised.message == "price defaults to 0, expected 1")
+        #expect(raised.description.contains("002_b_price_defaults_to_one.sql:6:9: ERROR P0001: price defaults to 0, expected 1"))
+        let typo = try #require(tests[2].failure)
+        #expect(typo.line == 2 && typo.column == 8 && typo.sqlState == "42703", "\(typo.description)")
+        #expect(!report.passed && report.testFailures.count == 2)
+
+        // The target is as it was: no price column, no widget, the same ledger, no event.
+        #expect(try DatabaseSnapshot.take(connection) == before)
+        #expect(try connection.query("SELECT name, checksum FROM bellows.migrations ORDER BY name").map { try $0.string("name") + $0.string("checksum") } == ledgerBefore)
+        #expect(try connection.query("SELECT count(*) AS n FROM widgets").first?.int("n") == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM bellows.events").first?.int("n") == eventsBefore)
+    }
+
+    @Test func rehearseRunsEachMigrationsTestsAfterItAndAFailureIsAViolation() throws {
+        let db = try TestDatabase.create("migtestrehearse")
+        defer { db.drop() }
+        let files = try MigrationTestProject()
+        defer { files.remove() }
+        try files.write("migrations/001_widgets.sql", Self.widgets)
+        try files.write("migrations/002_widget_price.sql", Self.price)
+        // 001's test sees the table without price: it runs after 001, before 002.
+        try files.write("migrations/tests/001_no_price_yet.sql", """
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'widgets'::regclass AND attname = 'price') THEN
+                    RAISE EXCEPTION 'price exists after 001';
+                END IF;
+            END
+            $$;
+            """)
+        try files.write("migrations/tests/002_b_price_defaults_to_one.sql", Self.raisingTest)
+        var options = RehearsalOptions()
+        options.database = db.conninfo
+        options.rows = 10
+        options.rollbacks = false
+        let report = try Rehearsal(project: files.project, options: options).run()
+        #expect(report.migrations.map(\.migration) == ["001_widgets", "002_widget_price"])
+        #expect(report.migrations[0].tests.map(\.passed) == [true])
+        #expect(report.violations.count == 1, "\(report.violations)")
+        #expect(report.violations.first?.contains("002_b_price_defaults_to_one.sql:6:9: ERROR P0001: price defaults to 0, expected 1") == true,
+                "\(report.violations)")
+    }
+}
+
