@@ -311,7 +311,8 @@ extension Engine {
     /// on the table and on each of its partitions (PostgreSQL clones a row trigger onto every
     /// partition, and a write into a partition fires only the clone).
     func triggerProblem(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> GateFailure? {
-        try triggerProblem(table: transition.quotedTable, trigger: sql.triggerName, plan: transition.plan.id, connection: connection)
+        try triggerProblem(table: transition.quotedTable, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection),
+                           plan: transition.plan.id, connection: connection)
     }
 
     func triggerProblem(table: String, trigger: String, plan: String, connection: Connection) throws -> GateFailure? {
@@ -367,7 +368,7 @@ extension Engine {
     /// proves the trigger stayed in force on every partition in between, and that no partition
     /// joined the table unverified.
     func triggerIdentity(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> String? {
-        try triggerIdentity(table: transition.quotedTable, trigger: sql.triggerName, connection: connection)
+        try triggerIdentity(table: transition.quotedTable, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection), connection: connection)
     }
 
     func triggerIdentity(table: String, trigger: String, connection: Connection) throws -> String? {

@@ -17,6 +17,11 @@ struct UnwritableAfterChanges: Error {
     var failures: [GateFailure]
 }
 
+/// A table trigger fires after the dual-write trigger, found under contract's lock (hostile-d 22).
+struct TriggerOrderRefused: Error {
+    var failures: [GateFailure]
+}
+
 /// Something was added to a column contract drops after expand recorded the table (`ContractDrift`).
 struct AddedSinceExpand: Error {
     var items: [String]
@@ -42,6 +47,9 @@ extension Engine {
             failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
         }
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        if transition.needsTrigger {
+            failures += try triggerOrderFailures(transition, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection), connection: connection)
+        }
         if transition.needsTrigger && state.verifiedAt != nil && state.verifiedTrigger == nil {
             failures.append(triggerSinceVerify(plan, "the verification did not record the dual-write trigger"))
         }
@@ -80,6 +88,9 @@ extension Engine {
                             if now != state.verifiedTrigger {
                                 throw TriggerChangedSinceVerify(verified: state.verifiedTrigger, now: now)
                             }
+                            // A table trigger that fires after Bellows' since the gate (hostile-d 22).
+                            let order = try triggerOrderFailures(transition, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection), connection: connection)
+                            if !order.isEmpty { throw TriggerOrderRefused(failures: order) }
                         }
                     }
                     let after = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
@@ -101,6 +112,8 @@ extension Engine {
                     ])
                 }
             }
+        } catch let order as TriggerOrderRefused {
+            throw refuse(connection, plan: plan, command: .contract, phase: state.phase, order.failures)
         } catch let changed as TriggerChangedSinceVerify {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, [triggerSinceVerify(plan,
                 "the dual-write trigger's catalog row changed since verify (\(changed.verified ?? "none") → \(changed.now ?? "missing")): "

@@ -31,6 +31,9 @@ extension Engine {
                 failures += try notValidNotNullFailures(compiledTransition, connection: connection)
                 failures += try violatedNotValidFailures(compiledTransition, connection: connection)
                 failures += try tablespaceFailures(compiledTransition, connection: connection)
+                if compiledTransition.needsTrigger {
+                    failures += try triggerOrderFailures(compiledTransition, trigger: PhaseSQL(compiledTransition).triggerName, connection: connection)
+                }
             }
             guard failures.isEmpty, let compiledTransition = compiled.transition, let table else {
                 throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)

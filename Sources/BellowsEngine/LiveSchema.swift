@@ -94,7 +94,7 @@ public struct LiveSchema: Sendable {
         // The sync trigger of a plan in flight is no dependent to drop: whether another plan may
         // change the columns it reads is the `conflict` gate's to say (ConflictTests).
         for index in tables.indices {
-            tables[index].details?.dependents.removeAll { $0.kind == .trigger && $0.description.hasPrefix("trigger _bellows_") }
+            tables[index].details?.dependents.removeAll { $0.kind == .trigger && ($0.description.hasPrefix("trigger _bellows_") || $0.description.hasPrefix("trigger \(TransitionNames.triggerPrefix)")) }
         }
         var plans: [String: PlanOnDatabase] = [:]
         if try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") == true {

@@ -103,9 +103,9 @@ struct UserTrigger: Sendable, Hashable {
     static func read(_ connection: Connection, table: String) throws -> [UserTrigger] {
         try connection.query("""
             SELECT tgname AS name, tgtype::int AS type, tgenabled::text AS enabled FROM pg_trigger
-            WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND left(tgname, length($2)) <> $2
+            WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND left(tgname, length($2)) <> $2 AND left(tgname, length($3)) <> $3
             ORDER BY tgname COLLATE "C"
-            """, [table, TransitionNames.reservedPrefix]).map {
+            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix]).map {
                 UserTrigger(name: try $0.string("name"), type: try $0.int("type"), enabled: try $0.string("enabled"))
             }
     }
@@ -135,6 +135,42 @@ struct UserTrigger: Sendable, Hashable {
 }
 
 extension Engine {
+    /// The table's enabled BEFORE row triggers on INSERT or UPDATE that fire after the plan's
+    /// dual-write trigger `trigger` (PostgreSQL fires them in name order, byte by byte): one
+    /// that changes a replaced column after Bellows copied it leaves the new column with the
+    /// value from before, and contract drops the right one (hostile-d 22). Bellows' trigger is
+    /// named to fire last (`TransitionNames.triggerPrefix`); a table trigger named to sort after
+    /// it (`~…`, non-ASCII), or one added since, refuses expand, verify and contract.
+    func triggerOrderFailures(_ transition: Transition, trigger: String, connection: Connection) throws -> [GateFailure] {
+        let later = UserTrigger.firingAfter(trigger, in: try UserTrigger.read(connection, table: transition.quotedTable))
+        guard !later.isEmpty else { return [] }
+        let table = transition.quotedTable
+        let sql = PhaseSQL(transition)
+        let remedy = trigger == sql.legacyTriggerName
+            ? "the plan was expanded when Bellows' trigger fired first: rename it to fire last "
+                + "(`ALTER TRIGGER \(SQLQuote.identifier(trigger)) ON \(table) RENAME TO \(SQLQuote.identifier(sql.triggerName))`), "
+                + "then verify again (it compares every row)"
+            : "rename \(later.count == 1 ? "it" : "each") to a name that sorts before \(trigger) in byte order (one starting with a letter, a digit or _: "
+                + later.map { "`ALTER TRIGGER \(SQLQuote.identifier($0.name)) ON \(table) RENAME TO …`" }.joined(separator: ", ")
+                + "), then run this command again"
+        return [GateFailure(
+            gate: "trigger-order",
+            message: "\(later.count == 1 ? "the BEFORE row trigger" : "the BEFORE row triggers") \(later.map(\.described).joined(separator: ", ")) of \(transition.tableName) "
+                + "\(later.count == 1 ? "fires" : "fire") after Bellows' dual-write trigger \(trigger) (PostgreSQL fires them in name order): "
+                + "a value \(later.count == 1 ? "it writes" : "they write") into a replaced column after Bellows copied it would never reach the new column, and contract would drop it",
+            remedy: remedy)]
+    }
+
+    /// The name the plan's dual-write trigger has on the table: `~bellows_sync_…`, or, for a plan
+    /// expanded before hostile-d 22, `_bellows_sync_…`; the current name when neither is there.
+    func dualWriteTrigger(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> String {
+        let row = try connection.query("""
+            SELECT tgname::text AS name FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2::name, $3::name)
+            ORDER BY tgname COLLATE "C" DESC LIMIT 1
+            """, [transition.quotedTable, sql.triggerName, sql.legacyTriggerName]).first
+        return try row?.string("name") ?? sql.triggerName
+    }
+
     /// Whether this role may run the backfill's batches with `session_replication_role =
     /// replica` (superusers; from PostgreSQL 15, roles granted SET on the parameter).
     func mayReplicateBackfill(_ connection: Connection) throws -> Bool {
@@ -201,9 +237,9 @@ struct TriggerFunctionSource: Sendable, Hashable {
                    g.tgtype::int AS type, g.tgenabled::text AS enabled, g.tgqual IS NOT NULL AS has_when,
                    array_to_string(g.tgattr::int2[], ',') AS columns, l.lanname::text AS language
             FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
-            WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2
+            WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2 AND left(g.tgname, length($3)) <> $3
             ORDER BY g.tgname COLLATE "C"
-            """, [table, TransitionNames.reservedPrefix]).map {
+            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix]).map {
                 TriggerFunctionSource(trigger: try $0.string("trigger"), function: try $0.string("function"), source: try $0.string("source"),
                                       type: try $0.int("type"), enabled: try $0.string("enabled"), hasWhen: try $0.bool("has_when"),
                                       columns: try $0.string("columns").split(separator: ",").compactMap { Int($0) },

@@ -22,6 +22,8 @@ extension Engine {
             failures.append(problem)
         }
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        let triggerName = try dualWriteTrigger(sql, transition: transition, connection: connection)
+        if transition.needsTrigger { failures += try triggerOrderFailures(transition, trigger: triggerName, connection: connection) }
         failures += manualGateFailures(plan, before: .verify, connection: connection)
         if !failures.isEmpty { throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures) }
         // Taken before the scan: a DISABLE/ENABLE of the trigger waits for every write to the
@@ -40,7 +42,7 @@ extension Engine {
                     return try connection.query(scan).first
                 }
             }
-            let laterTriggers = UserTrigger.firingAfter(sql.triggerName, in: try UserTrigger.read(connection, table: transition.quotedTable))
+            let laterTriggers = UserTrigger.firingAfter(triggerName, in: try UserTrigger.read(connection, table: transition.quotedTable))
             for (group, condition) in sql.mismatchConditions {
                 let name = "change_\(group.changeIndex + 1)"
                 let count = try row?.int(name) ?? 0
@@ -60,7 +62,7 @@ extension Engine {
                     var remedy = group.kind == .add ? rescan
                         : "check up/down at \(group.location): each row must hold up of its old columns, or (written by new code) down of its new ones with an equal round trip; if writes bypassed the trigger, " + rescan
                     if !laterTriggers.isEmpty {
-                        message += "; the table's BEFORE triggers \(laterTriggers.map(\.described).joined(separator: ", ")) run after Bellows' \(sql.triggerName) (triggers fire in name order) and may change what it computed"
+                        message += "; the table's BEFORE triggers \(laterTriggers.map(\.described).joined(separator: ", ")) run after Bellows' \(triggerName) (triggers fire in name order) and may change what it computed"
                         remedy = "check what \(laterTriggers.map(\.name).joined(separator: ", ")) write" + (group.kind == .add ? "; " : ", or ") + remedy
                     }
                     results.append(CheckResult(name: "mismatch:\(name)", passed: false, message: message))

@@ -42,7 +42,7 @@ public enum ContractDrift {
             if current?.compression != was?.compression { found.append("compression of \(column): \(current?.compression ?? "default")") }
             let dependentsBefore = Set(storedDetails.dependents.filter { $0.column == column }.map(\.description))
             for dependent in liveDetails.dependents where dependent.column == column && !dependentsBefore.contains(dependent.description)
-                && !dependent.description.contains("_bellows_") && !found.contains(dependent.description) {
+                && !dependent.description.contains("_bellows_") && !dependent.description.contains(TransitionNames.triggerPrefix) && !found.contains(dependent.description) {
                 found.append(dependent.description)
             }
         }

@@ -32,6 +32,8 @@ public struct PhaseSQL: Sendable {
     private func q(_ name: String) -> String { SQLQuote.identifier(name) }
 
     public var triggerName: String { TransitionNames.trigger(for: transition.plan) }
+    /// The trigger's name in plans expanded before hostile-d 22; contract and rollback drop it too.
+    public var legacyTriggerName: String { TransitionNames.legacyTrigger(for: transition.plan) }
 
     /// The schemas `bellows render` shows the plan pinned to: a session's default path
     /// (`"$user", public`) on a database without a schema named after the user.
@@ -858,6 +860,7 @@ public struct PhaseSQL: Sendable {
         var statements: [PhaseStatement] = contractLock.map { [$0] } ?? []
         if transition.needsTrigger {
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
+            statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
         }
         for t in transition.allTargets {
@@ -1132,6 +1135,7 @@ public struct PhaseSQL: Sendable {
                 "DROP INDEX CONCURRENTLY IF EXISTS \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
         }
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
+        statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
         var clauses = (addedConstraints + attached.sorted()).map { "DROP CONSTRAINT IF EXISTS \(q($0))" }
         clauses += transition.newTargets.map { "DROP COLUMN IF EXISTS \(q($0.physical))" }

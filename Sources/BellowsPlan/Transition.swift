@@ -1,9 +1,15 @@
 import BellowsSQL
 
 /// Names Bellows gives the objects it creates during a transition. Everything starts with
-/// `_bellows_`, which `bellows check` reserves.
+/// `_bellows_`, which `bellows check` reserves, except the dual-write trigger (`~bellows_`,
+/// see `trigger(for:)`).
 public enum TransitionNames {
     public static let reservedPrefix = "_bellows_"
+    /// The dual-write trigger's prefix: `~` (0x7E) sorts after every letter, digit and `_` in
+    /// byte order, which is the order PostgreSQL fires the BEFORE row triggers of a table in,
+    /// so the trigger fires after the table's own BEFORE triggers and copies what they wrote
+    /// (hostile-d 22). A table's trigger that still sorts after it is refused by a gate.
+    public static let triggerPrefix = "~bellows_"
     public static let maximumIdentifierBytes = 63
 
     /// Truncates to PostgreSQL's 63-byte identifier limit (or `bytes`) without splitting a
@@ -28,7 +34,10 @@ public enum TransitionNames {
 
     public static func transitional(_ name: String) -> String { fitted(reservedPrefix + name) }
     public static func shadowColumn(_ final: String) -> String { transitional(final) }
-    public static func trigger(for plan: Plan) -> String { fitted("\(reservedPrefix)sync_\(plan.id)") }
+    public static func trigger(for plan: Plan) -> String { fitted("\(triggerPrefix)sync_\(plan.id)") }
+    /// The name plans expanded before hostile-d 22 gave their trigger (it fired before the
+    /// table's own BEFORE triggers): phases find a plan's trigger under either name.
+    public static func legacyTrigger(for plan: Plan) -> String { fitted("\(reservedPrefix)sync_\(plan.id)") }
     public static func function(for plan: Plan) -> String { fitted("sync_\(plan.id)") }
     public static func plainIndex(table: String, column: String) -> String { fitted("\(table)_\(column)_idx") }
     public static func notNullCheck(table: String, column: String) -> String { transitional("\(table)_\(column)_not_null") }

@@ -10,7 +10,7 @@ import Testing
 @Suite(needsDatabase)
 struct GateTests {
     static let id = "001_rename_email"
-    static let trigger = "_bellows_sync_001_rename_email"
+    static let trigger = "~bellows_sync_001_rename_email"
 
     static func setUp(_ fixture: EngineFixture, extra: String = "") throws {
         try fixture.exec("""
@@ -45,12 +45,12 @@ struct GateTests {
 
         // Writes made while the trigger is disabled are not synchronised.
         try fixture.exec("""
-            ALTER TABLE accounts DISABLE TRIGGER \(Self.trigger);
+            ALTER TABLE accounts DISABLE TRIGGER "\(Self.trigger)";
             UPDATE accounts SET email = 'drifted' || id || '@example.com' WHERE id IN (17, 4, 250);
             """)
         let whileDisabled = expectRefusal { try fixture.run(.verify, Self.id) }
         #expect(whileDisabled?.gates == ["trigger"], "\(whileDisabled?.text ?? "")")
-        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \(Self.trigger)")
+        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \"\(Self.trigger)\"")
         // A value corrupted behind the trigger's back (the backfill's bypass).
         try fixture.exec("""
             BEGIN;
@@ -216,20 +216,20 @@ struct GateTests {
             #expect(refusal?.gates == ["verification-age"], "\(refusal?.text ?? "")")
         }
         // A disabled dual-write trigger.
-        try fixture.exec("ALTER TABLE accounts DISABLE TRIGGER \(Self.trigger)")
+        try fixture.exec("ALTER TABLE accounts DISABLE TRIGGER \"\(Self.trigger)\"")
         try unchanged(fixture) {
             let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
             #expect(refusal?.gates == ["trigger"], "\(refusal?.text ?? "")")
         }
         // Enabled again, but not ALWAYS: writers in replica mode would bypass it.
-        try fixture.exec("ALTER TABLE accounts ENABLE TRIGGER \(Self.trigger)")
+        try fixture.exec("ALTER TABLE accounts ENABLE TRIGGER \"\(Self.trigger)\"")
         try unchanged(fixture) {
             let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
             #expect(refusal?.gates == ["trigger"], "\(refusal?.text ?? "")")
             #expect(refusal?.failures.first?.remedy?.contains("ENABLE ALWAYS TRIGGER") == true)
         }
         // Back in force for everyone, but it was not since verify: verify again.
-        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \(Self.trigger)")
+        try fixture.exec("ALTER TABLE accounts ENABLE ALWAYS TRIGGER \"\(Self.trigger)\"")
         try unchanged(fixture) {
             let refusal = expectRefusal { try fixture.run(.contract, Self.id, confirmed) }
             #expect(refusal?.gates == ["trigger-since-verify"], "\(refusal?.text ?? "")")

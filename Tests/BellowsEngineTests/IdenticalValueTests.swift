@@ -79,7 +79,7 @@ struct IdenticalValueTests {
         let fixture = try Self.ledgerFixture("identverify", through: .backfill)
         defer { fixture.close() }
         let id = Self.ledgerPlan
-        let trigger = "_bellows_sync_\(id)"
+        let trigger = "~bellows_sync_\(id)"
         try fixture.exec("""
             ALTER TABLE ledger DISABLE TRIGGER "\(trigger)";
             UPDATE ledger SET amt = 2.500 WHERE id = 3;
@@ -142,7 +142,7 @@ struct IdenticalValueTests {
         #expect(throws: PostgresError.self) { try fixture.exec("INSERT INTO cu (id, handle) VALUES (1001, 'NICK4')") }
         try fixture.run(.verify, id)
 
-        let trigger = "_bellows_sync_\(id)"
+        let trigger = "~bellows_sync_\(id)"
         try fixture.exec("""
             ALTER TABLE cu DISABLE TRIGGER "\(trigger)";
             UPDATE cu SET handle = 'NICK6' WHERE id = 6;
@@ -187,7 +187,7 @@ struct IdenticalValueTests {
             == [["2.50", "2.5"], ["3.00", "3"], ["7.10", "7.1"]])
         try fixture.run(.verify, id)
 
-        let trigger = "_bellows_sync_\(id)"
+        let trigger = "~bellows_sync_\(id)"
         try fixture.exec("""
             ALTER TABLE acct DISABLE TRIGGER "\(trigger)";
             UPDATE acct SET amount_exact = 9.99 WHERE id = 3;

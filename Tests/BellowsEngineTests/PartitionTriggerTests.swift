@@ -12,16 +12,16 @@ struct PartitionTriggerTests {
     @Test func theTriggerIdentityCoversEveryPartition() throws {
         let fixture = try EngineFixture("part-trigger")
         defer { fixture.close() }
-        let trigger = "_bellows_sync_001_ev_payload"
+        let trigger = "~bellows_sync_001_ev_payload"
         try fixture.exec("""
             CREATE TABLE ev (id bigint, region int, payload text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
             CREATE TABLE ev_1 PARTITION OF ev FOR VALUES IN (1);
             CREATE TABLE ev_2 PARTITION OF ev FOR VALUES IN (2);
             CREATE FUNCTION ev_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-            CREATE TRIGGER \(trigger) BEFORE INSERT OR UPDATE ON ev FOR EACH ROW EXECUTE FUNCTION ev_sync();
-            ALTER TABLE ev ENABLE ALWAYS TRIGGER \(trigger);
-            ALTER TABLE ev_1 ENABLE ALWAYS TRIGGER \(trigger);
-            ALTER TABLE ev_2 ENABLE ALWAYS TRIGGER \(trigger);
+            CREATE TRIGGER "\(trigger)" BEFORE INSERT OR UPDATE ON ev FOR EACH ROW EXECUTE FUNCTION ev_sync();
+            ALTER TABLE ev ENABLE ALWAYS TRIGGER "\(trigger)";
+            ALTER TABLE ev_1 ENABLE ALWAYS TRIGGER "\(trigger)";
+            ALTER TABLE ev_2 ENABLE ALWAYS TRIGGER "\(trigger)";
             """)
         let engine = fixture.engine()
         let connection = try engine.connect()
@@ -33,14 +33,14 @@ struct PartitionTriggerTests {
         #expect(verified?.split(separator: ";").count == 3, "\(verified ?? "nil")")
 
         // A clone disabled: refused, naming the partition.
-        try fixture.exec("ALTER TABLE ev_1 DISABLE TRIGGER \(trigger)")
+        try fixture.exec("ALTER TABLE ev_1 DISABLE TRIGGER \"\(trigger)\"")
         let disabled = try problem()
         #expect(disabled?.message.contains("disabled on partition ev_1") == true, "\(disabled?.message ?? "nil")")
         // A clone that fires only for origin sessions: refused.
-        try fixture.exec("ALTER TABLE ev_1 ENABLE TRIGGER \(trigger)")
+        try fixture.exec("ALTER TABLE ev_1 ENABLE TRIGGER \"\(trigger)\"")
         #expect(try problem()?.message.contains("not ENABLE ALWAYS on partition ev_1") == true)
         // Re-enabled ALWAYS: in force again, but its identity is not the verified one.
-        try fixture.exec("ALTER TABLE ev_1 ENABLE ALWAYS TRIGGER \(trigger)")
+        try fixture.exec("ALTER TABLE ev_1 ENABLE ALWAYS TRIGGER \"\(trigger)\"")
         #expect(try problem() == nil)
         let reenabled = try identity()
         #expect(reenabled != nil && reenabled != verified)
@@ -63,7 +63,7 @@ struct PartitionTriggerTests {
         // A plain table keeps the one-row form.
         try fixture.exec("""
             CREATE TABLE plain (id int PRIMARY KEY);
-            CREATE TRIGGER \(trigger) BEFORE INSERT ON plain FOR EACH ROW EXECUTE FUNCTION ev_sync();
+            CREATE TRIGGER "\(trigger)" BEFORE INSERT ON plain FOR EACH ROW EXECUTE FUNCTION ev_sync();
             """)
         #expect(try identity() != nil)
         #expect(try engine.triggerIdentity(table: "plain", trigger: trigger, connection: connection)?.contains(";") == false)

@@ -27,10 +27,10 @@ struct RescanTests {
             """)
         try fixture.forward(id, through: .verify)
         try fixture.exec("""
-            ALTER TABLE doc DISABLE TRIGGER "_bellows_sync_\(id)";
+            ALTER TABLE doc DISABLE TRIGGER "~bellows_sync_\(id)";
             UPDATE doc SET title = 'bypass 20' WHERE id = 20;
             UPDATE doc SET title = 'bypass 640' WHERE id = 640;
-            ALTER TABLE doc ENABLE ALWAYS TRIGGER "_bellows_sync_\(id)";
+            ALTER TABLE doc ENABLE ALWAYS TRIGGER "~bellows_sync_\(id)";
             """)
         let refusal = expectRefusal { try fixture.run(.verify, id) }
         #expect(refusal?.gates == ["mismatch:change_1"], "\(refusal?.text ?? "")")

@@ -75,9 +75,9 @@ struct VolatileExpressionTests {
             """)
         try fixture.forward(id, through: .backfill)
         try fixture.exec("""
-            ALTER TABLE visits DISABLE TRIGGER "_bellows_sync_\(id)";
+            ALTER TABLE visits DISABLE TRIGGER "~bellows_sync_\(id)";
             UPDATE visits SET color = NULL WHERE visit_no = 7;
-            ALTER TABLE visits ENABLE ALWAYS TRIGGER "_bellows_sync_\(id)";
+            ALTER TABLE visits ENABLE ALWAYS TRIGGER "~bellows_sync_\(id)";
             """)
         let refusal = expectRefusal { try fixture.run(.verify, id) }
         #expect(refusal?.gates == ["mismatch:change_1"], "\(refusal?.text ?? "")")

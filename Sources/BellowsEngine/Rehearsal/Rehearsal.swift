@@ -465,7 +465,7 @@ public final class Rehearsal: @unchecked Sendable {
             + table.constraints.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
             + table.indexes.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
         if !leftovers.isEmpty { problems.append("\(id): transition objects left after contract: \(leftovers.joined(separator: ", "))") }
-        let triggers = try connection.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname LIKE '\\_bellows\\_%'", [transition.quotedTable]).first?.int("n") ?? 0
+        let triggers = try connection.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND (tgname LIKE '\\_bellows\\_%' OR left(tgname, length($2)) = $2)", [transition.quotedTable, TransitionNames.triggerPrefix]).first?.int("n") ?? 0
         if triggers > 0 { problems.append("\(id): a dual-write trigger is left after contract") }
         return problems
     }

@@ -42,11 +42,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON "public"."profiles"
+CREATE TRIGGER "~bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON "public"."profiles"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '002_widen_profiles_bio')
   EXECUTE FUNCTION "bellows"."sync_002_widen_profiles_bio"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "_bellows_sync_002_widen_profiles_bio";
+ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_sync_002_widen_profiles_bio";
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -93,6 +93,8 @@ SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();
@@ -106,6 +108,8 @@ COMMENT ON COLUMN "public"."profiles"."bio" IS 'Free-text introduction shown on 
 
 -- ===== rollback =====
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();

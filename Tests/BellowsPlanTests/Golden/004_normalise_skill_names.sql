@@ -26,11 +26,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE ON "public"."skills"
+CREATE TRIGGER "~bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE ON "public"."skills"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '004_normalise_skill_names')
   EXECUTE FUNCTION "bellows"."sync_004_normalise_skill_names"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."skills" ENABLE ALWAYS TRIGGER "_bellows_sync_004_normalise_skill_names";
+ALTER TABLE "public"."skills" ENABLE ALWAYS TRIGGER "~bellows_sync_004_normalise_skill_names";
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
 
@@ -83,6 +83,8 @@ SELECT count(*) FROM skills WHERE lower(btrim(name)) = '';
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."skills" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."skills";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
@@ -98,6 +100,8 @@ COMMENT ON COLUMN "public"."skills"."name" IS 'Skill name, normalised: trimmed a
 -- drop an index without blocking writes [standalone]
 DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_skills_name_key";
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."skills";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();

@@ -50,11 +50,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE ON "public"."users"
+CREATE TRIGGER "~bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE ON "public"."users"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '006_split_users_full_name')
   EXECUTE FUNCTION "bellows"."sync_006_split_users_full_name"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_sync_006_split_users_full_name";
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "~bellows_sync_006_split_users_full_name";
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -105,6 +105,8 @@ SELECT count(*) FROM users WHERE full_name = '';
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_006_split_users_full_name" ON "public"."users";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();
@@ -114,6 +116,8 @@ ALTER TABLE "public"."users"
 
 -- ===== rollback =====
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_006_split_users_full_name" ON "public"."users";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();

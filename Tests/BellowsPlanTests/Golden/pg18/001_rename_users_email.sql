@@ -35,11 +35,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
+CREATE TRIGGER "~bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
   FOR EACH ROW WHEN (record_image_ne(ROW(NEW."email"), ROW(NEW."email_address")) AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_sync_001_rename_users_email";
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "~bellows_sync_001_rename_users_email";
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
 
@@ -92,6 +92,8 @@ SELECT count(*) FROM (SELECT lower(email_address) FROM users GROUP BY 1 HAVING c
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();
@@ -110,6 +112,8 @@ COMMENT ON COLUMN "public"."users"."email_address" IS 'Login and contact address
 -- drop an index without blocking writes [standalone]
 DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_users_email_address_key";
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_001_rename_users_email" ON "public"."users";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_001_rename_users_email" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_001_rename_users_email"();

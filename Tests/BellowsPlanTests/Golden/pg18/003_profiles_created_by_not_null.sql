@@ -26,11 +26,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR UPDATE ON "public"."profiles"
+CREATE TRIGGER "~bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR UPDATE ON "public"."profiles"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '003_profiles_created_by_not_null')
   EXECUTE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "_bellows_sync_003_profiles_created_by_not_null";
+ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_sync_003_profiles_created_by_not_null";
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -81,6 +81,8 @@ SELECT count(*) FROM profiles p LEFT JOIN users u ON u.id = coalesce(p.created_b
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
@@ -91,6 +93,8 @@ COMMENT ON COLUMN "public"."profiles"."created_by" IS 'Account that created the 
 
 -- ===== rollback =====
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();

@@ -47,11 +47,11 @@ BEGIN
 END
 $bellows$;
 -- the dual-write trigger [transaction]
-CREATE TRIGGER "_bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON "public"."skill_claims"
+CREATE TRIGGER "~bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON "public"."skill_claims"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '005_claim_status_check')
   EXECUTE FUNCTION "bellows"."sync_005_claim_status_check"();
 -- the dual-write trigger fires for every writer [transaction]
-ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "_bellows_sync_005_claim_status_check";
+ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "~bellows_sync_005_claim_status_check";
 -- build an index without blocking writes [standalone]
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");
 
@@ -104,6 +104,8 @@ SELECT count(*) FROM skill_claims WHERE status::text NOT IN ('pending', 'verifie
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."skill_claims" IN ACCESS EXCLUSIVE MODE;
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_005_claim_status_check" ON "public"."skill_claims";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
@@ -128,6 +130,8 @@ COMMENT ON COLUMN "public"."skill_claims"."status" IS 'Claim lifecycle: pending,
 -- drop an index without blocking writes [standalone]
 DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_skill_claims_status_idx";
 -- stop dual writes [transaction]
+DROP TRIGGER IF EXISTS "~bellows_sync_005_claim_status_check" ON "public"."skill_claims";
+-- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
 DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
