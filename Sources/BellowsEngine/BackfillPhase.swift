@@ -24,10 +24,27 @@ extension Engine {
         var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
                                   pauseMilliseconds: options.pauseMilliseconds)
         let table = transition.quotedTable
-        let estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
+        // The table's rows when the backfill starts (the planner's estimate): the rows up to the
+        // upper bound taken below, which is where the walk ends.
+        var estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
         let bytesAtStart = try tableBytes(connection, table)
         // A rescan walks every row again (it changes only those that disagree with up).
         var cursor = rescan ? nil : state.backfillCursor
+        // The walk's end, fixed when the backfill starts: the largest key then. Every row
+        // written since expand is the dual-write trigger's (an insert past the bound too), so
+        // the walk need not chase the application's inserts. Saved with the cursor: a resumed
+        // backfill stops at the same key. A rescan takes a new one.
+        var upperBound = rescan ? nil : state.backfillBound
+        if upperBound == nil, sql.needsBackfill {
+            upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key")
+            do { try StateStore.saveBackfillBound(connection, plan: plan.id, bound: upperBound, phase: state.phase) } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "save the backfill's upper bound", error: error)
+            }
+            if cursor != nil, let upperBound {
+                // Started by a Bellows that kept no bound: the bound is taken now.
+                report(.info("the backfill of \(plan.id) ends at key (\(upperBound.joined(separator: ", "))), the largest now"))
+            }
+        }
         var updatedTotal = state.backfillRows
         var scannedThisRun = 0
         var updatedThisRun = 0
@@ -35,12 +52,20 @@ extension Engine {
         let vacuumEvery = settings.vacuumEveryRows ?? max(200_000, estimate / 4)
         let started = Date()
         var scannedBefore = 0
-        if cursor != nil {
-            // Resume: count what the walk already passed, for honest progress.
-            let keys = transition.key.map { SQLQuote.identifier($0.name) }.joined(separator: ", ")
-            let bound = "(" + transition.key.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
-            scannedBefore = try connection.query("SELECT count(*) AS n FROM \(table) WHERE (\(keys)) <= \(bound)", cursor ?? []).first?.int("n") ?? 0
-            report(.info("resuming the backfill of \(plan.id) after key (\((cursor ?? []).joined(separator: ", ")))"))
+        if let cursor, let upperBound {
+            // Resume: count what the walk already passed and the rows up to its bound, for
+            // honest progress.
+            let keys = "(" + transition.key.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ")"
+            func parameters(from first: Int) -> String {
+                "(" + transition.key.enumerated().map { "$\(first + $0.offset)::\($0.element.type)" }.joined(separator: ", ") + ")"
+            }
+            let counted = try connection.query("""
+                SELECT count(*) FILTER (WHERE \(keys) <= \(parameters(from: 1))) AS passed, count(*) AS total
+                FROM \(table) WHERE \(keys) <= \(parameters(from: transition.key.count + 1))
+                """, (cursor + upperBound).map { $0 }).first
+            scannedBefore = try counted?.int("passed") ?? 0
+            estimate = try counted?.int("total") ?? estimate
+            report(.info("resuming the backfill of \(plan.id) after key (\(cursor.joined(separator: ", "))), up to key (\(upperBound.joined(separator: ", ")))"))
         }
         let lockPolicy = policy(for: plan)
         // The batches do not fire the table's own triggers (an `updated_at` stamped on every
@@ -53,6 +78,8 @@ extension Engine {
         var announced = false
         var activeSessions: Int?
         var pausedSeconds = 0.0
+        /// Since when the backfill waits for a replica's replay (`max_replica_lag_ms`).
+        var replicaWaitStarted: Date?
         /// Progress while waiting (paused, replica lag): no rate, the table as at the start.
         func waiting(_ why: String) -> BackfillProgress {
             BackfillProgress(
@@ -75,7 +102,8 @@ extension Engine {
         let firstBatch = sql.backfillBatch(first: true, rescan: rescan)
         let nextBatch = sql.backfillBatch(first: false, rescan: rescan)
         if rescan { report(.info("rescanning \(table) from the first key: rows whose new columns disagree with up are recomputed")) }
-        while sql.needsBackfill {
+        // An empty table at the start has no bound and nothing to backfill.
+        while sql.needsBackfill, let upperBound {
             if options.shouldStop() {
                 recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
                               details: ["rows_updated": .int(updatedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
@@ -102,10 +130,27 @@ extension Engine {
                 pausedSeconds += Date().timeIntervalSince(pauseStart)
                 continue
             }
-            if let bound = settings.maxReplicaLagMilliseconds, let lag = try replicaLagMilliseconds(connection), lag > Double(bound) {
-                report(.backfill(waiting(String(format: "replica lag %.0f ms > %d ms", lag, bound))))
-                Thread.sleep(forTimeInterval: 1)
-                continue
+            if let limit = settings.maxReplicaLagMilliseconds {
+                let lag = try replicaLagMilliseconds(connection)
+                if let lag, lag > Double(limit) {
+                    let why = String(format: "replica lag %.0f ms > %d ms (backfill.max_replica_lag_ms)", lag, limit)
+                    if replicaWaitStarted == nil {
+                        replicaWaitStarted = Date()
+                        report(.info("backfill of \(plan.id): waiting for the replicas to replay: \(why)"))
+                    }
+                    let progress = waiting(why)
+                    report(.backfill(progress))
+                    progressHooks(progress)
+                    let waitStart = Date()
+                    while Date().timeIntervalSince(waitStart) < 1 && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.1) }
+                    pausedSeconds += Date().timeIntervalSince(waitStart)
+                    continue
+                }
+                if let since = replicaWaitStarted {
+                    report(.info(String(format: "backfill of %@: the replicas caught up (lag %@ ≤ %d ms) after %.1f s; going on", plan.id,
+                                        lag.map { String(format: "%.0f ms", $0) } ?? "none", limit, Date().timeIntervalSince(since))))
+                    replicaWaitStarted = nil
+                }
             }
             if pacer.watchesSessions {
                 let activity = try serverActivity(connection)
@@ -123,7 +168,7 @@ extension Engine {
             let batchStart = Date()
             let result: BatchResult
             do {
-                result = try runBatch(plan, batch, cursor: cursor, size: pacer.nextBatchSize, marker: sql.backfillMarker, fromPhase: state.phase,
+                result = try runBatch(plan, batch, cursor: cursor, upTo: upperBound, size: pacer.nextBatchSize, marker: sql.backfillMarker, fromPhase: state.phase,
                                       policy: lockPolicy, settings: settings, replica: triggers.replica, connection: connection)
             } catch let timedOut as BatchTimedOut {
                 // Nothing of the batch was committed: the same rows again, half as many at a time.
@@ -225,9 +270,10 @@ extension Engine {
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed.
-    func runBatch(_ plan: Plan, _ batch: PhaseSQL.BackfillBatch, cursor: [String]?, size: Int, marker: String, fromPhase: Phase,
+    func runBatch(_ plan: Plan, _ batch: PhaseSQL.BackfillBatch, cursor: [String]?, upTo upperBound: [String], size: Int, marker: String, fromPhase: Phase,
                   policy: LockPolicy, settings: BackfillSettings, replica: Bool, connection: Connection) throws -> BatchResult {
         let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
+        let upper: [(any PostgresBindable)?] = upperBound.map { $0 }
         var attempt = 0
         while true {
             attempt += 1
@@ -245,7 +291,7 @@ extension Engine {
                         SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
                                set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
                         """, [marker, "\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
-                    guard let row = try connection.query(batch.bound, after + [size]).first else {
+                    guard let row = try connection.query(batch.bound, after + [size] + upper).first else {
                         return BatchResult(scanned: 0, updated: 0, lastKey: nil)
                     }
                     let lastKey = try row.stringArray("last_key")
@@ -301,7 +347,11 @@ extension Engine {
         try connection.query("SELECT pg_table_size(to_regclass($1)) AS n", [table]).first?.int("n") ?? 0
     }
 
-    /// The largest replay lag of the streaming replicas, nil when there are none.
+    /// The largest replay lag of the streaming replicas, nil when there are none (or this role
+    /// may not see it: pg_read_all_stats). After a replica caught up, `replay_lag` keeps the
+    /// time to the last WAL it replayed until two of its status messages in a row report it
+    /// caught up (`wal_receiver_status_interval`, 10 s by default): the backfill goes on that
+    /// much later (docs/operations.md).
     func replicaLagMilliseconds(_ connection: Connection) throws -> Double? {
         try connection.query("SELECT (extract(epoch FROM max(replay_lag)) * 1000)::float8 AS lag FROM pg_stat_replication")
             .first?.optionalDouble("lag")

@@ -237,6 +237,8 @@ public enum PhaseRendering {
                     -- and session_replication_role = replica when the role may (a superuser, or PostgreSQL 15+ after
                     -- GRANT SET ON PARAMETER session_replication_role): the table's own triggers then do not fire for the
                     -- rows the backfill fills. Otherwise they fire for every row; expand and backfill name them.
+                    -- The walk ends at the table's largest key when the backfill starts (\(sql.backfillUpperBound), kept with
+                    -- the cursor, so a resume ends there too): every row written after expand is the dual-write trigger's.
                     -- `bellows backfill \(transition.plan.id) --rescan` (after writes that bypassed the trigger) runs the same batches
                     -- from the first key over the rows verify's condition counts as disagreeing, recomputing them with up.
 

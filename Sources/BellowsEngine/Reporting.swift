@@ -8,7 +8,8 @@ public struct BackfillProgress: Sendable, Hashable {
     public var rowsScanned: Int
     /// Rows the backfill changed (the rest were already up to date).
     public var rowsUpdated: Int
-    /// The planner's estimate of the table's rows.
+    /// The rows up to the backfill's upper bound, where its walk ends: the planner's estimate
+    /// of the table's rows when the backfill starts, counted exactly when it resumes.
     public var estimatedTotal: Int
     public var rowsPerSecond: Double
     public var etaSeconds: Double?

@@ -35,6 +35,9 @@ public struct PlanState: Sendable, Codable, Hashable {
     /// after its commit, has not finished yet (hostile-d 19): `contract` on the contracted plan
     /// runs it. Empty when none is owed.
     public var owedValidations: [String] = []
+    /// The backfill's upper bound, the largest key when it started (`PhaseSQL.backfillUpperBound`),
+    /// kept with the cursor so a resumed backfill stops at the same key; nil before it starts.
+    public var backfillBound: [String]? = nil
 }
 
 /// One entry of the append-only audit log.
@@ -65,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations') AND NOT attisdropped) = 6 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound') AND NOT attisdropped) = 7 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -146,6 +149,8 @@ public enum StateStore {
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS plan_path text;
     -- The declared foreign keys whose VALIDATE after contract's commit is still owed.
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS owed_validations text[];
+    -- The backfill's upper bound (the largest key when it started), kept with its cursor.
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_bound text[];
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -176,7 +181,7 @@ public enum StateStore {
     """
     static let upgradedPlanColumns: [(name: String, type: String)] = [
         ("verified_trigger", "text"), ("search_path", "text[]"), ("not_null_shape", "text"), ("plan_text", "text"), ("plan_path", "text"),
-        ("owed_validations", "text[]"),
+        ("owed_validations", "text[]"), ("backfill_bound", "text[]"),
     ]
     static let planColumns = basePlanColumns + ", " + upgradedPlanColumns.map(\.name).joined(separator: ", ")
 
@@ -194,7 +199,8 @@ public enum StateStore {
             searchPath: try row.raw("search_path").map { PostgresArray.parse($0).map { $0 ?? "" } },
             notNullShape: try row.optionalString("not_null_shape"),
             planText: try row.optionalString("plan_text"), planPath: try row.optionalString("plan_path"),
-            owedValidations: try row.raw("owed_validations").map { PostgresArray.parse($0).compactMap { $0 } } ?? [])
+            owedValidations: try row.raw("owed_validations").map { PostgresArray.parse($0).compactMap { $0 } } ?? [],
+            backfillBound: try row.raw("backfill_bound").map { PostgresArray.parse($0).map { $0 ?? "" } })
     }
 
     public static func plan(_ connection: Connection, id: String, forUpdate: Bool = false) throws -> PlanState? {
@@ -244,6 +250,12 @@ public enum StateStore {
                                   extra: String = "", _ parameters: [(any PostgresBindable)?] = []) throws -> Bool {
         let sql = "UPDATE bellows.plans SET phase = $2, updated_at = now()\(extra) WHERE id = $1 AND phase = $3"
         return try connection.execute(sql, [id, to.rawValue, from.rawValue] + parameters).affectedRows == 1
+    }
+
+    /// Saves the backfill's upper bound (nil: the table was empty) while the plan is in `phase`.
+    public static func saveBackfillBound(_ connection: Connection, plan: String, bound: [String]?, phase: Phase) throws {
+        try connection.execute("UPDATE bellows.plans SET backfill_bound = $2::text[], updated_at = now() WHERE id = $1 AND phase = $3",
+                               [plan, bound.map { PostgresArray.literal($0) }, phase.rawValue])
     }
 
     /// Appends to the audit log. `details` is a JSON object.

@@ -686,12 +686,25 @@ public struct PhaseSQL: Sendable {
 
     private var keyAliases: [String] { transition.key.indices.map { "bellows_k\($0 + 1)" } }
 
+    /// The backfill's upper bound: the largest key of the table when the backfill starts, as
+    /// `max_key` (text[]); no row when the table is empty. The walk stops there: every row
+    /// written after expand, a row inserted past the bound included, is written by the
+    /// dual-write trigger, so the backfill has nothing to do past it (issue 22: without it,
+    /// the walk chased the application's inserts and ended only when they stopped).
+    public var backfillUpperBound: String {
+        let select = "ARRAY[" + transition.key.map { "\(q($0.name))::text" }.joined(separator: ", ") + "]"
+        let descending = transition.key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
+        return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
+    }
+
     /// One keyset batch: two statements, run in one transaction with the cursor's update.
     ///
     /// `bound` finds the batch's last key by walking the primary key index from the cursor
-    /// (the batch size-th key, or the last key when fewer remain). Parameters: the cursor's
-    /// key values as text (`$1…$n`, omitted when `first`), then the batch size. Returns one
-    /// row, `scanned` and `last_key` (text[]), or none when no row is left after the cursor.
+    /// up to the backfill's upper bound (`backfillUpperBound`): the batch size-th key, or the
+    /// last key up to the bound when fewer remain. Parameters: the cursor's key values as
+    /// text (`$1…$n`, omitted when `first`), then the batch size, then the upper bound's key
+    /// values. Returns one row, `scanned` and `last_key` (text[]), or none when no row is
+    /// left between the cursor and the bound.
     ///
     /// `update` then takes exactly the rows between the cursor and that key with one index
     /// range scan, and the command's row count is the number updated. Parameters: the cursor's
@@ -718,7 +731,6 @@ public struct PhaseSQL: Sendable {
         let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
         let cursor = first ? nil : parameters(from: 1)
         let afterCursor = cursor.map { "(\(keyList)) > \(row($0))" }
-        let whereCursor = afterCursor.map { " WHERE \($0)" } ?? ""
         let limit = first ? "$1" : "$\(key.count + 1)"
         /// The rows after the cursor up to `upper`; composite keys also bound their leading
         /// column, which the planner estimates as a range (a row comparison alone it estimates
@@ -734,12 +746,14 @@ public struct PhaseSQL: Sendable {
         }
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
         let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        /// The rows after the cursor up to the backfill's upper bound.
+        let walk = " WHERE " + inBatch(upTo: parameters(from: first ? 2 : key.count + 2))
         let bound = """
             WITH bellows_bound AS MATERIALIZED (
-              (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(whereCursor)
+              (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(walk)
                 ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
               UNION ALL
-              (SELECT \(select), NULL::bigint FROM \(table)\(whereCursor) ORDER BY \(descending) LIMIT 1)
+              (SELECT \(select), NULL::bigint FROM \(table)\(walk) ORDER BY \(descending) LIMIT 1)
               LIMIT 1
             )
             SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(inBatch(upTo: keyAliases.map { "bellows_bound.\($0)" })))) AS scanned,

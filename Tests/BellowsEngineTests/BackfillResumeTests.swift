@@ -128,7 +128,7 @@ struct BackfillResumeTests {
             if case .info(let message) = note { notes.update { $0.append(message) } }
         }
         let outcome = try engine.run(.backfill, plan: id)
-        #expect(notes.current.contains("resuming the backfill of \(id) after key (\(cursorKey))"), "\(notes.current)")
+        #expect(notes.current.contains("resuming the backfill of \(id) after key (\(cursorKey)), up to key (\(Self.rows))"), "\(notes.current)")
         #expect(outcome.details["rows_scanned_this_run"] == .int(Self.rows - cursorKey), "\(outcome.details)")
         #expect(outcome.details["rows_updated_this_run"] == .int(Self.rows - cursorKey), "\(outcome.details)")
     }

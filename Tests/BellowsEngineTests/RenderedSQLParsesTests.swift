@@ -102,12 +102,13 @@ struct RenderedSQLParsesTests {
         if sql.needsBackfill {
             var cursor: [String]?
             var batches = 0
+            let upper: [(any PostgresBindable)?] = try #require(try connection.query(sql.backfillUpperBound).first).stringArray("max_key").map { $0 }
             repeat {
                 let batch = sql.backfillBatch(first: cursor == nil)
                 let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
                 cursor = try connection.withTransaction {
                     try connection.execute("SET LOCAL bellows.backfill = 'on'")
-                    guard let row = try connection.query(batch.bound, after + [100]).first else { return nil }
+                    guard let row = try connection.query(batch.bound, after + [100] + upper).first else { return nil }
                     let lastKey = try row.stringArray("last_key")
                     try connection.execute(batch.update, after + lastKey.map { $0 })
                     return lastKey
@@ -159,7 +160,8 @@ struct RenderedSQLParsesTests {
             try connection.withTransaction {
                 try connection.execute("SET LOCAL bellows.backfill = 'on'")
                 let batch = sql.backfillBatch(first: true)
-                let lastKey = try #require(try connection.query(batch.bound, [1_000_000]).first).stringArray("last_key")
+                let upper: [(any PostgresBindable)?] = try #require(try connection.query(sql.backfillUpperBound).first).stringArray("max_key").map { $0 }
+                let lastKey = try #require(try connection.query(batch.bound, [1_000_000] + upper).first).stringArray("last_key")
                 try connection.execute(batch.update, lastKey.map { $0 })
             }
         }

@@ -79,6 +79,38 @@ public final class ScratchCluster: @unchecked Sendable {
         }
     }
 
+    /// A streaming replica of this cluster (`pg_basebackup -R`, WAL streamed), started in its
+    /// own directory on its own port and socket: the primary's `pg_stat_replication` lists it.
+    /// `settings` become `-c name=value` options of the replica (`wal_receiver_status_interval`…).
+    public func startStreamingReplica(settings: [String: String] = [:]) throws -> ScratchCluster {
+        let base = directory + "-replica-\(UInt16.random(in: 0...UInt16.max))"
+        let replica = ScratchCluster(directory: base, port: Int.random(in: 20_000...60_000), binDirectory: binDirectory, runAs: runAs)
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: replica.socketDirectory, withIntermediateDirectories: true)
+            if let runAs {
+                _ = try Self.run("/bin/chmod", ["755", base], as: nil)
+                _ = try Self.run("/bin/chown", ["-R", runAs, base], as: nil)
+            }
+            let backup = try Self.run(binDirectory + "/pg_basebackup", ["-D", replica.dataDirectory, "-R", "-X", "stream", "-c", "fast",
+                                                                        "-h", socketDirectory, "-p", "\(port)", "-U", "postgres", "--no-sync"], as: runAs)
+            guard backup.status == 0 else { throw BellowsError.usage("pg_basebackup failed: \(backup.output)") }
+            var options = "-c listen_addresses= -k \(replica.socketDirectory) -p \(replica.port) -c fsync=off -c hot_standby=on"
+            for (key, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(key)=\(value)" }
+            let log = (base as NSString).appendingPathComponent("server.log")
+            let start = try Self.run(binDirectory + "/pg_ctl", ["-D", replica.dataDirectory, "-o", options, "-l", log, "-w", "-t", "30", "start"], as: runAs)
+            guard start.status == 0 else {
+                let serverLog = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw BellowsError.usage("the replica did not start: \(start.output)\n\(serverLog)")
+            }
+            replica.running = true
+            return replica
+        } catch {
+            try? fm.removeItem(atPath: base)
+            throw error
+        }
+    }
+
     private init(directory: String, port: Int, binDirectory: String, runAs: String?) {
         self.directory = directory
         self.port = port

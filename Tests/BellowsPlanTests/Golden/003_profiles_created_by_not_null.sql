@@ -35,10 +35,10 @@ ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_sync_003_profile
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."profiles" WHERE ("id") > ($1::bigint)
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."profiles" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
     ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."profiles" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."profiles" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."profiles" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
@@ -51,10 +51,10 @@ WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
   AND (record_image_ne(ROW("created_by"), ROW((coalesce(created_by, user_id))::bigint)));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."profiles"
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."profiles" WHERE ("id") <= ($2::bigint)
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."profiles" ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."profiles" WHERE ("id") <= ($2::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."profiles" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,

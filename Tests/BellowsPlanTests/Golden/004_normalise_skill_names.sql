@@ -37,10 +37,10 @@ CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "pu
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skills" WHERE ("id") > ($1::bigint)
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skills" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
     ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skills" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skills" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skills" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
@@ -53,10 +53,10 @@ WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
   AND (record_image_ne(ROW("name"), ROW((lower(btrim(name)))::text)));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skills"
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skills" WHERE ("id") <= ($2::bigint)
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skills" ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skills" WHERE ("id") <= ($2::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skills" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,

@@ -58,10 +58,10 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "p
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skill_claims" WHERE ("id") > ($1::bigint)
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
     ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
@@ -74,10 +74,10 @@ WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
   AND ((ROW("_bellows_status") IS NULL AND NOT ROW((status::text)::text) IS NULL));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skill_claims"
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."skill_claims" WHERE ("id") <= ($2::bigint)
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."skill_claims" WHERE ("id") <= ($2::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."skill_claims" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,

@@ -46,10 +46,10 @@ CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint)
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
     ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
@@ -62,10 +62,10 @@ WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
   AND ((ROW("email_address") IS NULL AND NOT ROW(("email")::text) IS NULL));
 -- the first batch (no cursor yet) [transaction]
 WITH bellows_bound AS MATERIALIZED (
-  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users"
+  (SELECT "id" AS bellows_k1, $1::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") <= ($2::bigint)
     ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1)
   UNION ALL
-  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" ORDER BY "id" DESC LIMIT 1)
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") <= ($2::bigint) ORDER BY "id" DESC LIMIT 1)
   LIMIT 1
 )
 SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") <= (bellows_bound.bellows_k1))) AS scanned,
