@@ -86,11 +86,27 @@ public struct DatabaseSnapshot: Sendable, Hashable {
         for table in objects.keys.filter({ $0.hasPrefix("table ") || $0.hasPrefix("foreign table ") }).sorted() {
             let relation = table.hasPrefix("table ") ? String(table.dropFirst("table ".count)) : String(table.dropFirst("foreign table ".count))
             let snapshot = try CatalogSnapshot.take(connection, relation: relation)
-            for (object, line) in zip(snapshot.objects, snapshot.lines) {
+            for (object, line) in zip(snapshot.objects, Self.logicalColumnPositions(snapshot.lines)) {
                 objects[Self.partName(object, of: relation)] = Object(definition: line, parent: table)
             }
         }
         return DatabaseSnapshot(objects: objects)
+    }
+
+    /// The snapshot's `column N name …` lines with N, the column's `attnum`, replaced by its
+    /// position among the table's columns: a column dropped and added again (a rollback, then the
+    /// migration again) gets a new attnum but keeps its place, which is what a reader sees. Pure.
+    static func logicalColumnPositions(_ lines: [String]) -> [String] {
+        func attnum(_ line: String) -> Int? {
+            guard line.hasPrefix("column ") else { return nil }
+            return Int(line.dropFirst("column ".count).prefix { $0.isNumber })
+        }
+        let numbers = lines.compactMap(attnum).sorted()
+        let position = Dictionary(uniqueKeysWithValues: numbers.enumerated().map { ($1, $0 + 1) })
+        return lines.map { line in
+            guard let number = attnum(line), let place = position[number] else { return line }
+            return "column \(place)" + line.dropFirst("column \(number)".count)
+        }
     }
 
     /// `column email` of `widgets` → `column widgets.email`; `constraint widgets_pkey` → `constraint

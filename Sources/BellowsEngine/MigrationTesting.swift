@@ -182,22 +182,102 @@ public enum MigrationTestRunner {
     }
 }
 
-/// One migration as `rehearse` or `migrate --test` ran it: applied, then its tests.
+/// What rehearsing a migration's rollback file found: applied, rolled back, applied again,
+/// the catalog after the rollback compared with the catalog before the migration.
+public struct MigrationRollbackCheck: Sendable, Hashable {
+    public enum Outcome: String, Sendable {
+        /// The catalog after the rollback is the catalog before the migration, and the
+        /// migration applied again as the first time.
+        case exact
+        /// Something differs (`differences` names it): a violation.
+        case differs
+        /// The rollback file, or the migration applied again after it, failed: a violation.
+        case failed
+        /// The migration has no rollback file: a warning.
+        case missing
+        /// Not rehearsed, and why (`message`).
+        case skipped
+    }
+
+    public var outcome: Outcome
+    /// The rollback file.
+    public var file: String?
+    /// `index widgets_name_idx exists after rollback (it did not before the migration): …`.
+    public var differences: [String] = []
+    public var message: String?
+
+    /// A violation of the rehearsal (a difference or a failure), in one line per problem.
+    public func problems(of migration: String) -> [String] {
+        switch outcome {
+        case .differs: return differences.map { "rollback of \(migration) (\(file ?? "")): \($0)" }
+        case .failed: return ["rollback of \(migration) (\(file ?? "")): \(message ?? "failed")"]
+        default: return []
+        }
+    }
+}
+
+/// One migration as `rehearse` or `migrate --test` ran it: applied, its tests, its rollback file.
 public struct MigrationRehearsalResult: Sendable {
     public var migration: String
     public var tests: [MigrationTestResult]
+    /// nil when rollback files were not rehearsed (`rehearse --no-rollbacks`).
+    public var rollback: MigrationRollbackCheck?
 }
 
 /// Applies the pending migrations of a scratch database one by one (the runner, as `bellows
-/// migrate` does), running each migration's tests after it.
+/// migrate` does), running each migration's tests after it; with `rollbacks`, then its
+/// `rollback/` file, comparing the catalog with the one before the migration, and the
+/// migration again, comparing with the catalog after its first application.
 struct MigrationRehearsal {
     let runner: MigrationRunner
     let report: Reporter
+    var rollbacks = true
 
     struct Outcome {
         var results: [MigrationRehearsalResult] = []
         var applied = 0
         var waiting: MigrationWaitingForPlan?
+        /// Why the run stopped early (a migration did not apply again after its rollback).
+        var stopped: String?
+    }
+
+    /// Statements a non-transactional migration runs that reach beyond the database's own
+    /// catalog (the cluster's configuration, other databases, tablespaces on disk, a
+    /// subscription to another server): applying, rolling back and applying such a file again
+    /// is not safe to repeat, so its rollback is not rehearsed. Returns what and where. Pure.
+    static func unsafeToRepeat(_ migration: PendingMigration) -> String? {
+        guard !migration.transactional else { return nil }
+        let outside: Set<String> = ["ALTER SYSTEM", "CREATE DATABASE", "DROP DATABASE", "ALTER DATABASE … SET TABLESPACE",
+                                    "CREATE TABLESPACE", "DROP TABLESPACE", "CREATE SUBSCRIPTION", "DROP SUBSCRIPTION"]
+        for statement in migration.statements {
+            guard let parsed = StatementSplitter.split(statement.sql).first,
+                  let description = MigrationFile.nonTransactionalDescription(parsed), outside.contains(description) else { continue }
+            return "`\(description)` at line \(statement.line) acts outside the database"
+        }
+        return nil
+    }
+
+    func snapshot() throws -> DatabaseSnapshot {
+        let connection = try BellowsError.connect(runner.options.conninfo)
+        defer { connection.close() }
+        do { return try DatabaseSnapshot.take(connection) } catch let error as PostgresError { throw BellowsError.database(error) }
+    }
+
+    /// Whether and how `migration`'s rollback is rehearsed: nil to rehearse it with this file.
+    func rollbackDecision(_ migration: PendingMigration) -> MigrationRollbackCheck? {
+        let path = runner.rollbackPath(for: migration.name)
+        guard FileManager.default.fileExists(atPath: path) else {
+            let text = (try? String(contentsOfFile: migration.path, encoding: .utf8)) ?? ""
+            let ignored = text.split(separator: "\n").contains { $0.contains(Linter.ignoreFileDirective) && $0.contains("missing-rollback") }
+            return MigrationRollbackCheck(outcome: ignored ? .skipped : .missing, file: nil,
+                                          message: "no rollback file \(MigrationRunner.display(path))"
+                                            + (ignored ? " (the migration says `-- bellows:ignore-file missing-rollback`)" : "") + ": its rollback is not rehearsed")
+        }
+        if let reason = Self.unsafeToRepeat(migration) {
+            return MigrationRollbackCheck(outcome: .skipped, file: MigrationRunner.display(path),
+                                          message: "\(migration.name) runs outside a transaction and \(reason): applying it, rolling it back and applying it again is not safe to repeat, so its rollback is not rehearsed")
+        }
+        return nil
     }
 
     func run() throws -> Outcome {
@@ -206,6 +286,9 @@ struct MigrationRehearsal {
         let tests = runner.project.migrationTestFiles()
         var outcome = Outcome()
         for migration in plan.pending {
+            var check = rollbacks ? rollbackDecision(migration) : nil
+            let rehearsing = rollbacks && check == nil
+            let before = rehearsing ? try snapshot() : nil
             let applied: [AppliedMigration]
             do {
                 applied = try runner.apply(to: migration.number)
@@ -233,9 +316,52 @@ struct MigrationRehearsal {
                     result.tests.append(ran)
                 }
             }
+            if let before {
+                let (rehearsed, stop) = try rehearseRollback(migration, before: before)
+                check = rehearsed
+                if let stop { outcome.stopped = stop }
+            } else if let check {
+                report(.info("\(migration.name): \(check.message ?? check.outcome.rawValue)"))
+            }
+            result.rollback = check
             outcome.results.append(result)
+            if outcome.stopped != nil { return outcome }
         }
         return outcome
+    }
+
+    /// Rolls `migration` back with its rollback file, compares the catalog with `before`, and
+    /// applies it again. Returns the check, and why the run must stop (the migration did not
+    /// apply again: the later ones cannot be applied on top of it).
+    func rehearseRollback(_ migration: PendingMigration, before: DatabaseSnapshot) throws -> (MigrationRollbackCheck, String?) {
+        let file = MigrationRunner.display(runner.rollbackPath(for: migration.name))
+        let applied = try snapshot()
+        report(.info("\(migration.name): rolling back with \(file), then applying it again"))
+        do {
+            try runner.rollback(migration.name, force: true)
+        } catch let failure as MigrationError {
+            let check = MigrationRollbackCheck(outcome: .failed, file: file, message: "the rollback file failed: \(failure.location): ERROR"
+                                               + (failure.sqlState.map { " \($0)" } ?? "") + ": \(failure.message)")
+            report(.info("\(migration.name): \(check.message ?? "")"))
+            return (check, "the rollback of \(migration.name) failed; the migrations after it were not applied")
+        }
+        var check = MigrationRollbackCheck(outcome: .exact, file: file)
+        check.differences = before.difference(to: try snapshot(), moment: "after rollback", reference: "before the migration")
+        do {
+            try runner.apply(to: migration.number)
+        } catch let failure as MigrationError {
+            check.outcome = .failed
+            check.message = "\(migration.name) does not apply again after its rollback: \(failure.location): ERROR"
+                + (failure.sqlState.map { " \($0)" } ?? "") + ": \(failure.message)"
+            report(.info("\(migration.name): \(check.message ?? "")"))
+            if !check.differences.isEmpty { check.message = (check.message ?? "") + "; " + check.differences.joined(separator: "; ") }
+            return (check, "\(migration.name) did not apply again after its rollback; the migrations after it were not applied")
+        }
+        check.differences += applied.difference(to: try snapshot(), moment: "after applying it again", reference: "after its first application")
+        if !check.differences.isEmpty { check.outcome = .differs }
+        report(.info("\(migration.name): rollback " + (check.differences.isEmpty ? "exact: the catalog after it is the catalog before the migration"
+                                                                              : "differs:\n    " + check.differences.joined(separator: "\n    "))))
+        return (check, nil)
     }
 }
 
@@ -253,14 +379,24 @@ public struct MigrationTestReport: Sendable {
     /// The pending file the run stopped before (it waits for a plan's contract).
     public var waitingForPlan: PlanWait?
 
+    /// Why the run stopped before the last pending migration (one did not apply again after its rollback).
+    public var stopped: String?
+
     public var testFailures: [MigrationTestFailure] { migrations.flatMap { $0.tests.compactMap(\.failure) } }
-    public var passed: Bool { testFailures.isEmpty }
+    /// Rollback files that failed, or left the catalog different (one line each).
+    public var rollbackProblems: [String] { migrations.flatMap { $0.rollback?.problems(of: $0.migration) ?? [] } }
+    /// Migrations without a rollback file.
+    public var rollbackWarnings: [String] {
+        migrations.compactMap { $0.rollback?.outcome == .missing ? "\($0.migration): \($0.rollback?.message ?? "")" : nil }
+    }
+    public var passed: Bool { testFailures.isEmpty && rollbackProblems.isEmpty && stopped == nil }
 }
 
 extension MigrationRunner {
     /// `bellows migrate --test`: copies the target's schema and ledger (pg_dump in a read-only
     /// transaction; the target is never written) into a private scratch cluster, applies the
-    /// pending migrations there one by one and runs each one's tests after it. The same
+    /// pending migrations there one by one and runs each one's tests after it, then its
+    /// rollback file (the catalog must be as before the migration) and the migration again. The same
     /// refusals as `migrate` (drift, lint errors, dependencies) are thrown as
     /// ``MigrationRefusal``; a migration that fails to apply as ``MigrationError``; failing
     /// tests are in the report.
@@ -288,7 +424,8 @@ extension MigrationRunner {
             let outcome = try MigrationRehearsal(runner: MigrationRunner(project: project, options: scratchOptions, reporter: report),
                                                  report: report).run()
             return MigrationTestReport(target: source.name, scratchServer: cluster.serverVersionText, alreadyApplied: recorded,
-                                       applied: outcome.applied, migrations: outcome.results, waitingForPlan: outcome.waiting?.wait)
+                                       applied: outcome.applied, migrations: outcome.results, waitingForPlan: outcome.waiting?.wait,
+                                       stopped: outcome.stopped)
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }

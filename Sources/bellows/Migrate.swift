@@ -128,7 +128,7 @@ struct MigrateApply: ParsableCommand {
             help: "Accept that an applied file changed (name or number; repeatable): record its new checksum.")
     var acceptDrift: [String] = []
 
-    @Flag(help: "Change nothing on the target: copy its schema and ledger (read-only) into a private scratch PostgreSQL, apply the pending migrations there one by one and run each one's tests (migrations/tests/NNN_*.sql, rolled back). Exit 3 when a test fails.")
+    @Flag(help: "Change nothing on the target: copy its schema and ledger (read-only) into a private scratch PostgreSQL, apply the pending migrations there one by one, run each one's tests (migrations/tests/NNN_*.sql, rolled back), then its rollback file (the catalog must be as before it) and the migration again. Exit 3 when a test fails, 1 when a rollback differs.")
     var test = false
 
     @Option(name: .customLong("pg-bindir"), help: ArgumentHelp("With --test: the server binaries (initdb, pg_ctl) of the scratch cluster, e.g. production's major version; default $BELLOWS_PG_BINDIR, then the machine's.", valueName: "dir"))
@@ -207,13 +207,19 @@ struct MigrateApply: ParsableCommand {
     func runTests(_ runner: MigrationRunner) throws {
         let report = try runner.test(pgBinDirectory: pgBindir)
         let failures = report.testFailures
+        let problems = report.rollbackProblems + (report.stopped.map { [$0] } ?? [])
+        let rehearsed = report.migrations.filter { migration in
+            migration.rollback.map { [.exact, .differs, .failed].contains($0.outcome) } ?? false
+        }.count
         let summary = "\(report.applied) pending migration(s) applied on a scratch copy of the \(report.target); "
-            + "\(report.migrations.flatMap(\.tests).count) test(s) run, \(failures.count) failed; the target was not changed"
+            + "\(report.migrations.flatMap(\.tests).count) test(s) run, \(failures.count) failed; "
+            + "\(rehearsed) rollback file(s) rehearsed, \(report.rollbackProblems.count) problem(s); the target was not changed"
         if target.format == .json {
-            let error = failures.first.map { first in
+            var error = failures.first.map { first in
                 ErrorReport(first, message: failures.map(\.description).joined(separator: "\n"))
             }
-            JSONOutput.print(Self.documentName, failures.isEmpty ? .ok : .failed, MigrateTestBody(report), error: error)
+            if error == nil && !problems.isEmpty { error = ErrorReport(kind: "violations", message: problems.joined(separator: "\n")) }
+            JSONOutput.print(Self.documentName, !failures.isEmpty ? .failed : problems.isEmpty ? .ok : .refused, MigrateTestBody(report), error: error)
         } else {
             for migration in report.migrations {
                 Terminal.out(Terminal.green("✓") + " \(migration.migration)  applied on the scratch copy")
@@ -224,7 +230,24 @@ struct MigrateApply: ParsableCommand {
                         Terminal.out("  " + Terminal.green("✓") + " test \(test.test)  passed (\(test.statements) statement(s), rolled back)")
                     }
                 }
+                if let rollback = migration.rollback {
+                    switch rollback.outcome {
+                    case .exact:
+                        Terminal.out("  " + Terminal.green("✓") + " rollback \(rollback.file ?? "")  exact: the catalog after it is the catalog before the migration; applied again")
+                    case .differs, .failed:
+                        Terminal.out("  " + Terminal.red("✗ rollback \(rollback.file ?? "")") + "  "
+                                     + (rollback.message ?? "the catalog after it is not the catalog before the migration:"))
+                        if rollback.message == nil {
+                            for difference in rollback.differences { Terminal.out("    - " + difference) }
+                        }
+                    case .missing:
+                        Terminal.out("  " + Terminal.bold("⚠") + " \(rollback.message ?? "no rollback file")")
+                    case .skipped:
+                        Terminal.out("  " + Terminal.dim("rollback not rehearsed: \(rollback.message ?? "")"))
+                    }
+                }
             }
+            if let stopped = report.stopped { Terminal.out(Terminal.red("✗ ") + stopped) }
             if let wait = report.waitingForPlan {
                 Terminal.out(Terminal.bold("⏸ ") + "stopped before \(wait.migration): \(wait.message)")
             }
@@ -234,6 +257,7 @@ struct MigrateApply: ParsableCommand {
             }
         }
         if !failures.isEmpty { throw ExitCode(ExitStatus.failed) }
+        if !problems.isEmpty { throw ExitCode(ExitStatus.refused) }
     }
 
     func renderDryRun(_ plan: MigrationPlan) {

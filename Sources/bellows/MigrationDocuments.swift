@@ -189,14 +189,25 @@ struct MigrationTestJSON: Encodable {
     }
 }
 
-/// A migration as `migrate --test` or `rehearse` applied it: its tests.
+/// A migration as `migrate --test` or `rehearse` applied it: its tests, its rollback file rehearsed.
 struct MigrationRehearsalJSON: Encodable {
+    struct Rollback: Encodable {
+        /// `exact`, `differs`, `failed`, `missing`, `skipped`.
+        var outcome: String
+        var file: String?
+        var differences: [String]
+        var message: String?
+    }
+
     var name: String
     var tests: [MigrationTestJSON]
+    /// Absent when rollback files were not rehearsed (`rehearse --no-rollbacks`).
+    var rollback: Rollback?
 
     init(_ result: MigrationRehearsalResult) {
         name = result.migration
         tests = result.tests.map(MigrationTestJSON.init)
+        rollback = result.rollback.map { Rollback(outcome: $0.outcome.rawValue, file: $0.file, differences: $0.differences, message: $0.message) }
     }
 }
 
@@ -209,9 +220,12 @@ struct MigrateTestBody: Encodable {
     var applied: Int
     var migrations: [MigrationRehearsalJSON]
     var waitingForPlan: MigrateBody.Wait?
+    /// Why the run stopped before the last pending migration (a rollback failed, or the
+    /// migration did not apply again after it).
+    var stopped: String?
 
     enum CodingKeys: String, CodingKey {
-        case test, target, applied, migrations
+        case test, target, applied, migrations, stopped
         case scratchServer = "scratch_server", alreadyApplied = "already_applied", waitingForPlan = "waiting_for_plan"
     }
 
@@ -222,6 +236,7 @@ struct MigrateTestBody: Encodable {
         applied = report.applied
         migrations = report.migrations.map(MigrationRehearsalJSON.init)
         waitingForPlan = report.waitingForPlan.map(MigrateBody.Wait.init)
+        stopped = report.stopped
     }
 }
 

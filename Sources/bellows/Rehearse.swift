@@ -7,7 +7,7 @@ struct Rehearse: ParsableCommand {
         abstract: "Prove every plan end to end on a scratch PostgreSQL under simulated traffic, and its rollback from each phase.",
         discussion: """
         Without --database, starts a private PostgreSQL cluster from the server binaries on this machine \
-        (also as root) and removes it afterwards unless --keep. Applies migrations/ one by one (running each one's tests of migrations/tests/ after it, rolled back), fills the tables with \
+        (also as root) and removes it afterwards unless --keep. Applies migrations/ one by one (running each one's tests of migrations/tests/ after it, rolled back, then its rollback file, the catalog compared with the one before it, and the migration again), fills the tables with \
         synthetic rows (or --seed FILE), or with --from DATABASE starts from that database's schema and \
         ledger (read-only; --sample N copies N rows per table and the rows they reference), then for each \
         plan in order drives expand → backfill → verify → contract while old- and new-version writers run, \
@@ -122,6 +122,7 @@ struct Rehearse: ParsableCommand {
                     + (step.outcome == "ok" ? Terminal.green(step.outcome) : Terminal.red(step.outcome)))
             }
             Terminal.out("")
+            for warning in report.warnings { Terminal.out(Terminal.bold("⚠ ") + warning) }
             if report.passed {
                 Terminal.out(Terminal.green("✓ rehearsal passed: no row lost, every value as up/down define, schema as intended, rollbacks exact"))
             } else {
@@ -159,6 +160,8 @@ struct RehearseBody: Encodable {
 
     var passed: Bool
     var violations: [String]
+    /// What could not be proven but is no violation (a migration without rollback file).
+    var warnings: [String]
     var steps: [Step]
     /// Rows per table the scratch database started with.
     var seededRows: [String: Int]
@@ -168,13 +171,14 @@ struct RehearseBody: Encodable {
     var kept: String?
 
     enum CodingKeys: String, CodingKey {
-        case passed, violations, steps, kept, migrations
+        case passed, violations, warnings, steps, kept, migrations
         case seededRows = "seeded_rows"
     }
 
     init(_ report: RehearsalReport) {
         passed = report.passed
         violations = report.violations
+        warnings = report.warnings
         steps = report.steps.map {
             Step(plan: $0.plan, phase: $0.phase, seconds: $0.seconds, rows: $0.rows, trafficStatements: $0.traffic.statements,
                  trafficFailures: $0.traffic.failures.count, longestTrafficMs: $0.traffic.longestMilliseconds, outcome: $0.outcome)

@@ -186,3 +186,122 @@ struct MigrationTestingTests {
     }
 }
 
+/// Issue 24, rollback files rehearsed: each migration, its `rollback/` file, the migration again;
+/// the catalog after the rollback must be the catalog before the migration.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct MigrationRollbackRehearsalTests {
+    static let widgets = "CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL);\n"
+    static let colour = """
+        ALTER TABLE widgets ADD COLUMN colour text;
+        CREATE INDEX IF NOT EXISTS widgets_name_idx ON widgets (name);
+        """
+
+    /// 001 with an exact rollback, 002 whose rollback forgets the index, 003 without a rollback file.
+    func project() throws -> MigrationTestProject {
+        let files = try MigrationTestProject()
+        try files.write("migrations/001_widgets.sql", Self.widgets)
+        try files.write("migrations/rollback/001_widgets.sql", "DROP TABLE widgets;\n")
+        try files.write("migrations/002_widget_colour.sql", Self.colour)
+        try files.write("migrations/rollback/002_widget_colour.sql", "ALTER TABLE widgets DROP COLUMN colour;\n")
+        try files.write("migrations/003_gadgets.sql", "CREATE TABLE gadgets (id int PRIMARY KEY);\n")
+        return files
+    }
+
+    @Test func aRollbackFileThatForgetsAnIndexIsCaughtByTheRehearsalWithTheDifferenceNamed() throws {
+        let db = try TestDatabase.create("rbrehearse")
+        defer { db.drop() }
+        let files = try project()
+        defer { files.remove() }
+        var options = RehearsalOptions()
+        options.database = db.conninfo
+        options.rows = 10
+        let report = try Rehearsal(project: files.project, options: options).run()
+        #expect(report.migrations.map(\.migration) == ["001_widgets", "002_widget_colour", "003_gadgets"])
+        #expect(report.migrations[0].rollback?.outcome == .exact, "\(String(describing: report.migrations[0].rollback))")
+        let forgetful = try #require(report.migrations[1].rollback)
+        #expect(forgetful.outcome == .differs)
+        #expect(forgetful.differences.count == 1, "\(forgetful.differences)")
+        #expect(forgetful.differences.first?.hasPrefix("index widgets_name_idx exists after rollback (it did not before the migration): ") == true,
+                "\(forgetful.differences)")
+        #expect(report.violations.count == 1, "\(report.violations)")
+        #expect(report.violations.first?.contains("rollback of 002_widget_colour (migrations/rollback/002_widget_colour.sql): index widgets_name_idx exists after rollback") == true
+                || report.violations.first?.contains("index widgets_name_idx exists after rollback") == true, "\(report.violations)")
+        #expect(report.migrations[2].rollback?.outcome == .missing)
+        #expect(report.warnings.count == 1 && report.warnings[0].contains("003_gadgets: no rollback file"), "\(report.warnings)")
+        // Applied again after each rollback: the ledger and the schema are complete.
+        let connection = try db.connect()
+        defer { connection.close() }
+        #expect(try connection.query("SELECT name FROM bellows.migrations ORDER BY name").map { try $0.string("name") }
+                == ["001_widgets", "002_widget_colour", "003_gadgets"])
+        #expect(try connection.query("SELECT count(*) AS n FROM pg_attribute WHERE attrelid = 'widgets'::regclass AND attname = 'colour'").first?.int("n") == 1)
+    }
+
+    @Test func migrateTestRehearsesRollbacksOnTheCopyAndAFailingReapplyStopsTheRun() throws {
+        let db = try TestDatabase.create("rbmigtest")
+        defer { db.drop() }
+        let files = try project()
+        defer { files.remove() }
+        // Without IF NOT EXISTS, 002 cannot be applied again after a rollback that left the index.
+        try files.write("migrations/002_widget_colour.sql", Self.colour.replacingOccurrences(of: "IF NOT EXISTS ", with: ""))
+        let connection = try db.connect()
+        defer { connection.close() }
+        let before = try DatabaseSnapshot.take(connection)
+        var options = MigrationOptions(conninfo: db.conninfo, actor: "tester")
+        options.retryDelayMilliseconds = 10
+        let report = try MigrationRunner(project: files.project, options: options).test()
+        #expect(report.migrations.map(\.migration) == ["001_widgets", "002_widget_colour"])
+        #expect(report.migrations[0].rollback?.outcome == .exact)
+        let failed = try #require(report.migrations[1].rollback)
+        #expect(failed.outcome == .failed)
+        #expect(failed.message?.contains("002_widget_colour does not apply again after its rollback") == true, "\(failed.message ?? "")")
+        #expect(failed.message?.contains("42P07") == true, "\(failed.message ?? "")")
+        #expect(failed.message?.contains("index widgets_name_idx exists after rollback") == true, "\(failed.message ?? "")")
+        #expect(report.stopped?.contains("003") == false)
+        #expect(report.stopped != nil && !report.passed)
+        #expect(report.rollbackProblems.count == 1)
+        // The target: untouched.
+        #expect(try DatabaseSnapshot.take(connection) == before)
+        #expect(try connection.query("SELECT to_regclass('bellows.migrations') IS NULL AS none").first?.bool("none") == true)
+    }
+}
+
+/// Which non-transactional migrations are not rehearsed, and how differences are named. Pure.
+struct MigrationRollbackDecisionTests {
+    func pending(_ sql: String) -> PendingMigration {
+        let analysis = MigrationFile.analyze(sql)
+        return PendingMigration(name: "009_x", number: 9, path: "migrations/009_x.sql", checksum: "", description: nil, dependencies: [],
+                                transactional: analysis.transactionMode.isTransactional, nonTransactionalReason: nil,
+                                ownTransactionControl: false, statements: MigrationRunner.statements(of: analysis),
+                                completedStatements: [], outOfOrder: false, startedStatement: nil)
+    }
+
+    @Test func aNonTransactionalFileActingOutsideTheDatabaseIsNotRehearsed() {
+        #expect(MigrationRehearsal.unsafeToRepeat(pending("CREATE INDEX CONCURRENTLY i ON t (a);\n")) == nil)
+        #expect(MigrationRehearsal.unsafeToRepeat(pending("CREATE TABLE t (a int);\n")) == nil)
+        let system = MigrationRehearsal.unsafeToRepeat(pending("SELECT 1;\nALTER SYSTEM SET work_mem = '8MB';\n"))
+        #expect(system == "`ALTER SYSTEM` at line 2 acts outside the database", "\(system ?? "nil")")
+        #expect(MigrationRehearsal.unsafeToRepeat(pending("CREATE DATABASE other;\n")) != nil)
+    }
+
+    @Test func differencesAreNamedAndATablesPartsAreNotListedWithIt() {
+        let before = DatabaseSnapshot(objects: [
+            "table public.widgets": .init(definition: "table"),
+            "column public.widgets.name": .init(definition: "column 2 name text", parent: "table public.widgets"),
+        ])
+        var after = before
+        after.objects["index widgets_name_idx"] = .init(definition: "index CREATE INDEX widgets_name_idx ON public.widgets USING btree (name)",
+                                                       parent: "table public.widgets")
+        after.objects["table public.gadgets"] = .init(definition: "table")
+        after.objects["column public.gadgets.id"] = .init(definition: "column 1 id integer", parent: "table public.gadgets")
+        after.objects["column public.widgets.name"] = .init(definition: "column 2 name varchar(10)", parent: "table public.widgets")
+        #expect(before.difference(to: after) == [
+            "column public.widgets.name differs after rollback: before the migration column 2 name text — after rollback column 2 name varchar(10)",
+            "index widgets_name_idx exists after rollback (it did not before the migration): index CREATE INDEX widgets_name_idx ON public.widgets USING btree (name)",
+            "table public.gadgets exists after rollback (it did not before the migration): table",
+        ])
+        #expect(after.difference(to: before).contains("table public.gadgets is missing after rollback (before the migration: table)"))
+        // A column dropped and added again keeps its place among the columns, whatever its attnum.
+        #expect(DatabaseSnapshot.logicalColumnPositions(["column 1 id integer", "column 4 colour text", "column 2 name text", "index CREATE INDEX i"])
+                == ["column 1 id integer", "column 3 colour text", "column 2 name text", "index CREATE INDEX i"])
+    }
+}

@@ -42,6 +42,9 @@ public struct RehearsalOptions: Sendable {
     public init() {}
 }
 
+/// The migrations could not all be applied (a violation says why): no plan is rehearsed.
+struct RehearsalStopped: Error {}
+
 /// One phase of one plan as the rehearsal ran it.
 public struct RehearsalStep: Sendable {
     public var plan: String
@@ -55,6 +58,8 @@ public struct RehearsalStep: Sendable {
 public struct RehearsalReport: Sendable {
     public var steps: [RehearsalStep] = []
     public var violations: [String] = []
+    /// What the rehearsal could not prove but is no violation (a migration without rollback file).
+    public var warnings: [String] = []
     public var tableRows: [String: Int] = [:]
     /// Each migration applied, with its tests (`migrations/tests/`).
     public var migrations: [MigrationRehearsalResult] = []
@@ -198,7 +203,12 @@ public final class Rehearsal: @unchecked Sendable {
             result.steps.append(RehearsalStep(plan: "-", phase: "copy schema", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
             started = Date()
         }
-        try applyMigrations(connection, conninfo: main)
+        do {
+            try applyMigrations(connection, conninfo: main)
+        } catch is RehearsalStopped {
+            // A migration did not apply again after its rollback: the schema the plans need is not there.
+            return
+        }
         try values.addHints(plans, connection: connection)
         result.steps.append(RehearsalStep(plan: "-", phase: "migrate", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
         started = Date()
@@ -542,11 +552,23 @@ public final class Rehearsal: @unchecked Sendable {
         var migrationOptions = MigrationOptions(conninfo: conninfo, actor: "bellows-rehearsal")
         migrationOptions.lockTimeoutMilliseconds = options.lockTimeoutMilliseconds
         let runner = MigrationRunner(project: project, options: migrationOptions, reporter: report)
-        let outcome = try MigrationRehearsal(runner: runner, report: report).run()
+        var rehearsal = MigrationRehearsal(runner: runner, report: report)
+        rehearsal.rollbacks = options.rollbacks
+        let outcome = try rehearsal.run()
         result.migrations += outcome.results
         for failure in outcome.results.flatMap({ $0.tests.compactMap(\.failure) }) {
             result.violations.append("migration test \(failure.test) (after \(failure.migration)) failed: \(failure.location): ERROR"
                                      + (failure.sqlState.map { " \($0)" } ?? "") + ": \(failure.message)")
+        }
+        for migration in outcome.results {
+            result.violations += migration.rollback?.problems(of: migration.migration) ?? []
+            if let check = migration.rollback, check.outcome == .missing {
+                result.warnings.append("\(migration.migration): \(check.message ?? "no rollback file")")
+            }
+        }
+        if let stopped = outcome.stopped {
+            result.violations.append(stopped)
+            throw RehearsalStopped()
         }
         if let waiting = outcome.waiting {
             // The later files wait for a plan's contract: the plans are rehearsed on the
