@@ -95,6 +95,8 @@ public struct LiveSchema: Sendable {
         // change the columns it reads is the `conflict` gate's to say (ConflictTests).
         for index in tables.indices {
             tables[index].details?.dependents.removeAll { $0.kind == .trigger && ($0.description.hasPrefix("trigger _bellows_") || $0.description.hasPrefix("trigger \(TransitionNames.triggerPrefix)")) }
+            // Nor the view recording what its up/down use (hostile-d 08).
+            tables[index].details?.dependents.removeAll { $0.kind == .view && $0.description.contains("\(TransitionNames.reservedPrefix)plan_") }
         }
         var plans: [String: PlanOnDatabase] = [:]
         if try connection.query("SELECT to_regclass('bellows.plans') IS NOT NULL AS e").first?.bool("e") == true {

@@ -34,6 +34,38 @@ public struct PhaseSQL: Sendable {
     public var triggerName: String { TransitionNames.trigger(for: transition.plan) }
     /// The trigger's name in plans expanded before hostile-d 22; contract and rollback drop it too.
     public var legacyTriggerName: String { TransitionNames.legacyTrigger(for: transition.plan) }
+    /// The view that records in `pg_depend` what the plan's `up`/`down` use (hostile-d 08).
+    public var dependencyViewName: String { TransitionNames.transitional("plan_\(transition.plan.id)") }
+    public var qualifiedDependencyView: String { SQLQuote.qualified(schema: "bellows", name: dependencyViewName) }
+
+    /// The dual-write function is PL/pgSQL, resolved at each write: nothing in `pg_depend` kept a
+    /// migration from dropping, renaming or moving a function, operator or type an `up` or `down`
+    /// calls, and every write to the table then failed (hostile-d 08). Expand creates a view in
+    /// the `bellows` schema computing every expression over the table (`WHERE false`, so it never
+    /// reads a row): PostgreSQL records what it uses and refuses such a `DROP` (2BP01, naming the
+    /// view, which names the plan). It depends on the columns the expressions read, not on the
+    /// others (no `*`); contract and rollback drop it first, before the columns.
+    public var dependencyView: [PhaseStatement] {
+        guard transition.needsTrigger else { return [] }
+        // A bare column (a plain rename's up and down) uses nothing a migration could drop.
+        func usesMore(_ expression: String) -> Bool {
+            let tokens = Lexer.tokenize(expression).filter(\.isSignificant)
+            return !(tokens.count == 1 && tokens[0].identifierValue != nil)
+        }
+        let values = transition.groups.flatMap { group in
+            group.targets.compactMap { t in t.up.flatMap { usesMore($0) ? "(\($0))::\(t.type)" : nil } }
+                + group.downs.compactMap { usesMore($0.expression) ? "(\($0.expression))::\($0.type)" : nil }
+        }
+        guard !values.isEmpty else { return [] }
+        let columns = values.enumerated().map { "\($0.element) AS \(q("e\($0.offset + 1)"))" }
+        let comment = "Bellows plan \(transition.plan.id) is in flight on \(transition.table.schema).\(transition.table.name): its dual-write trigger "
+            + "calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view"
+        return [
+            PhaseStatement(.transaction, "record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight",
+                           "CREATE VIEW \(qualifiedDependencyView) AS\n  SELECT \(columns.joined(separator: ",\n         "))\n  FROM \(table) AS bellows_row WHERE false"),
+            PhaseStatement(.transaction, "say whose view it is", "COMMENT ON VIEW \(qualifiedDependencyView) IS \(SQLQuote.literal(comment))"),
+        ]
+    }
 
     /// The schemas `bellows render` shows the plan pinned to: a session's default path
     /// (`"$user", public`) on a database without a schema named after the user.
@@ -269,6 +301,7 @@ public struct PhaseSQL: Sendable {
             // tools and bulk loaders) would otherwise write around it.
             statements.append(PhaseStatement(.transaction, "the dual-write trigger fires for every writer",
                 "ALTER TABLE \(table) ENABLE ALWAYS TRIGGER \(q(triggerName))"))
+            statements += dependencyView
         }
         return statements
     }
@@ -876,6 +909,9 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+            if !dependencyView.isEmpty {
+                statements.append(PhaseStatement(.transaction, "the view recording what up and down use", "DROP VIEW IF EXISTS \(qualifiedDependencyView)"))
+            }
         }
         for t in transition.allTargets {
             if let sequence = t.reownedSequence {
@@ -1151,6 +1187,9 @@ public struct PhaseSQL: Sendable {
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+        if !dependencyView.isEmpty {
+            statements.append(PhaseStatement(.transaction, "the view recording what up and down use", "DROP VIEW IF EXISTS \(qualifiedDependencyView)"))
+        }
         var clauses = (addedConstraints + attached.sorted()).map { "DROP CONSTRAINT IF EXISTS \(q($0))" }
         clauses += transition.newTargets.map { "DROP COLUMN IF EXISTS \(q($0.physical))" }
         if !clauses.isEmpty {

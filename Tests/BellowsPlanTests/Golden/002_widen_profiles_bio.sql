@@ -47,6 +47,13 @@ CREATE TRIGGER "~bellows_sync_002_widen_profiles_bio" BEFORE INSERT OR UPDATE ON
   EXECUTE FUNCTION "bellows"."sync_002_widen_profiles_bio"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_sync_002_widen_profiles_bio";
+-- record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight [transaction]
+CREATE VIEW "bellows"."_bellows_plan_002_widen_profiles_bio" AS
+  SELECT (bio::varchar(2000))::varchar(2000) AS "e1",
+         ("_bellows_bio"::varchar(500))::character varying(500) AS "e2"
+  FROM "public"."profiles" AS bellows_row WHERE false;
+-- say whose view it is [transaction]
+COMMENT ON VIEW "bellows"."_bellows_plan_002_widen_profiles_bio" IS 'Bellows plan 002_widen_profiles_bio is in flight on public.profiles: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -98,6 +105,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profi
 DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_002_widen_profiles_bio";
 -- remove the old shape [transaction]
 ALTER TABLE "public"."profiles"
   DROP COLUMN "bio";
@@ -113,6 +122,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profi
 DROP TRIGGER IF EXISTS "_bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_002_widen_profiles_bio"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_002_widen_profiles_bio";
 -- remove the new shape [transaction]
 ALTER TABLE "public"."profiles"
   DROP COLUMN IF EXISTS "_bellows_bio";

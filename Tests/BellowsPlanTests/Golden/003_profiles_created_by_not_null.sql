@@ -31,6 +31,12 @@ CREATE TRIGGER "~bellows_sync_003_profiles_created_by_not_null" BEFORE INSERT OR
   EXECUTE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_sync_003_profiles_created_by_not_null";
+-- record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight [transaction]
+CREATE VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" AS
+  SELECT (coalesce(created_by, user_id))::bigint AS "e1"
+  FROM "public"."profiles" AS bellows_row WHERE false;
+-- say whose view it is [transaction]
+COMMENT ON VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" IS 'Bellows plan 003_profiles_created_by_not_null is in flight on public.profiles: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -86,6 +92,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "publ
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_003_profiles_created_by_not_null";
 -- NOT NULL, proved by the validated check (no scan) [transaction]
 ALTER TABLE "public"."profiles"
   ALTER COLUMN "created_by" SET NOT NULL;
@@ -102,6 +110,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "publ
 DROP TRIGGER IF EXISTS "_bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_003_profiles_created_by_not_null"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_003_profiles_created_by_not_null";
 -- remove the new shape [transaction]
 ALTER TABLE "public"."profiles"
   DROP CONSTRAINT IF EXISTS "_bellows_profiles_created_by_not_null";

@@ -31,6 +31,12 @@ CREATE TRIGGER "~bellows_sync_004_normalise_skill_names" BEFORE INSERT OR UPDATE
   EXECUTE FUNCTION "bellows"."sync_004_normalise_skill_names"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."skills" ENABLE ALWAYS TRIGGER "~bellows_sync_004_normalise_skill_names";
+-- record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight [transaction]
+CREATE VIEW "bellows"."_bellows_plan_004_normalise_skill_names" AS
+  SELECT (lower(btrim(name)))::text AS "e1"
+  FROM "public"."skills" AS bellows_row WHERE false;
+-- say whose view it is [transaction]
+COMMENT ON VIEW "bellows"."_bellows_plan_004_normalise_skill_names" IS 'Bellows plan 004_normalise_skill_names is in flight on public.skills: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
 
@@ -88,6 +94,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."sk
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_004_normalise_skill_names";
 -- final constraints [transaction]
 ALTER TABLE "public"."skills"
   ADD CONSTRAINT "skills_name_key" UNIQUE USING INDEX "_bellows_skills_name_key";
@@ -105,6 +113,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."sk
 DROP TRIGGER IF EXISTS "_bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_004_normalise_skill_names"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_004_normalise_skill_names";
 -- remove the new shape [transaction]
 ALTER TABLE "public"."skills"
   DROP CONSTRAINT IF EXISTS "_bellows_skills_name_check";

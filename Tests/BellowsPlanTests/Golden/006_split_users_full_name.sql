@@ -55,6 +55,14 @@ CREATE TRIGGER "~bellows_sync_006_split_users_full_name" BEFORE INSERT OR UPDATE
   EXECUTE FUNCTION "bellows"."sync_006_split_users_full_name"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "~bellows_sync_006_split_users_full_name";
+-- record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight [transaction]
+CREATE VIEW "bellows"."_bellows_plan_006_split_users_full_name" AS
+  SELECT (split_part(full_name, ' ', 1))::text AS "e1",
+         (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text AS "e2",
+         (nullif(concat_ws(' ', "given_name", "family_name"), ''))::text AS "e3"
+  FROM "public"."users" AS bellows_row WHERE false;
+-- say whose view it is [transaction]
+COMMENT ON VIEW "bellows"."_bellows_plan_006_split_users_full_name" IS 'Bellows plan 006_split_users_full_name is in flight on public.users: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -110,6 +118,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_006_split_users_full_name" ON "public"."us
 DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_006_split_users_full_name";
 -- remove the old shape [transaction]
 ALTER TABLE "public"."users"
   DROP COLUMN "full_name";
@@ -121,6 +131,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_006_split_users_full_name" ON "public"."us
 DROP TRIGGER IF EXISTS "_bellows_sync_006_split_users_full_name" ON "public"."users";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_006_split_users_full_name"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_006_split_users_full_name";
 -- remove the new shape [transaction]
 ALTER TABLE "public"."users"
   DROP COLUMN IF EXISTS "given_name",

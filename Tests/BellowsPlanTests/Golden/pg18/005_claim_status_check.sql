@@ -52,6 +52,13 @@ CREATE TRIGGER "~bellows_sync_005_claim_status_check" BEFORE INSERT OR UPDATE ON
   EXECUTE FUNCTION "bellows"."sync_005_claim_status_check"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "~bellows_sync_005_claim_status_check";
+-- record what up and down use, so that PostgreSQL refuses to drop it while the plan is in flight [transaction]
+CREATE VIEW "bellows"."_bellows_plan_005_claim_status_check" AS
+  SELECT (status::text)::text AS "e1",
+         ("_bellows_status"::claim_status)::claim_status AS "e2"
+  FROM "public"."skill_claims" AS bellows_row WHERE false;
+-- say whose view it is [transaction]
+COMMENT ON VIEW "bellows"."_bellows_plan_005_claim_status_check" IS 'Bellows plan 005_claim_status_check is in flight on public.skill_claims: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
 -- build an index without blocking writes [standalone]
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");
 
@@ -109,6 +116,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_005_claim_status_check" ON "public"."skill
 DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_005_claim_status_check";
 -- remove the old shape [transaction]
 ALTER TABLE "public"."skill_claims"
   DROP COLUMN "status";
@@ -135,6 +144,8 @@ DROP TRIGGER IF EXISTS "~bellows_sync_005_claim_status_check" ON "public"."skill
 DROP TRIGGER IF EXISTS "_bellows_sync_005_claim_status_check" ON "public"."skill_claims";
 -- stop dual writes [transaction]
 DROP FUNCTION IF EXISTS "bellows"."sync_005_claim_status_check"();
+-- the view recording what up and down use [transaction]
+DROP VIEW IF EXISTS "bellows"."_bellows_plan_005_claim_status_check";
 -- remove the new shape [transaction]
 ALTER TABLE "public"."skill_claims"
   DROP CONSTRAINT IF EXISTS "_bellows_skill_claims_status_not_null",
