@@ -185,6 +185,13 @@ enum Carryover {
                 result.report.append(CarriedItem(object, .recreated, "from its definition, read at expand"))
                 continue
             }
+            if index.isUnique, used.contains(where: { replacement($0)?.existing == false }),
+               let reason = Self.nullsCollide(definition, columns: Set(used)) {
+                refuse(location(first), "plan-cannot-carry", object,
+                       "\(reason): expand builds it over the new column, NULL in every row until the backfill, and those NULLs would collide (23505), so expand could never finish; "
+                        + "drop it with a migration before expand and create it over the new column after contract (or make it partial, WHERE the column IS NOT NULL)")
+                continue
+            }
             let tablespace = table.details?.indexTablespaces?[index.name]
             guard let create = rewriteIndex(definition, table: quotedTable, renames: renames, tablespace: tablespace) else {
                 refuse(location(first), "plan-cannot-carry", object, "its definition (\(definition)) could not be read; drop it before expand and create it again after contract")
@@ -425,6 +432,54 @@ enum Carryover {
     /// and type names untouched) and, given one, `TABLESPACE` (which `pg_get_indexdef` leaves
     /// out) where PostgreSQL's grammar puts it: before the predicate; `nil` if the definition
     /// is not of that form.
+    /// Why a unique index (`pg_get_indexdef`) would find duplicates among rows whose `columns`
+    /// are all NULL, or nil: `NULLS NOT DISTINCT` (PostgreSQL 15), or a key expression over
+    /// them that gives a value for NULL (`COALESCE`, `CASE`, `IS [NOT] NULL`, `concat`…), when
+    /// no `WHERE` of a partial index names them (one that does is taken to leave NULLs out).
+    /// Such an index cannot be built over a still-empty new column (hostile-d 39). Pure.
+    public static func nullsCollide(_ definition: String, columns: Set<String>) -> String? {
+        let tokens = Lexer.tokenize(definition).filter(\.isSignificant)
+        guard tokens.count > 2, tokens[1].isKeyword("UNIQUE"),
+              let using = tokens.firstIndex(where: { $0.isKeyword("USING") }),
+              let open = tokens.indices.first(where: { $0 > using && tokens[$0].isSymbol("(") }) else { return nil }
+        func names(_ token: Token) -> Bool {
+            token.identifierValue.map(columns.contains) ?? false
+        }
+        var depth = 0, close = tokens.endIndex, predicate = tokens.endIndex
+        for n in open..<tokens.endIndex {
+            if tokens[n].isSymbol("(") { depth += 1 } else if tokens[n].isSymbol(")") { depth -= 1 }
+            if depth == 0, close == tokens.endIndex, tokens[n].isSymbol(")") { close = n }
+            if depth == 0, tokens[n].isKeyword("WHERE") { predicate = n; break }
+        }
+        guard close < predicate else { return nil }
+        if tokens[predicate...].contains(where: names) { return nil }
+        let tail = tokens[close..<predicate]
+        if zip(tail.indices, tail.indices.dropFirst()).contains(where: { tokens[$0].isKeyword("NULLS") && tokens[$1].isKeyword("NOT") }) {
+            return "it is NULLS NOT DISTINCT"
+        }
+        // The key's parts (split at the top-level commas): with NULLS DISTINCT, rows collide only
+        // when every part has a value; a part over the columns has one only through a construct
+        // that is not NULL for NULL.
+        var parts: [[Token]] = [[]]
+        depth = 0
+        for token in tokens[(open + 1)..<close] {
+            if token.isSymbol("(") { depth += 1 } else if token.isSymbol(")") { depth -= 1 }
+            if depth == 0, token.isSymbol(",") { parts.append([]) } else { parts[parts.count - 1].append(token) }
+        }
+        let nonStrict = ["COALESCE", "CASE", "CONCAT", "CONCAT_WS", "FORMAT", "NUM_NULLS", "NUM_NONNULLS", "ROW", "ARRAY"]
+        func valueForNull(_ part: [Token]) -> String? {
+            for (n, token) in part.enumerated() {
+                if token.isKeyword("IS"), n + 1 < part.count, part[n + 1].isKeyword("NULL") || part[n + 1].isKeyword("NOT") || part[n + 1].isKeyword("DISTINCT") { return "IS" }
+                if nonStrict.contains(where: token.isKeyword) { return token.text.uppercased() }
+            }
+            return nil
+        }
+        let over = parts.filter { $0.contains(where: names) }
+        guard !over.isEmpty, over.allSatisfy({ valueForNull($0) != nil }) else { return nil }
+        let shown = over.map { $0.map(\.text).joined() }.joined(separator: ", ")
+        return "its key \(shown) has a value where \(columns.sorted().joined(separator: ", ")) is NULL (\(over.compactMap(valueForNull).joined(separator: ", ")))"
+    }
+
     static func rewriteIndex(_ definition: String, table: String, renames: [String: String], tablespace: String? = nil) -> String? {
         let tokens = Lexer.tokenize(definition)
         let significant = tokens.indices.filter { tokens[$0].isSignificant }

@@ -32,4 +32,20 @@ struct CarriedDefinitionTests {
         #expect(!valid.isNotValid)
         #expect(valid.definitionAsDeclared == valid.definition)
     }
+
+    /// A unique index whose NULLs collide cannot be built over the still-empty new column
+    /// (hostile-d 39): `NULLS NOT DISTINCT`, or a key that gives a value for NULL, unless a
+    /// partial index's `WHERE` names the column.
+    @Test func uniqueIndexesWhoseNullsCollideAreNamed() {
+        let email: Set<String> = ["email"]
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (email) NULLS NOT DISTINCT", columns: email) == "it is NULLS NOT DISTINCT")
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (lower(COALESCE(email, ''::text)))", columns: email)?.contains("COALESCE") == true)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (((email IS NULL)), tenant)", columns: email) != nil)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (lower(email))", columns: email) == nil)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (email)", columns: email) == nil)
+        #expect(Carryover.nullsCollide("CREATE INDEX k ON public.users USING btree (COALESCE(email, ''::text))", columns: email) == nil)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (email) NULLS NOT DISTINCT WHERE (email IS NOT NULL)", columns: email) == nil)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (COALESCE(phone, ''::text), email)", columns: email) == nil)
+        #expect(Carryover.nullsCollide("CREATE UNIQUE INDEX k ON public.users USING btree (COALESCE(phone, ''::text))", columns: email) == nil)
+    }
 }
