@@ -377,6 +377,37 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// A setting the trigger's function keeps (`PhaseSQL.pinnedSettings`), as this session has it.
+    struct KeptSetting {
+        var name: String
+        var value: String
+        /// `pg_settings.source`: `client` (PGTZ, PGOPTIONS, the connection string), `user` or
+        /// `database user` (ALTER ROLE … SET), `session` (taken from the trigger's function when
+        /// expand resumes), or the server's own.
+        var source: String
+
+        /// Whether the operator's connection chose the value, rather than the server's or the
+        /// database's configuration the application's sessions share (hostile-f 07).
+        var chosenByThisSession: Bool { ["client", "user", "database user"].contains(source) }
+
+        var origin: String {
+            switch source {
+            case "client": "set by the client: PGTZ, PGDATESTYLE, PGOPTIONS or the connection string's options"
+            default: "a setting of the connecting role: ALTER ROLE … SET"
+            }
+        }
+    }
+
+    /// The settings expand keeps for `transition`'s trigger, with this session's values.
+    func keptSettings(_ transition: Transition, connection: Connection) throws -> [KeptSetting] {
+        let names = PhaseSQL(transition).pinnedSettings
+        guard !names.isEmpty else { return [] }
+        return try connection.query("SELECT name, setting, source FROM pg_settings WHERE lower(name) = ANY($1::text[]) ORDER BY name",
+                                    [PostgresArray.literal(names)]).map {
+            KeptSetting(name: try $0.string("name"), value: try $0.string("setting"), source: try $0.string("source"))
+        }
+    }
+
     /// The schemas this session resolves names in, as expand keeps them for the plan.
     func sessionSearchPath(_ connection: Connection) throws -> [String] {
         try connection.query("SELECT current_schemas(false) AS schemas").first?.stringArray("schemas") ?? []

@@ -6,6 +6,7 @@ import PGClient
 extension Engine {
     func expand(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
         var transition: Transition
+        var kept: [KeptSetting] = []
         if state.expanding {
             // A crash between the DDL transaction and the index builds: resume with what was expanded.
             guard state.expandChecksum == plan.checksum else {
@@ -14,6 +15,7 @@ extension Engine {
                     remedy: "restore the file, or `bellows rollback \(plan.id)` and expand again")])
             }
             transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+            kept = try keptSettings(transition, connection: connection)
         } else {
             var failures = try dependencyFailures(plan, connection: connection)
             let table = try CatalogReader.table(connection, plan.table.value)
@@ -47,6 +49,14 @@ extension Engine {
             }
             try pinSearchPath(transition, connection: connection)
             report(.info("names in the plan's expressions resolve under search_path = \(PhaseSQL(transition).searchPath), kept for the trigger and every phase"))
+            kept = try keptSettings(transition, connection: connection)
+            if !kept.isEmpty {
+                report(.info("values are computed under " + kept.filter { ["TimeZone", "DateStyle"].contains($0.name) }
+                    .map { "\($0.name) = \($0.value)" }.joined(separator: ", ") + " and \(kept.count - 2) more settings, kept for the trigger and every phase (history lists them)"))
+                for setting in kept where setting.chosenByThisSession {
+                    report(.info("warning: \(setting.name) = \(setting.value) comes from this connection (\(setting.origin)), not from the server's or the database's configuration; the trigger and every phase keep it, so it decides what up and down compute for every row. If the application's sessions use another value, roll back and expand again with theirs"))
+                }
+            }
             for item in transition.carried {
                 report(.info("depends on a replaced column: \(item.line)"))
             }
@@ -154,6 +164,7 @@ extension Engine {
                     "indexes": .array(sql.addedIndexes.map { .string($0.name) }),
                     "constraints": .array(sql.addedConstraints.map(JSONValue.string)),
                     "resumed": .bool(state.expanding),
+                    "settings": .object(Dictionary(uniqueKeysWithValues: kept.map { ($0.name, JSONValue.string($0.value)) })),
                 ])
             }
         }

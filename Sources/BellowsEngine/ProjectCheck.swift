@@ -218,6 +218,11 @@ public enum PhaseRendering {
         if transition.needsTrigger {
             out += "-- names in up, down and checks resolve under search_path = \(sql.searchPath) in the trigger and every phase\n"
                 + "-- (shown with the default path; expand keeps the schemas of the session that runs it)\n"
+            if !sql.pinnedSettings.isEmpty {
+                out += "-- values are computed under the expanding session's \(sql.pinnedSettings.joined(separator: ", ")),\n"
+                    + "-- kept by the trigger (SET … FROM CURRENT) and every phase; expand prints TimeZone and DateStyle, warns\n"
+                    + "-- about a value the connection chose (PGTZ, PGOPTIONS, ALTER ROLE … SET) and history records them all\n"
+            }
         }
         for phase in phases {
             out += "\n-- ===== \(phase.rawValue) =====\n"

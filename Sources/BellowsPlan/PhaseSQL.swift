@@ -87,16 +87,23 @@ public struct PhaseSQL: Sendable {
     /// text and a text's date (`TimeZone`, `DateStyle`, `IntervalStyle`), a number's, money's or
     /// date's text (`lc_numeric`, `lc_monetary`, `lc_time`), a float's text
     /// (`extra_float_digits`), a bytea's (`bytea_output`), `to_tsvector(text)`'s configuration,
-    /// an XML value's parse (`xmloption`). The trigger's function keeps the expanding session's
+    /// an XML value's parse (`xmloption`) and binary text (`xmlbinary`), what `'… IST'` means
+    /// (`timezone_abbreviations`, hostile-f 02), how a string literal with a backslash parses
+    /// (`standard_conforming_strings`: PL/pgSQL parses the body under the caller's, hostile-f 09),
+    /// `'{NULL}'`'s element (`array_nulls`) and `x = NULL` (`transform_null_equals`). The
+    /// trigger's function keeps the expanding session's
     /// values (`SET … FROM CURRENT`), and every later phase's session takes them from the
     /// function, so a writer whose session sets its own `TimeZone` gets what the backfill and
     /// verify compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
     /// composite over a time type hides what an expression touches (hostile-e 01). Each costs
     /// every call of the function a save and restore (8 settings: 26 µs a row against 13 µs on a
-    /// 50,000-row UPDATE through a one-assignment trigger); a plan that only copies values (a
+    /// 50,000-row UPDATE through a one-assignment trigger); expand says which values it keeps and
+    /// warns about one the operator's session chose (hostile-f 07); a plan that only copies values (a
     /// rename, an in-place change without `up`) depends on none and pins none.
     public static let expressionSettings = ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time",
-                                            "extra_float_digits", "bytea_output", "default_text_search_config", "xmloption"]
+                                            "extra_float_digits", "bytea_output", "default_text_search_config", "xmloption", "xmlbinary",
+                                            "timezone_abbreviations", "standard_conforming_strings", "array_nulls",
+                                            "transform_null_equals"]
 
     /// The settings this plan's trigger pins: none when every value is copied as it is.
     public var pinnedSettings: [String] {

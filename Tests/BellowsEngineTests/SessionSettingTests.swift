@@ -37,6 +37,91 @@ struct SessionSettingTests {
                 == [["1000", "2026-12-05"], ["1001", "2026-12-05"]])
     }
 
+    /// hostile-f 09: PL/pgSQL parses the trigger's body under the writer's
+    /// `standard_conforming_strings`: with it off, `'\s+'` became `'s+'` and a row written after
+    /// verify kept its unnormalised text through contract.
+    @Test func aWriterWithoutStandardConformingStringsGetsTheSameUp() throws {
+        let fixture = try EngineFixture("sessionscs")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL);
+            INSERT INTO notes SELECT g, 'a  b' FROM generate_series(1, 50) g;
+            """)
+        let id = try fixture.writePlan("001_clean", #"""
+            table: notes
+            changes:
+              - alter: body
+                rename_to: clean_body
+                up: |-
+                  regexp_replace(body, '\s+', ' ', 'g')
+                down: clean_body
+            """#)
+        for command: PhaseCommand in [.expand, .backfill, .verify] { try fixture.run(command, id) }
+        try fixture.exec("SET standard_conforming_strings = off; INSERT INTO notes VALUES (1000, 'x  y'); RESET standard_conforming_strings")
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT clean_body FROM notes WHERE id IN (1, 1000) ORDER BY id") == [["a b"], ["x y"]])
+    }
+
+    /// hostile-f 02: `'… IST'` is Israel's time under the `Default` abbreviations and India's
+    /// under `India`: a writer with the other set stored another instant, kept through contract.
+    @Test func aWritersTimeZoneAbbreviationsDoNotChangeWhatUpComputes() throws {
+        let fixture = try EngineFixture("sessionabbrev")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE logins (id bigint PRIMARY KEY, at text NOT NULL);
+            INSERT INTO logins SELECT g, '2026-05-02 18:50 IST' FROM generate_series(1, 50) g;
+            """)
+        let id = try fixture.writePlan("001_at", """
+            table: logins
+            changes:
+              - alter: at
+                type: timestamptz
+                up: "at::timestamptz"
+                down: "at::text"
+            """)
+        for command: PhaseCommand in [.expand, .backfill, .verify] { try fixture.run(command, id) }
+        try fixture.exec("SET timezone_abbreviations = 'India'; INSERT INTO logins VALUES (1000, '2026-05-02 18:50 IST'); RESET timezone_abbreviations")
+        try fixture.run(.contract, id)
+        #expect(try fixture.rows("SELECT count(DISTINCT at)::text FROM logins") == [["1"]])
+    }
+
+    /// hostile-f 07: the operator's own `TimeZone` (PGTZ, a role setting) decided every converted
+    /// value and nothing said so. Expand names the value, warns that the connection chose it, and
+    /// history records every kept setting.
+    @Test func expandNamesAndRecordsTheSettingsItKeeps() throws {
+        let fixture = try EngineFixture("sessionshown")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE invoices (id bigint PRIMARY KEY, created_at timestamp NOT NULL);
+            INSERT INTO invoices VALUES (1, '2026-05-02 18:50');
+            """)
+        let id = try fixture.writePlan("001_tz", """
+            table: invoices
+            changes:
+              - alter: created_at
+                type: timestamptz
+                up: "created_at::timestamptz"
+                down: "created_at::timestamp"
+            """)
+        let notes = Shared<[String]>([])
+        try fixture.engine({ $0.conninfo = fixture.db.conninfo + " options='-c TimeZone=Europe/Berlin'" }, reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }).run(.expand, plan: id)
+        #expect(notes.current.contains { $0.contains("TimeZone = Europe/Berlin and") }, "\(notes.current)")
+        #expect(notes.current.contains { $0.hasPrefix("warning: TimeZone = Europe/Berlin comes from this connection (set by the client") },
+                "\(notes.current)")
+        #expect(try fixture.rows("SELECT details->'settings'->>'TimeZone', details->'settings'->>'standard_conforming_strings' FROM bellows.events WHERE command = 'expand'")
+                == [["Europe/Berlin", "on"]])
+        // A plain rename computes nothing: nothing kept, nothing said.
+        notes.update { $0 = [] }
+        try fixture.exec("CREATE TABLE t (id bigint PRIMARY KEY, a text)")
+        let rename = try fixture.writePlan("002_rename", "table: t\nchanges:\n  - alter: a\n    rename_to: b\n")
+        try fixture.engine({ $0.conninfo = fixture.db.conninfo + " options='-c TimeZone=Europe/Berlin'" }, reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }).run(.expand, plan: rename)
+        #expect(!notes.current.contains { $0.contains("TimeZone") }, "\(notes.current)")
+    }
+
 }
 
 /// Which settings a plan's trigger pins (pure).

@@ -21,7 +21,12 @@ SET lc_time FROM CURRENT
 SET extra_float_digits FROM CURRENT
 SET bytea_output FROM CURRENT
 SET default_text_search_config FROM CURRENT
-SET xmloption FROM CURRENT AS $bellows$
+SET xmloption FROM CURRENT
+SET xmlbinary FROM CURRENT
+SET timezone_abbreviations FROM CURRENT
+SET standard_conforming_strings FROM CURRENT
+SET array_nulls FROM CURRENT
+SET transform_null_equals FROM CURRENT AS $bellows$
 DECLARE
   bellows_up record;
 BEGIN
