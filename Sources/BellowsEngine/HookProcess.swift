@@ -56,34 +56,52 @@ struct HookProcess {
         unlink(inputPath)
         defer { try? stdin.close() }
 
-        let pipe = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment
-        process.standardInput = stdin
-        process.standardOutput = pipe
-        process.standardError = pipe
-        // The hook inherits the spawning thread's signal mask: a thread that blocks SIGTERM
-        // (a test runner's, Dispatch's) would make the hook deaf to its timeout's SIGTERM.
-        var unblock = sigset_t()
-        var previous = sigset_t()
-        sigemptyset(&unblock)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&unblock, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        do {
-            try process.run()
-        } catch {
-            result.launchError = "cannot start /bin/sh in \(directory): \(error.localizedDescription)"
-            try? pipe.fileHandleForReading.close()
-            try? pipe.fileHandleForWriting.close()
+        // posix_spawn and waitpid, not Foundation's Process: Process took the hook for running as
+        // long as a background child it left kept the output pipe open, so `notify &` "timed
+        // out" and `setsid daemon &` made the timeout meaningless (hostile-f 01). The hook leads
+        // its own process group (its children share it and are signalled with it at the
+        // timeout), with every signal unblocked and at its default action.
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            result.launchError = "cannot make a pipe for the hook's output: \(String(cString: strerror(errno)))"
             return result
         }
-        // Only the hook keeps the write end open: its end of file is the hook's.
-        try? pipe.fileHandleForWriting.close()
-        let readFD = pipe.fileHandleForReading.fileDescriptor
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let readFD = fds[0]
+        defer { close(readFD) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin.fileDescriptor, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // The shell enters the project directory, then becomes the hook's shell (same pid, so
+        // still the group's leader): posix_spawn has no portable chdir.
+        let argv: [String] = ["/bin/sh", "-c", "cd -- \"$0\" && exec /bin/sh -c \"$1\"", directory, command]
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in cEnvironment { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArguments, &cEnvironment)
+        // Only the hook (and what it starts) keeps the write end open: its end of file is theirs.
+        close(fds[1])
+        guard spawned == 0 else {
+            result.launchError = "cannot start /bin/sh in \(directory): \(String(cString: strerror(spawned)))"
+            return result
+        }
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         var head = Data()
         var tail = Data()
@@ -111,7 +129,10 @@ struct HookProcess {
         let deadline = started.addingTimeInterval(timeoutSeconds)
         var terminatedAt: Date?
         var open = true
-        while process.isRunning {
+        var status: Int32 = 0
+        while true {
+            let waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid || (waited == -1 && errno != EINTR) { break }
             if open {
                 var poller = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
                 _ = poll(&poller, 1, 20)
@@ -121,32 +142,23 @@ struct HookProcess {
             }
             let now = Date()
             if let terminatedAt {
-                if now.timeIntervalSince(terminatedAt) >= killGraceSeconds { signalHook(process, SIGKILL) }
+                if now.timeIntervalSince(terminatedAt) >= killGraceSeconds { kill(-pid, SIGKILL) }
             } else if now >= deadline || shouldStop() {
                 if now >= deadline { result.timedOut = true } else { result.stopped = true }
-                signalHook(process, SIGTERM)
+                kill(-pid, SIGTERM)
                 terminatedAt = now
             }
         }
-        process.waitUntilExit()
         // What it wrote before it ended; a background child still holding the pipe is not waited for.
         if open { _ = drain() }
-        try? pipe.fileHandleForReading.close()
-        switch process.terminationReason {
-        case .exit: result.exitCode = process.terminationStatus
-        case .uncaughtSignal: result.signal = process.terminationStatus
-        @unknown default: result.exitCode = process.terminationStatus
+        if (status & 0x7f) == 0 {
+            result.exitCode = (status >> 8) & 0xff
+        } else {
+            result.signal = status & 0x7f
         }
         let end = Data(tail.suffix(Self.keptTail))
         let omitted = result.outputBytes - head.count - end.count
         result.output = omitted > 0 ? head + Data("\n…(\(omitted) bytes left out)…\n".utf8) + end : head + end
         return result
-    }
-
-    /// Signals the hook's process group when it leads one (its children go too), else the hook.
-    private func signalHook(_ process: Process, _ signal: Int32) {
-        let pid = process.processIdentifier
-        guard pid > 0 else { return }
-        if getpgid(pid) == pid { kill(-pid, signal) } else { kill(pid, signal) }
     }
 }

@@ -137,7 +137,9 @@ extension Engine {
                   _ fill: (inout HookEvent) -> Void = { _ in }) -> [HookRun] {
         guard options.runHooks else { return [] }
         let hooks = hookConfiguration.hooks(for: kind, phase: command)
-        guard !hooks.isEmpty else { return [] }
+        // A hooks section that does not load runs no hook: the phases are refused before this,
+        // rollback goes on without any, as it says (hostile-f 11).
+        guard !hooks.isEmpty, hookFindings.isEmpty else { return [] }
         let directory = URL(fileURLWithPath: project.root).standardizedFileURL.path
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -172,16 +174,22 @@ extension Engine {
     func recordHookFailure(_ run: HookRun, phase: Phase?, connection: Connection?) {
         var details: [String: JSONValue] = [:]
         if case .object(let fields) = run.json { details = fields }
-        func record(_ connection: Connection) {
+        func record(_ connection: Connection) throws {
             if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
-            _ = try? StateStore.record(connection, plan: run.plan, actor: options.actor, command: "hook", from: phase, to: nil,
-                                       outcome: "failed", details: details)
+            try StateStore.record(connection, plan: run.plan, actor: options.actor, command: "hook", from: phase, to: nil,
+                                  outcome: "failed", details: details)
         }
-        if let connection, connection.isOpen {
-            record(connection)
-        } else if let fresh = try? Connection(options.conninfo) {
-            record(fresh)
-            fresh.close()
+        // The audit trail is the record of what hooks refused: failing to write it is said (hostile-f 03).
+        do {
+            if let connection, connection.isOpen {
+                try record(connection)
+            } else {
+                let fresh = try Connection(options.conninfo)
+                defer { fresh.close() }
+                try record(fresh)
+            }
+        } catch {
+            report(.info("warning: the failure of hook '\(run.hook)' could not be recorded in bellows.events: \(error)"))
         }
     }
 

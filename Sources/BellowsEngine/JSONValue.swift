@@ -44,6 +44,8 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            // jsonb refuses \u0000 (22P05): a NUL a hook printed would lose the whole event (hostile-f 03).
+            case "\u{0}": out += "\\ufffd"
             default:
                 if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }

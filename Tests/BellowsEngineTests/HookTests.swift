@@ -167,6 +167,50 @@ struct HookTests {
         #expect(gone, "the hook's background sleep (pid \(pid)) still runs")
     }
 
+    /// hostile-f 01: a hook that exits 0 at once but leaves a child running (a notifier sent to
+    /// the background, a `setsid` daemon) is done when its shell is: Foundation's Process waited
+    /// for the children holding the output pipe, called it "timed out" and refused the phase.
+    @Test func aHookThatLeavesAChildRunningIsDoneWhenItsShellExits() throws {
+        let fixture = try EngineFixture("hook-child")
+        defer { fixture.close() }
+        try prepare(fixture, hooks: """
+            hooks:
+              commands:
+                - name: notifier
+                  when: before backfill
+                  run: (sleep 20; echo late) & echo started-notifier
+                  timeout_seconds: 3
+                - name: daemon
+                  when: before backfill
+                  run: setsid sleep 20 & echo ok
+                  timeout_seconds: 3
+            """, rows: 50)
+        try fixture.run(.expand, Self.plan)
+        let started = Date()
+        try fixture.run(.backfill, Self.plan)
+        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(try fixture.state(Self.plan)?.phase == .backfilled)
+    }
+
+    /// hostile-f 03: a hook's output holding a NUL byte made the refusal's event (jsonb refuses
+    /// \u0000) fail to be written, silently: `history` lacked the refusal.
+    @Test func aRefusalWhoseHookPrintedANulIsInHistory() throws {
+        let fixture = try EngineFixture("hook-nul")
+        defer { fixture.close() }
+        try prepare(fixture, hooks: """
+            hooks:
+              commands:
+                - name: backup-check
+                  when: before backfill
+                  run: printf 'a\\000b'; exit 1
+            """, rows: 50)
+        try fixture.run(.expand, Self.plan)
+        #expect(throws: BellowsError.self) { try fixture.run(.backfill, Self.plan) }
+        #expect(try fixture.rows("SELECT command, outcome FROM bellows.events WHERE command IN ('backfill', 'hook') ORDER BY id")
+                == [["backfill", "refused"]])
+        #expect(try fixture.int("SELECT count(*) FROM bellows.events WHERE details::text LIKE '%a\\ufffdb%' OR details::text LIKE '%a\u{FFFD}b%'") == 1)
+    }
+
     @Test func aBrokenHooksSectionRefusesEveryPhase() throws {
         let fixture = try EngineFixture("hook-broken")
         defer { fixture.close() }
@@ -233,6 +277,14 @@ extension HookTests {
             try fixture.run(.rollback, Self.plan)
             #expect(try fixture.state(Self.plan)?.phase == .rolledBack)
         }
+        // hostile-f 11: a section that does not load runs no hook at all, as the warning says,
+        // not the hooks that happen to load.
+        try "".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        try fixture.run(.expand, Self.plan)
+        try "hooks:\n  commands:\n    - { name: marker, when: before rollback, run: \"touch ran.marker\" }\n    - { name: bad, when: beforee rollback, run: \"true\" }\n"
+            .write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        try fixture.run(.rollback, Self.plan)
+        #expect(!FileManager.default.fileExists(atPath: fixture.root + "/ran.marker"))
     }
 }
 
