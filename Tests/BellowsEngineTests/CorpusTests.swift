@@ -23,10 +23,6 @@ struct CorpusTests {
     /// Plans that fail because of a Bellows defect not fixed yet, by plan id: the defect.
     /// Every other plan must pass; a listed one is still run (its violations are known issues).
     static let knownIssues: [String: String] = [
-        // The generator makes a column unique that a plan makes unique with `unique: true`, but
-        // not the columns of a multi-column `add_unique`: the seed holds duplicate
-        // (order_id, product_id) pairs and the concurrent index build fails (23505).
-        "018_order_items_unique_product_per_order": "seed ignores a multi-column add_unique (23505 at expand)",
         // A multi-column foreign key the plan adds: neither the generator nor the old writer
         // writes whole referenced (order_id, line_no) tuples (23503, and verify cannot validate).
         "022_shipments_reference_order_lines": "seed and writers ignore a multi-column foreign key the plan adds (23503)",

@@ -144,6 +144,41 @@ struct RehearsalTests {
         #expect(report.steps.contains { $0.phase == "backfill" && $0.traffic.statements > 0 })
     }
 
+    /// Issue 17's corpus (shop 018): `add_unique: [order_id, product_id]` on a table whose
+    /// writers drew both columns from their parents by row number: their pairs repeated the
+    /// seed's, and the concurrent index build at expand failed with 23505.
+    @Test func writersNeverRepeatAMultiColumnUniqueThePlanAdds() throws {
+        let fixture = try EngineFixture("addunique")
+        defer { fixture.close() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
+        try """
+            -- Migration: 001_items
+            -- Description: orders, products and order items
+            -- Dependencies: none
+            CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+            CREATE TABLE products (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text);
+            CREATE TABLE items (
+                order_id bigint NOT NULL REFERENCES orders (id),
+                line_no integer NOT NULL,
+                product_id bigint NOT NULL REFERENCES products (id),
+                qty integer NOT NULL,
+                PRIMARY KEY (order_id, line_no)
+            );
+            """.write(toFile: fixture.root + "/migrations/001_items.sql", atomically: true, encoding: .utf8)
+        _ = try fixture.writePlan("001_plan", """
+            table: items
+            changes:
+              - add_unique: [order_id, product_id]
+            """)
+        var options = RehearsalOptions()
+        options.database = fixture.db.conninfo
+        options.rows = 100
+        options.batchSize = 50
+        let report = try Rehearsal(project: fixture.project, options: options).run()
+        #expect(report.violations.isEmpty, "\(report.violations.prefix(3))")
+        #expect(report.steps.contains { $0.phase == "contract" && $0.outcome == "ok" && $0.traffic.statements > 0 })
+    }
+
     /// The README's main job: the example plans on a private cluster (as root, the server runs
     /// as the postgres user), including rollback from every phase.
     @Test func theExamplePlansPassOnAPrivateCluster() throws {

@@ -222,6 +222,18 @@ public final class Rehearsal: @unchecked Sendable {
         } else {
             report(.info("generating \(options.rows) rows per table…"))
             var generator = try DataGenerator.inspect(connection, uniqueHints: hints, values: values)
+            // The seed satisfies the multi-column UNIQUEs plans will add, as it does `unique: true`.
+            for plan in plans {
+                for columns in Self.plannedCompositeUnique(plan) {
+                    guard let index = generator.tables.firstIndex(where: { $0.name == SQLQuote.qualified(schema: plan.table.value.schema ?? "public", name: plan.table.value.name) }),
+                          columns.allSatisfy({ name in generator.tables[index].columns.contains { $0.name == name } }) else { continue }
+                    generator.tables[index].compositeUnique.append(columns)
+                    if let last = columns.last, let c = generator.tables[index].columns.firstIndex(where: { $0.name == last }),
+                       generator.tables[index].columns[c].foreignKey == nil {
+                        generator.tables[index].columns[c].unique = true
+                    }
+                }
+            }
             result.tableRows = try generator.fill(connection, rows: options.rows, report: report)
             seeded = generator
         }
@@ -325,6 +337,14 @@ public final class Rehearsal: @unchecked Sendable {
                                           rows: nil, traffic: TrafficStats(), outcome: outcome))
     }
 
+    /// The column lists of a plan's multi-column `add_unique` changes (final names).
+    static func plannedCompositeUnique(_ plan: Plan) -> [[String]] {
+        plan.constraintChanges.compactMap { change -> [String]? in
+            guard case .unique(let columns, _, _) = change, columns.count > 1 else { return nil }
+            return columns.map(\.value)
+        }
+    }
+
     /// Columns plans will make unique in place: the synthetic data must already satisfy that.
     /// A column an earlier plan renames is hinted under the name the seeded table has; one an
     /// earlier plan adds is not in it.
@@ -410,6 +430,15 @@ public final class Rehearsal: @unchecked Sendable {
         }
         try values.deriveFromRows(genTable, connection: connection)
         genTable = values.apply(to: genTable)
+        // A multi-column `add_unique` is enforced from expand on: the writers walk its key space
+        // as they walk a composite key's, so they never write a tuple the table already holds.
+        for columns in Self.plannedCompositeUnique(plan) where columns.allSatisfy({ name in genTable.columns.contains { $0.name == name } }) {
+            genTable.compositeUnique.append(columns)
+            if let last = columns.last, let index = genTable.columns.firstIndex(where: { $0.name == last }),
+               genTable.columns[index].foreignKey == nil {
+                genTable.columns[index].unique = true
+            }
+        }
         let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable, rowNumbers: rowNumbers)
         do {
             try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic, values: values)
