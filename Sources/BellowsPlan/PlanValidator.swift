@@ -223,12 +223,26 @@ public enum PlanValidator {
         if let catalog {
             if let table = catalog.table(plan.table.value) {
                 findings += TransitionCompiler.compile(plan, table: table).findings
+                findings += unknownHintColumns(plan, table: table)
             } else {
                 add(plan.table.location, .warning, "plan-unknown-table", database.map { "the \($0) has no table \(plan.table.value); it cannot be checked against the schema" }
                     ?? "no migration creates table \(plan.table.value); it cannot be checked against the schema")
             }
         }
         return findings
+    }
+
+    /// A `rehearse: values:` key names a column of the table (as the migrations and earlier
+    /// plans leave it) or one the plan creates (by its final name); any other is a typo the
+    /// rehearsal would silently ignore (hostile-d 14).
+    static func unknownHintColumns(_ plan: Plan, table: TableInfo) -> [Finding] {
+        let known = table.columns.map(\.name) + plan.changes.flatMap(\.createdColumns)
+        return plan.rehearsalValues.compactMap { hint -> Finding? in
+            guard !known.contains(hint.column.value) else { return nil }
+            var message = "rehearse.values names \"\(hint.column.value)\", which is neither a column of \(table.schema).\(table.name) nor one the plan creates: the rehearsal would ignore the hint"
+            if let s = Suggestion.closest(to: hint.column.value, in: known) { message += "; did you mean \"\(s)\"?" }
+            return Finding(at: hint.column.location, severity: .error, rule: "plan-unknown-column", message: message)
+        }
     }
 
     static func isLossy(_ expression: String) -> Bool {

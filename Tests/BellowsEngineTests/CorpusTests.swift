@@ -22,12 +22,7 @@ struct CorpusTests {
 
     /// Plans that fail because of a Bellows defect not fixed yet, by plan id: the defect.
     /// Every other plan must pass; a listed one is still run (its violations are known issues).
-    static let knownIssues: [String: String] = [
-        // A multi-column foreign key the plan adds: neither the generator nor the old writer
-        // writes whole referenced (order_id, line_no) tuples (23503, and verify cannot validate).
-        "022_shipments_reference_order_lines": "seed and writers ignore a multi-column foreign key the plan adds (23503)",
-        "015_entries_currency_matches_account": "seed and writers ignore a multi-column foreign key the plan adds (23503)",
-    ]
+    static let knownIssues: [String: String] = [:]
 
     @Test(arguments: projects)
     func everyPlanChecksAndRehearses(_ name: String) throws {

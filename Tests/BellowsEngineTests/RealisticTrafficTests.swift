@@ -123,6 +123,34 @@ struct RealisticTrafficTests {
         expectForwardUnderTraffic(report, plans: 1)
     }
 
+    /// A hint follows a rename (hostile-d 14's neighbour): naming the new name (`stars`) it
+    /// gives the old column (`rating`, which the seed and old code fill) its values; naming the
+    /// old name (`note`), the new one (`remark`) too. Before, a hint under the new name
+    /// was ignored: the generator wrote 'rating 1', which `up` cannot cast (22P02).
+    @Test func hintsFollowRenames() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: rating
+                rename_to: stars
+                type: integer
+                up: "rating::integer"
+                down: "stars::text"
+            rehearse:
+              values:
+                stars: ["0", "1", "2", "3", "4", "5"]
+            """, """
+            table: shop_orders
+            changes:
+              - alter: note
+                rename_to: remark
+            rehearse:
+              values:
+                note: ["fragile", "gift"]
+            """])
+        expectForwardUnderTraffic(report, plans: 2)
+    }
+
     /// Without hints, writers take a column's values from the rows already there (here a seed
     /// file's ratings '0'…'5'): before, they wrote 'rating 50000001', which `up` cannot cast (22P02).
     @Test func writersTakeValuesFromExistingRows() throws {

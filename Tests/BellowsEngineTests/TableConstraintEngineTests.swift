@@ -239,16 +239,11 @@ struct TableConstraintRehearsalTests {
         options.seedFile = root + "/seed.sql"
         options.batchSize = 100
         let report = try Rehearsal(project: Project(root: root), options: options).run()
-        // The phases and every rollback's catalog comparison must pass. The simulated writers
-        // still pick customer_id and region independently, so some of their writes break the
-        // composite foreign key (23503, refused by PostgreSQL as it must): the writers' values
-        // from each column's domain are issue 17's writer work; until then that is a known issue.
+        // The phases and every rollback's catalog comparison must pass, and the simulated
+        // writers write (customer_id, region) pairs of customers (before, they picked each
+        // column on its own: 23503 on customer_region_fkey).
         let violations = report.violations.map { String($0.prefix(240)) }
-        let writerKey = violations.filter { $0.contains("a traffic statement failed") && $0.contains("23503") && $0.contains("customer_region_fkey") }
-        #expect(violations.filter { !writerKey.contains($0) }.isEmpty, "\(violations)")
-        withKnownIssue("rehearsal writers write (customer_id, region) pairs outside the composite foreign key's domain") {
-            #expect(writerKey.isEmpty)
-        }
+        #expect(violations.isEmpty, "\(violations)")
         for plan in ["001_order_constraints", "002_code_without_constraints"] {
             #expect(report.steps.filter { $0.plan == plan && $0.outcome == "ok" }.map(\.phase) == ["expand", "backfill", "verify", "contract",
                     "rollback after expand", "rollback after backfill", "rollback after verify"], "\(plan): \(report.steps.filter { $0.plan == plan }.map { "\($0.phase) \($0.outcome)" })")

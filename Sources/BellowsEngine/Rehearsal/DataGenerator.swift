@@ -1,3 +1,4 @@
+import BellowsPlan
 import BellowsSQL
 import Foundation
 import PGClient
@@ -24,6 +25,14 @@ public struct DataGenerator: Sendable {
         var values: ValueSource? = nil
     }
 
+    /// A foreign key over several columns: the columns take their values together from one
+    /// row of the parent (a tuple that exists there), never column by column.
+    public struct Reference: Sendable, Hashable {
+        var columns: [String]
+        var parent: String          // quoted, qualified
+        var parentColumns: [String]
+    }
+
     /// A column's values from a plan's hint or the existing rows, instead of its type.
     public enum ValueSource: Sendable, Hashable {
         /// One of the texts in `bellows_rehearsal.domain` row `id`, picked by `g`, cast to the type.
@@ -48,6 +57,16 @@ public struct DataGenerator: Sendable {
         var parents: [String]
         /// Columns of a multi-column unique key: value = position in a mixed-radix walk.
         var compositeUnique: [[String]]
+        /// Multi-column foreign keys (the table's, and those a plan adds).
+        var references: [Reference] = []
+
+        /// The multi-column foreign key `column` belongs to (the first, if several).
+        func reference(of column: String) -> Reference? { references.first { $0.columns.contains(column) } }
+
+        /// The tables this one's foreign keys reference (itself left out).
+        var parentNames: [String] {
+            Array(Set(columns.compactMap { $0.foreignKey?.table } + references.map(\.parent)).subtracting([name])).sorted()
+        }
     }
 
     public var tables: [Table]
@@ -94,21 +113,63 @@ public struct DataGenerator: Sendable {
                              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
                 FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisunique AND i.indnkeyatts > 1
                 """, [oid]).map { try $0.stringArray("columns") }
+            let references = try connection.query("""
+                SELECT ARRAY(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS c(attnum, ord)
+                             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = c.attnum ORDER BY c.ord) AS columns,
+                       format('%I.%I', pn.nspname, pc.relname) AS parent,
+                       ARRAY(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY AS c(attnum, ord)
+                             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = c.attnum ORDER BY c.ord) AS parent_columns
+                FROM pg_constraint k JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                WHERE k.conrelid = $1::bigint::oid AND k.contype = 'f' AND cardinality(k.conkey) > 1 ORDER BY k.conname
+                """, [oid]).map { Reference(columns: try $0.stringArray("columns"), parent: try $0.string("parent"), parentColumns: try $0.stringArray("parent_columns")) }
+            // A CHECK that lists a column's values (`kind IN ('a', 'b')`): the column's domain.
+            var listed: [String: [String]] = [:]
+            for check in try connection.query("""
+                SELECT a.attname, pg_get_constraintdef(k.oid) AS definition FROM pg_constraint k
+                JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+                WHERE k.conrelid = $1::bigint::oid AND k.contype = 'c' AND cardinality(k.conkey) = 1 ORDER BY k.conname
+                """, [oid]) {
+                let column = try check.string("attname")
+                guard let list = CheckValueList.values(in: try check.string("definition"), column: column) else { continue }
+                listed[column] = listed[column].map { earlier in earlier.filter(list.contains) } ?? list
+            }
             let hinted = uniqueHints[name] ?? []
             // The last column of a multi-column key walks the row numbers (its values repeat
             // for every combination of the others, which alone have few).
             let lastOfKey = Set(composite.compactMap(\.last))
-            let columns = inspected.map { column -> Column in
+            let columns = try inspected.map { column -> Column in
                 var column = column
                 if hinted.contains(column.name) { column.unique = true }
                 if lastOfKey.contains(column.name) && column.foreignKey == nil { column.unique = true }
+                if let list = listed[column.name], !list.isEmpty, let values, !column.unique {
+                    column.values = .domain(try values.store(list, connection: connection))
+                }
                 return column
             }
-            let parents = Array(Set(columns.compactMap { $0.foreignKey?.table }.filter { $0 != name })).sorted()
-            let table = Table(name: name, oid: oid, columns: columns, parents: parents, compositeUnique: composite)
+            var table = Table(name: name, oid: oid, columns: columns, parents: [], compositeUnique: composite, references: references)
+            table.parents = table.parentNames
             tables.append(values?.apply(to: table) ?? table)
         }
-        // Parents first.
+        var generator = DataGenerator(tables: tables)
+        generator.orderParentsFirst()
+        return generator
+    }
+
+    /// Adds a multi-column foreign key a plan will add to `table` (final column names), when
+    /// both tables have its columns: the seed then satisfies it.
+    mutating func addReference(_ reference: Reference, to table: String) {
+        guard let index = tables.firstIndex(where: { $0.name == table }),
+              reference.columns.allSatisfy({ name in tables[index].columns.contains { $0.name == name } }),
+              let parent = tables.first(where: { $0.name == reference.parent }),
+              reference.parentColumns.allSatisfy({ name in parent.columns.contains { $0.name == name } }),
+              !tables[index].references.contains(reference) else { return }
+        tables[index].references.append(reference)
+        tables[index].parents = tables[index].parentNames
+        orderParentsFirst()
+    }
+
+    /// Tables ordered so that every parent comes before its children (cycles: as they come).
+    mutating func orderParentsFirst() {
         var ordered: [Table] = []
         var remaining = tables
         while !remaining.isEmpty {
@@ -117,16 +178,21 @@ public struct DataGenerator: Sendable {
             ordered += batch
             remaining.removeAll { t in batch.contains { $0.name == t.name } }
         }
-        return DataGenerator(tables: ordered)
+        tables = ordered
     }
 
     public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
 
+    /// `parentArray(parent, column, orderedBy)`: the SQL expression of an array of the parent's
+    /// `column` values, its rows in the order of `orderedBy` (the same order for every column of
+    /// a multi-column key, so one index picks one row), rows with a NULL in them left out.
+    typealias ParentArray = (_ parent: String, _ column: String, _ orderedBy: [String]) -> String
+
     /// The SQL value of `column` for row number `g` (an SQL expression), or nil to leave it to its default.
-    /// `parentArrays` maps a parent table to the SQL expression of its key array.
+    /// `parentArray` gives the SQL expression of a parent's key array.
     /// `useDefault: false` writes a value where the column has a default (a plan drops it).
     static func expression(_ column: Column, in table: Table, g: String, allowNull: Bool = true, useDefault: Bool = true,
-                           parentArray: (String, String) -> String) -> String? {
+                           parentArray: ParentArray) -> String? {
         if column.skip { return nil }
         // Position of this column in a composite unique key: walk the key space in mixed radix.
         var walk = g
@@ -134,15 +200,19 @@ public struct DataGenerator: Sendable {
             if let index = key.firstIndex(of: column.name), index > 0 {
                 let earlier = key[..<index].compactMap { name in table.columns.first { $0.name == name }?.foreignKey }
                 if !earlier.isEmpty {
-                    walk = "(\(g) / " + earlier.map { "greatest(1, coalesce(array_length(\(parentArray($0.table, $0.column)), 1), 1))" }.joined(separator: " / ") + ")"
+                    walk = "(\(g) / " + earlier.map { "greatest(1, coalesce(array_length(\(parentArray($0.table, $0.column, [$0.column])), 1), 1))" }.joined(separator: " / ") + ")"
                 }
             }
         }
         var value: String
-        if let values = column.values {
+        if let reference = table.reference(of: column.name), let position = reference.columns.firstIndex(of: column.name) {
+            // One parent row for all the key's columns: the same index into arrays in one order.
+            let array = parentArray(reference.parent, reference.parentColumns[position], reference.parentColumns)
+            value = "(\(array))[1 + ((\(g)) % greatest(1, coalesce(array_length(\(array), 1), 1)))]"
+        } else if let values = column.values {
             value = values.sql(type: column.type, g: g)
         } else if let fk = column.foreignKey {
-            let array = parentArray(fk.table, fk.column)
+            let array = parentArray(fk.table, fk.column, [fk.column])
             value = "(\(array))[1 + ((\(walk)) % greatest(1, coalesce(array_length(\(array), 1), 1)))]"
         } else if column.isEnum {
             value = "(enum_range(NULL::\(column.type)))[1 + ((\(g)) % array_length(enum_range(NULL::\(column.type)), 1))]"
@@ -209,11 +279,14 @@ public struct DataGenerator: Sendable {
     func insertSQL(_ table: Table, from: String, to: String) -> String {
         var arrays: [String: String] = [:]
         var joins: [String] = []
-        func parentArray(_ parent: String, _ key: String) -> String {
-            if let alias = arrays[parent + "|" + key] { return alias }
+        func parentArray(_ parent: String, _ key: String, _ orderedBy: [String]) -> String {
+            let cacheKey = ([parent, key] + orderedBy).joined(separator: "|")
+            if let alias = arrays[cacheKey] { return alias }
             let alias = "bellows_p\(arrays.count + 1).a"
-            arrays[parent + "|" + key] = alias
-            joins.append("CROSS JOIN (SELECT array_agg(\(SQLQuote.identifier(key)) ORDER BY \(SQLQuote.identifier(key))) AS a FROM \(parent)) AS bellows_p\(arrays.count)")
+            arrays[cacheKey] = alias
+            let order = orderedBy.map(SQLQuote.identifier).joined(separator: ", ")
+            let present = orderedBy.map { "\(SQLQuote.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
+            joins.append("CROSS JOIN (SELECT array_agg(\(SQLQuote.identifier(key)) ORDER BY \(order)) AS a FROM \(parent) WHERE \(present)) AS bellows_p\(arrays.count)")
             return alias
         }
         var names: [String] = []

@@ -85,6 +85,9 @@ public final class Rehearsal: @unchecked Sendable {
     private var seeded: DataGenerator?
     /// Schema feature scenarios by plan id: their facts are compared, or their refusal expected.
     private var scenarios: [String: SchemaFeatureScenario] = [:]
+    /// The plans rehearsed, in order (a plan's writers also satisfy the foreign keys later
+    /// plans add).
+    private var rehearsed: [Plan] = []
 
     public init(project: Project, options: RehearsalOptions, reporter: @escaping Reporter = { _ in }) {
         self.project = project
@@ -166,6 +169,7 @@ public final class Rehearsal: @unchecked Sendable {
     /// on copies of `database` (when the cluster is ours).
     func rehearse(_ plans: [Plan], conninfo main: String, database: String, cluster: ScratchCluster?) throws {
         var plans = plans
+        rehearsed = plans
         let connection = try Connection(main)
         defer { connection.close() }
         try ServerVersion.requireSupported(connection)
@@ -222,10 +226,22 @@ public final class Rehearsal: @unchecked Sendable {
         } else {
             report(.info("generating \(options.rows) rows per table…"))
             var generator = try DataGenerator.inspect(connection, uniqueHints: hints, values: values)
-            // The seed satisfies the multi-column UNIQUEs plans will add, as it does `unique: true`.
+            // The seed satisfies the multi-column UNIQUEs and FOREIGN KEYs plans will add, as it
+            // does `unique: true`, and the CHECKs listing a column's values they add.
             for plan in plans {
+                let key = try ValueDomains.tableKey(plan.table.value, connection: connection)
+                for reference in try Self.plannedReferences(plan, connection: connection) {
+                    generator.addReference(reference, to: key)
+                }
+                if let index = generator.tables.firstIndex(where: { $0.name == key }) {
+                    for (column, list) in Self.plannedValueLists(plan) {
+                        guard let c = generator.tables[index].columns.firstIndex(where: { $0.name == column }),
+                              generator.tables[index].columns[c].values == nil, !generator.tables[index].columns[c].unique else { continue }
+                        generator.tables[index].columns[c].values = .domain(try values.store(list, connection: connection))
+                    }
+                }
                 for columns in Self.plannedCompositeUnique(plan) {
-                    guard let index = generator.tables.firstIndex(where: { $0.name == SQLQuote.qualified(schema: plan.table.value.schema ?? "public", name: plan.table.value.name) }),
+                    guard let index = generator.tables.firstIndex(where: { $0.name == key }),
                           columns.allSatisfy({ name in generator.tables[index].columns.contains { $0.name == name } }) else { continue }
                     generator.tables[index].compositeUnique.append(columns)
                     if let last = columns.last, let c = generator.tables[index].columns.firstIndex(where: { $0.name == last }),
@@ -337,6 +353,36 @@ public final class Rehearsal: @unchecked Sendable {
                                           rows: nil, traffic: TrafficStats(), outcome: outcome))
     }
 
+    /// A plan's multi-column `add_foreign_key` changes, as the generator names tables.
+    static func plannedReferences(_ plan: Plan, connection: Connection) throws -> [DataGenerator.Reference] {
+        try plan.constraintChanges.compactMap { change -> DataGenerator.Reference? in
+            guard case .foreignKey(let columns, let references, _, _) = change, columns.count > 1,
+                  references.columns.count == columns.count else { return nil }
+            var parent = references.tableName
+            if parent.schema == nil { parent = TableName(schema: plan.table.value.schema, name: parent.name) }
+            return DataGenerator.Reference(columns: columns.map(\.value), parent: try ValueDomains.tableKey(parent, connection: connection),
+                                           parentColumns: references.columns.map(\.value))
+        }
+    }
+
+    /// The values the CHECKs a plan adds list for a column (`add_check` and `check:`), by
+    /// column: the seed takes them where the table says nothing else of the column.
+    static func plannedValueLists(_ plan: Plan) -> [(column: String, values: [String])] {
+        var conditions: [(column: String?, text: String)] = []
+        for change in plan.constraintChanges {
+            if case .check(let expression, _, _) = change { conditions.append((nil, expression.text)) }
+        }
+        for change in plan.changes {
+            // A renamed column's check names it by its new name, which the seeded table lacks.
+            if case .alter(let c) = change, c.renameTo == nil, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
+        }
+        return conditions.compactMap { column, text in
+            let tokens = Lexer.tokenize(text).filter(\.isSignificant).filter { !$0.isSymbol("(") }
+            guard let name = column ?? tokens.first?.identifierValue, let list = CheckValueList.values(in: text, column: name) else { return nil }
+            return (name, list)
+        }
+    }
+
     /// The column lists of a plan's multi-column `add_unique` changes (final names).
     static func plannedCompositeUnique(_ plan: Plan) -> [[String]] {
         plan.constraintChanges.compactMap { change -> [String]? in
@@ -430,6 +476,19 @@ public final class Rehearsal: @unchecked Sendable {
         }
         try values.deriveFromRows(genTable, connection: connection)
         genTable = values.apply(to: genTable)
+        // A multi-column `add_foreign_key` is enforced from expand on (NOT VALID checks new
+        // rows): every writer writes whole tuples of the referenced table. So do the writers of
+        // the plans before it on the table (as the seed does), whose rows it must validate — a
+        // column such a plan adds included (the new writer writes it with the same row number).
+        let created = Set(transition.allTargets.filter { !$0.existing && $0.physical == $0.final }.map(\.physical))
+        for later in rehearsed.filter({ $0.id >= plan.id && $0.table.value == plan.table.value }) {
+            for reference in try Self.plannedReferences(later, connection: connection)
+            where reference.columns.allSatisfy({ name in created.contains(name) || genTable.columns.contains { $0.name == name } })
+                && reference.parentColumns.allSatisfy({ name in inspected.table(reference.parent)?.columns.contains { $0.name == name } ?? false })
+                && !genTable.references.contains(reference) {
+                genTable.references.append(reference)
+            }
+        }
         // A multi-column `add_unique` is enforced from expand on: the writers walk its key space
         // as they walk a composite key's, so they never write a tuple the table already holds.
         for columns in Self.plannedCompositeUnique(plan) where columns.allSatisfy({ name in genTable.columns.contains { $0.name == name } }) {

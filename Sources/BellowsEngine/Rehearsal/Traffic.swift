@@ -93,8 +93,11 @@ final class TrafficSimulator: @unchecked Sendable {
     }
 
     func generated(_ column: DataGenerator.Column, g: String, allowNull: Bool = true, useDefault: Bool = true) -> String? {
-        DataGenerator.expression(column, in: table, g: g, allowNull: allowNull, useDefault: useDefault) { parent, key in
-            "(SELECT array_agg(\(SQLQuote.identifier(key))) FROM (SELECT \(SQLQuote.identifier(key)) FROM \(parent) ORDER BY 1 LIMIT 50) AS bellows_parent)"
+        DataGenerator.expression(column, in: table, g: g, allowNull: allowNull, useDefault: useDefault) { parent, key, orderedBy in
+            // The parent's first rows (in the order of the whole key: one index, one row).
+            let order = orderedBy.map(SQLQuote.identifier).joined(separator: ", ")
+            let present = orderedBy.map { "\(SQLQuote.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
+            return "(SELECT array_agg(\(SQLQuote.identifier(key)) ORDER BY \(order)) FROM (SELECT \(order) FROM \(parent) WHERE \(present) ORDER BY \(order) LIMIT 50) AS bellows_parent)"
         }
     }
 

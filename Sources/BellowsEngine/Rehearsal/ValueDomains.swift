@@ -5,10 +5,12 @@ import PGClient
 
 /// The values the rehearsal's generator and simulated writers put in a column, when its type
 /// alone does not say what is realistic: a plan's `rehearse: values:` hint (a list, or an SQL
-/// expression of the row number `g`), else — for the writers — the distinct values the
-/// column's existing rows hold (they satisfy its CHECK constraints, and every `up` was
-/// evaluated on them before expand). Lists live in `bellows_rehearsal.domain` (bound as
-/// parameters, never pasted into SQL); a column's generator expression picks one by `g`.
+/// expression of the row number `g`; a hint follows a column the plan renames, under its old
+/// and its new name), else — for the writers — the distinct values the column's existing rows
+/// hold (they satisfy its CHECK constraints, and every `up` was evaluated on them before
+/// expand), else the values a CHECK lists (`kind IN ('a', 'b')`, `CheckValueList`). Lists live
+/// in `bellows_rehearsal.domain` (bound as parameters, never pasted into SQL); a column's
+/// generator expression picks one by `g`.
 final class ValueDomains {
     /// Per table (`format('%I.%I')`), per column.
     private(set) var sources: [String: [String: DataGenerator.ValueSource]] = [:]
@@ -16,6 +18,8 @@ final class ValueDomains {
     /// from rows are derived again before each plan, from the table as it is then).
     private var hinted: Set<String> = []
     private var nextID = 1
+    /// Lists already stored, by their values.
+    private var stored: [[String]: Int] = [:]
 
     static let table = "bellows_rehearsal.domain"
 
@@ -30,18 +34,43 @@ final class ValueDomains {
     }
 
     /// Records every plan's `rehearse: values:` hints (the first plan naming a column wins).
+    /// A hint follows the plan's renames: naming a column's old name or its new one, it gives
+    /// both their values (the old column's for the seed and old code, the new one's for new
+    /// code and later plans); a hint of an earlier plan follows a later plan's rename too.
     func addHints(_ plans: [Plan], connection: Connection) throws {
         try Self.ensure(connection)
-        for plan in plans {
+        for plan in PlanChain.ordered(plans) {
             let key = try Self.tableKey(plan.table.value, connection: connection)
-            for hint in plan.rehearsalValues where hinted.insert(key + "|" + hint.column.value).inserted {
-                switch hint.source {
-                case .list(let values):
-                    sources[key, default: [:]][hint.column.value] = .domain(try store(values, connection: connection))
-                case .expression(let expression):
-                    sources[key, default: [:]][hint.column.value] = .expression(expression.text)
+            let renames = Self.renames(plan)
+            for (old, new) in renames {
+                if let source = sources[key]?[old], hinted.contains(key + "|" + old), hinted.insert(key + "|" + new).inserted {
+                    sources[key, default: [:]][new] = source
                 }
             }
+            for hint in plan.rehearsalValues {
+                let names = [hint.column.value] + renames.compactMap { old, new in
+                    old == hint.column.value ? new : new == hint.column.value ? old : nil
+                }
+                let fresh = names.filter { !hinted.contains(key + "|" + $0) }
+                guard !fresh.isEmpty else { continue }
+                let source: DataGenerator.ValueSource
+                switch hint.source {
+                case .list(let values): source = .domain(try store(values, connection: connection))
+                case .expression(let expression): source = .expression(expression.text)
+                }
+                for name in fresh {
+                    hinted.insert(key + "|" + name)
+                    sources[key, default: [:]][name] = source
+                }
+            }
+        }
+    }
+
+    /// The plan's renames (`alter: old` with `rename_to: new`), old → new.
+    static func renames(_ plan: Plan) -> [(old: String, new: String)] {
+        plan.changes.compactMap { change in
+            guard case .alter(let c) = change, let new = c.renameTo else { return nil }
+            return (c.column.value, new.value)
         }
     }
 
@@ -50,7 +79,7 @@ final class ValueDomains {
     /// database), the distinct values its existing rows hold (up to 100), as its domain.
     func deriveFromRows(_ table: DataGenerator.Table, connection: Connection) throws {
         try Self.ensure(connection)
-        let inKeys = Set(table.compositeUnique.flatMap { $0 })
+        let inKeys = Set(table.compositeUnique.flatMap { $0 } + table.references.flatMap(\.columns))
         for column in table.columns where !column.skip && !column.unique && column.foreignKey == nil && !inKeys.contains(column.name)
             && !hinted.contains(table.name + "|" + column.name) {
             let name = SQLQuote.identifier(column.name)
@@ -77,9 +106,13 @@ final class ValueDomains {
     /// The value source of a column the plan creates (`add`, or a target named by its final name).
     func source(table: String, column: String) -> DataGenerator.ValueSource? { sources[table]?[column] }
 
-    private func store(_ values: [String], connection: Connection) throws -> Int {
+    /// Stores a list (once) and returns its id in `bellows_rehearsal.domain`.
+    func store(_ values: [String], connection: Connection) throws -> Int {
+        if let id = stored[values] { return id }
+        try Self.ensure(connection)
         let id = nextID
         nextID += 1
+        stored[values] = id
         try connection.execute("INSERT INTO \(Self.table) (id, v) VALUES ($1, $2::text[]) ON CONFLICT (id) DO UPDATE SET v = excluded.v",
                                [id, PostgresArray.literal(values)])
         return id
