@@ -499,6 +499,7 @@ public final class Rehearsal: @unchecked Sendable {
             }
         }
         let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable, rowNumbers: rowNumbers)
+        traffic.pendingUniqueKeys = Self.plannedCompositeUnique(plan)
         do {
             try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic, values: values)
         } catch {

@@ -38,6 +38,9 @@ final class TrafficSimulator: @unchecked Sendable {
     private var threads: [Thread] = []
     private var finished = 0
     private var keys: [[String]] = []
+    /// Multi-column UNIQUEs the plan adds: not enforced while expand builds their index, so an
+    /// INSERT leaves out a row whose key the table already holds (the build would fail on it).
+    var pendingUniqueKeys: [[String]] = []
     private var insertedKeys: [[String]] = []
 
     init(conninfo: String, transition: Transition, table: DataGenerator.Table, rowNumbers: RowNumbers) {
@@ -227,7 +230,19 @@ final class TrafficSimulator: @unchecked Sendable {
             }
             expected = "NULL::text AS e, \(expectedFromNew(contracted: contracted)) AS en"
         }
-        let row = names.isEmpty ? "DEFAULT VALUES" : "(\(names.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))"
+        var row = names.isEmpty ? "DEFAULT VALUES" : "(\(names.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))"
+        let position = Dictionary(names.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let pending = pendingUniqueKeys.compactMap { key -> String? in
+            let indexes = key.compactMap { position[SQLQuote.identifier($0)] }
+            guard indexes.count == key.count, !key.isEmpty else { return nil }
+            return "(" + key.map { "bellows_x.\(SQLQuote.identifier($0))" }.joined(separator: ", ") + ") = ("
+                + indexes.map { "bellows_v.c\($0)" }.joined(separator: ", ") + ")"
+        }
+        if !pending.isEmpty {
+            let aliases = names.indices.map { "c\($0)" }
+            row = "(\(names.joined(separator: ", "))) SELECT \(aliases.map { "bellows_v.\($0)" }.joined(separator: ", ")) FROM (VALUES (\(values.joined(separator: ", ")))) AS bellows_v(\(aliases.joined(separator: ", ")))"
+                + " WHERE NOT EXISTS (SELECT 1 FROM \(transition.quotedTable) AS bellows_x WHERE \(pending.joined(separator: " OR ")))"
+        }
         let insert = "INSERT INTO \(transition.quotedTable) \(row) ON CONFLICT \(conflictTarget)DO NOTHING RETURNING \(keyRow) AS k, \(expected), ARRAY[\(keyTexts)] AS key"
         return """
         WITH w AS (\(insert)), r AS (
