@@ -88,6 +88,7 @@ public enum ProjectCheck {
                 }
             }
             findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
+            if paths.isEmpty && !migrations.isEmpty { findings += configHintFindings(project, plans: plans) }
         }
         // Every migration test must belong to a migration: one that names none never runs.
         if paths.isEmpty { findings += MigrationTestCheck.findings(tests: project.migrationTestFiles(), migrations: migrations) }
@@ -109,6 +110,30 @@ public enum ProjectCheck {
         var paths = project.planFiles()
         if !paths.contains(where: { standard($0) == own }) { paths.append(plan.file) }
         return check(project: project, paths: paths, includeLint: false, live: live).filter { standard($0.file) == own }
+    }
+
+    /// `bellows.yaml`'s `rehearse: values:` keys name a table the migrations build and a column
+    /// it has or a plan on it creates; any other is a typo the rehearsal would ignore.
+    static func configHintFindings(_ project: Project, plans: [Plan]) -> [Finding] {
+        let entries = ProjectConfig.rehearsalValues(root: project.root)
+        guard !entries.isEmpty else { return [] }
+        let catalog = offlineCatalog(project)
+        var findings: [Finding] = []
+        for entry in entries {
+            guard let table = catalog.table(entry.tableName) else {
+                var message = "rehearse.values names table \(entry.table.value), which no migration creates: the rehearsal would ignore its hints"
+                if let s = Suggestion.closest(to: entry.table.value, in: catalog.tables.map(\.name)) { message += "; did you mean \"\(s)\"?" }
+                findings.append(Finding(at: entry.table.location, severity: .error, rule: "plan-unknown-table", message: message))
+                continue
+            }
+            let known = table.columns.map(\.name) + plans.filter { $0.table.value.name == table.name }.flatMap { $0.changes.flatMap(\.createdColumns) }
+            for hint in entry.values where !known.contains(hint.column.value) {
+                var message = "rehearse.values.\(entry.table.value) names \"\(hint.column.value)\", which is neither a column of \(table.schema).\(table.name) nor one a plan creates: the rehearsal would ignore the hint"
+                if let s = Suggestion.closest(to: hint.column.value, in: known) { message += "; did you mean \"\(s)\"?" }
+                findings.append(Finding(at: hint.column.location, severity: .error, rule: "plan-unknown-column", message: message))
+            }
+        }
+        return findings
     }
 
     /// The schema the migrations build.

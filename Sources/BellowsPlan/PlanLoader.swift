@@ -170,32 +170,7 @@ public enum PlanLoader {
         var rehearsalValues: [RehearsalValues] = []
         if let node = top["rehearse"]?.value, let map = reader.mapping(node, what: "'rehearse'", allowed: ["values"]),
            let valuesNode = map["values"]?.value {
-            if case .mapping(let columns) = valuesNode {
-                for (keyNode, value) in columns {
-                    guard case .scalar(let key) = keyNode, !key.string.isEmpty else {
-                        reader.report(keyNode, "plan-wrong-type", "keys in 'rehearse.values' must be column names")
-                        continue
-                    }
-                    let column = Located(key.string, at: reader.location(keyNode))
-                    let name = "rehearse.values.\(key.string)"
-                    if case .sequence(let items) = value {
-                        let texts = items.compactMap { item -> String? in
-                            guard case .scalar(let scalar) = item else {
-                                reader.report(item, "plan-wrong-type", "'\(name)' entries must be single values, found \(NodeReader.typeName(item))")
-                                return nil
-                            }
-                            return scalar.string
-                        }
-                        if items.isEmpty { reader.report(value, "plan-invalid-value", "'\(name)' needs at least one value") }
-                        if texts.count == items.count && !texts.isEmpty { rehearsalValues.append(RehearsalValues(column: column, source: .list(texts))) }
-                    } else if let expression = reader.expression(value, key: name) {
-                        rehearsalValues.append(RehearsalValues(column: column, source: .expression(expression)))
-                    }
-                }
-            } else {
-                reader.report(valuesNode, "plan-wrong-type",
-                              "'rehearse.values' must be a mapping of column: [values] or column: \"SQL expression of g\", found \(NodeReader.typeName(valuesNode))")
-            }
+            rehearsalValues = readRehearsalValues(valuesNode, reader: &reader, key: "rehearse.values")
         }
 
         let number = PlanNaming.sequenceNumber(of: stem)
@@ -207,6 +182,39 @@ public enum PlanLoader {
                         checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges,
                         rehearsalValues: rehearsalValues)
         return PlanLoadResult(plan: plan, findings: reader.findings)
+    }
+
+    /// A `rehearse: values:` mapping (in a plan, or per table in `bellows.yaml`): column → a
+    /// list of values or an SQL expression of the row number `g`. `key` names it in messages.
+    static func readRehearsalValues(_ valuesNode: Node, reader: inout NodeReader, key prefix: String) -> [RehearsalValues] {
+        var rehearsalValues: [RehearsalValues] = []
+        guard case .mapping(let columns) = valuesNode else {
+            reader.report(valuesNode, "plan-wrong-type",
+                          "'\(prefix)' must be a mapping of column: [values] or column: \"SQL expression of g\", found \(NodeReader.typeName(valuesNode))")
+            return []
+        }
+        for (keyNode, value) in columns {
+            guard case .scalar(let key) = keyNode, !key.string.isEmpty else {
+                reader.report(keyNode, "plan-wrong-type", "keys in '\(prefix)' must be column names")
+                continue
+            }
+            let column = Located(key.string, at: reader.location(keyNode))
+            let name = "\(prefix).\(key.string)"
+            if case .sequence(let items) = value {
+                let texts = items.compactMap { item -> String? in
+                    guard case .scalar(let scalar) = item else {
+                        reader.report(item, "plan-wrong-type", "'\(name)' entries must be single values, found \(NodeReader.typeName(item))")
+                        return nil
+                    }
+                    return scalar.string
+                }
+                if items.isEmpty { reader.report(value, "plan-invalid-value", "'\(name)' needs at least one value") }
+                if texts.count == items.count && !texts.isEmpty { rehearsalValues.append(RehearsalValues(column: column, source: .list(texts))) }
+            } else if let expression = reader.expression(value, key: name) {
+                rehearsalValues.append(RehearsalValues(column: column, source: .expression(expression)))
+            }
+        }
+        return rehearsalValues
     }
 
     // MARK: - Changes

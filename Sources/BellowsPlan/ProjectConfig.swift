@@ -10,6 +10,9 @@ import Yams
 ///   severity: { non-concurrent-index: error }
 /// hooks:                 # see HookConfiguration
 ///   commands: [{ when: before contract, run: ./check-backup }]
+/// rehearse:              # value hints of `bellows rehearse`, per table (a plan's own win)
+///   values:
+///     orders: { state: ["open", "paid"], code: "'ORD-' || g" }
 /// ```
 public enum ProjectConfig {
     public static let fileName = "bellows.yaml"
@@ -21,6 +24,21 @@ public enum ProjectConfig {
         /// The errors that leave the hooks unknown or wrong (in `hooks:`, or YAML that cannot be
         /// read): a phase refuses to run while there are any, rather than skip a hook.
         public var hookFindings: [Finding] = []
+        /// `rehearse: values:`: the rehearsal's value hints for tables' columns.
+        public var rehearsalValues: [TableRehearsalValues] = []
+    }
+
+    /// The value hints `bellows.yaml` gives one table's columns (`rehearse: values: TABLE:`),
+    /// for every plan's rehearsal; a plan's own hint for a column wins.
+    public struct TableRehearsalValues: Sendable, Hashable {
+        public var table: Located<String>
+        public var values: [RehearsalValues]
+        public var tableName: TableName { TableName(parsing: table.value) ?? TableName(schema: nil, name: table.value) }
+    }
+
+    /// The value hints of the project whose root is `root` (none without a `bellows.yaml`).
+    public static func rehearsalValues(root: String) -> [TableRehearsalValues] {
+        load(path: (root as NSString).appendingPathComponent(fileName)).0.rehearsalValues
     }
 
     public static func lintConfiguration(path: String) -> (LintConfiguration, [Finding]) {
@@ -54,7 +72,22 @@ public enum ProjectConfig {
             return (unreadable, unreadable.hookFindings)
         }
         var result = Configuration()
-        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks"]) else { return (result, reader.findings) }
+        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse"]) else { return (result, reader.findings) }
+        if let node = top["rehearse"]?.value, let map = reader.mapping(node, what: "'rehearse'", allowed: ["values"]),
+           let valuesNode = map["values"]?.value {
+            if case .mapping(let tables) = valuesNode {
+                for (keyNode, value) in tables {
+                    guard case .scalar(let key) = keyNode, !key.string.isEmpty else {
+                        reader.report(keyNode, "plan-wrong-type", "keys in 'rehearse.values' must be table names")
+                        continue
+                    }
+                    let values = PlanLoader.readRehearsalValues(value, reader: &reader, key: "rehearse.values.\(key.string)")
+                    result.rehearsalValues.append(TableRehearsalValues(table: Located(key.string, at: reader.location(keyNode)), values: values))
+                }
+            } else {
+                reader.report(valuesNode, "plan-wrong-type", "'rehearse.values' must be a mapping of table: { column: [values] or \"SQL expression of g\" }, found \(NodeReader.typeName(valuesNode))")
+            }
+        }
         if let hooksNode = top["hooks"]?.value {
             let before = reader.findings.count
             result.hooks = readHooks(hooksNode, reader: &reader)

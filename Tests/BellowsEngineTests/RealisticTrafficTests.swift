@@ -33,9 +33,10 @@ struct RealisticTrafficTests {
 
     /// Rehearses `plans` (plans/001_…, 002_… in order) on a fresh scratch database built by
     /// `shop` and `extra`, filled by the generator or by `seed`.
-    func rehearse(_ plans: [String], extra: String = "", seed: String? = nil, rows: Int = 400) throws -> RehearsalReport {
+    func rehearse(_ plans: [String], extra: String = "", seed: String? = nil, rows: Int = 400, config: String? = nil) throws -> RehearsalReport {
         let fixture = try EngineFixture("traffic")
         defer { fixture.close() }
+        if let config { try config.write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8) }
         try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
         try (Self.shop + "\n" + extra).write(toFile: fixture.root + "/migrations/001_shop.sql", atomically: true, encoding: .utf8)
         for (index, plan) in plans.enumerated() {
@@ -149,6 +150,55 @@ struct RealisticTrafficTests {
                 note: ["fragile", "gift"]
             """])
         expectForwardUnderTraffic(report, plans: 2)
+    }
+
+    /// Issue 17, "done when": `bellows.yaml` gives value hints for every plan of a table
+    /// (`rating`, which `up` casts, here renamed by the plan: the hint follows). Before, the key
+    /// was refused and the generator wrote 'rating 1' (22P02 evaluating up).
+    @Test func bellowsYamlGivesValueHints() throws {
+        let report = try rehearse(["""
+            table: shop_orders
+            changes:
+              - alter: rating
+                rename_to: stars
+                type: integer
+                up: "rating::integer"
+                down: "stars::text"
+            """], config: """
+            rehearse:
+              values:
+                shop_orders:
+                  rating: ["1", "2", "3"]
+            """)
+        expectForwardUnderTraffic(report, plans: 1)
+    }
+
+    /// `check` reports a `bellows.yaml` hint for a table no migration creates or a column
+    /// neither the table nor a plan has, at the key.
+    @Test func checkReportsUnknownTablesAndColumnsOfBellowsYamlHints() throws {
+        let fixture = try EngineFixture("confighints")
+        defer { fixture.close() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/migrations", withIntermediateDirectories: true)
+        try Self.shop.write(toFile: fixture.root + "/migrations/001_shop.sql", atomically: true, encoding: .utf8)
+        _ = try fixture.writePlan("001_plan", """
+            table: shop_orders
+            changes:
+              - add: priority
+                type: smallint
+            """)
+        try """
+            rehearse:
+              values:
+                shop_orders:
+                  rating: ["1"]
+                  priority: ["1"]
+                  ratng: ["1"]
+                shop_order:
+                  note: ["x"]
+            """.write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        let errors = ProjectCheck.check(project: fixture.project).filter { $0.severity == .error && $0.file.hasSuffix("bellows.yaml") }
+        #expect(errors.map { "\($0.line):\($0.column) \($0.rule)" } == ["6:7 plan-unknown-column", "7:5 plan-unknown-table"], "\(errors.map(\.description))")
+        #expect(errors.first?.message.contains("did you mean \"rating\"?") == true)
     }
 
     /// Without hints, writers take a column's values from the rows already there (here a seed

@@ -1,4 +1,5 @@
 import BellowsSQL
+import Foundation
 import Testing
 @testable import BellowsPlan
 
@@ -69,5 +70,34 @@ import Testing
                 location: "'City ' || g"
             """).filter { $0.severity == .error }
         #expect(findings.isEmpty, "\(findings.map(\.description))")
+    }
+
+    /// Issue 17, "done when": `bellows.yaml` may give value hints too (`rehearse: values:` per
+    /// table); before, the key was refused (plan-unknown-key) and there was no such hint.
+    @Test func bellowsYamlGivesValueHintsPerTable() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("bellows.yaml").path
+        try """
+            rehearse:
+              values:
+                orders:
+                  state: ["open", "paid"]
+                  code: "'ORD-' || g"
+                app.accounts:
+                  kind: [1]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let (configuration, findings) = ProjectConfig.load(path: path)
+        #expect(findings.isEmpty, "\(findings.map(\.description))")
+        let tables = configuration.rehearsalValues
+        #expect(tables.map(\.table.value) == ["orders", "app.accounts"])
+        #expect(tables.first?.values.map(\.column.value) == ["state", "code"])
+        #expect(tables.first?.values.first?.source == .list(["open", "paid"]))
+        #expect(tables.last?.tableName == TableName(schema: "app", name: "accounts"))
+        #expect(ProjectConfig.rehearsalValues(root: directory.path).count == 2)
+
+        try "rehearse:\n  values:\n    orders: [open]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(ProjectConfig.load(path: path).1.map(\.rule) == ["plan-wrong-type"])
     }
 }

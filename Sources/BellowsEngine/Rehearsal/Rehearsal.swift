@@ -214,6 +214,7 @@ public final class Rehearsal: @unchecked Sendable {
             return
         }
         try values.addHints(plans, connection: connection)
+        try values.addProjectHints(ProjectConfig.rehearsalValues(root: project.root), plans: plans, connection: connection)
         result.steps.append(RehearsalStep(plan: "-", phase: "migrate", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
         started = Date()
         if let source, let sample = options.sample {

@@ -66,6 +66,31 @@ final class ValueDomains {
         }
     }
 
+    /// Records `bellows.yaml`'s hints (after the plans': a plan's own hint for a column wins),
+    /// each following the renames of the plans on its table, in order.
+    func addProjectHints(_ tables: [ProjectConfig.TableRehearsalValues], plans: [Plan], connection: Connection) throws {
+        let ordered = PlanChain.ordered(plans)
+        for entry in tables {
+            let key = try Self.tableKey(entry.tableName, connection: connection)
+            let renames = ordered.filter { $0.table.value == entry.tableName }.flatMap(Self.renames)
+            for hint in entry.values {
+                var names = [hint.column.value]
+                for (old, new) in renames where names.contains(old) && !names.contains(new) { names.append(new) }
+                let fresh = names.filter { !hinted.contains(key + "|" + $0) }
+                guard !fresh.isEmpty else { continue }
+                let source: DataGenerator.ValueSource
+                switch hint.source {
+                case .list(let values): source = .domain(try store(values, connection: connection))
+                case .expression(let expression): source = .expression(expression.text)
+                }
+                for name in fresh {
+                    hinted.insert(key + "|" + name)
+                    sources[key, default: [:]][name] = source
+                }
+            }
+        }
+    }
+
     /// The plan's renames (`alter: old` with `rename_to: new`), old → new.
     static func renames(_ plan: Plan) -> [(old: String, new: String)] {
         plan.changes.compactMap { change in
