@@ -196,7 +196,12 @@ public enum PlanValidator {
                 add(expression.value.sourceLocation(line: token.line, column: token.column), .error, "plan-expression",
                     "\(expression.key): a '--' comment would comment out the rest of the SQL Bellows builds around the expression; use /* */")
             }
-            if expression.key == "up" || expression.key == "backfill",
+            if ["up", "backfill", "down"].contains(expression.key),
+               let token = Repeatability.sessionDependent(in: expression.value.text, pinned: Set(PhaseSQL.expressionSettings)).first {
+                let call = token.lower + (Repeatability.sessionKeywords.contains(token.lower) ? "" : "()")
+                add(expression.value.sourceLocation(line: token.line, column: token.column), .error, "plan-session-up",
+                    "\(expression.key): \(call) is the writing session's (its role, connection or settings): the trigger would compute each writer's value and the backfill the value of the session that runs it, so the new column could never mean one thing and verify could not tell. Have the application write the value (an 'add' without backfill, or 'backfill' from stored columns), or store what the session knows in a column first")
+            } else if expression.key == "up" || expression.key == "backfill",
                let token = Repeatability.nonRepeatable(in: expression.value.text).first {
                 let call = token.lower + (Repeatability.clockKeywords.contains(token.lower) ? "" : "()")
                 add(expression.value.sourceLocation(line: token.line, column: token.column), .info, "plan-volatile-up",

@@ -43,6 +43,34 @@ public enum Repeatability {
         return found
     }
 
+    /// SQL value keywords that name the writing session's role (no parentheses).
+    public static let sessionKeywords: Set<String> = ["current_user", "session_user", "current_role", "user", "system_user"]
+    /// Functions whose value is the writing session's: its connection, its backend, its
+    /// settings (`current_setting` of a setting the trigger does not pin: `app.tenant`, a role).
+    public static let sessionFunctions: Set<String> = ["current_setting", "inet_client_addr", "inet_client_port",
+                                                       "pg_backend_pid", "current_query"]
+
+    /// The calls and keywords of `expression` whose value depends on who writes (hostile-f 12):
+    /// the trigger computes each writer's, the backfill its own session's, so the copy can never
+    /// mean one thing. `current_setting` of a setting the trigger pins (`PhaseSQL
+    /// .expressionSettings`, given as `pinned`) or `search_path` is the same for all and not one.
+    public static func sessionDependent(in expression: String, pinned: Set<String>) -> [Token] {
+        let tokens = Lexer.tokenize(expression).filter(\.isSignificant)
+        var found: [Token] = []
+        for (index, token) in tokens.enumerated() where token.kind == .word {
+            let call = index + 1 < tokens.count && tokens[index + 1].isSymbol("(")
+            let after = index > 0 && tokens[index - 1].isSymbol(".")
+            if call && sessionFunctions.contains(token.lower) {
+                if token.lower == "current_setting", index + 2 < tokens.count, let name = tokens[index + 2].stringValue,
+                   (pinned.union(["search_path"])).contains(name.lowercased()) { continue }
+                found.append(token)
+            } else if !call && !after && sessionKeywords.contains(token.lower) {
+                found.append(token)
+            }
+        }
+        return found
+    }
+
     public static func isRepeatable(_ expression: String, volatile: Set<String> = []) -> Bool {
         nonRepeatable(in: expression, volatile: volatile).isEmpty
     }

@@ -57,6 +57,32 @@ import Testing
         #expect(!warned("'random(' || 'x'"))
     }
 
+    /// hostile-f 12: an `up` reading the session (`current_user`, a custom setting) was computed
+    /// as each writer's value by the trigger and as the operator's by the backfill; verify then
+    /// refused the application's rows and `--rescan` overwrote them. `check` refuses it, located.
+    @Test func anExpressionReadingTheWritersSessionIsRefused() {
+        let source = """
+            table: users
+            changes:
+              - alter: full_name
+                rename_to: author_name
+                up: "coalesce(full_name, current_user)"
+                down: "author_name"
+              - add: tenant
+                type: integer
+                backfill: "current_setting('app.tenant')::integer"
+              - alter: last_login_at
+                rename_to: last_seen_at
+                up: "last_login_at AT TIME ZONE current_setting('TimeZone')"
+                down: "last_seen_at"
+            """
+        let findings = check(source).filter { $0.rule == "plan-session-up" }
+        #expect(summary(findings) == ["5:30 plan-session-up", "9:16 plan-session-up"])
+        #expect(findings.allSatisfy { $0.severity == .error })
+        #expect(findings.first?.message.contains("current_user is the writing session's") == true)
+        #expect(Repeatability.sessionDependent(in: "\"user\" || t.current_user", pinned: []).isEmpty)
+    }
+
     @Test func verifyComparesAVolatileTargetByPresence() throws {
         let plan = try #require(PlanLoader.load(file: "plans/010_x.yaml", source: """
             table: users
