@@ -232,6 +232,10 @@ struct MigrationRehearsal {
     let runner: MigrationRunner
     let report: Reporter
     var rollbacks = true
+    /// The database is in a private scratch cluster: a role a migration names (`OWNER TO`,
+    /// `GRANT … TO`) that does not exist there is created (NOLOGIN) and the migration applied
+    /// again. False for a database given with `-d`: its cluster's roles are not ours to create.
+    var createsMissingRoles = true
 
     struct Outcome {
         var results: [MigrationRehearsalResult] = []
@@ -239,6 +243,24 @@ struct MigrationRehearsal {
         var waiting: MigrationWaitingForPlan?
         /// Why the run stopped early (a migration did not apply again after its rollback).
         var stopped: String?
+        /// Roles the migrations name that the scratch cluster did not have, created NOLOGIN.
+        var createdRoles: [String] = []
+    }
+
+    /// The role of a `role "x" does not exist` error (SQLSTATE 42704), nil for any other. Pure.
+    static func missingRole(_ error: MigrationError) -> String? {
+        guard error.sqlState == "42704", error.message.hasPrefix("role \""), error.message.hasSuffix("\" does not exist") else { return nil }
+        let name = String(error.message.dropFirst("role \"".count).dropLast("\" does not exist".count))
+        return name.isEmpty ? nil : name
+    }
+
+    /// Creates `role` (NOLOGIN) in the scratch cluster.
+    func createRole(_ role: String) throws {
+        let connection = try BellowsError.connect(runner.options.conninfo)
+        defer { connection.close() }
+        do { try connection.execute("CREATE ROLE \(SQLQuote.identifier(role)) NOLOGIN") } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
     }
 
     /// Statements a non-transactional migration runs that reach beyond the database's own
@@ -289,13 +311,34 @@ struct MigrationRehearsal {
             var check = rollbacks ? rollbackDecision(migration) : nil
             let rehearsing = rollbacks && check == nil
             let before = rehearsing ? try snapshot() : nil
-            let applied: [AppliedMigration]
-            do {
-                applied = try runner.apply(to: migration.number)
-            } catch let waiting as MigrationWaitingForPlan {
-                outcome.applied += waiting.applied.count
-                outcome.waiting = waiting
-                return outcome
+            var applied: [AppliedMigration] = []
+            var attempts = 0
+            while true {
+                do {
+                    applied = try runner.apply(to: migration.number)
+                    break
+                } catch let waiting as MigrationWaitingForPlan {
+                    outcome.applied += waiting.applied.count
+                    outcome.waiting = waiting
+                    return outcome
+                } catch var error as MigrationError {
+                    // A role the migration names (OWNER TO, GRANT … TO) exists on the real
+                    // cluster, not in the scratch one: create it and apply the migration again
+                    // (a transactional file was rolled back; a non-transactional one resumes
+                    // after its applied statements, the failing one was not applied).
+                    guard let role = Self.missingRole(error), !error.isRollback else { throw error }
+                    guard createsMissingRoles else {
+                        if error.hint == nil {
+                            error.hint = "the database given with -d is in a cluster without role \(SQLQuote.identifier(role)): create it there (CREATE ROLE \(SQLQuote.identifier(role)) NOLOGIN), or rehearse without -d: the private cluster creates the roles the migrations name"
+                        }
+                        throw error
+                    }
+                    attempts += 1
+                    guard attempts <= 100, !outcome.createdRoles.contains(role) else { throw error }
+                    try createRole(role)
+                    outcome.createdRoles.append(role)
+                    report(.info("\(migration.name): role \(SQLQuote.identifier(role)) does not exist in the scratch cluster: created it (NOLOGIN); applying \(migration.name) again"))
+                }
             }
             outcome.applied += applied.count
             guard applied.contains(where: { $0.name == migration.name }) else { continue }

@@ -299,6 +299,39 @@ struct RehearsalTests {
         #expect(report.steps.filter { $0.phase.hasPrefix("rollback after") }.count == plans.count * 3)
     }
 
+    /// hostile-f 10: migrations hand objects to an owner role and grant to application roles,
+    /// which exist on the real cluster but not in the private one: the rehearsal created none
+    /// and stopped at the first `OWNER TO` (42704). The scratch cluster now creates them
+    /// (NOLOGIN), applies the migration again and says which.
+    @Test func migrationsNamingRolesRehearseOnAPrivateCluster() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-roles-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/migrations", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try """
+            -- Migration: 001_initial
+            -- Description: billing, owned by app_owner, granted to app_rw
+            -- Dependencies: none
+            CREATE SCHEMA billing;
+            ALTER SCHEMA billing OWNER TO app_owner;
+            CREATE TABLE billing.invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note varchar(200));
+            ALTER TABLE billing.invoices OWNER TO app_owner;
+            GRANT SELECT, INSERT, UPDATE ON TABLE billing.invoices TO app_rw;
+            """.write(toFile: root + "/migrations/001_initial.sql", atomically: true, encoding: .utf8)
+        try "table: billing.invoices\nchanges:\n  - alter: note\n    type: text\n    up: note::text\n    down: note::varchar(200)\n"
+            .write(toFile: root + "/plans/001_note.yaml", atomically: true, encoding: .utf8)
+        var options = RehearsalOptions()
+        options.rows = 100
+        options.rollbacks = false
+        let notes = Shared<[String]>([])
+        let report = try Rehearsal(project: Project(root: root), options: options) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run()
+        #expect(report.passed, "\(report.violations)")
+        #expect(report.steps.contains { $0.phase == "contract" && $0.outcome == "ok" }, "\(report.steps.map(\.phase))")
+        #expect(notes.current.contains { $0.contains("app_owner") && $0.contains("app_rw") && $0.contains("NOLOGIN") }, "\(notes.current)")
+    }
+
     /// Issue 14: the schema feature scenarios (`bellows rehearse --schema-features`, run by
     /// scripts/demo) pass: each carried feature is intact after contract under traffic and
     /// every rollback is exact; the view and the partitioned table are refused before any change.

@@ -644,7 +644,11 @@ public final class Rehearsal: @unchecked Sendable {
         let runner = MigrationRunner(project: project, options: migrationOptions, reporter: report)
         var rehearsal = MigrationRehearsal(runner: runner, report: report)
         rehearsal.rollbacks = options.rollbacks
+        rehearsal.createsMissingRoles = options.database == nil
         let outcome = try rehearsal.run()
+        if !outcome.createdRoles.isEmpty {
+            report(.info("roles the migrations name, created NOLOGIN in the scratch cluster: \(outcome.createdRoles.joined(separator: ", "))"))
+        }
         result.migrations += outcome.results
         for failure in outcome.results.flatMap({ $0.tests.compactMap(\.failure) }) {
             result.violations.append("migration test \(failure.test) (after \(failure.migration)) failed: \(failure.location): ERROR"
