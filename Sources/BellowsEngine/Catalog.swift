@@ -97,7 +97,8 @@ public enum CatalogReader {
                          OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
                                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
                          ORDER BY a.attnum) AS columns,
-                   (SELECT t.spcname FROM pg_tablespace t WHERE t.oid = ic.reltablespace) AS tablespace, i.indisclustered AS clustered
+                   (SELECT t.spcname FROM pg_tablespace t WHERE t.oid = ic.reltablespace) AS tablespace, i.indisclustered AS clustered,
+                   obj_description(i.indexrelid, 'pg_class') AS comment
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::bigint::oid
             """, [oid]) {
             let name = try r.string("name")
@@ -105,7 +106,16 @@ public enum CatalogReader {
             details.indexColumns[name] = try r.stringArray("columns")
             if let tablespace = try r.optionalString("tablespace") { details.indexTablespaces?[name] = tablespace }
             if try r.bool("clustered") { details.clusteredIndex = name }
+            if let comment = try r.optionalString("comment") { details.indexComments = (details.indexComments ?? [:]).merging([name: comment]) { $1 } }
         }
+        details.constraintComments = [:]
+        for r in try connection.query("""
+            SELECT k.conname AS name, obj_description(k.oid, 'pg_constraint') AS comment FROM pg_constraint k
+            WHERE k.conrelid = $1::bigint::oid AND obj_description(k.oid, 'pg_constraint') IS NOT NULL
+            """, [oid]) {
+            details.constraintComments?[try r.string("name")] = try r.string("comment")
+        }
+        if details.indexComments == nil { details.indexComments = [:] }
         for r in try connection.query("""
             SELECT a.attname AS name,
                    (SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
@@ -124,7 +134,8 @@ public enum CatalogReader {
                    format('MINVALUE %s MAXVALUE %s', s.seqmin, s.seqmax) AS sequence_bounds,
                    format_type(s.seqtypid, NULL) AS sequence_type,
                    (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n'
-                    AND k.conkey[1] = a.attnum AND k.convalidated) AS not_null_constraint
+                    AND k.conkey[1] = a.attnum AND k.convalidated) AS not_null_constraint,
+                   array_to_string(a.attoptions, ',') AS options
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_sequence s ON s.seqrelid = to_regclass(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname))
             LEFT JOIN pg_class c ON c.oid = s.seqrelid
@@ -139,6 +150,7 @@ public enum CatalogReader {
                 sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
             details.columns[try r.string("name")]?.notNullConstraint = try r.optionalString("not_null_constraint")
             details.columns[try r.string("name")]?.sequenceType = try r.optionalString("sequence_type")
+            details.columns[try r.string("name")]?.options = try r.optionalString("options").map { $0.split(separator: ",").map(String.init) }
         }
         for (name, grants) in try columnGrants(connection, oid: oid) {
             details.columns[name, default: ColumnDetails()].grants = grants

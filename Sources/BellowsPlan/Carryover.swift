@@ -18,6 +18,10 @@ public struct RecreatedIndex: Sendable, Hashable {
     public var replicaIdentity: Bool
     /// The old index was the table's CLUSTER index: contract marks this one (`CLUSTER ON`).
     public var clustered: Bool = false
+    /// The old index's comment and, for a constraint's index, the constraint's: set on the
+    /// recreated ones at contract (hostile-d 38).
+    public var comment: String? = nil
+    public var constraintComment: String? = nil
 
     /// A deferrable constraint's index: attached as the (transitional) constraint at expand.
     public var attachesAtExpand: Bool { !(constraintSuffix ?? "").isEmpty }
@@ -48,6 +52,8 @@ public struct RecreatedConstraint: Sendable, Hashable {
     public var definition: String
     /// The original is NOT VALID: so is this one, added at contract.
     public var notValid: Bool = false
+    /// The old constraint's comment, set on this one at contract (hostile-d 38).
+    public var comment: String? = nil
 }
 
 /// One object or property that depends on a column the plan replaces or drops, and what the
@@ -159,7 +165,8 @@ enum Carryover {
             }
             if carriedByTargets.contains(index.name) {
                 let final = replacement(first).map { TransitionNames.fitted(TransitionNames.renamingColumns(in: index.name, [first: $0.final])) } ?? index.name
-                result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first) as \(final)"))
+                result.report.append(CarriedItem(object, .recreated, "rebuilt on \(replacement(first)?.final ?? first) as \(final)"
+                    + (table.details?.indexComments?[index.name] == nil ? "" : ", with its comment")))
                 continue
             }
             if used.count == 1, index.columns == [first], table.uniqueIndex(on: first)?.name == index.name, table.isSimple(index) {
@@ -205,8 +212,13 @@ enum Carryover {
             result.indexes.append(RecreatedIndex(
                 original: index.name, transitional: transitional, final: final,
                 create: create.replacingOccurrences(of: "\u{0}NAME\u{0}", with: SQLQuote.identifier(transitional)),
-                constraintSuffix: suffix, replicaIdentity: replicaIdentity, clustered: clustered))
+                constraintSuffix: suffix, replicaIdentity: replicaIdentity, clustered: clustered,
+                comment: table.details?.indexComments?[index.name],
+                constraintComment: constraint == nil ? nil : table.details?.constraintComments?[index.name]))
             var notes = [(constraint != nil ? "as constraint " : "as ") + final]
+            if table.details?.indexComments?[index.name] != nil || (constraint != nil && table.details?.constraintComments?[index.name] != nil) {
+                notes.append("with its comment")
+            }
             if let suffix, !suffix.isEmpty {
                 notes.append("\(suffix.dropFirst()) as it was (attached at expand once its index is built, so deferred checks hold during the transition)")
             }
@@ -254,14 +266,16 @@ enum Carryover {
                 declared.definition = constraint.definitionAsDeclared
                 result.constraints.append(RecreatedConstraint(
                     original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
-                    definition: rewriteConstraint(declared, renames: finals), notValid: true))
+                    definition: rewriteConstraint(declared, renames: finals), notValid: true,
+                    comment: table.details?.constraintComments?[constraint.name]))
                 result.report.append(CarriedItem(object, .recreated, "as \(final), NOT VALID as it was: added NOT VALID at contract and never validated (new writes are checked by it from contract on, and until then by \(constraint.name))"))
                 continue
             }
             result.constraints.append(RecreatedConstraint(
                 original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
-                definition: rewriteConstraint(constraint, renames: renames)))
-            result.report.append(CarriedItem(object, .recreated, "as \(final), NOT VALID until verify"))
+                definition: rewriteConstraint(constraint, renames: renames), comment: table.details?.constraintComments?[constraint.name]))
+            result.report.append(CarriedItem(object, .recreated, "as \(final), NOT VALID until verify"
+                + (table.details?.constraintComments?[constraint.name] == nil ? "" : ", with its comment")))
         }
 
         // Column properties.
@@ -364,6 +378,10 @@ enum Carryover {
                     kept.statisticsTarget = details.statisticsTarget
                     kept.storage = details.storage
                     kept.compression = details.compression
+                    kept.options = details.options
+                }
+                if let options = details.options, !options.isEmpty {
+                    result.report.append(CarriedItem(property("options (\(options.joined(separator: ", ")))"), sameType ? .carried : .dropped, sameType ? "" : "the type changes"))
                 }
                 for (value, name) in [(details.statisticsTarget.map(String.init), "statistics target"), (details.storage, "storage"),
                                       (details.compression, "compression")] {

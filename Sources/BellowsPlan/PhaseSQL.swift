@@ -1024,6 +1024,10 @@ public struct PhaseSQL: Sendable {
                 let names = rebuiltIndexName(t, index)
                 statements.append(PhaseStatement(.transaction, "final index name",
                     "ALTER INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: names.transitional)) RENAME TO \(q(names.final))"))
+                if let comment = transition.table.details?.indexComments?[index.name] {
+                    statements.append(PhaseStatement(.transaction, "the old index's comment",
+                        "COMMENT ON INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: names.final)) IS \(SQLQuote.literal(comment))"))
+                }
             }
             if let comment = t.comment {
                 statements.append(PhaseStatement(.transaction, "column comment",
@@ -1070,6 +1074,23 @@ public struct PhaseSQL: Sendable {
                                              "ALTER TABLE \(table) CLUSTER ON \(q(index.final))"))
         }
         statements += columnProperties
+        // The recreated indexes' and constraints' comments, under their final names (hostile-d 38).
+        for index in transition.recreatedIndexes {
+            if let comment = index.comment {
+                statements.append(PhaseStatement(.transaction, "the old index's comment",
+                    "COMMENT ON INDEX \(SQLQuote.qualified(schema: transition.table.schema, name: index.final)) IS \(SQLQuote.literal(comment))"))
+            }
+            if let comment = index.constraintComment {
+                statements.append(PhaseStatement(.transaction, "the old constraint's comment",
+                                                 "COMMENT ON CONSTRAINT \(q(index.final)) ON \(table) IS \(SQLQuote.literal(comment))"))
+            }
+        }
+        for constraint in transition.recreatedConstraints {
+            if let comment = constraint.comment {
+                statements.append(PhaseStatement(.transaction, "the old constraint's comment",
+                                                 "COMMENT ON CONSTRAINT \(q(constraint.final)) ON \(table) IS \(SQLQuote.literal(comment))"))
+            }
+        }
         statements += validationsAfterContract(validatedAfterContract)
         return statements
     }
@@ -1124,6 +1145,7 @@ public struct PhaseSQL: Sendable {
             if let target = properties.statisticsTarget { clauses.append("ALTER COLUMN \(column) SET STATISTICS \(target)") }
             if let storage = properties.storage { clauses.append("ALTER COLUMN \(column) SET STORAGE \(storage)") }
             if let compression = properties.compression { clauses.append("ALTER COLUMN \(column) SET COMPRESSION \(compression)") }
+            if let options = properties.options, !options.isEmpty { clauses.append("ALTER COLUMN \(column) SET (\(options.joined(separator: ", ")))") }
             // Granted at expand; the engine makes them the old column's as they are at contract
             // (`columnPrivileges(of:current:wanted:)`), under contract's lock.
         }

@@ -210,6 +210,10 @@ public struct TableDetails: Sendable, Hashable, Codable {
     /// referenced key (`pg_constraint.conindid`), as `pg_describe_object` prints them: PostgreSQL
     /// refuses to drop such an index or its constraint. `nil` in a table an older Bellows stored.
     public var indexReferences: [String: [String]]? = nil
+    /// Index name → its comment (`COMMENT ON INDEX`), constraint name → its comment (`COMMENT ON
+    /// CONSTRAINT`), for those that have one (hostile-d 38). `nil` in a table an older Bellows stored.
+    public var indexComments: [String: String]? = nil
+    public var constraintComments: [String: String]? = nil
 
     public init(kind: String = "r", replicaIdentityIndex: String? = nil, indexDefinitions: [String: String] = [:],
                 indexColumns: [String: [String]] = [:], columns: [String: ColumnDetails] = [:], dependents: [ColumnDependent] = []) {
@@ -250,6 +254,9 @@ public struct ColumnDetails: Sendable, Hashable, Codable {
     /// The owned sequence's data type (`integer` for a `serial`), `nil` without one and in a
     /// table an older Bellows stored.
     public var sequenceType: String? = nil
+    /// `attoptions` (`n_distinct=-0.5`, `n_distinct_inherited=…`), as `ALTER COLUMN … SET (…)`
+    /// takes them; `nil` when none, and in a table an older Bellows stored (hostile-d 38).
+    public var options: [String]? = nil
 
     public init(collation: String? = nil, comment: String? = nil, statisticsTarget: Int? = nil, storage: String? = nil,
                 compression: String? = nil, identity: String? = nil, ownedSequence: String? = nil,
