@@ -41,6 +41,9 @@ public struct PlanStatus: Sendable {
     /// A contracted plan's declared foreign keys whose `VALIDATE` after contract's commit did
     /// not finish (hostile-d 19): `next` is then `bellows contract PLAN`, which runs it.
     public var unvalidated: [String] = []
+    /// The `search_path` of each version whose schema of views exists (docs/versions.md): both
+    /// while the plan is in flight, the new one after contract until the next plan on the table.
+    public var searchPaths: [SchemaVersion: String] = [:]
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -141,6 +144,8 @@ extension Engine {
                     """, [board[index].table]).first
                 board[index].estimatedRows = row.flatMap { try? $0.optionalInt("n") } ?? nil
             }
+            let paths = try Self.versionSearchPaths(of: board.map(\.id), connection: connection)
+            for index in board.indices { board[index].searchPaths = paths[board[index].id] ?? [:] }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {
             throw BellowsError.database(error)

@@ -156,12 +156,15 @@ public enum CatalogReader {
             details.columns[name, default: ColumnDetails()].grants = grants
         }
         // Objects depending on a column, other than the table's own indexes, constraints,
-        // defaults and owned sequences (read above).
+        // defaults and owned sequences (read above), and the views of Bellows' versioned
+        // schemas (`_bellows_…`, VersionSchemas), which the phases create and drop themselves.
         for r in try connection.query("""
             SELECT DISTINCT a.attname AS name, pg_describe_object(d.classid, d.objid, d.objsubid) AS description,
                    CASE d.classid
-                     WHEN 'pg_rewrite'::regclass THEN (SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' END
-                                                       FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE w.oid = d.objid)
+                     WHEN 'pg_rewrite'::regclass THEN (SELECT CASE WHEN n.nspname LIKE '\\_bellows\\_%' AND c.relkind = 'v' THEN 'own'
+                                                                   WHEN c.relkind = 'v' THEN 'view' WHEN c.relkind = 'm' THEN 'materialized view' END
+                                                       FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class
+                                                       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE w.oid = d.objid)
                      WHEN 'pg_class'::regclass THEN (SELECT CASE WHEN c.oid = d.refobjid AND d.objsubid > 0 THEN 'generated column'
                                                               WHEN c.relkind IN ('i', 'I', 'S') THEN 'own' END
                                                      FROM pg_class c WHERE c.oid = d.objid)

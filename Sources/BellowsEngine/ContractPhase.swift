@@ -78,6 +78,15 @@ extension Engine {
                     // An empty table gets a made-up row (hostile-d 43: with no row the proof proved nothing).
                     let before = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
                     try attachDeferrableConstraints(plan, transition, sql, command: .contract, connection: connection)
+                    // Another plan's schemas of views that read a column contract drops: dropped
+                    // first, made again over the columns contract leaves (docs/versions.md).
+                    let others = try Self.versionSchemasReading(transition.droppedColumns, of: transition.quotedTable, except: plan.id,
+                                                                connection: connection)
+                    for schema in others {
+                        let statement = VersionSchemas.drop(schema: schema, "another plan's schema of views reads a column contract drops: made again after the changes")
+                        announce(plan, .contract, statement)
+                        try connection.execute(statement.sql)
+                    }
                     for statement in statements where statement.mode == .transaction {
                         announce(plan, .contract, statement)
                         try connection.execute(statement.sql)
@@ -93,6 +102,7 @@ extension Engine {
                             if !order.isEmpty { throw TriggerOrderRefused(failures: order) }
                         }
                     }
+                    let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .contract, connection: connection)
                     let after = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
@@ -106,6 +116,8 @@ extension Engine {
                     let control = try StateStore.clearControl(connection, plan: plan.id)
                     try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: [
                         "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
+                        "version_schemas_remade": .array(remade.map(JSONValue.string)),
+                        "version_schemas_dropped": .array(others.filter { !remade.contains($0) }.map(JSONValue.string)),
                         "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
                         "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
                         "control_cleared": control ?? .null,
@@ -390,10 +402,20 @@ extension Engine {
         }
         try step("remove the new shape in one transaction") {
             try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
+                // Another plan's schemas of views that read a column rollback drops: dropped
+                // first, made again over the columns rollback leaves (docs/versions.md).
+                let others = try Self.versionSchemasReading(transition.newTargets.map(\.physical), of: transition.quotedTable,
+                                                            except: plan.id, connection: connection)
+                for schema in others {
+                    let statement = VersionSchemas.drop(schema: schema, "another plan's schema of views reads a column rollback drops: made again after the changes")
+                    announce(plan, .rollback, statement)
+                    try connection.execute(statement.sql)
+                }
                 for statement in statements where statement.mode == .transaction {
                     announce(plan, .rollback, statement)
                     try connection.execute(statement.sql)
                 }
+                let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .rollback, connection: connection)
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .rolledBack, extra: """
                     , expanding = false, backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false, verified_at = NULL, verified_trigger = NULL, table_info = NULL, search_path = NULL, not_null_shape = NULL
                     """) else {
@@ -403,6 +425,8 @@ extension Engine {
                 let control = try StateStore.clearControl(connection, plan: plan.id)
                 try record(connection, plan: plan, command: .rollback, from: state.phase, to: .rolledBack, details: [
                     "removed_columns": .array(transition.newTargets.map { .string($0.physical) }),
+                    "version_schemas_remade": .array(remade.map(JSONValue.string)),
+                    "version_schemas_dropped": .array(others.filter { !remade.contains($0) }.map(JSONValue.string)),
                     "control_cleared": control ?? .null,
                 ])
             }

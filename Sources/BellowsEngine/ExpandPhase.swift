@@ -101,6 +101,14 @@ extension Engine {
                             before = try probeWrites(transition.quotedTable, deleting: triggers.contains { $0.events.contains(.delete) },
                                                      synthesize: true, connection: connection)
                         }
+                        // A contracted plan's new version's schema on this table goes before this
+                        // plan changes it: its view would hold the columns this plan drops
+                        // (docs/versions.md: applications leave it at the earlier plan's contract).
+                        for schema in try Self.leftoverVersionSchemas(on: transition.quotedTable, connection: connection) {
+                            let statement = VersionSchemas.drop(schema: schema, "drop the new version's schema a contracted plan left on the table")
+                            announce(plan, .expand, statement)
+                            try connection.execute(statement.sql)
+                        }
                         var probed = false
                         for statement in sql.expandTransaction {
                             if !probed && statement.sql == sql.triggerFunction {

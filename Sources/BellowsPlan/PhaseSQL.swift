@@ -310,6 +310,8 @@ public struct PhaseSQL: Sendable {
                 "ALTER TABLE \(table) ENABLE ALWAYS TRIGGER \(q(triggerName))"))
             statements += dependencyView
         }
+        // Each version of the application its own names from now on (docs/versions.md).
+        statements += VersionSchemas(transition).create
         return statements
     }
 
@@ -912,6 +914,9 @@ public struct PhaseSQL: Sendable {
 
     public var contract: [PhaseStatement] {
         var statements: [PhaseStatement] = contractLock.map { [$0] } ?? []
+        // The old version's views read the columns contract drops; the new version's follow
+        // theirs across the renames (by attnum) and stay (docs/versions.md).
+        statements.append(VersionSchemas(transition).drop(.old))
         if transition.needsTrigger {
             statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
             statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
@@ -1213,6 +1218,9 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.standalone, "drop an index without blocking writes",
                 "DROP INDEX CONCURRENTLY IF EXISTS \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
         }
+        // The views read the new columns: they go first.
+        statements.append(VersionSchemas(transition).drop(.new))
+        statements.append(VersionSchemas(transition).drop(.old))
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
         statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))

@@ -31,7 +31,7 @@ struct Bellows: ParsableCommand {
         subcommands: [
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
             Status.self, History.self, Approve.self, Diff.self,
-            Pause.self, Resume.self, Throttle.self, Wait.self,
+            Pause.self, Resume.self, Throttle.self, Wait.self, SearchPath.self,
             Check.self, Lint.self, Render.self,
             Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
         ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BellowsEngine
+import BellowsPlan
 import Foundation
 
 /// `status`'s formats: the board as text, one JSON document, or Prometheus metrics.
@@ -87,6 +88,10 @@ struct Status: ParsableCommand {
                 + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                 + (line.otherProject.map { "(another project's plan: \($0))" } ?? "")
                 + (line.otherProject != nil ? "" : line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+            for version in SchemaVersion.allCases {
+                guard let path = line.searchPaths[version] else { continue }
+                lines.append(Terminal.dim("    \(version.rawValue) version: search_path \(path)"))
+            }
             for key in line.unvalidated {
                 lines.append(Terminal.dim("    foreign key \(key) not yet validated (its VALIDATE after contract's commit did not finish) → bellows contract \(line.id)"))
             }
@@ -126,9 +131,13 @@ struct StatusBody: Encodable {
         var control: BackfillControl?
         /// A contracted plan's declared foreign keys not yet validated (`next` is then `bellows contract`).
         var unvalidated: [String]
+        /// The `search_path` of each version whose schema of views exists, by version (`old`,
+        /// `new`; docs/versions.md); `{}` when none.
+        var searchPaths: [String: String]
 
         enum CodingKeys: String, CodingKey {
             case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated
+            case searchPaths = "search_paths"
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
@@ -146,6 +155,7 @@ struct StatusBody: Encodable {
             recorded = status.recorded
             control = status.control
             unvalidated = status.unvalidated
+            searchPaths = Dictionary(uniqueKeysWithValues: status.searchPaths.map { ($0.key.rawValue, $0.value) })
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -163,6 +173,7 @@ struct StatusBody: Encodable {
             try container.encode(recorded, forKey: .recorded)
             try container.encode(control, forKey: .control)
             try container.encode(unvalidated, forKey: .unvalidated)
+            try container.encode(searchPaths, forKey: .searchPaths)
         }
     }
 

@@ -40,6 +40,7 @@ import Testing
         "migrations": ["-d", nowhere], "migrations status": ["-d", nowhere], "baseline": ["-d", nowhere],
         "rehearse": ["-d", nowhere], "pause": ["001", "-d", nowhere], "resume": ["001", "-d", nowhere],
         "throttle": ["001", "--batch-size", "5", "-d", nowhere], "wait": ["001", "--for", "verified", "-d", nowhere],
+        "search-path": ["001", "--version", "new", "-d", nowhere],
     ]
 
     /// Parses `stdout` as exactly one JSON object (one line, nothing else).

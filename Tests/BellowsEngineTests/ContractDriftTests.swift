@@ -62,7 +62,7 @@ struct ContractDriftTests {
         for command: PhaseCommand in [.expand, .backfill, .verify, .contract] { try fixture.run(command, Self.id) }
         #expect(try fixture.rows("SELECT indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE '%UNIQUE%(tenant, contact)%'").count == 1)
         #expect(try fixture.rows("SELECT conname FROM pg_constraint WHERE conrelid = 'users'::regclass AND pg_get_constraintdef(oid) LIKE 'CHECK ((contact ~~%'").count == 1)
-        #expect(try fixture.rows("SELECT column_default FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'tier'") == [["'free'::text"]])
+        #expect(try fixture.rows("SELECT column_default FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'tier'") == [["'free'::text"]])
         #expect(throws: PostgresError.self) { try fixture.exec("INSERT INTO users (id, tenant, contact) VALUES (1000, 1, 'u1@x')") }
     }
 

@@ -59,6 +59,26 @@ CREATE VIEW "bellows"."_bellows_plan_002_widen_profiles_bio" AS
   FROM "public"."profiles" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_002_widen_profiles_bio" IS 'Bellows plan 002_widen_profiles_bio is in flight on public.profiles: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
+-- the old version's schema of views (search_path "_bellows_002_widen_profiles_bio_old", "public") [transaction]
+CREATE SCHEMA "_bellows_002_widen_profiles_bio_old";
+-- the old version's schema of views (search_path "_bellows_002_widen_profiles_bio_old", "public") [transaction]
+CREATE VIEW "_bellows_002_widen_profiles_bio_old"."profiles" WITH (security_invoker = true) AS
+  SELECT "id", "user_id", "headline", "bio", "location", "website", "created_by", "created_at", "updated_at"
+  FROM "public"."profiles";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_002_widen_profiles_bio_old" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_002_widen_profiles_bio_old"."profiles" TO PUBLIC;
+-- the new version's schema of views (search_path "_bellows_002_widen_profiles_bio_new", "public") [transaction]
+CREATE SCHEMA "_bellows_002_widen_profiles_bio_new";
+-- the new version's schema of views (search_path "_bellows_002_widen_profiles_bio_new", "public") [transaction]
+CREATE VIEW "_bellows_002_widen_profiles_bio_new"."profiles" WITH (security_invoker = true) AS
+  SELECT "id", "user_id", "headline", "location", "website", "created_by", "created_at", "updated_at", "_bellows_bio" AS "bio"
+  FROM "public"."profiles";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_002_widen_profiles_bio_new" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_002_widen_profiles_bio_new"."profiles" TO PUBLIC;
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -104,6 +124,8 @@ SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;
 -- ===== contract =====
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_002_widen_profiles_bio_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
@@ -121,6 +143,10 @@ ALTER TABLE "public"."profiles" RENAME COLUMN "_bellows_bio" TO "bio";
 COMMENT ON COLUMN "public"."profiles"."bio" IS 'Free-text introduction shown on the public profile, up to 2000 characters';
 
 -- ===== rollback =====
+-- drop the new version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_002_widen_profiles_bio_new" CASCADE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_002_widen_profiles_bio_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_002_widen_profiles_bio" ON "public"."profiles";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]

@@ -42,6 +42,26 @@ CREATE VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" AS
   FROM "public"."profiles" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" IS 'Bellows plan 003_profiles_created_by_not_null is in flight on public.profiles: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
+-- the old version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_old", "public") [transaction]
+CREATE SCHEMA "_bellows_003_profiles_created_by_not_null_old";
+-- the old version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_old", "public") [transaction]
+CREATE VIEW "_bellows_003_profiles_created_by_not_null_old"."profiles" WITH (security_invoker = true) AS
+  SELECT "id", "user_id", "headline", "bio", "location", "website", "created_by", "created_at", "updated_at"
+  FROM "public"."profiles";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_003_profiles_created_by_not_null_old" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_003_profiles_created_by_not_null_old"."profiles" TO PUBLIC;
+-- the new version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_new", "public") [transaction]
+CREATE SCHEMA "_bellows_003_profiles_created_by_not_null_new";
+-- the new version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_new", "public") [transaction]
+CREATE VIEW "_bellows_003_profiles_created_by_not_null_new"."profiles" WITH (security_invoker = true) AS
+  SELECT "id", "user_id", "headline", "bio", "location", "website", "created_by", "created_at", "updated_at"
+  FROM "public"."profiles";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_003_profiles_created_by_not_null_new" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_003_profiles_created_by_not_null_new"."profiles" TO PUBLIC;
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
@@ -91,6 +111,8 @@ SELECT count(*) FROM profiles p LEFT JOIN users u ON u.id = coalesce(p.created_b
 -- ===== contract =====
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."profiles" IN ACCESS EXCLUSIVE MODE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_003_profiles_created_by_not_null_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
@@ -109,6 +131,10 @@ ALTER TABLE "public"."profiles"
 COMMENT ON COLUMN "public"."profiles"."created_by" IS 'Account that created the profile: the user themself or an admin acting for them';
 
 -- ===== rollback =====
+-- drop the new version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_003_profiles_created_by_not_null_new" CASCADE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_003_profiles_created_by_not_null_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_003_profiles_created_by_not_null" ON "public"."profiles";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]

@@ -42,6 +42,26 @@ CREATE VIEW "bellows"."_bellows_plan_004_normalise_skill_names" AS
   FROM "public"."skills" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_004_normalise_skill_names" IS 'Bellows plan 004_normalise_skill_names is in flight on public.skills: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
+-- the old version's schema of views (search_path "_bellows_004_normalise_skill_names_old", "public") [transaction]
+CREATE SCHEMA "_bellows_004_normalise_skill_names_old";
+-- the old version's schema of views (search_path "_bellows_004_normalise_skill_names_old", "public") [transaction]
+CREATE VIEW "_bellows_004_normalise_skill_names_old"."skills" WITH (security_invoker = true) AS
+  SELECT "id", "name", "category", "created_at"
+  FROM "public"."skills";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_004_normalise_skill_names_old" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_004_normalise_skill_names_old"."skills" TO PUBLIC;
+-- the new version's schema of views (search_path "_bellows_004_normalise_skill_names_new", "public") [transaction]
+CREATE SCHEMA "_bellows_004_normalise_skill_names_new";
+-- the new version's schema of views (search_path "_bellows_004_normalise_skill_names_new", "public") [transaction]
+CREATE VIEW "_bellows_004_normalise_skill_names_new"."skills" WITH (security_invoker = true) AS
+  SELECT "id", "name", "category", "created_at"
+  FROM "public"."skills";
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT USAGE ON SCHEMA "_bellows_004_normalise_skill_names_new" TO PUBLIC;
+-- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
+GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_004_normalise_skill_names_new"."skills" TO PUBLIC;
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
 
@@ -93,6 +113,8 @@ SELECT count(*) FROM skills WHERE lower(btrim(name)) = '';
 -- ===== contract =====
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."skills" IN ACCESS EXCLUSIVE MODE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_004_normalise_skill_names_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
@@ -112,6 +134,10 @@ COMMENT ON COLUMN "public"."skills"."name" IS 'Skill name, normalised: trimmed a
 -- ===== rollback =====
 -- drop an index without blocking writes [standalone]
 DROP INDEX CONCURRENTLY IF EXISTS "public"."_bellows_skills_name_key";
+-- drop the new version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_004_normalise_skill_names_new" CASCADE;
+-- drop the old version's schema of views [transaction]
+DROP SCHEMA IF EXISTS "_bellows_004_normalise_skill_names_old" CASCADE;
 -- stop dual writes [transaction]
 DROP TRIGGER IF EXISTS "~bellows_sync_004_normalise_skill_names" ON "public"."skills";
 -- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
