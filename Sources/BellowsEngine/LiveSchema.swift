@@ -25,6 +25,10 @@ public struct LiveSchema: Sendable {
     public var name: String
     /// `server_version_num`: render renders for it.
     public var serverVersion: Int
+    /// What expand's table gates (row security, inheritance, publications) would refuse, per
+    /// table (`TableName.quoted`), read for the tables `read(conninfo:planTables:)` is
+    /// given, so `check -d` and `render -d` say it before a deploy's expand does (hostile-f 08).
+    public var tableRefusals: [String: [GateFailure]] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -33,14 +37,20 @@ public struct LiveSchema: Sendable {
         self.serverVersion = serverVersion
     }
 
-    public static func read(conninfo: String?) throws -> LiveSchema {
+    public static func read(conninfo: String?, planTables: [TableName] = []) throws -> LiveSchema {
         do {
             let connection = try BellowsError.connect(conninfo)
             defer { connection.close() }
             try ServerVersion.requireSupported(connection)
             return try connection.withTransaction {
                 try connection.execute("SET TRANSACTION READ ONLY")
-                return try read(connection)
+                var live = try read(connection)
+                for table in Set(planTables.map(\.quoted)) {
+                    let failures = try (TableSafety.read(connection, table: table)?.failures() ?? [])
+                        + Engine.publicationFailures(table: table, connection: connection)
+                    if !failures.isEmpty { live.tableRefusals[table] = failures }
+                }
+                return live
             }
         } catch let error as PostgresError {
             throw BellowsError.database(error)

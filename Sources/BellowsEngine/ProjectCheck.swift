@@ -62,6 +62,13 @@ public enum ProjectCheck {
                 let (catalog, note) = live.catalog(for: plan, among: everyPlan)
                 findings += PlanValidator.validate(plan, catalog: catalog, database: live.name)
                 if let note { findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source", message: note)) }
+                if live.plans[plan.id]?.inFlight != true && live.plans[plan.id]?.phase != .contracted {
+                    for failure in live.tableRefusals[plan.table.value.quoted] ?? [] {
+                        findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .error,
+                                                rule: "plan-table-refused", message: "expand would refuse (gate \(failure.gate)): \(failure.message)"
+                                                    + (failure.remedy.map { "; \($0)" } ?? "")))
+                    }
+                }
                 let schema = live.catalog.schema(of: plan.table.value)
                 if plan.table.value.schema == nil, schema != "public" {
                     findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .info, rule: "schema-source",
@@ -173,6 +180,9 @@ public enum ProjectCheck {
             }
             catalog = liveCatalog
             header = "-- schema: the \(live.name), live catalog\n" + (chosen.note.map { "-- \($0)\n" } ?? "")
+            for failure in live.tableRefusals[plan.table.value.quoted] ?? [] {
+                header += "-- expand would refuse (gate \(failure.gate)): \(failure.message)\n"
+            }
         } else {
             let base = chainedBases(project, plans: [plan], contracted: project.contractedBeforeBaseline())[plan.id]
             catalog = base?.catalog ?? offlineCatalog(project)

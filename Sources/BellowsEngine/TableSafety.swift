@@ -302,6 +302,10 @@ extension Engine {
     /// written afterwards, and a subscriber whose table lacks them stops applying the whole
     /// subscription, which rollback cannot undo (hostile finding 15).
     func publicationFailures(table: String, connection: Connection) throws -> [GateFailure] {
+        try Self.publicationFailures(table: table, connection: connection)
+    }
+
+    static func publicationFailures(table: String, connection: Connection) throws -> [GateFailure] {
         let modern = connection.serverVersion >= 150000
         let publications = try connection.query("""
             SELECT p.pubname::text AS name FROM pg_publication p WHERE p.puballtables

@@ -27,7 +27,7 @@ struct Check: ParsableCommand {
         var live: LiveSchema?
         if let database {
             do {
-                live = try LiveSchema.read(conninfo: database)
+                live = try LiveSchema.read(conninfo: database, planTables: Project(root: project).loadPlans().plans.map(\.table.value))
             } catch let error as BellowsError {
                 renderError(error, format: format == .json ? .json : .text, command: Self.self)
                 throw ExitCode(ExitStatus.code(for: error))

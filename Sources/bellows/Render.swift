@@ -39,7 +39,8 @@ struct Render: ParsableCommand {
 
     func run() throws {
         do {
-            let live = try database.map { try LiveSchema.read(conninfo: $0) }
+            let tables = Project(root: project).loadPlans().plans.map(\.table.value)
+            let live = try database.map { try LiveSchema.read(conninfo: $0, planTables: tables) }
             let sql = try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase,
                                               serverVersion: serverVersion.flatMap(ServerVersion.parse), live: live)
             if format == .json {

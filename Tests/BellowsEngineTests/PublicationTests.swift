@@ -35,4 +35,29 @@ struct PublicationTests {
         try fixture.run(.expand, id)
         #expect(try fixture.state(id)?.phase == .expanded)
     }
+
+    /// hostile-f 08: `check -d` and `render -d` were green for a plan expand refuses from the
+    /// catalog alone (a publication sending the table whole, FORCE'd row security): they now say
+    /// it, at the plan's `table:`.
+    @Test func checkAndRenderAgainstTheDatabaseSayWhatExpandWouldRefuse() throws {
+        let fixture = try EngineFixture("publication-check")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+            CREATE PUBLICATION pub_all FOR ALL TABLES;
+            CREATE TABLE notes (id bigint PRIMARY KEY, body text);
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+            """)
+        try fixture.writePlan("001_rename_email", "table: users\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        try fixture.writePlan("002_rename_body", "table: notes\nchanges:\n  - alter: body\n    rename_to: text\n")
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        let refused = ProjectCheck.check(project: fixture.project, live: live).filter { $0.rule == "plan-table-refused" }
+        #expect(refused.map { "\(($0.file as NSString).lastPathComponent):\($0.line):\($0.column)" }
+                == ["001_rename_email.yaml:1:8", "002_rename_body.yaml:1:8"], "\(refused)")
+        #expect(refused.first?.message.contains("pub_all") == true && refused.allSatisfy { $0.severity == .error })
+        let sql = try ProjectCheck.render(project: fixture.project, plan: "001_rename_email", phase: .expand, live: live)
+        #expect(sql.contains("-- expand would refuse (gate publication)"), "\(sql.prefix(600))")
+        try fixture.exec("DROP PUBLICATION pub_all")
+    }
 }
