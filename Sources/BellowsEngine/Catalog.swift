@@ -135,7 +135,9 @@ public enum CatalogReader {
                    format_type(s.seqtypid, NULL) AS sequence_type,
                    (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n'
                     AND k.conkey[1] = a.attnum AND k.convalidated) AS not_null_constraint,
-                   array_to_string(a.attoptions, ',') AS options
+                   array_to_string(a.attoptions, ',') AS options,
+                   (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n'
+                    AND k.conkey[1] = a.attnum AND NOT k.convalidated) AS not_valid_not_null_constraint
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_sequence s ON s.seqrelid = to_regclass(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname))
             LEFT JOIN pg_class c ON c.oid = s.seqrelid
@@ -149,6 +151,7 @@ public enum CatalogReader {
                 sequenceOptions: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_options"),
                 sequenceBounds: try r.optionalString("sequence_name") == nil ? nil : try r.optionalString("sequence_bounds"))
             details.columns[try r.string("name")]?.notNullConstraint = try r.optionalString("not_null_constraint")
+            details.columns[try r.string("name")]?.notValidNotNullConstraint = try r.optionalString("not_valid_not_null_constraint")
             details.columns[try r.string("name")]?.sequenceType = try r.optionalString("sequence_type")
             details.columns[try r.string("name")]?.options = try r.optionalString("options").map { $0.split(separator: ",").map(String.init) }
         }

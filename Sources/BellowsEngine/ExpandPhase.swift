@@ -346,21 +346,30 @@ extension Engine {
         }
     }
 
-    /// A NOT VALID CHECK of the table that rows violate: PostgreSQL checks every new version of
-    /// a row against it, so the backfill, which writes a new version of every row, would fail
-    /// on each batch holding one of them, whatever column it fills (hostile-c 11). Found now,
-    /// by one read per such constraint that stops at the first violating row. Another plan's
-    /// own (`_bellows_…`, NOT NULL of a column its backfill has yet to fill) is left out: its
-    /// trigger computes the column for every row this backfill writes.
+    /// A NOT VALID CHECK (or, PostgreSQL 18, NOT VALID NOT NULL constraint) of the table that
+    /// rows violate: PostgreSQL checks every new version of a row against it, so the backfill,
+    /// which writes a new version of every row, would fail on each batch holding one of them,
+    /// whatever column it fills (hostile-c 11, hostile-d 11). Found now, by one read per such
+    /// constraint that stops at the first violating row. Another plan's own (`_bellows_…`, NOT
+    /// NULL of a column its backfill has yet to fill) is left out: its trigger computes the
+    /// column for every row this backfill writes. So is a NOT ENFORCED CHECK (PostgreSQL 18),
+    /// which checks nothing.
     func violatedNotValidFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
         guard PhaseSQL(transition).needsBackfill else { return [] }
+        let enforced = connection.serverVersion >= 180_000 ? " AND k.conenforced" : ""
         let checks = try connection.query("""
-            SELECT k.conname AS name, pg_get_expr(k.conbin, k.conrelid) AS expression FROM pg_constraint k
-            WHERE k.conrelid = to_regclass($1) AND k.contype = 'c' AND NOT k.convalidated AND left(k.conname, length($2)) <> $2 ORDER BY 1
+            SELECT k.conname AS name, pg_get_expr(k.conbin, k.conrelid) AS expression,
+                   'CHECK (' || pg_get_expr(k.conbin, k.conrelid) || ')' AS definition FROM pg_constraint k
+            WHERE k.conrelid = to_regclass($1) AND k.contype = 'c' AND NOT k.convalidated\(enforced) AND left(k.conname, length($2)) <> $2
+            UNION ALL
+            SELECT k.conname, quote_ident(a.attname) || ' IS NOT NULL', 'NOT NULL ' || quote_ident(a.attname)
+            FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+            WHERE k.conrelid = to_regclass($1) AND k.contype = 'n' AND NOT k.convalidated AND left(k.conname, length($2)) <> $2
+            ORDER BY 1
             """, [transition.quotedTable, TransitionNames.reservedPrefix])
         var failures: [GateFailure] = []
         for check in checks {
-            let name = try check.string("name"), expression = try check.string("expression")
+            let name = try check.string("name"), expression = try check.string("expression"), definition = try check.string("definition")
             let violated = try readOnly(connection) { () throws(PostgresError) in
                 try connection.execute("SET LOCAL statement_timeout = 0")
                 try connection.execute("SET LOCAL row_security = off")
@@ -369,8 +378,8 @@ extension Engine {
             guard violated else { continue }
             failures.append(GateFailure(
                 gate: "not-valid-constraint",
-                message: "rows of \(transition.tableName) violate its NOT VALID constraint \(name) (CHECK (\(expression))): PostgreSQL refuses every new version of such a row, so the backfill, which writes one for every row, would fail on each batch holding one",
-                remedy: "fix those rows (`SELECT * FROM \(transition.quotedTable) WHERE NOT (\(expression))`), or drop the constraint with a migration and add it again NOT VALID after contract; nothing was changed"))
+                message: "rows of \(transition.tableName) violate its NOT VALID constraint \(name) (\(definition)): PostgreSQL refuses every new version of such a row, so the backfill, which writes one for every row, would fail on each batch holding one",
+                remedy: "fix those rows (`SELECT * FROM \(transition.quotedTable) WHERE NOT (\(expression))`) and validate it, or drop the constraint with a migration and add it again NOT VALID after contract; nothing was changed"))
         }
         return failures
     }

@@ -135,6 +135,12 @@ enum Carryover {
                   case .alter(let change) = plan.changes[groups[g].changeIndex] else { return false }
             return change.attributes.unique?.value == false
         }
+        /// Whether the change replacing `column` says `not_null: false`.
+        func declaresNullable(_ column: String) -> Bool {
+            guard let g = owner[column], plan.changes.indices.contains(groups[g].changeIndex),
+                  case .alter(let change) = plan.changes[groups[g].changeIndex] else { return false }
+            return change.attributes.notNull?.value == false
+        }
         let replaced = Set(owner.keys)
         let renames = Dictionary(uniqueKeysWithValues: replaced.compactMap { c in replacement(c).map { (c, $0.physical) } })
         func finalName(_ name: String, _ columns: [String]) -> String {
@@ -288,6 +294,23 @@ enum Carryover {
                        let g = owner[source], let ti = groups[g].targets.firstIndex(where: { $0.physical == t.physical }) {
                         // PostgreSQL 18: the constraint the schema named keeps its name, renamed as a CHECK is.
                         groups[g].targets[ti].notNullName = finalName(named, [source])
+                    }
+                    if !old.notNull, let name = table.details?.columns[source]?.notValidNotNullConstraint {
+                        // PostgreSQL 18: a NOT VALID NOT NULL constraint (legacy rows may hold NULL,
+                        // new writes may not) is a rule of its own, carried as such (hostile-d 11:
+                        // it read as "nullable" and went with the old column at contract).
+                        let object = "NOT VALID NOT NULL constraint \(name) of \(source)"
+                        if t.notNull {
+                            result.report.append(CarriedItem(object, .dropped, "replaced by the plan's not_null: true (proved by verify)"))
+                        } else if declaresNullable(source) {
+                            result.report.append(CarriedItem(object, .dropped, "the plan says not_null: false"))
+                        } else {
+                            let final = finalName(name, [source])
+                            result.constraints.append(RecreatedConstraint(
+                                original: name, transitional: TransitionNames.transitional(final), final: final,
+                                definition: "NOT NULL \(SQLQuote.identifier(t.final))", notValid: true))
+                            result.report.append(CarriedItem(object, .recreated, "as \(final) on \(t.final), NOT VALID as it was: added NOT VALID at contract and never validated (new writes are checked by it from contract on, and until then by \(name))"))
+                        }
                     }
                     if old.notNull {
                         let name = replacement(source)?.notNullName

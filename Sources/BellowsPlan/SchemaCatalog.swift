@@ -251,6 +251,10 @@ public struct ColumnDetails: Sendable, Hashable, Codable {
     /// PostgreSQL 18+: the name of the column's validated NOT NULL constraint (`nil` before 18,
     /// and in a table an older Bellows stored).
     public var notNullConstraint: String? = nil
+    /// PostgreSQL 18+: the name of the column's NOT VALID NOT NULL constraint (rows may hold
+    /// NULL, new writes may not; the column reads as nullable). `nil` before 18, and in a table
+    /// an older Bellows stored.
+    public var notValidNotNullConstraint: String? = nil
     /// The owned sequence's data type (`integer` for a `serial`), `nil` without one and in a
     /// table an older Bellows stored.
     public var sequenceType: String? = nil

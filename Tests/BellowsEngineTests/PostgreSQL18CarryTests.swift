@@ -1,0 +1,79 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// PostgreSQL 18's own kinds of constraints on a replaced column (hostile-d 11, 03, 12, 29):
+/// carried as they are, or refused before expand changes anything. Each test is skipped on
+/// older servers.
+@Suite(needsDatabase)
+struct PostgreSQL18CarryTests {
+    func major(_ fixture: EngineFixture) -> Int { fixture.sql.serverVersion / 10_000 }
+
+    /// The infos expand reports.
+    static func expandNotes(_ fixture: EngineFixture, _ id: String) throws -> [String] {
+        let notes = Shared<[String]>([])
+        try fixture.engine(reporter: { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }).run(.expand, plan: id)
+        return notes.current
+    }
+
+    /// A user's `NOT NULL … NOT VALID` on a renamed column (new writes may not be NULL) is
+    /// carried NOT VALID under its renamed name and never validated (hostile-d 11: it read as
+    /// "nullable" and went with the old column, so NULLs were accepted after contract, without
+    /// a word). `not_null: false` drops it on purpose.
+    @Test func aNotValidNotNullConstraintIsCarriedNotValid() throws {
+        let fixture = try EngineFixture("pg18-nn-notvalid")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec("""
+            CREATE TABLE guests (id bigint PRIMARY KEY, nick text, note text);
+            INSERT INTO guests SELECT g, 'n' || g, 'x' FROM generate_series(1, 50) AS g;
+            ALTER TABLE guests ADD CONSTRAINT guests_nick_required NOT NULL nick NOT VALID;
+            ALTER TABLE guests ADD CONSTRAINT note_present NOT NULL note NOT VALID;
+            """)
+        let id = "001_rename_nick"
+        try fixture.writePlan(id, """
+            table: guests
+            changes:
+              - alter: nick
+                rename_to: nickname
+              - alter: note
+                rename_to: remark
+                not_null: false
+            """)
+        let notes = try Self.expandNotes(fixture, id)
+        #expect(notes.contains { $0.contains("NOT VALID NOT NULL constraint guests_nick_required of nick: recreated — as guests_nickname_required on nickname, NOT VALID as it was") },
+                "\(notes)")
+        #expect(notes.contains { $0.contains("NOT VALID NOT NULL constraint note_present of note: dropped — the plan says not_null: false") }, "\(notes)")
+        for command in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(command, id) }
+        #expect(try fixture.rows("""
+            SELECT k.conname, pg_get_constraintdef(k.oid), k.convalidated::text FROM pg_constraint k
+            WHERE k.conrelid = 'guests'::regclass AND k.contype = 'n' ORDER BY 1
+            """) == [
+                ["guests_id_not_null", "NOT NULL id", "true"],
+                ["guests_nickname_required", "NOT NULL nickname NOT VALID", "false"],
+            ])
+        #expect(throws: PostgresError.self) { try fixture.exec("INSERT INTO guests (id, nickname, remark) VALUES (1000, NULL, 'r')") }
+        try fixture.exec("INSERT INTO guests (id, nickname, remark) VALUES (1001, 'n', NULL)")
+    }
+
+    /// Legacy NULLs under a NOT VALID NOT NULL constraint: PostgreSQL refuses every new version
+    /// of such a row, so the backfill would fail on them. Refused before expand changes
+    /// anything, naming the constraint (hostile-d 11's reproduction).
+    @Test func aNotValidNotNullConstraintOverLegacyNullsIsRefusedBeforeExpand() throws {
+        let fixture = try EngineFixture("pg18-nn-nulls")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec("""
+            CREATE TABLE guests (id bigint PRIMARY KEY, nick text);
+            INSERT INTO guests SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 50) AS g;
+            ALTER TABLE guests ADD CONSTRAINT guests_nick_required NOT NULL nick NOT VALID;
+            """)
+        try CarryoverTests.expectRefusedBeforeExpand(fixture, table: "guests", column: "nick", to: "nickname",
+                                                     mentioning: "violate its NOT VALID constraint guests_nick_required (NOT NULL nick)")
+    }
+}
