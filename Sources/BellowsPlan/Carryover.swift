@@ -258,13 +258,23 @@ enum Carryover {
                 continue
             }
             if constraint.kind == "f", used.count == 1, constraint.columns.count == 1, let t = replacement(first),
-               !(constraint.isNotValid && t.foreignKey == nil) {
+               !(constraint.isUnvalidated && t.foreignKey == nil) {
                 // A single-column foreign key: the target's own (explicit or inherited).
                 result.report.append(CarriedItem(object, t.foreignKey == nil ? .dropped : .recreated,
                                                  t.foreignKey == nil ? "" : "as \(t.foreignKeyName)"))
                 continue
             }
             let final = finalName(constraint.name, used)
+            if constraint.isNotEnforced {
+                // PostgreSQL 18: it checks nothing and cannot be validated (hostile-d 03: verify's
+                // VALIDATE of its copy failed for ever): added NOT ENFORCED at contract, as it was.
+                let finals = Dictionary(used.compactMap { c in replacement(c).map { (c, $0.final) } }, uniquingKeysWith: { first, _ in first })
+                result.constraints.append(RecreatedConstraint(
+                    original: constraint.name, transitional: TransitionNames.transitional(final), final: final,
+                    definition: rewriteConstraint(constraint, renames: finals), notValid: true))
+                result.report.append(CarriedItem(object, .recreated, "as \(final), NOT ENFORCED as it was: added at contract and never validated (it checks nothing)"))
+                continue
+            }
             if constraint.isNotValid {
                 // Rows may violate it (the user never validated it): added NOT VALID at contract, never validated.
                 let finals = Dictionary(used.compactMap { c in replacement(c).map { (c, $0.final) } }, uniquingKeysWith: { first, _ in first })

@@ -1048,7 +1048,7 @@ public struct PhaseSQL: Sendable {
         }
         for constraint in transition.recreatedConstraints {
             if constraint.notValid {
-                statements.append(PhaseStatement(.transaction, "the old column's NOT VALID constraint, NOT VALID as it was (never validated: rows may violate it)",
+                statements.append(PhaseStatement(.transaction, "the old column's NOT VALID (or NOT ENFORCED) constraint, as it was (never validated: rows may violate it)",
                                                  "ALTER TABLE \(table) ADD CONSTRAINT \(q(constraint.final)) \(constraint.definition) NOT VALID"))
             } else {
                 statements.append(PhaseStatement(.transaction, "final constraint name",

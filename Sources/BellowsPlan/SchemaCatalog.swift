@@ -72,6 +72,16 @@ public struct ConstraintInfo: Sendable, Hashable, Codable {
         return tokens.count >= 2 && tokens[tokens.count - 2].isKeyword("NOT") && tokens[tokens.count - 1].isKeyword("VALID")
     }
 
+    /// PostgreSQL 18: declared `NOT ENFORCED` (`pg_get_constraintdef` ends it so, without
+    /// `NOT VALID`): it checks nothing, and PostgreSQL refuses to validate it.
+    public var isNotEnforced: Bool {
+        let tokens = significantTokens
+        return tokens.count >= 2 && tokens[tokens.count - 2].isKeyword("NOT") && tokens[tokens.count - 1].isKeyword("ENFORCED")
+    }
+
+    /// What Bellows carries as it is and never validates: a NOT VALID or NOT ENFORCED constraint.
+    public var isUnvalidated: Bool { isNotValid || isNotEnforced }
+
     /// The definition without its trailing `NOT VALID`.
     public var definitionAsDeclared: String {
         guard isNotValid else { return definition }

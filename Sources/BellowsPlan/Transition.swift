@@ -455,9 +455,9 @@ public enum TransitionCompiler {
                 } else {
                     foreignKey = definition(physical) + (fk.onDelete.map { " ON DELETE \($0.sql)" } ?? "")
                 }
-            } else if !existing, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name), !inherited.isNotValid,
+            } else if !existing, carry?.carriesReferences ?? true, let old, let inherited = table.foreignKey(on: old.name), !inherited.isUnvalidated,
                       let range = inherited.definition.range(of: ")") {
-                // (A NOT VALID one is carried NOT VALID by `Carryover`.)
+                // (A NOT VALID or NOT ENFORCED one is carried as it is by `Carryover`.)
                 foreignKey = "FOREIGN KEY (\(SQLQuote.identifier(physical))" + inherited.definition[range.lowerBound...]
             }
             // `unique: false` in place drops the column's own unique index (or UNIQUE constraint) at contract.
@@ -686,7 +686,7 @@ extension Transition {
         for recreated in recreatedConstraints {
             guard let original = table.constraints.first(where: { $0.name == recreated.original }) else { continue }
             result.constraints.append(ConstraintInfo(kind: original.kind, name: recreated.final, columns: final(original.columns),
-                                                     definition: overFinal(recreated.definition) + (recreated.notValid ? " NOT VALID" : "")))
+                                                     definition: overFinal(recreated.definition) + (recreated.notValid && !original.isNotEnforced ? " NOT VALID" : "")))
         }
         for constraint in constraints {
             switch constraint.kind {
