@@ -188,6 +188,14 @@ enum Carryover {
                 }
                 // A unique index without a constraint stays an index: recreated from its definition below.
             }
+            if let constraint, constraint.isWithoutOverlaps {
+                // Its GiST index cannot be built as a unique index, only by ADD CONSTRAINT under a
+                // lock that blocks writes for the whole build (hostile-d 12: expand committed the
+                // column and trigger, then failed the build for ever).
+                refuse(location(first), "plan-cannot-carry", "temporal UNIQUE constraint \(index.name) (WITHOUT OVERLAPS)",
+                       "uses \(used.joined(separator: ", ")): PostgreSQL builds its GiST index only with the constraint itself, under a lock that blocks writes for the whole build, so it cannot be recreated online; drop it with a migration before expand and add it again over the new column after contract (or say carry: {unique: false})")
+                continue
+            }
             if constraint?.kind == "x" {
                 refuse(location(first), "plan-cannot-carry", "exclusion constraint \(index.name)",
                        "uses \(used.joined(separator: ", ")): drop it with a migration before expand and add it again after contract")

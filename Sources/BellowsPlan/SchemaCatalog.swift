@@ -79,6 +79,13 @@ public struct ConstraintInfo: Sendable, Hashable, Codable {
         return tokens.count >= 2 && tokens[tokens.count - 2].isKeyword("NOT") && tokens[tokens.count - 1].isKeyword("ENFORCED")
     }
 
+    /// PostgreSQL 18: a temporal UNIQUE or PRIMARY KEY (`… WITHOUT OVERLAPS`), backed by a GiST
+    /// index only the constraint itself can build.
+    public var isWithoutOverlaps: Bool {
+        let tokens = significantTokens
+        return tokens.indices.dropLast().contains { tokens[$0].isKeyword("WITHOUT") && tokens[$0 + 1].isKeyword("OVERLAPS") }
+    }
+
     /// What Bellows carries as it is and never validates: a NOT VALID or NOT ENFORCED constraint.
     public var isUnvalidated: Bool { isNotValid || isNotEnforced }
 

@@ -116,4 +116,23 @@ struct PostgreSQL18CarryTests {
             ])
         try fixture.exec("INSERT INTO items (id, quantity, parent, code) VALUES (1000, -5, 999, 'x')")
     }
+
+    /// A temporal `UNIQUE (…, during WITHOUT OVERLAPS)` over a renamed column is refused before
+    /// expand changes anything (hostile-d 12: rebuilt as `CREATE UNIQUE INDEX … USING gist`,
+    /// which PostgreSQL refuses, after expand had committed the column and the trigger; every
+    /// retry failed the same way).
+    @Test func aTemporalUniqueConstraintIsRefusedBeforeExpand() throws {
+        let fixture = try EngineFixture("pg18-without-overlaps")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec("""
+            CREATE TABLE bookings (id bigint PRIMARY KEY, room int4range NOT NULL, during tstzrange NOT NULL, guest text,
+              CONSTRAINT bookings_no_overlap UNIQUE (room, during WITHOUT OVERLAPS));
+            INSERT INTO bookings SELECT g, int4range(g % 5, g % 5 + 1),
+              tstzrange(timestamptz '2026-01-01' + g * interval '1 day', timestamptz '2026-01-01' + (g + 1) * interval '1 day'), 'g' || g
+            FROM generate_series(1, 50) AS g;
+            """)
+        try CarryoverTests.expectRefusedBeforeExpand(fixture, table: "bookings", column: "room", to: "room_span",
+                                                     mentioning: "temporal UNIQUE constraint bookings_no_overlap (WITHOUT OVERLAPS): uses room")
+    }
 }
