@@ -186,7 +186,12 @@ enum TableConstraints {
                                                     transitional: value, definition: constraint.definition, columns: constraint.columns))
                     continue
                 }
-                if let column = table.columns.first(where: { $0.notNull && TransitionNames.notNullConstraint(table: tableName, column: $0.name) == value }) {
+                // PostgreSQL 18: a NOT NULL constraint by its own name (`b_required`, from the live
+                // catalog; hostile-d 29), or by `<table>_<column>_not_null` on every version.
+                func notNullName(_ column: ColumnInfo) -> String? { table.details?.columns[column.name]?.notNullConstraint }
+                if let column = table.columns.first(where: {
+                    $0.notNull && (TransitionNames.notNullConstraint(table: tableName, column: $0.name) == value || notNullName($0) == value)
+                }) {
                     if table.primaryKey.contains(column.name) {
                         error(dropName.location, "plan-changes-key", "\"\(column.name)\" is part of the primary key, which is NOT NULL by definition")
                         continue
@@ -201,8 +206,24 @@ enum TableConstraints {
                                                     column: column.name, columns: [column.name]))
                     continue
                 }
+                // A NOT VALID NOT NULL constraint (PostgreSQL 18; the column reads as nullable) is
+                // dropped as a constraint.
+                if let column = table.columns.first(where: { table.details?.columns[$0.name]?.notValidNotNullConstraint == value }) {
+                    if changedColumns.contains(column.name) {
+                        error(dropName.location, "plan-column-conflict",
+                              "\"\(value)\" is over \"\(column.name)\", which a column change of this plan replaces, drops or alters; say 'not_null: false' there instead")
+                        continue
+                    }
+                    result.append(PlannedConstraint(kind: .drop, changeIndex: index, location: dropName.location, final: value,
+                                                    transitional: value, definition: "NOT NULL \(SQLQuote.identifier(column.name)) NOT VALID",
+                                                    columns: [column.name]))
+                    continue
+                }
                 let names = table.constraints.filter { $0.kind != "p" }.map(\.name)
-                    + table.columns.filter(\.notNull).filter { !table.primaryKey.contains($0.name) }.map { TransitionNames.notNullConstraint(table: tableName, column: $0.name) }
+                    + table.columns.filter(\.notNull).filter { !table.primaryKey.contains($0.name) }.map {
+                        notNullName($0) ?? TransitionNames.notNullConstraint(table: tableName, column: $0.name)
+                    }
+                    + table.columns.compactMap { table.details?.columns[$0.name]?.notValidNotNullConstraint }
                 var message = "\(table.schema).\(tableName) has no constraint \"\(value)\""
                 if let s = Suggestion.closest(to: value, in: names) { message += "; did you mean \"\(s)\"?" }
                 else if !names.isEmpty { message += " (it has: \(names.sorted().joined(separator: ", ")))" }

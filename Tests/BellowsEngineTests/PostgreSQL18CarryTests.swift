@@ -135,4 +135,37 @@ struct PostgreSQL18CarryTests {
         try CarryoverTests.expectRefusedBeforeExpand(fixture, table: "bookings", column: "room", to: "room_span",
                                                      mentioning: "temporal UNIQUE constraint bookings_no_overlap (WITHOUT OVERLAPS): uses room")
     }
+
+    /// `drop_constraint` takes a NOT NULL constraint's own name (`b_required`), a NOT VALID one's
+    /// too, and the alias `<table>_<column>_not_null` still (hostile-d 29: the real name was
+    /// refused, even by the live gate, and the suggestion listed `t_b_not_null`, which does not
+    /// exist).
+    @Test func aNotNullConstraintIsDroppedByItsOwnName() throws {
+        let fixture = try EngineFixture("pg18-drop-named-nn")
+        defer { fixture.close() }
+        guard major(fixture) >= 18 else { return }
+        try fixture.exec("""
+            CREATE TABLE t (id bigint PRIMARY KEY, b text CONSTRAINT b_required NOT NULL, c text NOT NULL, d text, e text NOT NULL);
+            INSERT INTO t SELECT g, 'b', 'c', 'd', 'e' FROM generate_series(1, 10) AS g;
+            ALTER TABLE t ADD CONSTRAINT d_present NOT NULL d NOT VALID;
+            """)
+        try fixture.writePlan("001_typo", """
+            table: t
+            changes:
+              - drop_constraint: zzz
+            """)
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "001_typo") })
+        #expect(refusal.text.contains("(it has: b_required, d_present, t_c_not_null, t_e_not_null)"), "\(refusal.text)")
+        try fixture.writePlan("001_typo", """
+            table: t
+            changes:
+              - drop_constraint: b_required
+              - drop_constraint: d_present
+              - drop_constraint: t_e_not_null
+            """)
+        try fixture.forward("001_typo", through: .contract)
+        #expect(try fixture.rows("SELECT conname FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'n' ORDER BY 1")
+                == [["t_c_not_null"], ["t_id_not_null"]])
+        try fixture.exec("INSERT INTO t VALUES (100, NULL, 'c', NULL, NULL)")
+    }
 }
