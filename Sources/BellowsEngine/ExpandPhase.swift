@@ -33,6 +33,7 @@ extension Engine {
                 failures += try notValidNotNullFailures(compiledTransition, connection: connection)
                 failures += try violatedNotValidFailures(compiledTransition, connection: connection)
                 failures += try tablespaceFailures(compiledTransition, connection: connection)
+                failures += try privilegeFailures(compiledTransition, connection: connection)
                 if compiledTransition.needsTrigger {
                     failures += try triggerOrderFailures(compiledTransition, trigger: PhaseSQL(compiledTransition).triggerName, connection: connection)
                 }
@@ -393,6 +394,34 @@ extension Engine {
             return GateFailure(gate: "tablespace", message: "an index this plan recreates lives in tablespace \(tablespace), where Bellows' role may not create one",
                                remedy: "GRANT CREATE ON TABLESPACE \(SQLQuote.identifier(tablespace)) to the role, or move the index with a migration first")
         }
+    }
+
+    /// What expand's statements need of Bellows' role, found before any change (hostile-d 16:
+    /// a table owner without CREATE on the table's schema got the column and the trigger
+    /// committed, then every index build failed 42501): ownership of the table (ALTER TABLE,
+    /// CREATE TRIGGER) and, when an index is built, CREATE on the table's schema, where
+    /// PostgreSQL puts it.
+    func privilegeFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        guard let row = try connection.query("""
+            SELECT current_user AS role, pg_get_userbyid(c.relowner) AS owner, pg_has_role(current_user, c.relowner, 'USAGE') AS owns,
+                   has_schema_privilege(current_user, c.relnamespace, 'CREATE') AS creates
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [transition.quotedTable]).first else { return [] }
+        let role = try row.string("role"), owner = try row.string("owner")
+        var failures: [GateFailure] = []
+        if try !row.bool("owns") {
+            failures.append(GateFailure(
+                gate: "privilege",
+                message: "Bellows' role \(role) does not own \(transition.tableName) (its owner is \(owner)): adding columns and the dual-write trigger needs the owner's privileges",
+                remedy: "run Bellows as \(owner), or `GRANT \(SQLQuote.identifier(owner)) TO \(SQLQuote.identifier(role))`; nothing was changed"))
+        }
+        if try !row.bool("creates"), !PhaseSQL(transition).addedIndexes.isEmpty {
+            failures.append(GateFailure(
+                gate: "privilege",
+                message: "Bellows' role \(role) may not create in schema \(transition.table.schema): the plan builds indexes on \(transition.tableName), which PostgreSQL creates in the table's schema",
+                remedy: "`GRANT CREATE ON SCHEMA \(SQLQuote.identifier(transition.table.schema)) TO \(SQLQuote.identifier(role))` (docs/operations.md lists what Bellows needs); nothing was changed"))
+        }
+        return failures
     }
 
     /// Plans this one depends on must be contracted; migrations must be applied.
