@@ -361,8 +361,11 @@ extension Engine {
     /// on the table and on each of its partitions (PostgreSQL clones a row trigger onto every
     /// partition, and a write into a partition fires only the clone).
     func triggerProblem(_ sql: PhaseSQL, transition: Transition, connection: Connection) throws -> GateFailure? {
-        try triggerProblem(table: transition.quotedTable, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection),
-                           plan: transition.plan.id, connection: connection)
+        if let moved = try movedTable(transition.plan, table: transition.tableName, connection: connection) {
+            return Self.movedTableFailure(transition.plan, from: transition.tableName, to: moved)
+        }
+        return try triggerProblem(table: transition.quotedTable, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection),
+                                  plan: transition.plan.id, connection: connection)
     }
 
     func triggerProblem(table: String, trigger: String, plan: String, connection: Connection) throws -> GateFailure? {

@@ -102,12 +102,19 @@ extension Engine {
                         }
                     }
                 }
+                // The table renamed or moved since expand (hostile-d 25): only rollback follows it.
+                var nextCommand = next
+                if let state, hasState, state.expanding || [.expanded, .backfilled, .verified].contains(state.phase),
+                   let moved = try movedTable(plan, table: plan.table.value, connection: connection) {
+                    blockers.append(Self.movedTableFailure(plan, from: plan.table.value, to: moved))
+                    nextCommand = .rollback
+                }
                 // A contracted plan that still owes a validation: contract runs it (hostile-d 19).
                 let unvalidated = phase == .contracted ? state?.owedValidations ?? [] : []
                 board.append(PlanStatus(
                     id: plan.id, table: plan.table.value.description, phase: phase, expanding: state?.expanding ?? false,
                     backfillRows: state?.backfillRows ?? 0, verifiedAt: state?.verifiedAt, updatedAt: state?.updatedAt,
-                    next: (unvalidated.isEmpty ? next : .contract).map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers,
+                    next: (unvalidated.isEmpty ? nextCommand : .contract).map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers,
                     fileMissing: false, recorded: state != nil,
                     control: phase == .contracted ? nil : controls[plan.id], unvalidated: unvalidated))
             }

@@ -390,7 +390,13 @@ extension Engine {
                 gate: "checksum", message: "the plan file changed since expand (sha256 \(expanded.prefix(12))… → \(plan.checksum.prefix(12))…): rollback removes what the plan as expanded added",
                 remedy: "restore the file as it was expanded, roll back, then edit it")])
         }
-        let transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        var transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        // The table renamed or moved since expand (hostile-d 25): its trigger says where it is.
+        if let moved = try movedTable(plan, table: transition.tableName, connection: connection) {
+            report(.info("the plan's table \(transition.tableName) is now \(moved.schema).\(moved.name) (renamed or moved since expand): rolling back there"))
+            transition.table.schema = moved.schema
+            transition.table.name = moved.name
+        }
         let sql = PhaseSQL(transition)
         let statements = sql.rollback
         for statement in statements where statement.mode == .standalone {
