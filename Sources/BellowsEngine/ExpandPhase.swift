@@ -120,6 +120,7 @@ extension Engine {
                             try connection.execute(statement.sql)
                         }
                         if !probed { try probeExpressions(plan, sql, connection: connection) }
+                        try probeIndexes(plan, sql, connection: connection)
                         if proving {
                             let after = try probeWrites(transition.quotedTable, deleting: triggers.contains { $0.events.contains(.delete) },
                                                         synthesize: true, connection: connection)
@@ -218,6 +219,55 @@ extension Engine {
             try connection.execute("ROLLBACK TO SAVEPOINT bellows_default_probe")
             try connection.execute("RELEASE SAVEPOINT bellows_default_probe")
         }
+    }
+
+    /// Builds each index expand builds concurrently after its commit, plainly, on an empty copy
+    /// of the table (the new columns added) in a savepoint rolled back at once
+    /// (`PhaseSQL.indexProbes`): one whose expression or predicate does not fit the new column's
+    /// type (`WHERE status = 'open'::the_enum` once `status` is `text`, 42883) refuses expand
+    /// before anything is committed — it failed after the commit, and "run expand again" failed
+    /// the same way for ever (hostile-f 06). Throws `UnrunnableExpression`. When the copy cannot
+    /// be made (no TEMP privilege) the probe is skipped.
+    func probeIndexes(_ plan: Plan, _ sql: PhaseSQL, connection: Connection) throws {
+        let probes = sql.indexProbes
+        guard !probes.isEmpty else { return }
+        try connection.execute("SAVEPOINT bellows_index_probe")
+        do {
+            try connection.execute("CREATE TEMP TABLE \(PhaseSQL.indexProbeTable.split(separator: ".").last ?? "bellows_index_probe") (LIKE \(sql.transition.quotedTable))")
+        } catch {
+            if error.kind == .connection { throw error }
+            try connection.execute("ROLLBACK TO SAVEPOINT bellows_index_probe")
+            try connection.execute("RELEASE SAVEPOINT bellows_index_probe")
+            return
+        }
+        var failures: [GateFailure] = []
+        for probe in probes {
+            try connection.execute("SAVEPOINT bellows_index_build")
+            do {
+                try connection.execute(probe.sql)
+                try connection.execute("RELEASE SAVEPOINT bellows_index_build")
+            } catch {
+                if error.kind == .connection { throw error }
+                try connection.execute("ROLLBACK TO SAVEPOINT bellows_index_build")
+                try connection.execute("RELEASE SAVEPOINT bellows_index_build")
+                if let failure = Self.unbuildableIndex(plan, index: probe.index, error) { failures.append(failure) }
+            }
+        }
+        try connection.execute("ROLLBACK TO SAVEPOINT bellows_index_probe")
+        try connection.execute("RELEASE SAVEPOINT bellows_index_probe")
+        if !failures.isEmpty { throw UnrunnableExpression(failures: failures) }
+    }
+
+    /// The refusal for an index whose probe build failed by its definition (SQLSTATE class 42
+    /// but a privilege, 22, 0A); nil for another error (the concurrent build reports it). Pure.
+    static func unbuildableIndex(_ plan: Plan, index: String, _ error: PostgresError) -> GateFailure? {
+        let code = error.sqlState?.rawValue ?? ""
+        guard (code.hasPrefix("42") && code != "42501") || code.hasPrefix("22") || code.hasPrefix("0A") else { return nil }
+        let detail = error.detail.map { " (\($0))" } ?? ""
+        return GateFailure(gate: "index",
+                           message: "\(plan.table.location): index \(index) cannot be built over the new column: ERROR \(code): \(error.message)\(detail)"
+                            + " — its expression or predicate does not fit the new column's type; expand would commit the new column and trigger, then fail building it",
+                           remedy: "nothing was changed; drop the index with a migration before expand and create it again after contract, its expression or predicate written for the new type (`WHERE status = 'open'` over text, not `'open'::the_enum`)")
     }
 
     /// What `probe`'s expression uses that a role able to write the table may not, read from a

@@ -203,6 +203,23 @@ public struct PhaseSQL: Sendable {
             }
     }
 
+    /// The empty copy of the table that expand's index probes build on.
+    public static let indexProbeTable = "pg_temp.bellows_index_probe"
+
+    /// Each index of ``addedIndexes`` as a plain `CREATE INDEX` on ``indexProbeTable`` (an empty
+    /// copy of the table with the new columns, made in expand's transaction): an expression or
+    /// predicate that does not fit the new column's type (`status = 'open'::an_enum` once
+    /// `status` is `text`) fails there, before anything is committed, instead of in the
+    /// concurrent build after expand's commit (hostile-f 06). `index` is the original index's
+    /// name for a recreated one, else the transitional name.
+    public var indexProbes: [(index: String, sql: String)] {
+        let originals = Dictionary(transition.recreatedIndexes.map { ($0.transitional, $0.original) }, uniquingKeysWith: { first, _ in first })
+        return addedIndexes.compactMap { added in
+            guard let range = added.sql.range(of: "CONCURRENTLY IF NOT EXISTS \(q(added.name)) ON \(table) ") else { return nil }
+            return (originals[added.name] ?? added.name, added.sql.replacingCharacters(in: range, with: "ON \(Self.indexProbeTable) "))
+        }
+    }
+
     /// The names the transition's indexes and constraints take at contract: `relation` for an
     /// index (unique in the schema), else a constraint (unique in the table). Each must be free
     /// at expand, unless contract frees it by dropping the old columns.

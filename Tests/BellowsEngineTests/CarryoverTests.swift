@@ -501,6 +501,46 @@ struct CarryoverTests {
         #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname LIKE '\\_bellows\\_%'") == 0)
     }
 
+    /// hostile-f 06: enum → text with a partial index `WHERE status = 'open'::the_enum`. The
+    /// predicate was carried with the column renamed, not re-typed: expand committed the new
+    /// column and trigger, then failed building the index (42883), `planned*` for ever. Expand
+    /// now builds each index on an empty copy first and refuses, naming it, before any change;
+    /// with the index dropped first the plan goes through contract.
+    @Test func aTypeChangeWhoseIndexPredicateDoesNotFitRefusesExpandBeforeAnyChange() throws {
+        let fixture = try EngineFixture("carry-enum-predicate")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TYPE invoice_status AS ENUM ('draft', 'open', 'paid', 'void');
+            CREATE TABLE invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint NOT NULL,
+                                   status invoice_status DEFAULT 'draft'::invoice_status NOT NULL);
+            CREATE INDEX invoices_customer_open_idx ON invoices USING btree (customer_id) WHERE (status = 'open'::invoice_status);
+            INSERT INTO invoices (customer_id, status)
+                SELECT g, (ARRAY['draft','open','paid','void'])[1 + g % 4]::invoice_status FROM generate_series(1, 200) g;
+            """)
+        let id = "004_status_text"
+        try fixture.writePlan(id, """
+            table: invoices
+            changes:
+              - alter: status
+                type: text
+                up: status::text
+                down: status::invoice_status
+                check: "status IN ('draft','open','paid','void','refunded')"
+            """)
+        let before = try fixture.snapshot("invoices")
+        let refusal = expectRefusal { try fixture.run(.expand, id) }
+        #expect(refusal?.text.contains("invoices_customer_open_idx") == true && refusal?.text.contains("42883") == true, "\(refusal?.text ?? "")")
+        let after = try fixture.snapshot("invoices")
+        #expect(before == after, "\(before.difference(to: after))")
+        let state = try fixture.state(id)
+        #expect(state == nil || (state?.phase == .planned && state?.expanding == false))
+        // As the refusal says: dropped before expand (no predicate over an enum fits text:
+        // `status::text` is not immutable), the plan goes through contract.
+        try fixture.exec("DROP INDEX invoices_customer_open_idx")
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'invoices'::regclass AND attname = 'status' AND atttypid = 'text'::regtype") == 1)
+    }
+
     /// A final index name already taken by another table's index in the schema is found at
     /// expand, not when contract fails.
     @Test func aFinalIndexNameTakenInTheSchemaIsRefusedAtExpand() throws {
