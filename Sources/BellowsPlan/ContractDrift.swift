@@ -1,6 +1,7 @@
 /// What was added to a column contract drops since expand recorded the table: a migration
 /// applied mid-transition (`CREATE UNIQUE INDEX … (email)`, `ADD CONSTRAINT … CHECK (email …)`,
-/// `SET DEFAULT`, `COMMENT ON COLUMN`, a statistics object, an owned sequence, a statistics target).
+/// `SET DEFAULT`, `COMMENT ON COLUMN`, a statistics object, an owned sequence, a statistics target,
+/// attribute options such as `n_distinct`).
 /// `DROP COLUMN` drops such objects without
 /// a word, so contract would lose the guarantee they give (hostile-d 01); contract refuses
 /// instead. Pure: `stored` is the table as expand recorded it, `live` as it is under
@@ -40,6 +41,10 @@ public enum ContractDrift {
             if current?.statisticsTarget != was?.statisticsTarget { found.append("statistics target of \(column): \(current?.statisticsTarget.map(String.init) ?? "default")") }
             if current?.storage != was?.storage { found.append("storage of \(column): \(current?.storage ?? "default")") }
             if current?.compression != was?.compression { found.append("compression of \(column): \(current?.compression ?? "default")") }
+            // `ALTER COLUMN … SET (n_distinct = …)` (hostile-f 05).
+            if current?.options != was?.options, let options = current?.options, !options.isEmpty {
+                found.append("attribute options of \(column): \(options.joined(separator: ", "))")
+            }
             let dependentsBefore = Set(storedDetails.dependents.filter { $0.column == column }.map(\.description))
             for dependent in liveDetails.dependents where dependent.column == column && !dependentsBefore.contains(dependent.description)
                 && !dependent.description.contains("_bellows_") && !dependent.description.contains(TransitionNames.triggerPrefix) && !found.contains(dependent.description) {

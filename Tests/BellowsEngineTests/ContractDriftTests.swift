@@ -44,13 +44,15 @@ struct ContractDriftTests {
         try fixture.exec("""
             CREATE STATISTICS users_st ON tenant, email FROM users;
             ALTER TABLE users ALTER COLUMN email SET STATISTICS 900;
+            ALTER TABLE users ALTER COLUMN email SET (n_distinct = -0.5);
             """)
         for command: PhaseCommand in [.backfill, .verify] { try fixture.run(command, Self.id) }
         let before = try fixture.snapshot("users")
         let refusal = expectRefusal { try fixture.run(.contract, Self.id) }
         #expect(refusal?.gates == ["schema-changed"], "\(refusal?.text ?? "")")
         for item in ["users_tenant_email_uq", "users_email_has_at", "default of plan: 'free'::text", "comment on email",
-                     "statistics object", "users_st", "statistics target of email: 900"] {
+                     "statistics object", "users_st", "statistics target of email: 900",
+                     "attribute options of email: n_distinct=-0.5"] {
             #expect(refusal?.text.contains(item) == true, "\(item): \(refusal?.text ?? "")")
         }
         #expect(try fixture.state(Self.id)?.phase == .verified)
