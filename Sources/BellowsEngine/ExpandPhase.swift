@@ -20,6 +20,7 @@ extension Engine {
             var failures = try dependencyFailures(plan, connection: connection)
             let table = try CatalogReader.table(connection, plan.table.value)
             failures += try conflictFailures(plan, table: table, connection: connection)
+            failures += try referencedPlanFailures(plan, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
             failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
@@ -545,6 +546,60 @@ extension Engine {
                             remedy: "contract or roll back \(id) first")
             }
         }
+    }
+
+    /// The tables and columns the plan's new foreign keys reference (`references:` of a column,
+    /// `add_foreign_key`).
+    static func referencedColumns(_ plan: Plan) -> [(table: TableName, columns: [String])] {
+        var list: [(table: TableName, columns: [String])] = []
+        func add(_ attributes: ColumnAttributes) {
+            if let r = attributes.references { list.append((r.tableName, [r.column.value])) }
+        }
+        for change in plan.changes {
+            switch change {
+            case .alter(let c): add(c.attributes)
+            case .add(let c): add(c.attributes)
+            case .split(let c): c.into.forEach { add($0.attributes) }
+            case .merge(let c): add(c.attributes)
+            case .drop: break
+            }
+        }
+        for change in plan.constraintChanges {
+            if case .foreignKey(_, let references, _, _) = change { list.append((references.tableName, references.columns.map(\.value))) }
+        }
+        return list
+    }
+
+    /// A foreign key to a column of another table that a plan in flight there changes or
+    /// creates (hostile-d 44): the key would depend on that plan's transitional index, so its
+    /// rollback would fail (2BP01) and its contract would swap the index under the key.
+    /// Refused until that plan is contracted or rolled back.
+    func referencedPlanFailures(_ plan: Plan, connection: Connection) throws -> [GateFailure] {
+        let referenced = Self.referencedColumns(plan).filter { !Self.sameTable($0.table.description, plan.table.value) }
+        guard !referenced.isEmpty else { return [] }
+        let rows = try connection.query("""
+            SELECT id, phase, expanding, table_name, touched_columns FROM bellows.plans
+            WHERE id <> $1 AND (phase IN ('expanded', 'backfilled', 'verified') OR expanding)
+            ORDER BY id
+            """, [plan.id])
+        var failures: [GateFailure] = []
+        for row in rows {
+            let id = try row.string("id"), table = try row.string("table_name")
+            let touched = Set(try row.stringArray("touched_columns"))
+            let phase = try row.bool("expanding") ? "expanding" : try row.string("phase")
+            for reference in referenced {
+                guard let same = try connection.query("SELECT to_regclass($1) = to_regclass($2) AS same",
+                                                       [reference.table.quoted, TableName(parsing: table)?.quoted ?? table]).first?.optionalBool("same"),
+                      same else { continue }
+                let columns = reference.columns.filter(touched.contains)
+                guard !columns.isEmpty else { continue }
+                failures.append(GateFailure(
+                    gate: "conflict",
+                    message: "plan \(id) is \(phase) on \(table) and changes \(columns.joined(separator: ", ")), which a foreign key of this plan references: the key would depend on \(id)'s transitional index, and \(id)'s rollback would fail",
+                    remedy: "contract or roll back \(id) first"))
+            }
+        }
+        return failures
     }
 
     /// Manual gates before `command` not yet confirmed (by `--confirm` or a recorded approval).

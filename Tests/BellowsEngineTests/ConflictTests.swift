@@ -123,4 +123,41 @@ struct ConflictTests {
         let reverse = expectRefusal { try fixture.run(.expand, "001_slug", in: one) }
         #expect(reverse?.gates == ["conflict"], "\(reverse?.text ?? "")")
     }
+
+    /// A plan adding a foreign key to a column a plan in flight on another table creates is
+    /// refused until that plan is contracted (hostile-d 44: both expanded, then the first
+    /// plan's rollback failed 2BP01 on its own transitional index, which the key depended on).
+    @Test func aForeignKeyToAColumnAPlanInFlightCreatesWaitsForThatPlan() throws {
+        let fixture = try EngineFixture("conflict-cross-table-fk")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE customers (id bigint PRIMARY KEY, code text NOT NULL UNIQUE);
+            CREATE TABLE orders (id bigint PRIMARY KEY, customer_code text);
+            INSERT INTO customers SELECT g, 'C' || g FROM generate_series(1, 20) AS g;
+            INSERT INTO orders SELECT g, 'C' || (1 + g % 20) FROM generate_series(1, 100) AS g;
+            """)
+        try fixture.writePlan("001_customers_code", """
+            table: customers
+            changes:
+              - alter: code
+                rename_to: customer_code
+            """)
+        try fixture.writePlan("002_orders_fk", """
+            table: orders
+            changes:
+              - add_foreign_key: [customer_code]
+                references: { table: customers, columns: [customer_code] }
+            """)
+        try fixture.run(.expand, "001_customers_code")
+        let before = try fixture.snapshot("orders")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "002_orders_fk") })
+        #expect(refusal.gates == ["conflict"], "\(refusal.text)")
+        #expect(refusal.text.contains("plan 001_customers_code is expanded on customers and changes customer_code"), "\(refusal.text)")
+        #expect(try fixture.snapshot("orders") == before)
+        // The way back stays open; once 001 is contracted, 002 goes ahead.
+        try fixture.run(.rollback, "001_customers_code")
+        try fixture.forward("001_customers_code", through: .contract)
+        try fixture.forward("002_orders_fk", through: .contract)
+        #expect(try fixture.state("002_orders_fk")?.phase == .contracted)
+    }
 }
