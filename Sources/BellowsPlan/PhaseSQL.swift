@@ -328,7 +328,7 @@ public struct PhaseSQL: Sendable {
             statements += dependencyView
         }
         // Each version of the application its own names from now on (docs/versions.md).
-        statements += VersionSchemas(transition).create
+        if transition.plan.versionedSchemas { statements += VersionSchemas(transition).create }
         return statements
     }
 

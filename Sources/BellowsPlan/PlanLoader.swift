@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -173,14 +173,17 @@ public enum PlanLoader {
             rehearsalValues = readRehearsalValues(valuesNode, reader: &reader, key: "rehearse.values")
         }
 
+        let versionedSchemas = reader.bool(top["versioned_schemas"]?.value, key: "versioned_schemas")?.value ?? false
+
         let number = PlanNaming.sequenceNumber(of: stem)
         guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
             return PlanLoadResult(plan: nil, findings: reader.findings)
         }
-        let plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
+        var plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
                         description: description, dependsOn: dependencies, changes: changes,
                         checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges,
                         rehearsalValues: rehearsalValues)
+        plan.versionedSchemas = versionedSchemas
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

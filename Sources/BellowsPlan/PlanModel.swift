@@ -494,6 +494,10 @@ public struct Plan: Sendable, Hashable {
     public var constraintChanges: [ConstraintChange] = []
     /// `rehearse: values:` hints for the rehearsal's generator and writers, by column.
     public var rehearsalValues: [RehearsalValues] = []
+    /// `versioned_schemas: true`: while the plan is in flight, a schema of views per
+    /// application version (docs/versions.md). Off by default: the views read every column of
+    /// the table, so any migration dropping or retyping one of its columns fails while they exist.
+    public var versionedSchemas = false
 
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {

@@ -11,6 +11,7 @@ import Testing
 struct VersionSchemaEngineTests {
     static let plan = """
         table: counters
+        versioned_schemas: true
         changes:
           - alter: n
             type: bigint
@@ -96,6 +97,7 @@ struct VersionSchemaEngineTests {
         // drops that schema in its transaction.
         try fixture.writePlan("002_note", """
             table: counters
+            versioned_schemas: true
             changes:
               - alter: label
                 rename_to: note
@@ -114,6 +116,7 @@ struct VersionSchemaEngineTests {
         try setUp(fixture)
         try fixture.writePlan("002_note", """
             table: counters
+            versioned_schemas: true
             changes:
               - alter: label
                 rename_to: note

@@ -14,7 +14,7 @@ import Testing
     }
 
     func transition(_ changes: String, id: String = "007_versions") throws -> Transition {
-        let plan = try #require(PlanLoader.load(file: "plans/\(id).yaml", source: "table: app.accounts\nchanges:\n" + changes).plan)
+        let plan = try #require(PlanLoader.load(file: "plans/\(id).yaml", source: "table: app.accounts\nversioned_schemas: true\nchanges:\n" + changes).plan)
         let compiled = TransitionCompiler.compile(plan, table: table())
         #expect(!compiled.findings.hasErrors, "\(compiled.findings)")
         return try #require(compiled.transition)

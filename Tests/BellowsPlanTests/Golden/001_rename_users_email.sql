@@ -40,26 +40,6 @@ CREATE TRIGGER "~bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "~bellows_sync_001_rename_users_email";
--- the old version's schema of views (search_path "_bellows_001_rename_users_email_old", "public") [transaction]
-CREATE SCHEMA "_bellows_001_rename_users_email_old";
--- the old version's schema of views (search_path "_bellows_001_rename_users_email_old", "public") [transaction]
-CREATE VIEW "_bellows_001_rename_users_email_old"."users" WITH (security_invoker = true) AS
-  SELECT "id", "email", "full_name", "organisation_id", "is_active", "last_login_at", "created_at", "updated_at"
-  FROM "public"."users";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_001_rename_users_email_old" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_001_rename_users_email_old"."users" TO PUBLIC;
--- the new version's schema of views (search_path "_bellows_001_rename_users_email_new", "public") [transaction]
-CREATE SCHEMA "_bellows_001_rename_users_email_new";
--- the new version's schema of views (search_path "_bellows_001_rename_users_email_new", "public") [transaction]
-CREATE VIEW "_bellows_001_rename_users_email_new"."users" WITH (security_invoker = true) AS
-  SELECT "id", "full_name", "organisation_id", "is_active", "last_login_at", "created_at", "updated_at", "email_address"
-  FROM "public"."users";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_001_rename_users_email_new" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_001_rename_users_email_new"."users" TO PUBLIC;
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_users_email_address_key" ON "public"."users" ("email_address");
 

@@ -42,26 +42,6 @@ CREATE VIEW "bellows"."_bellows_plan_004_normalise_skill_names" AS
   FROM "public"."skills" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_004_normalise_skill_names" IS 'Bellows plan 004_normalise_skill_names is in flight on public.skills: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
--- the old version's schema of views (search_path "_bellows_004_normalise_skill_names_old", "public") [transaction]
-CREATE SCHEMA "_bellows_004_normalise_skill_names_old";
--- the old version's schema of views (search_path "_bellows_004_normalise_skill_names_old", "public") [transaction]
-CREATE VIEW "_bellows_004_normalise_skill_names_old"."skills" WITH (security_invoker = true) AS
-  SELECT "id", "name", "category", "created_at"
-  FROM "public"."skills";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_004_normalise_skill_names_old" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_004_normalise_skill_names_old"."skills" TO PUBLIC;
--- the new version's schema of views (search_path "_bellows_004_normalise_skill_names_new", "public") [transaction]
-CREATE SCHEMA "_bellows_004_normalise_skill_names_new";
--- the new version's schema of views (search_path "_bellows_004_normalise_skill_names_new", "public") [transaction]
-CREATE VIEW "_bellows_004_normalise_skill_names_new"."skills" WITH (security_invoker = true) AS
-  SELECT "id", "name", "category", "created_at"
-  FROM "public"."skills";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_004_normalise_skill_names_new" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_004_normalise_skill_names_new"."skills" TO PUBLIC;
 -- build an index without blocking writes [standalone]
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skills_name_key" ON "public"."skills" ("name");
 

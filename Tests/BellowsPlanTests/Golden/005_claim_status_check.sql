@@ -64,26 +64,6 @@ CREATE VIEW "bellows"."_bellows_plan_005_claim_status_check" AS
   FROM "public"."skill_claims" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_005_claim_status_check" IS 'Bellows plan 005_claim_status_check is in flight on public.skill_claims: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
--- the old version's schema of views (search_path "_bellows_005_claim_status_check_old", "public") [transaction]
-CREATE SCHEMA "_bellows_005_claim_status_check_old";
--- the old version's schema of views (search_path "_bellows_005_claim_status_check_old", "public") [transaction]
-CREATE VIEW "_bellows_005_claim_status_check_old"."skill_claims" WITH (security_invoker = true) AS
-  SELECT "id", "user_id", "skill_id", "status", "level", "evidence_url", "verifier_id", "decided_at", "created_at"
-  FROM "public"."skill_claims";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_005_claim_status_check_old" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_005_claim_status_check_old"."skill_claims" TO PUBLIC;
--- the new version's schema of views (search_path "_bellows_005_claim_status_check_new", "public") [transaction]
-CREATE SCHEMA "_bellows_005_claim_status_check_new";
--- the new version's schema of views (search_path "_bellows_005_claim_status_check_new", "public") [transaction]
-CREATE VIEW "_bellows_005_claim_status_check_new"."skill_claims" WITH (security_invoker = true) AS
-  SELECT "id", "user_id", "skill_id", "level", "evidence_url", "verifier_id", "decided_at", "created_at", "_bellows_status" AS "status"
-  FROM "public"."skill_claims";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_005_claim_status_check_new" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_005_claim_status_check_new"."skill_claims" TO PUBLIC;
 -- build an index without blocking writes [standalone]
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "_bellows_skill_claims_status_idx" ON "public"."skill_claims" ("_bellows_status");
 

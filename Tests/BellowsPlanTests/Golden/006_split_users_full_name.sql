@@ -68,26 +68,6 @@ CREATE VIEW "bellows"."_bellows_plan_006_split_users_full_name" AS
   FROM "public"."users" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_006_split_users_full_name" IS 'Bellows plan 006_split_users_full_name is in flight on public.users: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
--- the old version's schema of views (search_path "_bellows_006_split_users_full_name_old", "public") [transaction]
-CREATE SCHEMA "_bellows_006_split_users_full_name_old";
--- the old version's schema of views (search_path "_bellows_006_split_users_full_name_old", "public") [transaction]
-CREATE VIEW "_bellows_006_split_users_full_name_old"."users" WITH (security_invoker = true) AS
-  SELECT "id", "email", "full_name", "organisation_id", "is_active", "last_login_at", "created_at", "updated_at"
-  FROM "public"."users";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_006_split_users_full_name_old" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_006_split_users_full_name_old"."users" TO PUBLIC;
--- the new version's schema of views (search_path "_bellows_006_split_users_full_name_new", "public") [transaction]
-CREATE SCHEMA "_bellows_006_split_users_full_name_new";
--- the new version's schema of views (search_path "_bellows_006_split_users_full_name_new", "public") [transaction]
-CREATE VIEW "_bellows_006_split_users_full_name_new"."users" WITH (security_invoker = true) AS
-  SELECT "id", "email", "organisation_id", "is_active", "last_login_at", "created_at", "updated_at", "given_name", "family_name"
-  FROM "public"."users";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_006_split_users_full_name_new" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_006_split_users_full_name_new"."users" TO PUBLIC;
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]

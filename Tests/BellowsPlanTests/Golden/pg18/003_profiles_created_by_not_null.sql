@@ -42,26 +42,6 @@ CREATE VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" AS
   FROM "public"."profiles" AS bellows_row WHERE false;
 -- say whose view it is [transaction]
 COMMENT ON VIEW "bellows"."_bellows_plan_003_profiles_created_by_not_null" IS 'Bellows plan 003_profiles_created_by_not_null is in flight on public.profiles: its dual-write trigger calls what this view uses, so PostgreSQL refuses to drop it; contract or rollback of the plan drops the view';
--- the old version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_old", "public") [transaction]
-CREATE SCHEMA "_bellows_003_profiles_created_by_not_null_old";
--- the old version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_old", "public") [transaction]
-CREATE VIEW "_bellows_003_profiles_created_by_not_null_old"."profiles" WITH (security_invoker = true) AS
-  SELECT "id", "user_id", "headline", "bio", "location", "website", "created_by", "created_at", "updated_at"
-  FROM "public"."profiles";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_003_profiles_created_by_not_null_old" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_003_profiles_created_by_not_null_old"."profiles" TO PUBLIC;
--- the new version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_new", "public") [transaction]
-CREATE SCHEMA "_bellows_003_profiles_created_by_not_null_new";
--- the new version's schema of views (search_path "_bellows_003_profiles_created_by_not_null_new", "public") [transaction]
-CREATE VIEW "_bellows_003_profiles_created_by_not_null_new"."profiles" WITH (security_invoker = true) AS
-  SELECT "id", "user_id", "headline", "bio", "location", "website", "created_by", "created_at", "updated_at"
-  FROM "public"."profiles";
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT USAGE ON SCHEMA "_bellows_003_profiles_created_by_not_null_new" TO PUBLIC;
--- every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply) [transaction]
-GRANT SELECT, INSERT, UPDATE, DELETE ON "_bellows_003_profiles_created_by_not_null_new"."profiles" TO PUBLIC;
 
 -- ===== backfill =====
 -- one keyset batch, repeated (in one transaction with the saved cursor): its last key [transaction]
