@@ -51,17 +51,7 @@ final class ValueDomains {
                 let names = [hint.column.value] + renames.compactMap { old, new in
                     old == hint.column.value ? new : new == hint.column.value ? old : nil
                 }
-                let fresh = names.filter { !hinted.contains(key + "|" + $0) }
-                guard !fresh.isEmpty else { continue }
-                let source: DataGenerator.ValueSource
-                switch hint.source {
-                case .list(let values): source = .domain(try store(values, connection: connection))
-                case .expression(let expression): source = .expression(expression.text)
-                }
-                for name in fresh {
-                    hinted.insert(key + "|" + name)
-                    sources[key, default: [:]][name] = source
-                }
+                try record(hint, as: names, on: key, connection: connection)
             }
         }
     }
@@ -76,18 +66,23 @@ final class ValueDomains {
             for hint in entry.values {
                 var names = [hint.column.value]
                 for (old, new) in renames where names.contains(old) && !names.contains(new) { names.append(new) }
-                let fresh = names.filter { !hinted.contains(key + "|" + $0) }
-                guard !fresh.isEmpty else { continue }
-                let source: DataGenerator.ValueSource
-                switch hint.source {
-                case .list(let values): source = .domain(try store(values, connection: connection))
-                case .expression(let expression): source = .expression(expression.text)
-                }
-                for name in fresh {
-                    hinted.insert(key + "|" + name)
-                    sources[key, default: [:]][name] = source
-                }
+                try record(hint, as: names, on: key, connection: connection)
             }
+        }
+    }
+
+    /// Gives `hint`'s values to each of `names` on table `key` that no hint gave values yet.
+    private func record(_ hint: RehearsalValues, as names: [String], on key: String, connection: Connection) throws {
+        let fresh = names.filter { !hinted.contains(key + "|" + $0) }
+        guard !fresh.isEmpty else { return }
+        let source: DataGenerator.ValueSource
+        switch hint.source {
+        case .list(let values): source = .domain(try store(values, connection: connection))
+        case .expression(let expression): source = .expression(expression.text)
+        }
+        for name in fresh {
+            hinted.insert(key + "|" + name)
+            sources[key, default: [:]][name] = source
         }
     }
 
