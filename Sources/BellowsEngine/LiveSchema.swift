@@ -144,7 +144,9 @@ public struct LiveSchema: Sendable {
                     state == nil || state?.phase == .planned || state?.phase == .rolledBack { table = catalog.table(other.table.value) }
             else { table = nil }
             guard let table, let transition = TransitionCompiler.compile(other, table: table).transition else { continue }
-            catalog = catalog.replacing(transition.tableAfterContract)
+            // What the catalog knows of the rest of the table is kept: views, publications,
+            // indexes made since expand… (hostile-f 04).
+            catalog = catalog.replacing(transition.tableAfterContract(keepingFrom: catalog.table(other.table.value)))
             applied.append(other.id)
         }
         return (catalog, applied.isEmpty ? nil : "plan \(plan.id): checked against the tables as they will be once \(applied.joined(separator: ", ")) \(applied.count == 1 ? "is" : "are") contracted")

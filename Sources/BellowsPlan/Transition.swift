@@ -711,3 +711,52 @@ extension Transition {
         return result
     }
 }
+
+extension Transition {
+    /// `tableAfterContract` with what the live catalog knows of everything the plan leaves
+    /// alone, read from `live` (the table as it is now: for a plan in flight, with what was
+    /// created on it since expand, hostile-f 04): the indexes and constraints over untouched
+    /// columns (those made since expand too), their definitions, and the views, policies,
+    /// publications… that depend on untouched columns. What the plan replaces or creates stays
+    /// unknown (expand reads it), as offline. A later plan on the table is checked against
+    /// this, so `check -d` says what its expand's gates will refuse. Pure.
+    public func tableAfterContract(keepingFrom live: TableInfo?) -> TableInfo {
+        var result = tableAfterContract
+        guard let live, let liveDetails = live.details else { return result }
+        var touched = Set(droppedColumns)
+        for target in allTargets { touched.insert(target.final); touched.insert(target.physical) }
+        for constraint in constraints { touched.formUnion(constraint.columns); if let column = constraint.column { touched.insert(column) } }
+        func untouched(_ columns: [String]) -> Bool { touched.isDisjoint(with: columns) && !columns.contains { $0.hasPrefix(TransitionNames.reservedPrefix) } }
+        let resultColumns = Set(result.columns.map(\.name))
+        for index in live.indexes where untouched(liveDetails.indexColumns[index.name] ?? index.columns)
+            && index.columns.allSatisfy(resultColumns.contains) && !table.indexes.contains(where: { $0.name == index.name })
+            && !result.indexes.contains(where: { $0.name == index.name }) {
+            result.indexes.append(index)
+        }
+        for constraint in live.constraints where untouched(constraint.columns)
+            && constraint.columns.allSatisfy(resultColumns.contains) && !table.constraints.contains(where: { $0.name == constraint.name })
+            && !result.constraints.contains(where: { $0.name == constraint.name }) {
+            result.constraints.append(constraint)
+        }
+        let keptIndexes = Set(live.indexes.filter { index in
+            untouched(liveDetails.indexColumns[index.name] ?? index.columns) && result.indexes.contains { $0.name == index.name }
+        }.map(\.name))
+        let keptConstraints = Set(live.constraints.filter { constraint in
+            untouched(constraint.columns) && result.constraints.contains { $0.name == constraint.name }
+        }.map(\.name))
+        var details = TableDetails(kind: liveDetails.kind,
+                                   replicaIdentityIndex: liveDetails.replicaIdentityIndex.flatMap { keptIndexes.contains($0) ? $0 : nil },
+                                   indexDefinitions: liveDetails.indexDefinitions.filter { keptIndexes.contains($0.key) },
+                                   indexColumns: liveDetails.indexColumns.filter { keptIndexes.contains($0.key) },
+                                   columns: liveDetails.columns.filter { resultColumns.contains($0.key) && untouched([$0.key]) },
+                                   dependents: liveDetails.dependents.filter { resultColumns.contains($0.column) && untouched([$0.column]) })
+        details.indexTablespaces = liveDetails.indexTablespaces?.filter { keptIndexes.contains($0.key) }
+        details.clusteredIndex = liveDetails.clusteredIndex.flatMap { keptIndexes.contains($0) ? $0 : nil }
+        details.rowTypeUses = liveDetails.rowTypeUses
+        details.indexReferences = liveDetails.indexReferences?.filter { keptIndexes.contains($0.key) }
+        details.indexComments = liveDetails.indexComments?.filter { keptIndexes.contains($0.key) }
+        details.constraintComments = liveDetails.constraintComments?.filter { keptConstraints.contains($0.key) }
+        result.details = details
+        return result
+    }
+}

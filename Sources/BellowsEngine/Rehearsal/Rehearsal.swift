@@ -204,6 +204,11 @@ public final class Rehearsal: @unchecked Sendable {
             report(.info("copying the schema of the \(copy.name) (read-only)…"))
             let recorded = try copy.copySchema(into: connection, pgBinDirectory: options.pgBinDirectory)
             report(.info("schema copied; the source's ledger records \(recorded) migration(s)"))
+            let publications = try copy.publications()
+            if !publications.isEmpty {
+                result.warnings.append("the source's publications are not copied (\(publications.joined(separator: ", "))): what expand refuses because of them "
+                    + "(a table published whole, a column list naming a column a plan replaces) is not rehearsed; `bellows check --database` against the source says it")
+            }
             result.steps.append(RehearsalStep(plan: "-", phase: "copy schema", seconds: Date().timeIntervalSince(started), rows: nil, traffic: TrafficStats(), outcome: "ok"))
             started = Date()
         }

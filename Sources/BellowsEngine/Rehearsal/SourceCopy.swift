@@ -45,6 +45,13 @@ final class SourceCopy {
         return phases
     }
 
+    /// The source's publications: pg_dump leaves them out of the copy (a publication in the
+    /// scratch database would be no use without subscribers), so what expand refuses because
+    /// of them is not rehearsed (hostile-f 04) — `check -d` against the source says it.
+    func publications() throws -> [String] {
+        try connection.query("SELECT pubname::text AS name FROM pg_publication ORDER BY 1").map { try $0.string("name") }
+    }
+
     /// The source's schema (not the `bellows` schema) into `target`, in one transaction, then
     /// its migration ledger, so that only migrations the source has not applied run after it.
     func copySchema(into target: Connection, pgBinDirectory: String?) throws -> Int {
