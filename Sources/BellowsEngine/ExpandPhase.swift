@@ -541,7 +541,12 @@ extension Engine {
             let other = PlanColumns(touched: Set(try row.stringArray("touched_columns")), referenced: Set(try row.stringArray("referenced_columns")))
             let mine = PlanColumns(plan, candidates: names.union(other.touched))
             let phase = try row.bool("expanding") ? "expanding" : try row.string("phase")
-            return mine.conflicts(with: other).map { reason in
+            var reasons = mine.conflicts(with: other)
+            let shared = PlanColumns.sharedObjects(in: table, mine.touched, other.touched)
+            if !shared.isEmpty {
+                reasons.append("changes a column that shares \(shared.joined(separator: ", ")) with a column this plan changes: each plan rebuilds it over its own new column, and the first contract would drop the other's copy")
+            }
+            return reasons.map { reason in
                 GateFailure(gate: "conflict", message: "plan \(id) is \(phase) on \(table.schema).\(table.name) and \(reason)",
                             remedy: "contract or roll back \(id) first")
             }

@@ -75,7 +75,13 @@ public enum ProjectCheck {
                                             message: "\(plan.table.value.name) is \(schema).\(plan.table.value.name) by the session's search_path (as the phases resolve it)"))
                 }
             }
-            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
+            var tables: [String: TableInfo?] = [:]
+            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name)) { plan in
+                if let known = tables[plan.id] { return known }
+                let table = live.catalog(for: plan, among: everyPlan).catalog?.table(plan.table.value)
+                tables[plan.id] = table
+                return table
+            }
         } else {
             // Plans the baseline already holds are not applied to it again (their columns are gone);
             // every other plan is checked against the schema as the plans before it leave it.
@@ -94,7 +100,7 @@ public enum ProjectCheck {
                     }
                 }
             }
-            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name))
+            findings += PlanValidator.crossPlan(plans, migrationNames: migrations.map(\.name)) { bases[$0.id]?.catalog.table($0.table.value) }
             if paths.isEmpty && !migrations.isEmpty { findings += configHintFindings(project, plans: plans) }
         }
         // Every migration test must belong to a migration: one that names none never runs.

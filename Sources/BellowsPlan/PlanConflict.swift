@@ -35,4 +35,20 @@ public struct PlanColumns: Sendable, Hashable {
         if !readHere.isEmpty { reasons.append("changes \(list(readHere)), which this plan's expressions read") }
         return reasons
     }
+
+    /// The indexes and constraints of `table` over a column each of `mine` and `other` change
+    /// (different columns): each plan rebuilds them over its own new column, and the first
+    /// contract's DROP COLUMN takes the other plan's copy with it, stranding that plan
+    /// (hostile-d 13). Sorted names.
+    public static func sharedObjects(in table: TableInfo, _ mine: Set<String>, _ other: Set<String>) -> [String] {
+        func shares(_ columns: [String]) -> Bool {
+            let a = mine.intersection(columns), b = other.intersection(columns)
+            return !a.isEmpty && !b.isEmpty && a.union(b).count > 1
+        }
+        let indexes = table.indexes.filter { shares(table.details?.indexColumns[$0.name] ?? $0.columns) }.map { "index \($0.name)" }
+        let constraints = table.constraints.filter { constraint in
+            shares(constraint.columns) && !table.indexes.contains { $0.name == constraint.name }
+        }.map { "constraint \($0.name)" }
+        return (indexes + constraints).sorted()
+    }
 }

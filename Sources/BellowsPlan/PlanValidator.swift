@@ -302,7 +302,7 @@ public enum PlanValidator {
     // MARK: All plans together
 
     /// The checks of all plans together: numbers, dependencies, columns two plans change.
-    public static func crossPlan(_ plans: [Plan], migrationNames: [String]) -> [Finding] {
+    public static func crossPlan(_ plans: [Plan], migrationNames: [String], table: (Plan) -> TableInfo? = { _ in nil }) -> [Finding] {
         var findings: [Finding] = []
         let byNumber = Dictionary(grouping: plans.filter { $0.number != nil }, by: { $0.number ?? 0 })
         for (number, group) in byNumber.sorted(by: { $0.key < $1.key }) where group.count > 1 {
@@ -375,6 +375,16 @@ public enum PlanValidator {
         for key in byTable.keys.sorted() {
             let group = byTable[key] ?? []
             for (position, i) in group.enumerated() {
+                // Different columns that share an index or constraint (hostile-d 13).
+                for j in group[(position + 1)...] where touched[i].isDisjoint(with: touched[j]) {
+                    guard !reaches(i, j), !reaches(j, i), let table = table(plans[i]) else { continue }
+                    let shared = PlanColumns.sharedObjects(in: table, touched[i], touched[j])
+                    guard !shared.isEmpty else { continue }
+                    let (a, b) = (plans[i], plans[j])
+                    let location = b.changes.first { !Set($0.touchedColumns).isDisjoint(with: table.columns.map(\.name)) }?.location ?? b.table.location
+                    findings.append(Finding(at: location, severity: .error, rule: "plan-column-conflict",
+                        message: "\(b.id) and \(a.id) change columns of \(b.table.value) that share \(shared.joined(separator: ", ")): each rebuilds it over its own new column, and the first contract would drop the other's copy; make one depend on the other"))
+                }
                 for j in group[(position + 1)...] where !touched[i].isDisjoint(with: touched[j]) {
                     guard !reaches(i, j), !reaches(j, i) else { continue }
                     let (a, b) = (plans[i], plans[j])

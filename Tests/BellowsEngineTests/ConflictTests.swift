@@ -10,11 +10,11 @@ import Testing
 /// covers the columns other plans' expressions read.
 @Suite(needsDatabase)
 struct ConflictTests {
-    static func renamePlan(_ table: String, to name: String) -> String {
+    static func renamePlan(_ table: String, column: String = "email", to name: String) -> String {
         """
         table: '\(table)'
         changes:
-          - alter: email
+          - alter: \(column)
             rename_to: \(name)
         """
     }
@@ -122,6 +122,41 @@ struct ConflictTests {
         try fixture.run(.expand, "002_rename_email", in: two)
         let reverse = expectRefusal { try fixture.run(.expand, "001_slug", in: one) }
         #expect(reverse?.gates == ["conflict"], "\(reverse?.text ?? "")")
+    }
+
+    /// Two plans renaming different columns that share a UNIQUE index and a CHECK: each
+    /// rebuilt them over its own new column, and the first contract's DROP COLUMN took the
+    /// other's copies, so the second could never verify or contract (hostile-d 13). The second
+    /// expand is refused (gate conflict, naming the index and constraint), and `check -d` says
+    /// it for plans of one project with no dependency between them.
+    @Test func plansOnColumnsSharingAnIndexAreNotInFlightTogether() throws {
+        let fixture = try EngineFixture("conflict-shared")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id bigint PRIMARY KEY, a int, b int, c text);
+            INSERT INTO t SELECT g, g, g, 'c' FROM generate_series(1, 100) g;
+            CREATE UNIQUE INDEX t_a_b_uq ON t (a, b);
+            ALTER TABLE t ADD CONSTRAINT t_a_lt_b CHECK (a <= b);
+            """)
+        try fixture.writePlan("001_rename_a", Self.renamePlan("t", column: "a", to: "a2"))
+        try fixture.writePlan("002_rename_b", Self.renamePlan("t", column: "b", to: "b2"))
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        let findings = ProjectCheck.check(project: fixture.project, live: live).filter { $0.rule == "plan-column-conflict" }
+        #expect(findings.count == 1 && findings.first?.message.contains("index t_a_b_uq") == true
+                && findings.first?.message.contains("constraint t_a_lt_b") == true, "\(findings)")
+
+        let (one, two) = (try fixture.otherProject("one"), try fixture.otherProject("two"))
+        try fixture.writePlan("001_rename_a", Self.renamePlan("t", column: "a", to: "a2"), in: one)
+        try fixture.writePlan("002_rename_b", Self.renamePlan("t", column: "b", to: "b2"), in: two)
+        try fixture.run(.expand, "001_rename_a", in: one)
+        let before = try fixture.snapshot("t")
+        let refused = expectRefusal { try fixture.run(.expand, "002_rename_b", in: two) }
+        #expect(refused?.gates == ["conflict"], "\(refused?.text ?? "")")
+        #expect(refused?.text.contains("t_a_b_uq") == true, "\(refused?.text ?? "")")
+        #expect(try fixture.snapshot("t") == before)
+        for phase in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(phase, "001_rename_a", in: one) }
+        try fixture.run(.expand, "002_rename_b", in: two)
+        for phase in [PhaseCommand.backfill, .verify, .contract] { try fixture.run(phase, "002_rename_b", in: two) }
     }
 
     /// A plan adding a foreign key to a column a plan in flight on another table creates is
