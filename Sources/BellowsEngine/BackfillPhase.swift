@@ -49,7 +49,8 @@ extension Engine {
         var scannedThisRun = 0
         var updatedThisRun = 0
         var sinceVacuum = 0
-        let vacuumEvery = settings.vacuumEveryRows ?? max(200_000, estimate / 4)
+        let vacuumEvery = Self.vacuumEveryRows(settings, estimate: estimate)
+        var vacuums = 0
         let started = Date()
         var scannedBefore = 0
         if let cursor, let upperBound {
@@ -86,7 +87,7 @@ extension Engine {
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
                 rowsPerSecond: 0, etaSeconds: nil, batchSize: pacer.nextBatchSize, lastBatchMilliseconds: 0, throttled: why,
                 pace: pacer.description, activeSessions: activeSessions, tableBytes: bytesAtStart, tableBytesAtStart: bytesAtStart,
-                control: pacer.control.summary)
+                control: pacer.control.summary, vacuums: vacuums)
         }
 
         // `progress` hooks of bellows.yaml, every `progress_minutes` (between batches, or while paused).
@@ -202,6 +203,8 @@ extension Engine {
                 _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)")
                 if connection.takeNotices().contains(where: { $0.sqlState == .lockNotAvailable }) {
                     report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
+                } else {
+                    vacuums += 1
                 }
                 sinceVacuum = 0
             }
@@ -212,7 +215,8 @@ extension Engine {
                 plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
                 rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
                 lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
-                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)
+                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
+                vacuums: vacuums)
             report(.backfill(progress))
             progressHooks(progress)
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
@@ -224,6 +228,7 @@ extension Engine {
             "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),
             "rows_scanned_this_run": .int(scannedThisRun), "seconds": .double(Date().timeIntervalSince(started)),
             "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd), "rescan": .bool(rescan),
+            "vacuums_this_run": .int(vacuums), "vacuum_every_rows": .int(vacuumEvery),
         ]
         try step("record the end of the backfill") {
             try connection.withTransaction {
@@ -235,6 +240,15 @@ extension Engine {
             }
         }
         return details
+    }
+
+    /// How many updated rows apart the backfill runs its `VACUUM`: the plan's
+    /// `vacuum_every_rows` (0 = never), else every tenth of the table's rows at the start, at
+    /// least 10,000 rows apart. Each run frees the space of the row versions the batches before
+    /// it replaced, which the next batches reuse instead of extending the table (issue 22: a
+    /// tenth left the table within 1.1× of its packed size, a quarter about 1.2×, none 1.57×).
+    static func vacuumEveryRows(_ settings: BackfillSettings, estimate: Int) -> Int {
+        settings.vacuumEveryRows ?? max(10_000, estimate / 10)
     }
 
     /// What the backfill will fire of the table's own triggers, and how to avoid it.

@@ -25,6 +25,9 @@ public struct BackfillProgress: Sendable, Hashable {
     public var tableBytesAtStart: Int
     /// A release manager's throttle or pause in force (`BackfillControl.summary`).
     public var control: String? = nil
+    /// The `VACUUM`s this run of the backfill has made of the table (`vacuum_every_rows`; one
+    /// skipped because autovacuum held the table is not counted).
+    public var vacuums: Int = 0
 
     public var fraction: Double {
         estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0

@@ -436,7 +436,7 @@ public struct BackfillSettings: Sendable, Hashable, Codable {
     public var retries: Int = 5
     public var maxReplicaLagMilliseconds: Int? = nil
     /// Run `VACUUM` on the table after this many updated rows; 0 = never; nil = after each
-    /// quarter of the table, at least 200,000 rows apart.
+    /// tenth of the table, at least 10,000 rows apart.
     public var vacuumEveryRows: Int? = nil
     /// Full speed while the backfill has the server to itself, gentle while others are active.
     public var pacing: BackfillPacing = .adaptive

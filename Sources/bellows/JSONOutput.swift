@@ -220,9 +220,11 @@ struct Progress: Encodable {
     var tableBytesAtStart: Int
     /// A release manager's pause or throttle in force (`bellows pause`, `throttle`).
     var control: String?
+    /// The backfill's `VACUUM`s of the table in this run.
+    var vacuums: Int
 
     enum CodingKeys: String, CodingKey {
-        case plan, throttled, pace, control
+        case plan, throttled, pace, control, vacuums
         case rowsScanned = "rows_scanned", rowsUpdated = "rows_updated", estimatedTotal = "estimated_total"
         case rowsPerSecond = "rows_per_second", etaSeconds = "eta_seconds", batchSize = "batch_size", lastBatchMs = "last_batch_ms"
         case activeSessions = "active_sessions", tableBytes = "table_bytes", tableBytesAtStart = "table_bytes_at_start"
@@ -243,6 +245,7 @@ struct Progress: Encodable {
         tableBytes = progress.tableBytes
         tableBytesAtStart = progress.tableBytesAtStart
         control = progress.control
+        vacuums = progress.vacuums
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -261,6 +264,7 @@ struct Progress: Encodable {
         try container.encode(tableBytes, forKey: .tableBytes)
         try container.encode(tableBytesAtStart, forKey: .tableBytesAtStart)
         try container.encode(control, forKey: .control)
+        try container.encode(vacuums, forKey: .vacuums)
     }
 }
 
