@@ -103,6 +103,10 @@ extension Engine {
         let firstBatch = sql.backfillBatch(first: true, rescan: rescan)
         let nextBatch = sql.backfillBatch(first: false, rescan: rescan)
         if rescan { report(.info("rescanning \(table) from the first key: rows whose new columns disagree with up are recomputed")) }
+        if plan.strategy == .views, !sql.needsBackfill {
+            report(.info("\(plan.id): nothing to backfill (strategy: views): no column is copied; each application version reads its names "
+                         + "through its versioned schema, and contract renames in place"))
+        }
         // An empty table at the start has no bound and nothing to backfill.
         while sql.needsBackfill, let upperBound {
             if options.shouldStop() {

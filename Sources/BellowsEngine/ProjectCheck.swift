@@ -242,6 +242,12 @@ public enum PhaseRendering {
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
         out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
             + (versionSource.map { " (\($0))\n" } ?? (versionGiven ? " (--server-version)\n" : " (the oldest supported; --server-version N renders for another)\n"))
+        if transition.plan.strategy == .views {
+            let renames = transition.renamedInPlace.map { "\($0.old) -> \($0.new)" }
+            out += "-- strategy: views: no new column, no dual-write trigger, no backfill; each application version reads its names\n"
+                + "-- through its versioned schema, and contract renames in place (RENAME COLUMN keeps every property of the column)"
+                + (renames.isEmpty ? "" : ": " + renames.joined(separator: ", ")) + "\n"
+        }
         if transition.allTargets.contains(where: \.addsNotNull) {
             out += transition.notNullShape == .notNull
                 ? "-- NOT NULL: a NOT VALID NOT NULL constraint, validated by verify, kept and renamed by contract (PostgreSQL 18+)\n"
@@ -291,7 +297,11 @@ public enum PhaseRendering {
                     """
             }
             let statements = sql.statements(for: phase)
-            if statements.isEmpty { out += "-- (nothing to do)\n" }
+            if statements.isEmpty {
+                out += transition.plan.strategy == .views && (phase == .backfill || phase == .verify)
+                    ? "-- (nothing to do: strategy: views copies no column, so no backfill runs and verify has nothing to compare)\n"
+                    : "-- (nothing to do)\n"
+            }
             var inTransaction = false
             for statement in statements {
                 if statement.mode == .transaction && !inTransaction && phase != .backfill && phase != .verify {

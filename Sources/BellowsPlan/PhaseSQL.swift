@@ -982,7 +982,7 @@ public struct PhaseSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "remove the old shape", "ALTER TABLE \(table)\n  " + clauses.joined(separator: ",\n  ")))
         }
         for t in transition.allTargets where t.isShadow {
-            statements.append(PhaseStatement(.transaction, "move the new column into place",
+            statements.append(PhaseStatement(.transaction, t.existing ? "rename the column in place (strategy: views): it keeps every property" : "move the new column into place",
                                              "ALTER TABLE \(table) RENAME COLUMN \(q(t.physical)) TO \(q(t.final))"))
         }
         for t in transition.allTargets {

@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -173,7 +173,10 @@ public enum PlanLoader {
             rehearsalValues = readRehearsalValues(valuesNode, reader: &reader, key: "rehearse.values")
         }
 
-        let versionedSchemas = reader.bool(top["versioned_schemas"]?.value, key: "versioned_schemas")?.value ?? false
+        let versionedKey = reader.bool(top["versioned_schemas"]?.value, key: "versioned_schemas")
+        let versionedSchemas = versionedKey?.value ?? false
+        let strategyKey = reader.choice(top["strategy"]?.value, key: "strategy", allowed: PlanStrategy.allCases.map(\.rawValue))
+            .flatMap { text in PlanStrategy(rawValue: text.value).map { Located($0, at: text.location) } }
 
         let number = PlanNaming.sequenceNumber(of: stem)
         guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
@@ -184,6 +187,13 @@ public enum PlanLoader {
                         checks: checks, gates: gates, backfill: backfill, source: original, constraintChanges: constraintChanges,
                         rehearsalValues: rehearsalValues)
         plan.versionedSchemas = versionedSchemas
+        plan.strategyKey = strategyKey
+        if strategyKey?.value == .views {
+            // The views are what give each version its name: the strategy implies them.
+            plan.versionedSchemas = true
+            let findings = ViewsStrategy.findings(plan, versionedSchemas: versionedKey)
+            if findings.hasErrors { return PlanLoadResult(plan: nil, findings: reader.findings + findings) }
+        }
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

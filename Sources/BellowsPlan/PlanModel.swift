@@ -498,6 +498,14 @@ public struct Plan: Sendable, Hashable {
     /// application version (docs/versions.md). Off by default: the views read every column of
     /// the table, so any migration dropping or retyping one of its columns fails while they exist.
     public var versionedSchemas = false
+    /// `strategy:` as written (`copy`, the default, or `views`): how a rename reaches the new
+    /// version. `views` renames with `ALTER TABLE … RENAME COLUMN` at contract, no new column,
+    /// trigger or backfill; the versioned schemas give each version its name meanwhile
+    /// (docs/versions.md, `ViewsStrategy`).
+    public var strategyKey: Located<PlanStrategy>? = nil
+
+    /// The plan's strategy: `copy` unless it says `views`.
+    public var strategy: PlanStrategy { strategyKey?.value ?? .copy }
 
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {
@@ -514,6 +522,15 @@ public struct Plan: Sendable, Hashable {
         return "plan \(id) has no gate \"\(name)\"\(suggestion); its gates: "
             + gates.map { "\($0.name.value) (before \($0.before.value.rawValue))" }.joined(separator: ", ")
     }
+}
+
+/// How a plan brings a column to its new shape (`strategy:`, docs/plans.md).
+public enum PlanStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A new column beside the old one, a dual-write trigger, a backfill and verify (the default).
+    case copy
+    /// No copy: the versioned schemas' views give each application version its names, and
+    /// contract renames the column in place (`ViewsStrategy`).
+    case views
 }
 
 /// `references:` of a table-level foreign key: `{ table, columns: [...], on_delete }`.

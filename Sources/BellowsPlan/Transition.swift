@@ -512,7 +512,16 @@ public enum TransitionCompiler {
             switch change {
             case .alter(let c):
                 guard let old = existingColumn(c.column) else { continue }
-                if c.renameTo != nil || c.type != nil {
+                if plan.strategy == .views, let renameTo = c.renameTo, c.type == nil {
+                    // `strategy: views`: the column itself takes the new name at contract
+                    // (`ALTER TABLE … RENAME COLUMN`); until then the new version's view reads it
+                    // under that name. No new column, trigger or backfill (`ViewsStrategy`).
+                    guard newName(renameTo) != nil else { continue }
+                    let t = target(physical: old.name, final: renameTo.value, type: old.type, up: nil, attributes: c.attributes,
+                                   inheritFrom: old, existing: true, at: c.column.location)
+                    groups.append(SyncGroup(kind: .inPlace, changeIndex: index, location: c.column.location, sources: [old.name],
+                                            targets: [t], downs: [], dropsAtContract: []))
+                } else if c.renameTo != nil || c.type != nil {
                     guard let physical = newName(c.renameTo ?? c.column) else { continue }
                     let final = c.finalName
                     let type = c.type?.value ?? old.type
@@ -611,7 +620,13 @@ extension Transition {
     /// a column whose type changed keeps its name), in plan order.
     public var goneAtContract: [String] {
         let finals = Set(allTargets.map(\.final))
-        return droppedColumns.filter { !finals.contains($0) }
+        return droppedColumns.filter { !finals.contains($0) } + renamedInPlace.map(\.old)
+    }
+
+    /// The columns contract renames in place (`strategy: views`): each keeps its attribute
+    /// number, and with it every property, under its new name.
+    public var renamedInPlace: [(old: String, new: String)] {
+        allTargets.filter { $0.existing && $0.isShadow }.map { ($0.physical, $0.final) }
     }
 
     /// The table once the plan is contracted, as contract leaves it: replaced and dropped
@@ -650,7 +665,7 @@ extension Transition {
             case .drop?: column.defaultExpression = nil
             case nil: break
             }
-            if let index = result.columns.firstIndex(where: { $0.name == target.final }) {
+            if let index = result.columns.firstIndex(where: { $0.name == (target.existing ? target.physical : target.final) }) {
                 result.columns[index] = column
             } else {
                 result.columns.append(column)
@@ -672,6 +687,17 @@ extension Transition {
             for index in target.rebuiltIndexes {
                 result.indexes.append(IndexInfo(name: sql.rebuiltIndexName(target, index).final, columns: [target.final], isUnique: false,
                                                 isPrimary: false, isConstraint: false, isPlain: true))
+            }
+        }
+        // A column renamed in place: its indexes and constraints follow it.
+        let inPlace = Dictionary(renamedInPlace.map { ($0.old, $0.new) }, uniquingKeysWith: { a, _ in a })
+        if !inPlace.isEmpty {
+            func follow(_ columns: [String]) -> [String] { columns.map { inPlace[$0] ?? $0 } }
+            result.primaryKey = follow(result.primaryKey)
+            for i in result.indexes.indices { result.indexes[i].columns = follow(result.indexes[i].columns) }
+            for i in result.constraints.indices {
+                result.constraints[i].columns = follow(result.constraints[i].columns)
+                result.constraints[i].definition = ExpressionRewriter.renameColumns(in: result.constraints[i].definition, inPlace)
             }
         }
         for recreated in recreatedIndexes {

@@ -524,7 +524,8 @@ public final class Rehearsal: @unchecked Sendable {
         _ = traffic.take()
         let steps: [(PhaseCommand, old: Bool, new: Bool)] = [(.expand, true, false), (.backfill, true, true), (.verify, true, true), (.contract, false, true)]
         for (command, old, new) in steps {
-            traffic.set(old: old, new: new, contracting: command == .contract)
+            // With versioned schemas, each version's writers go through its schema from expand's commit on.
+            traffic.set(old: old, new: new, contracting: command == .contract, schemasMade: command != .expand)
             Thread.sleep(forTimeInterval: options.trafficLeadSeconds)
             let started = Date()
             var outcome = "ok"
@@ -536,7 +537,7 @@ public final class Rehearsal: @unchecked Sendable {
                 outcome = "failed"
                 result.violations.append("\(plan.id): \(command.rawValue) under traffic: \(explain(error, plan: plan))")
             }
-            if command == .contract { traffic.set(old: false, new: true, contracted: true) }
+            if command == .contract { traffic.set(old: false, new: true, contracted: true, schemasMade: true) }
             Thread.sleep(forTimeInterval: options.trafficTailSeconds)
             let stats = command == .contract ? traffic.stop() : traffic.take()
             result.steps.append(RehearsalStep(plan: plan.id, phase: command.rawValue, seconds: Date().timeIntervalSince(started),
@@ -562,6 +563,9 @@ public final class Rehearsal: @unchecked Sendable {
             }
             if target.notNull && !column.notNull { problems.append("\(id): \(target.final) should be NOT NULL after contract") }
             if target.unique && table.uniqueIndex(on: target.final) == nil { problems.append("\(id): \(target.final) should be unique after contract") }
+        }
+        for renamed in transition.renamedInPlace where table.column(renamed.old) != nil {
+            problems.append("\(id): column \(renamed.old) is still there after contract renamed it to \(renamed.new)")
         }
         for dropped in transition.droppedColumns where !transition.allTargets.contains(where: { $0.final == dropped }) {
             if table.column(dropped) != nil { problems.append("\(id): old column \(dropped) still exists after contract") }

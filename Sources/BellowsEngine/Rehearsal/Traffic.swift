@@ -53,16 +53,51 @@ final class TrafficSimulator: @unchecked Sendable {
     // MARK: SQL
 
     var keyColumns: [ColumnInfo] { transition.key }
+
+    /// Where a writer's statements go. With versioned schemas (docs/versions.md), once expand
+    /// made them, each version's writers set `search_path` to their version's schema and name
+    /// the table unqualified, so they write through its view, the new version's by final
+    /// names only; before (and without them), the table itself, qualified.
+    struct Route {
+        var relation: String
+        /// Old name → the name this writer uses: a column renamed in place (`strategy: views`),
+        /// for the new version.
+        var names: [String: String] = [:]
+        /// Whether the writer writes by final names (through the new version's view, or after contract).
+        var finalNames = false
+
+        func name(_ column: String) -> String { SQLQuote.identifier(names[column] ?? column) }
+    }
+
+    /// The route of `writer` with the schemas made (`throughSchemas`) or not, and contract run or not.
+    func route(_ writer: Writer, throughSchemas: Bool, contracted: Bool) -> Route {
+        let relation = throughSchemas ? SQLQuote.identifier(transition.table.name) : transition.quotedTable
+        guard writer == .new else { return Route(relation: relation) }
+        let renamed = Dictionary(transition.renamedInPlace.map { ($0.old, $0.new) }, uniquingKeysWith: { a, _ in a })
+        let moved = throughSchemas || contracted
+        return Route(relation: relation, names: moved ? renamed : [:], finalNames: moved)
+    }
+
+    /// The route of the rehearsal's own reads and of the expectations: the table.
+    var tableRoute: Route { Route(relation: transition.quotedTable) }
+
+    /// The `search_path` a writer of `writer`'s version sets, when the plan has versioned schemas.
+    func searchPath(_ writer: Writer) -> String? {
+        guard transition.plan.versionedSchemas else { return nil }
+        return VersionSchemas(transition).searchPath(writer == .old ? .old : .new)
+    }
     /// `ON CONFLICT` without a target takes every unique index as an arbiter, which PostgreSQL
     /// refuses when one is deferrable (55000): then only the key's, `(key) `.
-    var conflictTarget: String {
+    func conflictTarget(_ route: Route) -> String {
         guard transition.table.constraints.contains(where: { $0.kind == "u" && !$0.deferrability.isEmpty }) else { return "" }
-        return "(" + keyColumns.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ") "
+        return "(" + keyColumns.map { route.name($0.name) }.joined(separator: ", ") + ") "
     }
-    var keyRow: String { "ROW(" + keyColumns.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ")::text" }
-    var keyTexts: String { keyColumns.map { "\(SQLQuote.identifier($0.name))::text" }.joined(separator: ", ") }
-    var keyMatch: String {
-        "(" + keyColumns.map { SQLQuote.identifier($0.name) }.joined(separator: ", ") + ") = ("
+    var keyRow: String { keyRow(tableRoute) }
+    var keyTexts: String { keyTexts(tableRoute) }
+    func keyRow(_ route: Route) -> String { "ROW(" + keyColumns.map { route.name($0.name) }.joined(separator: ", ") + ")::text" }
+    func keyTexts(_ route: Route) -> String { keyColumns.map { "\(route.name($0.name))::text" }.joined(separator: ", ") }
+    func keyMatch(_ route: Route) -> String {
+        "(" + keyColumns.map { route.name($0.name) }.joined(separator: ", ") + ") = ("
             + keyColumns.enumerated().map { "$\($0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
     }
 
@@ -158,11 +193,11 @@ final class TrafficSimulator: @unchecked Sendable {
         """
     }
 
-    func oldUpdate(g: String) -> String? {
+    func oldUpdate(g: String, _ route: Route) -> String? {
         let never = neverNull
         let sets = sources.compactMap { c in generated(c, g: g, allowNull: !never.contains(c.name)).map { "\(SQLQuote.identifier(c.name)) = \($0)" } }
         guard !sets.isEmpty else { return nil }
-        return record("UPDATE \(transition.quotedTable) SET \(sets.joined(separator: ", ")) WHERE \(keyMatch) RETURNING \(keyRow) AS k, \(expectedFromOld) AS e, NULL::text AS en")
+        return record("UPDATE \(route.relation) SET \(sets.joined(separator: ", ")) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, \(expectedFromOld) AS e, NULL::text AS en")
     }
 
     /// A column rebuilt under its own name (`alter: bio` with `type:`) by its old column: until
@@ -181,26 +216,36 @@ final class TrafficSimulator: @unchecked Sendable {
     /// The column new code writes for `target` and its value: the old column of a rebuilt
     /// one before contract, else the target under its name of the moment.
     func newWrite(_ target: TransitionTarget, g: String, contracted: Bool) -> (column: String, value: String)? {
+        // (`contracted`: by final names, after contract or through the new version's view.)
         if !contracted, let old = rebuiltInPlace[target.physical] {
             return generated(old, g: g, allowNull: !neverNull.contains(old.name)).map { (SQLQuote.identifier(old.name), $0) }
         }
         return newValue(target, g: g).map { (SQLQuote.identifier(contracted ? target.final : target.physical), $0) }
     }
 
-    func newUpdate(g: String, contracted: Bool) -> String? {
+    func newUpdate(g: String, contracted: Bool, _ route: Route) -> String? {
+        let contracted = contracted || route.finalNames
         let targets = writableTargets.filter(isReplacing)
-        guard !targets.isEmpty else { return nil }
-        let writes = targets.compactMap { newWrite($0, g: g, contracted: contracted) }
+        var writes = targets.compactMap { newWrite($0, g: g, contracted: contracted) }
         guard writes.count == targets.count else { return nil }
+        // A column renamed in place (`strategy: views`) by its new name.
+        let never = neverNull
+        for column in sources where route.names[column.name] != nil {
+            if let value = generated(column, g: g, allowNull: !never.contains(column.name)) { writes.append((route.name(column.name), value)) }
+        }
+        guard !writes.isEmpty else { return nil }
         let values = writes.map(\.value)
         let columns = writes.map(\.column).joined(separator: ", ")
-        return record("UPDATE \(transition.quotedTable) SET (\(columns)) = ROW(\(values.joined(separator: ", "))) WHERE \(keyMatch) RETURNING \(keyRow) AS k, NULL::text AS e, \(expectedFromNew(contracted: contracted, update: true)) AS en")
+        let set = writes.count == 1 ? "\(columns) = \(values[0])" : "(\(columns)) = ROW(\(values.joined(separator: ", ")))"
+        return record("UPDATE \(route.relation) SET \(set) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, NULL::text AS e, \(expectedFromNew(contracted: contracted, update: true)) AS en")
     }
 
     /// An INSERT of old code (every column of the table as it was) or new code (the columns it
     /// keeps, in-place changes in their new form, and the new columns; never one a plan
     /// replaces or drops, from expand on).
-    func insert(_ writer: Writer, g: String, contracted: Bool) -> String {
+    func insert(_ writer: Writer, g: String, contracted: Bool, _ route: Route? = nil) -> String {
+        let route = route ?? tableRoute
+        let contracted = contracted || route.finalNames
         var names: [String] = []
         var values: [String] = []
         let never = neverNull
@@ -212,7 +257,7 @@ final class TrafficSimulator: @unchecked Sendable {
             if writer == .new && gone.contains(column.name) { continue }
             let useDefault = !(writer == .new && dropsDefault.contains(column.name))
             guard let value = generated(column, g: g, allowNull: !never.contains(column.name), useDefault: useDefault) else { continue }
-            names.append(SQLQuote.identifier(column.name))
+            names.append(route.name(column.name))
             // New code writes in-place columns already in their new form (after contract no trigger helps).
             if writer == .new, let target = inPlace[column.name], let up = target.up,
                ExpressionRewriter.referencedColumns(in: up, among: Set(table.columns.map(\.name)).subtracting([column.name])).isEmpty {
@@ -241,9 +286,9 @@ final class TrafficSimulator: @unchecked Sendable {
         if !pending.isEmpty {
             let aliases = names.indices.map { "c\($0)" }
             row = "(\(names.joined(separator: ", "))) SELECT \(aliases.map { "bellows_v.\($0)" }.joined(separator: ", ")) FROM (VALUES (\(values.joined(separator: ", ")))) AS bellows_v(\(aliases.joined(separator: ", ")))"
-                + " WHERE NOT EXISTS (SELECT 1 FROM \(transition.quotedTable) AS bellows_x WHERE \(pending.joined(separator: " OR ")))"
+                + " WHERE NOT EXISTS (SELECT 1 FROM \(route.relation) AS bellows_x WHERE \(pending.joined(separator: " OR ")))"
         }
-        let insert = "INSERT INTO \(transition.quotedTable) \(row) ON CONFLICT \(conflictTarget)DO NOTHING RETURNING \(keyRow) AS k, \(expected), ARRAY[\(keyTexts)] AS key"
+        let insert = "INSERT INTO \(route.relation) \(row) ON CONFLICT \(conflictTarget(route))DO NOTHING RETURNING \(keyRow(route)) AS k, \(expected), ARRAY[\(keyTexts(route))] AS key"
         return """
         WITH w AS (\(insert)), r AS (
           INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w
@@ -252,9 +297,9 @@ final class TrafficSimulator: @unchecked Sendable {
         """
     }
 
-    var delete: String {
+    func delete(_ route: Route) -> String {
         """
-        WITH w AS (DELETE FROM \(transition.quotedTable) WHERE \(keyMatch) RETURNING \(keyRow) AS k)
+        WITH w AS (DELETE FROM \(route.relation) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k)
         UPDATE bellows_rehearsal.expected AS x SET deleted = true FROM w WHERE x.k = w.k
         """
     }
@@ -290,8 +335,9 @@ final class TrafficSimulator: @unchecked Sendable {
     /// Starts or stops kinds of writers; each runs on its own thread and connection.
     /// `contracting`: contract is running (or done), so a new-code statement that names the
     /// transition's columns may meet the final shape.
-    func set(old: Bool, new: Bool, contracted: Bool = false, contracting: Bool = false) {
+    func set(old: Bool, new: Bool, contracted: Bool = false, contracting: Bool = false, schemasMade: Bool = false) {
         lock.lock()
+        self.schemasMade = schemasMade
         let wanted: Set<String> = Set((old ? ["old"] : []) + (new ? ["new"] : []))
         let toStart = wanted.subtracting(activeWriters)
         activeWriters = wanted
@@ -307,6 +353,8 @@ final class TrafficSimulator: @unchecked Sendable {
 
     private var contracted = false
     private var contracting = false
+    /// Expand made the plan's versioned schemas: writers go through them (`route`).
+    private var schemasMade = false
 
     /// Stops all writers, waits for them, returns and resets the statistics.
     func stop() -> TrafficStats {
@@ -338,9 +386,9 @@ final class TrafficSimulator: @unchecked Sendable {
         return result
     }
 
-    private func active(_ writer: Writer) -> (active: Bool, contracted: Bool, contracting: Bool) {
+    private func active(_ writer: Writer) -> (active: Bool, contracted: Bool, contracting: Bool, schemas: Bool) {
         lock.lock(); defer { lock.unlock() }
-        return (activeWriters.contains(writer.rawValue), contracted, contracting)
+        return (activeWriters.contains(writer.rawValue), contracted, contracting, schemasMade)
     }
 
     private func nextG() -> Int { rowNumbers.next() }
@@ -366,9 +414,21 @@ final class TrafficSimulator: @unchecked Sendable {
             lock.lock(); stats.merge(local); lock.unlock()
             local = TrafficStats()
         }
+        var throughSchemas = false
         while true {
-            let (isActive, contracted, contracting) = active(writer)
+            let (isActive, contracted, contracting, schemasMade) = active(writer)
             guard isActive else { break }
+            // Each version through its own schema of views once expand made them (issue 23).
+            if schemasMade, !throughSchemas, let path = searchPath(writer) {
+                do {
+                    try connection.execute("SET search_path TO \(path)")
+                    throughSchemas = true
+                } catch {
+                    local.failures.append("\(writer.rawValue) writer: could not set search_path \(path): \(error.message)")
+                    break
+                }
+            }
+            let route = self.route(writer, throughSchemas: throughSchemas, contracted: contracted)
             let g = String(nextG())
             let choice = Int.random(in: 0..<10)
             var build: ((Bool) -> String?)?
@@ -377,14 +437,14 @@ final class TrafficSimulator: @unchecked Sendable {
             switch choice {
             case 0..<5:
                 if let key = randomKey(inserted: false) {
-                    build = { contracted in writer == .old ? self.oldUpdate(g: g) : self.newUpdate(g: g, contracted: contracted) }
+                    build = { contracted in writer == .old ? self.oldUpdate(g: g, route) : self.newUpdate(g: g, contracted: contracted, self.route(writer, throughSchemas: throughSchemas, contracted: contracted)) }
                     parameters = key
                 }
             case 5..<8:
-                build = { contracted in self.insert(writer, g: g, contracted: contracted) }
+                build = { contracted in self.insert(writer, g: g, contracted: contracted, self.route(writer, throughSchemas: throughSchemas, contracted: contracted)) }
                 isInsert = true
             default:
-                if let key = randomKey(inserted: true) { build = { _ in self.delete }; parameters = key }
+                if let key = randomKey(inserted: true) { build = { contracted in self.delete(self.route(writer, throughSchemas: throughSchemas, contracted: contracted)) }; parameters = key }
             }
             guard let build, let sql = build(contracted) else { Thread.sleep(forTimeInterval: 0.002); continue }
             let started = Date()
