@@ -68,6 +68,12 @@ extension Engine {
             estimate = try counted?.int("total") ?? estimate
             report(.info("resuming the backfill of \(plan.id) after key (\(cursor.joined(separator: ", "))), up to key (\(upperBound.joined(separator: ", ")))"))
         }
+        // When this run starts, with the rows done before it: `status` compares its rate with the estimate.
+        if sql.needsBackfill {
+            do { try StateStore.markBackfillStart(connection, plan: plan.id, phase: state.phase) } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "record the start of the backfill run", error: error)
+            }
+        }
         let lockPolicy = policy(for: plan)
         // The batches do not fire the table's own triggers (an `updated_at` stamped on every
         // row, an audit row per row) when the role may set session_replication_role = replica;

@@ -44,6 +44,8 @@ public struct PlanStatus: Sendable {
     /// The `search_path` of each version whose schema of views exists (docs/versions.md): both
     /// while the plan is in flight, the new one after contract until the next plan on the table.
     public var searchPaths: [SchemaVersion: String] = [:]
+    /// The backfill against the plan's latest `bellows estimate` (nil: never estimated on this database).
+    public var estimate: EstimateComparison? = nil
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -151,12 +153,54 @@ extension Engine {
                     """, [board[index].table]).first
                 board[index].estimatedRows = row.flatMap { try? $0.optionalInt("n") } ?? nil
             }
+            if hasState {
+                for index in board.indices where board[index].recorded {
+                    board[index].estimate = try estimateComparison(board[index], connection: connection)
+                }
+            }
             let paths = try Self.versionSearchPaths(of: board.map(\.id), connection: connection)
             for index in board.indices { board[index].searchPaths = paths[board[index].id] ?? [:] }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }
+    }
+
+    /// The plan's latest estimate (an `estimate` event) against its backfill: the running run
+    /// (`backfill_started_at`, absent from a state schema older than estimates) while expanded,
+    /// the last finished run since the estimate afterwards. Nil when never estimated.
+    func estimateComparison(_ line: PlanStatus, connection: Connection) throws -> EstimateComparison? {
+        guard let row = try connection.query("""
+            SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at, coalesce(details->>'source', 'none') AS source,
+                   coalesce((details->>'rows')::bigint, 0) AS rows, (details->>'seconds')::float8 AS seconds,
+                   (details->>'rows_per_second')::float8 AS rate
+            FROM bellows.events WHERE plan_id = $1 AND command = 'estimate' AND outcome = 'succeeded' ORDER BY id DESC LIMIT 1
+            """, [line.id]).first else { return nil }
+        let recorded = EstimateComparison.Recorded(at: try row.string("at"), source: try row.string("source"), rows: try row.int("rows"),
+                                                   seconds: try row.optionalDouble("seconds"), rowsPerSecond: try row.optionalDouble("rate"))
+        var running: EstimateComparison.Run?
+        var finished: EstimateComparison.Run?
+        if line.phase == .expanded {
+            let kept = try connection.query("""
+                SELECT count(*) AS n FROM pg_attribute WHERE attrelid = 'bellows.plans'::regclass AND attname = 'backfill_started_at' AND NOT attisdropped
+                """).first?.int("n") == 1
+            if kept, let run = try connection.query("""
+                SELECT backfill_rows - coalesce(backfill_rows_at_start, 0) AS rows, backfill_rows AS done,
+                       extract(epoch FROM updated_at - backfill_started_at)::float8 AS seconds
+                FROM bellows.plans WHERE id = $1 AND backfill_started_at IS NOT NULL
+                """, [line.id]).first {
+                running = EstimateComparison.Run(rows: try run.int("rows"), seconds: try run.double("seconds"), done: try run.int("done"))
+            }
+        } else if [.backfilled, .verified, .contracted].contains(line.phase), let run = try connection.query("""
+            SELECT (details->>'rows_scanned_this_run')::bigint AS rows, (details->>'seconds')::float8 AS seconds
+            FROM bellows.events
+            WHERE plan_id = $1 AND command = 'backfill' AND outcome = 'succeeded' AND id > $2
+              AND details ? 'rows_scanned_this_run' AND NOT coalesce((details->>'rescan')::boolean, false)
+            ORDER BY id DESC LIMIT 1
+            """, [line.id, try row.int("id")]).first {
+            finished = EstimateComparison.Run(rows: try run.int("rows"), seconds: try run.double("seconds"))
+        }
+        return EstimateComparison.compare(estimate: recorded, running: running, finished: finished)
     }
 
     /// `stored` (the plan file expand ran, as it named it; a relative one from the working

@@ -132,6 +132,7 @@ extension Engine {
                         let updated = try connection.execute("""
                             UPDATE bellows.plans SET expanding = true, expand_checksum = $2, checksum = $2, table_info = $3,
                                    touched_columns = $4::text[], backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false,
+                                   backfill_started_at = NULL, backfill_rows_at_start = NULL,
                                    verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
                                    referenced_columns = $7::text[], not_null_shape = $8, plan_text = $9, plan_path = $10,
                                    table_name = $11

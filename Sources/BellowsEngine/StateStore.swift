@@ -68,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound') AND NOT attisdropped) = 7 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start') AND NOT attisdropped) = 9 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -151,6 +151,10 @@ public enum StateStore {
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS owed_validations text[];
     -- The backfill's upper bound (the largest key when it started), kept with its cursor.
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_bound text[];
+    -- When the running (or last) backfill run started, and the rows updated before it: its rate
+    -- for `status`, compared with the plan's estimate (docs/estimate.md).
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_started_at timestamptz;
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_rows_at_start bigint;
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,
@@ -256,6 +260,14 @@ public enum StateStore {
     public static func saveBackfillBound(_ connection: Connection, plan: String, bound: [String]?, phase: Phase) throws {
         try connection.execute("UPDATE bellows.plans SET backfill_bound = $2::text[], updated_at = now() WHERE id = $1 AND phase = $3",
                                [plan, bound.map { PostgresArray.literal($0) }, phase.rawValue])
+    }
+
+    /// Marks the start of a backfill run (`status` compares its rate with the plan's estimate).
+    public static func markBackfillStart(_ connection: Connection, plan: String, phase: Phase) throws {
+        try connection.execute("""
+            UPDATE bellows.plans SET backfill_started_at = now(), backfill_rows_at_start = backfill_rows, updated_at = now()
+            WHERE id = $1 AND phase = $2
+            """, [plan, phase.rawValue])
     }
 
     /// Appends to the audit log. `details` is a JSON object.

@@ -32,7 +32,7 @@ struct Bellows: ParsableCommand {
             Expand.self, Backfill.self, Verify.self, Contract.self, Rollback.self, Advance.self,
             Status.self, History.self, Approve.self, Diff.self,
             Pause.self, Resume.self, Throttle.self, Wait.self, SearchPath.self,
-            Check.self, Lint.self, Render.self,
+            Check.self, Lint.self, Render.self, Estimate.self,
             Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
         ]
     )

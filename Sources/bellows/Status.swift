@@ -98,6 +98,7 @@ struct Status: ParsableCommand {
             if let control = line.control?.summary {
                 lines.append(Terminal.dim("    backfill \(control)" + (line.control?.paused == true ? " → bellows resume \(line.id)" : "")))
             }
+            if let estimate = line.estimate, let text = Self.estimateText(estimate) { lines.append(Terminal.dim("    " + text)) }
             for blocker in line.blockers {
                 lines.append(Terminal.dim("    blocked [\(blocker.gate)]: \(blocker.message)" + (blocker.remedy.map { " → \($0)" } ?? "")))
             }
@@ -105,6 +106,25 @@ struct Status: ParsableCommand {
         if !board.contains(where: \.recorded) { lines.append(Terminal.dim("no plans yet on this database: none has been expanded there")) }
         if board.contains(where: \.expanding) { lines.append(Terminal.dim("* expand interrupted before its index builds: run expand again to finish")) }
         return lines
+    }
+}
+
+extension Status {
+    /// `backfill running at 12,000 rows/s, estimated 13,900 (sample, 2026-…): 1.16× the estimated time, ETA 40s`; nil
+    /// when there is nothing to say (never started and no estimate of its duration).
+    static func estimateText(_ e: EstimateComparison) -> String? {
+        let rate = { (r: Double) in Estimate.count(Int(r.rounded())) + " rows/s" }
+        let estimated = e.estimatedRowsPerSecond.map { "estimated \(rate($0)) (\(e.source), \(e.estimatedAt))" } ?? "no estimated rate (\(e.source), \(e.estimatedAt))"
+        switch e.backfill {
+        case "not started":
+            guard let seconds = e.estimatedSeconds else { return nil }
+            return "backfill estimated at \(Terminal.duration(seconds)) for \(Estimate.count(e.estimatedRows)) rows (\(e.source), \(e.estimatedAt))"
+        default:
+            var text = "backfill \(e.backfill) at " + (e.rowsPerSecond.map(rate) ?? "? rows/s") + ", " + estimated
+            if let ratio = e.ratio { text += String(format: ": %.2f× the estimated time", ratio) }
+            if let eta = e.etaSeconds { text += ", ETA \(Terminal.duration(eta))" }
+            return text
+        }
     }
 }
 
@@ -134,9 +154,11 @@ struct StatusBody: Encodable {
         /// The `search_path` of each version whose schema of views exists, by version (`old`,
         /// `new`; docs/versions.md); `{}` when none.
         var searchPaths: [String: String]
+        /// The backfill against the plan's latest `bellows estimate`; null when never estimated (docs/estimate.md).
+        var estimate: EstimateComparison?
 
         enum CodingKeys: String, CodingKey {
-            case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated
+            case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated, estimate
             case searchPaths = "search_paths"
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
@@ -156,6 +178,7 @@ struct StatusBody: Encodable {
             control = status.control
             unvalidated = status.unvalidated
             searchPaths = Dictionary(uniqueKeysWithValues: status.searchPaths.map { ($0.key.rawValue, $0.value) })
+            estimate = status.estimate
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -174,6 +197,7 @@ struct StatusBody: Encodable {
             try container.encode(control, forKey: .control)
             try container.encode(unvalidated, forKey: .unvalidated)
             try container.encode(searchPaths, forKey: .searchPaths)
+            try container.encode(estimate, forKey: .estimate)
         }
     }
 

@@ -40,7 +40,7 @@ import Testing
         "migrations": ["-d", nowhere], "migrations status": ["-d", nowhere], "baseline": ["-d", nowhere],
         "rehearse": ["-d", nowhere], "pause": ["001", "-d", nowhere], "resume": ["001", "-d", nowhere],
         "throttle": ["001", "--batch-size", "5", "-d", nowhere], "wait": ["001", "--for", "verified", "-d", nowhere],
-        "search-path": ["001", "--version", "new", "-d", nowhere],
+        "search-path": ["001", "--version", "new", "-d", nowhere], "estimate": ["001", "-d", nowhere],
     ]
 
     /// Parses `stdout` as exactly one JSON object (one line, nothing else).
@@ -218,6 +218,10 @@ struct JSONContractDatabaseTests {
         try golden("wait-timeout", ["wait", "001", "--for", "contracted", "--timeout", "0", "--interval", "0.1"] + common, status: 6)
         try golden("diff-ok", ["diff", "001"] + common, status: 0)
         try golden("history-ok", ["history", "001"] + common, status: 0)
+        // Plan 002 before its expand: the sample (one batch of f's ten rows) rolled back.
+        try JSONContractTests.expectGolden("estimate-ok", CheckCommandTests.bellows(["estimate", "002"] + common), status: 0, replacing: replacing,
+                                           volatile: ["estimated", "heap_bytes", "index_bytes", "toast_bytes", "heap_bytes_without_vacuum", "wal_bytes",
+                                                      "bytes", "bytes_per_row", "ms", "expand_ms", "held_ms", "hold_ms", "database"])
         try golden("contract-ok", ["contract", "001"] + common, status: 0)
         try golden("expand-002-ok", ["expand", "002"] + common, status: 0)
         try golden("backfill-failed", ["backfill", "002"] + common, status: 3)

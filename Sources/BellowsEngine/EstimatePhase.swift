@@ -1,0 +1,273 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// How `bellows estimate` samples (docs/estimate.md).
+public struct EstimateOptions: Sendable {
+    /// Take the sample (expand's transaction and a few backfill batches, rolled back).
+    public var sample = true
+    /// The batches stop once they took this long (at least `minimumBatches` run).
+    public var sampleMilliseconds = 1000
+    public var minimumBatches = 3
+    public var maximumBatches = 20
+    /// The sample's `lock_timeout`: it never queues long behind the application.
+    public var lockTimeoutMilliseconds = 1000
+    /// The sample's `statement_timeout`, for each of its statements.
+    public var statementTimeoutMilliseconds = 10_000
+    /// Record the estimate in `bellows.events` (`status` compares the backfill with it).
+    public var record = true
+
+    public init() {}
+}
+
+extension Engine {
+    /// Estimates each phase of a plan on the database (docs/estimate.md): reads the table's rows
+    /// and sizes, runs expand's transaction and a few backfill batches in a transaction that is
+    /// always rolled back (under short lock and statement timeouts), reads earlier backfills on
+    /// the table from `bellows.events`, and models duration, growth, WAL and locks
+    /// (``EstimateModel``, pure). Records the estimate as an `estimate` event of the plan, which
+    /// `status` compares a running or finished backfill with; changes nothing else.
+    public func estimate(plan reference: String, options estimateOptions: EstimateOptions = EstimateOptions()) throws -> EstimateReport {
+        try requireProject(for: reference)
+        let connection = try connect()
+        defer { connection.close() }
+        let plan = try resolvePlan(reference, connection: connection)
+        do {
+            return try estimate(plan, options: estimateOptions, connection: connection)
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    func estimate(_ plan: Plan, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
+        let state = try StateStore.plan(connection, id: plan.id)
+        let phase = state?.phase ?? .planned
+        let before = phase == .planned || phase == .rolledBack
+        var notes: [String] = []
+
+        // The transition as expand would compile it now, or as expand stored it.
+        var transition: Transition
+        if before {
+            guard let table = try CatalogReader.table(connection, plan.table.value) else {
+                let database = (try? connection.query("SELECT current_database() AS d").first?.string("d")) ?? "database"
+                throw BellowsError.planInvalid([Finding(
+                    at: plan.table.location, severity: .error, rule: "plan-unknown-table",
+                    message: "table \(plan.table.value) does not exist in database \"\(database)\" (SQLSTATE 42P01 undefined_table): "
+                        + "estimate measures the table the plan changes; hint: connect to the database the plan will run on (-d), or create the table first (migrate)")])
+            }
+            var compiled = TransitionCompiler.compile(plan, table: table)
+            compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
+            guard var compiledTransition = compiled.transition, !compiled.findings.contains(where: { $0.severity == .error }) else {
+                throw BellowsError.planInvalid(compiled.findings)
+            }
+            compiledTransition.searchPath = try sessionSearchPath(connection)
+            compiledTransition.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, compiledTransition.comparedTypes)
+            compiledTransition.volatileFunctions = try CatalogReader.volatileFunctions(connection, compiledTransition.calledFunctions)
+            transition = compiledTransition
+        } else {
+            transition = try self.transition(for: plan, connection: connection, storedOnly: true)
+        }
+        let sql = PhaseSQL(transition)
+        let table = transition.quotedTable
+
+        // Rows and size.
+        guard let sizes = try connection.query("""
+            SELECT c.reltuples::bigint AS estimated, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
+                   coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [table]).first else {
+            throw BellowsError.usage("table \(table) is gone")
+        }
+        var rows = EstimateReport.Rows(estimated: max(0, try sizes.int("estimated")), exact: nil)
+        let size = EstimateReport.Sizes(heapBytes: try sizes.int("heap"), indexBytes: try sizes.int("indexes"), toastBytes: try sizes.int("toast"))
+        if try sizes.int("estimated") < 0 { notes.append("\(table) was never analysed: its row estimate is 0 until ANALYZE") }
+        if rows.estimated < EstimateModel.exactCountBelow && size.heapBytes < 256 << 20 {
+            try connection.withTransaction {
+                try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
+                rows.exact = try connection.query("SELECT count(*) AS n FROM \(table)").first?.int("n")
+            }
+        }
+
+        // The sample, then earlier backfills on the table.
+        var backfill = EstimateReport.BackfillEstimate(needed: sql.needsBackfill, rows: rows.used, source: "none")
+        if !sql.needsBackfill {
+            notes.append("the plan has no backfill (no new column computed from the old ones)")
+        } else if !before {
+            backfill.sampleSkipped = "the plan is \(phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
+        } else if !estimateOptions.sample {
+            backfill.sampleSkipped = "--no-sample"
+        } else if rows.used == 0 {
+            backfill.sampleSkipped = "the table is empty"
+        } else {
+            do {
+                backfill.sample = try sample(plan, transition: transition, options: estimateOptions, connection: connection)
+            } catch let failed as SampleFailed {
+                let error = failed.error
+                if error.sqlState == .lockNotAvailable {
+                    let blockers = LockSafety.blockers(connection, table: table)
+                    backfill.sampleSkipped = "expand's lock on \(table) was not granted within \(estimateOptions.lockTimeoutMilliseconds) ms (lock_timeout)"
+                        + (blockers.isEmpty ? "" : "; held by " + blockers.map(\.description).joined(separator: "; "))
+                } else if error.sqlState == .queryCanceled && !self.options.shouldStop() {
+                    backfill.sampleSkipped = "\(failed.stage) ran into the sample's statement_timeout (\(estimateOptions.statementTimeoutMilliseconds) ms)"
+                } else {
+                    backfill.sampleSkipped = "the sample failed in \(failed.stage): \(error.sqlState.map { "ERROR \($0.rawValue): " } ?? "")\(error.message)"
+                    notes.append("the sample failed in \(failed.stage) (\(error.sqlState?.rawValue ?? "no SQLSTATE"): \(error.message)): "
+                                 + (failed.stage == SampleFailed.expandStage ? "expand" : "the backfill") + " would fail the same way; fix the plan before deploying it")
+                }
+            }
+        }
+        backfill.history = try earlierBackfills(on: transition.tableName, connection: connection)
+
+        let settings = plan.backfill
+        let vacuumEvery = EstimateModel.vacuumEvery(rows: rows.used, settings: settings)
+        var timings = EstimateModel.Timings()
+        var growth = EstimateReport.Growth(vacuumEveryRows: vacuumEvery, model: "not measured: no sample")
+        var wal = EstimateReport.WAL(model: "not measured: no sample")
+        if let sample = backfill.sample, let rate = EstimateModel.rowsPerSecond(sample.batches) {
+            let batchSize = options.batchSize ?? EstimateModel.settledBatchSize(sample.batches, settings: settings)
+            backfill.source = "sample"
+            backfill.rowsPerSecond = rate
+            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize)
+            growth = EstimateModel.growth(rows: rows.used, sample: sample, heapBytes: size.heapBytes, vacuumEvery: vacuumEvery)
+            wal = EstimateModel.wal(rows: rows.used, sample: sample)
+            timings = EstimateModel.Timings(expandTransactionMilliseconds: sample.expandMilliseconds,
+                                            batchMilliseconds: Double(batchSize) / rate * 1000,
+                                            batches: Int((Double(rows.used) / Double(max(1, batchSize))).rounded(.up)))
+        } else if sql.needsBackfill, let history = backfill.history, history.rowsPerSecond > 0 {
+            backfill.source = "history"
+            backfill.rowsPerSecond = history.rowsPerSecond
+            backfill.seconds = Double(rows.used) / history.rowsPerSecond
+        } else if !sql.needsBackfill {
+            backfill.seconds = 0
+        }
+        if backfill.sample != nil, !sql.addedIndexes.isEmpty {
+            notes.append("the sample does not build the \(sql.addedIndexes.count) index\(sql.addedIndexes.count == 1 ? "" : "es") expand builds CONCURRENTLY, "
+                         + "which every backfill batch then updates too: expect the backfill to be slower than estimated")
+        }
+        if backfill.sample != nil {
+            notes.append("the sample held expand's lock on \(table) while it ran (its held_ms), and its rolled-back row versions stay in the table until VACUUM")
+            notes.append("the duration is the backfill alone at full speed: pacing while the application is active, pauses and the backfill's VACUUM runs add to it")
+        }
+        let report = EstimateReport(
+            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
+            database: try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? "",
+            rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
+            locks: EstimateModel.locks(sql, timings: timings), archiveBytes: nil, notes: notes)
+        if estimateOptions.record {
+            try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "estimate", from: state?.phase, to: nil, outcome: "succeeded",
+                                  details: Self.estimateDetails(report))
+        }
+        return report
+    }
+
+    /// What the `estimate` event keeps: what `status` compares the backfill with.
+    static func estimateDetails(_ report: EstimateReport) -> [String: JSONValue] {
+        [
+            "source": .string(report.backfill.source), "rows": .int(report.backfill.rows),
+            "seconds": report.backfill.seconds.map(JSONValue.double) ?? .null,
+            "rows_per_second": report.backfill.rowsPerSecond.map(JSONValue.double) ?? .null,
+            "wal_bytes": report.wal.bytes.map(JSONValue.int) ?? .null, "heap_growth_bytes": report.growth.heapBytes.map(JSONValue.int) ?? .null,
+        ]
+    }
+
+    /// Expand's transaction and a few backfill batches, timed, in one transaction that is always
+    /// rolled back: the statements are `PhaseSQL`'s, as expand and the backfill run them.
+    func sample(_ plan: Plan, transition: Transition, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport.Sample {
+        let sql = PhaseSQL(transition)
+        let table = transition.quotedTable
+        let triggers = try triggersTheBackfillFires(transition, connection: connection)
+        try connection.execute("BEGIN")
+        defer { _ = try? connection.execute("ROLLBACK") }
+        try connection.execute("SET LOCAL lock_timeout = '\(estimateOptions.lockTimeoutMilliseconds)ms'")
+        try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
+        // SET inside the transaction: the rollback undoes it.
+        try pinSearchPath(transition, connection: connection)
+        func sizes() throws -> (heap: Int, indexes: Int, toast: Int) {
+            let row = try connection.query("""
+                SELECT pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
+                       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
+                FROM pg_class c WHERE c.oid = to_regclass($1)
+                """, [table]).first
+            return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
+        }
+        var stage = SampleFailed.expandStage
+        do {
+            let held = Date()
+            if !transition.newTargets.isEmpty || transition.needsTrigger {
+                try connection.execute("LOCK TABLE \(table) IN \(transition.newTargets.isEmpty ? "SHARE ROW EXCLUSIVE" : "ACCESS EXCLUSIVE") MODE")
+            }
+            for statement in sql.expandTransaction { try connection.execute(statement.sql) }
+            let expandMilliseconds = Date().timeIntervalSince(held) * 1000
+            guard let upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") else {
+                return EstimateReport.Sample(batches: [], expandMilliseconds: expandMilliseconds, walBytes: 0, heapBytes: 0, indexBytes: 0, toastBytes: 0,
+                                             heldMilliseconds: Date().timeIntervalSince(held) * 1000)
+            }
+            stage = "a backfill batch"
+            try connection.execute("SELECT set_config('bellows.backfill', $1, true)" + (triggers.replica ? ", set_config('session_replication_role', 'replica', true)" : ""),
+                                   [sql.backfillMarker])
+            let start = try sizes()
+            let lsn = try connection.query("SELECT pg_current_wal_insert_lsn()::text AS l").first?.string("l") ?? "0/0"
+            var pacer = BackfillPacer(settings: plan.backfill, pacing: .full, fixedBatchSize: options.batchSize, pauseMilliseconds: 0)
+            let firstBatch = sql.backfillBatch(first: true)
+            let nextBatch = sql.backfillBatch(first: false)
+            var cursor: [String]?
+            var batches: [EstimateReport.SampleBatch] = []
+            var spent = 0.0
+            while batches.count < estimateOptions.maximumBatches && (batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
+                if self.options.shouldStop() { break }
+                let batch = cursor == nil ? firstBatch : nextBatch
+                let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
+                let batchStart = Date()
+                guard let row = try connection.query(batch.bound, after + [pacer.nextBatchSize] + upperBound.map { $0 }).first else { break }
+                let lastKey = try row.stringArray("last_key")
+                _ = try connection.execute(batch.update, after + lastKey.map { $0 })
+                let milliseconds = Date().timeIntervalSince(batchStart) * 1000
+                let scanned = try row.int("scanned")
+                if scanned == 0 { break }
+                batches.append(EstimateReport.SampleBatch(rows: scanned, milliseconds: milliseconds))
+                pacer.batchDone(rows: scanned, milliseconds: milliseconds)
+                spent += milliseconds
+                cursor = lastKey
+            }
+            let wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
+            let end = try sizes()
+            return EstimateReport.Sample(batches: batches, expandMilliseconds: expandMilliseconds, walBytes: wal,
+                                         heapBytes: end.heap - start.heap, indexBytes: end.indexes - start.indexes, toastBytes: end.toast - start.toast,
+                                         heldMilliseconds: Date().timeIntervalSince(held) * 1000)
+        } catch let error as PostgresError {
+            throw SampleFailed(stage: stage, error: error)
+        }
+    }
+
+    /// A statement of the sample failed (its transaction rolled back): in which part, and why.
+    struct SampleFailed: Error {
+        static let expandStage = "expand's transaction"
+        var stage: String
+        var error: PostgresError
+    }
+
+    /// The finished backfills of plans on `table` recorded in `bellows.events` (their rows walked
+    /// and seconds, the last five), nil when there are none.
+    func earlierBackfills(on table: TableName, connection: Connection) throws -> EstimateReport.History? {
+        let rows = try connection.query("""
+            SELECT e.plan_id, (e.details->>'rows_scanned_this_run')::bigint AS rows, (e.details->>'seconds')::float8 AS seconds
+            FROM bellows.events e JOIN bellows.plans p ON p.id = e.plan_id
+            WHERE e.command = 'backfill' AND e.outcome = 'succeeded' AND p.table_name IN ($1, $2)
+              AND (e.details->>'rows_scanned_this_run')::bigint > 0 AND (e.details->>'seconds')::float8 > 0
+              AND NOT coalesce((e.details->>'rescan')::boolean, false)
+            ORDER BY e.id DESC LIMIT 5
+            """, [table.description, table.name])
+        guard !rows.isEmpty else { return nil }
+        var plans: [String] = []
+        var total = 0
+        var seconds = 0.0
+        for row in rows {
+            let id = try row.string("plan_id")
+            if !plans.contains(id) { plans.append(id) }
+            total += try row.int("rows")
+            seconds += try row.double("seconds")
+        }
+        return EstimateReport.History(plans: plans, rows: total, seconds: seconds)
+    }
+}

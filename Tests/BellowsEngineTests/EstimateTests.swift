@@ -1,0 +1,226 @@
+@testable import BellowsEngine
+import BellowsPlan
+import BellowsSQL
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// `bellows estimate PLAN` (issue 24): measured on a real table in a transaction that is always
+/// rolled back, leaving the database and the state as they were; refusing a missing table with
+/// its location.
+@Suite(needsDatabase)
+struct EstimateTests {
+    static let rows = 30_000
+
+    static let plan = """
+        table: items
+        changes:
+          - alter: note
+            rename_to: body
+        """
+
+    func prepare(_ fixture: EngineFixture) throws {
+        try fixture.exec("""
+            CREATE TABLE items (id bigint PRIMARY KEY, note text, n integer);
+            INSERT INTO items SELECT g, 'note ' || g || repeat('x', 60), g FROM generate_series(1, \(Self.rows)) AS g;
+            """)
+        try fixture.sql.execute("VACUUM ANALYZE items")
+        try fixture.writePlan("001_rename_note", Self.plan)
+        // The state schema exists before (every Bellows command creates it).
+        try fixture.engine().connect().close()
+    }
+
+    /// Everything the estimate must leave as it was: the catalog of the database, the table's
+    /// rows, Bellows' own objects and state rows (but the one event it records).
+    func everything(_ fixture: EngineFixture) throws -> [String] {
+        let catalog = try DatabaseSnapshot.take(fixture.sql).objects.map { "\($0.key): \($0.value.definition)" }.sorted()
+        let data = try fixture.rows("SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM items i").map { "rows \($0)" }
+        let own = try fixture.rows("""
+            SELECT 'relation ' || relname FROM pg_class WHERE relnamespace = 'bellows'::regnamespace
+            UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'bellows'::regnamespace
+            UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'items'::regclass
+            UNION ALL SELECT 'column ' || attname FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0
+            ORDER BY 1
+            """).map { "\($0)" }
+        let state = try fixture.rows("""
+            SELECT 'plans ' || count(*) || ' ' || coalesce(md5(string_agg(p::text, ',' ORDER BY id)), '') FROM bellows.plans p
+            UNION ALL SELECT 'controls ' || count(*) FROM bellows.controls
+            UNION ALL SELECT 'approvals ' || count(*) FROM bellows.approvals
+            """).map { "\($0)" }
+        return catalog + data + own + state
+    }
+
+    @Test func estimatesATableOfTensOfThousandsOfRowsAndLeavesItAsItWas() throws {
+        let fixture = try EngineFixture("estimate")
+        defer { fixture.close() }
+        try prepare(fixture)
+        let before = try everything(fixture)
+        let eventsBefore = try fixture.int("SELECT count(*) FROM bellows.events")
+
+        let report = try fixture.engine { $0.batchSize = nil }.estimate(plan: "001")
+
+        // Rows: counted exactly (small), the planner's estimate near it.
+        #expect(report.rows.exact == Self.rows)
+        #expect(abs(report.rows.estimated - Self.rows) < Self.rows / 10, "\(report.rows)")
+        #expect(report.size.heapBytes > Self.rows * 60, "\(report.size)")
+        #expect(report.size.indexBytes > 0)
+        // Duration from the sample: some batches, a rate and a duration within sane bounds
+        // (30,000 rows: more than a millisecond, less than two minutes even on a loaded machine).
+        #expect(report.backfill.needed)
+        #expect(report.backfill.source == "sample", "\(report.backfill)")
+        let sample = try #require(report.backfill.sample)
+        #expect(sample.batches.count >= 3, "\(sample)")
+        #expect(sample.rows > 0 && sample.rows <= Self.rows)
+        let seconds = try #require(report.backfill.seconds)
+        #expect(seconds > 0.001 && seconds < 120, "\(seconds)")
+        // Growth: a copying change writes a new version of each row: more than nothing, less
+        // than ten times the heap; WAL likewise.
+        let heap = try #require(report.growth.heapBytesWithoutVacuum)
+        #expect(heap > report.size.heapBytes / 4 && heap < report.size.heapBytes * 10, "\(report.growth) vs \(report.size)")
+        let wal = try #require(report.wal.bytes)
+        #expect(wal > Self.rows * 20 && wal < report.size.heapBytes * 20, "\(report.wal)")
+        // Locks: expand's and contract's ACCESS EXCLUSIVE on the table, with a hold measured.
+        let expand = try #require(report.locks.first { $0.phase == "expand" && $0.mode == "ACCESS EXCLUSIVE" })
+        #expect(expand.holdMilliseconds != nil && expand.transaction)
+        let contract = try #require(report.locks.first { $0.phase == "contract" && $0.mode == "ACCESS EXCLUSIVE" })
+        #expect(contract.holdMilliseconds != nil)
+        #expect(report.locks.contains { $0.phase == "backfill" && $0.mode == "ROW EXCLUSIVE" && $0.holdMilliseconds != nil })
+        #expect(report.archiveBytes == nil)
+
+        // Nothing changed but one `estimate` event: the sample's transaction was rolled back,
+        // no trigger, column, function or view is left, and no lock is held.
+        #expect(try everything(fixture) == before)
+        #expect(try fixture.int("SELECT count(*) FROM bellows.events") == eventsBefore + 1)
+        let event = try #require(try fixture.events("001_rename_note").last)
+        #expect(event.command == "estimate" && event.outcome == "succeeded" && event.details.contains("\"source\": \"sample\""), "\(event)")
+        #expect(try fixture.int("SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass AND pid <> pg_backend_pid()") == 0)
+        #expect(try fixture.state("001_rename_note") == nil, "the estimate registers no plan")
+
+        // The plan then runs as ever. `status` compares its backfill with the estimate: a run
+        // stopped after a few batches (its rate so far and an ETA), then the finished one.
+        let id = "001_rename_note"
+        try fixture.run(.expand, id)
+        func comparison() throws -> EstimateComparison? { try fixture.engine().status().first { $0.id == id }?.estimate }
+        #expect(try comparison()?.backfill == "not started")
+        let checks = Shared(0)
+        #expect(throws: BellowsError.self) {
+            try fixture.run(.backfill, id) { $0.shouldStop = { checks.update { $0 += 1; return $0 > 4 } } }
+        }
+        let running = try #require(try comparison())
+        #expect(running.backfill == "running" && running.source == "sample", "\(running)")
+        #expect((running.rowsPerSecond ?? 0) > 0 && (running.etaSeconds ?? 0) > 0 && running.ratio != nil, "\(running)")
+        try fixture.run(.backfill, id)
+        let finished = try #require(try comparison())
+        #expect(finished.backfill == "finished" && (finished.rowsPerSecond ?? 0) > 0 && finished.etaSeconds == nil, "\(finished)")
+        let ratio = try #require(finished.ratio)
+        #expect(ratio > 0.01 && ratio < 100, "\(finished)")
+
+        // A second estimate reads the finished backfill (no sample after expand).
+        let after = try fixture.engine().estimate(plan: "001")
+        #expect(after.backfill.sampleSkipped != nil && after.backfill.source == "history", "\(after.backfill)")
+        #expect(after.backfill.history?.plans == ["001_rename_note"])
+    }
+
+    @Test func refusesAMissingTableWithItsLocation() throws {
+        let fixture = try EngineFixture("estimate-missing")
+        defer { fixture.close() }
+        try fixture.writePlan("001_nope", """
+            description: a table that is not there
+            table: nope
+            changes:
+              - alter: a
+                rename_to: b
+            """)
+        do {
+            _ = try fixture.engine().estimate(plan: "001")
+            Issue.record("estimate ran on a missing table")
+        } catch BellowsError.planInvalid(let findings) {
+            let finding = try #require(findings.first)
+            #expect(finding.rule == "plan-unknown-table")
+            #expect(finding.line == 2 && finding.column == 8, "\(finding)")
+            #expect(finding.message.contains("42P01") && finding.message.contains("hint:"), "\(finding.message)")
+        }
+    }
+
+    // MARK: pure
+
+    @Test func extrapolatesFromTheBatchesAfterTheFirst() {
+        let batches = [EstimateReport.SampleBatch(rows: 1000, milliseconds: 100), .init(rows: 2000, milliseconds: 40), .init(rows: 2000, milliseconds: 60)]
+        // The first (cold, planning) batch is left out: 4000 rows in 100 ms.
+        #expect(EstimateModel.rowsPerSecond(batches) == 40_000)
+        #expect(EstimateModel.rowsPerSecond([.init(rows: 500, milliseconds: 50)]) == 10_000)
+        #expect(EstimateModel.rowsPerSecond([]) == nil)
+        // 1M rows at 40,000 rows/s in batches of 8,000 (the 200 ms target): 25 s and 125 commits of 2 ms.
+        #expect(EstimateModel.settledBatchSize(batches, settings: BackfillSettings()) == 8000)
+        #expect(abs(EstimateModel.backfillSeconds(rows: 1_000_000, rowsPerSecond: 40_000, batchSize: 8000) - 25.25) < 1e-9)
+        #expect(EstimateModel.backfillSeconds(rows: 0, rowsPerSecond: 40_000, batchSize: 8000) == 0)
+        #expect(EstimateModel.vacuumEvery(rows: 1_000_000, settings: BackfillSettings()) == 250_000)
+        #expect(EstimateModel.vacuumEvery(rows: 10_000, settings: BackfillSettings()) == 200_000)
+    }
+
+    @Test func statusComparesTheRunWithTheEstimate() {
+        let estimate = EstimateComparison.Recorded(at: "2026-12-03T12:00:00Z", source: "sample", rows: 100_000, seconds: 10, rowsPerSecond: 10_000)
+        // Running: 20,000 rows in 4 s of this run (5,000 rows/s, twice the estimated time), 30,000 done with the earlier run.
+        let running = EstimateComparison.compare(estimate: estimate, running: .init(rows: 20_000, seconds: 4, done: 30_000), finished: nil)
+        #expect(running.backfill == "running" && running.rowsPerSecond == 5000 && running.ratio == 2 && running.etaSeconds == 14)
+        let finished = EstimateComparison.compare(estimate: estimate, running: nil, finished: .init(rows: 100_000, seconds: 8))
+        #expect(finished.backfill == "finished" && finished.ratio == 0.8 && finished.etaSeconds == nil)
+        let none = EstimateComparison.compare(estimate: estimate, running: nil, finished: nil)
+        #expect(none.backfill == "not started" && none.ratio == nil && none.rowsPerSecond == nil)
+        // A run that did nothing yet has no rate.
+        #expect(EstimateComparison.compare(estimate: estimate, running: .init(rows: 0, seconds: 0), finished: nil).ratio == nil)
+    }
+
+    @Test func growthCountsOneNewVersionPerRowAndWhatVacuumGivesBack() {
+        // 10,000 sampled rows added 1.5 MB (150 B each) to a 1M-row, 120 MB heap (120 B a row).
+        let sample = EstimateReport.Sample(batches: [.init(rows: 10_000, milliseconds: 100)], expandMilliseconds: 2, walBytes: 2_000_000,
+                                           heapBytes: 1_500_000, indexBytes: 300_000, toastBytes: 0, heldMilliseconds: 110)
+        let growth = EstimateModel.growth(rows: 1_000_000, sample: sample, heapBytes: 120_000_000, vacuumEvery: 250_000)
+        #expect(growth.heapBytesWithoutVacuum == 150_000_000)
+        // The first 250,000 new versions need new space; after that each needs only 30 B more than the old one it replaces.
+        #expect(growth.heapBytes == 250_000 * 150 + 750_000 * 30)
+        #expect(growth.indexBytes == 30_000_000)
+        #expect(EstimateModel.growth(rows: 1_000_000, sample: sample, heapBytes: 120_000_000, vacuumEvery: 0).heapBytes == 150_000_000)
+        let wal = EstimateModel.wal(rows: 1_000_000, sample: sample)
+        #expect(wal.bytes == 200_000_000 && wal.bytesPerRow == 200)
+    }
+
+    @Test func locksOfEachPhaseComeFromItsStatements() throws {
+        let catalog = MigrationSchema.catalog(fromMigrations: ["CREATE TABLE items (id bigint PRIMARY KEY, note text, n integer);\nCREATE INDEX items_note ON items (note);"])
+        let plan = try #require(PlanLoader.load(file: "plans/001_x.yaml", source: """
+            table: items
+            changes:
+              - alter: note
+                rename_to: body
+            """).plan)
+        let table = try #require(catalog.table(TableName(schema: "public", name: "items")))
+        let transition = try #require(TransitionCompiler.compile(plan, table: table).transition)
+        let locks = EstimateModel.locks(PhaseSQL(transition), timings: .init(expandTransactionMilliseconds: 4, batchMilliseconds: 200, batches: 50))
+        func modes(_ phase: String) -> [String] { locks.filter { $0.phase == phase }.map(\.mode) }
+        // Expand: its transaction (new column, function, trigger) ACCESS EXCLUSIVE for the measured 4 ms, then the index build.
+        #expect(modes("expand") == ["ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE"], "\(locks)")
+        #expect(locks.first { $0.phase == "expand" }?.holdMilliseconds == 4)
+        #expect(locks.first { $0.phase == "expand" }?.transaction == true)
+        #expect(locks.first { $0.phase == "expand" && $0.mode == "SHARE UPDATE EXCLUSIVE" }?.holdMilliseconds == nil)
+        // Backfill: each batch's ROW EXCLUSIVE (and the bound's ACCESS SHARE, weaker, in the same transaction).
+        #expect(modes("backfill") == ["ROW EXCLUSIVE"])
+        #expect(locks.first { $0.phase == "backfill" }?.holdMilliseconds == 200)
+        #expect(modes("verify").allSatisfy { EstimateModel.strength($0) <= EstimateModel.strength("SHARE UPDATE EXCLUSIVE") })
+        #expect(modes("contract").first == "ACCESS EXCLUSIVE")
+        #expect(locks.first { $0.phase == "contract" }?.holdMilliseconds == 4)
+        #expect(modes("rollback").contains("ACCESS EXCLUSIVE") && modes("rollback").first == "SHARE UPDATE EXCLUSIVE", "\(locks.filter { $0.phase == "rollback" })")
+        #expect(locks.filter { ["expand", "backfill", "verify"].contains($0.phase) }.allSatisfy { $0.relation == "\"public\".\"items\"" }, "\(locks.map(\.relation))")
+
+        #expect(EstimateModel.lock(of: "LOCK TABLE \"public\".\"t\" IN ACCESS EXCLUSIVE MODE")?.mode == "ACCESS EXCLUSIVE")
+        #expect(EstimateModel.lock(of: "LOCK TABLE t IN SHARE ROW EXCLUSIVE MODE")?.mode == "SHARE ROW EXCLUSIVE")
+        #expect(EstimateModel.lock(of: "ALTER TABLE t VALIDATE CONSTRAINT c")?.mode == "SHARE UPDATE EXCLUSIVE")
+        #expect(EstimateModel.lock(of: "ALTER TABLE t ENABLE ALWAYS TRIGGER x")?.mode == "SHARE ROW EXCLUSIVE")
+        #expect(EstimateModel.lock(of: "ALTER TABLE t\n  ADD COLUMN b text,\n  ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES u NOT VALID")?.mode == "ACCESS EXCLUSIVE")
+        #expect(EstimateModel.lock(of: "CREATE INDEX CONCURRENTLY i ON t (b)").map { "\($0.mode) \($0.relation)" } == "SHARE UPDATE EXCLUSIVE t")
+        #expect(EstimateModel.lock(of: "SELECT count(*) FILTER (WHERE a IS DISTINCT FROM b) AS x\nFROM \"public\".\"t\"").map(\.relation) == "\"public\".\"t\"")
+        #expect(EstimateModel.lock(of: "CREATE FUNCTION bellows.f() RETURNS trigger AS $$ $$") == nil)
+        #expect(LockHold(phase: "x", mode: "ACCESS EXCLUSIVE", relation: "t", statements: [], transaction: true, hold: "").blocks == "reads and writes")
+        #expect(LockHold(phase: "x", mode: "SHARE UPDATE EXCLUSIVE", relation: "t", statements: [], transaction: false, hold: "").blocks == "no reads or writes")
+    }
+}
