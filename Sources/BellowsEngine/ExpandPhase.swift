@@ -23,9 +23,12 @@ extension Engine {
             failures += try referencedPlanFailures(plan, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, connection: connection)
-            failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
             var compiled = TransitionCompiler.compile(plan, table: table)
             compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
+            // Only new columns reach subscribers: a plan of table constraints alone adds none (hostile-d 18).
+            if compiled.transition.map({ !$0.newTargets.isEmpty }) ?? true {
+                failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
+            }
             failures += compiled.findings.filter { $0.severity == .error }.map {
                 GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")
             }
@@ -35,6 +38,7 @@ extension Engine {
                 failures += try violatedNotValidFailures(compiledTransition, connection: connection)
                 failures += try tablespaceFailures(compiledTransition, connection: connection)
                 failures += try privilegeFailures(compiledTransition, connection: connection)
+                failures += try Self.replicaIdentityFailures(compiledTransition, connection: connection)
                 if compiledTransition.needsTrigger {
                     failures += try triggerOrderFailures(compiledTransition, trigger: PhaseSQL(compiledTransition).triggerName, connection: connection)
                 }

@@ -29,6 +29,9 @@ public struct LiveSchema: Sendable {
     /// table (`TableName.quoted`), read for the tables `read(conninfo:planTables:)` is
     /// given, so `check -d` and `render -d` say it before a deploy's expand does (hostile-f 08).
     public var tableRefusals: [String: [GateFailure]] = [:]
+    /// The publications that publish each such table's updates or deletes (the `replica-identity`
+    /// gate's question, hostile-d 18).
+    public var changePublications: [String: [String]] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -49,6 +52,8 @@ public struct LiveSchema: Sendable {
                     let failures = try (TableSafety.read(connection, table: table)?.failures() ?? [])
                         + Engine.publicationFailures(table: table, connection: connection)
                     if !failures.isEmpty { live.tableRefusals[table] = failures }
+                    let publications = try Engine.publications(of: table, wholeOnly: false, connection: connection)
+                    if !publications.isEmpty { live.changePublications[table] = publications }
                 }
                 return live
             }

@@ -63,7 +63,13 @@ public enum ProjectCheck {
                 findings += PlanValidator.validate(plan, catalog: catalog, database: live.name)
                 if let note { findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source", message: note)) }
                 if live.plans[plan.id]?.inFlight != true && live.plans[plan.id]?.phase != .contracted {
-                    for failure in live.tableRefusals[plan.table.value.quoted] ?? [] {
+                    // What expand's table gates refuse for this plan: the publication gate only
+                    // for a plan that adds columns, and the replica identity it would drop.
+                    let transition = catalog.flatMap { TransitionCompiler.compile(plan, table: $0.table(plan.table.value)).transition }
+                    let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? true
+                    var refusals = (live.tableRefusals[plan.table.value.quoted] ?? []).filter { addsColumns || $0.gate != "publication" }
+                    if let transition { refusals += Engine.replicaIdentityFailures(transition, publications: live.changePublications[plan.table.value.quoted] ?? []) }
+                    for failure in refusals {
                         findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .error,
                                                 rule: "plan-table-refused", message: "expand would refuse (gate \(failure.gate)): \(failure.message)"
                                                     + (failure.remedy.map { "; \($0)" } ?? "")))

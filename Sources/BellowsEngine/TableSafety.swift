@@ -306,19 +306,7 @@ extension Engine {
     }
 
     static func publicationFailures(table: String, connection: Connection) throws -> [GateFailure] {
-        let modern = connection.serverVersion >= 150000
-        let publications = try connection.query("""
-            SELECT p.pubname::text AS name FROM pg_publication p WHERE p.puballtables
-            UNION
-            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid
-            WHERE r.prrelid = to_regclass($1)\(modern ? " AND r.prattrs IS NULL" : "")
-            \(modern ? """
-            UNION
-            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_namespace n ON n.pnpubid = p.oid
-            JOIN pg_class c ON c.relnamespace = n.pnnspid WHERE c.oid = to_regclass($1)
-            """ : "")
-            ORDER BY 1
-            """, [table]).map { try $0.string("name") }
+        let publications = try publications(of: table, wholeOnly: true, connection: connection)
         guard !publications.isEmpty else { return [] }
         return [GateFailure(
             gate: "publication",
@@ -326,6 +314,46 @@ extension Engine {
                 + "replicated, and a subscriber whose table lacks them stops applying the whole subscription (rollback cannot undo it)",
             remedy: "publish \(table) with a column list that leaves the new columns out (PostgreSQL 15+: ALTER PUBLICATION … SET TABLE "
                 + "\(table) (columns)), or take it out of the publication, then expand; add the final columns to subscribers before contract")]
+    }
+
+    /// The publications that send `table`: with `wholeOnly`, those that send every column (FOR
+    /// ALL TABLES, FOR TABLES IN SCHEMA, FOR TABLE without a column list); else those that
+    /// publish its UPDATEs or DELETEs, with a column list or not.
+    static func publications(of table: String, wholeOnly: Bool, connection: Connection) throws -> [String] {
+        let modern = connection.serverVersion >= 150000
+        let changes = wholeOnly ? "" : " AND (p.pubupdate OR p.pubdelete)"
+        return try connection.query("""
+            SELECT p.pubname::text AS name FROM pg_publication p WHERE p.puballtables\(changes)
+            UNION
+            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_rel r ON r.prpubid = p.oid
+            WHERE r.prrelid = to_regclass($1)\(modern && wholeOnly ? " AND r.prattrs IS NULL" : "")\(changes)
+            \(modern ? """
+            UNION
+            SELECT p.pubname::text FROM pg_publication p JOIN pg_publication_namespace n ON n.pnpubid = p.oid
+            JOIN pg_class c ON c.relnamespace = n.pnnspid WHERE c.oid = to_regclass($1)\(changes)
+            """ : "")
+            ORDER BY 1
+            """, [table]).map { try $0.string("name") }
+    }
+
+    /// Expand refuses a plan that drops, at contract, the index a published table uses as its
+    /// `REPLICA IDENTITY` without making another: from contract on every UPDATE and DELETE of
+    /// the table fails (55000), which contract's writability proof found only after expand,
+    /// backfill and verify had run (hostile-d 18).
+    static func replicaIdentityFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
+        guard transition.dropsReplicaIdentity != nil else { return [] }
+        return replicaIdentityFailures(transition, publications: try publications(of: transition.quotedTable, wholeOnly: false, connection: connection))
+    }
+
+    /// The refusal for `transition` when `publications` publish its table's updates or deletes. Pure.
+    public static func replicaIdentityFailures(_ transition: Transition, publications: [String]) -> [GateFailure] {
+        guard let index = transition.dropsReplicaIdentity, !publications.isEmpty else { return [] }
+        let table = transition.quotedTable
+        return [GateFailure(
+            gate: "replica-identity",
+            message: "\(transition.tableName) uses index \(index) as its REPLICA IDENTITY and \(publications.joined(separator: ", ")) publish\(publications.count == 1 ? "es" : "") its updates or deletes: "
+                + "the plan drops that index at contract, and from then on every UPDATE and DELETE of the table fails (55000)",
+            remedy: "give the table another replica identity first (ALTER TABLE \(table) REPLICA IDENTITY USING INDEX …, or DEFAULT with a primary key), then expand")]
     }
 }
 

@@ -739,6 +739,18 @@ extension Transition {
 }
 
 extension Transition {
+    /// The index the table uses as its `REPLICA IDENTITY`, when the plan drops it at contract
+    /// without making another (`drop_constraint`, `unique: false`, `carry: {unique: false}`). Pure.
+    public var dropsReplicaIdentity: String? {
+        guard let index = table.details?.replicaIdentityIndex,
+              !tableAfterContract.indexes.contains(where: { $0.name == index }),
+              !recreatedIndexes.contains(where: \.replicaIdentity),
+              !allTargets.contains(where: \.replicaIdentity) else { return nil }
+        return index
+    }
+}
+
+extension Transition {
     /// `tableAfterContract` with what the live catalog knows of everything the plan leaves
     /// alone, read from `live` (the table as it is now: for a plan in flight, with what was
     /// created on it since expand, hostile-f 04): the indexes and constraints over untouched

@@ -60,4 +60,42 @@ struct PublicationTests {
         #expect(sql.contains("-- expand would refuse (gate publication)"), "\(sql.prefix(600))")
         try fixture.exec("DROP PUBLICATION pub_all")
     }
+
+    /// hostile-d 18: a plan of table constraints alone adds no column, so a publication sending
+    /// the table whole does not stop it; a plan dropping the published table's replica identity
+    /// index is refused before expand (and by check -d), not at contract by the writability proof.
+    @Test func aConstraintsOnlyPlanRunsOnAPublishedTableAndTheReplicaIdentityIsKept() throws {
+        let fixture = try EngineFixture("publication-constraints")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE orders (id bigint PRIMARY KEY, code text NOT NULL, qty int, CONSTRAINT orders_qty_positive CHECK (qty > 0));
+            CREATE PUBLICATION orders_pub FOR TABLE orders;
+            INSERT INTO orders SELECT g, 'C' || g, g FROM generate_series(1, 50) g;
+            CREATE TABLE items (id bigint PRIMARY KEY, sku text NOT NULL, CONSTRAINT items_sku_key UNIQUE (sku));
+            ALTER TABLE items REPLICA IDENTITY USING INDEX items_sku_key;
+            CREATE PUBLICATION items_pub FOR TABLE items (id, sku);
+            INSERT INTO items SELECT g, 'S' || g FROM generate_series(1, 50) g;
+            """)
+        try fixture.writePlan("001_constraints_only", """
+            table: orders
+            changes:
+              - add_check: "qty < 1000000"
+              - add_unique: [code]
+              - drop_constraint: orders_qty_positive
+            """)
+        try fixture.writePlan("002_drop_identity", "table: items\nchanges:\n  - drop_constraint: items_sku_key\n")
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        let refused = ProjectCheck.check(project: fixture.project, live: live).filter { $0.rule == "plan-table-refused" }
+        #expect(refused.map { ($0.file as NSString).lastPathComponent } == ["002_drop_identity.yaml"], "\(refused)")
+        #expect(refused.first?.message.contains("gate replica-identity") == true && refused.first?.message.contains("items_pub") == true, "\(refused)")
+
+        for phase in [PhaseCommand.expand, .backfill, .verify, .contract] { try fixture.run(phase, "001_constraints_only") }
+        #expect(try fixture.state("001_constraints_only")?.phase == .contracted)
+
+        let before = try fixture.snapshot("items")
+        let refusal = expectRefusal { try fixture.run(.expand, "002_drop_identity") }
+        #expect(refusal?.gates == ["replica-identity"], "\(refusal?.text ?? "")")
+        #expect(try fixture.snapshot("items") == before)
+        try fixture.exec("DROP PUBLICATION orders_pub; DROP PUBLICATION items_pub")
+    }
 }
