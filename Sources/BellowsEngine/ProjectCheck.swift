@@ -55,6 +55,9 @@ public enum ProjectCheck {
             findings += result.findings
             if let plan = result.plan { plans.append(plan) }
         }
+        // bellows.yaml's `strategy: views`: plans of renames say theirs.
+        let projectStrategy = ProjectConfig.strategy(root: project.root)
+        for plan in plans { findings += ViewsStrategy.projectFindings(plan, project: projectStrategy) }
         let migrations = project.migrationFiles()
         if let live {
             let everyPlan = paths.isEmpty ? plans : project.loadPlans().plans

@@ -26,6 +26,9 @@ public enum ProjectConfig {
         public var hookFindings: [Finding] = []
         /// `rehearse: values:`: the rehearsal's value hints for tables' columns.
         public var rehearsalValues: [TableRehearsalValues] = []
+        /// `strategy: views`: the project's applications go through their versioned schemas, so
+        /// `check` asks every plan of plain renames to say `strategy:` (`ViewsStrategy.projectFindings`).
+        public var strategy: Located<PlanStrategy>? = nil
     }
 
     /// The value hints `bellows.yaml` gives one table's columns (`rehearse: values: TABLE:`),
@@ -39,6 +42,11 @@ public enum ProjectConfig {
     /// The value hints of the project whose root is `root` (none without a `bellows.yaml`).
     public static func rehearsalValues(root: String) -> [TableRehearsalValues] {
         load(path: (root as NSString).appendingPathComponent(fileName)).0.rehearsalValues
+    }
+
+    /// The project's `strategy:` (none without a `bellows.yaml` or the key).
+    public static func strategy(root: String) -> Located<PlanStrategy>? {
+        load(path: (root as NSString).appendingPathComponent(fileName)).0.strategy
     }
 
     public static func lintConfiguration(path: String) -> (LintConfiguration, [Finding]) {
@@ -72,7 +80,7 @@ public enum ProjectConfig {
             return (unreadable, unreadable.hookFindings)
         }
         var result = Configuration()
-        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse"]) else { return (result, reader.findings) }
+        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse", "strategy"]) else { return (result, reader.findings) }
         if let node = top["rehearse"]?.value, let map = reader.mapping(node, what: "'rehearse'", allowed: ["values"]),
            let valuesNode = map["values"]?.value {
             if case .mapping(let tables) = valuesNode {
@@ -87,6 +95,10 @@ public enum ProjectConfig {
             } else {
                 reader.report(valuesNode, "plan-wrong-type", "'rehearse.values' must be a mapping of table: { column: [values] or \"SQL expression of g\" }, found \(NodeReader.typeName(valuesNode))")
             }
+        }
+        if let text = reader.choice(top["strategy"]?.value, key: "strategy", allowed: PlanStrategy.allCases.map(\.rawValue)),
+           let strategy = PlanStrategy(rawValue: text.value) {
+            result.strategy = Located(strategy, at: text.location)
         }
         if let hooksNode = top["hooks"]?.value {
             let before = reader.findings.count

@@ -1,4 +1,5 @@
 import BellowsSQL
+import Foundation
 
 /// `strategy: views` (issue 23): a change that needs no new column is made without a copy.
 /// While the plan is in flight the versioned schemas' views give each application version its
@@ -67,6 +68,24 @@ public enum ViewsStrategy {
             refuse(constraint.location, "\(constraint.kindName) changes the table's constraints: \(advice)")
         }
         return findings
+    }
+
+    public static let projectRule = "plan-strategy-default"
+
+    /// A project whose `bellows.yaml` says `strategy: views` (its applications go through their
+    /// versioned schemas): a warning for a plan that renames, says no `strategy:` and would fit
+    /// `views` — it copies. The strategy stays the plan file's own: expand and contract read
+    /// the same file, so what expand did and what contract does never depend on another file.
+    public static func projectFindings(_ plan: Plan, project: Located<PlanStrategy>?) -> [Finding] {
+        guard let project, project.value == .views, plan.strategyKey == nil,
+              let rename = plan.changes.first(where: { if case .alter(let c) = $0 { return c.renameTo != nil } else { return false } }) else { return [] }
+        var asViews = plan
+        asViews.strategyKey = Located(.views, at: plan.table.location)
+        guard !findings(asViews, versionedSchemas: nil).hasErrors else { return [] }
+        return [Finding(at: rename.location, severity: .warning, rule: projectRule,
+                        message: "\((project.location.file as NSString).lastPathComponent):\(project.location.line) says strategy: views, and this plan's changes fit it, "
+                            + "but the plan says no strategy, so it copies (a second column, a dual-write trigger, a backfill); "
+                            + "write 'strategy: views' in the plan, or 'strategy: copy' to copy on purpose")]
     }
 
     /// The changes of a `strategy: views` plan the versioned schemas give their names: each

@@ -248,4 +248,16 @@ struct ViewsStrategyEngineTests {
         }
         #expect(try fixture.rows("SELECT count(*) > 0 FROM counters WHERE title IS NOT NULL") == [["t"]])
     }
+
+    /// bellows.yaml's `strategy: views`: `check` warns about a rename plan that says no strategy.
+    @Test func checkWarnsAboutARenameThatCopiesInAProjectOnViews() throws {
+        let fixture = try EngineFixture("viewsproject")
+        defer { fixture.close() }
+        try fixture.writePlan("001_names", "table: accounts\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        try "strategy: views\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        let findings = ProjectCheck.check(project: fixture.project, includeLint: false)
+        #expect(findings.contains { $0.rule == ViewsStrategy.projectRule && $0.file.hasSuffix("001_names.yaml") && $0.line == 3 }, "\(findings)")
+        try fixture.writePlan("001_names", "table: accounts\nstrategy: views\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        #expect(!ProjectCheck.check(project: fixture.project, includeLint: false).contains { $0.rule == ViewsStrategy.projectRule })
+    }
 }

@@ -1,4 +1,5 @@
 import BellowsSQL
+import Foundation
 import Testing
 @testable import BellowsPlan
 
@@ -119,5 +120,29 @@ import Testing
         let check = try #require(after.constraints.first { $0.name == "accounts_email_check" })
         #expect(check.columns == ["email_address"] && check.definition.contains("email_address"), "\(check)")
         #expect(after.columns[2].notNull == false && after.columns[2].defaultExpression == nil)
+    }
+
+    @Test func aProjectOnViewsWarnsAboutARenamePlanThatSaysNoStrategy() throws {
+        let project = Located(PlanStrategy.views, at: SourceLocation(file: "/p/bellows.yaml", line: 3, column: 11))
+        let silent = try #require(load("", Self.rename).plan)
+        let warning = try #require(ViewsStrategy.projectFindings(silent, project: project).first)
+        #expect(warning.rule == ViewsStrategy.projectRule && warning.severity == .warning && warning.line == 3)
+        #expect(warning.message.hasPrefix("bellows.yaml:3 says strategy: views") && warning.message.contains("write 'strategy: views'"))
+        // Not when the plan says its strategy, the project copies, or a change needs a copy.
+        #expect(ViewsStrategy.projectFindings(try #require(load("strategy: copy\n", Self.rename).plan), project: project).isEmpty)
+        #expect(ViewsStrategy.projectFindings(silent, project: Located(.copy, at: project.location)).isEmpty)
+        #expect(ViewsStrategy.projectFindings(silent, project: nil).isEmpty)
+        let retype = try #require(load("", "  - alter: email\n    rename_to: mail\n    type: varchar(9)\n    up: email::varchar(9)\n    down: mail::text\n").plan)
+        #expect(ViewsStrategy.projectFindings(retype, project: project).isEmpty)
+    }
+
+    @Test func bellowsYamlReadsTheStrategy() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-strategy-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "lint:\n  disable: []\nstrategy: views\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let (configuration, findings) = ProjectConfig.load(path: path)
+        #expect(findings.isEmpty && configuration.strategy?.value == .views && configuration.strategy?.location.line == 3)
+        try "strategy: view\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(ProjectConfig.load(path: path).1.contains { $0.message.contains("did you mean 'views'") })
     }
 }
