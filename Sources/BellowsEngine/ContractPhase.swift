@@ -57,9 +57,17 @@ extension Engine {
         if failures.isEmpty {
             failures += runChecks(plan, connection: connection).failures
         }
+        // What contract drops is kept in bellows_archive first (issue 24), unless turned off.
+        let archive = ArchiveSQL(transition)
+        let archiving = !archive.isEmpty && ArchiveSQL.enabled(plan: plan, projectDefault: archiveSettings.archive)
+        if archiving { failures += try archiveFailures(archive, plan: plan, connection: connection) }
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }
 
         let statements = sql.contract
+        var committed = false
+        // An archive contract did not complete is removed (its trigger would slow every write).
+        defer { if archiving && !committed { abandonArchive(archive, connection: connection) } }
+        if archiving { _ = try fillArchive(plan, archive, connection: connection) }
         do {
             try step("contract in one transaction") {
                 try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
@@ -67,6 +75,8 @@ extension Engine {
                     // The same writes before contract's changes: one that fails already (a trigger
                     // refusing deletes) shows nothing about them.
                     try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
+                    // Under the lock no write can change the archive any more: it is final.
+                    if archiving { try completeArchive(plan, archive, connection: connection) }
                     // Under the lock, so no migration can add one between this look and the drop.
                     if !transition.droppedColumns.isEmpty, let stored = try StateStore.storedTable(connection, id: plan.id),
                        let live = try CatalogReader.table(connection, transition.tableName) {
@@ -121,9 +131,11 @@ extension Engine {
                         "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
                         "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
                         "control_cleared": control ?? .null,
+                        "archive": archiving ? .string("\(ArchiveSQL.schema).\(archive.tableName)") : .null,
                     ])
                 }
             }
+            committed = true
         } catch let order as TriggerOrderRefused {
             throw refuse(connection, plan: plan, command: .contract, phase: state.phase, order.failures)
         } catch let changed as TriggerChangedSinceVerify {
@@ -142,8 +154,16 @@ extension Engine {
         }
         // After the commit (the plan is contracted): a declared foreign key added NOT VALID under
         // contract's lock is validated without blocking writes.
+        var details: [String: JSONValue] = ["statements": .int(statements.count)]
+        if archiving {
+            let size = measureArchive(archive.tableName, connection: connection)
+            report(.info("the dropped column(s) \(archive.columns.map(\.name).joined(separator: ", ")) are kept in \(archive.qualifiedTable)"
+                         + (size.map { " (\($0.rows) rows, \($0.bytes) bytes)" } ?? "") + ": `bellows archive restore \(plan.id)` brings them back"))
+            details["archive"] = .string("\(ArchiveSQL.schema).\(archive.tableName)")
+            if let size { details["archive_rows"] = .int(size.rows); details["archive_bytes"] = .int(size.bytes) }
+        }
         try validateAfterContract(plan, sql.validatedAfterContract, transition: transition, connection: connection)
-        return ["statements": .int(statements.count)]
+        return details
     }
 
     /// Each declared foreign key's `VALIDATE` after contract's commit, each struck from the plan's
@@ -420,6 +440,16 @@ extension Engine {
                 for statement in statements where statement.mode == .transaction {
                     announce(plan, .rollback, statement)
                     try connection.execute(statement.sql)
+                }
+                // What an interrupted contract left of its archive (its trigger, an unrecorded table).
+                let archive = ArchiveSQL(transition)
+                if try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
+                                         [transition.quotedTable, archive.triggerName]).isEmpty {
+                    let recorded = try !connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty
+                    for statement in archive.abandon where !(recorded && statement.sql.hasPrefix("DROP TABLE")) {
+                        announce(plan, .rollback, statement)
+                        try connection.execute(statement.sql)
+                    }
                 }
                 let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .rollback, connection: connection)
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .rolledBack, extra: """

@@ -210,7 +210,8 @@ public enum ProjectCheck {
         transition.notNullShape = NotNullShape.preferred(serverVersion: version)
         return header + PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
                                             serverVersion: version, versionGiven: serverVersion != nil,
-                                            versionSource: serverVersion == nil && live != nil ? "the database's" : nil)
+                                            versionSource: serverVersion == nil && live != nil ? "the database's" : nil,
+                                            archiveDefault: ProjectConfig.archiveSettings(root: project.root).archive)
     }
 
     /// An `io-error` (exit 2) when the project directory is no project: `check` in the wrong
@@ -246,7 +247,7 @@ public enum PhaseRendering {
     /// says so, and whether it was asked for (`--server-version`), is `versionSource` (the
     /// database's), or is the oldest supported.
     public static func text(_ transition: Transition, phases: [PhaseCommand], serverVersion: Int = ServerVersion.renderDefault,
-                            versionGiven: Bool = false, versionSource: String? = nil) -> String {
+                            versionGiven: Bool = false, versionSource: String? = nil, archiveDefault: Bool? = nil) -> String {
         let sql = PhaseSQL(transition)
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
         out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
@@ -305,6 +306,10 @@ public enum PhaseRendering {
 
                     """
             }
+            let archive = ArchiveSQL(transition)
+            if phase == .contract, !archive.isEmpty {
+                out += archiveText(archive, enabled: ArchiveSQL.enabled(plan: transition.plan, projectDefault: archiveDefault))
+            }
             let statements = sql.statements(for: phase)
             if statements.isEmpty {
                 out += transition.plan.strategy == .views && (phase == .backfill || phase == .verify)
@@ -327,5 +332,26 @@ public enum PhaseRendering {
             }
         }
         return out
+    }
+
+    /// Contract's archive step (`ArchiveSQL`): before contract's transaction, and completed in it.
+    static func archiveText(_ archive: ArchiveSQL, enabled: Bool) -> String {
+        let columns = archive.columns.map(\.name).joined(separator: ", ")
+        guard enabled else {
+            return "-- archive: off (`archive: false`): the values of \(columns) are gone for good once contract commits\n"
+        }
+        var out = """
+            -- archive: first, contract keeps the column(s) it drops (\(columns)) in \(archive.qualifiedTable),
+            -- keyed by (\(archive.key.map(\.name).joined(separator: ", "))); `bellows archive restore \(archive.transition.plan.id)` brings them back
+            -- beside the new ones, `bellows archive purge` removes it (`archive: false` in the plan or bellows.yaml: no archive).
+            -- Refused before any change when the role may not create it. The trigger keeps it up to date while keyset
+            -- batches (paced as the backfill, up to the largest key once the trigger is in place) copy every row:
+
+            """
+        out += "BEGIN;\n" + archive.prepare.map { "-- \($0.purpose)\n\($0.sql);\n" }.joined() + "COMMIT;\n"
+        out += "-- each batch (its last key, then its rows; the first has no cursor):\n\(archive.keyset.bound(first: false));\n\(archive.batch(first: false));\n"
+        out += "-- in contract's transaction, right after its ACCESS EXCLUSIVE lock (no write can reach the table any more):\n"
+        out += archive.complete.map { "-- \($0.purpose)\n\($0.sql);\n" }.joined()
+        return out + "\n"
     }
 }

@@ -68,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start') AND NOT attisdropped) = 9 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start') AND NOT attisdropped) = 9 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -174,6 +174,20 @@ public enum StateStore {
         batch_size           integer CHECK (batch_size > 0),
         actor                text NOT NULL,
         changed_at           timestamptz NOT NULL DEFAULT now()
+    );
+    -- What contract and `migrate rollback --archive` kept of what they dropped (schema
+    -- bellows_archive, ArchiveSQL): one row per archive table, removed by `bellows archive purge`.
+    CREATE TABLE IF NOT EXISTS bellows.archives (
+        archive_table  text PRIMARY KEY,
+        plan_id        text NOT NULL,
+        source         text NOT NULL CHECK (source IN ('contract', 'migrate rollback')),
+        table_name     text NOT NULL,
+        columns        text[] NOT NULL,
+        key_columns    text[] NOT NULL,
+        rows           bigint,
+        bytes          bigint,
+        created_by     text NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT now()
     );
     """
 

@@ -808,18 +808,15 @@ public struct PhaseSQL: Sendable {
 
     public var needsBackfill: Bool { transition.groups.contains { pendingCondition($0) != nil } }
 
-    private var keyAliases: [String] { transition.key.indices.map { "bellows_k\($0 + 1)" } }
+    /// The batches' keyset over the table's key (`KeysetSQL`).
+    public var keyset: KeysetSQL { KeysetSQL(table: table, key: transition.key) }
 
     /// The backfill's upper bound: the largest key of the table when the backfill starts, as
     /// `max_key` (text[]); no row when the table is empty. The walk stops there: every row
     /// written after expand, a row inserted past the bound included, is written by the
     /// dual-write trigger, so the backfill has nothing to do past it (issue 22: without it,
     /// the walk chased the application's inserts and ended only when they stopped).
-    public var backfillUpperBound: String {
-        let select = "ARRAY[" + transition.key.map { "\(q($0.name))::text" }.joined(separator: ", ") + "]"
-        let descending = transition.key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
-    }
+    public var backfillUpperBound: String { keyset.upperBound }
 
     /// One keyset batch: two statements, run in one transaction with the cursor's update.
     ///
@@ -847,43 +844,7 @@ public struct PhaseSQL: Sendable {
     /// `up` (`mismatchConditions`) instead of the rows still pending: after writes that bypassed
     /// the trigger, the new columns are recomputed from the old ones.
     public func backfillBatch(first: Bool, rescan: Bool = false) -> BackfillBatch {
-        let key = transition.key
-        func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
-        /// The key as parameters `$from…`, cast to the key's types.
-        func parameters(from: Int) -> [String] { key.enumerated().map { "$\(from + $0.offset)::\($0.element.type)" } }
-        let keyList = key.map { q($0.name) }.joined(separator: ", ")
-        let select = zip(key, keyAliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
-        let cursor = first ? nil : parameters(from: 1)
-        let afterCursor = cursor.map { "(\(keyList)) > \(row($0))" }
-        let limit = first ? "$1" : "$\(key.count + 1)"
-        /// The rows after the cursor up to `upper`; composite keys also bound their leading
-        /// column, which the planner estimates as a range (a row comparison alone it estimates
-        /// as a third of the table).
-        func inBatch(upTo upper: [String]) -> String {
-            var conditions = (afterCursor.map { [$0] } ?? []) + ["(\(keyList)) <= \(row(upper))"]
-            if key.count > 1 {
-                let leading = q(key[0].name)
-                if let cursor { conditions.append("\(leading) >= \(cursor[0])") }
-                conditions.append("\(leading) <= \(upper[0])")
-            }
-            return conditions.joined(separator: " AND ")
-        }
-        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        let lastKey = "ARRAY[" + keyAliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
-        /// The rows after the cursor up to the backfill's upper bound.
-        let walk = " WHERE " + inBatch(upTo: parameters(from: first ? 2 : key.count + 2))
-        let bound = """
-            WITH bellows_bound AS MATERIALIZED (
-              (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(walk)
-                ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
-              UNION ALL
-              (SELECT \(select), NULL::bigint FROM \(table)\(walk) ORDER BY \(descending) LIMIT 1)
-              LIMIT 1
-            )
-            SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(inBatch(upTo: keyAliases.map { "bellows_bound.\($0)" })))) AS scanned,
-                   \(lastKey) AS last_key
-            FROM bellows_bound
-            """
+        let bound = keyset.bound(first: first)
 
         var groups: [(condition: String, targets: [TransitionTarget])] = []
         let mismatches = rescan ? mismatchConditions : []
@@ -906,7 +867,7 @@ public struct PhaseSQL: Sendable {
         let update = """
             UPDATE \(table) SET
               \(sets.joined(separator: ",\n  "))
-            WHERE \(inBatch(upTo: parameters(from: first ? 1 : key.count + 1)))
+            WHERE \(keyset.batchRange(first: first))
               AND (\(groups.map(\.condition).joined(separator: " OR ")))
             """
         return BackfillBatch(bound: bound, update: update)

@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy", "archive"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -177,6 +177,7 @@ public enum PlanLoader {
         let versionedSchemas = versionedKey?.value ?? false
         let strategyKey = reader.choice(top["strategy"]?.value, key: "strategy", allowed: PlanStrategy.allCases.map(\.rawValue))
             .flatMap { text in PlanStrategy(rawValue: text.value).map { Located($0, at: text.location) } }
+        let archive = reader.bool(top["archive"]?.value, key: "archive")
 
         let number = PlanNaming.sequenceNumber(of: stem)
         guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
@@ -194,6 +195,7 @@ public enum PlanLoader {
             let findings = ViewsStrategy.findings(plan, versionedSchemas: versionedKey)
             if findings.hasErrors { return PlanLoadResult(plan: nil, findings: reader.findings + findings) }
         }
+        plan.archive = archive
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

@@ -507,6 +507,10 @@ public struct Plan: Sendable, Hashable {
     /// The plan's strategy: `copy` unless it says `views`.
     public var strategy: PlanStrategy { strategyKey?.value ?? .copy }
 
+    /// `archive: false`: contract does not keep the columns it drops in `bellows_archive`
+    /// (`ArchiveSQL`); nil: `bellows.yaml`'s `archive:` decides, else contract archives.
+    public var archive: Located<Bool>? = nil
+
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {
         gates.filter { $0.before.value == command }

@@ -29,6 +29,12 @@ public enum ProjectConfig {
         /// `strategy: views`: the project's applications go through their versioned schemas, so
         /// `check` asks every plan of plain renames to say `strategy:` (`ViewsStrategy.projectFindings`).
         public var strategy: Located<PlanStrategy>? = nil
+        /// `archive: false`: contract keeps no archive of the columns it drops, unless a plan
+        /// says `archive: true` (nil: archive).
+        public var archive: Bool?
+        /// `archive_retention: 30 days`: how long `bellows archive purge --expired` keeps an
+        /// archive (nil: forever).
+        public var archiveRetentionSeconds: Int?
     }
 
     /// The value hints `bellows.yaml` gives one table's columns (`rehearse: values: TABLE:`),
@@ -52,6 +58,12 @@ public enum ProjectConfig {
     public static func lintConfiguration(path: String) -> (LintConfiguration, [Finding]) {
         let (configuration, findings) = load(path: path)
         return (configuration.lint, findings)
+    }
+
+    /// `archive:` and `archive_retention:` of the project whose root is `root` (defaults without a `bellows.yaml`).
+    public static func archiveSettings(root: String) -> (archive: Bool?, retentionSeconds: Int?) {
+        let configuration = load(path: (root as NSString).appendingPathComponent(fileName)).0
+        return (configuration.archive, configuration.archiveRetentionSeconds)
     }
 
     /// The hooks of the project whose root is `root` (none without a `bellows.yaml`).
@@ -80,7 +92,15 @@ public enum ProjectConfig {
             return (unreadable, unreadable.hookFindings)
         }
         var result = Configuration()
-        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse", "strategy"]) else { return (result, reader.findings) }
+        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse", "strategy", "archive", "archive_retention"]) else { return (result, reader.findings) }
+        result.archive = reader.bool(top["archive"]?.value, key: "archive")?.value
+        if let node = top["archive_retention"]?.value, let text = reader.string(node, key: "archive_retention") {
+            if let seconds = ArchiveRetention.parse(text.value) {
+                result.archiveRetentionSeconds = seconds
+            } else {
+                reader.report(node, "plan-invalid-value", "'archive_retention' must be a number and a unit (minutes, hours, days, weeks), such as 30 days; found '\(text.value)'")
+            }
+        }
         if let node = top["rehearse"]?.value, let map = reader.mapping(node, what: "'rehearse'", allowed: ["values"]),
            let valuesNode = map["values"]?.value {
             if case .mapping(let tables) = valuesNode {

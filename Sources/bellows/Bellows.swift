@@ -33,7 +33,7 @@ struct Bellows: ParsableCommand {
             Status.self, History.self, Approve.self, Diff.self,
             Pause.self, Resume.self, Throttle.self, Wait.self, SearchPath.self,
             Check.self, Lint.self, Render.self, Estimate.self,
-            Migrate.self, Migrations.self, Baseline.self, Rehearse.self,
+            Migrate.self, Migrations.self, Baseline.self, Rehearse.self, Archive.self,
         ]
     )
 

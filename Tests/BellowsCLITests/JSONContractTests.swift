@@ -41,6 +41,8 @@ import Testing
         "rehearse": ["-d", nowhere], "pause": ["001", "-d", nowhere], "resume": ["001", "-d", nowhere],
         "throttle": ["001", "--batch-size", "5", "-d", nowhere], "wait": ["001", "--for", "verified", "-d", nowhere],
         "search-path": ["001", "--version", "new", "-d", nowhere], "estimate": ["001", "-d", nowhere],
+        "archive": ["-d", nowhere], "archive list": ["-d", nowhere], "archive restore": ["001", "-d", nowhere],
+        "archive purge": ["001", "-d", nowhere],
     ]
 
     /// Parses `stdout` as exactly one JSON object (one line, nothing else).
@@ -65,8 +67,8 @@ import Testing
             let object = try Self.document(run.stdout)
             #expect(object["bellows"] as? String == "0.1.0", "\(name): \(run.stdout)")
             #expect(object.keys.contains("commit"), "\(name)")
-            // `bellows migrate` is `migrate apply`, `bellows migrations` is `migrations status`.
-            let expected = ["migrate": "migrate apply", "migrations": "migrations status"][name] ?? name
+            // `bellows migrate` is `migrate apply`, `bellows migrations` is `migrations status`, `bellows archive` is `archive list`.
+            let expected = ["migrate": "migrate apply", "migrations": "migrations status", "archive": "archive list"][name] ?? name
             #expect(object["command"] as? String == expected, "\(name): \(run.stdout)")
             let outcome = object["outcome"] as? String
             let byCode: [Int32: String] = [0: "ok", 1: "refused", 2: "error", 3: "failed", 4: "interrupted", 5: "error", 6: "refused", 7: "refused"]
@@ -98,7 +100,7 @@ import Testing
         let volatileKeys = Set<String>([
             "duration_ms", "seconds", "longest_traffic_ms", "at", "applied_at", "verified_at", "commit", "rows_per_second",
             "last_batch_ms", "eta_seconds", "id", "pg_dump", "traffic_statements", "table_bytes", "table_bytes_at_start",
-            "table_bytes_before", "table_bytes_after", "changed_at",
+            "table_bytes_before", "table_bytes_after", "changed_at", "archive_bytes", "bytes", "created_at", "expires_at",
         ]).union(extra)
         switch value {
         case let object as [String: Any]:
@@ -223,6 +225,10 @@ struct JSONContractDatabaseTests {
                                            volatile: ["estimated", "heap_bytes", "index_bytes", "toast_bytes", "heap_bytes_without_vacuum", "wal_bytes",
                                                       "bytes", "bytes_per_row", "ms", "expand_ms", "held_ms", "hold_ms", "database"])
         try golden("contract-ok", ["contract", "001"] + common, status: 0)
+        try golden("archive-list-ok", ["archive", "list"] + common, status: 0)
+        try golden("archive-restore-ok", ["archive", "restore", "001"] + common, status: 0)
+        try golden("archive-restore-taken", ["archive", "restore", "001"] + common, status: 2)
+        try golden("archive-purge-ok", ["archive", "purge", "001"] + common, status: 0)
         try golden("expand-002-ok", ["expand", "002"] + common, status: 0)
         try golden("backfill-failed", ["backfill", "002"] + common, status: 3)
         try golden("rollback-ok", ["rollback", "002"] + common, status: 0)

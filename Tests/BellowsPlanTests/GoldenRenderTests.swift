@@ -32,6 +32,13 @@ import Testing
         out += transition.carried.map { "-- depends on a replaced column: \($0.line)\n" }.joined()
         for phase in PhaseCommand.allCases {
             out += "\n-- ===== \(phase.rawValue) =====\n"
+            // Contract's archive of what it drops (ArchiveSQL): before its transaction, completed in it.
+            let archive = ArchiveSQL(transition)
+            if phase == .contract, !archive.isEmpty {
+                for statement in archive.prepare { out += "-- \(statement.purpose) [archive]\n\(statement.sql);\n" }
+                out += "-- each archive batch [archive]\n\(archive.keyset.bound(first: false));\n\(archive.batch(first: false));\n"
+                for statement in archive.complete { out += "-- \(statement.purpose) [archive, in contract's transaction]\n\(statement.sql);\n" }
+            }
             let statements = sql.statements(for: phase)
             if statements.isEmpty { out += "-- (nothing to do)\n" }
             for statement in statements {

@@ -89,6 +89,62 @@ SELECT count(*) FROM users WHERE email_address IS NULL;
 SELECT count(*) FROM (SELECT lower(email_address) FROM users GROUP BY 1 HAVING count(*) > 1) AS duplicates;
 
 -- ===== contract =====
+-- the archive's schema [archive]
+CREATE SCHEMA IF NOT EXISTS "bellows_archive";
+-- an unrecorded archive a contract that never committed left [archive]
+DROP TABLE IF EXISTS "bellows_archive"."001_rename_users_email_users";
+-- the archive of the columns contract drops, keyed by the table's key [archive]
+CREATE TABLE "bellows_archive"."001_rename_users_email_users" (
+  "id" bigint NOT NULL,
+  "email" text,
+  "_bellows_gone" boolean NOT NULL DEFAULT false,
+  PRIMARY KEY ("id")
+);
+-- the rows deleted while the archive fills, found under contract's lock without a scan [archive]
+CREATE INDEX ON "bellows_archive"."001_rename_users_email_users" ("id") WHERE "_bellows_gone";
+-- every write from now on reaches the archive (as the table's owner: writers need no privilege on it) [archive]
+CREATE OR REPLACE FUNCTION "bellows"."archive_001_rename_users_email"() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $bellows$
+BEGIN
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD."id") IS DISTINCT FROM (NEW."id")) THEN
+    INSERT INTO "bellows_archive"."001_rename_users_email_users" AS bellows_a ("id", "_bellows_gone") VALUES (OLD."id", true)
+    ON CONFLICT ("id") DO UPDATE SET "email" = NULL, "_bellows_gone" = true;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO "bellows_archive"."001_rename_users_email_users" AS bellows_a ("id", "email") VALUES (NEW."id", NEW."email")
+    ON CONFLICT ("id") DO UPDATE SET "email" = EXCLUDED."email", "_bellows_gone" = false;
+  END IF;
+  RETURN NULL;
+END
+$bellows$;
+-- every write from now on reaches the archive [archive]
+CREATE TRIGGER "_bellows_archive_001_rename_users_email" AFTER INSERT OR UPDATE OR DELETE ON "public"."users"
+  FOR EACH ROW EXECUTE FUNCTION "bellows"."archive_001_rename_users_email"();
+-- every write from now on reaches the archive, in every session mode [archive]
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "_bellows_archive_001_rename_users_email";
+-- each archive batch [archive]
+WITH bellows_bound AS MATERIALIZED (
+  (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
+    ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1)
+  UNION ALL
+  (SELECT "id" AS bellows_k1, NULL::bigint FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint) ORDER BY "id" DESC LIMIT 1)
+  LIMIT 1
+)
+SELECT coalesce(bellows_scanned, (SELECT count(*) FROM "public"."users" WHERE ("id") > ($1::bigint) AND ("id") <= (bellows_bound.bellows_k1))) AS scanned,
+       ARRAY[bellows_k1::text] AS last_key
+FROM bellows_bound;
+INSERT INTO "bellows_archive"."001_rename_users_email_users" ("id", "email")
+SELECT "id", "email" FROM "public"."users"
+WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
+ON CONFLICT ("id") DO NOTHING;
+-- the archive is complete: no write can happen under this lock [archive, in contract's transaction]
+DROP TRIGGER IF EXISTS "_bellows_archive_001_rename_users_email" ON "public"."users";
+-- the archive is complete [archive, in contract's transaction]
+DROP FUNCTION IF EXISTS "bellows"."archive_001_rename_users_email"();
+-- rows deleted while the archive filled (partial index, no scan) [archive, in contract's transaction]
+DELETE FROM "bellows_archive"."001_rename_users_email_users" WHERE "_bellows_gone";
+-- the tombstones' column (catalog only) [archive, in contract's transaction]
+ALTER TABLE "bellows_archive"."001_rename_users_email_users" DROP COLUMN "_bellows_gone";
 -- hold the table; the dual-write trigger must be as verify saw it [transaction]
 LOCK TABLE "public"."users" IN ACCESS EXCLUSIVE MODE;
 -- drop the old version's schema of views [transaction]

@@ -1,0 +1,372 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// One archive: a table of `bellows_archive` holding what contract or `migrate rollback
+/// --archive` dropped, as `bellows.archives` records it.
+public struct ArchiveEntry: Sendable, Codable, Hashable {
+    /// The table's name within the `bellows_archive` schema.
+    public var archiveTable: String
+    /// The plan (contract) or migration (`migrate rollback`) that dropped the data.
+    public var owner: String
+    /// `contract` or `migrate rollback`.
+    public var source: String
+    /// The table the data came from (`schema.table`).
+    public var table: String
+    /// The columns kept; empty when a whole table was kept (`DROP TABLE`).
+    public var columns: [String]
+    /// The key the rows are kept by (empty for a whole table without a primary key).
+    public var keyColumns: [String]
+    public var rows: Int?
+    public var bytes: Int?
+    public var createdBy: String
+    /// UTC, ISO 8601.
+    public var createdAt: String
+    /// When `archive_retention` of bellows.yaml lets `archive purge --expired` remove it (nil: kept until purged by name).
+    public var expiresAt: String?
+    public var expired: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case archiveTable = "archive_table", owner = "plan", source, table, columns, keyColumns = "key_columns", rows, bytes
+        case createdBy = "created_by", createdAt = "created_at", expiresAt = "expires_at", expired
+    }
+}
+
+/// One column `bellows archive restore` brought back.
+public struct RestoredColumn: Sendable, Codable, Hashable {
+    /// The column as contract dropped it.
+    public var column: String
+    /// The new column it was restored into, beside the live ones.
+    public var into: String
+    public var type: String
+    /// Rows given their archived value (rows whose archived value is NULL, and rows deleted since, are not counted).
+    public var rows: Int
+
+    public init(column: String, into: String, type: String, rows: Int) {
+        self.column = column
+        self.into = into
+        self.type = type
+        self.rows = rows
+    }
+}
+
+public struct ArchiveRestoreOutcome: Sendable, Codable, Hashable {
+    public var archive: ArchiveEntry
+    public var restored: [RestoredColumn]
+}
+
+extension Engine {
+    /// `bellows.yaml`'s `archive:` and `archive_retention:`.
+    var archiveSettings: (archive: Bool?, retentionSeconds: Int?) { ProjectConfig.archiveSettings(root: project.root) }
+
+    // MARK: contract's archive
+
+    /// Contract's gate for its archive: the role must be able to create the archive (CREATE on
+    /// the database while `bellows_archive` does not exist, else CREATE and USAGE on it), and
+    /// no recorded archive may have its name. Checked before anything changes.
+    func archiveFailures(_ archive: ArchiveSQL, plan: Plan, connection: Connection) throws -> [GateFailure] {
+        guard let row = try connection.query("""
+            SELECT to_regnamespace($1) IS NOT NULL AS schema_exists, current_user::text AS role, current_database()::text AS db,
+                   CASE WHEN to_regnamespace($1) IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+                        ELSE has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE') END AS may_create,
+                   has_schema_privilege('bellows', 'CREATE') AS may_create_function,
+                   EXISTS (SELECT 1 FROM bellows.archives WHERE archive_table = $2) AS recorded
+            """, [ArchiveSQL.schema, archive.tableName]).first else { return [] }
+        var failures: [GateFailure] = []
+        let columns = archive.columns.map(\.name).joined(separator: ", ")
+        let off = "or set `archive: false` in bellows.yaml (the dropped values are then gone for good)"
+        if try !row.bool("may_create") {
+            let role = try row.string("role")
+            let grant = try row.bool("schema_exists")
+                ? "GRANT USAGE, CREATE ON SCHEMA \(ArchiveSQL.schema) TO \(SQLQuote.identifier(role))"
+                : "CREATE SCHEMA \(ArchiveSQL.schema) AUTHORIZATION \(SQLQuote.identifier(role)) (as a role that may), or GRANT CREATE ON DATABASE \(SQLQuote.identifier(try row.string("db"))) TO \(SQLQuote.identifier(role))"
+            failures.append(GateFailure(
+                gate: "archive",
+                message: "contract keeps the column(s) it drops (\(columns)) in \(ArchiveSQL.schema).\(archive.tableName), and role \(role) may not create it"
+                    + (try row.bool("schema_exists") ? " (no CREATE or USAGE on schema \(ArchiveSQL.schema))" : " (schema \(ArchiveSQL.schema) does not exist and the role has no CREATE on the database)"),
+                remedy: "\(grant), \(off)"))
+        }
+        if try !row.bool("may_create_function") {
+            failures.append(GateFailure(
+                gate: "archive", message: "contract keeps the column(s) it drops (\(columns)) through a trigger whose function goes in schema bellows, and role \(try row.string("role")) has no CREATE on it",
+                remedy: "GRANT CREATE ON SCHEMA bellows TO \(SQLQuote.identifier(try row.string("role"))) (docs/operations.md), \(off)"))
+        }
+        if try row.bool("recorded") {
+            failures.append(GateFailure(
+                gate: "archive", message: "\(ArchiveSQL.schema).\(archive.tableName) already holds a recorded archive (`bellows archive list`)",
+                remedy: "`bellows archive purge \(plan.id)` once it is no longer needed, \(off)"))
+        }
+        return failures
+    }
+
+    /// Before contract's transaction: the archive table and its trigger, then the batches that
+    /// copy every row up to the largest key once the trigger is in place (`ArchiveSQL`).
+    func fillArchive(_ plan: Plan, _ archive: ArchiveSQL, connection: Connection) throws -> Int {
+        let policy = policy(for: plan)
+        try step("prepare the archive of the columns contract drops") {
+            try LockSafety.inTransaction(connection, policy: policy, table: archive.transition.quotedTable, report: report) {
+                for statement in archive.prepare {
+                    announce(plan, .contract, statement)
+                    try connection.execute(statement.sql)
+                }
+            }
+        }
+        let keyset = archive.keyset
+        guard let upper = try step("read the archive's upper bound", { try connection.query(keyset.upperBound).first?.stringArray("max_key") }) else {
+            return 0
+        }
+        announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its last key", keyset.bound(first: false)))
+        announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its rows", archive.batch(first: false)))
+        let copied = try step("copy a batch into the archive") {
+            try walkKeyset(keyset, upTo: upper, settings: plan.backfill, policy: policy, what: "archive of \(plan.id)", connection: connection) { first, parameters in
+                try connection.execute(archive.batch(first: first), parameters).affectedRows
+            }
+        }
+        report(.info("archived \(copied.written) row(s) of \(archive.columns.map(\.name).joined(separator: ", ")) into \(archive.qualifiedTable); contract completes it under its lock"))
+        return copied.written
+    }
+
+    /// The archive's trigger, function and unrecorded table, removed when contract does not
+    /// commit after the batches (best effort: a later contract or rollback removes a leftover).
+    func abandonArchive(_ archive: ArchiveSQL, connection: Connection) {
+        guard connection.isOpen else { return }
+        if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
+        _ = try? LockSafety.inTransaction(connection, policy: LockPolicy(lockTimeoutMilliseconds: 2000, statementTimeoutMilliseconds: 30_000, retries: 3),
+                                          table: archive.transition.quotedTable, report: report) {
+            guard try connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty else { return }
+            for statement in archive.abandon { try connection.execute(statement.sql) }
+        }
+    }
+
+    /// Inside contract's transaction, under its lock: the archive completed and recorded.
+    func completeArchive(_ plan: Plan, _ archive: ArchiveSQL, connection: Connection) throws {
+        for statement in archive.complete {
+            announce(plan, .contract, statement)
+            try connection.execute(statement.sql)
+        }
+        try connection.execute("""
+            INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by)
+            VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)))
+            """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
+                  PostgresArray.literal(archive.key.map(\.name)), options.actor])
+    }
+
+    /// After the commit: the archive's rows and size, recorded (the archive no longer changes).
+    func measureArchive(_ name: String, connection: Connection) -> (rows: Int, bytes: Int)? {
+        let qualified = SQLQuote.qualified(schema: ArchiveSQL.schema, name: name)
+        guard let row = try? connection.query("""
+            UPDATE bellows.archives SET rows = (SELECT count(*) FROM \(qualified)), bytes = pg_total_relation_size(to_regclass($2))
+            WHERE archive_table = $1 RETURNING rows, bytes
+            """, [name, qualified]).first, let rows = try? row.int("rows"), let bytes = try? row.int("bytes") else { return nil }
+        return (rows, bytes)
+    }
+
+    // MARK: walking a table in batches
+
+    /// Walks `keyset` from its first key up to `upperBound` in batches, each in a transaction
+    /// of its own sized by the backfill's pacer (`BackfillPacer`, the plan's `backfill:`
+    /// settings, `--batch-size`): `batch` gets whether it is the first and the parameters of
+    /// `keyset.batchRange` and returns the rows it wrote. Transient errors (lock timeout,
+    /// deadlock) retry the batch, whose work was rolled back.
+    func walkKeyset(_ keyset: KeysetSQL, upTo upperBound: [String], settings: BackfillSettings, policy: LockPolicy, what: String,
+                    connection: Connection, _ batch: (_ first: Bool, _ parameters: [(any PostgresBindable)?]) throws -> Int) throws
+        -> (scanned: Int, written: Int) {
+        var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
+                                  pauseMilliseconds: options.pauseMilliseconds)
+        let upper: [(any PostgresBindable)?] = upperBound.map { $0 }
+        var cursor: [String]?
+        var scanned = 0
+        var written = 0
+        while true {
+            if options.shouldStop() { throw StopRequested() }
+            let first = cursor == nil
+            let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
+            let size = pacer.nextBatchSize
+            let started = Date()
+            var attempt = 0
+            var result: (scanned: Int, written: Int, last: [String])?
+            while true {
+                attempt += 1
+                do {
+                    result = try connection.withTransaction {
+                        try connection.execute("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+                                               ["\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
+                        guard let row = try connection.query(keyset.bound(first: first), after + [size] + upper).first else { return nil }
+                        let last = try row.stringArray("last_key")
+                        let n = try batch(first, after + last.map { $0 })
+                        return (try row.int("scanned"), n, last)
+                    }
+                    break
+                } catch let error as PostgresError where (error.sqlState?.isTransient ?? false) && attempt <= settings.retries && connection.isOpen
+                            && !options.shouldStop() {
+                    let delay = policy.delay(beforeRetry: attempt)
+                    report(.info("\(what): a batch failed (\(error.sqlState?.rawValue ?? "")): \(error.message); retrying in \(delay) ms"))
+                    Thread.sleep(forTimeInterval: Double(delay) / 1000)
+                }
+            }
+            guard let result else { break }
+            cursor = result.last
+            scanned += result.scanned
+            written += result.written
+            let elapsed = Date().timeIntervalSince(started) * 1000
+            pacer.batchDone(rows: result.scanned, milliseconds: elapsed)
+            let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
+            if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
+        }
+        return (scanned, written)
+    }
+
+    // MARK: bellows archive list | restore | purge
+
+    static let archiveColumns = """
+        archive_table, plan_id, source, table_name, columns, key_columns, rows, bytes, created_by,
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
+        to_char((created_at + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at,
+        coalesce(created_at + make_interval(secs => $1::float8) <= now(), false) AS expired
+        """
+
+    static func archiveEntry(_ row: Row) throws -> ArchiveEntry {
+        ArchiveEntry(archiveTable: try row.string("archive_table"), owner: try row.string("plan_id"), source: try row.string("source"),
+                     table: try row.string("table_name"), columns: try row.stringArray("columns"), keyColumns: try row.stringArray("key_columns"),
+                     rows: try row.optionalInt("rows"), bytes: try row.optionalInt("bytes"),
+                     createdBy: try row.string("created_by"), createdAt: try row.string("created_at"),
+                     expiresAt: try row.optionalString("expires_at"), expired: try row.bool("expired"))
+    }
+
+    func readArchives(_ connection: Connection, where condition: String = "", _ parameters: [(any PostgresBindable)?] = []) throws -> [ArchiveEntry] {
+        let retention: (any PostgresBindable)? = archiveSettings.retentionSeconds.map { Double($0) }
+        return try connection.query("SELECT \(Self.archiveColumns) FROM bellows.archives \(condition) ORDER BY created_at, archive_table",
+                                    [retention] + parameters).map(Self.archiveEntry)
+    }
+
+    /// Every recorded archive (reads only: creates nothing).
+    public func archives() throws -> [ArchiveEntry] {
+        let (connection, hasState) = try connectForReading()
+        defer { connection.close() }
+        do {
+            guard hasState, try connection.query("SELECT to_regclass('bellows.archives') IS NOT NULL AS present").first?.bool("present") == true else { return [] }
+            return try readArchives(connection)
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    /// The archives of `reference` (a plan id, its number, or a migration's name).
+    func archives(of reference: String, connection: Connection) throws -> [ArchiveEntry] {
+        let owners = try connection.query("SELECT DISTINCT plan_id FROM bellows.archives").map { try $0.string("plan_id") }
+        guard let owner = Self.match(reference, in: owners) else {
+            throw BellowsError.usage("no archive of \"\(reference)\" (`bellows archive list` shows every archive)")
+        }
+        return try readArchives(connection, where: "WHERE plan_id = $2", [owner])
+    }
+
+    /// `bellows archive restore PLAN [--column C] [--as NAME]`: each archived column of the
+    /// plan's contract brought back beside the live ones, as a new column `<column>_restored`
+    /// (or `--as`), filled from the archive by key in batches. It never writes a column that
+    /// existed before: a target name already taken is refused.
+    public func restoreArchive(plan reference: String, column: String? = nil, into name: String? = nil) throws -> ArchiveRestoreOutcome {
+        let connection = try connect()
+        defer { connection.close() }
+        do {
+            guard let entry = try archives(of: reference, connection: connection).first(where: { $0.source == "contract" }) else {
+                throw BellowsError.usage("\"\(reference)\" has no archive of a contract to restore (`bellows archive list`)")
+            }
+            if let column, !entry.columns.contains(column) {
+                throw BellowsError.usage("the archive of \(entry.owner) holds \(entry.columns.joined(separator: ", ")), not \(column)")
+            }
+            let columns = column.map { [$0] } ?? entry.columns
+            if name != nil && columns.count > 1 {
+                throw BellowsError.usage("--as names one column: give --column too (the archive holds \(entry.columns.joined(separator: ", ")))")
+            }
+            guard let tableName = TableName(parsing: entry.table) else { throw BellowsError.usage("cannot read the table name \(entry.table)") }
+            let table = tableName.quoted
+            let archiveTable = SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable)
+            let types = Dictionary(try connection.query("""
+                SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+                WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+                """, [archiveTable]).map { (try $0.string("name"), try $0.string("type")) }, uniquingKeysWith: { a, _ in a })
+            guard try connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [table]).first?.bool("e") == true else {
+                throw BellowsError.usage("table \(entry.table) no longer exists: the archive \(ArchiveSQL.schema).\(entry.archiveTable) can be read directly")
+            }
+            let live = Set(try connection.query("""
+                SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+                """, [table]).map { try $0.string("name") })
+            let targets = columns.map { (column: $0, into: name ?? TransitionNames.fitted("\($0)_restored")) }
+            for target in targets where live.contains(target.into) {
+                throw BellowsError.usage("\(entry.table) already has a column \(target.into): restore never writes an existing column; "
+                                         + "drop or rename it, or restore into another name with --column \(target.column) --as NAME")
+            }
+            let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true) }
+            let keyset = KeysetSQL(table: archiveTable, key: key)
+            let settings = BackfillSettings()
+            let policy = LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds,
+                                    statementTimeoutMilliseconds: options.statementTimeoutMilliseconds, retries: settings.retries)
+            var restored: [RestoredColumn] = []
+            for target in targets {
+                let type = types[target.column] ?? "text"
+                let add = "ALTER TABLE \(table) ADD COLUMN \(SQLQuote.identifier(target.into)) \(type)"
+                report(.info("restoring \(entry.table).\(target.column) into \(target.into) (\(type)) from \(ArchiveSQL.schema).\(entry.archiveTable)"))
+                try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) { _ = try connection.execute(add) }
+                let join = entry.keyColumns.map { "bellows_t.\(SQLQuote.identifier($0)) = bellows_a.\(SQLQuote.identifier($0))" }.joined(separator: " AND ")
+                let into = SQLQuote.identifier(target.into)
+                var rows = 0
+                if let upper = try connection.query(keyset.upperBound).first?.stringArray("max_key") {
+                    rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)", connection: connection) { first, parameters in
+                        try connection.execute("""
+                            UPDATE \(table) AS bellows_t SET \(into) = bellows_a.\(SQLQuote.identifier(target.column))
+                            FROM \(archiveTable) AS bellows_a
+                            WHERE \(join) AND \(keyset.batchRange(first: first, qualifier: "bellows_a."))
+                              AND bellows_a.\(SQLQuote.identifier(target.column)) IS NOT NULL AND bellows_t.\(into) IS NULL
+                            """, parameters).affectedRows
+                    }.written
+                }
+                restored.append(RestoredColumn(column: target.column, into: target.into, type: type, rows: rows))
+            }
+            try StateStore.record(connection, plan: entry.owner, actor: options.actor, command: "archive restore", from: nil, to: nil,
+                                  outcome: "succeeded", details: [
+                                      "archive": .string(entry.archiveTable),
+                                      "restored": .array(restored.map { .object(["column": .string($0.column), "into": .string($0.into), "rows": .int($0.rows)]) }),
+                                  ])
+            return ArchiveRestoreOutcome(archive: entry, restored: restored)
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        } catch is StopRequested {
+            throw BellowsError.interrupted(plan: reference, rowsDone: 0, resume: "drop the restored column(s), then `bellows archive restore \(reference)` again")
+        }
+    }
+
+    /// `bellows archive purge PLAN` (that plan's or migration's archives) or `--expired` (those
+    /// older than `archive_retention`), or both (that one's, if expired): each archive table
+    /// dropped with its record and an event. Nothing else ever removes an archive.
+    public func purgeArchives(plan reference: String?, expiredOnly: Bool) throws -> [ArchiveEntry] {
+        guard reference != nil || expiredOnly else {
+            throw BellowsError.usage("name the plan whose archives to purge, or give --expired (older than archive_retention of bellows.yaml)")
+        }
+        if expiredOnly && archiveSettings.retentionSeconds == nil {
+            throw BellowsError.usage("--expired needs archive_retention in bellows.yaml (such as `archive_retention: 30 days`); without it no archive expires")
+        }
+        let connection = try connect()
+        defer { connection.close() }
+        do {
+            var entries = try reference.map { try archives(of: $0, connection: connection) } ?? readArchives(connection)
+            if expiredOnly { entries = entries.filter(\.expired) }
+            for entry in entries {
+                try connection.withTransaction {
+                    try connection.execute("DROP TABLE IF EXISTS \(SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable))")
+                    try connection.execute("DELETE FROM bellows.archives WHERE archive_table = $1", [entry.archiveTable])
+                    try StateStore.record(connection, plan: entry.owner, actor: options.actor, command: "archive purge", from: nil, to: nil,
+                                          outcome: "succeeded", details: [
+                                              "archive": .string(entry.archiveTable), "table": .string(entry.table),
+                                              "columns": .array(entry.columns.map(JSONValue.string)), "rows": entry.rows.map { .int($0) } ?? .null,
+                                              "expired": .bool(entry.expired),
+                                          ])
+                }
+                report(.info("purged \(ArchiveSQL.schema).\(entry.archiveTable) (\(entry.owner), \(entry.rows.map { "\($0) rows" } ?? "rows unknown"))"))
+            }
+            return entries
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+}

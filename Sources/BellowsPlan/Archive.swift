@@ -1,0 +1,187 @@
+import BellowsSQL
+import Foundation
+
+/// What contract keeps of what it destroys (issue 24): the values of every column it drops —
+/// the old column of a rename or type change, a dropped column, the sources of a merge —
+/// copied into `bellows_archive."<plan id>_<table>"`, keyed by the table's batch key (its
+/// primary key, or the unique key the backfill walks).
+///
+/// How the archive equals the dropped columns at the moment of the drop:
+/// 1. `prepare` (one short transaction): the archive table, and an `AFTER INSERT OR UPDATE OR
+///    DELETE` row trigger on the table (`ENABLE ALWAYS`) that writes every row written from
+///    then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
+///    `_bellows_gone`). Plain `UPDATE`, not `UPDATE OF`: the dual-write trigger changes the
+///    old columns of rows new code writes.
+/// 2. `batch` (keyset batches from the first key up to the largest key once the trigger is in
+///    place, paced as the backfill): copies each row `ON CONFLICT DO NOTHING`, so a row the
+///    trigger wrote meanwhile (newer than the batch's snapshot) is kept as the trigger wrote it.
+///    An `INSERT … ON CONFLICT` sees rows committed after its snapshot and waits for ones in
+///    progress, so either the trigger's write comes first and the batch's is skipped, or the
+///    batch's comes first and the trigger's overwrites it.
+/// 3. `complete`, inside contract's transaction under its ACCESS EXCLUSIVE lock (no write
+///    can happen any more): the trigger and its function dropped, the tombstones deleted
+///    (through a partial index: no scan of the archive under the lock), the tombstone column
+///    dropped. Nothing under the lock reads the table.
+public struct ArchiveSQL: Sendable {
+    public static let schema = "bellows_archive"
+    /// The tombstone column while the archive is being filled (reserved prefix: no user column).
+    public static let goneColumn = "_bellows_gone"
+
+    public let transition: Transition
+
+    public init(_ transition: Transition) { self.transition = transition }
+
+    private func q(_ name: String) -> String { SQLQuote.identifier(name) }
+
+    /// Whether contract archives for `plan`: the plan's `archive:` key, else `bellows.yaml`'s
+    /// `archive:`, else yes.
+    public static func enabled(plan: Plan, projectDefault: Bool?) -> Bool {
+        plan.archive?.value ?? projectDefault ?? true
+    }
+
+    /// The archive table's name within `bellows_archive`, fitted to 63 bytes.
+    public static func tableName(owner: String, table: String) -> String { TransitionNames.fitted("\(owner)_\(table)") }
+
+    public var tableName: String { Self.tableName(owner: transition.plan.id, table: transition.table.name) }
+    public var qualifiedTable: String { SQLQuote.qualified(schema: Self.schema, name: tableName) }
+    public var triggerName: String { TransitionNames.transitional("archive_\(transition.plan.id)") }
+    public var functionName: String { TransitionNames.fitted("archive_\(transition.plan.id)") }
+    public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
+
+    /// The columns contract drops, with their types as expand recorded them, in plan order:
+    /// what the archive keeps. Empty when contract drops nothing (an added column, a default,
+    /// NOT NULL on a column kept in place).
+    public var columns: [ColumnInfo] {
+        var seen = Set<String>()
+        return transition.droppedColumns.compactMap { name in
+            guard seen.insert(name).inserted else { return nil }
+            return transition.table.column(name) ?? ColumnInfo(name: name, type: "text", notNull: false)
+        }
+    }
+
+    /// The archive's key: the table's batch key.
+    public var key: [ColumnInfo] { transition.key }
+
+    /// Whether there is anything to archive.
+    public var isEmpty: Bool { columns.isEmpty }
+
+    /// The batches' keyset over the table (the backfill's).
+    public var keyset: KeysetSQL { KeysetSQL(table: transition.quotedTable, key: key) }
+
+    private var keyList: String { key.map { q($0.name) }.joined(separator: ", ") }
+    private var columnList: String { columns.map { q($0.name) }.joined(separator: ", ") }
+
+    /// The archive table, its tombstone index, and the trigger that keeps it up to date while the
+    /// batches run: one short transaction before contract's. A leftover of an earlier attempt
+    /// that never committed (an unrecorded archive: the engine checks) is dropped first.
+    public var prepare: [PhaseStatement] {
+        let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \($0.type)" }
+            + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
+        let newKey = key.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
+        let oldKey = key.map { "OLD.\(q($0.name))" }.joined(separator: ", ")
+        let newValues = columns.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
+        let setValues = columns.map { "\(q($0.name)) = EXCLUDED.\(q($0.name))" }.joined(separator: ", ")
+        let clearValues = columns.map { "\(q($0.name)) = NULL" }.joined(separator: ", ")
+        let body = """
+            BEGIN
+              IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (\(oldKey)) IS DISTINCT FROM (\(newKey))) THEN
+                INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(q(Self.goneColumn))) VALUES (\(oldKey), true)
+                ON CONFLICT (\(keyList)) DO UPDATE SET \(clearValues), \(q(Self.goneColumn)) = true;
+              END IF;
+              IF TG_OP <> 'DELETE' THEN
+                INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(columnList)) VALUES (\(newKey), \(newValues))
+                ON CONFLICT (\(keyList)) DO UPDATE SET \(setValues), \(q(Self.goneColumn)) = false;
+              END IF;
+              RETURN NULL;
+            END
+            """
+        let tag = PhaseSQL.dollarTag(notIn: body)
+        return [
+            PhaseStatement(.transaction, "the archive's schema", "CREATE SCHEMA IF NOT EXISTS \(q(Self.schema))"),
+            PhaseStatement(.transaction, "an unrecorded archive a contract that never committed left", "DROP TABLE IF EXISTS \(qualifiedTable)"),
+            PhaseStatement(.transaction, "the archive of the columns contract drops, keyed by the table's key",
+                           "CREATE TABLE \(qualifiedTable) (\n  " + definitions.joined(separator: ",\n  ") + "\n)"),
+            PhaseStatement(.transaction, "the rows deleted while the archive fills, found under contract's lock without a scan",
+                           "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
+                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \(tag)\n\(body)\n\(tag)"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive",
+                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",
+                           "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
+        ]
+    }
+
+    /// One batch's copy, once `keyset.bound` gave its last key: the rows between the cursor and
+    /// that key (parameters the cursor's key, omitted when `first`, then the last key's), each
+    /// skipped when the trigger already wrote it.
+    public func batch(first: Bool) -> String {
+        """
+        INSERT INTO \(qualifiedTable) (\(keyList), \(columnList))
+        SELECT \(keyList), \(columnList) FROM \(transition.quotedTable)
+        WHERE \(keyset.batchRange(first: first))
+        ON CONFLICT (\(keyList)) DO NOTHING
+        """
+    }
+
+    /// Inside contract's transaction, under its ACCESS EXCLUSIVE lock: the archive is final.
+    public var complete: [PhaseStatement] {
+        [
+            PhaseStatement(.transaction, "the archive is complete: no write can happen under this lock",
+                           "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "the archive is complete", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "rows deleted while the archive filled (partial index, no scan)",
+                           "DELETE FROM \(qualifiedTable) WHERE \(q(Self.goneColumn))"),
+            PhaseStatement(.transaction, "the tombstones' column (catalog only)",
+                           "ALTER TABLE \(qualifiedTable) DROP COLUMN \(q(Self.goneColumn))"),
+        ]
+    }
+
+    /// An archive that will not be completed (contract failed or was refused after the batches,
+    /// or the plan is rolled back): the trigger, its function and the unrecorded table go.
+    public var abandon: [PhaseStatement] {
+        [
+            PhaseStatement(.transaction, "the unfinished archive's trigger", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "the unfinished archive's trigger", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "the unfinished archive", "DROP TABLE IF EXISTS \(qualifiedTable)"),
+        ]
+    }
+
+    /// The archive's expected size in bytes for `rows` rows, from each column's average width
+    /// (`pg_stats.avg_width`, by name; 8 bytes for a column without statistics): a heap tuple
+    /// per row (23-byte header, 4-byte line pointer, padded to 8) plus the primary key's
+    /// B-tree (16 bytes of entry overhead per row, at its default fill of 90 %), then the
+    /// heap at its default fill. What `bellows estimate` reports and `render` names.
+    public func expectedBytes(rows: Int, averageWidths: [String: Int]) -> Int {
+        Self.expectedBytes(rows: rows, keyWidths: key.map { averageWidths[$0.name] ?? 8 },
+                           columnWidths: columns.map { averageWidths[$0.name] ?? 8 })
+    }
+
+    public static func expectedBytes(rows: Int, keyWidths: [Int], columnWidths: [Int]) -> Int {
+        guard rows > 0 else { return 0 }
+        func padded(_ n: Int) -> Int { (n + 7) / 8 * 8 }
+        let keyBytes = keyWidths.reduce(0, +)
+        let tuple = padded(23 + (keyWidths.count + columnWidths.count + 7) / 8) + padded(keyBytes + columnWidths.reduce(0, +)) + 4
+        let index = padded(keyBytes) + 16
+        return Int((Double(rows * tuple) / 0.95 + Double(rows * index) / 0.9).rounded(.up))
+    }
+}
+
+/// `archive_retention:` of `bellows.yaml`: how long an archive is kept before `bellows archive
+/// purge --expired` removes it (nothing is ever purged without that command).
+public enum ArchiveRetention {
+    /// Seconds for `30 days`, `12 hours`, `2 weeks`, `90 minutes` (singular too); nil otherwise.
+    public static func parse(_ text: String) -> Int? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, let n = Int(parts[0]), n > 0 else { return nil }
+        var unit = parts[1].lowercased()
+        if unit.hasSuffix("s") { unit.removeLast() }
+        switch unit {
+        case "minute": return n * 60
+        case "hour": return n * 3600
+        case "day": return n * 86_400
+        case "week": return n * 7 * 86_400
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import BellowsSQL
+
+/// Keyset batches over a table's key, shared by every walk of a table in batches: the
+/// backfill (`PhaseSQL.backfillBatch`), contract's archive of the columns it drops
+/// (`ArchiveSQL`) and `bellows archive restore`. Each batch finds its last key with `bound`,
+/// then works on the rows between the cursor and that key (`range`).
+public struct KeysetSQL: Sendable, Hashable {
+    /// The table, quoted.
+    public var table: String
+    /// The key, each column with its type.
+    public var key: [ColumnInfo]
+
+    public init(table: String, key: [ColumnInfo]) {
+        self.table = table
+        self.key = key
+    }
+
+    private func q(_ name: String) -> String { SQLQuote.identifier(name) }
+    var aliases: [String] { key.indices.map { "bellows_k\($0 + 1)" } }
+    private func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
+
+    /// The key as parameters `$from…`, cast to the key's types.
+    public func parameters(from: Int) -> [String] { key.enumerated().map { "$\(from + $0.offset)::\($0.element.type)" } }
+
+    /// The largest key of the table, as `max_key` (text[]); no row when the table is empty.
+    public var upperBound: String {
+        let select = "ARRAY[" + key.map { "\(q($0.name))::text" }.joined(separator: ", ") + "]"
+        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
+        return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
+    }
+
+    /// The rows after the cursor (parameters `$1…$n`, none when `first`) up to `upper`;
+    /// composite keys also bound their leading column, which the planner estimates as a range
+    /// (a row comparison alone it estimates as a third of the table). `qualifier` prefixes the
+    /// key's columns (`bellows_a.`) where another table is in scope.
+    public func range(first: Bool, upTo upper: [String], qualifier: String = "") -> String {
+        let keyList = key.map { qualifier + q($0.name) }.joined(separator: ", ")
+        let cursor = first ? nil : parameters(from: 1)
+        var conditions = (cursor.map { ["(\(keyList)) > \(row($0))"] } ?? []) + ["(\(keyList)) <= \(row(upper))"]
+        if key.count > 1 {
+            let leading = qualifier + q(key[0].name)
+            if let cursor { conditions.append("\(leading) >= \(cursor[0])") }
+            conditions.append("\(leading) <= \(upper[0])")
+        }
+        return conditions.joined(separator: " AND ")
+    }
+
+    /// The rows of one batch, once `bound` gave its last key: parameters the cursor's key
+    /// values (omitted when `first`), then the last key's.
+    public func batchRange(first: Bool, qualifier: String = "") -> String {
+        range(first: first, upTo: parameters(from: first ? 1 : key.count + 1), qualifier: qualifier)
+    }
+
+    /// Finds a batch's last key by walking the key's index from the cursor up to the walk's
+    /// upper bound: the batch size-th key, or the last key up to the bound when fewer remain.
+    /// Parameters: the cursor's key values as text (`$1…$n`, omitted when `first`), then the
+    /// batch size, then the upper bound's key values. Returns one row, `scanned` and
+    /// `last_key` (text[]), or none when no row is left between the cursor and the bound.
+    /// Both bounds reach the planner as values, so it estimates the batch as the range it is
+    /// (docs/benchmarks.md).
+    public func bound(first: Bool) -> String {
+        let keyList = key.map { q($0.name) }.joined(separator: ", ")
+        let select = zip(key, aliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
+        let limit = first ? "$1" : "$\(key.count + 1)"
+        let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
+        let lastKey = "ARRAY[" + aliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        let walk = " WHERE " + range(first: first, upTo: parameters(from: first ? 2 : key.count + 2))
+        return """
+            WITH bellows_bound AS MATERIALIZED (
+              (SELECT \(select), \(limit)::bigint AS bellows_scanned FROM \(table)\(walk)
+                ORDER BY \(keyList) OFFSET \(limit)::bigint - 1 LIMIT 1)
+              UNION ALL
+              (SELECT \(select), NULL::bigint FROM \(table)\(walk) ORDER BY \(descending) LIMIT 1)
+              LIMIT 1
+            )
+            SELECT coalesce(bellows_scanned, (SELECT count(*) FROM \(table) WHERE \(range(first: first, upTo: aliases.map { "bellows_bound.\($0)" })))) AS scanned,
+                   \(lastKey) AS last_key
+            FROM bellows_bound
+            """
+    }
+}

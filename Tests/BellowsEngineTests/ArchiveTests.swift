@@ -1,0 +1,239 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Contract keeps what it drops in `bellows_archive`, and `archive restore` brings it back
+/// (issue 24, fourth bullet).
+@Suite(.serialized, needsDatabase) struct ArchiveTests {
+    static let rename = """
+        table: people
+        changes:
+          - alter: email
+            rename_to: email_address
+        """
+
+    static let retype = """
+        table: scores
+        changes:
+          - alter: n
+            type: bigint
+            up: "n::bigint"
+            down: "n::integer"
+        """
+
+    /// Writes from another session while contract archives: once the first batch is in the
+    /// archive, `fixed` (a row already archived updated, one set to NULL, one deleted, one
+    /// inserted); then random rows, old code's column and new code's (`random(i)`), until the
+    /// archive's trigger is gone or contract's lock is in the way (lock_timeout 1 ms): no write
+    /// after the drop, so the archive must equal the live values.
+    static func writer(_ fixture: EngineFixture, archive: String, table: String, fixed: [String],
+                       random: @escaping @Sendable (Int) -> String, stop: Shared<Bool>, log: Shared<[String]>) -> Worker {
+        let conninfo = fixture.db.conninfo
+        return Worker("archive-writer") {
+            guard let connection = try? Connection(conninfo) else { return }
+            defer { connection.close() }
+            let deadline = Date().addingTimeInterval(60)
+            while !stop.current && Date() < deadline {
+                let present = (try? connection.query("SELECT count(*)::int AS n FROM \(archive)").first?.int("n")) ?? 0
+                if present > 0 { break }
+                usleep(2000)
+            }
+            do {
+                for statement in fixed { try connection.execute(statement) }
+                log.update { $0.append("fixed writes done") }
+                try connection.execute("SET lock_timeout = '1ms'")
+            } catch {
+                log.update { $0.append("fixed writes failed: \(error)") }
+                return
+            }
+            var i = 0
+            while !stop.current {
+                i += 1
+                do {
+                    let written = try connection.execute(random(i) + """
+                         AND EXISTS (SELECT FROM pg_trigger WHERE tgrelid = '\(table)'::regclass AND tgname LIKE '\\_bellows\\_archive%')
+                        """).affectedRows
+                    if written == 0 { log.update { $0.append("the archive's trigger is gone after \(i) writes") }; return }
+                } catch {
+                    log.update { $0.append("stopped after \(i) writes: \(error)") }
+                    return
+                }
+                usleep(500)
+            }
+        }
+    }
+
+    @Test func afterContractOfARenameRestoreBringsBackEveryValueOfTheDroppedColumn() throws {
+        let fixture = try EngineFixture("archive_rename")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            INSERT INTO people SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'user' || g || '@example.com' END FROM generate_series(1, 2000) g;
+            """)
+        try fixture.writePlan("001_rename", Self.rename)
+        try fixture.forward("001_rename", through: .verify)
+        let archive = "bellows_archive.\"001_rename_people\""
+        let stop = Shared(false)
+        let log = Shared<[String]>([])
+        let writer = Self.writer(fixture, archive: archive, table: "people", fixed: [
+            "UPDATE people SET email = email || '-changed' WHERE id = 5", "UPDATE people SET email = NULL WHERE id = 7",
+            "DELETE FROM people WHERE id = 6", "INSERT INTO people (id, email) VALUES (100000, 'w100000@example.com')",
+        ], random: { i in
+            "UPDATE people SET \(i % 2 == 0 ? "email" : "email_address") = 'r\(i)@example.com' WHERE id = \((i * 37) % 2000 + 1)"
+        }, stop: stop, log: log)
+        let outcome = try fixture.run(.contract, "001_rename") { $0.batchSize = 50; $0.pauseMilliseconds = 20 }
+        stop.update { $0 = true }
+        writer.join()
+        #expect(log.current.first == "fixed writes done", "\(log.current)")
+        #expect(outcome.details["archive"] == .string(archive.replacingOccurrences(of: "\"", with: "")))
+        // The archive is the dropped column at the moment of the drop: for a rename, the new column's values then.
+        #expect(try fixture.int("""
+            SELECT count(*) FROM people p FULL JOIN \(archive) a USING (id)
+            WHERE p.id IS NULL OR a.id IS NULL OR a.email IS DISTINCT FROM p.email_address
+            """) == 0)
+        #expect(try fixture.rows("SELECT email FROM \(archive) WHERE id IN (5, 7, 100000) ORDER BY id")
+                == [["user5@example.com-changed"], [nil], ["w100000@example.com"]])
+        #expect(try fixture.int("SELECT count(*) FROM \(archive) WHERE id = 6") == 0, "a row deleted during the batches is not kept")
+        #expect(try fixture.int("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'people'::regclass AND tgname LIKE '_bellows_archive%'") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = '_bellows_gone' AND NOT attisdropped", [archive]) == 0)
+        let entries = try fixture.engine().archives()
+        #expect(entries.count == 1)
+        #expect(entries.first?.owner == "001_rename" && entries.first?.columns == ["email"] && entries.first?.keyColumns == ["id"])
+        #expect(entries.first?.rows == 2000 && (entries.first?.bytes ?? 0) > 0)
+
+        let restored = try fixture.engine().restoreArchive(plan: "001_rename")
+        let nonNull = try fixture.int("SELECT count(email) FROM \(archive)")
+        #expect(restored.restored == [RestoredColumn(column: "email", into: "email_restored", type: "text", rows: nonNull)])
+        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS DISTINCT FROM email_address") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS NULL") == 2000 - nonNull, "NULLs stay NULL")
+        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS NULL AND id % 10 = 0") > 0)
+        // Never over live data: the same name again is refused.
+        #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001_rename") }
+        let into = try fixture.engine().restoreArchive(plan: "001_rename", column: "email", into: "email_again")
+        #expect(into.restored.first?.into == "email_again")
+        #expect(try fixture.events("001_rename").contains { $0.command == "archive restore" })
+    }
+
+    @Test func afterContractOfASameNameTypeChangeRestoreBringsBackTheOldTypedValues() throws {
+        let fixture = try EngineFixture("archive_retype")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE scores (id integer PRIMARY KEY, n integer);
+            INSERT INTO scores SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE g * 3 END FROM generate_series(1, 2000) g;
+            """)
+        try fixture.writePlan("001_retype", Self.retype)
+        try fixture.forward("001_retype", through: .verify)
+        let archive = "bellows_archive.\"001_retype_scores\""
+        let stop = Shared(false)
+        let log = Shared<[String]>([])
+        let writer = Self.writer(fixture, archive: archive, table: "scores", fixed: [
+            "UPDATE scores SET n = n + 1000 WHERE id = 5", "UPDATE scores SET n = NULL WHERE id = 7",
+            "DELETE FROM scores WHERE id = 6", "INSERT INTO scores (id, n) VALUES (100000, 100000)",
+        ], random: { i in
+            "UPDATE scores SET \(i % 2 == 0 ? "n" : "_bellows_n") = \(i) WHERE id = \((i * 37) % 2000 + 1)"
+        }, stop: stop, log: log)
+        try fixture.run(.contract, "001_retype") { $0.batchSize = 50; $0.pauseMilliseconds = 20 }
+        stop.update { $0 = true }
+        writer.join()
+        #expect(log.current.first == "fixed writes done", "\(log.current)")
+        #expect(try fixture.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'n'", [archive])
+                == [["integer"]])
+        #expect(try fixture.int("""
+            SELECT count(*) FROM scores s FULL JOIN \(archive) a USING (id)
+            WHERE s.id IS NULL OR a.id IS NULL OR a.n::bigint IS DISTINCT FROM s.n
+            """) == 0)
+        #expect(try fixture.rows("SELECT n FROM \(archive) WHERE id IN (5, 7) ORDER BY id") == [["1015"], [nil]])
+        let restored = try fixture.engine().restoreArchive(plan: "001_retype", column: "n")
+        #expect(restored.restored.first?.into == "n_restored" && restored.restored.first?.type == "integer")
+        #expect(try fixture.int("SELECT count(*) FROM scores WHERE n_restored::bigint IS DISTINCT FROM n") == 0)
+    }
+
+    @Test func archiveOffInThePlanOrInBellowsYamlKeepsNothing() throws {
+        let fixture = try EngineFixture("archive_off")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            CREATE TABLE scores (id integer PRIMARY KEY, n integer);
+            INSERT INTO people SELECT g, 'u' || g FROM generate_series(1, 100) g;
+            INSERT INTO scores SELECT g, g FROM generate_series(1, 100) g;
+            """)
+        try fixture.writePlan("001_rename", Self.rename.replacingOccurrences(of: "changes:", with: "archive: false\nchanges:"))
+        try fixture.forward("001_rename", through: .contract)
+        try "archive: false\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        try fixture.writePlan("002_retype", Self.retype)
+        try fixture.forward("002_retype", through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM bellows.archives") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('bellows_archive')") == 0)
+        #expect(try fixture.engine().archives().isEmpty)
+    }
+
+    @Test func purgeRemovesAPlansArchiveOrTheExpiredOnesAndNothingElse() throws {
+        let fixture = try EngineFixture("archive_purge")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            CREATE TABLE scores (id integer PRIMARY KEY, n integer);
+            INSERT INTO people SELECT g, 'u' || g FROM generate_series(1, 100) g;
+            INSERT INTO scores SELECT g, g FROM generate_series(1, 100) g;
+            """)
+        try fixture.writePlan("001_rename", Self.rename)
+        try fixture.writePlan("002_retype", Self.retype)
+        try fixture.forward("001_rename", through: .contract)
+        try fixture.forward("002_retype", through: .contract)
+        #expect(try fixture.engine().archives().map(\.owner) == ["001_rename", "002_retype"])
+        // Neither a plan nor --expired: refused; --expired without a retention: refused.
+        #expect(throws: BellowsError.self) { try fixture.engine().purgeArchives(plan: nil, expiredOnly: false) }
+        #expect(throws: BellowsError.self) { try fixture.engine().purgeArchives(plan: nil, expiredOnly: true) }
+        try "archive_retention: 1 hour\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        #expect(try fixture.engine().purgeArchives(plan: nil, expiredOnly: true).isEmpty, "nothing expired yet")
+        try fixture.exec("UPDATE bellows.archives SET created_at = now() - interval '2 hours' WHERE plan_id = '002_retype'")
+        #expect(try fixture.engine().archives().map { "\($0.owner) \($0.expired)" } == ["002_retype true", "001_rename false"])
+        #expect(try fixture.engine().purgeArchives(plan: nil, expiredOnly: true).map(\.owner) == ["002_retype"])
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('bellows_archive') AND relkind = 'r'") == 1)
+        #expect(try fixture.engine().purgeArchives(plan: "001", expiredOnly: false).map(\.owner) == ["001_rename"])
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('bellows_archive') AND relkind = 'r'") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM bellows.archives") == 0)
+        #expect(try fixture.events("002_retype").contains { $0.command == "archive purge" })
+    }
+
+    @Test func contractIsRefusedBeforeAnyChangeWhenTheRoleMayNotCreateTheArchive() throws {
+        let fixture = try EngineFixture("archive_refused")
+        defer { fixture.close() }
+        // A role with a password where the cluster asks for one (DataSafetyTests.role), here without CREATE on the database.
+        let limited = try DataSafetyTests.role(fixture, "archive")
+        defer { limited.drop() }
+        let role = limited.name
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            INSERT INTO people SELECT g, 'u' || g FROM generate_series(1, 100) g;
+            REVOKE CREATE ON DATABASE \(fixture.db.name) FROM \(role);
+            """)
+        try fixture.writePlan("001_rename", Self.rename)
+        try fixture.forward("001_rename", through: .verify)
+        try fixture.exec("""
+            ALTER TABLE people OWNER TO \(role);
+            ALTER FUNCTION bellows."sync_001_rename"() OWNER TO \(role);
+            GRANT USAGE, CREATE ON SCHEMA bellows TO \(role);
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA bellows TO \(role);
+            REVOKE CREATE ON DATABASE \(fixture.db.name) FROM PUBLIC;
+            """)
+        let before = try fixture.snapshot("people")
+        let refusal = expectRefusal { try Engine(project: fixture.project, options: fixture.options {
+            $0.conninfo = fixture.db.conninfo + " user=\(role)"
+        }).run(.contract, plan: "001_rename") }
+        #expect(refusal?.gates == ["archive"], "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.remedy?.contains("archive: false") == true)
+        #expect(try fixture.snapshot("people") == before)
+        #expect(try fixture.state("001_rename")?.phase == .verified)
+        #expect(try fixture.int("SELECT count(*) FROM pg_namespace WHERE nspname = 'bellows_archive'") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM people WHERE email IS NOT NULL") == 100)
+        // Once the role may create it, the same contract archives and drops.
+        try fixture.exec("GRANT CREATE ON DATABASE \(fixture.db.name) TO \(role)")
+        try Engine(project: fixture.project, options: fixture.options { $0.conninfo = fixture.db.conninfo + " user=\(role)" })
+            .run(.contract, plan: "001_rename")
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_rename_people\" WHERE email IS NOT NULL") == 100)
+    }
+}

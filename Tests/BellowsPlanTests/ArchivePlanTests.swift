@@ -1,0 +1,130 @@
+import BellowsSQL
+import Foundation
+import Testing
+@testable import BellowsPlan
+
+/// Which columns contract archives, per change kind, and the archive's names and settings (issue 24).
+@Suite struct ArchivePlanTests {
+    let table = TableInfo(schema: "public", name: "people", columns: [
+        ColumnInfo(name: "id", type: "bigint", notNull: true),
+        ColumnInfo(name: "email", type: "text", notNull: false),
+        ColumnInfo(name: "score", type: "integer", notNull: false),
+        ColumnInfo(name: "given_name", type: "text", notNull: false),
+        ColumnInfo(name: "family_name", type: "text", notNull: false),
+        ColumnInfo(name: "legacy", type: "boolean", notNull: false),
+    ], primaryKey: ["id"])
+
+    func archive(_ changes: String, id: String = "010_people", top: String = "") throws -> ArchiveSQL {
+        let loaded = PlanLoader.load(file: "plans/\(id).yaml", source: "table: people\n\(top)changes:\n" + changes)
+        let plan = try #require(loaded.plan, "\(loaded.findings)")
+        let compiled = TransitionCompiler.compile(plan, table: table)
+        return ArchiveSQL(try #require(compiled.transition, "\(compiled.findings)"))
+    }
+
+    func columns(_ changes: String) throws -> [String] { try archive(changes).columns.map(\.name) }
+
+    @Test func theColumnsContractDropsAreArchivedWithTheirOldTypes() throws {
+        #expect(try columns("  - alter: email\n    rename_to: email_address\n") == ["email"])
+        let retyped = try archive("  - alter: score\n    type: bigint\n    up: \"score::bigint\"\n    down: \"score::integer\"\n")
+        #expect(retyped.columns == [ColumnInfo(name: "score", type: "integer", notNull: false)], "the old type, not the new one")
+        #expect(try columns("  - drop: legacy\n") == ["legacy"])
+        #expect(try columns("""
+              - merge: [given_name, family_name]
+                into: full_name
+                type: text
+                up: "concat_ws(' ', given_name, family_name)"
+                down: { given_name: "split_part(full_name, ' ', 1)", family_name: "split_part(full_name, ' ', 2)" }
+
+            """) == ["given_name", "family_name"])
+        #expect(try columns("""
+              - split: email
+                into:
+                  - { column: local_part, type: text, up: "split_part(email, '@', 1)" }
+                  - { column: domain, type: text, up: "split_part(email, '@', 2)" }
+                down: "local_part || '@' || domain"
+
+            """) == ["email"])
+    }
+
+    @Test func changesThatDropNothingArchiveNothing() throws {
+        #expect(try archive("  - add: nickname\n    type: text\n").isEmpty)
+        #expect(try archive("  - alter: email\n    default: \"''\"\n").isEmpty)
+        #expect(try archive("  - alter: email\n    comment: \"the address\"\n").isEmpty)
+    }
+
+    @Test func theArchiveIsKeyedByTheTablesKeyAndNamedWithin63Bytes() throws {
+        let short = try archive("  - alter: email\n    rename_to: email_address\n")
+        #expect(short.key.map(\.name) == ["id"])
+        #expect(short.tableName == "010_people_people")
+        #expect(short.qualifiedTable == "\"bellows_archive\".\"010_people_people\"")
+        let long = String(repeating: "p", count: 70)
+        let fitted = try archive("  - alter: email\n    rename_to: email_address\n", id: long)
+        #expect(fitted.tableName.utf8.count == 63)
+        #expect(fitted.tableName == TransitionNames.fitted(long + "_people"))
+        #expect(fitted.triggerName.hasPrefix("_bellows_archive_"), "reserved prefix: no user-trigger gate sees it")
+        #expect(fitted.triggerName.utf8.count <= 63 && fitted.functionName.utf8.count <= 63)
+    }
+
+    @Test func theArchiveIsOnUnlessThePlanOrTheProjectTurnsItOff() throws {
+        let plain = try archive("  - alter: email\n    rename_to: email_address\n").transition.plan
+        #expect(ArchiveSQL.enabled(plan: plain, projectDefault: nil))
+        #expect(!ArchiveSQL.enabled(plan: plain, projectDefault: false))
+        let off = try archive("  - alter: email\n    rename_to: email_address\n", top: "archive: false\n").transition.plan
+        #expect(!ArchiveSQL.enabled(plan: off, projectDefault: nil))
+        let on = try archive("  - alter: email\n    rename_to: email_address\n", top: "archive: true\n").transition.plan
+        #expect(ArchiveSQL.enabled(plan: on, projectDefault: false), "the plan's key wins over bellows.yaml's")
+    }
+
+    @Test func theStatementsQuoteEveryNameAndTheBatchSkipsRowsTheTriggerWrote() throws {
+        let archive = try archive("  - alter: email\n    rename_to: email_address\n")
+        let prepare = archive.prepare.map(\.sql).joined(separator: "\n")
+        #expect(prepare.contains("CREATE TABLE \"bellows_archive\".\"010_people_people\" (\n  \"id\" bigint NOT NULL,\n  \"email\" text,\n  \"_bellows_gone\" boolean NOT NULL DEFAULT false,\n  PRIMARY KEY (\"id\")\n)"))
+        #expect(prepare.contains("SECURITY DEFINER SET search_path = pg_catalog, pg_temp"))
+        #expect(prepare.contains("AFTER INSERT OR UPDATE OR DELETE ON \"public\".\"people\""), "plain UPDATE: the dual-write trigger changes old columns")
+        #expect(prepare.contains("ENABLE ALWAYS TRIGGER"))
+        #expect(archive.batch(first: true).contains("ON CONFLICT (\"id\") DO NOTHING"))
+        #expect(archive.batch(first: false).contains("WHERE (\"id\") > ($1::bigint) AND (\"id\") <= ($2::bigint)"))
+        let complete = archive.complete.map(\.sql)
+        #expect(complete.first?.hasPrefix("DROP TRIGGER IF EXISTS") == true)
+        #expect(complete.contains("DELETE FROM \"bellows_archive\".\"010_people_people\" WHERE \"_bellows_gone\""))
+    }
+
+    @Test func theBackfillBatchIsUnchangedByTheSharedKeyset() throws {
+        let plan = try #require(PlanLoader.load(file: "plans/010_people.yaml",
+                                                source: "table: people\nchanges:\n  - alter: score\n    type: bigint\n    up: \"score::bigint\"\n    down: \"score::integer\"\n").plan)
+        let sql = PhaseSQL(try #require(TransitionCompiler.compile(plan, table: table).transition))
+        #expect(sql.backfillBatch(first: true).bound == sql.keyset.bound(first: true))
+        #expect(sql.backfillUpperBound == "SELECT ARRAY[\"id\"::text] AS max_key FROM \"public\".\"people\" ORDER BY \"id\" DESC LIMIT 1")
+    }
+
+    @Test func expectedSizeGrowsWithRowsAndWidths() {
+        #expect(ArchiveSQL.expectedBytes(rows: 0, keyWidths: [8], columnWidths: [20]) == 0)
+        let small = ArchiveSQL.expectedBytes(rows: 1000, keyWidths: [8], columnWidths: [20])
+        let wide = ArchiveSQL.expectedBytes(rows: 1000, keyWidths: [8], columnWidths: [200])
+        #expect(small > 1000 * 50 && small < 1000 * 120, "\(small)")
+        #expect(wide > small)
+        #expect(ArchiveSQL.expectedBytes(rows: 2000, keyWidths: [8], columnWidths: [20]) == 2 * small || ArchiveSQL.expectedBytes(rows: 2000, keyWidths: [8], columnWidths: [20]) == 2 * small - 1)
+    }
+
+    @Test func retentionIsANumberAndAUnit() throws {
+        #expect(ArchiveRetention.parse("30 days") == 30 * 86_400)
+        #expect(ArchiveRetention.parse("1 day") == 86_400)
+        #expect(ArchiveRetention.parse("12 hours") == 12 * 3600)
+        #expect(ArchiveRetention.parse("2 weeks") == 14 * 86_400)
+        #expect(ArchiveRetention.parse("90 minutes") == 5400)
+        #expect(ArchiveRetention.parse("30") == nil)
+        #expect(ArchiveRetention.parse("soon") == nil)
+        #expect(ArchiveRetention.parse("-1 days") == nil)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-archive-config-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/bellows.yaml"
+        try "archive: false\narchive_retention: 30 days\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let (configuration, findings) = ProjectConfig.load(path: path)
+        #expect(findings.isEmpty)
+        #expect(configuration.archive == false && configuration.archiveRetentionSeconds == 30 * 86_400)
+        try "archive_retention: forever\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let wrong = ProjectConfig.load(path: path).1
+        #expect(wrong.map(\.rule) == ["plan-invalid-value"] && wrong.first?.line == 1)
+    }
+}
