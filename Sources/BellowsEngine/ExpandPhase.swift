@@ -28,6 +28,10 @@ extension Engine {
             // Only new columns reach subscribers: a plan of table constraints alone adds none (hostile-d 18).
             if compiled.transition.map({ !$0.newTargets.isEmpty }) ?? true {
                 failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
+            } else if let renames = compiled.transition?.renamedInPlace, !renames.isEmpty {
+                // strategy: views renames in place: the names a publication sends change (hostile-g 01).
+                failures += Self.publicationFailures(table: plan.table.value.quoted, renames: renames,
+                    publishedWhole: try Self.publications(of: plan.table.value.quoted, wholeOnly: true, connection: connection))
             }
             failures += compiled.findings.filter { $0.severity == .error }.map {
                 GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")

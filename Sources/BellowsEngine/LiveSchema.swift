@@ -32,6 +32,8 @@ public struct LiveSchema: Sendable {
     /// The publications that publish each such table's updates or deletes (the `replica-identity`
     /// gate's question, hostile-d 18).
     public var changePublications: [String: [String]] = [:]
+    /// The publications that send each such table whole (no column list, a schema, all tables).
+    public var wholePublications: [String: [String]] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -54,6 +56,8 @@ public struct LiveSchema: Sendable {
                     if !failures.isEmpty { live.tableRefusals[table] = failures }
                     let publications = try Engine.publications(of: table, wholeOnly: false, connection: connection)
                     if !publications.isEmpty { live.changePublications[table] = publications }
+                    let whole = try Engine.publications(of: table, wholeOnly: true, connection: connection)
+                    if !whole.isEmpty { live.wholePublications[table] = whole }
                 }
                 return live
             }

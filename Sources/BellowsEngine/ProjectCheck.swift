@@ -72,6 +72,10 @@ public enum ProjectCheck {
                     let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? true
                     var refusals = (live.tableRefusals[plan.table.value.quoted] ?? []).filter { addsColumns || $0.gate != "publication" }
                     if let transition { refusals += Engine.replicaIdentityFailures(transition, publications: live.changePublications[plan.table.value.quoted] ?? []) }
+                    if let transition, !addsColumns {
+                        refusals += Engine.publicationFailures(table: plan.table.value.quoted, renames: transition.renamedInPlace,
+                                                               publishedWhole: live.wholePublications[plan.table.value.quoted] ?? [])
+                    }
                     for failure in refusals {
                         findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .error,
                                                 rule: "plan-table-refused", message: "expand would refuse (gate \(failure.gate)): \(failure.message)"

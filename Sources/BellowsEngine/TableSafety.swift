@@ -306,7 +306,25 @@ extension Engine {
     }
 
     static func publicationFailures(table: String, connection: Connection) throws -> [GateFailure] {
-        let publications = try publications(of: table, wholeOnly: true, connection: connection)
+        publicationFailures(table: table, publishedWhole: try publications(of: table, wholeOnly: true, connection: connection))
+    }
+
+    /// The refusal of a plan that renames columns in place (`strategy: views`) on a table
+    /// `publishedWhole` by those publications: contract's RENAME COLUMN changes the name they
+    /// send the column under, and a subscriber, which matches columns by name, stops applying
+    /// the whole subscription (hostile-g 01). Pure.
+    public static func publicationFailures(table: String, renames: [(old: String, new: String)], publishedWhole publications: [String]) -> [GateFailure] {
+        guard !publications.isEmpty, !renames.isEmpty else { return [] }
+        let names = renames.map { "\($0.old) → \($0.new)" }.joined(separator: ", ")
+        return [GateFailure(
+            gate: "publication",
+            message: "\(table) is published without a column list by \(publications.joined(separator: ", ")): contract's RENAME COLUMN (\(names)) would "
+                + "change the names they send, and a subscriber, which matches columns by name, stops applying the whole subscription (rollback cannot undo it)",
+            remedy: "use strategy: copy (subscribers add the new column before contract), or publish \(table) with a column list that leaves "
+                + renames.map(\.old).joined(separator: ", ") + " out (PostgreSQL 15+: ALTER PUBLICATION … SET TABLE \(table) (columns)), then expand")]
+    }
+
+    static func publicationFailures(table: String, publishedWhole publications: [String]) -> [GateFailure] {
         guard !publications.isEmpty else { return [] }
         return [GateFailure(
             gate: "publication",

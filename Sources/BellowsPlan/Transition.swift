@@ -519,6 +519,16 @@ public enum TransitionCompiler {
                     guard newName(renameTo) != nil else { continue }
                     let t = target(physical: old.name, final: renameTo.value, type: old.type, up: nil, attributes: c.attributes,
                                    inheritFrom: old, existing: true, at: c.column.location)
+                    // A publication's column list naming the column would send it under the new
+                    // name from contract on; a subscriber matches columns by name and stops
+                    // applying the whole subscription (hostile-g 01). (One sending the table
+                    // whole is expand's `publication` gate.)
+                    for dependent in table.details?.dependents ?? [] where dependent.kind == .publication && dependent.column == old.name {
+                        error(renameTo.location, ViewsStrategy.rule,
+                              "\(dependent.description) lists \"\(old.name)\": contract's RENAME COLUMN would send it as \"\(renameTo.value)\", and a subscriber, "
+                                + "which matches columns by name, stops applying the whole subscription (rollback cannot undo it); use strategy: copy "
+                                + "(subscribers add the new column before contract), or take \"\(old.name)\" out of the publication's column list first")
+                    }
                     groups.append(SyncGroup(kind: .inPlace, changeIndex: index, location: c.column.location, sources: [old.name],
                                             targets: [t], downs: [], dropsAtContract: []))
                 } else if c.renameTo != nil || c.type != nil {

@@ -260,4 +260,34 @@ struct ViewsStrategyEngineTests {
         try fixture.writePlan("001_names", "table: accounts\nstrategy: views\nchanges:\n  - alter: email\n    rename_to: email_address\n")
         #expect(!ProjectCheck.check(project: fixture.project, includeLint: false).contains { $0.rule == ViewsStrategy.projectRule })
     }
+
+    /// hostile-g 01: contract's RENAME COLUMN changes the name a publication sends the column
+    /// under, and a subscriber, which matches columns by name, stops applying. Expand (and
+    /// check -d) refuse a publication that sends the renamed column: by its column list, or the
+    /// table whole; a column list without it is no obstacle.
+    @Test func aPublicationSendingTheRenamedColumnIsRefusedBeforeAnyChange() throws {
+        let fixture = try EngineFixture("viewspublication")
+        defer { fixture.close() }
+        try setUp(fixture)
+        let listed = "bellows_views_listed_\(UUID().uuidString.prefix(8).lowercased())"
+        try fixture.exec("CREATE PUBLICATION \(listed) FOR TABLE accounts (id, email, note)")
+        let refusal = expectRefusal { try fixture.run(.expand, "001_names") }
+        #expect(refusal?.text.contains(listed) == true && refusal?.text.contains("subscriber") == true, "\(refusal?.text ?? "")")
+        #expect(try fixture.int("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '\\_bellows\\_001%'") == 0, "nothing changed")
+        let findings = ProjectCheck.check(project: fixture.project, includeLint: false, live: try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: [TableName(schema: nil, name: "accounts")]))
+        #expect(findings.contains { $0.severity == .error && $0.message.contains(listed) }, "\(findings)")
+
+        try fixture.exec("ALTER PUBLICATION \(listed) SET TABLE accounts (id, note)")
+        let whole = "bellows_views_whole_\(UUID().uuidString.prefix(8).lowercased())"
+        try fixture.exec("CREATE PUBLICATION \(whole) FOR TABLE accounts")
+        let second = expectRefusal { try fixture.run(.expand, "001_names") }
+        #expect(second?.gates.contains("publication") == true && second?.text.contains(whole) == true && second?.text.contains("RENAME") == true,
+                "\(second?.text ?? "")")
+        let wholeFindings = ProjectCheck.check(project: fixture.project, includeLint: false, live: try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: [TableName(schema: nil, name: "accounts")]))
+        #expect(wholeFindings.contains { $0.severity == .error && $0.message.contains(whole) }, "\(wholeFindings)")
+
+        try fixture.exec("DROP PUBLICATION \(whole)")
+        try fixture.run(.expand, "001_names")
+        try fixture.exec("DROP PUBLICATION \(listed)")
+    }
 }
