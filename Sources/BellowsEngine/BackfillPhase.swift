@@ -257,7 +257,7 @@ extension Engine {
     /// least 10,000 rows apart. Each run frees the space of the row versions the batches before
     /// it replaced, which the next batches reuse instead of extending the table (issue 22: a
     /// tenth left the table within 1.1× of its packed size, a quarter about 1.2×, none 1.57×).
-    static func vacuumEveryRows(_ settings: BackfillSettings, estimate: Int) -> Int {
+    public static func vacuumEveryRows(_ settings: BackfillSettings, estimate: Int) -> Int {
         settings.vacuumEveryRows ?? max(10_000, estimate / 10)
     }
 

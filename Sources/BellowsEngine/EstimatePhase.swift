@@ -128,7 +128,7 @@ extension Engine {
             let batchSize = options.batchSize ?? EstimateModel.settledBatchSize(sample.batches, settings: settings)
             backfill.source = "sample"
             backfill.rowsPerSecond = rate
-            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize)
+            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize, vacuumEvery: vacuumEvery)
             growth = EstimateModel.growth(rows: rows.used, sample: sample, heapBytes: size.heapBytes, vacuumEvery: vacuumEvery)
             wal = EstimateModel.wal(rows: rows.used, sample: sample)
             timings = EstimateModel.Timings(expandTransactionMilliseconds: sample.expandMilliseconds,
@@ -147,7 +147,7 @@ extension Engine {
         }
         if backfill.sample != nil {
             notes.append("the sample held expand's lock on \(table) while it ran (its held_ms), and its rolled-back row versions stay in the table until VACUUM")
-            notes.append("the duration is the backfill alone at full speed: pacing while the application is active, pauses and the backfill's VACUUM runs add to it")
+            notes.append("the duration is the backfill at full speed, its VACUUM runs modelled as a tenth of its batches' time: pacing while the application is active, pauses and throttles add to it")
         }
         let report = EstimateReport(
             plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
