@@ -43,7 +43,9 @@ extension Engine {
     func estimate(_ plan: Plan, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
         let state = try StateStore.plan(connection, id: plan.id)
         let phase = state?.phase ?? .planned
-        let before = phase == .planned || phase == .rolledBack
+        // Before expand; an interrupted expand (its transaction committed, its index builds not)
+        // has its columns and trigger already, and is estimated from the shape it stored.
+        let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
         var notes: [String] = []
 
         // The transition as expand would compile it now, or as expand stored it.
@@ -94,7 +96,7 @@ extension Engine {
         if !sql.needsBackfill {
             notes.append("the plan has no backfill (no new column computed from the old ones)")
         } else if !before {
-            backfill.sampleSkipped = "the plan is \(phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
+            backfill.sampleSkipped = "the plan is \(state?.expanding == true ? "being expanded" : phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
         } else if !estimateOptions.sample {
             backfill.sampleSkipped = "--no-sample"
         } else if rows.used == 0 {

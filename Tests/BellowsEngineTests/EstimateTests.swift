@@ -122,6 +122,22 @@ struct EstimateTests {
         #expect(after.backfill.history?.plans == ["001_rename_note"])
     }
 
+    /// An expand interrupted between its transaction and its index builds (phase planned,
+    /// `expanding`): the columns and trigger are there, so the sample, which runs expand's
+    /// transaction, is not taken, and the plan is compiled from the shape expand stored (before,
+    /// compiled against the live table, it was refused: column "body" already exists).
+    @Test func anInterruptedExpandIsNotSampledAgain() throws {
+        let fixture = try EngineFixture("estimate-expanding")
+        defer { fixture.close() }
+        try prepare(fixture)
+        try fixture.run(.expand, "001_rename_note")
+        try fixture.exec("UPDATE bellows.plans SET phase = 'planned', expanding = true WHERE id = '001_rename_note'")
+        let report = try fixture.engine().estimate(plan: "001")
+        #expect(report.backfill.sample == nil)
+        #expect(report.backfill.sampleSkipped?.contains("being expanded") == true, "\(report.backfill)")
+        #expect(!report.notes.contains { $0.contains("failed") }, "\(report.notes)")
+    }
+
     @Test func refusesAMissingTableWithItsLocation() throws {
         let fixture = try EngineFixture("estimate-missing")
         defer { fixture.close() }
