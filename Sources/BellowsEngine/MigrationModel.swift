@@ -292,6 +292,9 @@ public struct RollbackLoss: Sendable, Hashable {
     public var rows: Int?
     /// `rows` is the planner's estimate (large tables are not counted).
     public var rowsEstimated: Bool
+    /// Bytes that would be lost: the table's with its indexes and TOAST (`pg_total_relation_size`),
+    /// a column's values (`sum(pg_column_size)`, or from `pg_stats` for a large table); nil when not measured.
+    public var bytes: Int? = nil
     /// The statement, for `other` (and for `values`, `rows`: the statement that has a WHERE).
     public var statement: String?
     /// The statement ends in CASCADE: what depends on the object goes too (found when the
@@ -322,6 +325,8 @@ public struct RolledBackMigration: Sendable, Hashable {
     public var transactional: Bool
     public var milliseconds: Double
     public var statementsRun: Int
+    /// With `--archive`: the archives kept of what the rollback dropped (tables of `bellows_archive`).
+    public var archived: [String] = []
 }
 
 /// The runner refused to start: nothing ran, the database is unchanged.

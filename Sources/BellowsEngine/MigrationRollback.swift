@@ -20,7 +20,7 @@ extension MigrationRunner {
     /// plan depends on it, unless `force`. Confirmation is the caller's business: show
     /// ``rollbackPreview(_:)`` first.
     @discardableResult
-    public func rollback(_ reference: String, force: Bool = false) throws -> RolledBackMigration {
+    public func rollback(_ reference: String, force: Bool = false, archive: Bool = false) throws -> RolledBackMigration {
         let files = try loadFiles()
         return try withConnection(createSchema: true) { connection in
             try withRunnerLock(connection, command: "rollback") { control in
@@ -36,8 +36,13 @@ extension MigrationRunner {
                                   details: ["gate": "dependents", "message": .string(problem.message)])
                     throw MigrationRefusal(command: "rollback", problems: [problem])
                 }
+                if archive, let problem = try archiveProblem(preview.migration, connection) {
+                    recordQuietly(connection, migration: preview.migration, command: "rollback", outcome: "refused",
+                                  details: ["gate": "archive", "message": .string(problem.message)])
+                    throw MigrationRefusal(command: "rollback", problems: [problem])
+                }
                 defer { resetSession(connection) }
-                return try runRollback(preview, forced: force && !preview.dependents.isEmpty, connection, lock: control)
+                return try runRollback(preview, forced: force && !preview.dependents.isEmpty, archive: archive, connection, lock: control)
             }
         }
     }
@@ -159,6 +164,21 @@ extension MigrationRunner {
             }
             return (exact, false)
         }
+        /// The bytes a table (with its indexes and TOAST) or a column's values take.
+        func bytes(_ table: String, column: String?, estimated: Bool) -> Int? {
+            guard let column else {
+                return try? connection.query("SELECT pg_total_relation_size(to_regclass($1))::bigint AS n", [table]).first?.int("n")
+            }
+            if !estimated {
+                return try? connection.query("SELECT coalesce(sum(pg_column_size(\(SQLQuote.identifier(column)))), 0)::bigint AS n FROM \(table)").first?.int("n")
+            }
+            return try? connection.query("""
+                SELECT (s.avg_width * greatest(c.reltuples, 0) * (1 - s.null_frac))::bigint AS n
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = $2
+                WHERE c.oid = to_regclass($1)
+                """, [table, column]).first?.int("n")
+        }
         switch loss.kind {
         case .table, .rows:
             let table = regclass(parts[...])
@@ -166,6 +186,7 @@ extension MigrationRunner {
             if loss.exists == true, let (count, estimated) = rows(table, column: nil) {
                 loss.rows = count
                 loss.rowsEstimated = estimated
+                loss.bytes = bytes(table, column: nil, estimated: estimated)
             }
         case .column, .values:
             guard parts.count >= 2, let column = parts.last else { return loss }
@@ -176,6 +197,7 @@ extension MigrationRunner {
             if loss.exists == true, let (count, estimated) = rows(table, column: column) {
                 loss.rows = count
                 loss.rowsEstimated = estimated
+                loss.bytes = bytes(table, column: column, estimated: estimated)
             }
         case .index:
             loss.exists = (try? connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [regclass(parts[...])]).first?.bool("e")) ?? nil
@@ -189,8 +211,16 @@ extension MigrationRunner {
         return loss
     }
 
-    func runRollback(_ preview: RollbackPreview, forced: Bool, _ connection: Connection, lock: Connection) throws -> RolledBackMigration {
+    func runRollback(_ preview: RollbackPreview, forced: Bool, archive: Bool = false, _ connection: Connection, lock: Connection) throws -> RolledBackMigration {
         let started = Date()
+        var archived: [String] = []
+        // `--archive`: what the file drops, kept first (in its transaction when it has one).
+        let losses = archive ? preview.losses.flatMap { cascade($0, connection) } : []
+        func keep() throws {
+            guard archive else { return }
+            archived = try archiveLosses(preview.migration, losses, connection)
+            if !archived.isEmpty { report(.info("\(preview.migration): kept \(archived.map { "\(ArchiveSQL.schema).\($0)" }.joined(separator: ", ")) (`bellows archive list`)")) }
+        }
         let details: [String: JSONValue] = [
             "rollback_file": .string(preview.rollbackPath), "transactional": .bool(preview.transactional),
             "forced": .bool(forced), "dependents": .array(preview.dependents.map(JSONValue.string)),
@@ -198,10 +228,11 @@ extension MigrationRunner {
         if preview.transactional {
             report(.info("\(preview.migration): rolling back in one transaction (\(preview.statements.count) statement(s) of \(preview.rollbackPath))"))
             do {
-                try runInTransaction(preview.statements, file: preview.rollbackPath, connection) { _ in
+                try runInTransaction(preview.statements, file: preview.rollbackPath, connection, before: keep) { _ in
                     try requireRunnerLock(lock, before: "recording the rollback of \(preview.migration)")
                     try deleteLedgerRow(preview.migration, connection)
                     var all = details
+                    all["archived"] = .array(archived.map(JSONValue.string))
                     all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
                     try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
                 }
@@ -220,6 +251,7 @@ extension MigrationRunner {
             // `migrate` refuses to go on as if it were plainly applied.
             try database {
                 try connection.withTransaction {
+                    try keep()
                     try actAsRunner(connection)
                     try connection.execute("""
                         INSERT INTO bellows.migration_progress (name, checksum, statement_index, statement_line, duration_ms, applied_by)
@@ -246,6 +278,7 @@ extension MigrationRunner {
                     try deleteLedgerRow(preview.migration, connection)
                     try connection.execute("DELETE FROM bellows.migration_progress WHERE name = $1", [Self.rollbackMarker + preview.migration])
                     var all = details
+                    all["archived"] = .array(archived.map(JSONValue.string))
                     all["duration_ms"] = .int(Int((Date().timeIntervalSince(started) * 1000).rounded()))
                     try record(connection, migration: preview.migration, command: "rollback", outcome: "succeeded", details: all)
                 }
@@ -253,7 +286,74 @@ extension MigrationRunner {
         }
         let milliseconds = Date().timeIntervalSince(started) * 1000
         return RolledBackMigration(name: preview.migration, rollbackPath: preview.rollbackPath, transactional: preview.transactional,
-                                   milliseconds: milliseconds, statementsRun: preview.statements.count)
+                                   milliseconds: milliseconds, statementsRun: preview.statements.count, archived: archived)
+    }
+
+    /// `--archive` needs to create in `bellows_archive` (as contract's archive does).
+    func archiveProblem(_ migration: String, _ connection: Connection) throws -> MigrationProblem? {
+        let may = try connection.query("""
+            SELECT CASE WHEN to_regnamespace($1) IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+                        ELSE has_schema_privilege($1, 'CREATE') AND has_schema_privilege($1, 'USAGE') END AS may, current_user::text AS role
+            """, [ArchiveSQL.schema]).first
+        guard let may, try !may.bool("may") else { return nil }
+        return MigrationProblem(gate: "archive", migration: migration,
+                                message: "--archive keeps what the rollback drops in schema \(ArchiveSQL.schema), and role \(try may.string("role")) may not create there",
+                                remedy: "GRANT CREATE ON DATABASE (or USAGE, CREATE ON SCHEMA \(ArchiveSQL.schema)) to the role, or roll back without --archive")
+    }
+
+    /// `--archive`, in the rollback's transaction before its statements: each table the file
+    /// drops or truncates copied whole into `bellows_archive."<migration>_<table>"`, each column
+    /// it drops or sets to NULL with the table's primary key (the whole row without one) into
+    /// `"<migration>_<table>_<column>"` (a name already taken gets `_2`, `_3`…), each recorded in
+    /// `bellows.archives` (source `migrate rollback`). What does not exist now is skipped.
+    func archiveLosses(_ migration: String, _ losses: [RollbackLoss], _ connection: Connection) throws -> [String] {
+        var kept: [String] = []
+        var done = Set<String>()
+        for loss in losses where [.table, .rows, .column, .values].contains(loss.kind) {
+            let parts = loss.object.split(separator: ".").map(String.init)
+            let whole = loss.kind == .table || loss.kind == .rows
+            guard whole || parts.count >= 2 else { continue }
+            let column = whole ? nil : parts.last
+            let reference = whole ? Self.regclass(loss.object) : Self.regclass(parts.dropLast().joined(separator: "."))
+            guard let table = try connection.query("""
+                SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')
+                """, [reference]).first else { continue }
+            let schema = try table.string("schema"), name = try table.string("name")
+            let qualified = SQLQuote.qualified(schema: schema, name: name)
+            if let column, try connection.query("""
+                SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped
+                """, [qualified, column]).isEmpty { continue }
+            guard done.insert("\(qualified).\(column ?? "")").inserted else { continue }
+            let key = try connection.query("""
+                SELECT a.attname::text AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)
+                """, [qualified]).map { try $0.string("name") }
+            let base = column.map { "\(migration)_\(name)_\($0)" } ?? "\(migration)_\(name)"
+            var archiveName = TransitionNames.fitted(base)
+            var n = 1
+            while try !connection.query("""
+                SELECT 1 WHERE EXISTS (SELECT 1 FROM bellows.archives WHERE archive_table = $1)
+                   OR to_regclass(quote_ident($2) || '.' || quote_ident($1)) IS NOT NULL
+                """, [archiveName, ArchiveSQL.schema]).isEmpty {
+                n += 1
+                archiveName = TransitionNames.fitted(base + "_\(n)")
+            }
+            let target = SQLQuote.qualified(schema: ArchiveSQL.schema, name: archiveName)
+            let list = column.map { column in key.isEmpty ? "*" : (key + [column]).map(SQLQuote.identifier).joined(separator: ", ") } ?? "*"
+            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQLQuote.identifier(ArchiveSQL.schema))")
+            let rows = try connection.execute("CREATE TABLE \(target) AS SELECT \(list) FROM \(qualified)").affectedRows
+            if !key.isEmpty {
+                try connection.execute("ALTER TABLE \(target) ADD PRIMARY KEY (\(key.map(SQLQuote.identifier).joined(separator: ", ")))")
+            }
+            try connection.execute("""
+                INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, rows, bytes, created_by)
+                VALUES ($1, $2, 'migrate rollback', $3, $4::text[], $5::text[], $6, pg_total_relation_size(to_regclass($7)), \(StateStore.actorSQL(8)))
+                """, [archiveName, migration, "\(schema).\(name)", PostgresArray.literal(column.map { [$0] } ?? []), PostgresArray.literal(key),
+                      rows, target, options.actor])
+            kept.append(archiveName)
+        }
+        return kept
     }
 
     /// The `bellows.migration_progress` name that marks a rollback outside a transaction as

@@ -613,7 +613,7 @@ public struct MigrationRunner: Sendable {
     /// policy's retries. Returns the number of attempts.
     @discardableResult
     func runInTransaction(_ statements: [MigrationStatement], file: String, _ connection: Connection,
-                          finish: (Int) throws -> Void) throws(TransactionFailure) -> Int {
+                          before: () throws -> Void = {}, finish: (Int) throws -> Void) throws(TransactionFailure) -> Int {
         let policy = options.lockPolicy
         var attempt = 0
         while true {
@@ -621,6 +621,7 @@ public struct MigrationRunner: Sendable {
             var failing: MigrationStatement?
             do {
                 try connection.execute(statements.first?.opening ?? "BEGIN")
+                try before()
                 for statement in statements {
                     failing = statement
                     try connection.execute(statement.sql)

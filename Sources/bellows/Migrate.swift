@@ -310,6 +310,9 @@ struct MigrateRollback: ParsableCommand {
     @Flag(help: "Roll back even though later applied migrations or active plans depend on it.")
     var force = false
 
+    @Flag(help: "Keep what the rollback file drops (tables, columns; truncated rows, values set to NULL) in schema bellows_archive first, in its transaction (`bellows archive list`).")
+    var archive = false
+
     @OptionGroup var target: MigrationTargetOptions
     @OptionGroup var runOptions: MigrationRunOptions
 
@@ -343,13 +346,14 @@ struct MigrateRollback: ParsableCommand {
                     throw ExitCode(ExitStatus.refused)
                 }
             }
-            let result = try runner.rollback(migration, force: force)
+            let result = try runner.rollback(migration, force: force, archive: archive)
             if target.format == .json {
                 JSONOutput.print(Self.documentName, .ok, MigrateRollbackBody(preview, rolledBack: result))
             } else {
                 Terminal.out(Terminal.green("✓") + " \(result.name) rolled back "
                              + (result.transactional ? "in one transaction" : "outside a transaction")
                              + String(format: " (%.0f ms); its ledger row is removed", result.milliseconds))
+                for name in result.archived { Terminal.out("  kept in bellows_archive.\(name) (`bellows archive list`)") }
             }
         } catch let exit as ExitCode {
             throw exit
@@ -371,8 +375,11 @@ struct MigrateRollback: ParsableCommand {
                 Terminal.out("    line \(statement.line): \(statement.sql.split(separator: "\n").first.map(String.init) ?? "")")
             }
         } else {
-            Terminal.out("  what is lost:")
+            Terminal.out("  what is lost" + (archive ? " (kept first in bellows_archive: --archive)" : "") + ":")
             for loss in preview.losses { Terminal.out("    - " + describe(loss)) }
+            if !archive && preview.losses.contains(where: { [.table, .rows, .column, .values].contains($0.kind) && $0.exists != false }) {
+                Terminal.out(Terminal.dim("  --archive keeps these tables and columns in bellows_archive first"))
+            }
         }
         if !preview.dependents.isEmpty {
             Terminal.out(Terminal.red("  depended on by: \(preview.dependents.joined(separator: ", "))") + (force ? " (--force)" : ""))
@@ -382,7 +389,8 @@ struct MigrateRollback: ParsableCommand {
     func describe(_ loss: RollbackLoss) -> String {
         let rows = loss.rows.map { count in
             let number = (loss.rowsEstimated ? "~" : "") + String(count)
-            return loss.kind == .column ? ", \(number) non-NULL value(s)" : ", \(number) row(s)"
+            return (loss.kind == .column ? ", \(number) non-NULL value(s)" : ", \(number) row(s)")
+                + (loss.bytes.map { ", " + (loss.rowsEstimated ? "~" : "") + Terminal.bytes($0) } ?? "")
         } ?? ""
         let absent = (loss.exists == false ? " (does not exist now)" : "") + (loss.via.map { " — by \($0)" } ?? "")
         switch loss.kind {

@@ -272,9 +272,11 @@ struct MigrateRollbackBody: Encodable {
         var statement: String?
         var cascade: Bool
         var via: String?
+        /// Bytes lost (table with indexes and TOAST, or a column's values); null when not measured.
+        var bytes: Int?
 
         enum CodingKeys: String, CodingKey {
-            case kind, object, line, exists, rows, statement, cascade, via
+            case kind, object, line, exists, rows, statement, cascade, via, bytes
             case rowsEstimated = "rows_estimated"
         }
     }
@@ -285,9 +287,11 @@ struct MigrateRollbackBody: Encodable {
         var transactional: Bool
         var durationMs: Double
         var statementsRun: Int
+        /// `--archive`: the tables of bellows_archive it kept.
+        var archived: [String]
 
         enum CodingKeys: String, CodingKey {
-            case name, transactional
+            case name, transactional, archived
             case rollbackPath = "rollback_path", durationMs = "duration_ms", statementsRun = "statements_run"
         }
     }
@@ -307,12 +311,12 @@ struct MigrateRollbackBody: Encodable {
             nonTransactionalReason: preview.nonTransactionalReason, statements: preview.statements.map(StatementJSON.init),
             losses: preview.losses.map {
                 Loss(kind: $0.kind.rawValue, object: $0.object, line: $0.line, exists: $0.exists, rows: $0.rows,
-                     rowsEstimated: $0.rowsEstimated, statement: $0.statement, cascade: $0.cascade, via: $0.via)
+                     rowsEstimated: $0.rowsEstimated, statement: $0.statement, cascade: $0.cascade, via: $0.via, bytes: $0.bytes)
             },
             dependents: preview.dependents, appliedAt: preview.appliedAt, appliedBy: preview.appliedBy)
         self.rolledBack = rolledBack.map {
             RolledBack(name: $0.name, rollbackPath: $0.rollbackPath, transactional: $0.transactional,
-                       durationMs: $0.milliseconds, statementsRun: $0.statementsRun)
+                       durationMs: $0.milliseconds, statementsRun: $0.statementsRun, archived: $0.archived)
         }
     }
 

@@ -237,3 +237,49 @@ import Testing
         #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_rename_people\" WHERE email IS NOT NULL") == 100)
     }
 }
+
+/// `migrate rollback --archive` keeps what the rollback file drops; without it the preview says how much is lost.
+@Suite(.serialized, needsDatabase) struct MigrationArchiveTests {
+    @Test func migrateRollbackWithArchiveKeepsADroppedTablesRowsAndAColumnsValues() throws {
+        let fixture = try EngineFixture("archive_migrate")
+        defer { fixture.close() }
+        let migrations = fixture.root + "/migrations"
+        try FileManager.default.createDirectory(atPath: migrations + "/rollback", withIntermediateDirectories: true)
+        try "CREATE TABLE people (id bigint PRIMARY KEY, email text);\n".write(toFile: migrations + "/001_people.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE notes (id int PRIMARY KEY, body text);\nALTER TABLE people ADD COLUMN nickname text;\n"
+            .write(toFile: migrations + "/002_notes.sql", atomically: true, encoding: .utf8)
+        try "DROP TABLE notes;\nALTER TABLE people DROP COLUMN nickname;\n"
+            .write(toFile: migrations + "/rollback/002_notes.sql", atomically: true, encoding: .utf8)
+        let runner = MigrationRunner(project: fixture.project, options: MigrationOptions(conninfo: fixture.db.conninfo, actor: "tester"))
+        try runner.apply()
+        try fixture.exec("""
+            INSERT INTO people SELECT g, 'u' || g, CASE WHEN g % 2 = 0 THEN 'nick' || g END FROM generate_series(1, 300) g;
+            INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g;
+            """)
+        // What would be gone for good, before anything runs: rows and bytes of each.
+        let preview = try runner.rollbackPreview("002")
+        let table = try #require(preview.losses.first { $0.kind == .table })
+        #expect(table.rows == 50 && (table.bytes ?? 0) > 8192, "\(table)")
+        let column = try #require(preview.losses.first { $0.kind == .column })
+        #expect(column.rows == 150 && (column.bytes ?? 0) > 150 * 6, "\(column)")
+
+        let result = try runner.rollback("002", archive: true)
+        #expect(result.archived == ["002_notes_notes", "002_notes_people_nickname"])
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE oid = to_regclass('public.notes')") == 0, "the rollback ran")
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"002_notes_notes\"") == 50)
+        #expect(try fixture.rows("SELECT body FROM bellows_archive.\"002_notes_notes\" WHERE id = 7") == [["note 7"]])
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"002_notes_people_nickname\"") == 300)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"002_notes_people_nickname\" WHERE nickname = 'nick' || id") == 150)
+        let entries = try fixture.engine().archives()
+        #expect(entries.map { "\($0.owner) \($0.source) \($0.table) \($0.columns) \($0.keyColumns) \($0.rows ?? -1)" } == [
+            "002_notes migrate rollback public.notes [] [\"id\"] 50",
+            "002_notes migrate rollback public.people [\"nickname\"] [\"id\"] 300",
+        ])
+        // Applied and rolled back again: the second archive gets a name of its own.
+        try runner.apply()
+        try fixture.exec("INSERT INTO notes VALUES (1, 'again')")
+        #expect(try runner.rollback("002", archive: true).archived == ["002_notes_notes_2", "002_notes_people_nickname_2"])
+        #expect(try fixture.engine().purgeArchives(plan: "002_notes", expiredOnly: false).count == 4)
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('bellows_archive') AND relkind = 'r'") == 0)
+    }
+}
