@@ -49,8 +49,18 @@ extension Engine {
         var scannedThisRun = 0
         var updatedThisRun = 0
         var sinceVacuum = 0
-        let vacuumEvery = Self.vacuumEveryRows(settings, estimate: estimate)
+        var vacuumEvery = Self.vacuumEveryRows(settings, estimate: estimate)
         var vacuums = 0
+        // Only the table's owner (or, from PostgreSQL 17, a role with MAINTAIN) may vacuum it:
+        // for anyone else VACUUM is a warning that does nothing (hostile-g 02).
+        var vacuumRefused: String?
+        if vacuumEvery > 0, try !Self.mayVacuum(table, connection: connection) {
+            vacuumRefused = "\(try connection.query("SELECT current_user::text AS u").first?.string("u") ?? "this role") may not vacuum \(table)"
+            vacuumEvery = 0
+            report(.info("warning: \(vacuumRefused ?? ""): the backfill cannot free the row versions it replaces, and the table may grow "
+                         + "to twice its size until autovacuum runs; run the backfill as the table's owner"
+                         + (connection.serverVersion >= 170000 ? " or GRANT MAINTAIN ON \(table) to its role" : "") + " [vacuum-refused]"))
+        }
         let started = Date()
         var scannedBefore = 0
         if let cursor, let upperBound {
@@ -211,8 +221,14 @@ extension Engine {
                 // by default): SKIP_LOCKED leaves the table to it instead.
                 _ = connection.takeNotices()
                 _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)")
-                if connection.takeNotices().contains(where: { $0.sqlState == .lockNotAvailable }) {
+                let notices = connection.takeNotices()
+                if notices.contains(where: { $0.sqlState == .lockNotAvailable }) {
                     report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
+                } else if let skipped = notices.first(where: { $0.severity == "WARNING" }) {
+                    // Not counted as done: a VACUUM that warns skipped the table.
+                    vacuumRefused = skipped.message
+                    vacuumEvery = 0
+                    report(.info("warning: that VACUUM did nothing (\(skipped.message)); the backfill stops trying [vacuum-refused]"))
                 } else {
                     vacuums += 1
                 }
@@ -239,7 +255,7 @@ extension Engine {
             "rows_scanned_this_run": .int(scannedThisRun), "seconds": .double(Date().timeIntervalSince(started)),
             "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd), "rescan": .bool(rescan),
             "vacuums_this_run": .int(vacuums), "vacuum_every_rows": .int(vacuumEvery),
-        ]
+        ].merging(vacuumRefused.map { ["vacuum_refused": JSONValue.string($0)] } ?? [:]) { a, _ in a }
         try step("record the end of the backfill") {
             try connection.withTransaction {
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled,
@@ -250,6 +266,19 @@ extension Engine {
             }
         }
         return details
+    }
+
+    /// Whether the session may `VACUUM` `table`: a superuser, a role with the owner's privileges,
+    /// the database's owner before PostgreSQL 17, and from 17 a role with `MAINTAIN` on it.
+    static func mayVacuum(_ table: String, connection: Connection) throws -> Bool {
+        let sql = connection.serverVersion >= 170000
+            ? "SELECT has_table_privilege(to_regclass($1), 'MAINTAIN') AS ok"
+            : """
+              SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR pg_has_role(c.relowner, 'USAGE')
+                     OR pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE') AS ok
+              FROM pg_class c WHERE c.oid = to_regclass($1)
+              """
+        return try connection.query(sql, [table]).first?.bool("ok") ?? true
     }
 
     /// How many updated rows apart the backfill runs its `VACUUM`: the plan's

@@ -464,7 +464,8 @@ extension Engine {
     func privilegeFailures(_ transition: Transition, connection: Connection) throws -> [GateFailure] {
         guard let row = try connection.query("""
             SELECT current_user AS role, pg_get_userbyid(c.relowner) AS owner, pg_has_role(current_user, c.relowner, 'USAGE') AS owns,
-                   has_schema_privilege(current_user, c.relnamespace, 'CREATE') AS creates
+                   has_schema_privilege(current_user, c.relnamespace, 'CREATE') AS creates,
+                   has_database_privilege(current_database(), 'CREATE') AS creates_schemas, current_database() AS database
             FROM pg_class c WHERE c.oid = to_regclass($1)
             """, [transition.quotedTable]).first else { return [] }
         let role = try row.string("role"), owner = try row.string("owner")
@@ -480,6 +481,13 @@ extension Engine {
                 gate: "privilege",
                 message: "Bellows' role \(role) may not create in schema \(transition.table.schema): the plan builds indexes on \(transition.tableName), which PostgreSQL creates in the table's schema",
                 remedy: "`GRANT CREATE ON SCHEMA \(SQLQuote.identifier(transition.table.schema)) TO \(SQLQuote.identifier(role))` (docs/operations.md lists what Bellows needs); nothing was changed"))
+        }
+        if try !row.bool("creates_schemas"), transition.plan.versionedSchemas {
+            // hostile-g 03: a bare 42501 at the end of expand's transaction, before.
+            failures.append(GateFailure(
+                gate: "privilege",
+                message: "Bellows' role \(role) may not create schemas in database \(try row.string("database")): the plan's versioned schemas (versioned_schemas or strategy: views) are two new schemas of views",
+                remedy: "`GRANT CREATE ON DATABASE \(SQLQuote.identifier(try row.string("database"))) TO \(SQLQuote.identifier(role))` (docs/operations.md lists what Bellows needs); nothing was changed"))
         }
         return failures
     }

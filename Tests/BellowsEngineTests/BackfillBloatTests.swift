@@ -102,4 +102,32 @@ struct BackfillBloatTests {
         let ratio = try sizeOverPacked(fixture)
         #expect(ratio > 1.35, "without VACUUM the table is \(ratio)× its packed size")
     }
+
+    /// hostile-g 02: a role that may not vacuum the table (not its owner) got a WARNING and a
+    /// no-op from every VACUUM, and the backfill counted each as done. It now says, before the
+    /// first batch, that it cannot vacuum, runs none, and records why.
+    @Test func aRoleThatMayNotVacuumIsToldAndNoVacuumIsCounted() throws {
+        let fixture = try EngineFixture("bloatrole")
+        defer { fixture.close() }
+        let writer = try DataSafetyTests.role(fixture, "bloat_writer")
+        defer { writer.drop() }
+        let id = "001_rename_payload"
+        try prepare(fixture, id: id)
+        try fixture.exec("""
+            GRANT SELECT, UPDATE ON notes TO \(writer.name);
+            GRANT USAGE ON SCHEMA bellows TO \(writer.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(writer.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(writer.name);
+            """)
+        let notes = Shared<[String]>([])
+        let outcome = try fixture.engine({ $0.conninfo = fixture.db.conninfo + " user=\(writer.name)"; $0.batchSize = Self.batchSize }) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run(.backfill, plan: id)
+        #expect(outcome.details["vacuums_this_run"] == .int(0), "\(outcome.details)")
+        if case .string(let why)? = outcome.details["vacuum_refused"] { #expect(why.contains(writer.name), "\(why)") }
+        else { Issue.record("no vacuum_refused in \(outcome.details)") }
+        #expect(notes.current.contains { $0.contains("[vacuum-refused]") }, "\(notes.current)")
+        #expect(!notes.current.contains { $0.contains("letting vacuum catch up") }, "\(notes.current)")
+        #expect(try fixture.int("SELECT count(*) FROM notes WHERE body IS DISTINCT FROM payload") == 0)
+    }
 }

@@ -50,4 +50,34 @@ struct ExpandPrivilegeTests {
         #expect(try fixture.state(id)?.phase == .expanded)
         try owner.run(.rollback, plan: id)
     }
+
+    /// hostile-g 03: a table owner with every other privilege but without CREATE on the
+    /// database expanded a plan with versioned schemas up to a bare 42501 at the end of expand's
+    /// transaction; the privilege gate now says it first, naming the GRANT.
+    @Test func versionedSchemasNeedCreateOnTheDatabaseAndTheGateSaysSo() throws {
+        let fixture = try EngineFixture("owner-no-dbcreate")
+        defer { fixture.close() }
+        let role = "bellows_vs_" + String(fixture.db.name.suffix(8)).filter { $0.isLetter || $0.isNumber }
+        try StateStore.ensure(fixture.sql)
+        try fixture.exec("""
+            DROP ROLE IF EXISTS \(role); CREATE ROLE \(role) LOGIN NOSUPERUSER PASSWORD 'owner';
+            CREATE TABLE users (id bigint PRIMARY KEY, email text, nick text);
+            ALTER TABLE users OWNER TO \(role);
+            GRANT USAGE, CREATE ON SCHEMA bellows, public TO \(role);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(role); GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(role);
+            """)
+        defer { _ = try? fixture.sql.executeScript("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)") }
+        let id = "001_rename_email"
+        try fixture.writePlan(id, "table: users\nversioned_schemas: true\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        let owner = fixture.engine { $0.conninfo = fixture.db.conninfo + " user=\(role) password=owner" }
+        let before = try fixture.snapshot("users")
+        let refusal = try #require(expectRefusal { try owner.run(.expand, plan: id) })
+        #expect(refusal.gates == ["privilege"], "\(refusal.text)")
+        #expect(refusal.failures.first?.remedy?.contains("GRANT CREATE ON DATABASE") == true, "\(refusal.text)")
+        #expect(try fixture.snapshot("users") == before)
+        try fixture.exec("GRANT CREATE ON DATABASE \"\(fixture.db.name)\" TO \(role)")
+        try owner.run(.expand, plan: id)
+        #expect(try fixture.state(id)?.phase == .expanded)
+        try owner.run(.rollback, plan: id)
+    }
 }
