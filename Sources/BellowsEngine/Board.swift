@@ -46,6 +46,8 @@ public struct PlanStatus: Sendable {
     public var searchPaths: [SchemaVersion: String] = [:]
     /// The backfill against the plan's latest `bellows estimate` (nil: never estimated on this database).
     public var estimate: EstimateComparison? = nil
+    /// `rename_table_to`: the table's new name (a view over the table from expand to contract).
+    public var renamedTo: String? = nil
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -87,7 +89,9 @@ extension Engine {
                     if next == .expand && !(state?.expanding ?? false) {
                         if hasState {
                             blockers += try dependencyFailures(plan, connection: connection)
-                            blockers += try conflictFailures(plan, table: try CatalogReader.table(connection, plan.table.value), connection: connection)
+                            let table = try CatalogReader.table(connection, plan.table.value)
+                            blockers += try conflictFailures(plan, table: table, connection: connection)
+                            blockers += try tableRenameFailures(plan, table: table, connection: connection)
                         } else {
                             blockers += dependencyFailures(plan, states: [], appliedMigrations: [], baselineApplied: false)
                         }
@@ -119,6 +123,7 @@ extension Engine {
                     next: (unvalidated.isEmpty ? nextCommand : .contract).map { "bellows \($0.rawValue) \(plan.id)" }, blockers: blockers,
                     fileMissing: false, recorded: state != nil,
                     control: phase == .contracted ? nil : controls[plan.id], unvalidated: unvalidated))
+                board[board.count - 1].renamedTo = plan.renameTableTo?.value
             }
             // A file that does not load is named, never left out or called missing (hostile-d 10).
             var unloadable: [String: GateFailure] = [:]

@@ -63,17 +63,28 @@ extension Engine {
         if archiving { failures += try archiveFailures(archive, plan: plan, connection: connection) }
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }
 
-        let statements = sql.contract
+        var statements = sql.contract
         var committed = false
         // An archive contract did not complete is removed (its trigger would slow every write).
         defer { if archiving && !committed { abandonArchive(archive, connection: connection) } }
         if archiving { _ = try fillArchive(plan, archive, connection: connection) }
+        // `rename_table_to`: the table's name after the changes (the writes after them go there).
+        let finalTable = plan.renameTableTo.map { SQLQuote.qualified(schema: transition.table.schema, name: $0.value) } ?? transition.quotedTable
+        var renamedObjects: [TableRename.Rename] = []
         do {
             try step("contract in one transaction") {
                 try LockSafety.inTransaction(connection, policy: policy(for: plan), table: transition.quotedTable, report: report) {
                     try carryColumnPrivileges(plan, transition, sql, connection: connection)
                     // The same writes before contract's changes: one that fails already (a trigger
                     // refusing deletes) shows nothing about them.
+                    // `rename_table_to`: the view first (LOCK on a view locks the table too, after it).
+                    // A writer using the view holds it while it waits for the table: locking the
+                    // table first and then dropping the view would deadlock with it.
+                    if let rename = plan.renameTableTo,
+                       try connection.query("SELECT to_regclass($1) IS NOT NULL AS present",
+                                            [SQLQuote.qualified(schema: transition.table.schema, name: rename.value)]).first?.bool("present") == true {
+                        try connection.execute("LOCK TABLE \(SQLQuote.qualified(schema: transition.table.schema, name: rename.value)) IN ACCESS EXCLUSIVE MODE")
+                    }
                     try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
                     // Under the lock no write can change the archive any more: it is final.
                     if archiving { try completeArchive(plan, archive, connection: connection) }
@@ -88,6 +99,18 @@ extension Engine {
                     // An empty table gets a made-up row (hostile-d 43: with no row the proof proved nothing).
                     let before = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
                     try attachDeferrableConstraints(plan, transition, sql, command: .contract, connection: connection)
+                    // `rename_table_to`: what embeds the old name, read under the lock (`TableRename`).
+                    if let rename = plan.renameTableTo {
+                        let live = try Self.tableRenameObjects(connection, table: transition.quotedTable)
+                        let offline = Set(sql.tableRename(TableRename.objects(of: transition.table)))
+                        let decided = TableRename.renames(table: transition.table.name, to: rename.value, objects: live.objects, taken: live.taken)
+                        for skipped in decided.skipped {
+                            report(.info("warning: \(skipped.kind.rawValue) \(skipped.from) keeps its name: \(skipped.to) is taken"))
+                        }
+                        renamedObjects = decided.renames
+                        statements = statements.filter { !offline.contains($0) }
+                            + TableRename.contract(schema: transition.table.schema, table: transition.table.name, to: rename.value, renames: decided.renames)
+                    }
                     // Another plan's schemas of views that read a column contract drops: dropped
                     // first, made again over the columns contract leaves (docs/versions.md).
                     let others = try Self.versionSchemasReading(transition.droppedColumns, of: transition.quotedTable, except: plan.id,
@@ -113,7 +136,7 @@ extension Engine {
                         }
                     }
                     let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .contract, connection: connection)
-                    let after = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
+                    let after = try probeWrites(finalTable, deleting: deleting, synthesize: true, connection: connection)
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
                     if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
@@ -128,7 +151,9 @@ extension Engine {
                         "dropped": .array(transition.droppedColumns.map(JSONValue.string)),
                         "version_schemas_remade": .array(remade.map(JSONValue.string)),
                         "version_schemas_dropped": .array(others.filter { !remade.contains($0) }.map(JSONValue.string)),
-                        "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }),
+                        "renamed": .array(transition.allTargets.filter(\.isShadow).map { .string("\($0.physical) -> \($0.final)") }
+                                          + (plan.renameTableTo.map { [.string("table \(transition.table.name) -> \($0.value)")] } ?? [])
+                                          + renamedObjects.map { .string("\($0.kind.rawValue) \($0.from) -> \($0.to)") }),
                         "confirmed": .array(plan.gates(before: .contract).map { .string($0.name.value) }),
                         "control_cleared": control ?? .null,
                         "archive": archiving ? .string("\(ArchiveSQL.schema).\(archive.tableName)") : .null,

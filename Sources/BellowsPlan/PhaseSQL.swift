@@ -353,7 +353,20 @@ public struct PhaseSQL: Sendable {
         }
         // Each version of the application its own names from now on (docs/versions.md).
         if transition.plan.versionedSchemas { statements += VersionSchemas(transition).create }
+        // `rename_table_to`: the new name, a view over the table until contract.
+        if let rename = transition.plan.renameTableTo {
+            statements += TableRename.expand(schema: transition.table.schema, table: tableName, to: rename.value, plan: transition.plan.id)
+        }
         return statements
+    }
+
+    /// `rename_table_to`'s contract statements for the table's `objects` (`TableRename`):
+    /// offline, those the catalog knows (what `render` shows); contract reads them live.
+    public func tableRename(_ objects: [TableRename.Object], taken: Set<String> = []) -> [PhaseStatement] {
+        guard let rename = transition.plan.renameTableTo else { return [] }
+        let decided = TableRename.renames(table: tableName, to: rename.value, objects: objects, taken: taken)
+        return TableRename.contract(schema: transition.table.schema, table: tableName, to: rename.value, renames: decided.renames,
+                                    offline: transition.table.details == nil)
     }
 
     /// One statement per `up` (and `backfill`) and `down` the trigger and the backfill run, in
@@ -1139,6 +1152,7 @@ public struct PhaseSQL: Sendable {
                                                  "COMMENT ON CONSTRAINT \(q(constraint.final)) ON \(table) IS \(SQLQuote.literal(comment))"))
             }
         }
+        statements += tableRename(TableRename.objects(of: transition.table))
         statements += validationsAfterContract(validatedAfterContract)
         return statements
     }
@@ -1260,6 +1274,9 @@ public struct PhaseSQL: Sendable {
         for index in addedIndexes where !attached.contains(index.name) {
             statements.append(PhaseStatement(.standalone, "drop an index without blocking writes",
                 "DROP INDEX CONCURRENTLY IF EXISTS \(SQLQuote.qualified(schema: transition.table.schema, name: index.name))"))
+        }
+        if let rename = transition.plan.renameTableTo {
+            statements.append(TableRename.dropView(schema: transition.table.schema, name: rename.value))
         }
         // The views read the new columns: they go first.
         statements.append(VersionSchemas(transition).drop(.new))

@@ -36,6 +36,7 @@ public enum PlanChain {
                 unapplied[key, default: []].append(plan.id)
                 continue
             }
+            if plan.renameTableTo != nil { catalog.tables.removeAll { $0.schema == before.schema && $0.name == before.name } }
             catalog = catalog.replacing(transition.tableAfterContract)
             applied[key, default: []].append(plan.id)
         }

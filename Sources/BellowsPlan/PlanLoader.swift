@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy", "archive"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy", "archive", "rename_table_to"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -105,9 +105,31 @@ public enum PlanLoader {
             dependencies.plans = reader.stringList(map["plans"]?.value, key: "plans")
         }
 
+        // `rename_table_to`: a plan of its own, without column changes (docs/plans.md#renaming-a-table).
+        let renameTableTo = top["rename_table_to"].flatMap { reader.nonEmptyString($0.value, key: "rename_table_to") }
+        if let renameTableTo {
+            if let message = TableRename.problem(newName: renameTableTo.value, table: table?.value) {
+                reader.report(at: renameTableTo.location, "plan-invalid-value", message)
+            }
+            if let node = top["changes"]?.value {
+                reader.report(node, "plan-table-rename-combined",
+                              "a plan with 'rename_table_to' renames its table and changes nothing else: write the column and constraint changes as a plan of their own, before it (on the old name) or after it (on the new name)")
+            }
+            if let node = top["strategy"]?.value {
+                reader.report(node, "plan-table-rename-combined",
+                              "'strategy' is how a column rename reaches the new version; a table rename has one way: its view under the new name")
+            }
+            if let node = top["versioned_schemas"]?.value {
+                reader.report(node, "plan-table-rename-combined",
+                              "'versioned_schemas' does not apply to a table rename: its view under the new name serves the new version without a search_path")
+            }
+        }
+
         var changes: [Change] = []
         var constraintChanges: [ConstraintChange] = []
-        if let node = top["changes"]?.value, let items = reader.sequence(node, key: "changes") {
+        if renameTableTo != nil {
+            // Reported above.
+        } else if let node = top["changes"]?.value, let items = reader.sequence(node, key: "changes") {
             if items.isEmpty { reader.report(node, "plan-missing-key", "'changes' is empty; a plan changes at least one column") }
             for item in items {
                 if isConstraintChange(item) {
@@ -117,7 +139,7 @@ public enum PlanLoader {
                 if let change = readChange(item, reader: &reader) { changes.append(change) }
             }
         } else if top["changes"] == nil {
-            reader.report(at: start, "plan-missing-key", "the plan needs 'changes': a list of column changes")
+            reader.report(at: start, "plan-missing-key", "the plan needs 'changes': a list of column changes (or 'rename_table_to': a new name for the table)")
         }
 
         var checks: [PlanCheck] = []
@@ -180,7 +202,7 @@ public enum PlanLoader {
         let archive = reader.bool(top["archive"]?.value, key: "archive")
 
         let number = PlanNaming.sequenceNumber(of: stem)
-        guard let table, !(changes.isEmpty && constraintChanges.isEmpty), !reader.findings.hasErrors else {
+        guard let table, !(changes.isEmpty && constraintChanges.isEmpty && renameTableTo == nil), !reader.findings.hasErrors else {
             return PlanLoadResult(plan: nil, findings: reader.findings)
         }
         var plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
@@ -196,6 +218,7 @@ public enum PlanLoader {
             if findings.hasErrors { return PlanLoadResult(plan: nil, findings: reader.findings + findings) }
         }
         plan.archive = archive
+        plan.renameTableTo = renameTableTo
         return PlanLoadResult(plan: plan, findings: reader.findings)
     }
 

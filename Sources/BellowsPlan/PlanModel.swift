@@ -511,6 +511,15 @@ public struct Plan: Sendable, Hashable {
     /// (`ArchiveSQL`); nil: `bellows.yaml`'s `archive:` decides, else contract archives.
     public var archive: Located<Bool>? = nil
 
+    /// `rename_table_to: NAME`: the plan renames its table (`TableRename`, docs/plans.md);
+    /// such a plan has no column changes.
+    public var renameTableTo: Located<String>? = nil
+
+    /// The table's name once the plan is contracted.
+    public var finalTableName: TableName {
+        renameTableTo.map { TableName(schema: table.value.schema, name: $0.value) } ?? table.value
+    }
+
     /// Gates that must be confirmed before `command` runs.
     public func gates(before command: PhaseCommand) -> [PlanGate] {
         gates.filter { $0.before.value == command }

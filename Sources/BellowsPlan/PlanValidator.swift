@@ -228,6 +228,10 @@ public enum PlanValidator {
         if let catalog {
             if let table = catalog.table(plan.table.value) {
                 findings += TransitionCompiler.compile(plan, table: table).findings
+                if let rename = plan.renameTableTo, catalog.table(TableName(schema: table.schema, name: rename.value)) != nil {
+                    add(rename.location, .error, "plan-table-exists",
+                        "table \(table.schema).\(rename.value) already exists\(database == nil ? " after the migrations" : ""): 'rename_table_to' needs a free name")
+                }
                 findings += unknownHintColumns(plan, table: table)
             } else {
                 add(plan.table.location, .warning, "plan-unknown-table", database.map { "the \($0) has no table \(plan.table.value); it cannot be checked against the schema" }

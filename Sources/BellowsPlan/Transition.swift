@@ -744,6 +744,7 @@ extension Transition {
             }
         }
         result.details = nil
+        if let rename = plan.renameTableTo { result = TableRename.applied(to: result, newName: rename.value) }
         return result
     }
 }

@@ -88,6 +88,15 @@ struct Status: ParsableCommand {
                 + String(line.backfillRows).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                 + (line.otherProject.map { "(another project's plan: \($0))" } ?? "")
                 + (line.otherProject != nil ? "" : line.fileMissing ? "(plan file missing)" + (line.next.map { " \($0) (from the stored text)" } ?? "") : line.next ?? "—"))
+            if let renamed = line.renamedTo {
+                let how: String
+                switch line.phase {
+                case .contracted: how = "renamed the table to \(renamed)"
+                case .expanded, .backfilled, .verified: how = "renames the table to \(renamed): the new version uses \(renamed) (a view until contract), the old one \(line.table)"
+                case .planned, .rolledBack: how = "renames the table to \(renamed)"
+                }
+                lines.append(Terminal.dim("    \(how)"))
+            }
             for version in SchemaVersion.allCases {
                 guard let path = line.searchPaths[version] else { continue }
                 lines.append(Terminal.dim("    \(version.rawValue) version: search_path \(path)"))
@@ -156,10 +165,12 @@ struct StatusBody: Encodable {
         var searchPaths: [String: String]
         /// The backfill against the plan's latest `bellows estimate`; null when never estimated (docs/estimate.md).
         var estimate: EstimateComparison?
+        /// `rename_table_to`: the table's new name (absent otherwise).
+        var renamedTo: String?
 
         enum CodingKeys: String, CodingKey {
             case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated, estimate
-            case searchPaths = "search_paths"
+            case searchPaths = "search_paths", renamedTo = "renamed_to"
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
@@ -179,6 +190,7 @@ struct StatusBody: Encodable {
             unvalidated = status.unvalidated
             searchPaths = Dictionary(uniqueKeysWithValues: status.searchPaths.map { ($0.key.rawValue, $0.value) })
             estimate = status.estimate
+            renamedTo = status.renamedTo
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -196,6 +208,7 @@ struct StatusBody: Encodable {
             try container.encode(recorded, forKey: .recorded)
             try container.encode(control, forKey: .control)
             try container.encode(unvalidated, forKey: .unvalidated)
+            try container.encodeIfPresent(renamedTo, forKey: .renamedTo)
             try container.encode(searchPaths, forKey: .searchPaths)
             try container.encode(estimate, forKey: .estimate)
         }

@@ -554,9 +554,15 @@ public final class Rehearsal: @unchecked Sendable {
 
     /// The table after contract must have the plan's shape and nothing of the transition.
     func schemaProblems(_ connection: Connection, transition: Transition) throws -> [String] {
-        guard let table = try CatalogReader.table(connection, transition.tableName) else { return ["\(transition.plan.id): table vanished"] }
+        // A plan that renames its table (`rename_table_to`): the table under its new name, the old name gone.
+        let finalName = TableName(schema: transition.table.schema, name: transition.plan.finalTableName.name)
+        guard let table = try CatalogReader.table(connection, finalName) else { return ["\(transition.plan.id): table vanished"] }
         var problems: [String] = []
         let id = transition.plan.id
+        if transition.plan.renameTableTo != nil,
+           try connection.query("SELECT to_regclass($1) IS NOT NULL AS present", [transition.quotedTable]).first?.bool("present") == true {
+            problems.append("\(id): \(transition.tableName) still exists after contract renamed the table to \(finalName)")
+        }
         for target in transition.allTargets {
             guard let column = table.column(target.final) else {
                 problems.append("\(id): column \(target.final) is missing after contract"); continue
@@ -574,7 +580,7 @@ public final class Rehearsal: @unchecked Sendable {
             + table.constraints.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
             + table.indexes.map(\.name).filter { $0.hasPrefix(TransitionNames.reservedPrefix) }
         if !leftovers.isEmpty { problems.append("\(id): transition objects left after contract: \(leftovers.joined(separator: ", "))") }
-        let triggers = try connection.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND (tgname LIKE '\\_bellows\\_%' OR left(tgname, length($2)) = $2)", [transition.quotedTable, TransitionNames.triggerPrefix]).first?.int("n") ?? 0
+        let triggers = try connection.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND (tgname LIKE '\\_bellows\\_%' OR left(tgname, length($2)) = $2)", [finalName.quoted, TransitionNames.triggerPrefix]).first?.int("n") ?? 0
         if triggers > 0 { problems.append("\(id): a dual-write trigger is left after contract") }
         return problems
     }
@@ -606,6 +612,10 @@ public final class Rehearsal: @unchecked Sendable {
             result.violations.append("\(plan.id): rollback after \(command.rawValue) left the table different:\n    " + difference.joined(separator: "\n    "))
         }
         let rowsAfter = try connection.query("SELECT count(*) AS n FROM \(plan.table.value.quoted)").first?.int("n") ?? 0
+        if let rename = plan.renameTableTo,
+           try connection.query("SELECT to_regclass($1) IS NOT NULL AS present", [TableName(schema: plan.table.value.schema, name: rename.value).quoted]).first?.bool("present") == true {
+            result.violations.append("\(plan.id): rollback after \(command.rawValue) left \(rename.value), the table's new name, behind")
+        }
         if rowsAfter != rowsBefore { result.violations.append("\(plan.id): rollback after \(command.rawValue) changed the row count \(rowsBefore) → \(rowsAfter)") }
         result.steps.append(RehearsalStep(plan: plan.id, phase: "rollback after \(command.rawValue)", seconds: Date().timeIntervalSince(started),
                                           rows: nil, traffic: TrafficStats(), outcome: outcome))

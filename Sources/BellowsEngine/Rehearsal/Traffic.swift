@@ -52,6 +52,10 @@ final class TrafficSimulator: @unchecked Sendable {
 
     // MARK: SQL
 
+    /// The table under its name after contract: a plan that renames it (`rename_table_to`)
+    /// gives the new version the new name from expand on (a view until contract).
+    var finalTable: String { SQLQuote.qualified(schema: transition.table.schema, name: transition.plan.finalTableName.name) }
+
     var keyColumns: [ColumnInfo] { transition.key }
 
     /// Where a writer's statements go. With versioned schemas (docs/versions.md), once expand
@@ -71,7 +75,9 @@ final class TrafficSimulator: @unchecked Sendable {
 
     /// The route of `writer` with the schemas made (`throughSchemas`) or not, and contract run or not.
     func route(_ writer: Writer, throughSchemas: Bool, contracted: Bool) -> Route {
-        let relation = throughSchemas ? SQLQuote.identifier(transition.table.name) : transition.quotedTable
+        // `rename_table_to`: the new version uses the new name (the view until contract).
+        let relation = writer == .new && transition.plan.renameTableTo != nil ? finalTable
+            : throughSchemas ? SQLQuote.identifier(transition.table.name) : transition.quotedTable
         guard writer == .new else { return Route(relation: relation) }
         let renamed = Dictionary(transition.renamedInPlace.map { ($0.old, $0.new) }, uniquingKeysWith: { a, _ in a })
         let moved = throughSchemas || contracted
@@ -489,7 +495,7 @@ final class TrafficSimulator: @unchecked Sendable {
         var problems: [String] = []
         let lost = try connection.query("""
             SELECT count(*) AS n, (array_agg(x.k ORDER BY x.k))[1:5] AS sample FROM bellows_rehearsal.expected x
-            WHERE NOT x.deleted AND NOT EXISTS (SELECT 1 FROM \(transition.quotedTable) t WHERE \(keyRow) = x.k)
+            WHERE NOT x.deleted AND NOT EXISTS (SELECT 1 FROM \(finalTable) t WHERE \(keyRow) = x.k)
             """).first
         if let lost, try lost.int("n") > 0 {
             problems.append("\(try lost.int("n")) row(s) lost, e.g. \(try lost.stringArray("sample").joined(separator: ", "))")
@@ -497,7 +503,7 @@ final class TrafficSimulator: @unchecked Sendable {
         guard !expectedTargets.isEmpty else { return problems }
         let wrong = try connection.query("""
             SELECT count(*) AS n, (array_agg(x.k || ': ' || coalesce(\(final), 'NULL') || ' expected ' || coalesce(x.e, x.en, 'NULL') ORDER BY x.k))[1:3] AS sample
-            FROM bellows_rehearsal.expected x JOIN \(transition.quotedTable) t ON \(keyRow) = x.k
+            FROM bellows_rehearsal.expected x JOIN \(finalTable) t ON \(keyRow) = x.k
             WHERE NOT x.deleted AND \(mismatch)
             """).first
         if let wrong, try wrong.int("n") > 0 {

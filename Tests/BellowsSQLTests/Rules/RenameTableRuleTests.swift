@@ -8,6 +8,7 @@ import Testing
         let findings = lint("ALTER TABLE \"Users\" RENAME TO people;", only: id)
         #expect(positions(findings) == ["1:21"])
         #expect(findings[0].message.contains("`Users`"))
+        #expect(findings[0].message.contains("`rename_table_to: people`"), "the plan that does it safely: \(findings[0].message)")
     }
 
     @Test func columnRenameIsNotThisRule() {

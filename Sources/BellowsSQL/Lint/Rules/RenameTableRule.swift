@@ -3,7 +3,7 @@ public struct RenameTableRule: LintRule {
     public static let id = "rename-table"
     public static let defaultSeverity = Severity.error
     public static let summary = "Renaming an existing table (running code still uses the old name)"
-    public static let remedy = "Expose the new name first (view / synced table), move the code, drop the old name."
+    public static let remedy = "A Bellows plan with `rename_table_to:` (the new name is a view from expand, contract renames the table, its indexes, constraints and sequences)."
 
     public init() {}
 
@@ -15,7 +15,7 @@ public struct RenameTableRule: LintRule {
                 guard let token = action.significantTokens.first else { continue }
                 let new = action[significant: 2]?.identifierValue ?? "?"
                 findings.append(finding(file, at: token,
-                    "renaming table `\(alter.table)` to `\(new)` breaks every running instance of the application that still uses `\(alter.table.name)` the moment it commits. Rename in steps: create the new name (e.g. an updatable view over the table, or the new table kept in sync by a Bellows plan), move the code over, then drop the old name"))
+                    "renaming table `\(alter.table)` to `\(new)` breaks every running instance of the application that still uses `\(alter.table.name)` the moment it commits. Rename in steps with a Bellows plan (`table: \(alter.table.name)`, `rename_table_to: \(new)`): expand makes the new name an updatable view over the table, the code moves over, contract renames the table with its indexes, constraints and sequences"))
             }
         }
         return findings

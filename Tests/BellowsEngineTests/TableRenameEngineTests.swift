@@ -1,0 +1,159 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// `rename_table_to:` against a real PostgreSQL (docs/plans.md#renaming-a-table).
+@Suite(needsDatabase)
+struct TableRenameEngineTests {
+    static let schema = """
+        CREATE TABLE members (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            code serial,
+            email text NOT NULL UNIQUE,
+            referrer bigint REFERENCES members (id),
+            score integer NOT NULL DEFAULT 0 CHECK (score >= 0)
+        );
+        CREATE INDEX members_lower_email_idx ON members (lower(email));
+        CREATE INDEX keep_score_idx ON members (score);
+        CREATE TABLE orders (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES members (id));
+        INSERT INTO members (email, score) SELECT 'm' || g || '@example.com', g FROM generate_series(1, 200) AS g;
+        INSERT INTO orders SELECT g, g FROM generate_series(1, 50) AS g;
+        """
+
+    static let plan = """
+        table: members
+        rename_table_to: people
+        """
+
+    /// The before-snapshot as contract must leave the database: every `members` in a name or
+    /// definition is `people` (the names PostgreSQL generated, the foreign keys' targets, the
+    /// sequences in the defaults), nothing else differs.
+    static func renamed(_ snapshot: DatabaseSnapshot) -> DatabaseSnapshot {
+        DatabaseSnapshot(objects: Dictionary(uniqueKeysWithValues: snapshot.objects.map { key, object in
+            (key.replacingOccurrences(of: "members", with: "people"),
+             DatabaseSnapshot.Object(definition: object.definition.replacingOccurrences(of: "members", with: "people"),
+                                     parent: object.parent?.replacingOccurrences(of: "members", with: "people")))
+        }))
+    }
+
+    /// Expand → the new version inserts through the new name (the identity and serial defaults
+    /// apply, explicit DEFAULT too), the old version through the old name, both see every row →
+    /// contract renames the table, its indexes, constraints and sequences; the foreign key of
+    /// another table follows; nothing else in the catalog changed.
+    @Test func expandServesBothNamesAndContractRenamesEverything() throws {
+        let fixture = try EngineFixture("table-rename")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema)
+        let id = "001_rename_members"
+        try fixture.writePlan(id, Self.plan)
+        let before = try DatabaseSnapshot.take(fixture.sql)
+
+        try fixture.run(.expand, id)
+        #expect(try fixture.int("SELECT count(*) FROM pg_views WHERE schemaname = 'public' AND viewname = 'people'") == 1)
+        let line = try #require(try fixture.engine().status().first { $0.id == id })
+        #expect(line.renamedTo == "people" && line.table == "members" && line.blockers.isEmpty, "\(line)")
+        // The new version, by the new name: identity, serial and plain defaults apply.
+        let newID = try fixture.int("INSERT INTO people (email) VALUES ('new@example.com') RETURNING id")
+        #expect(newID == 201)
+        try fixture.exec("INSERT INTO people (id, email, score) VALUES (DEFAULT, 'new2@example.com', DEFAULT)")
+        #expect(try fixture.rows("SELECT code::text, score::text FROM members WHERE email = 'new@example.com'") == [["201", "0"]])
+        // The old version, by the old name.
+        try fixture.exec("INSERT INTO members (email) VALUES ('old@example.com')")
+        try fixture.exec("UPDATE people SET score = 7 WHERE email = 'old@example.com'")
+        try fixture.exec("INSERT INTO orders VALUES (1000, \(newID))")
+        #expect(try fixture.int("SELECT count(*) FROM people") == 203)
+        #expect(try fixture.int("SELECT score FROM members WHERE email = 'old@example.com'") == 7)
+
+        try fixture.run(.backfill, id)
+        try fixture.run(.verify, id)
+        let contracted = try fixture.run(.contract, id)
+        #expect(try fixture.state(id)?.phase == .contracted, "\(contracted)")
+
+        #expect(try fixture.rows("SELECT to_regclass('members')::text, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('people'))") == [[nil, "r"]])
+        #expect(try fixture.int("SELECT count(*) FROM people") == 203)
+        let names = try fixture.rows("""
+            SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('i', 'S') ORDER BY 1
+            """).map { $0[0] ?? "" }
+        #expect(names == ["keep_score_idx", "orders_pkey", "people_code_seq", "people_email_key", "people_id_seq", "people_lower_email_idx", "people_pkey"])
+        let constraints = try fixture.rows("SELECT conname::text FROM pg_constraint WHERE conrelid = 'people'::regclass ORDER BY 1").map { $0[0] ?? "" }
+        #expect(constraints == ["people_email_key", "people_pkey", "people_referrer_fkey", "people_score_check"])
+        // Another table's foreign key follows the table (by OID), and still holds.
+        #expect(try fixture.rows("SELECT confrelid::regclass::text FROM pg_constraint WHERE conname = 'orders_member_id_fkey'") == [["people"]])
+        #expect(throws: PostgresError.self) { try fixture.exec("INSERT INTO orders VALUES (2000, 999999)") }
+        // The identity and the serial keep counting (contract's writability proof drew a value).
+        let afterID = try fixture.int("INSERT INTO people (email) VALUES ('after@example.com') RETURNING id")
+        #expect(afterID > 203)
+        #expect(try fixture.int("SELECT code FROM people WHERE email = 'after@example.com'") > 203)
+
+        let after = try DatabaseSnapshot.take(fixture.sql)
+        let expected = Self.renamed(before)
+        #expect(after == expected, "\(expected.difference(to: after, moment: "after contract", reference: "expected"))")
+        let event = try #require(try fixture.events(id).last { $0.command == "contract" })
+        #expect("\(event.details)".contains("table members -> people"), "\(event.details)")
+    }
+
+    /// Rollback from each phase before contract drops the view: the catalog is exactly as before.
+    @Test func rollbackRestoresTheCatalogExactly() throws {
+        let fixture = try EngineFixture("table-rename-rollback")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema)
+        let id = "001_rename_members"
+        try fixture.writePlan(id, Self.plan)
+        let before = try DatabaseSnapshot.take(fixture.sql)
+        for last in [PhaseCommand.expand, .backfill, .verify] {
+            try fixture.forward(id, through: last)
+            try fixture.exec("INSERT INTO people (email) VALUES ('via-view-\(last.rawValue)@example.com')")
+            try fixture.run(.rollback, id)
+            #expect(try fixture.state(id)?.phase == .rolledBack)
+            let after = try DatabaseSnapshot.take(fixture.sql)
+            #expect(after == before, "after \(last.rawValue): \(before.difference(to: after))")
+        }
+        #expect(try fixture.int("SELECT count(*) FROM members") == 203)
+    }
+
+    /// The new name taken (by a table, or by a type): expand refuses before any change.
+    @Test func aTakenNameIsRefusedBeforeAnyChange() throws {
+        let fixture = try EngineFixture("table-rename-taken")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema + "\nCREATE TABLE people (id int);")
+        let id = "001_rename_members"
+        try fixture.writePlan(id, Self.plan)
+        let before = try DatabaseSnapshot.take(fixture.sql)
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, id) })
+        #expect(refusal.gates == ["table-rename"], "\(refusal.text)")
+        #expect(refusal.text.contains("public.people is taken (a table)"), "\(refusal.text)")
+        #expect(refusal.text.contains("001_rename_members.yaml:2:18"), "\(refusal.text)")
+        #expect(try DatabaseSnapshot.take(fixture.sql) == before)
+        #expect((try fixture.state(id)?.phase ?? .planned) == .planned)
+
+        try fixture.exec("DROP TABLE people; CREATE TYPE people AS ENUM ('a');")
+        let typeRefusal = try #require(expectRefusal { try fixture.run(.expand, id) })
+        #expect(typeRefusal.gates == ["table-rename"], "\(typeRefusal.text)")
+        #expect(typeRefusal.text.contains("a type public.people exists"), "\(typeRefusal.text)")
+    }
+
+    /// A rename and a column plan on one table are never in flight together: either waits.
+    @Test func aRenameWaitsForOtherPlansOnTheTableAndTheyForIt() throws {
+        let fixture = try EngineFixture("table-rename-conflict")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema)
+        try fixture.writePlan("001_add_nick", """
+            table: members
+            changes:
+              - add: nick
+                type: text
+            """)
+        try fixture.writePlan("002_rename_members", Self.plan)
+        try fixture.run(.expand, "001_add_nick")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "002_rename_members") })
+        #expect(refusal.gates == ["conflict"], "\(refusal.text)")
+        try fixture.run(.rollback, "001_add_nick")
+        try fixture.run(.expand, "002_rename_members")
+        let other = try #require(expectRefusal { try fixture.run(.expand, "001_add_nick") })
+        #expect(other.gates.contains("conflict"), "\(other.text)")
+        #expect(other.text.contains("renames public.members"), "\(other.text)")
+    }
+}
