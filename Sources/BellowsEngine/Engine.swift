@@ -246,12 +246,16 @@ public final class Engine: @unchecked Sendable {
         defer { watcher?.finish() }
         do {
             var details: [String: JSONValue]
+            if plan.moveColumns != nil {
+                details = try runMove(command, plan: plan, state: state, connection: connection)
+            } else {
             switch command {
             case .expand: details = try expand(plan, state: state, connection: connection)
             case .backfill: details = try backfill(plan, state: state, connection: connection)
             case .verify: details = try verify(plan, state: state, connection: connection)
             case .contract: details = try contract(plan, state: state, connection: connection)
             case .rollback: details = try rollback(plan, state: state, connection: connection)
+            }
             }
             details["checksum"] = .string(plan.checksum)
             return PhaseOutcome(plan: plan.id, command: command, from: state.phase, to: command.resultingPhase,

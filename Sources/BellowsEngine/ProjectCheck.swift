@@ -209,6 +209,14 @@ public enum ProjectCheck {
                 header += "-- \(plan.table.value) as \(base.applied.joined(separator: ", ")) \(base.applied.count == 1 ? "leaves" : "leave") it once contracted\n"
             }
         }
+        if plan.moveColumns != nil {
+            let compiled = MoveCompiler.compile(plan, table: catalog.table(plan.table.value))
+            guard let move = compiled.move else {
+                throw BellowsError.planInvalid(compiled.findings.isEmpty ? [Finding(at: plan.table.location, severity: .error, rule: "plan-unknown-table",
+                                                                                    message: "table \(plan.table.value) is not in the schema")] : compiled.findings)
+            }
+            return header + MoveSQL(move).rendered(phases: phase.map { [$0] } ?? PhaseCommand.allCases)
+        }
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
         transition.notNullShape = NotNullShape.preferred(serverVersion: version)

@@ -32,6 +32,15 @@ public enum PlanChain {
                 result[plan.id] = Base(catalog: catalog, applied: applied[key] ?? [], unapplied: unapplied[key] ?? [])
             }
             guard !skipping.contains(plan.id), let before = catalog.table(table) else { continue }
+            if plan.moveColumns != nil {
+                guard let move = MoveCompiler.compile(plan, table: before, catalog: catalog).move else {
+                    unapplied[key, default: []].append(plan.id)
+                    continue
+                }
+                catalog = MoveCompiler.catalogAfterContract(move, catalog)
+                applied[key, default: []].append(plan.id)
+                continue
+            }
             guard let transition = TransitionCompiler.compile(plan, table: before).transition else {
                 unapplied[key, default: []].append(plan.id)
                 continue

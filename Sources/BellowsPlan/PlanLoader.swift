@@ -11,7 +11,7 @@ public struct PlanLoadResult: Sendable {
 /// Loads plan files strictly: unknown keys (with a suggestion), wrong types and missing keys
 /// are all reported with file:line:column, and loading goes on to find the rest.
 public enum PlanLoader {
-    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy", "archive", "rename_table_to"]
+    static let topLevelKeys = ["table", "description", "depends_on", "changes", "checks", "gates", "backfill", "rehearse", "versioned_schemas", "strategy", "archive", "rename_table_to", "move_columns"]
     static let attributeKeys = ["not_null", "default", "drop_default", "check", "unique", "references", "comment"]
     static let alterKeys = ["alter", "rename_to", "type", "up", "down", "carry"] + attributeKeys
     static let addKeys = ["add", "type", "backfill"] + attributeKeys
@@ -138,9 +138,10 @@ public enum PlanLoader {
                 }
                 if let change = readChange(item, reader: &reader) { changes.append(change) }
             }
-        } else if top["changes"] == nil {
+        } else if top["changes"] == nil && top["move_columns"] == nil {
             reader.report(at: start, "plan-missing-key", "the plan needs 'changes': a list of column changes (or 'rename_table_to': a new name for the table)")
         }
+        let moveColumns = readMoveColumns(top, reader: &reader)
 
         var checks: [PlanCheck] = []
         if let items = reader.sequence(top["checks"]?.value, key: "checks") {
@@ -202,7 +203,7 @@ public enum PlanLoader {
         let archive = reader.bool(top["archive"]?.value, key: "archive")
 
         let number = PlanNaming.sequenceNumber(of: stem)
-        guard let table, !(changes.isEmpty && constraintChanges.isEmpty && renameTableTo == nil), !reader.findings.hasErrors else {
+        guard let table, !(changes.isEmpty && constraintChanges.isEmpty && renameTableTo == nil) || moveColumns != nil, !reader.findings.hasErrors else {
             return PlanLoadResult(plan: nil, findings: reader.findings)
         }
         var plan = Plan(id: stem, number: number, file: file, checksum: SHA256.hex(bytes), table: table,
@@ -219,7 +220,36 @@ public enum PlanLoader {
         }
         plan.archive = archive
         plan.renameTableTo = renameTableTo
+        plan.moveColumns = moveColumns
         return PlanLoadResult(plan: plan, findings: reader.findings)
+    }
+
+    /// `move_columns: { to: name, columns: [a, b] }` (ColumnMove): alone, without `changes`.
+    static func readMoveColumns(_ top: [String: (key: Node, value: Node)], reader: inout NodeReader) -> MoveColumns? {
+        guard let entry = top["move_columns"] else { return nil }
+        let location = reader.location(entry.key)
+        guard let map = reader.mapping(entry.value, what: "'move_columns'", allowed: ["to", "columns"]) else { return nil }
+        var to: Located<TableName>?
+        if let text = reader.nonEmptyString(map["to"]?.value, key: "to") {
+            if let name = TableName(parsing: text.value) { to = Located(name, at: text.location) } else {
+                reader.report(at: text.location, "plan-invalid-value", "'to' must be a name or schema.name, found '\(text.value)'")
+            }
+        } else if map["to"] == nil {
+            reader.report(entry.value, "plan-missing-key", "'move_columns' needs 'to': the new table")
+        }
+        let columns = reader.stringList(map["columns"]?.value, key: "columns")
+        if map["columns"] == nil {
+            reader.report(entry.value, "plan-missing-key", "'move_columns' needs 'columns': the columns that move")
+        } else if columns.isEmpty, let node = map["columns"]?.value {
+            reader.report(node, "plan-invalid-value", "'columns' is empty: a move moves at least one column")
+        }
+        for key in ["changes", "versioned_schemas", "strategy", "archive", "rename_table_to"] {
+            if let other = top[key] {
+                reader.report(other.key, "plan-invalid-value", "a move_columns plan has no '\(key)': write other changes in a plan of their own")
+            }
+        }
+        guard let to, !columns.isEmpty else { return nil }
+        return MoveColumns(to: to, columns: columns, location: location)
     }
 
     /// A `rehearse: values:` mapping (in a plan, or per table in `bellows.yaml`): column → a

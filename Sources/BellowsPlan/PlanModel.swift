@@ -506,6 +506,9 @@ public struct Plan: Sendable, Hashable {
 
     /// The plan's strategy: `copy` unless it says `views`.
     public var strategy: PlanStrategy { strategyKey?.value ?? .copy }
+    /// `move_columns: { to, columns }`: the plan moves columns of its table into a new table
+    /// (`ColumnMove`); such a plan has no `changes`.
+    public var moveColumns: MoveColumns? = nil
 
     /// `archive: false`: contract does not keep the columns it drops in `bellows_archive`
     /// (`ArchiveSQL`); nil: `bellows.yaml`'s `archive:` decides, else contract archives.

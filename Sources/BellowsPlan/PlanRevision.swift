@@ -177,6 +177,10 @@ public struct PlanRevision: Sendable, Hashable {
         for (key, value) in settings {
             facts.append(PlanFact(key: "backfill: \(key)", value: value ?? "(none)", location: nil))
         }
+        if let move = plan.moveColumns {
+            facts.append(PlanFact(key: "move_columns: to", value: move.to.value.description, location: move.to.location))
+            facts.append(PlanFact(key: "move_columns: columns", value: move.columns.map(\.value).joined(separator: ", "), location: move.columns.first?.location))
+        }
         return facts
     }
 

@@ -64,6 +64,10 @@ public enum PlanValidator {
             case .check, .drop: break
             }
         }
+        if let move = plan.moveColumns {
+            identifiers += move.columns + [Located(move.to.value.name, at: move.to.location)]
+            if move.to.value.schema == "bellows" { add(move.to.location, .error, "plan-reserved-name", "schema \"bellows\" holds Bellows' own state; a move cannot create its table there") }
+        }
         for identifier in identifiers {
             let bytes = identifier.value.utf8.count
             if bytes > TransitionNames.maximumIdentifierBytes {
@@ -226,7 +230,9 @@ public enum PlanValidator {
 
         // Against the schema the migrations build.
         if let catalog {
-            if let table = catalog.table(plan.table.value) {
+            if let table = catalog.table(plan.table.value), plan.moveColumns != nil {
+                findings += MoveCompiler.compile(plan, table: table, catalog: catalog).findings
+            } else if let table = catalog.table(plan.table.value) {
                 findings += TransitionCompiler.compile(plan, table: table).findings
                 if let rename = plan.renameTableTo, catalog.table(TableName(schema: table.schema, name: rename.value)) != nil {
                     add(rename.location, .error, "plan-table-exists",

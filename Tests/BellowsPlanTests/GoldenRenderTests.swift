@@ -23,6 +23,7 @@ import Testing
         let loaded = PlanLoader.load(path: path)
         let plan = try #require(loaded.plan, "\(planName) does not load: \(loaded.findings)")
         let table = Repository.catalog.table(plan.table.value)
+        if plan.moveColumns != nil { return try renderMove(plan, table: table) }
         let compiled = TransitionCompiler.compile(plan, table: table)
         var transition = try #require(compiled.transition, "\(planName) does not compile: \(compiled.findings)")
         transition.notNullShape = shape
@@ -47,6 +48,21 @@ import Testing
             if phase == .backfill, sql.needsBackfill {
                 let first = sql.backfillBatch(first: true)
                 out += "-- the first batch (no cursor yet) [transaction]\n\(first.bound);\n\(first.update);\n"
+            }
+        }
+        return out
+    }
+
+    /// A `move_columns` plan (no NOT NULL shape: it adds none).
+    static func renderMove(_ plan: Plan, table: TableInfo?) throws -> String {
+        let compiled = MoveCompiler.compile(plan, table: table)
+        let move = try #require(compiled.move, "\(plan.id) does not compile: \(compiled.findings)")
+        let sql = MoveSQL(move)
+        var out = "-- plan \(plan.id) on \(move.sourceName), rendered offline from migrations/\n"
+        for phase in PhaseCommand.allCases {
+            out += "\n-- ===== \(phase.rawValue) =====\n"
+            for statement in sql.statements(for: phase) {
+                out += "-- \(statement.purpose) [\(statement.mode.rawValue)]\n\(statement.sql);\n"
             }
         }
         return out
@@ -104,6 +120,10 @@ import Testing
         let path = Repository.plansDirectory.appendingPathComponent(planName + ".yaml").path
         let plan = try #require(PlanLoader.load(path: path).plan)
         let catalog = MigrationSchema.catalog(fromMigrations: Repository.migrationFiles.map(Repository.text))
+        if plan.moveColumns != nil {
+            #expect(try Self.renderMove(plan, table: catalog.table(plan.table.value)) == first)
+            return
+        }
         let again = try #require(TransitionCompiler.compile(plan, table: catalog.table(plan.table.value)).transition)
         let reference = try #require(TransitionCompiler.compile(plan, table: Repository.catalog.table(plan.table.value)).transition)
         for phase in PhaseCommand.allCases {

@@ -75,7 +75,7 @@ public final class Rehearsal: @unchecked Sendable {
     let project: Project
     let options: RehearsalOptions
     let report: Reporter
-    private var result = RehearsalReport()
+    var result = RehearsalReport()
     private var hints: [String: Set<String>] = [:]
     /// Value hints and domains of the columns the generator and the writers fill.
     private let values = ValueDomains()
@@ -455,6 +455,7 @@ public final class Rehearsal: @unchecked Sendable {
 
     /// expand → backfill → verify → contract under traffic; then the invariants.
     func forward(_ plan: Plan, conninfo: String) throws {
+        if plan.moveColumns != nil { return try forwardMove(plan, conninfo: conninfo) }
         let connection = try Connection(conninfo)
         defer { connection.close() }
         guard let table = try CatalogReader.table(connection, plan.table.value) else {

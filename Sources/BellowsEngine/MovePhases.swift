@@ -1,0 +1,334 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// The phases of a `move_columns` plan (ColumnMove, MoveSQL): read → decide → act, as the
+/// column-change phases, with the same state row, gates, audit events and backfill controls.
+extension Engine {
+    func runMove(_ command: PhaseCommand, plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        switch command {
+        case .expand: return try expandMove(plan, state: state, connection: connection)
+        case .backfill: return try backfillMove(plan, state: state, connection: connection)
+        case .verify: return try verifyMove(plan, state: state, connection: connection)
+        case .contract: return try contractMove(plan, state: state, connection: connection)
+        case .rollback: return try rollbackMove(plan, state: state, connection: connection)
+        }
+    }
+
+    /// The move as expand resolved it: against the table it stored, under the search_path it kept.
+    func columnMove(_ plan: Plan, connection: Connection) throws -> ColumnMove {
+        var table = try StateStore.storedTable(connection, id: plan.id)
+        if table == nil { table = try CatalogReader.table(connection, plan.table.value) }
+        let compiled = MoveCompiler.compile(plan, table: table)
+        guard var move = compiled.move else {
+            throw BellowsError.planInvalid(compiled.findings.isEmpty
+                ? [Finding(at: plan.table.location, severity: .error, rule: "plan-unknown-table", message: "table \(plan.table.value) does not exist")]
+                : compiled.findings)
+        }
+        if let path = try connection.query("SELECT search_path FROM bellows.plans WHERE id = $1", [plan.id]).first?.raw("search_path") {
+            move.searchPath = PostgresArray.parse(path).compactMap { $0 }
+        }
+        move.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, Set(move.moved.map(\.type)))
+        return move
+    }
+
+    func expandMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        var failures = try dependencyFailures(plan, connection: connection)
+        failures += manualGateFailures(plan, before: .expand, connection: connection)
+        let table = try CatalogReader.table(connection, plan.table.value)
+        let compiled = MoveCompiler.compile(plan, table: table)
+        failures += compiled.findings.filter { $0.severity == .error }.map {
+            GateFailure(gate: "plan", message: "\($0.location): \($0.message)", remedy: "fix the plan (rule \($0.rule))")
+        }
+        if table == nil {
+            failures.append(GateFailure(gate: "plan", message: "table \(plan.table.value) does not exist", remedy: "fix 'table' in the plan"))
+        }
+        if let move = compiled.move {
+            if try connection.query("SELECT to_regclass($1) IS NOT NULL AS taken", [move.quotedTarget]).first?.bool("taken") == true {
+                failures.append(GateFailure(gate: "plan", message: "\(move.move.to.location): table \(move.targetName) already exists",
+                                            remedy: "a move creates its new table: name another in 'to'"))
+            }
+            failures += try tableSafetyFailures(table: move.quotedSource, connection: connection)
+            // Another plan in flight on the table that changes a moved column.
+            let names = [plan.table.value.description, move.sourceName, move.source.name]
+            for row in try connection.query("""
+                SELECT id, CASE WHEN expanding THEN 'expanding' ELSE phase END AS phase FROM bellows.plans
+                WHERE id <> $1 AND (phase IN ('expanded', 'backfilled', 'verified') OR expanding)
+                  AND table_name = ANY($2::text[]) AND touched_columns && $3::text[] ORDER BY id
+                """, [plan.id, PostgresArray.literal(names), PostgresArray.literal(move.movedNames)]) {
+                failures.append(GateFailure(gate: "conflict", message: "plan \(try row.string("id")) is \(try row.string("phase")) on \(move.sourceName) and changes a column this plan moves",
+                                            remedy: "contract or roll back \(try row.string("id")) first"))
+            }
+        }
+        guard failures.isEmpty, var move = compiled.move, let table else {
+            throw refuse(connection, plan: plan, command: .expand, phase: state.phase, failures)
+        }
+        move.searchPath = try sessionSearchPath(connection)
+        move.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, Set(move.moved.map(\.type)))
+        move.tableGrants = try connection.query("""
+            SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE (SELECT rolname FROM pg_roles WHERE oid = a.grantee) END AS grantee, a.privilege_type
+            FROM pg_class c, aclexplode(c.relacl) AS a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1, 2
+            """, [move.quotedSource]).map { ColumnMove.TableGrant(grantee: try $0.string("grantee"), privilege: try $0.string("privilege_type")) }
+        let sql = MoveSQL(move)
+        let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
+        let details: [String: JSONValue] = ["new_table": .string(move.targetName), "moved_columns": .array(move.movedNames.map(JSONValue.string)),
+                                            "key": .array(move.keyNames.map(JSONValue.string))]
+        try step("create the new table and the triggers keeping both sides in step") {
+            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: move.quotedSource, report: report) {
+                for statement in sql.expandTransaction {
+                    announce(plan, .expand, statement)
+                    try connection.execute(statement.sql)
+                }
+                let updated = try connection.execute("""
+                    UPDATE bellows.plans SET phase = 'expanded', expanding = false, expand_checksum = $2, checksum = $2, table_info = $3,
+                           touched_columns = $4::text[], backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false,
+                           verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
+                           referenced_columns = '{}', plan_text = $7, plan_path = $8, table_name = $9
+                    WHERE id = $1 AND phase = $5 AND NOT expanding
+                    """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(move.movedNames), state.phase.rawValue,
+                          PostgresArray.literal(move.searchPath ?? []), plan.source, plan.file, plan.table.value.description])
+                guard updated.affectedRows == 1 else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .expand, from: state.phase, to: .expanded, details: details)
+            }
+        }
+        return details
+    }
+
+    /// Copies the source's rows into the new table in keyset batches, each with its cursor in
+    /// one transaction (resumable), up to the largest key when the backfill started, paced and
+    /// controlled (`bellows pause`/`throttle`) like a column backfill.
+    func backfillMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        if state.phase == .backfilled {
+            report(.info("plan \(plan.id) is already backfilled"))
+            return ["rows_updated": .int(state.backfillRows), "already_done": true]
+        }
+        let move = try columnMove(plan, connection: connection)
+        let sql = MoveSQL(move)
+        var failures = checksumFailures(plan, state: state)
+        failures += try moveTriggerFailures(sql, connection: connection)
+        failures += manualGateFailures(plan, before: .backfill, connection: connection)
+        guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .backfill, phase: state.phase, failures) }
+
+        var pacer = BackfillPacer(settings: plan.backfill, pacing: options.pacing, fixedBatchSize: options.batchSize,
+                                  pauseMilliseconds: options.pauseMilliseconds)
+        var cursor = state.backfillCursor
+        var bound = state.backfillBound
+        if bound == nil {
+            bound = try step("read the walk's end") { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
+            try step("save the backfill's upper bound") {
+                try StateStore.saveBackfillBound(connection, plan: plan.id, bound: bound, phase: state.phase)
+            }
+        }
+        let estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [move.quotedSource]).first?.int("n") ?? 0
+        let bytesAtStart = try tableBytes(connection, move.quotedTarget)
+        var copiedTotal = state.backfillRows
+        var scannedThisRun = 0
+        let started = Date()
+        // The new table's trigger stands aside for this session's copies (the values come from the source).
+        try step("mark the session as the backfill's") { try connection.execute("SELECT set_config('bellows.backfill', $1, false)", [sql.marker]) }
+        defer { _ = try? connection.execute("RESET bellows.backfill") }
+        let first = sql.backfillBatch(first: true), next = sql.backfillBatch(first: false)
+        announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch", first))
+        while let upper = bound {
+            if options.shouldStop() {
+                recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
+                              details: ["rows_updated": .int(copiedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
+                throw BellowsError.interrupted(plan: plan.id, rowsDone: copiedTotal, resume: "bellows backfill \(plan.id)")
+            }
+            let control = try step("read the backfill's control") { try StateStore.control(connection, plan: plan.id) ?? BackfillControl() }
+            if pacer.apply(control) {
+                report(.info("backfill of \(plan.id): " + (control.summary ?? "no pause or throttle any more")))
+            }
+            if control.paused {
+                let pauseStart = Date()
+                while Date().timeIntervalSince(pauseStart) < options.controlPollSeconds && !options.shouldStop() {
+                    Thread.sleep(forTimeInterval: min(0.1, options.controlPollSeconds))
+                }
+                continue
+            }
+            let size = pacer.nextBatchSize
+            let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + upper.map { $0 } + [size]
+            let batchStart = Date()
+            let row = try step("copy a batch into \(move.targetName)") {
+                try LockSafety.inTransaction(connection, policy: policy(for: plan), table: move.quotedSource, report: report) { () throws -> Row? in
+                    try connection.execute("SET LOCAL statement_timeout = '\(plan.backfill.statementTimeoutMilliseconds)ms'")
+                    let row = try connection.query(cursor == nil ? first : next, parameters).first
+                    if let last = try row?.raw("last_key") {
+                        let copied = try row?.int("copied") ?? 0
+                        try connection.execute("""
+                            UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()
+                            WHERE id = $1 AND phase = $4
+                            """, [plan.id, last, copied, state.phase.rawValue])
+                    }
+                    return row
+                }
+            }
+            let scanned = try row?.int("scanned") ?? 0
+            guard scanned > 0, let last = try row?.raw("last_key").map({ PostgresArray.parse($0).map { $0 ?? "" } }) else { break }
+            let elapsed = Date().timeIntervalSince(batchStart) * 1000
+            cursor = last
+            scannedThisRun += scanned
+            copiedTotal += try row?.int("copied") ?? 0
+            pacer.batchDone(rows: scanned, milliseconds: elapsed)
+            let seconds = Date().timeIntervalSince(started)
+            let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
+            report(.backfill(BackfillProgress(
+                plan: plan.id, rowsScanned: scannedThisRun, rowsUpdated: copiedTotal, estimatedTotal: estimate, rowsPerSecond: rate,
+                etaSeconds: nil, batchSize: pacer.nextBatchSize, lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description,
+                tableBytes: try tableBytes(connection, move.quotedTarget), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)))
+            if cursor == upper { break }
+            let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: scanned)
+            if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
+        }
+        let details: [String: JSONValue] = ["rows_updated": .int(copiedTotal), "rows_scanned_this_run": .int(scannedThisRun),
+                                            "seconds": .double(Date().timeIntervalSince(started))]
+        try step("record the end of the backfill") {
+            try connection.withTransaction {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled,
+                                                extra: ", backfill_done = true, verified_at = NULL, verified_trigger = NULL") else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during the backfill (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .backfill, from: state.phase, to: .backfilled, details: details)
+            }
+        }
+        return details
+    }
+
+    /// Both triggers in place and firing for every writer, or what is wrong.
+    func moveTriggerFailures(_ sql: MoveSQL, connection: Connection) throws -> [GateFailure] {
+        let present = try connection.query(sql.verifyTriggers).first?.int("n") ?? 0
+        guard present < 2 else { return [] }
+        return [GateFailure(gate: "trigger", message: "the trigger \(sql.triggerName) keeping \(sql.move.sourceName) and \(sql.move.targetName) in step is missing or not ENABLE ALWAYS on one of them",
+                            remedy: "`bellows rollback \(sql.move.plan.id)` and expand again")]
+    }
+
+    func verifyMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let move = try columnMove(plan, connection: connection)
+        let sql = MoveSQL(move)
+        var failures = checksumFailures(plan, state: state)
+        failures += try moveTriggerFailures(sql, connection: connection)
+        failures += manualGateFailures(plan, before: .verify, connection: connection)
+        if !failures.isEmpty { throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures) }
+        var results: [CheckResult] = []
+        let keys = move.keyNames.joined(separator: ", ")
+        announce(plan, .verify, PhaseStatement(.transaction, "every source row has its counterpart, with equal values", sql.verifyCounterparts))
+        let counterparts = try step("compare the source with the new table") {
+            try readOnly(connection) { () throws(PostgresError) in
+                try connection.execute("SET LOCAL statement_timeout = 0")
+                try connection.execute("SET LOCAL row_security = off")
+                return try connection.query(sql.verifyCounterparts).first
+            }
+        }
+        if let counterparts {
+            let count = try counterparts.int("n"), missing = try counterparts.int("missing")
+            let example = try counterparts.stringArray("example").joined(separator: ", ")
+            let message = "\(count) row(s) of \(move.sourceName) have no counterpart in \(move.targetName) (\(missing)) or other values in \(move.movedNames.joined(separator: ", ")) (\(count - missing)); "
+                + "first key (\(keys)) = (\(example))" + (try counterparts.bool("example_missing") ? ", missing" : ", values differ")
+            results.append(CheckResult(name: "counterparts", passed: false, message: message))
+            failures.append(GateFailure(gate: "mismatch:counterparts", message: message,
+                                        remedy: "writes bypassed the triggers (bellows.backfill set by hand, a disabled trigger): roll back and expand again, or correct the rows and verify again"))
+        } else {
+            results.append(CheckResult(name: "counterparts", passed: true, message: "every row of \(move.sourceName) has its counterpart in \(move.targetName), with equal values"))
+        }
+        announce(plan, .verify, PhaseStatement(.transaction, "no row of the new table is orphaned", sql.verifyOrphans))
+        let orphans = try step("look for orphans in the new table") {
+            try readOnly(connection) { () throws(PostgresError) in
+                try connection.execute("SET LOCAL statement_timeout = 0")
+                try connection.execute("SET LOCAL row_security = off")
+                return try connection.query(sql.verifyOrphans).first
+            }
+        }
+        if let orphans {
+            let message = "\(try orphans.int("n")) row(s) of \(move.targetName) have no row in \(move.sourceName); first key (\(keys)) = (\(try orphans.stringArray("example").joined(separator: ", ")))"
+            results.append(CheckResult(name: "orphans", passed: false, message: message))
+            failures.append(GateFailure(gate: "mismatch:orphans", message: message, remedy: "delete them, or roll back and expand again"))
+        } else {
+            results.append(CheckResult(name: "orphans", passed: true, message: "no row of \(move.targetName) is orphaned"))
+        }
+        let checks = runChecks(plan, connection: connection)
+        results += checks.results
+        failures += checks.failures
+        let details: [String: JSONValue] = ["checks": .array(results.map(\.json))]
+        if !failures.isEmpty {
+            if state.phase == .verified {
+                _ = try? StateStore.transition(connection, id: plan.id, from: .verified, to: .backfilled, extra: ", verified_at = NULL")
+            }
+            throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures, details: details)
+        }
+        try step("record the verification") {
+            try connection.withTransaction {
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .verified, extra: ", verified_at = now()") else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during verify (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .verify, from: state.phase, to: .verified, details: details)
+            }
+        }
+        return details
+    }
+
+    func contractMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let move = try columnMove(plan, connection: connection)
+        let sql = MoveSQL(move)
+        var failures = checksumFailures(plan, state: state)
+        failures += try moveTriggerFailures(sql, connection: connection)
+        failures += manualGateFailures(plan, before: .contract, connection: connection)
+        if let verifiedAt = state.verifiedAt {
+            let age = Date().timeIntervalSince(verifiedAt)
+            if age > options.maxVerificationAgeSeconds {
+                failures.append(GateFailure(gate: "verification-age",
+                                            message: String(format: "the last verification is %.0f s old (limit %.0f s)", age, options.maxVerificationAgeSeconds),
+                                            remedy: "`bellows verify \(plan.id)` again"))
+            }
+        } else {
+            failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
+        }
+        if !failures.isEmpty { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }
+        let details: [String: JSONValue] = ["new_table": .string(move.targetName), "dropped_columns": .array(move.movedNames.map(JSONValue.string))]
+        try step("drop the triggers and the moved columns from \(move.sourceName)") {
+            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: move.quotedSource, report: report) {
+                for statement in sql.contractTransaction {
+                    announce(plan, .contract, statement)
+                    try connection.execute(statement.sql)
+                }
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .contracted) else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during contract (another bellows?)")
+                }
+                try record(connection, plan: plan, command: .contract, from: state.phase, to: .contracted, details: details)
+            }
+        }
+        return details
+    }
+
+    func rollbackMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
+        let move = try columnMove(plan, connection: connection)
+        let statements = MoveSQL(move).rollbackTransaction
+        for statement in statements where statement.mode == .standalone {
+            announce(plan, .rollback, statement)
+            try step(statement.purpose) {
+                try LockSafety.standalone(connection, policy: policy(for: plan), statementTimeoutMilliseconds: options.statementTimeoutMilliseconds,
+                                          table: move.quotedTarget, report: report, statement.sql)
+            }
+        }
+        try step("drop the triggers and the new table") {
+            try LockSafety.inTransaction(connection, policy: policy(for: plan), table: move.quotedSource, report: report) {
+                for statement in statements where statement.mode == .transaction {
+                    announce(plan, .rollback, statement)
+                    try connection.execute(statement.sql)
+                }
+                guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .rolledBack, extra: """
+                    , expanding = false, backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false, verified_at = NULL, verified_trigger = NULL, table_info = NULL, search_path = NULL, not_null_shape = NULL
+                    """) else {
+                    throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during rollback (another bellows?)")
+                }
+                let control = try StateStore.clearControl(connection, plan: plan.id)
+                try record(connection, plan: plan, command: .rollback, from: state.phase, to: .rolledBack, details: [
+                    "dropped_table": .string(move.targetName), "control_cleared": control ?? .null,
+                ])
+            }
+        }
+        return ["statements": .int(statements.count)]
+    }
+}
