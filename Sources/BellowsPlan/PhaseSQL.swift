@@ -764,12 +764,23 @@ public struct PhaseSQL: Sendable {
                 }
                 fillUntouched.append("    END IF;")
             }
+            // The replacement of a GENERATED ALWAYS identity is a plain column until contract:
+            // an INSERT naming it would put its value past the sequence into the identity
+            // column through `down` (hostile-g 07). Refused as PostgreSQL refuses it on the table.
+            let always = group.sources.filter { transition.table.details?.columns[$0]?.identity == "ALWAYS" }
+            let refuseExplicit = always.map { source -> String in
+                let final = group.targets.first?.final ?? source
+                return "      RAISE EXCEPTION USING ERRCODE = '428C9', MESSAGE = "
+                    + SQLQuote.literal("cannot insert a non-DEFAULT value into column \"\(final)\"")
+                    + ", DETAIL = " + SQLQuote.literal("Column \"\(source)\" is an identity column defined as GENERATED ALWAYS; its replacement \"\(group.targets.first?.physical ?? final)\" takes its value until contract.")
+                    + ";"
+            }
             return [
                 "  IF TG_OP = 'INSERT' THEN",
                 "    IF \(newTargets) IS NULL THEN -- written by old code",
                 setTargets(group, form, indent: "      "),
                 "    ELSE -- written by new code",
-            ] + compareAndDown("      ") + [
+            ] + refuseExplicit + compareAndDown("      ") + [
                 "    END IF;",
                 "  ELSIF \(sourcesChanged) AND \(Self.identical(newColumns, oldColumns)) THEN",
                 setTargets(group, form, indent: "    "),

@@ -110,6 +110,37 @@ struct VersionSchemaEngineTests {
     /// Two plans in flight on one table: the one contracted first drops a column the other's
     /// views read, so its contract drops them and makes them again over the columns it leaves;
     /// the other plan's sessions keep working, and see the first plan's final names.
+    /// hostile-g 07: widening a GENERATED ALWAYS identity, the new version's view let an
+    /// explicit value into the identity column (through `down`) past its sequence, and later
+    /// ordinary inserts failed 23505. The explicit value is refused as on the table (428C9);
+    /// an insert that leaves it out is numbered by the sequence in both columns.
+    @Test func anExplicitValueForAGeneratedAlwaysIdentityIsRefusedThroughTheNewVersion() throws {
+        let fixture = try EngineFixture("versions-identity")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE tickets (id bigint PRIMARY KEY, seq integer GENERATED ALWAYS AS IDENTITY UNIQUE, title text);
+            INSERT INTO tickets (id, title) SELECT g, 't' || g FROM generate_series(1, 20) g;
+            """)
+        try fixture.writePlan("001_widen", """
+            table: tickets
+            versioned_schemas: true
+            changes:
+              - alter: seq
+                type: bigint
+                up: seq::bigint
+                down: seq::integer
+            """)
+        try fixture.run(.expand, "001_widen")
+        let new = try session(fixture, .new)
+        defer { new.close() }
+        #expect(sqlState { try new.execute("INSERT INTO tickets (id, seq, title) VALUES (100, 500, 'explicit')") } == "428C9")
+        try new.execute("INSERT INTO tickets (id, title) VALUES (101, 'numbered')")
+        #expect(try value(new, "SELECT (seq > 20 AND seq < 100)::text FROM tickets WHERE id = 101") == ["true"])
+        #expect(try fixture.int("SELECT count(*) FROM tickets WHERE seq >= 100") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM tickets WHERE id > 20 AND seq IS DISTINCT FROM _bellows_seq") == 0)
+        try fixture.run(.rollback, "001_widen")
+    }
+
     @Test func anotherPlansContractRemakesTheViewsItsDropWouldTake() throws {
         let fixture = try EngineFixture("versioncompose")
         defer { fixture.close() }
