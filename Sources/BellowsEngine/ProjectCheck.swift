@@ -57,7 +57,13 @@ public enum ProjectCheck {
         }
         // bellows.yaml's `strategy: views`: plans of renames say theirs.
         let projectStrategy = ProjectConfig.strategy(root: project.root)
-        for plan in plans { findings += ViewsStrategy.projectFindings(plan, project: projectStrategy) }
+        // Not for a plan the database has expanded or contracted: its strategy was fixed at
+        // expand, and editing the file would stop its next phase (hostile-g 08).
+        for plan in plans where live.map({ live in
+            live.plans[plan.id].map { !$0.inFlight && $0.phase != .contracted } ?? true
+        }) ?? true {
+            findings += ViewsStrategy.projectFindings(plan, project: projectStrategy)
+        }
         let migrations = project.migrationFiles()
         if let live {
             let everyPlan = paths.isEmpty ? plans : project.loadPlans().plans

@@ -261,6 +261,27 @@ struct ViewsStrategyEngineTests {
         #expect(!ProjectCheck.check(project: fixture.project, includeLint: false).contains { $0.rule == ViewsStrategy.projectRule })
     }
 
+    /// hostile-g 08: `check -d` gave the warning for a plan the database has already expanded
+    /// (or contracted), whose strategy was fixed at expand: following it stopped the plan's next
+    /// phase. It is now only for plans not expanded there.
+    @Test func checkDoesNotAskAPlanInFlightToChangeItsStrategy() throws {
+        let fixture = try EngineFixture("viewsprojectlive")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE accounts (id bigint PRIMARY KEY, email text); INSERT INTO accounts VALUES (1, 'a')")
+        try fixture.writePlan("001_names", "table: accounts\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        try "strategy: views\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        func warned() throws -> Bool {
+            let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+            return ProjectCheck.check(project: fixture.project, includeLint: false, live: live).contains { $0.rule == ViewsStrategy.projectRule }
+        }
+        #expect(try warned())
+        try fixture.run(.expand, "001_names")
+        try fixture.run(.backfill, "001_names")
+        #expect(try !warned())
+        try fixture.run(.rollback, "001_names")
+        #expect(try warned())
+    }
+
     /// hostile-g 01: contract's RENAME COLUMN changes the name a publication sends the column
     /// under, and a subscriber, which matches columns by name, stops applying. Expand (and
     /// check -d) refuse a publication that sends the renamed column: by its column list, or the
