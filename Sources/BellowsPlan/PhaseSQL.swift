@@ -115,7 +115,12 @@ public struct PhaseSQL: Sendable {
     /// keeps these two in custom settings (`bellows.pinned_…`, set from the expanding session's
     /// values: cheap to apply) and sets the real ones itself, for the rest of its call, only when
     /// the writer's session has other values (`triggerSettingsPrologue`).
-    public static let settingsPinnedInBody = ["timezone_abbreviations", "default_text_search_config"]
+    ///
+    /// Empty for now: a custom setting in a function's `SET` clause needs a superuser (or `GRANT
+    /// SET ON PARAMETER`) on PostgreSQL 15 and later, so every expand by a table owner who is not
+    /// one failed 42501 ("permission denied to set parameter bellows.pinned_…"; CI on 4f51e91,
+    /// WriterPrivilegeTests, DataSafetyTests). The two are `SET` clauses again, at their cost.
+    public static let settingsPinnedInBody: [String] = []
 
     /// The custom setting that keeps `name`'s pinned value in the trigger's function.
     public static func pinnedAlias(_ name: String) -> String { "bellows.pinned_" + name }

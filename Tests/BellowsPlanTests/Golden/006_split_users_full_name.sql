@@ -5,8 +5,6 @@
 ALTER TABLE "public"."users"
   ADD COLUMN IF NOT EXISTS "given_name" text,
   ADD COLUMN IF NOT EXISTS "family_name" text;
--- the values the dual-write function keeps of default_text_search_config, timezone_abbreviations (set by the function only for a writer whose session has others) [transaction]
-SELECT set_config('bellows.pinned_default_text_search_config', current_setting('default_text_search_config'), true), set_config('bellows.pinned_timezone_abbreviations', current_setting('timezone_abbreviations'), true);
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_006_split_users_full_name"() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp
@@ -18,23 +16,16 @@ SET lc_numeric FROM CURRENT
 SET lc_time FROM CURRENT
 SET extra_float_digits FROM CURRENT
 SET bytea_output FROM CURRENT
-SET bellows.pinned_default_text_search_config FROM CURRENT
+SET default_text_search_config FROM CURRENT
 SET xmloption FROM CURRENT
 SET xmlbinary FROM CURRENT
-SET bellows.pinned_timezone_abbreviations FROM CURRENT
+SET timezone_abbreviations FROM CURRENT
 SET standard_conforming_strings FROM CURRENT
 SET array_nulls FROM CURRENT
 SET transform_null_equals FROM CURRENT AS $bellows$
 DECLARE
   bellows_up record;
-  bellows_writer_settings text[];
 BEGIN
-  -- the pinned default_text_search_config and timezone_abbreviations, set only when this session has others
-  IF current_setting('default_text_search_config') IS DISTINCT FROM current_setting('bellows.pinned_default_text_search_config')
-     OR current_setting('timezone_abbreviations') IS DISTINCT FROM current_setting('bellows.pinned_timezone_abbreviations') THEN
-    bellows_writer_settings := ARRAY[current_setting('default_text_search_config'), current_setting('timezone_abbreviations')];
-    PERFORM set_config('default_text_search_config', current_setting('bellows.pinned_default_text_search_config'), true), set_config('timezone_abbreviations', current_setting('bellows.pinned_timezone_abbreviations'), true);
-  END IF;
   -- change 1: full_name -> given_name, family_name
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- written by old code
@@ -59,9 +50,6 @@ BEGIN
   ELSIF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- a row the backfill has not reached
     NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
     NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
-  END IF;
-  IF bellows_writer_settings IS NOT NULL THEN
-    PERFORM set_config('default_text_search_config', bellows_writer_settings[1], true), set_config('timezone_abbreviations', bellows_writer_settings[2], true);
   END IF;
   RETURN NEW;
 END

@@ -9,8 +9,6 @@ ALTER TABLE "public"."skill_claims"
   ADD COLUMN IF NOT EXISTS "_bellows_status" text,
   ADD CONSTRAINT "_bellows_skill_claims_status_not_null" NOT NULL "_bellows_status" NOT VALID,
   ADD CONSTRAINT "_bellows_skill_claims_status_check" CHECK ("_bellows_status" IN ('pending', 'verified', 'rejected')) NOT VALID;
--- the values the dual-write function keeps of default_text_search_config, timezone_abbreviations (set by the function only for a writer whose session has others) [transaction]
-SELECT set_config('bellows.pinned_default_text_search_config', current_setting('default_text_search_config'), true), set_config('bellows.pinned_timezone_abbreviations', current_setting('timezone_abbreviations'), true);
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_005_claim_status_check"() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp
@@ -22,23 +20,16 @@ SET lc_numeric FROM CURRENT
 SET lc_time FROM CURRENT
 SET extra_float_digits FROM CURRENT
 SET bytea_output FROM CURRENT
-SET bellows.pinned_default_text_search_config FROM CURRENT
+SET default_text_search_config FROM CURRENT
 SET xmloption FROM CURRENT
 SET xmlbinary FROM CURRENT
-SET bellows.pinned_timezone_abbreviations FROM CURRENT
+SET timezone_abbreviations FROM CURRENT
 SET standard_conforming_strings FROM CURRENT
 SET array_nulls FROM CURRENT
 SET transform_null_equals FROM CURRENT AS $bellows$
 DECLARE
   bellows_up record;
-  bellows_writer_settings text[];
 BEGIN
-  -- the pinned default_text_search_config and timezone_abbreviations, set only when this session has others
-  IF current_setting('default_text_search_config') IS DISTINCT FROM current_setting('bellows.pinned_default_text_search_config')
-     OR current_setting('timezone_abbreviations') IS DISTINCT FROM current_setting('bellows.pinned_timezone_abbreviations') THEN
-    bellows_writer_settings := ARRAY[current_setting('default_text_search_config'), current_setting('timezone_abbreviations')];
-    PERFORM set_config('default_text_search_config', current_setting('bellows.pinned_default_text_search_config'), true), set_config('timezone_abbreviations', current_setting('bellows.pinned_timezone_abbreviations'), true);
-  END IF;
   -- change 1: status -> status
   IF TG_OP = 'INSERT' THEN
     IF ROW(NEW."_bellows_status") IS NULL THEN -- written by old code
@@ -56,9 +47,6 @@ BEGIN
     END IF;
   ELSIF ROW(NEW."_bellows_status") IS NULL THEN -- a row the backfill has not reached
     NEW."_bellows_status" := (NEW."status"::text)::text;
-  END IF;
-  IF bellows_writer_settings IS NOT NULL THEN
-    PERFORM set_config('default_text_search_config', bellows_writer_settings[1], true), set_config('timezone_abbreviations', bellows_writer_settings[2], true);
   END IF;
   RETURN NEW;
 END
