@@ -375,9 +375,7 @@ public final class Engine: @unchecked Sendable {
             SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
             FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.oid = to_regprocedure($1)
             """, [sql.qualifiedFunction + "()"]) {
-            // A setting the function sets itself when a writer's differs is kept in a custom one.
-            let kept = try row.string("name")
-            let name = PhaseSQL.pinnedSetting(ofAlias: kept) ?? kept
+            let name = try row.string("name")
             guard PhaseSQL.pinnableSettings.contains(name.lowercased()) else { continue }
             _ = try connection.query("SELECT set_config($1, $2, false)", [name, try row.string("value")])
         }

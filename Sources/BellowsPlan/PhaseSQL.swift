@@ -97,41 +97,14 @@ public struct PhaseSQL: Sendable {
     /// verify compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
     /// composite over a time type hides what an expression touches (hostile-e 01). Each costs
     /// every call of the function a save and restore (8 settings: 26 µs a row against 13 µs on a
-    /// 50,000-row UPDATE through a one-assignment trigger), two of them far more: those are
-    /// kept another way (`settingsPinnedInBody`); expand says which values it keeps and
+    /// 50,000-row UPDATE through a one-assignment trigger; `timezone_abbreviations` re-reads its
+    /// file, about 300 µs a call, issue 22); expand says which values it keeps and
     /// warns about one the operator's session chose (hostile-f 07); a plan that only copies values (a
     /// rename, an in-place change without `up`) depends on none and pins none.
     public static let expressionSettings = ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time",
                                             "extra_float_digits", "bytea_output", "default_text_search_config", "xmloption", "xmlbinary",
                                             "timezone_abbreviations", "standard_conforming_strings", "array_nulls",
                                             "transform_null_equals"]
-
-    /// The pinned settings whose `SET` clause would cost every call of the trigger's function
-    /// far more than its work: PostgreSQL applies a function's `SET` on every call even when the
-    /// value is unchanged, and `timezone_abbreviations` then reads and parses its file again
-    /// (about 300 µs a call), `default_text_search_config` looks its configuration up (about
-    /// 40 µs); the other thirteen cost about 20 µs together (issue 22: an `integer → bigint`
-    /// trigger cost an `UPDATE` of 20,000 rows 8.0 s with them, 0.55 s with none). The function
-    /// keeps these two in custom settings (`bellows.pinned_…`, set from the expanding session's
-    /// values: cheap to apply) and sets the real ones itself, for the rest of its call, only when
-    /// the writer's session has other values (`triggerSettingsPrologue`).
-    ///
-    /// Empty for now: a custom setting in a function's `SET` clause needs a superuser (or `GRANT
-    /// SET ON PARAMETER`) on PostgreSQL 15 and later, so every expand by a table owner who is not
-    /// one failed 42501 ("permission denied to set parameter bellows.pinned_…"; CI on 4f51e91,
-    /// WriterPrivilegeTests, DataSafetyTests). The two are `SET` clauses again, at their cost.
-    public static let settingsPinnedInBody: [String] = []
-
-    /// The custom setting that keeps `name`'s pinned value in the trigger's function.
-    public static func pinnedAlias(_ name: String) -> String { "bellows.pinned_" + name }
-
-    /// The pinned setting a custom setting of the trigger's function keeps (`pinnedAlias`).
-    public static func pinnedSetting(ofAlias alias: String) -> String? {
-        let prefix = "bellows.pinned_"
-        guard alias.lowercased().hasPrefix(prefix) else { return nil }
-        let name = String(alias.dropFirst(prefix.count)).lowercased()
-        return settingsPinnedInBody.contains(name) ? name : nil
-    }
 
     /// The settings this plan's trigger pins: none when every value is copied as it is.
     public var pinnedSettings: [String] {
@@ -346,7 +319,6 @@ public struct PhaseSQL: Sendable {
             statements += grants(t.properties?.grants ?? [], on: t.physical, "the old column's privileges on the new column")
         }
         if transition.needsTrigger {
-            if let aliases = pinnedAliasesStatement { statements.append(aliases) }
             statements.append(PhaseStatement(.transaction, "the dual-write function", triggerFunction))
             statements.append(PhaseStatement(.transaction, "the dual-write trigger",
                 "CREATE TRIGGER \(q(triggerName)) BEFORE INSERT OR UPDATE ON \(table)\n  FOR EACH ROW WHEN (\(triggerCondition))\n  EXECUTE FUNCTION \(qualifiedFunction)()"))
@@ -451,58 +423,17 @@ public struct PhaseSQL: Sendable {
             body.append("  -- change \(group.changeIndex + 1): \(describe(group))")
             body.append(contentsOf: lines)
         }
-        let inBody = pinnedSettings.filter { Self.settingsPinnedInBody.contains($0) }
-        let code: String
-        if inBody.isEmpty {
-            code = """
-            DECLARE
-              bellows_up record;
-            BEGIN
-            \(body.joined(separator: "\n"))
-              RETURN NEW;
-            END
-            """
-        } else {
-            // The writer's values, put back before returning; an error in between rolls the
-            // (sub)transaction back, and its set_config with it.
-            let current = inBody.map { "current_setting(\(SQLQuote.literal($0)))" }
-            let pinned = inBody.map { "current_setting(\(SQLQuote.literal(Self.pinnedAlias($0))))" }
-            let differs = zip(current, pinned).map { "\($0) IS DISTINCT FROM \($1)" }.joined(separator: "\n     OR ")
-            let set = zip(inBody, pinned).map { "set_config(\(SQLQuote.literal($0)), \($1), true)" }.joined(separator: ", ")
-            let restore = inBody.enumerated().map { "set_config(\(SQLQuote.literal($1)), bellows_writer_settings[\($0 + 1)], true)" }
-                .joined(separator: ", ")
-            code = """
-            DECLARE
-              bellows_up record;
-              bellows_writer_settings text[];
-            BEGIN
-              -- the pinned \(inBody.joined(separator: " and ")), set only when this session has others
-              IF \(differs) THEN
-                bellows_writer_settings := ARRAY[\(current.joined(separator: ", "))];
-                PERFORM \(set);
-              END IF;
-            \(body.joined(separator: "\n"))
-              IF bellows_writer_settings IS NOT NULL THEN
-                PERFORM \(restore);
-              END IF;
-              RETURN NEW;
-            END
-            """
-        }
+        let code = """
+        DECLARE
+          bellows_up record;
+        BEGIN
+        \(body.joined(separator: "\n"))
+          RETURN NEW;
+        END
+        """
         let tag = Self.dollarTag(notIn: code)
-        let clauses = pinnedSettings.map { Self.settingsPinnedInBody.contains($0) ? "\nSET \(Self.pinnedAlias($0)) FROM CURRENT" : "\nSET \($0) FROM CURRENT" }
         return "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SET search_path = \(searchPath)"
-            + clauses.joined() + " AS \(tag)\n\(code)\n\(tag)"
-    }
-
-    /// Before the trigger's function is made: the custom settings it keeps the values of
-    /// `settingsPinnedInBody` in (`SET … FROM CURRENT`) take this session's values of them.
-    public var pinnedAliasesStatement: PhaseStatement? {
-        let inBody = pinnedSettings.filter { Self.settingsPinnedInBody.contains($0) }
-        guard !inBody.isEmpty else { return nil }
-        let sets = inBody.map { "set_config(\(SQLQuote.literal(Self.pinnedAlias($0))), current_setting(\(SQLQuote.literal($0))), true)" }
-        return PhaseStatement(.transaction, "the values the dual-write function keeps of \(inBody.joined(separator: ", ")) (set by the function only for a writer whose session has others)",
-                              "SELECT " + sets.joined(separator: ", "))
+            + pinnedSettings.map { "\nSET \($0) FROM CURRENT" }.joined() + " AS \(tag)\n\(code)\n\(tag)"
     }
 
     /// A dollar-quote delimiter that does not occur in `body` (`$bellows$`, else `$bellows_2$`…):

@@ -46,8 +46,8 @@ struct TriggerSettingsCostTests {
 
     /// 5,000 trigger calls cost at most ten times the same UPDATE with the
     /// trigger disabled: about 35 µs a call against 8 µs without the trigger (before: over 300 µs, re-reading the abbreviations file).
-    /// Disabled: the custom settings needed a superuser on PostgreSQL 15+ (`PhaseSQL.settingsPinnedInBody`
-    /// is empty again); the cost is issue 22's, measured by scripts/bench.
+    /// Disabled: the custom settings needed a superuser on PostgreSQL 15+ (they are `SET` clauses
+    /// again); the cost is issue 22's, measured by scripts/bench.
     @Test(.disabled("the two costly settings are SET clauses again: a custom setting in a function's SET clause needs a superuser on PostgreSQL 15+"))
     func theTriggerDoesNotReapplyItsCostlySettingsOnEveryCall() throws {
         let fixture = try EngineFixture("trigcost")
