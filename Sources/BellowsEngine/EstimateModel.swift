@@ -385,10 +385,24 @@ public enum EstimateModel {
             return words.count > 1 ? ("ROW EXCLUSIVE", words[1]) : nil
         case ("COMMENT", _):
             return nil
-        case ("SELECT", _), ("WITH", _):
+        case ("SELECT", _), ("WITH", _), ("CREATE", "VIEW"):
             // The first FROM that names a relation (not `IS DISTINCT FROM (…)`, `substring(… FROM …)`).
+            // A view being created reads the table's definition under ACCESS SHARE (the new
+            // view itself is locked too, but nobody else can use it before the commit).
             let relation = upper.indices.dropLast().first { upper[$0] == "FROM" && !words[$0 + 1].hasPrefix("(") && !upper[$0 - 1].hasSuffix("DISTINCT") }
             return relation.map { ("ACCESS SHARE", words[$0 + 1]) }
+        case ("DROP", "VIEW"):
+            // Its own ACCESS EXCLUSIVE, none on the tables it reads.
+            return words.last.map { ("ACCESS EXCLUSIVE", $0.hasSuffix(";") ? String($0.dropLast()) : $0) }
+        case ("DROP", "SCHEMA"):
+            // A versioned schema's view (`_bellows_…`), CASCADE: ACCESS EXCLUSIVE on the views in it, none on the table.
+            guard let schema = upper.last == "CASCADE" && words.count >= 2 ? words[words.count - 2] : nil else { return nil }
+            return ("ACCESS EXCLUSIVE", schema + ".*")
+        case ("ALTER", "SEQUENCE"):
+            // RENAME takes ACCESS EXCLUSIVE (nextval waits); OWNED BY and AS, SHARE ROW EXCLUSIVE.
+            guard upper.count > 2 else { return nil }
+            let relation = upper[2] == "IF" && words.count > 4 ? words[4] : words[2]
+            return (upper.contains("RENAME") ? "ACCESS EXCLUSIVE" : "SHARE ROW EXCLUSIVE", relation)
         default:
             return nil
         }
@@ -413,6 +427,10 @@ public enum EstimateModel {
     /// on each relation), each statement outside a transaction block alone. Pure.
     public static func locks(_ sql: PhaseSQL, timings: Timings) -> [LockHold] {
         var holds: [LockHold] = []
+        let schemas = VersionSchemas(sql.transition)
+        let versionView = sql.transition.plan.versionedSchemas
+            ? Dictionary(SchemaVersion.allCases.map { (SQLQuote.identifier(schemas.schema($0)) + ".*", schemas.qualifiedView($0)) }, uniquingKeysWith: { a, _ in a })
+            : [:]
         for command in PhaseCommand.allCases {
             var statements = sql.statements(for: command)
             if command == .verify { statements = statements.map { PhaseStatement(.standalone, $0.purpose, $0.sql) } }
@@ -427,7 +445,13 @@ public enum EstimateModel {
                 index += group.count
                 var byRelation: [(relation: String, mode: String, purposes: [String])] = []
                 for statement in group {
-                    guard let (mode, relation) = lock(of: statement.sql) else { continue }
+                    guard var (mode, relation) = lock(of: statement.sql) else { continue }
+                    if statement.sql.uppercased().hasPrefix("DROP SCHEMA") {
+                        // Rollback drops the versioned schemas whether or not the plan made them:
+                        // only those it made hold a view (of the table's name) to lock.
+                        guard let view = versionView[relation] else { continue }
+                        relation = view
+                    }
                     if let at = byRelation.firstIndex(where: { $0.relation == relation }) {
                         if strength(mode) > strength(byRelation[at].mode) { byRelation[at].mode = mode }
                         if !byRelation[at].purposes.contains(statement.purpose) { byRelation[at].purposes.append(statement.purpose) }

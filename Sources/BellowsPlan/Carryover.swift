@@ -106,7 +106,11 @@ enum Carryover {
             result.report.append(CarriedItem(object, .refused, message))
             result.findings.append(Finding(at: location, severity: .error, rule: rule, message: "\(object): \(message)"))
         }
-        if let details = table.details, details.kind == "p" || details.kind == "partition" {
+        // `strategy: views` copies nothing: contract's RENAME COLUMN (and its in-place
+        // attributes) reach every partition at once, and a view over a partitioned table is
+        // automatically updatable (hostile-g 05). A partition alone cannot rename an inherited column.
+        let copiesNothing = plan.strategy == .views && table.details?.kind == "p"
+        if let details = table.details, details.kind == "p" || details.kind == "partition", !copiesNothing {
             let what = details.kind == "p" ? "a partitioned table" : "a partition of a partitioned table"
             refuse(plan.table.location, "plan-partitioned-table", "table \(table.schema).\(table.name)",
                    "is \(what): Bellows cannot build its indexes concurrently or change its columns partition by partition yet; change it with a migration in a maintenance window")

@@ -1228,9 +1228,13 @@ public struct PhaseSQL: Sendable {
         // The views read the new columns: they go first.
         statements.append(VersionSchemas(transition).drop(.new))
         statements.append(VersionSchemas(transition).drop(.old))
-        statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
-        statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
-        statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+        // `strategy: views` and a table rename never make a trigger: their rollback touches
+        // only the views, and takes no lock on the table (hostile-g 09).
+        if transition.plan.strategy != .views && transition.plan.renameTableTo == nil {
+            statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(table)"))
+            statements.append(PhaseStatement(.transaction, "stop dual writes (the trigger's name before Bellows fired it last)", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(table)"))
+            statements.append(PhaseStatement(.transaction, "stop dual writes", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"))
+        }
         if !dependencyView.isEmpty {
             statements.append(PhaseStatement(.transaction, "the view recording what up and down use", "DROP VIEW IF EXISTS \(qualifiedDependencyView)"))
         }

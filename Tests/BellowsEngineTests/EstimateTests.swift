@@ -245,4 +245,36 @@ struct EstimateTests {
         #expect(LockHold(phase: "x", mode: "ACCESS EXCLUSIVE", relation: "t", statements: [], transaction: true, hold: "").blocks == "reads and writes")
         #expect(LockHold(phase: "x", mode: "SHARE UPDATE EXCLUSIVE", relation: "t", statements: [], transaction: false, hold: "").blocks == "no reads or writes")
     }
+
+    /// hostile-g 09: a `strategy: views` plan's estimate listed rollback as ACCESS EXCLUSIVE on
+    /// the table (its rendered trigger drops, for a trigger it never had) and nothing for
+    /// expand. Its expand and rollback lock only the views (and the table ACCESS SHARE while a
+    /// view is created); contract's RENAME COLUMN is ACCESS EXCLUSIVE. A table rename likewise.
+    @Test func locksOfAViewsPlanAndATableRenameAreTheirViews() throws {
+        let catalog = MigrationSchema.catalog(fromMigrations: ["CREATE TABLE items (id bigint PRIMARY KEY, note text, n integer);"])
+        let table = try #require(catalog.table(TableName(schema: "public", name: "items")))
+        func locks(_ source: String) throws -> [String: [String]] {
+            let plan = try #require(PlanLoader.load(file: "plans/001_x.yaml", source: source).plan)
+            let transition = try #require(TransitionCompiler.compile(plan, table: table).transition)
+            return Dictionary(grouping: EstimateModel.locks(PhaseSQL(transition), timings: .init()), by: \.phase)
+                .mapValues { $0.map { "\($0.mode) \($0.relation)" } }
+        }
+        let views = try locks("table: items\nstrategy: views\nchanges:\n  - alter: note\n    rename_to: body\n")
+        let old = "\"_bellows_001_x_old\".\"items\"", new = "\"_bellows_001_x_new\".\"items\""
+        #expect(views["expand"] == ["ACCESS SHARE \"public\".\"items\""], "\(views)")
+        #expect(views["backfill"] == nil && views["verify"] == nil, "\(views)")
+        #expect(views["contract"] == ["ACCESS EXCLUSIVE \(old)", "ACCESS EXCLUSIVE \"public\".\"items\""], "\(views)")
+        #expect(views["rollback"] == ["ACCESS EXCLUSIVE \(new)", "ACCESS EXCLUSIVE \(old)"], "\(views)")
+
+        let rename = try locks("table: items\nrename_table_to: things\n")
+        #expect(rename["expand"] == ["ACCESS SHARE \"public\".\"items\""], "\(rename)")
+        #expect(rename["contract"]?.contains("ACCESS EXCLUSIVE \"public\".\"items\"") == true, "\(rename)")
+        #expect(rename["rollback"] == ["ACCESS EXCLUSIVE \"public\".\"things\""], "\(rename)")
+
+        // A copy plan without versioned schemas: no line for the schemas rollback drops if they exist.
+        let copy = try locks("table: items\nchanges:\n  - alter: note\n    rename_to: body\n")
+        #expect(copy["rollback"] == ["ACCESS EXCLUSIVE \"public\".\"items\""], "\(copy)")
+        #expect(EstimateModel.lock(of: "ALTER SEQUENCE \"public\".\"s\" RENAME TO \"t\"").map { "\($0.mode) \($0.relation)" } == "ACCESS EXCLUSIVE \"public\".\"s\"")
+        #expect(EstimateModel.lock(of: "ALTER SEQUENCE IF EXISTS s OWNED BY t.c").map { "\($0.mode) \($0.relation)" } == "SHARE ROW EXCLUSIVE s")
+    }
 }

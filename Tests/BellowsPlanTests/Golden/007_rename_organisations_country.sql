@@ -41,9 +41,3 @@ COMMENT ON COLUMN "public"."organisations"."country_code" IS 'ISO 3166-1 alpha-2
 DROP SCHEMA IF EXISTS "_bellows_007_rename_organisations_country_new" CASCADE;
 -- drop the old version's schema of views [transaction]
 DROP SCHEMA IF EXISTS "_bellows_007_rename_organisations_country_old" CASCADE;
--- stop dual writes [transaction]
-DROP TRIGGER IF EXISTS "~bellows_sync_007_rename_organisations_country" ON "public"."organisations";
--- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
-DROP TRIGGER IF EXISTS "_bellows_sync_007_rename_organisations_country" ON "public"."organisations";
--- stop dual writes [transaction]
-DROP FUNCTION IF EXISTS "bellows"."sync_007_rename_organisations_country"();

@@ -36,9 +36,3 @@ DROP VIEW IF EXISTS "public"."audit_events";
 DROP SCHEMA IF EXISTS "_bellows_009_rename_audit_log_new" CASCADE;
 -- drop the old version's schema of views [transaction]
 DROP SCHEMA IF EXISTS "_bellows_009_rename_audit_log_old" CASCADE;
--- stop dual writes [transaction]
-DROP TRIGGER IF EXISTS "~bellows_sync_009_rename_audit_log" ON "public"."audit_log";
--- stop dual writes (the trigger's name before Bellows fired it last) [transaction]
-DROP TRIGGER IF EXISTS "_bellows_sync_009_rename_audit_log" ON "public"."audit_log";
--- stop dual writes [transaction]
-DROP FUNCTION IF EXISTS "bellows"."sync_009_rename_audit_log"();
