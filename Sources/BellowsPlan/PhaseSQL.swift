@@ -400,10 +400,45 @@ public struct PhaseSQL: Sendable {
     public var triggerCondition: String {
         let notBackfill = "current_setting('bellows.backfill', true) IS DISTINCT FROM \(SQLQuote.literal(backfillMarker))"
         let copies = transition.groups.compactMap(plainCopy)
-        guard !copies.isEmpty, copies.count == transition.groups.count else { return notBackfill }
-        let disagree = Self.differ(copies.map { "NEW.\(q($0.old))" }, copies.map { "NEW.\(q($0.new))" })
-        return "\(disagree) AND \(notBackfill)"
+        let condition: String
+        if !copies.isEmpty, copies.count == transition.groups.count {
+            let disagree = Self.differ(copies.map { "NEW.\(q($0.old))" }, copies.map { "NEW.\(q($0.new))" })
+            condition = "\(disagree) AND \(notBackfill)"
+        } else {
+            condition = notBackfill
+        }
+        return writerKnown ? "\(condition) AND \(recordWriter)" : condition
     }
+
+    /// Whether the trigger tells the new version's writes from the old version's: with
+    /// versioned schemas, the new version is a session whose `search_path` holds the plan's new
+    /// schema (docs/versions.md), and only the trigger's `WHEN` sees the writer's `search_path`
+    /// (the function runs under its own). On INSERT, a NULL in a new column is then the new
+    /// version's value and not a column old code left out (hostile-g 04).
+    public var writerKnown: Bool { transition.plan.versionedSchemas && transition.needsTrigger }
+
+    /// The setting the trigger's `WHEN` records the writer's version in, just before the
+    /// function runs (`set_config(…, true)`: local to the transaction, and set again before each
+    /// call, so each plan's trigger reads what its own `WHEN` recorded).
+    public static let writerSetting = "bellows.writer"
+
+    /// `WHEN`'s last term: records `new` or `old` in `bellows.writer`, always true.
+    private var recordWriter: String {
+        let schema = SQLQuote.literal(VersionSchemas.schema(planID: transition.plan.id, .new))
+        return "pg_catalog.set_config('\(Self.writerSetting)', CASE WHEN \(schema) = ANY (pg_catalog.current_schemas(false)) THEN 'new' ELSE 'old' END, true) IS NOT NULL"
+    }
+
+    /// Whether the trigger's INSERT of `group` asks who wrote: a replacing group (rename, type
+    /// change, split, merge) of a plan with versioned schemas, unless a source is an identity
+    /// (its replacement takes the identity's value when the writer leaves it out). An added
+    /// column is filled from its `backfill` whoever writes NULL, as the backfill fills it.
+    public func knowsWriter(_ group: SyncGroup) -> Bool {
+        writerKnown && group.kind == .replace
+            && !group.sources.contains { transition.table.details?.columns[$0]?.identity != nil }
+    }
+
+    /// Whether the write the function handles does not come from the new version (see `writerKnown`).
+    private var notByNewVersion: String { "current_setting('\(Self.writerSetting)', true) IS DISTINCT FROM 'new'" }
 
     /// The two columns of a rename that changes nothing else about the values.
     private func plainCopy(_ group: SyncGroup) -> (old: String, new: String)? {
@@ -711,9 +746,14 @@ public struct PhaseSQL: Sendable {
                     + ", DETAIL = " + SQLQuote.literal("Column \"\(source)\" is an identity column defined as GENERATED ALWAYS; its replacement \"\(group.targets.first?.physical ?? final)\" takes its value until contract.")
                     + ";"
             }
+            // With versioned schemas the new version's INSERT is known: a NULL it writes into a
+            // new column stays NULL (it leaves a column out to get the column's default, which
+            // its view carries: VersionSchemas.create). Not for an identity's replacement,
+            // which takes the identity's value when the writer leaves it out.
+            let byOldCode = knowsWriter(group) ? "\(newTargets) IS NULL AND \(notByNewVersion)" : "\(newTargets) IS NULL"
             return [
                 "  IF TG_OP = 'INSERT' THEN",
-                "    IF \(newTargets) IS NULL THEN -- written by old code",
+                "    IF \(byOldCode) THEN -- written by old code",
                 setTargets(group, form, indent: "      "),
                 "    ELSE -- written by new code",
             ] + refuseExplicit + compareAndDown("      ") + [

@@ -501,6 +501,16 @@ public enum TransitionCompiler {
                 checkName: name("\(tableName)_\(final)_check"), foreignKeyName: carriedName(oldForeignKey, else: "\(tableName)_\(final)_fkey"),
                 uniqueName: carriedName(oldUniqueConstraint, else: "\(tableName)_\(final)_key"), rebuiltIndexes: rebuilt, foreignKeyAtContract: foreignKeyAtContract,
                 carry: carry)
+            // The copy strategy's trigger takes a NULL in the new column of an INSERT for a
+            // column old code left out, so new code's explicit NULL gets `up` of the old column's
+            // default (hostile-g 04). With versioned schemas the trigger knows the new version.
+            if !existing, plan.strategy != .views, !plan.versionedSchemas, let old,
+               let inherited = old.defaultExpression, !DefaultFit.isSequenceDefault(inherited) {
+                findings.append(Finding(at: location, severity: .info, rule: "plan-null-becomes-default",
+                                        message: "\"\(old.name)\" has a default (\(inherited)): until contract, an INSERT by new code that writes NULL into \"\(final)\" "
+                                            + "stores the default instead (the dual-write trigger cannot tell it from old code leaving \"\(final)\" out); "
+                                            + "set versioned_schemas: true so new code writes through its own schema and its NULL is kept"))
+            }
             t.dropsUnique = dropsUnique
             t.convertsDefault = convertsDefault
             t.removesComment = attributes.removesComment != nil

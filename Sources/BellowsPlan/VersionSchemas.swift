@@ -89,9 +89,26 @@ public struct VersionSchemas: Sendable {
         return [
             PhaseStatement(.transaction, purpose, "CREATE SCHEMA \(schema)"),
             PhaseStatement(.transaction, purpose, view(version, live: live, contracted: contracted)),
+        ] + defaults(version, live: live, contracted: contracted) + [
             PhaseStatement(.transaction, grant, "GRANT USAGE ON SCHEMA \(schema) TO PUBLIC"),
             PhaseStatement(.transaction, grant, "GRANT SELECT, INSERT, UPDATE, DELETE ON \(qualifiedView(version)) TO PUBLIC"),
         ]
+    }
+
+    /// The new version's view gives each new column the default contract gives it: a write
+    /// through the view that leaves the column out gets that value, as it will after contract,
+    /// and a NULL the new version writes stays NULL (the trigger knows the writer: hostile-g 04).
+    /// The table's new columns have no default until contract, so old code's inserts, which
+    /// leave them out, still read as old code's. Once the plan is contracted the table has them.
+    public func defaults(_ version: SchemaVersion, live: [String]? = nil, contracted: Bool = false) -> [PhaseStatement] {
+        guard version == .new, !contracted else { return [] }
+        let visible = Set(columns(version, live: live).map(\.column))
+        let sql = PhaseSQL(transition)
+        return transition.groups.filter(sql.knowsWriter).flatMap(\.targets).compactMap { t in
+            guard case .set(let value)? = t.defaultAtContract, visible.contains(t.physical) else { return nil }
+            return PhaseStatement(.transaction, "the new version's writes that leave \(t.final) out get the default it has after contract",
+                                  "ALTER VIEW \(qualifiedView(version)) ALTER COLUMN \(SQLQuote.identifier(t.final)) SET DEFAULT \(value)")
+        }
     }
 
     /// Drops the schema of `version` and its view.

@@ -107,6 +107,71 @@ struct VersionSchemaEngineTests {
         #expect(try fixture.int("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '\\_bellows\\_002\\_note\\_%'") == 2)
     }
 
+    /// hostile-g 04: the trigger took a NULL the new version wrote into a renamed column for a
+    /// column old code left out, and stored the old column's default instead (kept through
+    /// contract; a NOT NULL column's default instead of 23502). The trigger now knows the new
+    /// version's writes (its `search_path`), and the new version's view carries the default
+    /// the column gets at contract for an insert that leaves it out.
+    @Test func aNullTheNewVersionWritesIsKeptAndALeftOutColumnGetsItsDefault() throws {
+        let fixture = try EngineFixture("versions-null")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t1 (id bigint PRIMARY KEY, a text DEFAULT 'anon', b int);
+            INSERT INTO t1 SELECT g, 'x' || g, g FROM generate_series(1, 20) g;
+            CREATE TABLE jobs (id bigint PRIMARY KEY, state text NOT NULL DEFAULT 'queued', owner text);
+            INSERT INTO jobs SELECT g, 'done', 'o' || g FROM generate_series(1, 20) g;
+            """)
+        try fixture.writePlan("001_widen", """
+            table: t1
+            versioned_schemas: true
+            changes:
+              - alter: a
+                rename_to: label
+            """)
+        try fixture.writePlan("002_jobs", """
+            table: jobs
+            versioned_schemas: true
+            changes:
+              - alter: state
+                rename_to: status
+            """)
+        try fixture.run(.expand, "001_widen")
+        try fixture.run(.expand, "002_jobs")
+        let new = try session(fixture, .new), old = try session(fixture, .old)
+        defer { new.close(); old.close() }
+        try new.execute("INSERT INTO t1 (id, label, b) VALUES (100, NULL, 1)")
+        try new.execute("INSERT INTO t1 (id, b) VALUES (101, 1)")
+        try old.execute("INSERT INTO t1 (id, a) VALUES (102, 'x')")
+        try old.execute("INSERT INTO t1 (id) VALUES (103)")
+        try old.execute("INSERT INTO t1 (id, a) VALUES (104, NULL)")
+        try fixture.exec("INSERT INTO t1 (id, a) VALUES (105, 'direct')")
+        let expected: [String] = ["100:<null>", "101:anon", "102:x", "103:anon", "104:<null>", "105:direct"]
+        func rows(_ column: String) throws -> [String] {
+            try fixture.rows("SELECT id || ':' || coalesce(\(column), '<null>') FROM t1 WHERE id >= 100 ORDER BY id").map { $0[0] ?? "" }
+        }
+        #expect(try rows("label") == expected)
+        #expect(try rows("a") == expected, "the old version reads what the new one wrote")
+
+        let jobsNew = try fixture.db.connect()
+        defer { jobsNew.close() }
+        let jobsPath = try #require(try fixture.engine().searchPath(plan: "002_jobs", version: .new).searchPath)
+        try jobsNew.execute("SET search_path TO \(jobsPath)")
+        #expect(sqlState { try jobsNew.execute("INSERT INTO jobs (id, status) VALUES (100, NULL)") } == "23502",
+                "the new version's NULL in a NOT NULL column is refused as on the table")
+        try jobsNew.execute("INSERT INTO jobs (id, owner) VALUES (101, 'ann')")
+        try fixture.exec("INSERT INTO jobs (id, owner) VALUES (102, 'bob')")
+        #expect(try fixture.rows("SELECT id || ':' || status || ':' || state FROM jobs WHERE id > 100 ORDER BY id").map { $0[0] ?? "" }
+                == ["101:queued:queued", "102:queued:queued"])
+
+        for plan in ["001_widen", "002_jobs"] {
+            try fixture.run(.backfill, plan)
+            try fixture.run(.verify, plan)
+            try fixture.run(.contract, plan)
+        }
+        #expect(try fixture.rows("SELECT id || ':' || coalesce(label, '<null>') FROM t1 WHERE id >= 100 ORDER BY id").map { $0[0] ?? "" } == expected)
+        #expect(try fixture.rows("SELECT id || ':' || status FROM jobs WHERE id > 100 ORDER BY id").map { $0[0] ?? "" } == ["101:queued", "102:queued"])
+    }
+
     /// Two plans in flight on one table: the one contracted first drops a column the other's
     /// views read, so its contract drops them and makes them again over the columns it leaves;
     /// the other plan's sessions keep working, and see the first plan's final names.

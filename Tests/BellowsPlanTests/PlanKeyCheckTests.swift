@@ -50,6 +50,22 @@ import Testing
         }
     }
 
+    /// hostile-g 04: a replaced column with a default, copy strategy without versioned schemas:
+    /// new code's explicit NULL becomes the default until contract, which check says (info) at
+    /// the change; not with versioned schemas (the trigger knows the new version's writes),
+    /// nor for a column without a default.
+    @Test func aReplacedColumnWithADefaultSaysNewCodesNullBecomesIt() {
+        func infos(_ source: String) -> [String] {
+            let loaded = PlanLoader.load(file: "plans/010_p.yaml", source: source)
+            guard let plan = loaded.plan else { return ["not loaded"] }
+            return PlanValidator.validate(plan, catalog: Self.schema).filter { $0.rule == "plan-null-becomes-default" }
+                .map { "\($0.line):\($0.column) \($0.severity)" }
+        }
+        #expect(infos("table: reviews\nchanges:\n  - alter: stars\n    rename_to: score\n") == ["3:12 info"])
+        #expect(infos("table: reviews\nversioned_schemas: true\nchanges:\n  - alter: stars\n    rename_to: score\n") == [])
+        #expect(infos("table: reviews\nchanges:\n  - alter: body\n    rename_to: text\n") == [])
+    }
+
     /// The replaced column's default cannot be converted when `up` reads other columns: the
     /// plan must say what the new column's default is.
     @Test func anUnconvertibleCarriedDefaultMustBeStated() {
