@@ -370,3 +370,65 @@ extension Engine {
         }
     }
 }
+
+/// Reads what sizing an archive takes (`TableStatistics`, for `ArchiveSQL.size`): the table's
+/// rows and its columns' average widths, for `bellows estimate` and `render -d`. Reads only.
+enum ArchiveSizing {
+    /// Rows of the `pg_column_size` sample taken for the columns without statistics.
+    static let sampleRows = 1000
+
+    /// `table` (quoted, resolved by the search path); nil when it does not exist. `columns`:
+    /// only these (nil: every column); `rows`: the rows already counted (else `count(*)` of a
+    /// small table, the planner's `reltuples` of a large one). The widths are
+    /// `pg_stats.avg_width × (1 − null_frac)`; columns without statistics (never analysed) are
+    /// measured with `pg_column_size` over a sample of up to 1,000 rows (`TABLESAMPLE SYSTEM`),
+    /// when the role may read the table.
+    static func statistics(_ connection: Connection, table: String, columns wanted: [String]? = nil,
+                           rows known: (rows: Int, counted: Bool)? = nil) throws -> TableStatistics? {
+        guard let about = try connection.query("""
+            SELECT c.reltuples::bigint AS estimated, pg_relation_size(c.oid) AS heap, has_table_privilege(c.oid, 'SELECT') AS readable,
+                   array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [table]).first else { return nil }
+        let readable = try about.bool("readable")
+        let estimated = try about.int("estimated")
+        var rows = known ?? (max(0, estimated), false)
+        if known == nil, readable, estimated < EstimateModel.exactCountBelow, try about.int("heap") < 256 << 20,
+           let counted = try connection.query("SELECT count(*) AS n FROM \(table)").first?.int("n") {
+            rows = (counted, true)
+        }
+        let present = try about.stringArray("columns")
+        let columns = wanted.map { names in names.filter { present.contains($0) } } ?? present
+        var widths: [String: ColumnWidth] = [:]
+        for row in try connection.query("""
+            SELECT DISTINCT ON (s.attname) s.attname::text AS name, s.avg_width::float8 * (1 - s.null_frac) AS width
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
+            WHERE c.oid = to_regclass($1) AND s.attname = ANY($2::text[])
+            ORDER BY s.attname, s.inherited DESC
+            """, [table, PostgresArray.literal(columns)]) {
+            widths[try row.string("name")] = ColumnWidth(bytes: try row.double("width"), source: .statistics)
+        }
+        let unmeasured = columns.filter { widths[$0] == nil }
+        var sampled = 0
+        if !unmeasured.isEmpty, readable, rows.rows > 0 {
+            let averages = unmeasured.enumerated().map { "avg(coalesce(pg_column_size(s.\(SQLQuote.identifier($0.element))), 0))::float8 AS w\($0.offset)" }
+            let list = unmeasured.map(SQLQuote.identifier).joined(separator: ", ")
+            // A share of the pages that holds about twice the sample (SYSTEM reads whole pages); all of a small table.
+            let percent = min(100, max(0.01, 100 * Double(2 * sampleRows) / Double(max(1, rows.rows))))
+            func measure(_ from: String, _ parameters: [(any PostgresBindable)?]) throws -> Row? {
+                try connection.query("SELECT count(*) AS n, \(averages.joined(separator: ", ")) FROM (SELECT \(list) FROM \(from) LIMIT \(sampleRows)) AS s",
+                                     parameters).first
+            }
+            var sample = try measure("\(table) TABLESAMPLE SYSTEM ($1::float4)", [percent])
+            if try (sample?.int("n") ?? 0) == 0 { sample = try measure(table, []) }
+            if let sample, try sample.int("n") > 0 {
+                sampled = try sample.int("n")
+                for (offset, name) in unmeasured.enumerated() {
+                    widths[name] = ColumnWidth(bytes: try sample.double("w\(offset)"), source: .sample)
+                }
+            }
+        }
+        return TableStatistics(rows: rows.rows, rowsCounted: rows.counted, widths: widths, sampleRows: sampled)
+    }
+}

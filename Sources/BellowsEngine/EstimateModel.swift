@@ -21,8 +21,11 @@ public struct EstimateReport: Sendable, Codable, Hashable {
     public var wal: WAL
     public var locks: [LockHold]
     /// What the archive of dropped data (issue 24, fourth bullet: contract keeps what it drops)
-    /// will take, in bytes; nil until the archive fills it in.
+    /// will take, in bytes (`archive.bytes`); nil when contract drops nothing or archives nothing.
     public var archiveBytes: Int?
+    /// The archive contract will fill: its table, columns, rows, size and where the widths came
+    /// from, or why it is off; nil when contract drops no column.
+    public var archive: ArchiveSize?
     /// What the figures leave out, in words.
     public var notes: [String]
 
@@ -178,7 +181,7 @@ public struct EstimateReport: Sendable, Codable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case plan, table, phase, database, rows, size, backfill, growth, wal, locks, notes
-        case archiveBytes = "archive_bytes"
+        case archiveBytes = "archive_bytes", archive
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -194,6 +197,7 @@ public struct EstimateReport: Sendable, Codable, Hashable {
         try container.encode(wal, forKey: .wal)
         try container.encode(locks, forKey: .locks)
         try container.encode(archiveBytes, forKey: .archiveBytes)
+        try container.encode(archive, forKey: .archive)
         try container.encode(notes, forKey: .notes)
     }
 }

@@ -151,11 +151,19 @@ extension Engine {
             notes.append("the sample held expand's lock on \(table) while it ran (its held_ms), and its rolled-back row versions stay in the table until VACUUM")
             notes.append("the duration is the backfill at full speed, its VACUUM runs modelled as a tenth of its batches' time: pacing while the application is active, pauses and throttles add to it")
         }
+        // The archive of what contract drops (issue 24): every row's key and dropped columns.
+        let archiveSQL = ArchiveSQL(transition)
+        var archive = archiveSQL.size(off: ArchiveSQL.off(plan: plan, projectDefault: archiveSettings.archive), statistics: nil)
+        if archive?.enabled == true {
+            let statistics = try ArchiveSizing.statistics(connection, table: table, columns: archiveSQL.key.map(\.name) + archiveSQL.columns.map(\.name),
+                                                          rows: (rows.used, rows.exact != nil))
+            archive = archiveSQL.size(off: nil, statistics: statistics, withoutStatistics: "table \(table) is gone")
+        }
         let report = EstimateReport(
             plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
             database: try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? "",
             rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
-            locks: EstimateModel.locks(sql, timings: timings), archiveBytes: nil, notes: notes)
+            locks: EstimateModel.locks(sql, timings: timings), archiveBytes: archive?.bytes, archive: archive, notes: notes)
         if estimateOptions.record {
             try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "estimate", from: state?.phase, to: nil, outcome: "succeeded",
                                   details: Self.estimateDetails(report))

@@ -34,6 +34,9 @@ public struct LiveSchema: Sendable {
     public var changePublications: [String: [String]] = [:]
     /// The publications that send each such table whole (no column list, a schema, all tables).
     public var wholePublications: [String: [String]] = [:]
+    /// The rows and column widths of the tables `read(conninfo:planTables:statisticsOf:)` is
+    /// given (`TableName.quoted`): `render -d` sizes contract's archive with them.
+    public var tableStatistics: [String: TableStatistics] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -42,7 +45,7 @@ public struct LiveSchema: Sendable {
         self.serverVersion = serverVersion
     }
 
-    public static func read(conninfo: String?, planTables: [TableName] = []) throws -> LiveSchema {
+    public static func read(conninfo: String?, planTables: [TableName] = [], statisticsOf: [TableName] = []) throws -> LiveSchema {
         do {
             let connection = try BellowsError.connect(conninfo)
             defer { connection.close() }
@@ -58,6 +61,9 @@ public struct LiveSchema: Sendable {
                     if !publications.isEmpty { live.changePublications[table] = publications }
                     let whole = try Engine.publications(of: table, wholeOnly: true, connection: connection)
                     if !whole.isEmpty { live.wholePublications[table] = whole }
+                }
+                for table in Set(statisticsOf.map(\.quoted)) {
+                    if let statistics = try ArchiveSizing.statistics(connection, table: table) { live.tableStatistics[table] = statistics }
                 }
                 return live
             }

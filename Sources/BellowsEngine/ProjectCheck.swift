@@ -191,6 +191,14 @@ public enum ProjectCheck {
     /// supported). The first line names the schema used.
     public static func render(project: Project, plan reference: String, phase: PhaseCommand?, serverVersion: Int? = nil,
                               live: LiveSchema? = nil) throws -> String {
+        try rendered(project: project, plan: reference, phase: phase, serverVersion: serverVersion, live: live).sql
+    }
+
+    /// `render`'s script and the archive contract will fill (its expected size with a live
+    /// database that read the table's statistics, `LiveSchema.read(…statisticsOf:)`; nil when
+    /// contract drops nothing).
+    public static func rendered(project: Project, plan reference: String, phase: PhaseCommand?, serverVersion: Int? = nil,
+                                live: LiveSchema? = nil) throws -> (sql: String, archive: ArchiveSize?) {
         let version = serverVersion ?? live?.serverVersion ?? ServerVersion.renderDefault
         if ServerVersion.refusal(serverVersion: version) != nil {
             throw BellowsError.usage("--server-version \(ServerVersion.given(version)): Bellows supports PostgreSQL \(ServerVersion.oldestSupportedMajor) or later (tested on \(ServerVersion.testedMajors.map(String.init).joined(separator: ", ")))")
@@ -221,15 +229,22 @@ public enum ProjectCheck {
                 throw BellowsError.planInvalid(compiled.findings.isEmpty ? [Finding(at: plan.table.location, severity: .error, rule: "plan-unknown-table",
                                                                                     message: "table \(plan.table.value) is not in the schema")] : compiled.findings)
             }
-            return header + MoveSQL(move).rendered(phases: phase.map { [$0] } ?? PhaseCommand.allCases)
+            return (header + MoveSQL(move).rendered(phases: phase.map { [$0] } ?? PhaseCommand.allCases), nil)
         }
         let compiled = TransitionCompiler.compile(plan, table: catalog.table(plan.table.value))
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
         transition.notNullShape = NotNullShape.preferred(serverVersion: version)
-        return header + PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
-                                            serverVersion: version, versionGiven: serverVersion != nil,
-                                            versionSource: serverVersion == nil && live != nil ? "the database's" : nil,
-                                            archiveDefault: ProjectConfig.archiveSettings(root: project.root).archive)
+        let archiveDefault = ProjectConfig.archiveSettings(root: project.root).archive
+        let archive = ArchiveSQL(transition).size(
+            off: ArchiveSQL.off(plan: plan, projectDefault: archiveDefault),
+            statistics: live?.tableStatistics[plan.table.value.quoted],
+            withoutStatistics: live == nil ? "not estimated offline: render -d reads the table's rows and its columns' widths (pg_stats)"
+                                           : "not estimated: \(plan.table.value) is not in the \(live?.name ?? "database")")
+        let sql = header + PhaseRendering.text(transition, phases: phase.map { [$0] } ?? PhaseCommand.allCases,
+                                               serverVersion: version, versionGiven: serverVersion != nil,
+                                               versionSource: serverVersion == nil && live != nil ? "the database's" : nil,
+                                               archiveDefault: archiveDefault, archiveSize: archive)
+        return (sql, archive)
     }
 
     /// An `io-error` (exit 2) when the project directory is no project: `check` in the wrong
@@ -265,7 +280,8 @@ public enum PhaseRendering {
     /// says so, and whether it was asked for (`--server-version`), is `versionSource` (the
     /// database's), or is the oldest supported.
     public static func text(_ transition: Transition, phases: [PhaseCommand], serverVersion: Int = ServerVersion.renderDefault,
-                            versionGiven: Bool = false, versionSource: String? = nil, archiveDefault: Bool? = nil) -> String {
+                            versionGiven: Bool = false, versionSource: String? = nil, archiveDefault: Bool? = nil,
+                            archiveSize: ArchiveSize? = nil) -> String {
         let sql = PhaseSQL(transition)
         var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
         out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
@@ -326,7 +342,7 @@ public enum PhaseRendering {
             }
             let archive = ArchiveSQL(transition)
             if phase == .contract, !archive.isEmpty {
-                out += archiveText(archive, enabled: ArchiveSQL.enabled(plan: transition.plan, projectDefault: archiveDefault))
+                out += archiveText(archive, enabled: ArchiveSQL.enabled(plan: transition.plan, projectDefault: archiveDefault), size: archiveSize)
             }
             let statements = sql.statements(for: phase)
             if statements.isEmpty {
@@ -353,15 +369,25 @@ public enum PhaseRendering {
     }
 
     /// Contract's archive step (`ArchiveSQL`): before contract's transaction, and completed in it.
-    static func archiveText(_ archive: ArchiveSQL, enabled: Bool) -> String {
+    static func archiveText(_ archive: ArchiveSQL, enabled: Bool, size: ArchiveSize? = nil) -> String {
         let columns = archive.columns.map(\.name).joined(separator: ", ")
         guard enabled else {
-            return "-- archive: off (`archive: false`): the values of \(columns) are gone for good once contract commits\n"
+            return "-- archive: off (\(size?.off ?? "`archive: false`")): the values of \(columns) are gone for good once contract commits\n"
         }
         var out = """
             -- archive: first, contract keeps the column(s) it drops (\(columns)) in \(archive.qualifiedTable),
             -- keyed by (\(archive.key.map(\.name).joined(separator: ", "))); `bellows archive restore \(archive.transition.plan.id)` brings them back
             -- beside the new ones, `bellows archive purge` removes it (`archive: false` in the plan or bellows.yaml: no archive).
+
+            """
+        if let size {
+            if let bytes = size.bytes, let rows = size.rows {
+                out += "-- expected size: about \(ByteCount.text(bytes)) for \(size.rowsCounted == true ? "" : "~")\(rows) rows (\(size.source))\n"
+            } else {
+                out += "-- expected size: \(size.source)\n"
+            }
+        }
+        out += """
             -- Refused before any change when the role may not create it. The trigger keeps it up to date while keyset
             -- batches (paced as the backfill, up to the largest key once the trigger is in place) copy every row:
 

@@ -165,6 +165,141 @@ public struct ArchiveSQL: Sendable {
         let index = padded(keyBytes) + 16
         return Int((Double(rows * tuple) / 0.95 + Double(rows * index) / 0.9).rounded(.up))
     }
+
+    /// Why contract keeps no archive for `plan`, in words (nil: it keeps one).
+    public static func off(plan: Plan, projectDefault: Bool?) -> String? {
+        if let value = plan.archive?.value { return value ? nil : "`archive: false` in the plan" }
+        return projectDefault == false ? "`archive: false` in bellows.yaml" : nil
+    }
+
+    /// What the archive will take (`bellows estimate`, `render -d`; issue 24), from the table's
+    /// statistics (nil: not read, offline render). Nil when contract drops nothing. Each width
+    /// is the column's average stored width times its share of non-NULL values (a NULL takes
+    /// no bytes); a column without one (not in the table yet, no statistics and no sample)
+    /// counts 8 bytes, and the source says so.
+    public func size(off: String?, statistics: TableStatistics?, withoutStatistics: String = "not read") -> ArchiveSize? {
+        guard !isEmpty else { return nil }
+        var size = ArchiveSize(table: qualifiedTable, columns: columns.map(\.name), key: key.map(\.name), enabled: off == nil, off: off)
+        guard off == nil else {
+            size.source = "archive off (\(off ?? "")): nothing is kept"
+            return size
+        }
+        guard let statistics else {
+            size.source = withoutStatistics
+            return size
+        }
+        var widths: [String: Int] = [:]
+        var bySource: [String: [String]] = [:]
+        var assumed: [String] = []
+        for name in key.map(\.name) + columns.map(\.name) where widths[name] == nil {
+            guard let width = statistics.widths[name] else {
+                widths[name] = 8
+                assumed.append(name)
+                continue
+            }
+            widths[name] = Int(width.bytes.rounded())
+            let source = width.source == .statistics ? "pg_stats" : "pg_column_size over a sample of \(statistics.sampleRows) row\(statistics.sampleRows == 1 ? "" : "s")"
+            bySource[source, default: []].append(name)
+        }
+        size.rows = statistics.rows
+        size.rowsCounted = statistics.rowsCounted
+        size.bytes = expectedBytes(rows: statistics.rows, averageWidths: widths)
+        var parts = bySource.count == 1 && assumed.isEmpty ? bySource.keys.map { $0 }
+            : bySource.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.joined(separator: ", ")))" }
+        if !assumed.isEmpty { parts.append("8 bytes assumed for \(assumed.joined(separator: ", ")) (no statistics, no sample)") }
+        size.source = (bySource.isEmpty ? "" : "widths from ") + parts.joined(separator: "; ")
+        return size
+    }
+}
+
+/// A column's average stored width in bytes (NULLs counted as 0) and where it came from.
+public struct ColumnWidth: Sendable, Hashable {
+    public enum Source: String, Sendable, Hashable {
+        /// `pg_stats.avg_width × (1 − null_frac)`: the last ANALYZE's.
+        case statistics
+        /// `avg(pg_column_size(…))` over a sample of rows: the table has no statistics.
+        case sample
+    }
+    public var bytes: Double
+    public var source: Source
+
+    public init(bytes: Double, source: Source) {
+        self.bytes = bytes
+        self.source = source
+    }
+}
+
+/// What `estimate` and `render -d` read of a table to size its archive: its rows and the
+/// average width of its columns.
+public struct TableStatistics: Sendable, Hashable {
+    public var rows: Int
+    /// `count(*)` (a small table), else the planner's `reltuples`.
+    public var rowsCounted: Bool
+    /// By column name.
+    public var widths: [String: ColumnWidth]
+    /// Rows of the `pg_column_size` sample (0: none was taken).
+    public var sampleRows: Int
+
+    public init(rows: Int, rowsCounted: Bool, widths: [String: ColumnWidth], sampleRows: Int) {
+        self.rows = rows
+        self.rowsCounted = rowsCounted
+        self.widths = widths
+        self.sampleRows = sampleRows
+    }
+}
+
+/// The archive contract will fill (`ArchiveSQL.size`): `estimate`'s and `render`'s `archive`
+/// (docs/json.md).
+public struct ArchiveSize: Sendable, Codable, Hashable {
+    /// `"bellows_archive"."<plan>_<table>"`.
+    public var table: String
+    /// The columns contract drops and the archive keeps.
+    public var columns: [String]
+    /// The key the rows are kept by.
+    public var key: [String]
+    /// False with `archive: false` (`off` says where).
+    public var enabled: Bool
+    public var off: String?
+    /// The rows the archive will hold: every row of the table.
+    public var rows: Int?
+    public var rowsCounted: Bool?
+    /// The archive's heap and primary key (`ArchiveSQL.expectedBytes`); nil when off or not estimated.
+    public var bytes: Int?
+    /// Where the column widths came from, or why there is no size.
+    public var source: String = ""
+
+    public init(table: String, columns: [String], key: [String], enabled: Bool, off: String?) {
+        self.table = table
+        self.columns = columns
+        self.key = key
+        self.enabled = enabled
+        self.off = off
+    }
+
+    enum CodingKeys: String, CodingKey { case table, columns, key, enabled, off, rows, rowsCounted = "rows_counted", bytes, source }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(table, forKey: .table)
+        try container.encode(columns, forKey: .columns)
+        try container.encode(key, forKey: .key)
+        try container.encode(enabled, forKey: .enabled)
+        try container.encode(off, forKey: .off)
+        try container.encode(rows, forKey: .rows)
+        try container.encode(rowsCounted, forKey: .rowsCounted)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(source, forKey: .source)
+    }
+}
+
+/// `1.5 MB`: bytes in binary units, as the CLI prints sizes.
+public enum ByteCount {
+    public static func text(_ n: Int) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(n), unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
 }
 
 /// `archive_retention:` of `bellows.yaml`: how long an archive is kept before `bellows archive

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BellowsEngine
+import BellowsPlan
 import Foundation
 
 struct Estimate: ParsableCommand {
@@ -68,6 +69,16 @@ struct Estimate: ParsableCommand {
 
     static func milliseconds(_ ms: Double) -> String { ms < 10 ? String(format: "%.1f ms", ms) : String(format: "%.0f ms", ms) }
 
+    /// What the archive of contract's dropped columns will take, in words.
+    static func archiveText(_ archive: ArchiveSize?) -> String {
+        guard let archive else { return "none (contract drops no column)" }
+        let columns = archive.columns.joined(separator: ", ")
+        if let off = archive.off { return "archive off (\(off)): the values of \(columns) are gone for good once contract commits" }
+        guard let bytes = archive.bytes, let rows = archive.rows else { return "not estimated: \(archive.source)" }
+        return "about \(Terminal.bytes(bytes)) in \(archive.table) (\(archive.rowsCounted == true ? "" : "~")\(count(rows)) rows of \(columns), "
+            + "keyed by \(archive.key.joined(separator: ", ")); \(archive.source))"
+    }
+
     /// The report as text lines.
     static func text(_ report: EstimateReport) -> [String] {
         var lines = [Terminal.bold("estimate for plan \(report.plan)") + " on the \(report.database), phase \(report.phase)"]
@@ -102,7 +113,7 @@ struct Estimate: ParsableCommand {
         } else {
             lines.append("WAL: \(report.wal.model)")
         }
-        lines.append("archive of dropped data: " + (report.archiveBytes.map { Terminal.bytes($0) } ?? "not estimated"))
+        lines.append("archive of dropped data: " + archiveText(report.archive))
         lines.append("locks:")
         let phaseWidth = report.locks.map(\.phase.count).max() ?? 8
         let modeWidth = report.locks.map(\.mode.count).max() ?? 16

@@ -40,13 +40,15 @@ struct Render: ParsableCommand {
     func run() throws {
         do {
             let tables = Project(root: project).loadPlans().plans.map(\.table.value)
-            let live = try database.map { try LiveSchema.read(conninfo: $0, planTables: tables) }
-            let sql = try ProjectCheck.render(project: Project(root: project), plan: plan, phase: phase,
-                                              serverVersion: serverVersion.flatMap(ServerVersion.parse), live: live)
+            // The plan's table: its rows and column widths size contract's archive.
+            let own = (try? Project(root: project).resolvePlan(plan)).map { [$0.table.value] } ?? []
+            let live = try database.map { try LiveSchema.read(conninfo: $0, planTables: tables, statisticsOf: own) }
+            let rendered = try ProjectCheck.rendered(project: Project(root: project), plan: plan, phase: phase,
+                                                     serverVersion: serverVersion.flatMap(ServerVersion.parse), live: live)
             if format == .json {
-                JSONOutput.print(Self.documentName, .ok, RenderBody(plan: plan, phase: phase?.rawValue, sql: sql))
+                JSONOutput.print(Self.documentName, .ok, RenderBody(plan: plan, phase: phase?.rawValue, sql: rendered.sql, archive: rendered.archive))
             } else {
-                Terminal.out(sql)
+                Terminal.out(rendered.sql)
             }
         } catch let error as BellowsError {
             renderError(error, format: format, command: Self.self)
@@ -63,13 +65,16 @@ struct RenderBody: Encodable {
     var phase: String?
     /// The SQL, with the comments that say which schema and version it was rendered for.
     var sql: String
+    /// The archive contract will fill (its expected size with -d); null when contract drops nothing.
+    var archive: ArchiveSize?
 
-    enum CodingKeys: String, CodingKey { case plan, phase, sql }
+    enum CodingKeys: String, CodingKey { case plan, phase, sql, archive }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(plan, forKey: .plan)
         try container.encode(phase, forKey: .phase)
         try container.encode(sql, forKey: .sql)
+        try container.encode(archive, forKey: .archive)
     }
 }

@@ -80,12 +80,7 @@ enum Terminal {
         return String(result)
     }
 
-    static func bytes(_ n: Int) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(n), unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func bytes(_ n: Int) -> String { ByteCount.text(n) }
 
     static func duration(_ seconds: Double) -> String {
         if seconds < 60 { return String(format: "%.0fs", seconds) }

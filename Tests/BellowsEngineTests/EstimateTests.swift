@@ -86,7 +86,12 @@ struct EstimateTests {
         let contract = try #require(report.locks.first { $0.phase == "contract" && $0.mode == "ACCESS EXCLUSIVE" })
         #expect(contract.holdMilliseconds != nil)
         #expect(report.locks.contains { $0.phase == "backfill" && $0.mode == "ROW EXCLUSIVE" && $0.holdMilliseconds != nil })
-        #expect(report.archiveBytes == nil)
+        // The archive of the old column contract drops: every row's id and note, sized from
+        // the statistics VACUUM ANALYZE took.
+        let archive = try #require(report.archive)
+        #expect(archive.columns == ["note"] && archive.key == ["id"] && archive.enabled && archive.rows == Self.rows, "\(archive)")
+        #expect(archive.source == "widths from pg_stats", "\(archive)")
+        #expect(report.archiveBytes == archive.bytes && (archive.bytes ?? 0) > Self.rows * 60, "\(archive)")
 
         // Nothing changed but one `estimate` event: the sample's transaction was rolled back,
         // no trigger, column, function or view is left, and no lock is held.
@@ -136,6 +141,95 @@ struct EstimateTests {
         #expect(report.backfill.sample == nil)
         #expect(report.backfill.sampleSkipped?.contains("being expanded") == true, "\(report.backfill)")
         #expect(!report.notes.contains { $0.contains("failed") }, "\(report.notes)")
+    }
+
+    /// Issue 24: the size the archive will take is part of `estimate` and `render -d`, within
+    /// 30 % of the archive contract then fills (`pg_total_relation_size`), on 80,000 rows with a
+    /// tenth of the values NULL.
+    @Test func theArchiveEstimateIsWithinThirtyPercentOfTheArchiveContractFills() throws {
+        let fixture = try EngineFixture("estimate-archive")
+        defer { fixture.close() }
+        let rows = 80_000
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text, n integer);
+            INSERT INTO people SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'user' || g || '@example.com' END, g FROM generate_series(1, \(rows)) g;
+            """)
+        try fixture.sql.execute("VACUUM ANALYZE people")
+        try fixture.writePlan("001_rename_email", """
+            table: people
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        var options = EstimateOptions()
+        options.sample = false
+        options.record = false
+        let estimate = try fixture.engine().estimate(plan: "001", options: options)
+        let archive = try #require(estimate.archive)
+        #expect(archive.table == "\"bellows_archive\".\"001_rename_email_people\"" && archive.columns == ["email"] && archive.rows == rows, "\(archive)")
+        #expect(archive.source == "widths from pg_stats", "\(archive)")
+        let expected = try #require(estimate.archiveBytes)
+
+        // render -d says the same size next to contract's statements, from the same statistics.
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, statisticsOf: [TableName(schema: nil, name: "people")])
+        let rendered = try ProjectCheck.rendered(project: fixture.project, plan: "001", phase: .contract, live: live)
+        #expect(rendered.archive?.bytes == expected, "\(String(describing: rendered.archive))")
+        #expect(rendered.sql.contains("-- expected size: about \(ByteCount.text(expected)) for \(rows) rows (widths from pg_stats)"), "\(rendered.sql)")
+
+        try fixture.forward("001_rename_email", through: .contract)
+        let actual = try fixture.int("SELECT pg_total_relation_size('bellows_archive.\"001_rename_email_people\"')")
+        let ratio = Double(expected) / Double(actual)
+        #expect(ratio > 0.7 && ratio < 1.3, "estimated \(expected) bytes, the archive takes \(actual)")
+    }
+
+    /// Without statistics (never analysed) the widths come from `pg_column_size` over a sample,
+    /// and say so, near what the statistics give once taken; `archive: false` says the archive
+    /// is off and gives no size; a plan that drops nothing has no archive.
+    @Test func theArchiveEstimateSaysWhereItsWidthsCameFromAndWhenItIsOff() throws {
+        let fixture = try EngineFixture("estimate-archive-sample")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text, n integer) WITH (autovacuum_enabled = false);
+            INSERT INTO people SELECT g, 'user' || g || '@example.com', g FROM generate_series(1, 20000) g;
+            """)
+        try fixture.writePlan("001_rename_email", """
+            table: people
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        var options = EstimateOptions()
+        options.sample = false
+        options.record = false
+        let sampled = try #require(try fixture.engine().estimate(plan: "001", options: options).archive)
+        #expect(sampled.source.hasPrefix("widths from pg_column_size over a sample of 1000 rows"), "\(sampled)")
+        try fixture.sql.execute("ANALYZE people")
+        let analysed = try #require(try fixture.engine().estimate(plan: "001", options: options).archive)
+        #expect(analysed.source == "widths from pg_stats", "\(analysed)")
+        let (a, b) = (Double(try #require(sampled.bytes)), Double(try #require(analysed.bytes)))
+        #expect(abs(a - b) / b < 0.1, "sample \(a), statistics \(b)")
+
+        try fixture.writePlan("001_rename_email", """
+            table: people
+            archive: false
+            changes:
+              - alter: email
+                rename_to: email_address
+            """)
+        let off = try fixture.engine().estimate(plan: "001", options: options)
+        #expect(off.archiveBytes == nil && off.archive?.enabled == false && off.archive?.off == "`archive: false` in the plan", "\(String(describing: off.archive))")
+        let text = try ProjectCheck.render(project: fixture.project, plan: "001", phase: .contract,
+                                           live: try LiveSchema.read(conninfo: fixture.db.conninfo, statisticsOf: [TableName(schema: nil, name: "people")]))
+        #expect(text.contains("-- archive: off (`archive: false` in the plan)"), "\(text)")
+
+        try fixture.writePlan("001_rename_email", """
+            table: people
+            changes:
+              - add: note
+                type: text
+            """)
+        let none = try fixture.engine().estimate(plan: "001", options: options)
+        #expect(none.archive == nil && none.archiveBytes == nil)
     }
 
     @Test func refusesAMissingTableWithItsLocation() throws {

@@ -106,6 +106,40 @@ import Testing
         #expect(ArchiveSQL.expectedBytes(rows: 2000, keyWidths: [8], columnWidths: [20]) == 2 * small || ArchiveSQL.expectedBytes(rows: 2000, keyWidths: [8], columnWidths: [20]) == 2 * small - 1)
     }
 
+    /// `estimate` and `render -d` size the archive from the table's rows and column widths, and
+    /// say where the widths came from; off, or with nothing dropped, there is no size.
+    @Test func theArchiveSizeSaysWhereItsWidthsCameFrom() throws {
+        let rename = try archive("  - alter: email\n    rename_to: email_address\n")
+        let statistics = TableStatistics(rows: 1000, rowsCounted: true, widths: [
+            "id": ColumnWidth(bytes: 8, source: .statistics), "email": ColumnWidth(bytes: 20.4, source: .statistics),
+        ], sampleRows: 0)
+        let size = try #require(rename.size(off: nil, statistics: statistics))
+        #expect(size.bytes == ArchiveSQL.expectedBytes(rows: 1000, keyWidths: [8], columnWidths: [20]))
+        #expect(size.rows == 1000 && size.rowsCounted == true && size.enabled && size.source == "widths from pg_stats", "\(size)")
+        #expect(size.table == "\"bellows_archive\".\"010_people_people\"" && size.columns == ["email"] && size.key == ["id"])
+
+        var mixed = statistics
+        mixed.widths["email"] = ColumnWidth(bytes: 30, source: .sample)
+        mixed.sampleRows = 1000
+        #expect(rename.size(off: nil, statistics: mixed)?.source == "widths from pg_column_size over a sample of 1000 rows (email); pg_stats (id)")
+        mixed.widths["email"] = nil
+        #expect(rename.size(off: nil, statistics: mixed)?.source == "widths from pg_stats (id); 8 bytes assumed for email (no statistics, no sample)")
+
+        let unread = try #require(rename.size(off: nil, statistics: nil, withoutStatistics: "needs -d"))
+        #expect(unread.bytes == nil && unread.rows == nil && unread.source == "needs -d")
+        let off = try #require(rename.size(off: "`archive: false` in the plan", statistics: statistics))
+        #expect(!off.enabled && off.bytes == nil && off.source.hasPrefix("archive off"), "\(off)")
+        #expect(try archive("  - add: note\n    type: text\n").size(off: nil, statistics: statistics) == nil)
+
+        // Where `archive: false` comes from: the plan wins over bellows.yaml.
+        #expect(ArchiveSQL.off(plan: rename.transition.plan, projectDefault: nil) == nil)
+        #expect(ArchiveSQL.off(plan: rename.transition.plan, projectDefault: false) == "`archive: false` in bellows.yaml")
+        let kept = try archive("  - alter: email\n    rename_to: email_address\n", top: "archive: true\n")
+        #expect(ArchiveSQL.off(plan: kept.transition.plan, projectDefault: false) == nil)
+        let dropped = try archive("  - alter: email\n    rename_to: email_address\n", top: "archive: false\n")
+        #expect(ArchiveSQL.off(plan: dropped.transition.plan, projectDefault: true) == "`archive: false` in the plan")
+    }
+
     @Test func retentionIsANumberAndAUnit() throws {
         #expect(ArchiveRetention.parse("30 days") == 30 * 86_400)
         #expect(ArchiveRetention.parse("1 day") == 86_400)
