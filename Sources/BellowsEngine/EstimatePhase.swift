@@ -101,6 +101,9 @@ extension Engine {
             backfill.sampleSkipped = "--no-sample"
         } else if rows.used == 0 {
             backfill.sampleSkipped = "the table is empty"
+        } else if let sequences = Self.sequenceCalls(transition) {
+            // A sequence is not rolled back with the sample's transaction (hostile-h 11).
+            backfill.sampleSkipped = "the backfill calls \(sequences): a sample would draw from the sequence, which no rollback gives back"
         } else {
             do {
                 backfill.sample = try sample(plan, transition: transition, options: estimateOptions, connection: connection)
@@ -169,6 +172,14 @@ extension Engine {
                                   details: Self.estimateDetails(report))
         }
         return report
+    }
+
+    /// The sequence functions the backfill's expressions call (`nextval`, `setval`), as
+    /// "nextval()"; nil when none.
+    static func sequenceCalls(_ transition: Transition) -> String? {
+        let called = transition.allTargets.compactMap(\.up).reduce(into: Set<String>()) { $0.formUnion(Repeatability.calledFunctions(in: $1)) }
+        let sequences = called.intersection(["nextval", "setval"]).sorted()
+        return sequences.isEmpty ? nil : sequences.map { "\($0)()" }.joined(separator: " and ")
     }
 
     /// What the `estimate` event keeps: what `status` compares the backfill with.

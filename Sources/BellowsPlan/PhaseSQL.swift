@@ -792,13 +792,19 @@ public struct PhaseSQL: Sendable {
     private func pendingCondition(_ group: SyncGroup) -> String? {
         let withUp = group.targets.filter { $0.up != nil }
         guard !withUp.isEmpty else { return nil }
+        // A row whose `up` gives NULL is left alone (no dead tuple for nothing), but only when
+        // `up` repeats: a second evaluation of `nextval()` in the condition would draw a second
+        // value for every row (hostile-h 11); such a row is written even when `up` gives NULL.
+        let repeating = withUp.allSatisfy(transition.repeats)
         switch group.kind {
         case .replace:
             let targets = "ROW(" + withUp.map { q($0.physical) }.joined(separator: ", ") + ")"
             let ups = "ROW(" + withUp.map { "(\($0.up ?? "NULL"))::\($0.type)" }.joined(separator: ", ") + ")"
-            return "(\(targets) IS NULL AND NOT \(ups) IS NULL)"
+            return repeating ? "(\(targets) IS NULL AND NOT \(ups) IS NULL)" : "\(targets) IS NULL"
         case .add:
-            return withUp.map { "(\(q($0.physical)) IS NULL AND (\($0.up ?? "NULL"))::\($0.type) IS NOT NULL)" }.joined(separator: " AND ")
+            return withUp.map {
+                transition.repeats($0) ? "(\(q($0.physical)) IS NULL AND (\($0.up ?? "NULL"))::\($0.type) IS NOT NULL)" : "\(q($0.physical)) IS NULL"
+            }.joined(separator: " AND ")
         case .inPlace:
             return Self.differ(withUp.map { q($0.physical) }, ups(withUp))
         case .drop:

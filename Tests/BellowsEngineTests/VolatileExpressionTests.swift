@@ -60,6 +60,37 @@ struct VolatileExpressionTests {
 
     /// Presence still fails a row whose new column is NULL where `up` gives a value (a write
     /// around the trigger).
+    /// hostile-h 11: the batch's condition evaluated a `nextval()` backfill a second time
+    /// (`… IS NOT NULL`), so every row drew two values (1, 3, 5…), and estimate's "rolled back"
+    /// sample drew from the sequence. Now one value per row, and estimate takes no sample.
+    @Test func aNextvalBackfillDrawsOneValuePerRowAndEstimateDrawsNone() throws {
+        let fixture = try EngineFixture("volatile-nextval")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE SEQUENCE ticket_seq;
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g;
+            """)
+        try fixture.writePlan("001_ticket", """
+            table: t
+            changes:
+              - add: ticket
+                type: bigint
+                backfill: "nextval('ticket_seq')"
+            """)
+        let report = try fixture.engine().estimate(plan: "001_ticket")
+        #expect(report.backfill.sample == nil)
+        #expect(report.backfill.sampleSkipped?.contains("nextval()") == true)
+        #expect(try fixture.int("SELECT count(*) FROM pg_sequences WHERE sequencename = 'ticket_seq' AND last_value IS NULL") == 1,
+                "estimate drew nothing from the sequence")
+        try fixture.run(.expand, "001_ticket")
+        try fixture.run(.backfill, "001_ticket")
+        #expect(try fixture.int("SELECT count(DISTINCT ticket) FROM t") == 500)
+        let drawn = try fixture.int("SELECT max(ticket) - min(ticket) FROM t")
+        #expect(drawn == 499, "one value per row, drawn: \(drawn)")
+        try fixture.run(.verify, "001_ticket")
+    }
+
     @Test func verifyStillRefusesAMissingValue() throws {
         let fixture = try EngineFixture("volatilemissing")
         defer { fixture.close() }
