@@ -478,7 +478,7 @@ extension Engine {
                 }
                 let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .rollback, connection: connection)
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .rolledBack, extra: """
-                    , expanding = false, backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false, verified_at = NULL, verified_trigger = NULL, table_info = NULL, search_path = NULL, not_null_shape = NULL
+                    , expanding = false, backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false, verified_at = NULL, verified_trigger = NULL, table_info = NULL, search_path = NULL, not_null_shape = NULL, pinned_settings = NULL
                     """) else {
                     throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase during rollback (another bellows?)")
                 }

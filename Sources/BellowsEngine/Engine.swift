@@ -350,12 +350,15 @@ public final class Engine: @unchecked Sendable {
     /// expressions and checks mean in every phase what they meant when the plan was expanded.
     func transition(for plan: Plan, connection: Connection, storedOnly: Bool) throws -> Transition {
         var table = try StateStore.storedTable(connection, id: plan.id)
-        let stored = try connection.query("SELECT search_path, not_null_shape FROM bellows.plans WHERE id = $1", [plan.id]).first
+        let stored = try connection.query("SELECT search_path, not_null_shape, pinned_settings FROM bellows.plans WHERE id = $1", [plan.id]).first
         if table == nil && !storedOnly { table = try CatalogReader.table(connection, plan.table.value) }
         let compiled = TransitionCompiler.compile(plan, table: table)
         guard var transition = compiled.transition else { throw BellowsError.planInvalid(compiled.findings) }
         // The shape expand recorded wins over the server's version now (an upgrade mid-transition).
         transition.notNullShape = NotNullShape(recorded: try stored?.optionalString("not_null_shape"))
+        if let kept = try stored?.raw("pinned_settings") {
+            transition.pinnedValues = Self.pinnedValues(PostgresArray.parse(kept).compactMap { $0 })
+        }
         if let path = try stored?.raw("search_path") {
             transition.searchPath = PostgresArray.parse(path).compactMap { $0 }
             try pinSearchPath(transition, connection: connection)
@@ -366,11 +369,17 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Sets the session's search_path to the plan's pinned one (`PhaseSQL.searchPath`).
-    /// Once the trigger exists, the settings its function keeps (`PhaseSQL.pinnedSettings`) are
-    /// this session's too: backfill and verify compute what the trigger computes for every writer.
+    /// Once expand kept them, the settings the trigger's function keeps (`PhaseSQL.pinnedSettings`,
+    /// `Transition.pinnedValues`; a function made before they were kept in the state has them
+    /// in its `SET` clauses) are this session's too: backfill and verify compute what the
+    /// trigger computes for every writer.
     func pinSearchPath(_ transition: Transition, connection: Connection) throws {
         let sql = PhaseSQL(transition)
         try connection.execute("SET search_path = \(sql.searchPath)")
+        for (name, value) in (transition.pinnedValues ?? [:]).sorted(by: { $0.key < $1.key })
+        where PhaseSQL.pinnableSettings.contains(name) {
+            _ = try connection.query("SELECT set_config($1, $2, false)", [name, value])
+        }
         for row in try connection.query("""
             SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
             FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.oid = to_regprocedure($1)
@@ -400,6 +409,28 @@ public final class Engine: @unchecked Sendable {
             default: "a setting of the connecting role: ALTER ROLE … SET"
             }
         }
+    }
+
+    /// This session's values of the settings `transition`'s trigger pins, as expand keeps them
+    /// (`current_setting`, the text `set_config` takes back).
+    func sessionPinnedValues(_ transition: Transition, connection: Connection) throws -> [String: String]? {
+        let names = PhaseSQL(transition).pinnedSettings
+        guard !names.isEmpty else { return nil }
+        var values: [String: String] = [:]
+        for row in try connection.query("SELECT n AS name, current_setting(n) AS value FROM unnest($1::text[]) AS n", [PostgresArray.literal(names)]) {
+            values[try row.string("name")] = try row.string("value")
+        }
+        return values
+    }
+
+    /// The kept values from the plan's state (`name=value`, as `proconfig` has them).
+    static func pinnedValues(_ entries: [String]) -> [String: String] {
+        var values: [String: String] = [:]
+        for entry in entries {
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            values[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        return values
     }
 
     /// The settings expand keeps for `transition`'s trigger, with this session's values.

@@ -59,6 +59,7 @@ extension Engine {
                     : "NOT NULL: a NOT VALID CHECK (column IS NOT NULL), validated by verify; contract sets NOT NULL through it and drops it"))
             }
             try pinSearchPath(transition, connection: connection)
+            transition.pinnedValues = try sessionPinnedValues(transition, connection: connection)
             report(.info("names in the plan's expressions resolve under search_path = \(PhaseSQL(transition).searchPath), kept for the trigger and every phase"))
             kept = try keptSettings(transition, connection: connection)
             if !kept.isEmpty {
@@ -144,11 +145,12 @@ extension Engine {
                                    backfill_started_at = NULL, backfill_rows_at_start = NULL,
                                    verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
                                    referenced_columns = $7::text[], not_null_shape = $8, plan_text = $9, plan_path = $10,
-                                   table_name = $11
+                                   table_name = $11, pinned_settings = $12::text[]
                             WHERE id = $1 AND phase = $5 AND NOT expanding
                             """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
                                   PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted()),
-                                  transition.notNullShape.rawValue, plan.source, plan.file, plan.table.value.description])
+                                  transition.notNullShape.rawValue, plan.source, plan.file, plan.table.value.description,
+                                  transition.pinnedValues.map { values in PostgresArray.literal(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }) }])
                         guard updated.affectedRows == 1 else {
                             throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                         }

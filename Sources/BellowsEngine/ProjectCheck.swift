@@ -311,7 +311,8 @@ public enum PhaseRendering {
                 + "-- (shown with the default path; expand keeps the schemas of the session that runs it)\n"
             if !sql.pinnedSettings.isEmpty {
                 out += "-- values are computed under the expanding session's \(sql.pinnedSettings.joined(separator: ", ")),\n"
-                    + "-- kept by the trigger (SET … FROM CURRENT) and every phase; expand prints TimeZone and DateStyle, warns\n"
+                    + "-- kept by the trigger (it sets those a writer's session has others of; shown with PostgreSQL's built-in\n"
+                    + "-- values) and every phase; expand prints TimeZone and DateStyle, warns\n"
                     + "-- about a value the connection chose (PGTZ, PGOPTIONS, ALTER ROLE … SET) and history records them all\n"
             }
         }

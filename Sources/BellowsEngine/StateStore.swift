@@ -68,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start') AND NOT attisdropped) = 9 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -155,6 +155,9 @@ public enum StateStore {
     -- for `status`, compared with the plan's estimate (docs/estimate.md).
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_started_at timestamptz;
     ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS backfill_rows_at_start bigint;
+    -- The settings the dual-write function keeps (`name=value`), the expanding session's: the
+    -- function compares a writer's with them, every later phase takes them (PhaseSQL.pinnedSettings).
+    ALTER TABLE bellows.plans ADD COLUMN IF NOT EXISTS pinned_settings text[];
     CREATE TABLE IF NOT EXISTS bellows.migration_progress (
         name            text NOT NULL,
         checksum        text NOT NULL,

@@ -91,14 +91,19 @@ public struct PhaseSQL: Sendable {
     /// (`timezone_abbreviations`, hostile-f 02), how a string literal with a backslash parses
     /// (`standard_conforming_strings`: PL/pgSQL parses the body under the caller's, hostile-f 09),
     /// `'{NULL}'`'s element (`array_nulls`) and `x = NULL` (`transform_null_equals`). The
-    /// trigger's function keeps the expanding session's
-    /// values (`SET … FROM CURRENT`), and every later phase's session takes them from the
-    /// function, so a writer whose session sets its own `TimeZone` gets what the backfill and
-    /// verify compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
-    /// composite over a time type hides what an expression touches (hostile-e 01). Each costs
-    /// every call of the function a save and restore (8 settings: 26 µs a row against 13 µs on a
-    /// 50,000-row UPDATE through a one-assignment trigger; `timezone_abbreviations` re-reads its
-    /// file, about 300 µs a call, issue 22); expand says which values it keeps and
+    /// trigger's function keeps the expanding session's values (`Transition.pinnedValues`,
+    /// kept in the plan's state), and every later phase's session takes them from the state,
+    /// so a writer whose session sets its own `TimeZone` gets what the backfill and verify
+    /// compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
+    /// composite over a time type hides what an expression touches (hostile-e 01). The function
+    /// compares the writer's values with the kept ones (literals in its body) and sets and puts
+    /// back only those that differ (`settingsPrologue`); `standard_conforming_strings` alone
+    /// stays a `SET … FROM CURRENT` clause, because PL/pgSQL parses the body under it
+    /// (hostile-f 09). A `SET` clause is applied on every call even when nothing changes:
+    /// fifteen of them cost an `UPDATE` of 20,000 rows through an `integer → bigint` trigger
+    /// 3.3 s (`timezone_abbreviations` re-reads its file, about 150–300 µs a call), the
+    /// comparison 0.35 s against 0.28 s for the same trigger pinning nothing and 0.15 s with no
+    /// trigger (issue 22). Expand says which values it keeps and
     /// warns about one the operator's session chose (hostile-f 07); a plan that only copies values (a
     /// rename, an in-place change without `up`) depends on none and pins none.
     public static let expressionSettings = ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time",
@@ -123,6 +128,55 @@ public struct PhaseSQL: Sendable {
 
     /// Every setting a trigger function may pin.
     public static let pinnableSettings: Set<String> = Set(expressionSettings)
+
+    /// The pinned settings the function keeps with a `SET … FROM CURRENT` clause rather than in
+    /// its body: PL/pgSQL parses the body's statements under `standard_conforming_strings`, before
+    /// the body could set it (hostile-f 09); it is cheap to apply.
+    public static let settingsPinnedByClause: Set<String> = ["standard_conforming_strings"]
+
+    /// PostgreSQL's built-in values of the pinned settings: offline (`bellows render`, no
+    /// session) the function shows these where expand renders its session's.
+    public static let builtInSettingValues: [String: String] = [
+        "timezone": "GMT", "datestyle": "ISO, MDY", "intervalstyle": "postgres", "lc_monetary": "C", "lc_numeric": "C",
+        "lc_time": "C", "extra_float_digits": "1", "bytea_output": "hex", "default_text_search_config": "pg_catalog.simple",
+        "xmloption": "content", "xmlbinary": "base64", "timezone_abbreviations": "Default", "standard_conforming_strings": "on",
+        "array_nulls": "on", "transform_null_equals": "off",
+    ]
+
+    /// The pinned settings the function sets in its body, with the values it keeps: the
+    /// expanding session's, or offline PostgreSQL's built-in ones.
+    public var pinnedInBody: [(name: String, value: String)] {
+        pinnedSettings.filter { !Self.settingsPinnedByClause.contains($0) }.map { name in
+            (name, transition.pinnedValues?[name] ?? Self.builtInSettingValues[name] ?? "")
+        }
+    }
+
+    /// The start and end of the trigger's function body for the settings it keeps in it: when
+    /// the writer's session has another value of one (a single comparison otherwise), set the
+    /// kept one for the rest of the call and put the writer's back before `RETURN` (an error in
+    /// between aborts the (sub)transaction, which reverts `set_config`). Only settings that
+    /// differ are set: applying `timezone_abbreviations` re-reads its file.
+    var settingsPrologue: (declare: [String], start: [String], end: [String]) {
+        let kept = pinnedInBody
+        guard !kept.isEmpty else { return ([], [], []) }
+        let lit = SQLQuote.literal
+        let current = kept.map { "current_setting(\(lit($0.name)))" }
+        let differs = zip(current, kept).map { "\($0) <> \(lit($1.value))" }.joined(separator: "\n     OR ")
+        let origin = transition.pinnedValues == nil ? "PostgreSQL's built-in values here; expand renders its session's" : "the expanding session's"
+        var start = ["  -- the settings expand kept (\(origin)): set for a writer whose session has others,",
+                     "  -- the writer's put back before returning",
+                     "  IF \(differs) THEN",
+                     "    bellows_writer := ARRAY[\(current.joined(separator: ", "))];"]
+        var end = ["  IF bellows_writer IS NOT NULL THEN"]
+        for (index, setting) in kept.enumerated() {
+            let value = lit(setting.value), name = lit(setting.name)
+            start.append("    IF bellows_writer[\(index + 1)] <> \(value) THEN PERFORM set_config(\(name), \(value), true); END IF;")
+            end.append("    IF bellows_writer[\(index + 1)] <> \(value) THEN PERFORM set_config(\(name), bellows_writer[\(index + 1)], true); END IF;")
+        }
+        start.append("  END IF;")
+        end.append("  END IF;")
+        return (["  bellows_writer text[];"], start, end)
+    }
 
     public static func searchPathSQL(_ schemas: [String]) -> String {
         (["pg_catalog"] + schemas.filter { $0 != "pg_catalog" && !$0.hasPrefix("pg_temp") }.map(SQLQuote.identifier) + ["pg_temp"])
@@ -458,17 +512,12 @@ public struct PhaseSQL: Sendable {
             body.append("  -- change \(group.changeIndex + 1): \(describe(group))")
             body.append(contentsOf: lines)
         }
-        let code = """
-        DECLARE
-          bellows_up record;
-        BEGIN
-        \(body.joined(separator: "\n"))
-          RETURN NEW;
-        END
-        """
+        let settings = settingsPrologue
+        let code = (["DECLARE", "  bellows_up record;"] + settings.declare + ["BEGIN"] + settings.start + body + settings.end
+                    + ["  RETURN NEW;", "END"]).joined(separator: "\n")
         let tag = Self.dollarTag(notIn: code)
         return "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SET search_path = \(searchPath)"
-            + pinnedSettings.map { "\nSET \($0) FROM CURRENT" }.joined() + " AS \(tag)\n\(code)\n\(tag)"
+            + pinnedSettings.filter(Self.settingsPinnedByClause.contains).map { "\nSET \($0) FROM CURRENT" }.joined() + " AS \(tag)\n\(code)\n\(tag)"
     }
 
     /// A dollar-quote delimiter that does not occur in `body` (`$bellows$`, else `$bellows_2$`…):

@@ -159,6 +159,10 @@ public struct Transition: Sendable, Hashable {
     /// resolves in, whoever writes: the expanding session's, kept in the plan's state. `nil`
     /// offline (`bellows render`), where `PhaseSQL.defaultSearchPath` stands in.
     public var searchPath: [String]? = nil
+    /// The values of `PhaseSQL.pinnedSettings` the trigger's function and every phase keep:
+    /// the expanding session's, kept in the plan's state. `nil` offline, where the function
+    /// shows PostgreSQL's built-in ones (`PhaseSQL.builtInSettingValues`).
+    public var pinnedValues: [String: String]? = nil
     /// The types among `comparedTypes` that have no default equality, as the engine found them
     /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones. Verify asks a
     /// round trip through `down` and `up` to be equal (by `=`) where a type has it.

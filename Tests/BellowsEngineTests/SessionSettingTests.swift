@@ -140,6 +140,23 @@ struct SessionSettingTests {
         #expect(try pinned("  - alter: name\n    up: \"name || score\"\n") == PhaseSQL.expressionSettings)
         #expect(try pinned("  - alter: at\n    type: text\n    up: \"at::text\"\n    down: \"at::timestamptz\"\n") == PhaseSQL.expressionSettings)
     }
+
+    /// Issue 22: the function keeps the values in its body (a `SET` clause is applied on every
+    /// call, `timezone_abbreviations` re-reading its file), `standard_conforming_strings` alone
+    /// in a clause; offline it shows PostgreSQL's built-in values, at expand its session's.
+    @Test func theFunctionKeepsTheValuesInItsBody() throws {
+        let catalog = MigrationSchema.catalog(fromMigrations: ["CREATE TABLE e (id bigint PRIMARY KEY, at timestamptz);"])
+        let plan = try #require(PlanLoader.load(file: "plans/001_p.yaml", source: "table: e\nchanges:\n  - alter: at\n    type: text\n    up: \"at::text\"\n    down: \"at::timestamptz\"\n").plan)
+        var transition = try #require(TransitionCompiler.compile(plan, table: catalog.table(plan.table.value)).transition)
+        let offline = PhaseSQL(transition).triggerFunction
+        #expect(offline.components(separatedBy: " FROM CURRENT").count == 2 && offline.contains("SET standard_conforming_strings FROM CURRENT"), "\(offline)")
+        #expect(offline.contains("current_setting('timezone_abbreviations') <> 'Default'") && offline.contains("current_setting('timezone') <> 'GMT'"), "\(offline)")
+        transition.pinnedValues = Dictionary(uniqueKeysWithValues: PhaseSQL.expressionSettings.map { ($0, PhaseSQL.builtInSettingValues[$0] ?? "") })
+        transition.pinnedValues?["timezone"] = "Europe/Berlin"
+        let live = PhaseSQL(transition).triggerFunction
+        #expect(live.contains("IF bellows_writer[1] <> 'Europe/Berlin' THEN PERFORM set_config('timezone', 'Europe/Berlin', true); END IF;"), "\(live)")
+        #expect(live.contains("IF bellows_writer[1] <> 'Europe/Berlin' THEN PERFORM set_config('timezone', bellows_writer[1], true); END IF;"), "\(live)")
+    }
 }
 
 /// hostile-e 01: a domain over timestamptz hid the time type from the words the pinning looked

@@ -7,26 +7,61 @@ ALTER TABLE "public"."profiles"
 -- the dual-write function [transaction]
 CREATE OR REPLACE FUNCTION "bellows"."sync_003_profiles_created_by_not_null"() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, "public", pg_temp
-SET timezone FROM CURRENT
-SET datestyle FROM CURRENT
-SET intervalstyle FROM CURRENT
-SET lc_monetary FROM CURRENT
-SET lc_numeric FROM CURRENT
-SET lc_time FROM CURRENT
-SET extra_float_digits FROM CURRENT
-SET bytea_output FROM CURRENT
-SET default_text_search_config FROM CURRENT
-SET xmloption FROM CURRENT
-SET xmlbinary FROM CURRENT
-SET timezone_abbreviations FROM CURRENT
-SET standard_conforming_strings FROM CURRENT
-SET array_nulls FROM CURRENT
-SET transform_null_equals FROM CURRENT AS $bellows$
+SET standard_conforming_strings FROM CURRENT AS $bellows$
 DECLARE
   bellows_up record;
+  bellows_writer text[];
 BEGIN
+  -- the settings expand kept (PostgreSQL's built-in values here; expand renders its session's): set for a writer whose session has others,
+  -- the writer's put back before returning
+  IF current_setting('timezone') <> 'GMT'
+     OR current_setting('datestyle') <> 'ISO, MDY'
+     OR current_setting('intervalstyle') <> 'postgres'
+     OR current_setting('lc_monetary') <> 'C'
+     OR current_setting('lc_numeric') <> 'C'
+     OR current_setting('lc_time') <> 'C'
+     OR current_setting('extra_float_digits') <> '1'
+     OR current_setting('bytea_output') <> 'hex'
+     OR current_setting('default_text_search_config') <> 'pg_catalog.simple'
+     OR current_setting('xmloption') <> 'content'
+     OR current_setting('xmlbinary') <> 'base64'
+     OR current_setting('timezone_abbreviations') <> 'Default'
+     OR current_setting('array_nulls') <> 'on'
+     OR current_setting('transform_null_equals') <> 'off' THEN
+    bellows_writer := ARRAY[current_setting('timezone'), current_setting('datestyle'), current_setting('intervalstyle'), current_setting('lc_monetary'), current_setting('lc_numeric'), current_setting('lc_time'), current_setting('extra_float_digits'), current_setting('bytea_output'), current_setting('default_text_search_config'), current_setting('xmloption'), current_setting('xmlbinary'), current_setting('timezone_abbreviations'), current_setting('array_nulls'), current_setting('transform_null_equals')];
+    IF bellows_writer[1] <> 'GMT' THEN PERFORM set_config('timezone', 'GMT', true); END IF;
+    IF bellows_writer[2] <> 'ISO, MDY' THEN PERFORM set_config('datestyle', 'ISO, MDY', true); END IF;
+    IF bellows_writer[3] <> 'postgres' THEN PERFORM set_config('intervalstyle', 'postgres', true); END IF;
+    IF bellows_writer[4] <> 'C' THEN PERFORM set_config('lc_monetary', 'C', true); END IF;
+    IF bellows_writer[5] <> 'C' THEN PERFORM set_config('lc_numeric', 'C', true); END IF;
+    IF bellows_writer[6] <> 'C' THEN PERFORM set_config('lc_time', 'C', true); END IF;
+    IF bellows_writer[7] <> '1' THEN PERFORM set_config('extra_float_digits', '1', true); END IF;
+    IF bellows_writer[8] <> 'hex' THEN PERFORM set_config('bytea_output', 'hex', true); END IF;
+    IF bellows_writer[9] <> 'pg_catalog.simple' THEN PERFORM set_config('default_text_search_config', 'pg_catalog.simple', true); END IF;
+    IF bellows_writer[10] <> 'content' THEN PERFORM set_config('xmloption', 'content', true); END IF;
+    IF bellows_writer[11] <> 'base64' THEN PERFORM set_config('xmlbinary', 'base64', true); END IF;
+    IF bellows_writer[12] <> 'Default' THEN PERFORM set_config('timezone_abbreviations', 'Default', true); END IF;
+    IF bellows_writer[13] <> 'on' THEN PERFORM set_config('array_nulls', 'on', true); END IF;
+    IF bellows_writer[14] <> 'off' THEN PERFORM set_config('transform_null_equals', 'off', true); END IF;
+  END IF;
   -- change 1: created_by in place
   NEW."created_by" := (coalesce(NEW."created_by", NEW."user_id"))::bigint;
+  IF bellows_writer IS NOT NULL THEN
+    IF bellows_writer[1] <> 'GMT' THEN PERFORM set_config('timezone', bellows_writer[1], true); END IF;
+    IF bellows_writer[2] <> 'ISO, MDY' THEN PERFORM set_config('datestyle', bellows_writer[2], true); END IF;
+    IF bellows_writer[3] <> 'postgres' THEN PERFORM set_config('intervalstyle', bellows_writer[3], true); END IF;
+    IF bellows_writer[4] <> 'C' THEN PERFORM set_config('lc_monetary', bellows_writer[4], true); END IF;
+    IF bellows_writer[5] <> 'C' THEN PERFORM set_config('lc_numeric', bellows_writer[5], true); END IF;
+    IF bellows_writer[6] <> 'C' THEN PERFORM set_config('lc_time', bellows_writer[6], true); END IF;
+    IF bellows_writer[7] <> '1' THEN PERFORM set_config('extra_float_digits', bellows_writer[7], true); END IF;
+    IF bellows_writer[8] <> 'hex' THEN PERFORM set_config('bytea_output', bellows_writer[8], true); END IF;
+    IF bellows_writer[9] <> 'pg_catalog.simple' THEN PERFORM set_config('default_text_search_config', bellows_writer[9], true); END IF;
+    IF bellows_writer[10] <> 'content' THEN PERFORM set_config('xmloption', bellows_writer[10], true); END IF;
+    IF bellows_writer[11] <> 'base64' THEN PERFORM set_config('xmlbinary', bellows_writer[11], true); END IF;
+    IF bellows_writer[12] <> 'Default' THEN PERFORM set_config('timezone_abbreviations', bellows_writer[12], true); END IF;
+    IF bellows_writer[13] <> 'on' THEN PERFORM set_config('array_nulls', bellows_writer[13], true); END IF;
+    IF bellows_writer[14] <> 'off' THEN PERFORM set_config('transform_null_equals', bellows_writer[14], true); END IF;
+  END IF;
   RETURN NEW;
 END
 $bellows$;
