@@ -19,6 +19,7 @@ extension Engine {
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
         failures += manualGateFailures(plan, before: .backfill, connection: connection)
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .backfill, phase: state.phase, failures) }
+        let privileges = try followColumnPrivileges(plan, .backfill, transition, connection: connection)
 
         let settings = plan.backfill
         var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
@@ -256,6 +257,7 @@ extension Engine {
             "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd), "rescan": .bool(rescan),
             "vacuums_this_run": .int(vacuums), "vacuum_every_rows": .int(vacuumEvery),
         ].merging(vacuumRefused.map { ["vacuum_refused": JSONValue.string($0)] } ?? [:]) { a, _ in a }
+            .merging(privileges.map { [$0.key: $0.value] } ?? [:]) { a, _ in a }
         try step("record the end of the backfill") {
             try connection.withTransaction {
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled,

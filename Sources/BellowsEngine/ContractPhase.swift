@@ -244,6 +244,46 @@ extension Engine {
         }
     }
 
+    /// Backfill and verify, before their work (hostile-g 06): each replacement column's
+    /// column-level privileges made its old column's as they are now, as contract does, so a
+    /// column `GRANT` or `REVOKE` on the old column after expand reaches the new version's
+    /// view (which reads the replacement) without the operator naming the `_bellows_` column.
+    /// (A write of the replacement by a role that may not UPDATE the old column is refused at
+    /// once by the dual-write trigger.) In its own transaction, not under the table's lock:
+    /// `GRANT`/`REVOKE` lock no rows. A role that may not give the grants (not a member of
+    /// their grantors) changes nothing: the phase goes on and says which columns differ.
+    /// Returns the detail to record, nil when the columns agree.
+    func followColumnPrivileges(_ plan: Plan, _ command: PhaseCommand, _ transition: Transition, connection: Connection) throws -> (key: String, value: JSONValue)? {
+        let pairs = transition.replacedColumns
+        guard !pairs.isEmpty else { return nil }
+        let sql = PhaseSQL(transition)
+        return try connection.withTransaction {
+            let oid = try connection.query("SELECT $1::regclass::oid::bigint AS oid", [transition.quotedTable]).first?.int("oid") ?? 0
+            let grants = try CatalogReader.columnGrants(connection, oid: oid)
+            let differing = pairs.filter { Set(grants[$0.new] ?? []) != Set(grants[$0.old] ?? []) }
+            guard !differing.isEmpty else { return nil }
+            try connection.execute("SAVEPOINT bellows_column_privileges")
+            do {
+                for pair in differing {
+                    for statement in sql.columnPrivileges(of: pair.new, current: grants[pair.new] ?? [], wanted: grants[pair.old] ?? []) {
+                        announce(plan, command, statement)
+                        try connection.execute(statement.sql)
+                    }
+                }
+                try connection.execute("RELEASE SAVEPOINT bellows_column_privileges")
+                let columns = differing.map { "\($0.old) → \($0.new)" }
+                report(.info("the column privileges of \(columns.joined(separator: ", ")) changed since expand: the replacement has the old column's again"))
+                return ("column_privileges_followed", .array(differing.map { .string($0.old) }))
+            } catch let error as PostgresError where error.sqlState == SQLState("42501") {
+                try connection.execute("ROLLBACK TO SAVEPOINT bellows_column_privileges")
+                let columns = differing.map { "\($0.old) (\($0.new))" }.joined(separator: ", ")
+                report(.info("the column privileges of \(columns) changed since expand, and role \(try connection.query("SELECT current_user AS u").first?.string("u") ?? "?") "
+                             + "may not give them to the replacement (\(error.message)): the new version's view keeps the old grants until a phase run by the table's owner (contract does it under its lock)"))
+                return ("column_privileges_differ", .array(differing.map { .string($0.old) }))
+            }
+        }
+    }
+
     /// Each deferrable UNIQUE constraint's built index not yet attached as its constraint,
     /// attached (`sql.expandAttachments`), in the caller's transaction: by expand, and by
     /// contract for a plan an older Bellows expanded without attaching them, so that

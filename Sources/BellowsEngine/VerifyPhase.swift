@@ -26,6 +26,7 @@ extension Engine {
         if transition.needsTrigger { failures += try triggerOrderFailures(transition, trigger: triggerName, connection: connection) }
         failures += manualGateFailures(plan, before: .verify, connection: connection)
         if !failures.isEmpty { throw refuse(connection, plan: plan, command: .verify, phase: state.phase, failures) }
+        let privileges = try followColumnPrivileges(plan, .verify, transition, connection: connection)
         // Taken before the scan: a DISABLE/ENABLE of the trigger waits for every write to the
         // table to end, so writes made around a trigger whose row is this one have committed
         // and the scan sees them. Contract compares it with the row it finds.
@@ -107,7 +108,8 @@ extension Engine {
         results += checkResults.results
         failures += checkResults.failures
 
-        let details: [String: JSONValue] = ["checks": .array(results.map(\.json))]
+        var details: [String: JSONValue] = ["checks": .array(results.map(\.json))]
+        if let privileges { details[privileges.key] = privileges.value }
         guard failures.isEmpty else {
             if state.phase == .verified {
                 _ = try? StateStore.transition(connection, id: plan.id, from: .verified, to: .backfilled, extra: ", verified_at = NULL")

@@ -738,6 +738,27 @@ public struct PhaseSQL: Sendable {
         return group.sources + read.subtracting(group.sources).sorted()
     }
 
+    /// An UPDATE by new code writes the replacement, and `down` the old column: the writer must
+    /// be allowed to UPDATE the old column, whose column privileges govern both during the
+    /// transition. PostgreSQL checks the replacement's, which expand copied; a `REVOKE UPDATE
+    /// (col)` after expand names only the old one (hostile-g 06). The function is not SECURITY
+    /// DEFINER, so `current_user` is the writer. The error names the column as the new version
+    /// sees it.
+    private func updatePrivilegeCheck(_ group: SyncGroup) -> [String] {
+        guard group.kind == .replace else { return [] }
+        let seen = group.targets.map(\.final).joined(separator: "\", \"")
+        return group.sources.flatMap { source -> [String] in
+            [
+                "    IF NOT has_column_privilege(TG_RELID, \(SQLQuote.literal(source)), 'UPDATE') THEN",
+                "      RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = "
+                    + SQLQuote.literal("permission denied to update column \"\(seen)\" of table \(tableName)")
+                    + ", DETAIL = " + SQLQuote.literal("Until contract of Bellows plan \(transition.plan.id), \"\(seen)\" is written through \"\(source)\", "
+                                                      + "and the role may not UPDATE \"\(source)\".") + ";",
+                "    END IF;",
+            ]
+        }
+    }
+
     private func triggerLines(for group: SyncGroup) -> [String] {
         let form = rowForm(group)
         switch group.kind {
@@ -810,7 +831,7 @@ public struct PhaseSQL: Sendable {
                 "  ELSIF \(sourcesChanged) AND \(Self.identical(newColumns, oldColumns)) THEN",
                 setTargets(group, form, indent: "    "),
                 "  ELSIF \(Self.differ(newColumns, oldColumns)) THEN",
-            ] + fillUntouched + compareAndDown("    ") + [
+            ] + updatePrivilegeCheck(group) + fillUntouched + compareAndDown("    ") + [
                 "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
                 setTargets(group, form, indent: "    "),
                 "  END IF;",

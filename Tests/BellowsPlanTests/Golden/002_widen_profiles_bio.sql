@@ -56,6 +56,9 @@ BEGIN
   ELSIF record_image_ne(ROW(NEW."bio"), ROW(OLD."bio")) AND record_image_eq(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
     NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
   ELSIF record_image_ne(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
+    IF NOT has_column_privilege(TG_RELID, 'bio', 'UPDATE') THEN
+      RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "bio" of table profiles', DETAIL = 'Until contract of Bellows plan 002_widen_profiles_bio, "bio" is written through "bio", and the role may not UPDATE "bio".';
+    END IF;
     IF record_image_ne(ROW(NEW."_bellows_bio"), ROW((NEW."bio"::varchar(2000))::varchar(2000))) THEN
       NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
     END IF;

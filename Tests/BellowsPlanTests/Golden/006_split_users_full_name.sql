@@ -59,6 +59,9 @@ BEGIN
     NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
     NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
   ELSIF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW(OLD."given_name", OLD."family_name")) THEN
+    IF NOT has_column_privilege(TG_RELID, 'full_name', 'UPDATE') THEN
+      RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "given_name", "family_name" of table users', DETAIL = 'Until contract of Bellows plan 006_split_users_full_name, "given_name", "family_name" is written through "full_name", and the role may not UPDATE "full_name".';
+    END IF;
     IF ROW(OLD."given_name", OLD."family_name") IS NULL THEN -- a row the backfill has not reached
       IF NEW."given_name" IS NULL THEN NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text; END IF;
       IF NEW."family_name" IS NULL THEN NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text; END IF;

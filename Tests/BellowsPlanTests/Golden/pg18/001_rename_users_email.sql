@@ -25,6 +25,9 @@ BEGIN
   ELSIF record_image_ne(ROW(NEW."email"), ROW(OLD."email")) AND record_image_eq(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
     NEW."email_address" := (NEW."email")::text;
   ELSIF record_image_ne(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+    IF NOT has_column_privilege(TG_RELID, 'email', 'UPDATE') THEN
+      RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "email_address" of table users', DETAIL = 'Until contract of Bellows plan 001_rename_users_email, "email_address" is written through "email", and the role may not UPDATE "email".';
+    END IF;
     IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
       NEW."email" := (NEW."email_address")::text;
     END IF;
