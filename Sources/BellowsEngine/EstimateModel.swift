@@ -118,10 +118,14 @@ public struct EstimateReport: Sendable, Codable, Hashable {
         public var sample: Sample?
         /// Why no sample was taken, when none was.
         public var sampleSkipped: String?
+        /// How long a sample that failed held expand's lock before its rollback (nil when it
+        /// took none): the application waited as long.
+        public var failedSampleHeldMilliseconds: Double?
         public var history: History?
 
         enum CodingKeys: String, CodingKey {
-            case needed, rows, source, seconds, rowsPerSecond = "rows_per_second", sample, sampleSkipped = "sample_skipped", history
+            case needed, rows, source, seconds, rowsPerSecond = "rows_per_second", sample, sampleSkipped = "sample_skipped",
+                 failedSampleHeldMilliseconds = "failed_sample_held_ms", history
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -133,6 +137,7 @@ public struct EstimateReport: Sendable, Codable, Hashable {
             try container.encode(rowsPerSecond, forKey: .rowsPerSecond)
             try container.encode(sample, forKey: .sample)
             try container.encode(sampleSkipped, forKey: .sampleSkipped)
+            try container.encode(failedSampleHeldMilliseconds, forKey: .failedSampleHeldMilliseconds)
             try container.encode(history, forKey: .history)
         }
     }
@@ -249,6 +254,10 @@ public struct LockHold: Sendable, Codable, Hashable {
 public enum EstimateModel {
     /// A table whose planner estimate is under this many rows is counted exactly.
     public static let exactCountBelow = 200_000
+
+    /// The bytes (heap and TOAST, at the table's average) the sample's first batch reads at
+    /// most: the pacer's first batch of wide rows would hold expand's lock for seconds.
+    public static let sampleBatchBytes = 8 << 20
 
     // MARK: duration
 

@@ -106,15 +106,26 @@ extension Engine {
             backfill.sampleSkipped = "the backfill calls \(sequences): a sample would draw from the sequence, which no rollback gives back"
         } else {
             do {
-                backfill.sample = try sample(plan, transition: transition, options: estimateOptions, connection: connection)
+                // The first batch's rows, from the table's bytes per row: a batch of wide rows
+                // (large documents in TOAST) would hold expand's lock long (hostile-h 20).
+                let bytesPerRow = (size.heapBytes + size.toastBytes) / max(1, rows.used)
+                let firstBatchRows = max(1, EstimateModel.sampleBatchBytes / max(1, bytesPerRow))
+                backfill.sample = try sample(plan, transition: transition, options: estimateOptions, firstBatchRows: firstBatchRows, connection: connection)
             } catch let failed as SampleFailed {
                 let error = failed.error
+                backfill.failedSampleHeldMilliseconds = failed.heldMilliseconds
+                if let held = failed.heldMilliseconds, let lock = failed.lock {
+                    notes.append("the sample held \(lock) on \(table) for \(Int(held.rounded())) ms before its rollback: the application's queries on it waited as long")
+                }
                 if error.sqlState == .lockNotAvailable {
                     let blockers = LockSafety.blockers(connection, table: table)
                     backfill.sampleSkipped = "expand's lock on \(table) was not granted within \(estimateOptions.lockTimeoutMilliseconds) ms (lock_timeout)"
                         + (blockers.isEmpty ? "" : "; held by " + blockers.map(\.description).joined(separator: "; "))
                 } else if error.sqlState == .queryCanceled && !self.options.shouldStop() {
-                    backfill.sampleSkipped = "\(failed.stage) ran into the sample's statement_timeout (\(estimateOptions.statementTimeoutMilliseconds) ms)"
+                    backfill.sampleSkipped = "\(failed.stage) ran into the sample's statement_timeout (\(failed.timeoutMilliseconds ?? estimateOptions.statementTimeoutMilliseconds) ms)"
+                    if let rows = failed.batchRows {
+                        notes.append("a first batch of \(rows) rows did not finish within the sample's time: the backfill's first batches will be halved until one fits its statement_timeout")
+                    }
                 } else {
                     backfill.sampleSkipped = "the sample failed in \(failed.stage): \(error.sqlState.map { "ERROR \($0.rawValue): " } ?? "")\(error.message)"
                     notes.append("the sample failed in \(failed.stage) (\(error.sqlState?.rawValue ?? "no SQLSTATE"): \(error.message)): "
@@ -194,7 +205,8 @@ extension Engine {
 
     /// Expand's transaction and a few backfill batches, timed, in one transaction that is always
     /// rolled back: the statements are `PhaseSQL`'s, as expand and the backfill run them.
-    func sample(_ plan: Plan, transition: Transition, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport.Sample {
+    func sample(_ plan: Plan, transition: Transition, options estimateOptions: EstimateOptions, firstBatchRows: Int? = nil,
+                connection: Connection) throws -> EstimateReport.Sample {
         let sql = PhaseSQL(transition)
         let table = transition.quotedTable
         let triggers = try triggersTheBackfillFires(transition, connection: connection)
@@ -213,11 +225,18 @@ extension Engine {
             return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
         }
         var stage = SampleFailed.expandStage
+        let lock = !transition.newTargets.isEmpty || transition.needsTrigger
+            ? (transition.newTargets.isEmpty ? "SHARE ROW EXCLUSIVE" : "ACCESS EXCLUSIVE") : nil
+        var held: Date?
+        var batchRows: Int?
+        var timeout: Int?
         do {
-            let held = Date()
-            if !transition.newTargets.isEmpty || transition.needsTrigger {
-                try connection.execute("LOCK TABLE \(table) IN \(transition.newTargets.isEmpty ? "SHARE ROW EXCLUSIVE" : "ACCESS EXCLUSIVE") MODE")
-            }
+            held = Date()
+            if let lock { try connection.execute("LOCK TABLE \(table) IN \(lock) MODE") }
+            let held = held ?? Date()
+            // The whole sample holds the lock: each batch gets the time left of twice
+            // `--sample-ms` as its statement_timeout (never the full timeout of each statement).
+            let budget = Double(min(2 * estimateOptions.sampleMilliseconds, estimateOptions.statementTimeoutMilliseconds))
             for statement in sql.expandTransaction { try connection.execute(statement.sql) }
             let expandMilliseconds = Date().timeIntervalSince(held) * 1000
             guard let upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") else {
@@ -235,29 +254,58 @@ extension Engine {
             var cursor: [String]?
             var batches: [EstimateReport.SampleBatch] = []
             var spent = 0.0
+            var wal = 0
+            var end = start
             while batches.count < estimateOptions.maximumBatches && (batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
                 if self.options.shouldStop() { break }
+                let left = Int(budget - Date().timeIntervalSince(held) * 1000)
+                if left < 50 && !batches.isEmpty { break }
+                timeout = max(left, 50)
+                try connection.execute("SET LOCAL statement_timeout = '\(max(left, 50))ms'")
                 let batch = cursor == nil ? firstBatch : nextBatch
                 let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
+                let size = batches.isEmpty ? min(pacer.nextBatchSize, firstBatchRows ?? pacer.nextBatchSize) : pacer.nextBatchSize
+                batchRows = size
                 let batchStart = Date()
-                guard let row = try connection.query(batch.bound, after + [pacer.nextBatchSize] + upperBound.map { $0 }).first else { break }
-                let lastKey = try row.stringArray("last_key")
-                _ = try connection.execute(batch.update, after + lastKey.map { $0 })
+                // A batch cut by the time left ends the sample with the batches before it.
+                try connection.execute("SAVEPOINT bellows_sample_batch")
+                let outcome = Self.sampleBatch(batch, after: after, size: size, upperBound: upperBound, connection: connection)
+                if case .failure(let error) = outcome {
+                    guard error.sqlState == .queryCanceled, !batches.isEmpty, !self.options.shouldStop() else { throw error }
+                    try connection.execute("ROLLBACK TO SAVEPOINT bellows_sample_batch")
+                    break
+                }
                 let milliseconds = Date().timeIntervalSince(batchStart) * 1000
-                let scanned = try row.int("scanned")
+                guard case .success(let done?) = outcome else { break }
+                let (scanned, lastKey) = done
                 if scanned == 0 { break }
                 batches.append(EstimateReport.SampleBatch(rows: scanned, milliseconds: milliseconds))
                 pacer.batchDone(rows: scanned, milliseconds: milliseconds)
                 spent += milliseconds
                 cursor = lastKey
+                // What the batches so far wrote, before a next one that may be cut.
+                wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
+                end = try sizes()
             }
-            let wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
-            let end = try sizes()
             return EstimateReport.Sample(batches: batches, expandMilliseconds: expandMilliseconds, walBytes: wal,
                                          heapBytes: end.heap - start.heap, indexBytes: end.indexes - start.indexes, toastBytes: end.toast - start.toast,
                                          heldMilliseconds: Date().timeIntervalSince(held) * 1000)
         } catch let error as PostgresError {
-            throw SampleFailed(stage: stage, error: error)
+            // Held from LOCK TABLE's grant; a lock never granted (55P03) was not held.
+            let heldFor = error.sqlState == .lockNotAvailable || lock == nil ? nil : held.map { Date().timeIntervalSince($0) * 1000 }
+            throw SampleFailed(stage: stage, error: error, heldMilliseconds: heldFor, lock: lock, batchRows: stage == SampleFailed.expandStage ? nil : batchRows,
+                               timeoutMilliseconds: timeout)
+        }
+    }
+
+    /// One batch of the sample: the rows it walked and its last key, nil past the end.
+    private static func sampleBatch(_ batch: PhaseSQL.BackfillBatch, after: [(any PostgresBindable)?], size: Int, upperBound: [String],
+                                    connection: Connection) -> Result<(scanned: Int, lastKey: [String])?, PostgresError> {
+        Result { () throws(PostgresError) -> (scanned: Int, lastKey: [String])? in
+            guard let row = try connection.query(batch.bound, after + [size] + upperBound.map { $0 }).first else { return nil }
+            let lastKey = try row.stringArray("last_key")
+            _ = try connection.execute(batch.update, after + lastKey.map { $0 })
+            return (try row.int("scanned"), lastKey)
         }
     }
 
@@ -266,6 +314,13 @@ extension Engine {
         static let expandStage = "expand's transaction"
         var stage: String
         var error: PostgresError
+        /// How long the sample held `lock` on the table until it failed.
+        var heldMilliseconds: Double? = nil
+        var lock: String? = nil
+        /// The rows of the batch that failed.
+        var batchRows: Int? = nil
+        /// The statement_timeout the failed statement ran under, when the sample set its own.
+        var timeoutMilliseconds: Int? = nil
     }
 
     /// The finished backfills of plans on `table` recorded in `bellows.events` (their rows walked

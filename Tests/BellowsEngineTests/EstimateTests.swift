@@ -143,6 +143,40 @@ struct EstimateTests {
         #expect(!report.notes.contains { $0.contains("failed") }, "\(report.notes)")
     }
 
+    /// hostile-h 20: a first batch that is slow (wide rows, a costly `up`) ran to the 10 s
+    /// statement_timeout under expand's ACCESS EXCLUSIVE lock, and the report did not say the
+    /// lock was held. Each batch now runs under the time left of twice `--sample-ms`, and a
+    /// failed sample says how long it held the lock.
+    @Test func aSlowFirstBatchHoldsTheLockNoLongerThanTheSamplesTime() throws {
+        let fixture = try EngineFixture("estimate-slow")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE FUNCTION slow_upper(t text) RETURNS text LANGUAGE sql AS $$ SELECT upper(t) FROM (SELECT pg_sleep(0.005)) AS s $$;
+            CREATE TABLE docs (id int PRIMARY KEY, body text);
+            INSERT INTO docs SELECT g, 'doc ' || g FROM generate_series(1, 3000) g;
+            ANALYZE docs;
+            """)
+        try fixture.writePlan("001_upper", """
+            table: docs
+            changes:
+              - alter: body
+                rename_to: content
+                up: slow_upper(body)
+                down: lower(content)
+            """)
+        var options = EstimateOptions()
+        options.sampleMilliseconds = 200
+        let started = Date()
+        let report = try fixture.engine().estimate(plan: "001_upper", options: options)
+        let held = try #require(report.backfill.failedSampleHeldMilliseconds, "\(report.backfill)")
+        #expect(held < 2500, "held \(held) ms")
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(report.backfill.sample == nil)
+        #expect(report.backfill.sampleSkipped?.contains("statement_timeout") == true, "\(report.backfill)")
+        #expect(report.notes.contains { $0.contains("held ACCESS EXCLUSIVE") }, "\(report.notes)")
+        #expect(try fixture.int("SELECT count(*) FROM information_schema.columns WHERE table_name = 'docs'") == 2)
+    }
+
     /// Issue 24: the size the archive will take is part of `estimate` and `render -d`, within
     /// 30 % of the archive contract then fills (`pg_total_relation_size`), on 80,000 rows with a
     /// tenth of the values NULL.
