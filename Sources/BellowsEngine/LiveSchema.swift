@@ -37,6 +37,9 @@ public struct LiveSchema: Sendable {
     /// The rows and column widths of the tables `read(conninfo:planTables:statisticsOf:)` is
     /// given (`TableName.quoted`): `render -d` sizes contract's archive with them.
     public var tableStatistics: [String: TableStatistics] = [:]
+    /// The publications that send each such table, with the columns each sends (a move plan's
+    /// `publication` gate, hostile-h 08).
+    public var publishedColumns: [String: [String: [String]]] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -61,6 +64,8 @@ public struct LiveSchema: Sendable {
                     if !publications.isEmpty { live.changePublications[table] = publications }
                     let whole = try Engine.publications(of: table, wholeOnly: true, connection: connection)
                     if !whole.isEmpty { live.wholePublications[table] = whole }
+                    let published = try Engine.publishedColumns(of: table, connection: connection)
+                    if !published.isEmpty { live.publishedColumns[table] = published }
                 }
                 for table in Set(statisticsOf.map(\.quoted)) {
                     if let statistics = try ArchiveSizing.statistics(connection, table: table) { live.tableStatistics[table] = statistics }

@@ -50,6 +50,7 @@ extension Engine {
                                             remedy: "a move creates its new table: name another in 'to'"))
             }
             failures += try tableSafetyFailures(table: move.quotedSource, connection: connection)
+            failures += Self.movePublicationFailures(move, publications: try Self.publishedColumns(of: move.quotedSource, connection: connection))
             // Another plan in flight on the table that changes a moved column.
             let names = [plan.table.value.description, move.sourceName, move.source.name]
             for row in try connection.query("""
@@ -70,7 +71,19 @@ extension Engine {
             SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE (SELECT rolname FROM pg_roles WHERE oid = a.grantee) END AS grantee, a.privilege_type
             FROM pg_class c, aclexplode(c.relacl) AS a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1, 2
             """, [move.quotedSource]).map { ColumnMove.TableGrant(grantee: try $0.string("grantee"), privilege: try $0.string("privilege_type")) }
+        if let row = try connection.query("""
+            SELECT c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+                   ARRAY(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = c.oid ORDER BY 1) AS policies
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [move.quotedSource]).first, try row.bool("enabled") {
+            move.rowSecurity = ColumnMove.RowSecurity(forced: try row.bool("forced"), policies: try row.stringArray("policies"))
+        }
         let sql = MoveSQL(move)
+        if let security = move.rowSecurity {
+            report(.info("row-level security of \(move.sourceName) (\(security.policies.isEmpty ? "no policy" : "policies " + security.policies.joined(separator: ", "))\(security.forced ? ", FORCE" : "")) "
+                + "is enabled on \(move.targetName) too, with policy \(MoveSQL.policyName): a row of it only for whom those policies show its source row"))
+        }
+        for note in sql.notes { report(.info(note)) }
         let tableJSON = String(decoding: try JSONEncoder().encode(table), as: UTF8.self)
         let details: [String: JSONValue] = ["new_table": .string(move.targetName), "moved_columns": .array(move.movedNames.map(JSONValue.string)),
                                             "key": .array(move.keyNames.map(JSONValue.string))]
@@ -101,8 +114,11 @@ extension Engine {
     /// one transaction (resumable), up to the largest key when the backfill started, paced and
     /// controlled (`bellows pause`/`throttle`) like a column backfill.
     func backfillMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {
-        if state.phase == .backfilled {
-            report(.info("plan \(plan.id) is already backfilled"))
+        // A rescan walks the source again and copies the rows missing from the new table
+        // (a delete or TRUNCATE there around its trigger); rows already there are kept.
+        let rescan = options.rescan && state.phase == .backfilled
+        if state.phase == .backfilled && !rescan {
+            report(.info("plan \(plan.id) is already backfilled (`bellows backfill \(plan.id) --rescan` copies the rows missing from the new table again)"))
             return ["rows_updated": .int(state.backfillRows), "already_done": true]
         }
         let move = try columnMove(plan, connection: connection)
@@ -114,8 +130,9 @@ extension Engine {
 
         var pacer = BackfillPacer(settings: plan.backfill, pacing: options.pacing, fixedBatchSize: options.batchSize,
                                   pauseMilliseconds: options.pauseMilliseconds)
-        var cursor = state.backfillCursor
-        var bound = state.backfillBound
+        var cursor = rescan ? nil : state.backfillCursor
+        var bound = rescan ? nil : state.backfillBound
+        if rescan { report(.info("rescanning \(move.sourceName) from the first key: rows missing from \(move.targetName) are copied again")) }
         if bound == nil {
             bound = try step("read the walk's end") { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
             try step("save the backfill's upper bound") {
@@ -183,8 +200,9 @@ extension Engine {
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }
-        let details: [String: JSONValue] = ["rows_updated": .int(copiedTotal), "rows_scanned_this_run": .int(scannedThisRun),
+        var details: [String: JSONValue] = ["rows_updated": .int(copiedTotal), "rows_scanned_this_run": .int(scannedThisRun),
                                             "seconds": .double(Date().timeIntervalSince(started))]
+        if rescan { details["rescan"] = true }
         try step("record the end of the backfill") {
             try connection.withTransaction {
                 guard try StateStore.transition(connection, id: plan.id, from: state.phase, to: .backfilled,
@@ -228,8 +246,12 @@ extension Engine {
             let message = "\(count) row(s) of \(move.sourceName) have no counterpart in \(move.targetName) (\(missing)) or other values in \(move.movedNames.joined(separator: ", ")) (\(count - missing)); "
                 + "first key (\(keys)) = (\(example))" + (try counterparts.bool("example_missing") ? ", missing" : ", values differ")
             results.append(CheckResult(name: "counterparts", passed: false, message: message))
-            failures.append(GateFailure(gate: "mismatch:counterparts", message: message,
-                                        remedy: "writes bypassed the triggers (bellows.backfill set by hand, a disabled trigger): roll back and expand again, or correct the rows and verify again"))
+            let rescan = "`bellows backfill \(plan.id) --rescan` copies the missing rows from \(move.sourceName) again"
+            let remedy = missing == count
+                ? "rows of \(move.targetName) were removed around its trigger (a TRUNCATE, a DELETE with the trigger disabled or bellows.backfill set): \(rescan), then verify again"
+                : "writes bypassed the triggers (bellows.backfill set by hand, a disabled trigger): correct the rows that differ"
+                    + (missing > 0 ? " (\(rescan))" : "") + " and verify again, or roll back and expand again"
+            failures.append(GateFailure(gate: "mismatch:counterparts", message: message, remedy: remedy))
         } else {
             results.append(CheckResult(name: "counterparts", passed: true, message: "every row of \(move.sourceName) has its counterpart in \(move.targetName), with equal values"))
         }
@@ -300,6 +322,41 @@ extension Engine {
             }
         }
         return details
+    }
+
+    /// The publications that send `table` (`regclass` text), with the columns each sends.
+    static func publishedColumns(of table: String, connection: Connection) throws -> [String: [String]] {
+        let columns = connection.serverVersion >= 150000 ? "pt.attnames::text[]"
+            : "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)"
+        var published: [String: [String]] = [:]
+        for row in try connection.query("""
+            SELECT pt.pubname::text AS name, \(columns) AS columns
+            FROM pg_publication_tables pt JOIN pg_class c ON c.oid = to_regclass($1) JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE pt.schemaname = n.nspname AND pt.tablename = c.relname ORDER BY 1
+            """, [table]) {
+            published[try row.string("name")] = try row.stringArray("columns")
+        }
+        return published
+    }
+
+    /// Expand refuses a move of columns a publication sends: contract drops them from the
+    /// source, the new table is in no publication, and subscribers would silently stop
+    /// receiving them (hostile-h 08). Pure: `publications` maps each publication of the source
+    /// to the columns it sends.
+    public static func movePublicationFailures(_ move: ColumnMove, publications: [String: [String]]) -> [GateFailure] {
+        let moved = Set(move.movedNames)
+        let sending = publications.filter { !moved.isDisjoint(with: $0.value) }.keys.sorted()
+        guard !sending.isEmpty else { return [] }
+        let sent = move.movedNames.filter { name in sending.contains { publications[$0]?.contains(name) == true } }
+        let staying = move.source.columns.map(\.name).filter { !moved.contains($0) }.map(SQLQuote.identifier).joined(separator: ", ")
+        return [GateFailure(
+            gate: "publication",
+            message: "\(move.sourceName) is published by \(sending.joined(separator: ", ")) with the moved column\(sent.count == 1 ? "" : "s") \(sent.joined(separator: ", ")): "
+                + "contract drops them from \(move.sourceName) and \(move.targetName) is in no publication, so subscribers would silently stop receiving their new and changed values",
+            remedy: "leave the moved columns out of \(sending.count == 1 ? "the publication" : "each publication") (PostgreSQL 15+: ALTER PUBLICATION … SET TABLE \(move.quotedSource) (\(staying))) "
+                + "or take \(move.sourceName) out of it, then expand; then create \(move.targetName) on the subscribers, ALTER PUBLICATION … ADD TABLE \(move.quotedTarget) "
+                + "and ALTER SUBSCRIPTION … REFRESH PUBLICATION (it copies the table's rows) before contract. A publication FOR ALL TABLES or FOR TABLES IN SCHEMA "
+                + "cannot leave them out: move the columns with a migration")]
     }
 
     func rollbackMove(_ plan: Plan, state: PlanState, connection: Connection) throws -> [String: JSONValue] {

@@ -74,9 +74,13 @@ public enum ProjectCheck {
                 if live.plans[plan.id]?.inFlight != true && live.plans[plan.id]?.phase != .contracted {
                     // What expand's table gates refuse for this plan: the publication gate only
                     // for a plan that adds columns, and the replica identity it would drop.
-                    let transition = catalog.flatMap { TransitionCompiler.compile(plan, table: $0.table(plan.table.value)).transition }
-                    let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? true
+                    let transition = plan.moveColumns != nil ? nil : catalog.flatMap { TransitionCompiler.compile(plan, table: $0.table(plan.table.value)).transition }
+                    let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? (plan.moveColumns == nil)
                     var refusals = (live.tableRefusals[plan.table.value.quoted] ?? []).filter { addsColumns || $0.gate != "publication" }
+                    if plan.moveColumns != nil, let move = catalog.flatMap({ MoveCompiler.compile(plan, table: $0.table(plan.table.value)).move }) {
+                        // A move's publication gate: publications sending a moved column (hostile-h 08).
+                        refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
+                    }
                     if let transition { refusals += Engine.replicaIdentityFailures(transition, publications: live.changePublications[plan.table.value.quoted] ?? []) }
                     if let transition, !addsColumns {
                         refusals += Engine.publicationFailures(table: plan.table.value.quoted, renames: transition.renamedInPlace,
@@ -213,7 +217,15 @@ public enum ProjectCheck {
             }
             catalog = liveCatalog
             header = "-- schema: the \(live.name), live catalog\n" + (chosen.note.map { "-- \($0)\n" } ?? "")
-            for failure in live.tableRefusals[plan.table.value.quoted] ?? [] {
+            var refusals = live.tableRefusals[plan.table.value.quoted] ?? []
+            if plan.moveColumns != nil {
+                // A move adds no column to the source; its publication gate is the moved columns' (hostile-h 08).
+                refusals.removeAll { $0.gate == "publication" }
+                if let move = MoveCompiler.compile(plan, table: catalog.table(plan.table.value)).move {
+                    refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
+                }
+            }
+            for failure in refusals {
                 header += "-- expand would refuse (gate \(failure.gate)): \(failure.message)\n"
             }
         } else {

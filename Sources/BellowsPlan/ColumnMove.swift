@@ -40,6 +40,22 @@ public struct ColumnMove: Sendable, Hashable {
     /// granted on the new table at expand so the application's roles can use it.
     public var tableGrants: [TableGrant] = []
 
+    /// The source's row-level security, read at expand (nil: not enabled, or not read): the
+    /// new table gets it, with a policy that shows and lets write a row only with its source
+    /// row, as the source's policies show it (hostile-h 02).
+    public var rowSecurity: RowSecurity? = nil
+
+    public struct RowSecurity: Sendable, Hashable {
+        /// `FORCE ROW LEVEL SECURITY` on the source: the new table gets it too.
+        public var forced: Bool
+        /// The source's policies (named in what expand reports).
+        public var policies: [String]
+        public init(forced: Bool, policies: [String]) {
+            self.forced = forced
+            self.policies = policies
+        }
+    }
+
     public struct TableGrant: Sendable, Hashable {
         public var grantee: String
         public var privilege: String
@@ -202,6 +218,29 @@ public struct MoveSQL: Sendable {
         return "CREATE TABLE \(target) (\n  " + lines.joined(separator: ",\n  ") + "\n)"
     }
 
+    /// The new table's policy when the source has row-level security: a row of the new table
+    /// is seen, and may be written, only by whom the source's policies show its source row
+    /// (the subquery reads the source under the source's own policies, as the querying role).
+    public static let policyName = "source_row_visible"
+
+    public var sourceRowVisible: String {
+        let alias = move.target.name == "bellows_source" ? "bellows_source_row" : "bellows_source"
+        return "EXISTS (SELECT FROM \(source) AS \(alias) WHERE "
+            + move.key.map { "\(alias).\(q($0.name)) = \(q(move.target.name)).\(q($0.name))" }.joined(separator: " AND ") + ")"
+    }
+
+    /// The source's row-level security carried to the new table (none without it).
+    public var rowSecurityStatements: [PhaseStatement] {
+        guard let security = move.rowSecurity else { return [] }
+        var statements = [PhaseStatement(.transaction, "the source's row-level security on the new table", "ALTER TABLE \(target) ENABLE ROW LEVEL SECURITY")]
+        if security.forced {
+            statements.append(PhaseStatement(.transaction, "forced for the owner too, as on the source", "ALTER TABLE \(target) FORCE ROW LEVEL SECURITY"))
+        }
+        statements.append(PhaseStatement(.transaction, "a row of the new table only for whom the source's policies show its source row",
+                                         "CREATE POLICY \(q(Self.policyName)) ON \(target)\n  USING (\(sourceRowVisible))\n  WITH CHECK (\(sourceRowVisible))"))
+        return statements
+    }
+
     /// Source insert, update or delete → the new table's row upserted or deleted.
     public var sourceFunctionSQL: String {
         let new = move.key + move.moved
@@ -224,33 +263,58 @@ public struct MoveSQL: Sendable {
           RETURN NULL;
         END
         """
-        return function(sourceFunction, code)
+        return function(sourceFunction, code, definer: true)
     }
 
-    /// New table insert or update → the source row's moved columns.
+    private func keyText(_ record: String) -> String {
+        "concat_ws(', ', " + move.key.map { "\(record).\(q($0.name))::text" }.joined(separator: ", ") + ")"
+    }
+
+    /// New table insert or update → the source row's moved columns, written with the writer's
+    /// rights: the source's privileges and row-level security decide, and a row they hide or
+    /// keep from this writer fails the write (42501) instead of being written behind them
+    /// (hostile-h 02). A delete of a row whose source row is still there is refused (55000):
+    /// it would leave the source row without its counterpart (hostile-h 03); a delete that
+    /// follows the source row's (the foreign key's cascade) goes through.
     public var targetFunctionSQL: String {
         let code = """
         DECLARE
           bellows_previous text := current_setting('bellows.backfill', true);
+          bellows_written bigint;
         BEGIN
+          IF TG_OP = 'DELETE' THEN
+            IF EXISTS (SELECT FROM \(source) WHERE \(keyMatch("", "OLD"))) THEN
+              RAISE EXCEPTION USING ERRCODE = '55000',
+                MESSAGE = format('row (%s) of %s cannot be deleted while plan %s moves its columns: its row in %s is still there', \(keyText("OLD")), \(SQLQuote.literal(move.targetName)), \(SQLQuote.literal(id)), \(SQLQuote.literal(move.sourceName))),
+                HINT = \(SQLQuote.literal("until the plan is contracted, clear the moved columns with an UPDATE (to NULL or their defaults), or delete the row of \(move.sourceName) (its row here goes with it)"));
+            END IF;
+            RETURN NULL;
+          END IF;
           IF TG_OP = 'UPDATE' AND \(row("OLD", move.moved)) IS NOT DISTINCT FROM \(row("NEW", move.moved)) THEN
             RETURN NULL;
           END IF;
           PERFORM set_config('bellows.backfill', \(SQLQuote.literal(marker)), true);
           UPDATE \(source) SET \(move.moved.map { "\(q($0.name)) = NEW.\(q($0.name))" }.joined(separator: ", "))
             WHERE \(keyMatch("", "NEW")) AND \(row("", move.moved)) IS DISTINCT FROM \(row("NEW", move.moved));
+          GET DIAGNOSTICS bellows_written = ROW_COUNT;
           PERFORM set_config('bellows.backfill', coalesce(bellows_previous, ''), true);
+          IF bellows_written = 0 AND NOT EXISTS (SELECT FROM \(source) WHERE \(keyMatch("", "NEW")) AND \(row("", move.moved)) IS NOT DISTINCT FROM \(row("NEW", move.moved))) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+              MESSAGE = format('role %s may not write row (%s) of %s: until plan %s is contracted a write here writes the moved columns of its row in %s, which row-level security hides from the role or keeps it from updating', current_user, \(keyText("NEW")), \(SQLQuote.literal(move.targetName)), \(SQLQuote.literal(id)), \(SQLQuote.literal(move.sourceName)));
+          END IF;
           RETURN NULL;
         END
         """
-        return function(targetFunction, code)
+        return function(targetFunction, code, definer: false)
     }
 
-    private func function(_ name: String, _ code: String) -> String {
+    private func function(_ name: String, _ code: String, definer: Bool) -> String {
         let tag = PhaseSQL.dollarTag(notIn: code)
-        // SECURITY DEFINER: a writer of one table may have no privilege on the other (the new
-        // table is the expanding role's); the search_path is pinned, as for every definer function.
-        return "CREATE FUNCTION \(name)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = \(searchPath) AS \(tag)\n\(code)\n\(tag)"
+        // The source's function is SECURITY DEFINER: it mirrors a write the source's privileges
+        // and policies already allowed into the new table (the expanding role's), whose grants
+        // may lag. The new table's runs as the writer: a definer would write source rows the
+        // writer may not (hostile-h 02). The search_path is pinned for both.
+        return "CREATE FUNCTION \(name)() RETURNS trigger\nLANGUAGE plpgsql \(definer ? "SECURITY DEFINER" : "SECURITY INVOKER") SET search_path = \(searchPath) AS \(tag)\n\(code)\n\(tag)"
     }
 
     public var expandTransaction: [PhaseStatement] {
@@ -261,6 +325,7 @@ public struct MoveSQL: Sendable {
                                                  "COMMENT ON COLUMN \(target).\(q(column.name)) IS \(SQLQuote.literal(comment))"))
             }
         }
+        statements += rowSecurityStatements
         for grant in move.tableGrants {
             statements.append(PhaseStatement(.transaction, "the source table's privileges on the new table",
                                              "GRANT \(grant.privilege) ON \(target) TO \(grant.grantee == "PUBLIC" ? "PUBLIC" : q(grant.grantee))"))
@@ -272,7 +337,7 @@ public struct MoveSQL: Sendable {
                            "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(source)\n  FOR EACH ROW WHEN (\(notMarked))\n  EXECUTE FUNCTION \(sourceFunction)()"),
             PhaseStatement(.transaction, "it fires for every writer", "ALTER TABLE \(source) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
             PhaseStatement(.transaction, "new table writes reach the source",
-                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE ON \(target)\n  FOR EACH ROW WHEN (\(notMarked))\n  EXECUTE FUNCTION \(targetFunction)()"),
+                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(target)\n  FOR EACH ROW WHEN (\(notMarked))\n  EXECUTE FUNCTION \(targetFunction)()"),
             PhaseStatement(.transaction, "it fires for every writer", "ALTER TABLE \(target) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
         ]
         return statements
@@ -388,6 +453,22 @@ public struct MoveSQL: Sendable {
         }
     }
 
+    /// What expand decides from the database and what changes for the applications from it
+    /// on (render's comments, expand's report).
+    public var notes: [String] {
+        var notes: [String] = []
+        if move.rowSecurity == nil {
+            notes.append("if \(move.sourceName) has row-level security, expand enables it on \(move.targetName) too (FORCE as on the source) with policy "
+                + "\(Self.policyName): a row only for whom the source's policies show its source row (USING and WITH CHECK \(sourceRowVisible))")
+        }
+        notes.append("from expand on, TRUNCATE \(move.sourceName) fails (0A000: \(move.targetName)'s foreign key references it) "
+            + "unless it is TRUNCATE … CASCADE, which empties \(move.targetName) with it (row triggers do not fire on TRUNCATE)")
+        notes.append("until contract, a DELETE from \(move.targetName) of a row whose source row is there is refused (55000): clear the moved columns with an UPDATE, or delete the source row")
+        notes.append("until contract, a write to \(move.targetName) writes the moved columns of the source row with the writer's rights: "
+            + "the writer needs SELECT and UPDATE on them in \(move.sourceName), and its row-level security decides")
+        return notes
+    }
+
     /// `bellows render`'s text for a move plan.
     public func rendered(phases: [PhaseCommand]) -> String {
         var out = "-- plan \(id): move \(move.movedNames.joined(separator: ", ")) from \(move.sourceName) to \(move.targetName) (sha256 \(move.plan.checksum.prefix(16)))\n"
@@ -397,6 +478,9 @@ public struct MoveSQL: Sendable {
             let transactional = phase == .expand || phase == .contract || phase == .rollback
             for statement in statements(for: phase) where statement.mode == .standalone {
                 out += "-- \(statement.purpose) (outside a transaction)\n\(statement.sql);\n"
+            }
+            if phase == .expand {
+                out += notes.map { "-- \($0)\n" }.joined()
             }
             if transactional { out += "BEGIN;\nSET LOCAL lock_timeout = '\(move.plan.backfill.lockTimeoutMilliseconds)ms';\n" }
             for statement in statements(for: phase) where statement.mode == .transaction {

@@ -1,5 +1,6 @@
 import BellowsEngine
 import BellowsPlan
+import BellowsSQL
 import BellowsTestSupport
 import Foundation
 import PGClient
@@ -157,5 +158,125 @@ import Testing
         try f.run(.backfill, "001_move")
         #expect(try f.int("SELECT count(*) FROM profile_metadata") == 1200)
         try f.run(.verify, "001_move")
+    }
+
+    /// hostile-h 02: out of a table with row-level security the new table had none (every
+    /// tenant read every row's moved columns), and its SECURITY DEFINER trigger wrote source
+    /// rows the writer could not even see. Expand carries the row security (a policy showing a
+    /// row only with its source row, as the source's policies show it), and a write to the new
+    /// table reaches the source with the writer's rights: a row they hide or keep from it fails.
+    @Test func rowSecurityIsCarriedAndTheNewTableWritesAsTheWriter() throws {
+        let f = try EngineFixture("move-rls")
+        defer { f.close() }
+        let owner = try DataSafetyTests.role(f, "mv_owner")
+        defer { owner.drop() }
+        let app = try DataSafetyTests.role(f, "mv_app")
+        defer { app.drop() }
+        try f.exec("""
+            GRANT CREATE ON SCHEMA public TO \(owner.name);
+            SET ROLE \(owner.name);
+            CREATE TABLE profiles (id bigint PRIMARY KEY, tenant text NOT NULL, name text, ssn text);
+            INSERT INTO profiles SELECT g, 't' || (g % 3), 'n' || g, 'ssn-' || g FROM generate_series(1, 300) AS g;
+            UPDATE profiles SET name = 'locked' WHERE id = 6;
+            ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_iso ON profiles USING (tenant = current_setting('app.tenant'));
+            CREATE POLICY not_locked ON profiles AS RESTRICTIVE FOR UPDATE USING (name <> 'locked');
+            GRANT SELECT, INSERT, UPDATE, DELETE ON profiles TO \(app.name);
+            RESET ROLE;
+            """)
+        try f.writePlan("001_move", "table: profiles\nmove_columns:\n  to: profile_private\n  columns: [ssn]\n")
+        let asOwner: (inout EngineOptions) -> Void = { $0.conninfo = f.db.conninfo + " user=\(owner.name)" }
+        try f.run(.expand, "001_move", asOwner)
+        #expect(try f.rows("SELECT relrowsecurity::text, relforcerowsecurity::text FROM pg_class WHERE oid = 'profile_private'::regclass") == [["true", "false"]])
+        try f.run(.backfill, "001_move", asOwner)
+        let asApp = try Connection(f.db.conninfo + " user=\(app.name)")
+        defer { asApp.close() }
+        try asApp.execute("SET app.tenant = 't0'")
+        func count(_ table: String) throws -> Int { try asApp.query("SELECT count(*) AS n FROM \(table)").first?.int("n") ?? -1 }
+        #expect(try count("profiles") == 100)
+        #expect(try count("profile_private") == 100, "the new table shows a tenant its own rows only")
+        // Row 1 is t1's: t0 sees it in neither table and writes it through neither.
+        #expect(try asApp.execute("UPDATE profile_private SET ssn = 'overwritten by t0' WHERE id = 1").affectedRows == 0)
+        #expect(throws: PostgresError.self) {
+            try asApp.execute("INSERT INTO profile_private (id, ssn) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn")
+        }
+        // Row 6 is t0's but the source's policies keep t0 from updating it: so does the new table's trigger.
+        var refused: PostgresError?
+        do { try asApp.execute("UPDATE profile_private SET ssn = 'changed' WHERE id = 6") } catch { refused = error }
+        #expect(refused?.sqlState == SQLState("42501"), "\(String(describing: refused))")
+        #expect(refused?.message.contains("may not write row (6) of public.profile_private") == true, "\(String(describing: refused))")
+        #expect(try f.rows("SELECT p.ssn, q.ssn FROM profiles p JOIN profile_private q USING (id) WHERE id IN (1, 6) ORDER BY id") == [["ssn-1", "ssn-1"], ["ssn-6", "ssn-6"]])
+        // Its own rows t0 writes on both sides.
+        try asApp.execute("UPDATE profile_private SET ssn = 'new 3' WHERE id = 3")
+        try asApp.execute("INSERT INTO profiles (id, tenant, name, ssn) VALUES (1001, 't0', 'x', 'ssn-1001')")
+        try asApp.execute("UPDATE profiles SET ssn = 'new 9' WHERE id = 9")
+        #expect(try f.rows("SELECT p.ssn, q.ssn FROM profiles p JOIN profile_private q USING (id) WHERE id IN (3, 9, 1001) ORDER BY id")
+                == [["new 3", "new 3"], ["new 9", "new 9"], ["ssn-1001", "ssn-1001"]])
+        try f.run(.verify, "001_move", asOwner)
+        try f.run(.contract, "001_move", asOwner)
+        #expect(try count("profile_private") == 101, "the row security stays after contract")
+    }
+
+    /// hostile-h 08: a move of columns a publication sends passed check -d and expand, and from
+    /// contract on subscribers silently stopped receiving them (the new table is in no
+    /// publication). Expand refuses, check -d and render -d say it at the plan's table.
+    @Test func aMoveOfPublishedColumnsIsRefusedAndCheckSaysIt() throws {
+        let f = try Self.fixture("move-publication")
+        defer { f.close() }
+        try f.exec("CREATE PUBLICATION pub_profiles FOR TABLE profiles")
+        func refusals() throws -> [Finding] {
+            let live = try LiveSchema.read(conninfo: f.db.conninfo, planTables: f.project.loadPlans().plans.map(\.table.value))
+            return ProjectCheck.check(project: f.project, live: live).filter { $0.rule == "plan-table-refused" }
+        }
+        let refused = try refusals()
+        #expect(refused.count == 1 && refused.first?.message.contains("gate publication): public.profiles is published by pub_profiles with the moved columns bio, avatar_url") == true, "\(refused)")
+        let live = try LiveSchema.read(conninfo: f.db.conninfo, planTables: f.project.loadPlans().plans.map(\.table.value))
+        let rendered = try ProjectCheck.render(project: f.project, plan: "001_move", phase: .expand, live: live)
+        #expect(rendered.contains("-- expand would refuse (gate publication): public.profiles is published by pub_profiles with the moved columns"), "\(rendered.prefix(800))")
+        let before = try f.snapshot("profiles")
+        let refusal = expectRefusal { try f.run(.expand, "001_move") }
+        #expect(refusal?.gates == ["publication"], "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.remedy?.contains("ADD TABLE \"public\".\"profile_metadata\"") == true, "\(refusal?.text ?? "")")
+        #expect(try f.snapshot("profiles") == before)
+        #expect(try f.int("SELECT count(*) FROM pg_class WHERE relname = 'profile_metadata'") == 0)
+        // Published without the moved columns: nothing moved is sent, the move goes ahead.
+        try f.exec("ALTER PUBLICATION pub_profiles SET TABLE profiles (id, user_id, headline)")
+        #expect(try refusals().isEmpty)
+        try f.run(.expand, "001_move")
+        try f.exec("DROP PUBLICATION pub_profiles")
+    }
+
+    /// hostile-h 03: a DELETE on the new table left its source row without a counterpart, verify
+    /// blamed a trigger bypass for good and `backfill --rescan` repaired nothing. Until contract
+    /// the trigger refuses such a delete (the source row's delete still takes its row along); a
+    /// row removed around it is copied again by the rescan verify now names. hostile-h 04:
+    /// expand says that TRUNCATE of the source fails from now on.
+    @Test func aDeleteOnTheNewTableIsRefusedAndTheRescanCopiesMissingRowsAgain() throws {
+        let f = try Self.fixture("move-delete")
+        defer { f.close() }
+        let notes = Shared<[String]>([])
+        _ = try f.engine({ _ in }) { note in if case .info(let text) = note { notes.update { $0.append(text) } } }.run(.expand, plan: "001_move")
+        #expect(notes.current.contains { $0.contains("TRUNCATE public.profiles fails") && $0.contains("TRUNCATE … CASCADE") }, "\(notes.current)")
+        try f.run(.backfill, "001_move")
+        var refused: PostgresError?
+        do { try f.sql.execute("DELETE FROM profile_metadata WHERE id = 10") } catch { refused = error }
+        #expect(refused?.sqlState == SQLState("55000"), "\(String(describing: refused))")
+        #expect(refused?.hint?.contains("UPDATE") == true, "\(String(describing: refused))")
+        #expect(try moved(f, 10) == [["bio 10", "https://a.example/10"]])
+        // The source row's delete takes its row along (the foreign key's cascade).
+        try f.exec("DELETE FROM profiles WHERE id = 11")
+        #expect(try moved(f, 11).isEmpty)
+        // Removed around the trigger: verify names the rescan, which copies the rows again.
+        try f.exec("SET bellows.backfill = '001_move'; DELETE FROM profile_metadata WHERE id IN (12, 13); RESET bellows.backfill")
+        let refusal = try #require(expectRefusal { try f.run(.verify, "001_move") })
+        let counterparts = try #require(refusal.failures.first { $0.gate == "mismatch:counterparts" }, "\(refusal.text)")
+        #expect(counterparts.remedy?.contains("bellows backfill 001_move --rescan") == true, "\(counterparts.remedy ?? "")")
+        let rescan = try f.run(.backfill, "001_move") { $0.rescan = true }
+        #expect(rescan.details["rescan"] == .bool(true), "\(rescan.details)")
+        #expect(try moved(f, 12) == [["bio 12", "https://a.example/12"]])
+        try f.run(.verify, "001_move")
+        try f.run(.contract, "001_move")
+        try f.exec("DELETE FROM profile_metadata WHERE id = 14")
+        #expect(try moved(f, 14).isEmpty, "after contract the new table is the application's")
     }
 }

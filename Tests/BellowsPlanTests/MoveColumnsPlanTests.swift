@@ -72,14 +72,20 @@ import Testing
             """)
         let expand = sql.expandTransaction.map(\.sql)
         #expect(expand.contains { $0.hasPrefix("CREATE TRIGGER \"~bellows_move_010_move\" AFTER INSERT OR UPDATE OR DELETE ON \"public\".\"profiles\"") })
-        #expect(expand.contains { $0.hasPrefix("CREATE TRIGGER \"~bellows_move_010_move\" AFTER INSERT OR UPDATE ON \"public\".\"profile_metadata\"") })
+        #expect(expand.contains { $0.hasPrefix("CREATE TRIGGER \"~bellows_move_010_move\" AFTER INSERT OR UPDATE OR DELETE ON \"public\".\"profile_metadata\"") })
         #expect(expand.filter { $0.contains("ENABLE ALWAYS TRIGGER") }.count == 2)
         // Each function stands its own write's trigger aside, then restores the session's setting.
         for function in [sql.sourceFunctionSQL, sql.targetFunctionSQL] {
-            #expect(function.contains("SECURITY DEFINER SET search_path = pg_catalog, \"public\", pg_temp"))
+            #expect(function.contains("SET search_path = pg_catalog, \"public\", pg_temp"))
             #expect(function.contains("PERFORM set_config('bellows.backfill', '010_move', true);"))
             #expect(function.contains("PERFORM set_config('bellows.backfill', coalesce(bellows_previous, ''), true);"))
         }
+        // The source's function mirrors a write the source allowed; the new table's writes as the writer (hostile-h 02).
+        #expect(sql.sourceFunctionSQL.contains("LANGUAGE plpgsql SECURITY DEFINER SET search_path"))
+        #expect(sql.targetFunctionSQL.contains("LANGUAGE plpgsql SECURITY INVOKER SET search_path"))
+        #expect(sql.targetFunctionSQL.contains("GET DIAGNOSTICS bellows_written = ROW_COUNT;"))
+        #expect(sql.targetFunctionSQL.contains("IF EXISTS (SELECT FROM \"public\".\"profiles\" WHERE \"id\" = OLD.\"id\") THEN\n      RAISE EXCEPTION USING ERRCODE = '55000'"))
+        #expect(sql.rowSecurityStatements.isEmpty)
         #expect(sql.sourceFunctionSQL.contains("ON CONFLICT (\"id\") DO UPDATE SET \"bio\" = EXCLUDED.\"bio\", \"avatar_url\" = EXCLUDED.\"avatar_url\""))
         #expect(sql.sourceFunctionSQL.contains("DELETE FROM \"public\".\"profile_metadata\" WHERE \"id\" = OLD.\"id\""))
         #expect(sql.targetFunctionSQL.contains("UPDATE \"public\".\"profiles\" SET \"bio\" = NEW.\"bio\", \"avatar_url\" = NEW.\"avatar_url\""))
@@ -122,5 +128,22 @@ import Testing
         #expect(catalog.table(TableName(schema: nil, name: "profiles"))?.column("bio") == nil)
         #expect(catalog.table(TableName(schema: nil, name: "profile_metadata"))?.columns.map(\.name) == ["id", "bio"])
         #expect(PlanValidator.validate(later, catalog: catalog).filter { $0.severity == .error }.isEmpty)
+    }
+
+    /// hostile-h 02 and 04: the source's row security on the new table, and what render says.
+    @Test func rowSecurityIsCarriedAndRenderSaysWhatChanges() throws {
+        var move = try Self.compiled()
+        move.rowSecurity = ColumnMove.RowSecurity(forced: true, policies: ["tenant_iso"])
+        let sql = MoveSQL(move)
+        let visible = "EXISTS (SELECT FROM \"public\".\"profiles\" AS bellows_source WHERE bellows_source.\"id\" = \"profile_metadata\".\"id\")"
+        #expect(sql.rowSecurityStatements.map(\.sql) == [
+            "ALTER TABLE \"public\".\"profile_metadata\" ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE \"public\".\"profile_metadata\" FORCE ROW LEVEL SECURITY",
+            "CREATE POLICY \"source_row_visible\" ON \"public\".\"profile_metadata\"\n  USING (\(visible))\n  WITH CHECK (\(visible))",
+        ])
+        #expect(sql.expandTransaction.map(\.sql).contains { $0.hasPrefix("CREATE POLICY") })
+        let text = MoveSQL(try Self.compiled()).rendered(phases: [.expand])
+        #expect(text.contains("-- if public.profiles has row-level security, expand enables it on public.profile_metadata too"), "\(text)")
+        #expect(text.contains("-- from expand on, TRUNCATE public.profiles fails (0A000"), "\(text)")
     }
 }

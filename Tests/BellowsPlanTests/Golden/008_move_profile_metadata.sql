@@ -33,17 +33,31 @@ END
 $bellows$;
 -- the function keeping the source in step with the new table [transaction]
 CREATE FUNCTION "bellows"."move_008_move_profile_metadata_from_target"() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, "public", pg_temp AS $bellows$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, "public", pg_temp AS $bellows$
 DECLARE
   bellows_previous text := current_setting('bellows.backfill', true);
+  bellows_written bigint;
 BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF EXISTS (SELECT FROM "public"."profiles" WHERE "id" = OLD."id") THEN
+      RAISE EXCEPTION USING ERRCODE = '55000',
+        MESSAGE = format('row (%s) of %s cannot be deleted while plan %s moves its columns: its row in %s is still there', concat_ws(', ', OLD."id"::text), 'public.profile_metadata', '008_move_profile_metadata', 'public.profiles'),
+        HINT = 'until the plan is contracted, clear the moved columns with an UPDATE (to NULL or their defaults), or delete the row of public.profiles (its row here goes with it)';
+    END IF;
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'UPDATE' AND ROW(OLD."bio", OLD."location", OLD."website") IS NOT DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website") THEN
     RETURN NULL;
   END IF;
   PERFORM set_config('bellows.backfill', '008_move_profile_metadata', true);
   UPDATE "public"."profiles" SET "bio" = NEW."bio", "location" = NEW."location", "website" = NEW."website"
     WHERE "id" = NEW."id" AND ROW("bio", "location", "website") IS DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website");
+  GET DIAGNOSTICS bellows_written = ROW_COUNT;
   PERFORM set_config('bellows.backfill', coalesce(bellows_previous, ''), true);
+  IF bellows_written = 0 AND NOT EXISTS (SELECT FROM "public"."profiles" WHERE "id" = NEW."id" AND ROW("bio", "location", "website") IS NOT DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website")) THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('role %s may not write row (%s) of %s: until plan %s is contracted a write here writes the moved columns of its row in %s, which row-level security hides from the role or keeps it from updating', current_user, concat_ws(', ', NEW."id"::text), 'public.profile_metadata', '008_move_profile_metadata', 'public.profiles');
+  END IF;
   RETURN NULL;
 END
 $bellows$;
@@ -54,7 +68,7 @@ CREATE TRIGGER "~bellows_move_008_move_profile_metadata" AFTER INSERT OR UPDATE 
 -- it fires for every writer [transaction]
 ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "~bellows_move_008_move_profile_metadata";
 -- new table writes reach the source [transaction]
-CREATE TRIGGER "~bellows_move_008_move_profile_metadata" AFTER INSERT OR UPDATE ON "public"."profile_metadata"
+CREATE TRIGGER "~bellows_move_008_move_profile_metadata" AFTER INSERT OR UPDATE OR DELETE ON "public"."profile_metadata"
   FOR EACH ROW WHEN (current_setting('bellows.backfill', true) IS DISTINCT FROM '008_move_profile_metadata')
   EXECUTE FUNCTION "bellows"."move_008_move_profile_metadata_from_target"();
 -- it fires for every writer [transaction]
