@@ -114,8 +114,8 @@ extension Engine {
             } catch let failed as SampleFailed {
                 let error = failed.error
                 backfill.failedSampleHeldMilliseconds = failed.heldMilliseconds
-                if let held = failed.heldMilliseconds, let lock = failed.lock {
-                    notes.append("the sample held \(lock) on \(table) for \(Int(held.rounded())) ms before its rollback: the application's queries on it waited as long")
+                if failed.heldMilliseconds != nil, let lock = failed.lock {
+                    notes.append("the sample held \(lock) on \(table) until its rollback (failed_sample_held_ms): the application's queries on it waited as long")
                 }
                 if error.sqlState == .lockNotAvailable {
                     let blockers = LockSafety.blockers(connection, table: table)

@@ -98,7 +98,9 @@ struct Estimate: ParsableCommand {
         } else {
             lines.append("backfill: \(count(b.rows)) rows; no duration: no sample and no earlier backfill on this table")
         }
-        if let skipped = b.sampleSkipped { lines.append(Terminal.dim("  no sample: \(skipped)")) }
+        if let skipped = b.sampleSkipped {
+            lines.append(Terminal.dim("  no sample: \(skipped)" + (b.failedSampleHeldMilliseconds.map { "; expand's lock was held \(milliseconds($0))" } ?? "")))
+        }
         if let history = b.history, b.source != "history" {
             lines.append(Terminal.dim("  earlier backfills on this table (\(history.plans.joined(separator: ", "))): \(count(Int(history.rowsPerSecond))) rows/s"))
         }

@@ -223,7 +223,7 @@ struct JSONContractDatabaseTests {
         // Plan 002 before its expand: the sample (one batch of f's ten rows) rolled back.
         try JSONContractTests.expectGolden("estimate-ok", CheckCommandTests.bellows(["estimate", "002"] + common), status: 0, replacing: replacing,
                                            volatile: ["estimated", "heap_bytes", "index_bytes", "toast_bytes", "heap_bytes_without_vacuum", "wal_bytes",
-                                                      "bytes", "bytes_per_row", "ms", "expand_ms", "held_ms", "hold_ms", "database"])
+                                                      "bytes", "bytes_per_row", "ms", "expand_ms", "held_ms", "hold_ms", "failed_sample_held_ms", "database"])
         try golden("contract-ok", ["contract", "001"] + common, status: 0)
         try golden("archive-list-ok", ["archive", "list"] + common, status: 0)
         try golden("archive-restore-ok", ["archive", "restore", "001"] + common, status: 0)
