@@ -48,6 +48,10 @@ public struct PlanStatus: Sendable {
     public var estimate: EstimateComparison? = nil
     /// `rename_table_to`: the table's new name (a view over the table from expand to contract).
     public var renamedTo: String? = nil
+    /// A plan in flight: the replaced columns whose column privileges changed since they were
+    /// last given to their replacements (which the new version's view reads); the next phase
+    /// gives them (hostile-g 06). Nil when none.
+    public var columnPrivilegesDiffer: [String]? = nil
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -163,12 +167,31 @@ extension Engine {
                     board[index].estimate = try estimateComparison(board[index], connection: connection)
                 }
             }
+            if hasState {
+                for index in board.indices where [.expanded, .backfilled, .verified].contains(board[index].phase) {
+                    guard let plan = loaded.plans.first(where: { $0.id == board[index].id }) else { continue }
+                    board[index].columnPrivilegesDiffer = try columnPrivilegeDrift(plan, connection: connection)
+                }
+            }
             let paths = try Self.versionSearchPaths(of: board.map(\.id), connection: connection)
             for index in board.indices { board[index].searchPaths = paths[board[index].id] ?? [:] }
             return board.sorted { $0.id < $1.id }
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }
+    }
+
+    /// The replaced columns of a plan in flight whose replacement's column grants differ from
+    /// theirs now (a column GRANT or REVOKE since the last phase), from the table expand
+    /// stored; nil when none. Read-only.
+    func columnPrivilegeDrift(_ plan: Plan, connection: Connection) throws -> [String]? {
+        guard plan.moveColumns == nil, let table = try StateStore.storedTable(connection, id: plan.id),
+              let transition = TransitionCompiler.compile(plan, table: table).transition, !transition.replacedColumns.isEmpty,
+              let oid = try connection.query("SELECT to_regclass($1)::oid::bigint AS oid", [transition.quotedTable]).first?.optionalInt("oid")
+        else { return nil }
+        let grants = try CatalogReader.columnGrants(connection, oid: oid)
+        let differing = transition.replacedColumns.filter { Set(grants[$0.new] ?? []) != Set(grants[$0.old] ?? []) }.map(\.old)
+        return differing.isEmpty ? nil : differing
     }
 
     /// The plan's latest estimate (an `estimate` event) against its backfill: the running run

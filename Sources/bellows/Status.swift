@@ -101,6 +101,11 @@ struct Status: ParsableCommand {
                 guard let path = line.searchPaths[version] else { continue }
                 lines.append(Terminal.dim("    \(version.rawValue) version: search_path \(path)"))
             }
+            if let columns = line.columnPrivilegesDiffer {
+                let next = line.next.map { " → \($0) gives them" } ?? ""
+                lines.append(Terminal.dim("    column privileges of \(columns.joined(separator: ", ")) changed since the last phase: the new version's view "
+                                          + "follows them from the next phase (an UPDATE is already checked against them)\(next)"))
+            }
             for key in line.unvalidated {
                 lines.append(Terminal.dim("    foreign key \(key) not yet validated (its VALIDATE after contract's commit did not finish) → bellows contract \(line.id)"))
             }
@@ -167,10 +172,13 @@ struct StatusBody: Encodable {
         var estimate: EstimateComparison?
         /// `rename_table_to`: the table's new name (absent otherwise).
         var renamedTo: String?
+        /// A plan in flight: the replaced columns whose column privileges changed since the last
+        /// phase (absent otherwise; docs/versions.md).
+        var columnPrivilegesDiffer: [String]?
 
         enum CodingKeys: String, CodingKey {
             case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated, estimate
-            case searchPaths = "search_paths", renamedTo = "renamed_to"
+            case searchPaths = "search_paths", renamedTo = "renamed_to", columnPrivilegesDiffer = "column_privileges_differ"
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
@@ -191,6 +199,7 @@ struct StatusBody: Encodable {
             searchPaths = Dictionary(uniqueKeysWithValues: status.searchPaths.map { ($0.key.rawValue, $0.value) })
             estimate = status.estimate
             renamedTo = status.renamedTo
+            columnPrivilegesDiffer = status.columnPrivilegesDiffer
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -209,6 +218,7 @@ struct StatusBody: Encodable {
             try container.encode(control, forKey: .control)
             try container.encode(unvalidated, forKey: .unvalidated)
             try container.encodeIfPresent(renamedTo, forKey: .renamedTo)
+            try container.encodeIfPresent(columnPrivilegesDiffer, forKey: .columnPrivilegesDiffer)
             try container.encode(searchPaths, forKey: .searchPaths)
             try container.encode(estimate, forKey: .estimate)
         }
