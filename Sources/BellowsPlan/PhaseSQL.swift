@@ -456,7 +456,8 @@ public struct PhaseSQL: Sendable {
         let copies = transition.groups.compactMap(plainCopy)
         let condition: String
         if !copies.isEmpty, copies.count == transition.groups.count {
-            let disagree = Self.differ(copies.map { "NEW.\(q($0.old))" }, copies.map { "NEW.\(q($0.new))" })
+            let disagree = Self.differ(copies.map { "NEW.\(q($0.old))" }, copies.map { "NEW.\(q($0.new))" },
+                                       types: copies.map { transition.table.column($0.old)?.type ?? "" })
             condition = "\(disagree) AND \(notBackfill)"
         } else {
             condition = notBackfill
@@ -561,6 +562,37 @@ public struct PhaseSQL: Sendable {
     /// PostgreSQL prints the trigger's WHEN (pg_dump could not restore it).
     static func differ(_ a: [String], _ b: [String]) -> String {
         "record_image_ne(ROW(\(a.joined(separator: ", "))), ROW(\(b.joined(separator: ", "))))"
+    }
+
+    /// `differ` for values of known types: where every type's `=` holds only for identical
+    /// values (`identityEquality`), one `IS DISTINCT FROM` per pair, text compared under
+    /// `COLLATE "C"` (byte by byte, whatever the column's collation) — the same answer without
+    /// building two rows per compared row: verify's scan of a 1M-row rename took 1.9× a bare
+    /// `count(*)` with `record_image_ne`, 1.3× with this (issue 22). Other types keep `differ`.
+    static func differ(_ a: [String], _ b: [String], types: [String]) -> String {
+        let kinds = types.map(identityEquality)
+        guard a.count == types.count, b.count == types.count, !kinds.isEmpty, kinds.allSatisfy({ $0 != nil }) else { return differ(a, b) }
+        let pairs = zip(zip(a, b), kinds).map { pair, kind in
+            kind == true ? "(\(pair.0) COLLATE \"C\") IS DISTINCT FROM (\(pair.1) COLLATE \"C\")" : "\(pair.0) IS DISTINCT FROM \(pair.1)"
+        }
+        return pairs.count == 1 ? pairs[0] : "(" + pairs.joined(separator: " OR ") + ")"
+    }
+
+    /// Whether `type`'s default `=` holds only for values with the same binary image: `false`
+    /// for integers, `boolean`, `uuid`, `date`, `bytea`, `timestamp[tz]`; `true` for text types,
+    /// whose `=` is that under a deterministic collation such as `"C"` (not `char(n)`, which
+    /// ignores trailing spaces); `nil` for any other (numeric's `2.5 = 2.50`, floats' `-0 = 0`,
+    /// a domain, an array, a type offline render does not know).
+    static func identityEquality(_ type: String) -> Bool? {
+        var t = type.lowercased().trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("pg_catalog.") { t = String(t.dropFirst("pg_catalog.".count)) }
+        if ["smallint", "integer", "int", "bigint", "int2", "int4", "int8", "boolean", "bool", "uuid", "date", "bytea",
+            "timestamp", "timestamp without time zone", "timestamptz", "timestamp with time zone"].contains(t) { return false }
+        if t == "text" || t == "varchar" || t == "character varying" { return true }
+        for prefix in ["varchar(", "character varying("] where t.hasPrefix(prefix) && t.hasSuffix(")") && !t.contains("[") {
+            return t.dropFirst(prefix.count).dropLast().allSatisfy(\.isNumber) ? true : nil
+        }
+        return nil
     }
 
     /// Types without a default equality that `render` knows offline (the engine reads them
@@ -985,13 +1017,13 @@ public struct PhaseSQL: Sendable {
             switch group.kind {
             case .replace:
                 guard !repeating.isEmpty else { return orAbsent(nil).map { (group, $0) } }
-                let disagreesWithUp = Self.differ(repeating.map { q($0.physical) }, ups(repeating))
+                let disagreesWithUp = Self.differ(repeating.map { q($0.physical) }, ups(repeating), types: repeating.map(\.type))
                 guard !group.downs.isEmpty else { return orAbsent(disagreesWithUp).map { (group, $0) } }
                 let writtenThroughDown = Self.identical(group.downs.map { q($0.column) }, castDowns(group))
                 return orAbsent("CASE WHEN \(disagreesWithUp) THEN NOT (\(writtenThroughDown) AND \(equal(repeating.map { (q($0.physical), $0.type) }, ups(repeating)))) ELSE false END").map { (group, $0) }
             case .inPlace:
                 guard !repeating.isEmpty else { return orAbsent(nil).map { (group, $0) } }
-                return orAbsent(Self.differ(repeating.map { q($0.physical) }, ups(repeating))).map { (group, $0) }
+                return orAbsent(Self.differ(repeating.map { q($0.physical) }, ups(repeating), types: repeating.map(\.type))).map { (group, $0) }
             case .add:
                 return pendingCondition(group).map { (group, $0) }
             case .drop:

@@ -134,7 +134,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE CASE WHEN record_image_ne(ROW("_bellows_bio"), ROW((bio::varchar(2000))::varchar(2000))) THEN NOT (record_image_eq(ROW("bio"), ROW(("_bellows_bio"::varchar(500))::character varying(500))) AND "_bellows_bio" IS NOT DISTINCT FROM (bio::varchar(2000))::varchar(2000)) ELSE false END) AS change_1
+       count(*) FILTER (WHERE CASE WHEN ("_bellows_bio" COLLATE "C") IS DISTINCT FROM ((bio::varchar(2000))::varchar(2000) COLLATE "C") THEN NOT (record_image_eq(ROW("bio"), ROW(("_bellows_bio"::varchar(500))::character varying(500))) AND "_bellows_bio" IS NOT DISTINCT FROM (bio::varchar(2000))::varchar(2000)) ELSE false END) AS change_1
 FROM "public"."profiles";
 -- check bio_within_new_limit must return 0 [transaction]
 SELECT count(*) FROM profiles WHERE char_length(bio) > 2000;

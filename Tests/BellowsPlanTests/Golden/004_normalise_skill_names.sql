@@ -116,7 +116,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE record_image_ne(ROW("name"), ROW((lower(btrim(name)))::text))) AS change_1
+       count(*) FILTER (WHERE ("name" COLLATE "C") IS DISTINCT FROM ((lower(btrim(name)))::text COLLATE "C")) AS change_1
 FROM "public"."skills";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."skills" VALIDATE CONSTRAINT "_bellows_skills_name_check";

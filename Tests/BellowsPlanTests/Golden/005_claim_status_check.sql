@@ -141,7 +141,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE CASE WHEN record_image_ne(ROW("_bellows_status"), ROW((status::text)::text)) THEN NOT (record_image_eq(ROW("status"), ROW(("_bellows_status"::claim_status)::claim_status)) AND "_bellows_status" IS NOT DISTINCT FROM (status::text)::text) ELSE false END) AS change_1
+       count(*) FILTER (WHERE CASE WHEN ("_bellows_status" COLLATE "C") IS DISTINCT FROM ((status::text)::text COLLATE "C") THEN NOT (record_image_eq(ROW("status"), ROW(("_bellows_status"::claim_status)::claim_status)) AND "_bellows_status" IS NOT DISTINCT FROM (status::text)::text) ELSE false END) AS change_1
 FROM "public"."skill_claims";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."skill_claims" VALIDATE CONSTRAINT "_bellows_skill_claims_status_not_null";

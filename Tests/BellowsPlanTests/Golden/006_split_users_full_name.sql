@@ -145,7 +145,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE CASE WHEN record_image_ne(ROW("given_name", "family_name"), ROW((split_part(full_name, ' ', 1))::text, (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text)) THEN NOT (record_image_eq(ROW("full_name"), ROW((nullif(concat_ws(' ', "given_name", "family_name"), ''))::text)) AND ("given_name" IS NOT DISTINCT FROM (split_part(full_name, ' ', 1))::text AND "family_name" IS NOT DISTINCT FROM (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text)) ELSE false END) AS change_1
+       count(*) FILTER (WHERE CASE WHEN (("given_name" COLLATE "C") IS DISTINCT FROM ((split_part(full_name, ' ', 1))::text COLLATE "C") OR ("family_name" COLLATE "C") IS DISTINCT FROM ((nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text COLLATE "C")) THEN NOT (record_image_eq(ROW("full_name"), ROW((nullif(concat_ws(' ', "given_name", "family_name"), ''))::text)) AND ("given_name" IS NOT DISTINCT FROM (split_part(full_name, ' ', 1))::text AND "family_name" IS NOT DISTINCT FROM (nullif(substr(full_name, strpos(full_name, ' ') + 1), full_name))::text)) ELSE false END) AS change_1
 FROM "public"."users";
 -- check full_name_round_trips must return 0 [transaction]
 SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM nullif(concat_ws(' ', given_name, family_name), '');

@@ -39,7 +39,7 @@ END
 $bellows$;
 -- the dual-write trigger [transaction]
 CREATE TRIGGER "~bellows_sync_001_rename_users_email" BEFORE INSERT OR UPDATE ON "public"."users"
-  FOR EACH ROW WHEN (record_image_ne(ROW(NEW."email"), ROW(NEW."email_address")) AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
+  FOR EACH ROW WHEN ((NEW."email" COLLATE "C") IS DISTINCT FROM (NEW."email_address" COLLATE "C") AND current_setting('bellows.backfill', true) IS DISTINCT FROM '001_rename_users_email')
   EXECUTE FUNCTION "bellows"."sync_001_rename_users_email"();
 -- the dual-write trigger fires for every writer [transaction]
 ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER "~bellows_sync_001_rename_users_email";
@@ -82,7 +82,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE CASE WHEN record_image_ne(ROW("email_address"), ROW(("email")::text)) THEN NOT (record_image_eq(ROW("email"), ROW(("email_address")::text)) AND "email_address" IS NOT DISTINCT FROM ("email")::text) ELSE false END) AS change_1
+       count(*) FILTER (WHERE CASE WHEN ("email_address" COLLATE "C") IS DISTINCT FROM (("email")::text COLLATE "C") THEN NOT (record_image_eq(ROW("email"), ROW(("email_address")::text)) AND "email_address" IS NOT DISTINCT FROM ("email")::text) ELSE false END) AS change_1
 FROM "public"."users";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."users" VALIDATE CONSTRAINT "_bellows_users_email_address_not_null";

@@ -114,7 +114,7 @@ WHERE ("id") <= ($1::bigint)
 -- ===== verify =====
 -- prove every row agrees with up (one scan) [transaction]
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE record_image_ne(ROW("created_by"), ROW((coalesce(created_by, user_id))::bigint))) AS change_1
+       count(*) FILTER (WHERE "created_by" IS DISTINCT FROM (coalesce(created_by, user_id))::bigint) AS change_1
 FROM "public"."profiles";
 -- validate without blocking writes [standalone]
 ALTER TABLE "public"."profiles" VALIDATE CONSTRAINT "_bellows_profiles_created_by_not_null";
