@@ -23,7 +23,8 @@ public struct ArchiveEntry: Sendable, Codable, Hashable {
     public var createdBy: String
     /// UTC, ISO 8601.
     public var createdAt: String
-    /// When `archive_retention` of bellows.yaml lets `archive purge --expired` remove it (nil: kept until purged by name).
+    /// When the `archive_retention` the archive was made under (bellows.yaml of the project that
+    /// made it, recorded with it) lets `archive purge --expired` remove it (nil: kept until purged by name).
     public var expiresAt: String?
     public var expired: Bool
 
@@ -145,11 +146,16 @@ extension Engine {
             announce(plan, .contract, statement)
             try connection.execute(statement.sql)
         }
+        // With the project's retention (hostile-h 12), the table's oid (06), the columns' types
+        // (13) and this transaction's id (05).
         try connection.execute("""
-            INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by)
-            VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)))
+            INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by,
+                                          retention_seconds, table_oid, column_types, contract_xid)
+            VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)),
+                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint)
             """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
-                  PostgresArray.literal(archive.key.map(\.name)), options.actor])
+                  PostgresArray.literal(archive.key.map(\.name)), options.actor, archiveSettings.retentionSeconds,
+                  archive.transition.quotedTable, PostgresArray.literal(archive.columns.map(\.type))])
     }
 
     /// After the commit: the archive's rows and size, recorded (the archive no longer changes).
@@ -222,8 +228,8 @@ extension Engine {
     static let archiveColumns = """
         archive_table, plan_id, source, table_name, columns, key_columns, rows, bytes, created_by,
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
-        to_char((created_at + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at,
-        coalesce(created_at + make_interval(secs => $1::float8) <= now(), false) AS expired
+        to_char((created_at + make_interval(secs => retention_seconds::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at,
+        coalesce(created_at + make_interval(secs => retention_seconds::float8) <= now(), false) AS expired
         """
 
     static func archiveEntry(_ row: Row) throws -> ArchiveEntry {
@@ -234,10 +240,11 @@ extension Engine {
                      expiresAt: try row.optionalString("expires_at"), expired: try row.bool("expired"))
     }
 
+    /// The archives recorded, each expiring by the retention recorded with it (the project's
+    /// that made it), never by the reader's bellows.yaml (hostile-h 12).
     func readArchives(_ connection: Connection, where condition: String = "", _ parameters: [(any PostgresBindable)?] = []) throws -> [ArchiveEntry] {
-        let retention: (any PostgresBindable)? = archiveSettings.retentionSeconds.map { Double($0) }
-        return try connection.query("SELECT \(Self.archiveColumns) FROM bellows.archives \(condition) ORDER BY created_at, archive_table",
-                                    [retention] + parameters).map(Self.archiveEntry)
+        try connection.query("SELECT \(Self.archiveColumns) FROM bellows.archives \(condition) ORDER BY created_at, archive_table",
+                             parameters).map(Self.archiveEntry)
     }
 
     /// Every recorded archive (reads only: creates nothing).
@@ -258,7 +265,7 @@ extension Engine {
         guard let owner = Self.match(reference, in: owners) else {
             throw BellowsError.usage("no archive of \"\(reference)\" (`bellows archive list` shows every archive)")
         }
-        return try readArchives(connection, where: "WHERE plan_id = $2", [owner])
+        return try readArchives(connection, where: "WHERE plan_id = $1", [owner])
     }
 
     /// `bellows archive restore PLAN [--column C] [--as NAME]`: each archived column of the
@@ -336,21 +343,52 @@ extension Engine {
         }
     }
 
-    /// `bellows archive purge PLAN` (that plan's or migration's archives) or `--expired` (those
-    /// older than `archive_retention`), or both (that one's, if expired): each archive table
-    /// dropped with its record and an event. Nothing else ever removes an archive.
-    public func purgeArchives(plan reference: String?, expiredOnly: Bool) throws -> [ArchiveEntry] {
-        guard reference != nil || expiredOnly else {
-            throw BellowsError.usage("name the plan whose archives to purge, or give --expired (older than archive_retention of bellows.yaml)")
-        }
-        if expiredOnly && archiveSettings.retentionSeconds == nil {
-            throw BellowsError.usage("--expired needs archive_retention in bellows.yaml (such as `archive_retention: 30 days`); without it no archive expires")
-        }
+    /// The plans and migrations this project has (its plan and migration files): whose archives
+    /// `archive purge` may drop without `--force`.
+    var archiveOwnersOfThisProject: Set<String> {
+        Set(project.loadPlans().plans.map(\.id)).union(project.migrationFiles().map(\.name))
+    }
+
+    /// What `archive purge` would drop (changes nothing): the archives of `reference` (a plan,
+    /// its number, or a migration), or with `expiredOnly` those past the retention recorded
+    /// with them (the project's that made them, hostile-h 12), or both. Only archives of this
+    /// project's plans and migrations unless `force`: an archive of a plan the project does not
+    /// have is refused by name and skipped by `--expired`.
+    public func archivesToPurge(plan reference: String?, expiredOnly: Bool, force: Bool = false) throws -> [ArchiveEntry] {
         let connection = try connect()
         defer { connection.close() }
         do {
-            var entries = try reference.map { try archives(of: $0, connection: connection) } ?? readArchives(connection)
-            if expiredOnly { entries = entries.filter(\.expired) }
+            return try archivesToPurge(plan: reference, expiredOnly: expiredOnly, force: force, connection: connection)
+        } catch let error as PostgresError {
+            throw BellowsError.database(error)
+        }
+    }
+
+    func archivesToPurge(plan reference: String?, expiredOnly: Bool, force: Bool, connection: Connection) throws -> [ArchiveEntry] {
+        guard reference != nil || expiredOnly else {
+            throw BellowsError.usage("name the plan whose archives to purge, or give --expired (past the archive_retention each archive was made under)")
+        }
+        let known = archiveOwnersOfThisProject
+        var entries = try reference.map { try archives(of: $0, connection: connection) } ?? readArchives(connection)
+        if let owner = entries.first?.owner, reference != nil, !force, !known.contains(owner) {
+            throw BellowsError.usage("the archives of \(owner) were made by a plan or migration this project does not have "
+                                     + "(another project's on the same database?): give --force to purge them anyway")
+        }
+        if expiredOnly { entries = entries.filter(\.expired) }
+        if !force { entries = entries.filter { known.contains($0.owner) } }
+        return entries
+    }
+
+    /// `bellows archive purge PLAN` (that plan's or migration's archives) or `--expired` (those
+    /// past the retention recorded with them), or both (that one's, if expired): each archive
+    /// table dropped with its record and an event. Nothing else ever removes an archive. Only
+    /// this project's unless `force` (``archivesToPurge(plan:expiredOnly:force:)``);
+    /// confirmation is the caller's business.
+    public func purgeArchives(plan reference: String?, expiredOnly: Bool, force: Bool = false) throws -> [ArchiveEntry] {
+        let connection = try connect()
+        defer { connection.close() }
+        do {
+            let entries = try archivesToPurge(plan: reference, expiredOnly: expiredOnly, force: force, connection: connection)
             for entry in entries {
                 try connection.withTransaction {
                     try connection.execute("DROP TABLE IF EXISTS \(SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable))")

@@ -302,6 +302,12 @@ public struct RollbackLoss: Sendable, Hashable {
     public var cascade: Bool = false
     /// For a loss found through a CASCADE: the statement that causes it.
     public var via: String?
+    /// The 0-based index of the statement in the rollback file.
+    public var statementIndex: Int? = nil
+    /// The `search_path` the statement runs under when the file sets its own before it
+    /// (`SET search_path`, `set_config('search_path', …)`, `RESET`): unqualified names resolve
+    /// in it (hostile-h 01). Nil: the connection's.
+    public var searchPath: String? = nil
 }
 
 /// What `bellows migrate rollback` would do, to show before asking for confirmation.

@@ -70,11 +70,58 @@ extension MigrationRunner {
         var reason: String?
         if case .nonTransactional(let why) = analysis.transactionMode { reason = why }
         var losses = MigrationStatements.losses(in: statements)
-        if countRows { losses = losses.flatMap { cascade($0, connection) }.map { measure($0, connection) } }
+        // Unqualified names resolve under the search_path the file gives itself (hostile-h 01).
+        let paths = try searchPaths(statements, connection)
+        for i in losses.indices { losses[i].searchPath = losses[i].statementIndex.flatMap { paths[$0] } }
+        if countRows {
+            losses = try losses.flatMap { loss in try underSearchPath(loss.searchPath, connection) { cascade(loss, connection).map { measure($0, connection) } } }
+        }
         return RollbackPreview(
             migration: name, rollbackPath: Self.display(path), transactional: analysis.transactionMode.isTransactional,
             nonTransactionalReason: reason, statements: statements, losses: losses,
             dependents: dependents(of: name, files: files, state: state), appliedAt: row.appliedAt, appliedBy: row.appliedBy)
+    }
+
+    /// The `search_path` each statement of a rollback file runs under, by statement index, when
+    /// the file sets its own (`SET [LOCAL] search_path`, `RESET`, `set_config('search_path', …)`):
+    /// each such statement is run for real in a transaction (a savepoint inside one) that is
+    /// rolled back, and `current_setting('search_path')` read before each statement after it.
+    /// Empty when the file sets none: names resolve under the connection's.
+    func searchPaths(_ statements: [MigrationStatement], _ connection: Connection) throws -> [Int: String] {
+        let setters = Set(statements.filter { statement in
+            StatementSplitter.split(statement.sql).first.map { MigrationStatements.setsSearchPath($0, sql: statement.sql) } == true
+        }.map(\.index))
+        guard !setters.isEmpty else { return [:] }
+        let nested = connection.inTransaction
+        try connection.execute(nested ? "SAVEPOINT bellows_search_path" : "BEGIN")
+        defer {
+            if nested {
+                _ = try? connection.execute("ROLLBACK TO SAVEPOINT bellows_search_path")
+                _ = try? connection.execute("RELEASE SAVEPOINT bellows_search_path")
+            } else {
+                _ = try? connection.execute("ROLLBACK")
+            }
+        }
+        func current() throws -> String { try connection.query("SELECT current_setting('search_path') AS p").first?.string("p") ?? "" }
+        var paths: [Int: String] = [:]
+        var path: String?
+        for statement in statements {
+            paths[statement.index] = path
+            if setters.contains(statement.index) {
+                try connection.execute(statement.sql)
+                path = try current()
+            }
+        }
+        return paths
+    }
+
+    /// Runs `body` with the session's `search_path` set to `path` (nil: as it is), then puts it back.
+    func underSearchPath<T>(_ path: String?, _ connection: Connection, _ body: () throws -> T) throws -> T {
+        guard let path else { return try body() }
+        let before = try connection.query("SELECT current_setting('search_path') AS p").first?.string("p") ?? ""
+        try connection.execute("SELECT set_config('search_path', $1, false)", [path])
+        defer { _ = try? connection.execute("SELECT set_config('search_path', $1, false)", [before]) }
+        return try body()
     }
 
     /// Applied migrations whose `-- Dependencies:` name `name`, and plans past `planned`
@@ -215,7 +262,15 @@ extension MigrationRunner {
         let started = Date()
         var archived: [String] = []
         // `--archive`: what the file drops, kept first (in its transaction when it has one).
-        let losses = archive ? preview.losses.flatMap { cascade($0, connection) } : []
+        var losses: [RollbackLoss] = []
+        if archive {
+            for loss in preview.losses {
+                for var found in try underSearchPath(loss.searchPath, connection, { cascade(loss, connection) }) {
+                    found.searchPath = loss.searchPath
+                    losses.append(found)
+                }
+            }
+        }
         func keep() throws {
             guard archive else { return }
             archived = try archiveLosses(preview.migration, losses, connection)
@@ -315,10 +370,13 @@ extension MigrationRunner {
             guard whole || parts.count >= 2 else { continue }
             let column = whole ? nil : parts.last
             let reference = whole ? Self.regclass(loss.object) : Self.regclass(parts.dropLast().joined(separator: "."))
-            guard let table = try connection.query("""
-                SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')
-                """, [reference]).first else { continue }
+            // Resolved under the search_path the file gives the statement (hostile-h 01).
+            guard let table = try underSearchPath(loss.searchPath, connection, {
+                try connection.query("""
+                    SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')
+                    """, [reference]).first
+            }) else { continue }
             let schema = try table.string("schema"), name = try table.string("name")
             let qualified = SQLQuote.qualified(schema: schema, name: name)
             if let column, try connection.query("""
@@ -347,10 +405,12 @@ extension MigrationRunner {
                 try connection.execute("ALTER TABLE \(target) ADD PRIMARY KEY (\(key.map(SQLQuote.identifier).joined(separator: ", ")))")
             }
             try connection.execute("""
-                INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, rows, bytes, created_by)
-                VALUES ($1, $2, 'migrate rollback', $3, $4::text[], $5::text[], $6, pg_total_relation_size(to_regclass($7)), \(StateStore.actorSQL(8)))
+                INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, rows, bytes, created_by,
+                                              retention_seconds, table_oid)
+                VALUES ($1, $2, 'migrate rollback', $3, $4::text[], $5::text[], $6, pg_total_relation_size(to_regclass($7)), \(StateStore.actorSQL(8)),
+                        $9::bigint, to_regclass($10)::oid)
                 """, [archiveName, migration, "\(schema).\(name)", PostgresArray.literal(column.map { [$0] } ?? []), PostgresArray.literal(key),
-                      rows, target, options.actor])
+                      rows, target, options.actor, ProjectConfig.archiveSettings(root: project.root).retentionSeconds, qualified])
             kept.append(archiveName)
         }
         return kept

@@ -166,9 +166,24 @@ enum MigrationStatements {
         var found: [RollbackLoss] = []
         for statement in statements {
             guard let s = StatementSplitter.split(statement.sql).first else { continue }
-            found += losses(in: s, line: statement.line, sql: statement.sql)
+            found += losses(in: s, line: statement.line, sql: statement.sql).map { loss in
+                var loss = loss
+                loss.statementIndex = statement.index
+                return loss
+            }
         }
         return found
+    }
+
+    /// Whether the statement may change `search_path`: `SET [SESSION | LOCAL] search_path`,
+    /// `RESET search_path`, `RESET ALL`, `DISCARD ALL`, or a `SELECT` of `set_config('search_path', …)`.
+    static func setsSearchPath(_ s: SQLStatement, sql: String) -> Bool {
+        if s.matches("SET", "SEARCH_PATH") || s.matches("SET", "SESSION", "SEARCH_PATH") || s.matches("SET", "LOCAL", "SEARCH_PATH")
+            || s.matches("RESET", "SEARCH_PATH") || s.matches("RESET", "ALL") || s.matches("DISCARD", "ALL") {
+            return true
+        }
+        let lower = sql.lowercased()
+        return s.matches("SELECT") && lower.contains("set_config") && lower.contains("search_path") && !s.contains("FROM", topLevelOnly: true)
     }
 
     /// A comma-separated list of names starting at `index`.

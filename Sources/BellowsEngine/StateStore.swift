@@ -68,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid') AND NOT attisdropped) = 4 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -192,6 +192,18 @@ public enum StateStore {
         created_by     text NOT NULL,
         created_at     timestamptz NOT NULL DEFAULT now()
     );
+    -- The archive_retention of the project that made the archive, in seconds (NULL: none):
+    -- `archive purge --expired` judges each archive by its own (hostile-h 12).
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS retention_seconds bigint;
+    -- The table the archive came from, whatever its name now (hostile-h 06).
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS table_oid oid;
+    -- Each kept column's type as it was on the table, in `columns` order: a column of a type
+    -- of the database's own (enum, domain, composite…) is kept as text, so that the type can be
+    -- dropped, and cast back at restore (hostile-h 13).
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS column_types text[];
+    -- The transaction of contract that completed the archive (pg_current_xact_id): restore
+    -- tells rows written since from rows it archived (hostile-h 05).
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS contract_xid bigint;
     """
 
     /// The columns of the first `bellows.plans`, and those upgrades added (`ensure`).

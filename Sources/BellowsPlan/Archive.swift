@@ -73,7 +73,8 @@ public struct ArchiveSQL: Sendable {
 
     /// The archive table, its tombstone index, and the trigger that keeps it up to date while the
     /// batches run: one short transaction before contract's. A leftover of an earlier attempt
-    /// that never committed (an unrecorded archive: the engine checks) is dropped first.
+    /// that never committed (an unrecorded archive: the engine checks; the trigger of a contract
+    /// killed during its batches, hostile-h 15) is dropped first.
     public var prepare: [PhaseStatement] {
         let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \($0.type)" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
@@ -105,6 +106,8 @@ public struct ArchiveSQL: Sendable {
                            "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
             PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
                            "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \(tag)\n\(body)\n\(tag)"),
+            PhaseStatement(.transaction, "the trigger a contract killed during its archive left (its function is replaced)",
+                           "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
             PhaseStatement(.transaction, "every write from now on reaches the archive",
                            "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
             PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",

@@ -228,7 +228,9 @@ struct JSONContractDatabaseTests {
         try golden("archive-list-ok", ["archive", "list"] + common, status: 0)
         try golden("archive-restore-ok", ["archive", "restore", "001"] + common, status: 0)
         try golden("archive-restore-taken", ["archive", "restore", "001"] + common, status: 2)
-        try golden("archive-purge-ok", ["archive", "purge", "001"] + common, status: 0)
+        // hostile-h 12: purge asks for confirmation; without a terminal it needs --yes.
+        try golden("archive-purge-not-confirmed", ["archive", "purge", "001"] + common, status: 1)
+        try golden("archive-purge-ok", ["archive", "purge", "001", "--yes"] + common, status: 0)
         try golden("expand-002-ok", ["expand", "002"] + common, status: 0)
         try golden("backfill-failed", ["backfill", "002"] + common, status: 3)
         try golden("rollback-ok", ["rollback", "002"] + common, status: 0)

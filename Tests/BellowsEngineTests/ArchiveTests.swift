@@ -181,13 +181,13 @@ import Testing
             """)
         try fixture.writePlan("001_rename", Self.rename)
         try fixture.writePlan("002_retype", Self.retype)
+        // Each archive keeps the retention it was made under (hostile-h 12).
+        try "archive_retention: 1 hour\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
         try fixture.forward("001_rename", through: .contract)
         try fixture.forward("002_retype", through: .contract)
         #expect(try fixture.engine().archives().map(\.owner) == ["001_rename", "002_retype"])
-        // Neither a plan nor --expired: refused; --expired without a retention: refused.
+        // Neither a plan nor --expired: refused.
         #expect(throws: BellowsError.self) { try fixture.engine().purgeArchives(plan: nil, expiredOnly: false) }
-        #expect(throws: BellowsError.self) { try fixture.engine().purgeArchives(plan: nil, expiredOnly: true) }
-        try "archive_retention: 1 hour\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
         #expect(try fixture.engine().purgeArchives(plan: nil, expiredOnly: true).isEmpty, "nothing expired yet")
         try fixture.exec("UPDATE bellows.archives SET created_at = now() - interval '2 hours' WHERE plan_id = '002_retype'")
         #expect(try fixture.engine().archives().map { "\($0.owner) \($0.expired)" } == ["002_retype true", "001_rename false"])
@@ -281,5 +281,92 @@ import Testing
         #expect(try runner.rollback("002", archive: true).archived == ["002_notes_notes_2", "002_notes_people_nickname_2"])
         #expect(try fixture.engine().purgeArchives(plan: "002_notes", expiredOnly: false).count == 4)
         #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('bellows_archive') AND relkind = 'r'") == 0)
+    }
+}
+
+/// hostile-h findings on the archive (docs/findings/2026-12-03-hostile-h).
+extension ArchiveTests {
+    /// hostile-h 12: `--expired` judged every archive by the reader's bellows.yaml; each archive
+    /// now expires by the retention of the project that made it, recorded with it.
+    @Test func anArchiveExpiresByTheRetentionItWasMadeUnderNotTheReaders() throws {
+        let fixture = try EngineFixture("archive_retention")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            INSERT INTO people SELECT g, 'u' || g FROM generate_series(1, 100) g;
+            """)
+        try "archive_retention: 365 days\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        try fixture.writePlan("001_rename", Self.rename)
+        try fixture.forward("001_rename", through: .contract)
+        try fixture.exec("UPDATE bellows.archives SET created_at = now() - interval '2 hours'")
+        // Read (and purged) under a retention of one minute: the archive's own is a year.
+        try "archive_retention: 1 minutes\n".write(toFile: fixture.root + "/bellows.yaml", atomically: true, encoding: .utf8)
+        #expect(try fixture.engine().archives().map(\.expired) == [false])
+        #expect(try fixture.engine().purgeArchives(plan: nil, expiredOnly: true).isEmpty)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_rename_people\"") == 100)
+        try fixture.exec("UPDATE bellows.archives SET created_at = now() - interval '366 days'")
+        #expect(try fixture.engine().purgeArchives(plan: nil, expiredOnly: true).map(\.owner) == ["001_rename"])
+    }
+
+    /// hostile-h 15: a contract killed during its archive batches left the archive's trigger; the
+    /// next contract dropped the stale table, then failed 42710 creating the trigger.
+    @Test func contractAfterOneKilledDuringItsArchiveRemovesTheLeftoverTriggerAndGoesOn() throws {
+        let fixture = try EngineFixture("archive_killed")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE people (id bigint PRIMARY KEY, email text);
+            INSERT INTO people SELECT g, 'u' || g FROM generate_series(1, 100) g;
+            """)
+        try fixture.writePlan("001_rename", Self.rename)
+        try fixture.forward("001_rename", through: .verify)
+        // What a contract killed (kill -9) during its batches leaves: the unrecorded table, the function, the trigger.
+        try fixture.exec("""
+            CREATE SCHEMA bellows_archive;
+            CREATE TABLE bellows_archive."001_rename_people" (id bigint PRIMARY KEY, email text, _bellows_gone boolean NOT NULL DEFAULT false);
+            CREATE FUNCTION bellows."archive_001_rename"() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$;
+            CREATE TRIGGER "_bellows_archive_001_rename" AFTER INSERT OR UPDATE OR DELETE ON people
+              FOR EACH ROW EXECUTE FUNCTION bellows."archive_001_rename"();
+            """)
+        try fixture.run(.contract, "001_rename")
+        #expect(try fixture.state("001_rename")?.phase == .contracted)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_rename_people\" WHERE email = 'u' || id") == 100)
+        #expect(try fixture.int("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'people'::regclass AND tgname LIKE '_bellows_archive%'") == 0)
+    }
+}
+
+extension MigrationArchiveTests {
+    /// hostile-h 01: a rollback file that sets its own search_path: the preview and the archive
+    /// resolved its unqualified names under the connection's (another schema's table archived,
+    /// the real one dropped with nothing kept).
+    @Test func rollbackWithArchiveResolvesNamesUnderTheFilesOwnSearchPath() throws {
+        let fixture = try EngineFixture("archive_migrate_path")
+        defer { fixture.close() }
+        let migrations = fixture.root + "/migrations"
+        try FileManager.default.createDirectory(atPath: migrations + "/rollback", withIntermediateDirectories: true)
+        try """
+            CREATE SCHEMA app;
+            CREATE TABLE app.widgets (id int PRIMARY KEY, name text);
+            CREATE TABLE public.widgets (id int PRIMARY KEY, name text);
+            CREATE TABLE app.nopk (code text UNIQUE NOT NULL, a text);
+            """.write(toFile: migrations + "/001_init.sql", atomically: true, encoding: .utf8)
+        try """
+            INSERT INTO app.widgets SELECT g, 'app' || g FROM generate_series(1, 100) g;
+            INSERT INTO public.widgets SELECT g, 'pub' || g FROM generate_series(1, 3) g;
+            INSERT INTO app.nopk SELECT 'c' || g, 'a' || g FROM generate_series(1, 50) g;
+            """.write(toFile: migrations + "/002_data.sql", atomically: true, encoding: .utf8)
+        try "SET search_path TO app;\nDROP TABLE widgets;\nALTER TABLE nopk DROP COLUMN a;\n"
+            .write(toFile: migrations + "/rollback/002_data.sql", atomically: true, encoding: .utf8)
+        let runner = MigrationRunner(project: fixture.project, options: MigrationOptions(conninfo: fixture.db.conninfo, actor: "tester"))
+        try runner.apply()
+        let preview = try runner.rollbackPreview("002")
+        #expect(preview.losses.filter { $0.kind == .table }.map { "\($0.object) \($0.rows ?? -1)" } == ["widgets 100"])
+        #expect(preview.losses.filter { $0.kind == .column }.map { "\($0.object) \($0.exists ?? false) \($0.rows ?? -1)" } == ["nopk.a true 50"])
+        let result = try runner.rollback("002", archive: true)
+        #expect(result.archived == ["002_data_widgets", "002_data_nopk_a"])
+        #expect(try fixture.int("SELECT count(*) FROM public.widgets") == 3, "the other schema's table is left alone")
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE oid = to_regclass('app.widgets')") == 0, "the rollback ran")
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"002_data_widgets\" WHERE name = 'app' || id") == 100)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"002_data_nopk_a\" WHERE a = 'a' || substr(code, 2)") == 50)
+        #expect(try fixture.engine().archives().map(\.table).sorted() == ["app.nopk", "app.widgets"])
     }
 }

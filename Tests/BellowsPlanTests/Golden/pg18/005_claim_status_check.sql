@@ -179,6 +179,8 @@ BEGIN
   RETURN NULL;
 END
 $bellows$;
+-- the trigger a contract killed during its archive left (its function is replaced) [archive]
+DROP TRIGGER IF EXISTS "_bellows_archive_005_claim_status_check" ON "public"."skill_claims";
 -- every write from now on reaches the archive [archive]
 CREATE TRIGGER "_bellows_archive_005_claim_status_check" AFTER INSERT OR UPDATE OR DELETE ON "public"."skill_claims"
   FOR EACH ROW EXECUTE FUNCTION "bellows"."archive_005_claim_status_check"();
