@@ -71,6 +71,15 @@ extension Engine {
             SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE (SELECT rolname FROM pg_roles WHERE oid = a.grantee) END AS grantee, a.privilege_type
             FROM pg_class c, aclexplode(c.relacl) AS a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1, 2
             """, [move.quotedSource]).map { ColumnMove.TableGrant(grantee: try $0.string("grantee"), privilege: try $0.string("privilege_type")) }
+        move.columnGrants = try connection.query("""
+            SELECT a.attname::text AS column_name, x.privilege_type,
+                   CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE (SELECT rolname FROM pg_roles WHERE oid = x.grantee) END AS grantee
+            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid, aclexplode(a.attacl) AS x
+            WHERE c.oid = to_regclass($1) AND a.attname = ANY ($2::text[]) AND NOT a.attisdropped AND x.grantee <> c.relowner
+            ORDER BY a.attnum, 3, 2
+            """, [move.quotedSource, PostgresArray.literal(move.keyNames + move.movedNames)]).map {
+                ColumnMove.ColumnGrant(grantee: try $0.string("grantee"), privilege: try $0.string("privilege_type"), column: try $0.string("column_name"))
+            }
         if let row = try connection.query("""
             SELECT c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
                    ARRAY(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = c.oid ORDER BY 1) AS policies

@@ -56,6 +56,22 @@ public struct ColumnMove: Sendable, Hashable {
         }
     }
 
+    /// Column privileges of the source on the key and the moved columns (`grantee`,
+    /// `privilege`, `column`), granted on the same columns of the new table at expand: a role
+    /// that may read or write a moved column there may here, and join on the key (hostile-h 21).
+    public var columnGrants: [ColumnGrant] = []
+
+    public struct ColumnGrant: Sendable, Hashable {
+        public var grantee: String
+        public var privilege: String
+        public var column: String
+        public init(grantee: String, privilege: String, column: String) {
+            self.grantee = grantee
+            self.privilege = privilege
+            self.column = column
+        }
+    }
+
     public struct TableGrant: Sendable, Hashable {
         public var grantee: String
         public var privilege: String
@@ -270,6 +286,21 @@ public struct MoveSQL: Sendable {
         "concat_ws(', ', " + move.key.map { "\(record).\(q($0.name))::text" }.joined(separator: ", ") + ")"
     }
 
+    /// The key of the source row in the dynamic statements, `NEW` their `$1`.
+    private var dynamicKeyMatch: String { keyMatch("", "($1)") }
+
+    /// The moved columns a new-table write changes (all of them for an insert), collected for
+    /// the source's UPDATE: the writer needs privileges on those alone.
+    private var changedColumns: String {
+        move.moved.map { column in
+            "IF TG_OP = 'INSERT' OR \(compared("OLD", column)) IS DISTINCT FROM \(compared("NEW", column)) THEN\n"
+                + "    bellows_set := array_append(bellows_set, \(SQLQuote.literal("\(q(column.name)) = ($1).\(q(column.name))")));\n"
+                + "    bellows_left := array_append(bellows_left, \(SQLQuote.literal(compared("", column))));\n"
+                + "    bellows_right := array_append(bellows_right, \(SQLQuote.literal(compared("($1)", column))));\n"
+                + "  END IF;"
+        }.joined(separator: "\n  ")
+    }
+
     /// New table insert or update → the source row's moved columns, written with the writer's
     /// rights: the source's privileges and row-level security decide, and a row they hide or
     /// keep from this writer fails the write (42501) instead of being written behind them
@@ -281,6 +312,10 @@ public struct MoveSQL: Sendable {
         DECLARE
           bellows_previous text := current_setting('bellows.backfill', true);
           bellows_written bigint;
+          bellows_same boolean;
+          bellows_set text[] := '{}';
+          bellows_left text[] := '{}';
+          bellows_right text[] := '{}';
         BEGIN
           IF TG_OP = 'DELETE' THEN
             IF EXISTS (SELECT FROM \(source) WHERE \(keyMatch("", "OLD"))) THEN
@@ -290,15 +325,21 @@ public struct MoveSQL: Sendable {
             END IF;
             RETURN NULL;
           END IF;
-          IF TG_OP = 'UPDATE' AND \(row("OLD", move.moved)) IS NOT DISTINCT FROM \(row("NEW", move.moved)) THEN
+          \(changedColumns)
+          IF cardinality(bellows_set) = 0 THEN
             RETURN NULL;
           END IF;
           PERFORM set_config('bellows.backfill', \(SQLQuote.literal(marker)), true);
-          UPDATE \(source) SET \(move.moved.map { "\(q($0.name)) = NEW.\(q($0.name))" }.joined(separator: ", "))
-            WHERE \(keyMatch("", "NEW")) AND \(row("", move.moved)) IS DISTINCT FROM \(row("NEW", move.moved));
+          EXECUTE \(SQLQuote.literal("UPDATE \(source) SET ")) || array_to_string(bellows_set, ', ')
+            || \(SQLQuote.literal(" WHERE \(dynamicKeyMatch) AND ROW(")) || array_to_string(bellows_left, ', ')
+            || ') IS DISTINCT FROM ROW(' || array_to_string(bellows_right, ', ') || ')' USING NEW;
           GET DIAGNOSTICS bellows_written = ROW_COUNT;
           PERFORM set_config('bellows.backfill', coalesce(bellows_previous, ''), true);
-          IF bellows_written = 0 AND NOT EXISTS (SELECT FROM \(source) WHERE \(keyMatch("", "NEW")) AND \(row("", move.moved)) IS NOT DISTINCT FROM \(row("NEW", move.moved))) THEN
+          IF bellows_written = 0 THEN
+            EXECUTE \(SQLQuote.literal("SELECT EXISTS (SELECT FROM \(source) WHERE \(dynamicKeyMatch) AND ROW(")) || array_to_string(bellows_left, ', ')
+              || ') IS NOT DISTINCT FROM ROW(' || array_to_string(bellows_right, ', ') || '))' INTO bellows_same USING NEW;
+          END IF;
+          IF bellows_written = 0 AND NOT bellows_same THEN
             RAISE EXCEPTION USING ERRCODE = '42501',
               MESSAGE = format('role %s may not write row (%s) of %s: until plan %s is contracted a write here writes the moved columns of its row in %s, which row-level security hides from the role or keeps it from updating', current_user, \(keyText("NEW")), \(SQLQuote.literal(move.targetName)), \(SQLQuote.literal(id)), \(SQLQuote.literal(move.sourceName)));
           END IF;
@@ -317,6 +358,25 @@ public struct MoveSQL: Sendable {
         return "CREATE FUNCTION \(name)() RETURNS trigger\nLANGUAGE plpgsql \(definer ? "SECURITY DEFINER" : "SECURITY INVOKER") SET search_path = \(searchPath) AS \(tag)\n\(code)\n\(tag)"
     }
 
+    /// The source's column privileges on the key and the moved columns, on the same columns
+    /// of the new table: one GRANT per role and privilege, the columns in the new table's order.
+    public var columnGrantStatements: [PhaseStatement] {
+        struct Grant: Hashable { var grantee: String; var privilege: String }
+        let order = move.keyNames + move.movedNames
+        var grants: [Grant] = []
+        var columns: [Grant: Set<String>] = [:]
+        for grant in move.columnGrants where order.contains(grant.column) {
+            let key = Grant(grantee: grant.grantee, privilege: grant.privilege)
+            if columns[key] == nil { grants.append(key) }
+            columns[key, default: []].insert(grant.column)
+        }
+        return grants.map { grant in
+            let list = order.filter { columns[grant]?.contains($0) == true }.map(q).joined(separator: ", ")
+            return PhaseStatement(.transaction, "the source's column privileges on the new table's columns",
+                                  "GRANT \(grant.privilege) (\(list)) ON \(target) TO \(grant.grantee == "PUBLIC" ? "PUBLIC" : q(grant.grantee))")
+        }
+    }
+
     public var expandTransaction: [PhaseStatement] {
         var statements = [PhaseStatement(.transaction, "the new table, keyed by \(move.sourceName)'s key, with the moved columns", createTable)]
         for column in move.moved {
@@ -330,6 +390,7 @@ public struct MoveSQL: Sendable {
             statements.append(PhaseStatement(.transaction, "the source table's privileges on the new table",
                                              "GRANT \(grant.privilege) ON \(target) TO \(grant.grantee == "PUBLIC" ? "PUBLIC" : q(grant.grantee))"))
         }
+        statements += columnGrantStatements
         statements += [
             PhaseStatement(.transaction, "the function keeping the new table in step with the source", sourceFunctionSQL),
             PhaseStatement(.transaction, "the function keeping the source in step with the new table", targetFunctionSQL),
@@ -465,7 +526,7 @@ public struct MoveSQL: Sendable {
             + "unless it is TRUNCATE … CASCADE, which empties \(move.targetName) with it (row triggers do not fire on TRUNCATE)")
         notes.append("until contract, a DELETE from \(move.targetName) of a row whose source row is there is refused (55000): clear the moved columns with an UPDATE, or delete the source row")
         notes.append("until contract, a write to \(move.targetName) writes the moved columns of the source row with the writer's rights: "
-            + "the writer needs SELECT and UPDATE on them in \(move.sourceName), and its row-level security decides")
+            + "the writer needs SELECT on the key and UPDATE and SELECT on the moved columns it changes in \(move.sourceName), and its row-level security decides")
         return notes
     }
 

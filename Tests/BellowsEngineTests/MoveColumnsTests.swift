@@ -279,4 +279,27 @@ import Testing
         try f.exec("DELETE FROM profile_metadata WHERE id = 14")
         #expect(try moved(f, 14).isEmpty, "after contract the new table is the application's")
     }
+
+    /// hostile-h 21: the source's column privileges on the moved columns were not carried: a
+    /// role with `SELECT (id, bio)` and `UPDATE (bio)` got "permission denied" on the new table.
+    /// Expand grants the key's and the moved columns' column privileges on the same columns.
+    @Test func columnPrivilegesOfTheKeyAndTheMovedColumnsAreCarried() throws {
+        let f = try Self.fixture("move-column-grants")
+        defer { f.close() }
+        let reporting = try DataSafetyTests.role(f, "mv_reporting")
+        defer { reporting.drop() }
+        try f.exec("GRANT SELECT (id, bio) ON profiles TO \(reporting.name); GRANT UPDATE (bio) ON profiles TO \(reporting.name)")
+        try f.run(.expand, "001_move")
+        try f.run(.backfill, "001_move")
+        func may(_ column: String, _ privilege: String) throws -> Bool {
+            try f.rows("SELECT has_column_privilege($1, 'profile_metadata', $2, $3)::text", [reporting.name, column, privilege]) == [["true"]]
+        }
+        #expect(try may("id", "SELECT") && may("bio", "SELECT") && may("bio", "UPDATE"))
+        #expect(try !may("avatar_url", "SELECT") && !may("id", "UPDATE"))
+        let asReporting = try Connection(f.db.conninfo + " user=\(reporting.name)")
+        defer { asReporting.close() }
+        #expect(try asReporting.query("SELECT bio FROM profile_metadata WHERE id = 5").first?.string("bio") == "bio 5")
+        try asReporting.execute("UPDATE profile_metadata SET bio = 'by reporting' WHERE id = 5")
+        #expect(try source(f, 5) == [["by reporting", "https://a.example/5"]])
+    }
 }

@@ -88,7 +88,9 @@ import Testing
         #expect(sql.rowSecurityStatements.isEmpty)
         #expect(sql.sourceFunctionSQL.contains("ON CONFLICT (\"id\") DO UPDATE SET \"bio\" = EXCLUDED.\"bio\", \"avatar_url\" = EXCLUDED.\"avatar_url\""))
         #expect(sql.sourceFunctionSQL.contains("DELETE FROM \"public\".\"profile_metadata\" WHERE \"id\" = OLD.\"id\""))
-        #expect(sql.targetFunctionSQL.contains("UPDATE \"public\".\"profiles\" SET \"bio\" = NEW.\"bio\", \"avatar_url\" = NEW.\"avatar_url\""))
+        // The source's UPDATE sets the columns the write changed (all for an insert): the writer needs privileges on those alone (hostile-h 21).
+        #expect(sql.targetFunctionSQL.contains("EXECUTE 'UPDATE \"public\".\"profiles\" SET ' || array_to_string(bellows_set, ', ')"))
+        #expect(sql.targetFunctionSQL.contains("IF TG_OP = 'INSERT' OR OLD.\"bio\" IS DISTINCT FROM NEW.\"bio\" THEN\n    bellows_set := array_append(bellows_set, '\"bio\" = ($1).\"bio\"');"))
     }
 
     @Test func typesWithoutEqualityAreComparedAsText() throws {
@@ -96,7 +98,8 @@ import Testing
         move.typesWithoutEquality = ["character varying(500)"]
         let sql = MoveSQL(move)
         #expect(sql.verifyCounterparts.contains("ROW(s.\"bio\"::text) IS DISTINCT FROM ROW(t.\"bio\"::text)"))
-        #expect(sql.targetFunctionSQL.contains("ROW(OLD.\"bio\"::text) IS NOT DISTINCT FROM ROW(NEW.\"bio\"::text)"))
+        #expect(sql.targetFunctionSQL.contains("OLD.\"bio\"::text IS DISTINCT FROM NEW.\"bio\"::text"))
+        #expect(sql.targetFunctionSQL.contains("bellows_right := array_append(bellows_right, '($1).\"bio\"::text');"))
     }
 
     @Test func backfillVerifyContractAndRollback() throws {
@@ -145,5 +148,22 @@ import Testing
         let text = MoveSQL(try Self.compiled()).rendered(phases: [.expand])
         #expect(text.contains("-- if public.profiles has row-level security, expand enables it on public.profile_metadata too"), "\(text)")
         #expect(text.contains("-- from expand on, TRUNCATE public.profiles fails (0A000"), "\(text)")
+    }
+
+    /// hostile-h 21: column privileges on the key and the moved columns, one GRANT per role and privilege.
+    @Test func columnPrivilegesAreGrantedOnTheSameColumns() throws {
+        var move = try Self.compiled()
+        move.columnGrants = [
+            .init(grantee: "reporting", privilege: "SELECT", column: "id"),
+            .init(grantee: "reporting", privilege: "SELECT", column: "bio"),
+            .init(grantee: "reporting", privilege: "UPDATE", column: "bio"),
+            .init(grantee: "PUBLIC", privilege: "SELECT", column: "avatar_url"),
+            .init(grantee: "reporting", privilege: "SELECT", column: "headline"),
+        ]
+        #expect(MoveSQL(move).columnGrantStatements.map(\.sql) == [
+            "GRANT SELECT (\"id\", \"bio\") ON \"public\".\"profile_metadata\" TO \"reporting\"",
+            "GRANT UPDATE (\"bio\") ON \"public\".\"profile_metadata\" TO \"reporting\"",
+            "GRANT SELECT (\"avatar_url\") ON \"public\".\"profile_metadata\" TO PUBLIC",
+        ])
     }
 }

@@ -37,6 +37,10 @@ LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, "public", pg_tem
 DECLARE
   bellows_previous text := current_setting('bellows.backfill', true);
   bellows_written bigint;
+  bellows_same boolean;
+  bellows_set text[] := '{}';
+  bellows_left text[] := '{}';
+  bellows_right text[] := '{}';
 BEGIN
   IF TG_OP = 'DELETE' THEN
     IF EXISTS (SELECT FROM "public"."profiles" WHERE "id" = OLD."id") THEN
@@ -46,15 +50,35 @@ BEGIN
     END IF;
     RETURN NULL;
   END IF;
-  IF TG_OP = 'UPDATE' AND ROW(OLD."bio", OLD."location", OLD."website") IS NOT DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website") THEN
+  IF TG_OP = 'INSERT' OR OLD."bio" IS DISTINCT FROM NEW."bio" THEN
+    bellows_set := array_append(bellows_set, '"bio" = ($1)."bio"');
+    bellows_left := array_append(bellows_left, '"bio"');
+    bellows_right := array_append(bellows_right, '($1)."bio"');
+  END IF;
+  IF TG_OP = 'INSERT' OR OLD."location" IS DISTINCT FROM NEW."location" THEN
+    bellows_set := array_append(bellows_set, '"location" = ($1)."location"');
+    bellows_left := array_append(bellows_left, '"location"');
+    bellows_right := array_append(bellows_right, '($1)."location"');
+  END IF;
+  IF TG_OP = 'INSERT' OR OLD."website" IS DISTINCT FROM NEW."website" THEN
+    bellows_set := array_append(bellows_set, '"website" = ($1)."website"');
+    bellows_left := array_append(bellows_left, '"website"');
+    bellows_right := array_append(bellows_right, '($1)."website"');
+  END IF;
+  IF cardinality(bellows_set) = 0 THEN
     RETURN NULL;
   END IF;
   PERFORM set_config('bellows.backfill', '008_move_profile_metadata', true);
-  UPDATE "public"."profiles" SET "bio" = NEW."bio", "location" = NEW."location", "website" = NEW."website"
-    WHERE "id" = NEW."id" AND ROW("bio", "location", "website") IS DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website");
+  EXECUTE 'UPDATE "public"."profiles" SET ' || array_to_string(bellows_set, ', ')
+    || ' WHERE "id" = ($1)."id" AND ROW(' || array_to_string(bellows_left, ', ')
+    || ') IS DISTINCT FROM ROW(' || array_to_string(bellows_right, ', ') || ')' USING NEW;
   GET DIAGNOSTICS bellows_written = ROW_COUNT;
   PERFORM set_config('bellows.backfill', coalesce(bellows_previous, ''), true);
-  IF bellows_written = 0 AND NOT EXISTS (SELECT FROM "public"."profiles" WHERE "id" = NEW."id" AND ROW("bio", "location", "website") IS NOT DISTINCT FROM ROW(NEW."bio", NEW."location", NEW."website")) THEN
+  IF bellows_written = 0 THEN
+    EXECUTE 'SELECT EXISTS (SELECT FROM "public"."profiles" WHERE "id" = ($1)."id" AND ROW(' || array_to_string(bellows_left, ', ')
+      || ') IS NOT DISTINCT FROM ROW(' || array_to_string(bellows_right, ', ') || '))' INTO bellows_same USING NEW;
+  END IF;
+  IF bellows_written = 0 AND NOT bellows_same THEN
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = format('role %s may not write row (%s) of %s: until plan %s is contracted a write here writes the moved columns of its row in %s, which row-level security hides from the role or keeps it from updating', current_user, concat_ws(', ', NEW."id"::text), 'public.profile_metadata', '008_move_profile_metadata', 'public.profiles');
   END IF;
