@@ -403,7 +403,11 @@ public enum EstimateModel {
             // A view being created reads the table's definition under ACCESS SHARE (the new
             // view itself is locked too, but nobody else can use it before the commit).
             let relation = upper.indices.dropLast().first { upper[$0] == "FROM" && !words[$0 + 1].hasPrefix("(") && !upper[$0 - 1].hasSuffix("DISTINCT") }
-            return relation.map { ("ACCESS SHARE", words[$0 + 1]) }
+            // A read that locks its rows (a move's batch: FOR KEY SHARE) takes ROW SHARE.
+            let locksRows = [" FOR KEY SHARE", " FOR SHARE", " FOR UPDATE", " FOR NO KEY UPDATE"].contains { text.contains($0) }
+            return relation.map { (locksRows ? "ROW SHARE" : "ACCESS SHARE", words[$0 + 1]) }
+        case ("DROP", "TABLE"):
+            return words.last.map { ("ACCESS EXCLUSIVE", $0.hasSuffix(";") ? String($0.dropLast()) : $0) }
         case ("DROP", "VIEW"):
             // Its own ACCESS EXCLUSIVE, none on the tables it reads.
             return words.last.map { ("ACCESS EXCLUSIVE", $0.hasSuffix(";") ? String($0.dropLast()) : $0) }
@@ -439,13 +443,24 @@ public enum EstimateModel {
     /// statements of a phase's transaction together (held to its commit, at the strongest mode
     /// on each relation), each statement outside a transaction block alone. Pure.
     public static func locks(_ sql: PhaseSQL, timings: Timings) -> [LockHold] {
-        var holds: [LockHold] = []
         let schemas = VersionSchemas(sql.transition)
         let versionView = sql.transition.plan.versionedSchemas
             ? Dictionary(SchemaVersion.allCases.map { (SQLQuote.identifier(schemas.schema($0)) + ".*", schemas.qualifiedView($0)) }, uniquingKeysWith: { a, _ in a })
             : [:]
+        return locks(statements: { sql.statements(for: $0) }, versionView: versionView, timings: timings)
+    }
+
+    /// The locks of every phase of a `move_columns` plan, from the statements `MoveSQL` renders.
+    public static func locks(_ sql: MoveSQL, timings: Timings) -> [LockHold] {
+        locks(statements: { sql.statements(for: $0) }, versionView: [:], timings: timings)
+    }
+
+    /// `versionView`: each versioned schema (`"schema".*`, as `lock(of:)` names a `DROP SCHEMA`'s
+    /// relation) the plan made, and its view.
+    static func locks(statements statementsOf: (PhaseCommand) -> [PhaseStatement], versionView: [String: String], timings: Timings) -> [LockHold] {
+        var holds: [LockHold] = []
         for command in PhaseCommand.allCases {
-            var statements = sql.statements(for: command)
+            var statements = statementsOf(command)
             if command == .verify { statements = statements.map { PhaseStatement(.standalone, $0.purpose, $0.sql) } }
             var index = 0
             while index < statements.count {

@@ -45,6 +45,7 @@ extension Engine {
         let phase = state?.phase ?? .planned
         // Before expand; an interrupted expand (its transaction committed, its index builds not)
         // has its columns and trigger already, and is estimated from the shape it stored.
+        if plan.moveColumns != nil { return try estimateMove(plan, state: state, options: estimateOptions, connection: connection) }
         let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
         var notes: [String] = []
 
@@ -191,6 +192,44 @@ extension Engine {
         let called = transition.allTargets.compactMap(\.up).reduce(into: Set<String>()) { $0.formUnion(Repeatability.calledFunctions(in: $1)) }
         let sequences = called.intersection(["nextval", "setval"]).sorted()
         return sequences.isEmpty ? nil : sequences.map { "\($0)()" }.joined(separator: " and ")
+    }
+
+    /// A `move_columns` plan: it was compiled as a column plan (no backfill, only a rollback
+    /// lock; hostile-g 09). Its rows and sizes, and the locks of the statements `MoveSQL`
+    /// renders for each phase; no sample (its backfill copies rows into the new table, which
+    /// the column plans' sample does not model).
+    func estimateMove(_ plan: Plan, state: PlanState?, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
+        let phase = state?.phase ?? .planned
+        let compiled = MoveCompiler.compile(plan, table: try CatalogReader.table(connection, plan.table.value))
+        guard let move = compiled.move, !compiled.findings.contains(where: { $0.severity == .error }) else {
+            throw BellowsError.planInvalid(compiled.findings)
+        }
+        let table = move.quotedSource
+        guard let sizes = try connection.query("""
+            SELECT c.reltuples::bigint AS estimated, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
+                   coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [table]).first else {
+            throw BellowsError.usage("table \(table) is gone")
+        }
+        let rows = EstimateReport.Rows(estimated: max(0, try sizes.int("estimated")), exact: nil)
+        let size = EstimateReport.Sizes(heapBytes: try sizes.int("heap"), indexBytes: try sizes.int("indexes"), toastBytes: try sizes.int("toast"))
+        var backfill = EstimateReport.BackfillEstimate(needed: true, rows: rows.used, source: "none")
+        backfill.sampleSkipped = "a move_columns plan is not sampled: its backfill copies each row's moved columns into \(move.targetName)"
+        let notModelled = "not measured: a move_columns plan is not sampled"
+        let report = EstimateReport(
+            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
+            database: try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? "",
+            rows: rows, size: size, backfill: backfill, growth: EstimateReport.Growth(vacuumEveryRows: 0, model: notModelled),
+            wal: EstimateReport.WAL(model: notModelled), locks: EstimateModel.locks(MoveSQL(move), timings: EstimateModel.Timings()),
+            archiveBytes: nil, archive: nil,
+            notes: ["the backfill copies the moved columns of every row of \(move.sourceName) into the new table \(move.targetName): "
+                    + "about the size of those columns, and their WAL; the duration is not estimated"])
+        if estimateOptions.record {
+            try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "estimate", from: state?.phase, to: nil, outcome: "succeeded",
+                                  details: Self.estimateDetails(report))
+        }
+        return report
     }
 
     /// What the `estimate` event keeps: what `status` compares the backfill with.

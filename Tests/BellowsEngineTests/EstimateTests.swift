@@ -405,4 +405,35 @@ struct EstimateTests {
         #expect(EstimateModel.lock(of: "ALTER SEQUENCE \"public\".\"s\" RENAME TO \"t\"").map { "\($0.mode) \($0.relation)" } == "ACCESS EXCLUSIVE \"public\".\"s\"")
         #expect(EstimateModel.lock(of: "ALTER SEQUENCE IF EXISTS s OWNED BY t.c").map { "\($0.mode) \($0.relation)" } == "SHARE ROW EXCLUSIVE s")
     }
+
+    /// hostile-g 09's "while there": a `move_columns` plan was estimated as a column plan (no
+    /// backfill, a rollback line only). Its locks are now its own statements': expand SHARE ROW
+    /// EXCLUSIVE on the source (the trigger), the backfill's batches ROW SHARE (FOR KEY SHARE),
+    /// contract ACCESS EXCLUSIVE on both tables, rollback the new table's trigger alone first.
+    @Test func locksOfAMovePlanAreItsOwnStatements() throws {
+        let catalog = MigrationSchema.catalog(fromMigrations: ["CREATE TABLE profiles (id bigint PRIMARY KEY, bio text, x int);"])
+        let plan = try #require(PlanLoader.load(file: "plans/010_move.yaml", source: "table: profiles\nmove_columns:\n  to: profile_bio\n  columns: [bio]\n").plan)
+        let move = try #require(MoveCompiler.compile(plan, table: catalog.table(plan.table.value), catalog: catalog).move)
+        let locks = Dictionary(grouping: EstimateModel.locks(MoveSQL(move), timings: .init()), by: \.phase).mapValues { $0.map { "\($0.mode) \($0.relation)" } }
+        let source = "\"public\".\"profiles\"", target = "\"public\".\"profile_bio\""
+        #expect(locks["expand"] == ["SHARE ROW EXCLUSIVE \(source)", "SHARE ROW EXCLUSIVE \(target)"], "\(locks)")
+        #expect(locks["backfill"] == ["ROW SHARE \(source)"], "\(locks)")
+        #expect(locks["contract"] == ["ACCESS EXCLUSIVE \(target)", "ACCESS EXCLUSIVE \(source)"], "\(locks)")
+        #expect(locks["rollback"] == ["ACCESS EXCLUSIVE \(target)", "ACCESS EXCLUSIVE \(source)", "ACCESS EXCLUSIVE \(target)"], "\(locks)")
+    }
+
+    /// The engine estimates a move plan from its own SQL, with no sample and the backfill needed.
+    @Test func aMovePlanIsEstimatedFromItsOwnStatements() throws {
+        let fixture = try EngineFixture("estimatemove")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE profiles (id bigint PRIMARY KEY, bio text, x int); INSERT INTO profiles SELECT g, 'b', g FROM generate_series(1, 50) g; ANALYZE profiles")
+        try fixture.writePlan("001_move", "table: profiles\nmove_columns:\n  to: profile_bio\n  columns: [bio]\n")
+        var options = EstimateOptions()
+        options.record = false
+        let report = try fixture.engine().estimate(plan: "001_move", options: options)
+        #expect(report.backfill.needed && report.backfill.sample == nil && report.backfill.sampleSkipped?.contains("move_columns") == true, "\(report.backfill)")
+        #expect(report.locks.contains { $0.phase == "expand" && $0.mode == "SHARE ROW EXCLUSIVE" }, "\(report.locks)")
+        #expect(report.locks.contains { $0.phase == "contract" && $0.relation == "\"public\".\"profile_bio\"" }, "\(report.locks)")
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relname = 'profile_bio'") == 0)
+    }
 }
