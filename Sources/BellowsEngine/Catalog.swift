@@ -289,7 +289,10 @@ extension CatalogReader {
 }
 
 /// Everything that defines a table's shape, as text lines that compare exactly: columns with
-/// types, defaults and nullability, constraints, indexes and triggers. Rollback must restore it.
+/// types, defaults and nullability, constraints, indexes, triggers, and (when not PostgreSQL's
+/// default) row security, forced or not, the replica identity, and each policy (command,
+/// roles, USING, WITH CHECK): a rollback that leaves FORCE ROW LEVEL SECURITY on without its
+/// policy denies the table to its owner (hostile-h 14). Rollback must restore it.
 public struct CatalogSnapshot: Sendable, Hashable, CustomStringConvertible {
     public var lines: [String]
     /// The object each line describes, by name (`column email`, `constraint widgets_pkey`,
@@ -324,6 +327,24 @@ public struct CatalogSnapshot: Sendable, Hashable, CustomStringConvertible {
             UNION ALL
             SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' ' || g.tgenabled::text, 'trigger ' || quote_ident(g.tgname)
             FROM t JOIN pg_trigger g ON g.tgrelid = t.oid WHERE NOT g.tgisinternal
+            UNION ALL
+            SELECT 'row security ' || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END
+                   || CASE WHEN c.relforcerowsecurity THEN ', forced' ELSE '' END, 'row security'
+            FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.relrowsecurity OR c.relforcerowsecurity
+            UNION ALL
+            SELECT 'replica identity ' || CASE c.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing'
+                   ELSE 'using index ' || coalesce((SELECT quote_ident(ic.relname) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                                                    WHERE i.indrelid = c.oid AND i.indisreplident), '(none)') END, 'replica identity'
+            FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.relreplident <> 'd'
+            UNION ALL
+            SELECT 'policy ' || quote_ident(p.polname) || ' AS ' || CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END
+                   || ' FOR ' || CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END
+                   || ' TO ' || array_to_string(ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.oid)) END
+                                                      FROM unnest(p.polroles) AS r(oid) ORDER BY 1), ', ')
+                   || coalesce(' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', '')
+                   || coalesce(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', ''),
+                   'policy ' || quote_ident(p.polname)
+            FROM t JOIN pg_policy p ON p.polrelid = t.oid
             ORDER BY 1
             """, [relation])
         return CatalogSnapshot(lines: try rows.map { try $0.string("line") }, objects: try rows.map { try $0.string("object") })

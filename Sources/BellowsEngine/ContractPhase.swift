@@ -47,6 +47,11 @@ extension Engine {
             failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
         }
         failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        if let rename = plan.renameTableTo {
+            // A publication made since expand sends the table by the name contract changes (hostile-h 07).
+            failures += Self.tableRenamePublicationFailures(table: transition.quotedTable, to: rename.value,
+                publications: try Self.publicationsSendingItsName(transition.quotedTable, connection: connection))
+        }
         if transition.needsTrigger {
             failures += try triggerOrderFailures(transition, trigger: try dualWriteTrigger(sql, transition: transition, connection: connection), connection: connection)
         }

@@ -4,12 +4,15 @@ import PGClient
 
 /// The schema of a whole database as named objects and their definitions, to compare the
 /// catalog before a migration with the catalog after its rollback file ran (`rehearse`,
-/// `migrate --test`). Each table's columns, constraints, indexes and triggers come from
-/// ``CatalogSnapshot`` — the comparison a plan's rollback is checked with — and beside them:
-/// schemas, tables, views (their query), materialized views, sequences (their parameters, not
-/// their current value), foreign tables, enum/domain/composite/range types, functions and
-/// procedures (their definition), extensions. Not compared: the `bellows` schemas, what an
-/// extension owns, grants, comments on objects other than columns, and data.
+/// `migrate --test`). Each table's columns, constraints, indexes, triggers, row security,
+/// replica identity and policies come from ``CatalogSnapshot`` — the comparison a plan's
+/// rollback is checked with — and beside them: schemas, tables (partitioned, unlogged, a
+/// partition's bound, the owner, storage parameters), views (their query), materialized views,
+/// sequences (their parameters, not their current value), foreign tables,
+/// enum/domain/composite/range types, functions and procedures (their definition), extensions,
+/// publications (what they publish and which tables, with column lists and row filters on 15+).
+/// Not compared: the `bellows` schemas, what an extension owns, grants, comments on objects
+/// other than columns, other objects' owners, and data (docs/migrations.md).
 public struct DatabaseSnapshot: Sendable, Hashable {
     public struct Object: Sendable, Hashable {
         public var definition: String
@@ -38,6 +41,9 @@ public struct DatabaseSnapshot: Sendable, Hashable {
 
     public static func take(_ connection: Connection) throws -> DatabaseSnapshot {
         var objects: [String: Object] = [:]
+        // PostgreSQL 15+: a publication's column list and row filter per table.
+        let columnLists = connection.serverVersion >= 150000
+            ? " || coalesce(' (' || array_to_string(pt.attnames, ', ') || ')', '') || coalesce(' WHERE ' || pt.rowfilter, '')" : ""
         let rows = try connection.query("""
             SELECT 'schema ' || quote_ident(n.nspname) AS object, 'schema' AS definition
             FROM pg_namespace n WHERE \(excludedSchemas) AND \(notInExtension("pg_namespace", "n.oid"))
@@ -51,7 +57,9 @@ public struct DatabaseSnapshot: Sendable, Hashable {
                         ELSE CASE c.relkind WHEN 'p' THEN 'partitioned ' ELSE '' END
                              || CASE c.relpersistence WHEN 'u' THEN 'unlogged ' ELSE '' END || 'table'
                              || coalesce(' partition of ' || (SELECT h.inhparent::regclass::text FROM pg_inherits h WHERE h.inhrelid = c.oid LIMIT 1)
-                                         || ' ' || pg_get_expr(c.relpartbound, c.oid), '') END
+                                         || ' ' || pg_get_expr(c.relpartbound, c.oid), '')
+                             || ' owned by ' || quote_ident(pg_get_userbyid(c.relowner))
+                             || coalesce(' with (' || array_to_string(c.reloptions, ', ') || ')', '') END
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND \(excludedSchemas) AND \(notInExtension("pg_class", "c.oid"))
             UNION ALL
@@ -78,6 +86,15 @@ public struct DatabaseSnapshot: Sendable, Hashable {
             UNION ALL
             SELECT 'extension ' || quote_ident(x.extname), x.extversion || ' in schema ' || x.extnamespace::regnamespace::text
             FROM pg_extension x WHERE x.extname <> 'plpgsql'
+            UNION ALL
+            SELECT 'publication ' || quote_ident(p.pubname),
+                   CASE WHEN p.puballtables THEN 'for all tables' ELSE 'for ' || coalesce((
+                       SELECT string_agg(format('%I.%I', pt.schemaname, pt.tablename)\(columnLists), ', ' ORDER BY pt.schemaname, pt.tablename)
+                       FROM pg_publication_tables pt WHERE pt.pubname = p.pubname), 'no table') END
+                   || ' publish ' || concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END,
+                                               CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END)
+                   || CASE WHEN p.pubviaroot THEN ' via partition root' ELSE '' END
+            FROM pg_publication p
             """)
         for row in rows {
             objects[try row.string("object")] = Object(definition: try row.string("definition"))

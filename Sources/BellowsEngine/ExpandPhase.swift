@@ -27,7 +27,11 @@ extension Engine {
             var compiled = TransitionCompiler.compile(plan, table: table)
             compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
             // Only new columns reach subscribers: a plan of table constraints alone adds none (hostile-d 18).
-            if compiled.transition.map({ !$0.newTargets.isEmpty }) ?? true {
+            if let rename = plan.renameTableTo {
+                // A table rename changes the name every publication sends the table under (hostile-h 07).
+                failures += Self.tableRenamePublicationFailures(table: plan.table.value.quoted, to: rename.value,
+                    publications: try Self.publicationsSendingItsName(plan.table.value.quoted, connection: connection))
+            } else if compiled.transition.map({ !$0.newTargets.isEmpty }) ?? true {
                 failures += try publicationFailures(table: plan.table.value.quoted, connection: connection)
             } else if let renames = compiled.transition?.renamedInPlace, !renames.isEmpty {
                 // strategy: views renames in place: the names a publication sends change (hostile-g 01).
@@ -80,6 +84,12 @@ extension Engine {
             }
             for warning in compiled.findings where warning.severity != .error {
                 report(.info("warning: \(warning.message) [\(warning.rule)]"))
+            }
+            if let rename = plan.renameTableTo {
+                // What the view under the new name cannot do (hostile-h 16).
+                report(.info("until contract, \(rename.value) is a view over \(table.name): SELECT, INSERT, UPDATE, DELETE, RETURNING and ON CONFLICT (columns) "
+                    + "work through it; COPY … FROM (bulk loads), COPY … TO, TRUNCATE, ON CONFLICT ON CONSTRAINT and DDL do not: the new version uses "
+                    + "INSERT … SELECT from a temporary table, COPY (SELECT …) TO, DELETE, ON CONFLICT (columns) until then (docs/plans.md#renaming-a-table-rename_table_to)"))
             }
             let sql = PhaseSQL(transition)
             if sql.needsBackfill {

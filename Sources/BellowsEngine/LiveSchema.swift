@@ -40,6 +40,9 @@ public struct LiveSchema: Sendable {
     /// The publications that send each such table, with the columns each sends (a move plan's
     /// `publication` gate, hostile-h 08).
     public var publishedColumns: [String: [String: [String]]] = [:]
+    /// The publications that send each such table under its name (`rename_table_to`'s question,
+    /// hostile-h 07): with a column list or not.
+    public var namePublications: [String: [String]] = [:]
 
     public init(catalog: SchemaCatalog, plans: [String: PlanOnDatabase], name: String, serverVersion: Int) {
         self.catalog = catalog
@@ -66,6 +69,8 @@ public struct LiveSchema: Sendable {
                     if !whole.isEmpty { live.wholePublications[table] = whole }
                     let published = try Engine.publishedColumns(of: table, connection: connection)
                     if !published.isEmpty { live.publishedColumns[table] = published }
+                    let named = try Engine.publicationsSendingItsName(table, connection: connection)
+                    if !named.isEmpty { live.namePublications[table] = named }
                 }
                 for table in Set(statisticsOf.map(\.quoted)) {
                     if let statistics = try ArchiveSizing.statistics(connection, table: table) { live.tableStatistics[table] = statistics }

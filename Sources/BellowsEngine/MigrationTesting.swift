@@ -459,7 +459,10 @@ extension MigrationRunner {
             defer { scratch.close() }
             try StateStore.ensure(scratch)
             report(.info("copying the schema of the \(source.name) (read-only)…"))
-            let recorded = try source.copySchema(into: scratch, pgBinDirectory: pgBinDirectory)
+            let (recorded, roles) = try source.copySchema(into: scratch, pgBinDirectory: pgBinDirectory, createsRoles: true)
+            if !roles.isEmpty {
+                report(.info("roles the target's schema names (its policies' TO), created NOLOGIN in the scratch cluster: \(roles.joined(separator: ", "))"))
+            }
             report(.info("schema copied into \(cluster.serverVersionText); the target's ledger records \(recorded) migration(s)"))
             var scratchOptions = options
             scratchOptions.conninfo = cluster.conninfo(database: database)

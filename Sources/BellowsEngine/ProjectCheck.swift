@@ -86,6 +86,7 @@ public enum ProjectCheck {
                         refusals += Engine.publicationFailures(table: plan.table.value.quoted, renames: transition.renamedInPlace,
                                                                publishedWhole: live.wholePublications[plan.table.value.quoted] ?? [])
                     }
+                    refusals += Self.tableRenameRefusals(plan, live: live)
                     for failure in refusals {
                         findings.append(Finding(file: plan.file, line: plan.table.location.line, column: plan.table.location.column, severity: .error,
                                                 rule: "plan-table-refused", message: "expand would refuse (gate \(failure.gate)): \(failure.message)"
@@ -189,6 +190,14 @@ public enum ProjectCheck {
         return PlanChain.bases(chain, base: offlineCatalog(project), skipping: contracted)
     }
 
+    /// What expand refuses for a plan with `rename_table_to` on a table a publication sends
+    /// under its name (hostile-h 07); nothing for other plans.
+    static func tableRenameRefusals(_ plan: Plan, live: LiveSchema) -> [GateFailure] {
+        guard let rename = plan.renameTableTo else { return [] }
+        return Engine.tableRenamePublicationFailures(table: plan.table.value.quoted, to: rename.value,
+                                                     publications: live.namePublications[plan.table.value.quoted] ?? [])
+    }
+
     /// The rendering of one plan: every phase's SQL, against the schema the migrations build,
     /// or with `live` against the database's (as `check --database` picks it), for a server of
     /// `serverVersion` (`server_version_num`; nil: the live database's, else the oldest
@@ -224,6 +233,11 @@ public enum ProjectCheck {
                 if let move = MoveCompiler.compile(plan, table: catalog.table(plan.table.value)).move {
                     refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
                 }
+            }
+            if plan.renameTableTo != nil {
+                // A table rename adds no column: the publications' refusal for it is its own (hostile-h 07).
+                refusals.removeAll { $0.gate == "publication" }
+                refusals += tableRenameRefusals(plan, live: live)
             }
             for failure in refusals {
                 header += "-- expand would refuse (gate \(failure.gate)): \(failure.message)\n"

@@ -324,6 +324,36 @@ extension Engine {
                 + renames.map(\.old).joined(separator: ", ") + " out (PostgreSQL 15+: ALTER PUBLICATION … SET TABLE \(table) (columns)), then expand")]
     }
 
+    /// The refusal of `rename_table_to` on a table `publications` send (with a column list or
+    /// not, whatever they publish): pgoutput sends a change by the table's schema and name, and
+    /// a subscriber maps it to its table by that name, so from contract on its apply worker
+    /// fails on every change of the renamed table ("target relation … does not exist") and
+    /// restarts in a loop while the slot holds WAL on the primary (hostile-h 07). The publisher
+    /// cannot make that safe: only the subscriber's own rename can. Pure.
+    public static func tableRenamePublicationFailures(table: String, to new: String, publications: [String]) -> [GateFailure] {
+        guard !publications.isEmpty else { return [] }
+        return [GateFailure(
+            gate: "publication",
+            message: "\(table) is published by \(publications.joined(separator: ", ")): a publication sends its changes under the table's name, "
+                + "and after contract's rename to \(new) a subscriber, which finds its table by that name, stops applying the whole "
+                + "subscription (\"logical replication target relation … does not exist\") while the slot holds WAL on the primary (rollback cannot undo it)",
+            remedy: "rename the table with the subscribers, not with a plan: at a moment you choose, rename it on the publisher in a migration "
+                + "(ALTER TABLE … RENAME TO \(SQLQuote.identifier(new))) and the subscribers' table to the same name right after (their apply "
+                + "worker retries until it finds it, losing nothing), with the application's versions switching names then too; "
+                + "or take the table out of \(publications.joined(separator: ", ")) first if no subscriber needs it")]
+    }
+
+    /// The publications that send `table` under its own name: `pg_publication_tables`' view of
+    /// them (FOR ALL TABLES, FOR TABLES IN SCHEMA, FOR TABLE with a column list or not; a
+    /// partition published through its root is sent under the root's name, not its own).
+    static func publicationsSendingItsName(_ table: String, connection: Connection) throws -> [String] {
+        try connection.query("""
+            SELECT DISTINCT t.pubname::text AS name FROM pg_publication_tables t
+            JOIN pg_namespace n ON n.nspname = t.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
+            WHERE c.oid = to_regclass($1) ORDER BY 1
+            """, [table]).map { try $0.string("name") }
+    }
+
     static func publicationFailures(table: String, publishedWhole publications: [String]) -> [GateFailure] {
         guard !publications.isEmpty else { return [] }
         return [GateFailure(

@@ -145,7 +145,8 @@ public enum TableRename {
         let comment = "Bellows plan \(plan) renames \(schema).\(table) to \(new): until its contract, \(new) is this view over the table; "
             + "contract drops the view and renames the table"
         return [
-            PhaseStatement(.transaction, "the new name, for the new version: a view over the table (automatically updatable)",
+            PhaseStatement(.transaction, "the new name, for the new version: a view over the table (automatically updatable: SELECT, INSERT, UPDATE, DELETE, "
+                               + "RETURNING, ON CONFLICT (columns); until contract not COPY, TRUNCATE, ON CONFLICT ON CONSTRAINT or DDL: docs/plans.md#renaming-a-table-rename_table_to)",
                            "CREATE VIEW \(view) WITH (security_invoker = true) AS\n  SELECT * FROM \(base)"),
             PhaseStatement(.transaction, "say whose view it is", "COMMENT ON VIEW \(view) IS \(SQLQuote.literal(comment))"),
             PhaseStatement(.transaction, "every role may use the view as far as the table allows it (security_invoker: the table's privileges and policies apply)",

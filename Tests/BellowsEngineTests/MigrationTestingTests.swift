@@ -265,6 +265,88 @@ struct MigrationRollbackRehearsalTests {
     }
 }
 
+/// hostile-h 14 and 17: what the rehearsal of a rollback compares, and a copied schema whose
+/// policies name roles.
+@Suite(.enabled(if: TestDatabase.enabled, "set BELLOWS_SKIP_DB_TESTS=1 only to skip database tests on purpose"))
+struct MigrationRehearsalTableStateTests {
+    /// A rollback that only drops the policy leaves FORCE ROW LEVEL SECURITY (the table's owner
+    /// then sees no rows and writes none), REPLICA IDENTITY FULL and a storage parameter; one
+    /// that forgets to undo an ALTER POLICY, or a table added to a publication: each was
+    /// rehearsed "exact" before.
+    @Test func aRollbackLeavingRowSecurityReplicaIdentityPoliciesOrPublicationsIsNotExact() throws {
+        let db = try TestDatabase.create("rbrowsecurity")
+        defer { db.drop() }
+        let files = try MigrationTestProject()
+        defer { files.remove() }
+        try files.write("migrations/001_docs.sql", "CREATE TABLE docs (id int PRIMARY KEY, tenant int NOT NULL, body text);\nCREATE PUBLICATION docs_pub;\n")
+        try files.write("migrations/rollback/001_docs.sql", "DROP PUBLICATION docs_pub;\nDROP TABLE docs;\n")
+        try files.write("migrations/002_tenancy.sql", """
+            ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE docs FORCE ROW LEVEL SECURITY;
+            CREATE POLICY docs_tenant ON docs USING (tenant = current_setting('app.tenant', true)::int);
+            ALTER TABLE docs REPLICA IDENTITY FULL;
+            ALTER TABLE docs SET (fillfactor = 70);
+            """)
+        try files.write("migrations/rollback/002_tenancy.sql", "DROP POLICY docs_tenant ON docs;\n")
+        try files.write("migrations/003_policy.sql", "ALTER POLICY docs_tenant ON docs USING (tenant > 0);\n")
+        try files.write("migrations/rollback/003_policy.sql", "SELECT 1;\n")
+        try files.write("migrations/004_publish.sql", "ALTER PUBLICATION docs_pub SET TABLE docs;\n")
+        try files.write("migrations/rollback/004_publish.sql", "SELECT 1;\n")
+        var options = RehearsalOptions()
+        options.database = db.conninfo
+        options.rows = 10
+        let report = try Rehearsal(project: files.project, options: options).run()
+        #expect(report.migrations.map(\.migration) == ["001_docs", "002_tenancy", "003_policy", "004_publish"], "\(report.violations)")
+        #expect(report.migrations[0].rollback?.outcome == .exact, "\(String(describing: report.migrations[0].rollback))")
+        let tenancy = try #require(report.migrations[1].rollback)
+        #expect(tenancy.outcome == .differs, "\(tenancy)")
+        let differences = tenancy.differences.joined(separator: "\n")
+        #expect(tenancy.differences.contains { $0.hasPrefix("row security on docs exists after rollback") && $0.hasSuffix("row security enabled, forced") }, "\(differences)")
+        #expect(tenancy.differences.contains { $0.hasPrefix("replica identity on docs exists after rollback") && $0.hasSuffix("replica identity full") }, "\(differences)")
+        #expect(tenancy.differences.contains { $0.hasPrefix("table docs differs after rollback") && $0.hasSuffix("with (fillfactor=70)") }, "\(differences)")
+        #expect(tenancy.differences.count == 3, "\(differences)")
+        let policy = try #require(report.migrations[2].rollback)
+        #expect(policy.outcome == .differs && policy.differences.count == 1, "\(policy)")
+        #expect(policy.differences.first?.hasPrefix("policy docs_tenant on docs differs after rollback: before the migration policy docs_tenant AS PERMISSIVE FOR ALL TO PUBLIC USING ") == true,
+                "\(policy.differences)")
+        let publish = try #require(report.migrations[3].rollback)
+        #expect(publish.outcome == .differs && publish.differences.count == 1, "\(publish)")
+        #expect(publish.differences.first?.hasPrefix("publication docs_pub differs after rollback: before the migration for no table publish insert, update, delete, truncate — after rollback for public.docs") == true,
+                "\(publish.differences)")
+        #expect(report.violations.count == 5, "\(report.violations)")
+    }
+
+    /// `migrate --test` (and `rehearse --from`, the same copy) on a database with a policy `TO`
+    /// a role the scratch cluster lacks: the copy failed with a bare 42704. The role is created
+    /// NOLOGIN there, and the copy goes on.
+    @Test func migrateTestCopiesASchemaWhosePolicyNamesARole() throws {
+        let db = try TestDatabase.create("policyrole")
+        defer { db.drop() }
+        let role = "bellows_hh17_app_rw"
+        let connection = try db.connect()
+        defer { connection.close() }
+        try connection.execute("DO $$ BEGIN CREATE ROLE \(role) NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        try connection.executeScript("""
+            CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id int NOT NULL, name text NOT NULL);
+            ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY tenant_sel ON customers FOR ALL TO \(role) USING (tenant_id = current_setting('app.tenant')::int);
+            """)
+        let files = try MigrationTestProject()
+        defer { files.remove() }
+        try files.write("migrations/001_noop.sql", "SELECT 1;\n")
+        var options = MigrationOptions(conninfo: db.conninfo, actor: "tester")
+        options.retryDelayMilliseconds = 10
+        let messages = Shared<[String]>([])
+        let report = try MigrationRunner(project: files.project, options: options, reporter: { event in
+            if case .info(let text) = event { messages.update { $0.append(text) } }
+        }).test()
+        #expect(report.applied == 1 && report.passed, "\(report.testFailures) \(report.rollbackProblems)")
+        #expect(messages.current.contains { $0.contains("created NOLOGIN in the scratch cluster: \(role)") }, "\(messages.current)")
+        try connection.execute("DROP TABLE customers")
+        try connection.execute("DROP ROLE \(role)")
+    }
+}
+
 /// Which non-transactional migrations are not rehearsed, and how differences are named. Pure.
 struct MigrationRollbackDecisionTests {
     func pending(_ sql: String) -> PendingMigration {

@@ -137,6 +137,81 @@ struct TableRenameEngineTests {
         #expect(typeRefusal.text.contains("a type public.people exists"), "\(typeRefusal.text)")
     }
 
+    /// hostile-h 07: a table a publication sends (here with a column list: the name is sent all
+    /// the same) would stop every subscriber at contract, which finds its table by the old name.
+    /// check -d and render -d say so, expand refuses before any change; a publication made
+    /// after expand (here FOR TABLES IN SCHEMA) stops contract.
+    @Test func aPublishedTableIsRefusedByCheckExpandAndContract() throws {
+        let fixture = try EngineFixture("table-rename-published")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema + "\nCREATE PUBLICATION pub_members FOR TABLE members (id, email);")
+        let id = "001_rename_members"
+        try fixture.writePlan(id, Self.plan)
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        let refused = ProjectCheck.check(project: fixture.project, live: live).filter { $0.rule == "plan-table-refused" }
+        #expect(refused.count == 1 && refused.allSatisfy { $0.severity == .error }, "\(refused)")
+        #expect(refused.first?.message.contains("is published by pub_members") == true, "\(refused)")
+        #expect(refused.first?.message.contains("rename the table with the subscribers") == true, "\(refused)")
+        let sql = try ProjectCheck.render(project: fixture.project, plan: id, phase: .expand, live: live)
+        #expect(sql.contains("-- expand would refuse (gate publication): \"members\" is published by pub_members"), "\(sql.prefix(800))")
+        let before = try DatabaseSnapshot.take(fixture.sql)
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, id) })
+        #expect(refusal.gates == ["publication"], "\(refusal.text)")
+        #expect(refusal.text.contains("pub_members") && refusal.text.contains("subscriber"), "\(refusal.text)")
+        #expect(try DatabaseSnapshot.take(fixture.sql) == before)
+        #expect((try fixture.state(id)?.phase ?? .planned) == .planned)
+
+        try fixture.exec("DROP PUBLICATION pub_members")
+        try fixture.forward(id, through: .verify)
+        try fixture.exec("CREATE PUBLICATION pub_public FOR TABLES IN SCHEMA public")
+        let late = try #require(expectRefusal { try fixture.run(.contract, id) })
+        #expect(late.gates.contains("publication") && late.text.contains("pub_public"), "\(late.text)")
+        #expect(try fixture.rows("SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('members'))") == [["r"]])
+        try fixture.exec("DROP PUBLICATION pub_public")
+    }
+
+    /// hostile-h 16: until contract the new name is a view, which refuses COPY, TRUNCATE and ON
+    /// CONFLICT ON CONSTRAINT. Expand says so, and the forms docs/plans.md gives instead work
+    /// through the view (and on the table after contract).
+    @Test func expandSaysWhatTheViewCannotDoAndTheDocumentedFormsWorkOnBothNames() throws {
+        let fixture = try EngineFixture("table-rename-view-limits")
+        defer { fixture.close() }
+        try fixture.exec(Self.schema)
+        let id = "001_rename_members"
+        try fixture.writePlan(id, Self.plan)
+        let messages = Shared<[String]>([])
+        try fixture.engine(reporter: { note in
+            if case .info(let text) = note { messages.update { $0.append(text) } }
+        }).run(.expand, plan: id)
+        let said = try #require(messages.current.first { $0.hasPrefix("until contract, people is a view over members") }, "\(messages.current)")
+        for named in ["COPY … FROM", "TRUNCATE", "ON CONFLICT ON CONSTRAINT", "ON CONFLICT (columns)", "docs/plans.md#renaming-a-table-rename_table_to"] {
+            #expect(said.contains(named), "\(said)")
+        }
+        // What the view refuses, as documented.
+        #expect(throws: PostgresError.self) { try fixture.exec("TRUNCATE people") }
+        #expect(throws: PostgresError.self) {
+            try fixture.exec("INSERT INTO people (email) VALUES ('c@example.com') ON CONFLICT ON CONSTRAINT members_email_key DO NOTHING")
+        }
+        // What works instead, before and after contract.
+        for phase in ["expanded", "contracted"] {
+            try fixture.exec("""
+                CREATE TEMPORARY TABLE incoming (email text, score int);
+                INSERT INTO incoming VALUES ('bulk1-\(phase)@example.com', 1), ('bulk2-\(phase)@example.com', 2);
+                INSERT INTO people (email, score) SELECT email, score FROM incoming;
+                DROP TABLE incoming;
+                INSERT INTO people (email) VALUES ('bulk1-\(phase)@example.com') ON CONFLICT (email) DO UPDATE SET score = 9;
+                DELETE FROM people WHERE email = 'bulk2-\(phase)@example.com';
+                """)
+            #expect(try fixture.int("SELECT score FROM people WHERE email = 'bulk1-\(phase)@example.com'") == 9, "\(phase)")
+            #expect(try fixture.int("SELECT count(*) FROM people WHERE email LIKE 'bulk_-\(phase)@example.com'") == 1, "\(phase)")
+            if phase == "expanded" {
+                try fixture.run(.backfill, id)
+                try fixture.run(.verify, id)
+                try fixture.run(.contract, id)
+            }
+        }
+    }
+
     /// A rename and a column plan on one table are never in flight together: either waits.
     @Test func aRenameWaitsForOtherPlansOnTheTableAndTheyForIt() throws {
         let fixture = try EngineFixture("table-rename-conflict")

@@ -202,7 +202,10 @@ public final class Rehearsal: @unchecked Sendable {
                 plans.removeAll { contracted.contains($0.id) }
             }
             report(.info("copying the schema of the \(copy.name) (read-only)…"))
-            let recorded = try copy.copySchema(into: connection, pgBinDirectory: options.pgBinDirectory)
+            let (recorded, roles) = try copy.copySchema(into: connection, pgBinDirectory: options.pgBinDirectory, createsRoles: options.database == nil)
+            if !roles.isEmpty {
+                report(.info("roles the source's schema names (its policies' TO), created NOLOGIN in the scratch cluster: \(roles.joined(separator: ", "))"))
+            }
             report(.info("schema copied; the source's ledger records \(recorded) migration(s)"))
             let publications = try copy.publications()
             if !publications.isEmpty {

@@ -1,4 +1,5 @@
 import BellowsPlan
+import BellowsSQL
 import Foundation
 import PGClient
 
@@ -54,12 +55,58 @@ final class SourceCopy {
 
     /// The source's schema (not the `bellows` schema) into `target`, in one transaction, then
     /// its migration ledger, so that only migrations the source has not applied run after it.
-    func copySchema(into target: Connection, pgBinDirectory: String?) throws -> Int {
+    /// The dump leaves owners and grants out, but a policy's `TO` list is part of the policy:
+    /// with `createsRoles` (a private scratch cluster), the roles the copied schema names that
+    /// the target's cluster lacks are created NOLOGIN first — the policies' roles read from the
+    /// source, and any other role a statement of the dump turns out to need — and returned
+    /// (hostile-h 17, as hostile-f 10 does for migrations). A statement of the dump that fails
+    /// is named in the error's context (its line in pg_dump's output and its text).
+    func copySchema(into target: Connection, pgBinDirectory: String?, createsRoles: Bool) throws -> (recorded: Int, createdRoles: [String]) {
         let snapshot = try connection.query("SELECT pg_export_snapshot() AS s").first?.string("s")
         let pgDump = try PgDump.find(explicit: pgBinDirectory, serverMajor: serverMajor)
         let dump = try PgDump.schema(conninfo: conninfo, pgDump: pgDump, snapshot: snapshot)
-        try target.withTransaction { try target.executeScript(PgDump.migrationText(dump, header: [])) }
-        guard try connection.query("SELECT to_regclass('bellows.migrations') IS NOT NULL AS e").first?.bool("e") == true else { return 0 }
+        let statements = StatementSplitter.split(PgDump.migrationText(dump, header: [])).filter { !$0.significantTokens.isEmpty }
+        var created: [String] = []
+        if createsRoles {
+            let named = try connection.query("""
+                SELECT DISTINCT r.rolname::text AS name FROM pg_policy p CROSS JOIN LATERAL unnest(p.polroles) AS x(oid)
+                JOIN pg_roles r ON r.oid = x.oid ORDER BY 1
+                """).map { try $0.string("name") }
+            let present = Set(try target.query("SELECT rolname::text AS name FROM pg_roles").map { try $0.string("name") })
+            for role in named where !present.contains(role) {
+                try target.execute("CREATE ROLE \(SQLQuote.identifier(role)) NOLOGIN")
+                created.append(role)
+            }
+        }
+        var attempts = 0
+        while true {
+            do {
+                try target.withTransaction {
+                    for statement in statements {
+                        do { _ = try target.executeScript(statement.text) } catch let caught as PostgresError {
+                            var error = caught
+                            let text = statement.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                            let named = "statement at line \(statement.line) of the schema pg_dump read from the \(name) (less its SET lines): "
+                                + (text.count > 300 ? String(text.prefix(300)) + "…" : text)
+                            error.context = error.context.map { $0 + "\n" + named } ?? named
+                            if let role = Self.missingRole(error), !createsRoles {
+                                error.hint = "the scratch database's cluster has no role \(SQLQuote.identifier(role)), which the copied schema names: "
+                                    + "create it there (CREATE ROLE \(SQLQuote.identifier(role)) NOLOGIN), or rehearse without -d: the private cluster creates the roles the schema names"
+                            }
+                            throw error
+                        }
+                    }
+                }
+                break
+            } catch let error as PostgresError {
+                // A role the dump names elsewhere than in a policy: created, and the copy made again.
+                attempts += 1
+                guard createsRoles, attempts <= 100, let role = Self.missingRole(error), !created.contains(role) else { throw error }
+                try target.execute("CREATE ROLE \(SQLQuote.identifier(role)) NOLOGIN")
+                created.append(role)
+            }
+        }
+        guard try connection.query("SELECT to_regclass('bellows.migrations') IS NOT NULL AS e").first?.bool("e") == true else { return (0, created) }
         let rows = try connection.query("""
             SELECT coalesce(json_agg(json_build_object('name', name, 'checksum', checksum, 'applied_by', applied_by,
                    'applied_at', applied_at, 'duration_ms', duration_ms, 'transactional', transactional)), '[]')::text AS rows,
@@ -70,7 +117,14 @@ final class SourceCopy {
             SELECT name, checksum, applied_by, applied_at, duration_ms, transactional
             FROM json_to_recordset($1::json) AS r(name text, checksum text, applied_by text, applied_at timestamptz, duration_ms bigint, transactional boolean)
             """, [try rows.first?.string("rows") ?? "[]"])
-        return try rows.first?.int("n") ?? 0
+        return (try rows.first?.int("n") ?? 0, created)
+    }
+
+    /// The role of a `role "x" does not exist` error (SQLSTATE 42704), nil for any other. Pure.
+    static func missingRole(_ error: PostgresError) -> String? {
+        guard error.sqlState == .undefinedObject, error.message.hasPrefix("role \""), error.message.hasSuffix("\" does not exist") else { return nil }
+        let role = String(error.message.dropFirst("role \"".count).dropLast("\" does not exist".count))
+        return role.isEmpty ? nil : role
     }
 
     /// A table of the source, for sampling.

@@ -1,7 +1,7 @@
 -- plan 009_rename_audit_log on public.audit_log, rendered offline from migrations/
 
 -- ===== expand =====
--- the new name, for the new version: a view over the table (automatically updatable) [transaction]
+-- the new name, for the new version: a view over the table (automatically updatable: SELECT, INSERT, UPDATE, DELETE, RETURNING, ON CONFLICT (columns); until contract not COPY, TRUNCATE, ON CONFLICT ON CONSTRAINT or DDL: docs/plans.md#renaming-a-table-rename_table_to) [transaction]
 CREATE VIEW "public"."audit_events" WITH (security_invoker = true) AS
   SELECT * FROM "public"."audit_log";
 -- say whose view it is [transaction]
