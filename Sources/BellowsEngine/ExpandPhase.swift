@@ -20,6 +20,7 @@ extension Engine {
             var failures = try dependencyFailures(plan, connection: connection)
             let table = try CatalogReader.table(connection, plan.table.value)
             failures += try conflictFailures(plan, table: table, connection: connection)
+            failures += try moveTargetFailures(table: plan.table.value.quoted, plan: plan.id, connection: connection)
             failures += try tableRenameFailures(plan, table: table, connection: connection)
             failures += try referencedPlanFailures(plan, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)

@@ -50,6 +50,7 @@ extension Engine {
                                             remedy: "a move creates its new table: name another in 'to'"))
             }
             failures += try tableSafetyFailures(table: move.quotedSource, connection: connection)
+            failures += try moveTargetFailures(table: move.quotedSource, plan: plan.id, connection: connection)
             failures += Self.movePublicationFailures(move, publications: try Self.publishedColumns(of: move.quotedSource, connection: connection))
             // Another plan in flight on the table that changes a moved column.
             let names = [plan.table.value.description, move.sourceName, move.source.name]
@@ -106,10 +107,12 @@ extension Engine {
                     UPDATE bellows.plans SET phase = 'expanded', expanding = false, expand_checksum = $2, checksum = $2, table_info = $3,
                            touched_columns = $4::text[], backfill_cursor = NULL, backfill_bound = NULL, backfill_rows = 0, backfill_done = false,
                            verified_at = NULL, verified_trigger = NULL, search_path = $6::text[], updated_at = now(),
-                           referenced_columns = '{}', plan_text = $7, plan_path = $8, table_name = $9
+                           referenced_columns = $10::text[], plan_text = $7, plan_path = $8, table_name = $9
                     WHERE id = $1 AND phase = $5 AND NOT expanding
                     """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(move.movedNames), state.phase.rawValue,
-                          PostgresArray.literal(move.searchPath ?? []), plan.source, plan.file, plan.table.value.description])
+                          PostgresArray.literal(move.searchPath ?? []), plan.source, plan.file, plan.table.value.description,
+                          // The key the move's triggers read: a plan renaming it conflicts (hostile-h 25).
+                          PostgresArray.literal(move.keyNames)])
                 guard updated.affectedRows == 1 else {
                     throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                 }
@@ -331,6 +334,29 @@ extension Engine {
             }
         }
         return details
+    }
+
+    /// A plan on the new table of a move in flight is refused until that move is contracted or
+    /// rolled back: the move's triggers write the table by name (a rename made every write to
+    /// the source fail and the move's rollback fail 2BP01) and read its columns (a column plan
+    /// deadlocked both plans) (hostile-h 25). Found by the move's trigger function on the table.
+    func moveTargetFailures(table: String, plan: String, connection: Connection) throws -> [GateFailure] {
+        let functions = Set(try connection.query("""
+            SELECT p.proname::text AS name FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+            WHERE t.tgrelid = to_regclass($1) AND p.pronamespace = to_regnamespace('bellows')
+            """, [table]).map { try $0.string("name") })
+        guard !functions.isEmpty else { return [] }
+        return try connection.query("""
+            SELECT id, CASE WHEN expanding THEN 'expanding' ELSE phase END AS phase FROM bellows.plans
+            WHERE id <> $1 AND (phase IN ('expanded', 'backfilled', 'verified') OR expanding) ORDER BY id
+            """, [plan]).compactMap { row in
+                let id = try row.string("id")
+                guard functions.contains(TransitionNames.fitted("move_\(id)_from_target")) else { return nil }
+                return GateFailure(gate: "conflict",
+                                   message: "\(table) is the new table of plan \(id) (\(try row.string("phase"))), whose triggers write it by name and read its columns until it is contracted: "
+                                    + "a rename of it would make every write to the move's source fail, a column change would stop both plans",
+                                   remedy: "contract or roll back \(id) first")
+            }
     }
 
     /// The publications that send `table` (`regclass` text), with the columns each sends.

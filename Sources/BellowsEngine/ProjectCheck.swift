@@ -69,7 +69,12 @@ public enum ProjectCheck {
             let everyPlan = paths.isEmpty ? plans : project.loadPlans().plans
             for plan in plans {
                 let (catalog, note) = live.catalog(for: plan, among: everyPlan)
-                findings += PlanValidator.validate(plan, catalog: catalog, database: live.name)
+                var planFindings = PlanValidator.validate(plan, catalog: catalog, database: live.name)
+                if plan.moveColumns != nil, live.plans[plan.id]?.inFlight == true {
+                    // Its `to` is its own new table, there since expand (hostile-h 25).
+                    planFindings.removeAll { $0.rule == "plan-name-collision" }
+                }
+                findings += planFindings
                 if let note { findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source", message: note)) }
                 if live.plans[plan.id]?.inFlight != true && live.plans[plan.id]?.phase != .contracted {
                     // What expand's table gates refuse for this plan: the publication gate only
@@ -80,6 +85,15 @@ public enum ProjectCheck {
                     if plan.moveColumns != nil, let move = catalog.flatMap({ MoveCompiler.compile(plan, table: $0.table(plan.table.value)).move }) {
                         // A move's publication gate: publications sending a moved column (hostile-h 08).
                         refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
+                    }
+                    // A plan on the new table of a move in flight (hostile-h 25).
+                    let mine = TableName(schema: live.catalog.schema(of: plan.table.value), name: plan.table.value.name)
+                    for other in everyPlan where other.id != plan.id && live.plans[other.id]?.inFlight == true {
+                        guard let move = other.moveColumns,
+                              TableName(schema: move.to.value.schema ?? live.catalog.schema(of: other.table.value), name: move.to.value.name) == mine else { continue }
+                        refusals.append(GateFailure(gate: "conflict", message: "\(mine) is the new table of plan \(other.id) (\(live.plans[other.id]?.phase.rawValue ?? "in flight")), "
+                                                    + "whose triggers write it by name and read its columns until it is contracted",
+                                                    remedy: "contract or roll back \(other.id) first"))
                     }
                     if let transition { refusals += Engine.replicaIdentityFailures(transition, publications: live.changePublications[plan.table.value.quoted] ?? []) }
                     if let transition, !addsColumns {

@@ -302,4 +302,30 @@ import Testing
         try asReporting.execute("UPDATE profile_metadata SET bio = 'by reporting' WHERE id = 5")
         #expect(try source(f, 5) == [["by reporting", "https://a.example/5"]])
     }
+
+    /// hostile-h 25: a plan on a move's new table while the move was in flight was let through:
+    /// a rename of it made every write to the source fail (the move's triggers name it) and the
+    /// move's rollback fail; a column change of it, or a rename of the source's key the triggers
+    /// read, stopped both plans. Expand refuses them (gate conflict), check -d says it.
+    @Test func aPlanOnTheNewTableOrTheKeyWaitsForTheMove() throws {
+        let f = try Self.fixture("move-conflict")
+        defer { f.close() }
+        try f.run(.expand, "001_move")
+        try f.writePlan("002_rename", "table: profile_metadata\nrename_table_to: pm2\n")
+        try f.writePlan("003_bio", "table: profile_metadata\nchanges:\n  - alter: bio\n    rename_to: biography\n")
+        try f.writePlan("004_key", "table: profiles\nstrategy: views\nchanges:\n  - alter: id\n    rename_to: profile_id\n")
+        for id in ["002_rename", "003_bio", "004_key"] {
+            let refusal = expectRefusal { try f.run(.expand, id) }
+            #expect(refusal?.gates.contains("conflict") == true || refusal?.text.contains("gate conflict") == true, "\(id): \(refusal?.text ?? "")")
+            #expect(refusal?.text.contains("001_move") == true, "\(id): \(refusal?.text ?? "")")
+        }
+        let live = try LiveSchema.read(conninfo: f.db.conninfo, planTables: f.project.loadPlans().plans.map(\.table.value))
+        let refused = ProjectCheck.check(project: f.project, live: live).filter { $0.rule == "plan-table-refused" && $0.message.contains("gate conflict") }
+        #expect(refused.map { ($0.file as NSString).lastPathComponent } == ["002_rename.yaml", "003_bio.yaml"], "\(refused)")
+        try f.exec("UPDATE profiles SET bio = 'still written' WHERE id = 1")
+        #expect(try moved(f, 1) == [["still written", "https://a.example/1"]])
+        // Once the move is contracted, the new table is any plan's.
+        for phase in [PhaseCommand.backfill, .verify, .contract] { try f.run(phase, "001_move") }
+        try f.run(.expand, "002_rename")
+    }
 }
