@@ -43,12 +43,20 @@ public struct RestoredColumn: Sendable, Codable, Hashable {
     public var type: String
     /// Rows given their archived value (rows whose archived value is NULL, and rows deleted since, are not counted).
     public var rows: Int
+    /// Rows written (inserted or updated) since contract whose key the archive has, left NULL:
+    /// the key may be one the archive had for another row (`--by-key` fills them, hostile-h 05).
+    public var writtenSince: Int
 
-    public init(column: String, into: String, type: String, rows: Int) {
+    public init(column: String, into: String, type: String, rows: Int, writtenSince: Int = 0) {
         self.column = column
         self.into = into
         self.type = type
         self.rows = rows
+        self.writtenSince = writtenSince
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case column, into, type, rows, writtenSince = "written_since"
     }
 }
 
@@ -140,6 +148,24 @@ extension Engine {
         }
     }
 
+    /// The columns contract drops whose type is the database's own (an enum, a domain, a
+    /// composite, an extension's type, or an array of one), with that type schema-qualified:
+    /// the archive keeps them as text (`ArchiveSQL.keptAsText`, hostile-h 13).
+    func archiveColumnsKeptAsText(_ transition: Transition, connection: Connection) throws -> [String: String] {
+        let names = ArchiveSQL(transition).columns.map(\.name)
+        guard !names.isEmpty else { return [:] }
+        return Dictionary(try connection.query("""
+            SELECT a.attname::text AS name,
+                   quote_ident(n.nspname) || '.' || quote_ident(b.typname) || CASE WHEN e.oid IS NULL THEN '' ELSE '[]' END AS type
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+            JOIN pg_type b ON b.oid = coalesce(e.oid, t.oid) JOIN pg_namespace n ON n.oid = b.typnamespace
+            WHERE a.attrelid = to_regclass($1) AND a.attname = ANY ($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            """, [transition.quotedTable, PostgresArray.literal(names)]).map { (try $0.string("name"), try $0.string("type")) },
+            uniquingKeysWith: { a, _ in a })
+    }
+
     /// Inside contract's transaction, under its lock: the archive completed and recorded.
     func completeArchive(_ plan: Plan, _ archive: ArchiveSQL, connection: Connection) throws {
         for statement in archive.complete {
@@ -155,7 +181,7 @@ extension Engine {
                     $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint)
             """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
                   PostgresArray.literal(archive.key.map(\.name)), options.actor, archiveSettings.retentionSeconds,
-                  archive.transition.quotedTable, PostgresArray.literal(archive.columns.map(\.type))])
+                  archive.transition.quotedTable, PostgresArray.literal(archive.recordedTypes)])
     }
 
     /// After the commit: the archive's rows and size, recorded (the archive no longer changes).
@@ -268,11 +294,24 @@ extension Engine {
         return try readArchives(connection, where: "WHERE plan_id = $1", [owner])
     }
 
-    /// `bellows archive restore PLAN [--column C] [--as NAME]`: each archived column of the
-    /// plan's contract brought back beside the live ones, as a new column `<column>_restored`
+    /// `bellows archive restore PLAN [--column C] [--as NAME] [--by-key]`: each archived column of
+    /// the plan's contract brought back beside the live ones, as a new column `<column>_restored`
     /// (or `--as`), filled from the archive by key in batches. It never writes a column that
-    /// existed before: a target name already taken is refused.
-    public func restoreArchive(plan reference: String, column: String? = nil, into name: String? = nil) throws -> ArchiveRestoreOutcome {
+    /// existed before: a target name already taken is refused, except a column an unfinished
+    /// restore of the same archived column made (its comment says so), which it fills on.
+    ///
+    /// - The table is the one the archive came from, by oid, whatever its name now; a table that
+    ///   took its name since is refused (hostile-h 06).
+    /// - A row written (inserted or updated) since contract is left NULL and counted, unless
+    ///   `byKey`: its key may be one the archive had for another row (hostile-h 05). Rows are
+    ///   told apart by `age(xmin)` against contract's transaction, recorded with the archive.
+    /// - A column kept as text (a type of the database's own) is cast back to its type while it
+    ///   exists, else restored as text (hostile-h 13); a domain that does not allow NULL is
+    ///   restored as its base type (rows without an archived value stay NULL, hostile-h 18).
+    /// - Every new column is added in one transaction before any is filled: a restore that
+    ///   cannot add one adds none, and one that stops while filling is resumed by running it
+    ///   again (hostile-h 18).
+    public func restoreArchive(plan reference: String, column: String? = nil, into name: String? = nil, byKey: Bool = false) throws -> ArchiveRestoreOutcome {
         let connection = try connect()
         defer { connection.close() }
         do {
@@ -286,61 +325,190 @@ extension Engine {
             if name != nil && columns.count > 1 {
                 throw BellowsError.usage("--as names one column: give --column too (the archive holds \(entry.columns.joined(separator: ", ")))")
             }
-            guard let tableName = TableName(parsing: entry.table) else { throw BellowsError.usage("cannot read the table name \(entry.table)") }
-            let table = tableName.quoted
+            let archiveName = "\(ArchiveSQL.schema).\(entry.archiveTable)"
             let archiveTable = SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable)
+            guard let record = try connection.query("""
+                SELECT a.table_oid IS NOT NULL AS has_oid, n.nspname::text AS schema, c.relname::text AS name, a.column_types,
+                       (a.contract_xid % 4294967296)::text AS contract_xid,
+                       pg_snapshot_xmax(pg_current_snapshot())::text::bigint - a.contract_xid AS distance
+                FROM bellows.archives a LEFT JOIN pg_class c ON c.oid = a.table_oid AND c.relkind IN ('r', 'p')
+                LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE a.archive_table = $1
+                """, [entry.archiveTable]).first else {
+                throw BellowsError.usage("the archive \(archiveName) is no longer recorded (`bellows archive list`)")
+            }
+            // The table the archive came from, by oid (hostile-h 06); by name for an archive made before oids were recorded.
+            let table: String
+            let tableLabel: String
+            if try record.bool("has_oid") {
+                guard let schema = try record.optionalString("schema"), let relname = try record.optionalString("name") else {
+                    let taken = try connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [TableName(parsing: entry.table)?.quoted ?? entry.table]).first?.bool("e") == true
+                    throw BellowsError.usage("the table \(entry.table) the archive came from no longer exists"
+                                             + (taken ? " (\(entry.table) now is another table, made since: restore never writes into it)" : "")
+                                             + ": the archive \(archiveName) can be read directly")
+                }
+                table = SQLQuote.qualified(schema: schema, name: relname)
+                tableLabel = "\(schema).\(relname)"
+                if tableLabel != entry.table { report(.info("\(entry.table) is \(tableLabel) now (renamed since contract): restoring into it")) }
+            } else {
+                guard let tableName = TableName(parsing: entry.table) else { throw BellowsError.usage("cannot read the table name \(entry.table)") }
+                table = tableName.quoted
+                tableLabel = entry.table
+                guard try connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [table]).first?.bool("e") == true else {
+                    throw BellowsError.usage("table \(entry.table) no longer exists: the archive \(archiveName) can be read directly")
+                }
+            }
+            // Rows written since contract: age(xmin) below that of contract's transaction (hostile-h 05).
+            let distance = try record.optionalInt("distance")
+            let contractXid = try record.optionalString("contract_xid")
+            let judged = !byKey && contractXid != nil && (distance ?? 0) > 0 && (distance ?? 0) < 2_000_000_000
+            if !byKey && !judged {
+                throw BellowsError.usage("cannot tell rows written since contract from those \(archiveName) has "
+                                         + (contractXid == nil ? "(an archive made before contract's transaction was recorded)"
+                                                               : "(contract's transaction is too far back, or the database was restored from a dump)")
+                                         + ": --by-key fills every row whose key the archive has, also one inserted since with a key it had")
+            }
             let types = Dictionary(try connection.query("""
                 SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
                 WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
                 """, [archiveTable]).map { (try $0.string("name"), try $0.string("type")) }, uniquingKeysWith: { a, _ in a })
-            guard try connection.query("SELECT to_regclass($1) IS NOT NULL AS e", [table]).first?.bool("e") == true else {
-                throw BellowsError.usage("table \(entry.table) no longer exists: the archive \(ArchiveSQL.schema).\(entry.archiveTable) can be read directly")
+            // What the archive lost since contract (a DROP TYPE … CASCADE reaches it, hostile-h 13).
+            for column in columns where types[column] == nil {
+                throw BellowsError.usage("\(archiveName) no longer has the column \(column) its record lists (dropped from it since contract, "
+                                         + "such as by DROP TYPE … CASCADE): there is nothing to restore for it")
             }
-            let live = Set(try connection.query("""
-                SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
-                """, [table]).map { try $0.string("name") })
-            let targets = columns.map { (column: $0, into: name ?? TransitionNames.fitted("\($0)_restored")) }
-            for target in targets where live.contains(target.into) {
-                throw BellowsError.usage("\(entry.table) already has a column \(target.into): restore never writes an existing column; "
-                                         + "drop or rename it, or restore into another name with --column \(target.column) --as NAME")
+            let recordedTypes = try record.stringArray("column_types")
+            let comments = Dictionary(try connection.query("""
+                SELECT attname::text AS name, col_description(attrelid, attnum) AS comment FROM pg_attribute
+                WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+                """, [table]).map { (try $0.string("name"), try $0.optionalString("comment")) }, uniquingKeysWith: { a, _ in a })
+            struct Target { var column: String; var into: String; var type: String; var resume: Bool }
+            var targets: [Target] = []
+            for column in columns {
+                let into = name ?? TransitionNames.fitted("\(column)_restored")
+                let archived = types[column] ?? "text"
+                var type = archived
+                if let index = entry.columns.firstIndex(of: column), index < recordedTypes.count, recordedTypes[index] != archived {
+                    let recorded = recordedTypes[index]
+                    if try connection.query("SELECT to_regtype($1) IS NOT NULL AS e", [recorded]).first?.bool("e") == true {
+                        type = recorded
+                    } else {
+                        report(.info("\(column)'s type \(recorded) no longer exists: restored as \(archived), as the archive keeps it"))
+                    }
+                }
+                if let base = try notNullDomainBase(type, connection) {
+                    report(.info("\(column)'s type \(type) does not allow NULL, and rows without an archived value stay NULL: restored as its base type \(base)"))
+                    type = base
+                }
+                let mark = Self.unfinishedRestoreComment(archive: entry.archiveTable, column: column)
+                let exists = comments.keys.contains(into)
+                let resume = exists && (comments[into] ?? nil) == mark
+                if exists && !resume {
+                    throw BellowsError.usage("\(tableLabel) already has a column \(into): restore never writes an existing column; "
+                                             + "drop or rename it, or restore into another name with --column \(column) --as NAME")
+                }
+                targets.append(Target(column: column, into: into, type: type, resume: resume))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
             let settings = BackfillSettings()
             let policy = LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds,
                                     statementTimeoutMilliseconds: options.statementTimeoutMilliseconds, retries: settings.retries)
+            // Every new column first, in one transaction, each marked unfinished until filled.
+            let adding = targets.filter { !$0.resume }
+            if !adding.isEmpty {
+                try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) {
+                    for target in adding {
+                        report(.info("restoring \(tableLabel).\(target.column) into \(target.into) (\(target.type)) from \(archiveName)"))
+                        try connection.execute("ALTER TABLE \(table) ADD COLUMN \(SQLQuote.identifier(target.into)) \(target.type)")
+                        try connection.execute("COMMENT ON COLUMN \(table).\(SQLQuote.identifier(target.into)) IS "
+                                               + SQLQuote.literal(Self.unfinishedRestoreComment(archive: entry.archiveTable, column: target.column)))
+                    }
+                }
+            }
+            for target in targets where target.resume {
+                report(.info("resuming the unfinished restore of \(tableLabel).\(target.column) into \(target.into) (\(target.type)) from \(archiveName)"))
+            }
+            let join = entry.keyColumns.map { "bellows_t.\(SQLQuote.identifier($0)) = bellows_a.\(SQLQuote.identifier($0))" }.joined(separator: " AND ")
+            let before: (any PostgresBindable)? = contractXid
             var restored: [RestoredColumn] = []
             for target in targets {
-                let type = types[target.column] ?? "text"
-                let add = "ALTER TABLE \(table) ADD COLUMN \(SQLQuote.identifier(target.into)) \(type)"
-                report(.info("restoring \(entry.table).\(target.column) into \(target.into) (\(type)) from \(ArchiveSQL.schema).\(entry.archiveTable)"))
-                try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) { _ = try connection.execute(add) }
-                let join = entry.keyColumns.map { "bellows_t.\(SQLQuote.identifier($0)) = bellows_a.\(SQLQuote.identifier($0))" }.joined(separator: " AND ")
                 let into = SQLQuote.identifier(target.into)
+                let value = "bellows_a.\(SQLQuote.identifier(target.column))"
                 var rows = 0
                 if let upper = try connection.query(keyset.upperBound).first?.stringArray("max_key") {
                     rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)", connection: connection) { first, parameters in
-                        try connection.execute("""
-                            UPDATE \(table) AS bellows_t SET \(into) = bellows_a.\(SQLQuote.identifier(target.column))
+                        // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
+                        let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""
+                        let sql = """
+                            UPDATE \(table) AS bellows_t SET \(into) = \(value)::\(target.type)
                             FROM \(archiveTable) AS bellows_a
                             WHERE \(join) AND \(keyset.batchRange(first: first, qualifier: "bellows_a."))
-                              AND bellows_a.\(SQLQuote.identifier(target.column)) IS NOT NULL AND bellows_t.\(into) IS NULL
-                            """, parameters).affectedRows
+                              AND \(value) IS NOT NULL AND bellows_t.\(into) IS NULL\(unchangedSince)
+                            """
+                        let n = try connection.execute(sql, judged ? parameters + [before, entry.archiveTable] : parameters).affectedRows
+                        // This batch's own writes are not writes since contract (a second restore, a resumed one).
+                        if n > 0 {
+                            try connection.execute("""
+                                UPDATE bellows.archives SET restore_xids = restore_xids || pg_current_xact_id()::text::bigint WHERE archive_table = $1
+                                """, [entry.archiveTable])
+                        }
+                        return n
                     }.written
                 }
-                restored.append(RestoredColumn(column: target.column, into: target.into, type: type, rows: rows))
+                var writtenSince = 0
+                if judged {
+                    writtenSince = try connection.query("""
+                        SELECT count(*)::bigint AS n FROM \(table) AS bellows_t JOIN \(archiveTable) AS bellows_a ON \(join)
+                        WHERE \(value) IS NOT NULL AND bellows_t.\(into) IS NULL AND NOT \(Self.notWrittenSince(xid: 1, archive: 2))
+                        """, [before, entry.archiveTable]).first?.int("n") ?? 0
+                }
+                try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) {
+                    try connection.execute("COMMENT ON COLUMN \(table).\(into) IS NULL")
+                }
+                restored.append(RestoredColumn(column: target.column, into: target.into, type: target.type, rows: rows, writtenSince: writtenSince))
             }
             try StateStore.record(connection, plan: entry.owner, actor: options.actor, command: "archive restore", from: nil, to: nil,
                                   outcome: "succeeded", details: [
-                                      "archive": .string(entry.archiveTable),
-                                      "restored": .array(restored.map { .object(["column": .string($0.column), "into": .string($0.into), "rows": .int($0.rows)]) }),
+                                      "archive": .string(entry.archiveTable), "table": .string(tableLabel), "by_key": .bool(byKey),
+                                      "restored": .array(restored.map { .object(["column": .string($0.column), "into": .string($0.into), "rows": .int($0.rows),
+                                                                                 "written_since": .int($0.writtenSince)]) }),
                                   ])
             return ArchiveRestoreOutcome(archive: entry, restored: restored)
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         } catch is StopRequested {
-            throw BellowsError.interrupted(plan: reference, rowsDone: 0, resume: "drop the restored column(s), then `bellows archive restore \(reference)` again")
+            throw BellowsError.interrupted(plan: reference, rowsDone: 0, resume: "`bellows archive restore \(reference)` again: it fills on the column(s) it made")
         }
+    }
+
+    /// A row of the table (`bellows_t`) not written since contract: its `xmin` as old as
+    /// contract's transaction (parameter `xid`, its 32 bits), or one of restore's own batches
+    /// (the archive's `restore_xids`; parameter `archive`, its name).
+    static func notWrittenSince(xid: Int, archive: Int) -> String {
+        "(age(bellows_t.xmin) >= age($\(xid)::xid) OR bellows_t.xmin::text::bigint IN "
+            + "(SELECT x % 4294967296 FROM bellows.archives, unnest(restore_xids) AS x WHERE archive_table = $\(archive)))"
+    }
+
+    /// The comment a restore's new column carries until it is filled: a rerun fills on a column
+    /// with it instead of refusing it as an existing column (hostile-h 18).
+    static func unfinishedRestoreComment(archive: String, column: String) -> String {
+        "bellows archive restore of \(ArchiveSQL.schema).\(archive).\(column): unfinished (run it again to finish)"
+    }
+
+    /// The base type of `type` when it is a domain (or a domain over one) that does not allow NULL.
+    func notNullDomainBase(_ type: String, _ connection: Connection) throws -> String? {
+        guard let row = try connection.query("""
+            WITH RECURSIVE chain AS (
+                SELECT t.oid, t.typtype, t.typnotnull, t.typbasetype, t.typtypmod, 0 AS depth FROM pg_type t WHERE t.oid = to_regtype($1)
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typnotnull, t.typbasetype, t.typtypmod, c.depth + 1
+                FROM chain c JOIN pg_type t ON t.oid = c.typbasetype WHERE c.typtype = 'd' AND c.depth < 32)
+            SELECT coalesce(bool_or(typnotnull AND typtype = 'd'), false) AS not_null,
+                   (SELECT format_type(typbasetype, typtypmod) FROM chain WHERE typtype = 'd' ORDER BY depth DESC LIMIT 1) AS base
+            FROM chain
+            """, [type]).first, try row.bool("not_null") else { return nil }
+        return try row.optionalString("base")
     }
 
     /// The plans and migrations this project has (its plan and migration files): whose archives

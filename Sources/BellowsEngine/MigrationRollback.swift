@@ -398,7 +398,21 @@ extension MigrationRunner {
                 archiveName = TransitionNames.fitted(base + "_\(n)")
             }
             let target = SQLQuote.qualified(schema: ArchiveSQL.schema, name: archiveName)
-            let list = column.map { column in key.isEmpty ? "*" : (key + [column]).map(SQLQuote.identifier).joined(separator: ", ") } ?? "*"
+            // A column of the database's own type (enum, domain, composite…) kept as text: the
+            // archive must not depend on a type the same file may drop (hostile-h 19).
+            let attributes = try connection.query("""
+                SELECT a.attname::text AS name, n.nspname NOT IN ('pg_catalog', 'information_schema') AS own
+                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+                JOIN pg_type b ON b.oid = coalesce(e.oid, t.oid) JOIN pg_namespace n ON n.oid = b.typnamespace
+                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+                """, [qualified]).map { (name: try $0.string("name"), own: try $0.bool("own")) }
+            let own = Set(attributes.filter(\.own).map(\.name))
+            func item(_ name: String) -> String {
+                own.contains(name) ? "\(SQLQuote.identifier(name))::text AS \(SQLQuote.identifier(name))" : SQLQuote.identifier(name)
+            }
+            let names = column.map { column in key.isEmpty ? attributes.map(\.name) : key + [column] } ?? attributes.map(\.name)
+            let list = names.map(item).joined(separator: ", ")
             try connection.execute("CREATE SCHEMA IF NOT EXISTS \(SQLQuote.identifier(ArchiveSQL.schema))")
             let rows = try connection.execute("CREATE TABLE \(target) AS SELECT \(list) FROM \(qualified)").affectedRows
             if !key.isEmpty {

@@ -68,7 +68,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid') AND NOT attisdropped) = 4 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid', 'restore_xids') AND NOT attisdropped) = 5 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -204,6 +204,8 @@ public enum StateStore {
     -- The transaction of contract that completed the archive (pg_current_xact_id): restore
     -- tells rows written since from rows it archived (hostile-h 05).
     ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS contract_xid bigint;
+    -- The transactions of restore's own batches: a row restore wrote is not a row written since contract.
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS restore_xids bigint[] NOT NULL DEFAULT '{}';
     """
 
     /// The columns of the first `bellows.plans`, and those upgrades added (`ensure`).

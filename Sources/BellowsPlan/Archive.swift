@@ -28,8 +28,17 @@ public struct ArchiveSQL: Sendable {
     public static let goneColumn = "_bellows_gone"
 
     public let transition: Transition
+    /// Dropped columns of a type of the database's own (an enum, a domain, a composite, an
+    /// extension's type, an array of one), by name, with that type schema-qualified: kept as
+    /// `text`, so that the archive does not depend on the type (a later `DROP TYPE` would fail
+    /// on it, or with `CASCADE` empty the archive, hostile-h 13); restore casts back while the
+    /// type exists. The engine reads them from the catalog at contract; empty offline.
+    public let keptAsText: [String: String]
 
-    public init(_ transition: Transition) { self.transition = transition }
+    public init(_ transition: Transition, keptAsText: [String: String] = [:]) {
+        self.transition = transition
+        self.keptAsText = keptAsText
+    }
 
     private func q(_ name: String) -> String { SQLQuote.identifier(name) }
 
@@ -59,6 +68,17 @@ public struct ArchiveSQL: Sendable {
         }
     }
 
+    /// Each kept column's type on the table, in `columns` order (what `bellows.archives` records).
+    public var recordedTypes: [String] { columns.map { keptAsText[$0.name] ?? $0.type } }
+
+    /// A kept column's type in the archive: `text` for one of `keptAsText`.
+    func archivedType(_ column: ColumnInfo) -> String { keptAsText[column.name] == nil ? column.type : "text" }
+
+    /// A kept column's value as the archive stores it (`prefix` `NEW.` in the trigger).
+    func archivedValue(_ column: ColumnInfo, prefix: String = "") -> String {
+        prefix + q(column.name) + (keptAsText[column.name] == nil ? "" : "::text")
+    }
+
     /// The archive's key: the table's batch key.
     public var key: [ColumnInfo] { transition.key }
 
@@ -76,11 +96,11 @@ public struct ArchiveSQL: Sendable {
     /// that never committed (an unrecorded archive: the engine checks; the trigger of a contract
     /// killed during its batches, hostile-h 15) is dropped first.
     public var prepare: [PhaseStatement] {
-        let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \($0.type)" }
+        let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
         let newKey = key.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
         let oldKey = key.map { "OLD.\(q($0.name))" }.joined(separator: ", ")
-        let newValues = columns.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
+        let newValues = columns.map { archivedValue($0, prefix: "NEW.") }.joined(separator: ", ")
         let setValues = columns.map { "\(q($0.name)) = EXCLUDED.\(q($0.name))" }.joined(separator: ", ")
         let clearValues = columns.map { "\(q($0.name)) = NULL" }.joined(separator: ", ")
         let body = """
@@ -121,7 +141,7 @@ public struct ArchiveSQL: Sendable {
     public func batch(first: Bool) -> String {
         """
         INSERT INTO \(qualifiedTable) (\(keyList), \(columnList))
-        SELECT \(keyList), \(columnList) FROM \(transition.quotedTable)
+        SELECT \(keyList), \(columns.map { archivedValue($0) }.joined(separator: ", ")) FROM \(transition.quotedTable)
         WHERE \(keyset.batchRange(first: first))
         ON CONFLICT (\(keyList)) DO NOTHING
         """

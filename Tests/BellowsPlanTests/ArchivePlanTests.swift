@@ -89,6 +89,19 @@ import Testing
         #expect(complete.contains("DELETE FROM \"bellows_archive\".\"010_people_people\" WHERE \"_bellows_gone\""))
     }
 
+    /// hostile-h 13: a column of the database's own type is archived as text, so that the
+    /// type does not depend on the archive; its type is recorded for restore.
+    @Test func aColumnOfAUserTypeIsArchivedAsTextAndItsTypeRecorded() throws {
+        let compiled = try archive("  - alter: email\n    rename_to: email_address\n")
+        let archive = ArchiveSQL(compiled.transition, keptAsText: ["email": "public.address"])
+        let prepare = archive.prepare.map(\.sql).joined(separator: "\n")
+        #expect(prepare.contains("  \"email\" text,\n"))
+        #expect(prepare.contains("VALUES (NEW.\"id\", NEW.\"email\"::text)"))
+        #expect(archive.batch(first: true).contains("SELECT \"id\", \"email\"::text FROM"))
+        #expect(archive.recordedTypes == ["public.address"])
+        #expect(compiled.recordedTypes == ["text"])
+    }
+
     @Test func theBackfillBatchIsUnchangedByTheSharedKeyset() throws {
         let plan = try #require(PlanLoader.load(file: "plans/010_people.yaml",
                                                 source: "table: people\nchanges:\n  - alter: score\n    type: bigint\n    up: \"score::bigint\"\n    down: \"score::integer\"\n").plan)

@@ -1,0 +1,173 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// `archive restore` and the archive's types (hostile-h 05, 06, 13, 18).
+extension ArchiveTests {
+    static let renameV = """
+        table: t
+        changes:
+          - alter: v
+            rename_to: v2
+        """
+
+    /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
+    /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
+    @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
+        let fixture = try EngineFixture("archive_enum")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE t (id int PRIMARY KEY, m mood);
+            INSERT INTO t SELECT g, (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::mood FROM generate_series(1, 100) g;
+            """)
+        try fixture.writePlan("001_mood_text", """
+            table: t
+            changes:
+              - alter: m
+                type: text
+                up: "m::text"
+                down: "m::mood"
+            """)
+        try fixture.forward("001_mood_text", through: .contract)
+        let archive = "bellows_archive.\"001_mood_text_t\""
+        #expect(try fixture.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'm'", [archive])
+                == [["text"]])
+        // While the type exists, restore brings the column back as the enum.
+        let restored = try fixture.engine().restoreArchive(plan: "001", column: "m")
+        #expect(restored.restored.first?.type == "public.mood")
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE m_restored IS DISTINCT FROM m::mood") == 0)
+        // The type can be dropped (the cleanup after every enum → text change), and the archive keeps its values.
+        try fixture.exec("ALTER TABLE t DROP COLUMN m_restored; DROP TYPE mood")
+        #expect(try fixture.int("SELECT count(*) FROM \(archive) WHERE m IS NOT NULL") == 100)
+        let again = try fixture.engine().restoreArchive(plan: "001", column: "m")
+        #expect(again.restored.first?.type == "text")
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE m_restored IS DISTINCT FROM m") == 0)
+    }
+
+    /// hostile-h 05: restore joined by key only: a row inserted since contract with a key the
+    /// archive had (or a row re-keyed to one) got another row's value.
+    @Test func restoreLeavesRowsWrittenSinceContractNullInsteadOfFillingThemByAReusedKey() throws {
+        let fixture = try EngineFixture("archive_reused_key")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id int PRIMARY KEY, v text, other int DEFAULT 0);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 200) g;
+            """)
+        try fixture.writePlan("001_rename_v", Self.renameV)
+        try fixture.forward("001_rename_v", through: .contract)
+        try fixture.exec("""
+            DELETE FROM t WHERE id IN (5, 7);
+            INSERT INTO t (id, v2) VALUES (5, 'brand new row inserted after contract');
+            UPDATE t SET id = 7 WHERE id = 6;
+            """)
+        let restored = try fixture.engine().restoreArchive(plan: "001")
+        #expect(try fixture.rows("SELECT id::text, v_restored FROM t WHERE id BETWEEN 4 AND 8 ORDER BY id")
+                == [["4", "v4"], ["5", nil], ["7", nil], ["8", "v8"]])
+        #expect(restored.restored.first?.rows == 197)
+        #expect(restored.restored.first?.writtenSince == 2, "rows 5 and 7: written since, their keys in the archive")
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE v_restored IS DISTINCT FROM v2 AND id NOT IN (5, 7)") == 0)
+        // --by-key fills them by key (what the operator asked for, knowing it).
+        let byKey = try fixture.engine().restoreArchive(plan: "001", column: "v", into: "v_by_key", byKey: true)
+        #expect(byKey.restored.first?.rows == 199)
+        #expect(try fixture.rows("SELECT v_by_key FROM t WHERE id = 5") == [["v5"]])
+    }
+
+    /// hostile-h 06: restore found the table by its name at contract: after the project's own
+    /// `rename_table_to` it refused, and a new table under the old name received the values.
+    @Test func restoreFollowsTheTableItCameFromNotItsName() throws {
+        let fixture = try EngineFixture("archive_renamed_table")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g;
+            """)
+        try fixture.writePlan("001_rename_v", Self.renameV)
+        try fixture.forward("001_rename_v", through: .contract)
+        try fixture.writePlan("002_rename_t", "table: t\nrename_table_to: t_new\n")
+        try fixture.forward("002_rename_t", through: .contract)
+        try fixture.exec("CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, 'unrelated' FROM generate_series(1, 5) g")
+        try fixture.engine().restoreArchive(plan: "001")
+        #expect(try fixture.int("SELECT count(*) FROM t_new WHERE v_restored = v2") == 50)
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v_restored'") == 0)
+        // The table the archive came from gone, another under its old name: refused, nothing written.
+        try fixture.exec("DROP TABLE t_new")
+        #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001") }
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v_restored'") == 0)
+    }
+
+    /// hostile-h 18: a column of a NOT NULL domain could never be restored (23502 adding the
+    /// empty column), and the columns added before it stayed: the rerun was refused on them.
+    @Test func aNotNullDomainColumnIsRestoredAsItsBaseTypeAndNothingIsAddedWhenAColumnCannotBe() throws {
+        let fixture = try EngineFixture("archive_domain")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE DOMAIN nn_text AS text NOT NULL;
+            CREATE TABLE t (id int PRIMARY KEY, g text, nd nn_text DEFAULT 'd', keep int);
+            INSERT INTO t (id, g, nd) SELECT i, 'g' || i, 'n' || i FROM generate_series(1, 100) i;
+            """)
+        try fixture.writePlan("001_drop", """
+            table: t
+            changes:
+              - drop: g
+              - drop: nd
+                down: "'d'"
+            """)
+        try fixture.forward("001_drop", through: .contract)
+        let restored = try fixture.engine().restoreArchive(plan: "001")
+        #expect(restored.restored.map { "\($0.column) \($0.into) \($0.type) \($0.rows)" } == ["g g_restored text 100", "nd nd_restored text 100"])
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE nd_restored = 'n' || id AND g_restored = 'g' || id") == 100)
+    }
+
+    /// hostile-h 18: a restore stopped half-way left its column, and running it again was
+    /// refused ("already has a column"); it now fills on.
+    @Test func aRestoreStoppedHalfWayIsResumedByRunningItAgain() throws {
+        let fixture = try EngineFixture("archive_restore_resume")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+            """)
+        try fixture.writePlan("001_rename_v", Self.renameV)
+        try fixture.forward("001_rename_v", through: .contract)
+        let checks = Shared(0)
+        #expect(throws: BellowsError.self) {
+            try fixture.engine { options in
+                options.batchSize = 50
+                options.shouldStop = { checks.update { (n: inout Int) -> Bool in n += 1; return n > 4 } }
+            }.restoreArchive(plan: "001")
+        }
+        let partly = try fixture.int("SELECT count(v_restored) FROM t")
+        #expect(partly > 0 && partly < 1000, "\(partly)")
+        try fixture.engine().restoreArchive(plan: "001")
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE v_restored = v2") == 1000)
+        // Finished: the same name again is refused (restore never writes an existing column).
+        #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001") }
+    }
+}
+
+extension MigrationArchiveTests {
+    /// hostile-h 19: `--archive` copied a table with an enum column as the enum: the file's own
+    /// `DROP TYPE` then failed on the archive, and with CASCADE emptied it of the column.
+    @Test func rollbackWithArchiveKeepsAnEnumColumnAsTextSoTheFilesDropTypeWorks() throws {
+        let fixture = try EngineFixture("archive_migrate_enum")
+        defer { fixture.close() }
+        let migrations = fixture.root + "/migrations"
+        try FileManager.default.createDirectory(atPath: migrations + "/rollback", withIntermediateDirectories: true)
+        try """
+            CREATE TYPE order_status AS ENUM ('new', 'paid');
+            CREATE TABLE orders (id int PRIMARY KEY, status order_status NOT NULL DEFAULT 'new', amount int);
+            INSERT INTO orders SELECT g, 'paid', g FROM generate_series(1, 10) g;
+            """.write(toFile: migrations + "/001_orders.sql", atomically: true, encoding: .utf8)
+        try "DROP TABLE orders;\nDROP TYPE order_status;\n".write(toFile: migrations + "/rollback/001_orders.sql", atomically: true, encoding: .utf8)
+        let runner = MigrationRunner(project: fixture.project, options: MigrationOptions(conninfo: fixture.db.conninfo, actor: "tester"))
+        try runner.apply()
+        let result = try runner.rollback("001", archive: true)
+        #expect(result.archived == ["001_orders_orders"])
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_orders_orders\" WHERE status = 'paid' AND amount = id") == 10)
+        #expect(try fixture.int("SELECT count(*) FROM pg_type WHERE typname = 'order_status'") == 0, "the file's DROP TYPE ran")
+    }
+}
