@@ -101,6 +101,7 @@ public final class Engine: @unchecked Sendable {
             // A row-level security policy must never filter what a phase reads or writes: with
             // row_security off, PostgreSQL refuses such a statement instead (TableSafety).
             try connection.execute("SET row_security = off")
+            try StateStore.refuseIfPublished(connection, project: project)
             try StateStore.ensure(connection)
             return connection
         } catch let error as PostgresError {

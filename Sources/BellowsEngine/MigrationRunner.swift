@@ -1135,7 +1135,10 @@ public struct MigrationRunner: Sendable {
             connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
             try applySessionSettings(connection)
-            if createSchema { try StateStore.ensure(connection) }
+            if createSchema {
+                try StateStore.refuseIfPublished(connection, project: project)
+                try StateStore.ensure(connection)
+            }
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }

@@ -66,6 +66,38 @@ public enum StateStore {
     /// Who an event is recorded for: the actor given, or the database's session user when none is.
     static func actorSQL(_ parameter: Int) -> String { "coalesce(nullif($\(parameter), ''), session_user::text)" }
 
+    /// The publications that send Bellows' own tables to subscribers — `FOR ALL TABLES`, `FOR
+    /// TABLES IN SCHEMA bellows` or `bellows_archive`, or one of their tables by name — each as
+    /// "name (FOR ALL TABLES)". A subscriber without these tables stops applying at the first
+    /// row Bellows writes (hostile-h 23).
+    public static func publicationsSendingState(_ connection: Connection) throws -> [String] {
+        try connection.query("""
+            SELECT p.pubname || CASE WHEN p.puballtables THEN ' (FOR ALL TABLES)' ELSE ' (Bellows'' schemas or tables)' END AS publication
+            FROM pg_publication p
+            WHERE (p.pubinsert OR p.pubupdate OR p.pubdelete OR p.pubtruncate)
+              AND (p.puballtables
+                   OR EXISTS (SELECT FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid
+                              WHERE pn.pnpubid = p.oid AND n.nspname IN ('bellows', 'bellows_archive'))
+                   OR EXISTS (SELECT FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                              WHERE pr.prpubid = p.oid AND n.nspname IN ('bellows', 'bellows_archive')))
+            ORDER BY p.pubname
+            """).map { try $0.string("publication") }
+    }
+
+    /// Refuses to write Bellows' state while a publication would send it to subscribers,
+    /// unless the project says its subscribers have the tables (`publish_state: true`).
+    public static func refuseIfPublished(_ connection: Connection, project: Project) throws {
+        let publications = try publicationsSendingState(connection)
+        guard !publications.isEmpty, !ProjectConfig.publishState(root: project.root) else { return }
+        throw BellowsError.usage("""
+            refused: publication \(publications.joined(separator: ", ")) would send Bellows' own tables (bellows.migrations, bellows.plans, \
+            bellows.events, and the archives in bellows_archive) to its subscribers, whose apply stops at the first row Bellows writes \
+            ("logical replication target relation \"bellows.…\" does not exist"); nothing was written.
+              → publish the application's schemas only (CREATE PUBLICATION … FOR TABLES IN SCHEMA public, …; PostgreSQL has no EXCEPT before 19), \
+            or give each subscriber Bellows' tables (docs/operations.md, "Logical replication") and set publish_state: true in \(ProjectConfig.fileName)
+            """)
+    }
+
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
         let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid', 'restore_xids') AND NOT attisdropped) = 5 AS ready")

@@ -35,6 +35,14 @@ public enum ProjectConfig {
         /// `archive_retention: 30 days`: how long `bellows archive purge --expired` keeps an
         /// archive (nil: forever).
         public var archiveRetentionSeconds: Int?
+        /// `publish_state: true`: a publication may send Bellows' own tables (`bellows.*`,
+        /// `bellows_archive.*`) to its subscribers, which have them (docs/operations.md).
+        public var publishState: Bool?
+    }
+
+    /// `publish_state:` of the project whose root is `root` (false without a `bellows.yaml`).
+    public static func publishState(root: String) -> Bool {
+        load(path: (root as NSString).appendingPathComponent(fileName)).0.publishState == true
     }
 
     /// The value hints `bellows.yaml` gives one table's columns (`rehearse: values: TABLE:`),
@@ -92,8 +100,9 @@ public enum ProjectConfig {
             return (unreadable, unreadable.hookFindings)
         }
         var result = Configuration()
-        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse", "strategy", "archive", "archive_retention"]) else { return (result, reader.findings) }
+        guard let top = reader.mapping(root, what: "bellows.yaml", allowed: ["lint", "hooks", "rehearse", "strategy", "archive", "archive_retention", "publish_state"]) else { return (result, reader.findings) }
         result.archive = reader.bool(top["archive"]?.value, key: "archive")?.value
+        result.publishState = reader.bool(top["publish_state"]?.value, key: "publish_state")?.value
         if let node = top["archive_retention"]?.value, let text = reader.string(node, key: "archive_retention") {
             if let seconds = ArchiveRetention.parse(text.value) {
                 result.archiveRetentionSeconds = seconds
