@@ -40,25 +40,28 @@ extension Engine {
         }
     }
 
+    /// The plan's table is not in the database: located at the plan's `table:`.
+    func unknownTable(_ plan: Plan, connection: Connection) -> BellowsError {
+        let database = (try? connection.query("SELECT current_database() AS d").first?.string("d")) ?? "database"
+        return BellowsError.planInvalid([Finding(
+            at: plan.table.location, severity: .error, rule: "plan-unknown-table",
+            message: "table \(plan.table.value) does not exist in database \"\(database)\" (SQLSTATE 42P01 undefined_table): "
+                + "estimate measures the table the plan changes; hint: connect to the database the plan will run on (-d), or create the table first (migrate)")])
+    }
+
     func estimate(_ plan: Plan, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
         let state = try StateStore.plan(connection, id: plan.id)
+        if plan.moveColumns != nil { return try estimateMove(plan, state: state, options: estimateOptions, connection: connection) }
         let phase = state?.phase ?? .planned
         // Before expand; an interrupted expand (its transaction committed, its index builds not)
         // has its columns and trigger already, and is estimated from the shape it stored.
-        if plan.moveColumns != nil { return try estimateMove(plan, state: state, options: estimateOptions, connection: connection) }
         let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
         var notes: [String] = []
 
         // The transition as expand would compile it now, or as expand stored it.
         var transition: Transition
         if before {
-            guard let table = try CatalogReader.table(connection, plan.table.value) else {
-                let database = (try? connection.query("SELECT current_database() AS d").first?.string("d")) ?? "database"
-                throw BellowsError.planInvalid([Finding(
-                    at: plan.table.location, severity: .error, rule: "plan-unknown-table",
-                    message: "table \(plan.table.value) does not exist in database \"\(database)\" (SQLSTATE 42P01 undefined_table): "
-                        + "estimate measures the table the plan changes; hint: connect to the database the plan will run on (-d), or create the table first (migrate)")])
-            }
+            guard let table = try CatalogReader.table(connection, plan.table.value) else { throw unknownTable(plan, connection: connection) }
             var compiled = TransitionCompiler.compile(plan, table: table)
             compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
             guard var compiledTransition = compiled.transition, !compiled.findings.contains(where: { $0.severity == .error }) else {
@@ -74,23 +77,7 @@ extension Engine {
         let sql = PhaseSQL(transition)
         let table = transition.quotedTable
 
-        // Rows and size.
-        guard let sizes = try connection.query("""
-            SELECT c.reltuples::bigint AS estimated, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
-                   coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
-            FROM pg_class c WHERE c.oid = to_regclass($1)
-            """, [table]).first else {
-            throw BellowsError.usage("table \(table) is gone")
-        }
-        var rows = EstimateReport.Rows(estimated: max(0, try sizes.int("estimated")), exact: nil)
-        let size = EstimateReport.Sizes(heapBytes: try sizes.int("heap"), indexBytes: try sizes.int("indexes"), toastBytes: try sizes.int("toast"))
-        if try sizes.int("estimated") < 0 { notes.append("\(table) was never analysed: its row estimate is 0 until ANALYZE") }
-        if rows.estimated < EstimateModel.exactCountBelow && size.heapBytes < 256 << 20 {
-            try connection.withTransaction {
-                try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
-                rows.exact = try connection.query("SELECT count(*) AS n FROM \(table)").first?.int("n")
-            }
-        }
+        let (rows, size) = try rowsAndSize(table, options: estimateOptions, notes: &notes, connection: connection)
 
         // The sample, then earlier backfills on the table.
         var backfill = EstimateReport.BackfillEstimate(needed: sql.needsBackfill, rows: rows.used, source: "none")
@@ -113,25 +100,7 @@ extension Engine {
                 let firstBatchRows = max(1, EstimateModel.sampleBatchBytes / max(1, bytesPerRow))
                 backfill.sample = try sample(plan, transition: transition, options: estimateOptions, firstBatchRows: firstBatchRows, connection: connection)
             } catch let failed as SampleFailed {
-                let error = failed.error
-                backfill.failedSampleHeldMilliseconds = failed.heldMilliseconds
-                if failed.heldMilliseconds != nil, let lock = failed.lock {
-                    notes.append("the sample held \(lock) on \(table) until its rollback (failed_sample_held_ms): the application's queries on it waited as long")
-                }
-                if error.sqlState == .lockNotAvailable {
-                    let blockers = LockSafety.blockers(connection, table: table)
-                    backfill.sampleSkipped = "expand's lock on \(table) was not granted within \(estimateOptions.lockTimeoutMilliseconds) ms (lock_timeout)"
-                        + (blockers.isEmpty ? "" : "; held by " + blockers.map(\.description).joined(separator: "; "))
-                } else if error.sqlState == .queryCanceled && !self.options.shouldStop() {
-                    backfill.sampleSkipped = "\(failed.stage) ran into the sample's statement_timeout (\(failed.timeoutMilliseconds ?? estimateOptions.statementTimeoutMilliseconds) ms)"
-                    if let rows = failed.batchRows {
-                        notes.append("a first batch of \(rows) rows did not finish within the sample's time: the backfill's first batches will be halved until one fits its statement_timeout")
-                    }
-                } else {
-                    backfill.sampleSkipped = "the sample failed in \(failed.stage): \(error.sqlState.map { "ERROR \($0.rawValue): " } ?? "")\(error.message)"
-                    notes.append("the sample failed in \(failed.stage) (\(error.sqlState?.rawValue ?? "no SQLSTATE"): \(error.message)): "
-                                 + (failed.stage == SampleFailed.expandStage ? "expand" : "the backfill") + " would fail the same way; fix the plan before deploying it")
-                }
+                sampleFailed(failed, table: table, options: estimateOptions, backfill: &backfill, notes: &notes, connection: connection)
             }
         }
         backfill.history = try earlierBackfills(on: transition.tableName, connection: connection)
@@ -176,7 +145,7 @@ extension Engine {
         }
         let report = EstimateReport(
             plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
-            database: try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? "",
+            database: try databaseLine(connection),
             rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
             locks: EstimateModel.locks(sql, timings: timings), archiveBytes: archive?.bytes, archive: archive, notes: notes)
         if estimateOptions.record {
@@ -194,17 +163,9 @@ extension Engine {
         return sequences.isEmpty ? nil : sequences.map { "\($0)()" }.joined(separator: " and ")
     }
 
-    /// A `move_columns` plan: it was compiled as a column plan (no backfill, only a rollback
-    /// lock; hostile-g 09). Its rows and sizes, and the locks of the statements `MoveSQL`
-    /// renders for each phase; no sample (its backfill copies rows into the new table, which
-    /// the column plans' sample does not model).
-    func estimateMove(_ plan: Plan, state: PlanState?, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
-        let phase = state?.phase ?? .planned
-        let compiled = MoveCompiler.compile(plan, table: try CatalogReader.table(connection, plan.table.value))
-        guard let move = compiled.move, !compiled.findings.contains(where: { $0.severity == .error }) else {
-            throw BellowsError.planInvalid(compiled.findings)
-        }
-        let table = move.quotedSource
+    /// The table's rows (counted when small) and sizes.
+    func rowsAndSize(_ table: String, options estimateOptions: EstimateOptions, notes: inout [String],
+                     connection: Connection) throws -> (EstimateReport.Rows, EstimateReport.Sizes) {
         guard let sizes = try connection.query("""
             SELECT c.reltuples::bigint AS estimated, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
                    coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
@@ -212,24 +173,46 @@ extension Engine {
             """, [table]).first else {
             throw BellowsError.usage("table \(table) is gone")
         }
-        let rows = EstimateReport.Rows(estimated: max(0, try sizes.int("estimated")), exact: nil)
+        var rows = EstimateReport.Rows(estimated: max(0, try sizes.int("estimated")), exact: nil)
         let size = EstimateReport.Sizes(heapBytes: try sizes.int("heap"), indexBytes: try sizes.int("indexes"), toastBytes: try sizes.int("toast"))
-        var backfill = EstimateReport.BackfillEstimate(needed: true, rows: rows.used, source: "none")
-        backfill.sampleSkipped = "a move_columns plan is not sampled: its backfill copies each row's moved columns into \(move.targetName)"
-        let notModelled = "not measured: a move_columns plan is not sampled"
-        let report = EstimateReport(
-            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
-            database: try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? "",
-            rows: rows, size: size, backfill: backfill, growth: EstimateReport.Growth(vacuumEveryRows: 0, model: notModelled),
-            wal: EstimateReport.WAL(model: notModelled), locks: EstimateModel.locks(MoveSQL(move), timings: EstimateModel.Timings()),
-            archiveBytes: nil, archive: nil,
-            notes: ["the backfill copies the moved columns of every row of \(move.sourceName) into the new table \(move.targetName): "
-                    + "about the size of those columns, and their WAL; the duration is not estimated"])
-        if estimateOptions.record {
-            try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "estimate", from: state?.phase, to: nil, outcome: "succeeded",
-                                  details: Self.estimateDetails(report))
+        if try sizes.int("estimated") < 0 { notes.append("\(table) was never analysed: its row estimate is 0 until ANALYZE") }
+        if rows.estimated < EstimateModel.exactCountBelow && size.heapBytes < 256 << 20 {
+            try connection.withTransaction {
+                try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
+                rows.exact = try connection.query("SELECT count(*) AS n FROM \(table)").first?.int("n")
+            }
         }
-        return report
+        return (rows, size)
+    }
+
+    /// Why the sample was not taken, from its failure: in `backfill.sampleSkipped`, and a note
+    /// when expand or the backfill would fail the same way.
+    func sampleFailed(_ failed: SampleFailed, table: String, options estimateOptions: EstimateOptions,
+                      backfill: inout EstimateReport.BackfillEstimate, notes: inout [String], connection: Connection) {
+        let error = failed.error
+        backfill.failedSampleHeldMilliseconds = failed.heldMilliseconds
+        if failed.heldMilliseconds != nil, let lock = failed.lock {
+            notes.append("the sample held \(lock) on \(table) until its rollback (failed_sample_held_ms): the application's queries on it waited as long")
+        }
+        if error.sqlState == .lockNotAvailable {
+            let blockers = LockSafety.blockers(connection, table: table)
+            backfill.sampleSkipped = "expand's lock on \(table) was not granted within \(estimateOptions.lockTimeoutMilliseconds) ms (lock_timeout)"
+                + (blockers.isEmpty ? "" : "; held by " + blockers.map(\.description).joined(separator: "; "))
+        } else if error.sqlState == .queryCanceled && !self.options.shouldStop() {
+            backfill.sampleSkipped = "\(failed.stage) ran into the sample's statement_timeout (\(failed.timeoutMilliseconds ?? estimateOptions.statementTimeoutMilliseconds) ms)"
+            if let rows = failed.batchRows {
+                notes.append("a first batch of \(rows) rows did not finish within the sample's time: the backfill's first batches will be halved until one fits its statement_timeout")
+            }
+        } else {
+            backfill.sampleSkipped = "the sample failed in \(failed.stage): \(error.sqlState.map { "ERROR \($0.rawValue): " } ?? "")\(error.message)"
+            notes.append("the sample failed in \(failed.stage) (\(error.sqlState?.rawValue ?? "no SQLSTATE"): \(error.message)): "
+                         + (failed.stage == SampleFailed.expandStage ? "expand" : "the backfill") + " would fail the same way; fix the plan before deploying it")
+        }
+    }
+
+    /// The report's database line.
+    func databaseLine(_ connection: Connection) throws -> String {
+        try connection.query("SELECT format('database \"%s\" (PostgreSQL %s)', current_database(), current_setting('server_version')) AS d").first?.string("d") ?? ""
     }
 
     /// What the `estimate` event keeps: what `status` compares the backfill with.

@@ -266,6 +266,64 @@ struct EstimateTests {
         #expect(none.archive == nil && none.archiveBytes == nil)
     }
 
+    /// A `move_columns` plan (plan 008's kind): its backfill is a keyset copy of the moved
+    /// columns into the new table. Before, estimate compiled it as a column change with no
+    /// changes and said "backfill: none", with no sample, no growth and no expand lock.
+    @Test func aMoveColumnsPlanIsEstimatedAsACopyIntoTheNewTable() throws {
+        let fixture = try EngineFixture("estimate-move")
+        defer { fixture.close() }
+        let rows = 20_000
+        try fixture.exec("""
+            CREATE TABLE profiles (id bigint PRIMARY KEY, bio text, location text, website text, n integer);
+            INSERT INTO profiles SELECT g, 'bio of ' || g || repeat('x', 40), 'Lisbon', 'https://example.com/' || g, g FROM generate_series(1, \(rows)) g;
+            """)
+        try fixture.sql.execute("VACUUM ANALYZE profiles")
+        try fixture.writePlan("008_move_profile_metadata", """
+            table: profiles
+            move_columns:
+              to: profile_metadata
+              columns: [bio, location, website]
+            """)
+        try fixture.engine().connect().close()
+        let before = try fixture.rows("SELECT count(*), md5(string_agg(p::text, ',' ORDER BY id)) FROM profiles p")
+
+        let report = try fixture.engine { $0.batchSize = nil }.estimate(plan: "008")
+
+        #expect(report.rows.exact == rows)
+        #expect(report.backfill.needed && report.backfill.rows == rows, "\(report.backfill)")
+        #expect(report.backfill.source == "sample", "\(report.backfill)")
+        let sample = try #require(report.backfill.sample)
+        #expect(!sample.batches.isEmpty && sample.rows > 0 && sample.rows <= rows, "\(sample)")
+        #expect(sample.heapBytes > 0, "the copied rows went into the new table: \(sample)")
+        let seconds = try #require(report.backfill.seconds)
+        #expect(seconds > 0.001 && seconds < 120, "\(seconds)")
+        // The new table's size: more than the moved values' bytes, less than the whole source table.
+        let heap = try #require(report.growth.heapBytes)
+        #expect(heap > rows * 60 && heap < report.size.heapBytes * 2, "\(report.growth) vs \(report.size)")
+        #expect(report.growth.model.contains("profile_metadata") && report.growth.vacuumEveryRows == 0, "\(report.growth)")
+        #expect((report.wal.bytes ?? 0) > 0)
+        // The move's locks: expand's on the source (its foreign key and trigger), each batch's row
+        // locks on the source, contract's ACCESS EXCLUSIVE dropping the moved columns.
+        func modes(_ phase: String) -> [String] { report.locks.filter { $0.phase == phase && $0.relation == "\"public\".\"profiles\"" }.map(\.mode) }
+        #expect(modes("expand") == ["SHARE ROW EXCLUSIVE"], "\(report.locks)")
+        #expect(report.locks.first { $0.phase == "expand" }?.holdMilliseconds != nil)
+        #expect(modes("backfill") == ["ROW SHARE"], "\(report.locks)")
+        #expect(modes("contract").contains("ACCESS EXCLUSIVE"), "\(report.locks)")
+        #expect(report.archive == nil, "a move keeps the values in the new table")
+        #expect(report.notes.contains { $0.contains("move_columns") }, "\(report.notes)")
+
+        // Rolled back: no new table, no trigger, the rows as they were, no plan registered.
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relname = 'profile_metadata'") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'profiles'::regclass") == 0)
+        #expect(try fixture.rows("SELECT count(*), md5(string_agg(p::text, ',' ORDER BY id)) FROM profiles p") == before)
+        #expect(try fixture.state("008_move_profile_metadata") == nil)
+
+        // Once expanded, no sample (it runs expand's transaction): the stored move, no duration yet.
+        try fixture.run(.expand, "008_move_profile_metadata")
+        let expanded = try fixture.engine().estimate(plan: "008")
+        #expect(expanded.backfill.needed && expanded.backfill.sample == nil && expanded.backfill.sampleSkipped?.contains("expanded") == true, "\(expanded.backfill)")
+    }
+
     @Test func refusesAMissingTableWithItsLocation() throws {
         let fixture = try EngineFixture("estimate-missing")
         defer { fixture.close() }
@@ -431,7 +489,8 @@ struct EstimateTests {
         var options = EstimateOptions()
         options.record = false
         let report = try fixture.engine().estimate(plan: "001_move", options: options)
-        #expect(report.backfill.needed && report.backfill.sample == nil && report.backfill.sampleSkipped?.contains("move_columns") == true, "\(report.backfill)")
+        // Sampled since (aMoveColumnsPlanIsEstimatedAsACopyIntoTheNewTable): the copy's batches, rolled back.
+        #expect(report.backfill.needed && report.backfill.sample != nil && report.backfill.source == "sample", "\(report.backfill)")
         #expect(report.locks.contains { $0.phase == "expand" && $0.mode == "SHARE ROW EXCLUSIVE" }, "\(report.locks)")
         #expect(report.locks.contains { $0.phase == "contract" && $0.relation == "\"public\".\"profile_bio\"" }, "\(report.locks)")
         #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE relname = 'profile_bio'") == 0)

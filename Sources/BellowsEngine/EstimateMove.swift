@@ -1,0 +1,177 @@
+import BellowsPlan
+import BellowsSQL
+import Foundation
+import PGClient
+
+/// `bellows estimate` of a `move_columns` plan (`ColumnMove`, `MoveSQL`): its backfill is a
+/// keyset copy of the moved columns into the new table, not an UPDATE of the source, so the
+/// sample runs the move's own expand transaction and copy batches (rolled back), the growth is
+/// the new table's, and the locks are the move's statements'.
+extension Engine {
+    func estimateMove(_ plan: Plan, state: PlanState?, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
+        let phase = state?.phase ?? .planned
+        let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
+        var notes: [String] = []
+
+        // The move as expand would compile it now, or as expand stored it.
+        var move: ColumnMove
+        if before {
+            guard let table = try CatalogReader.table(connection, plan.table.value) else { throw unknownTable(plan, connection: connection) }
+            let compiled = MoveCompiler.compile(plan, table: table)
+            guard var compiledMove = compiled.move, !compiled.findings.contains(where: { $0.severity == .error }) else {
+                throw BellowsError.planInvalid(compiled.findings)
+            }
+            compiledMove.searchPath = try sessionSearchPath(connection)
+            compiledMove.typesWithoutEquality = try CatalogReader.typesWithoutEquality(connection, Set(compiledMove.moved.map(\.type)))
+            move = compiledMove
+        } else {
+            move = try columnMove(plan, connection: connection)
+        }
+        let sql = MoveSQL(move)
+        let table = move.quotedSource
+        let (rows, size) = try rowsAndSize(table, options: estimateOptions, notes: &notes, connection: connection)
+
+        var backfill = EstimateReport.BackfillEstimate(needed: true, rows: rows.used, source: "none")
+        if !before {
+            backfill.sampleSkipped = "the plan is \(state?.expanding == true ? "being expanded" : phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
+        } else if !estimateOptions.sample {
+            backfill.sampleSkipped = "--no-sample"
+        } else if rows.used == 0 {
+            backfill.sampleSkipped = "the table is empty"
+        } else {
+            do {
+                // The first batch reads at most `sampleBatchBytes` at the table's average row (hostile-h 20).
+                let bytesPerRow = (size.heapBytes + size.toastBytes) / max(1, rows.used)
+                let firstBatchRows = max(1, EstimateModel.sampleBatchBytes / max(1, bytesPerRow))
+                backfill.sample = try sampleMove(plan, sql: sql, options: estimateOptions, firstBatchRows: firstBatchRows, connection: connection)
+            } catch let failed as SampleFailed {
+                sampleFailed(failed, table: table, options: estimateOptions, backfill: &backfill, notes: &notes, connection: connection)
+            }
+        }
+        backfill.history = try earlierBackfills(on: plan.table.value, connection: connection)
+
+        // No VACUUM: the copy updates no row of the source (it locks each batch's keys FOR KEY SHARE).
+        var timings = EstimateModel.Timings()
+        let growthModel = "the new table \(move.targetName): its heap, key index and TOAST per row in the sample, times the rows; the source does not grow"
+        var growth = EstimateReport.Growth(vacuumEveryRows: 0, model: "not measured: no sample")
+        var wal = EstimateReport.WAL(model: "not measured: no sample")
+        if let sample = backfill.sample, let rate = EstimateModel.rowsPerSecond(sample.batches) {
+            let batchSize = options.batchSize ?? EstimateModel.settledBatchSize(sample.batches, settings: plan.backfill)
+            backfill.source = "sample"
+            backfill.rowsPerSecond = rate
+            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize, vacuumEvery: 0)
+            growth = EstimateModel.growth(rows: rows.used, sample: sample, heapBytes: size.heapBytes, vacuumEvery: 0)
+            growth.model = growthModel
+            wal = EstimateModel.wal(rows: rows.used, sample: sample)
+            timings = EstimateModel.Timings(expandTransactionMilliseconds: sample.expandMilliseconds,
+                                            batchMilliseconds: Double(batchSize) / rate * 1000,
+                                            batches: Int((Double(rows.used) / Double(max(1, batchSize))).rounded(.up)))
+        } else if let history = backfill.history, history.rowsPerSecond > 0 {
+            backfill.source = "history"
+            backfill.rowsPerSecond = history.rowsPerSecond
+            backfill.seconds = Double(rows.used) / history.rowsPerSecond
+        }
+        notes.append("a move_columns plan: the backfill copies \(move.movedNames.joined(separator: ", ")) of every row into \(move.targetName) in keyset batches "
+                     + "(INSERT … ON CONFLICT DO NOTHING, the source's rows locked FOR KEY SHARE), which also writes ROW EXCLUSIVE on \(move.targetName); contract drops the moved columns from the source")
+        if backfill.sample != nil {
+            notes.append("the sample held expand's locks on \(table) while it ran (its held_ms), and the rows it copied were rolled back")
+            notes.append("the duration is the copy at full speed: pacing while the application is active, pauses and throttles add to it")
+        }
+        // Contract keeps no archive of a move: the moved values live on in the new table.
+        let report = EstimateReport(
+            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue, database: try databaseLine(connection),
+            rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
+            locks: EstimateModel.locks(sql, timings: timings), archiveBytes: nil, archive: nil, notes: notes)
+        if estimateOptions.record {
+            try StateStore.record(connection, plan: plan.id, actor: options.actor, command: "estimate", from: state?.phase, to: nil, outcome: "succeeded",
+                                  details: Self.estimateDetails(report))
+        }
+        return report
+    }
+
+    /// The move's expand transaction and a few copy batches, timed, in one transaction that is
+    /// always rolled back: `MoveSQL`'s statements, as expand and the backfill run them.
+    /// Like the column sample, it holds expand's lock (SHARE ROW EXCLUSIVE on the source: its
+    /// writes wait) no longer than twice `--sample-ms`: each batch runs under the time left of
+    /// that budget, and a batch cut by it ends the sample with the batches before it.
+    func sampleMove(_ plan: Plan, sql: MoveSQL, options estimateOptions: EstimateOptions, firstBatchRows: Int,
+                    connection: Connection) throws -> EstimateReport.Sample {
+        let target = sql.move.quotedTarget
+        try connection.execute("BEGIN")
+        defer { _ = try? connection.execute("ROLLBACK") }
+        try connection.execute("SET LOCAL lock_timeout = '\(estimateOptions.lockTimeoutMilliseconds)ms'")
+        try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
+        func sizes() throws -> (heap: Int, indexes: Int, toast: Int) {
+            let row = try connection.query("""
+                SELECT pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
+                       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
+                FROM pg_class c WHERE c.oid = to_regclass($1)
+                """, [target]).first
+            return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
+        }
+        var stage = SampleFailed.expandStage
+        let held = Date()
+        var batchRows: Int?
+        var timeout: Int?
+        let budget = Double(min(2 * estimateOptions.sampleMilliseconds, estimateOptions.statementTimeoutMilliseconds))
+        do {
+            for statement in sql.expandTransaction { try connection.execute(statement.sql) }
+            let expandMilliseconds = Date().timeIntervalSince(held) * 1000
+            guard let upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") else {
+                return EstimateReport.Sample(batches: [], expandMilliseconds: expandMilliseconds, walBytes: 0, heapBytes: 0, indexBytes: 0, toastBytes: 0,
+                                             heldMilliseconds: Date().timeIntervalSince(held) * 1000)
+            }
+            stage = "a backfill batch"
+            try connection.execute("SELECT set_config('bellows.backfill', $1, true)", [sql.marker])
+            let start = try sizes()
+            let lsn = try connection.query("SELECT pg_current_wal_insert_lsn()::text AS l").first?.string("l") ?? "0/0"
+            var pacer = BackfillPacer(settings: plan.backfill, pacing: .full, fixedBatchSize: options.batchSize, pauseMilliseconds: 0)
+            let firstBatch = sql.backfillBatch(first: true), nextBatch = sql.backfillBatch(first: false)
+            var cursor: [String]?
+            var batches: [EstimateReport.SampleBatch] = []
+            var spent = 0.0
+            var wal = 0
+            var end = start
+            while batches.count < estimateOptions.maximumBatches && (batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
+                if self.options.shouldStop() { break }
+                let left = Int(budget - Date().timeIntervalSince(held) * 1000)
+                if left < 50 && !batches.isEmpty { break }
+                timeout = max(left, 50)
+                try connection.execute("SET LOCAL statement_timeout = '\(max(left, 50))ms'")
+                let size = batches.isEmpty ? min(pacer.nextBatchSize, firstBatchRows) : pacer.nextBatchSize
+                batchRows = size
+                let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + upperBound.map { $0 } + [size]
+                let batchStart = Date()
+                try connection.execute("SAVEPOINT bellows_sample_batch")
+                let batch = cursor == nil ? firstBatch : nextBatch
+                let outcome = Result { () throws(PostgresError) -> Row? in try connection.query(batch, parameters).first }
+                if case .failure(let error) = outcome {
+                    guard error.sqlState == .queryCanceled, !batches.isEmpty, !self.options.shouldStop() else { throw error }
+                    try connection.execute("ROLLBACK TO SAVEPOINT bellows_sample_batch")
+                    break
+                }
+                guard case .success(let found?) = outcome else { break }
+                let row = found
+                let milliseconds = Date().timeIntervalSince(batchStart) * 1000
+                let scanned = try row.int("scanned")
+                guard scanned > 0, let last = try row.raw("last_key").map({ PostgresArray.parse($0).map { $0 ?? "" } }) else { break }
+                batches.append(EstimateReport.SampleBatch(rows: scanned, milliseconds: milliseconds))
+                pacer.batchDone(rows: scanned, milliseconds: milliseconds)
+                spent += milliseconds
+                cursor = last
+                // What the batches so far wrote, before a next one that may be cut.
+                wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
+                end = try sizes()
+                if last == upperBound { break }
+            }
+            return EstimateReport.Sample(batches: batches, expandMilliseconds: expandMilliseconds, walBytes: wal,
+                                         heapBytes: end.heap - start.heap, indexBytes: end.indexes - start.indexes, toastBytes: end.toast - start.toast,
+                                         heldMilliseconds: Date().timeIntervalSince(held) * 1000)
+        } catch let error as PostgresError {
+            // Held from the first statement of expand's transaction; a lock never granted (55P03) was not held.
+            let heldFor = error.sqlState == .lockNotAvailable ? nil : Date().timeIntervalSince(held) * 1000
+            throw SampleFailed(stage: stage, error: error, heldMilliseconds: heldFor, lock: heldFor == nil ? nil : "SHARE ROW EXCLUSIVE",
+                               batchRows: stage == SampleFailed.expandStage ? nil : batchRows, timeoutMilliseconds: timeout)
+        }
+    }
+}
