@@ -45,7 +45,23 @@ extension Engine {
             failures.append(GateFailure(gate: "plan", message: "table \(plan.table.value) does not exist", remedy: "fix 'table' in the plan"))
         }
         if let move = compiled.move {
-            if try connection.query("SELECT to_regclass($1) IS NOT NULL AS taken", [move.quotedTarget]).first?.bool("taken") == true {
+            // The new table's schema: USAGE and CREATE on it, checked before anything (hostile-h 24).
+            var schemaReady = false
+            let schema = move.target.schema ?? move.source.schema
+            if let row = try connection.query("""
+                SELECT current_user::text AS role, (SELECT has_schema_privilege(n.oid, 'USAGE, CREATE') FROM pg_namespace n WHERE n.nspname = $1) AS may
+                """, [schema]).first {
+                let role = try row.string("role")
+                switch try row.optionalBool("may") {
+                case nil:
+                    failures.append(GateFailure(gate: "plan", message: "\(move.move.to.location): schema \(schema) does not exist", remedy: "create it with a migration, or name another in 'to'"))
+                case false?:
+                    failures.append(GateFailure(gate: "privilege", message: "role \(role) may not create \(move.targetName): it lacks USAGE or CREATE on schema \(schema)",
+                                                remedy: "GRANT USAGE, CREATE ON SCHEMA \(SQLQuote.identifier(schema)) TO \(SQLQuote.identifier(role)), or run Bellows as a role that has it"))
+                default: schemaReady = true
+                }
+            }
+            if schemaReady, try connection.query("SELECT to_regclass($1) IS NOT NULL AS taken", [move.quotedTarget]).first?.bool("taken") == true {
                 failures.append(GateFailure(gate: "plan", message: "\(move.move.to.location): table \(move.targetName) already exists",
                                             remedy: "a move creates its new table: name another in 'to'"))
             }

@@ -328,4 +328,23 @@ import Testing
         for phase in [PhaseCommand.backfill, .verify, .contract] { try f.run(phase, "001_move") }
         try f.run(.expand, "002_rename")
     }
+
+    /// hostile-h 24 (move variant): a move into a schema the role may not create in failed at
+    /// expand with a bare 42501; expand refuses first, naming the GRANT.
+    @Test func aMoveIntoASchemaWithoutCreateIsRefusedNamingTheGrant() throws {
+        let f = try Self.fixture("move-schema-privilege")
+        defer { f.close() }
+        let owner = try DataSafetyTests.role(f, "mv_schema_owner")
+        defer { owner.drop() }
+        try f.exec("CREATE SCHEMA meta; ALTER TABLE profiles OWNER TO \(owner.name); GRANT CREATE ON SCHEMA public TO \(owner.name)")
+        try f.writePlan("002_meta", "table: profiles\nmove_columns:\n  to: meta.pm\n  columns: [bio]\n")
+        let asOwner: (inout EngineOptions) -> Void = { $0.conninfo = f.db.conninfo + " user=\(owner.name)" }
+        let refusal = expectRefusal { try f.run(.expand, "002_meta", asOwner) }
+        #expect(refusal?.gates == ["privilege"], "\(refusal?.text ?? "")")
+        #expect(refusal?.failures.first?.remedy?.contains("GRANT USAGE, CREATE ON SCHEMA") == true && refusal?.text.contains("schema meta") == true && refusal?.failures.first?.remedy?.contains("meta") == true, "\(refusal?.text ?? "")")
+        try f.exec("GRANT USAGE, CREATE ON SCHEMA meta TO \(owner.name)")
+        try f.run(.expand, "002_meta", asOwner)
+        #expect(try f.int("SELECT count(*) FROM pg_class WHERE oid = to_regclass('meta.pm')") == 1)
+        try f.exec("DROP SCHEMA meta CASCADE")
+    }
 }
