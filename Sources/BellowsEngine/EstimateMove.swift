@@ -101,19 +101,9 @@ extension Engine {
         defer { _ = try? connection.execute("ROLLBACK") }
         try connection.execute("SET LOCAL lock_timeout = '\(estimateOptions.lockTimeoutMilliseconds)ms'")
         try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
-        func sizes() throws -> (heap: Int, indexes: Int, toast: Int) {
-            let row = try connection.query("""
-                SELECT pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
-                       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
-                FROM pg_class c WHERE c.oid = to_regclass($1)
-                """, [target]).first
-            return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
-        }
         var stage = SampleFailed.expandStage
         let held = Date()
-        var batchRows: Int?
-        var timeout: Int?
-        let budget = Double(min(2 * estimateOptions.sampleMilliseconds, estimateOptions.statementTimeoutMilliseconds))
+        var progress = SampleProgress()
         do {
             for statement in sql.expandTransaction { try connection.execute(statement.sql) }
             let expandMilliseconds = Date().timeIntervalSince(held) * 1000
@@ -123,55 +113,24 @@ extension Engine {
             }
             stage = "a backfill batch"
             try connection.execute("SELECT set_config('bellows.backfill', $1, true)", [sql.marker])
-            let start = try sizes()
-            let lsn = try connection.query("SELECT pg_current_wal_insert_lsn()::text AS l").first?.string("l") ?? "0/0"
-            var pacer = BackfillPacer(settings: plan.backfill, pacing: .full, fixedBatchSize: options.batchSize, pauseMilliseconds: 0)
             let firstBatch = sql.backfillBatch(first: true), nextBatch = sql.backfillBatch(first: false)
-            var cursor: [String]?
-            var batches: [EstimateReport.SampleBatch] = []
-            var spent = 0.0
-            var wal = 0
-            var end = start
-            while batches.count < estimateOptions.maximumBatches && (batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
-                if self.options.shouldStop() { break }
-                let left = Int(budget - Date().timeIntervalSince(held) * 1000)
-                if left < 50 && !batches.isEmpty { break }
-                timeout = max(left, 50)
-                try connection.execute("SET LOCAL statement_timeout = '\(max(left, 50))ms'")
-                let size = batches.isEmpty ? min(pacer.nextBatchSize, firstBatchRows) : pacer.nextBatchSize
-                batchRows = size
+            let walk = try sampleBatches(plan, options: estimateOptions, firstBatchRows: firstBatchRows, held: held, upperBound: upperBound,
+                                         relation: target, progress: &progress, connection: connection) { cursor, size in
                 let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + upperBound.map { $0 } + [size]
-                let batchStart = Date()
-                try connection.execute("SAVEPOINT bellows_sample_batch")
-                let batch = cursor == nil ? firstBatch : nextBatch
-                let outcome = Result { () throws(PostgresError) -> Row? in try connection.query(batch, parameters).first }
-                if case .failure(let error) = outcome {
-                    guard error.sqlState == .queryCanceled, !batches.isEmpty, !self.options.shouldStop() else { throw error }
-                    try connection.execute("ROLLBACK TO SAVEPOINT bellows_sample_batch")
-                    break
+                return Result { () throws(PostgresError) -> (scanned: Int, lastKey: [String])? in
+                    guard let row = try connection.query(cursor == nil ? firstBatch : nextBatch, parameters).first,
+                          let last = try row.raw("last_key").map({ PostgresArray.parse($0).map { $0 ?? "" } }) else { return nil }
+                    return (try row.int("scanned"), last)
                 }
-                guard case .success(let found?) = outcome else { break }
-                let row = found
-                let milliseconds = Date().timeIntervalSince(batchStart) * 1000
-                let scanned = try row.int("scanned")
-                guard scanned > 0, let last = try row.raw("last_key").map({ PostgresArray.parse($0).map { $0 ?? "" } }) else { break }
-                batches.append(EstimateReport.SampleBatch(rows: scanned, milliseconds: milliseconds))
-                pacer.batchDone(rows: scanned, milliseconds: milliseconds)
-                spent += milliseconds
-                cursor = last
-                // What the batches so far wrote, before a next one that may be cut.
-                wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
-                end = try sizes()
-                if last == upperBound { break }
             }
-            return EstimateReport.Sample(batches: batches, expandMilliseconds: expandMilliseconds, walBytes: wal,
-                                         heapBytes: end.heap - start.heap, indexBytes: end.indexes - start.indexes, toastBytes: end.toast - start.toast,
+            return EstimateReport.Sample(batches: walk.batches, expandMilliseconds: expandMilliseconds, walBytes: walk.walBytes,
+                                         heapBytes: walk.heapBytes, indexBytes: walk.indexBytes, toastBytes: walk.toastBytes,
                                          heldMilliseconds: Date().timeIntervalSince(held) * 1000)
         } catch let error as PostgresError {
             // Held from the first statement of expand's transaction; a lock never granted (55P03) was not held.
             let heldFor = error.sqlState == .lockNotAvailable ? nil : Date().timeIntervalSince(held) * 1000
             throw SampleFailed(stage: stage, error: error, heldMilliseconds: heldFor, lock: heldFor == nil ? nil : "SHARE ROW EXCLUSIVE",
-                               batchRows: stage == SampleFailed.expandStage ? nil : batchRows, timeoutMilliseconds: timeout)
+                               batchRows: stage == SampleFailed.expandStage ? nil : progress.batchRows, timeoutMilliseconds: progress.timeoutMilliseconds)
         }
     }
 }

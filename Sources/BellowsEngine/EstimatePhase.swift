@@ -238,27 +238,15 @@ extension Engine {
         try connection.execute("SET LOCAL statement_timeout = '\(estimateOptions.statementTimeoutMilliseconds)ms'")
         // SET inside the transaction: the rollback undoes it.
         try pinSearchPath(transition, connection: connection)
-        func sizes() throws -> (heap: Int, indexes: Int, toast: Int) {
-            let row = try connection.query("""
-                SELECT pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
-                       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
-                FROM pg_class c WHERE c.oid = to_regclass($1)
-                """, [table]).first
-            return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
-        }
         var stage = SampleFailed.expandStage
         let lock = !transition.newTargets.isEmpty || transition.needsTrigger
             ? (transition.newTargets.isEmpty ? "SHARE ROW EXCLUSIVE" : "ACCESS EXCLUSIVE") : nil
         var held: Date?
-        var batchRows: Int?
-        var timeout: Int?
+        var progress = SampleProgress()
         do {
             held = Date()
             if let lock { try connection.execute("LOCK TABLE \(table) IN \(lock) MODE") }
             let held = held ?? Date()
-            // The whole sample holds the lock: each batch gets the time left of twice
-            // `--sample-ms` as its statement_timeout (never the full timeout of each statement).
-            let budget = Double(min(2 * estimateOptions.sampleMilliseconds, estimateOptions.statementTimeoutMilliseconds))
             for statement in sql.expandTransaction { try connection.execute(statement.sql) }
             let expandMilliseconds = Date().timeIntervalSince(held) * 1000
             guard let upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") else {
@@ -268,56 +256,95 @@ extension Engine {
             stage = "a backfill batch"
             try connection.execute("SELECT set_config('bellows.backfill', $1, true)" + (triggers.replica ? ", set_config('session_replication_role', 'replica', true)" : ""),
                                    [sql.backfillMarker])
-            let start = try sizes()
-            let lsn = try connection.query("SELECT pg_current_wal_insert_lsn()::text AS l").first?.string("l") ?? "0/0"
-            var pacer = BackfillPacer(settings: plan.backfill, pacing: .full, fixedBatchSize: options.batchSize, pauseMilliseconds: 0)
-            let firstBatch = sql.backfillBatch(first: true)
-            let nextBatch = sql.backfillBatch(first: false)
-            var cursor: [String]?
-            var batches: [EstimateReport.SampleBatch] = []
-            var spent = 0.0
-            var wal = 0
-            var end = start
-            while batches.count < estimateOptions.maximumBatches && (batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
-                if self.options.shouldStop() { break }
-                let left = Int(budget - Date().timeIntervalSince(held) * 1000)
-                if left < 50 && !batches.isEmpty { break }
-                timeout = max(left, 50)
-                try connection.execute("SET LOCAL statement_timeout = '\(max(left, 50))ms'")
-                let batch = cursor == nil ? firstBatch : nextBatch
-                let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
-                let size = batches.isEmpty ? min(pacer.nextBatchSize, firstBatchRows ?? pacer.nextBatchSize) : pacer.nextBatchSize
-                batchRows = size
-                let batchStart = Date()
-                // A batch cut by the time left ends the sample with the batches before it.
-                try connection.execute("SAVEPOINT bellows_sample_batch")
-                let outcome = Self.sampleBatch(batch, after: after, size: size, upperBound: upperBound, connection: connection)
-                if case .failure(let error) = outcome {
-                    guard error.sqlState == .queryCanceled, !batches.isEmpty, !self.options.shouldStop() else { throw error }
-                    try connection.execute("ROLLBACK TO SAVEPOINT bellows_sample_batch")
-                    break
-                }
-                let milliseconds = Date().timeIntervalSince(batchStart) * 1000
-                guard case .success(let done?) = outcome else { break }
-                let (scanned, lastKey) = done
-                if scanned == 0 { break }
-                batches.append(EstimateReport.SampleBatch(rows: scanned, milliseconds: milliseconds))
-                pacer.batchDone(rows: scanned, milliseconds: milliseconds)
-                spent += milliseconds
-                cursor = lastKey
-                // What the batches so far wrote, before a next one that may be cut.
-                wal = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
-                end = try sizes()
+            let firstBatch = sql.backfillBatch(first: true), nextBatch = sql.backfillBatch(first: false)
+            let walk = try sampleBatches(plan, options: estimateOptions, firstBatchRows: firstBatchRows, held: held, upperBound: upperBound,
+                                         relation: table, progress: &progress, connection: connection) { cursor, size in
+                Self.sampleBatch(cursor == nil ? firstBatch : nextBatch, after: (cursor ?? []).map { $0 }, size: size, upperBound: upperBound, connection: connection)
             }
-            return EstimateReport.Sample(batches: batches, expandMilliseconds: expandMilliseconds, walBytes: wal,
-                                         heapBytes: end.heap - start.heap, indexBytes: end.indexes - start.indexes, toastBytes: end.toast - start.toast,
+            return EstimateReport.Sample(batches: walk.batches, expandMilliseconds: expandMilliseconds, walBytes: walk.walBytes,
+                                         heapBytes: walk.heapBytes, indexBytes: walk.indexBytes, toastBytes: walk.toastBytes,
                                          heldMilliseconds: Date().timeIntervalSince(held) * 1000)
         } catch let error as PostgresError {
             // Held from LOCK TABLE's grant; a lock never granted (55P03) was not held.
             let heldFor = error.sqlState == .lockNotAvailable || lock == nil ? nil : held.map { Date().timeIntervalSince($0) * 1000 }
-            throw SampleFailed(stage: stage, error: error, heldMilliseconds: heldFor, lock: lock, batchRows: stage == SampleFailed.expandStage ? nil : batchRows,
-                               timeoutMilliseconds: timeout)
+            throw SampleFailed(stage: stage, error: error, heldMilliseconds: heldFor, lock: lock,
+                               batchRows: stage == SampleFailed.expandStage ? nil : progress.batchRows, timeoutMilliseconds: progress.timeoutMilliseconds)
         }
+    }
+
+    /// How far a sample's batches got: the size of the last one tried and the statement_timeout
+    /// it ran under, for a failed sample's report.
+    struct SampleProgress {
+        var batchRows: Int?
+        var timeoutMilliseconds: Int?
+    }
+
+    /// What a sample's batches measured: each batch, and the WAL and growth of `relation` they
+    /// made, up to the last batch that finished.
+    struct SampleWalk {
+        var batches: [EstimateReport.SampleBatch] = []
+        var walBytes = 0
+        var heapBytes = 0
+        var indexBytes = 0
+        var toastBytes = 0
+    }
+
+    /// A sample's keyset batches (a column plan's backfill, a move's copy), under the lock the
+    /// sample took at `held`: sized by the backfill's pacer at full speed (the first at most
+    /// `firstBatchRows`) until they took `--sample-ms`; each runs in a savepoint under the time
+    /// left of twice `--sample-ms` (never the full timeout of each statement), and one cut by it
+    /// ends the walk with the batches before it (hostile-h 20). `batch` runs one batch after
+    /// `cursor` (nil: the first) and gives the rows it walked and its last key, nil past the end.
+    func sampleBatches(_ plan: Plan, options estimateOptions: EstimateOptions, firstBatchRows: Int?, held: Date, upperBound: [String],
+                       relation: String, progress: inout SampleProgress, connection: Connection,
+                       batch: (_ cursor: [String]?, _ size: Int) -> Result<(scanned: Int, lastKey: [String])?, PostgresError>) throws -> SampleWalk {
+        let budget = Double(min(2 * estimateOptions.sampleMilliseconds, estimateOptions.statementTimeoutMilliseconds))
+        let start = try Self.relationSizes(relation, connection: connection)
+        let lsn = try connection.query("SELECT pg_current_wal_insert_lsn()::text AS l").first?.string("l") ?? "0/0"
+        var pacer = BackfillPacer(settings: plan.backfill, pacing: .full, fixedBatchSize: options.batchSize, pauseMilliseconds: 0)
+        var walk = SampleWalk()
+        var cursor: [String]?
+        var spent = 0.0
+        while walk.batches.count < estimateOptions.maximumBatches
+                && (walk.batches.count < estimateOptions.minimumBatches || spent < Double(estimateOptions.sampleMilliseconds)) {
+            if self.options.shouldStop() { break }
+            let left = Int(budget - Date().timeIntervalSince(held) * 1000)
+            if left < 50 && !walk.batches.isEmpty { break }
+            progress.timeoutMilliseconds = max(left, 50)
+            try connection.execute("SET LOCAL statement_timeout = '\(max(left, 50))ms'")
+            let size = walk.batches.isEmpty ? min(pacer.nextBatchSize, firstBatchRows ?? pacer.nextBatchSize) : pacer.nextBatchSize
+            progress.batchRows = size
+            let batchStart = Date()
+            try connection.execute("SAVEPOINT bellows_sample_batch")
+            let outcome = batch(cursor, size)
+            if case .failure(let error) = outcome {
+                guard error.sqlState == .queryCanceled, !walk.batches.isEmpty, !self.options.shouldStop() else { throw error }
+                try connection.execute("ROLLBACK TO SAVEPOINT bellows_sample_batch")
+                break
+            }
+            let milliseconds = Date().timeIntervalSince(batchStart) * 1000
+            guard case .success(let done?) = outcome, done.scanned > 0 else { break }
+            walk.batches.append(EstimateReport.SampleBatch(rows: done.scanned, milliseconds: milliseconds))
+            pacer.batchDone(rows: done.scanned, milliseconds: milliseconds)
+            spent += milliseconds
+            cursor = done.lastKey
+            // What the batches so far wrote, before a next one that may be cut.
+            walk.walBytes = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
+            let end = try Self.relationSizes(relation, connection: connection)
+            (walk.heapBytes, walk.indexBytes, walk.toastBytes) = (end.heap - start.heap, end.indexes - start.indexes, end.toast - start.toast)
+            if done.lastKey == upperBound { break }
+        }
+        return walk
+    }
+
+    /// The heap, index and TOAST bytes of `relation` (quoted).
+    static func relationSizes(_ relation: String, connection: Connection) throws -> (heap: Int, indexes: Int, toast: Int) {
+        let row = try connection.query("""
+            SELECT pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes,
+                   coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
+            FROM pg_class c WHERE c.oid = to_regclass($1)
+            """, [relation]).first
+        return (try row?.int("heap") ?? 0, try row?.int("indexes") ?? 0, try row?.int("toast") ?? 0)
     }
 
     /// One batch of the sample: the rows it walked and its last key, nil past the end.
