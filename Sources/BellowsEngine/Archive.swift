@@ -196,6 +196,36 @@ extension Engine {
 
     // MARK: walking a table in batches
 
+    /// Before each batch of a walk other than the backfill's own (contract's archive copy, a
+    /// restore, a move's copy), the backfill's manners: wait while a streaming replica lags more
+    /// than `max_replica_lag_ms`, and let the pacer see the server's other sessions (gentle
+    /// batches and rests while the application is active, more rest while it waits behind the
+    /// walk). Without this, contract's archive copy ran at full speed beside the application:
+    /// a write to a row whose key an unfinished 200 ms batch had just archived waited for that
+    /// batch (the trigger's `ON CONFLICT` waits for it), up to 170 ms in `scripts/bench`.
+    func paceWalk(_ pacer: inout BackfillPacer, settings: BackfillSettings, what: String, connection: Connection) throws {
+        if let limit = settings.maxReplicaLagMilliseconds {
+            var waitStarted: Date?
+            while !options.shouldStop(), let lag = try replicaLagMilliseconds(connection), lag > Double(limit) {
+                if waitStarted == nil {
+                    waitStarted = Date()
+                    report(.info(String(format: "%@: waiting for the replicas to replay: replica lag %.0f ms > %d ms (backfill.max_replica_lag_ms)",
+                                        what, lag, limit)))
+                }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            if let since = waitStarted {
+                report(.info(String(format: "%@: the replicas caught up after %.1f s; going on", what, Date().timeIntervalSince(since))))
+            }
+        }
+        if pacer.watchesSessions {
+            let activity = try serverActivity(connection)
+            if pacer.observe(activity, at: Date()) {
+                report(.info("\(what): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
+            }
+        }
+    }
+
     /// Walks `keyset` from its first key up to `upperBound` in batches, each in a transaction
     /// of its own sized by the backfill's pacer (`BackfillPacer`, the plan's `backfill:`
     /// settings, `--batch-size`): `batch` gets whether it is the first and the parameters of
@@ -211,6 +241,8 @@ extension Engine {
         var scanned = 0
         var written = 0
         while true {
+            if options.shouldStop() { throw StopRequested() }
+            try paceWalk(&pacer, settings: settings, what: what, connection: connection)
             if options.shouldStop() { throw StopRequested() }
             let first = cursor == nil
             let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }

@@ -194,6 +194,10 @@ extension Engine {
                 }
                 continue
             }
+            do { try paceWalk(&pacer, settings: plan.backfill, what: "backfill of \(plan.id)", connection: connection) } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "watch the replicas and the server's other sessions", error: error)
+            }
+            if options.shouldStop() { continue }   // recorded as interrupted at the loop's top
             let size = pacer.nextBatchSize
             let parameters: [(any PostgresBindable)?] = (cursor ?? []).map { $0 } + upper.map { $0 } + [size]
             let batchStart = Date()

@@ -97,5 +97,30 @@ struct ReplicaLagTests {
         #expect(outcome.details["rows_updated"] == .int(30_000))
         #expect(notes.current.contains { $0.contains("the replicas caught up") }, "\(notes.current)")
         try Engine(project: Project(root: root), options: options).run(.verify, plan: id)
+
+        // Contract's copy of the dropped column into the archive is paced as the backfill is:
+        // it waits for the lagging replica too, and goes on when it catches up (issue 22).
+        #expect(try eventually(30) {
+            try standby.query("SELECT count(*) AS n FROM bellows.events WHERE command = 'verify'").first?.int("n") == 1
+        }, "the replica did not replay verify")
+        try standby.execute("SELECT pg_wal_replay_pause()")
+        let contractNotes = Shared<[String]>([])
+        let contracted = Shared<Result<PhaseOutcome, any Error>?>(nil)
+        let contractEngine = Engine(project: Project(root: root), options: options) { note in
+            if case .info(let message) = note { contractNotes.update { $0.append(message) } }
+        }
+        let contractWorker = Worker("contract") {
+            let outcome = Result<PhaseOutcome, any Error> { try contractEngine.run(.contract, plan: id) }
+            contracted.update { $0 = outcome }
+        }
+        #expect(eventually(30) {
+            contractNotes.current.contains { $0.hasPrefix("archive of \(id): waiting for the replicas to replay") } || contracted.current != nil
+        }, "contract's archive copy never waited: \(contractNotes.current)")
+        #expect(contracted.current == nil, "contract ended while the replica's replay was paused: \(contractNotes.current)")
+        try standby.execute("SELECT pg_wal_replay_resume()")
+        #expect(contractWorker.join(timeout: 40), "contract did not end after the replica caught up")
+        _ = try #require(contracted.current).get()
+        #expect(contractNotes.current.contains { $0.hasPrefix("archive of \(id): the replicas caught up") }, "\(contractNotes.current)")
+        #expect(try sql.query("SELECT count(*) AS n FROM bellows_archive.\"\(id)_items\"").first?.int("n") == 30_000)
     }
 }
