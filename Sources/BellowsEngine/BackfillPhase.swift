@@ -16,7 +16,7 @@ extension Engine {
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
         }
-        failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        failures += try tableSafetyFailures(table: transition.quotedTable, plan: plan, connection: connection)
         failures += manualGateFailures(plan, before: .backfill, connection: connection)
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .backfill, phase: state.phase, failures) }
         let privileges = try followColumnPrivileges(plan, .backfill, transition, connection: connection)

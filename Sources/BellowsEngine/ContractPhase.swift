@@ -46,7 +46,7 @@ extension Engine {
         } else {
             failures.append(GateFailure(gate: "verification-age", message: "the plan has no successful verification", remedy: "`bellows verify \(plan.id)`"))
         }
-        failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        failures += try tableSafetyFailures(table: transition.quotedTable, plan: plan, connection: connection)
         if let rename = plan.renameTableTo {
             // A publication made since expand sends the table by the name contract changes (hostile-h 07).
             failures += Self.tableRenamePublicationFailures(table: transition.quotedTable, to: rename.value,

@@ -41,8 +41,12 @@ struct TableSafety: Sendable, Hashable {
                            inheritanceChildren: try row.stringArray("children"), inheritanceParents: try row.stringArray("parents"))
     }
 
-    /// The reasons no phase may run on the table as it is.
-    func failures() -> [GateFailure] {
+    /// The reasons no phase may run on the table as it is. `renamingTableOnly`: for a plan
+    /// that renames the table and nothing else (`Plan.renamesTableOnly`), which has no trigger,
+    /// backfill or column for inheritance to escape: its view reads and writes the children's
+    /// rows through the parent as the table does, and contract renames the one table, the
+    /// children keeping their names and their link to it (hostile-h 22).
+    func failures(renamingTableOnly: Bool = false) -> [GateFailure] {
         var failures: [GateFailure] = []
         if rowSecurityActive {
             let policyList = policies.isEmpty ? "no policy (every row hidden)" : "policies " + policies.joined(separator: ", ")
@@ -55,14 +59,14 @@ struct TableSafety: Sendable, Hashable {
                     + "Bellows would backfill and verify only the rows the policies show it, and contract would drop the values of the others",
                 remedy: remedy))
         }
-        if !inheritanceChildren.isEmpty {
+        if !inheritanceChildren.isEmpty && !renamingTableOnly {
             failures.append(GateFailure(
                 gate: "inheritance",
                 message: "\(table) has inheritance children (\(inheritanceChildren.joined(separator: ", "))): their rows are read and written through \(table) "
                     + "but the dual-write trigger, the new columns' backfill and contract's checks cover \(table) alone",
                 remedy: "change each child with its own plan, or detach the children (`ALTER TABLE child NO INHERIT \(table)`) first"))
         }
-        if !inheritanceParents.isEmpty {
+        if !inheritanceParents.isEmpty && !renamingTableOnly {
             failures.append(GateFailure(
                 gate: "inheritance",
                 message: "\(table) inherits from \(inheritanceParents.joined(separator: ", ")): writes through the parent reach its rows, "
@@ -85,9 +89,10 @@ struct TableSafety: Sendable, Hashable {
 }
 
 extension Engine {
-    /// The table-level reasons a phase may not run (row-level security, inheritance).
-    func tableSafetyFailures(table: String, connection: Connection) throws -> [GateFailure] {
-        try TableSafety.read(connection, table: table)?.failures() ?? []
+    /// The table-level reasons a phase of `plan` may not run (row-level security, inheritance;
+    /// no inheritance for a plan that renames its table alone).
+    func tableSafetyFailures(table: String, plan: Plan? = nil, connection: Connection) throws -> [GateFailure] {
+        try TableSafety.read(connection, table: table)?.failures(renamingTableOnly: plan?.renamesTableOnly ?? false) ?? []
     }
 }
 

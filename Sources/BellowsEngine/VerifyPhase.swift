@@ -21,7 +21,7 @@ extension Engine {
         if transition.needsTrigger, let problem = try triggerProblem(sql, transition: transition, connection: connection) {
             failures.append(problem)
         }
-        failures += try tableSafetyFailures(table: transition.quotedTable, connection: connection)
+        failures += try tableSafetyFailures(table: transition.quotedTable, plan: plan, connection: connection)
         let triggerName = try dualWriteTrigger(sql, transition: transition, connection: connection)
         if transition.needsTrigger { failures += try triggerOrderFailures(transition, trigger: triggerName, connection: connection) }
         failures += manualGateFailures(plan, before: .verify, connection: connection)

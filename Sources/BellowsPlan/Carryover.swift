@@ -109,7 +109,9 @@ enum Carryover {
         // `strategy: views` copies nothing: contract's RENAME COLUMN (and its in-place
         // attributes) reach every partition at once, and a view over a partitioned table is
         // automatically updatable (hostile-g 05). A partition alone cannot rename an inherited column.
-        let copiesNothing = plan.strategy == .views && table.details?.kind == "p"
+        // Nor does a table rename alone: its view routes writes to the partitions, and
+        // contract's ALTER TABLE … RENAME renames the parent, the partitions keep their names (hostile-h 22).
+        let copiesNothing = (plan.strategy == .views || plan.renamesTableOnly) && table.details?.kind == "p"
         if let details = table.details, details.kind == "p" || details.kind == "partition", !copiesNothing {
             let what = details.kind == "p" ? "a partitioned table" : "a partition of a partitioned table"
             refuse(plan.table.location, "plan-partitioned-table", "table \(table.schema).\(table.name)",

@@ -518,6 +518,14 @@ public struct Plan: Sendable, Hashable {
     /// such a plan has no column changes.
     public var renameTableTo: Located<String>? = nil
 
+    /// A plan that renames its table and nothing else (`rename_table_to` alone): a view under
+    /// the new name and `ALTER TABLE … RENAME`, no index, column, trigger or backfill, so the
+    /// column plans' refusals of a partitioned table or an inheritance parent (indexes built
+    /// concurrently, the trigger and backfill covering one table) do not apply (hostile-h 22).
+    public var renamesTableOnly: Bool {
+        renameTableTo != nil && changes.isEmpty && constraintChanges.isEmpty && moveColumns == nil
+    }
+
     /// The table's name once the plan is contracted.
     public var finalTableName: TableName {
         renameTableTo.map { TableName(schema: table.value.schema, name: $0.value) } ?? table.value

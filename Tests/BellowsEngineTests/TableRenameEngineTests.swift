@@ -1,5 +1,6 @@
 import BellowsEngine
 import BellowsPlan
+import BellowsSQL
 import BellowsTestSupport
 import Foundation
 import PGClient
@@ -210,6 +211,119 @@ struct TableRenameEngineTests {
                 try fixture.run(.contract, id)
             }
         }
+    }
+
+    /// The errors `check -d` reports for the project's plans.
+    static func checkErrors(_ fixture: EngineFixture) throws -> [Finding] {
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo, planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        return ProjectCheck.check(project: fixture.project, live: live).filter { $0.severity == .error }
+    }
+
+    static let partitioned = """
+        CREATE TABLE orders (id int NOT NULL, placed_on date NOT NULL, note text, PRIMARY KEY (id, placed_on)) PARTITION BY RANGE (placed_on);
+        CREATE TABLE orders_2025 PARTITION OF orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE orders_2026 PARTITION OF orders FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+        INSERT INTO orders SELECT g, DATE '2025-06-01' + (g % 2) * 365, 'n' || g FROM generate_series(1, 100) AS g;
+        """
+
+    /// hostile-h 22: a partitioned table was refused with the column plans' reason
+    /// (`plan-partitioned-table`: indexes built concurrently, columns changed partition by
+    /// partition) in check -d and at expand. A table rename has neither: check -d is clean,
+    /// writes through the view route to the partitions, contract renames the parent (its
+    /// primary key's name follows), the partitions keep their names and stay attached.
+    @Test func aPartitionedTableIsRenamedAndItsPartitionsKeepTheirNames() throws {
+        let fixture = try EngineFixture("table-rename-partitioned")
+        defer { fixture.close() }
+        try fixture.exec(Self.partitioned)
+        let id = "001_rename_orders"
+        try fixture.writePlan(id, "table: orders\nrename_table_to: purchases\n")
+        let errors = try Self.checkErrors(fixture)
+        #expect(errors.isEmpty, "\(errors)")
+        try fixture.run(.expand, id)
+        try fixture.exec("INSERT INTO purchases VALUES (1000, '2025-03-01', 'via the view'), (1001, '2026-03-01', 'via the view')")
+        try fixture.exec("UPDATE purchases SET note = 'updated' WHERE id = 2")
+        #expect(try fixture.rows("SELECT id::text, tableoid::regclass::text FROM orders WHERE id IN (1000, 1001) ORDER BY id")
+                == [["1000", "orders_2025"], ["1001", "orders_2026"]])
+        #expect(try fixture.int("SELECT count(*) FROM purchases") == 102)
+        try fixture.run(.backfill, id)
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.state(id)?.phase == .contracted)
+        #expect(try fixture.rows("SELECT to_regclass('orders')::text, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('purchases'))") == [[nil, "p"]])
+        #expect(try fixture.rows("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'purchases'::regclass ORDER BY 1")
+                == [["orders_2025"], ["orders_2026"]])
+        #expect(try fixture.rows("SELECT conname::text FROM pg_constraint WHERE conrelid = 'purchases'::regclass AND contype = 'p'") == [["purchases_pkey"]])
+        try fixture.exec("INSERT INTO purchases VALUES (2000, '2026-12-01', 'after')")
+        #expect(try fixture.rows("SELECT tableoid::regclass::text FROM purchases WHERE id = 2000") == [["orders_2026"]])
+        #expect(try fixture.int("SELECT count(*) FROM orders_2025") == 51)
+        #expect(try fixture.rows("SELECT note FROM purchases WHERE id = 2") == [["updated"]])
+    }
+
+    /// hostile-h 22: an inheritance parent was refused (gate `inheritance`: the dual-write
+    /// trigger and the backfill cover the parent alone). A table rename has neither: the view
+    /// reads the children's rows through the parent as the table does; contract renames the
+    /// parent, the child keeps its name and inherits from it. A child is renamed likewise.
+    @Test func anInheritanceParentIsRenamedAndItsChildKeepsItsName() throws {
+        let fixture = try EngineFixture("table-rename-inheritance")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE plain (id int PRIMARY KEY, note text);
+            CREATE TABLE plain_child (extra text, PRIMARY KEY (id)) INHERITS (plain);
+            INSERT INTO plain SELECT g, 'p' || g FROM generate_series(1, 20) AS g;
+            INSERT INTO plain_child (id, note, extra) SELECT g, 'c' || g, 'x' FROM generate_series(21, 30) AS g;
+            """)
+        let id = "001_rename_plain"
+        try fixture.writePlan(id, "table: plain\nrename_table_to: plain2\n")
+        let errors = try Self.checkErrors(fixture)
+        #expect(errors.isEmpty, "\(errors)")
+        try fixture.run(.expand, id)
+        #expect(try fixture.int("SELECT count(*) FROM plain2") == 30)
+        try fixture.exec("INSERT INTO plain2 VALUES (100, 'via the view'); UPDATE plain2 SET note = 'updated' WHERE id = 25")
+        try fixture.run(.backfill, id)
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.state(id)?.phase == .contracted)
+        #expect(try fixture.rows("SELECT to_regclass('plain')::text, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('plain2'))") == [[nil, "r"]])
+        #expect(try fixture.rows("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'plain2'::regclass") == [["plain_child"]])
+        #expect(try fixture.int("SELECT count(*) FROM plain2") == 31)
+        #expect(try fixture.rows("SELECT note FROM plain_child WHERE id = 25") == [["updated"]])
+
+        try fixture.writePlan("002_rename_child", "table: plain_child\nrename_table_to: kid\n")
+        let childErrors = try Self.checkErrors(fixture).filter { $0.file.hasSuffix("002_rename_child.yaml") }
+        #expect(childErrors.isEmpty, "\(childErrors)")
+        try fixture.forward("002_rename_child", through: .contract)
+        #expect(try fixture.rows("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'plain2'::regclass") == [["kid"]])
+        // A column plan on the parent keeps its refusal.
+        try fixture.writePlan("003_add_flag", "table: plain2\nchanges:\n  - add: flag\n    type: boolean\n")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "003_add_flag") })
+        #expect(refusal.gates.contains("inheritance"), "\(refusal.text)")
+    }
+
+    /// hostile-h 22: a published partitioned table also got the column plans' "expand's new
+    /// columns would be replicated" in check -d. A table rename's refusal is its own (07's,
+    /// the name subscribers find the table by), and only when a publication sends the table
+    /// under the parent's name (`publish_via_partition_root`); one that sends each partition
+    /// under its own name is not affected: the partitions keep their names.
+    @Test func aPublishedPartitionedTableGetsOnlyTheTableRenamesRefusal() throws {
+        let fixture = try EngineFixture("table-rename-partitioned-published")
+        defer { fixture.close() }
+        try fixture.exec(Self.partitioned + "\nCREATE PUBLICATION pub_orders FOR TABLE orders WITH (publish_via_partition_root = true);")
+        let id = "001_rename_orders"
+        try fixture.writePlan(id, "table: orders\nrename_table_to: purchases\n")
+        let errors = try Self.checkErrors(fixture)
+        #expect(errors.count == 1 && errors.allSatisfy { $0.rule == "plan-table-refused" }, "\(errors)")
+        #expect(errors.first?.message.contains("is published by pub_orders") == true, "\(errors)")
+        #expect(errors.first?.message.contains("rename the table with the subscribers") == true, "\(errors)")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, id) })
+        #expect(refusal.gates == ["publication"], "\(refusal.text)")
+        #expect(refusal.text.contains("pub_orders") && !refusal.text.contains("new columns"), "\(refusal.text)")
+
+        try fixture.exec("DROP PUBLICATION pub_orders; CREATE PUBLICATION pub_orders FOR TABLE orders")
+        let partitionsByName = try Self.checkErrors(fixture)
+        #expect(partitionsByName.isEmpty, "\(partitionsByName)")
+        try fixture.run(.expand, id)
+        try fixture.run(.rollback, id)
+        try fixture.exec("DROP PUBLICATION pub_orders")
     }
 
     /// A rename and a column plan on one table are never in flight together: either waits.
