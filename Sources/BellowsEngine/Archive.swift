@@ -369,6 +369,11 @@ extension Engine {
                 """, [entry.archiveTable]).first else {
                 throw BellowsError.usage("the archive \(archiveName) is no longer recorded (`bellows archive list`)")
             }
+            // Restore reads the archive: a role that may not (the table's owner, when another
+            // role's contract made it) is refused here, naming the GRANTs (hostile-h 24).
+            if let refusal = try Self.archiveAccessRefusal(entry.archiveTable, dropping: false, connection: connection) {
+                throw BellowsError.usage(refusal)
+            }
             // The table the archive came from, by oid (hostile-h 06); by name for an archive made before oids were recorded.
             let table: String
             let tableLabel: String
@@ -576,7 +581,51 @@ extension Engine {
         }
         if expiredOnly { entries = entries.filter(\.expired) }
         if !force { entries = entries.filter { known.contains($0.owner) } }
+        // Purge drops each archive: a role that may not is refused before any is dropped (hostile-h 24).
+        let refusals = try entries.compactMap { try Self.archiveAccessRefusal($0.archiveTable, dropping: true, connection: connection) }
+        if !refusals.isEmpty { throw BellowsError.usage(refusals.joined(separator: "\n")) }
         return entries
+    }
+
+    /// Why the connection's role may not read (`restore`) or drop (`purge`) the archive table
+    /// `name` of schema `bellows_archive`, naming the role and what to grant; nil when it may,
+    /// or when the table is gone (the caller says so). Read from `pg_catalog` by name, which
+    /// needs no privilege: `to_regclass` of a table in a schema the role has no USAGE on fails
+    /// 42501 (hostile-h 24: the table's owner restoring an archive another role's contract made).
+    static func archiveAccessRefusal(_ name: String, dropping: Bool, connection: Connection) throws -> String? {
+        guard let row = try connection.query("""
+            SELECT current_user::text AS role, pg_get_userbyid(c.relowner)::text AS owner,
+                   has_schema_privilege(n.oid, 'USAGE') AS usage, has_table_privilege(c.oid, 'SELECT') AS readable,
+                   pg_has_role(c.relowner, 'USAGE') OR pg_has_role(n.nspowner, 'USAGE') AS may_drop
+            FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
+            WHERE n.nspname = $1 AND c.relname = $2
+            """, [ArchiveSQL.schema, name]).first else { return nil }
+        let role = try row.string("role")
+        let grantee = SQLQuote.identifier(role)
+        let owner = try row.string("owner")
+        let table = SQLQuote.qualified(schema: ArchiveSQL.schema, name: name)
+        let usage = try row.bool("usage")
+        let mayDrop = try row.bool("may_drop")
+        let readable = try row.bool("readable")
+        var lacks: [String] = usage ? [] : ["USAGE on schema \(ArchiveSQL.schema)"]
+        var grants: [String] = usage ? [] : ["GRANT USAGE ON SCHEMA \(ArchiveSQL.schema) TO \(grantee)"]
+        if dropping {
+            if !mayDrop {
+                lacks.append("ownership of the table (it is \(owner)'s)")
+                grants.append("GRANT \(SQLQuote.identifier(owner)) TO \(grantee)")
+            }
+            guard !grants.isEmpty else { return nil }
+            return "role \(role) may not drop the archive \(table) (purge drops it; it lacks \(lacks.joined(separator: " and "))); nothing was purged. "
+                + "Run the purge as \(owner) or a superuser, or grant it (as a superuser): \(grants.joined(separator: "; "))"
+        }
+        if !readable {
+            lacks.append("SELECT on the table")
+            grants.append("GRANT SELECT ON \(table) TO \(grantee)")
+        }
+        guard !grants.isEmpty else { return nil }
+        return "role \(role) may not read the archive \(table), which restore fills the new column(s) from (it lacks \(lacks.joined(separator: " and "))); "
+            + "nothing was changed. Grant it (as a superuser, or the owners of schema \(ArchiveSQL.schema) and of the archive, \(owner)): \(grants.joined(separator: "; ")); "
+            + "or run the restore as \(owner)"
     }
 
     /// `bellows archive purge PLAN` (that plan's or migration's archives) or `--expired` (those

@@ -147,6 +147,61 @@ extension ArchiveTests {
         // Finished: the same name again is refused (restore never writes an existing column).
         #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001") }
     }
+
+    /// hostile-h 24: the table's owner restoring an archive another role's contract made (here
+    /// the superuser's) got a bare `42501 permission denied for schema bellows_archive`. Restore
+    /// refuses before any change, naming the role and the GRANTs, and works once they are given;
+    /// purge likewise refuses a role that may not drop the archive, dropping nothing.
+    @Test func aRoleThatMayNotReadOrDropTheArchiveIsRefusedNamingTheGrants() throws {
+        let fixture = try EngineFixture("archive_owner_privileges")
+        defer { fixture.close() }
+        let owner = try DataSafetyTests.role(fixture, "archive_owner")
+        defer { owner.drop() }
+        try fixture.exec("""
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g;
+            ALTER TABLE t OWNER TO \(owner.name);
+            """)
+        try fixture.writePlan("001_rename_v", Self.renameV)
+        try fixture.forward("001_rename_v", through: .contract)
+        // docs/operations.md's privileges for Bellows' role, and nothing on the archive.
+        try fixture.exec("""
+            GRANT USAGE, CREATE ON SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(owner.name);
+            """)
+        let asOwner: (inout EngineOptions) -> Void = { $0.conninfo = fixture.db.conninfo + " user=\(owner.name)" }
+        #expect(try fixture.engine(asOwner).archives().map(\.archiveTable) == ["001_rename_v_t"])
+        func refusal(_ body: () throws -> Void) -> String? {
+            do {
+                try body()
+            } catch BellowsError.usage(let message) {
+                return message
+            } catch {
+                Issue.record("not a refusal naming the GRANT: \(error)")
+            }
+            return nil
+        }
+        let restore = try #require(refusal { _ = try fixture.engine(asOwner).restoreArchive(plan: "001") })
+        for named in ["role \(owner.name) may not read the archive", "GRANT USAGE ON SCHEMA bellows_archive TO \"\(owner.name)\"",
+                      "GRANT SELECT ON \"bellows_archive\".\"001_rename_v_t\" TO \"\(owner.name)\""] {
+            #expect(restore.contains(named), "\(restore)")
+        }
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v_restored'") == 0)
+        let purge = try #require(refusal { _ = try fixture.engine(asOwner).purgeArchives(plan: "001", expiredOnly: false) })
+        #expect(purge.contains("may not drop the archive") && purge.contains("GRANT USAGE ON SCHEMA bellows_archive"), "\(purge)")
+
+        // Granted as the refusal says: the owner restores every row.
+        try fixture.exec("GRANT USAGE ON SCHEMA bellows_archive TO \(owner.name); GRANT SELECT ON bellows_archive.\"001_rename_v_t\" TO \(owner.name)")
+        let restored = try fixture.engine(asOwner).restoreArchive(plan: "001")
+        #expect(restored.restored.first?.rows == 50)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE v_restored IS DISTINCT FROM v2") == 0)
+        // Purge still needs the archive's ownership: refused, nothing dropped.
+        let notOwner = try #require(refusal { _ = try fixture.engine(asOwner).purgeArchives(plan: "001", expiredOnly: false) })
+        #expect(notOwner.contains("ownership of the table") && !notOwner.contains("GRANT USAGE"), "\(notOwner)")
+        #expect(try fixture.int("SELECT count(*) FROM bellows.archives") == 1)
+        #expect(try fixture.int("SELECT count(*) FROM pg_class WHERE oid = to_regclass('bellows_archive.\"001_rename_v_t\"')") == 1)
+    }
 }
 
 extension MigrationArchiveTests {
