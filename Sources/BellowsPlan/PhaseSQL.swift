@@ -568,14 +568,27 @@ public struct PhaseSQL: Sendable {
     /// values (`identityEquality`), one `IS DISTINCT FROM` per pair, text compared under
     /// `COLLATE "C"` (byte by byte, whatever the column's collation) — the same answer without
     /// building two rows per compared row: verify's scan of a 1M-row rename took 1.9× a bare
-    /// `count(*)` with `record_image_ne`, 1.3× with this (issue 22). Other types keep `differ`.
+    /// `count(*)` with `record_image_ne`, 1.3× with this (issue 22). The dual-write trigger
+    /// compares the written row's columns the same way on every write. Other types keep `differ`.
     static func differ(_ a: [String], _ b: [String], types: [String]) -> String {
+        identityPairs(a, b, types: types, "IS DISTINCT FROM", joined: " OR ") ?? differ(a, b)
+    }
+
+    /// `identical` for values of known types, as `differ(_:_:types:)`: one `IS NOT DISTINCT
+    /// FROM` per pair where every type's `=` is identity, else `record_image_eq`.
+    static func identical(_ a: [String], _ b: [String], types: [String]) -> String {
+        identityPairs(a, b, types: types, "IS NOT DISTINCT FROM", joined: " AND ") ?? identical(a, b)
+    }
+
+    /// Each pair compared with `comparison`, text under `COLLATE "C"`; `nil` unless every
+    /// type's `=` is identity (`identityEquality`).
+    private static func identityPairs(_ a: [String], _ b: [String], types: [String], _ comparison: String, joined: String) -> String? {
         let kinds = types.map(identityEquality)
-        guard a.count == types.count, b.count == types.count, !kinds.isEmpty, kinds.allSatisfy({ $0 != nil }) else { return differ(a, b) }
+        guard a.count == types.count, b.count == types.count, !kinds.isEmpty, kinds.allSatisfy({ $0 != nil }) else { return nil }
         let pairs = zip(zip(a, b), kinds).map { pair, kind in
-            kind == true ? "(\(pair.0) COLLATE \"C\") IS DISTINCT FROM (\(pair.1) COLLATE \"C\")" : "\(pair.0) IS DISTINCT FROM \(pair.1)"
+            kind == true ? "(\(pair.0) COLLATE \"C\") \(comparison) (\(pair.1) COLLATE \"C\")" : "\(pair.0) \(comparison) \(pair.1)"
         }
-        return pairs.count == 1 ? pairs[0] : "(" + pairs.joined(separator: " OR ") + ")"
+        return pairs.count == 1 ? pairs[0] : "(" + pairs.joined(separator: joined) + ")"
     }
 
     /// Whether `type`'s default `=` holds only for values with the same binary image: `false`
@@ -800,13 +813,15 @@ public struct PhaseSQL: Sendable {
             let newTargets = row("NEW", targets), oldTargets = row("OLD", targets)
             let newColumns = columns("NEW", group.targets), oldColumns = columns("OLD", group.targets)
             let read = readColumns(group)
-            let sourcesChanged = Self.differ(read.map { "NEW.\(q($0))" }, read.map { "OLD.\(q($0))" })
+            let targetTypes = group.targets.map(\.type)
+            let sourcesChanged = Self.differ(read.map { "NEW.\(q($0))" }, read.map { "OLD.\(q($0))" },
+                                             types: read.map { transition.table.column($0)?.type ?? "" })
             // A write by new code: old code reads the old column, so rebuild it with down
             // unless the write agrees with up (then the old column already holds the value).
             func compareAndDown(_ indent: String) -> [String] {
                 if let form {
                     return [
-                        "\(indent)IF \(Self.differ(newColumns, form.ups)) THEN",
+                        "\(indent)IF \(Self.differ(newColumns, form.ups, types: targetTypes)) THEN",
                         setDowns(group, form, indent: indent + "  "),
                         "\(indent)END IF;",
                     ]
@@ -814,7 +829,7 @@ public struct PhaseSQL: Sendable {
                 let upRow = group.targets.indices.map { "bellows_up.c\($0)" }
                 return [
                     "\(indent)SELECT \(ups) INTO bellows_up FROM (SELECT NEW.*) AS bellows_row;",
-                    "\(indent)IF \(Self.differ(newColumns, upRow)) THEN",
+                    "\(indent)IF \(Self.differ(newColumns, upRow, types: targetTypes)) THEN",
                     computeDowns(group, indent: indent + "  "),
                     "\(indent)END IF;",
                 ]
@@ -860,9 +875,9 @@ public struct PhaseSQL: Sendable {
                 "    ELSE -- written by new code",
             ] + refuseExplicit + compareAndDown("      ") + [
                 "    END IF;",
-                "  ELSIF \(sourcesChanged) AND \(Self.identical(newColumns, oldColumns)) THEN",
+                "  ELSIF \(sourcesChanged) AND \(Self.identical(newColumns, oldColumns, types: targetTypes)) THEN",
                 setTargets(group, form, indent: "    "),
-                "  ELSIF \(Self.differ(newColumns, oldColumns)) THEN",
+                "  ELSIF \(Self.differ(newColumns, oldColumns, types: targetTypes)) THEN",
             ] + updatePrivilegeCheck(group) + fillUntouched + compareAndDown("    ") + [
                 "  ELSIF \(newTargets) IS NULL THEN -- a row the backfill has not reached",
                 setTargets(group, form, indent: "    "),

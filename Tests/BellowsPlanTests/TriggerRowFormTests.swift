@@ -42,3 +42,36 @@ import Testing
         #expect(PhaseSQL.overNew(expression, columns: columns) == nil)
     }
 }
+
+/// Issue 22: the trigger of a replacing change compared the written row's old and new columns
+/// with `record_image_ne(ROW(…), ROW(…))` and `record_image_eq`, building two rows per
+/// comparison on every write. For types whose `=` is identity (`PhaseSQL.identityEquality`)
+/// it compares with `IS [NOT] DISTINCT FROM`, text under `COLLATE "C"`; other types keep the
+/// binary image comparison (`2.5` and `2.50` differ).
+@Suite struct TriggerComparisonTests {
+    func function(_ changes: String) throws -> String {
+        let catalog = MigrationSchema.catalog(fromMigrations: ["CREATE TABLE e (id bigint PRIMARY KEY, n integer, payload text, amount numeric);"])
+        let plan = try #require(PlanLoader.load(file: "plans/001_p.yaml", source: "table: e\nchanges:\n" + changes).plan)
+        let transition = try #require(TransitionCompiler.compile(plan, table: catalog.table(plan.table.value)).transition)
+        return PhaseSQL(transition).triggerFunction
+    }
+
+    @Test func identityTypesAreComparedWithoutBuildingRows() throws {
+        let widen = try function("  - alter: n\n    type: bigint\n    up: \"n::bigint\"\n    down: \"n::integer\"\n")
+        #expect(!widen.contains("record_image"), "\(widen)")
+        #expect(widen.contains(#"ELSIF NEW."n" IS DISTINCT FROM OLD."n" AND NEW."_bellows_n" IS NOT DISTINCT FROM OLD."_bellows_n" THEN"#), "\(widen)")
+        #expect(widen.contains(#"IF NEW."_bellows_n" IS DISTINCT FROM (NEW."n"::bigint)::bigint THEN"#), "\(widen)")
+        let split = try function("""
+              - split: payload
+                into:
+                  - { column: head, type: text, up: "left(payload, 32)" }
+                  - { column: tail, type: text, up: "substr(payload, 33)" }
+                down: "head || tail"
+
+            """)
+        #expect(!split.contains("record_image"), "\(split)")
+        #expect(split.contains(#"ELSIF (NEW."payload" COLLATE "C") IS DISTINCT FROM (OLD."payload" COLLATE "C") AND ((NEW."head" COLLATE "C") IS NOT DISTINCT FROM (OLD."head" COLLATE "C") AND (NEW."tail" COLLATE "C") IS NOT DISTINCT FROM (OLD."tail" COLLATE "C")) THEN"#), "\(split)")
+        let numeric = try function("  - alter: amount\n    type: numeric(12,2)\n    up: \"round(amount, 2)\"\n    down: \"amount\"\n")
+        #expect(numeric.contains(#"record_image_eq(ROW(NEW."_bellows_amount"), ROW(OLD."_bellows_amount"))"#), "\(numeric)")
+    }
+}

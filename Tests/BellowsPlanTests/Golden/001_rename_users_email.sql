@@ -18,17 +18,17 @@ BEGIN
     IF ROW(NEW."email_address") IS NULL THEN -- written by old code
       NEW."email_address" := (NEW."email")::text;
     ELSE -- written by new code
-      IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
+      IF (NEW."email_address" COLLATE "C") IS DISTINCT FROM ((NEW."email")::text COLLATE "C") THEN
         NEW."email" := (NEW."email_address")::text;
       END IF;
     END IF;
-  ELSIF record_image_ne(ROW(NEW."email"), ROW(OLD."email")) AND record_image_eq(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+  ELSIF (NEW."email" COLLATE "C") IS DISTINCT FROM (OLD."email" COLLATE "C") AND (NEW."email_address" COLLATE "C") IS NOT DISTINCT FROM (OLD."email_address" COLLATE "C") THEN
     NEW."email_address" := (NEW."email")::text;
-  ELSIF record_image_ne(ROW(NEW."email_address"), ROW(OLD."email_address")) THEN
+  ELSIF (NEW."email_address" COLLATE "C") IS DISTINCT FROM (OLD."email_address" COLLATE "C") THEN
     IF NOT has_column_privilege(TG_RELID, 'email', 'UPDATE') THEN
       RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "email_address" of table users', DETAIL = 'Until contract of Bellows plan 001_rename_users_email, "email_address" is written through "email", and the role may not UPDATE "email".';
     END IF;
-    IF record_image_ne(ROW(NEW."email_address"), ROW((NEW."email")::text)) THEN
+    IF (NEW."email_address" COLLATE "C") IS DISTINCT FROM ((NEW."email")::text COLLATE "C") THEN
       NEW."email" := (NEW."email_address")::text;
     END IF;
   ELSIF ROW(NEW."email_address") IS NULL THEN -- a row the backfill has not reached

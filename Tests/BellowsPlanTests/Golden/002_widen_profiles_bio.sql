@@ -49,17 +49,17 @@ BEGIN
     IF ROW(NEW."_bellows_bio") IS NULL THEN -- written by old code
       NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
     ELSE -- written by new code
-      IF record_image_ne(ROW(NEW."_bellows_bio"), ROW((NEW."bio"::varchar(2000))::varchar(2000))) THEN
+      IF (NEW."_bellows_bio" COLLATE "C") IS DISTINCT FROM ((NEW."bio"::varchar(2000))::varchar(2000) COLLATE "C") THEN
         NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
       END IF;
     END IF;
-  ELSIF record_image_ne(ROW(NEW."bio"), ROW(OLD."bio")) AND record_image_eq(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
+  ELSIF (NEW."bio" COLLATE "C") IS DISTINCT FROM (OLD."bio" COLLATE "C") AND (NEW."_bellows_bio" COLLATE "C") IS NOT DISTINCT FROM (OLD."_bellows_bio" COLLATE "C") THEN
     NEW."_bellows_bio" := (NEW."bio"::varchar(2000))::varchar(2000);
-  ELSIF record_image_ne(ROW(NEW."_bellows_bio"), ROW(OLD."_bellows_bio")) THEN
+  ELSIF (NEW."_bellows_bio" COLLATE "C") IS DISTINCT FROM (OLD."_bellows_bio" COLLATE "C") THEN
     IF NOT has_column_privilege(TG_RELID, 'bio', 'UPDATE') THEN
       RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "bio" of table profiles', DETAIL = 'Until contract of Bellows plan 002_widen_profiles_bio, "bio" is written through "bio", and the role may not UPDATE "bio".';
     END IF;
-    IF record_image_ne(ROW(NEW."_bellows_bio"), ROW((NEW."bio"::varchar(2000))::varchar(2000))) THEN
+    IF (NEW."_bellows_bio" COLLATE "C") IS DISTINCT FROM ((NEW."bio"::varchar(2000))::varchar(2000) COLLATE "C") THEN
       NEW."bio" := (NEW."_bellows_bio"::varchar(500))::character varying(500);
     END IF;
   ELSIF ROW(NEW."_bellows_bio") IS NULL THEN -- a row the backfill has not reached

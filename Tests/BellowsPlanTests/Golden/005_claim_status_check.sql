@@ -54,17 +54,17 @@ BEGIN
     IF ROW(NEW."_bellows_status") IS NULL THEN -- written by old code
       NEW."_bellows_status" := (NEW."status"::text)::text;
     ELSE -- written by new code
-      IF record_image_ne(ROW(NEW."_bellows_status"), ROW((NEW."status"::text)::text)) THEN
+      IF (NEW."_bellows_status" COLLATE "C") IS DISTINCT FROM ((NEW."status"::text)::text COLLATE "C") THEN
         NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
       END IF;
     END IF;
-  ELSIF record_image_ne(ROW(NEW."status"), ROW(OLD."status")) AND record_image_eq(ROW(NEW."_bellows_status"), ROW(OLD."_bellows_status")) THEN
+  ELSIF record_image_ne(ROW(NEW."status"), ROW(OLD."status")) AND (NEW."_bellows_status" COLLATE "C") IS NOT DISTINCT FROM (OLD."_bellows_status" COLLATE "C") THEN
     NEW."_bellows_status" := (NEW."status"::text)::text;
-  ELSIF record_image_ne(ROW(NEW."_bellows_status"), ROW(OLD."_bellows_status")) THEN
+  ELSIF (NEW."_bellows_status" COLLATE "C") IS DISTINCT FROM (OLD."_bellows_status" COLLATE "C") THEN
     IF NOT has_column_privilege(TG_RELID, 'status', 'UPDATE') THEN
       RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "status" of table skill_claims', DETAIL = 'Until contract of Bellows plan 005_claim_status_check, "status" is written through "status", and the role may not UPDATE "status".';
     END IF;
-    IF record_image_ne(ROW(NEW."_bellows_status"), ROW((NEW."status"::text)::text)) THEN
+    IF (NEW."_bellows_status" COLLATE "C") IS DISTINCT FROM ((NEW."status"::text)::text COLLATE "C") THEN
       NEW."status" := (NEW."_bellows_status"::claim_status)::claim_status;
     END IF;
   ELSIF ROW(NEW."_bellows_status") IS NULL THEN -- a row the backfill has not reached

@@ -51,14 +51,14 @@ BEGIN
       NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
       NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
     ELSE -- written by new code
-      IF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text)) THEN
+      IF ((NEW."given_name" COLLATE "C") IS DISTINCT FROM ((split_part(NEW."full_name", ' ', 1))::text COLLATE "C") OR (NEW."family_name" COLLATE "C") IS DISTINCT FROM ((nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text COLLATE "C")) THEN
         NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
       END IF;
     END IF;
-  ELSIF record_image_ne(ROW(NEW."full_name"), ROW(OLD."full_name")) AND record_image_eq(ROW(NEW."given_name", NEW."family_name"), ROW(OLD."given_name", OLD."family_name")) THEN
+  ELSIF (NEW."full_name" COLLATE "C") IS DISTINCT FROM (OLD."full_name" COLLATE "C") AND ((NEW."given_name" COLLATE "C") IS NOT DISTINCT FROM (OLD."given_name" COLLATE "C") AND (NEW."family_name" COLLATE "C") IS NOT DISTINCT FROM (OLD."family_name" COLLATE "C")) THEN
     NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text;
     NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text;
-  ELSIF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW(OLD."given_name", OLD."family_name")) THEN
+  ELSIF ((NEW."given_name" COLLATE "C") IS DISTINCT FROM (OLD."given_name" COLLATE "C") OR (NEW."family_name" COLLATE "C") IS DISTINCT FROM (OLD."family_name" COLLATE "C")) THEN
     IF NOT has_column_privilege(TG_RELID, 'full_name', 'UPDATE') THEN
       RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied to update column "given_name", "family_name" of table users', DETAIL = 'Until contract of Bellows plan 006_split_users_full_name, "given_name", "family_name" is written through "full_name", and the role may not UPDATE "full_name".';
     END IF;
@@ -66,7 +66,7 @@ BEGIN
       IF NEW."given_name" IS NULL THEN NEW."given_name" := (split_part(NEW."full_name", ' ', 1))::text; END IF;
       IF NEW."family_name" IS NULL THEN NEW."family_name" := (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text; END IF;
     END IF;
-    IF record_image_ne(ROW(NEW."given_name", NEW."family_name"), ROW((split_part(NEW."full_name", ' ', 1))::text, (nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text)) THEN
+    IF ((NEW."given_name" COLLATE "C") IS DISTINCT FROM ((split_part(NEW."full_name", ' ', 1))::text COLLATE "C") OR (NEW."family_name" COLLATE "C") IS DISTINCT FROM ((nullif(substr(NEW."full_name", strpos(NEW."full_name", ' ') + 1), NEW."full_name"))::text COLLATE "C")) THEN
       NEW."full_name" := (nullif(concat_ws(' ', NEW."given_name", NEW."family_name"), ''))::text;
     END IF;
   ELSIF ROW(NEW."given_name", NEW."family_name") IS NULL THEN -- a row the backfill has not reached
