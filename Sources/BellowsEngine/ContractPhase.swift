@@ -102,7 +102,7 @@ extension Engine {
                     let triggers = try TriggerFunctionSource.read(connection, table: transition.quotedTable)
                     let deleting = triggers.contains { $0.events.contains(.delete) }
                     // An empty table gets a made-up row (hostile-d 43: with no row the proof proved nothing).
-                    let before = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, connection: connection)
+                    let before = try probeWrites(transition.quotedTable, deleting: deleting, synthesize: true, filtered: plan.renamesTableOnly, connection: connection)
                     try attachDeferrableConstraints(plan, transition, sql, command: .contract, connection: connection)
                     // `rename_table_to`: what embeds the old name, read under the lock (`TableRename`).
                     if let rename = plan.renameTableTo {
@@ -141,7 +141,7 @@ extension Engine {
                         }
                     }
                     let remade = try recreateVersionSchemas(others, table: transition.quotedTable, for: plan, .contract, connection: connection)
-                    let after = try probeWrites(finalTable, deleting: deleting, synthesize: true, connection: connection)
+                    let after = try probeWrites(finalTable, deleting: deleting, synthesize: true, filtered: plan.renamesTableOnly, connection: connection)
                     let unwritable = WritabilityProof.failures(table: "\(transition.tableName)", triggers: triggers, before: before, after: after,
                                                                replaced: transition.droppedColumns, gone: transition.goneAtContract)
                     if !unwritable.isEmpty { throw UnwritableAfterChanges(failures: unwritable) }
@@ -316,7 +316,10 @@ extension Engine {
     /// empty table the proof proved nothing): each column its default, or, NOT NULL without one, a
     /// plain value of its type (`syntheticValue`); its INSERT is the proof's INSERT, and the
     /// UPDATE and DELETE are made on it. A value its constraints refuse only leaves fewer triggers shown fired.
-    func probeWrites(_ table: String, deleting: Bool, synthesize: Bool = false, connection: Connection) throws -> ProbeRun {
+    /// `filtered`: for a plan that renames its table alone, which the row-security gate lets
+    /// through (hostile-h 22): the proof reads and writes (all rolled back) the rows the
+    /// policies give Bellows' role (`row_security = on`), instead of failing on the first read.
+    func probeWrites(_ table: String, deleting: Bool, synthesize: Bool = false, filtered: Bool = false, connection: Connection) throws -> ProbeRun {
         let identity = try connection.query("""
             SELECT c.relname::text AS name, n.nspname::text AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.oid = to_regclass($1)
@@ -357,6 +360,8 @@ extension Engine {
         // NEW.* to the old columns here, where every new session would fail (hostile-d 32).
         try connection.execute("DISCARD PLANS")
         try connection.execute("SAVEPOINT bellows_writable")
+        // Undone with the rest by the rollback to bellows_writable below.
+        if filtered { try connection.execute("SET LOCAL row_security = on") }
         try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
         var found = try connection.query("SELECT ctid::text AS ctid FROM \(table) LIMIT 1").first?.string("ctid")
         var synthetic: ProbeResult?

@@ -82,8 +82,8 @@ public enum ProjectCheck {
                     let transition = plan.moveColumns != nil ? nil : catalog.flatMap { TransitionCompiler.compile(plan, table: $0.table(plan.table.value)).transition }
                     let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? (plan.moveColumns == nil)
                     var refusals = (live.tableRefusals[plan.table.value.quoted] ?? []).filter { addsColumns || $0.gate != "publication" }
-                    // A table rename alone: inheritance has nothing to escape (hostile-h 22).
-                    if plan.renamesTableOnly { refusals.removeAll { $0.gate == "inheritance" } }
+                    // A table rename alone: inheritance has nothing to escape, and its view keeps row security (hostile-h 22).
+                    if plan.renamesTableOnly { refusals.removeAll { TableSafety.exemptsTableRenameOnly(gate: $0.gate, serverVersion: live.serverVersion) } }
                     if plan.moveColumns != nil, let move = catalog.flatMap({ MoveCompiler.compile(plan, table: $0.table(plan.table.value)).move }) {
                         // A move's publication gate: publications sending a moved column (hostile-h 08).
                         refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
@@ -252,7 +252,8 @@ public enum ProjectCheck {
             }
             if plan.renameTableTo != nil {
                 // A table rename adds no column: the publications' refusal for it is its own (hostile-h 07).
-                refusals.removeAll { $0.gate == "publication" || (plan.renamesTableOnly && $0.gate == "inheritance") }
+                refusals.removeAll { $0.gate == "publication"
+                    || (plan.renamesTableOnly && TableSafety.exemptsTableRenameOnly(gate: $0.gate, serverVersion: live.serverVersion)) }
                 refusals += tableRenameRefusals(plan, live: live)
             }
             for failure in refusals {

@@ -45,10 +45,20 @@ struct TableSafety: Sendable, Hashable {
     /// that renames the table and nothing else (`Plan.renamesTableOnly`), which has no trigger,
     /// backfill or column for inheritance to escape: its view reads and writes the children's
     /// rows through the parent as the table does, and contract renames the one table, the
-    /// children keeping their names and their link to it (hostile-h 22).
-    func failures(renamingTableOnly: Bool = false) -> [GateFailure] {
+    /// children keeping their names and their link to it (hostile-h 22). Nor for row-level
+    /// security on PostgreSQL 15 and later (`serverVersion`): such a plan reads and writes no
+    /// row, and its view is `security_invoker`, so whoever uses the new name sees and changes
+    /// the rows the policies give them through the table; before 15 a view has no
+    /// `security_invoker` and would read the table as its owner, so the refusal stays, saying so.
+    func failures(renamingTableOnly: Bool = false, serverVersion: Int = 150000) -> [GateFailure] {
         var failures: [GateFailure] = []
-        if rowSecurityActive {
+        if rowSecurityActive && renamingTableOnly && !Self.viewsKeepRowSecurity(serverVersion: serverVersion) {
+            failures.append(GateFailure(
+                gate: "row-security",
+                message: "row-level security is enabled on \(table): the view under the new name would keep its policies only as a security_invoker view, "
+                    + "which PostgreSQL 15 and later have (this server is \(serverVersion / 10000)); without it the view reads and writes the table as its owner, past the policies",
+                remedy: "rename the table in a migration (`ALTER TABLE \(table) RENAME TO …`) with the application, or upgrade to PostgreSQL 15 or later first"))
+        } else if rowSecurityActive && !renamingTableOnly {
             let policyList = policies.isEmpty ? "no policy (every row hidden)" : "policies " + policies.joined(separator: ", ")
             let remedy = isOwner && forceRowSecurity
                 ? "run Bellows as a role with BYPASSRLS (`ALTER ROLE … BYPASSRLS`), or lift FORCE for the owner during the transition (`ALTER TABLE \(table) NO FORCE ROW LEVEL SECURITY`)"
@@ -92,7 +102,21 @@ extension Engine {
     /// The table-level reasons a phase of `plan` may not run (row-level security, inheritance;
     /// no inheritance for a plan that renames its table alone).
     func tableSafetyFailures(table: String, plan: Plan? = nil, connection: Connection) throws -> [GateFailure] {
-        try TableSafety.read(connection, table: table)?.failures(renamingTableOnly: plan?.renamesTableOnly ?? false) ?? []
+        try TableSafety.read(connection, table: table)?.failures(renamingTableOnly: plan?.renamesTableOnly ?? false,
+                                                                 serverVersion: connection.serverVersion) ?? []
+    }
+}
+
+extension TableSafety {
+    /// Whether a view Bellows makes keeps the table's row-level security for whoever uses it
+    /// (`security_invoker`, PostgreSQL 15 and later).
+    static func viewsKeepRowSecurity(serverVersion: Int) -> Bool { serverVersion >= 150000 }
+
+    /// Whether a table gate of `failures()` (read for no plan, as `check -d` and `render -d`
+    /// do) does not apply to a plan that renames its table alone (hostile-h 22): inheritance,
+    /// and row security where the view keeps it.
+    static func exemptsTableRenameOnly(gate: String, serverVersion: Int) -> Bool {
+        gate == "inheritance" || (gate == "row-security" && viewsKeepRowSecurity(serverVersion: serverVersion))
     }
 }
 

@@ -610,7 +610,8 @@ public enum TransitionCompiler {
                                         targets: [t], downs: downs, dropsAtContract: olds.map(\.name)))
             }
         }
-        guard let keyNames = table.batchKey else {
+        // A table rename alone walks no rows (no backfill, no verify scan): it needs no key (hostile-h 22).
+        guard let keyNames = table.batchKey ?? (plan.renamesTableOnly ? [] : nil) else {
             error(plan.table.location, "plan-no-key",
                   "\(table.schema).\(tableName) has neither a primary key nor a unique index over NOT NULL columns: backfill batches need one to walk the table")
             return (nil, findings)

@@ -326,6 +326,103 @@ struct TableRenameEngineTests {
         try fixture.exec("DROP PUBLICATION pub_orders")
     }
 
+    /// hostile-h 22 (follow-up): a table with neither a primary key nor a unique index over
+    /// NOT NULL columns was refused (`plan-no-key`: backfill batches walk the key). A table
+    /// rename walks no row: expand, backfill, verify and contract run, writes through the
+    /// view reach the table, its index follows the name. A column plan keeps the refusal.
+    @Test func aTableWithoutAKeyIsRenamed() throws {
+        let fixture = try EngineFixture("table-rename-keyless")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE events (at timestamptz NOT NULL DEFAULT now(), kind text, payload text);
+            CREATE INDEX events_at_idx ON events (at);
+            INSERT INTO events (kind, payload) SELECT 'k' || (g % 5), 'p' || g FROM generate_series(1, 100) AS g;
+            """)
+        let id = "001_rename_events"
+        try fixture.writePlan(id, "table: events\nrename_table_to: happenings\n")
+        let errors = try Self.checkErrors(fixture)
+        #expect(errors.isEmpty, "\(errors)")
+        try fixture.run(.expand, id)
+        try fixture.exec("""
+            INSERT INTO happenings (kind, payload) VALUES ('new', 'via the view');
+            UPDATE happenings SET payload = 'updated' WHERE payload = 'p7';
+            DELETE FROM happenings WHERE payload = 'p8';
+            """)
+        #expect(try fixture.int("SELECT count(*) FROM events") == 100)
+        try fixture.run(.backfill, id)
+        try fixture.run(.verify, id)
+        try fixture.run(.contract, id)
+        #expect(try fixture.state(id)?.phase == .contracted)
+        #expect(try fixture.rows("SELECT to_regclass('events')::text, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('happenings'))") == [[nil, "r"]])
+        #expect(try fixture.rows("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'happenings'::regclass") == [["happenings_at_idx"]])
+        #expect(try fixture.int("SELECT count(*) FROM happenings WHERE payload IN ('updated', 'via the view')") == 2)
+
+        try fixture.writePlan("002_add_flag", "table: happenings\nchanges:\n  - add: flag\n    type: boolean\n")
+        let columnPlan = try Self.checkErrors(fixture).filter { $0.file.hasSuffix("002_add_flag.yaml") }
+        #expect(columnPlan.map(\.rule) == ["plan-no-key"], "\(columnPlan)")
+    }
+
+    /// hostile-h 22 (follow-up): a table with row-level security in force for the role Bellows
+    /// runs as (here its owner, under FORCE) was refused (gate `row-security`: the backfill and
+    /// verify would see only the rows the policies show). A table rename reads and writes no
+    /// row, and its view is `security_invoker`: a reader through the new name sees and writes
+    /// exactly the rows the table's policies give them (not the view owner's, who sees all),
+    /// before and after contract. A column plan keeps the refusal.
+    @Test func aTableWithRowSecurityIsRenamedAndTheViewKeepsItsPolicies() throws {
+        let fixture = try EngineFixture("table-rename-rls")
+        defer { fixture.close() }
+        let owner = try DataSafetyTests.role(fixture, "tr_owner")
+        defer { owner.drop() }
+        let reader = try DataSafetyTests.role(fixture, "tr_reader")
+        defer { reader.drop() }
+        try fixture.exec("""
+            GRANT CREATE ON SCHEMA public TO \(owner.name);
+            SET ROLE \(owner.name);
+            CREATE TABLE notes (id int PRIMARY KEY, tenant text NOT NULL, body text);
+            INSERT INTO notes SELECT g, 't' || (g % 3), 'b' || g FROM generate_series(1, 90) AS g;
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+            CREATE POLICY owner_sees_all ON notes TO \(owner.name) USING (true);
+            CREATE POLICY own_tenant ON notes TO \(reader.name) USING (tenant = current_setting('app.tenant', true));
+            GRANT SELECT, INSERT, UPDATE ON notes TO \(reader.name);
+            RESET ROLE;
+            """)
+        let asOwner: (inout EngineOptions) -> Void = { $0.conninfo = fixture.db.conninfo + " user=\(owner.name)" }
+        let id = "001_rename_notes"
+        try fixture.writePlan(id, "table: notes\nrename_table_to: memos\n")
+        let live = try LiveSchema.read(conninfo: fixture.db.conninfo + " user=\(owner.name)", planTables: fixture.project.loadPlans().plans.map(\.table.value))
+        let errors = ProjectCheck.check(project: fixture.project, live: live).filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors)")
+        try fixture.run(.expand, id, asOwner)
+        #expect(try fixture.rows("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'memos'::regclass") == [["security_invoker=true"]])
+
+        let asReader = try Connection(fixture.db.conninfo + " user=\(reader.name)")
+        defer { asReader.close() }
+        try asReader.execute("SET app.tenant = 't1'")
+        func seen(_ relation: String) throws -> [[String]] {
+            try asReader.query("SELECT count(*)::text AS n, string_agg(DISTINCT tenant, ',') AS tenants FROM \(relation)").map { [try $0.string("n"), try $0.string("tenants")] }
+        }
+        #expect(try seen("notes") == [["30", "t1"]])
+        #expect(try seen("memos") == [["30", "t1"]], "the view shows the reader its policy's rows, not the view owner's")
+        // Writes through the new name: the reader's own tenant only, as through the table.
+        try asReader.execute("INSERT INTO memos (id, tenant, body) VALUES (1000, 't1', 'via the view')")
+        #expect(throws: PostgresError.self) { try asReader.execute("INSERT INTO memos (id, tenant, body) VALUES (1001, 't2', 'other tenant')") }
+        #expect(try asReader.execute("UPDATE memos SET body = 'overwritten' WHERE id = 2").affectedRows == 0)
+        try fixture.run(.backfill, id, asOwner)
+        try fixture.run(.verify, id, asOwner)
+        try fixture.run(.contract, id, asOwner)
+        #expect(try fixture.state(id)?.phase == .contracted)
+        #expect(try fixture.rows("SELECT to_regclass('notes')::text, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('memos'))") == [[nil, "r"]])
+        #expect(try seen("memos") == [["31", "t1"]])
+        #expect(try fixture.rows("SELECT body FROM memos WHERE id = 2") == [["b2"]])
+        #expect(try fixture.int("SELECT count(*) FROM memos") == 91)
+        #expect(try fixture.rows("SELECT polname::text FROM pg_policy WHERE polrelid = 'memos'::regclass ORDER BY 1") == [["own_tenant"], ["owner_sees_all"]])
+
+        try fixture.writePlan("002_add_flag", "table: memos\nchanges:\n  - add: flag\n    type: boolean\n")
+        let refusal = try #require(expectRefusal { try fixture.run(.expand, "002_add_flag", asOwner) })
+        #expect(refusal.gates == ["row-security"], "\(refusal.text)")
+    }
+
     /// A rename and a column plan on one table are never in flight together: either waits.
     @Test func aRenameWaitsForOtherPlansOnTheTableAndTheyForIt() throws {
         let fixture = try EngineFixture("table-rename-conflict")
