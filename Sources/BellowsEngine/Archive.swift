@@ -115,7 +115,17 @@ extension Engine {
         let policy = policy(for: plan)
         try step("prepare the archive of the columns contract drops") {
             try LockSafety.inTransaction(connection, policy: policy, table: archive.transition.quotedTable, report: report) {
-                for statement in archive.prepare {
+                for statement in archive.prepareTable {
+                    announce(plan, .contract, statement)
+                    try connection.execute(statement.sql)
+                }
+            }
+        }
+        try step("install the archive's trigger") {
+            try LockSafety.inTransaction(connection, policy: policy, table: archive.transition.quotedTable, report: report) {
+                let leftover = try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
+                                                     [archive.transition.quotedTable, archive.triggerName]).isEmpty
+                for statement in archive.prepareTrigger where leftover || !statement.sql.hasPrefix("DROP TRIGGER") {
                     announce(plan, .contract, statement)
                     try connection.execute(statement.sql)
                 }

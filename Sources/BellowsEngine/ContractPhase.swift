@@ -338,8 +338,7 @@ extension Engine {
         func result(of error: PostgresError, savepoint: String) throws -> ProbeResult {
             guard connection.isOpen, let state = error.sqlState, state != .lockNotAvailable, state != .deadlockDetected,
                   state != .queryCanceled, state.errorClass != "08", state.errorClass != "57" else { throw error }
-            try connection.execute("ROLLBACK TO SAVEPOINT \(savepoint)")
-            try connection.execute("RELEASE SAVEPOINT \(savepoint)")
+            _ = try connection.executeScript("ROLLBACK TO SAVEPOINT \(savepoint); RELEASE SAVEPOINT \(savepoint)")
             guard state.errorClass == "23" else { return .failed(error) }
             return .refusedAsData(error, ownTable: error.table == own.name && error.schema == own.schema)
         }
@@ -347,8 +346,7 @@ extension Engine {
             try connection.execute("SAVEPOINT bellows_probe")
             do {
                 let rows = try write()
-                try connection.execute("ROLLBACK TO SAVEPOINT bellows_probe")
-                try connection.execute("RELEASE SAVEPOINT bellows_probe")
+                _ = try connection.executeScript("ROLLBACK TO SAVEPOINT bellows_probe; RELEASE SAVEPOINT bellows_probe")
                 return rows > 0 ? .wrote : .noRow
             } catch let error as PostgresError {
                 return try result(of: error, savepoint: "bellows_probe")
@@ -358,11 +356,11 @@ extension Engine {
         // The session's cached plans, PL/pgSQL's too, were made for the table as it was: a trigger's
         // `INSERT INTO history SELECT NEW.*` planned by the run before the changes still expands
         // NEW.* to the old columns here, where every new session would fail (hostile-d 32).
-        try connection.execute("DISCARD PLANS")
-        try connection.execute("SAVEPOINT bellows_writable")
-        // Undone with the rest by the rollback to bellows_writable below.
-        if filtered { try connection.execute("SET LOCAL row_security = on") }
-        try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        // (Statements without parameters or results share a round trip: under contract's lock
+        // each round trip is time every writer waits.)
+        // `row_security = on` is undone with the rest by the rollback to bellows_writable below.
+        _ = try connection.executeScript("DISCARD PLANS; SAVEPOINT bellows_writable; "
+                                         + (filtered ? "SET LOCAL row_security = on; " : "") + "SET CONSTRAINTS ALL IMMEDIATE")
         var found = try connection.query("SELECT ctid::text AS ctid FROM \(table) LIMIT 1").first?.string("ctid")
         var synthetic: ProbeResult?
         if found == nil, synthesize {
@@ -443,8 +441,7 @@ extension Engine {
         } else {
             for event in [ProbeEvent.update, .insert, .delete] { run.results[event] = .notRun("the table has no row to copy or update") }
         }
-        try connection.execute("ROLLBACK TO SAVEPOINT bellows_writable")
-        try connection.execute("RELEASE SAVEPOINT bellows_writable")
+        _ = try connection.executeScript("ROLLBACK TO SAVEPOINT bellows_writable; RELEASE SAVEPOINT bellows_writable")
         return run
     }
 

@@ -436,7 +436,9 @@ public enum PhaseRendering {
             -- batches (paced as the backfill, up to the largest key once the trigger is in place) copy every row:
 
             """
-        out += "BEGIN;\n" + archive.prepare.map { "-- \($0.purpose)\n\($0.sql);\n" }.joined() + "COMMIT;\n"
+        for group in [archive.prepareTable, archive.prepareTrigger] {
+            out += "BEGIN;\n" + group.map { "-- \($0.purpose)\n\($0.sql);\n" }.joined() + "COMMIT;\n"
+        }
         out += "-- each batch (its last key, then its rows; the first has no cursor):\n\(archive.keyset.bound(first: false));\n\(archive.batch(first: false));\n"
         out += "-- in contract's transaction, right after its ACCESS EXCLUSIVE lock (no write can reach the table any more):\n"
         out += archive.complete.map { "-- \($0.purpose)\n\($0.sql);\n" }.joined()

@@ -92,10 +92,29 @@ public struct ArchiveSQL: Sendable {
     private var columnList: String { columns.map { q($0.name) }.joined(separator: ", ") }
 
     /// The archive table, its tombstone index, and the trigger that keeps it up to date while the
-    /// batches run: one short transaction before contract's. A leftover of an earlier attempt
-    /// that never committed (an unrecorded archive: the engine checks; the trigger of a contract
-    /// killed during its batches, hostile-h 15) is dropped first.
-    public var prepare: [PhaseStatement] {
+    /// batches run: `prepareTable` then `prepareTrigger`, two short transactions before
+    /// contract's. A leftover of an earlier attempt that never committed (an unrecorded archive:
+    /// the engine checks; the trigger of a contract killed during its batches, hostile-h 15) is
+    /// dropped first.
+    public var prepare: [PhaseStatement] { prepareTable + prepareTrigger }
+
+    /// The trigger, in a transaction of its own: `CREATE TRIGGER` blocks the table's writers
+    /// until it commits, so nothing slower (the archive table's files) shares that transaction.
+    /// The leftover's `DROP TRIGGER IF EXISTS` (ACCESS EXCLUSIVE when there is one) runs only
+    /// when the engine finds one.
+    public var prepareTrigger: [PhaseStatement] {
+        [
+            PhaseStatement(.transaction, "the trigger a contract killed during its archive left, when there is one (its function is replaced)",
+                           "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive",
+                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",
+                           "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
+        ]
+    }
+
+    /// The archive table, its index and the trigger's function: nothing here locks the table.
+    public var prepareTable: [PhaseStatement] {
         let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
         let newKey = key.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
@@ -126,12 +145,6 @@ public struct ArchiveSQL: Sendable {
                            "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
             PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
                            "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \(tag)\n\(body)\n\(tag)"),
-            PhaseStatement(.transaction, "the trigger a contract killed during its archive left (its function is replaced)",
-                           "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
-            PhaseStatement(.transaction, "every write from now on reaches the archive",
-                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
-            PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",
-                           "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
         ]
     }
 

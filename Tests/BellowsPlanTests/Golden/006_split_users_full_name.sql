@@ -181,7 +181,7 @@ BEGIN
   RETURN NULL;
 END
 $bellows$;
--- the trigger a contract killed during its archive left (its function is replaced) [archive]
+-- the trigger a contract killed during its archive left, when there is one (its function is replaced) [archive]
 DROP TRIGGER IF EXISTS "_bellows_archive_006_split_users_full_name" ON "public"."users";
 -- every write from now on reaches the archive [archive]
 CREATE TRIGGER "_bellows_archive_006_split_users_full_name" AFTER INSERT OR UPDATE OR DELETE ON "public"."users"
