@@ -202,7 +202,9 @@ public enum ProjectCheck {
     /// the baseline, which it already holds.
     static func chainedBases(_ project: Project, plans: [Plan], contracted: Set<String>) -> [String: PlanChain.Base] {
         let given = Set(plans.map(\.id))
-        let chain = plans + project.loadPlans().plans.filter { !given.contains($0.id) }
+        // Only the files of the other plans are loaded (`check` has loaded every plan already).
+        let others = project.planFiles().filter { !given.contains(PlanLoader.planID(ofFile: $0)) }.compactMap { PlanLoader.load(path: $0).plan }
+        let chain = plans + others.filter { !given.contains($0.id) }
         return PlanChain.bases(chain, base: offlineCatalog(project), skipping: contracted)
     }
 

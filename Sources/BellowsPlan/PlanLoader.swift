@@ -53,10 +53,15 @@ public enum PlanLoader {
         load(file: file, source: source, bytes: Array(source.utf8))
     }
 
-    static func load(file: String, source: String, bytes: [UInt8]) -> PlanLoadResult {
+    /// The id a plan loaded from `file` has: its file name without `.yaml` or `.yml`.
+    public static func planID(ofFile file: String) -> String {
         let fileName = (file as NSString).lastPathComponent
-        let stem = fileName.hasSuffix(".yaml") ? String(fileName.dropLast(5))
+        return fileName.hasSuffix(".yaml") ? String(fileName.dropLast(5))
             : fileName.hasSuffix(".yml") ? String(fileName.dropLast(4)) : fileName
+    }
+
+    static func load(file: String, source: String, bytes: [UInt8]) -> PlanLoadResult {
+        let stem = planID(ofFile: file)
         if bytes.count > maximumFileSize {
             return PlanLoadResult(plan: nil, findings: [tooLarge(file: file, bytes: bytes.count)])
         }
