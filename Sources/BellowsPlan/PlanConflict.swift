@@ -41,14 +41,36 @@ public struct PlanColumns: Sendable, Hashable {
     /// contract's DROP COLUMN takes the other plan's copy with it, stranding that plan
     /// (hostile-d 13). Sorted names.
     public static func sharedObjects(in table: TableInfo, _ mine: Set<String>, _ other: Set<String>) -> [String] {
-        func shares(_ columns: [String]) -> Bool {
-            let a = mine.intersection(columns), b = other.intersection(columns)
-            return !a.isEmpty && !b.isEmpty && a.union(b).count > 1
+        SharedObjects(in: table, mine).with(other)
+    }
+
+    /// `sharedObjects(in:_:_:)` of one plan's columns against many others': the table's indexes
+    /// and constraints over a column `mine` changes are found once (`crossPlan` compares every
+    /// pair of plans on a table, and the table grows with every plan before them).
+    public struct SharedObjects: Sendable {
+        let mine: Set<String>
+        /// Indexes, then constraints, over a column of `mine`: their names and columns.
+        let objects: [(name: String, columns: [String])]
+
+        public init(in table: TableInfo, _ mine: Set<String>) {
+            self.mine = mine
+            let indexes = table.indexes.compactMap { index -> (name: String, columns: [String])? in
+                let columns = table.details?.indexColumns[index.name] ?? index.columns
+                return mine.isDisjoint(with: columns) ? nil : ("index \(index.name)", columns)
+            }
+            let constraints = table.constraints.compactMap { constraint -> (name: String, columns: [String])? in
+                guard !mine.isDisjoint(with: constraint.columns), !table.indexes.contains(where: { $0.name == constraint.name }) else { return nil }
+                return ("constraint \(constraint.name)", constraint.columns)
+            }
+            objects = indexes + constraints
         }
-        let indexes = table.indexes.filter { shares(table.details?.indexColumns[$0.name] ?? $0.columns) }.map { "index \($0.name)" }
-        let constraints = table.constraints.filter { constraint in
-            shares(constraint.columns) && !table.indexes.contains { $0.name == constraint.name }
-        }.map { "constraint \($0.name)" }
-        return (indexes + constraints).sorted()
+
+        /// Those over a column `other` changes too, when the two change different columns of it. Sorted names.
+        public func with(_ other: Set<String>) -> [String] {
+            objects.filter { object in
+                let a = mine.intersection(object.columns), b = other.intersection(object.columns)
+                return !a.isEmpty && !b.isEmpty && a.union(b).count > 1
+            }.map(\.name).sorted()
+        }
     }
 }

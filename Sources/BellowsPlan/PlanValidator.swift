@@ -385,10 +385,13 @@ public enum PlanValidator {
         for key in byTable.keys.sorted() {
             let group = byTable[key] ?? []
             for (position, i) in group.enumerated() {
-                // Different columns that share an index or constraint (hostile-d 13).
+                // Different columns that share an index or constraint (hostile-d 13): the
+                // objects over plan i's columns, found once for every plan j.
+                var objects: (table: TableInfo, shared: PlanColumns.SharedObjects)?
                 for j in group[(position + 1)...] where touched[i].isDisjoint(with: touched[j]) {
-                    guard !reaches(i, j), !reaches(j, i), let table = table(plans[i]) else { continue }
-                    let shared = PlanColumns.sharedObjects(in: table, touched[i], touched[j])
+                    guard !reaches(i, j), !reaches(j, i) else { continue }
+                    if objects == nil, let table = table(plans[i]) { objects = (table, PlanColumns.SharedObjects(in: table, touched[i])) }
+                    guard let table = objects?.table, let shared = objects?.shared.with(touched[j]) else { continue }
                     guard !shared.isEmpty else { continue }
                     let (a, b) = (plans[i], plans[j])
                     let location = b.changes.first { !Set($0.touchedColumns).isDisjoint(with: table.columns.map(\.name)) }?.location ?? b.table.location
