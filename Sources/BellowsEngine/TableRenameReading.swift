@@ -69,6 +69,14 @@ extension Engine {
                    CASE WHEN con.contype IN ('p', 'u', 'x') AND con.conindid <> 0 THEN ic.relname END AS owned
             FROM pg_constraint con LEFT JOIN pg_class ic ON ic.oid = con.conindid
             WHERE con.conrelid = to_regclass($1)
+              -- Not one the table inherits (only its parent's rename may rename it), nor a CHECK or
+              -- NOT NULL its inheritance children hold under another name (PostgreSQL 18 names a
+              -- child's own NOT NULL after the child): RENAME CONSTRAINT renames it in every
+              -- child too, and fails where a child has no constraint of that name.
+              AND con.coninhcount = 0
+              AND NOT (con.contype IN ('c', 'n') AND NOT con.connoinherit AND EXISTS (
+                  SELECT 1 FROM pg_inherits i WHERE i.inhparent = con.conrelid
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint cc WHERE cc.conrelid = i.inhrelid AND cc.conname = con.conname)))
             UNION ALL
             SELECT 'index', ic.relname, NULL FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
             WHERE i.indrelid = to_regclass($1)
