@@ -133,7 +133,9 @@ public enum ProjectCheck {
                                             message: "\(plan.id) was contracted before the baseline (\(MigrationRunner.baselineName) holds its changes); not checked against it"))
                 } else {
                     let base = bases[plan.id]
-                    findings += PlanValidator.validate(plan, catalog: base?.catalog)
+                    // The chain compiled the plan against this catalog already: its findings are reused.
+                    let compiled = base?.compiled.flatMap { $0.file == plan.file && $0.checksum == plan.checksum ? $0.findings : nil }
+                    findings += PlanValidator.validate(plan, catalog: base?.catalog, compiled: compiled)
                     if let base, !base.unapplied.isEmpty {
                         findings.append(Finding(file: plan.file, line: 1, column: 1, severity: .info, rule: "schema-source",
                                                 message: "checked without the changes of \(base.unapplied.joined(separator: ", ")), which \(base.unapplied.count == 1 ? "has" : "have") errors"))

@@ -1,3 +1,5 @@
+import BellowsSQL
+
 /// Plans build on each other: a plan may change a column an earlier plan adds or renames. Each
 /// plan is checked and rendered against the schema the migrations build with every earlier
 /// plan's contracted result applied (`Transition.tableAfterContract`), in sequence order, which
@@ -10,6 +12,10 @@ public enum PlanChain {
         public var applied: [String]
         /// Earlier plans on the same table that could not be applied (they do not compile).
         public var unapplied: [String]
+        /// The findings of compiling the plan against `catalog`'s table, as `bases` did to apply
+        /// it (the plan's file and checksum say which plan; nil when it was not compiled):
+        /// `PlanValidator.validate(_:catalog:compiled:)` takes them instead of compiling again.
+        public var compiled: (file: String, checksum: String, findings: [Finding])?
     }
 
     /// Plans in the order they run: sequence number, then id.
@@ -28,12 +34,15 @@ public enum PlanChain {
         for plan in ordered(plans) {
             let table = plan.table.value
             let key = "\(table.effectiveSchema).\(table.name)"
-            if result[plan.id] == nil {
+            let first = result[plan.id] == nil
+            if first {
                 result[plan.id] = Base(catalog: catalog, applied: applied[key] ?? [], unapplied: unapplied[key] ?? [])
             }
             guard !skipping.contains(plan.id), let before = catalog.table(table) else { continue }
             if plan.moveColumns != nil {
-                guard let move = MoveCompiler.compile(plan, table: before, catalog: catalog).move else {
+                let compiled = MoveCompiler.compile(plan, table: before, catalog: catalog)
+                if first { result[plan.id]?.compiled = (plan.file, plan.checksum, compiled.findings) }
+                guard let move = compiled.move else {
                     unapplied[key, default: []].append(plan.id)
                     continue
                 }
@@ -41,7 +50,9 @@ public enum PlanChain {
                 applied[key, default: []].append(plan.id)
                 continue
             }
-            guard let transition = TransitionCompiler.compile(plan, table: before).transition else {
+            let compiled = TransitionCompiler.compile(plan, table: before)
+            if first { result[plan.id]?.compiled = (plan.file, plan.checksum, compiled.findings) }
+            guard let transition = compiled.transition else {
                 unapplied[key, default: []].append(plan.id)
                 continue
             }

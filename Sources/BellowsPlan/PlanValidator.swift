@@ -14,7 +14,9 @@ public enum PlanValidator {
     // MARK: One plan
 
     /// `database` names the live database `catalog` was read from (nil: the migrations').
-    public static func validate(_ plan: Plan, catalog: SchemaCatalog?, database: String? = nil) -> [Finding] {
+    /// `compiled`: the findings of compiling `plan` against `catalog`'s table, when the caller
+    /// has them (`PlanChain.Base.compiled`); nil compiles it here.
+    public static func validate(_ plan: Plan, catalog: SchemaCatalog?, database: String? = nil, compiled: [Finding]? = nil) -> [Finding] {
         var findings: [Finding] = []
         func add(_ location: SourceLocation, _ severity: Severity, _ rule: String, _ message: String) {
             findings.append(Finding(at: location, severity: severity, rule: rule, message: message))
@@ -231,9 +233,9 @@ public enum PlanValidator {
         // Against the schema the migrations build.
         if let catalog {
             if let table = catalog.table(plan.table.value), plan.moveColumns != nil {
-                findings += MoveCompiler.compile(plan, table: table, catalog: catalog).findings
+                findings += compiled ?? MoveCompiler.compile(plan, table: table, catalog: catalog).findings
             } else if let table = catalog.table(plan.table.value) {
-                findings += TransitionCompiler.compile(plan, table: table).findings
+                findings += compiled ?? TransitionCompiler.compile(plan, table: table).findings
                 if let rename = plan.renameTableTo, catalog.table(TableName(schema: table.schema, name: rename.value)) != nil {
                     add(rename.location, .error, "plan-table-exists",
                         "table \(table.schema).\(rename.value) already exists\(database == nil ? " after the migrations" : ""): 'rename_table_to' needs a free name")
