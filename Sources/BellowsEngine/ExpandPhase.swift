@@ -25,6 +25,7 @@ extension Engine {
             failures += try referencedPlanFailures(plan, connection: connection)
             failures += manualGateFailures(plan, before: .expand, connection: connection)
             failures += try tableSafetyFailures(table: plan.table.value.quoted, plan: plan, connection: connection)
+            failures += ServerVersion.planFailures(plan, serverVersion: connection.serverVersion)
             var compiled = TransitionCompiler.compile(plan, table: table)
             compiled.transition?.notNullShape = NotNullShape.preferred(serverVersion: connection.serverVersion)
             // Only new columns reach subscribers: a plan of table constraints alone adds none (hostile-d 18).

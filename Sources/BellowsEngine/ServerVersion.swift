@@ -1,3 +1,4 @@
+import BellowsPlan
 import Foundation
 import PGClient
 
@@ -21,6 +22,25 @@ public enum ServerVersion {
         guard number / 10_000 < oldestSupportedMajor else { return nil }
         let tested = testedMajors.map(String.init).joined(separator: ", ")
         return "the server runs PostgreSQL \(describe(number)), which Bellows does not support: it needs PostgreSQL \(oldestSupportedMajor) or later (tested on \(tested))"
+    }
+
+    /// Why `plan` cannot run on this server, before any change (gate `server-version`): the
+    /// views of a table rename, of `strategy: views` and of `versioned_schemas` are
+    /// `security_invoker`, so that whoever uses them gets the table's privileges and row
+    /// security; PostgreSQL 15 added that option. On 14 expand failed at its `CREATE VIEW`
+    /// with a bare syntax error (rolled back, nothing changed).
+    public static func planFailures(_ plan: Plan, serverVersion number: Int) -> [GateFailure] {
+        guard number < 150_000 else { return [] }
+        var needs: [String] = []
+        if let rename = plan.renameTableTo { needs.append("`rename_table_to: \(rename.value)` (a view under the new name)") }
+        if plan.strategy == .views { needs.append("`strategy: views`") }
+        else if plan.versionedSchemas { needs.append("`versioned_schemas: true`") }
+        guard !needs.isEmpty else { return [] }
+        return [GateFailure(
+            gate: "server-version",
+            message: "plan \(plan.id) uses \(needs.joined(separator: " and ")): its views are security_invoker, so that the table's privileges "
+                + "and row security apply to whoever uses them, which needs PostgreSQL 15 or later (this server runs \(describe(number)))",
+            remedy: "upgrade to PostgreSQL 15 or later, or make the change with a migration in a window the application allows")]
     }
 
     /// A version as given to `--server-version`: `18` for `180000`, else as `describe`.

@@ -20,6 +20,26 @@ struct ServerVersionTests {
         }
     }
 
+    /// A table rename, `strategy: views` and versioned schemas make `security_invoker` views,
+    /// which PostgreSQL 14 lacks: expand refuses there, saying why, instead of failing at its
+    /// `CREATE VIEW` with a syntax error (found while fixing hostile-h 22).
+    @Test func plansWhoseViewsNeedSecurityInvokerAreRefusedBefore15() throws {
+        func plan(_ source: String) throws -> Plan { try #require(PlanLoader.load(file: "plans/001_p.yaml", source: source).plan) }
+        let rename = try plan("table: orders\nrename_table_to: purchases\n")
+        let views = try plan("table: orders\nstrategy: views\nchanges:\n  - alter: placed\n    rename_to: placed_on\n")
+        let versioned = try plan("table: orders\nversioned_schemas: true\nchanges:\n  - alter: placed\n    rename_to: placed_on\n")
+        let plain = try plan("table: orders\nchanges:\n  - alter: placed\n    rename_to: placed_on\n")
+        for refused in [rename, views, versioned] {
+            let failures = ServerVersion.planFailures(refused, serverVersion: 140_011)
+            #expect(failures.map(\.gate) == ["server-version"])
+            #expect(failures.first?.message.contains("PostgreSQL 15 or later (this server runs 14.11)") == true, "\(failures)")
+            for newer in [150_000, 160_002, 180_006] { #expect(ServerVersion.planFailures(refused, serverVersion: newer).isEmpty) }
+        }
+        #expect(ServerVersion.planFailures(rename, serverVersion: 140_011).first?.message.contains("rename_table_to: purchases") == true)
+        #expect(ServerVersion.planFailures(views, serverVersion: 140_011).first?.message.contains("strategy: views") == true)
+        #expect(ServerVersion.planFailures(plain, serverVersion: 140_011).isEmpty)
+    }
+
     @Test func versionsAsUsersWriteThem() {
         #expect(ServerVersion.parse("18") == 180_000)
         #expect(ServerVersion.parse("18.6") == 180_006)
