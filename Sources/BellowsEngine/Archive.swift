@@ -123,8 +123,7 @@ extension Engine {
         }
         try step("install the archive's trigger") {
             try LockSafety.inTransaction(connection, policy: policy, table: archive.transition.quotedTable, report: report) {
-                let leftover = try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
-                                                     [archive.transition.quotedTable, archive.triggerName]).isEmpty
+                let leftover = try archiveTriggerPresent(archive, connection: connection)
                 for statement in archive.prepareTrigger where leftover || !statement.sql.hasPrefix("DROP TRIGGER") {
                     announce(plan, .contract, statement)
                     try connection.execute(statement.sql)
@@ -153,9 +152,20 @@ extension Engine {
         if connection.inTransaction { _ = try? connection.execute("ROLLBACK") }
         _ = try? LockSafety.inTransaction(connection, policy: LockPolicy(lockTimeoutMilliseconds: 2000, statementTimeoutMilliseconds: 30_000, retries: 3),
                                           table: archive.transition.quotedTable, report: report) {
-            guard try connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty else { return }
+            guard try !archiveRecorded(archive, connection: connection) else { return }
             for statement in archive.abandon { try connection.execute(statement.sql) }
         }
+    }
+
+    /// Whether the archive's trigger is on the table: a contract killed during its batches left it.
+    func archiveTriggerPresent(_ archive: ArchiveSQL, connection: Connection) throws -> Bool {
+        try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
+                              [archive.transition.quotedTable, archive.triggerName]).isEmpty
+    }
+
+    /// Whether the archive was recorded, that is, made by a contract that committed.
+    func archiveRecorded(_ archive: ArchiveSQL, connection: Connection) throws -> Bool {
+        try !connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty
     }
 
     /// The columns contract drops whose type is the database's own (an enum, a domain, a
@@ -228,12 +238,18 @@ extension Engine {
                 report(.info(String(format: "%@: the replicas caught up after %.1f s; going on", what, Date().timeIntervalSince(since))))
             }
         }
-        if pacer.watchesSessions {
-            let activity = try serverActivity(connection)
-            if pacer.observe(activity, at: Date()) {
-                report(.info("\(what): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
-            }
+        _ = try observeServer(&pacer, what: what, reportChange: true, connection: connection)
+    }
+
+    /// The server's other sessions, shown to the pacer before a batch (nil when the pace is
+    /// fixed and nothing is asked); a change of pace is reported when `reportChange`.
+    func observeServer(_ pacer: inout BackfillPacer, what: String, reportChange: Bool, connection: Connection) throws -> ServerActivity? {
+        guard pacer.watchesSessions else { return nil }
+        let activity = try serverActivity(connection)
+        if pacer.observe(activity, at: Date()), reportChange {
+            report(.info("\(what): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
         }
+        return activity
     }
 
     /// Walks `keyset` from its first key up to `upperBound` in batches, each in a transaction

@@ -174,12 +174,8 @@ extension Engine {
                     replicaWaitStarted = nil
                 }
             }
-            if pacer.watchesSessions {
-                let activity = try serverActivity(connection)
+            if let activity = try observeServer(&pacer, what: "backfill of \(plan.id)", reportChange: scannedThisRun > 0, connection: connection) {
                 activeSessions = activity.activeSessions
-                if pacer.observe(activity, at: Date()), scannedThisRun > 0 {
-                    report(.info("backfill of \(plan.id): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
-                }
             }
             let batch = cursor == nil ? firstBatch : nextBatch
             if !announced {

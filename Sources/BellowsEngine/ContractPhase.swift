@@ -515,9 +515,8 @@ extension Engine {
                 }
                 // What an interrupted contract left of its archive (its trigger, an unrecorded table).
                 let archive = ArchiveSQL(transition)
-                if try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
-                                         [transition.quotedTable, archive.triggerName]).isEmpty {
-                    let recorded = try !connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty
+                if try archiveTriggerPresent(archive, connection: connection) {
+                    let recorded = try archiveRecorded(archive, connection: connection)
                     for statement in archive.abandon where !(recorded && statement.sql.hasPrefix("DROP TABLE")) {
                         announce(plan, .rollback, statement)
                         try connection.execute(statement.sql)

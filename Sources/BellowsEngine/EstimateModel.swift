@@ -259,6 +259,30 @@ public enum EstimateModel {
     /// most: the pacer's first batch of wide rows would hold expand's lock for seconds.
     public static let sampleBatchBytes = 8 << 20
 
+    /// The sample's first batch in rows: `sampleBatchBytes` at the table's average row (heap and
+    /// TOAST), at least one (hostile-h 20).
+    public static func firstSampleBatchRows(heapBytes: Int, toastBytes: Int, rows: Int) -> Int {
+        max(1, sampleBatchBytes / max(1, (heapBytes + toastBytes) / max(1, rows)))
+    }
+
+    /// Whether the plan is estimated as before expand; an interrupted expand (its transaction
+    /// committed, its index builds not) has its columns and trigger already, and is estimated
+    /// from the shape it stored.
+    static func beforeExpand(_ state: PlanState?) -> Bool {
+        let phase = state?.phase ?? .planned
+        return (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
+    }
+
+    /// Why the sample is not taken, for the reasons every kind of plan shares; nil to take it.
+    static func sampleSkipped(_ state: PlanState?, sample: Bool, rows: Int) -> String? {
+        if !beforeExpand(state) {
+            return "the plan is \(state?.expanding == true ? "being expanded" : (state?.phase ?? .planned).rawValue): the sample runs expand's transaction, so it is taken only before expand"
+        }
+        if !sample { return "--no-sample" }
+        if rows == 0 { return "the table is empty" }
+        return nil
+    }
+
     // MARK: duration
 
     /// Rows per second of the sample's batches. The first batch is left out when there are

@@ -9,8 +9,7 @@ import PGClient
 /// the new table's, and the locks are the move's statements'.
 extension Engine {
     func estimateMove(_ plan: Plan, state: PlanState?, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
-        let phase = state?.phase ?? .planned
-        let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
+        let before = EstimateModel.beforeExpand(state)
         var notes: [String] = []
 
         // The move as expand would compile it now, or as expand stored it.
@@ -32,17 +31,12 @@ extension Engine {
         let (rows, size) = try rowsAndSize(table, options: estimateOptions, notes: &notes, connection: connection)
 
         var backfill = EstimateReport.BackfillEstimate(needed: true, rows: rows.used, source: "none")
-        if !before {
-            backfill.sampleSkipped = "the plan is \(state?.expanding == true ? "being expanded" : phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
-        } else if !estimateOptions.sample {
-            backfill.sampleSkipped = "--no-sample"
-        } else if rows.used == 0 {
-            backfill.sampleSkipped = "the table is empty"
+        if let skipped = EstimateModel.sampleSkipped(state, sample: estimateOptions.sample, rows: rows.used) {
+            backfill.sampleSkipped = skipped
         } else {
             do {
                 // The first batch reads at most `sampleBatchBytes` at the table's average row (hostile-h 20).
-                let bytesPerRow = (size.heapBytes + size.toastBytes) / max(1, rows.used)
-                let firstBatchRows = max(1, EstimateModel.sampleBatchBytes / max(1, bytesPerRow))
+                let firstBatchRows = EstimateModel.firstSampleBatchRows(heapBytes: size.heapBytes, toastBytes: size.toastBytes, rows: rows.used)
                 backfill.sample = try sampleMove(plan, sql: sql, options: estimateOptions, firstBatchRows: firstBatchRows, connection: connection)
             } catch let failed as SampleFailed {
                 sampleFailed(failed, table: table, options: estimateOptions, backfill: &backfill, notes: &notes, connection: connection)
@@ -79,7 +73,7 @@ extension Engine {
         }
         // Contract keeps no archive of a move: the moved values live on in the new table.
         let report = EstimateReport(
-            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue, database: try databaseLine(connection),
+            plan: plan.id, table: plan.table.value.description, phase: (state?.phase ?? .planned).rawValue, database: try databaseLine(connection),
             rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
             locks: EstimateModel.locks(sql, timings: timings), archiveBytes: nil, archive: nil, notes: notes)
         if estimateOptions.record {

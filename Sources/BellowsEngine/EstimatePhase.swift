@@ -52,10 +52,7 @@ extension Engine {
     func estimate(_ plan: Plan, options estimateOptions: EstimateOptions, connection: Connection) throws -> EstimateReport {
         let state = try StateStore.plan(connection, id: plan.id)
         if plan.moveColumns != nil { return try estimateMove(plan, state: state, options: estimateOptions, connection: connection) }
-        let phase = state?.phase ?? .planned
-        // Before expand; an interrupted expand (its transaction committed, its index builds not)
-        // has its columns and trigger already, and is estimated from the shape it stored.
-        let before = (phase == .planned || phase == .rolledBack) && !(state?.expanding ?? false)
+        let before = EstimateModel.beforeExpand(state)
         var notes: [String] = []
 
         // The transition as expand would compile it now, or as expand stored it.
@@ -83,12 +80,8 @@ extension Engine {
         var backfill = EstimateReport.BackfillEstimate(needed: sql.needsBackfill, rows: rows.used, source: "none")
         if !sql.needsBackfill {
             notes.append("the plan has no backfill (no new column computed from the old ones)")
-        } else if !before {
-            backfill.sampleSkipped = "the plan is \(state?.expanding == true ? "being expanded" : phase.rawValue): the sample runs expand's transaction, so it is taken only before expand"
-        } else if !estimateOptions.sample {
-            backfill.sampleSkipped = "--no-sample"
-        } else if rows.used == 0 {
-            backfill.sampleSkipped = "the table is empty"
+        } else if let skipped = EstimateModel.sampleSkipped(state, sample: estimateOptions.sample, rows: rows.used) {
+            backfill.sampleSkipped = skipped
         } else if let sequences = Self.sequenceCalls(transition) {
             // A sequence is not rolled back with the sample's transaction (hostile-h 11).
             backfill.sampleSkipped = "the backfill calls \(sequences): a sample would draw from the sequence, which no rollback gives back"
@@ -96,8 +89,7 @@ extension Engine {
             do {
                 // The first batch's rows, from the table's bytes per row: a batch of wide rows
                 // (large documents in TOAST) would hold expand's lock long (hostile-h 20).
-                let bytesPerRow = (size.heapBytes + size.toastBytes) / max(1, rows.used)
-                let firstBatchRows = max(1, EstimateModel.sampleBatchBytes / max(1, bytesPerRow))
+                let firstBatchRows = EstimateModel.firstSampleBatchRows(heapBytes: size.heapBytes, toastBytes: size.toastBytes, rows: rows.used)
                 backfill.sample = try sample(plan, transition: transition, options: estimateOptions, firstBatchRows: firstBatchRows, connection: connection)
             } catch let failed as SampleFailed {
                 sampleFailed(failed, table: table, options: estimateOptions, backfill: &backfill, notes: &notes, connection: connection)
@@ -144,7 +136,7 @@ extension Engine {
             archive = archiveSQL.size(off: nil, statistics: statistics, withoutStatistics: "table \(table) is gone")
         }
         let report = EstimateReport(
-            plan: plan.id, table: plan.table.value.description, phase: phase.rawValue,
+            plan: plan.id, table: plan.table.value.description, phase: (state?.phase ?? .planned).rawValue,
             database: try databaseLine(connection),
             rows: rows, size: size, backfill: backfill, growth: growth, wal: wal,
             locks: EstimateModel.locks(sql, timings: timings), archiveBytes: archive?.bytes, archive: archive, notes: notes)

@@ -25,10 +25,12 @@ public struct LiveSchema: Sendable {
     public var name: String
     /// `server_version_num`: render renders for it.
     public var serverVersion: Int
-    /// What expand's table gates (row security, inheritance, publications) would refuse, per
-    /// table (`TableName.quoted`), read for the tables `read(conninfo:planTables:)` is
-    /// given, so `check -d` and `render -d` say it before a deploy's expand does (hostile-f 08).
-    public var tableRefusals: [String: [GateFailure]] = [:]
+    /// What expand's table gates (row security, inheritance, publications) look at, per table
+    /// (`TableName.quoted`), read for the tables `read(conninfo:planTables:)` is given, so
+    /// `check -d` and `render -d` say it before a deploy's expand does (hostile-f 08):
+    /// `tableRefusals(for:)`.
+    var tableSafety: [String: TableSafety] = [:]
+    var publicationRefusals: [String: [GateFailure]] = [:]
     /// The publications that publish each such table's updates or deletes (the `replica-identity`
     /// gate's question, hostile-d 18).
     public var changePublications: [String: [String]] = [:]
@@ -60,9 +62,9 @@ public struct LiveSchema: Sendable {
                 try connection.execute("SET TRANSACTION READ ONLY")
                 var live = try read(connection)
                 for table in Set(planTables.map(\.quoted)) {
-                    let failures = try (TableSafety.read(connection, table: table)?.failures() ?? [])
-                        + Engine.publicationFailures(table: table, connection: connection)
-                    if !failures.isEmpty { live.tableRefusals[table] = failures }
+                    if let safety = try TableSafety.read(connection, table: table) { live.tableSafety[table] = safety }
+                    let publication = try Engine.publicationFailures(table: table, connection: connection)
+                    if !publication.isEmpty { live.publicationRefusals[table] = publication }
                     let publications = try Engine.publications(of: table, wholeOnly: false, connection: connection)
                     if !publications.isEmpty { live.changePublications[table] = publications }
                     let whole = try Engine.publications(of: table, wholeOnly: true, connection: connection)
@@ -175,5 +177,15 @@ public struct LiveSchema: Sendable {
             applied.append(other.id)
         }
         return (catalog, applied.isEmpty ? nil : "plan \(plan.id): checked against the tables as they will be once \(applied.joined(separator: ", ")) \(applied.count == 1 ? "is" : "are") contracted")
+    }
+}
+
+extension LiveSchema {
+    /// What expand's table gates would refuse for `plan`: the same `TableSafety.failures` expand
+    /// asks (a plan that renames its table alone has its own), then the publications'.
+    func tableRefusals(for plan: Plan) -> [GateFailure] {
+        let table = plan.table.value.quoted
+        return (tableSafety[table]?.failures(renamingTableOnly: plan.renamesTableOnly, serverVersion: serverVersion) ?? [])
+            + (publicationRefusals[table] ?? [])
     }
 }

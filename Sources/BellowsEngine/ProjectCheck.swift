@@ -81,9 +81,7 @@ public enum ProjectCheck {
                     // for a plan that adds columns, and the replica identity it would drop.
                     let transition = plan.moveColumns != nil ? nil : catalog.flatMap { TransitionCompiler.compile(plan, table: $0.table(plan.table.value)).transition }
                     let addsColumns = transition.map { !$0.newTargets.isEmpty } ?? (plan.moveColumns == nil)
-                    var refusals = (live.tableRefusals[plan.table.value.quoted] ?? []).filter { addsColumns || $0.gate != "publication" }
-                    // A table rename alone: inheritance has nothing to escape, and its view keeps row security (hostile-h 22).
-                    if plan.renamesTableOnly { refusals.removeAll { TableSafety.exemptsTableRenameOnly(gate: $0.gate, serverVersion: live.serverVersion) } }
+                    var refusals = live.tableRefusals(for: plan).filter { addsColumns || $0.gate != "publication" }
                     if plan.moveColumns != nil, let move = catalog.flatMap({ MoveCompiler.compile(plan, table: $0.table(plan.table.value)).move }) {
                         // A move's publication gate: publications sending a moved column (hostile-h 08).
                         refusals += Engine.movePublicationFailures(move, publications: live.publishedColumns[plan.table.value.quoted] ?? [:])
@@ -246,7 +244,7 @@ public enum ProjectCheck {
             }
             catalog = liveCatalog
             header = "-- schema: the \(live.name), live catalog\n" + (chosen.note.map { "-- \($0)\n" } ?? "")
-            var refusals = live.tableRefusals[plan.table.value.quoted] ?? []
+            var refusals = live.tableRefusals(for: plan)
             if plan.moveColumns != nil {
                 // A move adds no column to the source; its publication gate is the moved columns' (hostile-h 08).
                 refusals.removeAll { $0.gate == "publication" }
@@ -256,8 +254,7 @@ public enum ProjectCheck {
             }
             if plan.renameTableTo != nil {
                 // A table rename adds no column: the publications' refusal for it is its own (hostile-h 07).
-                refusals.removeAll { $0.gate == "publication"
-                    || (plan.renamesTableOnly && TableSafety.exemptsTableRenameOnly(gate: $0.gate, serverVersion: live.serverVersion)) }
+                refusals.removeAll { $0.gate == "publication" }
                 refusals += tableRenameRefusals(plan, live: live)
             }
             for failure in refusals {

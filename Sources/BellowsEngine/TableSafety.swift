@@ -112,12 +112,6 @@ extension TableSafety {
     /// (`security_invoker`, PostgreSQL 15 and later).
     static func viewsKeepRowSecurity(serverVersion: Int) -> Bool { serverVersion >= 150000 }
 
-    /// Whether a table gate of `failures()` (read for no plan, as `check -d` and `render -d`
-    /// do) does not apply to a plan that renames its table alone (hostile-h 22): inheritance,
-    /// and row security where the view keeps it.
-    static func exemptsTableRenameOnly(gate: String, serverVersion: Int) -> Bool {
-        gate == "inheritance" || (gate == "row-security" && viewsKeepRowSecurity(serverVersion: serverVersion))
-    }
 }
 
 /// The table's own triggers (not Bellows', not internal ones), for what the backfill fires and
