@@ -243,9 +243,10 @@ extension Engine {
 
     /// The server's other sessions, shown to the pacer before a batch (nil when the pace is
     /// fixed and nothing is asked); a change of pace is reported when `reportChange`.
-    func observeServer(_ pacer: inout BackfillPacer, what: String, reportChange: Bool, connection: Connection) throws -> ServerActivity? {
+    func observeServer(_ pacer: inout BackfillPacer, what: String, reportChange: Bool, excluding: [Int32] = [],
+                       connection: Connection) throws -> ServerActivity? {
         guard pacer.watchesSessions else { return nil }
-        let activity = try serverActivity(connection)
+        let activity = try serverActivity(connection, excluding: excluding)
         if pacer.observe(activity, at: Date()), reportChange {
             report(.info("\(what): pace \(pacer.description); \(activity.activeSessions) other active sessions, \(activity.strainDescription)"))
         }

@@ -62,6 +62,24 @@ extension Engine {
                          + "to twice its size until autovacuum runs; run the backfill as the table's owner"
                          + (connection.serverVersion >= 170000 ? " or GRANT MAINTAIN ON \(table) to its role" : "") + " [vacuum-refused]"))
         }
+        let vacuum = BackgroundVacuum(conninfo: options.conninfo, table: table)
+        defer { vacuum.close() }
+        /// Takes how a VACUUM ended: counted when it ran; a refusal stops the attempts.
+        func settle(_ outcome: BackgroundVacuum.Outcome) {
+            switch outcome {
+            case .done:
+                vacuums += 1
+            case .skippedLocked:
+                report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
+            case .refused(let message):
+                // Not counted as done: a VACUUM that warns skipped the table.
+                vacuumRefused = message
+                vacuumEvery = 0
+                report(.info("warning: that VACUUM did nothing (\(message)); the backfill stops trying [vacuum-refused]"))
+            case .failed(let message):
+                report(.info("warning: that VACUUM failed (\(message)); the next one is tried after \(vacuumEvery) more updated rows"))
+            }
+        }
         let started = Date()
         var scannedBefore = 0
         if let cursor, let upperBound {
@@ -174,7 +192,8 @@ extension Engine {
                     replicaWaitStarted = nil
                 }
             }
-            if let activity = try observeServer(&pacer, what: "backfill of \(plan.id)", reportChange: scannedThisRun > 0, connection: connection) {
+            if let activity = try observeServer(&pacer, what: "backfill of \(plan.id)", reportChange: scannedThisRun > 0,
+                                                excluding: vacuum.pid.map { [$0] } ?? [], connection: connection) {
                 activeSessions = activity.activeSessions
             }
             let batch = cursor == nil ? firstBatch : nextBatch
@@ -208,28 +227,23 @@ extension Engine {
             sinceVacuum += result.updated
 
             pacer.batchDone(rows: result.scanned, milliseconds: elapsed)
-            if vacuumEvery > 0, sinceVacuum >= vacuumEvery {
-                report(.info("letting vacuum catch up on \(table) after \(sinceVacuum) updated rows"))
-                // Frees the space of the rows the backfill replaced, for its next batches to
-                // reuse. Without index cleanup (a third of the cost; autovacuum does it later)
-                // and without truncation, which would take an ACCESS EXCLUSIVE lock. When
-                // autovacuum is already at the table, waiting for its lock would stall the
-                // backfill until the deadlock check cancels autovacuum (deadlock_timeout, 1 s
-                // by default): SKIP_LOCKED leaves the table to it instead.
-                _ = connection.takeNotices()
-                _ = try? connection.execute("VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)")
-                let notices = connection.takeNotices()
-                if notices.contains(where: { $0.sqlState == .lockNotAvailable }) {
-                    report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
-                } else if let skipped = notices.first(where: { $0.severity == "WARNING" }) {
-                    // Not counted as done: a VACUUM that warns skipped the table.
-                    vacuumRefused = skipped.message
-                    vacuumEvery = 0
-                    report(.info("warning: that VACUUM did nothing (\(skipped.message)); the backfill stops trying [vacuum-refused]"))
-                } else {
-                    vacuums += 1
+            if let outcome = vacuum.poll() { settle(outcome) }
+            // Frees the space of the rows the backfill replaced, for its next batches to reuse
+            // (BackgroundVacuum: beside the batches, one at a time). None once the walk has
+            // reached its bound: no later batch would reuse that space, and the backfill would
+            // only wait for it; the application's writes get it from autovacuum, as any table's.
+            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound {
+                if let outcome = vacuum.wait() { settle(outcome) }
+                if vacuumEvery > 0 {
+                    report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
+                    if !vacuum.start(gentle: pacer.isGentle) {
+                        // No second session (max_connections reached): inline, as before.
+                        _ = connection.takeNotices()
+                        _ = try? connection.execute(BackgroundVacuum.statement(table))
+                        settle(BackgroundVacuum.Outcome.of(connection.takeNotices()))
+                    }
+                    sinceVacuum = 0
                 }
-                sinceVacuum = 0
             }
             let seconds = Date().timeIntervalSince(started) - pausedSeconds
             let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
@@ -239,13 +253,14 @@ extension Engine {
                 rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
                 lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
                 tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
-                vacuums: vacuums)
+                vacuums: vacuums + (vacuum.isRunning ? 1 : 0))
             report(.backfill(progress))
             progressHooks(progress)
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }
 
+        if let outcome = vacuum.wait() { settle(outcome) }
         let bytesAtEnd = try tableBytes(connection, table)
         let details: [String: JSONValue] = [
             "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),
@@ -379,7 +394,8 @@ extension Engine {
     /// its WAL and disks): how many ran something in the last second, and how many wait
     /// behind the backfill, for its row locks or in the WAL's queue. Sessions whose state
     /// this role may not see (without pg_read_all_stats) count as active.
-    func serverActivity(_ connection: Connection) throws -> ServerActivity {
+    /// `excluding`: Bellows' own other sessions (the backfill's VACUUM).
+    func serverActivity(_ connection: Connection, excluding: [Int32] = []) throws -> ServerActivity {
         guard let row = try connection.query("""
             SELECT count(*) FILTER (WHERE state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second') AS active,
                    count(*) FILTER (WHERE datname = current_database()
@@ -388,8 +404,8 @@ extension Engine {
                    count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event = 'WALWrite') AS wal_queue,
                    count(*) FILTER (WHERE wait_event_type = 'IO' AND wait_event IN ('WALInitWrite', 'WALInitSync')) AS wal_init
             FROM pg_stat_activity
-            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-            """).first else { return ServerActivity(activeSessions: 0) }
+            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL ($1::int[])
+            """, [PostgresArray.literal(excluding.map(String.init))]).first else { return ServerActivity(activeSessions: 0) }
         return ServerActivity(activeSessions: try row.int("active"), activeInDatabase: try row.int("active_here"), blockedByBackfill: try row.int("blocked"),
                               waitingForWALWrite: try row.int("wal_queue"), creatingWALSegment: try row.int("wal_init"))
     }

@@ -301,23 +301,14 @@ public enum EstimateModel {
         Engine.vacuumEveryRows(settings, estimate: rows)
     }
 
-    /// The backfill's VACUUM runs, as a share of the batches' time: each one processes the pages
-    /// the rows updated since the last one left (their old and new versions), which took about a
-    /// tenth of those rows' UPDATE on the bench table (VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF)
-    /// after each 20,000-row UPDATE of 200,000 rows: 10-22 ms against 160-240 ms).
-    public static let vacuumShare = 0.10
-
     /// Seconds for `rows` at `rate`, plus what the real backfill adds to the sample's batches:
     /// a commit, the saved cursor and the pacer's reads per batch (`perBatchMilliseconds` each,
-    /// batches of `batchSize` rows), and its VACUUM runs (``vacuumShare`` of the batches' time
-    /// when it vacuums: `vacuumEvery` > 0 and under the rows).
-    public static func backfillSeconds(rows: Int, rowsPerSecond rate: Double, batchSize: Int, vacuumEvery: Int = 0,
-                                       perBatchMilliseconds: Double = 3) -> Double {
+    /// batches of `batchSize` rows). Its VACUUM runs add nothing: they run beside the batches on
+    /// a session of their own (BackgroundVacuum), none after the last batch.
+    public static func backfillSeconds(rows: Int, rowsPerSecond rate: Double, batchSize: Int, perBatchMilliseconds: Double = 3) -> Double {
         guard rows > 0, rate > 0 else { return 0 }
         let batches = (Double(rows) / Double(max(1, batchSize))).rounded(.up)
-        let updates = Double(rows) / rate
-        let vacuums = vacuumEvery > 0 && vacuumEvery <= rows ? updates * vacuumShare : 0
-        return updates + vacuums + batches * perBatchMilliseconds / 1000
+        return Double(rows) / rate + batches * perBatchMilliseconds / 1000
     }
 
     /// The batch size the backfill settles at: the pacer's size after the sample's batches.

@@ -53,7 +53,7 @@ extension Engine {
             let batchSize = options.batchSize ?? EstimateModel.settledBatchSize(sample.batches, settings: plan.backfill)
             backfill.source = "sample"
             backfill.rowsPerSecond = rate
-            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize, vacuumEvery: 0)
+            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize)
             growth = EstimateModel.growth(rows: rows.used, sample: sample, heapBytes: size.heapBytes, vacuumEvery: 0)
             growth.model = growthModel
             wal = EstimateModel.wal(rows: rows.used, sample: sample)

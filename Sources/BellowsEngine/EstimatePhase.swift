@@ -106,7 +106,7 @@ extension Engine {
             let batchSize = options.batchSize ?? EstimateModel.settledBatchSize(sample.batches, settings: settings)
             backfill.source = "sample"
             backfill.rowsPerSecond = rate
-            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize, vacuumEvery: vacuumEvery)
+            backfill.seconds = EstimateModel.backfillSeconds(rows: rows.used, rowsPerSecond: rate, batchSize: batchSize)
             growth = EstimateModel.growth(rows: rows.used, sample: sample, heapBytes: size.heapBytes, vacuumEvery: vacuumEvery)
             wal = EstimateModel.wal(rows: rows.used, sample: sample)
             timings = EstimateModel.Timings(expandTransactionMilliseconds: sample.expandMilliseconds,

@@ -83,4 +83,22 @@ struct WalkPacingTests {
         #expect(progress.allSatisfy { $0.pace?.hasPrefix("gentle") == true }, "\(progress.map(\.pace))")
         #expect(try fixture.int("SELECT count(*) FROM profile_bios b JOIN profiles p USING (id) WHERE b.bio = p.bio") == 3000)
     }
+
+    /// The backfill's VACUUM session (BackgroundVacuum) is Bellows' own: the pacer leaves it
+    /// out of the sessions it counts as the application, or every VACUUM would turn the
+    /// backfill gentle.
+    @Test func theBackfillsOwnVacuumSessionIsNotTheApplication() throws {
+        let fixture = try EngineFixture("walk-own-session")
+        defer { fixture.close() }
+        let probe = try fixture.db.connect()
+        defer { probe.close() }
+        let other = try fixture.db.connect()
+        defer { other.close() }
+        try other.execute("BEGIN")
+        _ = try other.query("SELECT 1")
+        let engine = fixture.engine()
+        #expect(try eventually(10) { try engine.serverActivity(probe).activeInDatabase == 1 })
+        #expect(try engine.serverActivity(probe, excluding: [other.backendPID]).activeInDatabase == 0)
+        try other.execute("ROLLBACK")
+    }
 }

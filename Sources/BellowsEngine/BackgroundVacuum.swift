@@ -1,0 +1,148 @@
+import Foundation
+import PGClient
+
+/// Runs the backfill's `VACUUM`s on a connection of their own, beside the batches.
+///
+/// Run inline, each `VACUUM` stopped the walk for as long as it took: 10–15 % of a full-speed
+/// backfill's wall time on the bench's table (issue 22), while the server had a core to spare.
+/// Beside the walk it costs the walk next to nothing. One runs at a time: the backfill waits for
+/// the last one to end before it starts the next, so no more row versions stay unfreed than
+/// inline (the bloat bound), and it waits for the last one before it finishes.
+///
+/// Beside the application (the gentle pace) a run is cost-limited as autovacuum's are
+/// (`vacuum_cost_delay` at least 2 ms, `vacuum_cost_limit` as configured): it reads and dirties
+/// pages at autovacuum's pace instead of all at once. At full speed it keeps the session's own
+/// `vacuum_cost_delay` (0 unless configured), as the inline run did.
+///
+/// The session is a client backend like any other: the pacer must not count it as the
+/// application (``pid``).
+final class BackgroundVacuum: @unchecked Sendable {
+    /// How one `VACUUM` ended.
+    enum Outcome: Equatable {
+        case done
+        /// Another vacuum (autovacuum) held the table: `SKIP_LOCKED` skipped it.
+        case skippedLocked
+        /// It warned and did nothing (a role that may not vacuum the table): the message.
+        case refused(String)
+        /// It failed (the connection dropped, a cancel): the message.
+        case failed(String)
+
+        /// How a `VACUUM (…, SKIP_LOCKED)` ended, from the notices it raised.
+        static func of(_ notices: [PostgresNotice]) -> Outcome {
+            if notices.contains(where: { $0.sqlState == .lockNotAvailable }) { return .skippedLocked }
+            if let warning = notices.first(where: { $0.severity == "WARNING" }) { return .refused(warning.message) }
+            return .done
+        }
+    }
+
+    /// The statement: without index cleanup (a third of the cost; autovacuum does it later) and
+    /// without truncation, which would take an ACCESS EXCLUSIVE lock. When autovacuum is already
+    /// at the table, waiting for its lock would stall the run until the deadlock check cancels
+    /// autovacuum (`deadlock_timeout`, 1 s by default): `SKIP_LOCKED` leaves the table to it.
+    static func statement(_ table: String) -> String { "VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)" }
+
+    /// autovacuum's default `autovacuum_vacuum_cost_delay` (ms), the least used beside the application.
+    static let gentleCostDelayMilliseconds = 2.0
+
+    private let conninfo: String?
+    private let table: String
+    private let lock = NSLock()
+    private var connection: Connection?
+    private var running: DispatchSemaphore?
+    private var outcome: Outcome?
+
+    init(conninfo: String?, table: String) {
+        self.conninfo = conninfo
+        self.table = table
+    }
+
+    /// The session's backend process id, once connected.
+    var pid: Int32? {
+        lock.lock(); defer { lock.unlock() }
+        return connection.map(\.backendPID)
+    }
+
+    /// Whether a run is in progress (started and not yet waited for).
+    var isRunning: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return running != nil && outcome == nil
+    }
+
+    /// Starts a run; false when no connection could be opened (the caller vacuums inline).
+    /// Call only when none is in progress (``wait()`` first).
+    func start(gentle: Bool) -> Bool {
+        lock.lock()
+        let current = connection
+        lock.unlock()
+        let session: Connection
+        if let current, current.isOpen {
+            session = current
+        } else {
+            current?.close()
+            guard let fresh = try? Connection(conninfo) else { return false }
+            _ = try? fresh.execute("SET application_name = 'bellows vacuum'")
+            session = fresh
+        }
+        let finished = DispatchSemaphore(value: 0)
+        lock.lock()
+        connection = session
+        running = finished
+        outcome = nil
+        lock.unlock()
+        let statement = Self.statement(table)
+        let thread = Thread { [self] in
+            let result: Outcome
+            do {
+                _ = session.takeNotices()
+                // The session's own delay (0 unless configured), at least autovacuum's when gentle.
+                try session.execute("""
+                    SELECT set_config('vacuum_cost_delay', (CASE WHEN $1::boolean THEN greatest(reset_val::float8, $2) ELSE reset_val::float8 END)::text || 'ms', false)
+                    FROM pg_settings WHERE name = 'vacuum_cost_delay'
+                    """, [gentle, Self.gentleCostDelayMilliseconds])
+                try session.execute(statement)
+                result = Outcome.of(session.takeNotices())
+            } catch {
+                result = .failed((error as? PostgresError)?.message ?? "\(error)")
+            }
+            lock.lock()
+            outcome = result
+            lock.unlock()
+            finished.signal()
+        }
+        thread.name = "bellows-vacuum"
+        thread.start()
+        return true
+    }
+
+    /// The outcome of the run in progress once it has ended, nil while it runs or when none was started.
+    func poll() -> Outcome? {
+        lock.lock(); defer { lock.unlock() }
+        guard running != nil, let outcome else { return nil }
+        running = nil
+        return outcome
+    }
+
+    /// Waits for the run in progress and gives its outcome; nil when none was started.
+    func wait() -> Outcome? {
+        lock.lock()
+        let finished = running
+        lock.unlock()
+        guard let finished else { return nil }
+        finished.wait()
+        finished.signal()  // a later wait() of the same run does not block
+        return poll()
+    }
+
+    /// Cancels a run in progress (the backfill stops or fails) and closes the session.
+    func close() {
+        lock.lock()
+        let session = connection, inProgress = running != nil && outcome == nil
+        lock.unlock()
+        if inProgress { session?.cancel() }
+        _ = wait()
+        lock.lock()
+        connection = nil
+        lock.unlock()
+        session?.close()
+    }
+}
