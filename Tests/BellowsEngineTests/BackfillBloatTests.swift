@@ -94,7 +94,7 @@ struct BackfillBloatTests {
     /// Issue 22: the VACUUMs run on a session of their own beside the batches. Inline, each one
     /// stopped the walk for as long as it took: 10–15 % of a full-speed backfill's wall time on
     /// the bench's table. Slowed down to take a second or two (the engine's sessions get
-    /// `vacuum_cost_delay`), a VACUUM is seen running while later batches report progress
+    /// `vacuum_cost_delay` and a small `vacuum_cost_limit`), a VACUUM is seen running while later batches report progress
     /// (inline, none ever was); the backfill waits for each before the next and for the last
     /// before it ends, and counts both.
     @Test func theVacuumsRunBesideTheBatches() throws {
@@ -107,7 +107,9 @@ struct BackfillBloatTests {
         /// The rows scanned at each progress report made while a VACUUM of the table was running.
         let beside = Shared<[Int]>([])
         let outcome = try fixture.engine({
-            $0.conninfo = fixture.db.conninfo + " options='-c vacuum_cost_delay=10ms'"
+            // 10 ms of sleep for every 50 units of cost: about a second for the pages of 40,000
+            // rows, about 3 s for the test in all.
+            $0.conninfo = fixture.db.conninfo + " options='-c vacuum_cost_delay=10ms -c vacuum_cost_limit=50'"
             $0.batchSize = Self.batchSize
         }) { note in
             guard case .backfill(let progress) = note else { return }
