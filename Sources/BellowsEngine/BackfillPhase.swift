@@ -235,12 +235,12 @@ extension Engine {
             if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound {
                 if let outcome = vacuum.wait() { settle(outcome) }
                 if vacuumEvery > 0 {
-                    report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
-                    if !vacuum.start(gentle: pacer.isGentle) {
-                        // No second session (max_connections reached): inline, as before.
-                        _ = connection.takeNotices()
-                        _ = try? connection.execute(BackgroundVacuum.statement(table))
-                        settle(BackgroundVacuum.Outcome.of(connection.takeNotices()))
+                    if vacuum.start(gentle: pacer.isGentle) {
+                        report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
+                    } else {
+                        // No second session (a connection limit reached): inline, between batches.
+                        report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (no second connection could be opened)"))
+                        settle(BackgroundVacuum.run(connection, table: table))
                     }
                     sinceVacuum = 0
                 }

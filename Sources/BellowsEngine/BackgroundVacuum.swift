@@ -41,6 +41,22 @@ final class BackgroundVacuum: @unchecked Sendable {
     /// autovacuum (`deadlock_timeout`, 1 s by default): `SKIP_LOCKED` leaves the table to it.
     static func statement(_ table: String) -> String { "VACUUM (INDEX_CLEANUP OFF, TRUNCATE OFF, SKIP_LOCKED) \(table)" }
 
+    /// Runs one VACUUM on `session` (the backfill's own when no second one could be opened),
+    /// with its `statement_timeout` lifted: a role's or database's would cancel every VACUUM of
+    /// a large table (hostile-i 02); Bellows cancels it itself when the backfill stops. A
+    /// failure is an outcome, never swallowed (hostile-i 01).
+    static func run(_ session: Connection, table: String) -> Outcome {
+        _ = session.takeNotices()
+        do {
+            try session.execute("SET statement_timeout = 0")
+            defer { _ = try? session.execute("RESET statement_timeout") }
+            try session.execute(statement(table))
+            return Outcome.of(session.takeNotices())
+        } catch {
+            return .failed(error.message)
+        }
+    }
+
     /// autovacuum's default `autovacuum_vacuum_cost_delay` (ms), the least used beside the application.
     static let gentleCostDelayMilliseconds = 2.0
 
@@ -80,7 +96,11 @@ final class BackgroundVacuum: @unchecked Sendable {
         } else {
             current?.close()
             guard let fresh = try? Connection(conninfo) else { return false }
-            _ = try? fresh.execute("SET application_name = 'bellows vacuum'")
+            // Idle between runs, it must not be ended by a role's idle_session_timeout (14+).
+            _ = try? fresh.execute("""
+                SELECT set_config('application_name', 'bellows vacuum', false),
+                       (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout')
+                """)
             session = fresh
         }
         let finished = DispatchSemaphore(value: 0)
@@ -89,18 +109,16 @@ final class BackgroundVacuum: @unchecked Sendable {
         running = finished
         outcome = nil
         lock.unlock()
-        let statement = Self.statement(table)
+        let table = self.table
         let thread = Thread { [self] in
             let result: Outcome
             do {
-                _ = session.takeNotices()
                 // The session's own delay (0 unless configured), at least autovacuum's when gentle.
                 try session.execute("""
                     SELECT set_config('vacuum_cost_delay', (CASE WHEN $1::boolean THEN greatest(reset_val::float8, $2) ELSE reset_val::float8 END)::text || 'ms', false)
                     FROM pg_settings WHERE name = 'vacuum_cost_delay'
                     """, [gentle, Self.gentleCostDelayMilliseconds])
-                try session.execute(statement)
-                result = Outcome.of(session.takeNotices())
+                result = Self.run(session, table: table)
             } catch {
                 result = .failed((error as? PostgresError)?.message ?? "\(error)")
             }

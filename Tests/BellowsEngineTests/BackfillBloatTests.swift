@@ -119,7 +119,66 @@ struct BackfillBloatTests {
         }.run(.backfill, plan: id)
         #expect(beside.current.contains { $0 > 40_000 + Self.batchSize }, "no later batch ran beside the first VACUUM: \(beside.current)")
         #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
-        #expect(try fixture.int("SELECT count(*) FROM pg_stat_progress_vacuum") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM pg_stat_progress_vacuum WHERE datname = current_database()") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM notes WHERE body IS DISTINCT FROM payload") == 0)
+    }
+
+    /// The options of the engine's sessions that slow each VACUUM down to a few seconds
+    /// (10 ms of sleep for every 20 units of cost) under a 500 ms `statement_timeout`, as a
+    /// role's or database's (`ALTER ROLE … SET statement_timeout`) would be on a large table.
+    static let slowVacuumUnderATimeout = " options='-c vacuum_cost_delay=10ms -c vacuum_cost_limit=20 -c statement_timeout=500ms'"
+
+    /// hostile-i 02: the VACUUM session took the role's `statement_timeout`, which cancelled
+    /// every VACUUM longer than it (each said so, none ran, the table grew 1.5×). It lifts it.
+    @Test func aRolesStatementTimeoutDoesNotCancelTheVacuums() throws {
+        let fixture = try EngineFixture("bloattimeout")
+        defer { fixture.close() }
+        let id = "001_rename_payload"
+        try prepare(fixture, id: id, vacuumEveryRows: 40_000)
+        let notes = Shared<[String]>([])
+        let outcome = try fixture.engine({
+            $0.conninfo = fixture.db.conninfo + Self.slowVacuumUnderATimeout
+            $0.batchSize = Self.batchSize
+        }) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run(.backfill, plan: id)
+        #expect(!notes.current.contains { $0.contains("VACUUM failed") }, "\(notes.current)")
+        #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
+    }
+
+    /// hostile-i 01: where no second session can be opened (a role's `CONNECTION LIMIT 1`) the
+    /// VACUUM runs inline, between batches. It swallowed its error there (a timeout) and was
+    /// counted as done though none ran. It now lifts the timeout there too, says it runs
+    /// inline, and every VACUUM counted ran.
+    @Test func withoutASecondConnectionTheVacuumsRunBetweenBatchesAndEachCountedRan() throws {
+        let fixture = try EngineFixture("bloatinline")
+        defer { fixture.close() }
+        let owner = try DataSafetyTests.role(fixture, "bloat_inline")
+        defer { owner.drop() }
+        let id = "001_rename_payload"
+        try prepare(fixture, id: id, vacuumEveryRows: 40_000)
+        try fixture.exec("""
+            ALTER TABLE notes OWNER TO \(owner.name);
+            GRANT USAGE ON SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(owner.name);
+            ALTER ROLE \(owner.name) CONNECTION LIMIT 1;
+            """)
+        let vacuumsBefore = try fixture.int("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'notes'")
+        let notes = Shared<[String]>([])
+        let outcome = try fixture.engine({
+            $0.conninfo = fixture.db.conninfo + " user=\(owner.name)" + Self.slowVacuumUnderATimeout
+            $0.batchSize = Self.batchSize
+        }) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run(.backfill, plan: id)
+        #expect(notes.current.filter { $0.contains("between batches") && $0.contains("no second connection") }.count == 2, "\(notes.current)")
+        #expect(!notes.current.contains { $0.contains("VACUUM failed") }, "\(notes.current)")
+        #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
+        #expect(try eventually(10) {
+            _ = try fixture.sql.query("SELECT pg_stat_clear_snapshot()")
+            return try fixture.int("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'notes'") == vacuumsBefore + 2
+        }, "the VACUUMs counted did not run")
         #expect(try fixture.int("SELECT count(*) FROM notes WHERE body IS DISTINCT FROM payload") == 0)
     }
 
