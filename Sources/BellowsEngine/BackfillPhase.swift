@@ -70,7 +70,7 @@ extension Engine {
             case .done:
                 vacuums += 1
             case .skippedLocked:
-                report(.info("skipped that VACUUM: another vacuum (autovacuum) holds \(table)"))
+                report(.info("skipped that VACUUM: another session holds \(table)'s vacuum lock (autovacuum, an ANALYZE, an index build)"))
             case .refused(let message):
                 // Not counted as done: a VACUUM that warns skipped the table.
                 vacuumRefused = message
@@ -232,18 +232,17 @@ extension Engine {
             // (BackgroundVacuum: beside the batches, one at a time). None once the walk has
             // reached its bound: no later batch would reuse that space, and the backfill would
             // only wait for it; the application's writes get it from autovacuum, as any table's.
-            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound {
-                if let outcome = vacuum.wait() { settle(outcome) }
-                if vacuumEvery > 0 {
-                    if vacuum.start(gentle: pacer.isGentle) {
-                        report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
-                    } else {
-                        // No second session (a connection limit reached): inline, between batches.
-                        report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (no second connection could be opened)"))
-                        settle(BackgroundVacuum.run(connection, table: table))
-                    }
-                    sinceVacuum = 0
+            // While the last one still runs, the next waits for a later batch: the walk never
+            // waits for a VACUUM (nor would a stop or a pause, hostile-i 03).
+            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound, !vacuum.isRunning {
+                if vacuum.start(gentle: pacer.isGentle) {
+                    report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
+                } else {
+                    // No second session (a connection limit reached): inline, between batches.
+                    report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (no second connection could be opened)"))
+                    settle(BackgroundVacuum.run(connection, table: table))
                 }
+                sinceVacuum = 0
             }
             let seconds = Date().timeIntervalSince(started) - pausedSeconds
             let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
@@ -260,7 +259,15 @@ extension Engine {
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }
 
-        if let outcome = vacuum.wait() { settle(outcome) }
+        // The VACUUM still running when the walk ends, waited for (its count is final, no
+        // session is left behind) unless a stop is asked for: then it is cancelled.
+        while vacuum.isRunning && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.05) }
+        if vacuum.isRunning {
+            vacuum.close()
+            report(.info("cancelled the VACUUM of \(table) still running: a stop was asked for, and the walk is done"))
+        } else if let outcome = vacuum.poll() {
+            settle(outcome)
+        }
         let bytesAtEnd = try tableBytes(connection, table)
         let details: [String: JSONValue] = [
             "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),

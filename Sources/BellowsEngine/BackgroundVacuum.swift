@@ -5,9 +5,10 @@ import PGClient
 ///
 /// Run inline, each `VACUUM` stopped the walk for as long as it took: 10–15 % of a full-speed
 /// backfill's wall time on the bench's table (issue 22), while the server had a core to spare.
-/// Beside the walk it costs the walk next to nothing. One runs at a time: the backfill waits for
-/// the last one to end before it starts the next, so no more row versions stay unfreed than
-/// inline (the bloat bound), and it waits for the last one before it finishes.
+/// Beside the walk it costs the walk next to nothing. One runs at a time: while the last one
+/// runs, the next is started at the first batch after it ended (the walk never waits for one,
+/// so neither does a stop or a pause); the backfill waits for one still running when its walk
+/// ends, unless a stop is asked for, which cancels it.
 ///
 /// Beside the application (the gentle pace) a run is cost-limited as autovacuum's are
 /// (`vacuum_cost_delay` at least 2 ms, `vacuum_cost_limit` as configured): it reads and dirties
@@ -96,10 +97,14 @@ final class BackgroundVacuum: @unchecked Sendable {
         } else {
             current?.close()
             guard let fresh = try? Connection(conninfo) else { return false }
-            // Idle between runs, it must not be ended by a role's idle_session_timeout (14+).
+            // Idle between runs, it must not be ended by a role's idle_session_timeout; killed,
+            // Bellows leaves no VACUUM running: the server checks every second that its client
+            // is there (both 14+; without the check an orphan held the table's vacuum lock for
+            // its whole run, and the resumed backfill's VACUUMs were all skipped, hostile-i 04).
             _ = try? fresh.execute("""
                 SELECT set_config('application_name', 'bellows vacuum', false),
-                       (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout')
+                       (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'),
+                       (SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval')
                 """)
             session = fresh
         }

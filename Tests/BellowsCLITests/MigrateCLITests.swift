@@ -282,6 +282,45 @@ struct MigrateCLITests {
         #expect(try bellows(["migrate"] + common).stdout.contains("up to date"))
     }
 
+    /// hostile-i 04: `bellows backfill` killed (SIGKILL) while its VACUUM ran beside the batches
+    /// left that VACUUM running on the server, which notices a vanished client only when it
+    /// next talks to it: the resumed backfill's VACUUMs were all skipped behind its lock. The
+    /// VACUUM session has the server check its client every second, and ends with it.
+    @Test func aKilledBackfillLeavesNoVacuumRunning() throws {
+        let db = try TestDatabase.create("cli")
+        defer { db.drop() }
+        let watcher = try db.connect()
+        defer { watcher.close() }
+        // client_connection_check_interval came with PostgreSQL 14.
+        guard watcher.serverVersion >= 140000 else { return }
+        try watcher.executeScript("""
+            CREATE TABLE notes (id bigint PRIMARY KEY, payload text);
+            INSERT INTO notes SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 30000) AS g;
+            """)
+        try watcher.execute("VACUUM ANALYZE notes")
+        let root = try project([:])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        try "table: notes\nchanges:\n  - alter: payload\n    rename_to: body\nbackfill:\n  vacuum_every_rows: 10000\n  pacing: full\n"
+            .write(toFile: root + "/plans/001_notes.yaml", atomically: true, encoding: .utf8)
+        let expand = try bellows(["expand", "001_notes", "-d", db.conninfo, "--project", root])
+        #expect(expand.status == 0, "\(expand.stderr)")
+        // 100 ms of sleep for every page: the VACUUM would run for half a minute.
+        let slow = db.conninfo + " options='-c vacuum_cost_delay=100ms -c vacuum_cost_limit=1'"
+        let run = try spawn(["backfill", "001_notes", "-d", slow, "--project", root, "--batch-size", "1000"])
+        let vacuum = try pidWhen(watcher, "application_name = 'bellows vacuum' AND state = 'active' AND query LIKE 'VACUUM%'")
+        kill(run.process.processIdentifier, SIGKILL)
+        run.process.waitUntilExit()
+        let pid = try #require(vacuum, "the backfill's VACUUM was never seen running")
+        let deadline = Date().addingTimeInterval(5)
+        var gone = false
+        while !gone && Date() < deadline {
+            gone = try watcher.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid]).isEmpty
+            if !gone { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(gone, "the killed backfill's VACUUM (pid \(pid)) still runs 5 s later")
+    }
+
     /// Hostile finding 04 (2026-12-02b): a run killed during `REINDEX INDEX CONCURRENTLY` (while
     /// the rebuild waits for an older snapshot) leaves the build's INVALID `t_v_ccnew`, written on
     /// every insert; the rerun reindexed again and reported success over it. The rerun now drops

@@ -78,10 +78,12 @@ struct BackfillBloatTests {
         let every = try #require(int(outcome.details["vacuum_every_rows"]), "\(outcome.details)")
         #expect((9_000...11_000).contains(every), "\(outcome.details)")
         // 40,000 rows in this run: a VACUUM after each 10,000 but the last, which no batch would
-        // have reused.
-        #expect(int(outcome.details["vacuums_this_run"]) == 3, "\(outcome.details)")
-        #expect(progress.current.last?.vacuums == 3)
-        #expect(try fixture.events(id).last?.details.contains(#""vacuums_this_run": 3"#) == true)
+        // have reused (one still running at the next 10,000 defers it by a batch or more: 2 on a
+        // slow machine).
+        let vacuums = try #require(int(outcome.details["vacuums_this_run"]), "\(outcome.details)")
+        #expect((2...3).contains(vacuums), "\(outcome.details)")
+        #expect(progress.current.last?.vacuums == vacuums)
+        #expect(try fixture.events(id).last?.details.contains(#""vacuums_this_run": \#(vacuums)"#) == true)
 
         let ratio = try sizeOverPacked(fixture)
         #expect(ratio <= 1.35, "the table is \(ratio)× its packed size after the backfill")
@@ -118,7 +120,8 @@ struct BackfillBloatTests {
             }
         }.run(.backfill, plan: id)
         #expect(beside.current.contains { $0 > 40_000 + Self.batchSize }, "no later batch ran beside the first VACUUM: \(beside.current)")
-        #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
+        // At 40,000 rows, then at the first batch past 80,000 after the first one ended, if before the end.
+        #expect(outcome.details["vacuums_this_run"] == .int(1) || outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
         #expect(try fixture.int("SELECT count(*) FROM pg_stat_progress_vacuum WHERE datname = current_database()") == 0)
         #expect(try fixture.int("SELECT count(*) FROM notes WHERE body IS DISTINCT FROM payload") == 0)
     }
@@ -143,7 +146,36 @@ struct BackfillBloatTests {
             if case .info(let text) = note { notes.update { $0.append(text) } }
         }.run(.backfill, plan: id)
         #expect(!notes.current.contains { $0.contains("VACUUM failed") }, "\(notes.current)")
-        #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
+        let started = notes.current.filter { $0.hasPrefix("vacuuming") }.count
+        #expect(started >= 1 && outcome.details["vacuums_this_run"] == .int(started), "\(outcome.details) \(notes.current)")
+    }
+
+    /// hostile-i 03: at its next interval the backfill waited for the VACUUM still running, and
+    /// neither a stop (SIGINT) nor a pause was seen until it ended: 617 s for a slow one. The walk
+    /// now never waits for a VACUUM; stopped, it cancels the one running and leaves no session.
+    @Test func aStopIsNotHeldByARunningVacuum() throws {
+        let fixture = try EngineFixture("bloatstop")
+        defer { fixture.close() }
+        let id = "001_rename_payload"
+        try prepare(fixture, id: id, vacuumEveryRows: 10_000)
+        let batches = Shared(0)
+        let started = Date()
+        do {
+            // 100 ms of sleep for every page: the first VACUUM would take half a minute.
+            _ = try fixture.engine({
+                $0.conninfo = fixture.db.conninfo + " options='-c vacuum_cost_delay=100ms -c vacuum_cost_limit=1'"
+                $0.batchSize = Self.batchSize
+                $0.shouldStop = { batches.current >= 15 }
+            }) { note in
+                if case .backfill = note { batches.update { $0 += 1 } }
+            }.run(.backfill, plan: id)
+            Issue.record("the backfill was not interrupted")
+        } catch BellowsError.interrupted {}
+        let seconds = Date().timeIntervalSince(started)
+        #expect(seconds < 10, "the stop waited \(seconds) s for the VACUUM")
+        #expect(try eventually(5) {
+            try fixture.int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bellows vacuum'") == 0
+        }, "the VACUUM session was left behind")
     }
 
     /// hostile-i 01: where no second session can be opened (a role's `CONNECTION LIMIT 1`) the
