@@ -235,10 +235,14 @@ extension Engine {
             // While the last one still runs, the next waits for a later batch: the walk never
             // waits for a VACUUM (nor would a stop or a pause, hostile-i 03).
             if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound, !vacuum.isRunning {
-                if vacuum.start(gentle: pacer.isGentle) {
+                // Beside the batches at full speed; inline while the application is active (it
+                // then has the server to itself during the VACUUM) or without a second session.
+                if pacer.isGentle {
+                    report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (the pace is gentle: the application has the server while it runs)"))
+                    settle(BackgroundVacuum.run(connection, table: table))
+                } else if vacuum.start() {
                     report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
                 } else {
-                    // No second session (a connection limit reached): inline, between batches.
                     report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (no second connection could be opened)"))
                     settle(BackgroundVacuum.run(connection, table: table))
                 }
