@@ -237,13 +237,11 @@ extension Engine {
             if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound, !vacuum.isRunning {
                 // Beside the batches at full speed; inline while the application is active (it
                 // then has the server to itself during the VACUUM) or without a second session.
-                if pacer.isGentle {
-                    report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (the pace is gentle: the application has the server while it runs)"))
-                    settle(BackgroundVacuum.run(connection, table: table))
-                } else if vacuum.start() {
+                if !pacer.isGentle, vacuum.start() {
                     report(.info("vacuuming \(table) beside the backfill after \(sinceVacuum) updated rows"))
                 } else {
-                    report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (no second connection could be opened)"))
+                    let why = pacer.isGentle ? "the pace is gentle: the application has the server while it runs" : "no second connection could be opened"
+                    report(.info("vacuuming \(table) between batches after \(sinceVacuum) updated rows (\(why))"))
                     settle(BackgroundVacuum.run(connection, table: table))
                 }
                 sinceVacuum = 0

@@ -84,7 +84,7 @@ final class BackgroundVacuum: @unchecked Sendable {
     }
 
     /// Starts a run; false when no connection could be opened (the caller vacuums inline).
-    /// Call only when none is in progress (``wait()`` first).
+    /// Call only when none is in progress (``isRunning``; ``poll()`` takes the last outcome).
     func start() -> Bool {
         lock.lock()
         let current = connection
@@ -133,27 +133,16 @@ final class BackgroundVacuum: @unchecked Sendable {
         return outcome
     }
 
-    /// Waits for the run in progress and gives its outcome; nil when none was started.
-    func wait() -> Outcome? {
-        lock.lock()
-        let finished = running
-        lock.unlock()
-        guard let finished else { return nil }
-        finished.wait()
-        finished.signal()  // a later wait() of the same run does not block
-        return poll()
-    }
-
-    /// Cancels a run in progress (the backfill stops or fails) and closes the session.
+    /// Cancels a run in progress (the backfill stops or fails), waits for its thread and
+    /// closes the session.
     func close() {
         lock.lock()
-        let session = connection, inProgress = running != nil && outcome == nil
+        let session = connection, finished = running, inProgress = running != nil && outcome == nil
+        connection = nil
+        running = nil
         lock.unlock()
         if inProgress { session?.cancel() }
-        _ = wait()
-        lock.lock()
-        connection = nil
-        lock.unlock()
+        finished?.wait()
         session?.close()
     }
 }

@@ -15,13 +15,18 @@ import Testing
 struct WalkPacingTests {
     /// Runs `work` while another session of the fixture's database is idle in a transaction
     /// (seen by the engine as the application), returning the engine's notes.
-    func withAnotherSession(_ fixture: EngineFixture, pacing: BackfillPacing?, _ phase: PhaseCommand, _ plan: String) throws -> [EngineNote] {
+    /// A probe session, and another session of the fixture's database idle in a transaction.
+    func probeAndIdleTransaction(_ fixture: EngineFixture) throws -> (probe: Connection, other: Connection) {
         let probe = try fixture.db.connect()
-        defer { probe.close() }
         let other = try fixture.db.connect()
-        defer { other.close() }
         try other.execute("BEGIN")
         _ = try other.query("SELECT 1")
+        return (probe, other)
+    }
+
+    func withAnotherSession(_ fixture: EngineFixture, pacing: BackfillPacing?, _ phase: PhaseCommand, _ plan: String) throws -> [EngineNote] {
+        let (probe, other) = try probeAndIdleTransaction(fixture)
+        defer { probe.close(); other.close() }
         let engine = fixture.engine({ $0.pacing = pacing; $0.batchSize = 500 })
         #expect(try eventually(10) { try engine.serverActivity(probe).activeInDatabase == 1 },
                 "the engine does not see the test's idle transaction")
@@ -90,12 +95,8 @@ struct WalkPacingTests {
     @Test func theBackfillsOwnVacuumSessionIsNotTheApplication() throws {
         let fixture = try EngineFixture("walk-own-session")
         defer { fixture.close() }
-        let probe = try fixture.db.connect()
-        defer { probe.close() }
-        let other = try fixture.db.connect()
-        defer { other.close() }
-        try other.execute("BEGIN")
-        _ = try other.query("SELECT 1")
+        let (probe, other) = try probeAndIdleTransaction(fixture)
+        defer { probe.close(); other.close() }
         let engine = fixture.engine()
         #expect(try eventually(10) { try engine.serverActivity(probe).activeInDatabase == 1 })
         #expect(try engine.serverActivity(probe, excluding: [other.backendPID]).activeInDatabase == 0)
