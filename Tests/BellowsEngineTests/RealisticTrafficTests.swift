@@ -216,6 +216,32 @@ struct RealisticTrafficTests {
         expectForwardUnderTraffic(report, plans: 1)
     }
 
+    /// A CHECK across columns that a plan adds (the corpus' `closed_on >= opened_on`, CI of
+    /// 2026-12-04): the generator draws each column's values alone, so its rows broke it —
+    /// verify's VALIDATE failed on the seed and every old-code INSERT failed from expand on
+    /// (23514, deterministic at the default 2,000 rows, after midnight at 150). Now the seed's
+    /// violating rows get NULL in the CHECK's nullable columns, and a writer whose values break
+    /// it writes NULL there from then on, saying so. With the hint, the seed satisfies it and
+    /// only the writers' row numbers (from 50,000,000) do not: their adaptation alone, before
+    /// expand too (where a row breaking it made verify fail).
+    @Test(arguments: ["", """
+        rehearse:
+          values:
+            hi: "CASE WHEN g < 1000000 THEN 10 ELSE 0 END"
+        """])
+    func aCheckAcrossColumnsThatAPlanAddsHoldsForTheSeedAndTheWriters(hint: String) throws {
+        let report = try rehearse(["""
+            table: ranges
+            changes:
+              - add_check: "hi IS NULL OR hi > lo"
+                name: ranges_hi_above_lo
+
+            """ + hint], extra: "CREATE TABLE ranges (id int PRIMARY KEY, lo int NOT NULL, hi int);")
+        expectForwardUnderTraffic(report, plans: 1)
+        let notes = report.steps.flatMap(\.traffic.notes)
+        #expect(notes.contains { $0.contains("ranges_hi_above_lo") && $0.contains("NULL in hi") }, "\(notes)")
+    }
+
     /// Row numbers go on from plan to plan: before, the second plan's traffic started again at
     /// the first plan's numbers and its UPDATEs of the UNIQUE `code` collided (23505) with rows
     /// the first plan's traffic had inserted.

@@ -59,6 +59,9 @@ public struct DataGenerator: Sendable {
         var compositeUnique: [[String]]
         /// Multi-column foreign keys (the table's, and those a plan adds).
         var references: [Reference] = []
+        /// The CHECKs plans will add to the table (`add_check`, a column's `check:`), over its
+        /// columns as the seed has them: the seeded rows must satisfy them (`satisfyPlannedChecks`).
+        var plannedChecks: [String] = []
 
         /// The multi-column foreign key `column` belongs to (the first, if several).
         func reference(of column: String) -> Reference? { references.first { $0.columns.contains(column) } }
@@ -330,9 +333,42 @@ public struct DataGenerator: Sendable {
                     }
                 }
             }
+            if counts[tables[index].name, default: 0] > 0 { satisfyPlannedChecks(connection, table: tables[index], report: report) }
             _ = try? connection.execute("ANALYZE \(tables[index].name)")
         }
         return counts
+    }
+
+    /// Makes the seeded rows of `table` satisfy the CHECKs plans will add: a plan that adds one
+    /// says the rows already do, and values drawn column by column need not (`closed_on >=
+    /// opened_on`). A violating row gets NULL in the nullable columns the CHECK reads (a CHECK
+    /// holds when it is NULL), and is removed where that is not enough; its children are not
+    /// seeded yet. A CHECK over columns the table does not have yet (an earlier plan adds or
+    /// renames them) is left to the traffic's own adaptation (`TrafficSimulator`).
+    func satisfyPlannedChecks(_ connection: Connection, table: Table, report: Reporter) {
+        for check in table.plannedChecks {
+            let read = ExpressionRewriter.referencedColumns(in: check, among: Set(table.columns.map(\.name)))
+            let nullable = table.columns.filter { read.contains($0.name) && !$0.notNull && !$0.skip }.map(\.name)
+            let broken = "NOT (\(check))"
+            var nulled = 0
+            if !nullable.isEmpty {
+                let sets = nullable.map { "\(SQLQuote.identifier($0)) = NULL" }.joined(separator: ", ")
+                nulled = (try? connection.execute("UPDATE \(table.name) SET \(sets) WHERE \(broken)").affectedRows) ?? 0
+            }
+            let removed: Int
+            do {
+                removed = try connection.execute("DELETE FROM \(table.name) WHERE \(broken)").affectedRows
+            } catch {
+                report(.info("seed: the CHECK a plan adds to \(table.name) (\(check)) cannot be evaluated on the seeded table: \(error.message)"))
+                continue
+            }
+            if nulled > 0 {
+                report(.info("seed: \(nulled) row(s) of \(table.name) broke the CHECK a plan adds (\(check)): NULL written in \(nullable.joined(separator: ", "))"))
+            }
+            if removed > 0 {
+                report(.info("seed: \(removed) row(s) of \(table.name) broke the CHECK a plan adds (\(check)) and were removed"))
+            }
+        }
     }
 
     func culpritColumns(_ connection: Connection, error: PostgresError, table: Table) throws -> [String] {

@@ -243,6 +243,7 @@ public final class Rehearsal: @unchecked Sendable {
                     generator.addReference(reference, to: key)
                 }
                 if let index = generator.tables.firstIndex(where: { $0.name == key }) {
+                    generator.tables[index].plannedChecks += Self.plannedCheckConditions(plan).map(\.text)
                     for (column, list) in Self.plannedValueLists(plan) {
                         guard let c = generator.tables[index].columns.firstIndex(where: { $0.name == column }),
                               generator.tables[index].columns[c].values == nil, !generator.tables[index].columns[c].unique else { continue }
@@ -377,6 +378,16 @@ public final class Rehearsal: @unchecked Sendable {
     /// The values the CHECKs a plan adds list for a column (`add_check` and `check:`), by
     /// column: the seed takes them where the table says nothing else of the column.
     static func plannedValueLists(_ plan: Plan) -> [(column: String, values: [String])] {
+        plannedCheckConditions(plan).compactMap { column, text in
+            let tokens = Lexer.tokenize(text).filter(\.isSignificant).filter { !$0.isSymbol("(") }
+            guard let name = column ?? tokens.first?.identifierValue, let list = CheckValueList.values(in: text, column: name) else { return nil }
+            return (name, list)
+        }
+    }
+
+    /// The conditions of the CHECKs a plan adds, with the column of a column's `check:`: the
+    /// seed satisfies them (`DataGenerator.satisfyPlannedChecks`).
+    static func plannedCheckConditions(_ plan: Plan) -> [(column: String?, text: String)] {
         var conditions: [(column: String?, text: String)] = []
         for change in plan.constraintChanges {
             if case .check(let expression, _, _) = change { conditions.append((nil, expression.text)) }
@@ -385,11 +396,7 @@ public final class Rehearsal: @unchecked Sendable {
             // A renamed column's check names it by its new name, which the seeded table lacks.
             if case .alter(let c) = change, c.renameTo == nil, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
         }
-        return conditions.compactMap { column, text in
-            let tokens = Lexer.tokenize(text).filter(\.isSignificant).filter { !$0.isSymbol("(") }
-            guard let name = column ?? tokens.first?.identifierValue, let list = CheckValueList.values(in: text, column: name) else { return nil }
-            return (name, list)
-        }
+        return conditions
     }
 
     /// The column lists of a plan's multi-column `add_unique` changes (final names).
@@ -525,7 +532,8 @@ public final class Rehearsal: @unchecked Sendable {
 
         traffic.set(old: true, new: false)
         Thread.sleep(forTimeInterval: options.trafficLeadSeconds)
-        _ = traffic.take()
+        // The application before expand: what its writers adapted is told with expand's step.
+        var notesBefore = traffic.take().notes
         let steps: [(PhaseCommand, old: Bool, new: Bool)] = [(.expand, true, false), (.backfill, true, true), (.verify, true, true), (.contract, false, true)]
         for (command, old, new) in steps {
             // With versioned schemas, each version's writers go through its schema from expand's commit on.
@@ -543,7 +551,9 @@ public final class Rehearsal: @unchecked Sendable {
             }
             if command == .contract { traffic.set(old: false, new: true, contracted: true, schemasMade: true) }
             Thread.sleep(forTimeInterval: options.trafficTailSeconds)
-            let stats = command == .contract ? traffic.stop() : traffic.take()
+            var stats = command == .contract ? traffic.stop() : traffic.take()
+            stats.notes = notesBefore + stats.notes
+            notesBefore = []
             result.steps.append(RehearsalStep(plan: plan.id, phase: command.rawValue, seconds: Date().timeIntervalSince(started),
                                               rows: rows, traffic: stats, outcome: outcome))
             checkTraffic(stats, plan: plan, phase: command.rawValue)
@@ -626,6 +636,7 @@ public final class Rehearsal: @unchecked Sendable {
     }
 
     func checkTraffic(_ stats: TrafficStats, plan: Plan, phase: String) {
+        for note in Array(Set(stats.notes)).sorted() { report(.info("   \(plan.id): during \(phase), \(note)")) }
         for failure in Array(Set(stats.failures)).sorted().prefix(5) {
             result.violations.append("\(plan.id): during \(phase), a traffic statement failed: \(failure)")
         }

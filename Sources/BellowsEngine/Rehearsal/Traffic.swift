@@ -7,11 +7,14 @@ import PGClient
 public struct TrafficStats: Sendable, Hashable {
     public var statements = 0
     public var failures: [String] = []
+    /// What the simulated writers changed in their own values on the way (not failures).
+    public var notes: [String] = []
     public var longestMilliseconds: Double = 0
 
     mutating func merge(_ other: TrafficStats) {
         statements += other.statements
         failures += other.failures
+        notes += other.notes
         longestMilliseconds = max(longestMilliseconds, other.longestMilliseconds)
     }
 }
@@ -42,6 +45,15 @@ final class TrafficSimulator: @unchecked Sendable {
     /// INSERT leaves out a row whose key the table already holds (the build would fail on it).
     var pendingUniqueKeys: [[String]] = []
     private var insertedKeys: [[String]] = []
+    /// Columns the writers write NULL in: values drawn column by column broke a CHECK across
+    /// columns (`closed_on >= opened_on`), which no real application would write (`adapt`).
+    private var nulledColumns: Set<String> = []
+    private var nulledForChecks: Set<String> { lock.lock(); defer { lock.unlock() }; return nulledColumns }
+    /// The CHECKs the plan adds (`add_check`) over columns it leaves alone, by name (its
+    /// `name:`, else its condition): each write tests them in its RETURNING and fails as the
+    /// constraint will from expand on — also before expand, where a row that breaks one would
+    /// make verify's VALIDATE fail — so the writers adapt (`adapt`) instead.
+    private(set) var plannedChecks: [(name: String, condition: String, columns: Set<String>)] = []
 
     init(conninfo: String, transition: Transition, table: DataGenerator.Table, rowNumbers: RowNumbers) {
         self.conninfo = conninfo
@@ -137,7 +149,8 @@ final class TrafficSimulator: @unchecked Sendable {
     }
 
     func generated(_ column: DataGenerator.Column, g: String, allowNull: Bool = true, useDefault: Bool = true) -> String? {
-        DataGenerator.expression(column, in: table, g: g, allowNull: allowNull, useDefault: useDefault) { parent, key, orderedBy in
+        if allowNull && nulledForChecks.contains(column.name) { return "NULL::\(column.type)" }
+        return DataGenerator.expression(column, in: table, g: g, allowNull: allowNull, useDefault: useDefault) { parent, key, orderedBy in
             // The parent's first rows (in the order of the whole key: one index, one row).
             let order = orderedBy.map(SQLQuote.identifier).joined(separator: ", ")
             let present = orderedBy.map { "\(SQLQuote.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
@@ -191,19 +204,45 @@ final class TrafficSimulator: @unchecked Sendable {
     /// Wraps a write whose RETURNING gives `k` (key) and `e` (old-code expectation over every
     /// target) or `en` (new-code expectation over the targets it wrote) so the expectation is
     /// recorded in the same statement.
-    func record(_ cte: String) -> String {
+    func record(_ cte: String, _ route: Route) -> String {
         """
-        WITH w AS (\(cte))
-        INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w
+        WITH w AS (\(cte)\(checksReturned(route)))
+        INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w\(checksHold(route))
         ON CONFLICT (k) DO UPDATE SET e = excluded.e, en = excluded.en, deleted = false
         """
+    }
+
+    /// Whether a write by `route` tests the planned CHECKs: only on the table itself, whose
+    /// columns they name (a view of versioned schemas or of `rename_table_to` may not).
+    func testsPlannedChecks(_ route: Route) -> Bool { !plannedChecks.isEmpty && route.relation == transition.quotedTable }
+
+    /// `, … AS broke` for a write's RETURNING: the names of the planned CHECKs the written row breaks.
+    func checksReturned(_ route: Route) -> String {
+        guard testsPlannedChecks(route) else { return "" }
+        return ", array_remove(ARRAY[" + plannedChecks.enumerated().map { index, check in
+            "CASE WHEN (\(check.condition)) IS FALSE THEN '\(Self.plannedCheckPrefix)\(index)' END"
+        }.joined(separator: ", ") + "], NULL) AS broke"
+    }
+
+    /// ` WHERE …` over the write's rows: fails the statement (23514) when one breaks a planned CHECK.
+    func checksHold(_ route: Route) -> String { testsPlannedChecks(route) ? " WHERE bellows_rehearsal.fits(w.broke)" : "" }
+
+    /// The constraint name `bellows_rehearsal.fits` raises for the planned CHECK of that index.
+    static let plannedCheckPrefix = "bellows_rehearsal_planned_check_"
+
+    /// The planned CHECK a write broke, by the constraint name of its error: the one `fits`
+    /// raised, or the constraint expand added (`_bellows_<name>`) or contract named.
+    func plannedCheck(named constraint: String) -> (name: String, condition: String, columns: Set<String>)? {
+        if constraint.hasPrefix(Self.plannedCheckPrefix), let index = Int(constraint.dropFirst(Self.plannedCheckPrefix.count)),
+           plannedChecks.indices.contains(index) { return plannedChecks[index] }
+        return plannedChecks.first { $0.name == constraint || "_bellows_" + $0.name == constraint }
     }
 
     func oldUpdate(g: String, _ route: Route) -> String? {
         let never = neverNull
         let sets = sources.compactMap { c in generated(c, g: g, allowNull: !never.contains(c.name)).map { "\(SQLQuote.identifier(c.name)) = \($0)" } }
         guard !sets.isEmpty else { return nil }
-        return record("UPDATE \(route.relation) SET \(sets.joined(separator: ", ")) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, \(expectedFromOld) AS e, NULL::text AS en")
+        return record("UPDATE \(route.relation) SET \(sets.joined(separator: ", ")) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, \(expectedFromOld) AS e, NULL::text AS en", route)
     }
 
     /// A column rebuilt under its own name (`alter: bio` with `type:`) by its old column: until
@@ -243,7 +282,7 @@ final class TrafficSimulator: @unchecked Sendable {
         let values = writes.map(\.value)
         let columns = writes.map(\.column).joined(separator: ", ")
         let set = writes.count == 1 ? "\(columns) = \(values[0])" : "(\(columns)) = ROW(\(values.joined(separator: ", ")))"
-        return record("UPDATE \(route.relation) SET \(set) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, NULL::text AS e, \(expectedFromNew(contracted: contracted, update: true)) AS en")
+        return record("UPDATE \(route.relation) SET \(set) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, NULL::text AS e, \(expectedFromNew(contracted: contracted, update: true)) AS en", route)
     }
 
     /// An INSERT of old code (every column of the table as it was) or new code (the columns it
@@ -296,8 +335,8 @@ final class TrafficSimulator: @unchecked Sendable {
         }
         let insert = "INSERT INTO \(route.relation) \(row) ON CONFLICT \(conflictTarget(route))DO NOTHING RETURNING \(keyRow(route)) AS k, \(expected), ARRAY[\(keyTexts(route))] AS key"
         return """
-        WITH w AS (\(insert)), r AS (
-          INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w
+        WITH w AS (\(insert)\(checksReturned(route))), r AS (
+          INSERT INTO bellows_rehearsal.expected (k, e, en) SELECT k, e, en FROM w\(checksHold(route))
           ON CONFLICT (k) DO UPDATE SET e = excluded.e, en = excluded.en, deleted = false)
         SELECT key FROM w
         """
@@ -331,6 +370,24 @@ final class TrafficSimulator: @unchecked Sendable {
             }
         }
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
+        let touched = Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
+        let names = Set(simulator.table.columns.map(\.name))
+        simulator.plannedChecks = transition.plan.constraintChanges.compactMap { change in
+            guard case .check(let expression, let name, _) = change else { return nil }
+            let columns = ExpressionRewriter.referencedColumns(in: expression.text, among: names)
+            guard !columns.isEmpty, columns.isDisjoint(with: touched) else { return nil }
+            return (name?.value ?? expression.text, expression.text, columns)
+        }
+        try connection.execute("""
+            CREATE OR REPLACE FUNCTION bellows_rehearsal.fits(broke text[]) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN
+              IF cardinality(broke) > 0 THEN
+                RAISE EXCEPTION 'the simulated write breaks a CHECK the plan adds (%)', broke[1]
+                  USING ERRCODE = 'check_violation', CONSTRAINT = broke[1];
+              END IF;
+              RETURN true;
+            END $$
+            """)
         try connection.execute("DROP TABLE IF EXISTS bellows_rehearsal.expected")
         try connection.execute("CREATE TABLE bellows_rehearsal.expected (k text PRIMARY KEY, e text, en text, deleted boolean NOT NULL DEFAULT false)")
         try connection.execute("INSERT INTO bellows_rehearsal.expected (k, e) SELECT \(simulator.keyRow), \(simulator.expectedFromOld) FROM \(transition.quotedTable)")
@@ -460,8 +517,15 @@ final class TrafficSimulator: @unchecked Sendable {
                     lock.lock(); insertedKeys.append(key); lock.unlock()
                 }
             }
-            do {
-                try run(sql)
+            do throws(PostgresError) {
+                do throws(PostgresError) {
+                    try run(sql)
+                } catch where error.sqlState == .checkViolation {
+                    // The generator's values, not Bellows, broke a CHECK: written again without them.
+                    guard let note = adapt(to: error, connection: connection), let again = build(contracted) else { throw error }
+                    local.notes.append("\(writer.rawValue) writer: \(note)")
+                    try run(again)
+                }
             } catch {
                 // A new-code statement built for the transition's shape that met contract's
                 // final one (contract renamed or retyped its columns meanwhile): an application
@@ -483,6 +547,28 @@ final class TrafficSimulator: @unchecked Sendable {
         }
         flush()
         connection.close()
+    }
+
+    /// After a write broke CHECK `error.constraint`: the writers write NULL from now on in the
+    /// nullable columns it reads that they write themselves (never a column Bellows fills
+    /// through its trigger, so a value Bellows computed wrongly still fails), and what was
+    /// changed; nil when nothing can be (the failure then counts).
+    func adapt(to error: PostgresError, connection: Connection) -> String? {
+        guard let constraint = error.constraint,
+              let read = plannedCheck(named: constraint).map({ Array($0.columns) })
+                ?? (try? connection.query("""
+                  SELECT a.attname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                  WHERE k.conrelid = $1::bigint::oid AND k.conname = $2 AND k.contype = 'c'
+                  """, [table.oid, constraint]).compactMap({ try? $0.string("attname") })) else { return nil }
+        let never = neverNull
+        let columns = table.columns.filter { read.contains($0.name) && !$0.notNull && !$0.skip && !never.contains($0.name) }.map(\.name)
+        lock.lock()
+        let fresh = columns.filter { !nulledColumns.contains($0) }
+        nulledColumns.formUnion(fresh)
+        lock.unlock()
+        guard !fresh.isEmpty else { return nil }
+        let check = plannedCheck(named: constraint).map { "CHECK \($0.name), which the plan adds" } ?? "CHECK \(constraint)"
+        return "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on"
     }
 
     /// Rows whose final values differ from what was last written (or computed by up), and lost rows.
