@@ -1192,6 +1192,15 @@ public struct MigrationRunner: Sendable {
         let control: Connection
         do {
             control = try Connection(options.conninfo)
+        } catch {
+            // The command's own session connected: this one is the second (hostile-i 05).
+            var second = error
+            second.message = "`bellows \(command == "rollback" ? "migrate rollback" : command)` holds the migration lock on a second session of its own, which could not be opened "
+                + "(the first one was): \(error.message.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                + "the role's and the database's CONNECTION LIMIT must allow it two sessions"
+            throw BellowsError.cannotConnect(second)
+        }
+        do {
             // The lock's session is idle for the whole run: a database's or role's
             // idle_session_timeout must not end it (and release the lock) under the run.
             try control.execute("""

@@ -183,6 +183,37 @@ struct MigrateCLITests {
         #expect(failed.stderr.contains("migrations/003_broken.sql:2:8: ERROR 42703: column \"nosuch\" does not exist"))
     }
 
+    /// hostile-i 05: `migrate` holds its lock on a second session of its own. A role allowed
+    /// one session was refused with exit 3 ("a statement failed") and libpq's "too many
+    /// connections" alone; it is now exit 5 (cannot connect) saying it needs two, nothing applied.
+    @Test func migrateWithoutASecondSessionExitsFiveSayingItNeedsTwo() throws {
+        let db = try TestDatabase.create("cli2s")
+        defer { db.drop() }
+        let admin = try db.connect()
+        defer { admin.close() }
+        let role = "bellows_one_session_\(UInt32.random(in: 0...UInt32.max))"
+        // pg_virtualenv's cluster asks for the password in PGPASSWORD: the role gets it too.
+        let password = ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            .map { " PASSWORD '" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? ""
+        try admin.execute("CREATE ROLE \(role) LOGIN\(password) CONNECTION LIMIT 1")
+        defer { _ = try? admin.executeScript("DROP OWNED BY \(role) CASCADE; DROP ROLE \(role)") }
+        try admin.execute("GRANT CREATE ON DATABASE \(db.name) TO \(role)")
+        try admin.execute("GRANT CREATE ON SCHEMA public TO \(role)")
+        let root = try project(["001_items.sql": "CREATE TABLE items (id int);\n"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let common = ["-d", db.conninfo + " user=\(role)", "--project", root]
+
+        let refused = try bellows(["migrate"] + common)
+        #expect(refused.status == 5, "\(refused)")
+        #expect(refused.stderr.contains("second session") && refused.stderr.contains("CONNECTION LIMIT must allow it two sessions"), "\(refused.stderr)")
+        #expect(try admin.query("SELECT to_regclass('items') IS NULL AS gone").first?.bool("gone") == true)
+
+        try admin.execute("ALTER ROLE \(role) CONNECTION LIMIT 2")
+        let applied = try bellows(["migrate"] + common)
+        #expect(applied.status == 0, "\(applied)")
+        #expect(try admin.query("SELECT to_regclass('items') IS NOT NULL AS made").first?.bool("made") == true)
+    }
+
     /// The migration of each kind, the statement to interrupt in it (a condition on
     /// `pg_stat_activity`), and what the audit holds once every statement of it applied once.
     /// The cut statement is the second: what the first did must be kept exactly once (its
