@@ -221,13 +221,14 @@ struct RealisticTrafficTests {
     /// verify's VALIDATE failed on the seed and every old-code INSERT failed from expand on
     /// (23514, deterministic at the default 2,000 rows, after midnight at 150). Now the seed's
     /// violating rows get NULL in the CHECK's nullable columns, and a writer whose values break
-    /// it writes NULL there from then on, saying so. With the hint, the seed satisfies it and
-    /// only the writers' row numbers (from 50,000,000) do not: their adaptation alone, before
-    /// expand too (where a row breaking it made verify fail).
+    /// it writes NULL there from then on, saying so. With the hint on `lo`, the writers' row
+    /// numbers (from 50,000,000) give `lo` values no drawn `hi` is above: the writers adapt on
+    /// their own, before expand too (where a row breaking it made verify fail). The hinted
+    /// column itself is never the one made NULL (`aCheckTheHintedValuesBreakFailsTheRehearsal`).
     @Test(arguments: ["", """
         rehearse:
           values:
-            hi: "CASE WHEN g < 1000000 THEN 10 ELSE 0 END"
+            lo: "CASE WHEN g < 1000000 THEN 1 ELSE 100 END"
         """])
     func aCheckAcrossColumnsThatAPlanAddsHoldsForTheSeedAndTheWriters(hint: String) throws {
         let report = try rehearse(["""
@@ -240,6 +241,89 @@ struct RealisticTrafficTests {
         expectForwardUnderTraffic(report, plans: 1)
         let notes = report.steps.flatMap(\.traffic.notes)
         #expect(notes.contains { $0.contains("ranges_hi_above_lo") && $0.contains("NULL in hi") }, "\(notes)")
+    }
+
+    /// hostile-j 01–04: CHECKs over columns the plan adds, renames or alters, and a table's own
+    /// CHECK across columns under a retype. Before: 42703 on every write (the writes' CHECK test
+    /// named a column the table did not have yet), VALIDATE failing on rows written before
+    /// expand, and UPDATEs that kept breaking the CHECK after the writers "adapted".
+    @Test(arguments: [
+        // 01: over a column the same plan adds: PostgreSQL tests it from expand on.
+        ("CREATE TABLE tasks (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, title text NOT NULL, quota integer);", """
+         table: tasks
+         changes:
+           - add: priority
+             type: integer
+           - add_check: "priority IS NULL OR priority <= quota"
+             name: tasks_priority_within_quota
+         """),
+        // 02: the table's CHECK across columns, one of them renamed and retyped.
+        ("""
+         CREATE TABLE accounts (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, name text NOT NULL, opened_on date NOT NULL, closed_on date,
+           CONSTRAINT accounts_closed_after_opened CHECK (closed_on IS NULL OR closed_on >= opened_on));
+         """, """
+         table: accounts
+         changes:
+           - alter: opened_on
+             rename_to: opened_at
+             type: timestamptz
+             up: "opened_on::timestamptz"
+             down: "opened_at::date"
+         """),
+        // 03: over a column the same plan renames (the seed and the writes test it by the old name).
+        ("CREATE TABLE jobs (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, opened date NOT NULL, ended_on date);", """
+         table: jobs
+         changes:
+           - alter: opened
+             rename_to: started_on
+           - add_check: "ended_on IS NULL OR ended_on >= started_on"
+             name: jobs_end_after_start
+         """),
+        // 04: a column's own `check:` across columns.
+        ("CREATE TABLE prices (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, price integer NOT NULL, max_price integer);", """
+         table: prices
+         changes:
+           - alter: price
+             check: "price <= max_price"
+         """),
+    ])
+    func aCheckOverColumnsThePlanChangesHoldsForTheSeedAndTheWriters(schema: String, plan: String) throws {
+        let report = try rehearse([plan], extra: schema)
+        expectForwardUnderTraffic(report, plans: 1)
+    }
+
+    /// hostile-j 00: values the user gives (`rehearse: values:`) are evidence of what the column
+    /// holds; a CHECK the plan adds that they break must fail the rehearsal, as verify would in
+    /// production. The rehearsal wrote NULL over them and passed.
+    @Test func aCheckTheHintedValuesBreakFailsTheRehearsal() throws {
+        let report = try rehearse(["""
+            table: promos
+            changes:
+              - add_check: "discount_pct BETWEEN 0 AND 1"
+                name: promos_pct_is_fraction
+            rehearse:
+              values:
+                discount_pct: ["5", "20", "50"]
+            """], extra: "CREATE TABLE promos (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, code text NOT NULL, discount_pct numeric);")
+        #expect(!report.passed)
+        #expect(report.violations.contains { $0.contains("VALIDATE CONSTRAINT") && $0.contains("promos_pct_is_fraction") }, "\(report.violations)")
+        #expect(report.violations.contains { $0.contains("the values `rehearse: values:` gives discount_pct break it") }, "\(report.violations)")
+    }
+
+    /// hostile-j 05: a CHECK no drawn row satisfies over NOT NULL columns: the seed is left
+    /// empty (a warning that says so and what to do, not only an info line), and a write that
+    /// breaks it names the plan's CHECK and its place, not the rehearsal's internal name.
+    @Test func aCheckNoDrawnRowMeetsIsNamedWithWhatToDo() throws {
+        let report = try rehearse(["""
+            table: coupons
+            changes:
+              - add_check: "length(code) >= 40 AND kind <> ''"
+                name: coupons_code_long
+            """], extra: "CREATE TABLE coupons (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, code text NOT NULL, kind text NOT NULL);")
+        #expect(report.warnings.contains { $0.contains("no row of public.coupons") && $0.contains("coupons_code_long") && $0.contains("rehearse: values:") },
+                "\(report.warnings)")
+        #expect(!report.violations.contains { $0.contains("bellows_rehearsal_planned_check") }, "\(report.violations)")
+        #expect(report.violations.contains { $0.contains("coupons_code_long") && $0.contains("001_plan.yaml") }, "\(report.violations)")
     }
 
     /// Row numbers go on from plan to plan: before, the second plan's traffic started again at

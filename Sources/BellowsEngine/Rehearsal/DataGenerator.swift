@@ -23,6 +23,13 @@ public struct DataGenerator: Sendable {
         var variant = 0
         /// Where the column's values come from instead of its type (see `ValueDomains`).
         var values: ValueSource? = nil
+        /// Whether `values` is the user's (`rehearse: values:`): evidence of what the column
+        /// holds, which the rehearsal never replaces by NULL to satisfy a CHECK.
+        var hinted = false
+
+        /// Whether the rehearsal may write NULL in it instead of its drawn values, to satisfy a
+        /// CHECK across columns (`PlannedCheck`).
+        var mayBeNulled: Bool { !notNull && !skip && !hinted }
     }
 
     /// A foreign key over several columns: the columns take their values together from one
@@ -59,9 +66,9 @@ public struct DataGenerator: Sendable {
         var compositeUnique: [[String]]
         /// Multi-column foreign keys (the table's, and those a plan adds).
         var references: [Reference] = []
-        /// The CHECKs plans will add to the table (`add_check`, a column's `check:`), over its
-        /// columns as the seed has them: the seeded rows must satisfy them (`satisfyPlannedChecks`).
-        var plannedChecks: [String] = []
+        /// The CHECKs plans will add to the table that the seeded rows must satisfy
+        /// (`satisfyPlannedChecks`): those over its columns as the seed has them.
+        var plannedChecks: [PlannedCheck] = []
 
         /// The multi-column foreign key `column` belongs to (the first, if several).
         func reference(of column: String) -> Reference? { references.first { $0.columns.contains(column) } }
@@ -73,6 +80,8 @@ public struct DataGenerator: Sendable {
     }
 
     public var tables: [Table]
+    /// What the seed could not do that the rehearsal's report must say (`satisfyPlannedChecks`).
+    private(set) var seedWarnings: [String] = []
 
     /// Reads the shape of every user table of the database, parents before children.
     /// `uniqueHints` maps a table (`schema.table`, as `format('%I.%I')` prints it) to columns
@@ -333,7 +342,10 @@ public struct DataGenerator: Sendable {
                     }
                 }
             }
-            if counts[tables[index].name, default: 0] > 0 { satisfyPlannedChecks(connection, table: tables[index], report: report) }
+            if counts[tables[index].name, default: 0] > 0 {
+                let left = satisfyPlannedChecks(connection, table: tables[index], seeded: counts[tables[index].name, default: 0], report: report)
+                counts[tables[index].name] = left
+            }
             _ = try? connection.execute("ANALYZE \(tables[index].name)")
         }
         return counts
@@ -341,34 +353,41 @@ public struct DataGenerator: Sendable {
 
     /// Makes the seeded rows of `table` satisfy the CHECKs plans will add: a plan that adds one
     /// says the rows already do, and values drawn column by column need not (`closed_on >=
-    /// opened_on`). A violating row gets NULL in the nullable columns the CHECK reads (a CHECK
-    /// holds when it is NULL), and is removed where that is not enough; its children are not
-    /// seeded yet. A CHECK over columns the table does not have yet (an earlier plan adds or
-    /// renames them) is left to the traffic's own adaptation (`TrafficSimulator`).
-    func satisfyPlannedChecks(_ connection: Connection, table: Table, report: Reporter) {
+    /// opened_on`). A violating row gets NULL in the columns the CHECK reads that the generator
+    /// invented (nullable, no `rehearse: values:` hint: `mayBeNulled`); a CHECK that reads no
+    /// hinted column has the rows still breaking it removed (their children are not seeded yet).
+    /// Rows that break one through values the user gave stay: verify then fails, as it would
+    /// on such rows in production. Returns how many rows are left; one table left without rows
+    /// is a warning of the rehearsal (`seedWarnings`).
+    mutating func satisfyPlannedChecks(_ connection: Connection, table: Table, seeded: Int, report: Reporter) -> Int {
+        var left = seeded
         for check in table.plannedChecks {
-            let read = ExpressionRewriter.referencedColumns(in: check, among: Set(table.columns.map(\.name)))
-            let nullable = table.columns.filter { read.contains($0.name) && !$0.notNull && !$0.skip }.map(\.name)
-            let broken = "NOT (\(check))"
+            guard let condition = check.overExisting else { continue }
+            let read = table.columns.filter { check.columns.contains($0.name) }
+            let nullable = read.filter(\.mayBeNulled).map(\.name)
+            let broken = "NOT (\(condition))"
             var nulled = 0
             if !nullable.isEmpty {
                 let sets = nullable.map { "\(SQLQuote.identifier($0)) = NULL" }.joined(separator: ", ")
                 nulled = (try? connection.execute("UPDATE \(table.name) SET \(sets) WHERE \(broken)").affectedRows) ?? 0
             }
-            let removed: Int
-            do {
-                removed = try connection.execute("DELETE FROM \(table.name) WHERE \(broken)").affectedRows
-            } catch {
-                report(.info("seed: the CHECK a plan adds to \(table.name) (\(check)) cannot be evaluated on the seeded table: \(error.message)"))
-                continue
-            }
             if nulled > 0 {
-                report(.info("seed: \(nulled) row(s) of \(table.name) broke the CHECK a plan adds (\(check)): NULL written in \(nullable.joined(separator: ", "))"))
+                report(.info("seed: \(nulled) row(s) of \(table.name) broke the \(check.label): NULL written in \(nullable.joined(separator: ", "))"))
             }
-            if removed > 0 {
-                report(.info("seed: \(removed) row(s) of \(table.name) broke the CHECK a plan adds (\(check)) and were removed"))
+            guard !read.contains(where: \.hinted) else { continue }
+            do {
+                let removed = try connection.execute("DELETE FROM \(table.name) WHERE \(broken)").affectedRows
+                left -= removed
+                if removed > 0 { report(.info("seed: \(removed) row(s) of \(table.name) broke the \(check.label) and were removed")) }
+            } catch {
+                report(.info("seed: the \(check.label) cannot be evaluated on the seeded \(table.name): \(error.message)"))
             }
         }
+        if left <= 0 && seeded > 0 {
+            seedWarnings.append("seed: no row of \(table.name) satisfies the CHECKs plans add (\(table.plannedChecks.map(\.label).joined(separator: "; "))): "
+                                + "the rehearsal runs on none; give their columns realistic values with `rehearse: values:` (docs/plans.md)")
+        }
+        return max(left, 0)
     }
 
     func culpritColumns(_ connection: Connection, error: PostgresError, table: Table) throws -> [String] {

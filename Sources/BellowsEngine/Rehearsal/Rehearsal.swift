@@ -243,7 +243,8 @@ public final class Rehearsal: @unchecked Sendable {
                     generator.addReference(reference, to: key)
                 }
                 if let index = generator.tables.firstIndex(where: { $0.name == key }) {
-                    generator.tables[index].plannedChecks += Self.plannedCheckConditions(plan).map(\.text)
+                    generator.tables[index].plannedChecks += PlannedCheck.of(plan, existing: Set(generator.tables[index].columns.map(\.name)))
+                        .filter { $0.overExisting != nil }
                     for (column, list) in Self.plannedValueLists(plan) {
                         guard let c = generator.tables[index].columns.firstIndex(where: { $0.name == column }),
                               generator.tables[index].columns[c].values == nil, !generator.tables[index].columns[c].unique else { continue }
@@ -261,6 +262,7 @@ public final class Rehearsal: @unchecked Sendable {
                 }
             }
             result.tableRows = try generator.fill(connection, rows: options.rows, report: report)
+            result.warnings += generator.seedWarnings
             seeded = generator
         }
         result.steps.append(RehearsalStep(plan: "-", phase: "seed", seconds: Date().timeIntervalSince(started),
@@ -385,8 +387,7 @@ public final class Rehearsal: @unchecked Sendable {
         }
     }
 
-    /// The conditions of the CHECKs a plan adds, with the column of a column's `check:`: the
-    /// seed satisfies them (`DataGenerator.satisfyPlannedChecks`).
+    /// The conditions of the CHECKs a plan adds, with the column of a column's `check:`.
     static func plannedCheckConditions(_ plan: Plan) -> [(column: String?, text: String)] {
         var conditions: [(column: String?, text: String)] = []
         for change in plan.constraintChanges {

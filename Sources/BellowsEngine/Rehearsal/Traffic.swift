@@ -49,11 +49,11 @@ final class TrafficSimulator: @unchecked Sendable {
     /// columns (`closed_on >= opened_on`), which no real application would write (`adapt`).
     private var nulledColumns: Set<String> = []
     private var nulledForChecks: Set<String> { lock.lock(); defer { lock.unlock() }; return nulledColumns }
-    /// The CHECKs the plan adds (`add_check`) over columns it leaves alone, by name (its
-    /// `name:`, else its condition): each write tests them in its RETURNING and fails as the
-    /// constraint will from expand on — also before expand, where a row that breaks one would
-    /// make verify's VALIDATE fail — so the writers adapt (`adapt`) instead.
-    private(set) var plannedChecks: [(name: String, condition: String, columns: Set<String>)] = []
+    /// The CHECKs the plan adds that can be tested on the table as it is (`PlannedCheck`): each
+    /// write tests them in its RETURNING and fails as the constraint will from expand on — also
+    /// before expand, where a row that breaks one would make verify's VALIDATE fail — so the
+    /// writers adapt (`adapt`) instead.
+    private(set) var plannedChecks: [PlannedCheck] = []
 
     init(conninfo: String, transition: Transition, table: DataGenerator.Table, rowNumbers: RowNumbers) {
         self.conninfo = conninfo
@@ -212,15 +212,18 @@ final class TrafficSimulator: @unchecked Sendable {
         """
     }
 
-    /// Whether a write by `route` tests the planned CHECKs: only on the table itself, whose
-    /// columns they name (a view of versioned schemas or of `rename_table_to` may not).
-    func testsPlannedChecks(_ route: Route) -> Bool { !plannedChecks.isEmpty && route.relation == transition.quotedTable }
+    /// Whether a write by `route` tests the planned CHECKs: only on the table itself by its
+    /// names before the plan (a view of versioned schemas or of `rename_table_to`, or the table
+    /// after contract, may not have them; PostgreSQL then tests the constraint itself).
+    func testsPlannedChecks(_ route: Route) -> Bool {
+        !plannedChecks.isEmpty && route.relation == transition.quotedTable && !route.finalNames
+    }
 
     /// `, … AS broke` for a write's RETURNING: the names of the planned CHECKs the written row breaks.
     func checksReturned(_ route: Route) -> String {
         guard testsPlannedChecks(route) else { return "" }
         return ", array_remove(ARRAY[" + plannedChecks.enumerated().map { index, check in
-            "CASE WHEN (\(check.condition)) IS FALSE THEN '\(Self.plannedCheckPrefix)\(index)' END"
+            "CASE WHEN (\(check.overExisting ?? "true")) IS FALSE THEN '\(Self.plannedCheckPrefix)\(index)' END"
         }.joined(separator: ", ") + "], NULL) AS broke"
     }
 
@@ -232,7 +235,7 @@ final class TrafficSimulator: @unchecked Sendable {
 
     /// The planned CHECK a write broke, by the constraint name of its error: the one `fits`
     /// raised, or the constraint expand added (`_bellows_<name>`) or contract named.
-    func plannedCheck(named constraint: String) -> (name: String, condition: String, columns: Set<String>)? {
+    func plannedCheck(named constraint: String) -> PlannedCheck? {
         if constraint.hasPrefix(Self.plannedCheckPrefix), let index = Int(constraint.dropFirst(Self.plannedCheckPrefix.count)),
            plannedChecks.indices.contains(index) { return plannedChecks[index] }
         return plannedChecks.first { $0.name == constraint || "_bellows_" + $0.name == constraint }
@@ -240,8 +243,9 @@ final class TrafficSimulator: @unchecked Sendable {
 
     func oldUpdate(g: String, _ route: Route) -> String? {
         let never = neverNull
-        let sets = sources.compactMap { c in generated(c, g: g, allowNull: !never.contains(c.name)).map { "\(SQLQuote.identifier(c.name)) = \($0)" } }
+        var sets = sources.compactMap { c in generated(c, g: g, allowNull: !never.contains(c.name)).map { "\(SQLQuote.identifier(c.name)) = \($0)" } }
         guard !sets.isEmpty else { return nil }
+        sets += nulledAlongside.map { "\(SQLQuote.identifier($0.name)) = NULL::\($0.type)" }
         return record("UPDATE \(route.relation) SET \(sets.joined(separator: ", ")) WHERE \(keyMatch(route)) RETURNING \(keyRow(route)) AS k, \(expectedFromOld) AS e, NULL::text AS en", route)
     }
 
@@ -279,6 +283,7 @@ final class TrafficSimulator: @unchecked Sendable {
             if let value = generated(column, g: g, allowNull: !never.contains(column.name)) { writes.append((route.name(column.name), value)) }
         }
         guard !writes.isEmpty else { return nil }
+        writes += nulledAlongside.map { (SQLQuote.identifier($0.name), "NULL::\($0.type)") }
         let values = writes.map(\.value)
         let columns = writes.map(\.column).joined(separator: ", ")
         let set = writes.count == 1 ? "\(columns) = \(values[0])" : "(\(columns)) = ROW(\(values.joined(separator: ", ")))"
@@ -370,14 +375,8 @@ final class TrafficSimulator: @unchecked Sendable {
             }
         }
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
-        let touched = Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
-        let names = Set(simulator.table.columns.map(\.name))
-        simulator.plannedChecks = transition.plan.constraintChanges.compactMap { change in
-            guard case .check(let expression, let name, _) = change else { return nil }
-            let columns = ExpressionRewriter.referencedColumns(in: expression.text, among: names)
-            guard !columns.isEmpty, columns.isDisjoint(with: touched) else { return nil }
-            return (name?.value ?? expression.text, expression.text, columns)
-        }
+        simulator.plannedChecks = PlannedCheck.of(transition.plan, existing: Set(simulator.table.columns.map(\.name)))
+            .filter { $0.overExisting != nil }
         try connection.execute("""
             CREATE OR REPLACE FUNCTION bellows_rehearsal.fits(broke text[]) RETURNS boolean LANGUAGE plpgsql AS $$
             BEGIN
@@ -537,7 +536,7 @@ final class TrafficSimulator: @unchecked Sendable {
                     guard raced, let again = build(true) else { throw error }
                     try run(again)
                 } catch {
-                    local.failures.append("\(writer.rawValue) writer: \(error.sqlState?.rawValue ?? "connection") \(error.message)")
+                    local.failures.append(failure(writer, error))
                 }
             }
             local.statements += 1
@@ -549,8 +548,19 @@ final class TrafficSimulator: @unchecked Sendable {
         connection.close()
     }
 
+    /// The columns the writers write NULL in (`adapt`) that the plan leaves alone: an UPDATE
+    /// that sets other columns sets these to NULL too, so that the row it leaves satisfies the
+    /// CHECK that made them NULL (it reads the column the UPDATE sets and one it did not).
+    var nulledAlongside: [DataGenerator.Column] {
+        let nulled = nulledForChecks
+        guard !nulled.isEmpty else { return [] }
+        let touched = Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
+        return table.columns.filter { nulled.contains($0.name) && !touched.contains($0.name) }
+    }
+
     /// After a write broke CHECK `error.constraint`: the writers write NULL from now on in the
-    /// nullable columns it reads that they write themselves (never a column Bellows fills
+    /// columns it reads whose values the generator invented (`mayBeNulled`: nullable, no
+    /// `rehearse: values:` hint) and that they write themselves (never a column Bellows fills
     /// through its trigger, so a value Bellows computed wrongly still fails), and what was
     /// changed; nil when nothing can be (the failure then counts).
     func adapt(to error: PostgresError, connection: Connection) -> String? {
@@ -561,14 +571,27 @@ final class TrafficSimulator: @unchecked Sendable {
                   WHERE k.conrelid = $1::bigint::oid AND k.conname = $2 AND k.contype = 'c'
                   """, [table.oid, constraint]).compactMap({ try? $0.string("attname") })) else { return nil }
         let never = neverNull
-        let columns = table.columns.filter { read.contains($0.name) && !$0.notNull && !$0.skip && !never.contains($0.name) }.map(\.name)
+        let columns = table.columns.filter { read.contains($0.name) && $0.mayBeNulled && !never.contains($0.name) }.map(\.name)
         lock.lock()
         let fresh = columns.filter { !nulledColumns.contains($0) }
         nulledColumns.formUnion(fresh)
         lock.unlock()
         guard !fresh.isEmpty else { return nil }
-        let check = plannedCheck(named: constraint).map { "CHECK \($0.name), which the plan adds" } ?? "CHECK \(constraint)"
+        let check = plannedCheck(named: constraint).map { "the \($0.label), which the plan adds" } ?? "CHECK \(constraint)"
         return "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on"
+    }
+
+    /// A write's failure as the rehearsal reports it: a planned CHECK by its name and place in
+    /// the plan (not by the rehearsal's own name for it), with what to do.
+    func failure(_ writer: Writer, _ error: PostgresError) -> String {
+        if error.sqlState == .checkViolation, let constraint = error.constraint, let check = plannedCheck(named: constraint) {
+            let read = table.columns.filter { check.columns.contains($0.name) }
+            let hinted = read.filter(\.hinted).map(\.name)
+            return "\(writer.rawValue) writer: 23514 its values break the \(check.label), which the plan adds: "
+                + (hinted.isEmpty ? "the columns it reads cannot be left NULL; give them realistic values with `rehearse: values:`"
+                                  : "the values `rehearse: values:` gives \(hinted.joined(separator: ", ")) break it, as rows holding them would in production")
+        }
+        return "\(writer.rawValue) writer: \(error.sqlState?.rawValue ?? "connection") \(error.message)"
     }
 
     /// Rows whose final values differ from what was last written (or computed by up), and lost rows.

@@ -118,7 +118,10 @@ final class ValueDomains {
         var table = table
         guard let known = sources[table.name] else { return table }
         for index in table.columns.indices {
-            if let source = known[table.columns[index].name] { table.columns[index].values = source }
+            if let source = known[table.columns[index].name] {
+                table.columns[index].values = source
+                table.columns[index].hinted = hinted.contains(table.name + "|" + table.columns[index].name)
+            }
         }
         return table
     }
