@@ -24,12 +24,8 @@ struct StatePublicationTests {
         try "CREATE TABLE widgets (id int PRIMARY KEY);\n".write(toFile: fixture.root + "/migrations/001_widgets.sql", atomically: true, encoding: .utf8)
 
         func refusal(_ body: () throws -> Any) -> String? {
-            do {
-                _ = try body()
-                return nil
-            } catch {
-                return "\(error)"
-            }
+            if case .failure(let error) = Result(catching: body) { return "\(error)" }
+            return nil
         }
         let runner = MigrationRunner(project: fixture.project, options: MigrationOptions(conninfo: fixture.db.conninfo, actor: "tester"))
         let migrate = refusal { try runner.apply() }
