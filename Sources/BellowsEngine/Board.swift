@@ -52,6 +52,10 @@ public struct PlanStatus: Sendable {
     /// last given to their replacements (which the new version's view reads); the next phase
     /// gives them (hostile-g 06). Nil when none.
     public var columnPrivilegesDiffer: [String]? = nil
+    /// A verified plan whose contract was interrupted while it made the archive (hostile-h 15):
+    /// the archive's trigger it left on the table, which the next contract or a rollback
+    /// removes. Nil when none.
+    public var unfinishedArchiveTrigger: String? = nil
 
     /// How far the backfill is, 0…1: 1 once backfilled, rows updated over the estimate while
     /// expanded, 0 before (pure).
@@ -171,6 +175,12 @@ extension Engine {
                 for index in board.indices where [.expanded, .backfilled, .verified].contains(board[index].phase) {
                     guard let plan = loaded.plans.first(where: { $0.id == board[index].id }) else { continue }
                     board[index].columnPrivilegesDiffer = try columnPrivilegeDrift(plan, connection: connection)
+                }
+                for index in board.indices where board[index].phase == .verified {
+                    let trigger = TransitionNames.transitional("archive_\(board[index].id)")
+                    let present = try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
+                                                        [board[index].table, trigger]).isEmpty
+                    board[index].unfinishedArchiveTrigger = present ? trigger : nil
                 }
             }
             let paths = try Self.versionSearchPaths(of: board.map(\.id), connection: connection)

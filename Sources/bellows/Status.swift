@@ -106,6 +106,11 @@ struct Status: ParsableCommand {
                 lines.append(Terminal.dim("    column privileges of \(columns.joined(separator: ", ")) changed since the last phase: the new version's view "
                                           + "follows them from the next phase (an UPDATE is already checked against them)\(next)"))
             }
+            if let trigger = line.unfinishedArchiveTrigger {
+                lines.append(Terminal.dim("    a contract was interrupted while it made the archive: its trigger \(trigger) is still on \(line.table) "
+                                          + "(it keeps the unfinished archive up to date) → bellows contract \(line.id) removes it and goes on, "
+                                          + "bellows rollback \(line.id) removes it"))
+            }
             for key in line.unvalidated {
                 lines.append(Terminal.dim("    foreign key \(key) not yet validated (its VALIDATE after contract's commit did not finish) → bellows contract \(line.id)"))
             }
@@ -175,10 +180,14 @@ struct StatusBody: Encodable {
         /// A plan in flight: the replaced columns whose column privileges changed since the last
         /// phase (absent otherwise; docs/versions.md).
         var columnPrivilegesDiffer: [String]?
+        /// A verified plan whose contract was interrupted while it made the archive: the
+        /// archive's trigger left on the table (absent otherwise).
+        var unfinishedArchiveTrigger: String?
 
         enum CodingKeys: String, CodingKey {
             case plan, table, phase, expanding, next, blockers, recorded, control, unvalidated, estimate
             case searchPaths = "search_paths", renamedTo = "renamed_to", columnPrivilegesDiffer = "column_privileges_differ"
+            case unfinishedArchiveTrigger = "unfinished_archive_trigger"
             case backfillRows = "backfill_rows", verifiedAt = "verified_at", fileMissing = "file_missing", otherProject = "other_project"
         }
 
@@ -200,6 +209,7 @@ struct StatusBody: Encodable {
             estimate = status.estimate
             renamedTo = status.renamedTo
             columnPrivilegesDiffer = status.columnPrivilegesDiffer
+            unfinishedArchiveTrigger = status.unfinishedArchiveTrigger
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -219,6 +229,7 @@ struct StatusBody: Encodable {
             try container.encode(unvalidated, forKey: .unvalidated)
             try container.encodeIfPresent(renamedTo, forKey: .renamedTo)
             try container.encodeIfPresent(columnPrivilegesDiffer, forKey: .columnPrivilegesDiffer)
+            try container.encodeIfPresent(unfinishedArchiveTrigger, forKey: .unfinishedArchiveTrigger)
             try container.encode(searchPaths, forKey: .searchPaths)
             try container.encode(estimate, forKey: .estimate)
         }
