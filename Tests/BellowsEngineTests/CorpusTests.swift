@@ -18,7 +18,7 @@ struct CorpusTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/corpus").path
 
-    static let projects = ["shop", "telemetry", "ledger"]
+    static let projects = ["shop", "telemetry", "ledger", "booking"]
 
     /// Plans that fail because of a Bellows defect not fixed yet, by plan id: the defect.
     /// Every other plan must pass; a listed one is still run (its violations are known issues).

@@ -89,7 +89,7 @@ public struct DataGenerator: Sendable {
     /// `values` gives columns their values (see `ValueDomains`).
     static func inspect(_ connection: Connection, uniqueHints: [String: Set<String>] = [:], values: ValueDomains? = nil) throws -> DataGenerator {
         let tableRows = try connection.query("""
-            SELECT c.oid::bigint AS oid, format('%I.%I', n.nspname, c.relname) AS name
+            SELECT c.oid::bigint AS oid, format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS plain
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'bellows', 'bellows_rehearsal')
               AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition
@@ -104,7 +104,13 @@ public struct DataGenerator: Sendable {
                        t.typtype = 'e' AS is_enum, a.attnotnull AS not_null, a.atthasdef AS has_default,
                        (a.attidentity <> '' OR a.attgenerated <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false)) AS skip,
                        CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
-                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS is_unique,
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indnkeyatts = 1
+                                 AND (i.indkey[0] = a.attnum
+                                      -- a unique index on an expression of this column alone (`lower(email)`)
+                                      OR (i.indkey[0] = 0 AND ARRAY(SELECT d.refobjsubid FROM pg_depend d
+                                                                    WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                                                                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid
+                                                                      AND d.refobjsubid > 0) = ARRAY[a.attnum::int]))) AS is_unique,
                        (SELECT format('%I.%I', pn.nspname, pc.relname) || '|' || pa.attname FROM pg_constraint k
                           JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
                           JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -145,7 +151,8 @@ public struct DataGenerator: Sendable {
                 guard let list = CheckValueList.values(in: try check.string("definition"), column: column) else { continue }
                 listed[column] = listed[column].map { earlier in earlier.filter(list.contains) } ?? list
             }
-            let hinted = uniqueHints[name] ?? []
+            // `uniqueHints` names a table `schema.name` unquoted (a mixed-case one too).
+            let hinted = uniqueHints[try row.string("plain")] ?? uniqueHints[name] ?? []
             // The last column of a multi-column key walks the row numbers (its values repeat
             // for every combination of the others, which alone have few).
             let lastOfKey = Set(composite.compactMap(\.last))

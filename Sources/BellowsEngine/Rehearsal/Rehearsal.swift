@@ -396,6 +396,8 @@ public final class Rehearsal: @unchecked Sendable {
         for change in plan.changes {
             // A renamed column's check names it by its new name, which the seeded table lacks.
             if case .alter(let c) = change, c.renameTo == nil, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
+            // An added column's: its writers' values (hostile corpus-k 01).
+            if case .add(let c) = change, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
         }
         return conditions
     }
@@ -408,17 +410,28 @@ public final class Rehearsal: @unchecked Sendable {
         }
     }
 
-    /// Columns plans will make unique in place: the synthetic data must already satisfy that.
-    /// A column an earlier plan renames is hinted under the name the seeded table has; one an
-    /// earlier plan adds is not in it.
+    /// Columns plans will make unique in place (`unique: true`, a one-column `add_unique`): the
+    /// synthetic data must already satisfy that. A column an earlier plan renames is hinted
+    /// under the name the seeded table has, and under its name when the plan runs; one an
+    /// earlier plan adds is not in the seed.
     func uniqueHints(_ plans: [Plan]) -> [String: Set<String>] {
         var hints: [String: Set<String>] = [:]
         let ordered = PlanChain.ordered(plans)
         for (position, plan) in ordered.enumerated() {
             let table = "\(plan.table.value.schema ?? "public").\(plan.table.value.name)"
-            for change in plan.changes {
-                guard case .alter(let c) = change, c.attributes.unique?.value == true else { continue }
-                var column: String? = c.column.value
+            var unique: [String] = plan.changes.compactMap { change in
+                guard case .alter(let c) = change, c.attributes.unique?.value == true else { return nil }
+                return c.column.value
+            }
+            // hostile corpus-k 03: a one-column `add_unique` was left to repeats in the seed.
+            for change in plan.constraintChanges {
+                if case .unique(let columns, _, _) = change, columns.count == 1, let only = columns.first { unique.append(only.value) }
+            }
+            for name in unique {
+                // Under its name when the plan runs too: its writers (and a later plan's) must not
+                // draw it from the values rows already hold.
+                hints[table, default: []].insert(name)
+                var column: String? = name
                 for earlier in ordered[..<position].reversed() where earlier.table.value == plan.table.value {
                     for change in earlier.changes where column != nil && change.finalColumns.contains(column ?? "") {
                         if case .alter(let e) = change { column = e.column.value } else { column = nil }
@@ -519,7 +532,8 @@ public final class Rehearsal: @unchecked Sendable {
         let traffic = TrafficSimulator(conninfo: conninfo, transition: transition, table: genTable, rowNumbers: rowNumbers)
         traffic.pendingUniqueKeys = Self.plannedCompositeUnique(plan)
         do {
-            try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic, values: values)
+            try TrafficSimulator.prepare(connection, transition: transition, simulator: traffic, values: values,
+                                         lists: Dictionary(Self.plannedValueLists(plan).map { ($0.column, $0.values) }, uniquingKeysWith: { first, _ in first }))
         } catch {
             // Computing up(old) for the existing rows fails: so would the backfill.
             let expressions = PlanValidator.expressions(of: plan).filter { $0.key == "up" || $0.key == "backfill" }
@@ -657,6 +671,10 @@ public final class Rehearsal: @unchecked Sendable {
                 case .add(let c): return c.attributes.unique.map { "\($0.location)" }
                 default: return nil
                 }
+            } + plan.constraintChanges.compactMap { change -> String? in
+                // An `add_unique`'s place (its message said "at  requires").
+                guard case .unique(_, _, let location) = change else { return nil }
+                return "\(location)"
             }
             return "\(purpose) failed: \(pg.message)" + (pg.detail.map { " (\($0))" } ?? "")
                 + " — the data is not unique as 'unique' at \(locations.joined(separator: ", ")) requires"

@@ -357,10 +357,15 @@ final class TrafficSimulator: @unchecked Sendable {
     // MARK: Running
 
     /// Records what every existing row must hold after contract.
-    static func prepare(_ connection: Connection, transition: Transition, simulator: TrafficSimulator, values: ValueDomains? = nil) throws {
+    /// `lists`: the values a CHECK the plan adds lists for a column (`source IN ('web', …)`),
+    /// by final name: a column the plan creates takes them where no hint gives its values.
+    static func prepare(_ connection: Connection, transition: Transition, simulator: TrafficSimulator, values: ValueDomains? = nil,
+                        lists: [String: [String]] = [:]) throws {
         // The columns the plan creates, with what their types say about their values.
         for group in transition.groups where group.kind != .drop {
             for target in group.targets where !target.existing {
+                var source = values?.source(table: simulator.table.name, column: target.final)
+                if source == nil, let values, let list = lists[target.final] { source = .domain(try values.store(list, connection: connection)) }
                 let type = try connection.query("""
                     SELECT t.typname, t.typcategory::text AS category, t.typtype = 'e' AS is_enum,
                            CASE WHEN t.typname IN ('varchar', 'bpchar') THEN substring($1 FROM '\\((\\d+)\\)')::int END AS max_length
@@ -371,7 +376,7 @@ final class TrafficSimulator: @unchecked Sendable {
                     name: target.physical, type: target.type, typeName: try type.string("typname"), typeCategory: try type.string("category"),
                     isEnum: try type.bool("is_enum"), maxLength: try type.optionalInt("max_length"), notNull: target.notNull, hasDefault: false,
                     skip: false, unique: target.unique, foreignKey: nil,
-                    values: values?.source(table: simulator.table.name, column: target.final))
+                    values: source)
             }
         }
         try connection.execute("CREATE SCHEMA IF NOT EXISTS bellows_rehearsal")
