@@ -161,9 +161,11 @@ extension Engine {
                                         next: nil, blockers: [problem], fileMissing: false, recorded: false))
             }
             for index in board.indices {
+                // A plan's table quoted (a mixed-case name would fold to lower case), else as stored.
+                let table = loaded.plans.first { $0.id == board[index].id }?.table.value.quoted ?? board[index].table
                 let row = try? connection.query("""
                     SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1) AND reltuples >= 0
-                    """, [board[index].table]).first
+                    """, [table]).first
                 board[index].estimatedRows = row.flatMap { try? $0.optionalInt("n") } ?? nil
             }
             if hasState {
@@ -177,9 +179,10 @@ extension Engine {
                     board[index].columnPrivilegesDiffer = try columnPrivilegeDrift(plan, connection: connection)
                 }
                 for index in board.indices where board[index].phase == .verified {
-                    let trigger = TransitionNames.transitional("archive_\(board[index].id)")
+                    guard let plan = loaded.plans.first(where: { $0.id == board[index].id }) else { continue }
+                    let trigger = ArchiveSQL.triggerName(planID: plan.id)
                     let present = try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
-                                                        [board[index].table, trigger]).isEmpty
+                                                        [plan.table.value.quoted, trigger]).isEmpty
                     board[index].unfinishedArchiveTrigger = present ? trigger : nil
                 }
             }

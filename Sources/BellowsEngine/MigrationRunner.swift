@@ -1195,9 +1195,10 @@ public struct MigrationRunner: Sendable {
         } catch {
             // The command's own session connected: this one is the second (hostile-i 05).
             var second = error
+            let limit = error.message.contains("too many connections") || error.sqlState?.rawValue == "53300"
             second.message = "`bellows \(command == "rollback" ? "migrate rollback" : command)` holds the migration lock on a second session of its own, which could not be opened "
-                + "(the first one was): \(error.message.trimmingCharacters(in: .whitespacesAndNewlines)); "
-                + "the role's and the database's CONNECTION LIMIT must allow it two sessions"
+                + "(the first one was): \(error.message.trimmingCharacters(in: .whitespacesAndNewlines))"
+                + (limit ? "; the role's and the database's CONNECTION LIMIT must allow it two sessions" : "")
             throw BellowsError.cannotConnect(second)
         }
         do {

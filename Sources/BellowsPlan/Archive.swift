@@ -53,7 +53,9 @@ public struct ArchiveSQL: Sendable {
 
     public var tableName: String { Self.tableName(owner: transition.plan.id, table: transition.table.name) }
     public var qualifiedTable: String { SQLQuote.qualified(schema: Self.schema, name: tableName) }
-    public var triggerName: String { TransitionNames.transitional("archive_\(transition.plan.id)") }
+    public var triggerName: String { Self.triggerName(planID: transition.plan.id) }
+    /// The trigger that keeps a plan's archive up to date while contract copies it.
+    public static func triggerName(planID: String) -> String { TransitionNames.transitional("archive_\(planID)") }
     public var functionName: String { TransitionNames.fitted("archive_\(transition.plan.id)") }
     public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
 

@@ -337,6 +337,48 @@ struct RealisticTrafficTests {
         expectForwardUnderTraffic(report, plans: plans.count)
     }
 
+    /// Review of hostile-j's fixes: the writers adapted to a CHECK by writing NULL in any
+    /// nullable column it reads, the plan's own renamed column included, so from then on the
+    /// trigger and the backfill only ever copied NULL in it (a wrong copy would have passed).
+    /// Only the column the plan leaves alone is made NULL now.
+    @Test func theWritersNeverMakeAColumnThePlanCopiesNull() throws {
+        let report = try rehearse(["""
+            table: jobs
+            changes:
+              - alter: opened
+                rename_to: started_on
+              - add_check: "ended_on IS NULL OR ended_on > started_on"
+                name: jobs_end_after_start
+            """], extra: "CREATE TABLE jobs (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, opened int, ended_on int);")
+        expectForwardUnderTraffic(report, plans: 1)
+        let notes = report.steps.flatMap(\.traffic.notes)
+        #expect(notes.contains { $0.contains("NULL in ended_on") }, "\(notes)")
+        #expect(!notes.contains { $0.range(of: "NULL in [^;]*opened", options: .regularExpression) != nil }, "\(notes)")
+    }
+
+    /// Review of hostile-j's fixes: a later plan's CHECK over a column an earlier plan changes
+    /// (`email = lower(email)` after a plan whose `up` lowers it) removed the seed's rows before
+    /// that `up` ran on them: a wrong `up` would have passed on an empty table. The seed keeps
+    /// them now, and the earlier plan makes them satisfy it.
+    @Test func aLaterPlansCheckLeavesTheSeedToTheEarlierPlansUp() throws {
+        let report = try rehearse(["""
+            table: people
+            changes:
+              - alter: email
+                up: "lower(email)"
+            """, """
+            table: people
+            depends_on:
+              plans: ["001"]
+            changes:
+              - add_check: "email = lower(email)"
+                name: people_email_lower
+            """], extra: "CREATE TABLE people (id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY, email text NOT NULL);")
+        expectForwardUnderTraffic(report, plans: 2)
+        #expect(report.tableRows["public.people"] == 400, "\(report.tableRows)")
+        #expect(report.warnings.allSatisfy { !$0.contains("people") }, "\(report.warnings)")
+    }
+
     /// hostile-j 00: values the user gives (`rehearse: values:`) are evidence of what the column
     /// holds; a CHECK the plan adds that they break must fail the rehearsal, as verify would in
     /// production. The rehearsal wrote NULL over them and passed.

@@ -371,12 +371,16 @@ public struct DataGenerator: Sendable {
         for check in table.plannedChecks {
             guard let condition = check.overExisting else { continue }
             let read = table.columns.filter { check.columns.contains($0.name) }
-            let nullable = read.filter(\.mayBeNulled).map(\.name)
+            let nullable = read.filter { $0.mayBeNulled && !check.planColumns.contains($0.name) }.map(\.name)
             let broken = "NOT (\(condition))"
             var nulled = 0
             if !nullable.isEmpty {
                 let sets = nullable.map { "\(SQLQuote.identifier($0)) = NULL" }.joined(separator: ", ")
-                nulled = (try? connection.execute("UPDATE \(table.name) SET \(sets) WHERE \(broken)").affectedRows) ?? 0
+                do {
+                    nulled = try connection.execute("UPDATE \(table.name) SET \(sets) WHERE \(broken)").affectedRows
+                } catch {
+                    report(.info("seed: NULL in \(nullable.joined(separator: ", ")) of \(table.name) does not satisfy the \(check.label): \(error.message)"))
+                }
             }
             if nulled > 0 {
                 report(.info("seed: \(nulled) row(s) of \(table.name) broke the \(check.label): NULL written in \(nullable.joined(separator: ", "))"))
@@ -387,7 +391,7 @@ public struct DataGenerator: Sendable {
                 left -= removed
                 if removed > 0 { report(.info("seed: \(removed) row(s) of \(table.name) broke the \(check.label) and were removed")) }
             } catch {
-                report(.info("seed: the \(check.label) cannot be evaluated on the seeded \(table.name): \(error.message)"))
+                report(.info("seed: the rows of \(table.name) that break the \(check.label) cannot be removed: \(error.message)"))
             }
         }
         if left <= 0 && seeded > 0 {

@@ -18,6 +18,10 @@ struct PlannedCheck: Sendable, Hashable {
     var overExisting: String?
     /// The table's existing columns `overExisting` reads.
     var columns: Set<String>
+    /// The table's existing columns the plan changes (renames included): the rehearsal never
+    /// makes them NULL to satisfy the CHECK, so the backfill and the trigger keep copying the
+    /// generator's values.
+    var planColumns: Set<String> = []
 
     /// Where the user reads about it: its name (when not the condition) and its place in the plan.
     var label: String { (name == condition ? "CHECK (\(condition))" : "CHECK \(name) (\(condition))") + " at \(location)" }
@@ -50,7 +54,8 @@ struct PlannedCheck: Sendable, Hashable {
             let testable = !columns.isEmpty && columns.isDisjoint(with: changed)
                 && ExpressionRewriter.referencedColumns(in: rewritten, among: created).isEmpty
             return PlannedCheck(name: name, condition: expression.text, location: expression.location,
-                                overExisting: testable ? rewritten : nil, columns: testable ? columns : [])
+                                overExisting: testable ? rewritten : nil, columns: testable ? columns : [],
+                                planColumns: Set(plan.changes.flatMap(\.existingColumns)).intersection(existing))
         }
     }
 }

@@ -237,14 +237,19 @@ public final class Rehearsal: @unchecked Sendable {
             var generator = try DataGenerator.inspect(connection, uniqueHints: hints, values: values)
             // The seed satisfies the multi-column UNIQUEs and FOREIGN KEYs plans will add, as it
             // does `unique: true`, and the CHECKs listing a column's values they add.
-            for plan in plans {
+            var changedByEarlierPlans: [String: Set<String>] = [:]
+            for plan in PlanChain.ordered(plans) {
                 let key = try ValueDomains.tableKey(plan.table.value, connection: connection)
+                defer { changedByEarlierPlans[key, default: []].formUnion(plan.changes.flatMap { $0.existingColumns + $0.finalColumns }) }
                 for reference in try Self.plannedReferences(plan, connection: connection) {
                     generator.addReference(reference, to: key)
                 }
                 if let index = generator.tables.firstIndex(where: { $0.name == key }) {
+                    // Not a CHECK over a column an earlier plan changes: that plan's `up` may be
+                    // what makes the rows satisfy it, and must run on them as they are.
+                    let earlier = changedByEarlierPlans[key, default: []]
                     generator.tables[index].plannedChecks += PlannedCheck.of(plan, existing: Set(generator.tables[index].columns.map(\.name)))
-                        .filter { $0.overExisting != nil }
+                        .filter { $0.overExisting != nil && $0.columns.isDisjoint(with: earlier) }
                     for (column, list) in Self.plannedValueLists(plan) {
                         guard let c = generator.tables[index].columns.firstIndex(where: { $0.name == column }),
                               generator.tables[index].columns[c].values == nil, !generator.tables[index].columns[c].unique else { continue }

@@ -526,8 +526,8 @@ final class TrafficSimulator: @unchecked Sendable {
                     try run(sql)
                 } catch where error.sqlState == .checkViolation {
                     // The generator's values, not Bellows, broke a CHECK: written again without them.
-                    guard let note = adapt(to: error, connection: connection), let again = build(contracted) else { throw error }
-                    local.notes.append("\(writer.rawValue) writer: \(note)")
+                    guard let adapted = adapt(to: error, connection: connection), let again = build(contracted) else { throw error }
+                    if let note = adapted.note { local.notes.append("\(writer.rawValue) writer: \(note)") }
                     try run(again)
                 }
             } catch {
@@ -559,16 +559,23 @@ final class TrafficSimulator: @unchecked Sendable {
     var nulledAlongside: [DataGenerator.Column] {
         let nulled = nulledForChecks
         guard !nulled.isEmpty else { return [] }
-        let touched = Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
-        return table.columns.filter { nulled.contains($0.name) && !touched.contains($0.name) }
+        return table.columns.filter { nulled.contains($0.name) && !planColumns.contains($0.name) }
+    }
+
+    /// The columns the plan reads, writes or drops (its changes' sources, its new columns):
+    /// never made NULL by `adapt`, so that the trigger and the backfill keep seeing the
+    /// writers' values in them.
+    var planColumns: Set<String> {
+        Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
     }
 
     /// After a write broke CHECK `error.constraint`: the writers write NULL from now on in the
     /// columns it reads whose values the generator invented (`mayBeNulled`: nullable, no
-    /// `rehearse: values:` hint) and that they write themselves (never a column Bellows fills
-    /// through its trigger, so a value Bellows computed wrongly still fails), and what was
-    /// changed; nil when nothing can be (the failure then counts).
-    func adapt(to error: PostgresError, connection: Connection) -> String? {
+    /// `rehearse: values:` hint) and that the plan leaves alone (`planColumns`: never a column
+    /// the trigger or the backfill copies, nor one Bellows fills), whether to write again, and
+    /// what changed (nil when another writer already made those columns NULL); nil when nothing
+    /// can be made NULL (the failure then counts).
+    func adapt(to error: PostgresError, connection: Connection) -> (retry: Bool, note: String?)? {
         guard let constraint = error.constraint,
               let read = plannedCheck(named: constraint).map({ Array($0.columns) })
                 ?? (try? connection.query("""
@@ -576,14 +583,18 @@ final class TrafficSimulator: @unchecked Sendable {
                   WHERE k.conrelid = $1::bigint::oid AND k.conname = $2 AND k.contype = 'c'
                   """, [table.oid, constraint]).compactMap({ try? $0.string("attname") })) else { return nil }
         let never = neverNull
-        let columns = table.columns.filter { read.contains($0.name) && $0.mayBeNulled && !never.contains($0.name) }.map(\.name)
+        let untouched = planColumns
+        let columns = table.columns.filter { read.contains($0.name) && $0.mayBeNulled && !never.contains($0.name) && !untouched.contains($0.name) }
+            .map(\.name)
         lock.lock()
         let fresh = columns.filter { !nulledColumns.contains($0) }
         nulledColumns.formUnion(fresh)
         lock.unlock()
-        guard !fresh.isEmpty else { return nil }
+        guard !columns.isEmpty else { return nil }
+        // Another writer made them NULL since this one built its statement: write again, no note.
+        guard !fresh.isEmpty else { return (true, nil) }
         let check = plannedCheck(named: constraint).map { "the \($0.label), which the plan adds" } ?? "CHECK \(constraint)"
-        return "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on"
+        return (true, "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on")
     }
 
     /// A write's failure as the rehearsal reports it: a planned CHECK by its name and place in
