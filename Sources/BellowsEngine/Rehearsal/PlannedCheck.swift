@@ -26,15 +26,38 @@ struct PlannedCheck: Sendable, Hashable {
     /// Where the user reads about it: its name (when not the condition) and its place in the plan.
     var label: String { (name == condition ? "CHECK (\(condition))" : "CHECK \(name) (\(condition))") + " at \(location)" }
 
-    /// The CHECKs `plan` adds, for a table whose columns are `existing`.
-    static func of(_ plan: Plan, existing: Set<String>) -> [PlannedCheck] {
-        var conditions: [(name: String, expression: PlanExpression)] = []
+    /// A CHECK as the plan declares it: an `add_check` (no column), or a column's `check:`
+    /// (`renamed`: the column's, which the plan renames, by its new name).
+    struct Declared {
+        var column: String?
+        var name: String
+        var expression: PlanExpression
+        var renamed = false
+    }
+
+    /// Every CHECK `plan` adds, as declared.
+    static func declared(_ plan: Plan) -> [Declared] {
+        var declared: [Declared] = []
         for change in plan.constraintChanges {
-            if case .check(let expression, let name, _) = change { conditions.append((name?.value ?? expression.text, expression)) }
+            if case .check(let expression, let name, _) = change { declared.append(Declared(name: name?.value ?? expression.text, expression: expression)) }
         }
         for change in plan.changes {
-            if case .alter(let c) = change, let check = c.attributes.check { conditions.append((check.text, check)) }
+            switch change {
+            case .alter(let c):
+                if let check = c.attributes.check {
+                    declared.append(Declared(column: c.column.value, name: check.text, expression: check, renamed: c.renameTo != nil))
+                }
+            case .add(let c):
+                if let check = c.attributes.check { declared.append(Declared(column: c.column.value, name: check.text, expression: check)) }
+            default: break
+            }
         }
+        return declared
+    }
+
+    /// The CHECKs `plan` adds, for a table whose columns are `existing`.
+    static func of(_ plan: Plan, existing: Set<String>) -> [PlannedCheck] {
+        let conditions = declared(plan)
         guard !conditions.isEmpty else { return [] }
         // Plain renames (no type, no up): the final name reads the old column's values.
         var renamedBack: [String: String] = [:]
@@ -48,7 +71,8 @@ struct PlannedCheck: Sendable, Hashable {
             }
         }
         let created = Set(plan.changes.flatMap { $0.finalColumns + $0.createdColumns }).subtracting(existing).subtracting(renamedBack.keys)
-        return conditions.map { name, expression in
+        return conditions.map { check in
+            let (name, expression) = (check.name, check.expression)
             let rewritten = ExpressionRewriter.renameColumns(in: expression.text, renamedBack)
             let columns = ExpressionRewriter.referencedColumns(in: rewritten, among: existing)
             let testable = !columns.isEmpty && columns.isDisjoint(with: changed)

@@ -392,19 +392,11 @@ public final class Rehearsal: @unchecked Sendable {
         }
     }
 
-    /// The conditions of the CHECKs a plan adds, with the column of a column's `check:`.
+    /// The conditions of the CHECKs a plan adds, with the column of a column's `check:` (an
+    /// added column's too: its writers' values, corpus-k 01). Not a renamed column's: its check
+    /// names it by its new name, which the seeded table lacks.
     static func plannedCheckConditions(_ plan: Plan) -> [(column: String?, text: String)] {
-        var conditions: [(column: String?, text: String)] = []
-        for change in plan.constraintChanges {
-            if case .check(let expression, _, _) = change { conditions.append((nil, expression.text)) }
-        }
-        for change in plan.changes {
-            // A renamed column's check names it by its new name, which the seeded table lacks.
-            if case .alter(let c) = change, c.renameTo == nil, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
-            // An added column's: its writers' values (hostile corpus-k 01).
-            if case .add(let c) = change, let check = c.attributes.check { conditions.append((c.column.value, check.text)) }
-        }
-        return conditions
+        PlannedCheck.declared(plan).filter { !$0.renamed }.map { ($0.column, $0.expression.text) }
     }
 
     /// The column lists of a plan's multi-column `add_unique` changes (final names).

@@ -48,7 +48,11 @@ final class TrafficSimulator: @unchecked Sendable {
     /// Columns the writers write NULL in: values drawn column by column broke a CHECK across
     /// columns (`closed_on >= opened_on`), which no real application would write (`adapt`).
     private var nulledColumns: Set<String> = []
-    private var nulledForChecks: Set<String> { lock.lock(); defer { lock.unlock() }; return nulledColumns }
+    private func isNulled(_ column: String) -> Bool { lock.lock(); defer { lock.unlock() }; return nulledColumns.contains(column) }
+    /// The columns the plan reads, writes or drops (its changes' sources, its new columns):
+    /// never made NULL by `adapt`, so that the trigger and the backfill keep seeing the
+    /// writers' values in them.
+    let planColumns: Set<String>
     /// The CHECKs the plan adds that can be tested on the table as it is (`PlannedCheck`): each
     /// write tests them in its RETURNING and fails as the constraint will from expand on — also
     /// before expand, where a row that breaks one would make verify's VALIDATE fail — so the
@@ -58,6 +62,7 @@ final class TrafficSimulator: @unchecked Sendable {
     init(conninfo: String, transition: Transition, table: DataGenerator.Table, rowNumbers: RowNumbers) {
         self.conninfo = conninfo
         self.transition = transition
+        planColumns = Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
         self.table = table
         self.rowNumbers = rowNumbers
     }
@@ -149,7 +154,7 @@ final class TrafficSimulator: @unchecked Sendable {
     }
 
     func generated(_ column: DataGenerator.Column, g: String, allowNull: Bool = true, useDefault: Bool = true) -> String? {
-        if allowNull && nulledForChecks.contains(column.name) { return "NULL::\(column.type)" }
+        if allowNull && isNulled(column.name) { return "NULL::\(column.type)" }
         return DataGenerator.expression(column, in: table, g: g, allowNull: allowNull, useDefault: useDefault) { parent, key, orderedBy in
             // The parent's first rows (in the order of the whole key: one index, one row).
             let order = orderedBy.map(SQLQuote.identifier).joined(separator: ", ")
@@ -526,8 +531,8 @@ final class TrafficSimulator: @unchecked Sendable {
                     try run(sql)
                 } catch where error.sqlState == .checkViolation {
                     // The generator's values, not Bellows, broke a CHECK: written again without them.
-                    guard let adapted = adapt(to: error, connection: connection), let again = build(contracted) else { throw error }
-                    if let note = adapted.note { local.notes.append("\(writer.rawValue) writer: \(note)") }
+                    guard let note = adapt(to: error, connection: connection), let again = build(contracted) else { throw error }
+                    if let note { local.notes.append("\(writer.rawValue) writer: \(note)") }
                     try run(again)
                 }
             } catch {
@@ -557,25 +562,20 @@ final class TrafficSimulator: @unchecked Sendable {
     /// that sets other columns sets these to NULL too, so that the row it leaves satisfies the
     /// CHECK that made them NULL (it reads the column the UPDATE sets and one it did not).
     var nulledAlongside: [DataGenerator.Column] {
-        let nulled = nulledForChecks
+        lock.lock()
+        let nulled = nulledColumns
+        lock.unlock()
         guard !nulled.isEmpty else { return [] }
         return table.columns.filter { nulled.contains($0.name) && !planColumns.contains($0.name) }
-    }
-
-    /// The columns the plan reads, writes or drops (its changes' sources, its new columns):
-    /// never made NULL by `adapt`, so that the trigger and the backfill keep seeing the
-    /// writers' values in them.
-    var planColumns: Set<String> {
-        Set(transition.groups.flatMap { $0.sources + $0.targets.map(\.physical) } + transition.droppedColumns)
     }
 
     /// After a write broke CHECK `error.constraint`: the writers write NULL from now on in the
     /// columns it reads whose values the generator invented (`mayBeNulled`: nullable, no
     /// `rehearse: values:` hint) and that the plan leaves alone (`planColumns`: never a column
-    /// the trigger or the backfill copies, nor one Bellows fills), whether to write again, and
-    /// what changed (nil when another writer already made those columns NULL); nil when nothing
-    /// can be made NULL (the failure then counts).
-    func adapt(to error: PostgresError, connection: Connection) -> (retry: Bool, note: String?)? {
+    /// the trigger or the backfill copies, nor one Bellows fills), and what it says of that
+    /// (nil when another writer already made those columns NULL: the write is made again
+    /// quietly); nil when nothing can be made NULL (the failure then counts).
+    func adapt(to error: PostgresError, connection: Connection) -> String?? {
         guard let constraint = error.constraint,
               let read = plannedCheck(named: constraint).map({ Array($0.columns) })
                 ?? (try? connection.query("""
@@ -583,8 +583,7 @@ final class TrafficSimulator: @unchecked Sendable {
                   WHERE k.conrelid = $1::bigint::oid AND k.conname = $2 AND k.contype = 'c'
                   """, [table.oid, constraint]).compactMap({ try? $0.string("attname") })) else { return nil }
         let never = neverNull
-        let untouched = planColumns
-        let columns = table.columns.filter { read.contains($0.name) && $0.mayBeNulled && !never.contains($0.name) && !untouched.contains($0.name) }
+        let columns = table.columns.filter { read.contains($0.name) && $0.mayBeNulled && !never.contains($0.name) && !planColumns.contains($0.name) }
             .map(\.name)
         lock.lock()
         let fresh = columns.filter { !nulledColumns.contains($0) }
@@ -592,9 +591,9 @@ final class TrafficSimulator: @unchecked Sendable {
         lock.unlock()
         guard !columns.isEmpty else { return nil }
         // Another writer made them NULL since this one built its statement: write again, no note.
-        guard !fresh.isEmpty else { return (true, nil) }
+        guard !fresh.isEmpty else { return .some(nil) }
         let check = plannedCheck(named: constraint).map { "the \($0.label), which the plan adds" } ?? "CHECK \(constraint)"
-        return (true, "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on")
+        return "its values broke \(check); it writes NULL in \(fresh.joined(separator: ", ")) from now on"
     }
 
     /// A write's failure as the rehearsal reports it: a planned CHECK by its name and place in
