@@ -30,7 +30,7 @@ extension Engine {
         var estimate = try connection.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", [table]).first?.int("n") ?? 0
         let bytesAtStart = try tableBytes(connection, table)
         // A rescan walks every row again (it changes only those that disagree with up).
-        var cursor = rescan ? nil : state.backfillCursor
+        let cursor = rescan ? nil : state.backfillCursor
         // The walk's end, fixed when the backfill starts: the largest key then. Every row
         // written since expand is the dual-write trigger's (an insert past the bound too), so
         // the walk need not chase the application's inserts. Saved with the cursor: a resumed
@@ -142,11 +142,52 @@ extension Engine {
             report(.info("\(plan.id): nothing to backfill (strategy: views): no column is copied; each application version reads its names "
                          + "through its versioned schema, and contract renames in place"))
         }
+        let marker = sql.backfillMarker, replica = triggers.replica, planID = plan.id, fromPhase = state.phase
+        let lockTimeout = lockPolicy.lockTimeoutMilliseconds, statementTimeout = settings.statementTimeoutMilliseconds
+        let update = (first: firstBatch.update, next: nextBatch.update)
+        let walk = BackfillWalk(cursor: cursor, upperBound: upperBound ?? [], bound: (firstBatch.bound, nextBatch.bound)) { session, batch, cursor in
+            try Self.batchTransaction(session, batch: batch, cursor: cursor, update: update, planID: planID, fromPhase: fromPhase, marker: marker,
+                                      lockTimeoutMilliseconds: lockTimeout, statementTimeoutMilliseconds: statementTimeout, replica: replica)
+        }
+        defer { walk.close() }
+        /// The helper sessions are opened when the walk first runs at full speed.
+        var helpersOpened = false
+        var walkers = 1
+        /// The most sessions that walked side by side in this run (the history event's `sessions_this_run`).
+        var mostWalkers = 1
+        /// Takes what the helper sessions did.
+        func takeHelperReports() {
+            for helper in walk.drain() {
+                guard let batch = helper.batch, helper.failure == nil else {
+                    walkers = 1 + walk.helperCount
+                    report(.info("a helper session of the backfill stopped (\(helper.failure ?? "")); "
+                                 + (helper.batch == nil ? "" : "its batch is walked again by the backfill's own session; ")
+                                 + "\(walkers) session\(walkers == 1 ? "" : "s") walk\(walkers == 1 ? "s" : "") on"))
+                    continue
+                }
+                scannedThisRun += batch.scanned
+                updatedThisRun += helper.updated
+                updatedTotal += helper.updated
+                sinceVacuum += helper.updated
+            }
+        }
+        /// The exact cursor, saved when the walk stops with helpers: each batch saved the
+        /// cursor as it knew it, which may lag behind the helpers' last commits.
+        func saveWalkCursor() {
+            guard helpersOpened, let cursor = walk.cursor else { return }
+            _ = try? connection.execute("""
+                UPDATE bellows.plans SET backfill_cursor = $2::text[], updated_at = now() WHERE id = $1 AND phase = $3
+                """, [plan.id, PostgresArray.literal(cursor), state.phase.rawValue])
+        }
         // An empty table at the start has no bound and nothing to backfill.
-        while sql.needsBackfill, let upperBound {
+        while sql.needsBackfill, upperBound != nil {
+            takeHelperReports()
             if options.shouldStop() {
+                walk.close()
+                takeHelperReports()
+                saveWalkCursor()
                 recordQuietly(connection, plan: plan, command: .backfill, from: state.phase, outcome: "interrupted",
-                              details: ["rows_updated": .int(updatedTotal), "cursor": .array((cursor ?? []).map(JSONValue.string))])
+                              details: ["rows_updated": .int(updatedTotal), "cursor": .array((walk.cursor ?? []).map(JSONValue.string))])
                 throw BellowsError.interrupted(plan: plan.id, rowsDone: updatedTotal, resume: "bellows backfill \(plan.id)" + (rescan ? " --rescan" : ""))
             }
             // The release manager's control, one read between two batches (bellows pause / throttle).
@@ -160,6 +201,7 @@ extension Engine {
                                                             ?? "no pause or throttle any more")))
             }
             if control.paused {
+                walk.setPace(mayWalk: false, batchSize: pacer.nextBatchSize)
                 let progress = waiting("paused: `bellows resume \(plan.id)` goes on")
                 report(.backfill(progress))
                 progressHooks(progress)
@@ -173,6 +215,7 @@ extension Engine {
             if let limit = settings.maxReplicaLagMilliseconds {
                 let lag = try replicaLagMilliseconds(connection)
                 if let lag, lag > Double(limit) {
+                    walk.setPace(mayWalk: false, batchSize: pacer.nextBatchSize)
                     let why = String(format: "replica lag %.0f ms > %d ms (backfill.max_replica_lag_ms)", lag, limit)
                     if replicaWaitStarted == nil {
                         replicaWaitStarted = Date()
@@ -193,22 +236,52 @@ extension Engine {
                 }
             }
             if let activity = try observeServer(&pacer, what: "backfill of \(plan.id)", reportChange: scannedThisRun > 0,
-                                                excluding: vacuum.pid.map { [$0] } ?? [], connection: connection) {
+                                                excluding: (vacuum.pid.map { [$0] } ?? []) + walk.helperPIDs, connection: connection) {
                 activeSessions = activity.activeSessions
             }
-            let batch = cursor == nil ? firstBatch : nextBatch
+            // Side by side only at full speed, alone on the server, unthrottled: gentle batches
+            // run one at a time, and a rate or a pause is the backfill's as a whole.
+            let sideBySide = settings.workers > 1 && !pacer.isGentle && pacer.control.maxRowsPerSecond == nil && pacer.control.batchSize == nil
+                && pacer.pauseMilliseconds == 0
+            if sideBySide, !helpersOpened, !walk.isFrontDone {
+                helpersOpened = true
+                if let problem = walk.openHelpers(settings.workers - 1, conninfo: options.conninfo) {
+                    report(.info("warning: could not open the backfill's helper sessions (\(problem)); the backfill walks with \(1 + walk.helperCount)"))
+                }
+                walkers = 1 + walk.helperCount
+                mostWalkers = max(mostWalkers, walkers)
+                if walkers > 1 { report(.info("backfill of \(plan.id): \(walkers) sessions walk the table side by side at full speed (backfill.workers)")) }
+            }
+            walk.setPace(mayWalk: sideBySide, batchSize: pacer.nextBatchSize)
             if !announced {
-                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its last key", batch.bound))
-                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its rows", batch.update))
+                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its last key", firstBatch.bound))
+                announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its rows", firstBatch.update))
                 announced = true
             }
-            let batchStart = Date()
-            let result: BatchResult
+            let batch: BackfillWalk.Batch
             do {
-                result = try runBatch(plan, batch, cursor: cursor, upTo: upperBound, size: pacer.nextBatchSize, marker: sql.backfillMarker, fromPhase: state.phase,
-                                      policy: lockPolicy, settings: settings, replica: triggers.replica, connection: connection)
+                guard let next = try walk.next(size: pacer.nextBatchSize, connection: connection) else {
+                    // The front has reached the bound: the walk ends once every helper's batch
+                    // has ended and no range was given back.
+                    walk.setPace(mayWalk: false, batchSize: pacer.nextBatchSize)
+                    if walk.helpersBusy || walk.hasGivenBack {
+                        while walk.helpersBusy && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.005) }
+                        continue
+                    }
+                    takeHelperReports()
+                    break
+                }
+                batch = next
+            } catch let error as PostgresError {
+                throw PhaseFailure(purpose: "read a backfill batch's last key", error: error)
+            }
+            let batchStart = Date()
+            let updated: Int
+            do {
+                updated = try runBatch(plan, batch, walk: walk, policy: lockPolicy, settings: settings, connection: connection)
             } catch let timedOut as BatchTimedOut {
                 // Nothing of the batch was committed: the same rows again, half as many at a time.
+                walk.giveBack(batch)
                 let size = pacer.nextBatchSize
                 let what = "a batch of \(size) row\(size == 1 ? "" : "s") took longer than statement_timeout_ms (\(settings.statementTimeoutMilliseconds) ms)"
                 guard pacer.statementTimedOut() else {
@@ -218,15 +291,15 @@ extension Engine {
                 report(.info("\(what); trying \(pacer.nextBatchSize) row\(pacer.nextBatchSize == 1 ? "" : "s") at a time"))
                 continue
             }
+            walk.walked(batch)
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
-            if result.scanned == 0 { break }
-            cursor = result.lastKey
-            scannedThisRun += result.scanned
-            updatedThisRun += result.updated
-            updatedTotal += result.updated
-            sinceVacuum += result.updated
+            takeHelperReports()
+            scannedThisRun += batch.scanned
+            updatedThisRun += updated
+            updatedTotal += updated
+            sinceVacuum += updated
 
-            pacer.batchDone(rows: result.scanned, milliseconds: elapsed)
+            pacer.batchDone(rows: batch.scanned, milliseconds: elapsed)
             if let outcome = vacuum.poll() { settle(outcome) }
             // Frees the space of the rows the backfill replaced, for its next batches to reuse
             // (BackgroundVacuum: beside the batches, one at a time). None once the walk has
@@ -234,7 +307,7 @@ extension Engine {
             // only wait for it; the application's writes get it from autovacuum, as any table's.
             // While the last one still runs, the next waits for a later batch: the walk never
             // waits for a VACUUM (nor would a stop or a pause, hostile-i 03).
-            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, result.lastKey != upperBound, !vacuum.isRunning {
+            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, batch.last != upperBound, !walk.isFrontDone, !vacuum.isRunning {
                 // Beside the batches at full speed; inline while the application is active (it
                 // then has the server to itself during the VACUUM) or without a second session.
                 if !pacer.isGentle, vacuum.start() {
@@ -257,9 +330,11 @@ extension Engine {
                 vacuums: vacuums + (vacuum.isRunning ? 1 : 0))
             report(.backfill(progress))
             progressHooks(progress)
-            let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: result.scanned)
+            let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: batch.scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }
+        walk.close()
+        takeHelperReports()
 
         // The VACUUM still running when the walk ends, waited for (its count is final, no
         // session is left behind) unless a stop is asked for: then it is cancelled.
@@ -275,7 +350,7 @@ extension Engine {
             "rows_updated": .int(updatedTotal), "rows_updated_this_run": .int(updatedThisRun),
             "rows_scanned_this_run": .int(scannedThisRun), "seconds": .double(Date().timeIntervalSince(started)),
             "table_bytes_before": .int(bytesAtStart), "table_bytes_after": .int(bytesAtEnd), "rescan": .bool(rescan),
-            "vacuums_this_run": .int(vacuums), "vacuum_every_rows": .int(vacuumEvery),
+            "vacuums_this_run": .int(vacuums), "vacuum_every_rows": .int(vacuumEvery), "sessions_this_run": .int(mostWalkers),
         ].merging(vacuumRefused.map { ["vacuum_refused": JSONValue.string($0)] } ?? [:]) { a, _ in a }
             .merging(privileges.map { [$0.key: $0.value] } ?? [:]) { a, _ in a }
         try step("record the end of the backfill") {
@@ -330,12 +405,6 @@ extension Engine {
             + "which keeps them quiet; run the backfill as a superuser, or `GRANT SET ON PARAMETER session_replication_role TO <role>` (PostgreSQL 15+)"
     }
 
-    struct BatchResult {
-        var scanned: Int
-        var updated: Int
-        var lastKey: [String]?
-    }
-
     /// A batch cancelled by its `statement_timeout` (not by a user: it ran at least that long and
     /// no stop was asked for); rolled back whole.
     struct BatchTimedOut: Error {
@@ -344,44 +413,15 @@ extension Engine {
 
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
-    /// failed batch was committed.
-    func runBatch(_ plan: Plan, _ batch: PhaseSQL.BackfillBatch, cursor: [String]?, upTo upperBound: [String], size: Int, marker: String, fromPhase: Phase,
-                  policy: LockPolicy, settings: BackfillSettings, replica: Bool, connection: Connection) throws -> BatchResult {
-        let after: [(any PostgresBindable)?] = (cursor ?? []).map { $0 }
-        let upper: [(any PostgresBindable)?] = upperBound.map { $0 }
+    /// failed batch was committed. Returns the rows updated.
+    func runBatch(_ plan: Plan, _ batch: BackfillWalk.Batch, walk: BackfillWalk, policy: LockPolicy, settings: BackfillSettings,
+                  connection: Connection) throws -> Int {
         var attempt = 0
         while true {
             attempt += 1
             let attemptStart = Date()
             do {
-                return try connection.withTransaction {
-                    // The batch's commit does not wait for its WAL to reach the disk
-                    // (synchronous_commit off, for this transaction only): waiting cost a
-                    // sizeable share of the backfill's time, and made the application's own
-                    // commits queue behind the backfill's WAL. It loses nothing: the batch and
-                    // its cursor commit together, so a server crash can only forget the last
-                    // few batches whole, which the resumed backfill does again, and the final
-                    // phase change commits synchronously, flushing every batch before it.
-                    try connection.execute("""
-                        SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
-                               set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
-                        """, [marker, "\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
-                    guard let row = try connection.query(batch.bound, after + [size] + upper).first else {
-                        return BatchResult(scanned: 0, updated: 0, lastKey: nil)
-                    }
-                    let lastKey = try row.stringArray("last_key")
-                    let updated = try connection.execute(batch.update, after + lastKey.map { $0 }).affectedRows
-                    let result = BatchResult(scanned: try row.int("scanned"), updated: updated, lastKey: lastKey)
-                    // A bound row means at least that row was scanned: the cursor moves.
-                    let saved = try connection.execute("""
-                        UPDATE bellows.plans SET backfill_cursor = $2::text[], backfill_rows = backfill_rows + $3, updated_at = now()
-                        WHERE id = $1 AND phase = $4
-                        """, [plan.id, PostgresArray.literal(lastKey), updated, fromPhase.rawValue])
-                    guard saved.affectedRows == 1 else {
-                        throw PostgresError(kind: .client, message: "plan \(plan.id) left phase \(fromPhase.rawValue) during the backfill")
-                    }
-                    return result
-                }
+                return try walk.run(batch, on: connection)
             } catch let error as PostgresError where (error.sqlState?.isTransient ?? false) || error.kind == .connection {
                 guard attempt <= settings.retries else { throw PhaseFailure(purpose: "run a backfill batch", error: error) }
                 let delay = policy.delay(beforeRetry: attempt)
@@ -399,17 +439,48 @@ extension Engine {
         }
     }
 
+    /// One batch's transaction, on the backfill's own session or a helper's: its rows, and the
+    /// plan's row count and cursor (`cursor`; nil leaves the saved one, as a helper's batch does).
+    static func batchTransaction(_ connection: Connection, batch: BackfillWalk.Batch, cursor: [String]?, update: (first: String, next: String),
+                                 planID: String, fromPhase: Phase, marker: String, lockTimeoutMilliseconds: Int, statementTimeoutMilliseconds: Int,
+                                 replica: Bool) throws -> Int {
+        try connection.withTransaction {
+            // The batch's commit does not wait for its WAL to reach the disk
+            // (synchronous_commit off, for this transaction only): waiting cost a
+            // sizeable share of the backfill's time, and made the application's own
+            // commits queue behind the backfill's WAL. It loses nothing: the batch and
+            // its cursor commit together, so a server crash can only forget the last
+            // few batches whole, which the resumed backfill does again, and the final
+            // phase change commits synchronously, flushing every batch before it.
+            try connection.execute("""
+                SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
+                       set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
+                """, [marker, "\(lockTimeoutMilliseconds)ms", "\(statementTimeoutMilliseconds)ms"])
+            let keys: [(any PostgresBindable)?] = (batch.after ?? []).map { $0 } + batch.last.map { $0 }
+            let updated = try connection.execute(batch.after == nil ? update.first : update.next, keys).affectedRows
+            let saved = try connection.execute("""
+                UPDATE bellows.plans SET backfill_cursor = coalesce($2::text[], backfill_cursor), backfill_rows = backfill_rows + $3, updated_at = now()
+                WHERE id = $1 AND phase = $4
+                """, [planID, cursor.map { PostgresArray.literal($0) }, updated, fromPhase.rawValue])
+            guard saved.affectedRows == 1 else {
+                throw PostgresError(kind: .client, message: "plan \(planID) left phase \(fromPhase.rawValue) during the backfill")
+            }
+            return updated
+        }
+    }
+
     /// What the other client sessions are doing, in any database of the server (they share
     /// its WAL and disks): how many ran something in the last second, and how many wait
     /// behind the backfill, for its row locks or in the WAL's queue. Sessions whose state
     /// this role may not see (without pg_read_all_stats) count as active.
-    /// `excluding`: Bellows' own other sessions (the backfill's VACUUM).
+    /// `excluding`: Bellows' own other sessions (the backfill's VACUUM and helper walkers),
+    /// whose row locks count as the backfill's.
     func serverActivity(_ connection: Connection, excluding: [Int32] = []) throws -> ServerActivity {
         guard let row = try connection.query("""
             SELECT count(*) FILTER (WHERE state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second') AS active,
                    count(*) FILTER (WHERE datname = current_database()
                                     AND (state IS NULL OR state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')) AS active_here,
-                   count(*) FILTER (WHERE CASE WHEN wait_event_type = 'Lock' THEN pg_backend_pid() = ANY (pg_blocking_pids(pid)) ELSE false END) AS blocked,
+                   count(*) FILTER (WHERE CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) && (pg_backend_pid() || $1::int[]) ELSE false END) AS blocked,
                    count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event = 'WALWrite') AS wal_queue,
                    count(*) FILTER (WHERE wait_event_type = 'IO' AND wait_event IN ('WALInitWrite', 'WALInitSync')) AS wal_init
             FROM pg_stat_activity

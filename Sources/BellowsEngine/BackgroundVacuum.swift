@@ -59,6 +59,20 @@ final class BackgroundVacuum: @unchecked Sendable {
         }
     }
 
+    /// Prepares a session of the backfill's own beside its main one (this VACUUM's, a helper
+    /// walker's): idle between its statements, it must not be ended by a role's
+    /// idle_session_timeout; killed, Bellows leaves nothing running on it: the server checks
+    /// every second that its client is there (both 14+; without the check an orphan VACUUM held
+    /// the table's vacuum lock for its whole run, and the resumed backfill's VACUUMs were all
+    /// skipped, hostile-i 04).
+    static func prepareSideSession(_ session: Connection, applicationName: String) {
+        _ = try? session.execute("""
+            SELECT set_config('application_name', $1, false),
+                   (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'),
+                   (SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval')
+            """, [applicationName])
+    }
+
     private let conninfo: String?
     private let table: String
     private let lock = NSLock()
@@ -95,15 +109,7 @@ final class BackgroundVacuum: @unchecked Sendable {
         } else {
             current?.close()
             guard let fresh = try? Connection(conninfo) else { return false }
-            // Idle between runs, it must not be ended by a role's idle_session_timeout; killed,
-            // Bellows leaves no VACUUM running: the server checks every second that its client
-            // is there (both 14+; without the check an orphan held the table's vacuum lock for
-            // its whole run, and the resumed backfill's VACUUMs were all skipped, hostile-i 04).
-            _ = try? fresh.execute("""
-                SELECT set_config('application_name', 'bellows vacuum', false),
-                       (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'),
-                       (SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval')
-                """)
+            Self.prepareSideSession(fresh, applicationName: "bellows vacuum")
             session = fresh
         }
         let finished = DispatchSemaphore(value: 0)

@@ -161,7 +161,7 @@ struct NodeReader {
         return nil
     }
 
-    mutating func int(_ node: Node?, key: String, minimum: Int = 0) -> Int? {
+    mutating func int(_ node: Node?, key: String, minimum: Int = 0, maximum: Int? = nil) -> Int? {
         guard let node else { return nil }
         guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(scalar.string) else {
             report(node, "plan-wrong-type", "'\(key)' must be a whole number, found \(Self.typeName(node))")
@@ -169,6 +169,10 @@ struct NodeReader {
         }
         if value < minimum {
             report(node, "plan-invalid-value", "'\(key)' must be at least \(minimum), found \(value)")
+            return nil
+        }
+        if let maximum, value > maximum {
+            report(node, "plan-invalid-value", "'\(key)' must be at most \(maximum), found \(value)")
             return nil
         }
         return value

@@ -24,7 +24,7 @@ public enum PlanLoader {
     static let changeKinds = columnChangeKinds + constraintChangeKinds
     static let backfillKeys = ["batch_size", "target_batch_ms", "pause_ms", "lock_timeout_ms",
                                "statement_timeout_ms", "retries", "max_replica_lag_ms", "vacuum_every_rows",
-                               "pacing", "gentle_batch_ms", "gentle_rest_percent"]
+                               "pacing", "gentle_batch_ms", "gentle_rest_percent", "workers"]
 
     /// Plans larger than this are refused before parsing: no plan is this big, and it keeps
     /// a garbage or hostile file from costing time.
@@ -190,6 +190,7 @@ public enum PlanLoader {
             if let v = reader.int(map["vacuum_every_rows"]?.value, key: "vacuum_every_rows") { backfill.vacuumEveryRows = v }
             if let v = reader.int(map["gentle_batch_ms"]?.value, key: "gentle_batch_ms", minimum: 1) { backfill.gentleBatchMilliseconds = v }
             if let v = reader.int(map["gentle_rest_percent"]?.value, key: "gentle_rest_percent") { backfill.gentleRestPercent = v }
+            if let v = reader.int(map["workers"]?.value, key: "workers", minimum: 1, maximum: BackfillSettings.maximumWorkers) { backfill.workers = v }
             if let text = reader.choice(map["pacing"]?.value, key: "pacing", allowed: BackfillPacing.allCases.map(\.rawValue)) {
                 backfill.pacing = BackfillPacing(rawValue: text.value) ?? .adaptive
             }

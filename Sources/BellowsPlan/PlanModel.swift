@@ -445,6 +445,11 @@ public struct BackfillSettings: Sendable, Hashable, Codable {
     /// Rest after each batch while pacing gently, as a percentage of the batch's duration
     /// (gh-ost's nice ratio, × 100).
     public var gentleRestPercent: Int = 100
+    /// Sessions that walk the table side by side at full speed (1 = one session). Gentle
+    /// batches always run one at a time.
+    public var workers: Int = 2
+    /// The most `workers` a plan may ask for.
+    public static let maximumWorkers = 8
 
     public init() {}
 }

@@ -173,6 +173,7 @@ public struct PlanRevision: Sendable, Hashable {
             ("retries", "\(b.retries)"), ("max_replica_lag_ms", b.maxReplicaLagMilliseconds.map { "\($0)" }),
             ("vacuum_every_rows", b.vacuumEveryRows.map { "\($0)" }), ("pacing", b.pacing.rawValue),
             ("gentle_batch_ms", "\(b.gentleBatchMilliseconds)"), ("gentle_rest_percent", "\(b.gentleRestPercent)"),
+            ("workers", "\(b.workers)"),
         ]
         for (key, value) in settings {
             facts.append(PlanFact(key: "backfill: \(key)", value: value ?? "(none)", location: nil))

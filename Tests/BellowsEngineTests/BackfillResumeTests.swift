@@ -12,6 +12,9 @@ import Testing
 /// Every cut is made while the batch's `UPDATE` is observed waiting for a row lock that the
 /// test holds on a key past the saved cursor: the batch has updated some of its rows and
 /// committed none, so a stop between two batches cannot pass for a cut inside one.
+///
+/// One session walks (`workers: 1`), so the saved cursor is exactly the last batch's end; the
+/// same cuts with helper sessions walking beside it are `BackfillWorkersTests`'.
 @Suite(needsDatabase)
 struct BackfillResumeTests {
     static let rows = 20_000
@@ -49,6 +52,7 @@ struct BackfillResumeTests {
             backfill:
               pause_ms: 0
               lock_timeout_ms: 120000
+              workers: 1
             """)
         try fixture.run(.expand, id)
     }

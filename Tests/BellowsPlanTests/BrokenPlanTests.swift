@@ -228,6 +228,14 @@ let validPlan = """
             \(validPlan)backfill:
               batch_size: 0
             """, rule: "plan-invalid-value", at: "6:15", ["'batch_size' must be at least 1"]),
+        BrokenPlan("no backfill workers", """
+            \(validPlan)backfill:
+              workers: 0
+            """, rule: "plan-invalid-value", at: "6:12", ["'workers' must be at least 1, found 0"]),
+        BrokenPlan("more backfill workers than allowed", """
+            \(validPlan)backfill:
+              workers: 9
+            """, rule: "plan-invalid-value", at: "6:12", ["'workers' must be at most 8, found 9"]),
         BrokenPlan("unknown backfill pacing", """
             \(validPlan)backfill:
               pacing: gentel
