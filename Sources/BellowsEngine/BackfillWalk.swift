@@ -94,13 +94,16 @@ final class BackfillWalk: @unchecked Sendable {
     /// else the next range at the front; nil when there is neither. `connection` reads the bound.
     func next(size: Int, connection: Connection) throws -> Batch? {
         lock.lock(); defer { lock.unlock() }
-        while let id = givenBack.first, let range = front.range(id) {
+        while let id = givenBack.first {
+            guard let range = front.range(id) else {
+                givenBack.removeFirst()
+                continue
+            }
             if let batch = try read(range.id, after: range.start, upTo: range.end, size: size, connection) { return batch }
             // No row left in it (deleted since): walked.
             front.walked(id, to: range.end)
             givenBack.removeFirst()
         }
-        givenBack.removeAll()
         return try takeFront(size: size, connection)
     }
 
@@ -257,7 +260,8 @@ final class BackfillWalk: @unchecked Sendable {
             } catch {
                 lock.lock()
                 giveBackLocked(batch.range)
-                reports.append(HelperReport(batch: batch, failure: Self.describe(error)))
+                // Cancelled by `close` (a stop, the end of the walk): no failure to report.
+                if !closing { reports.append(HelperReport(batch: batch, failure: Self.describe(error))) }
                 helper.busy = false
                 helper.stopped = true
                 lock.unlock()
