@@ -145,7 +145,8 @@ extension Engine {
         let marker = sql.backfillMarker, replica = triggers.replica, planID = plan.id, fromPhase = state.phase
         let lockTimeout = lockPolicy.lockTimeoutMilliseconds, statementTimeout = settings.statementTimeoutMilliseconds
         let update = (first: firstBatch.update, next: nextBatch.update)
-        let walk = BackfillWalk(cursor: cursor, upperBound: upperBound ?? [], bound: (firstBatch.bound, nextBatch.bound)) { session, batch, cursor in
+        let walk = BackfillWalk(cursor: cursor, upperBound: upperBound ?? [], bound: (firstBatch.bound, nextBatch.bound),
+                                 retries: settings.retries) { session, batch, cursor in
             try Self.batchTransaction(session, batch: batch, cursor: cursor, update: update, planID: planID, fromPhase: fromPhase, marker: marker,
                                       lockTimeoutMilliseconds: lockTimeout, statementTimeoutMilliseconds: statementTimeout, replica: replica)
         }
@@ -160,9 +161,11 @@ extension Engine {
             for helper in walk.drain() {
                 guard let batch = helper.batch, helper.failure == nil else {
                     walkers = 1 + walk.helperCount
-                    report(.info("a helper session of the backfill stopped (\(helper.failure ?? "")); "
-                                 + (helper.batch == nil ? "" : "its batch is walked again by the backfill's own session; ")
-                                 + "\(walkers) session\(walkers == 1 ? "" : "s") walk\(walkers == 1 ? "s" : "") on"))
+                    let again = helper.batch == nil ? "" : "its batch is walked again by the backfill's own session; "
+                    report(.info(helper.stopped
+                                 ? "a helper session of the backfill stopped (\(helper.failure ?? "")); \(again)"
+                                   + "\(walkers) session\(walkers == 1 ? "" : "s") walk\(walkers == 1 ? "s" : "") on"
+                                 : "a helper session's batch failed (\(helper.failure ?? "")); \(again)the helper goes on"))
                     continue
                 }
                 scannedThisRun += batch.scanned
@@ -179,6 +182,20 @@ extension Engine {
                 UPDATE bellows.plans SET backfill_cursor = $2::text[], updated_at = now() WHERE id = $1 AND phase = $3
                 """, [plan.id, PostgresArray.literal(cursor), state.phase.rawValue])
         }
+        /// Progress between batches: the rows walked so far against the estimate.
+        func walkingProgress(lastBatchMilliseconds: Double) throws -> BackfillProgress {
+            let seconds = Date().timeIntervalSince(started) - pausedSeconds
+            let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
+            let remaining = max(0, estimate - scannedBefore - scannedThisRun)
+            return BackfillProgress(
+                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
+                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
+                lastBatchMilliseconds: lastBatchMilliseconds, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
+                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
+                vacuums: vacuums + (vacuum.isRunning ? 1 : 0))
+        }
+        /// The rows walked when progress was last reported.
+        var reportedScanned = 0
         // An empty table at the start has no bound and nothing to backfill.
         while sql.needsBackfill, upperBound != nil {
             takeHelperReports()
@@ -245,7 +262,15 @@ extension Engine {
                 && pacer.pauseMilliseconds == 0
             if sideBySide, !helpersOpened, !walk.isFrontDone {
                 helpersOpened = true
-                if let problem = walk.openHelpers(settings.workers - 1, conninfo: options.conninfo) {
+                // Every setting this session was given by SET (Engine.connect's row_security, the
+                // plan's pinned search_path and settings: pinSearchPath), for each helper: the
+                // connection string and PG* variables give them the rest alike.
+                let sessionSettings = try connection.query("""
+                    SELECT name, current_setting(name) AS value FROM pg_settings WHERE source = 'session' AND name <> 'application_name' ORDER BY name
+                    """).map { (try $0.string("name"), try $0.string("value")) }
+                if let problem = walk.openHelpers(settings.workers - 1, conninfo: options.conninfo, prepare: { session in
+                    for (name, value) in sessionSettings { _ = try session.query("SELECT set_config($1, $2, false)", [name, value]) }
+                }) {
                     report(.info("warning: could not open the backfill's helper sessions (\(problem)); the backfill walks with \(1 + walk.helperCount)"))
                 }
                 walkers = 1 + walk.helperCount
@@ -319,15 +344,8 @@ extension Engine {
                 }
                 sinceVacuum = 0
             }
-            let seconds = Date().timeIntervalSince(started) - pausedSeconds
-            let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
-            let remaining = max(0, estimate - scannedBefore - scannedThisRun)
-            let progress = BackfillProgress(
-                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
-                lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
-                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
-                vacuums: vacuums + (vacuum.isRunning ? 1 : 0))
+            let progress = try walkingProgress(lastBatchMilliseconds: elapsed)
+            reportedScanned = scannedThisRun
             report(.backfill(progress))
             progressHooks(progress)
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: batch.scanned)
@@ -335,6 +353,8 @@ extension Engine {
         }
         walk.close()
         takeHelperReports()
+        // The helpers' last batches end after the backfill's own: the last progress says so.
+        if scannedThisRun != reportedScanned { report(.backfill(try walkingProgress(lastBatchMilliseconds: 0))) }
 
         // The VACUUM still running when the walk ends, waited for (its count is final, no
         // session is left behind) unless a stop is asked for: then it is cancelled.

@@ -14,8 +14,9 @@ import PGClient
 /// cursor is `WalkFront`'s: never past a range not known to have committed.
 ///
 /// Helpers take ranges only while the backfill says so (`setPace`): at full speed, not paused,
-/// throttled or waiting for a replica. A helper whose batch fails gives its range back and
-/// stops; the backfill's own session walks the ranges given back before the front, with its
+/// throttled or waiting for a replica. A helper whose batch fails gives its range back; after a
+/// transient error or a timeout it goes on (up to `retries` in a row), after any other it
+/// stops. The backfill's own session walks the ranges given back before the front, with its
 /// retries, statement-timeout halving and errors as usual.
 final class BackfillWalk: @unchecked Sendable {
     /// One batch: the rows after `after` (nil: from the table's first key) up to `last`,
@@ -35,6 +36,8 @@ final class BackfillWalk: @unchecked Sendable {
         var updated = 0
         var milliseconds = 0.0
         var failure: String?
+        /// The failure stopped the helper (else it goes on with the next range).
+        var stopped = true
     }
 
     /// Runs one batch's transaction on a session and returns the rows it updated.
@@ -51,6 +54,8 @@ final class BackfillWalk: @unchecked Sendable {
     private var closing = false
     private var helpers: [Helper] = []
 
+    /// Failures in a row after which a helper stops (`backfill.retries`).
+    private let retries: Int
     private let bound: (first: String, next: String)
     private let upperBound: [String]
     private let transaction: Transaction
@@ -65,8 +70,9 @@ final class BackfillWalk: @unchecked Sendable {
 
     /// A walk from after `cursor` (nil: the table's first key) up to `upperBound`; `bound`
     /// finds a batch's last key (`KeysetSQL.bound`: the first batch's form and the next's).
-    init(cursor: [String]?, upperBound: [String], bound: (first: String, next: String), transaction: @escaping Transaction) {
+    init(cursor: [String]?, upperBound: [String], bound: (first: String, next: String), retries: Int, transaction: @escaping Transaction) {
         front = WalkFront(cursor: cursor)
+        self.retries = retries
         self.upperBound = upperBound
         self.bound = bound
         self.transaction = transaction
@@ -161,17 +167,25 @@ final class BackfillWalk: @unchecked Sendable {
 
     // MARK: helpers
 
-    /// Opens `count` helper sessions (fewer when some cannot be opened) and starts their
-    /// threads; returns the first connection error, if any.
-    func openHelpers(_ count: Int, conninfo: String?) -> String? {
+    /// Opens `count` helper sessions (fewer when some cannot be opened or prepared) and starts
+    /// their threads; returns the first error, if any.
+    /// `prepare` gives each session the backfill's own session settings.
+    func openHelpers(_ count: Int, conninfo: String?, prepare: (Connection) throws -> Void) -> String? {
         var problem: String?
         for index in 0..<count {
             let connection: Connection
-            do { connection = try Connection(conninfo) } catch {
-                problem = error.message
+            do {
+                connection = try Connection(conninfo)
+                BackgroundVacuum.prepareSideSession(connection, applicationName: "bellows backfill walker")
+                // The keys pass between the sessions as text, and each computes `up`: both must
+                // read and write them under the same settings (the plan's pinned search_path,
+                // TimeZone, DateStyle…; hostile-k 00, 01), or a helper's last key means another
+                // key to the backfill's own session and `up` gives other values.
+                try prepare(connection)
+            } catch {
+                problem = Self.describe(error)
                 break
             }
-            BackgroundVacuum.prepareSideSession(connection, applicationName: "bellows backfill walker")
             let helper = Helper(connection)
             lock.lock()
             helpers.append(helper)
@@ -219,6 +233,7 @@ final class BackfillWalk: @unchecked Sendable {
     }
 
     private func walk(_ helper: Helper) {
+        var failures = 0
         while true {
             lock.lock()
             if closing {
@@ -256,18 +271,35 @@ final class BackfillWalk: @unchecked Sendable {
                 front.walked(batch.range, to: batch.last)
                 reports.append(HelperReport(batch: batch, updated: updated, milliseconds: Date().timeIntervalSince(started) * 1000))
                 helper.busy = false
+                failures = 0
                 lock.unlock()
             } catch {
                 lock.lock()
                 giveBackLocked(batch.range)
-                // Cancelled by `close` (a stop, the end of the walk): no failure to report.
-                if !closing { reports.append(HelperReport(batch: batch, failure: Self.describe(error))) }
                 helper.busy = false
-                helper.stopped = true
+                // Cancelled by `close` (a stop, the end of the walk): no failure to report.
+                if closing {
+                    lock.unlock()
+                    return
+                }
+                // A lock timeout, a deadlock, a statement timeout: the range goes back to the
+                // backfill's own session (its retries, its halving) and the helper goes on, up
+                // to `retries` failures in a row; anything else stops it.
+                failures += 1
+                let goesOn = Self.isPassing(error) && failures <= retries && helper.connection.isOpen
+                reports.append(HelperReport(batch: batch, failure: Self.describe(error), stopped: !goesOn))
+                if !goesOn { helper.stopped = true }
                 lock.unlock()
-                return
+                guard goesOn else { return }
+                Thread.sleep(forTimeInterval: 0.05 * Double(failures))
             }
         }
+    }
+
+    /// An error another attempt may not meet: a transient one or a cancel (the statement timeout).
+    private static func isPassing(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError, error.kind != .connection, let state = error.sqlState else { return false }
+        return state.isTransient || state == .queryCanceled
     }
 
     private static func describe(_ error: any Error) -> String {

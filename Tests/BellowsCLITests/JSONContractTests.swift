@@ -98,7 +98,7 @@ import Testing
     /// the temporary project and database names.
     static func normalised(_ value: Any, replacing: [(String, String)], volatile extra: Set<String> = []) -> Any {
         let volatileKeys = Set<String>([
-            "duration_ms", "seconds", "longest_traffic_ms", "at", "applied_at", "verified_at", "commit", "rows_per_second",
+            "duration_ms", "seconds", "sessions_this_run", "longest_traffic_ms", "at", "applied_at", "verified_at", "commit", "rows_per_second",
             "last_batch_ms", "eta_seconds", "id", "pg_dump", "traffic_statements", "table_bytes", "table_bytes_at_start",
             "table_bytes_before", "table_bytes_after", "changed_at", "archive_bytes", "bytes", "created_at", "expires_at",
         ]).union(extra)

@@ -18,7 +18,10 @@ struct BackfillWorkersTests {
 
     /// `failInHelpersFrom`: the helpers' batches fail at keys past it (the backfill's own
     /// session passes): a helper's failure, and only a helper's.
-    func prepare(_ fixture: EngineFixture, id: String, workers: Int = 2, failInHelpersFrom: Int? = nil) throws {
+    /// `transientInHelpers`: the helpers' batches over keys in that range fail with a
+    /// serialization failure (40001), which another attempt may not meet.
+    func prepare(_ fixture: EngineFixture, id: String, workers: Int = 2, failInHelpersFrom: Int? = nil,
+                 transientInHelpers: ClosedRange<Int>? = nil) throws {
         try fixture.exec("""
             CREATE TABLE big (id bigint PRIMARY KEY, email text NOT NULL);
             INSERT INTO big SELECT g, 'user' || g || '@example.com' FROM generate_series(1, \(Self.rows)) AS g;
@@ -28,6 +31,10 @@ struct BackfillWorkersTests {
               IF coalesce(current_setting('bellows.backfill', true), '') <> '' THEN
                 IF current_setting('application_name') = 'bellows backfill walker' AND NEW.id > \(failInHelpersFrom ?? Int(Int32.max)) THEN
                   RAISE EXCEPTION 'the test fails the helpers past key %', \(failInHelpersFrom ?? 0);
+                END IF;
+                IF current_setting('application_name') = 'bellows backfill walker'
+                   AND NEW.id BETWEEN \(transientInHelpers?.lowerBound ?? 0) AND \(transientInHelpers?.upperBound ?? -1) THEN
+                  RAISE EXCEPTION 'the test makes the helpers retry' USING ERRCODE = 'serialization_failure';
                 END IF;
                 INSERT INTO backfill_hits VALUES (NEW.id, current_setting('application_name'));
               END IF;
@@ -193,5 +200,77 @@ struct BackfillWorkersTests {
                 "\(notes.current)")
         try expectEveryRowOnce(fixture, id: id)
         #expect(try fixture.int("SELECT count(*) FROM backfill_hits WHERE session = 'bellows backfill walker' AND id > 4000") == 0)
+    }
+
+    /// hostile-k 02: a transient failure of a helper's batch gives its range back and the
+    /// helper goes on with the next range (before, the first one stopped it for the run).
+    @Test func aHelperGoesOnAfterATransientFailure() throws {
+        let fixture = try EngineFixture("workers_transient")
+        defer { fixture.close() }
+        let id = "001_rename_email"
+        // Six batches' worth of keys: the helper takes some of them (and fails fewer times in a
+        // row than `retries`, 5), the backfill's own session the rest.
+        try prepare(fixture, id: id, transientInHelpers: 3_000...4_800)
+        let notes = Shared<[String]>([])
+        let engine = fixture.engine({ $0.batchSize = 300 }) { note in
+            if case .info(let message) = note { notes.update { $0.append(message) } }
+        }
+        _ = try engine.run(.backfill, plan: id)
+        try expectEveryRowOnce(fixture, id: id)
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits WHERE session = 'bellows backfill walker' AND id BETWEEN 3000 AND 4800") == 0)
+        #expect(notes.current.contains { $0.hasPrefix("a helper session's batch failed (40001: the test makes the helpers retry)") }, "\(notes.current)")
+        // It went on: it walked ranges after those it gave back.
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits WHERE session = 'bellows backfill walker' AND id > 5100") > 0, "\(notes.current)")
+        #expect(!notes.current.contains { $0.hasPrefix("a helper session of the backfill stopped") }, "\(notes.current)")
+    }
+
+    /// hostile-k 00, 01: the helpers read and write keys and compute `up` under the settings
+    /// the plan pinned at expand, as the backfill's own session does, whatever the backfilling
+    /// connection's own. Before, a helper's last key was text in its own DateStyle, which the
+    /// backfill's session read back as another date (92,000 of 100,000 rows never copied, the
+    /// backfill "done"), and its `ts::date` was in its own TimeZone (verify passed them).
+    @Test func helpersWalkUnderThePlansPinnedSettings() throws {
+        let fixture = try EngineFixture("workers_settings")
+        defer { fixture.close() }
+        let id = "001_stamps"
+        try fixture.exec("""
+            CREATE TABLE stamps (ts timestamptz PRIMARY KEY, note text NOT NULL);
+            INSERT INTO stamps SELECT timestamptz '2026-01-01 00:00:00+00' + g * interval '37 minutes', 'n' || g FROM generate_series(1, \(Self.rows)) AS g;
+            CREATE TABLE backfill_hits (ts timestamptz NOT NULL, session text NOT NULL);
+            CREATE FUNCTION count_backfill_hit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF coalesce(current_setting('bellows.backfill', true), '') <> '' THEN
+                INSERT INTO backfill_hits VALUES (NEW.ts, current_setting('application_name'));
+              END IF;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER zz_count_backfill_hits AFTER UPDATE ON stamps FOR EACH ROW EXECUTE FUNCTION count_backfill_hit();
+            ALTER TABLE stamps ENABLE ALWAYS TRIGGER zz_count_backfill_hits;
+            ANALYZE stamps;
+            """)
+        try fixture.writePlan(id, """
+            table: stamps
+            changes:
+              - alter: note
+                rename_to: body
+              - add: day
+                type: date
+                backfill: "ts::date"
+            backfill:
+              pacing: full
+              workers: 2
+            """)
+        let conninfo = fixture.db.conninfo
+        try fixture.run(.expand, id) { $0.conninfo = conninfo + " options='-c TimeZone=UTC -c DateStyle=ISO,MDY'" }
+        let outcome = try fixture.run(.backfill, id) { options in
+            options.conninfo = conninfo + " options='-c TimeZone=Pacific/Auckland -c DateStyle=SQL,DMY'"
+            options.batchSize = 500
+        }
+        #expect(outcome.details["sessions_this_run"] == .int(2))
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits WHERE session = 'bellows backfill walker'") > 0)
+        #expect(try fixture.int("SELECT count(*) FROM stamps WHERE body IS NULL") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM stamps WHERE day IS DISTINCT FROM (ts AT TIME ZONE 'UTC')::date") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits") == Self.rows)
+        #expect(try fixture.int("SELECT count(DISTINCT ts) FROM backfill_hits") == Self.rows)
     }
 }
