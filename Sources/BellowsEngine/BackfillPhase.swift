@@ -153,14 +153,13 @@ extension Engine {
         defer { walk.close() }
         /// The helper sessions are opened when the walk first runs at full speed.
         var helpersOpened = false
-        var walkers = 1
         /// The most sessions that walked side by side in this run (the history event's `sessions_this_run`).
         var mostWalkers = 1
         /// Takes what the helper sessions did.
         func takeHelperReports() {
             for helper in walk.drain() {
                 guard let batch = helper.batch, helper.failure == nil else {
-                    walkers = 1 + walk.helperCount
+                    let walkers = 1 + walk.helperCount
                     let again = helper.batch == nil ? "" : "its batch is walked again by the backfill's own session; "
                     report(.info(helper.stopped
                                  ? "a helper session of the backfill stopped (\(helper.failure ?? "")); \(again)"
@@ -273,7 +272,7 @@ extension Engine {
                 }) {
                     report(.info("warning: could not open the backfill's helper sessions (\(problem)); the backfill walks with \(1 + walk.helperCount)"))
                 }
-                walkers = 1 + walk.helperCount
+                let walkers = 1 + walk.helperCount
                 mostWalkers = max(mostWalkers, walkers)
                 if walkers > 1 { report(.info("backfill of \(plan.id): \(walkers) sessions walk the table side by side at full speed (backfill.workers)")) }
             }
@@ -287,8 +286,7 @@ extension Engine {
             do {
                 guard let next = try walk.next(size: pacer.nextBatchSize, connection: connection) else {
                     // The front has reached the bound: the walk ends once every helper's batch
-                    // has ended and no range was given back.
-                    walk.setPace(mayWalk: false, batchSize: pacer.nextBatchSize)
+                    // has ended and no range was given back (no helper takes a range past the bound).
                     if walk.helpersBusy || walk.hasGivenBack {
                         while walk.helpersBusy && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.005) }
                         continue
@@ -303,7 +301,7 @@ extension Engine {
             let batchStart = Date()
             let updated: Int
             do {
-                updated = try runBatch(plan, batch, walk: walk, policy: lockPolicy, settings: settings, connection: connection)
+                updated = try runBatch(batch, walk: walk, policy: lockPolicy, settings: settings, connection: connection)
             } catch let timedOut as BatchTimedOut {
                 // Nothing of the batch was committed: the same rows again, half as many at a time.
                 walk.giveBack(batch)
@@ -434,7 +432,7 @@ extension Engine {
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
     /// failed batch was committed. Returns the rows updated.
-    func runBatch(_ plan: Plan, _ batch: BackfillWalk.Batch, walk: BackfillWalk, policy: LockPolicy, settings: BackfillSettings,
+    func runBatch(_ batch: BackfillWalk.Batch, walk: BackfillWalk, policy: LockPolicy, settings: BackfillSettings,
                   connection: Connection) throws -> Int {
         var attempt = 0
         while true {
