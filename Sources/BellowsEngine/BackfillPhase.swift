@@ -144,6 +144,22 @@ extension Engine {
         }
         let marker = sql.backfillMarker, replica = triggers.replica, planID = plan.id, fromPhase = state.phase
         let lockTimeout = lockPolicy.lockTimeoutMilliseconds, statementTimeout = settings.statementTimeoutMilliseconds
+        // The walk's sessions (this one, and the helpers, which take every setting it was given
+        // by SET) run under the plan's timeouts, not a role's or database's: a batch's last key
+        // read under a role's statement_timeout of 25 ms stopped every helper and failed the
+        // backfill (hostile-l 03), and one waiting behind another session's ACCESS EXCLUSIVE
+        // lock held a stop for as long (hostile-l 04). Read committed whatever the database's
+        // default: every batch also updates the plan's one row in bellows.plans, and under
+        // repeatable read or serializable the walkers' batches failed each other's (40001,
+        // hostile-l 01). Put back to the session's defaults after the walk.
+        do {
+            try connection.execute("""
+                SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
+                       set_config('default_transaction_isolation', 'read committed', false)
+                """, ["\(statementTimeout)ms", "\(lockTimeout)ms"])
+        } catch {
+            throw PhaseFailure(purpose: "set the backfill session's timeouts", error: error)
+        }
         let update = (first: firstBatch.update, next: nextBatch.update)
         let walk = BackfillWalk(cursor: cursor, upperBound: upperBound ?? [], bound: (firstBatch.bound, nextBatch.bound),
                                  retries: settings.retries) { session, batch, cursor in
@@ -155,6 +171,8 @@ extension Engine {
         var helpersOpened = false
         /// The most sessions that walked side by side in this run (the history event's `sessions_this_run`).
         var mostWalkers = 1
+        /// Failed reads of the next batch's last key in a row.
+        var boundFailures = 0
         /// Takes what the helper sessions did.
         func takeHelperReports() {
             for helper in walk.drain() {
@@ -164,7 +182,7 @@ extension Engine {
                     report(.info(helper.stopped
                                  ? "a helper session of the backfill stopped (\(helper.failure ?? "")); \(again)"
                                    + "\(walkers) session\(walkers == 1 ? "" : "s") walk\(walkers == 1 ? "s" : "") on"
-                                 : "a helper session's batch failed (\(helper.failure ?? "")); \(again)the helper goes on"))
+                                 : "a helper session's \(helper.batch == nil ? "read of its next batch's last key" : "batch") failed (\(helper.failure ?? "")); \(again)the helper goes on"))
                     continue
                 }
                 scannedThisRun += batch.scanned
@@ -181,20 +199,24 @@ extension Engine {
                 UPDATE bellows.plans SET backfill_cursor = $2::text[], updated_at = now() WHERE id = $1 AND phase = $3
                 """, [plan.id, PostgresArray.literal(cursor), state.phase.rawValue])
         }
-        /// Progress between batches: the rows walked so far against the estimate.
-        func walkingProgress(lastBatchMilliseconds: Double) throws -> BackfillProgress {
+        /// The table's size when last read: a size that cannot be read now (its lock held by
+        /// another session past lock_timeout) is not worth failing the backfill for.
+        var tableBytesLast = bytesAtStart
+        /// Progress between batches: the rows walked so far against the estimate; once the walk
+        /// is done, against the rows it walked (the estimate is the planner's).
+        func walkingProgress(lastBatchMilliseconds: Double, walkDone: Bool = false) -> BackfillProgress {
             let seconds = Date().timeIntervalSince(started) - pausedSeconds
             let rate = seconds > 0 ? Double(scannedThisRun) / seconds : 0
             let remaining = max(0, estimate - scannedBefore - scannedThisRun)
+            if let bytes = try? tableBytes(connection, table) { tableBytesLast = bytes }
             return BackfillProgress(
-                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal, estimatedTotal: estimate,
-                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
+                plan: plan.id, rowsScanned: scannedBefore + scannedThisRun, rowsUpdated: updatedTotal,
+                estimatedTotal: walkDone ? scannedBefore + scannedThisRun : estimate,
+                rowsPerSecond: rate, etaSeconds: rate > 0 && remaining > 0 && !walkDone ? Double(remaining) / rate : nil, batchSize: pacer.nextBatchSize,
                 lastBatchMilliseconds: lastBatchMilliseconds, throttled: nil, pace: pacer.description, activeSessions: activeSessions,
-                tableBytes: try tableBytes(connection, table), tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
-                vacuums: vacuums + (vacuum.isRunning ? 1 : 0))
+                tableBytes: tableBytesLast, tableBytesAtStart: bytesAtStart, control: pacer.control.summary,
+                vacuums: vacuums + (vacuum.isRunning ? 1 : 0), walkDone: walkDone)
         }
-        /// The rows walked when progress was last reported.
-        var reportedScanned = 0
         // An empty table at the start has no bound and nothing to backfill.
         while sql.needsBackfill, upperBound != nil {
             takeHelperReports()
@@ -267,7 +289,16 @@ extension Engine {
                 let sessionSettings = try connection.query("""
                     SELECT name, current_setting(name) AS value FROM pg_settings WHERE source = 'session' AND name <> 'application_name' ORDER BY name
                     """).map { (try $0.string("name"), try $0.string("value")) }
-                if let problem = walk.openHelpers(settings.workers - 1, conninfo: options.conninfo, prepare: { session in
+                // Within the connections the role, the database and the server leave, keeping one
+                // for a release manager's `bellows pause` or `status` and one for the VACUUM.
+                let room = try ConnectionRoom.read(connection)
+                let keep = 1 + (vacuumEvery > 0 && vacuum.pid == nil ? 1 : 0)
+                let helpers = room.sessions(wanted: settings.workers - 1, keep: keep)
+                if helpers < settings.workers - 1 {
+                    report(.info("warning: the backfill walks with \(1 + helpers) session\(helpers == 0 ? "" : "s") of backfill.workers' \(settings.workers): "
+                                 + "\(room.described), and \(keep == 1 ? "one is kept for bellows pause and status" : "two are kept: for bellows pause and status, and for the backfill's VACUUM")"))
+                }
+                if helpers > 0, let problem = walk.openHelpers(helpers, conninfo: options.conninfo, prepare: { session in
                     for (name, value) in sessionSettings { _ = try session.query("SELECT set_config($1, $2, false)", [name, value]) }
                 }) {
                     report(.info("warning: could not open the backfill's helper sessions (\(problem)); the backfill walks with \(1 + walk.helperCount)"))
@@ -282,26 +313,44 @@ extension Engine {
                 announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch: its rows", firstBatch.update))
                 announced = true
             }
-            let batch: BackfillWalk.Batch
+            let taken: BackfillWalk.Batch?
             do {
-                guard let next = try walk.next(size: pacer.nextBatchSize, connection: connection) else {
-                    // The front has reached the bound: the walk ends once every helper's batch
-                    // has ended and no range was given back (no helper takes a range past the bound).
-                    if walk.helpersBusy || walk.hasGivenBack {
-                        while walk.helpersBusy && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.005) }
-                        continue
-                    }
-                    takeHelperReports()
-                    break
-                }
-                batch = next
+                taken = try walk.next(size: pacer.nextBatchSize, connection: connection)
             } catch let error as PostgresError {
-                throw PhaseFailure(purpose: "read a backfill batch's last key", error: error)
+                // A stop cancels the read: the loop's top reports it.
+                if options.shouldStop() { continue }
+                // Behind another session's lock past lock_timeout_ms, over statement_timeout_ms,
+                // a deadlock: read again, as a batch is retried.
+                boundFailures += 1
+                guard BackfillWalk.isPassing(error), boundFailures <= settings.retries else {
+                    throw PhaseFailure(purpose: "read a backfill batch's last key"
+                                       + (error.sqlState == .queryCanceled ? " (it ran past backfill.statement_timeout_ms, \(statementTimeout) ms)" : ""),
+                                       error: error)
+                }
+                let delay = lockPolicy.delay(beforeRetry: boundFailures)
+                report(.info("reading the next batch's last key failed (\(error.sqlState?.rawValue ?? "")): \(error.message); retrying in \(delay) ms"))
+                waitUnlessStopped(milliseconds: delay)
+                continue
+            }
+            boundFailures = 0
+            guard let batch = taken else {
+                // The front has reached the bound: the walk ends once every helper's batch
+                // has ended and no range was given back (no helper takes a range past the bound).
+                if walk.helpersBusy || walk.hasGivenBack {
+                    while walk.helpersBusy && !options.shouldStop() { Thread.sleep(forTimeInterval: 0.005) }
+                    continue
+                }
+                takeHelperReports()
+                break
             }
             let batchStart = Date()
             let updated: Int
             do {
                 updated = try runBatch(batch, walk: walk, policy: lockPolicy, settings: settings, connection: connection)
+            } catch is BatchAbandoned {
+                // A stop came while the batch waited to be tried again: the loop's top stops.
+                walk.giveBack(batch)
+                continue
             } catch let timedOut as BatchTimedOut {
                 // Nothing of the batch was committed: the same rows again, half as many at a time.
                 walk.giveBack(batch)
@@ -342,8 +391,7 @@ extension Engine {
                 }
                 sinceVacuum = 0
             }
-            let progress = try walkingProgress(lastBatchMilliseconds: elapsed)
-            reportedScanned = scannedThisRun
+            let progress = walkingProgress(lastBatchMilliseconds: elapsed)
             report(.backfill(progress))
             progressHooks(progress)
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: batch.scanned)
@@ -351,8 +399,15 @@ extension Engine {
         }
         walk.close()
         takeHelperReports()
-        // The helpers' last batches end after the backfill's own: the last progress says so.
-        if scannedThisRun != reportedScanned { report(.backfill(try walkingProgress(lastBatchMilliseconds: 0))) }
+        // The walk is done: the last progress says so, counting the helpers' last batches, which
+        // end after the backfill's own (a renderer shows it whatever its rate limit, hostile-l 06).
+        if sql.needsBackfill, upperBound != nil { report(.backfill(walkingProgress(lastBatchMilliseconds: 0, walkDone: true))) }
+        do {
+            try connection.execute("SET statement_timeout TO DEFAULT")
+            try connection.execute("SET lock_timeout TO DEFAULT")
+        } catch {
+            throw PhaseFailure(purpose: "put back the session's timeouts", error: error)
+        }
 
         // The VACUUM still running when the walk ends, waited for (its count is final, no
         // session is left behind) unless a stop is asked for: then it is cancelled.
@@ -429,9 +484,19 @@ extension Engine {
         var error: PostgresError
     }
 
+    /// A batch that failed and was not tried again because a stop was asked for.
+    struct BatchAbandoned: Error {}
+
+    /// Sleeps `milliseconds`, or less when a stop is asked for meanwhile.
+    func waitUnlessStopped(milliseconds: Int) {
+        let end = Date().addingTimeInterval(Double(milliseconds) / 1000)
+        while !options.shouldStop(), Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(0, end.timeIntervalSinceNow))) }
+    }
+
     /// One batch and its cursor, committed together; transient errors (lock timeouts,
     /// deadlocks, a dropped connection) are retried, which is safe because nothing of a
-    /// failed batch was committed. Returns the rows updated.
+    /// failed batch was committed; not once a stop is asked for (hostile-l 04: a stop waited
+    /// through every retry while another session held the table). Returns the rows updated.
     func runBatch(_ batch: BackfillWalk.Batch, walk: BackfillWalk, policy: LockPolicy, settings: BackfillSettings,
                   connection: Connection) throws -> Int {
         var attempt = 0
@@ -442,9 +507,11 @@ extension Engine {
                 return try walk.run(batch, on: connection)
             } catch let error as PostgresError where (error.sqlState?.isTransient ?? false) || error.kind == .connection {
                 guard attempt <= settings.retries else { throw PhaseFailure(purpose: "run a backfill batch", error: error) }
+                if options.shouldStop(), connection.isOpen { throw BatchAbandoned() }
                 let delay = policy.delay(beforeRetry: attempt)
                 report(.info("backfill batch failed (\(error.sqlState?.rawValue ?? "connection")): \(error.message); retrying in \(delay) ms"))
-                Thread.sleep(forTimeInterval: Double(delay) / 1000)
+                waitUnlessStopped(milliseconds: delay)
+                if options.shouldStop(), connection.isOpen { throw BatchAbandoned() }
                 if !connection.isOpen || error.kind == .connection {
                     throw PhaseFailure(purpose: "run a backfill batch (the connection dropped; run the same command to resume)", error: error)
                 }

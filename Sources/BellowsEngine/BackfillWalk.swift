@@ -176,7 +176,7 @@ final class BackfillWalk: @unchecked Sendable {
             let connection: Connection
             do {
                 connection = try Connection(conninfo)
-                BackgroundVacuum.prepareSideSession(connection, applicationName: "bellows backfill walker")
+                try Engine.prepareSession(connection, applicationName: "bellows backfill walker")
                 // The keys pass between the sessions as text, and each computes `up`: both must
                 // read and write them under the same settings (the plan's pinned search_path,
                 // TimeZone, DateStyle…; hostile-k 00, 01), or a helper's last key means another
@@ -252,10 +252,20 @@ final class BackfillWalk: @unchecked Sendable {
                 batch = try takeFront(size: size, helper.connection)
             } catch {
                 helper.busy = false
-                helper.stopped = true
-                reports.append(HelperReport(failure: Self.describe(error)))
+                if closing {
+                    lock.unlock()
+                    return
+                }
+                // As a failed batch (below): a lock or statement timeout goes on, up to `retries`
+                // in a row (hostile-l 03: a role's statement_timeout stopped every helper here).
+                failures += 1
+                let goesOn = Self.isPassing(error) && failures <= retries && helper.connection.isOpen
+                reports.append(HelperReport(failure: Self.describe(error), stopped: !goesOn))
+                if !goesOn { helper.stopped = true }
                 lock.unlock()
-                return
+                guard goesOn else { return }
+                Thread.sleep(forTimeInterval: 0.05 * Double(failures))
+                continue
             }
             lock.unlock()
             guard let batch else {
@@ -297,7 +307,7 @@ final class BackfillWalk: @unchecked Sendable {
     }
 
     /// An error another attempt may not meet: a transient one or a cancel (the statement timeout).
-    private static func isPassing(_ error: any Error) -> Bool {
+    static func isPassing(_ error: any Error) -> Bool {
         guard let error = error as? PostgresError, error.kind != .connection, let state = error.sqlState else { return false }
         return state.isTransient || state == .queryCanceled
     }

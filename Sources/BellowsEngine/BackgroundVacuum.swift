@@ -46,31 +46,19 @@ final class BackgroundVacuum: @unchecked Sendable {
     /// Runs one VACUUM on `session` (the backfill's own when no second one could be opened),
     /// with its `statement_timeout` lifted: a role's or database's would cancel every VACUUM of
     /// a large table (hostile-i 02); Bellows cancels it itself when the backfill stops. A
-    /// failure is an outcome, never swallowed (hostile-i 01).
+    /// failure is an outcome, never swallowed (hostile-i 01). The session's own timeout is put
+    /// back after it (the backfill's session walks under the plan's).
     static func run(_ session: Connection, table: String) -> Outcome {
         _ = session.takeNotices()
         do {
+            let was = try session.query("SELECT current_setting('statement_timeout') AS was").first?.string("was") ?? "0"
             try session.execute("SET statement_timeout = 0")
-            defer { _ = try? session.execute("RESET statement_timeout") }
+            defer { _ = try? session.query("SELECT set_config('statement_timeout', $1, false)", [was]) }
             try session.execute(statement(table))
             return Outcome.of(session.takeNotices())
         } catch {
             return .failed(error.message)
         }
-    }
-
-    /// Prepares a session of the backfill's own beside its main one (this VACUUM's, a helper
-    /// walker's): idle between its statements, it must not be ended by a role's
-    /// idle_session_timeout; killed, Bellows leaves nothing running on it: the server checks
-    /// every second that its client is there (both 14+; without the check an orphan VACUUM held
-    /// the table's vacuum lock for its whole run, and the resumed backfill's VACUUMs were all
-    /// skipped, hostile-i 04).
-    static func prepareSideSession(_ session: Connection, applicationName: String) {
-        _ = try? session.execute("""
-            SELECT set_config('application_name', $1, false),
-                   (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'),
-                   (SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval')
-            """, [applicationName])
     }
 
     private let conninfo: String?
@@ -109,7 +97,7 @@ final class BackgroundVacuum: @unchecked Sendable {
         } else {
             current?.close()
             guard let fresh = try? Connection(conninfo) else { return false }
-            Self.prepareSideSession(fresh, applicationName: "bellows vacuum")
+            try? Engine.prepareSession(fresh, applicationName: "bellows vacuum")
             session = fresh
         }
         let finished = DispatchSemaphore(value: 0)

@@ -97,7 +97,7 @@ public final class Engine: @unchecked Sendable {
         do {
             let connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
-            try connection.execute("SET application_name = 'bellows'")
+            try Self.prepareSession(connection, applicationName: "bellows")
             // A row-level security policy must never filter what a phase reads or writes: with
             // row_security off, PostgreSQL refuses such a statement instead (TableSafety).
             try connection.execute("SET row_security = off")
@@ -107,6 +107,20 @@ public final class Engine: @unchecked Sendable {
         } catch let error as PostgresError {
             throw BellowsError.database(error)
         }
+    }
+
+    /// Prepares one of Bellows' sessions (a command's own, a backfill's VACUUM or helper walker):
+    /// idle between its statements (a paused backfill, a gate), it must not be ended by a
+    /// role's or database's idle_session_timeout (hostile-l 07: a paused backfill was killed);
+    /// killed, Bellows leaves nothing running on it: the server checks every second that its
+    /// client is there (both 14+; without the check an orphan VACUUM held the table's vacuum
+    /// lock for its whole run, and the resumed backfill's VACUUMs were all skipped, hostile-i 04).
+    static func prepareSession(_ session: Connection, applicationName: String) throws {
+        try session.execute("""
+            SELECT set_config('application_name', $1, false),
+                   (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'),
+                   (SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval')
+            """, [applicationName])
     }
 
     func policy(for plan: Plan) -> LockPolicy {

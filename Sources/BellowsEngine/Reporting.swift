@@ -28,9 +28,11 @@ public struct BackfillProgress: Sendable, Hashable {
     /// The `VACUUM`s this run of the backfill has made of the table (`vacuum_every_rows`; one
     /// skipped because autovacuum held the table is not counted).
     public var vacuums: Int = 0
+    /// The walk has reached its bound: the run's last progress, counted against the rows walked.
+    public var walkDone = false
 
     public var fraction: Double {
-        estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0
+        walkDone ? 1 : estimatedTotal > 0 ? min(1, Double(rowsScanned) / Double(estimatedTotal)) : 0
     }
 }
 

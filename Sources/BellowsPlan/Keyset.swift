@@ -19,12 +19,28 @@ public struct KeysetSQL: Sendable, Hashable {
     var aliases: [String] { key.indices.map { "bellows_k\($0 + 1)" } }
     private func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
 
+    /// A key column's value as text that reads back as the same value whatever the session's
+    /// settings. A float's own text follows `extra_float_digits`, and under a plan that kept 0
+    /// it was rounded: the walk's end read back below the largest key, whose row was never
+    /// walked (hostile-l 02), and a batch holding one such row would read the same rounded key
+    /// forever. `to_char` writes 17 significant digits of a double precision and 9 of a real,
+    /// which read back exactly, and no setting changes it (its `.` is always a point).
+    public static func exactText(_ value: String, type: String) -> String {
+        let pattern: String
+        switch type {
+        case "double precision": pattern = "9.9999999999999999EEEE"
+        case "real": pattern = "9.99999999EEEE"
+        default: return "\(value)::text"
+        }
+        return "CASE WHEN \(value) IN ('NaN', 'Infinity', '-Infinity') THEN \(value)::text ELSE btrim(to_char(\(value), '\(pattern)')) END"
+    }
+
     /// The key as parameters `$from…`, cast to the key's types.
     public func parameters(from: Int) -> [String] { key.enumerated().map { "$\(from + $0.offset)::\($0.element.type)" } }
 
     /// The largest key of the table, as `max_key` (text[]); no row when the table is empty.
     public var upperBound: String {
-        let select = "ARRAY[" + key.map { "\(q($0.name))::text" }.joined(separator: ", ") + "]"
+        let select = "ARRAY[" + key.map { Self.exactText(q($0.name), type: $0.type) }.joined(separator: ", ") + "]"
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
         return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
     }
@@ -63,7 +79,7 @@ public struct KeysetSQL: Sendable, Hashable {
         let select = zip(key, aliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
         let limit = first ? "$1" : "$\(key.count + 1)"
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        let lastKey = "ARRAY[" + aliases.map { "\($0)::text" }.joined(separator: ", ") + "]"
+        let lastKey = "ARRAY[" + zip(aliases, key).map { Self.exactText($0, type: $1.type) }.joined(separator: ", ") + "]"
         let walk = " WHERE " + range(first: first, upTo: parameters(from: first ? 2 : key.count + 2))
         return """
             WITH bellows_bound AS MATERIALIZED (

@@ -222,9 +222,12 @@ struct Progress: Encodable {
     var control: String?
     /// The backfill's `VACUUM`s of the table in this run.
     var vacuums: Int
+    /// The run's last progress: the walk has reached its bound.
+    var walkDone: Bool
 
     enum CodingKeys: String, CodingKey {
         case plan, throttled, pace, control, vacuums
+        case walkDone = "walk_done"
         case rowsScanned = "rows_scanned", rowsUpdated = "rows_updated", estimatedTotal = "estimated_total"
         case rowsPerSecond = "rows_per_second", etaSeconds = "eta_seconds", batchSize = "batch_size", lastBatchMs = "last_batch_ms"
         case activeSessions = "active_sessions", tableBytes = "table_bytes", tableBytesAtStart = "table_bytes_at_start"
@@ -246,6 +249,7 @@ struct Progress: Encodable {
         tableBytesAtStart = progress.tableBytesAtStart
         control = progress.control
         vacuums = progress.vacuums
+        walkDone = progress.walkDone
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -265,6 +269,7 @@ struct Progress: Encodable {
         try container.encode(tableBytesAtStart, forKey: .tableBytesAtStart)
         try container.encode(control, forKey: .control)
         try container.encode(vacuums, forKey: .vacuums)
+        try container.encode(walkDone, forKey: .walkDone)
     }
 }
 

@@ -93,7 +93,11 @@ enum Terminal {
     /// or an ETA that would claim the end is reached.
     static func progressText(_ progress: BackfillProgress) -> String {
         var line: String
-        if progress.estimatedTotal > 0 && progress.rowsScanned > progress.estimatedTotal {
+        if progress.estimatedTotal == 0 && !progress.walkDone {
+            // A table never analyzed: the planner has no estimate of its rows.
+            line = "\(progress.rowsScanned) rows (no estimate of the table's rows: it was never analyzed)  "
+                + String(format: "%.0f rows/s", progress.rowsPerSecond) + "  ETA ?"
+        } else if progress.estimatedTotal > 0 && progress.rowsScanned > progress.estimatedTotal {
             line = "\(progress.rowsScanned) rows (more than the ~\(progress.estimatedTotal) estimated)  "
                 + String(format: "%.0f rows/s", progress.rowsPerSecond) + "  ETA ?"
         } else {
@@ -141,13 +145,13 @@ enum Terminal {
                 if blockers.isEmpty { err("  (the blocking session has finished)") }
             case .backfill(let progress):
                 if json {
-                    guard state.due(interval: 1) || (progress.fraction >= 1 && state.firstComplete()) else { return }
+                    guard state.due(interval: 1) || progress.walkDone else { return }
                     JSONOutput.event(Event(event: "backfill_progress", progress: Progress(progress)))
                     return
                 }
                 if !stderrLive {
                     // A log, not a screen: a line every few seconds, never one per batch.
-                    guard state.due(interval: 5) || (progress.fraction >= 1 && state.firstComplete()) else { return }
+                    guard state.due(interval: 5) || progress.walkDone else { return }
                     err("  backfill \(progress.plan): " + progressText(progress))
                     return
                 }
@@ -212,14 +216,6 @@ let liveLineShown = Atomic<Bool>(false)
 /// Rate limit for non-interactive progress lines; touched from the engine's thread only.
 final class ProgressThrottle: @unchecked Sendable {
     private var last = Date.distantPast
-    private var completeShown = false
-
-    /// True the first time only: the line that shows the backfill complete is printed once.
-    func firstComplete() -> Bool {
-        defer { completeShown = true }
-        return !completeShown
-    }
-
     func due(interval: TimeInterval) -> Bool {
         let now = Date()
         guard now.timeIntervalSince(last) >= interval else { return false }

@@ -324,5 +324,32 @@ struct JSONContractDatabaseTests {
         #expect(progress.count <= Int(seconds) + 2, "\(progress.count) progress lines in \(seconds) s")
         let last = try #require(progress.last?["progress"] as? [String: Any])
         #expect(last["rows_scanned"] as? Int == 30000 && last["batch_size"] as? Int == 25, "\(last)")
+        #expect(last["walk_done"] as? Bool == true, "\(last)")
+    }
+
+    /// hostile-l 06: a backfill shorter than a second, on a table never analyzed (no estimate of
+    /// its rows), printed only its first progress line: the line that shows the walk done was
+    /// printed only once the rows walked reached the estimate. The run's last line is now always
+    /// printed, with `walk_done`, and counts against the rows walked.
+    @Test func theLastProgressLineShowsTheWalkDoneOnAShortRunWithoutAnEstimate() throws {
+        let db = try TestDatabase.create("jsonprogressdone")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bellows-json-\(UUID().uuidString)").path
+        defer { db.drop(); CheckCommandTests.remove(root) }
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        let connection = try db.connect()
+        try connection.executeScript("CREATE TABLE s (id bigint PRIMARY KEY, v text); INSERT INTO s SELECT g, 'v' || g FROM generate_series(1, 5000) g;")
+        connection.close()
+        try Self.plan.write(toFile: root + "/plans/001_s.yaml", atomically: true, encoding: .utf8)
+        let common = ["--project", root, "-d", db.conninfo, "--format", "json"]
+        #expect(try CheckCommandTests.bellows(["expand", "001", "--confirm", "dba-ok"] + common).status == 0)
+        let run = try CheckCommandTests.bellows(["backfill", "001", "--batch-size", "500", "--pacing", "full"] + common)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let progress = run.stderr.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }.filter { $0["event"] as? String == "backfill_progress" }
+        let last = try #require(progress.last?["progress"] as? [String: Any], "\(run.stderr)")
+        #expect(last["walk_done"] as? Bool == true, "\(last)")
+        #expect(last["rows_scanned"] as? Int == 5000 && last["estimated_total"] as? Int == 5000, "\(last)")
+        #expect(progress.dropLast().allSatisfy { ($0["progress"] as? [String: Any])?["walk_done"] as? Bool == false }, "\(run.stderr)")
     }
 }

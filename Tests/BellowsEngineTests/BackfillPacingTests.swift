@@ -56,7 +56,9 @@ struct BackfillPacingTests {
         let fixture = try EngineFixture("pacing-adaptive")
         defer { fixture.close() }
         let progress = try backfill(fixture, pacing: nil)
-        #expect(progress.count == 6)
+        // One line per batch of 500 rows, and the last one saying the walk is done.
+        #expect(progress.count == 7)
+        #expect(progress.last?.walkDone == true && progress.dropLast().allSatisfy { !$0.walkDone })
         #expect(progress.allSatisfy { $0.pace?.hasPrefix("gentle") == true && ($0.activeSessions ?? 0) >= 1 })
     }
 

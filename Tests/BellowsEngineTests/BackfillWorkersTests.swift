@@ -20,12 +20,13 @@ struct BackfillWorkersTests {
     /// session passes): a helper's failure, and only a helper's.
     /// `transientInHelpers`: the helpers' batches over keys in that range fail with a
     /// serialization failure (40001), which another attempt may not meet.
+    /// `backfill`: more lines of the plan's `backfill:` section.
     func prepare(_ fixture: EngineFixture, id: String, workers: Int = 2, failInHelpersFrom: Int? = nil,
-                 transientInHelpers: ClosedRange<Int>? = nil) throws {
+                 transientInHelpers: ClosedRange<Int>? = nil, backfill: String = "") throws {
         try fixture.exec("""
             CREATE TABLE big (id bigint PRIMARY KEY, email text NOT NULL);
             INSERT INTO big SELECT g, 'user' || g || '@example.com' FROM generate_series(1, \(Self.rows)) AS g;
-            CREATE TABLE backfill_hits (id bigint NOT NULL, session text NOT NULL);
+            CREATE TABLE backfill_hits (id bigint NOT NULL, session text NOT NULL, isolation text NOT NULL);
             CREATE FUNCTION count_backfill_hit() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
               IF coalesce(current_setting('bellows.backfill', true), '') <> '' THEN
@@ -36,7 +37,7 @@ struct BackfillWorkersTests {
                    AND NEW.id BETWEEN \(transientInHelpers?.lowerBound ?? 0) AND \(transientInHelpers?.upperBound ?? -1) THEN
                   RAISE EXCEPTION 'the test makes the helpers retry' USING ERRCODE = 'serialization_failure';
                 END IF;
-                INSERT INTO backfill_hits VALUES (NEW.id, current_setting('application_name'));
+                INSERT INTO backfill_hits VALUES (NEW.id, current_setting('application_name'), current_setting('transaction_isolation'));
               END IF;
               RETURN NULL;
             END $$;
@@ -52,6 +53,7 @@ struct BackfillWorkersTests {
             backfill:
               pacing: full
               workers: \(workers)
+            \(backfill)
             """)
         try fixture.run(.expand, id)
     }

@@ -1,0 +1,195 @@
+@testable import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// hostile-l: the backfill's sessions on databases and roles whose defaults the authors did not
+/// use — a serializable default, an idle_session_timeout, a lock held by another session, a
+/// role's CONNECTION LIMIT. Each test failed before its fix.
+@Suite(needsDatabase)
+struct BackfillSessionTests {
+    /// The table, the plan and the checks of BackfillWorkersTests: a rename walked by
+    /// `workers` sessions, the table's trigger recording each backfilled row's key, session
+    /// and transaction isolation.
+    let workers = BackfillWorkersTests()
+    static let rows = BackfillWorkersTests.rows
+
+    func prepare(_ fixture: EngineFixture, id: String, workers count: Int = 2, extra: String = "") throws {
+        try workers.prepare(fixture, id: id, workers: count, backfill: extra)
+    }
+
+    func expectEveryRowOnce(_ fixture: EngineFixture, id: String) throws {
+        try workers.expectEveryRowOnce(fixture, id: id)
+    }
+
+    /// hostile-l 01: under a database's default of serializable (or repeatable read) the walkers'
+    /// batches, which all update the plan's row in bellows.plans, failed each other's with
+    /// 40001 (4 of 5 runs with 8 workers and `retries: 1`). The walk's sessions are read committed.
+    @Test func theWalkIsReadCommittedUnderASerializableDefault() throws {
+        let fixture = try EngineFixture("session_serializable")
+        defer { fixture.close() }
+        let id = "001_rename_email"
+        try prepare(fixture, id: id, workers: 4, extra: "  retries: 1")
+        try fixture.exec("ALTER DATABASE \(fixture.db.name) SET default_transaction_isolation = 'serializable'")
+        let outcome = try fixture.run(.backfill, id) { $0.batchSize = 200 }
+        #expect(outcome.details["sessions_this_run"] == .int(4))
+        try expectEveryRowOnce(fixture, id: id)
+        #expect(try fixture.int("SELECT count(*) FROM backfill_hits WHERE isolation <> 'read committed'") == 0)
+        #expect(try fixture.int("SELECT count(DISTINCT session) FROM backfill_hits") == 2)
+    }
+
+    /// hostile-l 02: a float key under a pinned `extra_float_digits = 0` (expand keeps the
+    /// connection's value for every phase): the walk's end, the largest key, was read back as
+    /// rounded text below itself, so the last row was never walked, the backfill said done, verify
+    /// refused and `--rescan` repeated the miss; contract's archive copy ended at the same
+    /// rounded key. Both ends are read exactly now.
+    @Test func aFloatKeyUnderExtraFloatDigitsZeroIsWalkedAndArchivedToItsLastRow() throws {
+        let fixture = try EngineFixture("session_float_key")
+        defer { fixture.close() }
+        let id = "001_widen_a"
+        // 30001 / 7.0 is 4285.857142857143; with extra_float_digits = 0 its text is 4285.85714285714.
+        try fixture.exec("""
+            CREATE TABLE t (id float8 PRIMARY KEY, a int NOT NULL);
+            INSERT INTO t SELECT g / 7.0, g FROM generate_series(1, 3000) AS g;
+            INSERT INTO t VALUES (30001 / 7.0, 30001);
+            ANALYZE t;
+            ALTER DATABASE \(fixture.db.name) SET extra_float_digits = 0;
+            """)
+        try fixture.writePlan(id, """
+            table: t
+            changes:
+              - alter: a
+                type: bigint
+                up: "a::bigint"
+                down: "a::int"
+            backfill:
+              pacing: full
+              workers: 2
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE a IS NULL OR a <> round(id * 7)") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_widen_a_t\"") == 3001)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_widen_a_t\" WHERE id = 30001 / 7.0 AND a = 30001") == 1)
+    }
+
+    /// hostile-l 07: a database's idle_session_timeout ended a paused backfill's own session
+    /// (its helpers' and VACUUM's were protected): "server closed the connection unexpectedly".
+    @Test func aPausedBackfillOutlivesAnIdleSessionTimeout() throws {
+        let fixture = try EngineFixture("session_idle")
+        defer { fixture.close() }
+        let id = "001_rename_email"
+        try prepare(fixture, id: id)
+        try fixture.exec("ALTER DATABASE \(fixture.db.name) SET idle_session_timeout = '300ms'")
+        _ = try fixture.engine().control(plan: id, .pause)
+        let failure = Shared<String?>(nil)
+        let engine = fixture.engine({ $0.controlPollSeconds = 1; $0.batchSize = 1_000 })
+        let backfill = Worker("paused backfill") {
+            do { _ = try engine.run(.backfill, plan: id) } catch { failure.update { $0 = "\(error)" } }
+        }
+        Thread.sleep(forTimeInterval: 3)
+        _ = try fixture.engine().control(plan: id, .resume)
+        #expect(backfill.join(timeout: 60), "the backfill did not end")
+        #expect(failure.current == nil, "\(failure.current ?? "")")
+        try expectEveryRowOnce(fixture, id: id)
+    }
+
+    /// hostile-l 04: a stop while another session holds the table's ACCESS EXCLUSIVE lock took
+    /// as long as the lock was held (22.6 s): a helper reading its next batch's last key waited
+    /// without a lock_timeout, holding the walk's turn, and the stop waited for it. The walk's
+    /// reads now run under the plan's lock_timeout_ms (and are read again, as batches are).
+    @Test func aStopIsHonouredWhileAnotherSessionHoldsTheTable() throws {
+        let fixture = try EngineFixture("session_locked")
+        defer { fixture.close() }
+        let id = "001_rename_email"
+        try prepare(fixture, id: id, extra: "  lock_timeout_ms: 300\n  retries: 100")
+        let locker = try Connection(fixture.db.conninfo)
+        defer { locker.close() }
+        let stop = Shared(false)
+        let batches = Shared(0)
+        let stoppedAt = Shared<Date?>(nil)
+        let engine = fixture.engine({ options in
+            options.batchSize = 200
+            options.shouldStop = { stop.current }
+        }) { note in
+            if case .backfill = note { batches.update { $0 += 1 } }
+        }
+        let result = Shared<String>("running")
+        let backfill = Worker("locked backfill") {
+            do {
+                _ = try engine.run(.backfill, plan: id)
+                result.update { $0 = "finished" }
+            } catch BellowsError.interrupted {
+                result.update { $0 = "interrupted" }
+            } catch {
+                result.update { $0 = "\(error)" }
+            }
+        }
+        #expect(try eventually(60) { batches.current >= 5 || result.current != "running" })
+        try locker.execute("BEGIN")
+        try locker.execute("LOCK TABLE big IN ACCESS EXCLUSIVE MODE")
+        Thread.sleep(forTimeInterval: 1.5)
+        stoppedAt.update { $0 = Date() }
+        stop.update { $0 = true }
+        let ended = backfill.join(timeout: 10)
+        let waited = Date().timeIntervalSince(stoppedAt.current ?? Date())
+        _ = try? locker.execute("ROLLBACK")
+        if !ended { _ = backfill.join(timeout: 60) }
+        #expect(ended, "the stop waited for the lock: \(waited) s")
+        #expect(result.current == "interrupted", "\(result.current)")
+
+        // Resumed without the lock, every row once.
+        _ = try fixture.run(.backfill, id) { $0.batchSize = 500 }
+        try expectEveryRowOnce(fixture, id: id)
+    }
+
+    /// hostile-l 05: helpers took every connection a role's CONNECTION LIMIT left, and
+    /// `bellows pause` and `status` as that role could not connect for the whole walk (nor could
+    /// the backfill's VACUUM). They open within the limit, keeping one for the release manager
+    /// and one for the VACUUM, and the backfill says so.
+    @Test func helpersLeaveARolesLastConnectionsFree() throws {
+        let fixture = try EngineFixture("session_limit")
+        defer { fixture.close() }
+        let owner = try DataSafetyTests.role(fixture, "walk_limit")
+        defer { owner.drop() }
+        let id = "001_rename_email"
+        try prepare(fixture, id: id, workers: 4)
+        try fixture.exec("""
+            ALTER TABLE big OWNER TO \(owner.name);
+            ALTER TABLE backfill_hits OWNER TO \(owner.name);
+            GRANT USAGE ON SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(owner.name);
+            ALTER ROLE \(owner.name) CONNECTION LIMIT 4;
+            """)
+        let notes = Shared<[String]>([])
+        let outcome = try fixture.engine({
+            $0.conninfo = fixture.db.conninfo + " user=\(owner.name)"
+            $0.batchSize = 200
+        }) { note in
+            if case .info(let text) = note { notes.update { $0.append(text) } }
+        }.run(.backfill, plan: id)
+        // Four connections: the backfill's own, one helper, one kept for the VACUUM, one for `bellows pause`.
+        #expect(outcome.details["sessions_this_run"] == .int(2), "\(notes.current)")
+        #expect(notes.current.contains {
+            $0.hasPrefix("warning: the backfill walks with 2 sessions of backfill.workers' 4: the role's CONNECTION LIMIT leaves 3 connections")
+        }, "\(notes.current)")
+        #expect(!notes.current.contains { $0.contains("no second connection could be opened") }, "\(notes.current)")
+        try expectEveryRowOnce(fixture, id: id)
+    }
+}
+
+/// How many helper sessions fit in the connections left (pure).
+struct ConnectionRoomTests {
+    /// The room for helpers: the tightest limit, less what is kept; never below none.
+    @Test func connectionRoomTakesTheTightestLimit() {
+        let room = ConnectionRoom(left: [.init(limit: "server", count: 90), .init(limit: "role", count: 3)])
+        #expect(room.sessions(wanted: 7, keep: 2) == 1)
+        #expect(room.sessions(wanted: 7, keep: 3) == 0)
+        #expect(room.sessions(wanted: 7, keep: 5) == 0)
+        #expect(room.described == "the role's CONNECTION LIMIT leaves 3 connections")
+        #expect(ConnectionRoom(left: []).sessions(wanted: 3, keep: 2) == 3)
+        #expect(ConnectionRoom(left: [.init(limit: "server", count: 40)]).sessions(wanted: 3, keep: 2) == 3)
+    }
+}

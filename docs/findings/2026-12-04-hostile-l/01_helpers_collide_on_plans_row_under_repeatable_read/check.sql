@@ -1,0 +1,1 @@
+SELECT count(*) FILTER (WHERE a2 IS DISTINCT FROM a::bigint*2) wrong FROM t;

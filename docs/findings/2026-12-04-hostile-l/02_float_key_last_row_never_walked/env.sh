@@ -1,0 +1,1 @@
+export PGOPTIONS='-c extra_float_digits=0'

@@ -1,0 +1,1 @@
+CREATE TABLE t (id float8 PRIMARY KEY, a int);

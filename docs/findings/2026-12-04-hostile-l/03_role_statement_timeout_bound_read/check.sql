@@ -1,0 +1,1 @@
+SELECT count(*) wrong FROM t WHERE pad_up IS DISTINCT FROM upper(pad)

@@ -1,0 +1,2 @@
+CREATE SEQUENCE t_seq;
+CREATE TABLE t (id bigint PRIMARY KEY, a int, pad text);
