@@ -131,7 +131,7 @@ extension Engine {
             }
         }
         let keyset = archive.keyset
-        guard let upper = try step("read the archive's upper bound", { try connection.query(keyset.upperBound).first?.stringArray("max_key") }) else {
+        guard let upper = try step("read the archive's upper bound", { try KeyTextSettings.reading(connection) { try connection.query(keyset.upperBound).first?.stringArray("max_key") } }) else {
             return 0
         }
         announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its last key", keyset.bound(first: false)))
@@ -267,6 +267,10 @@ extension Engine {
         var cursor: [String]?
         var scanned = 0
         var written = 0
+        // Keys are read as text under settings that read back as the same key; each batch's
+        // own statements run under the session's (KeyTextSettings, hostile-m 03).
+        let sessionValues = try KeyTextSettings.enter(connection)
+        defer { try? KeyTextSettings.leave(connection, sessionValues) }
         while true {
             if options.shouldStop() { throw StopRequested() }
             try paceWalk(&pacer, settings: settings, what: what, connection: connection)
@@ -285,6 +289,11 @@ extension Engine {
                                                ["\(policy.lockTimeoutMilliseconds)ms", "\(settings.statementTimeoutMilliseconds)ms"])
                         guard let row = try connection.query(keyset.bound(first: first), after + [size] + upper).first else { return nil }
                         let last = try row.stringArray("last_key")
+                        // A key whose text reads back as the cursor would be read forever (hostile-m 02).
+                        if !first && PostgresArray.sameKey(last, cursor) {
+                            throw KeyTextSettings.walkCannotPass(last)
+                        }
+                        _ = try connection.query("SELECT " + KeyTextSettings.restoreLocally(from: 1), sessionValues.map { $0 })
                         let n = try batch(first, after + last.map { $0 })
                         return (try row.int("scanned"), n, last)
                     }
@@ -432,10 +441,12 @@ extension Engine {
                                                                : "(contract's transaction is too far back, or the database was restored from a dump)")
                                          + ": --by-key fills every row whose key the archive has, also one inserted since with a key it had")
             }
-            let types = Dictionary(try connection.query("""
-                SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-                WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
-                """, [archiveTable]).map { (try $0.string("name"), try $0.string("type")) }, uniquingKeysWith: { a, _ in a })
+            let archivedColumns = try connection.query("""
+                SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type, \(CatalogReader.domainBase("atttypid")) AS base_type
+                FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+                """, [archiveTable])
+            let types = Dictionary(try archivedColumns.map { (try $0.string("name"), try $0.string("type")) }, uniquingKeysWith: { a, _ in a })
+            let baseTypes = Dictionary(try archivedColumns.map { (try $0.string("name"), try $0.optionalString("base_type")) }, uniquingKeysWith: { a, _ in a })
             // What the archive lost since contract (a DROP TYPE … CASCADE reaches it, hostile-h 13).
             for column in columns where types[column] == nil {
                 throw BellowsError.usage("\(archiveName) no longer has the column \(column) its record lists (dropped from it since contract, "
@@ -473,7 +484,7 @@ extension Engine {
                 }
                 targets.append(Target(column: column, into: into, type: type, resume: resume))
             }
-            let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true) }
+            let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
             let settings = BackfillSettings()
             let policy = LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds,
@@ -500,7 +511,7 @@ extension Engine {
                 let into = SQLQuote.identifier(target.into)
                 let value = "bellows_a.\(SQLQuote.identifier(target.column))"
                 var rows = 0
-                if let upper = try connection.query(keyset.upperBound).first?.stringArray("max_key") {
+                if let upper = try KeyTextSettings.reading(connection, { try connection.query(keyset.upperBound).first?.stringArray("max_key") }) {
                     rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)", connection: connection) { first, parameters in
                         // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
                         let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""

@@ -37,7 +37,20 @@ extension Engine {
         // backfill stops at the same key. A rescan takes a new one.
         var upperBound = rescan ? nil : state.backfillBound
         if upperBound == nil, sql.needsBackfill {
-            upperBound = try connection.query(sql.backfillUpperBound).first?.stringArray("max_key")
+            upperBound = try KeyTextSettings.reading(connection) { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
+            // A proof that the walk can end where it means to: its end, read back from its text,
+            // is a key of the table (a text that reads back as another key ended walks short,
+            // hostile-l 02, hostile-m 03); read again if the row went meanwhile.
+            for attempt in 1...3 {
+                guard let end = upperBound,
+                      try connection.query(sql.keyset.keyExists, end.map { $0 }).first?.bool("found") == false else { break }
+                guard attempt < 3 else {
+                    throw PhaseFailure(purpose: "take the walk's end", error: PostgresError(kind: .client, message:
+                        "the table's largest key, read as text (\(end.joined(separator: ", "))), does not read back as a key of \(table): "
+                        + "the walk could not tell where to end. Its type's text is not exact under the walk's settings; nothing was changed"))
+                }
+                upperBound = try KeyTextSettings.reading(connection) { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
+            }
             do { try StateStore.saveBackfillBound(connection, plan: plan.id, bound: upperBound, phase: state.phase) } catch let error as PostgresError {
                 throw PhaseFailure(purpose: "save the backfill's upper bound", error: error)
             }
@@ -160,10 +173,17 @@ extension Engine {
         } catch {
             throw PhaseFailure(purpose: "set the backfill session's timeouts", error: error)
         }
+        // Keys are read as text under settings that read back as the same key; each batch's
+        // transaction computes up under the session's own (KeyTextSettings, hostile-m 03).
+        let sessionValues: [String]
+        do { sessionValues = try KeyTextSettings.enter(connection) } catch {
+            throw PhaseFailure(purpose: "set the settings the walk reads its keys under", error: error)
+        }
         let update = (first: firstBatch.update, next: nextBatch.update)
         let walk = BackfillWalk(cursor: cursor, upperBound: upperBound ?? [], bound: (firstBatch.bound, nextBatch.bound),
                                  retries: settings.retries) { session, batch, cursor in
             try Self.batchTransaction(session, batch: batch, cursor: cursor, update: update, planID: planID, fromPhase: fromPhase, marker: marker,
+                                      sessionValues: sessionValues,
                                       lockTimeoutMilliseconds: lockTimeout, statementTimeoutMilliseconds: statementTimeout, replica: replica)
         }
         defer { walk.close() }
@@ -379,7 +399,7 @@ extension Engine {
             // only wait for it; the application's writes get it from autovacuum, as any table's.
             // While the last one still runs, the next waits for a later batch: the walk never
             // waits for a VACUUM (nor would a stop or a pause, hostile-i 03).
-            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, batch.last != upperBound, !walk.isFrontDone, !vacuum.isRunning {
+            if vacuumEvery > 0, sinceVacuum >= vacuumEvery, !PostgresArray.sameKey(batch.last, upperBound), !walk.isFrontDone, !vacuum.isRunning {
                 // Beside the batches at full speed; inline while the application is active (it
                 // then has the server to itself during the VACUUM) or without a second session.
                 if !pacer.isGentle, vacuum.start() {
@@ -405,6 +425,7 @@ extension Engine {
         do {
             try connection.execute("SET statement_timeout TO DEFAULT")
             try connection.execute("SET lock_timeout TO DEFAULT")
+            try KeyTextSettings.leave(connection, sessionValues)
         } catch {
             throw PhaseFailure(purpose: "put back the session's timeouts", error: error)
         }
@@ -527,8 +548,8 @@ extension Engine {
     /// One batch's transaction, on the backfill's own session or a helper's: its rows, and the
     /// plan's row count and cursor (`cursor`; nil leaves the saved one, as a helper's batch does).
     static func batchTransaction(_ connection: Connection, batch: BackfillWalk.Batch, cursor: [String]?, update: (first: String, next: String),
-                                 planID: String, fromPhase: Phase, marker: String, lockTimeoutMilliseconds: Int, statementTimeoutMilliseconds: Int,
-                                 replica: Bool) throws -> Int {
+                                 planID: String, fromPhase: Phase, marker: String, sessionValues: [String], lockTimeoutMilliseconds: Int,
+                                 statementTimeoutMilliseconds: Int, replica: Bool) throws -> Int {
         try connection.withTransaction {
             // The batch's commit does not wait for its WAL to reach the disk
             // (synchronous_commit off, for this transaction only): waiting cost a
@@ -539,8 +560,9 @@ extension Engine {
             // phase change commits synchronously, flushing every batch before it.
             try connection.execute("""
                 SELECT set_config('bellows.backfill', $1, true), set_config('lock_timeout', $2, true),
-                       set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true)\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
-                """, [marker, "\(lockTimeoutMilliseconds)ms", "\(statementTimeoutMilliseconds)ms"])
+                       set_config('statement_timeout', $3, true), set_config('synchronous_commit', 'off', true),
+                       \(KeyTextSettings.restoreLocally(from: 4))\(replica ? ",\n       set_config('session_replication_role', 'replica', true)" : "")
+                """, [marker, "\(lockTimeoutMilliseconds)ms", "\(statementTimeoutMilliseconds)ms"] + sessionValues.map { $0 })
             let keys: [(any PostgresBindable)?] = (batch.after ?? []).map { $0 } + batch.last.map { $0 }
             let updated = try connection.execute(batch.after == nil ? update.first : update.next, keys).affectedRows
             let saved = try connection.execute("""

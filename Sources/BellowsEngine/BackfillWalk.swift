@@ -162,7 +162,13 @@ final class BackfillWalk: @unchecked Sendable {
     private func read(_ range: Int, after: [String]?, upTo end: [String], size: Int, _ connection: Connection) throws -> Batch? {
         let parameters: [(any PostgresBindable)?] = (after ?? []).map { $0 } + [size] + end.map { $0 }
         guard let row = try connection.query(after == nil ? bound.first : bound.next, parameters).first else { return nil }
-        return Batch(range: range, after: after, last: try row.stringArray("last_key"), scanned: try row.int("scanned"))
+        let last = try row.stringArray("last_key")
+        // A key after the cursor whose text is the cursor's: its text does not read back as
+        // itself, and the walk would read the same batch forever (hostile-m 01).
+        if PostgresArray.sameKey(last, after) {
+            throw KeyTextSettings.walkCannotPass(last)
+        }
+        return Batch(range: range, after: after, last: last, scanned: try row.int("scanned"))
     }
 
     // MARK: helpers

@@ -7,6 +7,19 @@ import PGClient
 /// column's `notNull` (false while the constraint is NOT VALID) and not listed among the
 /// constraints, so a table reads the same on 15, 16 and 18 and as the offline catalog models it.
 public enum CatalogReader {
+    /// SQL for the innermost base type of the type `typeOID` (an SQL expression), when it is a
+    /// domain: `format_type` of it; NULL for any other type.
+    static func domainBase(_ typeOID: String) -> String {
+        """
+        CASE WHEN (SELECT typtype FROM pg_type WHERE oid = \(typeOID)) = 'd' THEN (
+          WITH RECURSIVE chain AS (
+            SELECT t.typtype, t.typbasetype, 0 AS depth FROM pg_type t WHERE t.oid = \(typeOID)
+            UNION ALL
+            SELECT t.typtype, t.typbasetype, c.depth + 1 FROM chain c JOIN pg_type t ON t.oid = c.typbasetype WHERE c.typtype = 'd' AND c.depth < 32)
+          SELECT format_type(typbasetype, NULL) FROM chain WHERE typtype = 'd' ORDER BY depth DESC LIMIT 1) END
+        """
+    }
+
     public static func table(_ connection: Connection, _ name: TableName) throws -> TableInfo? {
         let oidRows = try connection.query("""
             SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name
@@ -20,7 +33,7 @@ public enum CatalogReader {
                    a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint n WHERE n.conrelid = a.attrelid AND n.contype = 'n'
                                                 AND n.conkey[1] = a.attnum AND NOT n.convalidated) AS not_null,
                    CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default_expression,
-                   a.attgenerated::text AS generated
+                   a.attgenerated::text AS generated, \(Self.domainBase("a.atttypid")) AS base_type
             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
             """, [oid]).map { r in
@@ -31,7 +44,8 @@ public enum CatalogReader {
                 default: nil
                 }
                 return ColumnInfo(name: try r.string("name"), type: try r.string("type"), notNull: try r.bool("not_null"),
-                                  defaultExpression: try r.optionalString("default_expression"), generated: generated)
+                                  defaultExpression: try r.optionalString("default_expression"), generated: generated,
+                                  baseType: try r.optionalString("base_type"))
             }
         let indexes = try connection.query("""
             SELECT ic.relname AS name, i.indisunique AS is_unique, i.indisprimary AS is_primary,

@@ -324,7 +324,7 @@ extension Engine {
             walk.walBytes = try connection.query("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint AS b", [lsn]).first?.int("b") ?? 0
             let end = try Self.relationSizes(relation, connection: connection)
             (walk.heapBytes, walk.indexBytes, walk.toastBytes) = (end.heap - start.heap, end.indexes - start.indexes, end.toast - start.toast)
-            if done.lastKey == upperBound { break }
+            if PostgresArray.sameKey(done.lastKey, upperBound) { break }
         }
         return walk
     }

@@ -162,7 +162,7 @@ extension Engine {
         var bound = rescan ? nil : state.backfillBound
         if rescan { report(.info("rescanning \(move.sourceName) from the first key: rows missing from \(move.targetName) are copied again")) }
         if bound == nil {
-            bound = try step("read the walk's end") { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
+            bound = try step("read the walk's end") { try KeyTextSettings.reading(connection) { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") } }
             try step("save the backfill's upper bound") {
                 try StateStore.saveBackfillBound(connection, plan: plan.id, bound: bound, phase: state.phase)
             }
@@ -175,6 +175,10 @@ extension Engine {
         // The new table's trigger stands aside for this session's copies (the values come from the source).
         try step("mark the session as the backfill's") { try connection.execute("SELECT set_config('bellows.backfill', $1, false)", [sql.marker]) }
         defer { _ = try? connection.execute("RESET bellows.backfill") }
+        // Keys are read as text under settings that read back as the same key (KeyTextSettings,
+        // hostile-m 03); the batches copy values as they are, which no setting changes.
+        let sessionValues = try step("set the settings the walk reads its keys under") { try KeyTextSettings.enter(connection) }
+        defer { try? KeyTextSettings.leave(connection, sessionValues) }
         let first = sql.backfillBatch(first: true), next = sql.backfillBatch(first: false)
         announce(plan, .backfill, PhaseStatement(.transaction, "one keyset batch", first))
         while let upper = bound {
@@ -218,6 +222,9 @@ extension Engine {
             let scanned = try row?.int("scanned") ?? 0
             guard scanned > 0, let last = try row?.raw("last_key").map({ PostgresArray.parse($0).map { $0 ?? "" } }) else { break }
             let elapsed = Date().timeIntervalSince(batchStart) * 1000
+            if let cursor, PostgresArray.sameKey(last, cursor) {
+                throw PhaseFailure(purpose: "copy a batch into \(move.targetName)", error: KeyTextSettings.walkCannotPass(last))
+            }
             cursor = last
             scannedThisRun += scanned
             copiedTotal += try row?.int("copied") ?? 0
@@ -228,7 +235,7 @@ extension Engine {
                 plan: plan.id, rowsScanned: scannedThisRun, rowsUpdated: copiedTotal, estimatedTotal: estimate, rowsPerSecond: rate,
                 etaSeconds: nil, batchSize: pacer.nextBatchSize, lastBatchMilliseconds: elapsed, throttled: nil, pace: pacer.description,
                 tableBytes: try tableBytes(connection, move.quotedTarget), tableBytesAtStart: bytesAtStart, control: pacer.control.summary)))
-            if cursor == upper { break }
+            if PostgresArray.sameKey(cursor, upper) { break }
             let rest = pacer.restMilliseconds(afterBatchOf: elapsed, rows: scanned)
             if rest > 0 { Thread.sleep(forTimeInterval: rest / 1000) }
         }

@@ -1,3 +1,5 @@
+import PGClient
+
 /// The key ranges a backfill's walkers have taken, in key order, and the cursor it may save.
 ///
 /// With `backfill.workers` above 1, batches over consecutive key ranges run side by side on
@@ -51,7 +53,7 @@ struct WalkFront: Equatable {
     /// Range `id` is walked and committed up to `key`; at its end, it is closed.
     mutating func walked(_ id: Int, to key: [String]) {
         guard let index = open.firstIndex(where: { $0.id == id }) else { return }
-        if key == open[index].end {
+        if PostgresArray.sameKey(key, open[index].end) {
             open.remove(at: index)
         } else {
             open[index].start = key

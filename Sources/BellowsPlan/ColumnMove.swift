@@ -408,7 +408,7 @@ public struct MoveSQL: Sendable {
 
     /// The largest key when the backfill starts: where the walk ends.
     public var backfillUpperBound: String {
-        "SELECT ARRAY[\(move.key.map { KeysetSQL.exactText(q($0.name), type: $0.type) }.joined(separator: ", "))] AS max_key FROM \(source) ORDER BY "
+        "SELECT ARRAY[\(move.key.map { KeysetSQL.exactText(q($0.name), column: $0) }.joined(separator: ", "))] AS max_key FROM \(source) ORDER BY "
             + move.keyNames.map { "\(q($0)) DESC" }.joined(separator: ", ") + " LIMIT 1"
     }
 
@@ -435,7 +435,7 @@ public struct MoveSQL: Sendable {
           ON CONFLICT (\(keyList)) DO NOTHING RETURNING 1
         )
         SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM copied) AS copied,
-               (SELECT ARRAY[\(move.key.map { KeysetSQL.exactText(q($0.name), type: $0.type) }.joined(separator: ", "))] FROM batch ORDER BY \(move.keyNames.map { "\(q($0)) DESC" }.joined(separator: ", ")) LIMIT 1) AS last_key
+               (SELECT ARRAY[\(move.key.map { KeysetSQL.exactText(q($0.name), column: $0) }.joined(separator: ", "))] FROM batch ORDER BY \(move.keyNames.map { "\(q($0)) DESC" }.joined(separator: ", ")) LIMIT 1) AS last_key
         """
     }
 

@@ -22,17 +22,20 @@ public struct KeysetSQL: Sendable, Hashable {
     /// A key column's value as text that reads back as the same value whatever the session's
     /// settings. A float's own text follows `extra_float_digits`, and under a plan that kept 0
     /// it was rounded: the walk's end read back below the largest key, whose row was never
-    /// walked (hostile-l 02), and a batch holding one such row would read the same rounded key
-    /// forever. `to_char` writes 17 significant digits of a double precision and 9 of a real,
-    /// which read back exactly, and no setting changes it (its `.` is always a point).
-    public static func exactText(_ value: String, type: String) -> String {
+    /// walked (hostile-l 02), and a batch holding one such row read the same rounded key
+    /// forever (hostile-m 01, a domain over `double precision`). `to_char` writes 17
+    /// significant digits of a double precision and 9 of a real, which read back exactly, and
+    /// no setting changes it (its `.` is always a point).
+    public static func exactText(_ value: String, column: ColumnInfo) -> String {
+        let type = column.baseType ?? column.type
         let pattern: String
         switch type {
         case "double precision": pattern = "9.9999999999999999EEEE"
         case "real": pattern = "9.99999999EEEE"
         default: return "\(value)::text"
         }
-        return "CASE WHEN \(value) IN ('NaN', 'Infinity', '-Infinity') THEN \(value)::text ELSE btrim(to_char(\(value), '\(pattern)')) END"
+        let plain = column.baseType == nil ? value : "\(value)::\(type)"
+        return "CASE WHEN \(plain) IN ('NaN', 'Infinity', '-Infinity') THEN \(plain)::text ELSE btrim(to_char(\(plain), '\(pattern)')) END"
     }
 
     /// The key as parameters `$from…`, cast to the key's types.
@@ -40,9 +43,16 @@ public struct KeysetSQL: Sendable, Hashable {
 
     /// The largest key of the table, as `max_key` (text[]); no row when the table is empty.
     public var upperBound: String {
-        let select = "ARRAY[" + key.map { Self.exactText(q($0.name), type: $0.type) }.joined(separator: ", ") + "]"
+        let select = "ARRAY[" + key.map { Self.exactText(q($0.name), column: $0) }.joined(separator: ", ") + "]"
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
         return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
+    }
+
+    /// Whether a row has the key given as text (parameters `$1…$n`), as `found`: the walk's
+    /// end, just read, must read back as a key of the table, else its text is not the key.
+    public var keyExists: String {
+        "SELECT EXISTS (SELECT 1 FROM \(table) WHERE " + zip(key, parameters(from: 1)).map { "\(q($0.name)) = \($1)" }.joined(separator: " AND ")
+            + ") AS found"
     }
 
     /// The rows after the cursor (parameters `$1…$n`, none when `first`) up to `upper`;
@@ -79,7 +89,7 @@ public struct KeysetSQL: Sendable, Hashable {
         let select = zip(key, aliases).map { "\(q($0.name)) AS \($1)" }.joined(separator: ", ")
         let limit = first ? "$1" : "$\(key.count + 1)"
         let descending = key.map { "\(q($0.name)) DESC" }.joined(separator: ", ")
-        let lastKey = "ARRAY[" + zip(aliases, key).map { Self.exactText($0, type: $1.type) }.joined(separator: ", ") + "]"
+        let lastKey = "ARRAY[" + zip(aliases, key).map { Self.exactText($0, column: $1) }.joined(separator: ", ") + "]"
         let walk = " WHERE " + range(first: first, upTo: parameters(from: first ? 2 : key.count + 2))
         return """
             WITH bellows_bound AS MATERIALIZED (

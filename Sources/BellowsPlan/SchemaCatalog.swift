@@ -19,12 +19,19 @@ public struct ColumnInfo: Sendable, Hashable, Codable {
         case stored, virtual
     }
 
-    public init(name: String, type: String, notNull: Bool, defaultExpression: String? = nil, generated: Generation? = nil) {
+    /// A domain's innermost base type, as `format_type` prints it (`double precision` for a
+    /// domain over a domain over it); nil for any other type, and in a state stored before it
+    /// was read. A key's text depends on it (`KeysetSQL.exactText`).
+    public var baseType: String?
+
+    public init(name: String, type: String, notNull: Bool, defaultExpression: String? = nil, generated: Generation? = nil,
+                baseType: String? = nil) {
         self.name = name
         self.type = type
         self.notNull = notNull
         self.defaultExpression = defaultExpression
         self.generated = generated
+        self.baseType = baseType
     }
 }
 
@@ -145,11 +152,15 @@ public struct TableInfo: Sendable, Hashable, Codable {
 
     public func column(_ name: String) -> ColumnInfo? { columns.first { $0.name == name } }
 
-    /// The key backfill batches walk: the primary key, else the first unique index over NOT NULL columns.
+    /// The key backfill batches walk: the primary key, else the first unique index over NOT NULL
+    /// columns with the columns' own collations and operator classes (`isSimple`): the walk
+    /// compares and joins keys with the columns' operators, so a unique index `(id COLLATE "C")`
+    /// on a case-insensitive column is no key — restore matched `k1` and `K1` both to one row
+    /// and wrote one row's archived value into the other (hostile-m 05).
     public var batchKey: [String]? {
         if !primaryKey.isEmpty { return primaryKey }
         return indexes.first { index in
-            index.isUnique && index.isPlain && index.columns.allSatisfy { column($0)?.notNull == true }
+            index.isUnique && isSimple(index) && index.columns.allSatisfy { column($0)?.notNull == true }
         }?.columns
     }
 

@@ -80,26 +80,33 @@ public struct Row: Sendable {
 }
 
 /// Parsing of one-dimensional arrays in PostgreSQL's text output format.
+/// Both work on Unicode scalars, not on Swift's `Character`s: a `{`, `,`, `"` or `\\` followed
+/// by a combining mark is one `Character`, and a key `'\u{301}zz'` read back as `{́zz}` with
+/// its braces (hostile-m 10: the walk's end became another key and contract archived half the table).
 public enum PostgresArray {
     public static func parse(_ text: String) -> [String?] {
-        var chars = Substring(text)
-        guard chars.first == "{", chars.last == "}" else { return [text] }
-        chars = chars.dropFirst().dropLast()
+        var scalars = Substring(text).unicodeScalars[...]
+        guard scalars.first == "{", scalars.last == "}" else { return [text] }
+        scalars = scalars.dropFirst().dropLast()
         var items: [String?] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var quoted = false, wasQuoted = false, escaped = false
-        for c in chars {
+        func item() -> String? {
+            let value = String(current)
+            return !wasQuoted && value.unicodeScalars.elementsEqual("NULL".unicodeScalars) ? nil : value
+        }
+        for c in scalars {
             if escaped { current.append(c); escaped = false; continue }
             if c == "\\" && quoted { escaped = true; continue }
             if c == "\"" { quoted.toggle(); wasQuoted = true; continue }
             if c == "," && !quoted {
-                items.append(!wasQuoted && current == "NULL" ? nil : current)
-                current = ""; wasQuoted = false
+                items.append(item())
+                current = String.UnicodeScalarView(); wasQuoted = false
                 continue
             }
             current.append(c)
         }
-        if !chars.isEmpty { items.append(!wasQuoted && current == "NULL" ? nil : current) }
+        if !scalars.isEmpty { items.append(item()) }
         return items
     }
 
@@ -107,8 +114,24 @@ public enum PostgresArray {
     public static func literal(_ values: [String?]) -> String {
         "{" + values.map { value -> String in
             guard let value else { return "NULL" }
-            return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            var quoted = String.UnicodeScalarView()
+            for c in value.unicodeScalars {
+                if c == "\\" || c == "\"" { quoted.append("\\") }
+                quoted.append(c)
+            }
+            return "\"" + String(quoted) + "\""
         }.joined(separator: ",") + "}"
+    }
+
+    /// Whether two keys read as text are the same text, scalar by scalar: Swift's `==` holds
+    /// canonically equivalent strings equal (`é` and `e` with a combining acute), which
+    /// PostgreSQL keeps apart as two keys.
+    public static func sameKey(_ a: [String]?, _ b: [String]?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (a?, b?): return a.count == b.count && zip(a, b).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        default: return false
+        }
     }
 }
 

@@ -106,9 +106,14 @@ import Testing
 
         let restored = try fixture.engine().restoreArchive(plan: "001_rename")
         let nonNull = try fixture.int("SELECT count(email) FROM \(archive)")
-        #expect(restored.restored == [RestoredColumn(column: "email", into: "email_restored", type: "text", rows: nonNull)])
-        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS DISTINCT FROM email_address") == 0)
-        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS NULL") == 2000 - nonNull, "NULLs stay NULL")
+        // The writer may still write a row or two between contract's commit and its stop (CI
+        // run of a59aafb, a loaded machine: one): restore leaves those alone, and says so.
+        let since = restored.restored.first?.writtenSince ?? 0
+        #expect(since <= 3)
+        #expect(restored.restored == [RestoredColumn(column: "email", into: "email_restored", type: "text", rows: nonNull - since, writtenSince: since)])
+        #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS DISTINCT FROM email_address") == since)
+        let nulls = try fixture.int("SELECT count(*) FROM people WHERE email_restored IS NULL")
+        #expect(nulls >= 2000 - nonNull && nulls <= 2000 - nonNull + since, "NULLs stay NULL")
         #expect(try fixture.int("SELECT count(*) FROM people WHERE email_restored IS NULL AND id % 10 = 0") > 0)
         // Never over live data: the same name again is refused.
         #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001_rename") }

@@ -5,8 +5,8 @@ import Foundation
 import PGClient
 import Testing
 
-/// hostile-l: the backfill's sessions on databases and roles whose defaults the authors did not
-/// use — a serializable default, an idle_session_timeout, a lock held by another session, a
+/// hostile-l and hostile-m: the backfill's sessions on databases and roles whose defaults the authors did not
+/// use, and keys whose text or equality the walk got wrong — a serializable default, an idle_session_timeout, a lock held by another session, a
 /// role's CONNECTION LIMIT. Each test failed before its fix.
 @Suite(needsDatabase)
 struct BackfillSessionTests {
@@ -40,18 +40,22 @@ struct BackfillSessionTests {
         #expect(try fixture.int("SELECT count(DISTINCT session) FROM backfill_hits") == 2)
     }
 
-    /// hostile-l 02: a float key under a pinned `extra_float_digits = 0` (expand keeps the
+    /// hostile-l 02: a float key under a kept `extra_float_digits = 0` (expand keeps the
     /// connection's value for every phase): the walk's end, the largest key, was read back as
     /// rounded text below itself, so the last row was never walked, the backfill said done, verify
     /// refused and `--rescan` repeated the miss; contract's archive copy ended at the same
-    /// rounded key. Both ends are read exactly now.
-    @Test func aFloatKeyUnderExtraFloatDigitsZeroIsWalkedAndArchivedToItsLastRow() throws {
+    /// rounded key. hostile-m 01: a domain over double precision kept its rounded text, and a
+    /// batch holding the last row alone read the same rounded key forever. Every key text of
+    /// the walk is exact now.
+    @Test(arguments: ["double precision", "exact_float"])
+    func aFloatKeyUnderExtraFloatDigitsZeroIsWalkedAndArchivedToItsLastRow(keyType: String) throws {
         let fixture = try EngineFixture("session_float_key")
         defer { fixture.close() }
         let id = "001_widen_a"
         // 30001 / 7.0 is 4285.857142857143; with extra_float_digits = 0 its text is 4285.85714285714.
         try fixture.exec("""
-            CREATE TABLE t (id float8 PRIMARY KEY, a int NOT NULL);
+            CREATE DOMAIN exact_float AS double precision CHECK (VALUE > 0);
+            CREATE TABLE t (id \(keyType) PRIMARY KEY, a int NOT NULL);
             INSERT INTO t SELECT g / 7.0, g FROM generate_series(1, 3000) AS g;
             INSERT INTO t VALUES (30001 / 7.0, 30001);
             ANALYZE t;
@@ -72,6 +76,111 @@ struct BackfillSessionTests {
         #expect(try fixture.int("SELECT count(*) FROM t WHERE a IS NULL OR a <> round(id * 7)") == 0)
         #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_widen_a_t\"") == 3001)
         #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_widen_a_t\" WHERE id = 30001 / 7.0 AND a = 30001") == 1)
+    }
+
+    /// hostile-m 03: a timestamptz key under a database's `DateStyle = 'SQL, DMY'` and
+    /// `TimeZone = 'Europe/Dublin'`: a summer key printed as `… IST`, read back as Israel's time,
+    /// an hour early, so the walk's end read back before the cursor: the backfill said done with
+    /// 1,800 of 5,000 rows unwalked, and contract archived 3,200 rows and dropped the column.
+    /// Keys are read under ISO now; a change whose `up` prints a date computes it under the
+    /// session's own DateStyle still (verify compares it with what the trigger computes).
+    @Test(arguments: [false, true])
+    func aTimestampKeyUnderAnotherDateStyleIsWalkedAndArchivedToItsLastRow(upPrintsADate: Bool) throws {
+        let fixture = try EngineFixture("session_timestamp_key")
+        defer { fixture.close() }
+        let id = "001_change_v"
+        try fixture.exec("""
+            CREATE TABLE t (id timestamptz PRIMARY KEY, v date NOT NULL);
+            -- 5,000 keys two seconds apart across the spring DST change (01:00 UTC).
+            INSERT INTO t SELECT timestamptz '2026-03-29 01:30:00+00' - g * interval '2 seconds', date '2026-01-01' + g % 300
+            FROM generate_series(0, 4999) AS g;
+            ANALYZE t;
+            ALTER DATABASE \(fixture.db.name) SET timezone = 'Europe/Dublin';
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'SQL, DMY';
+            """)
+        try fixture.writePlan(id, upPrintsADate ? """
+            table: t
+            changes:
+              - alter: v
+                rename_to: v_text
+                type: text
+                up: "v::text"
+                down: "v_text::date"
+            backfill:
+              pacing: full
+              batch_size: 100
+            """ : """
+            table: t
+            changes:
+              - alter: v
+                rename_to: w
+            backfill:
+              pacing: full
+              batch_size: 100
+            """)
+        try fixture.forward(id, through: .contract)
+        let newColumn = upPrintsADate ? "v_text" : "w"
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE \(newColumn) IS NULL") == 0)
+        // The new text is the database's DateStyle's (dd/mm/yyyy), as the trigger writes it.
+        if upPrintsADate { #expect(try fixture.int("SELECT count(*) FROM t WHERE v_text !~ '^\\d\\d/\\d\\d/\\d{4}$'") == 0) }
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE NOT EXISTS (SELECT 1 FROM bellows_archive.\"001_change_v_t\" AS a WHERE a.id = t.id)") == 0)
+        // The walk's end is saved in ISO form, which a resume under any DateStyle reads back as
+        // the same key (hostile-m 04: a cursor saved as 06/01/2026 read back as 1 June).
+        #expect(try fixture.state(id)?.backfillBound == ["2026-03-29 02:30:00+01"])
+    }
+
+    /// hostile-m 10: a text key beginning with a combining mark (the table's largest) came back
+    /// from the `text[]` of the walk's end as `{́zz}`, braces included: every key above `{` was
+    /// skipped, and contract archived 2,500 of 5,001 rows. Keys `é` precomposed and decomposed
+    /// are two keys to PostgreSQL and one to Swift's `==`.
+    @Test func textKeysWithCombiningMarksAreWalkedAndArchivedToTheLastRow() throws {
+        let fixture = try EngineFixture("session_combining_key")
+        defer { fixture.close() }
+        let id = "001_rename_v"
+        try fixture.exec("""
+            CREATE TABLE t (id text COLLATE "C" PRIMARY KEY, v text NOT NULL);
+            INSERT INTO t SELECT 'a' || lpad(g::text, 5, '0'), 'v' || g FROM generate_series(1, 2500) AS g;
+            INSERT INTO t SELECT U&'\\00E9' || lpad(g::text, 5, '0'), 'w' || g FROM generate_series(1, 2500) AS g;
+            INSERT INTO t SELECT U&'e\\0301' || lpad(g::text, 5, '0'), 'x' || g FROM generate_series(1, 100) AS g;
+            INSERT INTO t VALUES (U&'\\0301zz', 'last');
+            ANALYZE t;
+            """)
+        try fixture.writePlan(id, """
+            table: t
+            changes:
+              - alter: v
+                rename_to: w
+            backfill:
+              pacing: full
+              batch_size: 100
+            """)
+        try fixture.forward(id, through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE w IS NULL") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_rename_v_t\"") == 5101)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE NOT EXISTS (SELECT 1 FROM bellows_archive.\"001_rename_v_t\" AS a WHERE a.id = t.id AND a.v = t.w)") == 0)
+    }
+
+    /// hostile-m 05: a unique index `(id COLLATE "C")` on a case-insensitive column was taken as
+    /// the walk's key, and restore, joining on the column's equality, wrote `K1`'s archived value
+    /// into `k1`. A unique index is a key only with its columns' own collations and operator classes.
+    @Test func aUniqueIndexUnderAnotherCollationIsNoKey() throws {
+        let fixture = try EngineFixture("session_collation_key")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TABLE t (id text COLLATE case_blind NOT NULL, v text NOT NULL);
+            CREATE UNIQUE INDEX t_id_c ON t (id COLLATE "C");
+            INSERT INTO t VALUES ('k1', 'lower'), ('K1', 'upper');
+            """)
+        try fixture.writePlan("001_rename_v", "table: t\nchanges:\n  - alter: v\n    rename_to: w\n")
+        #expect(throws: (any Error).self) { try fixture.run(.expand, "001_rename_v") }
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'w'") == 0)
+        // Its own collation's unique index is a key.
+        try fixture.exec("""
+            DROP INDEX t_id_c; UPDATE t SET id = 'k2' WHERE v = 'upper'; CREATE UNIQUE INDEX t_id ON t (id);
+            """)
+        try fixture.forward("001_rename_v", through: .contract)
+        #expect(try fixture.rows("SELECT id, w FROM t ORDER BY w") == [["k1", "lower"], ["k2", "upper"]])
     }
 
     /// hostile-l 07: a database's idle_session_timeout ended a paused backfill's own session

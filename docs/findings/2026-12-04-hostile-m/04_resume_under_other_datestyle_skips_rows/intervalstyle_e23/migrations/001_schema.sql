@@ -1,0 +1,1 @@
+CREATE TABLE t (id interval PRIMARY KEY, v text NOT NULL);

@@ -1,0 +1,1 @@
+CREATE TABLE t (id timestamp PRIMARY KEY, v text NOT NULL);

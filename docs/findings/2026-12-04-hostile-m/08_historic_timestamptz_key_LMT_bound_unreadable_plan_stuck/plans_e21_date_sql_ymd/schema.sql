@@ -1,0 +1,1 @@
+CREATE TABLE t (id date PRIMARY KEY, v text NOT NULL);

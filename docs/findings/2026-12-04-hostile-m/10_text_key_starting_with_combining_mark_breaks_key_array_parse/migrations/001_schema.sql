@@ -1,0 +1,1 @@
+CREATE TABLE t (id text PRIMARY KEY, v text NOT NULL);
