@@ -37,19 +37,15 @@ extension Engine {
         // backfill stops at the same key. A rescan takes a new one.
         var upperBound = rescan ? nil : state.backfillBound
         if upperBound == nil, sql.needsBackfill {
-            upperBound = try KeyTextSettings.reading(connection) { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
             // A proof that the walk can end where it means to: its end, read back from its text,
             // is a key of the table (a text that reads back as another key ended walks short,
-            // hostile-l 02, hostile-m 03); read again if the row went meanwhile.
-            for attempt in 1...3 {
-                guard let end = upperBound,
-                      try connection.query(sql.keyset.keyExists, end.map { $0 }).first?.bool("found") == false else { break }
-                guard attempt < 3 else {
-                    throw PhaseFailure(purpose: "take the walk's end", error: PostgresError(kind: .client, message:
-                        "the table's largest key, read as text (\(end.joined(separator: ", "))), does not read back as a key of \(table): "
-                        + "the walk could not tell where to end. Its type's text is not exact under the walk's settings; nothing was changed"))
-                }
-                upperBound = try KeyTextSettings.reading(connection) { try connection.query(sql.backfillUpperBound).first?.stringArray("max_key") }
+            // hostile-l 02, hostile-m 03).
+            let end = try KeyTextSettings.reading(connection) { try connection.query(sql.keyset.checkedUpperBound).first }
+            upperBound = try end?.stringArray("max_key")
+            if let end, let upperBound, try !end.bool("found") {
+                throw PhaseFailure(purpose: "take the walk's end", error: PostgresError(kind: .client, message:
+                    "the table's largest key, read as text (\(upperBound.joined(separator: ", "))), does not read back as a key of \(table): "
+                    + "the walk could not tell where to end, because the key's type has no exact text under the walk's settings; nothing was changed"))
             }
             do { try StateStore.saveBackfillBound(connection, plan: plan.id, bound: upperBound, phase: state.phase) } catch let error as PostgresError {
                 throw PhaseFailure(purpose: "save the backfill's upper bound", error: error)

@@ -51,7 +51,10 @@ public enum CatalogReader {
             SELECT ic.relname AS name, i.indisunique AS is_unique, i.indisprimary AS is_primary,
                    EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
                                                             AND k.contype IN ('p', 'u', 'x')) AS is_constraint,
-                   (am.amname = 'btree' AND i.indpred IS NULL AND i.indexprs IS NULL) AS is_plain,
+                   (am.amname = 'btree' AND i.indpred IS NULL AND i.indexprs IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[], i.indcollation::oid[]) AS k(attnum, coll)
+                                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                                    WHERE k.coll <> a.attcollation)) AS is_plain,
                    ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam

@@ -48,11 +48,13 @@ public struct KeysetSQL: Sendable, Hashable {
         return "SELECT \(select) AS max_key FROM \(table) ORDER BY \(descending) LIMIT 1"
     }
 
-    /// Whether a row has the key given as text (parameters `$1…$n`), as `found`: the walk's
-    /// end, just read, must read back as a key of the table, else its text is not the key.
-    public var keyExists: String {
-        "SELECT EXISTS (SELECT 1 FROM \(table) WHERE " + zip(key, parameters(from: 1)).map { "\(q($0.name)) = \($1)" }.joined(separator: " AND ")
-            + ") AS found"
+    /// `upperBound`, with `found`: whether its text reads back as a key of the table, in the
+    /// same snapshot (a row deleted meanwhile is still seen, hostile-n 06). A walk whose end is
+    /// not a key would end somewhere else.
+    public var checkedUpperBound: String {
+        let readBack = key.enumerated().map { "\(q($0.element.name)) = bellows_m.max_key[\($0.offset + 1)]::\($0.element.type)" }
+        return "SELECT bellows_m.max_key, EXISTS (SELECT 1 FROM \(table) WHERE " + readBack.joined(separator: " AND ")
+            + ") AS found FROM (\(upperBound)) AS bellows_m"
     }
 
     /// The rows after the cursor (parameters `$1…$n`, none when `first`) up to `upper`;

@@ -42,7 +42,8 @@ public struct IndexInfo: Sendable, Hashable, Codable {
     public var isPrimary: Bool
     /// Backs a UNIQUE or PRIMARY KEY constraint (dropping the column drops it too).
     public var isConstraint: Bool
-    /// Plain: a btree over plain columns with no predicate or expression, so it can be rebuilt on a new column.
+    /// Plain: a btree over plain columns with their own collations, no predicate or expression,
+    /// so it can be rebuilt on a new column and walked as a key.
     public var isPlain: Bool
 
     public init(name: String, columns: [String], isUnique: Bool, isPrimary: Bool, isConstraint: Bool, isPlain: Bool) {
@@ -152,15 +153,17 @@ public struct TableInfo: Sendable, Hashable, Codable {
 
     public func column(_ name: String) -> ColumnInfo? { columns.first { $0.name == name } }
 
-    /// The key backfill batches walk: the primary key, else the first unique index over NOT NULL
-    /// columns with the columns' own collations and operator classes (`isSimple`): the walk
-    /// compares and joins keys with the columns' operators, so a unique index `(id COLLATE "C")`
-    /// on a case-insensitive column is no key — restore matched `k1` and `K1` both to one row
-    /// and wrote one row's archived value into the other (hostile-m 05).
+    /// The key backfill batches walk: the primary key, else the first unique plain index over
+    /// NOT NULL columns. A plain index uses its columns' own collations (`CatalogReader`): the
+    /// walk compares and joins keys with the columns' operators, so a unique index
+    /// `(id COLLATE "C")` on a case-insensitive column is no key — restore matched `k1` and `K1`
+    /// both to one row and wrote one row's archived value into the other (hostile-m 05). Its
+    /// order (`DESC`, `NULLS FIRST`) and `NULLS NOT DISTINCT` do not change its equality
+    /// (hostile-n 02: refusing them left plans expanded before stuck).
     public var batchKey: [String]? {
         if !primaryKey.isEmpty { return primaryKey }
         return indexes.first { index in
-            index.isUnique && isSimple(index) && index.columns.allSatisfy { column($0)?.notNull == true }
+            index.isUnique && index.isPlain && index.columns.allSatisfy { column($0)?.notNull == true }
         }?.columns
     }
 

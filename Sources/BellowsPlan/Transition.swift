@@ -613,7 +613,7 @@ public enum TransitionCompiler {
         // A table rename alone walks no rows (no backfill, no verify scan): it needs no key (hostile-h 22).
         guard let keyNames = table.batchKey ?? (plan.renamesTableOnly ? [] : nil) else {
             error(plan.table.location, "plan-no-key",
-                  "\(table.schema).\(tableName) has neither a primary key nor a unique index over NOT NULL columns with their own collations and operator classes: backfill batches need one to walk the table")
+                  "\(table.schema).\(tableName) has neither a primary key nor a unique index over NOT NULL columns (with their own collations, without a predicate or an expression): backfill batches need one to walk the table")
             return (nil, findings)
         }
         let droppedKey = keyNames.filter { name in groups.contains { $0.dropsAtContract.contains(name) } }

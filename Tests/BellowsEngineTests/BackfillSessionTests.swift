@@ -129,6 +129,40 @@ struct BackfillSessionTests {
         #expect(try fixture.state(id)?.backfillBound == ["2026-03-29 02:30:00+01"])
     }
 
+    /// hostile-n 02: requiring a key index to be exactly `btree (k)` refused `(k DESC)` and
+    /// `NULLS NOT DISTINCT`, whose equality is the column's, and left plans expanded before stuck.
+    @Test func aUniqueIndexInDescendingOrderIsAKey() throws {
+        let fixture = try EngineFixture("session_desc_key")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (k int NOT NULL, v text NOT NULL);
+            CREATE UNIQUE INDEX t_k ON t (k DESC NULLS LAST);
+            INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3000) AS g;
+            """)
+        try fixture.writePlan("001_rename_v", "table: t\nchanges:\n  - alter: v\n    rename_to: w\n")
+        try fixture.forward("001_rename_v", through: .contract)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE w = 'v' || k") == 3000)
+    }
+
+    /// hostile-n 05: a move's copy ran under the walk's fixed DateStyle, and the moved column's
+    /// CHECK parsing a day-first date failed under it; the copy runs under the session's settings.
+    @Test func aMovesCopyEvaluatesChecksUnderTheSessionsDateStyle() throws {
+        let fixture = try EngineFixture("session_move_datestyle")
+        defer { fixture.close() }
+        try fixture.exec("""
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'SQL, DMY';
+            CREATE TABLE t (id int PRIMARY KEY, name text, due text CHECK (due::date >= date '2000-01-01'));
+            """)
+        try fixture.exec("""
+            SET datestyle = 'SQL, DMY';
+            INSERT INTO t SELECT g, 'n' || g, to_char(date '2020-01-01' + g, 'DD/MM/YYYY') FROM generate_series(1, 3000) AS g;
+            RESET datestyle;
+            """)
+        try fixture.writePlan("001_move_due", "table: t\nmove_columns:\n  to: t_extra\n  columns: [due]\n")
+        try fixture.forward("001_move_due", through: .verify)
+        #expect(try fixture.int("SELECT count(*) FROM t_extra") == 3000)
+    }
+
     /// hostile-m 10: a text key beginning with a combining mark (the table's largest) came back
     /// from the `text[]` of the walk's end as `{́zz}`, braces included: every key above `{` was
     /// skipped, and contract archived 2,500 of 5,001 rows. Keys `é` precomposed and decomposed

@@ -21,5 +21,7 @@ import Testing
         let keyset = KeysetSQL(table: "\"t\"", key: [ColumnInfo(name: "id", type: "double precision", notNull: true)])
         #expect(keyset.upperBound.contains("to_char(\"id\", '9.9999999999999999EEEE')"))
         #expect(keyset.bound(first: false).contains("to_char(bellows_k1, '9.9999999999999999EEEE')"))
+        // The end and its read-back in one statement, one snapshot (hostile-n 06).
+        #expect(keyset.checkedUpperBound.hasPrefix("SELECT bellows_m.max_key, EXISTS (SELECT 1 FROM \"t\" WHERE \"id\" = bellows_m.max_key[1]::double precision) AS found FROM (SELECT ARRAY["))
     }
 }

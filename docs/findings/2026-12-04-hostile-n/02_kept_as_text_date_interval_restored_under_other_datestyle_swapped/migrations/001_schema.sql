@@ -1,0 +1,1 @@
+CREATE DOMAIN dday AS date; CREATE TABLE t (id int PRIMARY KEY, d dday);

@@ -1,0 +1,1 @@
+CREATE TABLE t (k int NOT NULL, v text); CREATE UNIQUE INDEX t_k ON t (k DESC);

@@ -1,0 +1,1 @@
+CREATE TABLE t (id timestamptz PRIMARY KEY, v text NOT NULL);
