@@ -137,7 +137,8 @@ extension Engine {
         announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its last key", keyset.bound(first: false)))
         announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its rows", archive.batch(first: false)))
         let copied = try step("copy a batch into the archive") {
-            try walkKeyset(keyset, upTo: upper, settings: plan.backfill, policy: policy, what: "archive of \(plan.id)", connection: connection) { first, parameters in
+            try walkKeyset(keyset, upTo: upper, settings: plan.backfill, policy: policy, what: "archive of \(plan.id)",
+                           underTextSettings: !archive.keptAsText.isEmpty, connection: connection) { first, parameters in
                 try connection.execute(archive.batch(first: first), parameters).affectedRows
             }
         }
@@ -258,7 +259,10 @@ extension Engine {
     /// settings, `--batch-size`): `batch` gets whether it is the first and the parameters of
     /// `keyset.batchRange` and returns the rows it wrote. Transient errors (lock timeout,
     /// deadlock) retry the batch, whose work was rolled back.
+    /// `underTextSettings`: the batches' own statements run under `KeysetSQL.textSettings`
+    /// too (writing or reading values the archive keeps as text), not the session's.
     func walkKeyset(_ keyset: KeysetSQL, upTo upperBound: [String], settings: BackfillSettings, policy: LockPolicy, what: String,
+                    underTextSettings: Bool = false,
                     connection: Connection, _ batch: (_ first: Bool, _ parameters: [(any PostgresBindable)?]) throws -> Int) throws
         -> (scanned: Int, written: Int) {
         var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
@@ -293,7 +297,9 @@ extension Engine {
                         if !first && PostgresArray.sameKey(last, cursor) {
                             throw KeyTextSettings.walkCannotPass(last)
                         }
-                        _ = try connection.query("SELECT " + KeyTextSettings.restoreLocally(from: 1), sessionValues.map { $0 })
+                        if !underTextSettings {
+                            _ = try connection.query("SELECT " + KeyTextSettings.restoreLocally(from: 1), sessionValues.map { $0 })
+                        }
                         let n = try batch(first, after + last.map { $0 })
                         return (try row.int("scanned"), n, last)
                     }
@@ -457,8 +463,11 @@ extension Engine {
                 SELECT attname::text AS name, col_description(attrelid, attnum) AS comment FROM pg_attribute
                 WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
                 """, [table]).map { (try $0.string("name"), try $0.optionalString("comment")) }, uniquingKeysWith: { a, _ in a })
-            struct Target { var column: String; var into: String; var type: String; var resume: Bool }
+            /// `fromFixedText`: its archived text was written under `ArchiveSQL.textSettings`,
+            /// and is read back under them (an archive made before: under the session's).
+            struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromFixedText = false }
             var targets: [Target] = []
+            let archiveComment = try connection.query("SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c")
             for column in columns {
                 let into = name ?? TransitionNames.fitted("\(column)_restored")
                 let archived = types[column] ?? "text"
@@ -482,7 +491,8 @@ extension Engine {
                     throw BellowsError.usage("\(tableLabel) already has a column \(into): restore never writes an existing column; "
                                              + "drop or rename it, or restore into another name with --column \(column) --as NAME")
                 }
-                targets.append(Target(column: column, into: into, type: type, resume: resume))
+                targets.append(Target(column: column, into: into, type: type, resume: resume,
+                                      fromFixedText: archived == "text" && type != archived && archiveComment == ArchiveSQL.textSettingsComment))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
@@ -512,7 +522,8 @@ extension Engine {
                 let value = "bellows_a.\(SQLQuote.identifier(target.column))"
                 var rows = 0
                 if let upper = try KeyTextSettings.reading(connection, { try connection.query(keyset.upperBound).first?.stringArray("max_key") }) {
-                    rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)", connection: connection) { first, parameters in
+                    rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)",
+                                          underTextSettings: target.fromFixedText, connection: connection) { first, parameters in
                         // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
                         let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""
                         let sql = """

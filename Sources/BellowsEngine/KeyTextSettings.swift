@@ -1,3 +1,4 @@
+import BellowsPlan
 import PGClient
 
 /// The settings under which a keyset walk reads its keys as text. Keys travel between a walk's
@@ -10,9 +11,7 @@ import PGClient
 /// offsets, PostgreSQL's interval style, exact floats. A statement that computes a plan's
 /// expressions or copies values runs under the session's own values (`restoreLocally`).
 enum KeyTextSettings {
-    static let canonical: [(name: String, value: String)] = [
-        ("DateStyle", "ISO, MDY"), ("IntervalStyle", "postgres"), ("extra_float_digits", "1"),
-    ]
+    static var canonical: [(name: String, value: String)] { KeysetSQL.textSettings }
 
     /// Sets the canonical values for the session; returns its values before, in `canonical`'s order.
     static func enter(_ connection: Connection) throws(PostgresError) -> [String] {

@@ -35,6 +35,17 @@ public struct ArchiveSQL: Sendable {
     /// type exists. The engine reads them from the catalog at contract; empty offline.
     public let keptAsText: [String: String]
 
+    /// The settings values kept as text are written under (the trigger's `SET` clauses, the
+    /// batches' session) and read back under by restore, whatever the writer's or restorer's:
+    /// under `DateStyle = 'SQL, DMY'` a date's text read back under ISO swapped day and month,
+    /// a Dublin summer `timestamptz` printed `IST` and came back an hour early, an interval's
+    /// signs flipped under `sql_standard` (hostile-n 01, 02). The walks' keys' (`KeysetSQL.textSettings`).
+    public static var textSettings: [(name: String, value: String)] { KeysetSQL.textSettings }
+
+    /// The archive table's comment when its text values were written under `textSettings`
+    /// (an archive made before has none: restore reads its text under the session's settings).
+    public static let textSettingsComment = "bellows: values kept as text are written under DateStyle 'ISO, MDY', IntervalStyle 'postgres', extra_float_digits 1"
+
     public init(_ transition: Transition, keptAsText: [String: String] = [:]) {
         self.transition = transition
         self.keptAsText = keptAsText
@@ -138,15 +149,21 @@ public struct ArchiveSQL: Sendable {
             END
             """
         let tag = PhaseSQL.dollarTag(notIn: body)
+        let textClauses = keptAsText.isEmpty ? "" : Self.textSettings.map { " SET \($0.name) = \(SQLQuote.literal($0.value))" }.joined()
+        let comment = keptAsText.isEmpty ? [] : [
+            PhaseStatement(.transaction, "values kept as text are written under fixed settings, which restore reads them under",
+                           "COMMENT ON TABLE \(qualifiedTable) IS \(SQLQuote.literal(Self.textSettingsComment))"),
+        ]
         return [
             PhaseStatement(.transaction, "the archive's schema", "CREATE SCHEMA IF NOT EXISTS \(q(Self.schema))"),
             PhaseStatement(.transaction, "an unrecorded archive a contract that never committed left", "DROP TABLE IF EXISTS \(qualifiedTable)"),
             PhaseStatement(.transaction, "the archive of the columns contract drops, keyed by the table's key",
                            "CREATE TABLE \(qualifiedTable) (\n  " + definitions.joined(separator: ",\n  ") + "\n)"),
+        ] + comment + [
             PhaseStatement(.transaction, "the rows deleted while the archive fills, found under contract's lock without a scan",
                            "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
             PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
-                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \(tag)\n\(body)\n\(tag)"),
+                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp\(textClauses) AS \(tag)\n\(body)\n\(tag)"),
         ]
     }
 

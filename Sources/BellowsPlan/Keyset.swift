@@ -19,6 +19,13 @@ public struct KeysetSQL: Sendable, Hashable {
     var aliases: [String] { key.indices.map { "bellows_k\($0 + 1)" } }
     private func row(_ values: [String]) -> String { "(" + values.joined(separator: ", ") + ")" }
 
+    /// The settings under which a value's text reads back as the same value: ISO dates with
+    /// numeric offsets, PostgreSQL's interval style, exact floats. The walks read their keys
+    /// under them (`KeyTextSettings` in the engine), the archive writes values kept as text.
+    public static let textSettings: [(name: String, value: String)] = [
+        ("DateStyle", "ISO, MDY"), ("IntervalStyle", "postgres"), ("extra_float_digits", "1"),
+    ]
+
     /// A key column's value as text that reads back as the same value whatever the session's
     /// settings. A float's own text follows `extra_float_digits`, and under a plan that kept 0
     /// it was rounded: the walk's end read back below the largest key, whose row was never

@@ -14,6 +14,44 @@ extension ArchiveTests {
             rename_to: v2
         """
 
+    /// hostile-n 01, 02: a column of one's own type is archived as text, which followed the
+    /// writer's settings and was read back under the restorer's: a Dublin summer `timestamptz`
+    /// printed `IST` came back an hour early, day and month swapped under another DateStyle,
+    /// an interval's signs flipped under `sql_standard`. The archive's text is written and read
+    /// under fixed settings now.
+    @Test func valuesKeptAsTextComeBackTheSameUnderOtherSettings() throws {
+        let fixture = try EngineFixture("archive_text_settings")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TYPE ev AS (at timestamptz, gap interval);
+            CREATE DOMAIN dday AS date;
+            CREATE TABLE t (id int PRIMARY KEY, e ev, d dday, keep text);
+            INSERT INTO t SELECT g, ROW(timestamptz '2026-07-01 12:00+00' + g * interval '1 hour', make_interval(days => -g, hours => 2))::ev,
+                                 date '2026-01-01' + g, 'k' FROM generate_series(1, 300) AS g;
+            CREATE TABLE originals AS SELECT id, e, d FROM t;
+            ALTER DATABASE \(fixture.db.name) SET timezone = 'Europe/Dublin';
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'SQL, DMY';
+            ALTER DATABASE \(fixture.db.name) SET intervalstyle = 'sql_standard';
+            """)
+        try fixture.writePlan("001_drop", """
+            table: t
+            changes:
+              - drop: e
+              - drop: d
+            """)
+        try fixture.forward("001_drop", through: .contract)
+        // The restorer's session has other settings than contract's.
+        try fixture.exec("""
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'ISO, MDY';
+            ALTER DATABASE \(fixture.db.name) SET intervalstyle = 'postgres';
+            """)
+        _ = try fixture.engine().restoreArchive(plan: "001_drop")
+        #expect(try fixture.int("""
+            SELECT count(*) FROM t JOIN originals o USING (id)
+            WHERE t.e_restored IS DISTINCT FROM o.e OR t.d_restored::date IS DISTINCT FROM o.d::date
+            """) == 0)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
