@@ -131,13 +131,10 @@ extension Engine {
             }
         }
         let keyset = archive.keyset
-        guard let upper = try step("read the archive's upper bound", { try KeyTextSettings.reading(connection) { try connection.query(keyset.upperBound).first?.stringArray("max_key") } }) else {
-            return 0
-        }
         announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its last key", keyset.bound(first: false)))
         announce(plan, .contract, PhaseStatement(.transaction, "one archive batch: its rows", archive.batch(first: false)))
         let copied = try step("copy a batch into the archive") {
-            try walkKeyset(keyset, upTo: upper, settings: plan.backfill, policy: policy, what: "archive of \(plan.id)",
+            try walkKeyset(keyset, settings: plan.backfill, policy: policy, what: "archive of \(plan.id)",
                            underTextSettings: !archive.keptAsText.isEmpty, connection: connection) { first, parameters in
                 try connection.execute(archive.batch(first: first), parameters).affectedRows
             }
@@ -254,27 +251,28 @@ extension Engine {
         return activity
     }
 
-    /// Walks `keyset` from its first key up to `upperBound` in batches, each in a transaction
+    /// Walks `keyset` from its first key up to its largest key now (none: nothing to walk) in batches, each in a transaction
     /// of its own sized by the backfill's pacer (`BackfillPacer`, the plan's `backfill:`
     /// settings, `--batch-size`): `batch` gets whether it is the first and the parameters of
     /// `keyset.batchRange` and returns the rows it wrote. Transient errors (lock timeout,
     /// deadlock) retry the batch, whose work was rolled back.
     /// `underTextSettings`: the batches' own statements run under `KeysetSQL.textSettings`
     /// too (writing or reading values the archive keeps as text), not the session's.
-    func walkKeyset(_ keyset: KeysetSQL, upTo upperBound: [String], settings: BackfillSettings, policy: LockPolicy, what: String,
+    func walkKeyset(_ keyset: KeysetSQL, settings: BackfillSettings, policy: LockPolicy, what: String,
                     underTextSettings: Bool = false,
                     connection: Connection, _ batch: (_ first: Bool, _ parameters: [(any PostgresBindable)?]) throws -> Int) throws
         -> (scanned: Int, written: Int) {
         var pacer = BackfillPacer(settings: settings, pacing: options.pacing, fixedBatchSize: options.batchSize,
                                   pauseMilliseconds: options.pauseMilliseconds)
-        let upper: [(any PostgresBindable)?] = upperBound.map { $0 }
         var cursor: [String]?
         var scanned = 0
         var written = 0
-        // Keys are read as text under settings that read back as the same key; each batch's
-        // own statements run under the session's (KeyTextSettings, hostile-m 03).
+        // Keys are read as text under settings that read back as the same key, the walk's end
+        // included; each batch's own statements run under the session's (KeyTextSettings, hostile-m 03).
         let sessionValues = try KeyTextSettings.enter(connection)
         defer { try? KeyTextSettings.leave(connection, sessionValues) }
+        guard let upperBound = try connection.query(keyset.upperBound).first?.stringArray("max_key") else { return (0, 0) }
+        let upper: [(any PostgresBindable)?] = upperBound.map { $0 }
         while true {
             if options.shouldStop() { throw StopRequested() }
             try paceWalk(&pacer, settings: settings, what: what, connection: connection)
@@ -520,28 +518,25 @@ extension Engine {
             for target in targets {
                 let into = SQLQuote.identifier(target.into)
                 let value = "bellows_a.\(SQLQuote.identifier(target.column))"
-                var rows = 0
-                if let upper = try KeyTextSettings.reading(connection, { try connection.query(keyset.upperBound).first?.stringArray("max_key") }) {
-                    rows = try walkKeyset(keyset, upTo: upper, settings: settings, policy: policy, what: "restore of \(target.column)",
-                                          underTextSettings: target.fromFixedText, connection: connection) { first, parameters in
-                        // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
-                        let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""
-                        let sql = """
-                            UPDATE \(table) AS bellows_t SET \(into) = \(value)::\(target.type)
-                            FROM \(archiveTable) AS bellows_a
-                            WHERE \(join) AND \(keyset.batchRange(first: first, qualifier: "bellows_a."))
-                              AND \(value) IS NOT NULL AND bellows_t.\(into) IS NULL\(unchangedSince)
-                            """
-                        let n = try connection.execute(sql, judged ? parameters + [before, entry.archiveTable] : parameters).affectedRows
-                        // This batch's own writes are not writes since contract (a second restore, a resumed one).
-                        if n > 0 {
-                            try connection.execute("""
-                                UPDATE bellows.archives SET restore_xids = restore_xids || pg_current_xact_id()::text::bigint WHERE archive_table = $1
-                                """, [entry.archiveTable])
-                        }
-                        return n
-                    }.written
-                }
+                let rows = try walkKeyset(keyset, settings: settings, policy: policy, what: "restore of \(target.column)",
+                                      underTextSettings: target.fromFixedText, connection: connection) { first, parameters in
+                    // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
+                    let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""
+                    let sql = """
+                        UPDATE \(table) AS bellows_t SET \(into) = \(value)::\(target.type)
+                        FROM \(archiveTable) AS bellows_a
+                        WHERE \(join) AND \(keyset.batchRange(first: first, qualifier: "bellows_a."))
+                          AND \(value) IS NOT NULL AND bellows_t.\(into) IS NULL\(unchangedSince)
+                        """
+                    let n = try connection.execute(sql, judged ? parameters + [before, entry.archiveTable] : parameters).affectedRows
+                    // This batch's own writes are not writes since contract (a second restore, a resumed one).
+                    if n > 0 {
+                        try connection.execute("""
+                            UPDATE bellows.archives SET restore_xids = restore_xids || pg_current_xact_id()::text::bigint WHERE archive_table = $1
+                            """, [entry.archiveTable])
+                    }
+                    return n
+                }.written
                 var writtenSince = 0
                 if judged {
                     writtenSince = try connection.query("""

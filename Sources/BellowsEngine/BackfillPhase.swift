@@ -160,7 +160,7 @@ extension Engine {
         // lock held a stop for as long (hostile-l 04). Read committed whatever the database's
         // default: every batch also updates the plan's one row in bellows.plans, and under
         // repeatable read or serializable the walkers' batches failed each other's (40001,
-        // hostile-l 01). Put back to the session's defaults after the walk.
+        // hostile-l 01). The timeouts are put back to the session's defaults after the walk.
         do {
             try connection.execute("""
                 SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
@@ -419,8 +419,7 @@ extension Engine {
         // end after the backfill's own (a renderer shows it whatever its rate limit, hostile-l 06).
         if sql.needsBackfill, upperBound != nil { report(.backfill(walkingProgress(lastBatchMilliseconds: 0, walkDone: true))) }
         do {
-            try connection.execute("SET statement_timeout TO DEFAULT")
-            try connection.execute("SET lock_timeout TO DEFAULT")
+            _ = try connection.executeScript("SET statement_timeout TO DEFAULT; SET lock_timeout TO DEFAULT")
             try KeyTextSettings.leave(connection, sessionValues)
         } catch {
             throw PhaseFailure(purpose: "put back the session's timeouts", error: error)
