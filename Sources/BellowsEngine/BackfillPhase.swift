@@ -415,6 +415,9 @@ extension Engine {
         }
         walk.close()
         takeHelperReports()
+        // A helper's batch may have ended the walk after the backfill's own last save: the
+        // cursor kept is the walk's end (CI, loaded: `KeysetTests` saw a cursor 151 keys short).
+        saveWalkCursor()
         // The walk is done: the last progress says so, counting the helpers' last batches, which
         // end after the backfill's own (a renderer shows it whatever its rate limit, hostile-l 06).
         if sql.needsBackfill, upperBound != nil { report(.backfill(walkingProgress(lastBatchMilliseconds: 0, walkDone: true))) }
