@@ -143,6 +143,38 @@ extension Engine {
         return copied.written
     }
 
+    /// After the batches, before contract's lock: `ArchiveSQL.proof` in one read-only snapshot,
+    /// with every row (`row_security` off, no statement timeout, as verify's scan). A walk that
+    /// ended short or a key read back wrong left rows out of the archive, and contract dropped
+    /// their values (hostile-m 03, 05, 10): now it is refused, and the archive abandoned.
+    func archiveProofFailures(_ plan: Plan, _ archive: ArchiveSQL, connection: Connection) throws -> [GateFailure] {
+        announce(plan, .contract, PhaseStatement(.transaction, "prove the archive holds every row's values (one scan, before the lock)", archive.proof))
+        let (missing, differing, sample) = try step("prove the archive holds every row") {
+            try readOnly(connection) { () throws(PostgresError) in
+                try connection.execute("SET LOCAL statement_timeout = 0")
+                try connection.execute("SET LOCAL row_security = off")
+                if !archive.keptAsText.isEmpty {
+                    for setting in ArchiveSQL.textSettings {
+                        _ = try connection.query("SELECT set_config($1, $2, true)", [setting.name, setting.value])
+                    }
+                }
+                let row = try connection.query(archive.proof).first
+                let missing = (try? row?.int("missing")) ?? 0, differing = (try? row?.int("differing")) ?? 0
+                let sample = missing + differing == 0 ? [] : try connection.query(archive.proofSample).compactMap { try? $0.string("key") }
+                return (missing, differing, sample)
+            }
+        }
+        guard missing + differing > 0 else { return [] }
+        let columns = archive.columns.map(\.name).joined(separator: ", ")
+        let keys = archive.key.map(\.name).joined(separator: ", ")
+        return [GateFailure(
+            gate: "archive",
+            message: "the archive \(ArchiveSQL.schema).\(archive.tableName) does not hold every row's \(columns): \(missing) row(s) of the table have no archive row"
+                + " and \(differing) have other values; sample (\(keys)): \(sample.joined(separator: ", ")). Nothing was dropped and the archive was removed",
+            remedy: "report this as a Bellows bug with the table's definition (its key's type, collation and the session's settings); "
+                + "`archive: false` in the plan drops the columns without keeping them")]
+    }
+
     /// The archive's trigger, function and unrecorded table, removed when contract does not
     /// commit after the batches (best effort: a later contract or rollback removes a leftover).
     func abandonArchive(_ archive: ArchiveSQL, connection: Connection) {

@@ -72,7 +72,11 @@ extension Engine {
         var committed = false
         // An archive contract did not complete is removed (its trigger would slow every write).
         defer { if archiving && !committed { abandonArchive(archive, connection: connection) } }
-        if archiving { _ = try fillArchive(plan, archive, connection: connection) }
+        if archiving {
+            _ = try fillArchive(plan, archive, connection: connection)
+            let unproven = try archiveProofFailures(plan, archive, connection: connection)
+            if !unproven.isEmpty { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, unproven) }
+        }
         // `rename_table_to`: the table's name after the changes (the writes after them go there).
         let finalTable = plan.renameTableTo.map { SQLQuote.qualified(schema: transition.table.schema, name: $0.value) } ?? transition.quotedTable
         var renamedObjects: [TableRename.Rename] = []

@@ -18,7 +18,9 @@ import Foundation
 ///    An `INSERT … ON CONFLICT` sees rows committed after its snapshot and waits for ones in
 ///    progress, so either the trigger's write comes first and the batch's is skipped, or the
 ///    batch's comes first and the trigger's overwrites it.
-/// 3. `complete`, inside contract's transaction under its ACCESS EXCLUSIVE lock (no write
+/// 3. `proof`, after the batches and before the lock: one scan of the table joined to the
+///    archive, which must hold each row's values (a walk that ended short refuses contract).
+/// 4. `complete`, inside contract's transaction under its ACCESS EXCLUSIVE lock (no write
 ///    can happen any more): the trigger and its function dropped, the tombstones deleted
 ///    (through a partial index: no scan of the archive under the lock), the tombstone column
 ///    dropped. Nothing under the lock reads the table.
@@ -177,6 +179,40 @@ public struct ArchiveSQL: Sendable {
         WHERE \(keyset.batchRange(first: first))
         ON CONFLICT (\(keyList)) DO NOTHING
         """
+    }
+
+    /// The proof, after the batches and before contract's lock, that the archive holds every
+    /// row's dropped values: one statement, so one snapshot, in which the trigger and the
+    /// batches must have left, for each row of the table, an archive row of its key (not a
+    /// tombstone) whose values are identical (binary image) to the row's (`missing`,
+    /// `differing`). From then on the trigger writes every change into the archive in the
+    /// writer's own transaction, so what holds here holds at the drop. Rows the archive has
+    /// beyond the table (a `TRUNCATE` fires no row trigger) are harmless: restore joins by key.
+    /// Values kept as text are compared as the trigger writes them: run under `textSettings`.
+    public var proof: String {
+        """
+        SELECT count(*) FILTER (WHERE \(archivedKey) IS NULL)::bigint AS missing,
+               count(*) FILTER (WHERE \(archivedKey) IS NOT NULL)::bigint AS differing
+        \(proofJoin)
+        """
+    }
+
+    /// Up to three keys of rows the proof found wrong, as text (for the refusal).
+    public var proofSample: String {
+        "SELECT ROW(\(key.map { "bellows_t.\(q($0.name))" }.joined(separator: ", ")))::text AS key\n\(proofJoin)\nLIMIT 3"
+    }
+
+    private var archivedKey: String { "bellows_a.\(q(key.first?.name ?? ""))" }
+
+    private var proofJoin: String {
+        let join = key.map { "bellows_a.\(q($0.name)) = bellows_t.\(q($0.name))" } + ["NOT bellows_a.\(q(Self.goneColumn))"]
+        let kept = columns.map { "bellows_a.\(q($0.name))" }
+        let live = columns.map { keptAsText[$0.name] == nil ? "bellows_t.\(q($0.name))::\($0.type)" : archivedValue($0, prefix: "bellows_t.") }
+        return """
+            FROM \(transition.quotedTable) AS bellows_t
+            LEFT JOIN \(qualifiedTable) AS bellows_a ON \(join.joined(separator: " AND "))
+            WHERE \(archivedKey) IS NULL OR \(PhaseSQL.differ(kept, live))
+            """
     }
 
     /// Inside contract's transaction, under its ACCESS EXCLUSIVE lock: the archive is final.

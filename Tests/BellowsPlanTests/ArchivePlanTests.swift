@@ -102,6 +102,26 @@ import Testing
         #expect(compiled.recordedTypes == ["text"])
     }
 
+    /// The proof joins by key, skips tombstones, and compares each kept value with the row's as
+    /// the archive stores it: the recorded type, or text for a column of the database's own type.
+    @Test func theProofComparesEveryKeptValueAsTheArchiveStoresIt() throws {
+        let merged = try archive("""
+              - merge: [given_name, family_name]
+                into: full_name
+                type: text
+                up: "concat_ws(' ', given_name, family_name)"
+                down: { given_name: "split_part(full_name, ' ', 1)", family_name: "split_part(full_name, ' ', 2)" }
+
+            """)
+        #expect(merged.proof.contains("LEFT JOIN \"bellows_archive\".\"010_people_people\" AS bellows_a ON bellows_a.\"id\" = bellows_t.\"id\" AND NOT bellows_a.\"_bellows_gone\""))
+        #expect(merged.proof.contains("WHERE bellows_a.\"id\" IS NULL OR record_image_ne(ROW(bellows_a.\"given_name\", bellows_a.\"family_name\"), ROW(bellows_t.\"given_name\"::text, bellows_t.\"family_name\"::text))"), "\(merged.proof)")
+        #expect(merged.proofSample.hasPrefix("SELECT ROW(bellows_t.\"id\")::text AS key") && merged.proofSample.hasSuffix("LIMIT 3"))
+        let compiled = TransitionCompiler.compile(try #require(PlanLoader.load(file: "plans/010_people.yaml",
+            source: "table: people\nchanges:\n  - alter: email\n    rename_to: email_address\n").plan), table: table)
+        let typed = ArchiveSQL(try #require(compiled.transition), keptAsText: ["email": "public.address"])
+        #expect(typed.proof.contains("record_image_ne(ROW(bellows_a.\"email\"), ROW(bellows_t.\"email\"::text))"), "\(typed.proof)")
+    }
+
     @Test func theBackfillBatchIsUnchangedByTheSharedKeyset() throws {
         let plan = try #require(PlanLoader.load(file: "plans/010_people.yaml",
                                                 source: "table: people\nchanges:\n  - alter: score\n    type: bigint\n    up: \"score::bigint\"\n    down: \"score::integer\"\n").plan)
