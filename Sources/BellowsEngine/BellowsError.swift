@@ -80,3 +80,41 @@ extension BellowsError {
         }
     }
 }
+
+extension BellowsError {
+    /// A statement refused because the session is read-only (`25006`) says why, when the server
+    /// gave no hint (hostile-m 06: a role with `default_transaction_read_only = on` got a bare
+    /// `25006`): the server is a standby, or the role's or database's default makes every
+    /// transaction read-only. Any other error is returned as it is.
+    func explainingReadOnly(_ session: Connection) -> BellowsError {
+        switch self {
+        case .failed(let plan, let command, let purpose, let error):
+            guard let hinted = Self.readOnlyHint(error, session) else { return self }
+            return .failed(plan: plan, command: command, purpose: purpose, error: hinted)
+        case .database(let error):
+            return Self.readOnlyHint(error, session).map(BellowsError.database) ?? self
+        default:
+            return self
+        }
+    }
+
+    private static func readOnlyHint(_ error: PostgresError, _ session: Connection) -> PostgresError? {
+        guard error.sqlState == SQLState("25006"), error.hint == nil, session.isOpen else { return nil }
+        if session.inTransaction { _ = try? session.execute("ROLLBACK") }
+        guard let row = try? session.query("""
+            SELECT pg_is_in_recovery() AS recovery, current_setting('default_transaction_read_only') = 'on' AS by_default, current_user::text AS role
+            """).first else { return nil }
+        var hinted = error
+        if (try? row.bool("recovery")) == true {
+            hinted.hint = "the server is a standby (in recovery), where every transaction is read-only: connect Bellows to the primary"
+        } else if (try? row.bool("by_default")) == true {
+            let role = SQLQuote.identifier((try? row.string("role")) ?? "the role")
+            hinted.hint = "this session is read-only by default (default_transaction_read_only = on, set for role \(role), its database or the server); "
+                + "Bellows writes its state and the table's changes: connect as a role that may write, or ALTER ROLE \(role) RESET default_transaction_read_only "
+                + "(or ALTER ROLE \(role) IN DATABASE … RESET …, as it was set)"
+        } else {
+            return nil
+        }
+        return hinted
+    }
+}

@@ -79,8 +79,8 @@ public final class Engine: @unchecked Sendable {
     /// absent (`StateStore.plans`). The session is `default_transaction_read_only`, so nothing
     /// it runs can write.
     func connectForReading() throws -> (connection: Connection, hasState: Bool) {
+        let connection = try BellowsError.connect(options.conninfo)
         do {
-            let connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
             try connection.execute("SET application_name = 'bellows'")
             try connection.execute("SET row_security = off")
@@ -94,8 +94,8 @@ public final class Engine: @unchecked Sendable {
 
     /// Opens a connection with Bellows' session settings and the state schema in place.
     public func connect() throws -> Connection {
+        let connection = try BellowsError.connect(options.conninfo)
         do {
-            let connection = try BellowsError.connect(options.conninfo)
             try ServerVersion.requireSupported(connection)
             try Self.prepareSession(connection, applicationName: "bellows")
             // A row-level security policy must never filter what a phase reads or writes: with
@@ -105,7 +105,12 @@ public final class Engine: @unchecked Sendable {
             try StateStore.ensure(connection)
             return connection
         } catch let error as PostgresError {
-            throw BellowsError.database(error)
+            let explained = BellowsError.database(error).explainingReadOnly(connection)
+            connection.close()
+            throw explained
+        } catch {
+            connection.close()
+            throw error
         }
     }
 
@@ -139,7 +144,11 @@ public final class Engine: @unchecked Sendable {
         try requireProject(for: reference)
         let connection = try connect()
         defer { connection.close() }
-        return try run(command, plan: try resolvePlan(reference, connection: connection, forRollback: command == .rollback), connection: connection)
+        do {
+            return try run(command, plan: try resolvePlan(reference, connection: connection, forRollback: command == .rollback), connection: connection)
+        } catch let error as BellowsError {
+            throw error.explainingReadOnly(connection)
+        }
     }
 
     /// One phase with its hooks: `before` hooks run once the phase may run (a failing one

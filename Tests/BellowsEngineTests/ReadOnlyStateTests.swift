@@ -11,6 +11,28 @@ import Testing
 /// upgrade adds is read as absent.
 @Suite(needsDatabase)
 struct ReadOnlyStateTests {
+    /// hostile-m 06: a role whose transactions are read-only by default got a bare `25006` from
+    /// expand; the error now says why and what to change, and nothing was written.
+    @Test func aRoleReadOnlyByDefaultIsToldWhyItsCommandFailed() throws {
+        let fixture = try EngineFixture("read-only-role")
+        defer { fixture.close() }
+        let role = try DataSafetyTests.role(fixture, "ro")
+        defer { role.drop() }
+        try fixture.exec("""
+            CREATE TABLE small (id bigint PRIMARY KEY, email text);
+            INSERT INTO small SELECT g, 'u' || g FROM generate_series(1, 10) g;
+            ALTER TABLE small OWNER TO \(role.name);
+            ALTER ROLE \(role.name) SET default_transaction_read_only = on;
+            """)
+        try fixture.writePlan("001_rename", "table: small\nchanges:\n  - alter: email\n    rename_to: email_address\n")
+        let engine = Engine(project: fixture.project, options: fixture.options { $0.conninfo = fixture.db.conninfo + " user=\(role.name)" })
+        #expect { try engine.run(.expand, plan: "001_rename") } throws: { error in
+            let text = "\(error)"
+            return text.contains("25006") && text.contains("read-only by default") && text.contains("RESET default_transaction_read_only")
+        }
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'small'::regclass AND attname = 'email_address'") == 0)
+    }
+
     @Test func statusHistoryAndWaitReadAnOlderStateSchemaAsAReadOnlyRole() throws {
         let fixture = try EngineFixture("read-only-state")
         defer { fixture.close() }
