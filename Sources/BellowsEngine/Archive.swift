@@ -569,17 +569,28 @@ extension Engine {
                     }
                     return n
                 }.written
+                // The closing counts read the whole table: no role's statement_timeout cuts them
+                // (hostile-m 09: it did, after every batch had committed, and the rerun, which
+                // found nothing left to fill, said "0 row(s)"). A resumed restore reports every
+                // row it holds, not only this run's.
                 var writtenSince = 0
-                if judged {
-                    writtenSince = try connection.query("""
-                        SELECT count(*)::bigint AS n FROM \(table) AS bellows_t JOIN \(archiveTable) AS bellows_a ON \(join)
-                        WHERE \(value) IS NOT NULL AND bellows_t.\(into) IS NULL AND NOT \(Self.notWrittenSince(xid: 1, archive: 2))
-                        """, [before, entry.archiveTable]).first?.int("n") ?? 0
+                var total = rows
+                if judged || target.resume {
+                    let counts = try readOnly(connection) { () throws(PostgresError) in
+                        try connection.execute("SET LOCAL statement_timeout = 0")
+                        let since = judged ? "count(*) FILTER (WHERE \(value) IS NOT NULL AND bellows_t.\(into) IS NULL AND NOT \(Self.notWrittenSince(xid: 1, archive: 2)))" : "0"
+                        return try connection.query("""
+                            SELECT \(since)::bigint AS since, count(bellows_t.\(into))::bigint AS restored
+                            FROM \(table) AS bellows_t JOIN \(archiveTable) AS bellows_a ON \(join)
+                            """, judged ? [before, entry.archiveTable] : []).first
+                    }
+                    writtenSince = try counts?.int("since") ?? 0
+                    if target.resume { total = try counts?.int("restored") ?? rows }
                 }
                 try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) {
                     try connection.execute("COMMENT ON COLUMN \(table).\(into) IS NULL")
                 }
-                restored.append(RestoredColumn(column: target.column, into: target.into, type: target.type, rows: rows, writtenSince: writtenSince))
+                restored.append(RestoredColumn(column: target.column, into: target.into, type: target.type, rows: total, writtenSince: writtenSince))
             }
             try StateStore.record(connection, plan: entry.owner, actor: options.actor, command: "archive restore", from: nil, to: nil,
                                   outcome: "succeeded", details: [
