@@ -33,15 +33,32 @@ public struct KeysetSQL: Sendable, Hashable {
     /// forever (hostile-m 01, a domain over `double precision`). `to_char` writes 17
     /// significant digits of a double precision and 9 of a real, which read back exactly, and
     /// no setting changes it (its `.` is always a point).
+    ///
+    /// A timestamp's text follows `DateStyle` and, with a time zone, `TimeZone`: under `SQL`
+    /// in Europe/Dublin a summer key printed `… IST` and read back as Israel's time (hostile-m
+    /// 03). Moves read their batches' keys under the session's settings (their copy evaluates
+    /// CHECKs under them), and a cursor is read back by a later run under other ones. So a
+    /// timestamp's text is ISO 8601 with its era, and a `timestamptz`'s is in UTC with a
+    /// numeric offset: PostgreSQL reads `2026-07-13 09:00:00.000000 AD +00` the same under
+    /// every `DateStyle` and `TimeZone`.
     public static func exactText(_ value: String, column: ColumnInfo) -> String {
         let type = column.baseType ?? column.type
+        let plain = column.baseType == nil ? value : "\(value)::\(type)"
         let pattern: String
         switch type {
         case "double precision": pattern = "9.9999999999999999EEEE"
         case "real": pattern = "9.99999999EEEE"
-        default: return "\(value)::text"
+        default:
+            guard type.hasPrefix("timestamp") else { return "\(value)::text" }
+            let instant = "YYYY-MM-DD HH24:MI:SS.US BC"
+            if type.hasSuffix("with time zone") {
+                return "CASE WHEN isfinite(\(plain)) THEN to_char(\(plain) AT TIME ZONE 'UTC', '\(instant)') || ' +00' ELSE \(plain)::text END"
+            }
+            if type.hasSuffix("without time zone") || type == "timestamp" {
+                return "CASE WHEN isfinite(\(plain)) THEN to_char(\(plain), '\(instant)') ELSE \(plain)::text END"
+            }
+            return "\(value)::text"
         }
-        let plain = column.baseType == nil ? value : "\(value)::\(type)"
         return "CASE WHEN \(plain) IN ('NaN', 'Infinity', '-Infinity') THEN \(plain)::text ELSE btrim(to_char(\(plain), '\(pattern)')) END"
     }
 

@@ -126,7 +126,36 @@ struct BackfillSessionTests {
         #expect(try fixture.int("SELECT count(*) FROM t WHERE NOT EXISTS (SELECT 1 FROM bellows_archive.\"001_change_v_t\" AS a WHERE a.id = t.id)") == 0)
         // The walk's end is saved in ISO form, which a resume under any DateStyle reads back as
         // the same key (hostile-m 04: a cursor saved as 06/01/2026 read back as 1 June).
-        #expect(try fixture.state(id)?.backfillBound == ["2026-03-29 02:30:00+01"])
+        #expect(try fixture.state(id)?.backfillBound == ["2026-03-29 01:30:00.000000 AD +00"])
+    }
+
+    /// A move reads its batches' keys under the session's settings (its copy evaluates CHECKs
+    /// under them): the same summer keys printed `… IST` read back an hour early, and the move's
+    /// walk ended short (verify refused it). A timestamp key's text is now ISO with a numeric
+    /// offset in UTC, the same under every DateStyle and TimeZone.
+    @Test func aMovesTimestampKeyUnderAnotherDateStyleIsWalkedToItsLastRow() throws {
+        let fixture = try EngineFixture("session_move_timestamp_key")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id timestamptz PRIMARY KEY, name text NOT NULL, note text);
+            INSERT INTO t SELECT timestamptz '2026-03-29 01:30:00+00' + g * interval '2 seconds', 'n' || g, 'note ' || g
+            FROM generate_series(0, 4999) AS g;
+            ANALYZE t;
+            ALTER DATABASE \(fixture.db.name) SET timezone = 'Europe/Dublin';
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'SQL, DMY';
+            """)
+        try fixture.writePlan("001_move_note", """
+            table: t
+            move_columns:
+              to: t_notes
+              columns: [note]
+            backfill:
+              pacing: full
+              batch_size: 100
+            """)
+        try fixture.forward("001_move_note", through: .verify)
+        #expect(try fixture.int("SELECT count(*) FROM t_notes") == 5000)
+        #expect(try fixture.int("SELECT count(*) FROM t JOIN t_notes USING (id) WHERE t_notes.note = t.note") == 5000)
     }
 
     /// hostile-n 02: requiring a key index to be exactly `btree (k)` refused `(k DESC)` and

@@ -12,9 +12,20 @@ import Testing
         #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: "exact_float", notNull: true, baseType: "double precision"))
                 .contains("to_char(k::double precision, '9.9999999999999999EEEE')"))
         #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: "email", notNull: true, baseType: "text")) == "k::text")
-        for type in ["bigint", "numeric", "text", "uuid", "timestamp with time zone"] {
+        for type in ["bigint", "numeric", "text", "uuid", "date", "interval"] {
             #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: type, notNull: true)) == "k::text")
         }
+    }
+
+    /// A timestamp's text is ISO with its era, in UTC with a numeric offset for a `timestamptz`
+    /// (precision or not, through a domain), whatever DateStyle and TimeZone; infinities as text.
+    @Test func timestampKeysAreWrittenInUTCWithTheirEra() {
+        #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: "timestamp(3) with time zone", notNull: true))
+                == "CASE WHEN isfinite(k) THEN to_char(k AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US BC') || ' +00' ELSE k::text END")
+        #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: "timestamp without time zone", notNull: true))
+                == "CASE WHEN isfinite(k) THEN to_char(k, 'YYYY-MM-DD HH24:MI:SS.US BC') ELSE k::text END")
+        #expect(KeysetSQL.exactText("k", column: ColumnInfo(name: "k", type: "moment", notNull: true, baseType: "timestamp with time zone"))
+                .contains("to_char(k::timestamp with time zone AT TIME ZONE 'UTC'"))
     }
 
     @Test func theWalksStatementsReadAFloatKeyExactly() {
