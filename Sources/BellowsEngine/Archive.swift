@@ -201,19 +201,25 @@ extension Engine {
     /// The columns contract drops whose type is the database's own (an enum, a domain, a
     /// composite, an extension's type, or an array of one), with that type schema-qualified:
     /// the archive keeps them as text (`ArchiveSQL.keptAsText`, hostile-h 13).
-    func archiveColumnsKeptAsText(_ transition: Transition, connection: Connection) throws -> [String: String] {
+    /// The archive of the columns contract drops, with their types as they are now: those of a
+    /// type of the database's own kept as text (`keptAsText`), the others' (`liveTypes`).
+    func archiveOfDroppedColumns(_ transition: Transition, connection: Connection) throws -> ArchiveSQL {
         let names = ArchiveSQL(transition).columns.map(\.name)
-        guard !names.isEmpty else { return [:] }
-        return Dictionary(try connection.query("""
-            SELECT a.attname::text AS name,
-                   quote_ident(n.nspname) || '.' || quote_ident(b.typname) || CASE WHEN e.oid IS NULL THEN '' ELSE '[]' END AS type
+        guard !names.isEmpty else { return ArchiveSQL(transition) }
+        var keptAsText: [String: String] = [:], liveTypes: [String: String] = [:]
+        for row in try connection.query("""
+            SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS live,
+                   CASE WHEN n.nspname NOT IN ('pg_catalog', 'information_schema') THEN
+                        quote_ident(n.nspname) || '.' || quote_ident(b.typname) || CASE WHEN e.oid IS NULL THEN '' ELSE '[]' END END AS own
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
             JOIN pg_type b ON b.oid = coalesce(e.oid, t.oid) JOIN pg_namespace n ON n.oid = b.typnamespace
             WHERE a.attrelid = to_regclass($1) AND a.attname = ANY ($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped
-              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            """, [transition.quotedTable, PostgresArray.literal(names)]).map { (try $0.string("name"), try $0.string("type")) },
-            uniquingKeysWith: { a, _ in a })
+            """, [transition.quotedTable, PostgresArray.literal(names)]) {
+            let name = try row.string("name")
+            if let own = try row.optionalString("own") { keptAsText[name] = own } else { liveTypes[name] = try row.string("live") }
+        }
+        return ArchiveSQL(transition, keptAsText: keptAsText, liveTypes: liveTypes)
     }
 
     /// Inside contract's transaction, under its lock: the archive completed and recorded.

@@ -63,7 +63,7 @@ extension Engine {
             failures += runChecks(plan, connection: connection).failures
         }
         // What contract drops is kept in bellows_archive first (issue 24), unless turned off.
-        let archive = ArchiveSQL(transition, keptAsText: try archiveColumnsKeptAsText(transition, connection: connection))
+        let archive = try archiveOfDroppedColumns(transition, connection: connection)
         let archiving = !archive.isEmpty && ArchiveSQL.enabled(plan: plan, projectDefault: archiveSettings.archive)
         if archiving { failures += try archiveFailures(archive, plan: plan, connection: connection) }
         guard failures.isEmpty else { throw refuse(connection, plan: plan, command: .contract, phase: state.phase, failures) }

@@ -8,8 +8,11 @@ import Foundation
 ///
 /// How the archive equals the dropped columns at the moment of the drop:
 /// 1. `prepare` (one short transaction): the archive table, and an `AFTER INSERT OR UPDATE OR
-///    DELETE` row trigger on the table (`ENABLE ALWAYS`) that writes every row written from
-///    then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
+///    DELETE` row trigger on the table (`ENABLE ALWAYS`; a constraint trigger deferred to the
+///    writer's commit, so that its events fire in the order of the writes: fired at the end of
+///    each statement, a user AFTER trigger sorting before it that updated the row again had its
+///    nested write archived first and then overwritten by the outer, older one, hostile-o 05)
+///    that writes every row written from then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
 ///    `_bellows_gone`). Plain `UPDATE`, not `UPDATE OF`: the dual-write trigger changes the
 ///    old columns of rows new code writes.
 /// 2. `batch` (keyset batches from the first key up to the largest key once the trigger is in
@@ -48,9 +51,16 @@ public struct ArchiveSQL: Sendable {
     /// (an archive made before has none: restore reads its text under the session's settings).
     public static let textSettingsComment = "bellows: values kept as text are written under DateStyle 'ISO, MDY', IntervalStyle 'postgres', extra_float_digits 1"
 
-    public init(_ transition: Transition, keptAsText: [String: String] = [:]) {
+    /// Each dropped column's type on the table now, by name (the engine reads them at contract):
+    /// the archive keeps that type, not the one expand recorded. A migration that widened
+    /// `numeric(10,2)` to `numeric(12,4)` since expand had its values rounded into the archive,
+    /// and the proof, comparing under the recorded type too, passed (hostile-o 04). Empty offline.
+    public let liveTypes: [String: String]
+
+    public init(_ transition: Transition, keptAsText: [String: String] = [:], liveTypes: [String: String] = [:]) {
         self.transition = transition
         self.keptAsText = keptAsText
+        self.liveTypes = liveTypes
     }
 
     private func q(_ name: String) -> String { SQLQuote.identifier(name) }
@@ -79,7 +89,9 @@ public struct ArchiveSQL: Sendable {
         var seen = Set<String>()
         return transition.droppedColumns.compactMap { name in
             guard seen.insert(name).inserted else { return nil }
-            return transition.table.column(name) ?? ColumnInfo(name: name, type: "text", notNull: false)
+            var column = transition.table.column(name) ?? ColumnInfo(name: name, type: "text", notNull: false)
+            if let live = liveTypes[name] { column.type = live }
+            return column
         }
     }
 
@@ -96,6 +108,11 @@ public struct ArchiveSQL: Sendable {
 
     /// The archive's key: the table's batch key.
     public var key: [ColumnInfo] { transition.key }
+
+    /// ` COLLATE …` for a key column whose collation is not its type's default.
+    func keyCollation(_ column: ColumnInfo) -> String {
+        transition.table.details?.columns[column.name]?.collation.map { " COLLATE \($0)" } ?? ""
+    }
 
     /// Whether there is anything to archive.
     public var isEmpty: Bool { columns.isEmpty }
@@ -121,8 +138,9 @@ public struct ArchiveSQL: Sendable {
         [
             PhaseStatement(.transaction, "the trigger a contract killed during its archive left, when there is one (its function is replaced)",
                            "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
-            PhaseStatement(.transaction, "every write from now on reaches the archive",
-                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive, at its commit in the order of the writes",
+                           "CREATE CONSTRAINT TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n"
+                           + "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
             PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",
                            "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
         ]
@@ -130,7 +148,9 @@ public struct ArchiveSQL: Sendable {
 
     /// The archive table, its index and the trigger's function: nothing here locks the table.
     public var prepareTable: [PhaseStatement] {
-        let definitions = key.map { "\(q($0.name)) \($0.type) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
+        // The key in its columns' own collations: under a case-insensitive one, a write changing
+        // `k1` to `K1` upserted a second archive row beside the stale `k1` (hostile-o 03).
+        let definitions = key.map { "\(q($0.name)) \($0.type)\(keyCollation($0)) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
         let newKey = key.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
         let oldKey = key.map { "OLD.\(q($0.name))" }.joined(separator: ", ")
@@ -206,12 +226,17 @@ public struct ArchiveSQL: Sendable {
 
     private var proofJoin: String {
         let join = key.map { "bellows_a.\(q($0.name)) = bellows_t.\(q($0.name))" } + ["NOT bellows_a.\(q(Self.goneColumn))"]
-        let kept = columns.map { "bellows_a.\(q($0.name))" }
-        let live = columns.map { keptAsText[$0.name] == nil ? "bellows_t.\(q($0.name))::\($0.type)" : archivedValue($0, prefix: "bellows_t.") }
+        // A value kept as text is read back into its type and compared with the row's value:
+        // its text follows settings no one fixes for the writers (a `timestamptz`'s TimeZone, a
+        // `bytea`'s bytea_output, a `regclass`'s search_path, which the trigger's is not), and
+        // compared as text every row an application wrote meanwhile differed (hostile-o 01, 02).
+        let kept = columns.map { column in keptAsText[column.name].map { "bellows_a.\(q(column.name))::\($0)" } ?? "bellows_a.\(q(column.name))" }
+        let live = columns.map { "bellows_t.\(q($0.name))" }
+        let types = columns.map { keptAsText[$0.name] ?? $0.type }
         return """
             FROM \(transition.quotedTable) AS bellows_t
             LEFT JOIN \(qualifiedTable) AS bellows_a ON \(join.joined(separator: " AND "))
-            WHERE \(archivedKey) IS NULL OR \(PhaseSQL.differ(kept, live))
+            WHERE \(archivedKey) IS NULL OR \(PhaseSQL.differ(kept, live, types: types))
             """
     }
 

@@ -1,0 +1,119 @@
+import BellowsEngine
+import BellowsPlan
+import BellowsTestSupport
+import Foundation
+import PGClient
+import Testing
+
+/// Contract's proof of its archive against what hostile-o found (docs/findings/2026-12-04-hostile-o):
+/// archives that were right refused, and values lost that the proof let through.
+extension ArchiveTests {
+    /// Runs contract of `plan`, running `write` once (on the fixture's own session) after the
+    /// archive's batches and before the proof: an application write in the archive's window.
+    static func contractWritingBeforeTheProof(_ fixture: EngineFixture, _ plan: String, _ write: String) throws -> PhaseOutcome {
+        let written = Shared(false)
+        let outcome = try fixture.engine(reporter: { event in
+            guard case .info(let text) = event, text.hasPrefix("archived "), !written.current else { return }
+            written.update { $0 = true }
+            do { try fixture.exec(write) } catch { Issue.record("the write failed: \(error)") }
+        }).run(.contract, plan: plan)
+        #expect(written.current, "contract reported no archive batches")
+        return outcome
+    }
+
+    /// hostile-o 01, 02: a composite kept as text, written meanwhile by a session with its own
+    /// TimeZone, bytea_output and search_path: the trigger's text (`… -04`, escaped bytes,
+    /// `public.audits`) differs from the proof's and every such row was refused. Read back into
+    /// the type, they are the same values.
+    @Test func valuesKeptAsTextWrittenUnderTheWritersOwnSettingsPassTheProof() throws {
+        let fixture = try EngineFixture("archive_proof_settings")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TYPE stamp AS (at timestamptz, body bytea, rel regclass);
+            CREATE TABLE audits (id bigint PRIMARY KEY, tag stamp, what text);
+            INSERT INTO audits SELECT g, ROW(timestamptz '2026-07-13 10:00:00+00' + g * interval '1 minute', decode(md5(g::text), 'hex'), 'audits'::regclass)::stamp, 'w' || g
+            FROM generate_series(1, 300) AS g;
+            """)
+        try fixture.writePlan("001_drop_tag", "table: audits\nchanges:\n  - drop: tag\n")
+        try fixture.forward("001_drop_tag", through: .verify)
+        try Self.contractWritingBeforeTheProof(fixture, "001_drop_tag", """
+            SET TimeZone = 'America/New_York'; SET bytea_output = 'escape'; SET search_path = pg_catalog;
+            UPDATE public.audits SET tag = ROW((tag).at + interval '1 second', (tag).body || '\\x00'::bytea, 'public.audits'::regclass)::public.stamp WHERE id <= 5;
+            RESET TimeZone; RESET bytea_output; RESET search_path;
+            """)
+        #expect(try fixture.state("001_drop_tag")?.phase == .contracted)
+        #expect(try fixture.int("""
+            SELECT count(*) FROM bellows_archive."001_drop_tag_audits"
+            WHERE (tag::stamp).at = timestamptz '2026-07-13 10:00:01+00' + id * interval '1 minute' AND (tag::stamp).body = decode(md5(id::text), 'hex') || '\\x00'::bytea
+            """) == 5)
+    }
+
+    /// hostile-o 04: a migration widened a column contract drops after expand; the archive kept
+    /// expand's `numeric(10,2)` and rounded 7.1234 to 7.12, and the proof, comparing under that
+    /// type too, passed. The archive keeps the column's type at contract.
+    @Test func aColumnWidenedSinceExpandIsArchivedWhole() throws {
+        let fixture = try EngineFixture("archive_proof_widened")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(10,2), label varchar(20));
+            INSERT INTO prices SELECT g, g + 0.25, 'l' || g FROM generate_series(1, 100) AS g;
+            """)
+        try fixture.writePlan("001_drop_amount", "table: prices\nchanges:\n  - drop: amount\n  - drop: label\n")
+        try fixture.forward("001_drop_amount", through: .verify)
+        try fixture.exec("""
+            ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12,4), ALTER COLUMN label TYPE varchar(100);
+            UPDATE prices SET amount = 7.1234, label = repeat('x', 60) WHERE id = 1;
+            """)
+        try fixture.run(.contract, "001_drop_amount")
+        #expect(try fixture.rows("SELECT amount::text, length(label)::text FROM bellows_archive.\"001_drop_amount_prices\" WHERE id = 1") == [["7.1234", "60"]])
+        #expect(try fixture.rows("SELECT column_types::text FROM bellows.archives") == [["{\"numeric(12,4)\",\"character varying(100)\"}"]])
+    }
+
+    /// hostile-o 05: a user AFTER trigger sorting before the archive's that updates the row again
+    /// (`"Normalize"` upper-cases it): its nested write was archived, then overwritten by the
+    /// outer, older write's. Deferred to the commit, the archive's events fire in write order.
+    @Test func aUserAfterTriggerRewritingTheRowLeavesTheArchiveWithItsLastValue() throws {
+        let fixture = try EngineFixture("archive_proof_nested")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE accounts (id bigint PRIMARY KEY, legacy_note text, balance int);
+            INSERT INTO accounts SELECT g, 'N' || g, 0 FROM generate_series(1, 300) AS g;
+            -- Every text column upper-cased, whatever the table's shape (contract's writes prove it still works).
+            CREATE FUNCTION normalize_text() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE col name;
+            BEGIN
+              IF pg_trigger_depth() = 1 THEN
+                FOR col IN SELECT attname FROM pg_attribute WHERE attrelid = TG_RELID AND atttypid = 'text'::regtype AND attnum > 0 AND NOT attisdropped LOOP
+                  EXECUTE format('UPDATE %s SET %I = upper(%I) WHERE id = $1 AND %I IS DISTINCT FROM upper(%I)', TG_RELID::regclass, col, col, col, col) USING NEW.id;
+                END LOOP;
+              END IF;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER "Normalize" AFTER INSERT OR UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION normalize_text();
+            """)
+        try fixture.writePlan("001_drop_note", "table: accounts\nchanges:\n  - drop: legacy_note\n")
+        try fixture.forward("001_drop_note", through: .verify)
+        try Self.contractWritingBeforeTheProof(fixture, "001_drop_note", "UPDATE accounts SET legacy_note = 'changed ' || id WHERE id <= 5")
+        #expect(try fixture.rows("SELECT legacy_note FROM bellows_archive.\"001_drop_note_accounts\" WHERE id <= 5 ORDER BY id")
+                == (1...5).map { ["CHANGED \($0)"] })
+    }
+
+    /// hostile-o 03: under a case-insensitive key, a write changing `k119` to `K119` upserted a
+    /// second archive row beside the stale one; the archive's key keeps the key's collation.
+    /// (Nondeterministic collations need ICU, which CI's PostgreSQL 16 build lacks: skipped there.)
+    @Test func aCaseOnlyKeyChangeUnderACaseInsensitiveKeyUpdatesItsArchiveRow() throws {
+        let fixture = try EngineFixture("archive_proof_ci_key")
+        defer { fixture.close() }
+        guard try fixture.int("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'") > 0 else { return }
+        try fixture.exec("""
+            CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TABLE items (code text COLLATE ci PRIMARY KEY, note text);
+            INSERT INTO items SELECT 'k' || g, 'n' || g FROM generate_series(1, 300) AS g;
+            """)
+        try fixture.writePlan("001_drop_note", "table: items\nchanges:\n  - drop: note\n")
+        try fixture.forward("001_drop_note", through: .verify)
+        try Self.contractWritingBeforeTheProof(fixture, "001_drop_note", "UPDATE items SET code = 'K119', note = 'changed' WHERE code = 'k119'")
+        #expect(try fixture.rows("SELECT code, note FROM bellows_archive.\"001_drop_note_items\" WHERE code = 'k119'") == [["k119", "changed"]])
+        #expect(try fixture.int("SELECT count(*) FROM bellows_archive.\"001_drop_note_items\"") == 300)
+    }
+}
