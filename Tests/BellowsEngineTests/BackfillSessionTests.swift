@@ -365,3 +365,25 @@ struct ConnectionRoomTests {
         #expect(ConnectionRoom(left: [.init(limit: "server", count: 40)]).sessions(wanted: 3, keep: 2) == 3)
     }
 }
+
+extension BackfillSessionTests {
+    /// hostile-n 06: `bellows estimate`'s sample read its batches' keys under the session's
+    /// settings, and summer keys printed `… IST` made it walk the same rows again (6,080 rows
+    /// sampled of 5,000), for a change and for a move. Timestamp keys' text no longer depends
+    /// on them (`KeysetSQL.exactText`).
+    @Test(arguments: ["changes:\n  - alter: v\n    rename_to: w\n", "move_columns:\n  to: t_extra\n  columns: [v]\n"])
+    func theEstimatesSampleWalksATimestampKeyOnceUnderAnotherDateStyle(plan: String) throws {
+        let fixture = try EngineFixture("session_estimate_timestamp_key")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE TABLE t (id timestamptz PRIMARY KEY, v text NOT NULL);
+            INSERT INTO t SELECT timestamptz '2026-06-01 00:00:00+00' + g * interval '1 minute', 'v' || g FROM generate_series(1, 5000) AS g;
+            ALTER DATABASE \(fixture.db.name) SET timezone = 'Europe/Dublin';
+            ALTER DATABASE \(fixture.db.name) SET datestyle = 'SQL, DMY';
+            """)
+        try fixture.writePlan("001_plan", "table: t\n" + plan)
+        let report = try fixture.engine { $0.batchSize = nil }.estimate(plan: "001")
+        let sample = try #require(report.backfill.sample)
+        #expect(sample.rows > 0 && sample.rows <= 5000, "\(sample)")
+    }
+}
