@@ -101,6 +101,14 @@ extension Engine {
                 gate: "archive", message: "contract keeps the column(s) it drops (\(columns)) through a trigger whose function goes in schema bellows, and role \(try row.string("role")) has no CREATE on it",
                 remedy: "GRANT CREATE ON SCHEMA bellows TO \(SQLQuote.identifier(try row.string("role"))) (docs/operations.md), \(off)"))
         }
+        let earlier = try connection.query(ArchiveSQL.firesBefore, [archive.transition.quotedTable, archive.triggerName]).map { try $0.string("name") }
+        if !earlier.isEmpty {
+            failures.append(GateFailure(
+                gate: "archive",
+                message: "the table's AFTER trigger(s) \(earlier.joined(separator: ", ")) fire before the archive's \(archive.triggerName) (triggers fire in name order): "
+                    + "one that writes the row again would have its write archived and then overwritten by the older one",
+                remedy: "rename them to sort after it (ALTER TRIGGER … RENAME TO …, a name not starting with a space, a control character or `!`), \(off)"))
+        }
         if try row.bool("recorded") {
             failures.append(GateFailure(
                 gate: "archive", message: "\(ArchiveSQL.schema).\(archive.tableName) already holds a recorded archive (`bellows archive list`)",
@@ -189,8 +197,8 @@ extension Engine {
 
     /// Whether the archive's trigger is on the table: a contract killed during its batches left it.
     func archiveTriggerPresent(_ archive: ArchiveSQL, connection: Connection) throws -> Bool {
-        try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
-                              [archive.transition.quotedTable, archive.triggerName]).isEmpty
+        try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2, $3)",
+                              [archive.transition.quotedTable, archive.triggerName, archive.legacyTriggerName]).isEmpty
     }
 
     /// Whether the archive was recorded, that is, made by a contract that committed.
@@ -516,8 +524,9 @@ extension Engine {
                         report(.info("\(column)'s type \(recorded) no longer exists: restored as \(archived), as the archive keeps it"))
                     }
                 }
-                if let base = try notNullDomainBase(type, connection) {
-                    report(.info("\(column)'s type \(type) does not allow NULL, and rows without an archived value stay NULL: restored as its base type \(base)"))
+                if let base = try constrainedDomainBase(type, connection) {
+                    report(.info("\(column)'s type \(type) is a domain with constraints (NOT NULL would refuse the rows without an archived value; "
+                                 + "adding a column of it rewrites the table, and every row would look written since contract): restored as its base type \(base)"))
                     type = base
                 }
                 let mark = Self.unfinishedRestoreComment(archive: entry.archiveTable, column: column)
@@ -626,18 +635,21 @@ extension Engine {
         "bellows archive restore of \(ArchiveSQL.schema).\(archive).\(column): unfinished (run it again to finish)"
     }
 
-    /// The base type of `type` when it is a domain (or a domain over one) that does not allow NULL.
-    func notNullDomainBase(_ type: String, _ connection: Connection) throws -> String? {
+    /// The base type of `type` when it is a domain (or a domain over one) with a constraint:
+    /// NOT NULL (the restored column's rows without an archived value stay NULL), or a CHECK
+    /// (`ADD COLUMN` of such a domain rewrites the table to check it, and every row's new
+    /// version then looked written since contract: restore filled nothing, hostile-p 06).
+    func constrainedDomainBase(_ type: String, _ connection: Connection) throws -> String? {
         guard let row = try connection.query("""
             WITH RECURSIVE chain AS (
                 SELECT t.oid, t.typtype, t.typnotnull, t.typbasetype, t.typtypmod, 0 AS depth FROM pg_type t WHERE t.oid = to_regtype($1)
                 UNION ALL
                 SELECT t.oid, t.typtype, t.typnotnull, t.typbasetype, t.typtypmod, c.depth + 1
                 FROM chain c JOIN pg_type t ON t.oid = c.typbasetype WHERE c.typtype = 'd' AND c.depth < 32)
-            SELECT coalesce(bool_or(typnotnull AND typtype = 'd'), false) AS not_null,
+            SELECT coalesce(bool_or(typtype = 'd' AND (typnotnull OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contypid = chain.oid))), false) AS constrained,
                    (SELECT format_type(typbasetype, typtypmod) FROM chain WHERE typtype = 'd' ORDER BY depth DESC LIMIT 1) AS base
             FROM chain
-            """, [type]).first, try row.bool("not_null") else { return nil }
+            """, [type]).first, try row.bool("constrained") else { return nil }
         return try row.optionalString("base")
     }
 

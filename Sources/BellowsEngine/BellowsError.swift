@@ -102,16 +102,26 @@ extension BellowsError {
         guard error.sqlState == SQLState("25006"), error.hint == nil, session.isOpen else { return nil }
         if session.inTransaction { _ = try? session.execute("ROLLBACK") }
         guard let row = try? session.query("""
-            SELECT pg_is_in_recovery() AS recovery, current_setting('default_transaction_read_only') = 'on' AS by_default, current_user::text AS role
+            SELECT pg_is_in_recovery() AS recovery, current_setting('default_transaction_read_only') = 'on' AS by_default, current_user::text AS role,
+                   current_database()::text AS db, (SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only') AS source
             """).first else { return nil }
         var hinted = error
         if (try? row.bool("recovery")) == true {
             hinted.hint = "the server is a standby (in recovery), where every transaction is read-only: connect Bellows to the primary"
         } else if (try? row.bool("by_default")) == true {
             let role = SQLQuote.identifier((try? row.string("role")) ?? "the role")
-            hinted.hint = "this session is read-only by default (default_transaction_read_only = on, set for role \(role), its database or the server); "
-                + "Bellows writes its state and the table's changes: connect as a role that may write, or ALTER ROLE \(role) RESET default_transaction_read_only "
-                + "(or ALTER ROLE \(role) IN DATABASE … RESET …, as it was set)"
+            let db = SQLQuote.identifier((try? row.string("db")) ?? "the database")
+            // Where the setting comes from (pg_settings.source), and so what undoes it.
+            let undo: String
+            switch (try? row.string("source")) ?? "" {
+            case "user": undo = "set for role \(role): ALTER ROLE \(role) RESET default_transaction_read_only"
+            case "database": undo = "set for database \(db): ALTER DATABASE \(db) RESET default_transaction_read_only"
+            case "database user": undo = "set for role \(role) in database \(db): ALTER ROLE \(role) IN DATABASE \(db) RESET default_transaction_read_only"
+            case "client": undo = "set by the connection (PGOPTIONS or the options of the connection string): leave it out"
+            case "configuration file", "command line": undo = "set for the whole server (postgresql.conf or the command line): connect to a server that may write"
+            default: undo = "set with SET in this session"
+            }
+            hinted.hint = "this session is read-only by default (default_transaction_read_only = on, \(undo)); Bellows writes its state and the table's changes"
         } else {
             return nil
         }

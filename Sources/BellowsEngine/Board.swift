@@ -180,10 +180,10 @@ extension Engine {
                 }
                 for index in board.indices where board[index].phase == .verified {
                     guard let plan = loaded.plans.first(where: { $0.id == board[index].id }) else { continue }
-                    let trigger = ArchiveSQL.triggerName(planID: plan.id)
-                    let present = try !connection.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
-                                                        [plan.table.value.quoted, trigger]).isEmpty
-                    board[index].unfinishedArchiveTrigger = present ? trigger : nil
+                    let present = try connection.query("SELECT tgname::text AS name FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2, $3)",
+                                                       [plan.table.value.quoted, ArchiveSQL.triggerName(planID: plan.id),
+                                                        ArchiveSQL.legacyTriggerName(planID: plan.id)]).first
+                    board[index].unfinishedArchiveTrigger = try present?.string("name")
                 }
             }
             let paths = try Self.versionSearchPaths(of: board.map(\.id), connection: connection)

@@ -126,9 +126,9 @@ struct UserTrigger: Sendable, Hashable {
     static func read(_ connection: Connection, table: String) throws -> [UserTrigger] {
         try connection.query("""
             SELECT tgname AS name, tgtype::int AS type, tgenabled::text AS enabled FROM pg_trigger
-            WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND left(tgname, length($2)) <> $2 AND left(tgname, length($3)) <> $3
+            WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND left(tgname, length($2)) <> $2 AND left(tgname, length($3)) <> $3 AND left(tgname, length($4)) <> $4
             ORDER BY tgname COLLATE "C"
-            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix]).map {
+            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix, TransitionNames.firstTriggerPrefix]).map {
                 UserTrigger(name: try $0.string("name"), type: try $0.int("type"), enabled: try $0.string("enabled"))
             }
     }
@@ -260,9 +260,9 @@ struct TriggerFunctionSource: Sendable, Hashable {
                    g.tgtype::int AS type, g.tgenabled::text AS enabled, g.tgqual IS NOT NULL AS has_when,
                    array_to_string(g.tgattr::int2[], ',') AS columns, l.lanname::text AS language
             FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
-            WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2 AND left(g.tgname, length($3)) <> $3
+            WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND left(g.tgname, length($2)) <> $2 AND left(g.tgname, length($3)) <> $3 AND left(g.tgname, length($4)) <> $4
             ORDER BY g.tgname COLLATE "C"
-            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix]).map {
+            """, [table, TransitionNames.reservedPrefix, TransitionNames.triggerPrefix, TransitionNames.firstTriggerPrefix]).map {
                 TriggerFunctionSource(trigger: try $0.string("trigger"), function: try $0.string("function"), source: try $0.string("source"),
                                       type: try $0.int("type"), enabled: try $0.string("enabled"), hasWhen: try $0.bool("has_when"),
                                       columns: try $0.string("columns").split(separator: ",").compactMap { Int($0) },

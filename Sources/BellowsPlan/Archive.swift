@@ -8,11 +8,8 @@ import Foundation
 ///
 /// How the archive equals the dropped columns at the moment of the drop:
 /// 1. `prepare` (one short transaction): the archive table, and an `AFTER INSERT OR UPDATE OR
-///    DELETE` row trigger on the table (`ENABLE ALWAYS`; a constraint trigger deferred to the
-///    writer's commit, so that its events fire in the order of the writes: fired at the end of
-///    each statement, a user AFTER trigger sorting before it that updated the row again had its
-///    nested write archived first and then overwritten by the outer, older one, hostile-o 05)
-///    that writes every row written from then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
+///    DELETE` row trigger on the table (`ENABLE ALWAYS`, named to fire before the table's own
+///    AFTER triggers, `triggerName`) that writes every row written from then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
 ///    `_bellows_gone`). Plain `UPDATE`, not `UPDATE OF`: the dual-write trigger changes the
 ///    old columns of rows new code writes.
 /// 2. `batch` (keyset batches from the first key up to the largest key once the trigger is in
@@ -77,8 +74,26 @@ public struct ArchiveSQL: Sendable {
     public var tableName: String { Self.tableName(owner: transition.plan.id, table: transition.table.name) }
     public var qualifiedTable: String { SQLQuote.qualified(schema: Self.schema, name: tableName) }
     public var triggerName: String { Self.triggerName(planID: transition.plan.id) }
-    /// The trigger that keeps a plan's archive up to date while contract copies it.
-    public static func triggerName(planID: String) -> String { TransitionNames.transitional("archive_\(planID)") }
+    /// The trigger that keeps a plan's archive up to date while contract copies it. Its `!`
+    /// makes it fire before the table's own AFTER triggers (they fire in name order, byte by
+    /// byte): one of them that writes the row again (a `"Normalize"` upper-casing it) has its
+    /// nested write archived after the outer one, not overwritten by it (hostile-o 05; contract
+    /// refuses when one still sorts before it, `ArchiveSQL.firesBefore`).
+    public static func triggerName(planID: String) -> String { TransitionNames.fitted(TransitionNames.firstTriggerPrefix + "archive_\(planID)") }
+    /// Its name before: a contract killed during its archive by an earlier Bellows left it.
+    public static func legacyTriggerName(planID: String) -> String { TransitionNames.transitional("archive_\(planID)") }
+    public var legacyTriggerName: String { Self.legacyTriggerName(planID: transition.plan.id) }
+
+    /// The table's own row-level AFTER INSERT or UPDATE triggers (enabled, not deferred to the
+    /// commit) that fire before the archive's, by name, as `name`: parameters the table, then
+    /// the archive's trigger's name.
+    public static let firesBefore = """
+        SELECT tgname::text AS name FROM pg_trigger
+        WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND tgenabled <> 'D'
+          AND tgtype & 1 = 1 AND tgtype & 2 = 0 AND tgtype & 64 = 0 AND tgtype & 20 <> 0
+          AND NOT (tgdeferrable AND tginitdeferred) AND tgname < $2::name AND tgname NOT LIKE '!\\_bellows\\_archive\\_%'
+        ORDER BY tgname
+        """
     public var functionName: String { TransitionNames.fitted("archive_\(transition.plan.id)") }
     public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
 
@@ -138,9 +153,10 @@ public struct ArchiveSQL: Sendable {
         [
             PhaseStatement(.transaction, "the trigger a contract killed during its archive left, when there is one (its function is replaced)",
                            "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
-            PhaseStatement(.transaction, "every write from now on reaches the archive, at its commit in the order of the writes",
-                           "CREATE CONSTRAINT TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n"
-                           + "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
+            PhaseStatement(.transaction, "the same, under the name an earlier Bellows gave it",
+                           "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "every write from now on reaches the archive, before the table's own AFTER triggers",
+                           "CREATE TRIGGER \(q(triggerName)) AFTER INSERT OR UPDATE OR DELETE ON \(transition.quotedTable)\n  FOR EACH ROW EXECUTE FUNCTION \(qualifiedFunction)()"),
             PhaseStatement(.transaction, "every write from now on reaches the archive, in every session mode",
                            "ALTER TABLE \(transition.quotedTable) ENABLE ALWAYS TRIGGER \(q(triggerName))"),
         ]
@@ -226,17 +242,29 @@ public struct ArchiveSQL: Sendable {
 
     private var proofJoin: String {
         let join = key.map { "bellows_a.\(q($0.name)) = bellows_t.\(q($0.name))" } + ["NOT bellows_a.\(q(Self.goneColumn))"]
-        // A value kept as text is read back into its type and compared with the row's value:
-        // its text follows settings no one fixes for the writers (a `timestamptz`'s TimeZone, a
-        // `bytea`'s bytea_output, a `regclass`'s search_path, which the trigger's is not), and
-        // compared as text every row an application wrote meanwhile differed (hostile-o 01, 02).
-        let kept = columns.map { column in keptAsText[column.name].map { "bellows_a.\(q(column.name))::\($0)" } ?? "bellows_a.\(q(column.name))" }
-        let live = columns.map { "bellows_t.\(q($0.name))" }
-        let types = columns.map { keptAsText[$0.name] ?? $0.type }
+        let stored = columns.filter { keptAsText[$0.name] == nil }
+        var differs = stored.isEmpty ? [] : [PhaseSQL.differ(stored.map { "bellows_a.\(q($0.name))" }, stored.map { "bellows_t.\(q($0.name))" },
+                                                             types: stored.map(\.type))]
+        // A value kept as text: its text, byte by byte, and only where that differs, the archived
+        // text read back into its type and printed again. The trigger writes it under settings
+        // no one fixes for the writers (a `timestamptz`'s TimeZone, a `bytea`'s bytea_output,
+        // its own search_path for a `regclass`), and compared as text alone every row written
+        // meanwhile under others differed (hostile-o 01, 02); compared as read-back values, a
+        // NaN's bits, a composite made before `ADD ATTRIBUTE` and a compressed one differed, and
+        // a domain's NOT VALID CHECK failed the proof (hostile-p 01–03). A row written since
+        // passed its domain's checks when it was written.
+        for column in columns {
+            guard let type = keptAsText[column.name] else { continue }
+            let archived = "bellows_a.\(q(column.name))", live = "bellows_t.\(q(column.name))::text"
+            differs.append("""
+                CASE WHEN (\(archived) COLLATE "C") IS NOT DISTINCT FROM (\(live) COLLATE "C") THEN false \
+                ELSE (\(archived)::\(type)::text COLLATE "C") IS DISTINCT FROM (\(live) COLLATE "C") END
+                """)
+        }
         return """
             FROM \(transition.quotedTable) AS bellows_t
             LEFT JOIN \(qualifiedTable) AS bellows_a ON \(join.joined(separator: " AND "))
-            WHERE \(archivedKey) IS NULL OR \(PhaseSQL.differ(kept, live, types: types))
+            WHERE \(archivedKey) IS NULL OR \(differs.joined(separator: " OR "))
             """
     }
 
@@ -245,6 +273,8 @@ public struct ArchiveSQL: Sendable {
         [
             PhaseStatement(.transaction, "the archive is complete: no write can happen under this lock",
                            "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "the same, under the name an earlier Bellows gave it",
+                           "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(transition.quotedTable)"),
             PhaseStatement(.transaction, "the archive is complete", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"),
             PhaseStatement(.transaction, "rows deleted while the archive filled (partial index, no scan)",
                            "DELETE FROM \(qualifiedTable) WHERE \(q(Self.goneColumn))"),
@@ -258,6 +288,7 @@ public struct ArchiveSQL: Sendable {
     public var abandon: [PhaseStatement] {
         [
             PhaseStatement(.transaction, "the unfinished archive's trigger", "DROP TRIGGER IF EXISTS \(q(triggerName)) ON \(transition.quotedTable)"),
+            PhaseStatement(.transaction, "the unfinished archive's trigger", "DROP TRIGGER IF EXISTS \(q(legacyTriggerName)) ON \(transition.quotedTable)"),
             PhaseStatement(.transaction, "the unfinished archive's trigger", "DROP FUNCTION IF EXISTS \(qualifiedFunction)()"),
             PhaseStatement(.transaction, "the unfinished archive", "DROP TABLE IF EXISTS \(qualifiedTable)"),
         ]

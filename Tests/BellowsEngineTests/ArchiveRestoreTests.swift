@@ -160,6 +160,23 @@ extension ArchiveTests {
         #expect(try fixture.int("SELECT count(*) FROM t WHERE nd_restored = 'n' || id AND g_restored = 'g' || id") == 100)
     }
 
+    /// hostile-p 06: restoring a domain with a CHECK added a column of it, which rewrote the table
+    /// (to check the domain), so every row looked written since contract and none was filled.
+    @Test func aCheckedDomainColumnIsRestoredAsItsBaseTypeAndFilled() throws {
+        let fixture = try EngineFixture("archive_domain_check")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+            CREATE TABLE t (id int PRIMARY KEY, n positive, keep int);
+            INSERT INTO t (id, n) SELECT i, i FROM generate_series(1, 300) i;
+            """)
+        try fixture.writePlan("001_drop", "table: t\nchanges:\n  - drop: n\n")
+        try fixture.forward("001_drop", through: .contract)
+        let restored = try fixture.engine().restoreArchive(plan: "001")
+        #expect(restored.restored.map { "\($0.column) \($0.into) \($0.type) \($0.rows) \($0.writtenSince)" } == ["n n_restored integer 300 0"])
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE n_restored = id") == 300)
+    }
+
     /// hostile-h 18: a restore stopped half-way left its column, and running it again was
     /// refused ("already has a column"); it now fills on.
     @Test func aRestoreStoppedHalfWayIsResumedByRunningItAgain() throws {

@@ -28,7 +28,15 @@ struct ReadOnlyStateTests {
         let engine = Engine(project: fixture.project, options: fixture.options { $0.conninfo = fixture.db.conninfo + " user=\(role.name)" })
         #expect { try engine.run(.expand, plan: "001_rename") } throws: { error in
             let text = "\(error)"
-            return text.contains("25006") && text.contains("read-only by default") && text.contains("RESET default_transaction_read_only")
+            return text.contains("25006") && text.contains("read-only by default") && text.contains("ALTER ROLE \"\(role.name)\" RESET default_transaction_read_only")
+        }
+        // Set by the connection instead (hostile-p 07: the hint named the role): leave it out.
+        try fixture.exec("ALTER ROLE \(role.name) RESET default_transaction_read_only")
+        let client = Engine(project: fixture.project, options: fixture.options {
+            $0.conninfo = fixture.db.conninfo + " user=\(role.name) options='-c default_transaction_read_only=on'"
+        })
+        #expect { try client.run(.expand, plan: "001_rename") } throws: { error in
+            "\(error)".contains("set by the connection") && !"\(error)".contains("ALTER ROLE")
         }
         #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'small'::regclass AND attname = 'email_address'") == 0)
     }

@@ -169,12 +169,14 @@ BEGIN
 END
 $bellows$;
 -- the trigger a contract killed during its archive left, when there is one (its function is replaced) [archive]
+DROP TRIGGER IF EXISTS "!_bellows_archive_002_widen_profiles_bio" ON "public"."profiles";
+-- the same, under the name an earlier Bellows gave it [archive]
 DROP TRIGGER IF EXISTS "_bellows_archive_002_widen_profiles_bio" ON "public"."profiles";
--- every write from now on reaches the archive [archive]
-CREATE TRIGGER "_bellows_archive_002_widen_profiles_bio" AFTER INSERT OR UPDATE OR DELETE ON "public"."profiles"
+-- every write from now on reaches the archive, before the table's own AFTER triggers [archive]
+CREATE TRIGGER "!_bellows_archive_002_widen_profiles_bio" AFTER INSERT OR UPDATE OR DELETE ON "public"."profiles"
   FOR EACH ROW EXECUTE FUNCTION "bellows"."archive_002_widen_profiles_bio"();
 -- every write from now on reaches the archive, in every session mode [archive]
-ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "_bellows_archive_002_widen_profiles_bio";
+ALTER TABLE "public"."profiles" ENABLE ALWAYS TRIGGER "!_bellows_archive_002_widen_profiles_bio";
 -- each archive batch [archive]
 WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."profiles" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
@@ -191,6 +193,8 @@ SELECT "id", "bio" FROM "public"."profiles"
 WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
 ON CONFLICT ("id") DO NOTHING;
 -- the archive is complete: no write can happen under this lock [archive, in contract's transaction]
+DROP TRIGGER IF EXISTS "!_bellows_archive_002_widen_profiles_bio" ON "public"."profiles";
+-- the same, under the name an earlier Bellows gave it [archive, in contract's transaction]
 DROP TRIGGER IF EXISTS "_bellows_archive_002_widen_profiles_bio" ON "public"."profiles";
 -- the archive is complete [archive, in contract's transaction]
 DROP FUNCTION IF EXISTS "bellows"."archive_002_widen_profiles_bio"();

@@ -180,12 +180,14 @@ BEGIN
 END
 $bellows$;
 -- the trigger a contract killed during its archive left, when there is one (its function is replaced) [archive]
+DROP TRIGGER IF EXISTS "!_bellows_archive_005_claim_status_check" ON "public"."skill_claims";
+-- the same, under the name an earlier Bellows gave it [archive]
 DROP TRIGGER IF EXISTS "_bellows_archive_005_claim_status_check" ON "public"."skill_claims";
--- every write from now on reaches the archive [archive]
-CREATE TRIGGER "_bellows_archive_005_claim_status_check" AFTER INSERT OR UPDATE OR DELETE ON "public"."skill_claims"
+-- every write from now on reaches the archive, before the table's own AFTER triggers [archive]
+CREATE TRIGGER "!_bellows_archive_005_claim_status_check" AFTER INSERT OR UPDATE OR DELETE ON "public"."skill_claims"
   FOR EACH ROW EXECUTE FUNCTION "bellows"."archive_005_claim_status_check"();
 -- every write from now on reaches the archive, in every session mode [archive]
-ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "_bellows_archive_005_claim_status_check";
+ALTER TABLE "public"."skill_claims" ENABLE ALWAYS TRIGGER "!_bellows_archive_005_claim_status_check";
 -- each archive batch [archive]
 WITH bellows_bound AS MATERIALIZED (
   (SELECT "id" AS bellows_k1, $2::bigint AS bellows_scanned FROM "public"."skill_claims" WHERE ("id") > ($1::bigint) AND ("id") <= ($3::bigint)
@@ -202,6 +204,8 @@ SELECT "id", "status" FROM "public"."skill_claims"
 WHERE ("id") > ($1::bigint) AND ("id") <= ($2::bigint)
 ON CONFLICT ("id") DO NOTHING;
 -- the archive is complete: no write can happen under this lock [archive, in contract's transaction]
+DROP TRIGGER IF EXISTS "!_bellows_archive_005_claim_status_check" ON "public"."skill_claims";
+-- the same, under the name an earlier Bellows gave it [archive, in contract's transaction]
 DROP TRIGGER IF EXISTS "_bellows_archive_005_claim_status_check" ON "public"."skill_claims";
 -- the archive is complete [archive, in contract's transaction]
 DROP FUNCTION IF EXISTS "bellows"."archive_005_claim_status_check"();
