@@ -101,14 +101,6 @@ extension Engine {
                 gate: "archive", message: "contract keeps the column(s) it drops (\(columns)) through a trigger whose function goes in schema bellows, and role \(try row.string("role")) has no CREATE on it",
                 remedy: "GRANT CREATE ON SCHEMA bellows TO \(SQLQuote.identifier(try row.string("role"))) (docs/operations.md), \(off)"))
         }
-        let earlier = try connection.query(ArchiveSQL.firesBefore, [archive.transition.quotedTable, archive.triggerName]).map { try $0.string("name") }
-        if !earlier.isEmpty {
-            failures.append(GateFailure(
-                gate: "archive",
-                message: "the table's AFTER trigger(s) \(earlier.joined(separator: ", ")) fire before the archive's \(archive.triggerName) (triggers fire in name order): "
-                    + "one that writes the row again would have its write archived and then overwritten by the older one",
-                remedy: "rename them to sort after it (ALTER TRIGGER … RENAME TO …, a name not starting with a space, a control character or `!`), \(off)"))
-        }
         if try row.bool("recorded") {
             failures.append(GateFailure(
                 gate: "archive", message: "\(ArchiveSQL.schema).\(archive.tableName) already holds a recorded archive (`bellows archive list`)",
@@ -550,7 +542,9 @@ extension Engine {
                 try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) {
                     for target in adding {
                         report(.info("restoring \(tableLabel).\(target.column) into \(target.into) (\(target.type)) from \(archiveName)"))
-                        try connection.execute("ALTER TABLE \(table) ADD COLUMN \(SQLQuote.identifier(target.into)) \(target.type)")
+                        // DEFAULT NULL: a domain's own default filled every row, which restore
+                        // fills only where NULL, so nothing came back (hostile-q 04).
+                        try connection.execute("ALTER TABLE \(table) ADD COLUMN \(SQLQuote.identifier(target.into)) \(target.type) DEFAULT NULL")
                         try connection.execute("COMMENT ON COLUMN \(table).\(SQLQuote.identifier(target.into)) IS "
                                                + SQLQuote.literal(Self.unfinishedRestoreComment(archive: entry.archiveTable, column: target.column)))
                     }

@@ -118,7 +118,10 @@ extension BellowsError {
             case "database": undo = "set for database \(db): ALTER DATABASE \(db) RESET default_transaction_read_only"
             case "database user": undo = "set for role \(role) in database \(db): ALTER ROLE \(role) IN DATABASE \(db) RESET default_transaction_read_only"
             case "client": undo = "set by the connection (PGOPTIONS or the options of the connection string): leave it out"
-            case "configuration file", "command line": undo = "set for the whole server (postgresql.conf or the command line): connect to a server that may write"
+            case "global": undo = "set for every role: ALTER ROLE ALL RESET default_transaction_read_only"
+            case "configuration file": undo = "set for the whole server, in postgresql.conf or by ALTER SYSTEM: ALTER SYSTEM RESET default_transaction_read_only "
+                + "or edit the file, then SELECT pg_reload_conf()"
+            case "command line": undo = "set for the whole server on its command line"
             default: undo = "set with SET in this session"
             }
             hinted.hint = "this session is read-only by default (default_transaction_read_only = on, \(undo)); Bellows writes its state and the table's changes"

@@ -76,24 +76,13 @@ public struct ArchiveSQL: Sendable {
     public var triggerName: String { Self.triggerName(planID: transition.plan.id) }
     /// The trigger that keeps a plan's archive up to date while contract copies it. Its `!`
     /// makes it fire before the table's own AFTER triggers (they fire in name order, byte by
-    /// byte): one of them that writes the row again (a `"Normalize"` upper-casing it) has its
-    /// nested write archived after the outer one, not overwritten by it (hostile-o 05; contract
-    /// refuses when one still sorts before it, `ArchiveSQL.firesBefore`).
+    /// byte); its events read the table's row as it is when they fire, so their order no longer
+    /// decides what the archive holds (hostile-o 05, hostile-q 01–03).
     public static func triggerName(planID: String) -> String { TransitionNames.fitted(TransitionNames.firstTriggerPrefix + "archive_\(planID)") }
     /// Its name before: a contract killed during its archive by an earlier Bellows left it.
     public static func legacyTriggerName(planID: String) -> String { TransitionNames.transitional("archive_\(planID)") }
     public var legacyTriggerName: String { Self.legacyTriggerName(planID: transition.plan.id) }
 
-    /// The table's own row-level AFTER INSERT or UPDATE triggers (enabled, not deferred to the
-    /// commit) that fire before the archive's, by name, as `name`: parameters the table, then
-    /// the archive's trigger's name.
-    public static let firesBefore = """
-        SELECT tgname::text AS name FROM pg_trigger
-        WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND tgenabled <> 'D'
-          AND tgtype & 1 = 1 AND tgtype & 2 = 0 AND tgtype & 64 = 0 AND tgtype & 20 <> 0
-          AND NOT (tgdeferrable AND tginitdeferred) AND tgname < $2::name AND tgname NOT LIKE '!\\_bellows\\_archive\\_%'
-        ORDER BY tgname
-        """
     public var functionName: String { TransitionNames.fitted("archive_\(transition.plan.id)") }
     public var qualifiedFunction: String { SQLQuote.qualified(schema: "bellows", name: functionName) }
 
@@ -168,20 +157,35 @@ public struct ArchiveSQL: Sendable {
         // `k1` to `K1` upserted a second archive row beside the stale `k1` (hostile-o 03).
         let definitions = key.map { "\(q($0.name)) \($0.type)\(keyCollation($0)) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
+        // Each event writes the row of its key as the table holds it now, or a tombstone when
+        // there is none: the archive follows the table whatever order the events fire in. With
+        // NEW's values, a user AFTER trigger that wrote the row again (hostile-o 05), another
+        // row of the same statement (hostile-q 01) or re-inserted a deleted one (hostile-q 03)
+        // had its write archived, then overwritten by an older event. (Row security cannot
+        // narrow the read: contract runs only where no policy applies to its role, gate
+        // `row-security`, and the function's `row_security = off` makes a policy added since an
+        // error, not a filter.)
+        let setValues = columns.map { "\(q($0.name)) = EXCLUDED.\(q($0.name))" }.joined(separator: ", ")
+        func current(_ record: String) -> String {
+            let join = key.map { "bellows_t.\(q($0.name)) = \(record).\(q($0.name))" }.joined(separator: " AND ")
+            let keys = key.map { "\(record).\(q($0.name))" }.joined(separator: ", ")
+            let values = columns.map { archivedValue($0, prefix: "bellows_t.") }.joined(separator: ", ")
+            return """
+                INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(columnList), \(q(Self.goneColumn)))
+                    SELECT \(keys), \(values), bellows_t.\(q(key.first?.name ?? "")) IS NULL
+                    FROM (SELECT) AS bellows_event LEFT JOIN \(transition.quotedTable) AS bellows_t ON \(join)
+                    ON CONFLICT (\(keyList)) DO UPDATE SET \(setValues), \(q(Self.goneColumn)) = EXCLUDED.\(q(Self.goneColumn));
+                """
+        }
         let newKey = key.map { "NEW.\(q($0.name))" }.joined(separator: ", ")
         let oldKey = key.map { "OLD.\(q($0.name))" }.joined(separator: ", ")
-        let newValues = columns.map { archivedValue($0, prefix: "NEW.") }.joined(separator: ", ")
-        let setValues = columns.map { "\(q($0.name)) = EXCLUDED.\(q($0.name))" }.joined(separator: ", ")
-        let clearValues = columns.map { "\(q($0.name)) = NULL" }.joined(separator: ", ")
         let body = """
             BEGIN
               IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (\(oldKey)) IS DISTINCT FROM (\(newKey))) THEN
-                INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(q(Self.goneColumn))) VALUES (\(oldKey), true)
-                ON CONFLICT (\(keyList)) DO UPDATE SET \(clearValues), \(q(Self.goneColumn)) = true;
+            \(current("OLD").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
               END IF;
               IF TG_OP <> 'DELETE' THEN
-                INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(columnList)) VALUES (\(newKey), \(newValues))
-                ON CONFLICT (\(keyList)) DO UPDATE SET \(setValues), \(q(Self.goneColumn)) = false;
+            \(current("NEW").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
               END IF;
               RETURN NULL;
             END
@@ -201,7 +205,7 @@ public struct ArchiveSQL: Sendable {
             PhaseStatement(.transaction, "the rows deleted while the archive fills, found under contract's lock without a scan",
                            "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
             PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
-                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp\(textClauses) AS \(tag)\n\(body)\n\(tag)"),
+                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off\(textClauses) AS \(tag)\n\(body)\n\(tag)"),
         ]
     }
 

@@ -96,7 +96,7 @@ import Testing
         let archive = ArchiveSQL(compiled.transition, keptAsText: ["email": "public.address"])
         let prepare = archive.prepare.map(\.sql).joined(separator: "\n")
         #expect(prepare.contains("  \"email\" text,\n"))
-        #expect(prepare.contains("VALUES (NEW.\"id\", NEW.\"email\"::text)"))
+        #expect(prepare.contains("SELECT NEW.\"id\", bellows_t.\"email\"::text, bellows_t.\"id\" IS NULL"))
         #expect(archive.batch(first: true).contains("SELECT \"id\", \"email\"::text FROM"))
         #expect(archive.recordedTypes == ["public.address"])
         #expect(compiled.recordedTypes == ["text"])
@@ -129,7 +129,9 @@ import Testing
         let widened = ArchiveSQL(try #require(compiled.transition), liveTypes: ["email": "character varying(200)"])
         #expect(widened.prepare.map(\.sql).joined().contains("\"email\" character varying(200)"))
         #expect(widened.recordedTypes == ["character varying(200)"])
-        // The trigger fires before the table's own AFTER triggers, and one under its earlier name is dropped.
+        // The trigger fires before the table's own AFTER triggers and archives the row as the table holds it;
+        // one under its earlier name is dropped.
+        #expect(widened.prepare.map(\.sql).joined().contains("FROM (SELECT) AS bellows_event LEFT JOIN \"public\".\"people\" AS bellows_t ON bellows_t.\"id\" = NEW.\"id\""))
         #expect(widened.prepare.map(\.sql).joined().contains("CREATE TRIGGER \"!_bellows_archive_010_people\" AFTER INSERT OR UPDATE OR DELETE"))
         #expect(widened.prepareTrigger.first { $0.sql.contains("\"_bellows_archive_010_people\"") }?.sql.hasPrefix("DROP TRIGGER IF EXISTS") == true)
     }
