@@ -598,6 +598,8 @@ extension Engine {
                 }
                 try LockSafety.inTransaction(connection, policy: policy, table: table, report: report) {
                     try connection.execute("COMMENT ON COLUMN \(table).\(into) IS NULL")
+                    // Its type's own default again for rows inserted from now on (hostile-r 05).
+                    try connection.execute("ALTER TABLE \(table) ALTER COLUMN \(into) DROP DEFAULT")
                 }
                 restored.append(RestoredColumn(column: target.column, into: target.into, type: target.type, rows: total, writtenSince: writtenSince))
             }

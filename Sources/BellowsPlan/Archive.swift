@@ -157,6 +157,9 @@ public struct ArchiveSQL: Sendable {
         // `k1` to `K1` upserted a second archive row beside the stale `k1` (hostile-o 03).
         let definitions = key.map { "\(q($0.name)) \($0.type)\(keyCollation($0)) NOT NULL" } + columns.map { "\(q($0.name)) \(archivedType($0))" }
             + ["\(q(Self.goneColumn)) boolean NOT NULL DEFAULT false", "PRIMARY KEY (\(keyList))"]
+        // The key's `=` is found under the plan's search path, as the backfill's: under
+        // `pg_catalog` alone a `citext` key compared as text (a scan of the table per event,
+        // and a row lost) and an `ltree` key had none (hostile-r 01–03).
         // Each event writes the row of its key as the table holds it now, or a tombstone when
         // there is none: the archive follows the table whatever order the events fire in. With
         // NEW's values, a user AFTER trigger that wrote the row again (hostile-o 05), another
@@ -169,11 +172,15 @@ public struct ArchiveSQL: Sendable {
         func current(_ record: String) -> String {
             let join = key.map { "bellows_t.\(q($0.name)) = \(record).\(q($0.name))" }.joined(separator: " AND ")
             let keys = key.map { "\(record).\(q($0.name))" }.joined(separator: ", ")
-            let values = columns.map { archivedValue($0, prefix: "bellows_t.") }.joined(separator: ", ")
+            let values = columns.map { archivedValue($0, prefix: "bellows_r.") }.joined(separator: ", ")
+            // One row: under a deferrable key the table may hold two for a moment (a new version
+            // inserted before the old one is deleted, whose event reads the key again).
             return """
                 INSERT INTO \(qualifiedTable) AS bellows_a (\(keyList), \(columnList), \(q(Self.goneColumn)))
-                    SELECT \(keys), \(values), bellows_t.\(q(key.first?.name ?? "")) IS NULL
-                    FROM (SELECT) AS bellows_event LEFT JOIN \(transition.quotedTable) AS bellows_t ON \(join)
+                    SELECT \(keys), \(values), bellows_r.bellows_found IS NULL
+                    FROM (SELECT) AS bellows_event LEFT JOIN LATERAL (
+                        SELECT \(columns.map { "bellows_t.\(q($0.name))" }.joined(separator: ", ")), true AS bellows_found
+                        FROM \(transition.quotedTable) AS bellows_t WHERE \(join) LIMIT 1) AS bellows_r ON true
                     ON CONFLICT (\(keyList)) DO UPDATE SET \(setValues), \(q(Self.goneColumn)) = EXCLUDED.\(q(Self.goneColumn));
                 """
         }
@@ -205,7 +212,7 @@ public struct ArchiveSQL: Sendable {
             PhaseStatement(.transaction, "the rows deleted while the archive fills, found under contract's lock without a scan",
                            "CREATE INDEX ON \(qualifiedTable) (\(keyList)) WHERE \(q(Self.goneColumn))"),
             PhaseStatement(.transaction, "every write from now on reaches the archive (as the table's owner: writers need no privilege on it)",
-                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off\(textClauses) AS \(tag)\n\(body)\n\(tag)"),
+                           "CREATE OR REPLACE FUNCTION \(qualifiedFunction)() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = \(PhaseSQL(transition).searchPath) SET row_security = off\(textClauses) AS \(tag)\n\(body)\n\(tag)"),
         ]
     }
 

@@ -139,6 +139,31 @@ extension ArchiveTests {
                 == [["1", "changed 1"], ["100", nil], ["2", "marked"]], "\(archived)")
     }
 
+    /// hostile-r 01, 02, 04: the archive's trigger found a `citext` key's `=` under `pg_catalog`
+    /// alone (text's: a scan per event, and a row a lower-casing trigger re-keyed lost), and under
+    /// a deferrable key a new version inserted before the old one's delete failed the upsert.
+    @Test func extensionKeysAndDeferrableKeysAreArchivedByTheirOwnEquality() throws {
+        let fixture = try EngineFixture("archive_proof_key_equality")
+        defer { fixture.close() }
+        do { try fixture.exec("CREATE EXTENSION IF NOT EXISTS citext") } catch { return }   // a server built without contrib
+        try fixture.exec("""
+            CREATE TABLE tags (name citext PRIMARY KEY, note text);
+            INSERT INTO tags SELECT 'Tag' || g, 'n' || g FROM generate_series(1, 300) AS g;
+            CREATE TABLE slots (id int, note text, CONSTRAINT slots_pkey PRIMARY KEY (id) DEFERRABLE INITIALLY DEFERRED);
+            INSERT INTO slots SELECT g, 'n' || g FROM generate_series(1, 300) AS g;
+            """)
+        try fixture.writePlan("001_drop_tag_note", "table: tags\nchanges:\n  - drop: note\n")
+        try fixture.writePlan("002_drop_slot_note", "table: slots\nchanges:\n  - drop: note\n")
+        try fixture.forward("001_drop_tag_note", through: .verify)
+        try fixture.forward("002_drop_slot_note", through: .verify)
+        try Self.contractWritingBeforeTheProof(fixture, "001_drop_tag_note", "UPDATE tags SET name = 'TAG7', note = 'renamed' WHERE name = 'tag7'")
+        #expect(try fixture.rows("SELECT name::text, note FROM bellows_archive.\"001_drop_tag_note_tags\" WHERE name = 'tag7'") == [["Tag7", "renamed"]], "one row, its key as first archived, equal under citext")
+        try Self.contractWritingBeforeTheProof(fixture, "002_drop_slot_note", """
+            BEGIN; INSERT INTO slots VALUES (5, 'new version'); DELETE FROM slots WHERE id = 5 AND note = 'n5'; COMMIT;
+            """)
+        #expect(try fixture.rows("SELECT note FROM bellows_archive.\"002_drop_slot_note_slots\" WHERE id = 5") == [["new version"]])
+    }
+
     /// hostile-p 01–03: values kept as text that read back with other bytes (a NaN made by
     /// `'inf' - 'inf'`, a composite written before `ALTER TYPE … ADD ATTRIBUTE`) or not at all
     /// (a domain whose CHECK was added NOT VALID) made the proof refuse or fail a right archive.

@@ -178,6 +178,8 @@ extension ArchiveTests {
         #expect(restored.restored.map { "\($0.column) \($0.into) \($0.type) \($0.rows) \($0.writtenSince)" }
                 == ["n n_restored integer 300 0", "c c_restored public.counted 300 0"])
         #expect(try fixture.int("SELECT count(*) FROM t WHERE n_restored = id AND c_restored = id") == 300)
+        // And no DEFAULT NULL is left on the column: a row inserted now gets its domain's default (hostile-r 05).
+        #expect(try fixture.int("SELECT count(*) FROM pg_attrdef WHERE adrelid = 't'::regclass") == 0)
     }
 
     /// hostile-h 18: a restore stopped half-way left its column, and running it again was

@@ -79,7 +79,7 @@ import Testing
         let archive = try archive("  - alter: email\n    rename_to: email_address\n")
         let prepare = archive.prepare.map(\.sql).joined(separator: "\n")
         #expect(prepare.contains("CREATE TABLE \"bellows_archive\".\"010_people_people\" (\n  \"id\" bigint NOT NULL,\n  \"email\" text,\n  \"_bellows_gone\" boolean NOT NULL DEFAULT false,\n  PRIMARY KEY (\"id\")\n)"))
-        #expect(prepare.contains("SECURITY DEFINER SET search_path = pg_catalog, pg_temp"))
+        #expect(prepare.contains("SECURITY DEFINER SET search_path = pg_catalog, \"public\", pg_temp"))
         #expect(prepare.contains("AFTER INSERT OR UPDATE OR DELETE ON \"public\".\"people\""), "plain UPDATE: the dual-write trigger changes old columns")
         #expect(prepare.contains("ENABLE ALWAYS TRIGGER"))
         #expect(archive.batch(first: true).contains("ON CONFLICT (\"id\") DO NOTHING"))
@@ -96,7 +96,7 @@ import Testing
         let archive = ArchiveSQL(compiled.transition, keptAsText: ["email": "public.address"])
         let prepare = archive.prepare.map(\.sql).joined(separator: "\n")
         #expect(prepare.contains("  \"email\" text,\n"))
-        #expect(prepare.contains("SELECT NEW.\"id\", bellows_t.\"email\"::text, bellows_t.\"id\" IS NULL"))
+        #expect(prepare.contains("SELECT NEW.\"id\", bellows_r.\"email\"::text, bellows_r.bellows_found IS NULL"))
         #expect(archive.batch(first: true).contains("SELECT \"id\", \"email\"::text FROM"))
         #expect(archive.recordedTypes == ["public.address"])
         #expect(compiled.recordedTypes == ["text"])
@@ -131,7 +131,8 @@ import Testing
         #expect(widened.recordedTypes == ["character varying(200)"])
         // The trigger fires before the table's own AFTER triggers and archives the row as the table holds it;
         // one under its earlier name is dropped.
-        #expect(widened.prepare.map(\.sql).joined().contains("FROM (SELECT) AS bellows_event LEFT JOIN \"public\".\"people\" AS bellows_t ON bellows_t.\"id\" = NEW.\"id\""))
+        #expect(widened.prepare.map(\.sql).joined().contains("FROM \"public\".\"people\" AS bellows_t WHERE bellows_t.\"id\" = NEW.\"id\" LIMIT 1) AS bellows_r ON true"))
+        #expect(widened.prepare.map(\.sql).joined().contains("SECURITY DEFINER SET search_path = pg_catalog, \"public\", pg_temp SET row_security = off"))
         #expect(widened.prepare.map(\.sql).joined().contains("CREATE TRIGGER \"!_bellows_archive_010_people\" AFTER INSERT OR UPDATE OR DELETE"))
         #expect(widened.prepareTrigger.first { $0.sql.contains("\"_bellows_archive_010_people\"") }?.sql.hasPrefix("DROP TRIGGER IF EXISTS") == true)
     }

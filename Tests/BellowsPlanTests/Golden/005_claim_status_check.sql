@@ -166,18 +166,22 @@ CREATE TABLE "bellows_archive"."005_claim_status_check_skill_claims" (
 CREATE INDEX ON "bellows_archive"."005_claim_status_check_skill_claims" ("id") WHERE "_bellows_gone";
 -- every write from now on reaches the archive (as the table's owner: writers need no privilege on it) [archive]
 CREATE OR REPLACE FUNCTION "bellows"."archive_005_claim_status_check"() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off AS $bellows$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, "public", pg_temp SET row_security = off AS $bellows$
 BEGIN
   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD."id") IS DISTINCT FROM (NEW."id")) THEN
     INSERT INTO "bellows_archive"."005_claim_status_check_skill_claims" AS bellows_a ("id", "status", "_bellows_gone")
-        SELECT OLD."id", bellows_t."status", bellows_t."id" IS NULL
-        FROM (SELECT) AS bellows_event LEFT JOIN "public"."skill_claims" AS bellows_t ON bellows_t."id" = OLD."id"
+        SELECT OLD."id", bellows_r."status", bellows_r.bellows_found IS NULL
+        FROM (SELECT) AS bellows_event LEFT JOIN LATERAL (
+            SELECT bellows_t."status", true AS bellows_found
+            FROM "public"."skill_claims" AS bellows_t WHERE bellows_t."id" = OLD."id" LIMIT 1) AS bellows_r ON true
         ON CONFLICT ("id") DO UPDATE SET "status" = EXCLUDED."status", "_bellows_gone" = EXCLUDED."_bellows_gone";
   END IF;
   IF TG_OP <> 'DELETE' THEN
     INSERT INTO "bellows_archive"."005_claim_status_check_skill_claims" AS bellows_a ("id", "status", "_bellows_gone")
-        SELECT NEW."id", bellows_t."status", bellows_t."id" IS NULL
-        FROM (SELECT) AS bellows_event LEFT JOIN "public"."skill_claims" AS bellows_t ON bellows_t."id" = NEW."id"
+        SELECT NEW."id", bellows_r."status", bellows_r.bellows_found IS NULL
+        FROM (SELECT) AS bellows_event LEFT JOIN LATERAL (
+            SELECT bellows_t."status", true AS bellows_found
+            FROM "public"."skill_claims" AS bellows_t WHERE bellows_t."id" = NEW."id" LIMIT 1) AS bellows_r ON true
         ON CONFLICT ("id") DO UPDATE SET "status" = EXCLUDED."status", "_bellows_gone" = EXCLUDED."_bellows_gone";
   END IF;
   RETURN NULL;

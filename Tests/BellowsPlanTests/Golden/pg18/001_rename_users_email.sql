@@ -107,18 +107,22 @@ CREATE TABLE "bellows_archive"."001_rename_users_email_users" (
 CREATE INDEX ON "bellows_archive"."001_rename_users_email_users" ("id") WHERE "_bellows_gone";
 -- every write from now on reaches the archive (as the table's owner: writers need no privilege on it) [archive]
 CREATE OR REPLACE FUNCTION "bellows"."archive_001_rename_users_email"() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off AS $bellows$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, "public", pg_temp SET row_security = off AS $bellows$
 BEGIN
   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD."id") IS DISTINCT FROM (NEW."id")) THEN
     INSERT INTO "bellows_archive"."001_rename_users_email_users" AS bellows_a ("id", "email", "_bellows_gone")
-        SELECT OLD."id", bellows_t."email", bellows_t."id" IS NULL
-        FROM (SELECT) AS bellows_event LEFT JOIN "public"."users" AS bellows_t ON bellows_t."id" = OLD."id"
+        SELECT OLD."id", bellows_r."email", bellows_r.bellows_found IS NULL
+        FROM (SELECT) AS bellows_event LEFT JOIN LATERAL (
+            SELECT bellows_t."email", true AS bellows_found
+            FROM "public"."users" AS bellows_t WHERE bellows_t."id" = OLD."id" LIMIT 1) AS bellows_r ON true
         ON CONFLICT ("id") DO UPDATE SET "email" = EXCLUDED."email", "_bellows_gone" = EXCLUDED."_bellows_gone";
   END IF;
   IF TG_OP <> 'DELETE' THEN
     INSERT INTO "bellows_archive"."001_rename_users_email_users" AS bellows_a ("id", "email", "_bellows_gone")
-        SELECT NEW."id", bellows_t."email", bellows_t."id" IS NULL
-        FROM (SELECT) AS bellows_event LEFT JOIN "public"."users" AS bellows_t ON bellows_t."id" = NEW."id"
+        SELECT NEW."id", bellows_r."email", bellows_r.bellows_found IS NULL
+        FROM (SELECT) AS bellows_event LEFT JOIN LATERAL (
+            SELECT bellows_t."email", true AS bellows_found
+            FROM "public"."users" AS bellows_t WHERE bellows_t."id" = NEW."id" LIMIT 1) AS bellows_r ON true
         ON CONFLICT ("id") DO UPDATE SET "email" = EXCLUDED."email", "_bellows_gone" = EXCLUDED."_bellows_gone";
   END IF;
   RETURN NULL;
