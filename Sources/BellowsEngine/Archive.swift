@@ -154,9 +154,8 @@ extension Engine {
                 try connection.execute("SET LOCAL statement_timeout = 0")
                 try connection.execute("SET LOCAL row_security = off")
                 if !archive.keptAsText.isEmpty {
-                    for setting in ArchiveSQL.textSettings {
-                        _ = try connection.query("SELECT set_config($1, $2, true)", [setting.name, setting.value])
-                    }
+                    // The fixed text settings for this transaction, in one round trip.
+                    _ = try connection.query("SELECT " + KeyTextSettings.restoreLocally(from: 1), KeyTextSettings.canonical.map(\.value))
                 }
                 let row = try connection.query(archive.proof).first
                 let missing = (try? row?.int("missing")) ?? 0, differing = (try? row?.int("differing")) ?? 0
@@ -198,11 +197,10 @@ extension Engine {
         try !connection.query("SELECT 1 FROM bellows.archives WHERE archive_table = $1", [archive.tableName]).isEmpty
     }
 
-    /// The columns contract drops whose type is the database's own (an enum, a domain, a
-    /// composite, an extension's type, or an array of one), with that type schema-qualified:
-    /// the archive keeps them as text (`ArchiveSQL.keptAsText`, hostile-h 13).
-    /// The archive of the columns contract drops, with their types as they are now: those of a
-    /// type of the database's own kept as text (`keptAsText`), the others' (`liveTypes`).
+    /// The archive of the columns contract drops, with their types as they are now: a column of
+    /// a type of the database's own (an enum, a domain, a composite, an extension's type, or an
+    /// array of one) is kept as text, its type schema-qualified (`keptAsText`, hostile-h 13);
+    /// the others keep their type (`liveTypes`).
     func archiveOfDroppedColumns(_ transition: Transition, connection: Connection) throws -> ArchiveSQL {
         let names = ArchiveSQL(transition).columns.map(\.name)
         guard !names.isEmpty else { return ArchiveSQL(transition) }

@@ -37,8 +37,9 @@ enum KeyTextSettings {
                                  zip(canonical, saved).flatMap { [$0.name, $1] })
     }
 
-    /// `set_config(name, $n, true)` for each setting, its value the parameter `$from + i`:
-    /// the session's own values for the rest of a transaction, given in `enter`'s order.
+    /// `set_config(name, $n, true)` for each setting, its value the parameter `$from + i`, in
+    /// `canonical`'s order, for the rest of a transaction: the session's own values `enter`
+    /// returned, or the canonical ones.
     static func restoreLocally(from: Int) -> String {
         canonical.enumerated().map { "set_config('\($0.element.name)', $\(from + $0.offset), true)" }.joined(separator: ", ")
     }

@@ -8,8 +8,8 @@ import Foundation
 ///
 /// How the archive equals the dropped columns at the moment of the drop:
 /// 1. `prepare` (one short transaction): the archive table, and an `AFTER INSERT OR UPDATE OR
-///    DELETE` row trigger on the table (`ENABLE ALWAYS`, named to fire before the table's own
-///    AFTER triggers, `triggerName`) that writes every row written from then on into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
+///    DELETE` row trigger on the table (`ENABLE ALWAYS`) whose every event writes the row of its
+///    key as the table then holds it into the archive (`ON CONFLICT … DO UPDATE`; a deleted row leaves a tombstone,
 ///    `_bellows_gone`). Plain `UPDATE`, not `UPDATE OF`: the dual-write trigger changes the
 ///    old columns of rows new code writes.
 /// 2. `batch` (keyset batches from the first key up to the largest key once the trigger is in
@@ -231,11 +231,11 @@ public struct ArchiveSQL: Sendable {
     /// The proof, after the batches and before contract's lock, that the archive holds every
     /// row's dropped values: one statement, so one snapshot, in which the trigger and the
     /// batches must have left, for each row of the table, an archive row of its key (not a
-    /// tombstone) whose values are identical (binary image) to the row's (`missing`,
-    /// `differing`). From then on the trigger writes every change into the archive in the
-    /// writer's own transaction, so what holds here holds at the drop. Rows the archive has
-    /// beyond the table (a `TRUNCATE` fires no row trigger) are harmless: restore joins by key.
-    /// Values kept as text are compared as the trigger writes them: run under `textSettings`.
+    /// tombstone) whose values are identical to the row's (`missing`, `differing`; values kept
+    /// as text as `proofJoin` says, run under `textSettings`). From then on the trigger writes
+    /// every change into the archive in the writer's own transaction, so what holds here holds
+    /// at the drop. Rows the archive has beyond the table (a `TRUNCATE` fires no row trigger)
+    /// are harmless: restore joins by key.
     public var proof: String {
         """
         SELECT count(*) FILTER (WHERE \(archivedKey) IS NULL)::bigint AS missing,

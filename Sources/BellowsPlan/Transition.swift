@@ -10,7 +10,8 @@ public enum TransitionNames {
     /// so the trigger fires after the table's own BEFORE triggers and copies what they wrote
     /// (hostile-d 22). A table's trigger that still sorts after it is refused by a gate.
     public static let triggerPrefix = "~bellows_"
-    /// Bellows' triggers that must fire before the table's own AFTER triggers (contract's archive).
+    /// Contract's archive trigger, which fires before the table's own AFTER triggers (its events
+    /// read the table's row, so the order no longer decides what it archives).
     public static let firstTriggerPrefix = "!" + reservedPrefix
     public static let maximumIdentifierBytes = 63
 
