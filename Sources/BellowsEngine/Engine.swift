@@ -381,7 +381,9 @@ public final class Engine: @unchecked Sendable {
         // The shape expand recorded wins over the server's version now (an upgrade mid-transition).
         transition.notNullShape = NotNullShape(recorded: try stored?.optionalString("not_null_shape"))
         if let kept = try stored?.raw("pinned_settings") {
-            transition.pinnedValues = Self.pinnedValues(PostgresArray.parse(kept).compactMap { $0 })
+            let entries = PostgresArray.parse(kept).compactMap { $0 }
+            // Empty: expand found up and down independent of every setting (SettingsIndependence).
+            if entries.isEmpty { transition.settingsIndependent = true } else { transition.pinnedValues = Self.pinnedValues(entries) }
         }
         if let path = try stored?.raw("search_path") {
             transition.searchPath = PostgresArray.parse(path).compactMap { $0 }

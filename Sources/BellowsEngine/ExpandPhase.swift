@@ -67,14 +67,6 @@ extension Engine {
             try pinSearchPath(transition, connection: connection)
             transition.pinnedValues = try sessionPinnedValues(transition, connection: connection)
             report(.info("names in the plan's expressions resolve under search_path = \(PhaseSQL(transition).searchPath), kept for the trigger and every phase"))
-            kept = try keptSettings(transition, connection: connection)
-            if !kept.isEmpty {
-                report(.info("values are computed under " + kept.filter { ["TimeZone", "DateStyle"].contains($0.name) }
-                    .map { "\($0.name) = \($0.value)" }.joined(separator: ", ") + " and \(kept.count - 2) more settings, kept for the trigger and every phase (history lists them)"))
-                for setting in kept where setting.chosenByThisSession {
-                    report(.info("warning: \(setting.name) = \(setting.value) comes from this connection (\(setting.origin)), not from the server's or the database's configuration; the trigger and every phase keep it, so it decides what up and down compute for every row. If the application's sessions use another value, roll back and expand again with theirs"))
-                }
-            }
             for item in transition.carried {
                 report(.info("depends on a replaced column: \(item.line)"))
             }
@@ -134,10 +126,17 @@ extension Engine {
                             try connection.execute(statement.sql)
                         }
                         var probed = false
-                        for statement in sql.expandTransaction {
+                        for var statement in sql.expandTransaction {
                             if !probed && statement.sql == sql.triggerFunction {
                                 try probeExpressions(plan, sql, connection: connection)
                                 probed = true
+                                // Read, decide, then make the function: one that keeps no setting
+                                // when no expression can depend on one.
+                                if !sql.pinnedSettings.isEmpty, try settingsDependence(sql, connection: connection) == nil {
+                                    transition.settingsIndependent = true
+                                    transition.pinnedValues = nil
+                                    statement.sql = PhaseSQL(transition).triggerFunction
+                                }
                             }
                             announce(plan, .expand, statement)
                             try connection.execute(statement.sql)
@@ -162,10 +161,21 @@ extension Engine {
                             """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
                                   PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted()),
                                   transition.notNullShape.rawValue, plan.source, plan.file, plan.table.value.description,
-                                  transition.pinnedValues.map { values in PostgresArray.literal(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }) }])
+                                  transition.settingsIndependent ? "{}"
+                                      : transition.pinnedValues.map { values in PostgresArray.literal(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }) }])
                         guard updated.affectedRows == 1 else {
                             throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                         }
+                    }
+                }
+                kept = try keptSettings(transition, connection: connection)
+                if transition.settingsIndependent {
+                    report(.info("up and down compute the same under every session setting (immutable built-in functions, no date, time or money literal): the trigger keeps none"))
+                } else if !kept.isEmpty {
+                    report(.info("values are computed under " + kept.filter { ["TimeZone", "DateStyle"].contains($0.name) }
+                        .map { "\($0.name) = \($0.value)" }.joined(separator: ", ") + " and \(kept.count - 2) more settings, kept for the trigger and every phase (history lists them)"))
+                    for setting in kept where setting.chosenByThisSession {
+                        report(.info("warning: \(setting.name) = \(setting.value) comes from this connection (\(setting.origin)), not from the server's or the database's configuration; the trigger and every phase keep it, so it decides what up and down compute for every row. If the application's sessions use another value, roll back and expand again with theirs"))
                     }
                 }
             } catch let found as ConflictFound {
@@ -293,6 +303,46 @@ extension Engine {
                            message: "\(plan.table.location): index \(index) cannot be built over the new column: ERROR \(code): \(error.message)\(detail)"
                             + " — its expression or predicate does not fit the new column's type; expand would commit the new column and trigger, then fail building it",
                            remedy: "nothing was changed; drop the index with a migration before expand and create it again after contract, its expression or predicate written for the new type (`WHERE status = 'open'` over text, not `'open'::the_enum`)")
+    }
+
+    /// Why the plan's `up` and `down` may compute differently under another session's settings,
+    /// or `nil` when they cannot (`SettingsIndependence`): each probe is compiled into a view in
+    /// a savepoint rolled back at once, and its stored tree read with what the catalog says of
+    /// the functions it calls. Anything unexpected (no view could be made) keeps the settings.
+    func settingsDependence(_ sql: PhaseSQL, connection: Connection) throws -> String? {
+        let view = SQLQuote.qualified(schema: "bellows", name: TransitionNames.transitional("settings_probe_\(sql.transition.plan.id)"))
+        try connection.execute("SAVEPOINT bellows_settings_probe")
+        defer {
+            _ = try? connection.execute("ROLLBACK TO SAVEPOINT bellows_settings_probe")
+            _ = try? connection.execute("RELEASE SAVEPOINT bellows_settings_probe")
+        }
+        do {
+            for probe in sql.expressionProbes {
+                try connection.execute("CREATE VIEW \(view) (bellows_value) AS \(probe.sql)")
+                let tree = try connection.query("SELECT ev_action::text AS tree FROM pg_rewrite WHERE ev_class = $1::regclass", [view]).first?.string("tree") ?? ""
+                try connection.execute("DROP VIEW \(view)")
+                var facts = SettingsIndependence.scan(tree)
+                let oids = { (set: Set<UInt32>) in PostgresArray.literal(set.sorted().map(String.init)) }
+                for row in try connection.query("SELECT oprcode::oid::bigint AS oid FROM pg_operator WHERE oid = ANY($1::oid[])", [oids(facts.operators)]) {
+                    facts.functions.insert(UInt32(try row.int("oid")))
+                }
+                let functions = try connection.query("""
+                    SELECT p.oid::bigint AS oid, p.provolatile::text AS volatility, l.lanname::text AS language,
+                           EXISTS (SELECT 1 FROM pg_type t WHERE p.oid IN (t.typinput, t.typoutput, t.typreceive, t.typsend)) AS io
+                    FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = ANY($1::oid[])
+                    """, [oids(facts.functions)]).map {
+                    SettingsIndependence.FunctionFacts(oid: UInt32(try $0.int("oid")), volatility: try $0.string("volatility"),
+                                                      typeIO: try $0.bool("io"), language: try $0.string("language"))
+                }
+                if let reason = SettingsIndependence.dependence(facts, functions: functions, text: probe.sql) {
+                    return "the \(probe.key) expression for column \(probe.column): \(reason)"
+                }
+            }
+            return nil
+        } catch let error as PostgresError {
+            if error.kind == .connection { throw error }
+            return "its view could not be read: \(error.message)"
+        }
     }
 
     /// What `probe`'s expression uses that a role able to write the table may not, read from a

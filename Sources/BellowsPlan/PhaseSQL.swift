@@ -94,8 +94,10 @@ public struct PhaseSQL: Sendable {
     /// trigger's function keeps the expanding session's values (`Transition.pinnedValues`,
     /// kept in the plan's state), and every later phase's session takes them from the state,
     /// so a writer whose session sets its own `TimeZone` gets what the backfill and verify
-    /// compute (hostile-d 30). Every plan that computes pins all of them: a domain or a
-    /// composite over a time type hides what an expression touches (hostile-e 01). The function
+    /// compute (hostile-d 30). Every plan that computes pins all of them (a domain or a
+    /// composite over a time type hides what an expression touches, hostile-e 01), unless
+    /// expand read from the compiled expressions that none can matter
+    /// (`SettingsIndependence`, `Transition.settingsIndependent`). The function
     /// compares the writer's values with the kept ones (literals in its body) and sets and puts
     /// back only those that differ (`settingsPrologue`); `standard_conforming_strings` alone
     /// stays a `SET … FROM CURRENT` clause, because PL/pgSQL parses the body under it
@@ -111,8 +113,10 @@ public struct PhaseSQL: Sendable {
                                             "timezone_abbreviations", "standard_conforming_strings", "array_nulls",
                                             "transform_null_equals"]
 
-    /// The settings this plan's trigger pins: none when every value is copied as it is.
+    /// The settings this plan's trigger pins: none when every value is copied as it is, or
+    /// when expand found the expressions independent of every setting.
     public var pinnedSettings: [String] {
+        guard !transition.settingsIndependent else { return [] }
         let copies = transition.groups.allSatisfy { group in
             group.targets.allSatisfy { t in
                 guard let up = t.up else { return t.existing }

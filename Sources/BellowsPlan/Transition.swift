@@ -166,6 +166,10 @@ public struct Transition: Sendable, Hashable {
     /// the expanding session's, kept in the plan's state. `nil` offline, where the function
     /// shows PostgreSQL's built-in ones (`PhaseSQL.builtInSettingValues`).
     public var pinnedValues: [String: String]? = nil
+    /// Expand found that every `up` and `down` computes the same under every setting
+    /// (`SettingsIndependence`), kept in the plan's state as an empty `pinned_settings`: the
+    /// trigger's function keeps none (`PhaseSQL.pinnedSettings`). `false` offline.
+    public var settingsIndependent = false
     /// The types among `comparedTypes` that have no default equality, as the engine found them
     /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones. Verify asks a
     /// round trip through `down` and `up` to be equal (by `=`) where a type has it.
