@@ -327,12 +327,12 @@ extension Engine {
                     facts.functions.insert(UInt32(try row.int("oid")))
                 }
                 let functions = try connection.query("""
-                    SELECT p.oid::bigint AS oid, p.provolatile::text AS volatility, l.lanname::text AS language,
+                    SELECT p.oid::bigint AS oid, p.provolatile::text AS volatility, l.lanname::text AS language, p.proname::text AS name,
                            EXISTS (SELECT 1 FROM pg_type t WHERE p.oid IN (t.typinput, t.typoutput, t.typreceive, t.typsend)) AS io
                     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = ANY($1::oid[])
                     """, [oids(facts.functions)]).map {
                     SettingsIndependence.FunctionFacts(oid: UInt32(try $0.int("oid")), volatility: try $0.string("volatility"),
-                                                      typeIO: try $0.bool("io"), language: try $0.string("language"))
+                                                      typeIO: try $0.bool("io"), language: try $0.string("language"), name: try $0.string("name"))
                 }
                 if let reason = SettingsIndependence.dependence(facts, functions: functions, text: probe.sql) {
                     return "the \(probe.key) expression for column \(probe.column): \(reason)"

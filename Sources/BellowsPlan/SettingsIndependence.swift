@@ -38,12 +38,15 @@ public enum SettingsIndependence {
         /// `pg_language.lanname`: a `sql` or PL function's body is parsed when called, under
         /// the caller's `standard_conforming_strings`; only `internal` and `c` are judged.
         public var language: String
+        /// `pg_proc.proname`.
+        public var name: String
 
-        public init(oid: UInt32, volatility: String, typeIO: Bool, language: String = "internal") {
+        public init(oid: UInt32, volatility: String, typeIO: Bool, language: String = "internal", name: String = "") {
             self.oid = oid
             self.volatility = volatility
             self.typeIO = typeIO
             self.language = language
+            self.name = name
         }
     }
 
@@ -58,6 +61,11 @@ public enum SettingsIndependence {
     /// Types whose literals parse alike under every setting: bool, bytea, "char", name, int8,
     /// int2, int4, text, oid, json, float4, float8, bpchar, varchar, numeric, uuid, jsonb.
     public static let constantTypes: Set<UInt32> = [16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1042, 1043, 1700, 2950, 3802]
+
+    /// Built-in functions marked `IMMUTABLE` that read a setting all the same: `timezone(text,
+    /// timestamp)` (`AT TIME ZONE 'IST'`) looks an abbreviation up in `timezone_abbreviations`,
+    /// and `quote_ident` quotes every name under `quote_all_identifiers`.
+    public static let settingReadingFunctions: Set<String> = ["timezone", "quote_ident"]
 
     /// PostgreSQL's first OID for objects made after `initdb` (`FirstNormalObjectId`).
     public static let firstUserObjectID: UInt32 = 16384
@@ -119,6 +127,7 @@ public enum SettingsIndependence {
             if oid >= firstUserObjectID { return "function \(oid) is not built in" }
             if function.volatility != "i" { return "function \(oid) is not immutable" }
             if function.typeIO { return "function \(oid) is a type's input or output" }
+            if settingReadingFunctions.contains(function.name) { return "function \(function.name) reads a setting" }
             if !["internal", "c"].contains(function.language) { return "function \(oid) is LANGUAGE \(function.language)" }
         }
         return nil

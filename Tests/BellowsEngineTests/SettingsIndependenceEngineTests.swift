@@ -78,6 +78,8 @@ struct SettingsIndependenceEngineTests {
             ("n", "up: \"CASE WHEN n = NULL THEN 0 ELSE n END\""),
             ("n", "type: positive\n    up: \"n::positive\"\n    down: \"n::integer\""),
             ("name", "up: \"name || now()\""),
+            ("at", "type: timestamp\n    up: \"at AT TIME ZONE 'IST'\"\n    down: \"at AT TIME ZONE 'IST'\""),
+            ("name", "up: \"quote_ident(name)\""),
         ]
         for (index, (column, change)) in (independent.map { ($0, true) } + dependent.map { ($0, false) }).enumerated() {
             let ((name, yaml), expectIndependent) = (column, change)

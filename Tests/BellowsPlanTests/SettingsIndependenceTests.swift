@@ -39,6 +39,7 @@ import Testing
         #expect(reason(facts, [Self.builtIn[0], .init(oid: 177, volatility: "s", typeIO: false)]) == "function 177 is not immutable")
         #expect(reason(facts, [Self.builtIn[0], .init(oid: 177, volatility: "i", typeIO: true)]) == "function 177 is a type's input or output")
         #expect(reason(facts, [Self.builtIn[0], .init(oid: 177, volatility: "i", typeIO: false, language: "sql")]) == "function 177 is LANGUAGE sql")
+        #expect(reason(facts, [Self.builtIn[0], .init(oid: 177, volatility: "i", typeIO: false, name: "timezone")]) == "function timezone reads a setting")
         var user = facts
         user.functions.insert(70_000)
         #expect(reason(user, Self.builtIn + [.init(oid: 70_000, volatility: "i", typeIO: false)]) == "function 70000 is not built in")
