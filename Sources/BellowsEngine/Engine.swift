@@ -381,9 +381,7 @@ public final class Engine: @unchecked Sendable {
         // The shape expand recorded wins over the server's version now (an upgrade mid-transition).
         transition.notNullShape = NotNullShape(recorded: try stored?.optionalString("not_null_shape"))
         if let kept = try stored?.raw("pinned_settings") {
-            let entries = PostgresArray.parse(kept).compactMap { $0 }
-            // Empty: expand found up and down independent of every setting (SettingsIndependence).
-            if entries.isEmpty { transition.settingsIndependent = true } else { transition.pinnedValues = Self.pinnedValues(entries) }
+            transition.pinnedValues = Self.pinnedValues(PostgresArray.parse(kept).compactMap { $0 })
         }
         if let path = try stored?.raw("search_path") {
             transition.searchPath = PostgresArray.parse(path).compactMap { $0 }
@@ -461,7 +459,8 @@ public final class Engine: @unchecked Sendable {
 
     /// The settings expand keeps for `transition`'s trigger, with this session's values.
     func keptSettings(_ transition: Transition, connection: Connection) throws -> [KeptSetting] {
-        let names = PhaseSQL(transition).pinnedSettings
+        // The trigger may keep none (`Transition.settingsIndependent`) while the phases keep them.
+        let names = transition.pinnedValues.map { Array($0.keys).sorted() } ?? PhaseSQL(transition).pinnedSettings
         guard !names.isEmpty else { return [] }
         return try connection.query("SELECT name, setting, source FROM pg_settings WHERE lower(name) = ANY($1::text[]) ORDER BY name",
                                     [PostgresArray.literal(names)]).map {

@@ -132,9 +132,10 @@ extension Engine {
                                 probed = true
                                 // Read, decide, then make the function: one that keeps no setting
                                 // when no expression can depend on one.
+                                // The values stay in the plan's state: later phases' sessions still
+                                // take them, for the plan's checks.
                                 if !sql.pinnedSettings.isEmpty, try settingsDependence(sql, connection: connection) == nil {
                                     transition.settingsIndependent = true
-                                    transition.pinnedValues = nil
                                     statement.sql = PhaseSQL(transition).triggerFunction
                                 }
                             }
@@ -161,8 +162,7 @@ extension Engine {
                             """, [plan.id, plan.checksum, tableJSON, PostgresArray.literal(touched), state.phase.rawValue,
                                   PostgresArray.literal(transition.searchPath ?? []), PostgresArray.literal(columns.referenced.sorted()),
                                   transition.notNullShape.rawValue, plan.source, plan.file, plan.table.value.description,
-                                  transition.settingsIndependent ? "{}"
-                                      : transition.pinnedValues.map { values in PostgresArray.literal(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }) }])
+                                  transition.pinnedValues.map { values in PostgresArray.literal(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }) }])
                         guard updated.affectedRows == 1 else {
                             throw PostgresError(kind: .client, message: "plan \(plan.id) changed phase while expand ran (another bellows?)")
                         }
@@ -170,7 +170,7 @@ extension Engine {
                 }
                 kept = try keptSettings(transition, connection: connection)
                 if transition.settingsIndependent {
-                    report(.info("up and down compute the same under every session setting (immutable built-in functions, no date, time or money literal): the trigger keeps none"))
+                    report(.info("up and down compute the same under every session setting (immutable built-in functions, no date, time or money literal): the trigger keeps none; the plan's checks run under this session's"))
                 } else if !kept.isEmpty {
                     report(.info("values are computed under " + kept.filter { ["TimeZone", "DateStyle"].contains($0.name) }
                         .map { "\($0.name) = \($0.value)" }.joined(separator: ", ") + " and \(kept.count - 2) more settings, kept for the trigger and every phase (history lists them)"))
@@ -317,6 +317,8 @@ extension Engine {
             _ = try? connection.execute("RELEASE SAVEPOINT bellows_settings_probe")
         }
         do {
+            // `x = NULL` in any spelling then compiles to a comparison with a NULL literal.
+            try connection.execute("SET LOCAL transform_null_equals = off")
             for probe in sql.expressionProbes {
                 try connection.execute("CREATE VIEW \(view) (bellows_value) AS \(probe.sql)")
                 let tree = try connection.query("SELECT ev_action::text AS tree FROM pg_rewrite WHERE ev_class = $1::regclass", [view]).first?.string("tree") ?? ""

@@ -17,8 +17,10 @@
 /// - every constant is of a type whose literal parses alike under every setting
 ///   (`constantTypes`: no date, time, interval, money, array or XML literal, which the writer's
 ///   session would parse when PL/pgSQL first plans the expression);
-/// - the expression's text has no backslash (`standard_conforming_strings`) and no `= NULL`
-///   (`transform_null_equals`), the two settings that change how the text parses.
+/// - the expression's text has no backslash and no `U&` string (`standard_conforming_strings`:
+///   with it off, a Unicode escape cannot parse at all) and no `NULL` literal, which the probe
+///   compiles under `transform_null_equals = off` so that `x = /* … */ NULL` keeps one
+///   (the settings that change how the text parses).
 public enum SettingsIndependence {
     /// What a node tree holds that the judgement needs.
     public struct NodeFacts: Sendable, Hashable {
@@ -26,6 +28,9 @@ public enum SettingsIndependence {
         public var functions: Set<UInt32> = []
         public var operators: Set<UInt32> = []
         public var constantTypes: Set<UInt32> = []
+        /// A `NULL` literal: compiled under `transform_null_equals = off`, as the probe is,
+        /// `x = NULL` in any spelling (a comment or a form feed around the `=`) keeps one.
+        public var nullConstant = false
     }
 
     /// What the catalog says of a function the tree calls.
@@ -95,10 +100,14 @@ public enum SettingsIndependence {
             case UInt8(ascii: ":"):
                 let (field, end) = word(from: i + 1)
                 i = end
-                guard ["funcid", "opfuncid", "opno", "consttype"].contains(field) else { continue }
+                guard ["funcid", "opfuncid", "opno", "consttype", "constisnull"].contains(field) else { continue }
                 while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
                 let (value, after) = word(from: i)
                 i = after
+                if field == "constisnull" {
+                    if currentNode == "CONST" && value == "true" { facts.nullConstant = true }
+                    continue
+                }
                 guard let oid = UInt32(value) else { continue }
                 switch (field, currentNode) {
                 case ("funcid", _), ("opfuncid", _): if oid != 0 { facts.functions.insert(oid) }
@@ -118,7 +127,8 @@ public enum SettingsIndependence {
     /// and behind `facts.operators`, `text` the expression as the plan wrote it.
     public static func dependence(_ facts: NodeFacts, functions: [FunctionFacts], text: String) -> String? {
         if text.contains("\\") { return "a backslash in its text (standard_conforming_strings)" }
-        if equalsNull(in: text) { return "an = NULL in its text (transform_null_equals)" }
+        if text.lowercased().contains("u&") { return "a Unicode escape in its text (standard_conforming_strings)" }
+        if equalsNull(in: text) || facts.nullConstant { return "a NULL literal (transform_null_equals turns x = NULL into x IS NULL)" }
         if let node = facts.nodes.subtracting(allowedNodes).sorted().first { return "a \(node) node" }
         if let type = facts.constantTypes.subtracting(constantTypes).sorted().first { return "a constant of type \(type)" }
         let known = Dictionary(functions.map { ($0.oid, $0) }, uniquingKeysWith: { a, _ in a })

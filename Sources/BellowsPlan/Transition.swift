@@ -167,8 +167,10 @@ public struct Transition: Sendable, Hashable {
     /// shows PostgreSQL's built-in ones (`PhaseSQL.builtInSettingValues`).
     public var pinnedValues: [String: String]? = nil
     /// Expand found that every `up` and `down` computes the same under every setting
-    /// (`SettingsIndependence`), kept in the plan's state as an empty `pinned_settings`: the
-    /// trigger's function keeps none (`PhaseSQL.pinnedSettings`). `false` offline.
+    /// (`SettingsIndependence`): the trigger's function it makes keeps none
+    /// (`PhaseSQL.pinnedSettings`), while `pinnedValues` stay in the plan's state for every
+    /// later phase's session (the plan's checks). Only expand makes the function; `false`
+    /// offline and in later phases.
     public var settingsIndependent = false
     /// The types among `comparedTypes` that have no default equality, as the engine found them
     /// in `pg_catalog`; `nil` offline, where `PhaseSQL` knows the built-in ones. Verify asks a

@@ -29,6 +29,12 @@ import Testing
         }
         #expect(reason(facts, text: #"replace(a, '\', '/')"#)?.contains("standard_conforming_strings") == true)
         #expect(reason(facts, text: "CASE WHEN n = NULL THEN 0 END")?.contains("transform_null_equals") == true)
+        #expect(reason(facts, text: "replace(a, U&'!00A0' UESCAPE '!', ' ')")?.contains("standard_conforming_strings") == true)
+        var nulled = facts
+        nulled.nullConstant = true
+        #expect(reason(nulled)?.contains("transform_null_equals") == true)
+        #expect(SettingsIndependence.scan("{CONST :consttype 23 :constisnull true :constvalue <>}").nullConstant)
+        #expect(!SettingsIndependence.scan("{CONST :consttype 23 :constisnull false :constvalue 4 [ 1 0 0 0 ]}").nullConstant)
         var coerced = facts
         coerced.nodes.insert("COERCEVIAIO")
         #expect(reason(coerced) == "a COERCEVIAIO node")
