@@ -217,7 +217,14 @@ extension Engine {
             let name = try row.string("name")
             if let own = try row.optionalString("own") { keptAsText[name] = own } else { liveTypes[name] = try row.string("live") }
         }
-        return ArchiveSQL(transition, keptAsText: keptAsText, liveTypes: liveTypes)
+        var readBackTypes: [String: String] = [:]
+        for (name, type) in keptAsText {
+            let array = type.hasSuffix("[]")
+            if let base = try constrainedDomainBase(array ? String(type.dropLast(2)) : type, connection) {
+                readBackTypes[name] = base + (array ? "[]" : "")
+            }
+        }
+        return ArchiveSQL(transition, keptAsText: keptAsText, liveTypes: liveTypes, readBackTypes: readBackTypes)
     }
 
     /// Inside contract's transaction, under its lock: the archive completed and recorded.

@@ -54,10 +54,18 @@ public struct ArchiveSQL: Sendable {
     /// and the proof, comparing under the recorded type too, passed (hostile-o 04). Empty offline.
     public let liveTypes: [String: String]
 
-    public init(_ transition: Transition, keptAsText: [String: String] = [:], liveTypes: [String: String] = [:]) {
+    /// The type the proof reads a value kept as text back into, by name, where it is not the
+    /// kept type: a domain with a constraint (or an array of one) reads back into its base
+    /// type, whose text is the same, so that a value its NOT VALID CHECK exempts does not fail
+    /// the proof (hostile-q 06). Empty offline.
+    public let readBackTypes: [String: String]
+
+    public init(_ transition: Transition, keptAsText: [String: String] = [:], liveTypes: [String: String] = [:],
+                readBackTypes: [String: String] = [:]) {
         self.transition = transition
         self.keptAsText = keptAsText
         self.liveTypes = liveTypes
+        self.readBackTypes = readBackTypes
     }
 
     private func q(_ name: String) -> String { SQLQuote.identifier(name) }
@@ -265,7 +273,8 @@ public struct ArchiveSQL: Sendable {
         // a domain's NOT VALID CHECK failed the proof (hostile-p 01–03). A row written since
         // passed its domain's checks when it was written.
         for column in columns {
-            guard let type = keptAsText[column.name] else { continue }
+            guard let kept = keptAsText[column.name] else { continue }
+            let type = readBackTypes[column.name] ?? kept
             let archived = "bellows_a.\(q(column.name))", live = "bellows_t.\(q(column.name))::text"
             differs.append("""
                 CASE WHEN (\(archived) COLLATE "C") IS NOT DISTINCT FROM (\(live) COLLATE "C") THEN false \
