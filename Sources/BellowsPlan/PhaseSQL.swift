@@ -90,7 +90,8 @@ public struct PhaseSQL: Sendable {
     /// an XML value's parse (`xmloption`) and binary text (`xmlbinary`), what `'… IST'` means
     /// (`timezone_abbreviations`, hostile-f 02), how a string literal with a backslash parses
     /// (`standard_conforming_strings`: PL/pgSQL parses the body under the caller's, hostile-f 09),
-    /// `'{NULL}'`'s element (`array_nulls`) and `x = NULL` (`transform_null_equals`). The
+    /// `'{NULL}'`'s element (`array_nulls`), `x = NULL` (`transform_null_equals`) and
+    /// `quote_ident`'s quotes (`quote_all_identifiers`, hostile-s 4). The
     /// trigger's function keeps the expanding session's values (`Transition.pinnedValues`,
     /// kept in the plan's state), and every later phase's session takes them from the state,
     /// so a writer whose session sets its own `TimeZone` gets what the backfill and verify
@@ -111,7 +112,7 @@ public struct PhaseSQL: Sendable {
     public static let expressionSettings = ["timezone", "datestyle", "intervalstyle", "lc_monetary", "lc_numeric", "lc_time",
                                             "extra_float_digits", "bytea_output", "default_text_search_config", "xmloption", "xmlbinary",
                                             "timezone_abbreviations", "standard_conforming_strings", "array_nulls",
-                                            "transform_null_equals"]
+                                            "transform_null_equals", "quote_all_identifiers"]
 
     /// The settings this plan's trigger pins: none when every value is copied as it is, or
     /// when expand found the expressions independent of every setting.
@@ -144,7 +145,7 @@ public struct PhaseSQL: Sendable {
         "timezone": "GMT", "datestyle": "ISO, MDY", "intervalstyle": "postgres", "lc_monetary": "C", "lc_numeric": "C",
         "lc_time": "C", "extra_float_digits": "1", "bytea_output": "hex", "default_text_search_config": "pg_catalog.simple",
         "xmloption": "content", "xmlbinary": "base64", "timezone_abbreviations": "Default", "standard_conforming_strings": "on",
-        "array_nulls": "on", "transform_null_equals": "off",
+        "array_nulls": "on", "transform_null_equals": "off", "quote_all_identifiers": "off",
     ]
 
     /// The pinned settings the function sets in its body, with the values it keeps: the

@@ -51,6 +51,21 @@ struct SettingsIndependenceEngineTests {
         #expect(try fixture.rows("SELECT n::text FROM counters WHERE id IN (1, 2, 1001, 1002) ORDER BY id") == [["7"], ["3"], ["1001"], ["1002"]])
     }
 
+    /// hostile-s 4: `quote_ident` reads `quote_all_identifiers`, which no plan kept: a writer
+    /// with it on stored `"abc"` where the backfill stores `abc`. A plan that keeps the
+    /// settings keeps it too.
+    @Test func aWriterQuotingEveryIdentifierStoresWhatTheBackfillComputes() throws {
+        let fixture = try EngineFixture("setquote")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE idents (id bigint PRIMARY KEY, name text); INSERT INTO idents VALUES (1, 'abc'), (2, 'Mixed Case')")
+        let id = try fixture.writePlan("001_quote", "table: idents\nchanges:\n  - alter: name\n    rename_to: quoted\n    up: \"quote_ident(name)\"\n    down: \"quoted\"\n")
+        try fixture.run(.expand, id)
+        try fixture.exec("SET quote_all_identifiers = on; INSERT INTO idents (id, name) VALUES (3, 'xyz'); RESET quote_all_identifiers")
+        try fixture.run(.backfill, id)
+        #expect(try fixture.rows("SELECT quoted FROM idents ORDER BY id") == [["abc"], ["\"Mixed Case\""], ["xyz"]])
+        try fixture.run(.verify, id)
+    }
+
     /// Expressions that are the same under every setting keep none; each of the others keeps all.
     @Test func onlyExpressionsThatCannotDependOnASettingKeepNone() throws {
         let fixture = try EngineFixture("setwhich")
