@@ -320,7 +320,7 @@ extension Engine {
             // `x = NULL` in any spelling then compiles to a comparison with a NULL literal.
             try connection.execute("SET LOCAL transform_null_equals = off")
             for probe in sql.expressionProbes {
-                try connection.execute("CREATE VIEW \(view) (bellows_value) AS \(probe.sql)")
+                try connection.execute("CREATE VIEW \(view) (bellows_value) AS \(probe.alone)")
                 let tree = try connection.query("SELECT ev_action::text AS tree FROM pg_rewrite WHERE ev_class = $1::regclass", [view]).first?.string("tree") ?? ""
                 try connection.execute("DROP VIEW \(view)")
                 var facts = SettingsIndependence.scan(tree)

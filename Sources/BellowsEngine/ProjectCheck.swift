@@ -357,7 +357,8 @@ public enum PhaseRendering {
                 out += "-- values are computed under the expanding session's \(sql.pinnedSettings.joined(separator: ", ")),\n"
                     + "-- kept by the trigger (it sets those a writer's session has others of; shown with PostgreSQL's built-in\n"
                     + "-- values) and every phase; expand prints TimeZone and DateStyle, warns\n"
-                    + "-- about a value the connection chose (PGTZ, PGOPTIONS, ALTER ROLE … SET) and history records them all\n"
+                    + "-- about a value the connection chose (PGTZ, PGOPTIONS, ALTER ROLE … SET) and history records them all;\n"
+                    + "-- when expand finds up and down independent of every setting, the trigger it makes keeps none\n"
             }
         }
         for phase in phases {

@@ -418,10 +418,12 @@ public struct PhaseSQL: Sendable {
         return transition.groups.flatMap { group in
             group.targets.compactMap { t in
                 t.up.map { ExpressionProbe(changeIndex: group.changeIndex, key: "up", column: t.physical,
-                                           sql: "SELECT (\($0))::\(t.type) FROM \(row)") }
+                                           sql: "SELECT (\($0))::\(t.type) FROM \(row)",
+                                           alone: "SELECT (\($0))::\(t.type) FROM \(table) AS bellows_row") }
             } + group.downs.map { down in
                 ExpressionProbe(changeIndex: group.changeIndex, key: "down", column: down.column,
-                                sql: "SELECT (\(down.expression))::\(down.type) FROM \(row)")
+                                sql: "SELECT (\(down.expression))::\(down.type) FROM \(row)",
+                                alone: "SELECT (\(down.expression))::\(down.type) FROM \(table) AS bellows_row")
             }
         }
     }
@@ -448,6 +450,9 @@ public struct PhaseSQL: Sendable {
         /// The column it computes (physical name).
         public var column: String
         public var sql: String
+        /// The expression over the table itself, no subquery: a view of it holds the
+        /// expression's own nodes and nothing else typed (`SettingsIndependence`).
+        public var alone: String = ""
     }
 
     /// When the dual-write trigger fires. Never for the backfill's own writes, which set

@@ -16,7 +16,9 @@
 ///   when called, under the caller's settings);
 /// - every constant is of a type whose literal parses alike under every setting
 ///   (`constantTypes`: no date, time, interval, money, array or XML literal, which the writer's
-///   session would parse when PL/pgSQL first plans the expression);
+///   session would parse when PL/pgSQL first plans the expression), and every value of the
+///   expression (columns, results) of one of those types (`valueTypes`: PostgreSQL marks
+///   `age(timestamptz, timestamptz)` immutable and computes it in the session's TimeZone);
 /// - the expression's text has no backslash and no `U&` string (`standard_conforming_strings`:
 ///   with it off, a Unicode escape cannot parse at all) and no `NULL` literal, which the probe
 ///   compiles under `transform_null_equals = off` so that `x = /* … */ NULL` keeps one
@@ -28,6 +30,13 @@ public enum SettingsIndependence {
         public var functions: Set<UInt32> = []
         public var operators: Set<UInt32> = []
         public var constantTypes: Set<UInt32> = []
+        /// Every type a node of the expression has (a column's, a literal's, a function's or
+        /// an operator's result, a CASE's…): a value of a type outside `valueTypes` may be
+        /// compared or ordered by functions the tree does not name (a range's or a record's
+        /// comparison under `greatest`) or taken apart under a setting by an immutable built-in
+        /// (`age(timestamptz, timestamptz)` in the session's TimeZone, a jsonpath's
+        /// `.datetime()` under lc_time, hostile-t).
+        public var valueTypes: Set<UInt32> = []
         /// A `NULL` literal: compiled under `transform_null_equals = off`, as the probe is,
         /// `x = NULL` in any spelling (a comment or a form feed around the `=`) keeps one.
         public var nullConstant = false
@@ -64,8 +73,16 @@ public enum SettingsIndependence {
     ]
 
     /// Types whose literals parse alike under every setting: bool, bytea, "char", name, int8,
-    /// int2, int4, text, oid, json, float4, float8, bpchar, varchar, numeric, uuid, jsonb.
-    public static let constantTypes: Set<UInt32> = [16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1042, 1043, 1700, 2950, 3802]
+    /// int2, int4, text, json, float4, float8, bpchar, varchar, numeric, uuid, jsonb.
+    public static let constantTypes: Set<UInt32> = [16, 17, 18, 19, 20, 21, 23, 25, 114, 700, 701, 1042, 1043, 1700, 2950, 3802]
+
+    /// Types every value of the expression may have: the same as `constantTypes`; no date,
+    /// time, interval, money, range, array, record, jsonpath, xml, domain or type of one's own.
+    public static let valueTypes: Set<UInt32> = constantTypes
+
+    /// The fields of a node that name its value's type.
+    static let typeFields: Set<String> = ["vartype", "consttype", "funcresulttype", "opresulttype", "resulttype",
+                                          "coalescetype", "minmaxtype", "casetype", "typeId"]
 
     /// Built-in functions marked `IMMUTABLE` that read a setting all the same: `timezone(text,
     /// timestamp)` (`AT TIME ZONE 'IST'`) looks an abbreviation up in `timezone_abbreviations`,
@@ -100,7 +117,7 @@ public enum SettingsIndependence {
             case UInt8(ascii: ":"):
                 let (field, end) = word(from: i + 1)
                 i = end
-                guard ["funcid", "opfuncid", "opno", "consttype", "constisnull"].contains(field) else { continue }
+                guard ["funcid", "opfuncid", "opno", "constisnull"].contains(field) || typeFields.contains(field) else { continue }
                 while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
                 let (value, after) = word(from: i)
                 i = after
@@ -109,6 +126,7 @@ public enum SettingsIndependence {
                     continue
                 }
                 guard let oid = UInt32(value) else { continue }
+                if typeFields.contains(field) { facts.valueTypes.insert(oid) }
                 switch (field, currentNode) {
                 case ("funcid", _), ("opfuncid", _): if oid != 0 { facts.functions.insert(oid) }
                 case ("opno", _): facts.operators.insert(oid)
@@ -131,6 +149,7 @@ public enum SettingsIndependence {
         if equalsNull(in: text) || facts.nullConstant { return "a NULL literal (transform_null_equals turns x = NULL into x IS NULL)" }
         if let node = facts.nodes.subtracting(allowedNodes).sorted().first { return "a \(node) node" }
         if let type = facts.constantTypes.subtracting(constantTypes).sorted().first { return "a constant of type \(type)" }
+        if let type = facts.valueTypes.subtracting(valueTypes).sorted().first { return "a value of type \(type)" }
         let known = Dictionary(functions.map { ($0.oid, $0) }, uniquingKeysWith: { a, _ in a })
         for oid in facts.functions.sorted() {
             guard let function = known[oid] else { return "function \(oid) not found" }

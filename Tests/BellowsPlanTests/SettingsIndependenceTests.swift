@@ -16,6 +16,7 @@ import Testing
         #expect(facts.functions == [481, 177])
         #expect(facts.operators == [551])
         #expect(facts.constantTypes == [23])
+        #expect(facts.valueTypes == [20, 23])
     }
 
     @Test func builtInImmutableFunctionsOverPlainConstantsAreIndependent() {
@@ -38,6 +39,9 @@ import Testing
         var coerced = facts
         coerced.nodes.insert("COERCEVIAIO")
         #expect(reason(coerced) == "a COERCEVIAIO node")
+        var ranged = facts
+        ranged.valueTypes.insert(1184)
+        #expect(reason(ranged) == "a value of type 1184")
         var dated = facts
         dated.constantTypes.insert(1082)
         #expect(reason(dated) == "a constant of type 1082")
