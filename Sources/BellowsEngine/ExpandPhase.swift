@@ -135,8 +135,16 @@ extension Engine {
                                 // The values stay in the plan's state: later phases' sessions still
                                 // take them, for the plan's checks.
                                 if !sql.pinnedSettings.isEmpty, try settingsDependence(sql, connection: connection) == nil {
-                                    transition.settingsIndependent = true
-                                    statement.sql = PhaseSQL(transition).triggerFunction
+                                    var candidate = transition
+                                    candidate.settingsIndependent = true
+                                    let function = PhaseSQL(candidate).triggerFunction
+                                    // Without the settings the body is parsed under the writer's
+                                    // standard_conforming_strings: a backslash anywhere in it (a name in
+                                    // a message) keeps them (hostile-u 1).
+                                    if !function.contains("\\") {
+                                        transition = candidate
+                                        statement.sql = function
+                                    }
                                 }
                             }
                             announce(plan, .expand, statement)

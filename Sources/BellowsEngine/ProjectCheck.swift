@@ -327,7 +327,7 @@ public enum PhaseRendering {
                             versionGiven: Bool = false, versionSource: String? = nil, archiveDefault: Bool? = nil,
                             archiveSize: ArchiveSize? = nil) -> String {
         let sql = PhaseSQL(transition)
-        var out = "-- plan \(transition.plan.id) on \(transition.tableName) (sha256 \(transition.plan.checksum.prefix(16)))\n"
+        var out = "-- plan \(transition.plan.id) on \(SQLQuote.commentText(transition.tableName.description)) (sha256 \(transition.plan.checksum.prefix(16)))\n"
         out += "-- rendered for PostgreSQL \(ServerVersion.given(serverVersion))"
             + (versionSource.map { " (\($0))\n" } ?? (versionGiven ? " (--server-version)\n" : " (the oldest supported; --server-version N renders for another)\n"))
         if transition.plan.strategy == .views {
@@ -403,7 +403,7 @@ public enum PhaseRendering {
                     inTransaction = true
                 }
                 if statement.mode == .standalone && inTransaction { out += "COMMIT;\n"; inTransaction = false }
-                out += "-- \(statement.purpose)\(statement.mode == .standalone ? " (outside a transaction)" : "")\n\(statement.sql);\n"
+                out += "-- \(SQLQuote.commentText(statement.purpose))\(statement.mode == .standalone ? " (outside a transaction)" : "")\n\(statement.sql);\n"
             }
             if inTransaction { out += "COMMIT;\n" }
             if phase == .backfill, sql.needsBackfill {

@@ -520,7 +520,7 @@ public struct PhaseSQL: Sendable {
         for group in transition.groups {
             let lines = triggerLines(for: group)
             guard !lines.isEmpty else { continue }
-            body.append("  -- change \(group.changeIndex + 1): \(describe(group))")
+            body.append("  -- change \(group.changeIndex + 1): \(SQLQuote.commentText(describe(group)))")
             body.append(contentsOf: lines)
         }
         let settings = settingsPrologue

@@ -21,4 +21,11 @@ public enum SQLQuote {
     public static func literal(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
     }
+
+    /// `text` fit for the rest of a `--` comment line: a line break in it (a name may hold one)
+    /// would end the comment and make the rest code (hostile-u 4); it is shown as `\n`, `\r`.
+    public static func commentText(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
+        return text.replacingOccurrences(of: "\r\n", with: "\\r\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+    }
 }

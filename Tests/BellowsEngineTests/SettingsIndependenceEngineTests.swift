@@ -66,6 +66,31 @@ struct SettingsIndependenceEngineTests {
         try fixture.run(.verify, id)
     }
 
+    /// hostile-u 1: a name with `\'` in the messages the function raises: without its
+    /// `standard_conforming_strings` clause a writer with it off could not compile the body, and
+    /// every write of that session failed. A backslash anywhere in the body keeps the settings.
+    @Test func aBackslashInANameTheBodyQuotesKeepsTheSettings() throws {
+        let fixture = try EngineFixture("setbackslash")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t SELECT g, g FROM generate_series(1, 5) g")
+        let id = try fixture.writePlan("001_a_big", "table: t\nchanges:\n  - alter: a\n    rename_to: 'b\\''c'\n    type: bigint\n    up: \"a::bigint + 0\"\n    down: \"a::int4\"\n")
+        try fixture.run(.expand, id)
+        try fixture.exec("SET standard_conforming_strings = off; INSERT INTO t (id, a) VALUES (7, 7); UPDATE t SET a = 8 WHERE id = 1; RESET standard_conforming_strings")
+        #expect(try fixture.rows("SELECT a::text, \"b\\'c\"::text FROM t WHERE id IN (1, 7) ORDER BY id") == [["8", "8"], ["7", "7"]])
+    }
+
+    /// hostile-u 4: a line break in a name ended the `-- change` comment in the function's body
+    /// and the rest of the name ran on every write (an insert of id 7 stored 1007).
+    @Test func aLineBreakInANameStaysInTheFunctionsComment() throws {
+        let fixture = try EngineFixture("setnewline")
+        defer { fixture.close() }
+        try fixture.exec("CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t VALUES (1, 1)")
+        let id = try fixture.writePlan("001_nl", "table: t\nchanges:\n  - alter: a\n    rename_to: \"b\\n  NEW.\\\"id\\\" := NEW.\\\"id\\\" + 1000;\"\n    type: bigint\n    up: \"a::bigint\"\n    down: \"a::int4\"\n")
+        try fixture.run(.expand, id)
+        try fixture.exec("INSERT INTO t (id, a) VALUES (7, 7)")
+        #expect(try fixture.rows("SELECT id::text FROM t ORDER BY id") == [["1"], ["7"]])
+    }
+
     /// Expressions that are the same under every setting keep none; each of the others keeps all.
     @Test func onlyExpressionsThatCannotDependOnASettingKeepNone() throws {
         let fixture = try EngineFixture("setwhich")
