@@ -488,6 +488,13 @@ extension Engine {
                                                                : "(contract's transaction is too far back, or the database was restored from a dump)")
                                          + ": --by-key fills every row whose key the archive has, also one inserted since with a key it had")
             }
+            // Names in values kept as text are read back under the path contract wrote them
+            // under (hostile-q 05), and so is everything else restore reads: the whole session.
+            let writtenUnder = ArchiveSQL.writtenUnder(comment: try connection.query(
+                "SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c"))
+            if let path = writtenUnder?.searchPath {
+                _ = try connection.query("SELECT set_config('search_path', $1, false)", [path])
+            }
             let archivedColumns = try connection.query("""
                 SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type, \(CatalogReader.domainBase("atttypid")) AS base_type
                 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
@@ -508,7 +515,6 @@ extension Engine {
             /// and is read back under them (an archive made before: under the session's).
             struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromFixedText = false }
             var targets: [Target] = []
-            let archiveComment = try connection.query("SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c")
             for column in columns {
                 let into = name ?? TransitionNames.fitted("\(column)_restored")
                 let archived = types[column] ?? "text"
@@ -534,7 +540,7 @@ extension Engine {
                                              + "drop or rename it, or restore into another name with --column \(column) --as NAME")
                 }
                 targets.append(Target(column: column, into: into, type: type, resume: resume,
-                                      fromFixedText: archived == "text" && type != archived && archiveComment == ArchiveSQL.textSettingsComment))
+                                      fromFixedText: archived == "text" && type != archived && writtenUnder?.fixedSettings == true))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)

@@ -45,8 +45,28 @@ public struct ArchiveSQL: Sendable {
     public static var textSettings: [(name: String, value: String)] { KeysetSQL.textSettings }
 
     /// The archive table's comment when its text values were written under `textSettings`
-    /// (an archive made before has none: restore reads its text under the session's settings).
+    /// (an archive made before has none: restore reads its text under the session's settings),
+    /// followed by `; search_path ` and the path they were written under (`searchPathCommentMark`).
     public static let textSettingsComment = "bellows: values kept as text are written under DateStyle 'ISO, MDY', IntervalStyle 'postgres', extra_float_digits 1"
+    static let searchPathCommentMark = "; search_path "
+
+    /// This archive's comment: the fixed settings and the plan's search path. A name's text
+    /// (a `regclass` inside a type of one's own) is qualified only where that path does not
+    /// find it, so restore reads it back under the same path: under the restorer's own, an
+    /// archived `foo` (`public.foo`) came back as `app.foo` (hostile-q 05).
+    public var comment: String { Self.textSettingsComment + Self.searchPathCommentMark + PhaseSQL(transition).searchPath }
+
+    /// What an archive's comment says its text values were written under: nil when not under
+    /// the fixed settings (an archive made before them); a nil path for one made before the
+    /// path was recorded (restore reads its names under the session's path, as it did).
+    public static func writtenUnder(comment: String?) -> (fixedSettings: Bool, searchPath: String?)? {
+        guard let comment, comment.hasPrefix(textSettingsComment) else { return nil }
+        let rest = comment.dropFirst(textSettingsComment.count)
+        guard !rest.isEmpty else { return (true, nil) }
+        guard rest.hasPrefix(searchPathCommentMark) else { return nil }
+        let path = String(rest.dropFirst(searchPathCommentMark.count))
+        return (true, path.isEmpty ? nil : path)
+    }
 
     /// Each dropped column's type on the table now, by name (the engine reads them at contract):
     /// the archive keeps that type, not the one expand recorded. A migration that widened
@@ -208,8 +228,8 @@ public struct ArchiveSQL: Sendable {
         let tag = PhaseSQL.dollarTag(notIn: body)
         let textClauses = keptAsText.isEmpty ? "" : Self.textSettings.map { " SET \($0.name) = \(SQLQuote.literal($0.value))" }.joined()
         let comment = keptAsText.isEmpty ? [] : [
-            PhaseStatement(.transaction, "values kept as text are written under fixed settings, which restore reads them under",
-                           "COMMENT ON TABLE \(qualifiedTable) IS \(SQLQuote.literal(Self.textSettingsComment))"),
+            PhaseStatement(.transaction, "values kept as text are written under fixed settings and the plan's search path, which restore reads them under",
+                           "COMMENT ON TABLE \(qualifiedTable) IS \(SQLQuote.literal(comment))"),
         ]
         return [
             PhaseStatement(.transaction, "the archive's schema", "CREATE SCHEMA IF NOT EXISTS \(q(Self.schema))"),

@@ -52,6 +52,38 @@ extension ArchiveTests {
             """) == 0)
     }
 
+    /// hostile-q 05: a `regclass` inside a type of one's own is archived as text, unqualified
+    /// where the plan's search path finds it (`foo` for `public.foo`), and was read back under
+    /// the restorer's path: with a `foo` in a schema ahead of `public` there, every restored
+    /// value named that other table. Restore reads it under the path it was written under.
+    @Test func anArchivedNameComesBackAsTheSameObjectUnderTheRestorersSearchPath() throws {
+        let fixture = try EngineFixture("archive_regclass_path")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE DOMAIN tref AS regclass;
+            CREATE TABLE foo (x int);
+            CREATE SCHEMA app;
+            CREATE TABLE t (id bigint PRIMARY KEY, v tref, keep int);
+            INSERT INTO t SELECT g, 'public.foo'::regclass, g FROM generate_series(1, 100) g;
+            """)
+        try fixture.writePlan("001_drop_v", """
+            table: t
+            changes:
+              - drop: v
+                down: "'foo'::regclass"
+            """)
+        try fixture.forward("001_drop_v", through: .contract)
+        #expect(try fixture.rows("SELECT DISTINCT v FROM bellows_archive.\"001_drop_v_t\"") == [["foo"]])
+        // The restorer's path finds another `foo` first.
+        try fixture.exec("""
+            CREATE TABLE app.foo (y int);
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        let restored = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(restored.restored.first?.rows == 100)
+        #expect(try fixture.int("SELECT count(*) FROM t WHERE v_restored::oid IS DISTINCT FROM 'public.foo'::regclass::oid") == 0)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
