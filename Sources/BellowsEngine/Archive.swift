@@ -234,15 +234,17 @@ extension Engine {
             try connection.execute(statement.sql)
         }
         // With the project's retention (hostile-h 12), the table's oid (06), the columns' types
-        // (13) and this transaction's id (05).
+        // (13), this transaction's id (05) and, for values kept as text, the search path they
+        // were written under (hostile-q 05).
         try connection.execute("""
             INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by,
-                                          retention_seconds, table_oid, column_types, contract_xid)
+                                          retention_seconds, table_oid, column_types, contract_xid, search_path)
             VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)),
-                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint)
+                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint, $10::text[])
             """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
                   PostgresArray.literal(archive.key.map(\.name)), options.actor, archiveSettings.retentionSeconds,
-                  archive.transition.quotedTable, PostgresArray.literal(archive.recordedTypes)])
+                  archive.transition.quotedTable, PostgresArray.literal(archive.recordedTypes),
+                  archive.keptAsText.isEmpty ? nil : PostgresArray.literal(archive.namesSearchPath)])
     }
 
     /// After the commit: the archive's rows and size, recorded (the archive no longer changes).
@@ -443,7 +445,7 @@ extension Engine {
             let archiveName = "\(ArchiveSQL.schema).\(entry.archiveTable)"
             let archiveTable = SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable)
             guard let record = try connection.query("""
-                SELECT a.table_oid IS NOT NULL AS has_oid, n.nspname::text AS schema, c.relname::text AS name, a.column_types,
+                SELECT a.table_oid IS NOT NULL AS has_oid, n.nspname::text AS schema, c.relname::text AS name, a.column_types, a.search_path,
                        (a.contract_xid % 4294967296)::text AS contract_xid,
                        pg_snapshot_xmax(pg_current_snapshot())::text::bigint - a.contract_xid AS distance
                 FROM bellows.archives a LEFT JOIN pg_class c ON c.oid = a.table_oid AND c.relkind IN ('r', 'p')
@@ -488,13 +490,6 @@ extension Engine {
                                                                : "(contract's transaction is too far back, or the database was restored from a dump)")
                                          + ": --by-key fills every row whose key the archive has, also one inserted since with a key it had")
             }
-            // Names in values kept as text are read back under the path contract wrote them
-            // under (hostile-q 05), and so is everything else restore reads: the whole session.
-            let writtenUnder = ArchiveSQL.writtenUnder(comment: try connection.query(
-                "SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c"))
-            if let path = writtenUnder?.searchPath {
-                _ = try connection.query("SELECT set_config('search_path', $1, false)", [path])
-            }
             let archivedColumns = try connection.query("""
                 SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type, \(CatalogReader.domainBase("atttypid")) AS base_type
                 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
@@ -513,8 +508,11 @@ extension Engine {
                 """, [table]).map { (try $0.string("name"), try $0.optionalString("comment")) }, uniquingKeysWith: { a, _ in a })
             /// `fromFixedText`: its archived text was written under `ArchiveSQL.textSettings`,
             /// and is read back under them (an archive made before: under the session's).
-            struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromFixedText = false }
+            /// `cast`: the function that reads its archived text back under the search path it
+            /// was written under, when its type holds a name (nil: a cast in restore's statement).
+            struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromFixedText = false; var cast: String? = nil }
             var targets: [Target] = []
+            let archiveComment = try connection.query("SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c")
             for column in columns {
                 let into = name ?? TransitionNames.fitted("\(column)_restored")
                 let archived = types[column] ?? "text"
@@ -540,13 +538,43 @@ extension Engine {
                                              + "drop or rename it, or restore into another name with --column \(column) --as NAME")
                 }
                 targets.append(Target(column: column, into: into, type: type, resume: resume,
-                                      fromFixedText: archived == "text" && type != archived && writtenUnder?.fixedSettings == true))
+                                      fromFixedText: archived == "text" && type != archived && archiveComment == ArchiveSQL.textSettingsComment))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
             let settings = BackfillSettings()
             let policy = LockPolicy(lockTimeoutMilliseconds: options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds,
                                     statementTimeoutMilliseconds: options.statementTimeoutMilliseconds, retries: settings.retries)
+            // A value kept as text that holds a name (a `regclass` in a domain or a composite) was
+            // printed under the plan's search path, unqualified where that path found it: it is read
+            // back under that path, by a function of this session, and restore's own statements
+            // stay under the restorer's path (hostile-q 05, hostile-v 1).
+            let namesPath = try record.raw("search_path").map { PostgresArray.parse($0).compactMap { $0 } }
+            for index in targets.indices where types[targets[index].column] == "text" && targets[index].type != "text" {
+                guard let nameType = try Self.heldNameType(targets[index].type, connection) else { continue }
+                guard let namesPath else {
+                    report(.info("\(targets[index].column)'s values hold names (\(nameType)) archived before Bellows recorded the search path they were "
+                                 + "written under: they are read under this session's search_path"))
+                    continue
+                }
+                let path = PhaseSQL.searchPathSQL(namesPath)
+                let unusable = try connection.query("""
+                    SELECT s FROM unnest($1::text[]) AS s
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = s AND has_schema_privilege(n.oid, 'USAGE'))
+                    """, [PostgresArray.literal(namesPath)]).map { try $0.string("s") }
+                if !unusable.isEmpty {
+                    throw BellowsError.usage("\(targets[index].column)'s archived values hold names (\(nameType)), written as the search path \(path) found them at contract, "
+                                             + "and schema \(unusable.joined(separator: ", ")) no longer exists or this role may not use it: "
+                                             + "read there, a name would find another object or none. Restore as a role with USAGE on it, "
+                                             + "or read \(archiveName) directly; nothing was changed")
+                }
+                let function = "bellows_restore_\(index)"
+                try connection.withTransaction {
+                    _ = try connection.query("SELECT set_config('search_path', $1, true)", [path])
+                    try connection.execute(ArchiveSQL.restoreCast(name: function, type: targets[index].type))
+                }
+                targets[index].cast = "pg_temp.\(SQLQuote.identifier(function))"
+            }
             // Every new column first, in one transaction, each marked unfinished until filled.
             let adding = targets.filter { !$0.resume }
             if !adding.isEmpty {
@@ -575,7 +603,7 @@ extension Engine {
                     // The batch's parameters: the cursor's key (not in the first), the last key; then contract's transaction.
                     let unchangedSince = judged ? " AND " + Self.notWrittenSince(xid: parameters.count + 1, archive: parameters.count + 2) : ""
                     let sql = """
-                        UPDATE \(table) AS bellows_t SET \(into) = \(value)::\(target.type)
+                        UPDATE \(table) AS bellows_t SET \(into) = \(target.cast.map { "\($0)(\(value))" } ?? "\(value)::\(target.type)")
                         FROM \(archiveTable) AS bellows_a
                         WHERE \(join) AND \(keyset.batchRange(first: first, qualifier: "bellows_a."))
                           AND \(value) IS NOT NULL AND bellows_t.\(into) IS NULL\(unchangedSince)
@@ -640,6 +668,25 @@ extension Engine {
     /// with it instead of refusing it as an existing column (hostile-h 18).
     static func unfinishedRestoreComment(archive: String, column: String) -> String {
         "bellows archive restore of \(ArchiveSQL.schema).\(archive).\(column): unfinished (run it again to finish)"
+    }
+
+    /// The first of `ArchiveSQL.nameTypes` that a value of `type` can hold (through a domain's
+    /// base, an array's element, a composite's attribute, a range's subtype), or nil.
+    static func heldNameType(_ type: String, _ connection: Connection) throws -> String? {
+        try connection.query("""
+            WITH RECURSIVE part(oid, depth) AS (
+                SELECT to_regtype($1)::oid, 0
+                UNION
+                SELECT x.child, p.depth + 1 FROM part p JOIN pg_type t ON t.oid = p.oid,
+                    LATERAL (SELECT t.typbasetype UNION ALL SELECT t.typelem
+                             UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                             UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
+                             UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid) AS x(child)
+                WHERE x.child <> 0 AND p.depth < 32)
+            SELECT t.typname::text AS name FROM part p JOIN pg_type t ON t.oid = p.oid
+            WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typname::text = ANY($2::text[])
+            ORDER BY p.depth LIMIT 1
+            """, [type, PostgresArray.literal(ArchiveSQL.nameTypes)]).first?.string("name")
     }
 
     /// The base type of `type` when it is a domain (or a domain over one) with a constraint:

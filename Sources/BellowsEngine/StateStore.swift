@@ -100,7 +100,7 @@ public enum StateStore {
 
     /// Creates the schema and tables if they are missing. Safe to run concurrently.
     public static func ensure(_ connection: Connection) throws {
-        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid', 'restore_xids') AND NOT attisdropped) = 5 AS ready")
+        let exists = try connection.query("SELECT to_regclass('bellows.events') IS NOT NULL AND to_regclass('bellows.approvals') IS NOT NULL AND to_regclass('bellows.migrations') IS NOT NULL AND to_regclass('bellows.migration_progress') IS NOT NULL AND to_regclass('bellows.controls') IS NOT NULL AND to_regclass('bellows.archives') IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.plans') AND attname IN ('search_path', 'referenced_columns', 'not_null_shape', 'plan_text', 'plan_path', 'owed_validations', 'backfill_bound', 'backfill_started_at', 'backfill_rows_at_start', 'pinned_settings') AND NOT attisdropped) = 10 AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('bellows.archives') AND attname IN ('retention_seconds', 'table_oid', 'column_types', 'contract_xid', 'restore_xids', 'search_path') AND NOT attisdropped) = 6 AS ready")
         if try exists.first?.bool("ready") == true { return }
         try connection.withTransaction {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('bellows'), hashtext('bellows:schema'))")
@@ -238,6 +238,9 @@ public enum StateStore {
     ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS contract_xid bigint;
     -- The transactions of restore's own batches: a row restore wrote is not a row written since contract.
     ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS restore_xids bigint[] NOT NULL DEFAULT '{}';
+    -- The schemas of the plan's search path that values kept as text were written under (NULL:
+    -- none kept, or an archive made before): names inside them are read back under it (hostile-q 05).
+    ALTER TABLE bellows.archives ADD COLUMN IF NOT EXISTS search_path text[];
     """
 
     /// The columns of the first `bellows.plans`, and those upgrades added (`ensure`).

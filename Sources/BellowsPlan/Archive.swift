@@ -45,27 +45,35 @@ public struct ArchiveSQL: Sendable {
     public static var textSettings: [(name: String, value: String)] { KeysetSQL.textSettings }
 
     /// The archive table's comment when its text values were written under `textSettings`
-    /// (an archive made before has none: restore reads its text under the session's settings),
-    /// followed by `; search_path ` and the path they were written under (`searchPathCommentMark`).
+    /// (an archive made before has none: restore reads its text under the session's settings).
     public static let textSettingsComment = "bellows: values kept as text are written under DateStyle 'ISO, MDY', IntervalStyle 'postgres', extra_float_digits 1"
-    static let searchPathCommentMark = "; search_path "
 
-    /// This archive's comment: the fixed settings and the plan's search path. A name's text
-    /// (a `regclass` inside a type of one's own) is qualified only where that path does not
-    /// find it, so restore reads it back under the same path: under the restorer's own, an
-    /// archived `foo` (`public.foo`) came back as `app.foo` (hostile-q 05).
-    public var comment: String { Self.textSettingsComment + Self.searchPathCommentMark + PhaseSQL(transition).searchPath }
+    /// The schemas of the plan's search path (without `pg_catalog` and `pg_temp`), which the
+    /// values kept as text are written under — the trigger's `SET search_path` clause, the
+    /// batches' session — and which contract records with the archive (`bellows.archives.search_path`).
+    /// A name inside such a value (a `regclass` in a domain or a composite) prints unqualified
+    /// where that path finds it; restore reads it back under the same path, and under its own
+    /// an archived `foo` (`public.foo`) came back as `app.foo` (hostile-q 05).
+    public var namesSearchPath: [String] {
+        (transition.searchPath ?? PhaseSQL.defaultSearchPath).filter { $0 != "pg_catalog" && !$0.hasPrefix("pg_temp") }
+    }
 
-    /// What an archive's comment says its text values were written under: nil when not under
-    /// the fixed settings (an archive made before them); a nil path for one made before the
-    /// path was recorded (restore reads its names under the session's path, as it did).
-    public static func writtenUnder(comment: String?) -> (fixedSettings: Bool, searchPath: String?)? {
-        guard let comment, comment.hasPrefix(textSettingsComment) else { return nil }
-        let rest = comment.dropFirst(textSettingsComment.count)
-        guard !rest.isEmpty else { return (true, nil) }
-        guard rest.hasPrefix(searchPathCommentMark) else { return nil }
-        let path = String(rest.dropFirst(searchPathCommentMark.count))
-        return (true, path.isEmpty ? nil : path)
+    /// The built-in types whose text is a name looked up under the search path: a value of a
+    /// type that holds one of them (a domain over it, a composite, an array or a range of one)
+    /// is read back under the path it was written under (`restoreCast`).
+    public static let nameTypes = ["regclass", "regtype", "regproc", "regprocedure", "regoper", "regoperator",
+                                   "regconfig", "regdictionary", "regcollation"]
+
+    /// A function of restore's session (in `pg_temp`) that reads one archived text back into
+    /// `type` under the search path the session has while it is made (`SET search_path FROM
+    /// CURRENT`: the engine sets the archive's for that transaction alone). Only this cast runs
+    /// under that path: restore's own statements stay under the restorer's, so that no function
+    /// in a schema of the plan's path stands in for one restore calls (hostile-v 1).
+    public static func restoreCast(name: String, type: String) -> String {
+        let body = "SELECT $1::\(type)"
+        let tag = PhaseSQL.dollarTag(notIn: body)
+        return "CREATE OR REPLACE FUNCTION pg_temp.\(SQLQuote.identifier(name))(text) RETURNS \(type) LANGUAGE sql STABLE STRICT "
+            + "SET search_path FROM CURRENT AS \(tag)\(body)\(tag)"
     }
 
     /// Each dropped column's type on the table now, by name (the engine reads them at contract):
@@ -228,8 +236,8 @@ public struct ArchiveSQL: Sendable {
         let tag = PhaseSQL.dollarTag(notIn: body)
         let textClauses = keptAsText.isEmpty ? "" : Self.textSettings.map { " SET \($0.name) = \(SQLQuote.literal($0.value))" }.joined()
         let comment = keptAsText.isEmpty ? [] : [
-            PhaseStatement(.transaction, "values kept as text are written under fixed settings and the plan's search path, which restore reads them under",
-                           "COMMENT ON TABLE \(qualifiedTable) IS \(SQLQuote.literal(comment))"),
+            PhaseStatement(.transaction, "values kept as text are written under fixed settings, which restore reads them under",
+                           "COMMENT ON TABLE \(qualifiedTable) IS \(SQLQuote.literal(Self.textSettingsComment))"),
         ]
         return [
             PhaseStatement(.transaction, "the archive's schema", "CREATE SCHEMA IF NOT EXISTS \(q(Self.schema))"),

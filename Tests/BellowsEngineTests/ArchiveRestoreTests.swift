@@ -84,6 +84,65 @@ extension ArchiveTests {
         #expect(try fixture.int("SELECT count(*) FROM t WHERE v_restored::oid IS DISTINCT FROM 'public.foo'::regclass::oid") == 0)
     }
 
+    /// hostile-v 1: restore read names under the plan's search path by taking it for its whole
+    /// session, so a function in a schema of that path stood in for one restore's own statements
+    /// call (`app.unnest(bigint[])` over the polymorphic built-in: code run as the restorer). Only
+    /// the cast of an archived value runs under that path now.
+    @Test func restoresOwnStatementsDoNotResolveNamesInThePlansSchemas() throws {
+        let fixture = try EngineFixture("archive_path_hijack")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE SCHEMA app;
+            CREATE TABLE public.foo (x int);
+            CREATE DOMAIN public.rc AS regclass;
+            CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
+            INSERT INTO public.t SELECT g, 'public.foo', g FROM generate_series(1, 10) g;
+            CREATE TABLE public.hijacked (n int);
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
+        try fixture.forward("001_drop_v", through: .contract)
+        // The application's schema gains a better match for a built-in restore calls, and a row is
+        // written since contract (so that restore's test of rows written since runs).
+        try fixture.exec("""
+            CREATE FUNCTION app.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE sql
+                AS 'INSERT INTO public.hijacked VALUES (1); SELECT pg_catalog.unnest($1)';
+            UPDATE public.t SET keep = keep + 1 WHERE id = 3;
+            ALTER DATABASE \(fixture.db.name) RESET search_path;
+            """)
+        let restored = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(restored.restored.first?.rows == 9)
+        #expect(try fixture.int("SELECT count(*) FROM public.hijacked") == 0)
+        #expect(try fixture.int("SELECT count(*) FROM public.t WHERE v_restored::oid IS DISTINCT FROM 'public.foo'::regclass::oid AND id <> 3") == 0)
+    }
+
+    /// hostile-v 3, 4: names archived under a path one of whose schemas is gone since (renamed)
+    /// or that the restorer may not use would be read as other objects: refused, nothing added.
+    @Test func restoreRefusesNamesWhoseSchemaIsGoneOrUnusable() throws {
+        let fixture = try EngineFixture("archive_path_schema_gone")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE SCHEMA app;
+            CREATE TABLE public.foo (x int);
+            CREATE TABLE app.foo (x int);
+            CREATE DOMAIN public.rc AS regclass;
+            CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+            CREATE TABLE public.t (id int PRIMARY KEY, v rc, m mood, keep int);
+            INSERT INTO public.t SELECT g, 'app.foo', 'ok', g FROM generate_series(1, 10) g;
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        try fixture.writePlan("001_drop", "table: t\nchanges:\n  - drop: v\n  - drop: m\n")
+        try fixture.forward("001_drop", through: .contract)
+        #expect(try fixture.rows("SELECT DISTINCT v FROM bellows_archive.\"001_drop_t\"") == [["foo"]])
+        try fixture.exec("ALTER SCHEMA app RENAME TO app_v1; ALTER DATABASE \(fixture.db.name) RESET search_path")
+        let error = #expect(throws: BellowsError.self) { try fixture.engine().restoreArchive(plan: "001_drop") }
+        #expect(String(describing: error).contains("schema app no longer exists or this role may not use it"), "\(String(describing: error))")
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attname LIKE '%restored'") == 0)
+        // A column whose values hold no name comes back all the same.
+        let enum_ = try fixture.engine().restoreArchive(plan: "001_drop", column: "m")
+        #expect(enum_.restored.first?.rows == 10)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {

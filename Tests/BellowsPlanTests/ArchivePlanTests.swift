@@ -100,16 +100,6 @@ import Testing
         #expect(archive.batch(first: true).contains("SELECT \"id\", \"email\"::text FROM"))
         #expect(archive.recordedTypes == ["public.address"])
         #expect(compiled.recordedTypes == ["text"])
-        // Its text is written under fixed settings and the plan's search path, both in the
-        // archive's comment, which restore reads them back under (hostile-q 05).
-        #expect(prepare.contains("COMMENT ON TABLE \"bellows_archive\".\"010_people_people\" IS 'bellows: values kept as text are written under DateStyle ''ISO, MDY'', IntervalStyle ''postgres'', extra_float_digits 1; search_path pg_catalog, \"public\", pg_temp'"), "\(prepare)")
-        let written = try #require(ArchiveSQL.writtenUnder(comment: archive.comment))
-        #expect(written.fixedSettings && written.searchPath == "pg_catalog, \"public\", pg_temp")
-        // An archive made before the path was recorded, or before the fixed settings.
-        #expect(ArchiveSQL.writtenUnder(comment: ArchiveSQL.textSettingsComment).map { $0.fixedSettings && $0.searchPath == nil } == true)
-        #expect(ArchiveSQL.writtenUnder(comment: nil) == nil)
-        #expect(ArchiveSQL.writtenUnder(comment: "my own comment") == nil)
-        #expect(ArchiveSQL.writtenUnder(comment: ArchiveSQL.textSettingsComment + " and more") == nil)
     }
 
     /// The proof joins by key, skips tombstones, and compares each kept value with the row's as
