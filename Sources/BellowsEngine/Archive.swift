@@ -445,10 +445,12 @@ extension Engine {
             let archiveName = "\(ArchiveSQL.schema).\(entry.archiveTable)"
             let archiveTable = SQLQuote.qualified(schema: ArchiveSQL.schema, name: entry.archiveTable)
             guard let record = try connection.query("""
-                SELECT a.table_oid IS NOT NULL AS has_oid, n.nspname::text AS schema, c.relname::text AS name, a.column_types, a.search_path,
+                SELECT a.table_oid IS NOT NULL AS has_oid, n.nspname::text AS schema, c.relname::text AS name, a.column_types,
+                       coalesce(a.search_path, p.search_path) AS search_path,
                        (a.contract_xid % 4294967296)::text AS contract_xid,
                        pg_snapshot_xmax(pg_current_snapshot())::text::bigint - a.contract_xid AS distance
                 FROM bellows.archives a LEFT JOIN pg_class c ON c.oid = a.table_oid AND c.relkind IN ('r', 'p')
+                LEFT JOIN bellows.plans p ON p.id = a.plan_id AND a.source = 'contract'
                 LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE a.archive_table = $1
                 """, [entry.archiveTable]).first else {
@@ -538,7 +540,8 @@ extension Engine {
                                              + "drop or rename it, or restore into another name with --column \(column) --as NAME")
                 }
                 targets.append(Target(column: column, into: into, type: type, resume: resume,
-                                      fromFixedText: archived == "text" && type != archived && archiveComment == ArchiveSQL.textSettingsComment))
+                                      fromFixedText: archived == "text" && type != archived
+                                          && archiveComment?.hasPrefix(ArchiveSQL.textSettingsComment) == true))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
@@ -569,9 +572,17 @@ extension Engine {
                                              + "or read \(archiveName) directly; nothing was changed")
                 }
                 let function = "bellows_restore_\(index)"
-                try connection.withTransaction {
-                    _ = try connection.query("SELECT set_config('search_path', $1, true)", [path])
-                    try connection.execute(ArchiveSQL.restoreCast(name: function, type: targets[index].type))
+                do {
+                    try connection.withTransaction {
+                        _ = try connection.query("SELECT set_config('search_path', $1, true)", [path])
+                        try connection.execute(ArchiveSQL.restoreCast(name: function, type: targets[index].type))
+                    }
+                } catch let error as PostgresError where error.sqlState == SQLState("42501") {
+                    let database = try connection.query("SELECT current_database()::text AS d").first?.string("d") ?? ""
+                    throw BellowsError.usage("\(targets[index].column)'s archived values hold names (\(nameType)), which restore reads back under the search path "
+                                             + "they were written under with a function of its own session, in pg_temp, and this role may not create temporary "
+                                             + "objects (\(error.message)): GRANT TEMPORARY ON DATABASE \(SQLQuote.identifier(database)) TO the role, "
+                                             + "or read \(archiveName) directly; nothing was changed")
                 }
                 targets[index].cast = "pg_temp.\(SQLQuote.identifier(function))"
             }
@@ -693,6 +704,9 @@ extension Engine {
     /// NOT NULL (the restored column's rows without an archived value stay NULL), or a CHECK
     /// (`ADD COLUMN` of such a domain rewrites the table to check it, and every row's new
     /// version then looked written since contract: restore filled nothing, hostile-p 06).
+    /// A base type of the database's own comes back schema-qualified: restore reads values into
+    /// it under the path they were written under, and a name found under the restorer's would
+    /// be another type there (hostile-w 1).
     func constrainedDomainBase(_ type: String, _ connection: Connection) throws -> String? {
         guard let row = try connection.query("""
             WITH RECURSIVE chain AS (
@@ -701,7 +715,12 @@ extension Engine {
                 SELECT t.oid, t.typtype, t.typnotnull, t.typbasetype, t.typtypmod, c.depth + 1
                 FROM chain c JOIN pg_type t ON t.oid = c.typbasetype WHERE c.typtype = 'd' AND c.depth < 32)
             SELECT coalesce(bool_or(typtype = 'd' AND (typnotnull OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contypid = chain.oid))), false) AS constrained,
-                   (SELECT format_type(typbasetype, typtypmod) FROM chain WHERE typtype = 'd' ORDER BY depth DESC LIMIT 1) AS base
+                   (SELECT CASE WHEN n.nspname IN ('pg_catalog', 'information_schema') THEN format_type(c.typbasetype, c.typtypmod)
+                                ELSE quote_ident(n.nspname) || '.' || quote_ident(b.typname) || CASE WHEN e.oid IS NULL THEN '' ELSE '[]' END END
+                    FROM chain c JOIN pg_type t ON t.oid = c.typbasetype
+                    LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+                    JOIN pg_type b ON b.oid = coalesce(e.oid, t.oid) JOIN pg_namespace n ON n.oid = b.typnamespace
+                    WHERE c.typtype = 'd' ORDER BY c.depth DESC LIMIT 1) AS base
             FROM chain
             """, [type]).first, try row.bool("constrained") else { return nil }
         return try row.optionalString("base")

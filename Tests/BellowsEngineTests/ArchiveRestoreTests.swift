@@ -143,6 +143,74 @@ extension ArchiveTests {
         #expect(enum_.restored.first?.rows == 10)
     }
 
+    /// hostile-w 1: a constrained domain is restored as its base type, whose name came back
+    /// unqualified under the restorer's path (`pr`) and meant another type under the path the
+    /// values are read under (`app.pr`): restore failed (42804) and left an unfinished column.
+    @Test func aConstrainedDomainsBaseTypeIsTheSameTypeUnderThePathNamesAreReadUnder() throws {
+        let fixture = try EngineFixture("archive_path_base_type")
+        defer { fixture.close() }
+        try fixture.exec("""
+            CREATE SCHEMA app;
+            CREATE TABLE public.foo (x int);
+            CREATE TYPE public.pr AS (c regclass, n int);
+            CREATE DOMAIN public.dpr AS pr CHECK ((VALUE).n > 0);
+            CREATE TABLE public.t (id int PRIMARY KEY, v dpr, keep int);
+            INSERT INTO public.t SELECT g, ROW('public.foo'::regclass, g)::pr, g FROM generate_series(1, 10) g;
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
+        try fixture.forward("001_drop_v", through: .contract)
+        try fixture.exec("""
+            CREATE TYPE app.pr AS (other text);
+            ALTER DATABASE \(fixture.db.name) RESET search_path;
+            """)
+        let restored = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(restored.restored.first?.type == "public.pr")
+        #expect(try fixture.int("SELECT count(*) FROM public.t WHERE (v_restored).c::oid IS DISTINCT FROM 'public.foo'::regclass::oid OR (v_restored).n <> id") == 0)
+        // An archive whose own record has no path (made by the build before it was recorded)
+        // is read under the path its plan kept (hostile-w 3).
+        try fixture.exec("""
+            ALTER TABLE public.t DROP COLUMN v_restored;
+            UPDATE bellows.archives SET search_path = NULL;
+            CREATE SCHEMA other;
+            CREATE TABLE other.foo (y int);
+            ALTER DATABASE \(fixture.db.name) SET search_path = other, public;
+            """)
+        _ = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(try fixture.int("SELECT count(*) FROM public.t WHERE (v_restored).c::oid IS DISTINCT FROM 'public.foo'::regclass::oid") == 0)
+    }
+
+    /// hostile-w 4: a role that may not create temporary objects (TEMP revoked from PUBLIC)
+    /// got a bare 42501 from restore's function; it is refused naming the GRANT, before any change.
+    @Test func aRestorerWithoutTemporaryIsRefusedNamingTheGrant() throws {
+        let fixture = try EngineFixture("archive_path_no_temp")
+        defer { fixture.close() }
+        let owner = try DataSafetyTests.role(fixture, "archive_no_temp")
+        defer { owner.drop() }
+        try fixture.exec("""
+            CREATE TABLE public.foo (x int);
+            CREATE DOMAIN public.rc AS regclass;
+            CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
+            INSERT INTO public.t SELECT g, 'public.foo', g FROM generate_series(1, 10) g;
+            """)
+        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
+        try fixture.forward("001_drop_v", through: .contract)
+        try fixture.exec("""
+            REVOKE TEMPORARY ON DATABASE \(fixture.db.name) FROM PUBLIC;
+            ALTER TABLE public.t OWNER TO \(owner.name);
+            GRANT USAGE ON SCHEMA bellows, bellows_archive TO \(owner.name);
+            GRANT SELECT ON ALL TABLES IN SCHEMA bellows_archive TO \(owner.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(owner.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(owner.name);
+            """)
+        let asOwner: (inout EngineOptions) -> Void = { $0.conninfo = fixture.db.conninfo + " user=\(owner.name)" }
+        let error = #expect(throws: BellowsError.self) { try fixture.engine(asOwner).restoreArchive(plan: "001_drop_v") }
+        #expect(String(describing: error).contains("GRANT TEMPORARY ON DATABASE"), "\(String(describing: error))")
+        #expect(try fixture.int("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attname = 'v_restored'") == 0)
+        try fixture.exec("GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(owner.name)")
+        #expect(try fixture.engine(asOwner).restoreArchive(plan: "001_drop_v").restored.first?.rows == 10)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
