@@ -235,16 +235,21 @@ extension Engine {
         }
         // With the project's retention (hostile-h 12), the table's oid (06), the columns' types
         // (13), this transaction's id (05) and, for values kept as text, the search path they
-        // were written under (hostile-q 05).
+        // were written under (hostile-q 05): the schemas of the plan's path this role can use,
+        // which the batches (this session) and the trigger (owned by this role) printed names
+        // under; a schema this role may not use is not searched, and a name behind it printed
+        // unqualified (hostile-x 1).
         try connection.execute("""
             INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by,
                                           retention_seconds, table_oid, column_types, contract_xid, search_path)
             VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)),
-                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint, $10::text[])
+                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint,
+                    CASE WHEN $10::boolean THEN ARRAY(SELECT s::text FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(s, i)
+                                                      WHERE s <> 'pg_catalog' AND s::text NOT LIKE 'pg\\_temp\\_%' ORDER BY i) END)
             """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
                   PostgresArray.literal(archive.key.map(\.name)), options.actor, archiveSettings.retentionSeconds,
                   archive.transition.quotedTable, PostgresArray.literal(archive.recordedTypes),
-                  archive.keptAsText.isEmpty ? nil : PostgresArray.literal(archive.namesSearchPath)])
+                  !archive.keptAsText.isEmpty])
     }
 
     /// After the commit: the archive's rows and size, recorded (the archive no longer changes).

@@ -48,16 +48,6 @@ public struct ArchiveSQL: Sendable {
     /// (an archive made before has none: restore reads its text under the session's settings).
     public static let textSettingsComment = "bellows: values kept as text are written under DateStyle 'ISO, MDY', IntervalStyle 'postgres', extra_float_digits 1"
 
-    /// The schemas of the plan's search path (without `pg_catalog` and `pg_temp`), which the
-    /// values kept as text are written under — the trigger's `SET search_path` clause, the
-    /// batches' session — and which contract records with the archive (`bellows.archives.search_path`).
-    /// A name inside such a value (a `regclass` in a domain or a composite) prints unqualified
-    /// where that path finds it; restore reads it back under the same path, and under its own
-    /// an archived `foo` (`public.foo`) came back as `app.foo` (hostile-q 05).
-    public var namesSearchPath: [String] {
-        (transition.searchPath ?? PhaseSQL.defaultSearchPath).filter { $0 != "pg_catalog" && !$0.hasPrefix("pg_temp") }
-    }
-
     /// The built-in types whose text is a name looked up under the search path: a value of a
     /// type that holds one of them (a domain over it, a composite, an array or a range of one)
     /// is read back under the path it was written under (`restoreCast`).

@@ -211,6 +211,41 @@ extension ArchiveTests {
         #expect(try fixture.engine(asOwner).restoreArchive(plan: "001_drop_v").restored.first?.rows == 10)
     }
 
+    /// hostile-x 1: a contract role without USAGE on a schema of the plan's path prints a name
+    /// behind it unqualified (PostgreSQL skips the schema for it), and restore read it under the
+    /// whole path: `public.foo` came back as `app.foo`. Contract records the schemas it could use.
+    @Test func namesAreReadBackUnderTheSchemasTheContractRoleCouldUse() throws {
+        let fixture = try EngineFixture("archive_path_contract_role")
+        defer { fixture.close() }
+        let manager = try DataSafetyTests.role(fixture, "release_manager")
+        defer { manager.drop() }
+        try fixture.exec("""
+            CREATE SCHEMA app;
+            CREATE TABLE public.foo (x int);
+            CREATE TABLE app.foo (x int);
+            CREATE DOMAIN public.rc AS regclass;
+            CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
+            INSERT INTO public.t SELECT g, CASE WHEN g <= 5 THEN 'public.foo' ELSE 'app.foo' END, g FROM generate_series(1, 10) g;
+            CREATE TABLE public.original AS SELECT id, v::oid AS o FROM public.t;
+            ALTER TABLE public.t OWNER TO \(manager.name);
+            GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(manager.name);
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
+        try fixture.forward("001_drop_v", through: .verify)
+        // The release manager contracts, without USAGE on app.
+        try fixture.exec("""
+            GRANT USAGE, CREATE ON SCHEMA bellows TO \(manager.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(manager.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(manager.name);
+            """)
+        _ = try fixture.run(.contract, "001_drop_v") { $0.conninfo = fixture.db.conninfo + " user=\(manager.name)" }
+        #expect(try fixture.rows("SELECT search_path::text FROM bellows.archives") == [["{public}"]])
+        try fixture.exec("ALTER DATABASE \(fixture.db.name) RESET search_path")
+        _ = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(try fixture.int("SELECT count(*) FROM public.t JOIN public.original USING (id) WHERE v_restored::oid IS DISTINCT FROM o") == 0)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
