@@ -228,28 +228,42 @@ extension Engine {
     }
 
     /// Inside contract's transaction, under its lock: the archive completed and recorded.
-    func completeArchive(_ plan: Plan, _ archive: ArchiveSQL, connection: Connection) throws {
+    func completeArchive(_ plan: Plan, _ archive: ArchiveSQL, printedUnder: [String]?, connection: Connection) throws {
+        // The schemas names were printed under must still be this role's: one granted or revoked
+        // while contract filled the archive or waited for its lock changed what the batches and
+        // the trigger printed, and no one path would read every value back (hostile-y 1).
+        if let printedUnder, try Self.usableSchemas(connection) != printedUnder {
+            throw PostgresError(kind: .client, message: "the schemas of the plan's search path this role can use changed while contract filled the archive "
+                                + "(\(printedUnder.joined(separator: ", ")) at the start, \(try Self.usableSchemas(connection).joined(separator: ", ")) now): "
+                                + "names in its values were printed under different paths; run contract again")
+        }
         for statement in archive.complete {
             announce(plan, .contract, statement)
             try connection.execute(statement.sql)
         }
         // With the project's retention (hostile-h 12), the table's oid (06), the columns' types
-        // (13), this transaction's id (05) and, for values kept as text, the search path they
-        // were written under (hostile-q 05): the schemas of the plan's path this role can use,
-        // which the batches (this session) and the trigger (owned by this role) printed names
-        // under; a schema this role may not use is not searched, and a name behind it printed
-        // unqualified (hostile-x 1).
+        // (13), this transaction's id (05) and, for values kept as text, the schemas they were
+        // printed under (hostile-q 05, `usableSchemas`).
         try connection.execute("""
             INSERT INTO bellows.archives (archive_table, plan_id, source, table_name, columns, key_columns, created_by,
                                           retention_seconds, table_oid, column_types, contract_xid, search_path)
             VALUES ($1, $2, 'contract', $3, $4::text[], $5::text[], \(StateStore.actorSQL(6)),
-                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint,
-                    CASE WHEN $10::boolean THEN ARRAY(SELECT s::text FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(s, i)
-                                                      WHERE s <> 'pg_catalog' AND s::text NOT LIKE 'pg\\_temp\\_%' ORDER BY i) END)
+                    $7::bigint, to_regclass($8)::oid, $9::text[], pg_current_xact_id()::text::bigint, $10::text[])
             """, [archive.tableName, plan.id, archive.transition.tableName.description, PostgresArray.literal(archive.columns.map(\.name)),
                   PostgresArray.literal(archive.key.map(\.name)), options.actor, archiveSettings.retentionSeconds,
                   archive.transition.quotedTable, PostgresArray.literal(archive.recordedTypes),
-                  !archive.keptAsText.isEmpty])
+                  printedUnder.map { PostgresArray.literal($0) }])
+    }
+
+    /// The schemas of the session's search path (the plan's, in contract) that its role can use,
+    /// in order, without `pg_catalog` and `pg_temp`: what the archive's batches (this session) and
+    /// its trigger (`SECURITY DEFINER`, owned by this role) print names under. A schema the role
+    /// may not use is not searched, and a name behind it prints unqualified (hostile-x 1).
+    static func usableSchemas(_ connection: Connection) throws -> [String] {
+        try connection.query("""
+            SELECT s::text AS s FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(s, i)
+            WHERE s <> 'pg_catalog' AND s::text NOT LIKE 'pg\\_temp\\_%' ORDER BY i
+            """).map { try $0.string("s") }
     }
 
     /// After the commit: the archive's rows and size, recorded (the archive no longer changes).

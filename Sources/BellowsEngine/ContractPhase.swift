@@ -72,6 +72,8 @@ extension Engine {
         var committed = false
         // An archive contract did not complete is removed (its trigger would slow every write).
         defer { if archiving && !committed { abandonArchive(archive, connection: connection) } }
+        // The schemas names in values kept as text are printed under (hostile-x 1, y 1).
+        let printedUnder = archiving && !archive.keptAsText.isEmpty ? try Self.usableSchemas(connection) : nil
         if archiving {
             _ = try fillArchive(plan, archive, connection: connection)
             let unproven = try archiveProofFailures(plan, archive, connection: connection)
@@ -96,7 +98,7 @@ extension Engine {
                     }
                     try connection.execute("LOCK TABLE \(transition.quotedTable) IN ACCESS EXCLUSIVE MODE")
                     // Under the lock no write can change the archive any more: it is final.
-                    if archiving { try completeArchive(plan, archive, connection: connection) }
+                    if archiving { try completeArchive(plan, archive, printedUnder: printedUnder, connection: connection) }
                     // Under the lock, so no migration can add one between this look and the drop.
                     if !transition.droppedColumns.isEmpty, let stored = try StateStore.storedTable(connection, id: plan.id),
                        let live = try CatalogReader.table(connection, transition.tableName) {

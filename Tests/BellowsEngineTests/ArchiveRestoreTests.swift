@@ -246,6 +246,70 @@ extension ArchiveTests {
         #expect(try fixture.int("SELECT count(*) FROM public.t JOIN public.original USING (id) WHERE v_restored::oid IS DISTINCT FROM o") == 0)
     }
 
+    /// hostile-y 1: the schemas names were printed under were read when contract committed, and
+    /// a REVOKE USAGE while contract waited for its lock recorded a path the text was not written
+    /// under. Contract compares them under its lock and fails, removing the archive, when they differ.
+    @Test func aSchemaRevokedWhileContractWaitsFailsTheContractInsteadOfRecordingAnotherPath() throws {
+        let fixture = try EngineFixture("archive_path_revoked")
+        defer { fixture.close() }
+        let manager = try DataSafetyTests.role(fixture, "revoked_manager")
+        defer { manager.drop() }
+        try fixture.exec("""
+            CREATE SCHEMA app;
+            CREATE TABLE public.foo (x int);
+            CREATE TABLE app.foo (x int);
+            CREATE DOMAIN public.rc AS regclass;
+            CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
+            INSERT INTO public.t SELECT g, CASE WHEN g <= 5 THEN 'public.foo' ELSE 'app.foo' END, g FROM generate_series(1, 10) g;
+            CREATE TABLE public.original AS SELECT id, v::oid AS o FROM public.t;
+            ALTER TABLE public.t OWNER TO \(manager.name);
+            GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(manager.name);
+            GRANT USAGE ON SCHEMA app TO \(manager.name);
+            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
+            """)
+        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
+        try fixture.forward("001_drop_v", through: .verify)
+        try fixture.exec("""
+            GRANT USAGE, CREATE ON SCHEMA bellows TO \(manager.name);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(manager.name);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(manager.name);
+            """)
+        // A reader holds the table while contract fills its archive; once contract waits for its
+        // lock, the manager's USAGE on app is revoked, then the reader lets go.
+        let reader = try fixture.db.connect()
+        defer { reader.close() }
+        try reader.execute("BEGIN")
+        try reader.execute("SELECT count(*) FROM public.t")
+        let revoker = DispatchGroup()
+        revoker.enter()
+        let managerName = manager.name
+        let admin = try fixture.db.connect()
+        defer { admin.close() }
+        DispatchQueue.global().async {
+            defer { revoker.leave() }
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let waiting = (try? admin.query("""
+                    SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%'
+                    """).first?.int("n")) ?? 0
+                if waiting > 0 { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            _ = try? admin.execute("REVOKE USAGE ON SCHEMA app FROM \(managerName)")
+            _ = try? reader.execute("COMMIT")
+        }
+        let asManager: (inout EngineOptions) -> Void = { $0.conninfo = fixture.db.conninfo + " user=\(manager.name)"; $0.lockTimeoutMilliseconds = 30_000 }
+        #expect(throws: (any Error).self) { _ = try fixture.run(.contract, "001_drop_v", asManager) }
+        #expect(revoker.wait(timeout: .now() + 60) == .success)
+        #expect(try fixture.int("SELECT count(*) FROM bellows.archives") == 0)
+        // Run again, it archives under the schemas the manager can use now, and restore reads them there.
+        _ = try fixture.run(.contract, "001_drop_v", asManager)
+        #expect(try fixture.rows("SELECT search_path::text FROM bellows.archives") == [["{public}"]])
+        try fixture.exec("ALTER DATABASE \(fixture.db.name) RESET search_path")
+        _ = try fixture.engine().restoreArchive(plan: "001_drop_v")
+        #expect(try fixture.int("SELECT count(*) FROM public.t JOIN public.original USING (id) WHERE v_restored::oid IS DISTINCT FROM o") == 0)
+    }
+
     /// hostile-h 13: an enum column's archive kept the enum: `DROP TYPE` failed on it, and with
     /// CASCADE the archive lost the column silently. It is kept as text and cast back at restore.
     @Test func anArchivedEnumColumnIsKeptAsTextSoTheTypeCanBeDroppedAndComesBackAsTheEnum() throws {
