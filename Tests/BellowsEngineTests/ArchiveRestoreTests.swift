@@ -211,14 +211,11 @@ extension ArchiveTests {
         #expect(try fixture.engine(asOwner).restoreArchive(plan: "001_drop_v").restored.first?.rows == 10)
     }
 
-    /// hostile-x 1: a contract role without USAGE on a schema of the plan's path prints a name
-    /// behind it unqualified (PostgreSQL skips the schema for it), and restore read it under the
-    /// whole path: `public.foo` came back as `app.foo`. Contract records the schemas it could use.
-    @Test func namesAreReadBackUnderTheSchemasTheContractRoleCouldUse() throws {
-        let fixture = try EngineFixture("archive_path_contract_role")
-        defer { fixture.close() }
-        let manager = try DataSafetyTests.role(fixture, "release_manager")
-        defer { manager.drop() }
+    /// `public.t` (owned by `manager`) with a `regclass` domain column `v` naming `public.foo` in
+    /// rows 1–5 and `app.foo` in 6–10 (`public.original` keeps their oids), a plan dropping `v`
+    /// expanded under `app, public` by the superuser and verified, and Bellows' tables granted to
+    /// `manager` to contract it, with or without USAGE on `app`.
+    static func expandedForAReleaseManager(_ fixture: EngineFixture, _ manager: String, usageOnApp: Bool) throws {
         try fixture.exec("""
             CREATE SCHEMA app;
             CREATE TABLE public.foo (x int);
@@ -227,18 +224,29 @@ extension ArchiveTests {
             CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
             INSERT INTO public.t SELECT g, CASE WHEN g <= 5 THEN 'public.foo' ELSE 'app.foo' END, g FROM generate_series(1, 10) g;
             CREATE TABLE public.original AS SELECT id, v::oid AS o FROM public.t;
-            ALTER TABLE public.t OWNER TO \(manager.name);
-            GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(manager.name);
+            ALTER TABLE public.t OWNER TO \(manager);
+            GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(manager);
+            \(usageOnApp ? "GRANT USAGE ON SCHEMA app TO \(manager);" : "")
             ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
             """)
         try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
         try fixture.forward("001_drop_v", through: .verify)
-        // The release manager contracts, without USAGE on app.
         try fixture.exec("""
-            GRANT USAGE, CREATE ON SCHEMA bellows TO \(manager.name);
-            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(manager.name);
-            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(manager.name);
+            GRANT USAGE, CREATE ON SCHEMA bellows TO \(manager);
+            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(manager);
+            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(manager);
             """)
+    }
+
+    /// hostile-x 1: a contract role without USAGE on a schema of the plan's path prints a name
+    /// behind it unqualified (PostgreSQL skips the schema for it), and restore read it under the
+    /// whole path: `public.foo` came back as `app.foo`. Contract records the schemas it could use.
+    @Test func namesAreReadBackUnderTheSchemasTheContractRoleCouldUse() throws {
+        let fixture = try EngineFixture("archive_path_contract_role")
+        defer { fixture.close() }
+        let manager = try DataSafetyTests.role(fixture, "release_manager")
+        defer { manager.drop() }
+        try Self.expandedForAReleaseManager(fixture, manager.name, usageOnApp: false)
         _ = try fixture.run(.contract, "001_drop_v") { $0.conninfo = fixture.db.conninfo + " user=\(manager.name)" }
         #expect(try fixture.rows("SELECT search_path::text FROM bellows.archives") == [["{public}"]])
         try fixture.exec("ALTER DATABASE \(fixture.db.name) RESET search_path")
@@ -254,26 +262,7 @@ extension ArchiveTests {
         defer { fixture.close() }
         let manager = try DataSafetyTests.role(fixture, "revoked_manager")
         defer { manager.drop() }
-        try fixture.exec("""
-            CREATE SCHEMA app;
-            CREATE TABLE public.foo (x int);
-            CREATE TABLE app.foo (x int);
-            CREATE DOMAIN public.rc AS regclass;
-            CREATE TABLE public.t (id int PRIMARY KEY, v rc, keep int);
-            INSERT INTO public.t SELECT g, CASE WHEN g <= 5 THEN 'public.foo' ELSE 'app.foo' END, g FROM generate_series(1, 10) g;
-            CREATE TABLE public.original AS SELECT id, v::oid AS o FROM public.t;
-            ALTER TABLE public.t OWNER TO \(manager.name);
-            GRANT TEMPORARY ON DATABASE \(fixture.db.name) TO \(manager.name);
-            GRANT USAGE ON SCHEMA app TO \(manager.name);
-            ALTER DATABASE \(fixture.db.name) SET search_path = app, public;
-            """)
-        try fixture.writePlan("001_drop_v", "table: t\nchanges:\n  - drop: v\n")
-        try fixture.forward("001_drop_v", through: .verify)
-        try fixture.exec("""
-            GRANT USAGE, CREATE ON SCHEMA bellows TO \(manager.name);
-            GRANT ALL ON ALL TABLES IN SCHEMA bellows TO \(manager.name);
-            GRANT ALL ON ALL SEQUENCES IN SCHEMA bellows TO \(manager.name);
-            """)
+        try Self.expandedForAReleaseManager(fixture, manager.name, usageOnApp: true)
         // A reader holds the table while contract fills its archive; once contract waits for its
         // lock, the manager's USAGE on app is revoked, then the reader lets go.
         let reader = try fixture.db.connect()
