@@ -232,10 +232,13 @@ extension Engine {
         // The schemas names were printed under must still be this role's: one granted or revoked
         // while contract filled the archive or waited for its lock changed what the batches and
         // the trigger printed, and no one path would read every value back (hostile-y 1).
-        if let printedUnder, try Self.usableSchemas(connection) != printedUnder {
-            throw PostgresError(kind: .client, message: "the schemas of the plan's search path this role can use changed while contract filled the archive "
-                                + "(\(printedUnder.joined(separator: ", ")) at the start, \(try Self.usableSchemas(connection).joined(separator: ", ")) now): "
-                                + "names in its values were printed under different paths; run contract again")
+        if let printedUnder {
+            let now = try Self.usableSchemas(connection)
+            if now != printedUnder {
+                throw PostgresError(kind: .client, message: "the schemas of the plan's search path this role can use changed while contract filled the archive "
+                                    + "(\(printedUnder.joined(separator: ", ")) at the start, \(now.joined(separator: ", ")) now): "
+                                    + "names in its values were printed under different paths; run contract again")
+            }
         }
         for statement in archive.complete {
             announce(plan, .contract, statement)
@@ -527,11 +530,12 @@ extension Engine {
                 SELECT attname::text AS name, col_description(attrelid, attnum) AS comment FROM pg_attribute
                 WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
                 """, [table]).map { (try $0.string("name"), try $0.optionalString("comment")) }, uniquingKeysWith: { a, _ in a })
-            /// `fromFixedText`: its archived text was written under `ArchiveSQL.textSettings`,
-            /// and is read back under them (an archive made before: under the session's).
+            /// `fromText`: kept as text in the archive, read back into `type`; `fromFixedText`: that
+            /// text was written under `ArchiveSQL.textSettings`, and is read back under them (an
+            /// archive made before: under the session's).
             /// `cast`: the function that reads its archived text back under the search path it
             /// was written under, when its type holds a name (nil: a cast in restore's statement).
-            struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromFixedText = false; var cast: String? = nil }
+            struct Target { var column: String; var into: String; var type: String; var resume: Bool; var fromText = false; var fromFixedText = false; var cast: String? = nil }
             var targets: [Target] = []
             let archiveComment = try connection.query("SELECT obj_description(to_regclass($1), 'pg_class') AS c", [archiveTable]).first?.optionalString("c")
             for column in columns {
@@ -558,9 +562,9 @@ extension Engine {
                     throw BellowsError.usage("\(tableLabel) already has a column \(into): restore never writes an existing column; "
                                              + "drop or rename it, or restore into another name with --column \(column) --as NAME")
                 }
-                targets.append(Target(column: column, into: into, type: type, resume: resume,
-                                      fromFixedText: archived == "text" && type != archived
-                                          && archiveComment?.hasPrefix(ArchiveSQL.textSettingsComment) == true))
+                let fromText = archived == "text" && type != archived
+                targets.append(Target(column: column, into: into, type: type, resume: resume, fromText: fromText,
+                                      fromFixedText: fromText && archiveComment?.hasPrefix(ArchiveSQL.textSettingsComment) == true))
             }
             let key = entry.keyColumns.map { ColumnInfo(name: $0, type: types[$0] ?? "text", notNull: true, baseType: baseTypes[$0] ?? nil) }
             let keyset = KeysetSQL(table: archiveTable, key: key)
@@ -572,7 +576,8 @@ extension Engine {
             // back under that path, by a function of this session, and restore's own statements
             // stay under the restorer's path (hostile-q 05, hostile-v 1).
             let namesPath = try record.raw("search_path").map { PostgresArray.parse($0).compactMap { $0 } }
-            for index in targets.indices where types[targets[index].column] == "text" && targets[index].type != "text" {
+            var pathChecked = false
+            for index in targets.indices where targets[index].fromText {
                 guard let nameType = try Self.heldNameType(targets[index].type, connection) else { continue }
                 guard let namesPath else {
                     report(.info("\(targets[index].column)'s values hold names (\(nameType)) archived before Bellows recorded the search path they were "
@@ -580,10 +585,11 @@ extension Engine {
                     continue
                 }
                 let path = PhaseSQL.searchPathSQL(namesPath)
-                let unusable = try connection.query("""
+                let unusable = pathChecked ? [] : try connection.query("""
                     SELECT s FROM unnest($1::text[]) AS s
                     WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = s AND has_schema_privilege(n.oid, 'USAGE'))
                     """, [PostgresArray.literal(namesPath)]).map { try $0.string("s") }
+                pathChecked = true
                 if !unusable.isEmpty {
                     throw BellowsError.usage("\(targets[index].column)'s archived values hold names (\(nameType)), written as the search path \(path) found them at contract, "
                                              + "and schema \(unusable.joined(separator: ", ")) no longer exists or this role may not use it: "
